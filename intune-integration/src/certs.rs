@@ -1,0 +1,560 @@
+//! Certificate toolkit: parse PEM bundles and DER, compute the fingerprints and key
+//! identifiers that ISE, Entra ID and Graph use, and order certificates into chains.
+//!
+//! Everything here is pure: no I/O, no clock unless the caller passes a time.
+//!
+//! ```
+//! use intune_integration::certs::Certificate;
+//!
+//! let pem = intune_integration::anchors::TrustAnchorSet::builtin()
+//!     .anchors()[0]
+//!     .certificate()
+//!     .to_pem();
+//! let certs = Certificate::parse_pem_bundle(&pem)?;
+//! assert_eq!(certs.len(), 1);
+//! assert_eq!(certs[0].sha1().to_string().len(), 40);
+//! # Ok::<(), intune_integration::Error>(())
+//! ```
+
+use std::fmt;
+use std::str::FromStr;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use der::{Decode as _, Encode as _};
+use sha1::Digest as _;
+use time::OffsetDateTime;
+use x509_cert::ext::pkix::{AuthorityKeyIdentifier, BasicConstraints, SubjectKeyIdentifier};
+
+use crate::Error;
+
+/// The largest input the parsers accept, in bytes (16 MiB).
+///
+/// A bundle of every public root in a system store is well under 1 MiB; anything near
+/// this size is not a certificate file, and refusing it early keeps memory bounded.
+pub const MAX_INPUT_BYTES: usize = 16 * 1024 * 1024;
+
+/// Writes bytes as uppercase hex without separators.
+fn upper_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 0x0f)] as char);
+    }
+    out
+}
+
+/// Parses hex written with or without `:`/space separators, in either case, optionally
+/// prefixed by a label such as `SHA1 Fingerprint=` (as `openssl x509 -fingerprint` prints).
+fn parse_hex<const N: usize>(input: &str, kind: &'static str) -> Result<[u8; N], Error> {
+    let value = input.rsplit('=').next().unwrap_or(input);
+    let digits: Vec<u8> = value
+        .bytes()
+        .filter(|b| !matches!(b, b':' | b' ' | b'-' | b'\t'))
+        .collect();
+    let invalid = || Error::InvalidFingerprint {
+        kind,
+        input: input.chars().take(120).collect(),
+    };
+    if digits.len() != N * 2 {
+        return Err(invalid());
+    }
+    let mut out = [0u8; N];
+    for (i, pair) in digits.chunks_exact(2).enumerate() {
+        let hi = (pair[0] as char).to_digit(16).ok_or_else(invalid)?;
+        let lo = (pair[1] as char).to_digit(16).ok_or_else(invalid)?;
+        // Both digits are < 16, so the value fits in a byte.
+        out[i] = u8::try_from(hi * 16 + lo).map_err(|_| invalid())?;
+    }
+    Ok(out)
+}
+
+macro_rules! fingerprint_type {
+    ($(#[$meta:meta])* $name:ident, $len:expr, $kind:expr) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name([u8; $len]);
+
+        impl $name {
+            /// Wraps raw digest bytes.
+            pub const fn from_bytes(bytes: [u8; $len]) -> Self {
+                Self(bytes)
+            }
+
+            /// The raw digest bytes.
+            pub const fn as_bytes(&self) -> &[u8; $len] {
+                &self.0
+            }
+
+            /// Uppercase hex without separators (the form ISE and the Azure portal show).
+            pub fn to_hex(&self) -> String {
+                upper_hex(&self.0)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.to_hex())
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.to_hex())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = Error;
+
+            /// Accepts hex in either case, with or without `:` or space separators, and
+            /// an optional `...Fingerprint=` prefix as printed by OpenSSL.
+            fn from_str(s: &str) -> Result<Self, Error> {
+                parse_hex::<$len>(s.trim(), $kind).map(Self)
+            }
+        }
+    };
+}
+
+fingerprint_type!(
+    /// SHA-1 digest of a certificate's DER encoding: the Azure portal's "Thumbprint".
+    Sha1Fingerprint,
+    20,
+    "SHA-1"
+);
+fingerprint_type!(
+    /// SHA-256 digest of a certificate's DER encoding: ISE's `sha256Fingerprint`.
+    Sha256Fingerprint,
+    32,
+    "SHA-256"
+);
+
+/// An X.509 certificate with its DER encoding and precomputed fingerprints.
+///
+/// Cheap to clone relative to parsing; equality is by DER encoding.
+#[derive(Clone)]
+pub struct Certificate {
+    der: Vec<u8>,
+    parsed: x509_cert::Certificate,
+    sha1: Sha1Fingerprint,
+    sha256: Sha256Fingerprint,
+}
+
+impl PartialEq for Certificate {
+    fn eq(&self, other: &Self) -> bool {
+        self.der == other.der
+    }
+}
+
+impl Eq for Certificate {}
+
+impl fmt::Debug for Certificate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Certificate")
+            .field("subject", &self.subject())
+            .field("issuer", &self.issuer())
+            .field("serial", &self.serial())
+            .field("sha1", &self.sha1)
+            .finish()
+    }
+}
+
+/// One `-----BEGIN ...-----` block found in PEM text.
+struct PemBlock {
+    label: String,
+    body: String,
+}
+
+/// Splits PEM text into its blocks, tolerating CRLF line ends, indentation, text between
+/// blocks and RFC 1421 headers inside a block.
+fn pem_blocks(text: &str) -> Result<Vec<PemBlock>, Error> {
+    let mut blocks = Vec::new();
+    let mut current: Option<PemBlock> = None;
+    for line in text.lines() {
+        let line = line.trim();
+        match current.as_mut() {
+            None => {
+                if let Some(label) = line
+                    .strip_prefix("-----BEGIN ")
+                    .and_then(|rest| rest.strip_suffix("-----"))
+                {
+                    current = Some(PemBlock {
+                        label: label.trim().to_owned(),
+                        body: String::new(),
+                    });
+                }
+            }
+            Some(block) => {
+                if let Some(label) = line
+                    .strip_prefix("-----END ")
+                    .and_then(|rest| rest.strip_suffix("-----"))
+                {
+                    if label.trim() != block.label {
+                        return Err(Error::PemLabelMismatch {
+                            block: blocks.len() + 1,
+                            begin: block.label.clone(),
+                            end: label.trim().to_owned(),
+                        });
+                    }
+                    if let Some(done) = current.take() {
+                        blocks.push(done);
+                    }
+                } else if line.starts_with("-----BEGIN ") {
+                    return Err(Error::PemUnterminated {
+                        block: blocks.len() + 1,
+                        label: block.label.clone(),
+                    });
+                } else if !line.contains(':') {
+                    // Lines with ':' are RFC 1421 headers (Proc-Type, DEK-Info); they
+                    // never occur in base64.
+                    block.body.push_str(line);
+                }
+            }
+        }
+    }
+    if let Some(block) = current {
+        return Err(Error::PemUnterminated {
+            block: blocks.len() + 1,
+            label: block.label,
+        });
+    }
+    Ok(blocks)
+}
+
+fn is_private_key_label(label: &str) -> bool {
+    label.ends_with("PRIVATE KEY")
+}
+
+fn check_size(len: usize) -> Result<(), Error> {
+    if len == 0 {
+        return Err(Error::EmptyInput);
+    }
+    if len > MAX_INPUT_BYTES {
+        return Err(Error::InputTooLarge {
+            size: len,
+            limit: MAX_INPUT_BYTES,
+        });
+    }
+    Ok(())
+}
+
+impl Certificate {
+    /// Parses one DER-encoded certificate. Trailing bytes are refused.
+    pub fn from_der(der: &[u8]) -> Result<Self, Error> {
+        check_size(der.len())?;
+        Self::from_der_in_block(der.to_vec(), None)
+    }
+
+    fn from_der_in_block(der: Vec<u8>, block: Option<usize>) -> Result<Self, Error> {
+        let parsed = x509_cert::Certificate::from_der(&der)
+            .map_err(|source| Error::InvalidDer { block, source })?;
+        let sha1 = Sha1Fingerprint(sha1::Sha1::digest(&der).into());
+        let sha256 = Sha256Fingerprint(sha2::Sha256::digest(&der).into());
+        let cert = Self {
+            der,
+            parsed,
+            sha1,
+            sha256,
+        };
+        // Validate the validity period once so the accessors cannot fail later.
+        cert.checked_time(true)?;
+        cert.checked_time(false)?;
+        Ok(cert)
+    }
+
+    /// Parses every certificate in PEM text (one or several `CERTIFICATE` blocks, with
+    /// any text between them, CRLF or LF line ends).
+    ///
+    /// A block with another label is an error: a private key gives
+    /// [`Error::PrivateKeyNotCertificate`], anything else [`Error::UnexpectedPemLabel`].
+    /// Text with no PEM block at all gives [`Error::NoCertificate`].
+    pub fn parse_pem_bundle(text: &str) -> Result<Vec<Self>, Error> {
+        check_size(text.len())?;
+        let blocks = pem_blocks(text)?;
+        if blocks.is_empty() {
+            return Err(Error::NoCertificate);
+        }
+        blocks
+            .into_iter()
+            .enumerate()
+            .map(|(i, block)| {
+                let index = i + 1;
+                match block.label.as_str() {
+                    "CERTIFICATE" | "X509 CERTIFICATE" => {}
+                    label if is_private_key_label(label) => {
+                        return Err(Error::PrivateKeyNotCertificate {
+                            block: index,
+                            label: label.to_owned(),
+                        });
+                    }
+                    label => {
+                        return Err(Error::UnexpectedPemLabel {
+                            block: index,
+                            label: label.to_owned(),
+                        });
+                    }
+                }
+                let der = STANDARD.decode(block.body.as_bytes()).map_err(|source| {
+                    Error::InvalidBase64 {
+                        block: index,
+                        source,
+                    }
+                })?;
+                if der.is_empty() {
+                    return Err(Error::EmptyPemBlock { block: index });
+                }
+                Self::from_der_in_block(der, Some(index))
+            })
+            .collect()
+    }
+
+    /// Parses a single PEM certificate; more than one block is an error.
+    pub fn from_pem(text: &str) -> Result<Self, Error> {
+        let mut certs = Self::parse_pem_bundle(text)?;
+        match certs.len() {
+            1 => Ok(certs.remove(0)),
+            found => Err(Error::ExpectedOneCertificate { found }),
+        }
+    }
+
+    /// Parses file contents that may be PEM (one or several certificates) or a single
+    /// DER certificate, deciding by content rather than by file name.
+    pub fn parse_any(bytes: &[u8]) -> Result<Vec<Self>, Error> {
+        check_size(bytes.len())?;
+        let looks_like_pem = bytes.windows(11).any(|w| w == b"-----BEGIN ");
+        if looks_like_pem {
+            let text = String::from_utf8_lossy(bytes);
+            Self::parse_pem_bundle(&text)
+        } else if bytes.first() == Some(&0x30) {
+            Self::from_der_in_block(bytes.to_vec(), None).map(|c| vec![c])
+        } else if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+            Err(Error::EmptyInput)
+        } else {
+            Err(Error::NoCertificate)
+        }
+    }
+
+    fn tbs(&self) -> &x509_cert::TbsCertificate {
+        self.parsed.tbs_certificate()
+    }
+
+    /// The DER encoding, exactly as parsed.
+    pub fn der(&self) -> &[u8] {
+        &self.der
+    }
+
+    /// The certificate as one PEM block (64-character lines, LF line ends).
+    pub fn to_pem(&self) -> String {
+        let b64 = STANDARD.encode(&self.der);
+        let mut out = String::with_capacity(b64.len() + b64.len() / 64 + 60);
+        out.push_str("-----BEGIN CERTIFICATE-----\n");
+        for chunk in b64.as_bytes().chunks(64) {
+            // base64 output is ASCII, so every chunk is valid UTF-8.
+            out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+            out.push('\n');
+        }
+        out.push_str("-----END CERTIFICATE-----\n");
+        out
+    }
+
+    /// The subject distinguished name in RFC 4514 form (`CN=...,O=...,C=...`).
+    pub fn subject(&self) -> String {
+        self.tbs().subject().to_string()
+    }
+
+    /// The issuer distinguished name in RFC 4514 form.
+    pub fn issuer(&self) -> String {
+        self.tbs().issuer().to_string()
+    }
+
+    /// The subject's common name (the last CN attribute), if it has one that decodes.
+    pub fn common_name(&self) -> Option<String> {
+        self.tbs()
+            .subject()
+            .common_name()
+            .ok()
+            .flatten()
+            .map(|cn| cn.value().into_owned())
+    }
+
+    /// The serial number as uppercase hex (big-endian, leading zero bytes stripped).
+    pub fn serial(&self) -> String {
+        let bytes = self.tbs().serial_number().as_bytes();
+        let trimmed = match bytes.iter().position(|b| *b != 0) {
+            Some(first) => &bytes[first..],
+            None => &bytes[bytes.len().saturating_sub(1)..],
+        };
+        upper_hex(trimmed)
+    }
+
+    fn checked_time(&self, start: bool) -> Result<OffsetDateTime, Error> {
+        let validity = self.tbs().validity();
+        let t = if start {
+            validity.not_before
+        } else {
+            validity.not_after
+        };
+        let secs = i64::try_from(t.to_unix_duration().as_secs()).unwrap_or(i64::MAX);
+        OffsetDateTime::from_unix_timestamp(secs).map_err(|_| Error::InvalidValidity {
+            subject: self.subject(),
+        })
+    }
+
+    /// Start of the validity period (UTC).
+    pub fn not_before(&self) -> OffsetDateTime {
+        // Checked at construction, so the fallback is unreachable.
+        self.checked_time(true)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    }
+
+    /// End of the validity period (UTC).
+    pub fn not_after(&self) -> OffsetDateTime {
+        // Checked at construction, so the fallback is unreachable.
+        self.checked_time(false)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    }
+
+    /// Whether `at` lies inside the validity period (bounds included).
+    pub fn is_valid_at(&self, at: OffsetDateTime) -> bool {
+        self.not_before() <= at && at <= self.not_after()
+    }
+
+    /// Whether the certificate is a CA: basicConstraints says `cA`, or it is a version 1
+    /// self-issued certificate (old roots carry no extensions; OpenSSL treats those as CAs).
+    pub fn is_ca(&self) -> bool {
+        match self.tbs().get_extension::<BasicConstraints>() {
+            Ok(Some((_, bc))) => bc.ca,
+            Ok(None) => self.tbs().extensions().is_none() && self.is_self_issued(),
+            Err(_) => false,
+        }
+    }
+
+    /// Whether subject and issuer are the same name (and, where both are present, the
+    /// authority key identifier equals the subject key identifier). The signature is not
+    /// checked.
+    pub fn is_self_issued(&self) -> bool {
+        self.issued_by(self)
+    }
+
+    /// Whether `issuer` plausibly issued `self`: `self`'s issuer name equals `issuer`'s
+    /// subject name, and the key identifiers agree where both are present. The signature
+    /// is not checked.
+    pub fn issued_by(&self, issuer: &Certificate) -> bool {
+        if self.tbs().issuer() != issuer.tbs().subject() {
+            return false;
+        }
+        match (
+            self.authority_key_identifier(),
+            issuer.subject_key_identifier(),
+        ) {
+            (Some(aki), Some(ski)) => aki == ski,
+            _ => true,
+        }
+    }
+
+    /// The subjectKeyIdentifier extension's value, if present.
+    pub fn subject_key_identifier(&self) -> Option<Vec<u8>> {
+        match self.tbs().get_extension::<SubjectKeyIdentifier>() {
+            Ok(Some((_, ski))) => Some(ski.0.as_bytes().to_vec()),
+            _ => None,
+        }
+    }
+
+    /// The keyIdentifier of the authorityKeyIdentifier extension, if present.
+    pub fn authority_key_identifier(&self) -> Option<Vec<u8>> {
+        match self.tbs().get_extension::<AuthorityKeyIdentifier>() {
+            Ok(Some((_, aki))) => aki.key_identifier.map(|k| k.as_bytes().to_vec()),
+            _ => None,
+        }
+    }
+
+    /// SHA-1 fingerprint of the DER encoding (Azure portal "Thumbprint").
+    pub fn sha1(&self) -> Sha1Fingerprint {
+        self.sha1
+    }
+
+    /// SHA-256 fingerprint of the DER encoding (ISE's `sha256Fingerprint`).
+    pub fn sha256(&self) -> Sha256Fingerprint {
+        self.sha256
+    }
+
+    /// Graph's `customKeyIdentifier` for this certificate: base64 of the raw SHA-1.
+    pub fn graph_key_identifier(&self) -> String {
+        STANDARD.encode(self.sha1.as_bytes())
+    }
+
+    /// The JWT `x5t` header value: base64url (no padding) of the raw SHA-1.
+    pub fn x5t(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.sha1.as_bytes())
+    }
+
+    /// The JWT `x5t#S256` header value: base64url (no padding) of the raw SHA-256.
+    pub fn x5t_s256(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.sha256.as_bytes())
+    }
+
+    /// The DER encoding of the SubjectPublicKeyInfo.
+    pub fn public_key_info_der(&self) -> Result<Vec<u8>, Error> {
+        self.tbs()
+            .subject_public_key_info()
+            .to_der()
+            .map_err(|source| Error::InvalidDer {
+                block: None,
+                source,
+            })
+    }
+}
+
+/// Orders certificates into chains, each from a leaf up to its root (or as far as the
+/// set reaches).
+///
+/// A leaf is a certificate that issued no other certificate of the set. Parents are
+/// matched by issuer/subject name and, where present, by authority/subject key
+/// identifier; a certificate may appear in several chains when it issued several
+/// leaves. Certificates that are only issuers all appear somewhere; a set where every
+/// certificate issues another (a cross-signing loop) yields one chain per certificate.
+/// Chains come out in the order of their leaves in the input; exact duplicates are
+/// considered once.
+pub fn order_chains(certs: &[Certificate]) -> Vec<Vec<Certificate>> {
+    let mut unique: Vec<&Certificate> = Vec::with_capacity(certs.len());
+    for cert in certs {
+        if !unique.iter().any(|c| c.sha256 == cert.sha256) {
+            unique.push(cert);
+        }
+    }
+    let issues_another = |parent: &Certificate| {
+        unique
+            .iter()
+            .any(|child| child.sha256 != parent.sha256 && child.issued_by(parent))
+    };
+    let mut leaves: Vec<&Certificate> = unique
+        .iter()
+        .copied()
+        .filter(|c| !issues_another(c))
+        .collect();
+    if leaves.is_empty() {
+        leaves = unique.clone();
+    }
+    leaves
+        .into_iter()
+        .map(|leaf| {
+            let mut chain = vec![leaf.clone()];
+            let mut current = leaf;
+            while !current.is_self_issued() {
+                let parent = unique
+                    .iter()
+                    .copied()
+                    .find(|p| current.issued_by(p) && !chain.iter().any(|c| c.sha256 == p.sha256));
+                match parent {
+                    Some(p) => {
+                        chain.push(p.clone());
+                        current = p;
+                    }
+                    None => break,
+                }
+            }
+            chain
+        })
+        .collect()
+}

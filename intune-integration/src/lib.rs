@@ -1,0 +1,18 @@
+//! The Intune–ISE integration domain.
+//!
+//! * [`certs`] — parse PEM/DER certificates, fingerprints (SHA-1 "Thumbprint", SHA-256),
+//!   Graph key identifiers, JWT `x5t` values, chain ordering;
+//! * [`anchors`] — the versioned set of Microsoft/DigiCert roots ISE must trust to reach
+//!   Entra ID, Graph and Intune, extendable by callers;
+//! * [`version`] — ISE releases and what each supports (Microsoft Graph, token
+//!   audience, compliance retrieval v3).
+//!
+//! Every fallible function returns the crate's single [`Error`] type.
+
+pub mod anchors;
+pub mod certs;
+pub mod version;
+
+mod error;
+
+pub use error::Error;
