@@ -1,5 +1,43 @@
-//! Typed async client for the Entra ID token endpoint and Microsoft Graph v1.0.
+//! Typed async client for the Entra ID token endpoint and Microsoft Graph v1.0 — the
+//! Microsoft half of the Intune–ISE integration.
 //!
-//! The client itself is being built; this crate currently only reserves its place in
-//! the workspace layout so that the dependency direction (integration → clients) is
-//! fixed from the start.
+//! * [`GraphClient`] — one cheap-to-clone client: base URLs, TLS roots, credentials
+//!   (client secret, certificate-signed client assertion, static token, or your own
+//!   [`TokenProvider`]), a per-audience token cache, and retries by [`retry::RetryPolicy`].
+//! * Resources grouped by handler: [`GraphClient::applications`],
+//!   [`GraphClient::application`] (key credentials, required resource access),
+//!   [`GraphClient::service_principals`], [`GraphClient::service_principal`] (app role
+//!   assignments = admin consent), [`GraphClient::intune_endpoints`],
+//!   [`GraphClient::organization`].
+//! * One [`Error`] type that keeps Graph's and Entra's error bodies and request ids and
+//!   never carries a secret.
+//!
+//! Collections are read through a [`Pager`] that follows `@odata.nextLink` (only to the
+//! configured Graph host, so the token never leaves it).
+
+mod auth;
+mod client;
+mod error;
+mod model;
+mod resources;
+pub mod retry;
+pub mod well_known;
+
+pub use auth::{
+    AccessToken, AssertionAlgorithm, BoxFuture, ClientCertificate, Credentials, TokenAudience,
+    TokenProvider,
+};
+pub use client::{
+    DEFAULT_GRAPH_BASE, DEFAULT_GRAPH_SCOPE, DEFAULT_LOGIN_AUTHORITY, GraphClient,
+    GraphClientBuilder, RequestCounts, TlsRoots,
+};
+pub use error::{Error, GraphErrorBody, GraphInnerError, Result, TokenErrorBody};
+pub use model::{
+    AppRole, AppRoleAssignment, Application, ApplicationUpdate, CertificateKey, Change,
+    KeyCredential, KeySelector, NewApplication, Organization, RequiredResourceAccess,
+    ResourceAccess, ServiceEndpoint, ServicePrincipal, VerifiedDomain,
+};
+pub use resources::{
+    ApplicationHandle, Applications, ListOptions, Pager, ServicePrincipalHandle, ServicePrincipals,
+    merge_access, odata_quote,
+};

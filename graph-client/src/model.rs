@@ -1,0 +1,345 @@
+//! Typed Graph resources. Unknown fields are ignored; missing ones take defaults.
+
+use serde::{Deserialize, Serialize};
+
+/// The result of an idempotent "ensure" operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change<T> {
+    /// The resource did not exist and was created.
+    Created(T),
+    /// The resource existed and was changed.
+    Updated(T),
+    /// The resource was already as wanted; nothing was written.
+    Unchanged(T),
+}
+
+impl<T> Change<T> {
+    /// The resource, whatever happened.
+    pub fn into_inner(self) -> T {
+        match self {
+            Self::Created(t) | Self::Updated(t) | Self::Unchanged(t) => t,
+        }
+    }
+
+    /// The resource, whatever happened.
+    pub fn get(&self) -> &T {
+        match self {
+            Self::Created(t) | Self::Updated(t) | Self::Unchanged(t) => t,
+        }
+    }
+
+    /// Whether anything was written.
+    pub fn is_write(&self) -> bool {
+        !matches!(self, Self::Unchanged(_))
+    }
+
+    /// `"created"`, `"updated"` or `"unchanged"`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Created(_) => "created",
+            Self::Updated(_) => "updated",
+            Self::Unchanged(_) => "unchanged",
+        }
+    }
+}
+
+/// An application registration (`/applications`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Application {
+    /// Object id.
+    pub id: String,
+    /// Application (client) id.
+    pub app_id: String,
+    /// Display name.
+    pub display_name: String,
+    /// `AzureADMyOrg` for single-tenant applications.
+    pub sign_in_audience: Option<String>,
+    /// Certificates registered on the application.
+    pub key_credentials: Vec<KeyCredential>,
+    /// API permissions requested.
+    pub required_resource_access: Vec<RequiredResourceAccess>,
+    /// Creation time.
+    pub created_date_time: Option<String>,
+}
+
+/// Body of `POST /applications`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewApplication {
+    /// Display name.
+    pub display_name: String,
+    /// Sign-in audience.
+    pub sign_in_audience: String,
+}
+
+impl NewApplication {
+    /// A single-tenant application (`AzureADMyOrg`), as ISE's integration needs.
+    pub fn single_tenant(display_name: impl Into<String>) -> Self {
+        Self {
+            display_name: display_name.into(),
+            sign_in_audience: "AzureADMyOrg".into(),
+        }
+    }
+}
+
+/// Body of `PATCH /applications/{id}` for plain properties; only set fields are sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationUpdate {
+    /// New display name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// New notes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+}
+
+/// A key credential (certificate) on an application.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct KeyCredential {
+    /// Key id (assigned by Graph).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    /// `AsymmetricX509Cert`.
+    #[serde(rename = "type")]
+    pub key_type: String,
+    /// `Verify`.
+    pub usage: String,
+    /// The DER certificate, base64. Only returned when reading one application with
+    /// `$select=keyCredentials`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Display name (the portal shows it as the certificate's name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Base64 key identifier; by default the raw SHA-1 thumbprint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custom_key_identifier: Option<String>,
+    /// Start of validity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_date_time: Option<String>,
+    /// End of validity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_date_time: Option<String>,
+}
+
+impl KeyCredential {
+    /// The SHA-1 thumbprint: of the `key` when present, else the `customKeyIdentifier`
+    /// when it is 20 bytes.
+    pub fn thumbprint(&self) -> Option<[u8; 20]> {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        if let Some(der) = self.key.as_deref().and_then(|k| b64.decode(k).ok()) {
+            let d = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &der);
+            return d.as_ref().try_into().ok();
+        }
+        self.custom_key_identifier
+            .as_deref()
+            .and_then(|k| b64.decode(k).ok())
+            .and_then(|raw| raw.try_into().ok())
+    }
+
+    /// The thumbprint as uppercase hex (the portal's "Thumbprint").
+    pub fn thumbprint_hex(&self) -> Option<String> {
+        self.thumbprint()
+            .map(|t| t.iter().map(|b| format!("{b:02X}")).collect())
+    }
+}
+
+/// A certificate to register on an application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateKey {
+    /// The DER certificate.
+    pub der: Vec<u8>,
+    /// Display name for the key (the integration uses the certificate's CN).
+    pub display_name: String,
+    /// Start of validity in ISO 8601 (`2025-07-23T13:42:05Z`), if known.
+    pub start_date_time: Option<String>,
+    /// End of validity in ISO 8601, if known.
+    pub end_date_time: Option<String>,
+}
+
+impl CertificateKey {
+    /// SHA-1 of the DER certificate.
+    pub fn thumbprint(&self) -> [u8; 20] {
+        let d = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &self.der);
+        let mut out = [0u8; 20];
+        out.copy_from_slice(d.as_ref());
+        out
+    }
+
+    pub(crate) fn to_credential(&self) -> KeyCredential {
+        use base64::Engine as _;
+        KeyCredential {
+            key_id: None,
+            key_type: "AsymmetricX509Cert".into(),
+            usage: "Verify".into(),
+            key: Some(base64::engine::general_purpose::STANDARD.encode(&self.der)),
+            display_name: Some(self.display_name.clone()),
+            custom_key_identifier: None,
+            start_date_time: self.start_date_time.clone(),
+            end_date_time: self.end_date_time.clone(),
+        }
+    }
+}
+
+/// Which key to remove.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySelector {
+    /// By SHA-1 thumbprint.
+    Thumbprint([u8; 20]),
+    /// By Graph `keyId`.
+    KeyId(String),
+}
+
+/// One permission in `requiredResourceAccess`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ResourceAccess {
+    /// App role id (for `Role`) or scope id (for `Scope`).
+    pub id: String,
+    /// `Role` (application permission) or `Scope` (delegated).
+    #[serde(rename = "type")]
+    pub access_type: String,
+}
+
+impl ResourceAccess {
+    /// An application permission (`type: Role`).
+    pub fn role(id: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            access_type: "Role".into(),
+        }
+    }
+}
+
+/// Permissions requested on one resource API.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RequiredResourceAccess {
+    /// The resource API's appId.
+    pub resource_app_id: String,
+    /// The permissions.
+    pub resource_access: Vec<ResourceAccess>,
+}
+
+/// A service principal (`/servicePrincipals`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ServicePrincipal {
+    /// Object id.
+    pub id: String,
+    /// The application's appId.
+    pub app_id: String,
+    /// Display name.
+    pub display_name: String,
+    /// App roles the resource offers.
+    pub app_roles: Vec<AppRole>,
+    /// `Application`, `ManagedIdentity`, ...
+    pub service_principal_type: Option<String>,
+}
+
+impl ServicePrincipal {
+    /// The enabled application role with this `value` (e.g. `get_device_compliance`).
+    pub fn app_role_by_value(&self, value: &str) -> Option<&AppRole> {
+        self.app_roles
+            .iter()
+            .find(|r| r.value.as_deref() == Some(value) && r.is_enabled)
+    }
+}
+
+/// An app role offered by a resource.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AppRole {
+    /// Role id.
+    pub id: String,
+    /// Value in tokens (`roles` claim).
+    pub value: Option<String>,
+    /// Display name.
+    pub display_name: Option<String>,
+    /// `Application` and/or `User`.
+    pub allowed_member_types: Vec<String>,
+    /// Whether it can be assigned.
+    pub is_enabled: bool,
+}
+
+/// An app role assignment (admin consent for an application permission).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AppRoleAssignment {
+    /// Assignment id.
+    pub id: String,
+    /// The role.
+    pub app_role_id: String,
+    /// Who holds it (our service principal).
+    pub principal_id: String,
+    /// Principal display name.
+    pub principal_display_name: Option<String>,
+    /// The resource service principal.
+    pub resource_id: String,
+    /// Resource display name.
+    pub resource_display_name: Option<String>,
+    /// Creation time.
+    pub created_date_time: Option<String>,
+}
+
+/// Body of `POST /servicePrincipals/{id}/appRoleAssignedTo`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct NewAppRoleAssignment<'a> {
+    pub(crate) principal_id: &'a str,
+    pub(crate) resource_id: &'a str,
+    pub(crate) app_role_id: &'a str,
+}
+
+/// An endpoint a service principal publishes (Intune's discovery).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ServiceEndpoint {
+    /// Capability.
+    pub capability: Option<String>,
+    /// Provider id.
+    pub provider_id: Option<String>,
+    /// `ComplianceRetrievalService` (v3) or `NACAPIService` (legacy v2), among others.
+    pub provider_name: String,
+    /// Provider resource id.
+    pub provider_resource_id: Option<String>,
+    /// Base URL of the service.
+    pub uri: String,
+}
+
+/// The tenant (`/organization`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Organization {
+    /// Tenant id.
+    pub id: String,
+    /// Tenant name.
+    pub display_name: String,
+    /// Verified domains.
+    pub verified_domains: Vec<VerifiedDomain>,
+}
+
+/// A verified domain of the tenant.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct VerifiedDomain {
+    /// Domain name.
+    pub name: String,
+    /// Whether it is the default domain.
+    pub is_default: bool,
+    /// Whether it is the initial `onmicrosoft.com` domain.
+    pub is_initial: bool,
+}
+
+/// A page of a collection.
+#[derive(Debug, Deserialize)]
+pub(crate) struct PageBody<T> {
+    #[serde(default = "Vec::new")]
+    pub(crate) value: Vec<T>,
+    #[serde(rename = "@odata.nextLink", default)]
+    pub(crate) next_link: Option<String>,
+}

@@ -1,0 +1,611 @@
+//! Resource handlers: `graph.applications()`, `graph.application(id)`,
+//! `graph.service_principals()`, `graph.service_principal(id)`, and the one-off reads.
+
+use std::marker::PhantomData;
+
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use crate::client::{Call, GraphClient, Target};
+use crate::error::{Error, Result};
+use crate::model::{
+    AppRoleAssignment, Application, ApplicationUpdate, CertificateKey, Change, KeyCredential,
+    KeySelector, NewAppRoleAssignment, NewApplication, Organization, PageBody,
+    RequiredResourceAccess, ServiceEndpoint, ServicePrincipal,
+};
+use crate::well_known::INTUNE_DISCOVERY_APP_ID;
+
+/// Quotes a string for an OData `$filter` literal (`'` doubled).
+pub fn odata_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+/// Escapes a value placed in a URL path segment.
+fn segment(value: &str) -> Result<String> {
+    if value.is_empty() || value.contains(['/', '?', '#', '\\']) || value.contains("..") {
+        return Err(Error::InvalidInput {
+            what: format!("`{value}` is not a valid object id"),
+        });
+    }
+    Ok(value.to_owned())
+}
+
+/// Options of a collection listing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListOptions {
+    /// `$filter` expression (quote literals with [`odata_quote`]).
+    pub filter: Option<String>,
+    /// `$select` properties.
+    pub select: Vec<String>,
+    /// `$top` page size.
+    pub top: Option<u32>,
+}
+
+/// Iterates over the pages of a collection by following `@odata.nextLink`.
+#[derive(Debug)]
+pub struct Pager<T> {
+    client: GraphClient,
+    state: PagerState,
+    pages: usize,
+    _item: PhantomData<fn() -> T>,
+}
+
+#[derive(Debug)]
+enum PagerState {
+    First {
+        path: String,
+        query: Vec<(&'static str, String)>,
+    },
+    Next(Url),
+    Done,
+}
+
+/// Most pages a pager follows before it reports a loop.
+const MAX_PAGES: usize = 10_000;
+
+impl<T: DeserializeOwned> Pager<T> {
+    fn new(client: GraphClient, path: String, options: &ListOptions) -> Self {
+        let mut query = Vec::new();
+        if let Some(f) = &options.filter {
+            query.push(("$filter", f.clone()));
+        }
+        if !options.select.is_empty() {
+            query.push(("$select", options.select.join(",")));
+        }
+        if let Some(top) = options.top {
+            query.push(("$top", top.to_string()));
+        }
+        Self {
+            client,
+            state: PagerState::First { path, query },
+            pages: 0,
+            _item: PhantomData,
+        }
+    }
+
+    /// The next page, or `None` after the last one.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<T>>> {
+        let call = match std::mem::replace(&mut self.state, PagerState::Done) {
+            PagerState::Done => return Ok(None),
+            PagerState::First { path, query } => {
+                let mut call = Call::new(Method::GET, path);
+                call.query = query;
+                call
+            }
+            PagerState::Next(url) => {
+                let mut call = Call::new(Method::GET, String::new());
+                call.target = Target::Absolute(url);
+                call
+            }
+        };
+        self.pages += 1;
+        if self.pages > MAX_PAGES {
+            return Err(Error::InvalidInput {
+                what: format!("more than {MAX_PAGES} pages: the server's nextLinks loop"),
+            });
+        }
+        let page: PageBody<T> = self.client.send_json(call).await?;
+        if let Some(link) = page.next_link {
+            let url = Url::parse(&link).map_err(|_| Error::ForeignNextLink {
+                link: link.split('?').next().unwrap_or_default().to_owned(),
+            })?;
+            self.state = PagerState::Next(url);
+        }
+        Ok(Some(page.value))
+    }
+
+    /// Every item of every page.
+    pub async fn all(mut self) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        while let Some(page) = self.next_page().await? {
+            out.extend(page);
+        }
+        Ok(out)
+    }
+}
+
+/// `/applications`.
+#[derive(Debug, Clone)]
+pub struct Applications {
+    client: GraphClient,
+}
+
+impl Applications {
+    /// Lists applications.
+    pub fn list(&self, options: &ListOptions) -> Pager<Application> {
+        Pager::new(self.client.clone(), "/applications".into(), options)
+    }
+
+    /// Applications with exactly this display name.
+    pub async fn find_by_display_name(&self, name: &str) -> Result<Vec<Application>> {
+        self.list(&ListOptions {
+            filter: Some(format!("displayName eq {}", odata_quote(name))),
+            ..ListOptions::default()
+        })
+        .all()
+        .await
+    }
+
+    /// The application with this appId (client id), if any.
+    pub async fn find_by_app_id(&self, app_id: &str) -> Result<Option<Application>> {
+        let found = self
+            .list(&ListOptions {
+                filter: Some(format!("appId eq {}", odata_quote(app_id))),
+                ..ListOptions::default()
+            })
+            .all()
+            .await?;
+        Ok(found.into_iter().next())
+    }
+
+    /// Reads one application by object id (retrying Graph's replication lag).
+    pub async fn get(&self, id: &str) -> Result<Application> {
+        self.client
+            .send_json(
+                Call::new(Method::GET, format!("/applications/{}", segment(id)?)).replication_lag(),
+            )
+            .await
+    }
+
+    /// Creates an application (`POST /applications`).
+    pub async fn create(&self, app: &NewApplication) -> Result<Application> {
+        self.client
+            .send_json(Call::new(Method::POST, "/applications").json(app)?)
+            .await
+    }
+
+    /// Updates plain properties (`PATCH /applications/{id}`).
+    pub async fn update(&self, id: &str, update: &ApplicationUpdate) -> Result<()> {
+        self.client
+            .send(
+                Call::new(Method::PATCH, format!("/applications/{}", segment(id)?))
+                    .json(update)?
+                    .replication_lag(),
+            )
+            .await
+            .map(drop)
+    }
+
+    /// Deletes an application.
+    pub async fn delete(&self, id: &str) -> Result<()> {
+        self.client
+            .send(Call::new(
+                Method::DELETE,
+                format!("/applications/{}", segment(id)?),
+            ))
+            .await
+            .map(drop)
+    }
+}
+
+/// One application: its keys and permissions.
+#[derive(Debug, Clone)]
+pub struct ApplicationHandle {
+    client: GraphClient,
+    id: String,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct KeysPatch<'a> {
+    key_credentials: &'a [KeyCredential],
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AccessPatch<'a> {
+    required_resource_access: &'a [RequiredResourceAccess],
+}
+
+impl ApplicationHandle {
+    fn path(&self) -> Result<String> {
+        Ok(format!("/applications/{}", segment(&self.id)?))
+    }
+
+    /// Reads the application with only `property` selected.
+    async fn read_selected(&self, property: &str) -> Result<Application> {
+        self.client
+            .send_json(
+                Call::new(Method::GET, self.path()?)
+                    .query("$select", property)
+                    .replication_lag(),
+            )
+            .await
+    }
+
+    /// PATCHes the application.
+    async fn patch(&self, body: &impl serde::Serialize) -> Result<()> {
+        self.client
+            .send(
+                Call::new(Method::PATCH, self.path()?)
+                    .json(body)?
+                    .replication_lag(),
+            )
+            .await
+            .map(drop)
+    }
+
+    /// The application's key credentials, with their `key` material.
+    pub async fn key_credentials(&self) -> Result<Vec<KeyCredential>> {
+        Ok(self.read_selected("keyCredentials").await?.key_credentials)
+    }
+
+    async fn write_keys(&self, keys: &[KeyCredential]) -> Result<()> {
+        // PATCH replaces the whole collection: refuse to send a list that would lose
+        // an existing key because Graph did not give us its material.
+        if let Some(k) = keys.iter().find(|k| k.key.is_none()) {
+            return Err(Error::KeyMaterialUnavailable {
+                key_id: k.key_id.clone().unwrap_or_default(),
+            });
+        }
+        self.patch(&KeysPatch {
+            key_credentials: keys,
+        })
+        .await
+    }
+
+    /// Adds a certificate while keeping every existing key. Does nothing when a key with
+    /// the same SHA-1 thumbprint is already registered.
+    pub async fn add_certificate(
+        &self,
+        cert: &CertificateKey,
+    ) -> Result<Change<Vec<KeyCredential>>> {
+        let mut keys = self.key_credentials().await?;
+        let thumbprint = cert.thumbprint();
+        if keys.iter().any(|k| k.thumbprint() == Some(thumbprint)) {
+            return Ok(Change::Unchanged(keys));
+        }
+        keys.push(cert.to_credential());
+        self.write_keys(&keys).await?;
+        Ok(Change::Updated(keys))
+    }
+
+    /// Removes one key, keeping all others. Does nothing when no key matches.
+    pub async fn remove_key(&self, which: &KeySelector) -> Result<Change<Vec<KeyCredential>>> {
+        let keys = self.key_credentials().await?;
+        let keep: Vec<KeyCredential> = keys
+            .iter()
+            .filter(|k| match which {
+                KeySelector::Thumbprint(t) => k.thumbprint().as_ref() != Some(t),
+                KeySelector::KeyId(id) => k.key_id.as_deref() != Some(id.as_str()),
+            })
+            .cloned()
+            .collect();
+        if keep.len() == keys.len() {
+            return Ok(Change::Unchanged(keys));
+        }
+        self.write_keys(&keep).await?;
+        Ok(Change::Updated(keep))
+    }
+
+    /// The application's `requiredResourceAccess`.
+    pub async fn required_resource_access(&self) -> Result<Vec<RequiredResourceAccess>> {
+        Ok(self
+            .read_selected("requiredResourceAccess")
+            .await?
+            .required_resource_access)
+    }
+
+    /// Replaces `requiredResourceAccess` with exactly `access`.
+    pub async fn set_required_resource_access(
+        &self,
+        access: &[RequiredResourceAccess],
+    ) -> Result<()> {
+        self.patch(&AccessPatch {
+            required_resource_access: access,
+        })
+        .await
+    }
+
+    /// Adds permissions to `requiredResourceAccess`, keeping every existing entry.
+    /// Writes nothing when all of them are already present.
+    pub async fn merge_required_resource_access(
+        &self,
+        additions: &[RequiredResourceAccess],
+    ) -> Result<Change<Vec<RequiredResourceAccess>>> {
+        let current = self.required_resource_access().await?;
+        let merged = merge_access(&current, additions);
+        if merged == current {
+            return Ok(Change::Unchanged(current));
+        }
+        self.set_required_resource_access(&merged).await?;
+        Ok(Change::Updated(merged))
+    }
+}
+
+/// Union of two permission lists, keeping the order of `current` and appending new
+/// resources and permissions after it.
+pub fn merge_access(
+    current: &[RequiredResourceAccess],
+    additions: &[RequiredResourceAccess],
+) -> Vec<RequiredResourceAccess> {
+    let mut merged = current.to_vec();
+    for add in additions {
+        match merged
+            .iter_mut()
+            .find(|r| r.resource_app_id.eq_ignore_ascii_case(&add.resource_app_id))
+        {
+            Some(existing) => {
+                for access in &add.resource_access {
+                    let present = existing.resource_access.iter().any(|a| {
+                        a.id.eq_ignore_ascii_case(&access.id) && a.access_type == access.access_type
+                    });
+                    if !present {
+                        existing.resource_access.push(access.clone());
+                    }
+                }
+            }
+            None => merged.push(add.clone()),
+        }
+    }
+    merged
+}
+
+/// `/servicePrincipals`.
+#[derive(Debug, Clone)]
+pub struct ServicePrincipals {
+    client: GraphClient,
+}
+
+impl ServicePrincipals {
+    /// Lists service principals.
+    pub fn list(&self, options: &ListOptions) -> Pager<ServicePrincipal> {
+        Pager::new(self.client.clone(), "/servicePrincipals".into(), options)
+    }
+
+    /// Creates the service principal of an application (retrying the replication-lag
+    /// answer "does not reference a valid application object").
+    pub async fn create(&self, app_id: &str) -> Result<ServicePrincipal> {
+        self.client
+            .send_json(
+                Call::new(Method::POST, "/servicePrincipals")
+                    .json(&serde_json::json!({ "appId": app_id }))?
+                    .replication_lag(),
+            )
+            .await
+    }
+
+    /// Reads a service principal by object id.
+    pub async fn get(&self, id: &str) -> Result<ServicePrincipal> {
+        self.client
+            .send_json(
+                Call::new(Method::GET, format!("/servicePrincipals/{}", segment(id)?))
+                    .replication_lag(),
+            )
+            .await
+    }
+
+    /// Reads the service principal of an appId (`/servicePrincipals(appId='...')`);
+    /// `None` when there is none.
+    pub async fn by_app_id(&self, app_id: &str) -> Result<Option<ServicePrincipal>> {
+        let path = format!(
+            "/servicePrincipals(appId={})",
+            odata_quote(&segment(app_id)?)
+        );
+        match self.client.send_json(Call::new(Method::GET, path)).await {
+            Ok(sp) => Ok(Some(sp)),
+            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The service principal of an appId, created when missing.
+    pub async fn ensure(&self, app_id: &str) -> Result<Change<ServicePrincipal>> {
+        match self.by_app_id(app_id).await? {
+            Some(sp) => Ok(Change::Unchanged(sp)),
+            None => self.create(app_id).await.map(Change::Created),
+        }
+    }
+}
+
+/// One service principal: its app role assignments.
+#[derive(Debug, Clone)]
+pub struct ServicePrincipalHandle {
+    client: GraphClient,
+    id: String,
+}
+
+impl ServicePrincipalHandle {
+    /// Assignments of this resource's roles to others (`appRoleAssignedTo`).
+    pub fn app_role_assigned_to(&self) -> Result<Pager<AppRoleAssignment>> {
+        Ok(Pager::new(
+            self.client.clone(),
+            format!(
+                "/servicePrincipals/{}/appRoleAssignedTo",
+                segment(&self.id)?
+            ),
+            &ListOptions::default(),
+        ))
+    }
+
+    /// Roles this principal holds on other resources (`appRoleAssignments`).
+    pub fn app_role_assignments(&self) -> Result<Pager<AppRoleAssignment>> {
+        Ok(Pager::new(
+            self.client.clone(),
+            format!(
+                "/servicePrincipals/{}/appRoleAssignments",
+                segment(&self.id)?
+            ),
+            &ListOptions::default(),
+        ))
+    }
+
+    /// Grants this principal the app role `app_role_id` of the resource service
+    /// principal `resource_id` (admin consent for an application permission). Writes
+    /// nothing when the assignment exists.
+    pub async fn grant_app_role(
+        &self,
+        resource_id: &str,
+        app_role_id: &str,
+    ) -> Result<Change<AppRoleAssignment>> {
+        let held = self.app_role_assignments()?.all().await?;
+        if let Some(a) = held.into_iter().find(|a| {
+            a.resource_id.eq_ignore_ascii_case(resource_id)
+                && a.app_role_id.eq_ignore_ascii_case(app_role_id)
+        }) {
+            return Ok(Change::Unchanged(a));
+        }
+        let body = NewAppRoleAssignment {
+            principal_id: &self.id,
+            resource_id,
+            app_role_id,
+        };
+        let created = self
+            .client
+            .send_json(
+                Call::new(
+                    Method::POST,
+                    format!(
+                        "/servicePrincipals/{}/appRoleAssignedTo",
+                        segment(resource_id)?
+                    ),
+                )
+                .json(&body)?
+                .replication_lag(),
+            )
+            .await?;
+        Ok(Change::Created(created))
+    }
+}
+
+impl GraphClient {
+    /// The `/applications` collection.
+    pub fn applications(&self) -> Applications {
+        Applications {
+            client: self.clone(),
+        }
+    }
+
+    /// One application by object id.
+    pub fn application(&self, object_id: impl Into<String>) -> ApplicationHandle {
+        ApplicationHandle {
+            client: self.clone(),
+            id: object_id.into(),
+        }
+    }
+
+    /// The `/servicePrincipals` collection.
+    pub fn service_principals(&self) -> ServicePrincipals {
+        ServicePrincipals {
+            client: self.clone(),
+        }
+    }
+
+    /// One service principal by object id.
+    pub fn service_principal(&self, object_id: impl Into<String>) -> ServicePrincipalHandle {
+        ServicePrincipalHandle {
+            client: self.clone(),
+            id: object_id.into(),
+        }
+    }
+
+    /// The endpoints Microsoft Intune publishes for ISE's discovery
+    /// (`/servicePrincipals/appId=0000000a-0000-0000-c000-000000000000/endpoints`).
+    pub async fn intune_endpoints(&self) -> Result<Vec<ServiceEndpoint>> {
+        Pager::new(
+            self.clone(),
+            format!("/servicePrincipals/appId={INTUNE_DISCOVERY_APP_ID}/endpoints"),
+            &ListOptions::default(),
+        )
+        .all()
+        .await
+    }
+
+    /// The tenant's organization object.
+    pub async fn organization(&self) -> Result<Organization> {
+        let orgs: Vec<Organization> = Pager::new(
+            self.clone(),
+            "/organization".into(),
+            &ListOptions::default(),
+        )
+        .all()
+        .await?;
+        orgs.into_iter().next().ok_or_else(|| Error::InvalidInput {
+            what: "Graph returned no organization for this tenant".into(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ResourceAccess;
+
+    #[test]
+    fn quotes_are_doubled() {
+        assert_eq!(odata_quote("Let's go"), "'Let''s go'");
+    }
+
+    #[test]
+    fn ids_with_path_characters_are_refused() {
+        for bad in ["", "a/b", "a?b", "..", "a#"] {
+            assert!(
+                matches!(segment(bad), Err(Error::InvalidInput { .. })),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn merge_keeps_existing_and_adds_missing() {
+        let current = vec![
+            RequiredResourceAccess {
+                resource_app_id: "other".into(),
+                resource_access: vec![ResourceAccess::role("r1")],
+            },
+            RequiredResourceAccess {
+                resource_app_id: "graph".into(),
+                resource_access: vec![ResourceAccess {
+                    id: "s1".into(),
+                    access_type: "Scope".into(),
+                }],
+            },
+        ];
+        let additions = vec![
+            RequiredResourceAccess {
+                resource_app_id: "GRAPH".into(),
+                resource_access: vec![ResourceAccess::role("r2")],
+            },
+            RequiredResourceAccess {
+                resource_app_id: "intune".into(),
+                resource_access: vec![ResourceAccess::role("r3")],
+            },
+        ];
+        let merged = merge_access(&current, &additions);
+        assert_eq!(merged.len(), 3);
+        assert_eq!(merged[0], current[0]);
+        assert_eq!(
+            merged[1].resource_access,
+            vec![
+                ResourceAccess {
+                    id: "s1".into(),
+                    access_type: "Scope".into()
+                },
+                ResourceAccess::role("r2")
+            ]
+        );
+        assert_eq!(merged[2].resource_app_id, "intune");
+        assert_eq!(merge_access(&merged, &additions), merged);
+    }
+}
