@@ -130,22 +130,7 @@ pub enum Error {
         subject: String,
     },
 
-    /// An ISE version string could not be read.
-    #[error("cannot read ISE version `{input}`: {reason}")]
-    InvalidIseVersion {
-        /// The text given.
-        input: String,
-        /// What was wrong with it.
-        reason: &'static str,
-    },
-
-    /// The ISE release cannot use Microsoft Graph for Intune.
-    #[error(
-        "ISE {version} cannot integrate with Intune through Microsoft Graph: upgrade to \
-         ISE 3.1 patch 3 or later (3.1 patch 8, 3.2 patch 4 or 3.3 recommended)"
-    )]
-    UnsupportedIseVersion {
-        /// The release found.
-        version: crate::version::IseVersion,
-    },
+    /// An error from the ISE client (including ISE version parsing and gates).
+    #[error(transparent)]
+    Ise(#[from] ise_client::Error),
 }

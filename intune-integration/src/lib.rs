@@ -5,14 +5,15 @@
 //! * [`anchors`] — the versioned set of Microsoft/DigiCert roots ISE must trust to reach
 //!   Entra ID, Graph and Intune, extendable by callers;
 //! * [`version`] — ISE releases and what each supports (Microsoft Graph, token
-//!   audience, compliance retrieval v3).
+//!   audience, compliance retrieval v3); re-exported from [`ise_client`].
 //!
 //! Every fallible function returns the crate's single [`Error`] type.
 
 pub mod anchors;
 pub mod certs;
-pub mod version;
 
 mod error;
+
+pub use ise_client::version;
 
 pub use error::Error;

@@ -12,7 +12,7 @@
 //! Compliance retrieval (the v3 "NAC 2.0" API) needs 3.1 patch 8, 3.2 patch 4, or 3.3+.
 //!
 //! ```
-//! use intune_integration::version::{IseVersion, TokenAudience};
+//! use ise_client::version::{IseVersion, TokenAudience};
 //!
 //! // As ERS `op/systemconfig/iseversion` reports it:
 //! let v = IseVersion::from_ers("3.1.0.518", "1,3,8")?;
@@ -20,7 +20,7 @@
 //! assert_eq!(v.token_audience()?, TokenAudience::DefaultScope);
 //! assert!(v.supports_compliance_v3());
 //! assert!("3.0.0.458 patch 8".parse::<IseVersion>()?.token_audience().is_err());
-//! # Ok::<(), intune_integration::Error>(())
+//! # Ok::<(), ise_client::Error>(())
 //! ```
 
 use std::fmt;

@@ -1,7 +1,7 @@
 //! Every row and boundary of the ISE version table in DESIGN.md.
 
-use intune_integration::Error;
-use intune_integration::version::{IseVersion, TokenAudience};
+use ise_client::Error;
+use ise_client::version::{IseVersion, TokenAudience};
 
 fn v(major: u16, minor: u16, patch: u16) -> IseVersion {
     IseVersion::new(major, minor, patch)

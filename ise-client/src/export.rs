@@ -1,0 +1,204 @@
+//! Unpacking ISE's certificate export (a ZIP of PEM files whose entry names vary).
+
+use std::fmt;
+use std::io::Read;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::error::{Error, Result};
+
+/// Largest uncompressed size accepted from an export ZIP (a guard against ZIP bombs).
+pub const MAX_EXPORT_BYTES: u64 = 4 * 1024 * 1024;
+
+/// The format the exported private key came in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyFormat {
+    /// `BEGIN ENCRYPTED PRIVATE KEY` (PKCS#8, normally PBES2).
+    EncryptedPkcs8,
+    /// OpenSSL's legacy form: `BEGIN RSA/EC PRIVATE KEY` with `Proc-Type: 4,ENCRYPTED` and
+    /// this `DEK-Info`.
+    LegacyEncrypted {
+        /// The `DEK-Info` header, e.g. `AES-256-CBC,0123...`.
+        dek_info: String,
+        /// `RSA` or `EC`.
+        algorithm: String,
+    },
+    /// An unencrypted key (`BEGIN PRIVATE KEY` / `BEGIN RSA PRIVATE KEY`).
+    Unencrypted {
+        /// The PEM label.
+        label: String,
+    },
+}
+
+/// The private key from an export with the private-key option. `Debug` hides it.
+#[derive(Clone)]
+pub struct ExportedKey {
+    /// The ZIP entry it came from.
+    pub entry: String,
+    /// Its format.
+    pub format: KeyFormat,
+    pem: SecretString,
+}
+
+impl ExportedKey {
+    /// The key's PEM text (encrypted with the export password unless
+    /// [`KeyFormat::Unencrypted`]). Never log it.
+    pub fn pem(&self) -> &str {
+        self.pem.expose_secret()
+    }
+}
+
+impl fmt::Debug for ExportedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExportedKey")
+            .field("entry", &self.entry)
+            .field("format", &self.format)
+            .field("pem", &"[REDACTED]")
+            .finish()
+    }
+}
+
+/// What an export holds.
+#[derive(Debug, Clone)]
+pub struct ExportedCertificate {
+    /// Every `CERTIFICATE` PEM block found, in entry order (the certificate first, then
+    /// any chain ISE included).
+    pub certificates_pem: Vec<String>,
+    /// The private key, when exported with it.
+    pub private_key: Option<ExportedKey>,
+    /// The ZIP's entry names, for diagnostics.
+    pub entries: Vec<String>,
+}
+
+/// PEM blocks of a text: (label, whole block including BEGIN/END lines and headers).
+fn blocks(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut current: Option<(String, String)> = None;
+    for line in text.lines() {
+        let l = line.trim();
+        match current.as_mut() {
+            None => {
+                if let Some(label) = l
+                    .strip_prefix("-----BEGIN ")
+                    .and_then(|r| r.strip_suffix("-----"))
+                {
+                    current = Some((label.to_owned(), format!("{l}\n")));
+                }
+            }
+            Some((label, body)) => {
+                body.push_str(l);
+                body.push('\n');
+                if l == format!("-----END {label}-----") {
+                    if let Some(done) = current.take() {
+                        out.push(done);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn classify_key(label: &str, block: &str) -> KeyFormat {
+    if label == "ENCRYPTED PRIVATE KEY" {
+        return KeyFormat::EncryptedPkcs8;
+    }
+    let dek = block
+        .lines()
+        .find_map(|l| l.strip_prefix("DEK-Info:"))
+        .map(|d| d.trim().to_owned());
+    match dek {
+        Some(dek_info) if block.contains("Proc-Type: 4,ENCRYPTED") => KeyFormat::LegacyEncrypted {
+            dek_info,
+            algorithm: label.trim_end_matches(" PRIVATE KEY").to_owned(),
+        },
+        _ => KeyFormat::Unencrypted {
+            label: label.to_owned(),
+        },
+    }
+}
+
+/// Unpacks an export ZIP, whatever its entry names: every entry is read as text and
+/// searched for PEM blocks.
+pub fn unpack_export(zip_bytes: &[u8]) -> Result<ExportedCertificate> {
+    let mut archive =
+        zip::ZipArchive::new(std::io::Cursor::new(zip_bytes)).map_err(|e| Error::Export {
+            what: format!("not a ZIP archive ({e}); ISE answers exports with a ZIP file"),
+        })?;
+    let mut out = ExportedCertificate {
+        certificates_pem: Vec::new(),
+        private_key: None,
+        entries: Vec::new(),
+    };
+    let mut total = 0u64;
+    let mut other_labels = Vec::new();
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).map_err(|e| Error::Export {
+            what: format!("entry {i} unreadable: {e}"),
+        })?;
+        if entry.is_dir() {
+            continue;
+        }
+        let name = entry
+            .name()
+            .map(|n| n.into_owned())
+            .unwrap_or_else(|_| format!("entry {i}"));
+        let mut text = Vec::new();
+        (&mut entry)
+            .take(MAX_EXPORT_BYTES - total + 1)
+            .read_to_end(&mut text)
+            .map_err(|e| Error::Export {
+                what: format!("entry `{name}` unreadable: {e}"),
+            })?;
+        total += text.len() as u64;
+        if total > MAX_EXPORT_BYTES {
+            return Err(Error::Export {
+                what: format!("more than {MAX_EXPORT_BYTES} bytes uncompressed"),
+            });
+        }
+        let text = String::from_utf8_lossy(&text);
+        for (label, block) in blocks(&text) {
+            match label.as_str() {
+                "CERTIFICATE" => out.certificates_pem.push(block),
+                l if l.ends_with("PRIVATE KEY") => {
+                    if out.private_key.is_some() {
+                        return Err(Error::Export {
+                            what: "more than one private key in the export".into(),
+                        });
+                    }
+                    out.private_key = Some(ExportedKey {
+                        entry: name.clone(),
+                        format: classify_key(l, &block),
+                        pem: SecretString::from(block),
+                    });
+                }
+                other => other_labels.push(other.to_owned()),
+            }
+        }
+        out.entries.push(name);
+    }
+    if out.certificates_pem.is_empty() {
+        return Err(Error::Export {
+            what: format!(
+                "no CERTIFICATE in entries {:?}{}",
+                out.entries,
+                if other_labels.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (found PEM blocks labelled {other_labels:?})")
+                }
+            ),
+        });
+    }
+    Ok(out)
+}
+
+/// The `CERTIFICATE` PEM blocks of a text, each normalised to LF line ends.
+pub(crate) fn certificate_blocks(text: &str) -> Vec<String> {
+    blocks(text)
+        .into_iter()
+        .filter(|(label, _)| label == "CERTIFICATE")
+        .map(|(_, block)| block)
+        .collect()
+}

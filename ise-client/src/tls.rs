@@ -1,0 +1,277 @@
+//! TLS policies for reaching ISE. Verification is always on: ISE's self-signed admin
+//! certificate is handled by pinning its SHA-256 fingerprint or by trusting the CA that
+//! issued it, never by accepting any certificate.
+
+use std::sync::{Arc, Mutex};
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+
+use crate::error::{Error, Result};
+
+/// How the client decides to trust ISE's certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsPolicy {
+    /// The operating system's trust store (ISE with a certificate from a public or
+    /// enterprise CA that the system trusts).
+    System,
+    /// Only the CA certificates in this PEM (an enterprise CA that issued ISE's admin
+    /// certificate). Host names are checked.
+    CustomCa(String),
+    /// Exactly the certificate with this SHA-256 fingerprint (hex, `:` allowed): the usual
+    /// choice for ISE's self-signed admin certificate. Host names are not checked, since
+    /// the pin identifies the certificate itself.
+    PinnedSha256(String),
+}
+
+/// Uppercase hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+fn sha256(der: &[u8]) -> [u8; 32] {
+    let d = ring::digest::digest(&ring::digest::SHA256, der);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+/// Reads a SHA-256 fingerprint in hex, with or without `:` separators.
+pub(crate) fn parse_sha256(input: &str) -> Result<[u8; 32]> {
+    let value = input.rsplit('=').next().unwrap_or(input);
+    let digits: String = value
+        .chars()
+        .filter(|c| !matches!(c, ':' | ' ' | '-'))
+        .collect();
+    let bad = || Error::InvalidConfig {
+        what: format!("`{input}` is not a SHA-256 fingerprint (64 hex digits)"),
+    };
+    if digits.len() != 64 || !digits.is_ascii() {
+        return Err(bad());
+    }
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(&digits[i * 2..i * 2 + 2], 16).map_err(|_| bad())?;
+    }
+    Ok(out)
+}
+
+/// What the verifier last refused, so that a failed connection can say which
+/// certificate ISE presented.
+#[derive(Debug, Default)]
+pub(crate) struct Rejections {
+    last: Mutex<Option<Rejection>>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Rejection {
+    Pin { expected: String, presented: String },
+    Untrusted { presented: String, reason: String },
+}
+
+impl Rejections {
+    fn record(&self, r: Rejection) {
+        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+    }
+
+    pub(crate) fn take(&self) -> Option<Rejection> {
+        self.last.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+impl Rejection {
+    pub(crate) fn into_error(self) -> Error {
+        match self {
+            Self::Pin {
+                expected,
+                presented,
+            } => Error::PinMismatch {
+                expected,
+                presented,
+            },
+            Self::Untrusted { presented, reason } => {
+                Error::UntrustedCertificate { presented, reason }
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+struct PinnedVerifier {
+    pin: [u8; 32],
+    provider: Arc<CryptoProvider>,
+    rejections: Arc<Rejections>,
+}
+
+impl ServerCertVerifier for PinnedVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let presented = sha256(end_entity.as_ref());
+        if presented == self.pin {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            self.rejections.record(Rejection::Pin {
+                expected: hex(&self.pin),
+                presented: hex(&presented),
+            });
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ApplicationVerificationFailure,
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// The standard WebPKI verifier, recording what it refuses.
+#[derive(Debug)]
+struct RecordingVerifier {
+    inner: Arc<WebPkiServerVerifier>,
+    rejections: Arc<Rejections>,
+}
+
+impl ServerCertVerifier for RecordingVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            .inspect_err(|e| {
+                self.rejections.record(Rejection::Untrusted {
+                    presented: hex(&sha256(end_entity.as_ref())),
+                    reason: e.to_string(),
+                });
+            })
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// Builds the rustls configuration for a policy.
+pub(crate) fn client_config(
+    policy: &TlsPolicy,
+    rejections: Arc<Rejections>,
+) -> Result<rustls::ClientConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::InvalidConfig {
+            what: format!("TLS: {e}"),
+        })?;
+    let verifier: Arc<dyn ServerCertVerifier> = match policy {
+        TlsPolicy::PinnedSha256(pin) => Arc::new(PinnedVerifier {
+            pin: parse_sha256(pin)?,
+            provider,
+            rejections,
+        }),
+        TlsPolicy::System | TlsPolicy::CustomCa(_) => {
+            let mut roots = rustls::RootCertStore::empty();
+            if let TlsPolicy::CustomCa(pem) = policy {
+                let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(|e| Error::InvalidConfig {
+                        what: format!("custom CA PEM unreadable: {e}"),
+                    })?;
+                if certs.is_empty() {
+                    return Err(Error::InvalidConfig {
+                        what: "the custom CA PEM holds no certificate".into(),
+                    });
+                }
+                for c in certs {
+                    roots.add(c).map_err(|e| Error::InvalidConfig {
+                        what: format!("custom CA refused: {e}"),
+                    })?;
+                }
+            } else {
+                for c in rustls_native_certs::load_native_certs().certs {
+                    // Unreadable individual system certificates are skipped.
+                    let _ = roots.add(c);
+                }
+                if roots.is_empty() {
+                    return Err(Error::InvalidConfig {
+                        what: "no system root certificates found: install ca-certificates, or \
+                               use TlsPolicy::CustomCa / TlsPolicy::PinnedSha256"
+                            .into(),
+                    });
+                }
+            }
+            let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(|e| Error::InvalidConfig {
+                    what: format!("TLS verifier: {e}"),
+                })?;
+            Arc::new(RecordingVerifier { inner, rejections })
+        }
+    };
+    Ok(builder
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth())
+}
