@@ -1,6 +1,769 @@
-//! Stateful HTTPS fakes of Cisco ISE, Entra ID, Microsoft Graph and the Intune
-//! compliance service.
+//! Stateful HTTPS fakes of Cisco ISE, Entra ID (login), Microsoft Graph and the Intune
+//! compliance service — the way to run and test the whole Intune–ISE integration on one
+//! machine, with no ISE and no Microsoft tenant.
 //!
 //! This crate is an independent model of the remote systems: it depends on none of the
-//! library crates, so that a bug in the library's certificate, JWT or thumbprint code
-//! cannot hide itself on both sides of a test. The services themselves are being built.
+//! library crates and shares none of their certificate, JWT or thumbprint code (it
+//! parses certificates with `rustls-webpki`, makes them with `rcgen`, and signs and
+//! verifies JWTs with its own code), so a bug in the library cannot hide itself on both
+//! sides of a test.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), ise_intune_simulator::SimError> {
+//! let sim = ise_intune_simulator::Simulator::builder()
+//!     .ise_version("3.3.0.430", 2)
+//!     .start()
+//!     .await?;
+//! let info = sim.info();
+//! println!("Graph at {}, ISE at {}", info.graph_url, info.ise.url);
+//! # Ok(()) }
+//! ```
+//!
+//! External MDM servers have no API in real ISE; the fake ISE offers a separate control
+//! surface under `/sim-gui/external-mdm` that stands for the admin GUI (add, edit,
+//! enable, disable, Test Connection). Its Test Connection does what ISE does: a token
+//! with ISE's own admin key, Graph discovery, an Intune token with the configured
+//! audience, `mdminfo` — each TLS connection checked against ISE's own trusted store.
+
+// Handlers return a ready HTTP answer as their error; its size does not matter here.
+#![allow(clippy::result_large_err)]
+
+mod der;
+mod graph;
+mod gui;
+mod intune;
+mod ise;
+mod jwt;
+mod keywrap;
+mod login;
+mod pki;
+mod rng;
+mod server;
+mod state;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use server::Faults;
+pub use state::{
+    Counts, GRAPH_APP_ID, INTUNE_API_APP_ID, INTUNE_DISCOVERY_APP_ID, LoggedRequest, MdmServer,
+    ROLE_APP_ROLE_ASSIGNMENT_READWRITE_ALL, ROLE_APPLICATION_READ_ALL,
+    ROLE_APPLICATION_READWRITE_ALL, ROLE_GET_DEVICE_COMPLIANCE,
+};
+
+use state::{App, Assignment, Role, Sp, SystemCert, TrustedCert, World};
+
+/// What can go wrong starting or driving the simulator.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SimError {
+    /// Certificates could not be made.
+    #[error("simulator certificates: {0}")]
+    Pki(String),
+    /// A port could not be bound.
+    #[error("cannot listen on loopback: {0}")]
+    Bind(#[source] std::io::Error),
+    /// Bad builder input.
+    #[error("invalid simulator configuration: {0}")]
+    Config(String),
+}
+
+/// The four services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Service {
+    /// Cisco ISE (OpenAPI, ERS and the GUI control surface).
+    Ise,
+    /// Entra ID login.
+    Login,
+    /// Microsoft Graph.
+    Graph,
+    /// Intune compliance service.
+    Intune,
+}
+
+impl Service {
+    /// Lower-case name used in logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ise => "ise",
+            Self::Login => "login",
+            Self::Graph => "graph",
+            Self::Intune => "intune",
+        }
+    }
+}
+
+/// An application that exists before the run (e.g. one with unrelated keys).
+#[derive(Debug, Clone)]
+pub struct SeedApp {
+    /// Display name.
+    pub display_name: String,
+    /// DER certificates registered as its keys.
+    pub key_certificates_der: Vec<Vec<u8>>,
+}
+
+/// Builder for [`Simulator`].
+#[derive(Debug, Clone)]
+pub struct SimulatorBuilder {
+    ise_version: String,
+    ise_patch: u16,
+    seed: u64,
+    replication_lag: Duration,
+    latency: Duration,
+    faults: HashMap<Service, Faults>,
+    csrf: bool,
+    seed_apps: Vec<SeedApp>,
+    seed_trusted_pem: Vec<(String, String)>,
+    ise_username: String,
+    ise_password: String,
+    tenant_id: Option<String>,
+}
+
+impl Default for SimulatorBuilder {
+    fn default() -> Self {
+        Self {
+            ise_version: "3.3.0.430".into(),
+            ise_patch: 2,
+            seed: 0x15E_1A7E,
+            replication_lag: Duration::from_millis(300),
+            latency: Duration::ZERO,
+            faults: HashMap::new(),
+            csrf: false,
+            seed_apps: Vec::new(),
+            seed_trusted_pem: Vec::new(),
+            ise_username: "admin".into(),
+            ise_password: "C1sco12345".into(),
+            tenant_id: None,
+        }
+    }
+}
+
+impl SimulatorBuilder {
+    /// ISE's version (`3.3.0.430`) and highest patch.
+    pub fn ise_version(mut self, version: impl Into<String>, patch: u16) -> Self {
+        self.ise_version = version.into();
+        self.ise_patch = patch;
+        self
+    }
+
+    /// Seed of ids, faults and secrets.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// How long a new Graph object stays invisible to other calls (default 300 ms).
+    pub fn replication_lag(mut self, lag: Duration) -> Self {
+        self.replication_lag = lag;
+        self
+    }
+
+    /// Latency added to every answer of every service.
+    pub fn latency(mut self, latency: Duration) -> Self {
+        self.latency = latency;
+        self
+    }
+
+    /// Faults for one service (replaces the common latency for it).
+    pub fn faults(mut self, service: Service, faults: Faults) -> Self {
+        self.faults.insert(service, faults);
+        self
+    }
+
+    /// Whether ISE's ERS CSRF check is on.
+    pub fn ers_csrf(mut self, enabled: bool) -> Self {
+        self.csrf = enabled;
+        self
+    }
+
+    /// An application that exists before the run.
+    pub fn seed_app(mut self, app: SeedApp) -> Self {
+        self.seed_apps.push(app);
+        self
+    }
+
+    /// A certificate already in ISE's trusted store (friendly name, PEM).
+    pub fn seed_trusted_certificate(
+        mut self,
+        name: impl Into<String>,
+        pem: impl Into<String>,
+    ) -> Self {
+        self.seed_trusted_pem.push((name.into(), pem.into()));
+        self
+    }
+
+    /// ISE admin credentials (default `admin` / `C1sco12345`).
+    pub fn ise_credentials(
+        mut self,
+        username: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
+        self.ise_username = username.into();
+        self.ise_password = password.into();
+        self
+    }
+
+    /// A fixed tenant id (default: derived from the seed).
+    pub fn tenant_id(mut self, tenant: impl Into<String>) -> Self {
+        self.tenant_id = Some(tenant.into());
+        self
+    }
+
+    /// Starts the four services on loopback ports.
+    pub async fn start(self) -> Result<Simulator, SimError> {
+        Simulator::start(self).await
+    }
+}
+
+/// Where each service listens.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Urls {
+    pub(crate) ise: String,
+    pub(crate) login: String,
+    pub(crate) graph_origin: String,
+    pub(crate) intune: String,
+}
+
+/// State shared by all services.
+pub(crate) struct Shared {
+    world: Mutex<World>,
+    faults: Mutex<HashMap<Service, Faults>>,
+    pub(crate) urls: Urls,
+    pub(crate) ise_username: String,
+    pub(crate) ise_password: String,
+}
+
+impl Shared {
+    pub(crate) fn with_world<T>(&self, f: impl FnOnce(&mut World) -> T) -> T {
+        let mut w = self.world.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut w)
+    }
+
+    pub(crate) fn faults(&self, service: Service) -> Faults {
+        self.faults
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&service)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn roll(&self) -> f64 {
+        self.with_world(|w| w.rng.unit())
+    }
+
+    /// Maps the real Microsoft origins to this simulator's services, so ISE settings
+    /// can name either.
+    pub(crate) fn map_url(&self, url: &str) -> String {
+        let pairs = [
+            (
+                "https://login.microsoftonline.com",
+                self.urls.login.as_str(),
+            ),
+            (
+                "https://graph.microsoft.com",
+                self.urls.graph_origin.as_str(),
+            ),
+        ];
+        for (real, sim) in pairs {
+            if let Some(rest) = url.strip_prefix(real) {
+                return format!("{sim}{rest}");
+            }
+        }
+        url.to_owned()
+    }
+}
+
+/// The ISE part of [`SimInfo`].
+#[derive(Debug, Clone, Serialize)]
+pub struct IseInfo {
+    /// ISE's base URL (OpenAPI and ERS on one port).
+    pub url: String,
+    /// Admin username.
+    pub username: String,
+    /// Admin password.
+    pub password: String,
+    /// Version, e.g. `3.3.0.430`.
+    pub version: String,
+    /// Highest patch.
+    pub patch: u16,
+    /// Path of ISE's admin certificate (PEM), to pin.
+    pub admin_cert_pem_path: String,
+    /// SHA-256 of ISE's admin certificate (uppercase hex), to pin.
+    pub admin_cert_sha256: String,
+    /// The control surface standing for the admin GUI.
+    pub gui_url: String,
+    /// The primary admin node's short host name.
+    pub hostname: String,
+}
+
+/// The automating identity pre-seeded in the tenant.
+#[derive(Debug, Clone, Serialize)]
+pub struct AutomationInfo {
+    /// Client id.
+    pub client_id: String,
+    /// Client secret.
+    pub client_secret: String,
+}
+
+/// Everything a client needs to reach the simulator.
+#[derive(Debug, Clone, Serialize)]
+pub struct SimInfo {
+    /// Tenant id.
+    pub tenant_id: String,
+    /// Login authority (`https://127.0.0.1:PORT`).
+    pub login_url: String,
+    /// Graph base ending in `/v1.0`.
+    pub graph_url: String,
+    /// Intune service base.
+    pub intune_url: String,
+    /// Path of the fake public root (PEM).
+    pub ca_pem_path: String,
+    /// The fake public root itself (PEM).
+    pub ca_pem: String,
+    /// ISE.
+    pub ise: IseInfo,
+    /// The pre-seeded automating identity.
+    pub automation: AutomationInfo,
+}
+
+/// A running simulator. Dropping it stops the services.
+pub struct Simulator {
+    shared: Arc<Shared>,
+    info: SimInfo,
+    shutdown: watch::Sender<bool>,
+    _dir: TempDir,
+}
+
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulator")
+            .field("graph_url", &self.info.graph_url)
+            .field("ise_url", &self.info.ise.url)
+            .finish()
+    }
+}
+
+/// A directory removed on drop.
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn graph_roles() -> Vec<Role> {
+    vec![
+        Role {
+            id: ROLE_APPLICATION_READ_ALL,
+            value: "Application.Read.All",
+            display_name: "Read all applications",
+        },
+        Role {
+            id: ROLE_APPLICATION_READWRITE_ALL,
+            value: "Application.ReadWrite.All",
+            display_name: "Read and write all applications",
+        },
+        Role {
+            id: ROLE_APP_ROLE_ASSIGNMENT_READWRITE_ALL,
+            value: "AppRoleAssignment.ReadWrite.All",
+            display_name: "Manage app permission grants and app role assignments",
+        },
+    ]
+}
+
+impl Simulator {
+    /// Starts building.
+    pub fn builder() -> SimulatorBuilder {
+        SimulatorBuilder::default()
+    }
+
+    async fn start(b: SimulatorBuilder) -> Result<Self, SimError> {
+        let mut rng = rng::Rng::new(b.seed);
+        let tenant_id = b.tenant_id.clone().unwrap_or_else(|| rng.uuid());
+        let pki = pki::Pki::generate(&["Cisco Root CA 2099", "Cisco ECC Root CA 2099"])?;
+        let ise_hostname = "ise-pan".to_owned();
+        let ise_fqdn = "ise-pan.sim.example".to_owned();
+        let admin = pki::ise_admin_certificate(&ise_fqdn, 0, rng.next_u64() >> 1)?;
+
+        let bind = || async {
+            TcpListener::bind("127.0.0.1:0")
+                .await
+                .map_err(SimError::Bind)
+        };
+        let (l_ise, l_login, l_graph, l_intune) =
+            (bind().await?, bind().await?, bind().await?, bind().await?);
+        let port = |l: &TcpListener| l.local_addr().map(|a| a.port()).map_err(SimError::Bind);
+        let urls = Urls {
+            ise: format!("https://127.0.0.1:{}", port(&l_ise)?),
+            login: format!("https://127.0.0.1:{}", port(&l_login)?),
+            graph_origin: format!("https://127.0.0.1:{}", port(&l_graph)?),
+            intune: format!("https://127.0.0.1:{}", port(&l_intune)?),
+        };
+
+        let now = Instant::now();
+        let created = state::iso(time::OffsetDateTime::now_utc());
+        let mut apps = Vec::new();
+        let mut sps = Vec::new();
+        let mut assignments = Vec::new();
+        let first_party = |rng: &mut rng::Rng,
+                           app_id: &str,
+                           name: &str,
+                           roles: Vec<Role>,
+                           endpoints: Vec<(String, String)>| Sp {
+            id: rng.uuid(),
+            app_id: app_id.to_owned(),
+            display_name: name.to_owned(),
+            app_roles: roles,
+            endpoints,
+            visible_at: now,
+        };
+        let graph_sp = first_party(
+            &mut rng,
+            GRAPH_APP_ID,
+            "Microsoft Graph",
+            graph_roles(),
+            vec![],
+        );
+        let intune_api_sp = first_party(
+            &mut rng,
+            INTUNE_API_APP_ID,
+            "Microsoft Intune API",
+            vec![Role {
+                id: ROLE_GET_DEVICE_COMPLIANCE,
+                value: "get_device_compliance",
+                display_name: "Get device state and compliance information from Microsoft Intune",
+            }],
+            vec![],
+        );
+        let intune_base = format!("{}/TrafficGateway/TrafficRoutingService", urls.intune);
+        let discovery_sp = first_party(
+            &mut rng,
+            INTUNE_DISCOVERY_APP_ID,
+            "Microsoft Intune",
+            vec![],
+            vec![
+                (
+                    "NACAPIService".into(),
+                    format!("{intune_base}/NACAPI/NACAPIService"),
+                ),
+                (
+                    "ComplianceRetrievalService".into(),
+                    format!("{intune_base}/ComplianceRetrievalService"),
+                ),
+            ],
+        );
+        // The automating identity, allowed to manage applications and grant consent.
+        let automation_app_id = rng.uuid();
+        let automation_secret = format!("sim~{}", rng.token(34));
+        apps.push(App {
+            id: rng.uuid(),
+            app_id: automation_app_id.clone(),
+            display_name: "ise-intune automation".into(),
+            sign_in_audience: "AzureADMyOrg".into(),
+            key_credentials: Vec::new(),
+            required_resource_access: serde_json::json!([]),
+            secrets: vec![automation_secret.clone()],
+            created: created.clone(),
+            visible_at: now,
+        });
+        let automation_sp = first_party(
+            &mut rng,
+            &automation_app_id,
+            "ise-intune automation",
+            vec![],
+            vec![],
+        );
+        for role in [
+            ROLE_APPLICATION_READWRITE_ALL,
+            ROLE_APP_ROLE_ASSIGNMENT_READWRITE_ALL,
+            ROLE_APPLICATION_READ_ALL,
+        ] {
+            assignments.push(Assignment {
+                id: rng.token(43),
+                principal_id: automation_sp.id.clone(),
+                resource_id: graph_sp.id.clone(),
+                app_role_id: role.into(),
+                created: created.clone(),
+                visible_at: now,
+            });
+        }
+        for seed in &b.seed_apps {
+            let mut keys = Vec::new();
+            for der in &seed.key_certificates_der {
+                keys.push(state::KeyCred {
+                    key_id: rng.uuid(),
+                    display_name: Some(format!("CN={} key {}", seed.display_name, keys.len() + 1)),
+                    custom_key_identifier: pki::sha1(der),
+                    key_der: der.clone(),
+                    start: Some(created.clone()),
+                    end: Some("2030-01-01T00:00:00Z".into()),
+                    usage: "Verify".into(),
+                    key_type: "AsymmetricX509Cert".into(),
+                });
+            }
+            apps.push(App {
+                id: rng.uuid(),
+                app_id: rng.uuid(),
+                display_name: seed.display_name.clone(),
+                sign_in_audience: "AzureADMyOrg".into(),
+                key_credentials: keys,
+                required_resource_access: serde_json::json!([]),
+                secrets: Vec::new(),
+                created: created.clone(),
+                visible_at: now,
+            });
+        }
+        sps.extend([graph_sp, intune_api_sp, discovery_sp, automation_sp]);
+
+        let not_before = time::OffsetDateTime::now_utc() - time::Duration::days(1);
+        let not_after = time::OffsetDateTime::now_utc() + time::Duration::days(730);
+        let admin_cert = SystemCert {
+            id: rng.uuid(),
+            friendly_name: "Default self-signed server certificate".into(),
+            used_by: "Admin, EAP Authentication, RADIUS DTLS, pxGrid, Portal".into(),
+            issued: admin.clone(),
+            not_before,
+            not_after,
+            serial_decimal: (rng.next_u64() >> 1).to_string(),
+            self_signed: true,
+        };
+        let mut trusted = Vec::new();
+        let mut add_trusted =
+            |rng: &mut rng::Rng, name: &str, der: Vec<u8>, ise: bool, cisco: bool| {
+                let (subject, issuer) = ise::names_of(&der);
+                trusted.push(TrustedCert {
+                    id: rng.uuid(),
+                    friendly_name: name.to_owned(),
+                    description: String::new(),
+                    der,
+                    subject,
+                    issuer,
+                    not_before: state::ise_date(not_before),
+                    not_after: state::ise_date(not_after),
+                    trust_ise_auth: ise,
+                    trust_client_auth: false,
+                    trust_admin_auth: false,
+                    trust_cisco_services: cisco,
+                    enabled: true,
+                });
+            };
+        for (i, r) in pki.extra_roots.iter().enumerate() {
+            let name = if i == 0 {
+                "Cisco Root CA 2099"
+            } else {
+                "Cisco ECC Root CA 2099"
+            };
+            add_trusted(&mut rng, name, r.cert_der.to_vec(), false, true);
+        }
+        add_trusted(
+            &mut rng,
+            &format!("{ise_fqdn}#{ise_fqdn}#00001"),
+            admin.cert_der.to_vec(),
+            true,
+            false,
+        );
+        for (name, pem) in &b.seed_trusted_pem {
+            let der = ise::pem_to_der(pem).ok_or_else(|| {
+                SimError::Config(format!(
+                    "seeded trusted certificate `{name}` is not a PEM certificate"
+                ))
+            })?;
+            add_trusted(&mut rng, name, der, true, false);
+        }
+
+        let world = World {
+            rng,
+            replication_lag: b.replication_lag,
+            tenant_id: tenant_id.clone(),
+            tenant_name: "Contoso (simulated)".into(),
+            apps,
+            sps,
+            assignments,
+            tokens: HashMap::new(),
+            jtis: HashSet::new(),
+            ise_version: b.ise_version.clone(),
+            ise_patch: b.ise_patch,
+            ise_hostname: ise_hostname.clone(),
+            ise_fqdn,
+            system_certs: vec![admin_cert],
+            trusted,
+            mdm_servers: BTreeMap::new(),
+            csrf_enabled: b.csrf,
+            csrf_token: None,
+            log: Vec::new(),
+        };
+        let mut faults = HashMap::new();
+        for s in [
+            Service::Ise,
+            Service::Login,
+            Service::Graph,
+            Service::Intune,
+        ] {
+            let f = b.faults.get(&s).cloned().unwrap_or(Faults {
+                latency: b.latency,
+                ..Faults::default()
+            });
+            faults.insert(s, f);
+        }
+        let shared = Arc::new(Shared {
+            world: Mutex::new(world),
+            faults: Mutex::new(faults),
+            urls: urls.clone(),
+            ise_username: b.ise_username.clone(),
+            ise_password: b.ise_password.clone(),
+        });
+
+        let dir = std::env::temp_dir().join(format!(
+            "ise-intune-sim-{}-{}",
+            std::process::id(),
+            shared.with_world(|w| w.rng.token(8))
+        ));
+        std::fs::create_dir_all(&dir).map_err(|e| SimError::Config(format!("temp dir: {e}")))?;
+        let ca_path = dir.join("simulated-public-root.pem");
+        let admin_path = dir.join("ise-admin-certificate.pem");
+        std::fs::write(&ca_path, &pki.root.cert_pem)
+            .and_then(|_| std::fs::write(&admin_path, &admin.cert_pem))
+            .map_err(|e| SimError::Config(format!("writing certificates: {e}")))?;
+
+        let chain =
+            |leaf: &pki::Issued| vec![leaf.cert_der.clone(), pki.intermediate.cert_der.clone()];
+        let (tx, rx) = watch::channel(false);
+        let spawn = |listener, tls, router, service| {
+            tokio::spawn(server::serve(
+                listener,
+                tls,
+                router,
+                service,
+                shared.clone(),
+                rx.clone(),
+            ));
+        };
+        spawn(
+            l_ise,
+            pki::server_config(vec![admin.cert_der.clone()], admin.key_der())?,
+            ise::router(shared.clone()),
+            Service::Ise,
+        );
+        spawn(
+            l_login,
+            pki::server_config(chain(&pki.login), pki.login.key_der())?,
+            login::router(shared.clone()),
+            Service::Login,
+        );
+        spawn(
+            l_graph,
+            pki::server_config(chain(&pki.graph), pki.graph.key_der())?,
+            graph::router(shared.clone()),
+            Service::Graph,
+        );
+        spawn(
+            l_intune,
+            pki::server_config(chain(&pki.intune), pki.intune.key_der())?,
+            intune::router(shared.clone()),
+            Service::Intune,
+        );
+
+        let info = SimInfo {
+            tenant_id,
+            login_url: urls.login.clone(),
+            graph_url: format!("{}/v1.0", urls.graph_origin),
+            intune_url: urls.intune.clone(),
+            ca_pem_path: ca_path.display().to_string(),
+            ca_pem: pki.root.cert_pem.clone(),
+            ise: IseInfo {
+                url: urls.ise.clone(),
+                username: b.ise_username,
+                password: b.ise_password,
+                version: b.ise_version,
+                patch: b.ise_patch,
+                admin_cert_pem_path: admin_path.display().to_string(),
+                admin_cert_sha256: pki::hex(&pki::sha256(&admin.cert_der)),
+                gui_url: format!("{}/sim-gui/external-mdm", urls.ise),
+                hostname: ise_hostname,
+            },
+            automation: AutomationInfo {
+                client_id: automation_app_id,
+                client_secret: automation_secret,
+            },
+        };
+        Ok(Self {
+            shared,
+            info,
+            shutdown: tx,
+            _dir: TempDir(dir),
+        })
+    }
+
+    /// Where everything is and how to log in.
+    pub fn info(&self) -> &SimInfo {
+        &self.info
+    }
+
+    /// A JSON snapshot of all state (no secrets or private keys).
+    pub fn snapshot(&self) -> serde_json::Value {
+        self.shared.with_world(|w| w.snapshot())
+    }
+
+    /// Every request served so far.
+    pub fn request_log(&self) -> Vec<LoggedRequest> {
+        self.shared.with_world(|w| w.log.clone())
+    }
+
+    /// Reads and writes served by one service.
+    pub fn request_counts(&self, service: Service) -> Counts {
+        self.shared.with_world(|w| w.counts(service.name()))
+    }
+
+    /// Forgets the request log.
+    pub fn clear_request_log(&self) {
+        self.shared.with_world(|w| w.log.clear());
+    }
+
+    /// Changes the faults of one service while running.
+    pub fn set_faults(&self, service: Service, faults: Faults) {
+        self.shared
+            .faults
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(service, faults);
+    }
+
+    /// Changes the replication lag while running.
+    pub fn set_replication_lag(&self, lag: Duration) {
+        self.shared.with_world(|w| w.replication_lag = lag);
+    }
+
+    /// Changes ISE's version (an upgrade).
+    pub fn set_ise_version(&self, version: impl Into<String>, patch: u16) {
+        let version = version.into();
+        self.shared.with_world(|w| {
+            w.ise_version = version;
+            w.ise_patch = patch;
+        });
+    }
+
+    /// The External MDM servers configured in the fake ISE.
+    pub fn mdm_servers(&self) -> Vec<MdmServer> {
+        self.shared
+            .with_world(|w| w.mdm_servers.values().cloned().collect())
+    }
+
+    /// Runs ISE's Test Connection on the named External MDM server, as the GUI does.
+    pub async fn test_connection(&self, name: &str) -> Result<String, String> {
+        gui::test_connection(&self.shared, name).await
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}

@@ -1,0 +1,740 @@
+//! The Microsoft Graph fake: applications, service principals, key credentials,
+//! required resource access, app role assignments, Intune discovery endpoints and the
+//! organization — with `$filter`, `$select`, paging, authorization by token roles and
+//! eventual consistency.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Map, Value, json};
+
+use crate::Shared;
+use crate::state::{App, Assignment, Audience, KeyCred, Sp, World};
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new().fallback(dispatch).with_state(shared)
+}
+
+struct Ctx<'a> {
+    s: &'a Shared,
+    headers: &'a HeaderMap,
+}
+
+impl Ctx<'_> {
+    fn answer(&self, status: StatusCode, body: Option<Value>) -> Response {
+        let request_id = self.s.with_world(|w| w.rng.uuid());
+        let mut b = Response::builder()
+            .status(status)
+            .header("request-id", &request_id);
+        if let Some(c) = self.headers.get("client-request-id") {
+            b = b.header("client-request-id", c);
+        }
+        match body {
+            Some(v) => b
+                .header("Content-Type", "application/json;odata.metadata=minimal")
+                .body(axum::body::Body::from(v.to_string())),
+            None => b.body(axum::body::Body::empty()),
+        }
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+    }
+
+    fn error(&self, status: StatusCode, code: &str, message: &str) -> Response {
+        let request_id = self.s.with_world(|w| w.rng.uuid());
+        let client_request_id = self
+            .headers
+            .get("client-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        self.answer(
+            status,
+            Some(
+                json!({"error": {"code": code, "message": message, "innerError": {
+                "date": crate::state::iso(time::OffsetDateTime::now_utc()),
+                "request-id": request_id, "client-request-id": client_request_id}}}),
+            ),
+        )
+    }
+
+    fn not_found(&self, id: &str) -> Response {
+        self.error(
+            StatusCode::NOT_FOUND,
+            "Request_ResourceNotFound",
+            &format!("Resource '{id}' does not exist or one of its queried reference-property objects are not present."),
+        )
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Need {
+    Read,
+    WriteApps,
+    Assign,
+}
+
+fn authorize(ctx: &Ctx<'_>, need: Need) -> Result<crate::state::Token, Response> {
+    let Some(token) = crate::login::bearer(ctx.s, ctx.headers) else {
+        return Err(ctx.error(
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthenticationToken",
+            "Access token is empty, expired or not valid.",
+        ));
+    };
+    if token.audience != Audience::Graph {
+        return Err(ctx.error(
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthenticationToken",
+            "Access token validation failure. Invalid audience.",
+        ));
+    }
+    let has = |r: &str| token.roles.iter().any(|x| x == r);
+    let ok = match need {
+        Need::Read => {
+            has("Application.Read.All")
+                || has("Application.ReadWrite.All")
+                || has("Directory.Read.All")
+        }
+        Need::WriteApps => has("Application.ReadWrite.All"),
+        Need::Assign => has("AppRoleAssignment.ReadWrite.All"),
+    };
+    if ok {
+        Ok(token)
+    } else {
+        Err(ctx.error(
+            StatusCode::FORBIDDEN,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+        ))
+    }
+}
+
+fn key_json(k: &KeyCred, with_key: bool) -> Value {
+    json!({
+        "customKeyIdentifier": STANDARD.encode(&k.custom_key_identifier),
+        "displayName": k.display_name,
+        "endDateTime": k.end,
+        "key": if with_key { Value::String(STANDARD.encode(&k.key_der)) } else { Value::Null },
+        "keyId": k.key_id,
+        "startDateTime": k.start,
+        "type": k.key_type,
+        "usage": k.usage,
+    })
+}
+
+fn app_json(a: &App, with_key: bool) -> Value {
+    json!({
+        "id": a.id, "appId": a.app_id, "displayName": a.display_name,
+        "signInAudience": a.sign_in_audience, "createdDateTime": a.created,
+        "deletedDateTime": null, "description": null, "notes": null,
+        "identifierUris": [], "tags": [],
+        "keyCredentials": a.key_credentials.iter().map(|k| key_json(k, with_key)).collect::<Vec<_>>(),
+        "passwordCredentials": [],
+        "requiredResourceAccess": a.required_resource_access,
+        "web": {"redirectUris": [], "homePageUrl": null},
+    })
+}
+
+fn sp_json(s: &Sp) -> Value {
+    json!({
+        "id": s.id, "appId": s.app_id, "displayName": s.display_name,
+        "accountEnabled": true, "servicePrincipalType": "Application",
+        "appRoles": s.app_roles.iter().map(|r| json!({
+            "allowedMemberTypes": ["Application"], "description": r.display_name,
+            "displayName": r.display_name, "id": r.id, "isEnabled": true,
+            "origin": "Application", "value": r.value,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn assignment_json(w: &World, a: &Assignment) -> Value {
+    let name = |id: &str| {
+        w.sps
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| s.display_name.clone())
+            .unwrap_or_default()
+    };
+    json!({
+        "id": a.id, "appRoleId": a.app_role_id, "createdDateTime": a.created,
+        "deletedDateTime": null, "principalDisplayName": name(&a.principal_id),
+        "principalId": a.principal_id, "principalType": "ServicePrincipal",
+        "resourceDisplayName": name(&a.resource_id), "resourceId": a.resource_id,
+    })
+}
+
+fn select(v: Value, select: Option<&String>) -> Value {
+    let Some(fields) = select else { return v };
+    let wanted: Vec<&str> = fields.split(',').map(str::trim).collect();
+    match v {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .filter(|(k, _)| k == "id" || wanted.contains(&k.as_str()))
+                .collect::<Map<_, _>>(),
+        ),
+        other => other,
+    }
+}
+
+/// `displayName eq '...'` / `appId eq '...'` → (field, value).
+fn parse_filter(filter: &str) -> Option<(&str, String)> {
+    let (field, rest) = filter.split_once(" eq ")?;
+    let value = rest.trim().strip_prefix('\'')?.strip_suffix('\'')?;
+    let field = field.trim();
+    matches!(field, "displayName" | "appId").then(|| (field, value.replace("''", "'")))
+}
+
+fn page(ctx: &Ctx<'_>, uri: &Uri, q: &HashMap<String, String>, items: Vec<Value>) -> Response {
+    let top: usize = q
+        .get("$top")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(100)
+        .clamp(1, 999);
+    let skip: usize = q
+        .get("$skiptoken")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    let total = items.len();
+    let value: Vec<Value> = items
+        .into_iter()
+        .skip(skip)
+        .take(top)
+        .map(|v| select(v, q.get("$select")))
+        .collect();
+    let mut body = json!({"@odata.context": format!("{}/v1.0/$metadata", ctx.s.urls.graph_origin), "value": value});
+    if skip + top < total {
+        let Ok(mut next) = url::Url::parse(&format!("{}{}", ctx.s.urls.graph_origin, uri.path()))
+        else {
+            return ctx.error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalServerError",
+                "bad base URL",
+            );
+        };
+        {
+            let mut pairs = next.query_pairs_mut();
+            for (k, v) in q.iter().filter(|(k, _)| *k != "$skiptoken") {
+                pairs.append_pair(k, v);
+            }
+            pairs.append_pair("$skiptoken", &(skip + top).to_string());
+        }
+        body["@odata.nextLink"] = Value::String(next.to_string());
+    }
+    ctx.answer(StatusCode::OK, Some(body))
+}
+
+async fn dispatch(
+    State(s): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let ctx = Ctx {
+        s: &s,
+        headers: &headers,
+    };
+    let Some(path) = uri.path().strip_prefix("/v1.0/") else {
+        return ctx.error(StatusCode::BAD_REQUEST, "BadRequest", "Invalid version.");
+    };
+    let body: Value = if body.is_empty() {
+        Value::Null
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(v) => v,
+            Err(_) => {
+                return ctx.error(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.",
+                );
+            }
+        }
+    };
+    let segs: Vec<&str> = path.split('/').collect();
+    match (method.as_str(), segs.as_slice()) {
+        ("GET", ["organization"]) => {
+            if let Err(r) = authorize(&ctx, Need::Read) {
+                return r;
+            }
+            let (id, name) = s.with_world(|w| (w.tenant_id.clone(), w.tenant_name.clone()));
+            page(
+                &ctx,
+                &uri,
+                &q,
+                vec![json!({"id": id, "displayName": name,
+                "verifiedDomains": [{"name": "contoso-sim.onmicrosoft.com", "isDefault": true,
+                    "isInitial": true, "type": "Managed", "capabilities": "Email, OfficeCommunicationsOnline"}]})],
+            )
+        }
+        ("GET", ["applications"]) => list_apps(&ctx, &uri, &q),
+        ("POST", ["applications"]) => create_app(&ctx, &body),
+        ("GET", ["applications", id]) => get_app(&ctx, id, &q),
+        ("PATCH", ["applications", id]) => patch_app(&ctx, id, &body),
+        ("DELETE", ["applications", id]) => delete_app(&ctx, id),
+        ("GET", ["servicePrincipals"]) => list_sps(&ctx, &uri, &q),
+        ("POST", ["servicePrincipals"]) => create_sp(&ctx, &body),
+        ("GET", ["servicePrincipals", sp, "endpoints"]) if sp.starts_with("appId=") => {
+            endpoints(&ctx, &uri, &q, sp.trim_start_matches("appId="))
+        }
+        ("GET", [sp]) if sp.starts_with("servicePrincipals(appId=") => {
+            let app_id = sp
+                .trim_start_matches("servicePrincipals(appId=")
+                .trim_end_matches(')')
+                .trim_matches('\'');
+            get_sp(&ctx, app_id, true)
+        }
+        ("GET", ["servicePrincipals", id]) => get_sp(&ctx, id, false),
+        ("GET", ["servicePrincipals", id, "appRoleAssignedTo"]) => {
+            list_assignments(&ctx, &uri, &q, id, true)
+        }
+        ("GET", ["servicePrincipals", id, "appRoleAssignments"]) => {
+            list_assignments(&ctx, &uri, &q, id, false)
+        }
+        ("POST", ["servicePrincipals", id, "appRoleAssignedTo"]) => assign(&ctx, id, &body),
+        _ => ctx.error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            &format!(
+                "Resource not found for the segment '{}'.",
+                segs.last().unwrap_or(&"")
+            ),
+        ),
+    }
+}
+
+fn list_apps(ctx: &Ctx<'_>, uri: &Uri, q: &HashMap<String, String>) -> Response {
+    if let Err(r) = authorize(ctx, Need::Read) {
+        return r;
+    }
+    let filter = match q.get("$filter") {
+        Some(f) => match parse_filter(f) {
+            Some(p) => Some(p),
+            None => {
+                return ctx.error(
+                    StatusCode::BAD_REQUEST,
+                    "Request_UnsupportedQuery",
+                    "Unsupported Query.",
+                );
+            }
+        },
+        None => None,
+    };
+    let now = Instant::now();
+    let items = ctx.s.with_world(|w| {
+        w.apps
+            .iter()
+            .filter(|a| a.visible_at <= now)
+            .filter(|a| match &filter {
+                Some(("displayName", v)) => &a.display_name == v,
+                Some((_, v)) => a.app_id.eq_ignore_ascii_case(v),
+                None => true,
+            })
+            .map(|a| app_json(a, false))
+            .collect()
+    });
+    page(ctx, uri, q, items)
+}
+
+fn create_app(ctx: &Ctx<'_>, body: &Value) -> Response {
+    if let Err(r) = authorize(ctx, Need::WriteApps) {
+        return r;
+    }
+    let Some(name) = body
+        .get("displayName")
+        .and_then(Value::as_str)
+        .filter(|n| !n.trim().is_empty())
+    else {
+        return ctx.error(
+            StatusCode::BAD_REQUEST,
+            "Request_BadRequest",
+            "Property 'displayName' is required.",
+        );
+    };
+    let audience = body
+        .get("signInAudience")
+        .and_then(Value::as_str)
+        .unwrap_or("AzureADMyOrg")
+        .to_owned();
+    let app = ctx.s.with_world(|w| {
+        let app = App {
+            id: w.rng.uuid(),
+            app_id: w.rng.uuid(),
+            display_name: name.to_owned(),
+            sign_in_audience: audience,
+            key_credentials: Vec::new(),
+            required_resource_access: json!([]),
+            secrets: Vec::new(),
+            created: w.now_iso(),
+            visible_at: Instant::now() + w.replication_lag,
+        };
+        w.apps.push(app.clone());
+        app
+    });
+    let mut v = app_json(&app, false);
+    v["@odata.context"] = json!(format!(
+        "{}/v1.0/$metadata#applications/$entity",
+        ctx.s.urls.graph_origin
+    ));
+    ctx.answer(StatusCode::CREATED, Some(v))
+}
+
+fn find_app<'w>(w: &'w World, id: &str) -> Option<&'w App> {
+    let now = Instant::now();
+    w.apps
+        .iter()
+        .find(|a| a.id.eq_ignore_ascii_case(id) && a.visible_at <= now)
+}
+
+fn get_app(ctx: &Ctx<'_>, id: &str, q: &HashMap<String, String>) -> Response {
+    if let Err(r) = authorize(ctx, Need::Read) {
+        return r;
+    }
+    // Graph returns `key` only when keyCredentials is selected on a single object.
+    let with_key = q
+        .get("$select")
+        .is_some_and(|s| s.split(',').any(|f| f.trim() == "keyCredentials"));
+    match ctx
+        .s
+        .with_world(|w| find_app(w, id).map(|a| app_json(a, with_key)))
+    {
+        Some(v) => ctx.answer(StatusCode::OK, Some(select(v, q.get("$select")))),
+        None => ctx.not_found(id),
+    }
+}
+
+fn parse_keys(ctx: &Ctx<'_>, existing: &[KeyCred], v: &Value) -> Result<Vec<KeyCred>, Response> {
+    let bad = |m: &str| ctx.error(StatusCode::BAD_REQUEST, "Request_BadRequest", m);
+    let Some(items) = v.as_array() else {
+        return Err(bad(
+            "Invalid value specified for property 'keyCredentials' of resource 'Application'.",
+        ));
+    };
+    let mut out: Vec<KeyCred> = Vec::new();
+    for item in items {
+        let key_type = item.get("type").and_then(Value::as_str).unwrap_or_default();
+        let usage = item
+            .get("usage")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if key_type != "AsymmetricX509Cert" || !matches!(usage, "Verify" | "Sign") {
+            return Err(bad(
+                "Invalid value specified for property 'type' or 'usage' of resource 'KeyCredential'.",
+            ));
+        }
+        let key_id = item.get("keyId").and_then(Value::as_str).map(str::to_owned);
+        let der = match item.get("key").and_then(Value::as_str) {
+            Some(k) => STANDARD
+                .decode(k)
+                .map_err(|_| bad("Key credential key is not valid base64."))?,
+            None => match key_id
+                .as_deref()
+                .and_then(|id| existing.iter().find(|e| e.key_id == id))
+            {
+                Some(e) => e.key_der.clone(),
+                None => return Err(bad("Property 'key' is required for a new key credential.")),
+            },
+        };
+        let cert = rustls::pki_types::CertificateDer::from(der.clone());
+        if webpki::EndEntityCert::try_from(&cert).is_err() {
+            return Err(bad("Key value is invalid certificate."));
+        }
+        let thumb = crate::pki::sha1(&der);
+        if out.iter().any(|k| crate::pki::sha1(&k.key_der) == thumb) {
+            return Err(bad(
+                "Duplicate key credential: the same certificate appears twice.",
+            ));
+        }
+        let custom = match item.get("customKeyIdentifier").and_then(Value::as_str) {
+            Some(c) => STANDARD
+                .decode(c)
+                .map_err(|_| bad("customKeyIdentifier is not valid base64."))?,
+            None => thumb,
+        };
+        out.push(KeyCred {
+            key_id: key_id.unwrap_or_else(|| ctx.s.with_world(|w| w.rng.uuid())),
+            display_name: item
+                .get("displayName")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            key_der: der,
+            custom_key_identifier: custom,
+            start: item
+                .get("startDateTime")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            end: item
+                .get("endDateTime")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            usage: usage.to_owned(),
+            key_type: key_type.to_owned(),
+        });
+    }
+    Ok(out)
+}
+
+fn patch_app(ctx: &Ctx<'_>, id: &str, body: &Value) -> Response {
+    if let Err(r) = authorize(ctx, Need::WriteApps) {
+        return r;
+    }
+    let Some(existing) = ctx.s.with_world(|w| find_app(w, id).cloned()) else {
+        return ctx.not_found(id);
+    };
+    let keys = match body.get("keyCredentials") {
+        Some(v) => match parse_keys(ctx, &existing.key_credentials, v) {
+            Ok(k) => Some(k),
+            Err(r) => return r,
+        },
+        None => None,
+    };
+    if let Some(rra) = body.get("requiredResourceAccess") {
+        if !rra.is_array() {
+            return ctx.error(
+                StatusCode::BAD_REQUEST,
+                "Request_BadRequest",
+                "Invalid value specified for property 'requiredResourceAccess'.",
+            );
+        }
+    }
+    ctx.s.with_world(|w| {
+        if let Some(app) = w.apps.iter_mut().find(|a| a.id == existing.id) {
+            if let Some(k) = keys {
+                app.key_credentials = k;
+            }
+            if let Some(rra) = body.get("requiredResourceAccess") {
+                app.required_resource_access = rra.clone();
+            }
+            if let Some(n) = body.get("displayName").and_then(Value::as_str) {
+                app.display_name = n.to_owned();
+            }
+        }
+    });
+    ctx.answer(StatusCode::NO_CONTENT, None)
+}
+
+fn delete_app(ctx: &Ctx<'_>, id: &str) -> Response {
+    if let Err(r) = authorize(ctx, Need::WriteApps) {
+        return r;
+    }
+    let removed = ctx.s.with_world(|w| {
+        let app_id = find_app(w, id).map(|a| a.app_id.clone())?;
+        w.apps.retain(|a| a.app_id != app_id);
+        let sp_ids: Vec<String> = w
+            .sps
+            .iter()
+            .filter(|s| s.app_id == app_id)
+            .map(|s| s.id.clone())
+            .collect();
+        w.sps.retain(|s| s.app_id != app_id);
+        w.assignments.retain(|a| !sp_ids.contains(&a.principal_id));
+        Some(())
+    });
+    match removed {
+        Some(()) => ctx.answer(StatusCode::NO_CONTENT, None),
+        None => ctx.not_found(id),
+    }
+}
+
+fn list_sps(ctx: &Ctx<'_>, uri: &Uri, q: &HashMap<String, String>) -> Response {
+    if let Err(r) = authorize(ctx, Need::Read) {
+        return r;
+    }
+    let filter = match q.get("$filter") {
+        Some(f) => match parse_filter(f) {
+            Some(p) => Some(p),
+            None => {
+                return ctx.error(
+                    StatusCode::BAD_REQUEST,
+                    "Request_UnsupportedQuery",
+                    "Unsupported Query.",
+                );
+            }
+        },
+        None => None,
+    };
+    let now = Instant::now();
+    let items = ctx.s.with_world(|w| {
+        w.sps
+            .iter()
+            .filter(|s| s.visible_at <= now)
+            .filter(|s| match &filter {
+                Some(("displayName", v)) => &s.display_name == v,
+                Some((_, v)) => s.app_id.eq_ignore_ascii_case(v),
+                None => true,
+            })
+            .map(sp_json)
+            .collect()
+    });
+    page(ctx, uri, q, items)
+}
+
+fn create_sp(ctx: &Ctx<'_>, body: &Value) -> Response {
+    if let Err(r) = authorize(ctx, Need::WriteApps) {
+        return r;
+    }
+    let app_id = body
+        .get("appId")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let result = ctx.s.with_world(|w| {
+        let app = w.visible_app_by_app_id(&app_id).cloned();
+        let Some(app) = app else {
+            return Err((StatusCode::BAD_REQUEST, "Request_BadRequest", format!("The appId '{app_id}' of the service principal does not reference a valid application object.")));
+        };
+        if w.sps.iter().any(|s| s.app_id == app.app_id) {
+            return Err((StatusCode::CONFLICT, "Request_MultipleObjectsWithSameKeyValue", "Another object with the same value for property servicePrincipalNames already exists.".to_owned()));
+        }
+        let sp = Sp {
+            id: w.rng.uuid(),
+            app_id: app.app_id.clone(),
+            display_name: app.display_name.clone(),
+            app_roles: Vec::new(),
+            endpoints: Vec::new(),
+            visible_at: Instant::now() + w.replication_lag,
+        };
+        w.sps.push(sp.clone());
+        Ok(sp)
+    });
+    match result {
+        Ok(sp) => ctx.answer(StatusCode::CREATED, Some(sp_json(&sp))),
+        Err((status, code, message)) => ctx.error(status, code, &message),
+    }
+}
+
+fn get_sp(ctx: &Ctx<'_>, key: &str, by_app_id: bool) -> Response {
+    if let Err(r) = authorize(ctx, Need::Read) {
+        return r;
+    }
+    let found = ctx.s.with_world(|w| {
+        if by_app_id {
+            w.visible_sp_by_app_id(key).map(sp_json)
+        } else {
+            w.visible_sp(key).map(sp_json)
+        }
+    });
+    match found {
+        Some(v) => ctx.answer(StatusCode::OK, Some(v)),
+        None => ctx.not_found(key),
+    }
+}
+
+fn endpoints(ctx: &Ctx<'_>, uri: &Uri, q: &HashMap<String, String>, app_id: &str) -> Response {
+    if let Err(r) = authorize(ctx, Need::Read) {
+        return r;
+    }
+    let found = ctx.s.with_world(|w| {
+        w.visible_sp_by_app_id(app_id).map(|sp| {
+            sp.endpoints
+                .iter()
+                .enumerate()
+                .map(|(i, (name, uri))| {
+                    json!({
+                        "id": format!("{:08x}-0000-0000-0000-{:012x}", i, i),
+                        "deletedDateTime": null, "capability": name, "providerId": null,
+                        "providerName": name, "providerResourceId": null, "uri": uri,
+                    })
+                })
+                .collect::<Vec<_>>()
+        })
+    });
+    match found {
+        Some(items) => page(ctx, uri, q, items),
+        None => ctx.not_found(app_id),
+    }
+}
+
+fn list_assignments(
+    ctx: &Ctx<'_>,
+    uri: &Uri,
+    q: &HashMap<String, String>,
+    id: &str,
+    assigned_to: bool,
+) -> Response {
+    if let Err(r) = authorize(ctx, Need::Read) {
+        return r;
+    }
+    let now = Instant::now();
+    let found = ctx.s.with_world(|w| {
+        w.visible_sp(id)?;
+        Some(
+            w.assignments
+                .iter()
+                .filter(|a| a.visible_at <= now)
+                .filter(|a| {
+                    if assigned_to {
+                        a.resource_id == id
+                    } else {
+                        a.principal_id == id
+                    }
+                })
+                .map(|a| assignment_json(w, a))
+                .collect::<Vec<_>>(),
+        )
+    });
+    match found {
+        Some(items) => page(ctx, uri, q, items),
+        None => ctx.not_found(id),
+    }
+}
+
+fn assign(ctx: &Ctx<'_>, resource: &str, body: &Value) -> Response {
+    if let Err(r) = authorize(ctx, Need::Assign) {
+        return r;
+    }
+    let field = |n: &str| {
+        body.get(n)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (principal, resource_id, role) = (
+        field("principalId"),
+        field("resourceId"),
+        field("appRoleId"),
+    );
+    if !resource_id.eq_ignore_ascii_case(resource) {
+        return ctx.error(
+            StatusCode::BAD_REQUEST,
+            "Request_BadRequest",
+            "The resourceId in the body does not match the service principal in the URL.",
+        );
+    }
+    let result = ctx.s.with_world(|w| {
+        let Some(res) = w.visible_sp(resource).cloned() else {
+            return Err((StatusCode::NOT_FOUND, "Request_ResourceNotFound", format!("Resource '{resource}' does not exist or one of its queried reference-property objects are not present.")));
+        };
+        if w.visible_sp(&principal).is_none() {
+            return Err((StatusCode::NOT_FOUND, "Request_ResourceNotFound", format!("Resource '{principal}' does not exist or one of its queried reference-property objects are not present.")));
+        }
+        if !res.app_roles.iter().any(|r| r.id.eq_ignore_ascii_case(&role)) {
+            return Err((StatusCode::BAD_REQUEST, "Request_BadRequest", "Permission being assigned was not found on application".to_owned()));
+        }
+        if w.assignments.iter().any(|a| a.principal_id == principal && a.resource_id == res.id && a.app_role_id.eq_ignore_ascii_case(&role)) {
+            return Err((StatusCode::CONFLICT, "Request_BadRequest", "Permission being assigned already exists on the object".to_owned()));
+        }
+        let a = Assignment {
+            id: w.rng.token(43),
+            principal_id: principal.clone(),
+            resource_id: res.id.clone(),
+            app_role_id: role.clone(),
+            created: w.now_iso(),
+            visible_at: Instant::now() + w.replication_lag,
+        };
+        w.assignments.push(a.clone());
+        Ok(assignment_json(w, &a))
+    });
+    match result {
+        Ok(v) => ctx.answer(StatusCode::CREATED, Some(v)),
+        Err((status, code, message)) => ctx.error(status, code, &message),
+    }
+}

@@ -1,0 +1,778 @@
+//! The fake ISE: OpenAPI certificate and deployment endpoints, ERS version and
+//! deployment info, Basic auth, optional ERS CSRF, and the GUI control surface for
+//! External MDM servers (which real ISE exposes in no API).
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use crate::Shared;
+use crate::state::{MdmServer, TrustedCert, ise_date};
+
+/// Subject and issuer of a DER certificate, as ISE lists them.
+pub(crate) fn names_of(der: &[u8]) -> (String, String) {
+    crate::der::summary(der)
+        .map(|s| (s.subject, s.issuer))
+        .unwrap_or_default()
+}
+
+/// The first certificate of a PEM text, as DER.
+pub(crate) fn pem_to_der(pem: &str) -> Option<Vec<u8>> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    CertificateDer::pem_slice_iter(pem.as_bytes())
+        .next()?
+        .ok()
+        .map(|c| c.to_vec())
+}
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/api/v1/deployment/node", get(nodes))
+        .route("/api/v1/patch", get(patch))
+        .route("/ers/config/op/systemconfig/iseversion", get(ers_version))
+        .route(
+            "/ers/config/deploymentinfo/getAllInfo",
+            get(deployment_info),
+        )
+        .route(
+            "/api/v1/certs/system-certificate/export",
+            post(export_system),
+        )
+        .route("/api/v1/certs/system-certificate/{host}", get(list_system))
+        .route(
+            "/api/v1/certs/system-certificate/{host}/{id}",
+            get(get_system),
+        )
+        .route("/api/v1/certs/trusted-certificate", get(list_trusted))
+        .route(
+            "/api/v1/certs/trusted-certificate/import",
+            post(import_trusted),
+        )
+        .route(
+            "/api/v1/certs/trusted-certificate/{id}",
+            get(get_trusted).delete(delete_trusted),
+        )
+        .route(
+            "/api/v1/certs/trusted-certificate/export/{id}",
+            get(export_trusted),
+        )
+        .route("/sim-gui/external-mdm", get(gui_list).post(gui_create))
+        .route(
+            "/sim-gui/external-mdm/{name}",
+            get(gui_get).put(gui_edit).delete(gui_delete),
+        )
+        .route("/sim-gui/external-mdm/{name}/test", post(gui_test))
+        .route("/sim-gui/external-mdm/{name}/enable", post(gui_enable))
+        .route("/sim-gui/external-mdm/{name}/disable", post(gui_disable))
+        .layer(middleware::from_fn_with_state(shared.clone(), guard))
+        .with_state(shared)
+}
+
+fn fail(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        Json(json!({"response": {"status": "Fail", "message": message, "id": null}, "version": "1.0.0"})),
+    )
+        .into_response()
+}
+
+fn ers_error(status: StatusCode, operation: &str, title: &str, code: &str) -> Response {
+    (
+        status,
+        Json(json!({"ERSResponse": {"operation": operation, "messages": [
+            {"title": title, "type": "ERROR", "code": code}], "link": {"rel": "related", "href": "", "type": "application/xml"}}})),
+    )
+        .into_response()
+}
+
+/// Basic auth, media types and ERS CSRF for every request.
+async fn guard(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let expected = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:{}", s.ise_username, s.ise_password))
+    );
+    let auth_ok = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == expected);
+    if !auth_ok {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [("WWW-Authenticate", "Basic realm=\"Cisco ISE\"")],
+            "",
+        )
+            .into_response();
+    }
+    let path = req.uri().path().to_owned();
+    let is_ers = path.starts_with("/ers/");
+    if is_ers {
+        let accept = req
+            .headers()
+            .get("accept")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !(accept.contains("application/json") || accept.contains("application/xml")) {
+            return (StatusCode::UNSUPPORTED_MEDIA_TYPE, "").into_response();
+        }
+        if s.with_world(|w| w.csrf_enabled) {
+            let sent = req
+                .headers()
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            if req.method() == Method::GET && sent.as_deref() == Some("fetch") {
+                let token = s.with_world(|w| {
+                    let t = w.rng.token(32);
+                    w.csrf_token = Some(t.clone());
+                    t
+                });
+                let mut resp = next.run(req).await;
+                if let Ok(v) = token.parse() {
+                    resp.headers_mut().insert("X-CSRF-Token", v);
+                }
+                return resp;
+            }
+            if req.method() != Method::GET {
+                let current = s.with_world(|w| w.csrf_token.clone());
+                if current.is_none() || sent != current {
+                    return ers_error(
+                        StatusCode::FORBIDDEN,
+                        &format!("{}-{}", req.method(), path),
+                        "CSRF nonce validation failed",
+                        "Application resource validation exception",
+                    );
+                }
+            }
+        }
+    }
+    next.run(req).await
+}
+
+async fn nodes(State(s): State<Arc<Shared>>) -> Response {
+    let (host, fqdn) = s.with_world(|w| (w.ise_hostname.clone(), w.ise_fqdn.clone()));
+    Json(json!({"response": [{
+        "hostname": host, "fqdn": fqdn, "ipAddress": "127.0.0.1",
+        "roles": ["Standalone"],
+        "services": ["Session", "Profiler", "DeviceAdmin"], "nodeStatus": "Connected"
+    }], "version": "1.0.0"}))
+    .into_response()
+}
+
+async fn patch(State(s): State<Arc<Shared>>) -> Response {
+    let (v, p) = s.with_world(|w| (w.ise_version.clone(), w.ise_patch));
+    Json(
+        json!({"iseVersion": v, "patchVersion": (1..=p).map(|n| json!({
+        "patchNumber": n, "installDate": "2026-01-10 10:00:00"})).collect::<Vec<_>>()}),
+    )
+    .into_response()
+}
+
+async fn ers_version(State(s): State<Arc<Shared>>) -> Response {
+    let (v, p) = s.with_world(|w| (w.ise_version.clone(), w.ise_patch));
+    Json(json!({"OperationResult": {"resultValue": [
+        {"value": v, "name": "version"},
+        {"value": p.to_string(), "name": "patch information"}]}}))
+    .into_response()
+}
+
+async fn deployment_info(State(s): State<Arc<Shared>>) -> Response {
+    let (enabled, deployment) = s.with_world(|w| {
+        (
+            w.mdm_servers
+                .values()
+                .filter(|m| m.status == "Enabled")
+                .count(),
+            w.tenant_id.clone(),
+        )
+    });
+    Json(json!({"ERSDeploymentInfo": {
+        "networkAccessInfo": {"deploymentID": deployment},
+        "mdmInfo": {"activeMdmServersCount": enabled, "activeDesktopMdmServersCount": 0,
+                    "activeMobileMdmServersCount": enabled, "deploymentID": deployment,
+                    "nodeList": {"nodeAndScope": []}}}}))
+    .into_response()
+}
+
+/// `page`/`size` paging with ISE's envelope.
+fn paged(items: Vec<Value>, q: &HashMap<String, String>, base: &str) -> Response {
+    let page: usize = q
+        .get("page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    let size: usize = q.get("size").and_then(|p| p.parse().ok()).unwrap_or(20);
+    if !(1..=100).contains(&size) {
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "Page size should be between 1 and 100",
+        );
+    }
+    let total = items.len();
+    let value: Vec<Value> = items
+        .into_iter()
+        .skip((page - 1) * size)
+        .take(size)
+        .collect();
+    let mut body = json!({"response": value, "version": "1.0.0"});
+    if page * size < total {
+        body["nextPage"] = json!({"rel": "next", "href": format!("{base}?page={}&size={size}", page + 1), "type": "application/json"});
+    }
+    if page > 1 {
+        body["previousPage"] = json!({"rel": "previous", "href": format!("{base}?page={}&size={size}", page - 1), "type": "application/json"});
+    }
+    Json(body).into_response()
+}
+
+/// ISE's `field.OP.value` filters, on the JSON item.
+fn matches_filters(item: &Value, filters: &[String]) -> bool {
+    filters.iter().all(|f| {
+        let mut parts = f.splitn(3, '.');
+        let (Some(field), Some(op), Some(value)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return false;
+        };
+        let actual = item.get(field).and_then(Value::as_str).unwrap_or_default();
+        match op.to_ascii_uppercase().as_str() {
+            "EQ" => actual == value,
+            "NEQ" => actual != value,
+            "CONTAINS" => actual.contains(value),
+            "STARTSW" => actual.starts_with(value),
+            "ENDSW" => actual.ends_with(value),
+            _ => false,
+        }
+    })
+}
+
+fn filters_of(uri_query: Option<&str>) -> Vec<String> {
+    url::form_urlencoded::parse(uri_query.unwrap_or("").as_bytes())
+        .filter(|(k, _)| k == "filter")
+        .map(|(_, v)| v.into_owned())
+        .collect()
+}
+
+fn system_json(s: &Shared, c: &crate::state::SystemCert) -> Value {
+    json!({
+        "id": c.id, "friendlyName": c.friendly_name,
+        "issuedTo": s.with_world(|w| w.ise_fqdn.clone()), "issuedBy": s.with_world(|w| w.ise_fqdn.clone()),
+        "validFrom": ise_date(c.not_before), "expirationDate": ise_date(c.not_after),
+        "keySize": 2048, "selfSigned": c.self_signed,
+        "sha256Fingerprint": crate::pki::hex(&crate::pki::sha256(&c.issued.cert_der)).to_ascii_lowercase(),
+        "signatureAlgorithm": "SHA256withRSA", "usedBy": c.used_by,
+        "serialNumberDecimalFormat": c.serial_decimal,
+        "groupTag": "Default Portal Certificate Group", "portalsUsingTheTag": "BYOD Portal (default)",
+        "link": {"rel": "self", "href": format!("{}/api/v1/certs/system-certificate/ise-pan/{}", s.urls.ise, c.id), "type": "application/json"},
+    })
+}
+
+async fn list_system(
+    State(s): State<Arc<Shared>>,
+    Path(host): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    uri: axum::http::Uri,
+) -> Response {
+    let known = s.with_world(|w| w.ise_hostname == host);
+    if !known {
+        return fail(
+            StatusCode::NOT_FOUND,
+            &format!("Node {host} not found in the deployment"),
+        );
+    }
+    let filters = filters_of(uri.query());
+    let certs = s.with_world(|w| w.system_certs.clone());
+    let items = certs
+        .iter()
+        .map(|c| system_json(&s, c))
+        .filter(|v| matches_filters(v, &filters))
+        .collect();
+    paged(items, &q, &format!("{}{}", s.urls.ise, uri.path()))
+}
+
+async fn get_system(
+    State(s): State<Arc<Shared>>,
+    Path((host, id)): Path<(String, String)>,
+) -> Response {
+    let found = s.with_world(|w| {
+        (w.ise_hostname == host)
+            .then(|| w.system_certs.iter().find(|c| c.id == id).cloned())
+            .flatten()
+    });
+    match found {
+        Some(c) => {
+            Json(json!({"response": system_json(&s, &c), "version": "1.0.0"})).into_response()
+        }
+        None => fail(StatusCode::NOT_FOUND, "Certificate not found"),
+    }
+}
+
+fn zip_of(entries: &[(String, String)]) -> Option<Vec<u8>> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, text) in entries {
+        w.start_file(name.as_str(), zip::write::SimpleFileOptions::default())
+            .ok()?;
+        w.write_all(text.as_bytes()).ok()?;
+    }
+    Some(w.finish().ok()?.into_inner())
+}
+
+async fn export_system(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return fail(StatusCode::BAD_REQUEST, "Invalid JSON in the request body");
+    };
+    let field = |n: &str| body.get(n).and_then(Value::as_str).map(str::to_owned);
+    let (needs_host, hostname) = s.with_world(|w| {
+        let v = w
+            .ise_version
+            .split('.')
+            .take(2)
+            .map(|p| p.parse::<u32>().unwrap_or(0))
+            .collect::<Vec<_>>();
+        (
+            v.first().copied().unwrap_or(0) > 3
+                || (v.first() == Some(&3) && v.get(1).copied().unwrap_or(0) >= 2),
+            w.ise_hostname.clone(),
+        )
+    });
+    let host = field("hostName");
+    if host.is_none() && needs_host {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"status": "Fail", "message": "HostName should not be null"})),
+        )
+            .into_response();
+    }
+    if host.as_deref().is_some_and(|h| h != hostname) {
+        return fail(StatusCode::NOT_FOUND, "Node not found in the deployment");
+    }
+    let Some(id) = field("id") else {
+        return fail(StatusCode::BAD_REQUEST, "Certificate id should not be null");
+    };
+    let Some(cert) = s.with_world(|w| w.system_certs.iter().find(|c| c.id == id).cloned()) else {
+        return fail(StatusCode::NOT_FOUND, "Certificate not found");
+    };
+    let base = format!("{}_{}", hostname, cert.friendly_name.replace(' ', ""))
+        .chars()
+        .take(40)
+        .collect::<String>();
+    let mut entries = vec![(format!("{base}.pem"), cert.issued.cert_pem.clone())];
+    match field("export").as_deref() {
+        Some("CERTIFICATE") => {}
+        Some("CERTIFICATE_WITH_PRIVATE_KEY") => {
+            let password = field("password").unwrap_or_default();
+            if !(8..=100).contains(&password.len())
+                || !password.chars().all(|c| c.is_ascii_alphanumeric())
+            {
+                return fail(
+                    StatusCode::BAD_REQUEST,
+                    "Password must be 8 to 100 alphanumeric characters",
+                );
+            }
+            match crate::keywrap::encrypt_pkcs8(&cert.issued.key_pkcs8, password.as_bytes(), &s) {
+                Some(pem) => entries.push((format!("{base}.pvk"), pem)),
+                None => {
+                    return fail(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "Failed to export the private key",
+                    );
+                }
+            }
+        }
+        _ => {
+            return fail(
+                StatusCode::BAD_REQUEST,
+                "export should be CERTIFICATE or CERTIFICATE_WITH_PRIVATE_KEY",
+            );
+        }
+    }
+    match zip_of(&entries) {
+        Some(zip) => (
+            StatusCode::OK,
+            [
+                ("Content-Type", "application/octet-stream"),
+                (
+                    "Content-Disposition",
+                    "attachment; filename=\"SystemCertificate.zip\"",
+                ),
+            ],
+            zip,
+        )
+            .into_response(),
+        None => fail(StatusCode::INTERNAL_SERVER_ERROR, "Export failed"),
+    }
+}
+
+fn trusted_json(s: &Shared, t: &TrustedCert) -> Value {
+    let summary = crate::der::summary(&t.der);
+    let mut trusted_for = Vec::new();
+    if t.trust_ise_auth {
+        trusted_for.push("Infrastructure");
+    }
+    if t.trust_client_auth {
+        trusted_for.push("Endpoints");
+    }
+    if t.trust_admin_auth {
+        trusted_for.push("AdminAuth");
+    }
+    if t.trust_cisco_services {
+        trusted_for.push("Cisco Services");
+    }
+    json!({
+        "id": t.id, "friendlyName": t.friendly_name, "subject": t.subject,
+        "issuedTo": summary.as_ref().map(|x| x.common_name.clone()).unwrap_or_default(),
+        "issuedBy": t.issuer.split(',').next().unwrap_or_default().trim_start_matches("CN="),
+        "validFrom": t.not_before, "expirationDate": t.not_after,
+        "sha256Fingerprint": crate::pki::hex(&crate::pki::sha256(&t.der)).to_ascii_lowercase(),
+        "status": if t.enabled { "Enabled" } else { "Disabled" },
+        "trustedFor": trusted_for.join(","), "description": t.description,
+        "internalCA": false, "keySize": "2048", "signatureAlgorithm": "SHA256withRSA",
+        "serialNumberDecimalFormat": summary.map(|x| x.serial.iter().fold(0u128, |a, b| a.wrapping_mul(256).wrapping_add(u128::from(*b))).to_string()).unwrap_or_default(),
+        "enableOCSPValidation": "false", "downloadCRL": "false", "authenticateBeforeCRLReceived": "false",
+        "automaticCRLUpdate": "false", "ignoreCRLExpiration": "false",
+        "link": {"rel": "self", "href": format!("{}/api/v1/certs/trusted-certificate/{}", s.urls.ise, t.id), "type": "application/json"},
+    })
+}
+
+async fn list_trusted(
+    State(s): State<Arc<Shared>>,
+    Query(q): Query<HashMap<String, String>>,
+    uri: axum::http::Uri,
+) -> Response {
+    let filters = filters_of(uri.query());
+    let all = s.with_world(|w| w.trusted.clone());
+    let items = all
+        .iter()
+        .map(|t| trusted_json(&s, t))
+        .filter(|v| matches_filters(v, &filters))
+        .collect();
+    paged(items, &q, &format!("{}{}", s.urls.ise, uri.path()))
+}
+
+async fn get_trusted(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    match s.with_world(|w| w.trusted.iter().find(|t| t.id == id).cloned()) {
+        Some(t) => {
+            Json(json!({"response": trusted_json(&s, &t), "version": "1.0.0"})).into_response()
+        }
+        None => fail(StatusCode::NOT_FOUND, "Certificate not found"),
+    }
+}
+
+async fn delete_trusted(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    let removed = s.with_world(|w| {
+        let before = w.trusted.len();
+        w.trusted.retain(|t| t.id != id);
+        before != w.trusted.len()
+    });
+    if removed {
+        Json(json!({"response": {"message": "Trust certificate deleted successfully"}, "version": "1.0.0"})).into_response()
+    } else {
+        fail(StatusCode::NOT_FOUND, "Certificate not found")
+    }
+}
+
+async fn export_trusted(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    match s.with_world(|w| w.trusted.iter().find(|t| t.id == id).cloned()) {
+        Some(t) => {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(&t.der);
+            let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+            for chunk in b64.as_bytes().chunks(64) {
+                pem.push_str(&String::from_utf8_lossy(chunk));
+                pem.push('\n');
+            }
+            pem.push_str("-----END CERTIFICATE-----\n");
+            match zip_of(&[(format!("{}.pem", t.friendly_name.replace(' ', "_")), pem)]) {
+                Some(zip) => ([("Content-Type", "application/octet-stream")], zip).into_response(),
+                None => fail(StatusCode::INTERNAL_SERVER_ERROR, "Export failed"),
+            }
+        }
+        None => fail(StatusCode::NOT_FOUND, "Certificate not found"),
+    }
+}
+
+async fn import_trusted(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    if !headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.contains("application/json"))
+    {
+        return (StatusCode::UNSUPPORTED_MEDIA_TYPE, "").into_response();
+    }
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return fail(StatusCode::BAD_REQUEST, "Invalid JSON in the request body");
+    };
+    let text = |n: &str| {
+        body.get(n)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let flag = |n: &str| body.get(n).and_then(Value::as_bool);
+    let (name, description, data) = (text("name"), text("description"), text("data"));
+    for required in [
+        "allowBasicConstraintCAFalse",
+        "allowOutOfDateCert",
+        "allowSHA1Certificates",
+    ] {
+        if flag(required).is_none() {
+            return fail(StatusCode::BAD_REQUEST, &format!("{required} is mandatory"));
+        }
+    }
+    if data.is_empty() {
+        return fail(StatusCode::BAD_REQUEST, "data is mandatory");
+    }
+    if name.contains('\'') || description.contains('\'') || description.contains(',') {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"message": "Security Check Failed", "status": "400"})),
+        )
+            .into_response();
+    }
+    let Some(der) = pem_to_der(&data) else {
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "Invalid certificate data: unable to parse the certificate",
+        );
+    };
+    let Some(summary) = crate::der::summary(&der) else {
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "Invalid certificate data: unable to parse the certificate",
+        );
+    };
+    if summary.subject.contains('\'') {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"message": "Security Check Failed", "status": "400"})),
+        )
+            .into_response();
+    }
+    let ise_auth = flag("trustForIseAuth").unwrap_or(false);
+    let client_auth = flag("trustForClientAuth").unwrap_or(false);
+    let admin_auth = flag("trustForCertificateBasedAdminAuth").unwrap_or(false);
+    if client_auth && !ise_auth {
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "Trust for client authentication and Syslog requires Trust for authentication within ISE",
+        );
+    }
+    if admin_auth && !(ise_auth && client_auth) {
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "Trust for certificate based admin authentication requires Trust for authentication within ISE and Trust for client authentication and Syslog",
+        );
+    }
+    let now = time::OffsetDateTime::now_utc();
+    if !flag("allowOutOfDateCert").unwrap_or(false)
+        && (summary.not_after.is_some_and(|t| t < now)
+            || summary.not_before.is_some_and(|t| t > now))
+    {
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "The certificate is expired or not yet valid",
+        );
+    }
+    let result = s.with_world(|w| {
+        let sha = crate::pki::sha256(&der);
+        if w.trusted.iter().any(|t| crate::pki::sha256(&t.der) == sha) {
+            return Err("Certificates are having same subject, same serial number and they are binary equal. Hence skipping the replace".to_owned());
+        }
+        if w.trusted.iter().any(|t| t.friendly_name == name) {
+            return Err(format!("Trust certificate with the friendly name {name} already exists"));
+        }
+        let id = w.rng.uuid();
+        w.trusted.push(TrustedCert {
+            id: id.clone(),
+            friendly_name: if name.is_empty() { summary.common_name.clone() } else { name.clone() },
+            description: description.clone(),
+            der: der.clone(),
+            subject: summary.subject.clone(),
+            issuer: summary.issuer.clone(),
+            not_before: summary.not_before.map(ise_date).unwrap_or_default(),
+            not_after: summary.not_after.map(ise_date).unwrap_or_default(),
+            trust_ise_auth: ise_auth,
+            trust_client_auth: client_auth,
+            trust_admin_auth: admin_auth,
+            trust_cisco_services: flag("trustForCiscoServicesAuth").unwrap_or(false),
+            enabled: true,
+        });
+        Ok(id)
+    });
+    match result {
+        Ok(id) => Json(
+            json!({"response": {"id": id, "message": "Trust certificate was added successfully",
+            "status": "Trust certificate was added successfully"}, "version": "1.0.0"}),
+        )
+        .into_response(),
+        Err(message) => fail(StatusCode::BAD_REQUEST, &message),
+    }
+}
+
+// ---- GUI control surface -------------------------------------------------------
+
+fn gui_answer(status: StatusCode, success: bool, message: &str) -> Response {
+    (
+        status,
+        Json(json!({"success": success, "message": message})),
+    )
+        .into_response()
+}
+
+async fn gui_list(State(s): State<Arc<Shared>>) -> Response {
+    Json(json!(s.with_world(|w| {
+        w.mdm_servers.values().cloned().collect::<Vec<_>>()
+    })))
+    .into_response()
+}
+
+async fn gui_get(State(s): State<Arc<Shared>>, Path(name): Path<String>) -> Response {
+    match s.with_world(|w| w.mdm_servers.get(&name).cloned()) {
+        Some(m) => Json(json!(m)).into_response(),
+        None => gui_answer(
+            StatusCode::NOT_FOUND,
+            false,
+            &format!("External MDM server {name} does not exist"),
+        ),
+    }
+}
+
+fn validate(m: &MdmServer) -> Result<(), String> {
+    if m.name.trim().is_empty() || m.name.contains(['\'', '"', '<', '>']) {
+        return Err("Name is required and may not contain quotes or angle brackets".into());
+    }
+    if m.client_id.trim().is_empty()
+        || m.token_issuing_url.trim().is_empty()
+        || m.token_audience.trim().is_empty()
+    {
+        return Err("Client ID, Token Issuing URL and Token Audience are required".into());
+    }
+    if !m.auto_discovery_url.starts_with("https://") {
+        return Err("Auto Discovery URL must be an https URL".into());
+    }
+    if !matches!(m.status.as_str(), "Enabled" | "Disabled") {
+        return Err("Status must be Enabled or Disabled".into());
+    }
+    Ok(())
+}
+
+async fn gui_create(State(s): State<Arc<Shared>>, Json(mut m): Json<MdmServer>) -> Response {
+    if let Err(e) = validate(&m) {
+        return gui_answer(StatusCode::BAD_REQUEST, false, &e);
+    }
+    let enable = m.status == "Enabled";
+    m.status = "Disabled".into();
+    m.last_test = None;
+    let exists = s.with_world(|w| {
+        if w.mdm_servers.contains_key(&m.name) {
+            return true;
+        }
+        w.mdm_servers.insert(m.name.clone(), m.clone());
+        false
+    });
+    if exists {
+        return gui_answer(
+            StatusCode::CONFLICT,
+            false,
+            &format!("External MDM server {} already exists", m.name),
+        );
+    }
+    if enable {
+        return set_enabled(&s, &m.name, true).await;
+    }
+    gui_answer(StatusCode::CREATED, true, "Saved")
+}
+
+async fn gui_edit(
+    State(s): State<Arc<Shared>>,
+    Path(name): Path<String>,
+    Json(mut m): Json<MdmServer>,
+) -> Response {
+    m.name = name.clone();
+    if let Err(e) = validate(&m) {
+        return gui_answer(StatusCode::BAD_REQUEST, false, &e);
+    }
+    let enable = m.status == "Enabled";
+    let found = s.with_world(|w| match w.mdm_servers.get_mut(&name) {
+        Some(existing) => {
+            let status = existing.status.clone();
+            *existing = MdmServer {
+                status,
+                last_test: None,
+                ..m
+            };
+            true
+        }
+        None => false,
+    });
+    if !found {
+        return gui_answer(
+            StatusCode::NOT_FOUND,
+            false,
+            &format!("External MDM server {name} does not exist"),
+        );
+    }
+    set_enabled(&s, &name, enable).await
+}
+
+async fn gui_delete(State(s): State<Arc<Shared>>, Path(name): Path<String>) -> Response {
+    match s.with_world(|w| w.mdm_servers.remove(&name)) {
+        Some(_) => gui_answer(StatusCode::OK, true, "Deleted"),
+        None => gui_answer(
+            StatusCode::NOT_FOUND,
+            false,
+            &format!("External MDM server {name} does not exist"),
+        ),
+    }
+}
+
+async fn gui_test(State(s): State<Arc<Shared>>, Path(name): Path<String>) -> Response {
+    match crate::gui::test_connection(&s, &name).await {
+        Ok(m) => gui_answer(StatusCode::OK, true, &m),
+        Err(m) => gui_answer(StatusCode::OK, false, &m),
+    }
+}
+
+async fn set_enabled(s: &Shared, name: &str, enabled: bool) -> Response {
+    if !s.with_world(|w| w.mdm_servers.contains_key(name)) {
+        return gui_answer(
+            StatusCode::NOT_FOUND,
+            false,
+            &format!("External MDM server {name} does not exist"),
+        );
+    }
+    if enabled {
+        // ISE tests the connection before it saves an enabled server.
+        if let Err(m) = crate::gui::test_connection(s, name).await {
+            return gui_answer(StatusCode::BAD_REQUEST, false, &m);
+        }
+    }
+    s.with_world(|w| {
+        if let Some(m) = w.mdm_servers.get_mut(name) {
+            m.status = if enabled { "Enabled" } else { "Disabled" }.into();
+        }
+    });
+    gui_answer(
+        StatusCode::OK,
+        true,
+        if enabled { "Enabled" } else { "Disabled" },
+    )
+}
+
+async fn gui_enable(State(s): State<Arc<Shared>>, Path(name): Path<String>) -> Response {
+    set_enabled(&s, &name, true).await
+}
+
+async fn gui_disable(State(s): State<Arc<Shared>>, Path(name): Path<String>) -> Response {
+    set_enabled(&s, &name, false).await
+}

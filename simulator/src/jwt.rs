@@ -1,0 +1,95 @@
+//! The simulator's own JWT handling: verifying client assertions (Entra side) and
+//! signing them with ISE's admin key (ISE side). Independent of the library's code.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rustls::pki_types::CertificateDer;
+use serde_json::Value;
+
+/// A decoded, not yet verified, JWT.
+pub(crate) struct Jwt {
+    pub(crate) header: Value,
+    pub(crate) claims: Value,
+    signing_input: String,
+    signature: Vec<u8>,
+}
+
+/// Splits and decodes a compact JWS.
+pub(crate) fn decode(token: &str) -> Option<Jwt> {
+    let mut parts = token.split('.');
+    let (h, c, s) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let header = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).ok()?).ok()?;
+    let claims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(c).ok()?).ok()?;
+    Some(Jwt {
+        header,
+        claims,
+        signing_input: format!("{h}.{c}"),
+        signature: URL_SAFE_NO_PAD.decode(s).ok()?,
+    })
+}
+
+impl Jwt {
+    /// Verifies the signature with the public key of `cert_der`, for RS256 or PS256.
+    pub(crate) fn verify_with(&self, cert_der: &[u8]) -> bool {
+        let alg: &dyn rustls::pki_types::SignatureVerificationAlgorithm =
+            match self.header.get("alg").and_then(Value::as_str) {
+                Some("RS256") => webpki::ring::RSA_PKCS1_2048_8192_SHA256,
+                Some("PS256") => webpki::ring::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
+                _ => return false,
+            };
+        let der = CertificateDer::from(cert_der.to_vec());
+        let Ok(cert) = webpki::EndEntityCert::try_from(&der) else {
+            return false;
+        };
+        cert.verify_signature(alg, self.signing_input.as_bytes(), &self.signature)
+            .is_ok()
+    }
+
+    pub(crate) fn claim_str(&self, name: &str) -> Option<&str> {
+        self.claims.get(name).and_then(Value::as_str)
+    }
+
+    pub(crate) fn claim_u64(&self, name: &str) -> Option<u64> {
+        self.claims.get(name).and_then(Value::as_u64)
+    }
+}
+
+/// Signs an RS256 client assertion as ISE does (header `x5t` = SHA-1 of its certificate).
+pub(crate) fn sign_assertion(
+    key_pkcs8: &[u8],
+    cert_der: &[u8],
+    client_id: &str,
+    audience: &str,
+    jti: &str,
+) -> Option<String> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    let header = serde_json::json!({
+        "alg": "RS256", "typ": "JWT",
+        "x5t": URL_SAFE_NO_PAD.encode(crate::pki::sha1(cert_der)),
+    });
+    let claims = serde_json::json!({
+        "aud": audience, "iss": client_id, "sub": client_id, "jti": jti,
+        "nbf": now, "iat": now, "exp": now + 300,
+    });
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let pair = ring::signature::RsaKeyPair::from_pkcs8(key_pkcs8).ok()?;
+    let mut sig = vec![0u8; pair.public().modulus_len()];
+    pair.sign(
+        &ring::signature::RSA_PKCS1_SHA256,
+        &ring::rand::SystemRandom::new(),
+        input.as_bytes(),
+        &mut sig,
+    )
+    .ok()?;
+    Some(format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig)))
+}

@@ -1,0 +1,346 @@
+//! The simulated systems' state, behind one lock.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::pki::Issued;
+use crate::rng::Rng;
+
+/// Microsoft Graph's appId.
+pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+/// Microsoft Intune API's appId.
+pub const INTUNE_API_APP_ID: &str = "c161e42e-d4df-4a3d-9b42-e7a3c31f59d4";
+/// The "Microsoft Intune" service principal ISE reads for discovery.
+pub const INTUNE_DISCOVERY_APP_ID: &str = "0000000a-0000-0000-c000-000000000000";
+/// Graph `Application.Read.All`.
+pub const ROLE_APPLICATION_READ_ALL: &str = "9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30";
+/// Graph `Application.ReadWrite.All`.
+pub const ROLE_APPLICATION_READWRITE_ALL: &str = "1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9";
+/// Graph `AppRoleAssignment.ReadWrite.All`.
+pub const ROLE_APP_ROLE_ASSIGNMENT_READWRITE_ALL: &str = "06b708a9-e830-4db3-a914-8e69da51d44f";
+/// Intune API `get_device_compliance`.
+pub const ROLE_GET_DEVICE_COMPLIANCE: &str = "7ec88bad-30c7-4928-a005-4455362cfd98";
+
+/// A key credential as Graph stores it.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct KeyCred {
+    pub(crate) key_id: String,
+    pub(crate) display_name: Option<String>,
+    pub(crate) key_der: Vec<u8>,
+    pub(crate) custom_key_identifier: Vec<u8>,
+    pub(crate) start: Option<String>,
+    pub(crate) end: Option<String>,
+    pub(crate) usage: String,
+    pub(crate) key_type: String,
+}
+
+/// An application registration.
+#[derive(Debug, Clone)]
+pub(crate) struct App {
+    pub(crate) id: String,
+    pub(crate) app_id: String,
+    pub(crate) display_name: String,
+    pub(crate) sign_in_audience: String,
+    pub(crate) key_credentials: Vec<KeyCred>,
+    pub(crate) required_resource_access: Value,
+    pub(crate) secrets: Vec<String>,
+    pub(crate) created: String,
+    pub(crate) visible_at: Instant,
+}
+
+/// An app role a resource offers.
+#[derive(Debug, Clone)]
+pub(crate) struct Role {
+    pub(crate) id: &'static str,
+    pub(crate) value: &'static str,
+    pub(crate) display_name: &'static str,
+}
+
+/// A service principal.
+#[derive(Debug, Clone)]
+pub(crate) struct Sp {
+    pub(crate) id: String,
+    pub(crate) app_id: String,
+    pub(crate) display_name: String,
+    pub(crate) app_roles: Vec<Role>,
+    pub(crate) endpoints: Vec<(String, String)>,
+    pub(crate) visible_at: Instant,
+}
+
+/// An app role assignment.
+#[derive(Debug, Clone)]
+pub(crate) struct Assignment {
+    pub(crate) id: String,
+    pub(crate) principal_id: String,
+    pub(crate) resource_id: String,
+    pub(crate) app_role_id: String,
+    pub(crate) created: String,
+    pub(crate) visible_at: Instant,
+}
+
+/// What an access token grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Audience {
+    Graph,
+    Intune,
+}
+
+/// An access token the login service issued.
+#[derive(Debug, Clone)]
+pub(crate) struct Token {
+    pub(crate) audience: Audience,
+    pub(crate) roles: Vec<String>,
+    pub(crate) expires: Instant,
+}
+
+/// A system certificate of the ISE node.
+#[derive(Clone)]
+pub(crate) struct SystemCert {
+    pub(crate) id: String,
+    pub(crate) friendly_name: String,
+    pub(crate) used_by: String,
+    pub(crate) issued: Issued,
+    pub(crate) not_before: time::OffsetDateTime,
+    pub(crate) not_after: time::OffsetDateTime,
+    pub(crate) serial_decimal: String,
+    pub(crate) self_signed: bool,
+}
+
+/// A certificate of ISE's trusted store.
+#[derive(Debug, Clone)]
+pub(crate) struct TrustedCert {
+    pub(crate) id: String,
+    pub(crate) friendly_name: String,
+    pub(crate) description: String,
+    pub(crate) der: Vec<u8>,
+    pub(crate) subject: String,
+    pub(crate) issuer: String,
+    pub(crate) not_before: String,
+    pub(crate) not_after: String,
+    pub(crate) trust_ise_auth: bool,
+    pub(crate) trust_client_auth: bool,
+    pub(crate) trust_admin_auth: bool,
+    pub(crate) trust_cisco_services: bool,
+    pub(crate) enabled: bool,
+}
+
+/// An External MDM server entry (exists only behind ISE's GUI).
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct MdmServer {
+    /// Name.
+    pub name: String,
+    /// "OAuth - Client Credentials".
+    #[serde(default = "default_auth")]
+    pub authentication_type: String,
+    /// `https://graph.microsoft.com` (or the retired `https://graph.windows.net<tenant>`).
+    pub auto_discovery_url: String,
+    /// The Entra application (client) id.
+    pub client_id: String,
+    /// The v2 token endpoint.
+    pub token_issuing_url: String,
+    /// The token audience.
+    pub token_audience: String,
+    /// Polling interval in minutes.
+    #[serde(default = "default_polling")]
+    pub polling_interval_minutes: u32,
+    /// Time interval for compliance device re-auth query, minutes.
+    #[serde(default = "default_reauth")]
+    pub compliance_reauth_query_minutes: u32,
+    /// `Enabled` or `Disabled`.
+    #[serde(default = "default_status")]
+    pub status: String,
+    /// Result of the last Test Connection, if any.
+    #[serde(default)]
+    pub last_test: Option<String>,
+}
+
+fn default_auth() -> String {
+    "OAuth - Client Credentials".into()
+}
+fn default_polling() -> u32 {
+    240
+}
+fn default_reauth() -> u32 {
+    1
+}
+fn default_status() -> String {
+    "Disabled".into()
+}
+
+/// One logged request.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct LoggedRequest {
+    /// `ise`, `login`, `graph` or `intune`.
+    pub service: &'static str,
+    /// HTTP method.
+    pub method: String,
+    /// Path (no query).
+    pub path: String,
+    /// Status answered (0 when the connection was dropped).
+    pub status: u16,
+}
+
+/// Per-service request counts.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Counts {
+    /// GET/HEAD requests.
+    pub reads: u64,
+    /// Other requests.
+    pub writes: u64,
+}
+
+/// The whole simulated world.
+pub(crate) struct World {
+    pub(crate) rng: Rng,
+    pub(crate) replication_lag: Duration,
+    pub(crate) tenant_id: String,
+    pub(crate) tenant_name: String,
+    pub(crate) apps: Vec<App>,
+    pub(crate) sps: Vec<Sp>,
+    pub(crate) assignments: Vec<Assignment>,
+    pub(crate) tokens: HashMap<String, Token>,
+    pub(crate) jtis: HashSet<String>,
+    pub(crate) ise_version: String,
+    pub(crate) ise_patch: u16,
+    pub(crate) ise_hostname: String,
+    pub(crate) ise_fqdn: String,
+    pub(crate) system_certs: Vec<SystemCert>,
+    pub(crate) trusted: Vec<TrustedCert>,
+    pub(crate) mdm_servers: BTreeMap<String, MdmServer>,
+    pub(crate) csrf_enabled: bool,
+    pub(crate) csrf_token: Option<String>,
+    pub(crate) log: Vec<LoggedRequest>,
+}
+
+impl World {
+    pub(crate) fn now_iso(&self) -> String {
+        iso(time::OffsetDateTime::now_utc())
+    }
+
+    pub(crate) fn visible_app_by_app_id(&self, app_id: &str) -> Option<&App> {
+        let now = Instant::now();
+        self.apps
+            .iter()
+            .find(|a| a.app_id.eq_ignore_ascii_case(app_id) && a.visible_at <= now)
+    }
+
+    pub(crate) fn visible_sp_by_app_id(&self, app_id: &str) -> Option<&Sp> {
+        let now = Instant::now();
+        self.sps
+            .iter()
+            .find(|s| s.app_id.eq_ignore_ascii_case(app_id) && s.visible_at <= now)
+    }
+
+    pub(crate) fn visible_sp(&self, id: &str) -> Option<&Sp> {
+        let now = Instant::now();
+        self.sps
+            .iter()
+            .find(|s| s.id.eq_ignore_ascii_case(id) && s.visible_at <= now)
+    }
+
+    /// Roles the application's service principal holds on the resource with `resource_app_id`.
+    pub(crate) fn roles_of(&self, app_id: &str, resource_app_id: &str) -> Vec<String> {
+        let (Some(sp), Some(resource)) = (
+            self.sps.iter().find(|s| s.app_id == app_id),
+            self.sps.iter().find(|s| s.app_id == resource_app_id),
+        ) else {
+            return Vec::new();
+        };
+        self.assignments
+            .iter()
+            .filter(|a| a.principal_id == sp.id && a.resource_id == resource.id)
+            .filter_map(|a| {
+                resource
+                    .app_roles
+                    .iter()
+                    .find(|r| r.id == a.app_role_id)
+                    .map(|r| r.value.to_owned())
+            })
+            .collect()
+    }
+
+    pub(crate) fn counts(&self, service: &str) -> Counts {
+        let mut c = Counts::default();
+        for r in self.log.iter().filter(|r| r.service == service) {
+            if r.method == "GET" || r.method == "HEAD" {
+                c.reads += 1;
+            } else {
+                c.writes += 1;
+            }
+        }
+        c
+    }
+
+    /// A JSON snapshot of everything (secrets and private keys left out).
+    pub(crate) fn snapshot(&self) -> Value {
+        json!({
+            "tenant_id": self.tenant_id,
+            "applications": self.apps.iter().map(|a| json!({
+                "id": a.id, "appId": a.app_id, "displayName": a.display_name,
+                "keyCredentials": a.key_credentials.iter().map(|k| json!({
+                    "keyId": k.key_id, "displayName": k.display_name,
+                    "thumbprint": crate::pki::hex(&crate::pki::sha1(&k.key_der)),
+                })).collect::<Vec<_>>(),
+                "requiredResourceAccess": a.required_resource_access,
+            })).collect::<Vec<_>>(),
+            "servicePrincipals": self.sps.iter().map(|s| json!({
+                "id": s.id, "appId": s.app_id, "displayName": s.display_name,
+            })).collect::<Vec<_>>(),
+            "appRoleAssignments": self.assignments.iter().map(|a| json!({
+                "id": a.id, "principalId": a.principal_id, "resourceId": a.resource_id,
+                "appRoleId": a.app_role_id,
+            })).collect::<Vec<_>>(),
+            "ise": {
+                "version": self.ise_version, "patch": self.ise_patch,
+                "hostname": self.ise_hostname,
+                "systemCertificates": self.system_certs.iter().map(|c| json!({
+                    "id": c.id, "friendlyName": c.friendly_name, "usedBy": c.used_by,
+                    "sha1": crate::pki::hex(&crate::pki::sha1(&c.issued.cert_der)),
+                    "sha256": crate::pki::hex(&crate::pki::sha256(&c.issued.cert_der)),
+                })).collect::<Vec<_>>(),
+                "trustedCertificates": self.trusted.iter().map(|t| json!({
+                    "id": t.id, "friendlyName": t.friendly_name, "subject": t.subject,
+                    "sha256": crate::pki::hex(&crate::pki::sha256(&t.der)),
+                    "trustForIseAuth": t.trust_ise_auth,
+                    "trustForCiscoServicesAuth": t.trust_cisco_services,
+                })).collect::<Vec<_>>(),
+                "mdmServers": self.mdm_servers.values().collect::<Vec<_>>(),
+            },
+        })
+    }
+}
+
+/// ISO 8601 with seconds, UTC.
+pub(crate) fn iso(t: time::OffsetDateTime) -> String {
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        t.month() as u8,
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// ISE's date format: `Wed Jul 23 13:42:05 UTC 2025`.
+pub(crate) fn ise_date(t: time::OffsetDateTime) -> String {
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{} {} {:02} {:02}:{:02}:{:02} UTC {}",
+        DAYS[t.weekday().number_days_from_monday() as usize],
+        MONTHS[t.month() as usize - 1],
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.year()
+    )
+}

@@ -1,0 +1,347 @@
+//! Drives the simulator with plain HTTP (reqwest), never through the library.
+
+#![allow(dead_code, missing_docs)]
+
+use std::io::Read as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use ise_intune_simulator::{SimInfo, Simulator};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use serde_json::{Value, json};
+
+pub const GRAPH_SCOPE: &str = "https://graph.microsoft.com/.default";
+
+/// A client trusting the simulator's public root and ISE's admin certificate.
+pub fn http(info: &SimInfo) -> reqwest::Client {
+    let mut roots = rustls::RootCertStore::empty();
+    for pem in [
+        info.ca_pem.clone(),
+        std::fs::read_to_string(&info.ise.admin_cert_pem_path).expect("admin cert"),
+    ] {
+        for c in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+            roots.add(c.expect("pem")).expect("root");
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("tls")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    reqwest::Client::builder()
+        .use_preconfigured_tls(config)
+        .build()
+        .expect("client")
+}
+
+pub async fn sim() -> Simulator {
+    Simulator::builder()
+        .replication_lag(Duration::from_millis(150))
+        .start()
+        .await
+        .expect("simulator starts")
+}
+
+pub fn token_url(info: &SimInfo) -> String {
+    format!("{}/{}/oauth2/v2.0/token", info.login_url, info.tenant_id)
+}
+
+pub async fn automation_token(c: &reqwest::Client, info: &SimInfo) -> String {
+    let r = c
+        .post(token_url(info))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", info.automation.client_id.as_str()),
+            ("client_secret", info.automation.client_secret.as_str()),
+            ("scope", GRAPH_SCOPE),
+        ])
+        .send()
+        .await
+        .expect("token request");
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.expect("json");
+    v["access_token"].as_str().expect("token").to_owned()
+}
+
+pub struct Ise<'a> {
+    pub c: &'a reqwest::Client,
+    pub info: &'a SimInfo,
+}
+
+impl Ise<'_> {
+    pub fn req(&self, m: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.c
+            .request(m, format!("{}{}", self.info.ise.url, path))
+            .basic_auth(&self.info.ise.username, Some(&self.info.ise.password))
+            .header("Accept", "application/json")
+            .header("Content-Type", "application/json")
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self
+            .req(reqwest::Method::GET, path)
+            .send()
+            .await
+            .expect("send");
+        let s = r.status().as_u16();
+        (s, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let r = self
+            .req(reqwest::Method::POST, path)
+            .json(body)
+            .send()
+            .await
+            .expect("send");
+        let s = r.status().as_u16();
+        (s, r.json().await.unwrap_or(Value::Null))
+    }
+}
+
+pub struct Graph<'a> {
+    pub c: &'a reqwest::Client,
+    pub info: &'a SimInfo,
+    pub token: String,
+}
+
+impl Graph<'_> {
+    pub async fn call(&self, m: reqwest::Method, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let url = if path.starts_with("https://") {
+            path.to_owned()
+        } else {
+            format!("{}{}", self.info.graph_url, path)
+        };
+        let mut r = self.c.request(m, url).bearer_auth(&self.token);
+        if let Some(b) = body {
+            r = r.json(b);
+        }
+        let r = r.send().await.expect("send");
+        let s = r.status().as_u16();
+        (s, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Retries an answer Graph gives while a new object replicates.
+    pub async fn call_until(
+        &self,
+        m: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        ok: u16,
+    ) -> (u16, Value) {
+        for _ in 0..50 {
+            let (s, v) = self.call(m.clone(), path, body).await;
+            if s == ok {
+                return (s, v);
+            }
+            assert!(matches!(s, 400 | 404), "unexpected {s}: {v}");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("{path} never answered {ok}");
+    }
+}
+
+/// The first `.pem` entry of a ZIP, as text.
+pub fn unzip_entries(bytes: &[u8]) -> Vec<(String, String)> {
+    let mut z = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("zip");
+    (0..z.len())
+        .map(|i| {
+            let mut f = z.by_index(i).expect("entry");
+            let name = f.name().map(|n| n.into_owned()).unwrap_or_default();
+            let mut s = String::new();
+            f.read_to_string(&mut s).expect("text");
+            (name, s)
+        })
+        .collect()
+}
+
+pub fn pem_der(pem: &str) -> Vec<u8> {
+    CertificateDer::pem_slice_iter(pem.as_bytes())
+        .next()
+        .expect("a certificate")
+        .expect("pem")
+        .to_vec()
+}
+
+pub fn b64(der: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(der)
+}
+
+/// What a walk leaves out, to show each mistake's failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    Nothing,
+    KeyUpload,
+    Consent,
+    RootImport,
+}
+
+pub struct WalkResult {
+    pub app_id: String,
+    pub ise_cert_der: Vec<u8>,
+}
+
+/// The seven steps by raw requests, leaving out `skip`; the MDM server is added with
+/// `discovery_url` and `audience`, and Test Connection is run. Returns (success, message).
+pub async fn walk(
+    sim: &Simulator,
+    skip: Skip,
+    discovery_url: &str,
+    audience: &str,
+) -> (bool, String, WalkResult) {
+    let info = sim.info();
+    let c = http(info);
+    let graph = Graph {
+        c: &c,
+        info,
+        token: automation_token(&c, info).await,
+    };
+    let ise = Ise { c: &c, info };
+
+    // 1. Register the application and its service principal.
+    let (s, app) = graph
+        .call(
+            reqwest::Method::POST,
+            "/applications",
+            Some(&json!({"displayName": "Cisco ISE", "signInAudience": "AzureADMyOrg"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{app}");
+    let (app_obj, app_id) = (
+        app["id"].as_str().expect("id").to_owned(),
+        app["appId"].as_str().expect("appId").to_owned(),
+    );
+    let (_, sp) = graph
+        .call_until(
+            reqwest::Method::POST,
+            "/servicePrincipals",
+            Some(&json!({"appId": app_id})),
+            201,
+        )
+        .await;
+    let sp_id = sp["id"].as_str().expect("sp id").to_owned();
+
+    // 2. Export ISE's admin certificate.
+    let (s, nodes) = ise.get("/api/v1/deployment/node").await;
+    assert_eq!(s, 200);
+    let host = nodes["response"][0]["hostname"]
+        .as_str()
+        .expect("hostname")
+        .to_owned();
+    let (s, certs) = ise
+        .get(&format!("/api/v1/certs/system-certificate/{host}"))
+        .await;
+    assert_eq!(s, 200);
+    let admin = certs["response"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|c| c["usedBy"].as_str().unwrap_or_default().contains("Admin"))
+        .expect("admin certificate")
+        .clone();
+    let r = ise
+        .req(
+            reqwest::Method::POST,
+            "/api/v1/certs/system-certificate/export",
+        )
+        .json(&json!({"id": admin["id"], "hostName": host, "export": "CERTIFICATE"}))
+        .send()
+        .await
+        .expect("export");
+    assert_eq!(r.status(), 200);
+    let entries = unzip_entries(&r.bytes().await.expect("zip"));
+    let ise_der = pem_der(&entries[0].1);
+
+    // 3. Upload it to the application.
+    if skip != Skip::KeyUpload {
+        let (s, v) = graph
+            .call_until(
+                reqwest::Method::PATCH,
+                &format!("/applications/{app_obj}"),
+                Some(&json!({"keyCredentials": [{"type": "AsymmetricX509Cert", "usage": "Verify",
+                    "key": b64(&ise_der), "displayName": format!("CN={}", admin["issuedTo"].as_str().unwrap_or_default())}]})),
+                204,
+            )
+            .await;
+        assert_eq!(s, 204, "{v}");
+    }
+
+    // 4. Permissions and admin consent.
+    let (s, _) = graph
+        .call(reqwest::Method::PATCH, &format!("/applications/{app_obj}"), Some(&json!({"requiredResourceAccess": [
+            {"resourceAppId": ise_intune_simulator::INTUNE_API_APP_ID, "resourceAccess": [{"id": ise_intune_simulator::ROLE_GET_DEVICE_COMPLIANCE, "type": "Role"}]},
+            {"resourceAppId": ise_intune_simulator::GRAPH_APP_ID, "resourceAccess": [{"id": ise_intune_simulator::ROLE_APPLICATION_READ_ALL, "type": "Role"}]}]})))
+        .await;
+    assert_eq!(s, 204);
+    if skip != Skip::Consent {
+        for (resource_app, role) in [
+            (
+                ise_intune_simulator::INTUNE_API_APP_ID,
+                ise_intune_simulator::ROLE_GET_DEVICE_COMPLIANCE,
+            ),
+            (
+                ise_intune_simulator::GRAPH_APP_ID,
+                ise_intune_simulator::ROLE_APPLICATION_READ_ALL,
+            ),
+        ] {
+            let (s, res) = graph
+                .call(
+                    reqwest::Method::GET,
+                    &format!("/servicePrincipals(appId='{resource_app}')"),
+                    None,
+                )
+                .await;
+            assert_eq!(s, 200);
+            let res_id = res["id"].as_str().expect("resource id").to_owned();
+            graph
+                .call_until(
+                    reqwest::Method::POST,
+                    &format!("/servicePrincipals/{res_id}/appRoleAssignedTo"),
+                    Some(&json!({"principalId": sp_id, "resourceId": res_id, "appRoleId": role})),
+                    201,
+                )
+                .await;
+        }
+    }
+
+    // 5. Import the public root into ISE's trusted store.
+    if skip != Skip::RootImport {
+        let (s, v) = ise
+            .post("/api/v1/certs/trusted-certificate/import", &json!({
+                "name": "Simulated Public Root G2", "description": "Intune trust anchor", "data": info.ca_pem,
+                "allowBasicConstraintCAFalse": false, "allowOutOfDateCert": false, "allowSHA1Certificates": false,
+                "trustForIseAuth": true, "trustForClientAuth": false, "trustForCertificateBasedAdminAuth": false,
+                "trustForCiscoServicesAuth": true, "validateCertificateExtensions": false}))
+            .await;
+        assert_eq!(s, 200, "{v}");
+    }
+
+    // Let the consent replicate, as an operator would before testing.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // 6. Add Intune as an External MDM server (GUI), 7. Test Connection.
+    let (s, v) = ise
+        .post("/sim-gui/external-mdm", &json!({
+            "name": "Intune", "authenticationType": "OAuth - Client Credentials",
+            "autoDiscoveryUrl": discovery_url, "clientId": app_id,
+            "tokenIssuingUrl": format!("https://login.microsoftonline.com/{}/oauth2/v2.0/token", info.tenant_id),
+            "tokenAudience": audience, "status": "Disabled"}))
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = ise
+        .post("/sim-gui/external-mdm/Intune/test", &json!({}))
+        .await;
+    assert_eq!(s, 200);
+    (
+        v["success"].as_bool().expect("success flag"),
+        v["message"].as_str().unwrap_or_default().to_owned(),
+        WalkResult {
+            app_id,
+            ise_cert_der: ise_der,
+        },
+    )
+}
