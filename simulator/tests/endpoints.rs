@@ -1,0 +1,674 @@
+//! Each service's shapes and error answers, by plain HTTP.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use ise_intune_simulator::{Faults, SeedApp, Service, Simulator};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn login_errors_carry_aadsts_codes() {
+    let sim = sim().await;
+    let info = sim.info();
+    let c = http(info);
+    let post = |url: String, form: Vec<(&'static str, String)>| {
+        let c = c.clone();
+        async move {
+            let r = c.post(url).form(&form).send().await.expect("send");
+            let s = r.status().as_u16();
+            (s, r.json::<Value>().await.expect("json"))
+        }
+    };
+    let base = |secret: &str, client: &str, scope: &str| {
+        vec![
+            ("grant_type", "client_credentials".to_owned()),
+            ("client_id", client.to_owned()),
+            ("client_secret", secret.to_owned()),
+            ("scope", scope.to_owned()),
+        ]
+    };
+    let id = info.automation.client_id.clone();
+    let cases = [
+        (
+            token_url(info),
+            base("wrong", &id, GRAPH_SCOPE),
+            401,
+            "invalid_client",
+            7000215u64,
+        ),
+        (
+            token_url(info),
+            base("x", "00000000-0000-0000-0000-0000000000ff", GRAPH_SCOPE),
+            400,
+            "unauthorized_client",
+            700016,
+        ),
+        (
+            format!("{}/not-a-tenant/oauth2/v2.0/token", info.login_url),
+            base("x", &id, GRAPH_SCOPE),
+            400,
+            "invalid_request",
+            90002,
+        ),
+        (
+            token_url(info),
+            base(
+                &info.automation.client_secret,
+                &id,
+                "https://example.com/.default",
+            ),
+            400,
+            "invalid_scope",
+            70011,
+        ),
+    ];
+    for (url, form, status, error, code) in cases {
+        let (s, v) = post(url, form).await;
+        assert_eq!(s, status, "{v}");
+        assert_eq!(v["error"], error);
+        assert_eq!(v["error_codes"], json!([code]));
+        assert!(
+            v["error_description"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with(&format!("AADSTS{code}:"))
+        );
+        for k in ["timestamp", "trace_id", "correlation_id", "error_uri"] {
+            assert!(v.get(k).is_some(), "{k} in {v}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn standard_oauth_flow_with_secret_and_certificate() {
+    let sim = sim().await;
+    let info = sim.info();
+    let c = http(info);
+    // Discovery, as any OAuth client does.
+    let conf: Value = c
+        .get(format!(
+            "{}/{}/v2.0/.well-known/openid-configuration",
+            info.login_url, info.tenant_id
+        ))
+        .send()
+        .await
+        .expect("discovery")
+        .json()
+        .await
+        .expect("json");
+    let token_endpoint = conf["token_endpoint"]
+        .as_str()
+        .expect("token_endpoint")
+        .to_owned();
+    assert_eq!(token_endpoint, token_url(info));
+    assert!(
+        conf["token_endpoint_auth_methods_supported"]
+            .as_array()
+            .expect("methods")
+            .contains(&json!("private_key_jwt"))
+    );
+
+    // Client credentials with a secret.
+    let r = c
+        .post(&token_endpoint)
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &info.automation.client_id),
+            ("client_secret", &info.automation.client_secret),
+            ("scope", GRAPH_SCOPE),
+        ])
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["token_type"], "Bearer");
+    assert_eq!(v["expires_in"], 3599);
+    let graph = Graph {
+        c: &c,
+        info,
+        token: v["access_token"].as_str().expect("token").to_owned(),
+    };
+
+    // Register a certificate on a new application, then a client assertion signed
+    // with its key (RFC 7523), built here with ring.
+    let cert_pem = include_str!("data/client-cert.pem");
+    let key_pem = include_str!("data/client-key.pem");
+    let (_, app) = graph
+        .call(
+            reqwest::Method::POST,
+            "/applications",
+            Some(&json!({"displayName": "oauth-client"})),
+        )
+        .await;
+    let (obj, app_id) = (
+        app["id"].as_str().expect("id").to_owned(),
+        app["appId"].as_str().expect("appId").to_owned(),
+    );
+    graph
+        .call_until(reqwest::Method::PATCH, &format!("/applications/{obj}"),
+            Some(&json!({"keyCredentials": [{"type": "AsymmetricX509Cert", "usage": "Verify", "key": b64(&pem_der(cert_pem))}]})), 204)
+        .await;
+    let jwt = sign(&pem_der(cert_pem), key_pem, &app_id, &token_endpoint);
+    let r = c
+        .post(&token_endpoint)
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", app_id.as_str()),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", jwt.as_str()),
+            ("scope", GRAPH_SCOPE),
+        ])
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(r.status(), 200, "{:?}", r.text().await);
+    // The same assertion again is a replay.
+    let r = c
+        .post(&token_endpoint)
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", app_id.as_str()),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", jwt.as_str()),
+            ("scope", GRAPH_SCOPE),
+        ])
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(r.status(), 401);
+}
+
+fn sign(cert_der: &[u8], key_pem: &str, client_id: &str, aud: &str) -> String {
+    use base64::Engine as _;
+    use rustls::pki_types::PrivateKeyDer;
+    use rustls::pki_types::pem::PemObject;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let sha1 = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, cert_der);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let header = json!({"alg": "RS256", "typ": "JWT", "x5t": b64.encode(sha1.as_ref())});
+    let claims = json!({"aud": aud, "iss": client_id, "sub": client_id, "jti": format!("jti-{now}"), "nbf": now, "exp": now + 300});
+    let input = format!(
+        "{}.{}",
+        b64.encode(header.to_string()),
+        b64.encode(claims.to_string())
+    );
+    let PrivateKeyDer::Pkcs8(k) = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).expect("key")
+    else {
+        panic!("pkcs8 key expected")
+    };
+    let pair = ring::signature::RsaKeyPair::from_pkcs8(k.secret_pkcs8_der()).expect("rsa");
+    let mut sig = vec![0u8; pair.public().modulus_len()];
+    pair.sign(
+        &ring::signature::RSA_PKCS1_SHA256,
+        &ring::rand::SystemRandom::new(),
+        input.as_bytes(),
+        &mut sig,
+    )
+    .expect("sign");
+    format!("{input}.{}", b64.encode(sig))
+}
+
+#[tokio::test]
+async fn graph_authorization_filters_paging_and_replication() {
+    let sim = Simulator::builder()
+        .replication_lag(Duration::from_millis(400))
+        .seed_app(SeedApp {
+            display_name: "Bob's app".into(),
+            key_certificates_der: vec![],
+        })
+        .start()
+        .await
+        .expect("sim");
+    let info = sim.info();
+    let c = http(info);
+    let anonymous = Graph {
+        c: &c,
+        info,
+        token: "nope".into(),
+    };
+    let (s, v) = anonymous
+        .call(reqwest::Method::GET, "/applications", None)
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (401, Some("InvalidAuthenticationToken"))
+    );
+
+    let graph = Graph {
+        c: &c,
+        info,
+        token: automation_token(&c, info).await,
+    };
+    let (s, v) = graph
+        .call(
+            reqwest::Method::GET,
+            "/applications?$filter=displayName%20eq%20'Bob''s%20app'",
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(v["value"].as_array().map(Vec::len), Some(1));
+    assert_eq!(v["value"][0]["displayName"], "Bob's app");
+
+    // A new application is invisible to other calls until it replicates.
+    let (s, app) = graph
+        .call(
+            reqwest::Method::POST,
+            "/applications",
+            Some(&json!({"displayName": "fresh"})),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let id = app["id"].as_str().expect("id").to_owned();
+    let (s, v) = graph
+        .call(reqwest::Method::GET, &format!("/applications/{id}"), None)
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (404, Some("Request_ResourceNotFound"))
+    );
+    let (s, v) = graph
+        .call(
+            reqwest::Method::POST,
+            "/servicePrincipals",
+            Some(&json!({"appId": app["appId"]})),
+        )
+        .await;
+    assert_eq!(s, 400);
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("does not reference a valid application object")
+    );
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    let (s, _) = graph
+        .call(reqwest::Method::GET, &format!("/applications/{id}"), None)
+        .await;
+    assert_eq!(s, 200);
+
+    // Paging with $top follows @odata.nextLink.
+    let mut url = "/applications?$top=1".to_owned();
+    let mut seen = 0;
+    loop {
+        let (s, v) = graph.call(reqwest::Method::GET, &url, None).await;
+        assert_eq!(s, 200);
+        seen += v["value"].as_array().map(Vec::len).unwrap_or(0);
+        match v["@odata.nextLink"].as_str() {
+            Some(next) => url = next.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(seen, 3, "automation app, Bob's app and the new one");
+
+    // $select on one application returns the key material; lists never do.
+    let (s, v) = graph
+        .call(
+            reqwest::Method::GET,
+            &format!("/applications/{id}?$select=keyCredentials"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        v.as_object().map(|o| o.len()),
+        Some(2),
+        "id and keyCredentials only: {v}"
+    );
+
+    // Bad key material is refused.
+    let (s, v) = graph
+        .call(reqwest::Method::PATCH, &format!("/applications/{id}"),
+            Some(&json!({"keyCredentials": [{"type": "AsymmetricX509Cert", "usage": "Verify", "key": "AAAA"}]})))
+        .await;
+    assert_eq!(s, 400, "{v}");
+}
+
+#[tokio::test]
+async fn ise_certificate_endpoints_and_their_refusals() {
+    let sim = Simulator::builder()
+        .ise_version("3.2.0.542", 4)
+        .start()
+        .await
+        .expect("sim");
+    let info = sim.info();
+    let c = http(info);
+    let ise = Ise { c: &c, info };
+
+    // Basic auth is required.
+    let r = c
+        .get(format!("{}/api/v1/deployment/node", info.ise.url))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 401);
+    // ERS wants JSON or XML media types.
+    let r = c
+        .get(format!(
+            "{}/ers/config/op/systemconfig/iseversion",
+            info.ise.url
+        ))
+        .basic_auth(&info.ise.username, Some(&info.ise.password))
+        .header("Accept", "text/plain")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 415);
+    let (s, v) = ise.get("/ers/config/op/systemconfig/iseversion").await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        v["OperationResult"]["resultValue"][0],
+        json!({"value": "3.2.0.542", "name": "version"})
+    );
+
+    // Export without hostName is refused from 3.2 on.
+    let (_, certs) = ise.get("/api/v1/certs/system-certificate/ise-pan").await;
+    let id = certs["response"][0]["id"].clone();
+    let (s, v) = ise
+        .post(
+            "/api/v1/certs/system-certificate/export",
+            &json!({"id": id, "export": "CERTIFICATE"}),
+        )
+        .await;
+    assert_eq!(
+        (s, v),
+        (
+            400,
+            json!({"status": "Fail", "message": "HostName should not be null"})
+        )
+    );
+
+    // Export with the private key: a ZIP with the certificate and a PBES2-encrypted key.
+    let r = ise
+        .req(reqwest::Method::POST, "/api/v1/certs/system-certificate/export")
+        .json(&json!({"id": id, "hostName": "ise-pan", "export": "CERTIFICATE_WITH_PRIVATE_KEY", "password": "Export1234"}))
+        .send()
+        .await
+        .expect("export");
+    assert_eq!(r.status(), 200);
+    let entries = unzip_entries(&r.bytes().await.expect("bytes"));
+    assert_eq!(entries.len(), 2);
+    assert!(entries[0].1.starts_with("-----BEGIN CERTIFICATE-----"));
+    assert!(
+        entries[1]
+            .1
+            .starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    );
+
+    // Trusted store: import, duplicate refusal, security filter, trust rules.
+    let import = |name: &str, description: &str, client_auth: bool| {
+        json!({
+        "name": name, "description": description, "data": info.ca_pem,
+        "allowBasicConstraintCAFalse": false, "allowOutOfDateCert": false, "allowSHA1Certificates": false,
+        "trustForIseAuth": !client_auth, "trustForClientAuth": client_auth, "trustForCiscoServicesAuth": true})
+    };
+    let (s, v) = ise
+        .post(
+            "/api/v1/certs/trusted-certificate/import",
+            &import("Sim root", "anchor", false),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        v["response"]["message"],
+        "Trust certificate was added successfully"
+    );
+    let (s, v) = ise
+        .post(
+            "/api/v1/certs/trusted-certificate/import",
+            &import("Sim root again", "anchor", false),
+        )
+        .await;
+    assert_eq!(s, 400);
+    assert_eq!(
+        v["response"]["message"],
+        "Certificates are having same subject, same serial number and they are binary equal. Hence skipping the replace"
+    );
+    let (s, v) = ise
+        .post(
+            "/api/v1/certs/trusted-certificate/import",
+            &import("Let's root", "x", false),
+        )
+        .await;
+    assert_eq!(
+        (s, v),
+        (
+            400,
+            json!({"message": "Security Check Failed", "status": "400"})
+        )
+    );
+    let (s, _) = ise
+        .post(
+            "/api/v1/certs/trusted-certificate/import",
+            &import("root", "a, b", false),
+        )
+        .await;
+    assert_eq!(s, 400);
+    let (s, v) = ise
+        .post(
+            "/api/v1/certs/trusted-certificate/import",
+            &import("client only", "x", true),
+        )
+        .await;
+    assert_eq!(s, 400, "{v}");
+
+    // Listing pages with ISE's envelope.
+    let (s, v) = ise
+        .get("/api/v1/certs/trusted-certificate?page=1&size=2")
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(v["response"].as_array().map(Vec::len), Some(2));
+    assert!(v["nextPage"]["href"].as_str().is_some());
+    let (s, v) = ise
+        .get("/api/v1/certs/trusted-certificate?filter=friendlyName.EQ.Sim%20root")
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(v["response"].as_array().map(Vec::len), Some(1));
+    let trusted_id = v["response"][0]["id"].as_str().expect("id").to_owned();
+    let r = ise
+        .req(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/certs/trusted-certificate/{trusted_id}"),
+        )
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn ers_csrf_when_enabled() {
+    let sim = Simulator::builder()
+        .ers_csrf(true)
+        .start()
+        .await
+        .expect("sim");
+    let info = sim.info();
+    let c = http(info);
+    let ise = Ise { c: &c, info };
+    let r = ise
+        .req(
+            reqwest::Method::GET,
+            "/ers/config/op/systemconfig/iseversion",
+        )
+        .header("X-CSRF-Token", "fetch")
+        .send()
+        .await
+        .expect("fetch");
+    let token = r
+        .headers()
+        .get("X-CSRF-Token")
+        .and_then(|v| v.to_str().ok())
+        .expect("token")
+        .to_owned();
+    // A write without the token is refused with ISE's message.
+    let r = ise
+        .req(
+            reqwest::Method::POST,
+            "/ers/config/op/systemconfig/iseversion",
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 403);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(
+        v["ERSResponse"]["messages"][0]["title"],
+        "CSRF nonce validation failed"
+    );
+    // With the token it passes the check (and meets the method's own answer).
+    let r = ise
+        .req(
+            reqwest::Method::POST,
+            "/ers/config/op/systemconfig/iseversion",
+        )
+        .header("X-CSRF-Token", token)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 405);
+}
+
+#[tokio::test]
+async fn intune_answers_ise_xml_to_consented_tokens_only() {
+    let sim = sim().await;
+    let (ok, message, walked) = walk(
+        &sim,
+        Skip::Nothing,
+        "https://graph.microsoft.com",
+        "https://api.manage.microsoft.com//.default",
+    )
+    .await;
+    assert!(ok, "{message}");
+    let info = sim.info();
+    let c = http(info);
+    // The automation identity has no get_device_compliance role.
+    let r = c
+        .post(token_url(info))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", info.automation.client_id.as_str()),
+            ("client_secret", info.automation.client_secret.as_str()),
+            ("scope", "https://api.manage.microsoft.com//.default"),
+        ])
+        .send()
+        .await
+        .expect("token");
+    let t: Value = r.json().await.expect("json");
+    let base = format!(
+        "{}/TrafficGateway/TrafficRoutingService/ComplianceRetrievalService",
+        info.intune_url
+    );
+    let r = c
+        .get(format!("{base}/ciscoise/mdminfo/?ise_api_version=3"))
+        .bearer_auth(t["access_token"].as_str().expect("token"))
+        .send()
+        .await
+        .expect("mdminfo");
+    assert_eq!(r.status(), 403);
+    let r = c
+        .get(format!(
+            "{base}/cisco/devices/?paging=0&querycriteria=macaddress&value=AABBCC000001&filter=all"
+        ))
+        .send()
+        .await
+        .expect("devices");
+    assert_eq!(r.status(), 401);
+    assert!(!walked.app_id.is_empty());
+}
+
+#[tokio::test]
+async fn faults_snapshot_and_request_log() {
+    let sim = Simulator::builder()
+        .seed(42)
+        .faults(
+            Service::Graph,
+            Faults {
+                error_rate: 1.0,
+                error_status: 429,
+                retry_after_secs: Some(3),
+                ..Faults::default()
+            },
+        )
+        .start()
+        .await
+        .expect("sim");
+    let same_seed = Simulator::builder().seed(42).start().await.expect("sim");
+    assert_eq!(sim.info().tenant_id, same_seed.info().tenant_id);
+    assert_eq!(
+        sim.info().automation.client_id,
+        same_seed.info().automation.client_id
+    );
+
+    let info = sim.info();
+    let c = http(info);
+    let token = automation_token(&c, info).await;
+    let r = c
+        .get(format!("{}/organization", info.graph_url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 429);
+    assert_eq!(
+        r.headers().get("retry-after").and_then(|v| v.to_str().ok()),
+        Some("3")
+    );
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["error"]["code"], "TooManyRequests");
+
+    sim.set_faults(
+        Service::Graph,
+        Faults {
+            drop_rate: 1.0,
+            ..Faults::default()
+        },
+    );
+    assert!(
+        c.get(format!("{}/organization", info.graph_url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .is_err()
+    );
+
+    sim.set_faults(Service::Graph, Faults::default());
+    let r = c
+        .get(format!("{}/organization", info.graph_url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+
+    let graph_counts = sim.request_counts(Service::Graph);
+    assert_eq!((graph_counts.reads, graph_counts.writes), (3, 0));
+    assert_eq!(sim.request_counts(Service::Login).writes, 1);
+    let statuses: Vec<u16> = sim
+        .request_log()
+        .iter()
+        .filter(|r| r.service == "graph")
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses, [429, 0, 200]);
+    let snap = sim.snapshot();
+    assert_eq!(snap["tenant_id"], info.tenant_id.as_str());
+    assert!(
+        snap["ise"]["trustedCertificates"]
+            .as_array()
+            .is_some_and(|t| t.len() >= 3)
+    );
+    assert!(!snap.to_string().contains(&info.automation.client_secret));
+}
