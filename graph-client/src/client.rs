@@ -425,6 +425,64 @@ impl GraphClient {
         &self.inner.graph
     }
 
+    /// A client for the same tenant, endpoints, TLS roots and policies, authenticating
+    /// with other credentials (its own token cache and counters; connections shared).
+    pub fn with_credentials(&self, credentials: Credentials) -> GraphClient {
+        let i = &self.inner;
+        GraphClient {
+            inner: Arc::new(Inner {
+                http: i.http.clone(),
+                login: i.login.clone(),
+                graph: i.graph.clone(),
+                graph_scope: i.graph_scope.clone(),
+                tenant_id: i.tenant_id.clone(),
+                credentials,
+                cache: TokenCache::default(),
+                retry: i.retry,
+                timeout: i.timeout,
+                refresh_margin: i.refresh_margin,
+                counters: Counters::default(),
+                rng: SystemRandom::new(),
+            }),
+        }
+    }
+
+    /// The login authority URL.
+    pub fn login_authority(&self) -> &Url {
+        &self.inner.login
+    }
+
+    /// `GET`s a URL of a Microsoft service found through Graph (such as Intune's
+    /// compliance endpoint) with `token`, over this client's TLS roots. Returns the
+    /// status and the body as text; only https (or loopback http) URLs are allowed.
+    pub async fn get_with_token(
+        &self,
+        url: &str,
+        token: &AccessToken,
+        accept: &str,
+    ) -> Result<(u16, String)> {
+        let parsed = parse_base("service URL", url)?;
+        let path = parsed.path().to_owned();
+        self.inner.counters.reads.fetch_add(1, Ordering::Relaxed);
+        let resp = self
+            .inner
+            .http
+            .get(parsed)
+            .bearer_auth(token.secret())
+            .header("Accept", accept)
+            .send()
+            .await
+            .map_err(|e| transport_failure("GET", &path, 1, self.inner.timeout, e).1)?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.map_err(|e| Error::Transport {
+            method: "GET".into(),
+            path,
+            attempts: 1,
+            source: e.without_url(),
+        })?;
+        Ok((status, text))
+    }
+
     /// The v2 token endpoint URL for this tenant (what ISE's "Token Issuing URL" holds).
     pub fn token_endpoint(&self) -> String {
         format!(

@@ -48,6 +48,7 @@ pub struct Pager<T> {
     client: GraphClient,
     state: PagerState,
     pages: usize,
+    replication_lag: bool,
     _item: PhantomData<fn() -> T>,
 }
 
@@ -80,8 +81,16 @@ impl<T: DeserializeOwned> Pager<T> {
             client,
             state: PagerState::First { path, query },
             pages: 0,
+            replication_lag: false,
             _item: PhantomData,
         }
+    }
+
+    /// Retries Graph's replication-lag 404 on the first page (collections of an object
+    /// that was just created).
+    fn after_create(mut self) -> Self {
+        self.replication_lag = true;
+        self
     }
 
     /// The next page, or `None` after the last one.
@@ -91,6 +100,9 @@ impl<T: DeserializeOwned> Pager<T> {
             PagerState::First { path, query } => {
                 let mut call = Call::new(Method::GET, path);
                 call.query = query;
+                if self.replication_lag {
+                    call = call.replication_lag();
+                }
                 call
             }
             PagerState::Next(url) => {
@@ -436,7 +448,8 @@ impl ServicePrincipalHandle {
                 segment(&self.id)?
             ),
             &ListOptions::default(),
-        ))
+        )
+        .after_create())
     }
 
     /// Roles this principal holds on other resources (`appRoleAssignments`).
@@ -448,7 +461,8 @@ impl ServicePrincipalHandle {
                 segment(&self.id)?
             ),
             &ListOptions::default(),
-        ))
+        )
+        .after_create())
     }
 
     /// Grants this principal the app role `app_role_id` of the resource service

@@ -378,6 +378,16 @@ impl Certificate {
             .map(|cn| cn.value().into_owned())
     }
 
+    /// The issuer's common name (the last CN attribute), if it has one that decodes.
+    pub fn issuer_common_name(&self) -> Option<String> {
+        self.tbs()
+            .issuer()
+            .common_name()
+            .ok()
+            .flatten()
+            .map(|cn| cn.value().into_owned())
+    }
+
     /// The serial number as uppercase hex (big-endian, leading zero bytes stripped).
     pub fn serial(&self) -> String {
         let bytes = self.tbs().serial_number().as_bytes();

@@ -133,4 +133,84 @@ pub enum Error {
     /// An error from the ISE client (including ISE version parsing and gates).
     #[error(transparent)]
     Ise(#[from] ise_client::Error),
+
+    /// An error from the Entra ID / Graph client.
+    #[error(transparent)]
+    Graph(#[from] graph_client::Error),
+
+    /// Several applications carry the display name, so the one to use is unclear.
+    #[error(
+        "{count} applications are named `{name}` in Entra ID: rename or delete the extra ones, \
+         or give the integration a unique application name"
+    )]
+    AmbiguousApplication {
+        /// The display name.
+        name: String,
+        /// How many carry it.
+        count: usize,
+    },
+
+    /// ISE has no certificate usable as its admin certificate.
+    #[error(
+        "ISE node `{node}` has no system certificate used for Admin and no default self-signed \
+         certificate: assign the Admin role to a certificate (Administration > System > Certificates)"
+    )]
+    NoAdminCertificate {
+        /// The primary admin node.
+        node: String,
+    },
+
+    /// After the upload, Entra ID holds no key with ISE's thumbprint.
+    #[error(
+        "the application's keys do not include ISE's admin certificate: ISE's SHA-1 thumbprint is \
+         {ise}, Entra ID holds {entra:?}; upload the certificate ISE exports now"
+    )]
+    ThumbprintMismatch {
+        /// ISE's SHA-1 fingerprint (uppercase hex).
+        ise: String,
+        /// The thumbprints Entra ID holds.
+        entra: Vec<String>,
+    },
+
+    /// The key has ISE's thumbprint but another name than the certificate's CN.
+    #[error(
+        "the key with ISE's thumbprint is named `{found}`, not `{expected}`: the portal check \
+         compares both; remove the key and run again to upload it with the certificate's name"
+    )]
+    KeyNameMismatch {
+        /// The expected name (`CN=<common name>`).
+        expected: String,
+        /// The name found.
+        found: String,
+    },
+
+    /// The configuration is incomplete or wrong.
+    #[error("configuration: {what}")]
+    Config {
+        /// What is wrong and how to fix it.
+        what: String,
+    },
+
+    /// The External MDM server could not be configured.
+    #[error("configuring the External MDM server failed: {message}")]
+    MdmConfiguration {
+        /// What the configurator (or ISE) said.
+        message: String,
+    },
+
+    /// ISE's exported private key could not be decrypted or used.
+    #[error("ISE's admin private key is unusable: {what}")]
+    AdminKey {
+        /// What is wrong.
+        what: String,
+    },
+
+    /// A TLS or HTTP problem during verification.
+    #[error("verification could not reach {host}: {what}")]
+    Unreachable {
+        /// The host.
+        host: String,
+        /// What went wrong.
+        what: String,
+    },
 }

@@ -11,6 +11,11 @@
 
 pub mod anchors;
 pub mod certs;
+pub mod config;
+pub mod mdm;
+pub mod pipeline;
+pub mod steps;
+pub mod verify;
 
 mod error;
 

@@ -256,11 +256,15 @@ pub(crate) struct Call {
     pub(crate) query: Vec<(String, String)>,
     pub(crate) body: Option<serde_json::Value>,
     pub(crate) accept: &'static str,
+    /// Whether the request changes nothing on ISE (counted as a read even if it is a
+    /// POST, like a certificate export).
+    pub(crate) read_only: bool,
 }
 
 impl Call {
     pub(crate) fn new(method: Method, api: Api, path: impl Into<String>) -> Self {
         Self {
+            read_only: method_is_read(&method),
             method,
             api,
             path: path.into(),
@@ -294,6 +298,10 @@ pub(crate) fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T>
         json_path: e.path().to_string(),
         source: e.into_inner(),
     })
+}
+
+fn method_is_read(m: &Method) -> bool {
+    *m == Method::GET || *m == Method::HEAD
 }
 
 const CSRF_HEADER: &str = "X-CSRF-Token";
@@ -411,7 +419,7 @@ impl IseClient {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            if method == Method::GET {
+            if call.read_only {
                 self.inner.reads.fetch_add(1, Ordering::Relaxed);
             } else {
                 self.inner.writes.fetch_add(1, Ordering::Relaxed);
@@ -516,6 +524,35 @@ impl IseClient {
                 Decision::GiveUp => return Err(err),
             }
         }
+    }
+
+    /// Sends a request to any path of ISE's HTTPS interface (for what this crate does not
+    /// type), with Basic auth, media types, retries and TLS as configured; returns the
+    /// JSON answer, or `Value::Null` for an empty one.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<serde_json::Value> {
+        if !path.starts_with('/') || path.contains("..") {
+            return Err(Error::InvalidInput {
+                what: format!("`{path}` is not an absolute path"),
+            });
+        }
+        let api = if path.starts_with("/ers/") {
+            Api::Ers
+        } else {
+            Api::OpenApi
+        };
+        let mut call = Call::new(method, api, path);
+        call.body = body;
+        let what = format!("{} {}", call.method, call.path);
+        let answer = self.send(call).await?;
+        if answer.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(serde_json::Value::Null);
+        }
+        decode(&what, &answer.body)
     }
 
     /// Sends and decodes a JSON answer.

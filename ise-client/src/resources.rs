@@ -352,6 +352,7 @@ impl SystemCertificates {
         )
         .json(body);
         call.accept = "application/octet-stream, application/json";
+        call.read_only = true;
         let answer = self.client.send(call).await?;
         unpack_export(&answer.body)
     }
@@ -638,12 +639,6 @@ impl Ers {
     /// or `Value::Null` for an empty one.
     pub async fn write(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value> {
         Self::check(path)?;
-        let mut call = Call::new(method, Api::Ers, path);
-        call.body = body;
-        let answer = self.client.send(call).await?;
-        if answer.body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Value::Null);
-        }
-        decode(path, &answer.body)
+        self.client.request(method, path, body).await
     }
 }

@@ -281,7 +281,7 @@ impl Shared {
 }
 
 /// The ISE part of [`SimInfo`].
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct IseInfo {
     /// ISE's base URL (OpenAPI and ERS on one port).
     pub url: String,
@@ -304,7 +304,7 @@ pub struct IseInfo {
 }
 
 /// The automating identity pre-seeded in the tenant.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct AutomationInfo {
     /// Client id.
     pub client_id: String,
@@ -313,7 +313,7 @@ pub struct AutomationInfo {
 }
 
 /// Everything a client needs to reach the simulator.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct SimInfo {
     /// Tenant id.
     pub tenant_id: String,

@@ -1,0 +1,213 @@
+//! The integration's configuration: TOML for what is not secret, environment variables
+//! for secrets (and any override).
+//!
+//! ```toml
+//! app_display_name = "Cisco ISE"
+//! mdm_server_name = "Intune"
+//!
+//! [ise]
+//! url = "https://ise-pan.example.com"
+//! # ers_url = "https://ise-pan.example.com:9060"
+//! username = "api-admin"
+//! tls_pin_sha256 = "4718FF21B9206568A1A9BE515480E1BF2EE14B270EEC8CE34CEA692E0F34C90D"
+//! # tls_ca_file = "/etc/ise/enterprise-ca.pem"
+//!
+//! [entra]
+//! tenant_id = "00000000-0000-0000-0000-000000000000"
+//! client_id = "11111111-1111-1111-1111-111111111111"
+//! # login_url = "https://login.microsoftonline.com"
+//! # graph_url = "https://graph.microsoft.com/v1.0"
+//!
+//! [anchors]
+//! # extra_files = ["/etc/ise/proxy-root.pem"]
+//! ```
+//!
+//! Secrets come from `ISE_INTUNE_ISE_PASSWORD` and `ISE_INTUNE_CLIENT_SECRET` only; the
+//! other `ISE_INTUNE_*` variables override the file (see [`IntegrationConfig::apply_env`]).
+
+use std::path::{Path, PathBuf};
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::Error;
+
+/// ISE connection settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IseConfig {
+    /// Primary admin node URL.
+    #[serde(default)]
+    pub url: String,
+    /// Separate ERS base, if ERS is on port 9060.
+    pub ers_url: Option<String>,
+    /// Admin username.
+    #[serde(default)]
+    pub username: String,
+    /// Pinned SHA-256 of ISE's admin certificate.
+    pub tls_pin_sha256: Option<String>,
+    /// A CA file that issued ISE's admin certificate.
+    pub tls_ca_file: Option<PathBuf>,
+    /// Whether ERS CSRF is enabled.
+    #[serde(default)]
+    pub ers_csrf: bool,
+    /// The password (from `ISE_INTUNE_ISE_PASSWORD`; never read from the file).
+    #[serde(skip)]
+    pub password: Option<SecretString>,
+}
+
+/// Entra ID settings of the automating identity.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntraConfig {
+    /// Tenant id.
+    #[serde(default)]
+    pub tenant_id: String,
+    /// Client id of the automating application.
+    #[serde(default)]
+    pub client_id: String,
+    /// Login authority override.
+    pub login_url: Option<String>,
+    /// Graph base override (ending in `/v1.0`).
+    pub graph_url: Option<String>,
+    /// An extra CA file for the Microsoft endpoints (TLS inspection proxies).
+    pub extra_ca_file: Option<PathBuf>,
+    /// The client secret (from `ISE_INTUNE_CLIENT_SECRET`; never read from the file).
+    #[serde(skip)]
+    pub client_secret: Option<SecretString>,
+}
+
+/// Extra trust anchors.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnchorsConfig {
+    /// PEM files of extra roots to import into ISE.
+    #[serde(default)]
+    pub extra_files: Vec<PathBuf>,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationConfig {
+    /// Display name of the Entra application ISE uses.
+    #[serde(default = "default_app_name")]
+    pub app_display_name: String,
+    /// Name of ISE's External MDM server entry.
+    #[serde(default = "default_mdm_name")]
+    pub mdm_server_name: String,
+    /// ISE.
+    #[serde(default)]
+    pub ise: IseConfig,
+    /// Entra ID.
+    #[serde(default)]
+    pub entra: EntraConfig,
+    /// Anchors.
+    #[serde(default)]
+    pub anchors: AnchorsConfig,
+}
+
+fn default_app_name() -> String {
+    "Cisco ISE Intune integration".into()
+}
+
+fn default_mdm_name() -> String {
+    "Intune".into()
+}
+
+impl IntegrationConfig {
+    /// Parses TOML text (secrets are not accepted in it).
+    pub fn from_toml(text: &str) -> Result<Self, Error> {
+        for secret in ["password", "client_secret"] {
+            if text.lines().any(|l| l.trim_start().starts_with(secret)) {
+                return Err(Error::Config {
+                    what: format!(
+                        "`{secret}` must not be in the file: set ISE_INTUNE_ISE_PASSWORD / \
+                         ISE_INTUNE_CLIENT_SECRET in the environment"
+                    ),
+                });
+            }
+        }
+        toml::from_str(text).map_err(|e| Error::Config {
+            what: format!("invalid TOML: {e}"),
+        })
+    }
+
+    /// Reads a TOML file, then applies the environment.
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
+            what: format!("cannot read {}: {e}", path.display()),
+        })?;
+        let mut config = Self::from_toml(&text)?;
+        config.apply_env(|k| std::env::var(k).ok());
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Applies `ISE_INTUNE_ISE_URL`, `_ISE_ERS_URL`, `_ISE_USERNAME`, `_ISE_PASSWORD`,
+    /// `_ISE_PIN_SHA256`, `_TENANT_ID`, `_CLIENT_ID`, `_CLIENT_SECRET`, `_LOGIN_URL`,
+    /// `_GRAPH_URL`, `_APP_NAME` from `get` (the process environment in [`Self::load`]).
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) {
+        let set = |target: &mut String, key: &str| {
+            if let Some(v) = get(key) {
+                *target = v;
+            }
+        };
+        set(&mut self.ise.url, "ISE_INTUNE_ISE_URL");
+        set(&mut self.ise.username, "ISE_INTUNE_ISE_USERNAME");
+        set(&mut self.entra.tenant_id, "ISE_INTUNE_TENANT_ID");
+        set(&mut self.entra.client_id, "ISE_INTUNE_CLIENT_ID");
+        set(&mut self.app_display_name, "ISE_INTUNE_APP_NAME");
+        if let Some(v) = get("ISE_INTUNE_ISE_ERS_URL") {
+            self.ise.ers_url = Some(v);
+        }
+        if let Some(v) = get("ISE_INTUNE_ISE_PIN_SHA256") {
+            self.ise.tls_pin_sha256 = Some(v);
+        }
+        if let Some(v) = get("ISE_INTUNE_LOGIN_URL") {
+            self.entra.login_url = Some(v);
+        }
+        if let Some(v) = get("ISE_INTUNE_GRAPH_URL") {
+            self.entra.graph_url = Some(v);
+        }
+        if let Some(v) = get("ISE_INTUNE_ISE_PASSWORD") {
+            self.ise.password = Some(SecretString::from(v));
+        }
+        if let Some(v) = get("ISE_INTUNE_CLIENT_SECRET") {
+            self.entra.client_secret = Some(SecretString::from(v));
+        }
+    }
+
+    /// Checks that everything needed is there.
+    pub fn validate(&self) -> Result<(), Error> {
+        let missing = |what: &str| Error::Config {
+            what: format!("{what} is missing"),
+        };
+        if self.ise.url.is_empty() {
+            return Err(missing("ise.url (or ISE_INTUNE_ISE_URL)"));
+        }
+        if self.ise.username.is_empty() {
+            return Err(missing("ise.username (or ISE_INTUNE_ISE_USERNAME)"));
+        }
+        if self.ise.password.is_none() {
+            return Err(missing("the ISE password (ISE_INTUNE_ISE_PASSWORD)"));
+        }
+        if self.ise.tls_pin_sha256.is_none() && self.ise.tls_ca_file.is_none() {
+            return Err(Error::Config {
+                what: "set ise.tls_pin_sha256 (ISE's self-signed admin certificate) or \
+                       ise.tls_ca_file (the CA that issued it)"
+                    .into(),
+            });
+        }
+        if self.entra.tenant_id.is_empty() {
+            return Err(missing("entra.tenant_id (or ISE_INTUNE_TENANT_ID)"));
+        }
+        if self.entra.client_id.is_empty() {
+            return Err(missing("entra.client_id (or ISE_INTUNE_CLIENT_ID)"));
+        }
+        if self.entra.client_secret.is_none() {
+            return Err(missing("the client secret (ISE_INTUNE_CLIENT_SECRET)"));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,485 @@
+//! Cisco's seven steps, each a typed, idempotent async function. Each returns a
+//! [`Step`]: what happened ([`Outcome`]) and the resource it produced, so steps compose
+//! by hand or through [`crate::pipeline::Onboarding`].
+
+use graph_client::well_known::{
+    APPLICATION_READ_ALL, APPLICATION_READ_ALL_ROLE_ID, GET_DEVICE_COMPLIANCE,
+    GET_DEVICE_COMPLIANCE_ROLE_ID, INTUNE_API_APP_ID, MICROSOFT_GRAPH_APP_ID,
+};
+use graph_client::{
+    CertificateKey, Change, GraphClient, NewApplication, RequiredResourceAccess, ResourceAccess,
+};
+use ise_client::{
+    DEFAULT_SELF_SIGNED_NAME, ExportKind, ImportOutcome, IseClient, Node, SystemCertificate,
+    TrustedCertificateImport,
+};
+use serde::Serialize;
+
+use crate::Error;
+use crate::anchors::{TrustAnchor, TrustAnchorSet};
+use crate::certs::{Certificate, Sha256Fingerprint};
+use crate::mdm::{ConfiguratorOutcome, MdmServerConfigurator, MdmServerSettings};
+
+/// What a step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Something new was made.
+    Created,
+    /// Something existing was changed.
+    Updated,
+    /// Everything was already as wanted; nothing was written.
+    Unchanged,
+    /// A person has to act before the step can complete.
+    ManualActionRequired,
+}
+
+impl Outcome {
+    /// Combines two outcomes of one step: any write wins over `Unchanged`.
+    pub fn and(self, other: Outcome) -> Outcome {
+        use Outcome::*;
+        match (self, other) {
+            (ManualActionRequired, _) | (_, ManualActionRequired) => ManualActionRequired,
+            (Created, _) | (_, Created) => Created,
+            (Updated, _) | (_, Updated) => Updated,
+            _ => Unchanged,
+        }
+    }
+
+    /// `"created"`, `"updated"`, `"unchanged"`, `"manual_action_required"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Updated => "updated",
+            Self::Unchanged => "unchanged",
+            Self::ManualActionRequired => "manual_action_required",
+        }
+    }
+}
+
+impl<T> From<&Change<T>> for Outcome {
+    fn from(c: &Change<T>) -> Self {
+        match c {
+            Change::Created(_) => Outcome::Created,
+            Change::Updated(_) => Outcome::Updated,
+            Change::Unchanged(_) => Outcome::Unchanged,
+        }
+    }
+}
+
+/// A step's outcome and the resource it produced.
+#[derive(Debug, Clone)]
+pub struct Step<T> {
+    /// What happened.
+    pub outcome: Outcome,
+    /// The resource.
+    pub value: T,
+}
+
+/// Step 1's result: the application and its service principal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RegisteredApp {
+    /// Object id.
+    pub object_id: String,
+    /// Application (client) id.
+    pub client_id: String,
+    /// The service principal's object id.
+    pub service_principal_id: String,
+    /// Display name.
+    pub display_name: String,
+}
+
+/// Step 1: finds the single-tenant application by display name, or creates it, and
+/// ensures its service principal.
+pub async fn register_app(
+    graph: &GraphClient,
+    display_name: &str,
+) -> Result<Step<RegisteredApp>, Error> {
+    let found = graph
+        .applications()
+        .find_by_display_name(display_name)
+        .await?;
+    let (app, mut outcome) = match found.len() {
+        0 => (
+            graph
+                .applications()
+                .create(&NewApplication::single_tenant(display_name))
+                .await?,
+            Outcome::Created,
+        ),
+        1 => (
+            found
+                .into_iter()
+                .next()
+                .ok_or(Error::AmbiguousApplication {
+                    name: display_name.into(),
+                    count: 0,
+                })?,
+            Outcome::Unchanged,
+        ),
+        count => {
+            return Err(Error::AmbiguousApplication {
+                name: display_name.into(),
+                count,
+            });
+        }
+    };
+    let sp = graph.service_principals().ensure(&app.app_id).await?;
+    outcome = outcome.and(Outcome::from(&sp));
+    Ok(Step {
+        outcome,
+        value: RegisteredApp {
+            object_id: app.id,
+            client_id: app.app_id,
+            service_principal_id: sp.into_inner().id,
+            display_name: app.display_name,
+        },
+    })
+}
+
+/// Step 2's result.
+#[derive(Debug, Clone)]
+pub struct AdminCertificate {
+    /// The primary admin node.
+    pub node: Node,
+    /// ISE's record of the certificate.
+    pub system_certificate: SystemCertificate,
+    /// The certificate itself.
+    pub certificate: Certificate,
+}
+
+/// Picks the certificate ISE uses for Admin: the one whose `usedBy` lists Admin, else
+/// the default self-signed one.
+pub fn pick_admin_certificate(certs: &[SystemCertificate]) -> Option<&SystemCertificate> {
+    certs.iter().find(|c| c.is_admin()).or_else(|| {
+        certs
+            .iter()
+            .find(|c| c.friendly_name == DEFAULT_SELF_SIGNED_NAME)
+    })
+}
+
+/// Step 2: exports the primary admin node's Admin certificate (certificate only).
+pub async fn export_admin_certificate(ise: &IseClient) -> Result<Step<AdminCertificate>, Error> {
+    let node = ise.primary_admin_node().await?;
+    let system = ise.system_certificates(node.hostname.clone());
+    let certs = system.list(&[]).await?;
+    let chosen =
+        pick_admin_certificate(&certs)
+            .cloned()
+            .ok_or_else(|| Error::NoAdminCertificate {
+                node: node.hostname.clone(),
+            })?;
+    let export = system
+        .export(&chosen.id, &ExportKind::CertificateOnly)
+        .await?;
+    let pem = export.certificates_pem.first().cloned().unwrap_or_default();
+    let certificate = Certificate::from_pem(&pem)?;
+    Ok(Step {
+        outcome: Outcome::Unchanged,
+        value: AdminCertificate {
+            node,
+            system_certificate: chosen,
+            certificate,
+        },
+    })
+}
+
+/// The key name the Azure portal check expects: `CN=<common name>`.
+pub fn key_display_name(cert: &Certificate) -> String {
+    format!(
+        "CN={}",
+        cert.common_name().unwrap_or_else(|| cert.subject())
+    )
+}
+
+fn iso(t: time::OffsetDateTime) -> String {
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        t.month() as u8,
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// Step 3: adds ISE's certificate to the application's keys (keeping every other key),
+/// then checks that Entra ID holds a key with ISE's SHA-1 thumbprint and the
+/// certificate's name.
+pub async fn upload_certificate(
+    graph: &GraphClient,
+    app: &RegisteredApp,
+    cert: &Certificate,
+) -> Result<Step<String>, Error> {
+    let key = CertificateKey {
+        der: cert.der().to_vec(),
+        display_name: key_display_name(cert),
+        start_date_time: Some(iso(cert.not_before())),
+        end_date_time: Some(iso(cert.not_after())),
+    };
+    let handle = graph.application(app.object_id.clone());
+    let change = handle.add_certificate(&key).await?;
+    let outcome = Outcome::from(&change);
+    let keys = if change.is_write() {
+        handle.key_credentials().await?
+    } else {
+        change.into_inner()
+    };
+    let ise = cert.sha1().to_hex();
+    let registered = keys
+        .iter()
+        .find(|k| k.thumbprint_hex().as_deref() == Some(ise.as_str()))
+        .ok_or_else(|| Error::ThumbprintMismatch {
+            ise: ise.clone(),
+            entra: keys.iter().filter_map(|k| k.thumbprint_hex()).collect(),
+        })?;
+    let expected = key_display_name(cert);
+    match registered.display_name.as_deref() {
+        Some(found) if !found.eq_ignore_ascii_case(&expected) => {
+            return Err(Error::KeyNameMismatch {
+                expected,
+                found: found.to_owned(),
+            });
+        }
+        _ => {}
+    }
+    Ok(Step {
+        outcome,
+        value: ise,
+    })
+}
+
+/// Step 4's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GrantedPermissions {
+    /// Intune API `get_device_compliance` role id.
+    pub get_device_compliance: String,
+    /// Graph `Application.Read.All` role id.
+    pub application_read_all: String,
+}
+
+/// Step 4: requests Intune `get_device_compliance` and Graph `Application.Read.All`
+/// and grants admin consent (app role assignments), keeping any other permission.
+pub async fn grant_permissions(
+    graph: &GraphClient,
+    app: &RegisteredApp,
+) -> Result<Step<GrantedPermissions>, Error> {
+    let sps = graph.service_principals();
+    let (intune, graph_sp) = tokio::try_join!(
+        sps.by_app_id(INTUNE_API_APP_ID),
+        sps.by_app_id(MICROSOFT_GRAPH_APP_ID)
+    )?;
+    let missing = |name: &str| Error::Config {
+        what: format!(
+            "the tenant has no service principal for {name}: it needs an Intune licence \
+             (Microsoft Intune API) and Microsoft Graph"
+        ),
+    };
+    let intune = intune.ok_or_else(|| missing("Microsoft Intune API"))?;
+    let graph_sp = graph_sp.ok_or_else(|| missing("Microsoft Graph"))?;
+    // Prefer the role ids the tenant publishes; fall back to the documented ones.
+    let compliance = intune
+        .app_role_by_value(GET_DEVICE_COMPLIANCE)
+        .map(|r| r.id.clone())
+        .unwrap_or_else(|| GET_DEVICE_COMPLIANCE_ROLE_ID.into());
+    let read_all = graph_sp
+        .app_role_by_value(APPLICATION_READ_ALL)
+        .map(|r| r.id.clone())
+        .unwrap_or_else(|| APPLICATION_READ_ALL_ROLE_ID.into());
+    let wanted = [
+        RequiredResourceAccess {
+            resource_app_id: INTUNE_API_APP_ID.into(),
+            resource_access: vec![ResourceAccess::role(compliance.clone())],
+        },
+        RequiredResourceAccess {
+            resource_app_id: MICROSOFT_GRAPH_APP_ID.into(),
+            resource_access: vec![ResourceAccess::role(read_all.clone())],
+        },
+    ];
+    let access = graph
+        .application(app.object_id.clone())
+        .merge_required_resource_access(&wanted)
+        .await?;
+    let principal = graph.service_principal(app.service_principal_id.clone());
+    let (a, b) = tokio::try_join!(
+        principal.grant_app_role(&intune.id, &compliance),
+        principal.grant_app_role(&graph_sp.id, &read_all)
+    )?;
+    let outcome = if access.is_write() || a.is_write() || b.is_write() {
+        Outcome::Updated
+    } else {
+        Outcome::Unchanged
+    };
+    Ok(Step {
+        outcome,
+        value: GrantedPermissions {
+            get_device_compliance: compliance,
+            application_read_all: read_all,
+        },
+    })
+}
+
+/// What ISE's External MDM form needs from Entra ID.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppDetails {
+    /// Application (client) id.
+    pub client_id: String,
+    /// Tenant id.
+    pub tenant_id: String,
+    /// v2 token endpoint ("Token Issuing URL").
+    pub token_endpoint: String,
+    /// Graph origin ("Auto Discovery URL").
+    pub auto_discovery_url: String,
+}
+
+/// Step 4b: the application's details for ISE (no request is sent).
+pub fn app_details(graph: &GraphClient, app: &RegisteredApp) -> AppDetails {
+    let base = graph.graph_base();
+    AppDetails {
+        client_id: app.client_id.clone(),
+        tenant_id: graph.tenant_id().to_owned(),
+        token_endpoint: graph.token_endpoint(),
+        auto_discovery_url: base.origin().ascii_serialization(),
+    }
+}
+
+/// One anchor's import result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AnchorImport {
+    /// Anchor name.
+    pub name: String,
+    /// SHA-256 (uppercase hex).
+    pub sha256: String,
+    /// `present`, `imported` or `already_present` (ISE said so on import).
+    pub result: &'static str,
+}
+
+/// The import request for one anchor: trusted for authentication within ISE and for
+/// Cisco services, nothing else.
+pub fn anchor_import_request(anchor: &TrustAnchor) -> TrustedCertificateImport {
+    let name: String = anchor
+        .name()
+        .chars()
+        .map(|c| if matches!(c, '\'' | ',') { ' ' } else { c })
+        .collect();
+    let mut req = TrustedCertificateImport::new(name, anchor.certificate().to_pem());
+    req.description = Some("Microsoft Intune trust anchor imported by ise-intune".into());
+    req.trust_for_ise_auth = true;
+    req.trust_for_cisco_services_auth = true;
+    req
+}
+
+/// Step 5: imports the anchors ISE's trusted store lacks (compared by SHA-256), in
+/// parallel. Certificates already there are never touched.
+pub async fn import_trust_anchors(
+    ise: &IseClient,
+    anchors: &TrustAnchorSet,
+) -> Result<Step<Vec<AnchorImport>>, Error> {
+    let present: Vec<Sha256Fingerprint> = ise
+        .trusted_certificates()
+        .list(&[])
+        .await?
+        .iter()
+        .filter_map(|t| t.sha256_hex())
+        .filter_map(|h| h.parse().ok())
+        .collect();
+    let missing = anchors.missing_from(&present);
+    let mut results: Vec<AnchorImport> = anchors
+        .anchors()
+        .iter()
+        .filter(|a| !missing.iter().any(|m| m.certificate() == a.certificate()))
+        .map(|a| AnchorImport {
+            name: a.name().into(),
+            sha256: a.certificate().sha256().to_hex(),
+            result: "present",
+        })
+        .collect();
+    let mut tasks = tokio::task::JoinSet::new();
+    for anchor in missing {
+        let ise = ise.clone();
+        let req = anchor_import_request(anchor);
+        let (name, sha) = (
+            anchor.name().to_owned(),
+            anchor.certificate().sha256().to_hex(),
+        );
+        tasks.spawn(async move {
+            ise.trusted_certificates()
+                .import(&req)
+                .await
+                .map(|o| AnchorImport {
+                    name,
+                    sha256: sha,
+                    result: match o {
+                        ImportOutcome::Imported { .. } => "imported",
+                        ImportOutcome::AlreadyPresent { .. } => "already_present",
+                    },
+                })
+        });
+    }
+    let mut first_error = None;
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(Ok(r)) => results.push(r),
+            Ok(Err(e)) => {
+                first_error.get_or_insert(Error::Ise(e));
+            }
+            Err(e) => {
+                first_error.get_or_insert(Error::Config {
+                    what: format!("an anchor import task failed: {e}"),
+                });
+            }
+        }
+    }
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    results.sort_by(|a, b| a.name.cmp(&b.name));
+    let outcome = if results.iter().any(|r| r.result == "imported") {
+        Outcome::Created
+    } else {
+        Outcome::Unchanged
+    };
+    Ok(Step {
+        outcome,
+        value: results,
+    })
+}
+
+/// Step 6: creates or updates the External MDM server through a configurator.
+pub async fn configure_mdm_server(
+    configurator: &dyn MdmServerConfigurator,
+    settings: &MdmServerSettings,
+) -> Result<Step<Option<String>>, Error> {
+    Ok(into_step(configurator.apply(settings).await?))
+}
+
+/// Step 7: disables, tests and re-enables the External MDM server after a certificate
+/// change.
+pub async fn cycle_mdm_server(
+    configurator: &dyn MdmServerConfigurator,
+    name: &str,
+) -> Result<Step<Option<String>>, Error> {
+    Ok(into_step(configurator.cycle(name).await?))
+}
+
+fn into_step(o: ConfiguratorOutcome) -> Step<Option<String>> {
+    match o {
+        ConfiguratorOutcome::Created => Step {
+            outcome: Outcome::Created,
+            value: None,
+        },
+        ConfiguratorOutcome::Updated => Step {
+            outcome: Outcome::Updated,
+            value: None,
+        },
+        ConfiguratorOutcome::Unchanged => Step {
+            outcome: Outcome::Unchanged,
+            value: None,
+        },
+        ConfiguratorOutcome::ManualActionRequired { instructions } => Step {
+            outcome: Outcome::ManualActionRequired,
+            value: Some(instructions),
+        },
+    }
+}

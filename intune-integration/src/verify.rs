@@ -1,0 +1,474 @@
+//! Reproducing ISE's Test Connection from the library: a token with ISE's own admin key,
+//! Graph discovery of the Intune endpoint, an Intune token with the release's audience,
+//! the `mdminfo` call, and every TLS chain checked against ISE's trusted store.
+
+use std::sync::{Arc, Mutex};
+
+use graph_client::well_known::{COMPLIANCE_RETRIEVAL_SERVICE, NAC_API_SERVICE};
+use graph_client::{
+    AssertionAlgorithm, ClientCertificate, Credentials, GraphClient, TokenAudience,
+};
+use ise_client::{ExportKind, IseClient, TrustedCertificate};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+
+use crate::Error;
+use crate::anchors::TrustAnchorSet;
+use crate::certs::Certificate;
+use crate::version::{IseVersion, TokenAudience as IseAudience};
+
+/// One check of the verification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    /// `token`, `discovery`, `intune_token`, `mdminfo`, `tls:<host>`.
+    pub name: String,
+    /// Whether it passed.
+    pub ok: bool,
+    /// What was found, or what is wrong and how to fix it.
+    pub detail: String,
+}
+
+/// The result of [`verify_connection`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerificationReport {
+    /// Whether every check passed.
+    pub ok: bool,
+    /// Every check, in order.
+    pub checks: Vec<Check>,
+}
+
+impl VerificationReport {
+    fn push(&mut self, name: impl Into<String>, ok: bool, detail: impl Into<String>) {
+        self.checks.push(Check {
+            name: name.into(),
+            ok,
+            detail: detail.into(),
+        });
+        self.ok = self.checks.iter().all(|c| c.ok);
+    }
+}
+
+/// Where ISE's admin key comes from.
+#[derive(Clone)]
+pub enum AdminKey {
+    /// Exported from ISE with a one-time random password (needs the certificate
+    /// export-with-key right on the ISE account).
+    ExportFromIse,
+    /// Supplied: the admin certificate and its unencrypted PKCS#8 key, in PEM.
+    Supplied {
+        /// Certificate PEM.
+        cert_pem: String,
+        /// Key PEM (`PRIVATE KEY`).
+        key_pem: SecretString,
+    },
+}
+
+impl std::fmt::Debug for AdminKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::ExportFromIse => f.write_str("ExportFromIse"),
+            Self::Supplied { .. } => f.write_str("Supplied { key_pem: [REDACTED] }"),
+        }
+    }
+}
+
+/// Everything [`verify_connection`] needs.
+#[derive(Debug, Clone)]
+pub struct VerifyInput<'a> {
+    /// ISE.
+    pub ise: &'a IseClient,
+    /// A Graph client for the tenant (its endpoints and TLS roots are reused; its
+    /// credentials are not).
+    pub graph: &'a GraphClient,
+    /// The application (client) id ISE uses.
+    pub client_id: &'a str,
+    /// ISE's release.
+    pub version: IseVersion,
+    /// ISE's admin key.
+    pub admin_key: AdminKey,
+    /// Anchors, to name a missing root.
+    pub anchors: &'a TrustAnchorSet,
+}
+
+fn random_password() -> Result<String, Error> {
+    use ring::rand::SecureRandom as _;
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut bytes = [0u8; 24];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| Error::AdminKey {
+            what: "the system random generator failed".into(),
+        })?;
+    Ok(bytes
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect())
+}
+
+/// Decrypts an `ENCRYPTED PRIVATE KEY` PEM (PKCS#8, PBES2) to PKCS#8 DER.
+pub fn decrypt_pkcs8_pem(pem: &str, password: &str) -> Result<Vec<u8>, Error> {
+    if pem.contains("Proc-Type: 4,ENCRYPTED") {
+        return Err(Error::AdminKey {
+            what: "the key is in OpenSSL's legacy encrypted format (DEK-Info), which is not \
+                   supported: convert it with `openssl pkcs8 -topk8` or supply the key"
+                .into(),
+        });
+    }
+    let (label, der) =
+        der::pem::decode_vec(pem.trim().as_bytes()).map_err(|e| Error::AdminKey {
+            what: format!("not a PEM key: {e}"),
+        })?;
+    match label {
+        "ENCRYPTED PRIVATE KEY" => {
+            let info =
+                pkcs8::EncryptedPrivateKeyInfoRef::try_from(der.as_slice()).map_err(|e| {
+                    Error::AdminKey {
+                        what: format!("not a PKCS#8 encrypted key: {e}"),
+                    }
+                })?;
+            let doc = info.decrypt(password).map_err(|e| Error::AdminKey {
+                what: format!("decryption failed (wrong password or unsupported cipher): {e}"),
+            })?;
+            Ok(doc.as_bytes().to_vec())
+        }
+        "PRIVATE KEY" => Ok(der),
+        other => Err(Error::AdminKey {
+            what: format!("found a `{other}` block, expected ENCRYPTED PRIVATE KEY or PRIVATE KEY"),
+        }),
+    }
+}
+
+async fn admin_credentials(input: &VerifyInput<'_>) -> Result<ClientCertificate, Error> {
+    let (cert_pem, key_der) = match &input.admin_key {
+        AdminKey::Supplied { cert_pem, key_pem } => (
+            cert_pem.clone(),
+            decrypt_pkcs8_pem(key_pem.expose_secret(), "")?,
+        ),
+        AdminKey::ExportFromIse => {
+            let admin = crate::steps::export_admin_certificate(input.ise)
+                .await?
+                .value;
+            let password = random_password()?;
+            let export = input
+                .ise
+                .system_certificates(admin.node.hostname.clone())
+                .export(
+                    &admin.system_certificate.id,
+                    &ExportKind::WithPrivateKey(SecretString::from(password.clone())),
+                )
+                .await?;
+            let key = export.private_key.ok_or_else(|| Error::AdminKey {
+                what: "ISE's export holds no private key".into(),
+            })?;
+            (
+                admin.certificate.to_pem(),
+                decrypt_pkcs8_pem(key.pem(), &password)?,
+            )
+        }
+    };
+    let cert = Certificate::from_pem(&cert_pem)?;
+    ClientCertificate::from_der(
+        input.client_id,
+        cert.der().to_vec(),
+        &PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_der)),
+        AssertionAlgorithm::Rs256,
+    )
+    .map_err(Error::Graph)
+}
+
+/// Runs every check ISE's Test Connection runs, and reports each one. Never fails
+/// as a whole for a failed check: the report says which failed and why.
+pub async fn verify_connection(input: VerifyInput<'_>) -> Result<VerificationReport, Error> {
+    let mut report = VerificationReport {
+        ok: true,
+        checks: Vec::new(),
+    };
+    let audience = input.version.token_audience()?;
+
+    // TLS chains of the Microsoft services, against ISE's trusted store.
+    let trusted = input.ise.trusted_certificates().list(&[]).await?;
+    let login = input.graph.login_authority().clone();
+    let graph_origin = input.graph.graph_base().clone();
+    for (label, url) in [("login", &login), ("graph", &graph_origin)] {
+        let (ok, detail) = check_chain(input.ise, &trusted, url, input.anchors).await;
+        report.push(format!("tls:{label}"), ok, detail);
+    }
+
+    let cert = match admin_credentials(&input).await {
+        Ok(c) => c,
+        Err(e) => {
+            report.push("token", false, format!("ISE's admin key: {e}"));
+            return Ok(report);
+        }
+    };
+    let as_ise = input.graph.with_credentials(Credentials::Certificate(cert));
+    let graph_scope = TokenAudience::Scope(graph_client::DEFAULT_GRAPH_SCOPE.into());
+    if let Err(e) = as_ise.access_token(&graph_scope).await {
+        report.push("token", false, e.to_string());
+        return Ok(report);
+    }
+    report.push(
+        "token",
+        true,
+        "Graph token issued to ISE's admin certificate",
+    );
+
+    let endpoints = match as_ise.intune_endpoints().await {
+        Ok(e) => e,
+        Err(e) => {
+            report.push(
+                "discovery",
+                false,
+                format!("{e} — grant Application.Read.All with admin consent"),
+            );
+            return Ok(report);
+        }
+    };
+    let provider = if input.version.supports_compliance_v3() {
+        COMPLIANCE_RETRIEVAL_SERVICE
+    } else {
+        NAC_API_SERVICE
+    };
+    let Some(endpoint) = endpoints.iter().find(|e| e.provider_name == provider) else {
+        report.push(
+            "discovery",
+            false,
+            format!("no {provider} endpoint published"),
+        );
+        return Ok(report);
+    };
+    report.push("discovery", true, format!("{provider} at {}", endpoint.uri));
+    if let Ok(url) = url::Url::parse(&endpoint.uri) {
+        let (ok, detail) = check_chain(input.ise, &trusted, &url, input.anchors).await;
+        report.push("tls:intune", ok, detail);
+    }
+
+    let intune_audience = match audience {
+        IseAudience::Resource => TokenAudience::Resource(audience.as_str().into()),
+        IseAudience::DefaultScope => TokenAudience::Scope(audience.as_str().into()),
+    };
+    let token = match as_ise.access_token(&intune_audience).await {
+        Ok(t) => t,
+        Err(e) => {
+            report.push("intune_token", false, e.to_string());
+            return Ok(report);
+        }
+    };
+    report.push(
+        "intune_token",
+        true,
+        format!("token for `{}`", audience.as_str()),
+    );
+    let url = format!(
+        "{}/ciscoise/mdminfo/?ise_api_version={}",
+        endpoint.uri.trim_end_matches('/'),
+        if input.version.supports_compliance_v3() {
+            3
+        } else {
+            2
+        }
+    );
+    match as_ise.get_with_token(&url, &token, "application/xml").await {
+        Ok((200, body)) if body.contains("<name>mdminfo</name>") => {
+            report.push("mdminfo", true, "Intune answered mdminfo")
+        }
+        Ok((status, body)) => report.push(
+            "mdminfo",
+            false,
+            format!(
+                "Intune answered {status}: {} — check get_device_compliance and its admin consent",
+                body.chars().take(200).collect::<String>()
+            ),
+        ),
+        Err(e) => report.push("mdminfo", false, e.to_string()),
+    }
+    Ok(report)
+}
+
+/// Records the chain a server presents and refuses it: used only to learn the chain,
+/// never to accept a connection.
+#[derive(Debug)]
+struct ChainRecorder {
+    chain: Mutex<Vec<Vec<u8>>>,
+    schemes: Vec<SignatureScheme>,
+}
+
+impl ServerCertVerifier for ChainRecorder {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let mut chain = vec![end_entity.to_vec()];
+        chain.extend(intermediates.iter().map(|c| c.to_vec()));
+        *self.chain.lock().unwrap_or_else(|p| p.into_inner()) = chain;
+        Err(rustls::Error::General(
+            "chain recorded; connection not used".into(),
+        ))
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Err(rustls::Error::General("not used".into()))
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Err(rustls::Error::General("not used".into()))
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.schemes.clone()
+    }
+}
+
+/// The chain `url`'s server presents (leaf first).
+pub async fn presented_chain(url: &url::Url) -> Result<Vec<Vec<u8>>, Error> {
+    let host = url.host_str().unwrap_or_default().to_owned();
+    let port = url.port_or_known_default().unwrap_or(443);
+    let unreachable = |what: String| Error::Unreachable {
+        host: host.clone(),
+        what,
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let recorder = Arc::new(ChainRecorder {
+        chain: Mutex::new(Vec::new()),
+        schemes: provider
+            .signature_verification_algorithms
+            .supported_schemes(),
+    });
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| unreachable(e.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(recorder.clone())
+        .with_no_client_auth();
+    let name = ServerName::try_from(host.clone()).map_err(|e| unreachable(e.to_string()))?;
+    let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
+        .await
+        .map_err(|e| unreachable(e.to_string()))?;
+    // The handshake fails by design once the chain is recorded.
+    let _ = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await;
+    let chain = recorder
+        .chain
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    if chain.is_empty() {
+        return Err(unreachable("the server presented no certificate".into()));
+    }
+    Ok(chain)
+}
+
+fn trusted_for_ise_auth(t: &TrustedCertificate) -> bool {
+    let enabled = t
+        .status
+        .as_deref()
+        .is_none_or(|s| s.eq_ignore_ascii_case("enabled"));
+    let infra = t
+        .trusted_for
+        .as_deref()
+        .is_none_or(|f| f.contains("Infrastructure"));
+    enabled && infra
+}
+
+/// Checks that `url`'s chain ends in a certificate of ISE's trusted store.
+async fn check_chain(
+    ise: &IseClient,
+    trusted: &[TrustedCertificate],
+    url: &url::Url,
+    anchors: &TrustAnchorSet,
+) -> (bool, String) {
+    let host = url.host_str().unwrap_or_default().to_owned();
+    let chain = match presented_chain(url).await {
+        Ok(c) => c,
+        Err(e) => return (false, e.to_string()),
+    };
+    let parsed: Vec<Certificate> = chain
+        .iter()
+        .filter_map(|d| Certificate::from_der(d).ok())
+        .collect();
+    let Some(top) = parsed.last() else {
+        return (false, format!("{host} presented no readable certificate"));
+    };
+    let issuer_cn = top.issuer_common_name().unwrap_or_else(|| top.issuer());
+    // Candidates: trusted certificates named like the top certificate's issuer, or
+    // equal to a presented certificate.
+    let presented_sha: Vec<String> = parsed.iter().map(|c| c.sha256().to_hex()).collect();
+    let candidates: Vec<&TrustedCertificate> = trusted
+        .iter()
+        .filter(|t| trusted_for_ise_auth(t))
+        .filter(|t| {
+            t.issued_to == issuer_cn || t.sha256_hex().is_some_and(|h| presented_sha.contains(&h))
+        })
+        .collect();
+    let mut roots = Vec::new();
+    for t in candidates {
+        if let Ok(pem) = ise.trusted_certificates().export(&t.id).await {
+            if let Ok(c) = Certificate::from_pem(&pem) {
+                roots.push((t.friendly_name.clone(), c));
+            }
+        }
+    }
+    let leaf = CertificateDer::from(chain[0].clone());
+    let intermediates: Vec<CertificateDer<'static>> = chain[1..]
+        .iter()
+        .map(|d| CertificateDer::from(d.clone()))
+        .collect();
+    for (name, root) in &roots {
+        let root_der = CertificateDer::from(root.der().to_vec());
+        let Ok(anchor) = webpki::anchor_from_trusted_cert(&root_der) else {
+            continue;
+        };
+        let Ok(ee) = webpki::EndEntityCert::try_from(&leaf) else {
+            return (false, format!("{host}'s certificate is unreadable"));
+        };
+        let anchors_slice = [anchor];
+        let verified = ee.verify_for_usage(
+            webpki::ALL_VERIFICATION_ALGS,
+            &anchors_slice,
+            &intermediates,
+            UnixTime::now(),
+            webpki::KeyUsage::server_auth(),
+            None,
+            None,
+        );
+        if verified.map(drop).is_ok() {
+            return (
+                true,
+                format!("{host} chains to `{name}` in ISE's trusted store"),
+            );
+        }
+    }
+    let suggestion = anchors
+        .anchors()
+        .iter()
+        .find(|a| a.certificate().common_name().as_deref() == Some(issuer_cn.as_str()))
+        .map(|a| format!("import the trust anchor `{}`", a.name()))
+        .unwrap_or_else(|| format!("import the root certificate `{issuer_cn}`"));
+    (
+        false,
+        format!(
+            "ISE's trusted store has no root for {host}: its chain ends at `{}`, issued by \
+             `{issuer_cn}` (missing root `{issuer_cn}`); {suggestion} into ISE's trusted store, \
+             trusted for authentication within ISE",
+            top.subject()
+        ),
+    )
+}
