@@ -1,0 +1,115 @@
+//! The configuration: TOML without secrets, secrets and overrides from the environment.
+
+use std::collections::HashMap;
+
+use intune_integration::Error;
+use intune_integration::config::IntegrationConfig;
+use intune_integration::mdm::MdmServerSettings;
+use intune_integration::version::IseVersion;
+use secrecy::ExposeSecret as _;
+
+const FILE: &str = r#"
+app_display_name = "Cisco ISE prod"
+
+[ise]
+url = "https://ise-pan.example.com"
+username = "api-admin"
+tls_pin_sha256 = "4718FF21B9206568A1A9BE515480E1BF2EE14B270EEC8CE34CEA692E0F34C90D"
+
+[entra]
+tenant_id = "11111111-2222-3333-4444-555555555555"
+client_id = "66666666-7777-8888-9999-000000000000"
+"#;
+
+fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).into(), (*v).into()))
+        .collect();
+    move |k| map.get(k).cloned()
+}
+
+#[test]
+fn secrets_come_from_the_environment_only() {
+    let mut c = IntegrationConfig::from_toml(FILE).expect("parses");
+    assert_eq!(c.app_display_name, "Cisco ISE prod");
+    assert_eq!(c.mdm_server_name, "Intune");
+    assert!(
+        matches!(c.validate(), Err(Error::Config { .. })),
+        "no secrets yet"
+    );
+    c.apply_env(env(&[
+        ("ISE_INTUNE_ISE_PASSWORD", "ise-secret"),
+        ("ISE_INTUNE_CLIENT_SECRET", "entra-secret"),
+        ("ISE_INTUNE_ISE_URL", "https://ise-2.example.com"),
+    ]));
+    c.validate().expect("complete");
+    assert_eq!(c.ise.url, "https://ise-2.example.com");
+    assert_eq!(
+        c.ise
+            .password
+            .as_ref()
+            .map(|p| p.expose_secret().to_owned())
+            .as_deref(),
+        Some("ise-secret")
+    );
+    let shown = format!("{c:?}");
+    assert!(
+        !shown.contains("ise-secret") && !shown.contains("entra-secret"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn secrets_in_the_file_and_unknown_keys_are_refused() {
+    let with_secret = format!("{FILE}\n[extra]\n");
+    assert!(matches!(
+        IntegrationConfig::from_toml(&with_secret),
+        Err(Error::Config { .. })
+    ));
+    let password = FILE.replace(
+        "username = \"api-admin\"",
+        "username = \"api-admin\"\npassword = \"x\"",
+    );
+    match IntegrationConfig::from_toml(&password) {
+        Err(Error::Config { what }) => assert!(what.contains("ISE_INTUNE_ISE_PASSWORD"), "{what}"),
+        other => panic!("unexpected: {other:?}"),
+    }
+    let no_tls = FILE.replace("tls_pin_sha256", "# tls_pin_sha256");
+    let mut c = IntegrationConfig::from_toml(&no_tls).expect("parses");
+    c.apply_env(env(&[
+        ("ISE_INTUNE_ISE_PASSWORD", "a"),
+        ("ISE_INTUNE_CLIENT_SECRET", "b"),
+    ]));
+    match c.validate() {
+        Err(Error::Config { what }) => assert!(what.contains("tls_pin_sha256"), "{what}"),
+        other => panic!("unexpected: {other:?}"),
+    }
+}
+
+#[test]
+fn mdm_settings_follow_the_release() {
+    let s = MdmServerSettings::for_release(
+        &IseVersion::new(3, 1, 5),
+        "Intune",
+        "client",
+        "https://login.microsoftonline.com/t/oauth2/v2.0/token",
+        "https://graph.microsoft.com",
+    )
+    .expect("supported");
+    assert_eq!(s.token_audience, "https://api.manage.microsoft.com/");
+    assert_eq!(s.authentication_type, "OAuth - Client Credentials");
+    assert!(s.checklist().contains(
+        "Token Issuing URL:         https://login.microsoftonline.com/t/oauth2/v2.0/token"
+    ));
+    let s = MdmServerSettings::for_release(&IseVersion::new(3, 2, 3), "n", "c", "t", "d")
+        .expect("supported");
+    assert_eq!(
+        s.token_audience,
+        "https://api.manage.microsoft.com//.default"
+    );
+    assert!(matches!(
+        MdmServerSettings::for_release(&IseVersion::new(3, 1, 2), "n", "c", "t", "d"),
+        Err(Error::Ise(ise_client::Error::UnsupportedIseVersion { .. }))
+    ));
+}

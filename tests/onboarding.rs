@@ -1,0 +1,322 @@
+//! End-to-end: the library's onboarding pipeline against the simulator.
+
+#[path = "../examples/support/sim.rs"]
+mod sim;
+
+use std::time::Duration;
+
+use ise_intune::integration::Error;
+use ise_intune::integration::mdm::{GuiConfigurator, MdmServerConfigurator, MdmServerSettings};
+use ise_intune::integration::pipeline::{Options, Report, StepStatus};
+use ise_intune::integration::steps::app_details;
+use ise_intune::integration::verify::{AdminKey, VerifyInput, verify_connection};
+use ise_intune::ise_client;
+use ise_intune_simulator::{SeedApp, Simulator};
+use serde_json::Value;
+use sim::Configurator;
+
+const APP: &str = "Cisco ISE Intune integration";
+const TRUST_STORE_MESSAGE: &str = "Connection Failed to the MDM server: There is a problem with the server Certificates or Cisco ISE trust store";
+
+async fn simulator(version: &str, patch: u16) -> Simulator {
+    Simulator::builder()
+        .ise_version(version, patch)
+        .replication_lag(Duration::from_millis(200))
+        .start()
+        .await
+        .expect("simulator starts")
+}
+
+fn outcomes(report: &Report) -> Vec<(&'static str, StepStatus)> {
+    report.steps.iter().map(|s| (s.name, s.outcome)).collect()
+}
+
+/// Writes the simulator saw on ISE and Graph (certificate exports are reads).
+fn remote_writes(sim: &Simulator) -> Vec<String> {
+    sim.request_log()
+        .into_iter()
+        .filter(|r| r.service == "ise" || r.service == "graph")
+        .filter(|r| r.method != "GET" && r.path != "/api/v1/certs/system-certificate/export")
+        .map(|r| format!("{} {} {}", r.service, r.method, r.path))
+        .collect()
+}
+
+#[tokio::test]
+async fn fresh_onboarding_then_a_rerun_that_writes_nothing() {
+    let sim = simulator("3.3.0.430", 2).await;
+    let onboarding =
+        sim::onboarding(sim.info(), Configurator::Gui, true, Options::default()).expect("pipeline");
+    let first = onboarding.apply().await.expect("first run");
+    assert!(first.complete, "{first:#?}");
+    use StepStatus::*;
+    assert_eq!(
+        outcomes(&first),
+        [
+            ("check_ise_version", Unchanged),
+            ("register_app", Created),
+            ("export_admin_certificate", Unchanged),
+            ("upload_certificate", Updated),
+            ("grant_permissions", Updated),
+            ("app_details", Unchanged),
+            ("import_trust_anchors", Created),
+            ("configure_mdm_server", Created),
+            ("cycle_mdm_server", Unchanged),
+            ("verify_connection", Unchanged),
+        ]
+    );
+    assert!(first.requests.writes > 0);
+    assert!(first.verification.ok);
+    assert_eq!(
+        first
+            .verification
+            .checks
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>(),
+        [
+            "tls:login",
+            "tls:graph",
+            "token",
+            "discovery",
+            "tls:intune",
+            "intune_token",
+            "mdminfo"
+        ]
+    );
+    // ISE's own Test Connection agrees.
+    assert_eq!(
+        sim.test_connection("Intune").await,
+        Ok("Test Connection succeeded: connected to Microsoft Intune".to_owned())
+    );
+    let mdm = sim.mdm_servers();
+    assert_eq!(mdm.len(), 1);
+    assert_eq!(mdm[0].status, "Enabled");
+    assert_eq!(
+        mdm[0].token_audience,
+        "https://api.manage.microsoft.com//.default"
+    );
+
+    sim.clear_request_log();
+    let second = onboarding.apply().await.expect("second run");
+    assert!(second.complete);
+    assert_eq!(second.requests.writes, 0, "{second:#?}");
+    assert!(
+        second.steps.iter().all(|s| s.outcome == Unchanged),
+        "{:?}",
+        outcomes(&second)
+    );
+    assert_eq!(remote_writes(&sim), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn an_app_with_two_unrelated_keys_keeps_them() {
+    let other_a = pem_der(include_str!("../graph-client/tests/data/client-cert.pem"));
+    let other_b = pem_der(include_str!("../ise-client/tests/data/server.pem"));
+    let sim = Simulator::builder()
+        .replication_lag(Duration::from_millis(100))
+        .seed_app(SeedApp {
+            display_name: APP.into(),
+            key_certificates_der: vec![other_a.clone(), other_b.clone()],
+        })
+        .start()
+        .await
+        .expect("sim");
+    let onboarding =
+        sim::onboarding(sim.info(), Configurator::Gui, true, Options::default()).expect("pipeline");
+    let report = onboarding.apply().await.expect("run");
+    assert!(report.complete, "{report:#?}");
+    assert_eq!(
+        report.steps[1].outcome,
+        StepStatus::Created,
+        "the service principal was created"
+    );
+    let snap = sim.snapshot();
+    let app = snap["applications"]
+        .as_array()
+        .expect("apps")
+        .iter()
+        .find(|a| a["displayName"] == APP)
+        .expect("app")
+        .clone();
+    let thumbs: Vec<String> = app["keyCredentials"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|k| k["thumbprint"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(thumbs.len(), 3, "{thumbs:?}");
+    assert!(thumbs.contains(&sha1_hex(&other_a)) && thumbs.contains(&sha1_hex(&other_b)));
+}
+
+#[tokio::test]
+async fn trusted_certificates_already_in_ise_are_untouched() {
+    let sim = Simulator::builder()
+        .seed_trusted_certificate(
+            "Corporate Root",
+            include_str!("../ise-client/tests/data/ca.pem"),
+        )
+        .start()
+        .await
+        .expect("sim");
+    let before: Vec<Value> = sim.snapshot()["ise"]["trustedCertificates"]
+        .as_array()
+        .expect("list")
+        .clone();
+    let onboarding =
+        sim::onboarding(sim.info(), Configurator::Gui, true, Options::default()).expect("pipeline");
+    assert!(onboarding.apply().await.expect("run").complete);
+    let after: Vec<Value> = sim.snapshot()["ise"]["trustedCertificates"]
+        .as_array()
+        .expect("list")
+        .clone();
+    for t in &before {
+        assert!(after.contains(t), "{t} changed or vanished");
+    }
+    assert_eq!(
+        after.len(),
+        before.len() + 6,
+        "five built-in anchors and the simulator's root"
+    );
+}
+
+#[tokio::test]
+async fn ise_3_0_is_refused_before_any_write() {
+    let sim = simulator("3.0.0.458", 8).await;
+    let onboarding =
+        sim::onboarding(sim.info(), Configurator::Gui, true, Options::default()).expect("pipeline");
+    match onboarding.apply().await {
+        Err(Error::Ise(ise_client::Error::UnsupportedIseVersion { version })) => {
+            assert_eq!(version.to_string(), "3.0.0.458 patch 8");
+        }
+        other => panic!("unexpected: {other:?}"),
+    }
+    assert_eq!(remote_writes(&sim), Vec::<String>::new());
+    assert!(
+        sim.request_log().iter().all(|r| r.service == "ise"),
+        "nothing sent to Microsoft"
+    );
+}
+
+#[tokio::test]
+async fn releases_get_their_audiences_and_pass_test_connection() {
+    for (version, patch, audience) in [
+        ("3.1.0.518", 5, "https://api.manage.microsoft.com/"),
+        ("3.3.0.430", 0, "https://api.manage.microsoft.com//.default"),
+    ] {
+        let sim = simulator(version, patch).await;
+        let onboarding = sim::onboarding(sim.info(), Configurator::Gui, true, Options::default())
+            .expect("pipeline");
+        let report = onboarding.apply().await.expect("run");
+        assert!(report.complete, "{version} p{patch}: {report:#?}");
+        assert_eq!(sim.mdm_servers()[0].token_audience, audience);
+        assert!(
+            sim.test_connection("Intune").await.is_ok(),
+            "{version} p{patch}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn without_the_root_import_ise_and_verification_name_the_problem() {
+    let sim = simulator("3.3.0.430", 2).await;
+    // Only the built-in (real) anchors: the simulator's root is not imported.
+    let onboarding = sim::onboarding(sim.info(), Configurator::Gui, false, Options::default())
+        .expect("pipeline");
+    match onboarding.apply().await {
+        Err(Error::MdmConfiguration { message }) => assert_eq!(message, TRUST_STORE_MESSAGE),
+        other => panic!("unexpected: {other:?}"),
+    }
+    assert_eq!(
+        sim.test_connection("Intune").await,
+        Err(TRUST_STORE_MESSAGE.to_owned())
+    );
+
+    let (ise, graph) = sim::clients(sim.info()).expect("clients");
+    let app = ise_intune::integration::steps::register_app(&graph, APP)
+        .await
+        .expect("app")
+        .value;
+    let anchors = sim::anchors(sim.info(), false);
+    let report = verify_connection(VerifyInput {
+        ise: &ise,
+        graph: &graph,
+        client_id: &app_details(&graph, &app).client_id,
+        version: ise.version().await.expect("version"),
+        admin_key: AdminKey::ExportFromIse,
+        anchors: &anchors,
+    })
+    .await
+    .expect("verification runs");
+    assert!(!report.ok);
+    let tls = report
+        .checks
+        .iter()
+        .find(|c| c.name == "tls:login")
+        .expect("tls check");
+    assert!(!tls.ok);
+    assert!(
+        tls.detail
+            .contains("missing root `Simulated Public Root G2`"),
+        "{}",
+        tls.detail
+    );
+}
+
+#[tokio::test]
+async fn after_manual_action_a_second_run_completes() {
+    let sim = simulator("3.2.0.542", 4).await;
+    let manual = sim::onboarding(sim.info(), Configurator::Manual, true, Options::default())
+        .expect("pipeline");
+    let first = manual.apply().await.expect("first run");
+    assert!(!first.complete);
+    let step = first
+        .steps
+        .iter()
+        .find(|s| s.name == "configure_mdm_server")
+        .expect("step");
+    assert_eq!(step.outcome, StepStatus::ManualActionRequired);
+    let checklist = first.manual_action.clone().expect("instructions");
+    assert!(
+        checklist.contains("Token Audience:            https://api.manage.microsoft.com//.default"),
+        "{checklist}"
+    );
+    assert!(checklist.contains("Auto Discovery URL:"));
+
+    // The operator follows the checklist in ISE's GUI.
+    let (ise, graph) = sim::clients(sim.info()).expect("clients");
+    let app = ise_intune::integration::steps::register_app(&graph, APP)
+        .await
+        .expect("app")
+        .value;
+    let details = app_details(&graph, &app);
+    let settings = MdmServerSettings::for_release(
+        &ise.version().await.expect("version"),
+        "Intune",
+        details.client_id,
+        details.token_endpoint,
+        details.auto_discovery_url,
+    )
+    .expect("settings");
+    GuiConfigurator::new(ise)
+        .apply(&settings)
+        .await
+        .expect("operator adds the server");
+
+    let second = manual.apply().await.expect("second run");
+    assert!(second.complete, "{second:#?}");
+    assert_eq!(second.requests.writes, 0);
+}
+
+fn pem_der(pem: &str) -> Vec<u8> {
+    ise_intune::integration::certs::Certificate::from_pem(pem)
+        .expect("pem")
+        .der()
+        .to_vec()
+}
+
+fn sha1_hex(der: &[u8]) -> String {
+    ise_intune::integration::certs::Certificate::from_der(der)
+        .expect("der")
+        .sha1()
+        .to_hex()
+}
