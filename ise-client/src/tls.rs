@@ -100,33 +100,53 @@ impl Rejection {
     }
 }
 
+/// How the verifier decides.
 #[derive(Debug)]
-struct PinnedVerifier {
-    pin: [u8; 32],
+enum Trust {
+    /// Exactly the certificate with this SHA-256.
+    Pin([u8; 32]),
+    /// The standard WebPKI path validation against roots.
+    Roots(Arc<WebPkiServerVerifier>),
+}
+
+/// ISE's certificate verifier: pinned or WebPKI, recording what it refuses so a
+/// failed connection can name the certificate ISE presented.
+#[derive(Debug)]
+struct IseVerifier {
+    trust: Trust,
     provider: Arc<CryptoProvider>,
     rejections: Arc<Rejections>,
 }
 
-impl ServerCertVerifier for PinnedVerifier {
+impl ServerCertVerifier for IseVerifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         let presented = sha256(end_entity.as_ref());
-        if presented == self.pin {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            self.rejections.record(Rejection::Pin {
-                expected: hex(&self.pin),
-                presented: hex(&presented),
-            });
-            Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::ApplicationVerificationFailure,
-            ))
+        match &self.trust {
+            Trust::Pin(pin) if presented == *pin => Ok(ServerCertVerified::assertion()),
+            Trust::Pin(pin) => {
+                self.rejections.record(Rejection::Pin {
+                    expected: hex(pin),
+                    presented: hex(&presented),
+                });
+                Err(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::ApplicationVerificationFailure,
+                ))
+            }
+            Trust::Roots(inner) => inner
+                .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+                .inspect_err(|e| {
+                    self.rejections.record(Rejection::Untrusted {
+                        presented: hex(&presented),
+                        reason: e.to_string(),
+                    });
+                }),
         }
     }
 
@@ -165,55 +185,6 @@ impl ServerCertVerifier for PinnedVerifier {
     }
 }
 
-/// The standard WebPKI verifier, recording what it refuses.
-#[derive(Debug)]
-struct RecordingVerifier {
-    inner: Arc<WebPkiServerVerifier>,
-    rejections: Arc<Rejections>,
-}
-
-impl ServerCertVerifier for RecordingVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        self.inner
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-            .inspect_err(|e| {
-                self.rejections.record(Rejection::Untrusted {
-                    presented: hex(&sha256(end_entity.as_ref())),
-                    reason: e.to_string(),
-                });
-            })
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
-}
-
 /// Builds the rustls configuration for a policy.
 pub(crate) fn client_config(
     policy: &TlsPolicy,
@@ -225,12 +196,8 @@ pub(crate) fn client_config(
         .map_err(|e| Error::InvalidConfig {
             what: format!("TLS: {e}"),
         })?;
-    let verifier: Arc<dyn ServerCertVerifier> = match policy {
-        TlsPolicy::PinnedSha256(pin) => Arc::new(PinnedVerifier {
-            pin: parse_sha256(pin)?,
-            provider,
-            rejections,
-        }),
+    let trust = match policy {
+        TlsPolicy::PinnedSha256(pin) => Trust::Pin(parse_sha256(pin)?),
         TlsPolicy::System | TlsPolicy::CustomCa(_) => {
             let mut roots = rustls::RootCertStore::empty();
             if let TlsPolicy::CustomCa(pem) = policy {
@@ -262,14 +229,20 @@ pub(crate) fn client_config(
                     });
                 }
             }
-            let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
-                .build()
-                .map_err(|e| Error::InvalidConfig {
-                    what: format!("TLS verifier: {e}"),
-                })?;
-            Arc::new(RecordingVerifier { inner, rejections })
+            Trust::Roots(
+                WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                    .build()
+                    .map_err(|e| Error::InvalidConfig {
+                        what: format!("TLS verifier: {e}"),
+                    })?,
+            )
         }
     };
+    let verifier = Arc::new(IseVerifier {
+        trust,
+        provider,
+        rejections,
+    });
     Ok(builder
         .dangerous()
         .with_custom_certificate_verifier(verifier)

@@ -311,22 +311,30 @@ async fn dispatch(
     }
 }
 
+/// Reads `$filter` (`displayName`/`appId` equality only, as the integration uses).
+fn listing_filter<'q>(
+    ctx: &Ctx<'_>,
+    q: &'q HashMap<String, String>,
+) -> Result<Option<(&'q str, String)>, Response> {
+    match q.get("$filter") {
+        Some(f) => parse_filter(f).map(Some).ok_or_else(|| {
+            ctx.error(
+                StatusCode::BAD_REQUEST,
+                "Request_UnsupportedQuery",
+                "Unsupported Query.",
+            )
+        }),
+        None => Ok(None),
+    }
+}
+
 fn list_apps(ctx: &Ctx<'_>, uri: &Uri, q: &HashMap<String, String>) -> Response {
     if let Err(r) = authorize(ctx, Need::Read) {
         return r;
     }
-    let filter = match q.get("$filter") {
-        Some(f) => match parse_filter(f) {
-            Some(p) => Some(p),
-            None => {
-                return ctx.error(
-                    StatusCode::BAD_REQUEST,
-                    "Request_UnsupportedQuery",
-                    "Unsupported Query.",
-                );
-            }
-        },
-        None => None,
+    let filter = match listing_filter(ctx, q) {
+        Ok(f) => f,
+        Err(r) => return r,
     };
     let now = Instant::now();
     let items = ctx.s.with_world(|w| {
@@ -548,18 +556,9 @@ fn list_sps(ctx: &Ctx<'_>, uri: &Uri, q: &HashMap<String, String>) -> Response {
     if let Err(r) = authorize(ctx, Need::Read) {
         return r;
     }
-    let filter = match q.get("$filter") {
-        Some(f) => match parse_filter(f) {
-            Some(p) => Some(p),
-            None => {
-                return ctx.error(
-                    StatusCode::BAD_REQUEST,
-                    "Request_UnsupportedQuery",
-                    "Unsupported Query.",
-                );
-            }
-        },
-        None => None,
+    let filter = match listing_filter(ctx, q) {
+        Ok(f) => f,
+        Err(r) => return r,
     };
     let now = Instant::now();
     let items = ctx.s.with_world(|w| {
