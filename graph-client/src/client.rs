@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
-use ring::rand::{SecureRandom, SystemRandom};
+use ring::rand::SystemRandom;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use secrecy::ExposeSecret;
@@ -88,27 +88,7 @@ impl Default for GraphClientBuilder {
 }
 
 fn parse_base(what: &str, value: &str) -> Result<Url> {
-    let url = Url::parse(value.trim_end_matches('/')).map_err(|e| Error::InvalidConfig {
-        what: format!("{what} `{value}` is not a URL: {e}"),
-    })?;
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if is_loopback(&url) => Ok(url),
-        _ => Err(Error::InvalidConfig {
-            what: format!(
-                "{what} `{value}` must use https (plain http is only allowed to loopback addresses)"
-            ),
-        }),
-    }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
+    ise_intune_http::parse_base_url(what, value).map_err(|what| Error::InvalidConfig { what })
 }
 
 impl GraphClientBuilder {
@@ -245,24 +225,20 @@ impl GraphClientBuilder {
 }
 
 fn rustls_config(roots: &TlsRoots) -> Result<rustls::ClientConfig> {
-    let mut store = rustls::RootCertStore::empty();
     let (system, extra) = match roots {
         TlsRoots::System => (true, &[][..]),
         TlsRoots::SystemPlus(v) => (true, v.as_slice()),
         TlsRoots::Only(v) => (false, v.as_slice()),
     };
-    if system {
-        let found = rustls_native_certs::load_native_certs();
-        for cert in found.certs {
-            // Individual unreadable system certificates are skipped, as browsers do.
-            let _ = store.add(cert);
-        }
-        if store.is_empty() && extra.is_empty() {
-            return Err(Error::InvalidConfig {
-                what: "no system root certificates found: install ca-certificates or add a CA"
-                    .into(),
-            });
-        }
+    let mut store = if system {
+        ise_intune_http::system_roots()
+    } else {
+        rustls::RootCertStore::empty()
+    };
+    if system && store.is_empty() && extra.is_empty() {
+        return Err(Error::InvalidConfig {
+            what: "no system root certificates found: install ca-certificates or add a CA".into(),
+        });
     }
     for der in extra {
         store
@@ -271,8 +247,7 @@ fn rustls_config(roots: &TlsRoots) -> Result<rustls::ClientConfig> {
                 what: format!("root certificate refused: {e}"),
             })?;
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
+    let config = rustls::ClientConfig::builder_with_provider(ise_intune_http::crypto_provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::InvalidConfig {
             what: format!("TLS: {e}"),
@@ -401,11 +376,10 @@ fn is_replication_lag(status: StatusCode, body: &GraphErrorBody) -> bool {
 }
 
 pub(crate) fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| Error::Decode {
+    ise_intune_http::decode_json(bytes).map_err(|f| Error::Decode {
         what: what.to_owned(),
-        json_path: e.path().to_string(),
-        source: e.into_inner(),
+        json_path: f.path,
+        source: f.source,
     })
 }
 
@@ -511,11 +485,7 @@ impl GraphClient {
     }
 
     fn jitter(&self) -> f64 {
-        let mut b = [0u8; 2];
-        match self.inner.rng.fill(&mut b) {
-            Ok(()) => f64::from(u16::from_le_bytes(b)) / 65536.0,
-            Err(_) => 0.5,
-        }
+        ise_intune_http::jitter(&self.inner.rng)
     }
 
     /// A token for `audience`, from the cache when still fresh. Concurrent callers for

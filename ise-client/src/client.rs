@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use reqwest::header::HeaderMap;
-use ring::rand::{SecureRandom, SystemRandom};
+use ring::rand::SystemRandom;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use url::Url;
@@ -56,29 +56,7 @@ impl Default for IseClientBuilder {
 }
 
 fn parse_base(what: &str, value: &str) -> Result<Url> {
-    let url = Url::parse(value.trim_end_matches('/')).map_err(|e| Error::InvalidConfig {
-        what: format!("{what} `{value}` is not a URL: {e}"),
-    })?;
-    if url.scheme() != "https" && !is_loopback(&url) {
-        return Err(Error::InvalidConfig {
-            what: format!("{what} `{value}` must use https"),
-        });
-    }
-    if url.scheme() != "https" && url.scheme() != "http" {
-        return Err(Error::InvalidConfig {
-            what: format!("{what} `{value}` must use https"),
-        });
-    }
-    Ok(url)
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
+    ise_intune_http::parse_base_url(what, value).map_err(|what| Error::InvalidConfig { what })
 }
 
 impl IseClientBuilder {
@@ -292,11 +270,10 @@ pub(crate) struct Answer {
 }
 
 pub(crate) fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| Error::Decode {
+    ise_intune_http::decode_json(bytes).map_err(|f| Error::Decode {
         what: what.to_owned(),
-        json_path: e.path().to_string(),
-        source: e.into_inner(),
+        json_path: f.path,
+        source: f.source,
     })
 }
 
@@ -327,11 +304,7 @@ impl IseClient {
     }
 
     fn jitter(&self) -> f64 {
-        let mut b = [0u8; 2];
-        match self.inner.rng.fill(&mut b) {
-            Ok(()) => f64::from(u16::from_le_bytes(b)) / 65536.0,
-            Err(_) => 0.5,
-        }
+        ise_intune_http::jitter(&self.inner.rng)
     }
 
     fn url(&self, call: &Call) -> Result<Url> {

@@ -190,7 +190,7 @@ pub(crate) fn client_config(
     policy: &TlsPolicy,
     rejections: Arc<Rejections>,
 ) -> Result<rustls::ClientConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = ise_intune_http::crypto_provider();
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::InvalidConfig {
@@ -217,10 +217,7 @@ pub(crate) fn client_config(
                     })?;
                 }
             } else {
-                for c in rustls_native_certs::load_native_certs().certs {
-                    // Unreadable individual system certificates are skipped.
-                    let _ = roots.add(c);
-                }
+                roots = ise_intune_http::system_roots();
                 if roots.is_empty() {
                     return Err(Error::InvalidConfig {
                         what: "no system root certificates found: install ca-certificates, or \
