@@ -362,15 +362,7 @@ impl Onboarding {
                 });
             }
         }
-        let present: Vec<_> = self
-            .ise
-            .trusted_certificates()
-            .list(&[])
-            .await?
-            .iter()
-            .filter_map(|t| t.sha256_hex())
-            .filter_map(|h| h.parse().ok())
-            .collect();
+        let present = steps::trusted_fingerprints(&self.ise).await?;
         let missing: Vec<String> = self
             .anchors
             .missing_from(&present)

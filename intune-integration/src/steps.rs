@@ -370,20 +370,25 @@ pub fn anchor_import_request(anchor: &TrustAnchor) -> TrustedCertificateImport {
     req
 }
 
-/// Step 5: imports the anchors ISE's trusted store lacks (compared by SHA-256), in
-/// parallel. Certificates already there are never touched.
-pub async fn import_trust_anchors(
-    ise: &IseClient,
-    anchors: &TrustAnchorSet,
-) -> Result<Step<Vec<AnchorImport>>, Error> {
-    let present: Vec<Sha256Fingerprint> = ise
+/// The SHA-256 fingerprints of every certificate in ISE's trusted store.
+pub async fn trusted_fingerprints(ise: &IseClient) -> Result<Vec<Sha256Fingerprint>, Error> {
+    Ok(ise
         .trusted_certificates()
         .list(&[])
         .await?
         .iter()
         .filter_map(|t| t.sha256_hex())
         .filter_map(|h| h.parse().ok())
-        .collect();
+        .collect())
+}
+
+/// Step 5: imports the anchors ISE's trusted store lacks (compared by SHA-256), in
+/// parallel. Certificates already there are never touched.
+pub async fn import_trust_anchors(
+    ise: &IseClient,
+    anchors: &TrustAnchorSet,
+) -> Result<Step<Vec<AnchorImport>>, Error> {
+    let present = trusted_fingerprints(ise).await?;
     let missing = anchors.missing_from(&present);
     let mut results: Vec<AnchorImport> = anchors
         .anchors()
