@@ -320,3 +320,86 @@ fn sha1_hex(der: &[u8]) -> String {
         .sha1()
         .to_hex()
 }
+
+#[tokio::test]
+async fn plan_reads_and_writes_nothing() {
+    let sim = simulator("3.3.0.430", 2).await;
+    let onboarding =
+        sim::onboarding(sim.info(), Configurator::Gui, true, Options::default()).expect("pipeline");
+    let plan = onboarding.plan().await.expect("plan");
+    let changes: Vec<(&str, &str)> = plan.iter().map(|p| (p.step, p.change)).collect();
+    assert_eq!(
+        changes,
+        [
+            ("check_ise_version", "none"),
+            ("register_app", "create"),
+            ("upload_certificate", "update"),
+            ("grant_permissions", "update"),
+            ("import_trust_anchors", "create"),
+            ("configure_mdm_server", "configurator decides"),
+        ]
+    );
+    assert_eq!(remote_writes(&sim), Vec::<String>::new());
+    assert!(
+        sim.snapshot()["applications"]
+            .as_array()
+            .is_some_and(|a| a.len() == 1),
+        "only the automation app"
+    );
+}
+
+#[tokio::test]
+async fn two_applications_with_the_name_are_ambiguous() {
+    let sim = Simulator::builder()
+        .seed_app(SeedApp {
+            display_name: APP.into(),
+            key_certificates_der: vec![],
+        })
+        .seed_app(SeedApp {
+            display_name: APP.into(),
+            key_certificates_der: vec![],
+        })
+        .start()
+        .await
+        .expect("sim");
+    let (_, graph) = sim::clients(sim.info()).expect("clients");
+    match ise_intune::integration::steps::register_app(&graph, APP).await {
+        Err(Error::AmbiguousApplication { name, count }) => {
+            assert_eq!((name.as_str(), count), (APP, 2))
+        }
+        other => panic!("unexpected: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_registered_key_with_another_name_is_reported() {
+    use ise_intune::graph_client::CertificateKey;
+    use ise_intune::integration::steps::{
+        export_admin_certificate, register_app, upload_certificate,
+    };
+    let sim = simulator("3.3.0.430", 2).await;
+    let (ise, graph) = sim::clients(sim.info()).expect("clients");
+    let app = register_app(&graph, APP).await.expect("app").value;
+    let cert = export_admin_certificate(&ise)
+        .await
+        .expect("export")
+        .value
+        .certificate;
+    graph
+        .application(app.object_id.clone())
+        .add_certificate(&CertificateKey {
+            der: cert.der().to_vec(),
+            display_name: "CN=someone else".into(),
+            start_date_time: None,
+            end_date_time: None,
+        })
+        .await
+        .expect("key added by hand");
+    match upload_certificate(&graph, &app, &cert).await {
+        Err(Error::KeyNameMismatch { expected, found }) => {
+            assert_eq!(expected, format!("CN={}", cert.common_name().expect("cn")));
+            assert_eq!(found, "CN=someone else");
+        }
+        other => panic!("unexpected: {other:?}"),
+    }
+}

@@ -113,3 +113,25 @@ fn mdm_settings_follow_the_release() {
         Err(Error::Ise(ise_client::Error::UnsupportedIseVersion { .. }))
     ));
 }
+
+#[test]
+fn admin_key_decryption_errors_are_typed() {
+    use intune_integration::verify::decrypt_pkcs8_pem;
+    let legacy = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,00\n\nAAAA\n-----END RSA PRIVATE KEY-----\n";
+    match decrypt_pkcs8_pem(legacy, "pw") {
+        Err(Error::AdminKey { what }) => assert!(what.contains("legacy"), "{what}"),
+        other => panic!("unexpected: {other:?}"),
+    }
+    assert!(matches!(
+        decrypt_pkcs8_pem("garbage", "pw"),
+        Err(Error::AdminKey { .. })
+    ));
+    let cert = include_str!("data/leaf.pem");
+    match decrypt_pkcs8_pem(cert, "pw") {
+        Err(Error::AdminKey { what }) => assert!(what.contains("CERTIFICATE"), "{what}"),
+        other => panic!("unexpected: {other:?}"),
+    }
+    // An unencrypted PKCS#8 key passes through.
+    let key = include_str!("data/leaf-key.pem");
+    assert!(decrypt_pkcs8_pem(key, "").expect("plain key").len() > 1000);
+}

@@ -191,6 +191,11 @@ async fn export_certificate_only_sends_host_name_and_unpacks_the_zip() {
     assert_eq!(export.certificates_pem[0], CERT_PEM);
     assert!(export.private_key.is_none());
     assert_eq!(export.entries, ["Defaultselfsignedservercerti.pem"]);
+    // An export changes nothing on ISE: it counts as a read.
+    assert_eq!(
+        (ise.request_counts().reads, ise.request_counts().writes),
+        (1, 0)
+    );
 }
 
 const ENCRYPTED_KEY: &str = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIFHDBOBgkqhkiG9w0BBQ0wQTApBgkqhkiG9w0BBQwwHAQI\n-----END ENCRYPTED PRIVATE KEY-----\n";
