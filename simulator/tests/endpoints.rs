@@ -672,3 +672,117 @@ async fn faults_snapshot_and_request_log() {
     );
     assert!(!snap.to_string().contains(&info.automation.client_secret));
 }
+
+#[tokio::test]
+async fn intune_device_queries_answer_ise_xml() {
+    let sim = sim().await;
+    let info = sim.info();
+    let c = http(info);
+    let graph = Graph {
+        c: &c,
+        info,
+        token: automation_token(&c, info).await,
+    };
+    // An application with a certificate and get_device_compliance consented.
+    let cert_pem = include_str!("data/client-cert.pem");
+    let (_, app) = graph
+        .call(
+            reqwest::Method::POST,
+            "/applications",
+            Some(&json!({"displayName": "compliance-reader"})),
+        )
+        .await;
+    let (obj, app_id) = (
+        app["id"].as_str().expect("id").to_owned(),
+        app["appId"].as_str().expect("appId").to_owned(),
+    );
+    graph
+        .call_until(reqwest::Method::PATCH, &format!("/applications/{obj}"),
+            Some(&json!({"keyCredentials": [{"type": "AsymmetricX509Cert", "usage": "Verify", "key": b64(&pem_der(cert_pem))}]})), 204)
+        .await;
+    let (_, sp) = graph
+        .call_until(
+            reqwest::Method::POST,
+            "/servicePrincipals",
+            Some(&json!({"appId": app_id})),
+            201,
+        )
+        .await;
+    let (_, intune) = graph
+        .call(
+            reqwest::Method::GET,
+            &format!(
+                "/servicePrincipals(appId='{}')",
+                ise_intune_simulator::INTUNE_API_APP_ID
+            ),
+            None,
+        )
+        .await;
+    graph
+        .call_until(reqwest::Method::POST, &format!("/servicePrincipals/{}/appRoleAssignedTo", intune["id"].as_str().expect("id")),
+            Some(&json!({"principalId": sp["id"], "resourceId": intune["id"], "appRoleId": ise_intune_simulator::ROLE_GET_DEVICE_COMPLIANCE})), 201)
+        .await;
+    let jwt = sign(
+        &pem_der(cert_pem),
+        include_str!("data/client-key.pem"),
+        &app_id,
+        &token_url(info),
+    );
+    let r = c
+        .post(token_url(info))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", app_id.as_str()),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", jwt.as_str()),
+            ("scope", "https://api.manage.microsoft.com//.default"),
+        ])
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(r.status(), 200);
+    let token: Value = r.json().await.expect("json");
+    let token = token["access_token"].as_str().expect("token").to_owned();
+    let base = format!(
+        "{}/TrafficGateway/TrafficRoutingService/ComplianceRetrievalService",
+        info.intune_url
+    );
+    let get = |path: String| {
+        let (c, token) = (c.clone(), token.clone());
+        async move {
+            let r = c
+                .get(path)
+                .bearer_auth(token)
+                .header("Accept", "application/xml")
+                .send()
+                .await
+                .expect("send");
+            (r.status().as_u16(), r.text().await.expect("text"))
+        }
+    };
+    let (s, xml) = get(format!("{base}/ciscoise/mdminfo/?ise_api_version=3")).await;
+    assert_eq!(s, 200);
+    assert!(
+        xml.contains("<name>mdminfo</name><api_version>3</api_version>"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<query_max_size>100</query_max_size>"),
+        "{xml}"
+    );
+    let (s, xml) = get(format!(
+        "{base}/cisco/devices/?paging=0&querycriteria=macaddress&value=AA:BB:CC:00:00:01&filter=all"
+    ))
+    .await;
+    assert_eq!(s, 200);
+    assert!(
+        xml.contains("<device><macaddress>AABBCC000001</macaddress><attributes><register_status>true</register_status><compliance><status>true</status></compliance></attributes></device>"),
+        "{xml}"
+    );
+    assert_eq!(xml.matches("<device>").count(), 1);
+    let (_, all) = get(format!("{base}/cisco/devices/?paging=0&filter=all")).await;
+    assert_eq!(all.matches("<device>").count(), 3);
+}
