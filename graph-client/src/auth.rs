@@ -50,11 +50,17 @@ pub struct AccessToken {
 }
 
 impl AccessToken {
-    /// A token valid for `lifetime` from now.
+    /// A token valid for `lifetime` from now (a lifetime too large for the clock is
+    /// taken as a day).
     pub fn new(token: impl Into<String>, lifetime: Duration) -> Self {
+        let now = Instant::now();
+        let expires_at = now
+            .checked_add(lifetime)
+            .or_else(|| now.checked_add(Duration::from_secs(24 * 3600)))
+            .unwrap_or(now);
         Self {
             secret: SecretString::from(token.into()),
-            expires_at: Instant::now() + lifetime,
+            expires_at,
         }
     }
 
@@ -70,7 +76,9 @@ impl AccessToken {
 
     /// Whether the token is still good for at least `margin`.
     pub fn fresh_for(&self, margin: Duration) -> bool {
-        Instant::now() + margin < self.expires_at
+        Instant::now()
+            .checked_add(margin)
+            .is_some_and(|t| t < self.expires_at)
     }
 }
 

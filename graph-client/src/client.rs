@@ -1,10 +1,12 @@
 //! The client, its builder, and the request machinery shared by every resource.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
-use reqwest::header::{HeaderMap, HeaderValue};
+use ise_intune_http::{
+    Answer, BodyKind, Classify, HttpCore, HttpSettings, RequestClass, RequestMeta, SendError,
+};
+use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use ring::rand::SystemRandom;
 use rustls::pki_types::CertificateDer;
@@ -16,7 +18,9 @@ use url::Url;
 
 use crate::auth::{AccessToken, Credentials, TokenAudience, TokenCache, random_id};
 use crate::error::{Error, GraphErrorBody, GraphErrorEnvelope, Result, TokenErrorBody};
-use crate::retry::{Attempt, Decision, RetryPolicy, parse_retry_after};
+use crate::retry::StatusClass;
+
+use ise_intune_http::RequestCounts;
 
 /// Default Entra ID authority.
 pub const DEFAULT_LOGIN_AUTHORITY: &str = "https://login.microsoftonline.com";
@@ -37,24 +41,6 @@ pub enum TlsRoots {
     Only(Vec<Vec<u8>>),
 }
 
-/// Counts of HTTP requests sent (every attempt counts).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct RequestCounts {
-    /// GET requests to Graph.
-    pub reads: u64,
-    /// POST/PATCH/DELETE requests to Graph.
-    pub writes: u64,
-    /// Token requests to Entra ID.
-    pub tokens: u64,
-}
-
-#[derive(Default)]
-struct Counters {
-    reads: AtomicU64,
-    writes: AtomicU64,
-    tokens: AtomicU64,
-}
-
 /// Builder for [`GraphClient`].
 #[derive(Debug)]
 pub struct GraphClientBuilder {
@@ -64,9 +50,7 @@ pub struct GraphClientBuilder {
     tenant_id: Option<String>,
     credentials: Option<Credentials>,
     tls: TlsRoots,
-    timeout: Duration,
-    connect_timeout: Duration,
-    retry: RetryPolicy,
+    settings: HttpSettings,
     refresh_margin: Duration,
 }
 
@@ -79,9 +63,11 @@ impl Default for GraphClientBuilder {
             tenant_id: None,
             credentials: None,
             tls: TlsRoots::System,
-            timeout: Duration::from_secs(30),
-            connect_timeout: Duration::from_secs(10),
-            retry: RetryPolicy::default(),
+            settings: HttpSettings::default().with_timeouts(
+                Duration::from_secs(10),
+                Duration::from_secs(30),
+                Duration::from_secs(300),
+            ),
             refresh_margin: Duration::from_secs(300),
         }
     }
@@ -156,23 +142,7 @@ impl GraphClientBuilder {
         Ok(self)
     }
 
-    /// Per-request timeout (default 30 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Connect timeout (default 10 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// Retry policy (default [`RetryPolicy::default`]).
-    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
-        self
-    }
+    ise_intune_http::http_settings_methods!("30 s");
 
     /// Tokens are renewed this long before they expire (default 5 minutes).
     pub fn token_refresh_margin(mut self, margin: Duration) -> Self {
@@ -196,28 +166,19 @@ impl GraphClientBuilder {
         let login = parse_base("login authority", &self.login_authority)?;
         let graph = parse_base("Graph base URL", &self.graph_base)?;
         let tls = rustls_config(&self.tls)?;
-        let http = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .timeout(self.timeout)
-            .connect_timeout(self.connect_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| Error::InvalidConfig {
-                what: format!("HTTP client: {e}"),
-            })?;
+        let core = HttpCore::new(tls, self.settings).map_err(|e| Error::InvalidConfig {
+            what: format!("HTTP client: {e}"),
+        })?;
         Ok(GraphClient {
             inner: Arc::new(Inner {
-                http,
+                core,
                 login,
                 graph,
                 graph_scope: TokenAudience::Scope(self.graph_scope),
                 tenant_id,
                 credentials,
                 cache: TokenCache::default(),
-                retry: self.retry,
-                timeout: self.timeout,
                 refresh_margin: self.refresh_margin,
-                counters: Counters::default(),
                 rng: SystemRandom::new(),
             }),
         })
@@ -258,17 +219,14 @@ fn rustls_config(roots: &TlsRoots) -> Result<rustls::ClientConfig> {
 }
 
 struct Inner {
-    http: reqwest::Client,
+    core: HttpCore,
     login: Url,
     graph: Url,
     graph_scope: TokenAudience,
     tenant_id: String,
     credentials: Credentials,
     cache: TokenCache,
-    retry: RetryPolicy,
-    timeout: Duration,
     refresh_margin: Duration,
-    counters: Counters,
     rng: SystemRandom,
 }
 
@@ -362,9 +320,29 @@ fn encode_component(s: &str) -> String {
     out
 }
 
-/// A successful answer.
-pub(crate) struct Answer {
-    pub(crate) body: Vec<u8>,
+/// Graph's reading of its answers: 429 and (on the calls that declare them) the
+/// replication-lag answers were not processed; 500/502/503/504 are transient.
+struct GraphClassify {
+    replication_lag: bool,
+}
+
+impl Classify for GraphClassify {
+    fn status(&self, status: StatusCode, _: &HeaderMap, body: &[u8]) -> StatusClass {
+        if self.replication_lag && is_replication_lag(status, &parse_graph_error(body)) {
+            return StatusClass::NotProcessed;
+        }
+        ise_intune_http::retry::classify_status(status.as_u16())
+    }
+}
+
+fn parse_graph_error(body: &[u8]) -> GraphErrorBody {
+    serde_json::from_slice::<GraphErrorEnvelope>(body)
+        .map(|e| e.error)
+        .unwrap_or_else(|_| GraphErrorBody {
+            code: String::new(),
+            message: String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned(),
+            inner_error: None,
+        })
 }
 
 fn is_replication_lag(status: StatusCode, body: &GraphErrorBody) -> bool {
@@ -376,11 +354,7 @@ fn is_replication_lag(status: StatusCode, body: &GraphErrorBody) -> bool {
 }
 
 pub(crate) fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T> {
-    ise_intune_http::decode_json(bytes).map_err(|f| Error::Decode {
-        what: what.to_owned(),
-        json_path: f.path,
-        source: f.source,
-    })
+    Ok(ise_intune_http::decode_json(what, bytes)?)
 }
 
 impl GraphClient {
@@ -405,17 +379,14 @@ impl GraphClient {
         let i = &self.inner;
         GraphClient {
             inner: Arc::new(Inner {
-                http: i.http.clone(),
+                core: i.core.with_fresh_counters(),
                 login: i.login.clone(),
                 graph: i.graph.clone(),
                 graph_scope: i.graph_scope.clone(),
                 tenant_id: i.tenant_id.clone(),
                 credentials,
                 cache: TokenCache::default(),
-                retry: i.retry,
-                timeout: i.timeout,
                 refresh_margin: i.refresh_margin,
-                counters: Counters::default(),
                 rng: SystemRandom::new(),
             }),
         }
@@ -436,25 +407,34 @@ impl GraphClient {
         accept: &str,
     ) -> Result<(u16, String)> {
         let parsed = parse_base("service URL", url)?;
-        let path = parsed.path().to_owned();
-        self.inner.counters.reads.fetch_add(1, Ordering::Relaxed);
-        let resp = self
+        let meta = RequestMeta {
+            service: "Microsoft service",
+            method: Method::GET,
+            host: parsed.host_str().unwrap_or_default(),
+            path: parsed.path(),
+            class: RequestClass::Read,
+            idempotent: true,
+            body: BodyKind::Text,
+        };
+        let answer = self
             .inner
-            .http
-            .get(parsed)
-            .bearer_auth(token.secret())
-            .header("Accept", accept)
-            .send()
+            .core
+            .send(&meta, &ise_intune_http::DefaultClassify, || {
+                let req = self
+                    .inner
+                    .core
+                    .http()
+                    .get(parsed.clone())
+                    .bearer_auth(token.secret())
+                    .header("Accept", accept);
+                std::future::ready(Ok::<_, Error>(req))
+            })
             .await
-            .map_err(|e| transport_failure("GET", &path, 1, self.inner.timeout, e).1)?;
-        let status = resp.status().as_u16();
-        let text = resp.text().await.map_err(|e| Error::Transport {
-            method: "GET".into(),
-            path,
-            attempts: 1,
-            source: e.without_url(),
-        })?;
-        Ok((status, text))
+            .map_err(send_error)?;
+        Ok((
+            answer.status.as_u16(),
+            String::from_utf8_lossy(&answer.body).into_owned(),
+        ))
     }
 
     /// The v2 token endpoint URL for this tenant (what ISE's "Token Issuing URL" holds).
@@ -476,16 +456,7 @@ impl GraphClient {
 
     /// Requests sent so far by this client and its clones.
     pub fn request_counts(&self) -> RequestCounts {
-        let c = &self.inner.counters;
-        RequestCounts {
-            reads: c.reads.load(Ordering::Relaxed),
-            writes: c.writes.load(Ordering::Relaxed),
-            tokens: c.tokens.load(Ordering::Relaxed),
-        }
-    }
-
-    fn jitter(&self) -> f64 {
-        ise_intune_http::jitter(&self.inner.rng)
+        self.inner.core.counts()
     }
 
     /// A token for `audience`, from the cache when still fresh. Concurrent callers for
@@ -546,61 +517,41 @@ impl GraphClient {
         let token_url = Url::parse(&url).map_err(|e| Error::InvalidConfig {
             what: format!("token URL: {e}"),
         })?;
-        let path = token_url.path().to_owned();
-        let started = Instant::now();
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            self.inner.counters.tokens.fetch_add(1, Ordering::Relaxed);
-            let sent = self
-                .inner
-                .http
-                .post(token_url.clone())
-                .header("Accept", "application/json")
-                .form(&form)
-                .send()
-                .await;
-            let outcome = match sent {
-                Ok(resp) => {
-                    let status = resp.status();
-                    let retry_after = header_duration(resp.headers());
-                    let body = resp.bytes().await.map_err(|e| Error::Transport {
-                        method: "POST".into(),
-                        path: path.clone(),
-                        attempts: attempt,
-                        source: e,
-                    })?;
-                    if status.is_success() {
-                        return parse_token(audience, &body);
-                    }
-                    let failure = Attempt::Status {
-                        status: status.as_u16(),
-                        retry_after,
-                        replication_lag: false,
-                    };
-                    let err = Error::Token {
-                        scope: audience.to_string(),
-                        status: status.as_u16(),
-                        body: Box::new(
-                            serde_json::from_slice::<TokenErrorBody>(&body).unwrap_or_default(),
-                        ),
-                    };
-                    (failure, err)
-                }
-                Err(e) => transport_failure("POST", &path, attempt, self.inner.timeout, e),
-            };
+        let meta = RequestMeta {
+            service: "Entra ID",
+            method: Method::POST,
+            host: token_url.host_str().unwrap_or_default(),
+            path: token_url.path(),
+            class: RequestClass::Token,
             // Token requests change nothing, so they are safe to repeat.
-            match self.inner.retry.decide(
-                attempt,
-                started.elapsed(),
-                &outcome.0,
-                true,
-                self.jitter(),
-            ) {
-                Decision::RetryAfter(d) => tokio::time::sleep(d).await,
-                Decision::GiveUp => return Err(outcome.1),
-            }
+            idempotent: true,
+            body: BodyKind::Token,
+        };
+        let answer = self
+            .inner
+            .core
+            .send(&meta, &ise_intune_http::DefaultClassify, || {
+                let req = self
+                    .inner
+                    .core
+                    .http()
+                    .post(token_url.clone())
+                    .header("Accept", "application/json")
+                    .form(&form);
+                std::future::ready(Ok::<_, Error>(req))
+            })
+            .await
+            .map_err(send_error)?;
+        if !answer.status.is_success() {
+            return Err(Error::Token {
+                scope: audience.to_string(),
+                status: answer.status.as_u16(),
+                body: Box::new(
+                    serde_json::from_slice::<TokenErrorBody>(&answer.body).unwrap_or_default(),
+                ),
+            });
         }
+        parse_token(audience, &answer.body)
     }
 
     fn url_for(&self, target: &Target, query: &[(&str, String)]) -> Result<Url> {
@@ -640,105 +591,73 @@ impl GraphClient {
     /// Sends a Graph request with authentication, ids, tracing and retries.
     pub(crate) async fn send(&self, call: Call<'_>) -> Result<Answer> {
         let url = self.url_for(&call.target, &call.query)?;
-        let path = url.path().to_owned();
-        let method = call.method.clone();
-        // GET, PATCH (replaces the same fields with the same values) and DELETE are
-        // idempotent; POST is not.
-        let idempotent = method != Method::POST;
-        let started = Instant::now();
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            let token = self.access_token(&self.inner.graph_scope).await?;
-            let client_request_id = random_id(&self.inner.rng)?;
-            if method == Method::GET {
-                self.inner.counters.reads.fetch_add(1, Ordering::Relaxed);
+        let meta = RequestMeta {
+            service: "Graph",
+            method: call.method.clone(),
+            host: url.host_str().unwrap_or_default(),
+            path: url.path(),
+            class: if call.method == Method::GET {
+                RequestClass::Read
             } else {
-                self.inner.counters.writes.fetch_add(1, Ordering::Relaxed);
-            }
-            let mut req = self
-                .inner
-                .http
-                .request(method.clone(), url.clone())
-                .bearer_auth(token.secret())
-                .header("Accept", "application/json")
-                .header("client-request-id", &client_request_id)
-                .header("return-client-request-id", "true");
-            if let Some(body) = &call.body {
-                req = req.json(body);
-            }
-            let span_start = Instant::now();
-            let sent = req.send().await;
-            let outcome = match sent {
-                Ok(resp) => {
-                    let status = resp.status();
-                    let headers = resp.headers().clone();
-                    let body = resp.bytes().await.map_err(|e| Error::Transport {
-                        method: method.to_string(),
-                        path: path.clone(),
-                        attempts: attempt,
-                        source: e,
-                    })?;
-                    tracing::debug!(
-                        method = %method, path = %path, status = status.as_u16(),
-                        elapsed_ms = span_start.elapsed().as_millis() as u64, attempt,
-                        "graph request"
-                    );
-                    if status.is_success() {
-                        return Ok(Answer {
-                            body: body.to_vec(),
-                        });
+                RequestClass::Write
+            },
+            // GET, PATCH (replaces the same fields with the same values) and DELETE are
+            // idempotent; POST is not.
+            idempotent: call.method != Method::POST,
+            body: BodyKind::Json,
+        };
+        let classify = GraphClassify {
+            replication_lag: call.replication_lag,
+        };
+        let mut client_request_id = String::new();
+        let answer = self
+            .inner
+            .core
+            .send(&meta, &classify, || {
+                let id = random_id(&self.inner.rng);
+                if let Ok(id) = &id {
+                    client_request_id.clone_from(id);
+                }
+                let (method, url, body) = (&call.method, &url, &call.body);
+                async move {
+                    let id = id?;
+                    let token = self.access_token(&self.inner.graph_scope).await?;
+                    let mut req = self
+                        .inner
+                        .core
+                        .http()
+                        .request(method.clone(), url.clone())
+                        .bearer_auth(token.secret())
+                        .header("Accept", "application/json")
+                        .header("client-request-id", id)
+                        .header("return-client-request-id", "true");
+                    if let Some(body) = body {
+                        req = req.json(body);
                     }
-                    let parsed = serde_json::from_slice::<GraphErrorEnvelope>(&body)
-                        .map(|e| e.error)
-                        .unwrap_or_else(|_| GraphErrorBody {
-                            code: String::new(),
-                            message: String::from_utf8_lossy(&body[..body.len().min(300)])
-                                .into_owned(),
-                            inner_error: None,
-                        });
-                    let request_id = header_str(&headers, "request-id").or_else(|| {
-                        parsed
-                            .inner_error
-                            .as_ref()
-                            .and_then(|i| i.request_id.clone())
-                    });
-                    let failure = Attempt::Status {
-                        status: status.as_u16(),
-                        retry_after: header_duration(&headers),
-                        replication_lag: call.replication_lag
-                            && is_replication_lag(status, &parsed),
-                    };
-                    let err = Error::Api {
-                        method: method.to_string(),
-                        path: path.clone(),
-                        status: status.as_u16(),
-                        body: Box::new(parsed),
-                        request_id,
-                        client_request_id,
-                        attempts: attempt,
-                    };
-                    (failure, err)
+                    Ok::<_, Error>(req)
                 }
-                Err(e) => {
-                    tracing::debug!(method = %method, path = %path, attempt, error = %e, "graph request failed");
-                    transport_failure(method.as_str(), &path, attempt, self.inner.timeout, e)
-                }
-            };
-            match self.inner.retry.decide(
-                attempt,
-                started.elapsed(),
-                &outcome.0,
-                idempotent,
-                self.jitter(),
-            ) {
-                Decision::RetryAfter(d) => {
-                    tracing::info!(method = %method, path = %path, attempt, delay_ms = d.as_millis() as u64, "retrying graph request");
-                    tokio::time::sleep(d).await;
-                }
-                Decision::GiveUp => return Err(outcome.1),
-            }
+            })
+            .await
+            .map_err(send_error)?;
+        if answer.status.is_success() {
+            return Ok(answer);
         }
+        let parsed = parse_graph_error(&answer.body);
+        let request_id = answer.header("request-id").map(str::to_owned).or_else(|| {
+            parsed
+                .inner_error
+                .as_ref()
+                .and_then(|i| i.request_id.clone())
+        });
+        Err(Error::Api {
+            method: call.method.to_string(),
+            path: url.path().to_owned(),
+            status: answer.status.as_u16(),
+            body: Box::new(parsed),
+            request_id,
+            client_request_id,
+            attempts: answer.attempts,
+        })
     }
 
     /// Sends and decodes a JSON answer.
@@ -756,51 +675,15 @@ fn target_label(t: &Target) -> String {
     }
 }
 
-fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get(name)
-        .and_then(|v: &HeaderValue| v.to_str().ok())
-        .map(str::to_owned)
-}
-
-fn header_duration(headers: &HeaderMap) -> Option<Duration> {
-    header_str(headers, "retry-after").and_then(|v| parse_retry_after(&v))
-}
-
-fn transport_failure(
-    method: &str,
-    path: &str,
-    attempts: u32,
-    timeout: Duration,
-    e: reqwest::Error,
-) -> (Attempt, Error) {
-    if e.is_timeout() {
-        (
-            Attempt::Timeout,
-            Error::Timeout {
-                method: method.to_owned(),
-                path: path.to_owned(),
-                after: timeout,
-                attempts,
-            },
-        )
-    } else {
-        let kind = if e.is_connect() {
-            Attempt::ConnectFailed
-        } else {
-            Attempt::ConnectionLost
-        };
-        (
-            kind,
-            Error::Transport {
-                method: method.to_owned(),
-                path: path.to_owned(),
-                attempts,
-                source: e.without_url(),
-            },
-        )
+fn send_error(e: SendError<Error>) -> Error {
+    match e {
+        SendError::Prepare(e) => e,
+        SendError::Transport(e) => Error::Transport(e),
     }
 }
+
+/// The longest token lifetime believed (Entra's tokens live 60–90 minutes).
+const MAX_TOKEN_LIFETIME_SECS: u64 = 24 * 3600;
 
 #[derive(serde::Deserialize)]
 struct TokenAnswer {
@@ -811,12 +694,14 @@ struct TokenAnswer {
 
 fn parse_token(audience: &TokenAudience, body: &[u8]) -> Result<AccessToken> {
     let answer: TokenAnswer = decode(&format!("token for `{audience}`"), body)?;
-    // expires_in is a number on v2 and a string on v1.
+    // expires_in is a number on v2 and a string on v1. Whatever the server says, the
+    // lifetime is clamped to a day: an absurd value must not overflow a deadline.
     let secs = match answer.expires_in {
         Some(serde_json::Value::Number(n)) => n.as_u64().unwrap_or(3599),
-        Some(serde_json::Value::String(s)) => s.parse().unwrap_or(3599),
+        Some(serde_json::Value::String(s)) => s.trim().parse().unwrap_or(3599),
         _ => 3599,
-    };
+    }
+    .min(MAX_TOKEN_LIFETIME_SECS);
     Ok(AccessToken::new(
         answer.access_token,
         Duration::from_secs(secs),

@@ -1,7 +1,5 @@
 //! The crate's error type and the vendor error bodies it keeps.
 
-use std::time::Duration;
-
 use serde::Deserialize;
 
 /// The `innerError` of a Graph error body.
@@ -107,32 +105,10 @@ pub enum Error {
         what: String,
     },
 
-    /// The request could not be sent or its answer not received.
-    #[error("{method} {path}: could not reach the server (after {attempts} attempt(s))")]
-    Transport {
-        /// HTTP method.
-        method: String,
-        /// URL path (no query, never a secret).
-        path: String,
-        /// Attempts made.
-        attempts: u32,
-        /// The HTTP stack's error.
-        #[source]
-        source: reqwest::Error,
-    },
-
-    /// The request did not complete in time.
-    #[error("{method} {path}: no answer within {after:?} (after {attempts} attempt(s))")]
-    Timeout {
-        /// HTTP method.
-        method: String,
-        /// URL path.
-        path: String,
-        /// The per-request timeout.
-        after: Duration,
-        /// Attempts made.
-        attempts: u32,
-    },
+    /// The request could not be sent, no usable answer came (connection, timeout, a
+    /// body over its cap), or the call ran out of time.
+    #[error(transparent)]
+    Transport(#[from] ise_intune_http::TransportError),
 
     /// Graph answered with an error.
     #[error(
@@ -171,17 +147,9 @@ pub enum Error {
         body: Box<TokenErrorBody>,
     },
 
-    /// An answer could not be decoded.
-    #[error("{what}: cannot decode the answer at JSON path `{json_path}`")]
-    Decode {
-        /// Which request's answer.
-        what: String,
-        /// Where in the JSON the decoder stopped.
-        json_path: String,
-        /// The decoder's error.
-        #[source]
-        source: serde_json::Error,
-    },
+    /// An answer could not be decoded (the error names the request and the JSON path).
+    #[error(transparent)]
+    Decode(#[from] ise_intune_http::DecodeError),
 
     /// Keeping existing keys needs their key material, which Graph did not return.
     #[error(

@@ -29,9 +29,12 @@ pub use auth::{
 };
 pub use client::{
     DEFAULT_GRAPH_BASE, DEFAULT_GRAPH_SCOPE, DEFAULT_LOGIN_AUTHORITY, GraphClient,
-    GraphClientBuilder, RequestCounts, TlsRoots,
+    GraphClientBuilder, TlsRoots,
 };
 pub use error::{Error, GraphErrorBody, GraphInnerError, Result, TokenErrorBody};
+pub use ise_intune_http::{
+    BodyKind, BodyLimits, DecodeError, RequestCounts, TransportError, TransportErrorKind,
+};
 pub use model::{
     AppRole, AppRoleAssignment, Application, ApplicationUpdate, CertificateKey, Change,
     KeyCredential, KeySelector, NewApplication, Organization, RequiredResourceAccess,

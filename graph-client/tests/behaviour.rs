@@ -523,11 +523,9 @@ async fn decode_errors_name_the_json_path() {
         .mount(&server)
         .await;
     match graph.applications().get("obj-1").await {
-        Err(Error::Decode {
-            json_path, what, ..
-        }) => {
-            assert_eq!(json_path, "keyCredentials[0].keyId");
-            assert_eq!(what, "GET /applications/obj-1");
+        Err(Error::Decode(e)) => {
+            assert_eq!(e.json_path, "keyCredentials[0].keyId");
+            assert_eq!(e.what, "GET /applications/obj-1");
         }
         other => panic!("unexpected: {other:?}"),
     }

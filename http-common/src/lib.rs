@@ -1,7 +1,17 @@
-//! Plumbing shared by `ise-client` and `graph-client` (neither depends on the other):
-//! the rule for base URLs, the TLS provider and system roots, JSON decoding that names
-//! the failing path, and retry jitter. Each client maps these results into its own
-//! error type.
+//! The one HTTP core of the `ise-client` and `graph-client` crates (neither depends on
+//! the other): the retry policy ([`retry`]), the send loop with bounded bodies, timeouts,
+//! request counting and tracing ([`send`]), the rule for base URLs, the TLS provider and
+//! system roots, and JSON decoding that names the failing path. Each client keeps only
+//! its vendor's knowledge: how to authenticate and how to read its error answers.
+
+pub mod retry;
+pub mod send;
+
+pub use retry::{Attempt, Decision, RetryPolicy, StatusClass};
+pub use send::{
+    Answer, BodyKind, BodyLimits, Classify, DefaultClassify, HttpCore, HttpSettings, RequestClass,
+    RequestCounts, RequestMeta, SendError, TransportError, TransportErrorKind,
+};
 
 use std::sync::Arc;
 
@@ -53,22 +63,74 @@ pub fn system_roots() -> rustls::RootCertStore {
     store
 }
 
-/// A JSON decoding failure: where in the document, and why.
-#[derive(Debug)]
-pub struct DecodeFailure {
+/// An answer that could not be decoded: which request's, where in the document, and
+/// why.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: cannot decode the answer at JSON path `{json_path}`")]
+#[non_exhaustive]
+pub struct DecodeError {
+    /// Which request's answer, e.g. `GET /applications/obj-1`.
+    pub what: String,
     /// The JSON path where decoding stopped, e.g. `keyCredentials[0].keyId`.
-    pub path: String,
+    pub json_path: String,
     /// The decoder's error.
+    #[source]
     pub source: serde_json::Error,
 }
 
-/// Decodes JSON, naming the path of the first mismatch.
-pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeFailure> {
+/// Decodes JSON, naming the request (`what`) and the path of the first mismatch.
+///
+/// ```
+/// let e = ise_intune_http::decode_json::<Vec<u8>>("GET /x", b"[1, \"two\"]").unwrap_err();
+/// assert_eq!(e.json_path, "[1]");
+/// ```
+pub fn decode_json<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, DecodeError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| DecodeFailure {
-        path: e.path().to_string(),
+    serde_path_to_error::deserialize(de).map_err(|e| DecodeError {
+        what: what.to_owned(),
+        json_path: e.path().to_string(),
         source: e.into_inner(),
     })
+}
+
+/// Generates a client builder's methods for its [`HttpSettings`] (a field named
+/// `settings`): timeouts, retry policy and body caps, so that both clients offer the
+/// same knobs with the same words. `$request_default` names the per-attempt default.
+#[macro_export]
+macro_rules! http_settings_methods {
+    ($request_default:literal) => {
+        #[doc = concat!("Per-attempt timeout, from connecting until the body is read (default ", $request_default, ").")]
+        pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
+            self.settings.request_timeout = timeout;
+            self
+        }
+
+        /// Connect timeout, TLS handshake included (default 10 s).
+        pub fn connect_timeout(mut self, timeout: ::std::time::Duration) -> Self {
+            self.settings.connect_timeout = timeout;
+            self
+        }
+
+        /// Time for one call, every retry and wait included (default 5 minutes).
+        pub fn overall_timeout(mut self, timeout: ::std::time::Duration) -> Self {
+            self.settings.overall_timeout = timeout;
+            self
+        }
+
+        /// Retry policy (see the crate's `retry` module for its default).
+        pub fn retry_policy(mut self, policy: $crate::retry::RetryPolicy) -> Self {
+            self.settings.retry = policy;
+            self
+        }
+
+        /// Caps on the bytes read from one answer (default [`BodyLimits::default`]).
+        ///
+        /// [`BodyLimits::default`]: $crate::BodyLimits::default
+        pub fn body_limits(mut self, limits: $crate::BodyLimits) -> Self {
+            self.settings.limits = limits;
+            self
+        }
+    };
 }
 
 /// A jitter value in `[0, 1)` from the system's secure generator (0.5 if it fails).
@@ -79,23 +141,4 @@ pub fn jitter(rng: &ring::rand::SystemRandom) -> f64 {
         Ok(()) => f64::from(u16::from_le_bytes(b)) / 65536.0,
         Err(_) => 0.5,
     }
-}
-
-/// Exponential backoff for attempt `attempt` (1 = after the first attempt): `base`
-/// doubled per attempt, capped at `max`, spread over its upper half by `jitter`.
-///
-/// ```
-/// use std::time::Duration;
-/// let d = ise_intune_http::backoff(Duration::from_millis(500), Duration::from_secs(30), 3, 1.0);
-/// assert_eq!(d, Duration::from_secs(2));
-/// ```
-pub fn backoff(
-    base: std::time::Duration,
-    max: std::time::Duration,
-    attempt: u32,
-    jitter: f64,
-) -> std::time::Duration {
-    let exp = attempt.saturating_sub(1).min(20);
-    let raw = base.saturating_mul(1u32 << exp).min(max);
-    raw.mul_f64(0.5 + jitter.clamp(0.0, 1.0) / 2.0)
 }

@@ -22,11 +22,19 @@ use std::str::FromStr;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use der::{Decode as _, Encode as _};
-use sha1::Digest as _;
 use time::OffsetDateTime;
 use x509_cert::ext::pkix::{AuthorityKeyIdentifier, BasicConstraints, SubjectKeyIdentifier};
 
 use crate::Error;
+
+/// A digest as a fixed-size array. `N` must be the algorithm's output length (20 for
+/// SHA-1, 32 for SHA-256): the two call sites pair them, so the copy cannot fail.
+fn digest_array<const N: usize>(alg: &'static ring::digest::Algorithm, data: &[u8]) -> [u8; N] {
+    let d = ring::digest::digest(alg, data);
+    let mut out = [0u8; N];
+    out.copy_from_slice(d.as_ref());
+    out
+}
 
 /// The largest input the parsers accept, in bytes (16 MiB).
 ///
@@ -249,8 +257,8 @@ impl Certificate {
     fn from_der_in_block(der: Vec<u8>, block: Option<usize>) -> Result<Self, Error> {
         let parsed = x509_cert::Certificate::from_der(&der)
             .map_err(|source| Error::InvalidDer { block, source })?;
-        let sha1 = Sha1Fingerprint(sha1::Sha1::digest(&der).into());
-        let sha256 = Sha256Fingerprint(sha2::Sha256::digest(&der).into());
+        let sha1 = Sha1Fingerprint(digest_array(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &der));
+        let sha256 = Sha256Fingerprint(digest_array(&ring::digest::SHA256, &der));
         let cert = Self {
             der,
             parsed,

@@ -3,6 +3,7 @@
 //! the `mdminfo` call, and every TLS chain checked against ISE's trusted store.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use graph_client::well_known::{COMPLIANCE_RETRIEVAL_SERVICE, NAC_API_SERVICE};
 use graph_client::{
@@ -336,8 +337,31 @@ impl ServerCertVerifier for ChainRecorder {
     }
 }
 
-/// The chain `url`'s server presents (leaf first).
+/// How long [`presented_chain`] waits for the connection and the handshake.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The chain `url`'s server presents (leaf first), within [`PROBE_TIMEOUT`].
 pub async fn presented_chain(url: &url::Url) -> Result<Vec<Vec<u8>>, Error> {
+    presented_chain_within(url, PROBE_TIMEOUT).await
+}
+
+/// The chain `url`'s server presents (leaf first); connecting and the handshake
+/// together are given `timeout`, after which the host is reported unreachable.
+pub async fn presented_chain_within(
+    url: &url::Url,
+    timeout: Duration,
+) -> Result<Vec<Vec<u8>>, Error> {
+    let host = url.host_str().unwrap_or_default().to_owned();
+    match tokio::time::timeout(timeout, probe_chain(url)).await {
+        Ok(result) => result,
+        Err(_) => Err(Error::Unreachable {
+            host,
+            what: format!("no TLS handshake within {timeout:?}"),
+        }),
+    }
+}
+
+async fn probe_chain(url: &url::Url) -> Result<Vec<Vec<u8>>, Error> {
     let host = url.host_str().unwrap_or_default().to_owned();
     let port = url.port_or_known_default().unwrap_or(443);
     let unreachable = |what: String| Error::Unreachable {

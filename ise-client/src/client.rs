@@ -1,29 +1,23 @@
 //! The client, its builder, and the request machinery (Basic auth, JSON media types,
 //! ERS CSRF, retries, error parsing).
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use reqwest::Method;
+use ise_intune_http::{
+    Answer, BodyKind, Classify, HttpCore, HttpSettings, RequestClass, RequestMeta, SendError,
+};
 use reqwest::header::HeaderMap;
-use ring::rand::SystemRandom;
+use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::error::{Error, Result, parse_error_body};
-use crate::retry::{Attempt, Decision, RetryPolicy};
+use crate::retry::{RetryPolicy, StatusClass};
 use crate::tls::{Rejections, TlsPolicy, client_config};
 
-/// Counts of HTTP requests sent to ISE (every attempt counts).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct RequestCounts {
-    /// GET requests.
-    pub reads: u64,
-    /// POST/PUT/DELETE requests.
-    pub writes: u64,
-}
+use ise_intune_http::RequestCounts;
 
 /// Builder for [`IseClient`].
 #[derive(Debug)]
@@ -33,9 +27,7 @@ pub struct IseClientBuilder {
     username: Option<String>,
     password: Option<SecretString>,
     tls: Option<TlsPolicy>,
-    timeout: Duration,
-    connect_timeout: Duration,
-    retry: RetryPolicy,
+    settings: HttpSettings,
     ers_csrf: bool,
 }
 
@@ -47,9 +39,12 @@ impl Default for IseClientBuilder {
             username: None,
             password: None,
             tls: None,
-            timeout: Duration::from_secs(60),
-            connect_timeout: Duration::from_secs(10),
-            retry: RetryPolicy::default(),
+            settings: HttpSettings::default().with_retry(RetryPolicy::new(
+                5,
+                Duration::from_secs(180),
+                Duration::from_secs(1),
+                Duration::from_secs(30),
+            )),
             ers_csrf: false,
         }
     }
@@ -88,23 +83,7 @@ impl IseClientBuilder {
         self
     }
 
-    /// Per-request timeout (default 60 s; exports can be slow).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Connect timeout (default 10 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// Retry policy (default [`RetryPolicy::default`]).
-    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
-        self
-    }
+    ise_intune_http::http_settings_methods!("60 s; exports can be slow");
 
     /// Whether ERS CSRF protection is enabled on this ISE (Administration > System >
     /// Settings > API Settings > "Enable CSRF Check"). Default off.
@@ -143,48 +122,47 @@ impl IseClientBuilder {
         })?;
         let rejections = Arc::new(Rejections::default());
         let tls = client_config(&policy, rejections.clone())?;
-        let http = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .timeout(self.timeout)
-            .connect_timeout(self.connect_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| Error::InvalidConfig {
-                what: format!("HTTP client: {e}"),
-            })?;
+        let core = HttpCore::new(tls, self.settings).map_err(|e| Error::InvalidConfig {
+            what: format!("HTTP client: {e}"),
+        })?;
         Ok(IseClient {
             inner: Arc::new(Inner {
-                http,
+                core,
                 base,
                 ers,
                 username,
                 password,
-                retry: self.retry,
-                timeout: self.timeout,
                 csrf: self.ers_csrf.then(|| Mutex::new(None)),
                 rejections,
-                reads: AtomicU64::new(0),
-                writes: AtomicU64::new(0),
-                rng: SystemRandom::new(),
             }),
         })
     }
 }
 
 struct Inner {
-    http: reqwest::Client,
+    core: HttpCore,
     base: Url,
     ers: Url,
     username: String,
     password: SecretString,
-    retry: RetryPolicy,
-    timeout: Duration,
     /// `Some` when ERS CSRF is enabled: the current token, if fetched.
     csrf: Option<Mutex<Option<String>>>,
     rejections: Arc<Rejections>,
-    reads: AtomicU64,
-    writes: AtomicU64,
-    rng: SystemRandom,
+}
+
+/// ISE's reading of its answers: the default classes, and TLS refusals are final.
+struct IseClassify<'a> {
+    rejections: &'a Rejections,
+}
+
+impl Classify for IseClassify<'_> {
+    fn status(&self, status: StatusCode, _: &HeaderMap, _: &[u8]) -> StatusClass {
+        ise_intune_http::retry::classify_status(status.as_u16())
+    }
+
+    fn transport_is_final(&self) -> bool {
+        self.rejections.pending()
+    }
 }
 
 /// Typed async client for Cisco ISE. Cheap to clone; clones share connections and
@@ -227,6 +205,7 @@ pub(crate) enum Api {
 }
 
 /// One request, described once and sent as often as the retry policy allows.
+#[derive(Clone)]
 pub(crate) struct Call {
     pub(crate) method: Method,
     pub(crate) api: Api,
@@ -234,9 +213,11 @@ pub(crate) struct Call {
     pub(crate) query: Vec<(String, String)>,
     pub(crate) body: Option<serde_json::Value>,
     pub(crate) accept: &'static str,
-    /// Whether the request changes nothing on ISE (counted as a read even if it is a
-    /// POST, like a certificate export).
+    /// Whether the request changes nothing on ISE (counted as a read and retried like
+    /// one even if it is a POST, like a certificate export).
     pub(crate) read_only: bool,
+    /// What kind of body a success carries.
+    pub(crate) body_kind: BodyKind,
 }
 
 impl Call {
@@ -249,6 +230,7 @@ impl Call {
             query: Vec::new(),
             body: None,
             accept: "application/json",
+            body_kind: BodyKind::Json,
         }
     }
 
@@ -263,18 +245,8 @@ impl Call {
     }
 }
 
-/// A successful answer.
-pub(crate) struct Answer {
-    pub(crate) headers: HeaderMap,
-    pub(crate) body: Vec<u8>,
-}
-
 pub(crate) fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T> {
-    ise_intune_http::decode_json(bytes).map_err(|f| Error::Decode {
-        what: what.to_owned(),
-        json_path: f.path,
-        source: f.source,
-    })
+    Ok(ise_intune_http::decode_json(what, bytes)?)
 }
 
 fn method_is_read(m: &Method) -> bool {
@@ -297,14 +269,7 @@ impl IseClient {
 
     /// Requests sent so far by this client and its clones.
     pub fn request_counts(&self) -> RequestCounts {
-        RequestCounts {
-            reads: self.inner.reads.load(Ordering::Relaxed),
-            writes: self.inner.writes.load(Ordering::Relaxed),
-        }
-    }
-
-    fn jitter(&self) -> f64 {
-        ise_intune_http::jitter(&self.inner.rng)
+        self.inner.core.counts()
     }
 
     fn url(&self, call: &Call) -> Result<Url> {
@@ -348,11 +313,7 @@ impl IseClient {
             "/ers/config/op/systemconfig/iseversion",
         );
         let answer = self.send_once(&call, Some("fetch")).await?;
-        let token = answer
-            .headers
-            .get(CSRF_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let token = answer.header(CSRF_HEADER).map(str::to_owned);
         self.set_csrf_token(token);
         Ok(())
     }
@@ -385,118 +346,73 @@ impl IseClient {
     /// Sends with retries (no CSRF handling).
     async fn send_once(&self, call: &Call, csrf: Option<&str>) -> Result<Answer> {
         let url = self.url(call)?;
-        let path = url.path().to_owned();
-        let method = call.method.clone();
-        let idempotent = method != Method::POST;
-        let started = Instant::now();
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            if call.read_only {
-                self.inner.reads.fetch_add(1, Ordering::Relaxed);
+        let meta = RequestMeta {
+            service: "ISE",
+            method: call.method.clone(),
+            host: url.host_str().unwrap_or_default(),
+            path: url.path(),
+            class: if call.read_only {
+                RequestClass::Read
             } else {
-                self.inner.writes.fetch_add(1, Ordering::Relaxed);
-            }
-            let mut req = self
-                .inner
-                .http
-                .request(method.clone(), url.clone())
-                .basic_auth(
-                    &self.inner.username,
-                    Some(self.inner.password.expose_secret()),
-                )
-                .header("Accept", call.accept)
-                .header("Content-Type", "application/json");
-            if let Some(token) = csrf {
-                req = req.header(CSRF_HEADER, token);
-            }
-            if let Some(body) = &call.body {
-                req = req.body(body.to_string());
-            }
-            let t0 = Instant::now();
-            let (outcome, err) = match req.send().await {
-                Ok(resp) => {
-                    let status = resp.status();
-                    let headers = resp.headers().clone();
-                    let body = resp.bytes().await.map_err(|e| Error::Transport {
-                        method: method.to_string(),
-                        path: path.clone(),
-                        attempts: attempt,
-                        source: e.without_url(),
-                    })?;
-                    tracing::debug!(method = %method, path = %path, status = status.as_u16(),
-                        elapsed_ms = t0.elapsed().as_millis() as u64, attempt, "ise request");
-                    if status.is_success() {
-                        if let Some(token) = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok())
-                        {
-                            if csrf.is_some() && !token.eq_ignore_ascii_case("required") {
-                                self.set_csrf_token(Some(token.to_owned()));
-                            }
-                        }
-                        return Ok(Answer {
-                            headers,
-                            body: body.to_vec(),
-                        });
-                    }
-                    (
-                        Attempt::Status(status.as_u16()),
-                        Error::Api {
-                            method: method.to_string(),
-                            path: path.clone(),
-                            status: status.as_u16(),
-                            body: Box::new(parse_error_body(&body)),
-                            attempts: attempt,
-                        },
+                RequestClass::Write
+            },
+            // Reads (certificate exports included) and PUT/DELETE are idempotent.
+            idempotent: call.read_only || call.method != Method::POST,
+            body: call.body_kind,
+        };
+        let classify = IseClassify {
+            rejections: &self.inner.rejections,
+        };
+        let sent = self
+            .inner
+            .core
+            .send(&meta, &classify, || {
+                let mut req = self
+                    .inner
+                    .core
+                    .http()
+                    .request(call.method.clone(), url.clone())
+                    .basic_auth(
+                        &self.inner.username,
+                        Some(self.inner.password.expose_secret()),
                     )
+                    .header("Accept", call.accept)
+                    .header("Content-Type", "application/json");
+                if let Some(token) = csrf {
+                    req = req.header(CSRF_HEADER, token);
                 }
-                Err(e) => {
-                    if let Some(rejection) = self.inner.rejections.take() {
-                        // TLS refusals are final: retrying cannot change the certificate.
-                        return Err(rejection.into_error());
-                    }
-                    tracing::debug!(method = %method, path = %path, attempt, error = %e, "ise request failed");
-                    if e.is_timeout() {
-                        (
-                            Attempt::Timeout,
-                            Error::Timeout {
-                                method: method.to_string(),
-                                path: path.clone(),
-                                after: self.inner.timeout,
-                                attempts: attempt,
-                            },
-                        )
-                    } else {
-                        (
-                            if e.is_connect() {
-                                Attempt::ConnectFailed
-                            } else {
-                                Attempt::ConnectionLost
-                            },
-                            Error::Transport {
-                                method: method.to_string(),
-                                path: path.clone(),
-                                attempts: attempt,
-                                source: e.without_url(),
-                            },
-                        )
-                    }
+                if let Some(body) = &call.body {
+                    req = req.body(body.to_string());
                 }
-            };
-            match self.inner.retry.decide(
-                attempt,
-                started.elapsed(),
-                outcome,
-                idempotent,
-                self.jitter(),
-            ) {
-                Decision::RetryAfter(d) => {
-                    tracing::info!(method = %method, path = %path, attempt,
-                        delay_ms = d.as_millis() as u64, "retrying ise request");
-                    tokio::time::sleep(d).await;
-                }
-                Decision::GiveUp => return Err(err),
+                std::future::ready(Ok::<_, std::convert::Infallible>(req))
+            })
+            .await;
+        let answer = match sent {
+            Ok(answer) => answer,
+            Err(SendError::Prepare(never)) => match never {},
+            Err(SendError::Transport(e)) => {
+                // TLS refusals say which certificate ISE presented.
+                return Err(match self.inner.rejections.take() {
+                    Some(rejection) => rejection.into_error(),
+                    None => Error::Transport(e),
+                });
+            }
+        };
+        if !answer.status.is_success() {
+            return Err(Error::Api {
+                method: call.method.to_string(),
+                path: url.path().to_owned(),
+                status: answer.status.as_u16(),
+                body: Box::new(parse_error_body(&answer.body)),
+                attempts: answer.attempts,
+            });
+        }
+        if let Some(token) = answer.header(CSRF_HEADER) {
+            if csrf.is_some() && !token.eq_ignore_ascii_case("required") {
+                self.set_csrf_token(Some(token.to_owned()));
             }
         }
+        Ok(answer)
     }
 
     /// Sends a request to any path of ISE's HTTPS interface (for what this crate does not

@@ -1,7 +1,5 @@
 //! The crate's error type and ISE's error bodies.
 
-use std::time::Duration;
-
 /// Which of ISE's error shapes an answer had.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -92,32 +90,10 @@ pub enum Error {
         reason: String,
     },
 
-    /// The request could not be sent or its answer not received.
-    #[error("{method} {path}: could not reach ISE (after {attempts} attempt(s))")]
-    Transport {
-        /// HTTP method.
-        method: String,
-        /// URL path.
-        path: String,
-        /// Attempts made.
-        attempts: u32,
-        /// The HTTP stack's error.
-        #[source]
-        source: reqwest::Error,
-    },
-
-    /// The request did not complete in time.
-    #[error("{method} {path}: no answer within {after:?} (after {attempts} attempt(s))")]
-    Timeout {
-        /// HTTP method.
-        method: String,
-        /// URL path.
-        path: String,
-        /// The per-request timeout.
-        after: Duration,
-        /// Attempts made.
-        attempts: u32,
-    },
+    /// The request could not be sent, no usable answer came (connection, timeout, a
+    /// body over its cap), or the call ran out of time.
+    #[error(transparent)]
+    Transport(#[from] ise_intune_http::TransportError),
 
     /// ISE answered with an error.
     #[error("{method} {path}: ISE answered {status}: {} (after {attempts} attempt(s)){}", body.message, hint(*status))]
@@ -134,17 +110,9 @@ pub enum Error {
         attempts: u32,
     },
 
-    /// An answer could not be decoded.
-    #[error("{what}: cannot decode ISE's answer at JSON path `{json_path}`")]
-    Decode {
-        /// Which request's answer.
-        what: String,
-        /// Where in the JSON the decoder stopped.
-        json_path: String,
-        /// The decoder's error.
-        #[source]
-        source: serde_json::Error,
-    },
+    /// An answer could not be decoded (the error names the request and the JSON path).
+    #[error(transparent)]
+    Decode(#[from] ise_intune_http::DecodeError),
 
     /// The exported ZIP could not be read.
     #[error("the certificate export is not a usable ZIP: {what}")]
@@ -182,6 +150,21 @@ pub enum Error {
         /// The release found.
         version: crate::version::IseVersion,
     },
+}
+
+impl Error {
+    /// Whether the failure may pass if the call is made again: a transient answer
+    /// (429, 500, 502, 503, 504) or a transport failure other than a body over its cap.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Api { status, .. } => matches!(status, 429 | 500 | 502 | 503 | 504),
+            Self::Transport(t) => !matches!(
+                t.kind,
+                ise_intune_http::TransportErrorKind::BodyTooLarge { .. }
+            ),
+            _ => false,
+        }
+    }
 }
 
 fn hint(status: u16) -> &'static str {

@@ -71,48 +71,34 @@ pub struct ExportedCertificate {
     pub entries: Vec<String>,
 }
 
-/// PEM blocks of a text: (label, whole block including BEGIN/END lines and headers).
-fn blocks(text: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut current: Option<(String, String)> = None;
-    for line in text.lines() {
-        let l = line.trim();
-        match current.as_mut() {
-            None => {
-                if let Some(label) = l
-                    .strip_prefix("-----BEGIN ")
-                    .and_then(|r| r.strip_suffix("-----"))
-                {
-                    current = Some((label.to_owned(), format!("{l}\n")));
-                }
-            }
-            Some((label, body)) => {
-                body.push_str(l);
-                body.push('\n');
-                if l == format!("-----END {label}-----") {
-                    if let Some(done) = current.take() {
-                        out.push(done);
-                    }
-                }
-            }
-        }
-    }
-    out
+/// PEM blocks of a text (text around them ignored), each re-encoded with LF line ends.
+fn blocks(text: &str) -> Result<Vec<(pem::Pem, String)>> {
+    let found = pem::parse_many(text).map_err(|e| Error::Export {
+        what: format!("unreadable PEM: {e}"),
+    })?;
+    let lf = pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF);
+    Ok(found
+        .into_iter()
+        .map(|p| {
+            let text = pem::encode_config(&p, lf);
+            (p, text)
+        })
+        .collect())
 }
 
-fn classify_key(label: &str, block: &str) -> KeyFormat {
+fn classify_key(block: &pem::Pem) -> KeyFormat {
+    let label = block.tag();
     if label == "ENCRYPTED PRIVATE KEY" {
         return KeyFormat::EncryptedPkcs8;
     }
-    let dek = block
-        .lines()
-        .find_map(|l| l.strip_prefix("DEK-Info:"))
-        .map(|d| d.trim().to_owned());
-    match dek {
-        Some(dek_info) if block.contains("Proc-Type: 4,ENCRYPTED") => KeyFormat::LegacyEncrypted {
-            dek_info,
-            algorithm: label.trim_end_matches(" PRIVATE KEY").to_owned(),
-        },
+    let headers = block.headers();
+    match (headers.get("Proc-Type"), headers.get("DEK-Info")) {
+        (Some(proc_type), Some(dek_info)) if proc_type.trim() == "4,ENCRYPTED" => {
+            KeyFormat::LegacyEncrypted {
+                dek_info: dek_info.trim().to_owned(),
+                algorithm: label.trim_end_matches(" PRIVATE KEY").to_owned(),
+            }
+        }
         _ => KeyFormat::Unencrypted {
             label: label.to_owned(),
         },
@@ -158,8 +144,8 @@ pub fn unpack_export(zip_bytes: &[u8]) -> Result<ExportedCertificate> {
             });
         }
         let text = String::from_utf8_lossy(&text);
-        for (label, block) in blocks(&text) {
-            match label.as_str() {
+        for (parsed, block) in blocks(&text)? {
+            match parsed.tag() {
                 "CERTIFICATE" => out.certificates_pem.push(block),
                 l if l.ends_with("PRIVATE KEY") => {
                     if out.private_key.is_some() {
@@ -169,7 +155,7 @@ pub fn unpack_export(zip_bytes: &[u8]) -> Result<ExportedCertificate> {
                     }
                     out.private_key = Some(ExportedKey {
                         entry: name.clone(),
-                        format: classify_key(l, &block),
+                        format: classify_key(&parsed),
                         pem: SecretString::from(block),
                     });
                 }
@@ -194,11 +180,11 @@ pub fn unpack_export(zip_bytes: &[u8]) -> Result<ExportedCertificate> {
     Ok(out)
 }
 
-/// The `CERTIFICATE` PEM blocks of a text, each normalised to LF line ends.
-pub(crate) fn certificate_blocks(text: &str) -> Vec<String> {
-    blocks(text)
+/// The `CERTIFICATE` PEM blocks of a text (DER and normalised PEM with LF line ends).
+pub(crate) fn certificate_blocks(text: &str) -> Result<Vec<(Vec<u8>, String)>> {
+    Ok(blocks(text)?
         .into_iter()
-        .filter(|(label, _)| label == "CERTIFICATE")
-        .map(|(_, block)| block)
-        .collect()
+        .filter(|(p, _)| p.tag() == "CERTIFICATE")
+        .map(|(p, block)| (p.into_contents(), block))
+        .collect())
 }

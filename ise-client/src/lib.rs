@@ -21,9 +21,12 @@ pub mod retry;
 mod tls;
 pub mod version;
 
-pub use client::{IseClient, IseClientBuilder, RequestCounts};
+pub use client::{IseClient, IseClientBuilder};
 pub use error::{Error, ErrorShape, IseErrorBody, Result};
 pub use export::{ExportedCertificate, ExportedKey, KeyFormat, MAX_EXPORT_BYTES, unpack_export};
+pub use ise_intune_http::{
+    BodyKind, BodyLimits, DecodeError, RequestCounts, TransportError, TransportErrorKind,
+};
 pub use model::{
     DEFAULT_SELF_SIGNED_NAME, IseDate, MdmInfo, Node, SystemCertificate, TrustedCertificate,
 };

@@ -6,6 +6,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use ise_intune_http::BodyKind;
+
 use crate::client::{Api, Call, IseClient, decode};
 use crate::error::{Error, Result};
 use crate::export::{ExportedCertificate, unpack_export};
@@ -273,7 +275,7 @@ impl IseClient {
 fn ers_unavailable(e: &Error) -> bool {
     match e {
         Error::Api { status, .. } => matches!(status, 401 | 403 | 404 | 405 | 415 | 502 | 503),
-        Error::Transport { .. } | Error::Timeout { .. } => true,
+        Error::Transport(_) => true,
         _ => false,
     }
 }
@@ -353,6 +355,7 @@ impl SystemCertificates {
         .json(body);
         call.accept = "application/octet-stream, application/json";
         call.read_only = true;
+        call.body_kind = BodyKind::Archive;
         let answer = self.client.send(call).await?;
         unpack_export(&answer.body)
     }
@@ -403,6 +406,36 @@ impl TrustedCertificateImport {
         }
     }
 
+    /// The one certificate of `data`: its DER and its PEM block (LF line ends).
+    fn certificate(&self) -> Result<(Vec<u8>, String)> {
+        let blocks =
+            crate::export::certificate_blocks(&self.data).map_err(|e| Error::InvalidInput {
+                what: format!("the data is not PEM: {e}"),
+            })?;
+        match <[_; 1]>::try_from(blocks) {
+            Ok([one]) => Ok(one),
+            Err(blocks) if blocks.is_empty() => Err(Error::InvalidInput {
+                what: "the data holds no PEM CERTIFICATE block".into(),
+            }),
+            Err(blocks) => Err(Error::InvalidInput {
+                what: format!(
+                    "the data holds {} certificates; ISE imports one per request",
+                    blocks.len()
+                ),
+            }),
+        }
+    }
+
+    /// The SHA-256 fingerprint of the certificate to import (uppercase hex), as ISE
+    /// reports it in `sha256Fingerprint`.
+    pub fn sha256_hex(&self) -> Result<String> {
+        let (der, _) = self.certificate()?;
+        Ok(hex::encode_upper(ring::digest::digest(
+            &ring::digest::SHA256,
+            &der,
+        )))
+    }
+
     /// Checks ISE's rules and returns the exact body to send.
     pub fn to_body(&self) -> Result<Value> {
         if self.name.trim().is_empty() {
@@ -439,23 +472,10 @@ impl TrustedCertificateImport {
                     .into(),
             });
         }
-        let blocks = crate::export::certificate_blocks(&self.data);
-        if blocks.is_empty() {
-            return Err(Error::InvalidInput {
-                what: "the data holds no PEM CERTIFICATE block".into(),
-            });
-        }
-        if blocks.len() > 1 {
-            return Err(Error::InvalidInput {
-                what: format!(
-                    "the data holds {} certificates; ISE imports one per request",
-                    blocks.len()
-                ),
-            });
-        }
+        let (_, block) = self.certificate()?;
         let mut body = json!({
             "name": self.name,
-            "data": blocks[0],
+            "data": block,
             "allowBasicConstraintCAFalse": self.allow_basic_constraint_ca_false,
             "allowOutOfDateCert": self.allow_out_of_date_cert,
             "allowSHA1Certificates": self.allow_sha1_certificates,
@@ -504,6 +524,10 @@ fn is_duplicate(e: &Error) -> Option<String> {
     }
 }
 
+/// How often a trusted import is sent at most (each further try only after the store
+/// was checked and found without the certificate).
+const IMPORT_TRIES: u32 = 3;
+
 /// The trusted certificate store.
 #[derive(Debug, Clone)]
 pub struct TrustedCertificates {
@@ -533,6 +557,10 @@ impl TrustedCertificates {
 
     /// Imports a certificate. A duplicate is reported as
     /// [`ImportOutcome::AlreadyPresent`], not as an error.
+    ///
+    /// An import is not idempotent, so it is never replayed blindly: after a transient
+    /// failure (a gateway error, a timeout, a lost connection) the store is read and the
+    /// certificate looked up by SHA-256; it is sent again only when it is not there.
     pub async fn import(&self, request: &TrustedCertificateImport) -> Result<ImportOutcome> {
         #[derive(Deserialize, Default)]
         #[serde(default)]
@@ -541,25 +569,60 @@ impl TrustedCertificates {
             message: String,
         }
         let body = request.to_body()?;
+        let sha256 = request.sha256_hex()?;
         let call = Call::new(
             Method::POST,
             Api::OpenApi,
             "/api/v1/certs/trusted-certificate/import",
         )
         .json(body);
-        match self.client.send_json::<Option<One<Resp>>>(call).await {
-            Ok(r) => {
-                let r = r.map(|o| o.response).unwrap_or_default();
-                Ok(ImportOutcome::Imported {
-                    id: r.id,
-                    message: r.message,
-                })
+        let mut tries = 0u32;
+        loop {
+            tries += 1;
+            let err = match self
+                .client
+                .send_json::<Option<One<Resp>>>(call.clone())
+                .await
+            {
+                Ok(r) => {
+                    let r = r.map(|o| o.response).unwrap_or_default();
+                    return Ok(ImportOutcome::Imported {
+                        id: r.id,
+                        message: r.message,
+                    });
+                }
+                Err(e) => e,
+            };
+            if let Some(message) = is_duplicate(&err) {
+                return Ok(ImportOutcome::AlreadyPresent { message });
             }
-            Err(e) => match is_duplicate(&e) {
-                Some(message) => Ok(ImportOutcome::AlreadyPresent { message }),
-                None => Err(e),
-            },
+            if !err.is_transient() || tries >= IMPORT_TRIES {
+                return Err(err);
+            }
+            tracing::info!(tries, error = %err, "import failed transiently: checking the trusted store");
+            if let Some(found) = self.find_by_sha256(&sha256).await? {
+                return Ok(ImportOutcome::Imported {
+                    id: Some(found.id),
+                    message: "imported (confirmed in the trusted store after the answer was lost)"
+                        .into(),
+                });
+            }
         }
+    }
+
+    /// The trusted certificate with this SHA-256 fingerprint (hex, any case or
+    /// separators), if ISE holds it.
+    pub async fn find_by_sha256(&self, sha256: &str) -> Result<Option<TrustedCertificate>> {
+        let want: String = sha256
+            .chars()
+            .filter(char::is_ascii_hexdigit)
+            .collect::<String>()
+            .to_ascii_uppercase();
+        Ok(self
+            .list(&[])
+            .await?
+            .into_iter()
+            .find(|c| c.sha256_hex().as_deref() == Some(want.as_str())))
     }
 
     /// Deletes a trusted certificate.
@@ -583,6 +646,7 @@ impl TrustedCertificates {
         );
         let mut call = Call::new(Method::GET, Api::OpenApi, path);
         call.accept = "application/octet-stream, application/json, text/plain";
+        call.body_kind = BodyKind::Archive;
         let answer = self.client.send(call).await?;
         if answer.body.starts_with(b"PK") {
             return unpack_export(&answer.body).map(|e| e.certificates_pem.join(""));
@@ -592,13 +656,13 @@ impl TrustedCertificates {
             Ok(v) => find_pem(&v).unwrap_or_default(),
             Err(_) => text.into_owned(),
         };
-        let blocks = crate::export::certificate_blocks(&text);
+        let blocks = crate::export::certificate_blocks(&text)?;
         if blocks.is_empty() {
             return Err(Error::Export {
                 what: "the trusted certificate export holds no CERTIFICATE".into(),
             });
         }
-        Ok(blocks.concat())
+        Ok(blocks.into_iter().map(|(_, pem)| pem).collect())
     }
 }
 

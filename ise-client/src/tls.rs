@@ -78,6 +78,13 @@ impl Rejections {
         *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
     }
 
+    pub(crate) fn pending(&self) -> bool {
+        self.last
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+
     pub(crate) fn take(&self) -> Option<Rejection> {
         self.last.lock().unwrap_or_else(|p| p.into_inner()).take()
     }

@@ -664,7 +664,8 @@ async fn every_error_shape_is_parsed() {
                 assert_eq!(body.shape, shape);
                 assert_eq!(body.message, message);
                 assert_eq!(body.status.as_deref(), status_text);
-                assert_eq!(attempts, 1);
+                // A 500 on a read is transient: retried up to the policy's 3 attempts.
+                assert_eq!(attempts, if status == 500 { 3 } else { 1 });
             }
             other => panic!("unexpected: {other:?}"),
         }
@@ -699,7 +700,7 @@ async fn application_server_restart_502_is_retried_for_reads() {
 }
 
 #[tokio::test]
-async fn retries_are_bounded_and_posts_are_not_replayed() {
+async fn retries_are_bounded_and_imports_are_resent_only_after_checking_the_store() {
     let (server, ise) = setup().await;
     Mock::given(method("GET"))
         .and(path("/api/v1/deployment/node"))
@@ -710,7 +711,14 @@ async fn retries_are_bounded_and_posts_are_not_replayed() {
     Mock::given(method("POST"))
         .and(path("/api/v1/certs/trusted-certificate/import"))
         .respond_with(ResponseTemplate::new(502))
-        .expect(1)
+        .expect(3)
+        .mount(&server)
+        .await;
+    // The store is read before each further import: the certificate is not there.
+    Mock::given(method("GET"))
+        .and(path("/api/v1/certs/trusted-certificate"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"response": []})))
+        .expect(2)
         .mount(&server)
         .await;
     assert!(matches!(
@@ -731,6 +739,41 @@ async fn retries_are_bounded_and_posts_are_not_replayed() {
             ..
         })
     ));
+}
+
+#[tokio::test]
+async fn an_import_whose_answer_was_lost_is_confirmed_in_the_store_not_resent() {
+    let (server, ise) = setup().await;
+    let request = intune_anchor_import();
+    let sha256 = request.sha256_hex().expect("one certificate");
+    Mock::given(method("POST"))
+        .and(path("/api/v1/certs/trusted-certificate/import"))
+        .respond_with(ResponseTemplate::new(504))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/certs/trusted-certificate"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"response": [{
+                "id": "b1f5c0de-0000-4000-8000-000000000001",
+                "friendlyName": "DigiCert Global Root G2",
+                "sha256Fingerprint": sha256.to_ascii_lowercase(),
+            }]})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    assert_eq!(
+        ise.trusted_certificates()
+            .import(&request)
+            .await
+            .expect("confirmed"),
+        ImportOutcome::Imported {
+            id: Some("b1f5c0de-0000-4000-8000-000000000001".into()),
+            message: "imported (confirmed in the trusted store after the answer was lost)".into(),
+        }
+    );
 }
 
 #[tokio::test]

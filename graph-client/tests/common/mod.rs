@@ -19,12 +19,12 @@ pub fn token_path() -> String {
 }
 
 pub fn fast_retries() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 4,
-        max_elapsed: Duration::from_secs(20),
-        base_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(50),
-    }
+    RetryPolicy::new(
+        4,
+        Duration::from_secs(20),
+        Duration::from_millis(10),
+        Duration::from_millis(50),
+    )
 }
 
 pub async fn mount_token(server: &MockServer) {

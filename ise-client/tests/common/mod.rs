@@ -12,12 +12,12 @@ pub const USER: &str = "api-admin";
 pub const PASSWORD: &str = "Pa55w0rd-never-shown";
 
 pub fn fast_retries() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 3,
-        max_elapsed: Duration::from_secs(10),
-        base_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(20),
-    }
+    RetryPolicy::new(
+        3,
+        Duration::from_secs(10),
+        Duration::from_millis(10),
+        Duration::from_millis(20),
+    )
 }
 
 pub fn client(server: &MockServer) -> IseClient {

@@ -1,0 +1,583 @@
+//! The one send loop both clients use: attempts, `Retry-After`, backoff with jitter,
+//! request counting, streamed and bounded bodies, per-attempt and overall timeouts, and
+//! one `tracing` span per request.
+//!
+//! A client describes a request once ([`RequestMeta`]), builds the `reqwest` request for
+//! each attempt (its closure may fetch a token), and classifies error answers
+//! ([`Classify`]). The loop returns the final answer — a success, or the error answer it
+//! gave up on, which the client turns into its own typed error — or a [`TransportError`].
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
+use ring::rand::SystemRandom;
+use tracing::Instrument as _;
+
+use crate::retry::{Attempt, Decision, RetryPolicy, StatusClass, parse_retry_after};
+
+/// What kind of answer a body is, each with its own size cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BodyKind {
+    /// A JSON document.
+    Json,
+    /// A binary archive (ISE's certificate export ZIP).
+    Archive,
+    /// Text or XML from a service found through discovery.
+    Text,
+    /// An OAuth token answer.
+    Token,
+}
+
+impl fmt::Display for BodyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Json => "JSON",
+            Self::Archive => "archive",
+            Self::Text => "text",
+            Self::Token => "token",
+        })
+    }
+}
+
+/// Caps on the bytes read from one answer. A success body over its cap is a
+/// [`TransportErrorKind::BodyTooLarge`] error; an error body is cut at `error` bytes
+/// (the status is what matters, the start of the body is kept).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BodyLimits {
+    /// JSON answers (default 16 MiB: a page of trusted certificates is well under 1 MiB).
+    pub json: u64,
+    /// Archives (default 16 MiB: an export ZIP holds a few PEM files).
+    pub archive: u64,
+    /// Text/XML answers (default 4 MiB).
+    pub text: u64,
+    /// Token answers (default 64 KiB).
+    pub token: u64,
+    /// Error answers (default 64 KiB, kept truncated).
+    pub error: u64,
+}
+
+impl Default for BodyLimits {
+    fn default() -> Self {
+        Self {
+            json: 16 * 1024 * 1024,
+            archive: 16 * 1024 * 1024,
+            text: 4 * 1024 * 1024,
+            token: 64 * 1024,
+            error: 64 * 1024,
+        }
+    }
+}
+
+impl BodyLimits {
+    /// The cap for a kind of successful answer.
+    pub fn cap(&self, kind: BodyKind) -> u64 {
+        match kind {
+            BodyKind::Json => self.json,
+            BodyKind::Archive => self.archive,
+            BodyKind::Text => self.text,
+            BodyKind::Token => self.token,
+        }
+    }
+
+    /// The same caps, every one set to `bytes` (tests, constrained embedders).
+    pub fn all(bytes: u64) -> Self {
+        Self {
+            json: bytes,
+            archive: bytes,
+            text: bytes,
+            token: bytes,
+            error: bytes,
+        }
+    }
+}
+
+/// Timeouts, retries and body caps of one client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HttpSettings {
+    /// Time to establish a connection, TLS handshake included (default 10 s).
+    pub connect_timeout: Duration,
+    /// Time for one attempt, from connecting until the body is read (default 60 s).
+    pub request_timeout: Duration,
+    /// Time for one call, every attempt and wait included (default 5 minutes).
+    pub overall_timeout: Duration,
+    /// When to send again.
+    pub retry: RetryPolicy,
+    /// Caps on bodies.
+    pub limits: BodyLimits,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            overall_timeout: Duration::from_secs(300),
+            retry: RetryPolicy::default(),
+            limits: BodyLimits::default(),
+        }
+    }
+}
+
+impl HttpSettings {
+    /// These settings with another retry policy.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// These settings with other timeouts: connect, per attempt, per call.
+    pub fn with_timeouts(
+        mut self,
+        connect: Duration,
+        request: Duration,
+        overall: Duration,
+    ) -> Self {
+        self.connect_timeout = connect;
+        self.request_timeout = request;
+        self.overall_timeout = overall;
+        self
+    }
+
+    /// These settings with other body caps.
+    pub fn with_limits(mut self, limits: BodyLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+}
+
+/// What a request does to the remote state, for counting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestClass {
+    /// Changes nothing (GET, and POSTs such as ISE's certificate export).
+    Read,
+    /// May change something.
+    Write,
+    /// An OAuth token request.
+    Token,
+}
+
+/// Counts of HTTP requests sent (every attempt counts).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct RequestCounts {
+    /// Requests that change nothing.
+    pub reads: u64,
+    /// Requests that may change something.
+    pub writes: u64,
+    /// Token requests.
+    pub tokens: u64,
+}
+
+impl RequestCounts {
+    /// Counts with these values.
+    pub const fn new(reads: u64, writes: u64, tokens: u64) -> Self {
+        Self {
+            reads,
+            writes,
+            tokens,
+        }
+    }
+}
+
+#[derive(Default, Debug)]
+struct Counters {
+    reads: AtomicU64,
+    writes: AtomicU64,
+    tokens: AtomicU64,
+}
+
+/// One request as the loop sees it.
+#[derive(Debug, Clone)]
+pub struct RequestMeta<'a> {
+    /// Which service, for spans and errors (`ISE`, `Graph`, `Entra ID`, `Intune`).
+    pub service: &'static str,
+    /// HTTP method.
+    pub method: Method,
+    /// The host, for spans.
+    pub host: &'a str,
+    /// The path or path template (no query, never a secret), for spans and errors.
+    pub path: &'a str,
+    /// Counted as.
+    pub class: RequestClass,
+    /// Whether sending it twice has the effect of sending it once.
+    pub idempotent: bool,
+    /// What kind of body a success carries.
+    pub body: BodyKind,
+}
+
+/// The answer the loop stopped on: a success, or the error answer it gave up on.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// The body (an error body may be cut at the error cap).
+    pub body: Vec<u8>,
+    /// Attempts made.
+    pub attempts: u32,
+}
+
+impl Answer {
+    /// A header's value as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// How the vendor reads its error answers.
+pub trait Classify: Sync {
+    /// Whether an error answer may be retried.
+    fn status(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> StatusClass;
+
+    /// Whether a transport failure is final whatever the policy says (a TLS refusal:
+    /// retrying cannot change the certificate).
+    fn transport_is_final(&self) -> bool {
+        false
+    }
+}
+
+/// The default classification ([`crate::retry::classify_status`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DefaultClassify;
+
+impl Classify for DefaultClassify {
+    fn status(&self, status: StatusCode, _: &HeaderMap, _: &[u8]) -> StatusClass {
+        crate::retry::classify_status(status.as_u16())
+    }
+}
+
+/// Why no answer was had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransportErrorKind {
+    /// No connection could be made (refused, unreachable, TLS handshake failed).
+    Connect,
+    /// The connection broke after the request may have been sent.
+    ConnectionLost,
+    /// An attempt got no complete answer within the per-request timeout.
+    Timeout {
+        /// The per-request timeout.
+        after: Duration,
+    },
+    /// The call, all attempts included, did not finish within the overall timeout.
+    OverallTimeout {
+        /// The overall timeout.
+        after: Duration,
+    },
+    /// The answer's body was larger than its cap: nothing more was read.
+    BodyTooLarge {
+        /// What kind of body.
+        kind: BodyKind,
+        /// The cap in bytes.
+        limit: u64,
+    },
+}
+
+impl fmt::Display for TransportErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Connect => f.write_str("could not connect"),
+            Self::ConnectionLost => f.write_str("the connection broke"),
+            Self::Timeout { after } => write!(f, "no complete answer within {after:?}"),
+            Self::OverallTimeout { after } => {
+                write!(f, "not finished within the overall timeout of {after:?}")
+            }
+            Self::BodyTooLarge { kind, limit } => write!(
+                f,
+                "the {kind} answer is larger than the cap of {limit} bytes (raise it on the \
+                 client builder if the server is trusted)"
+            ),
+        }
+    }
+}
+
+/// A request that got no usable answer. Carries no URL query, header or body, so no
+/// secret.
+#[derive(Debug, thiserror::Error)]
+#[error("{method} {path} to {service}: {kind} (after {attempts} attempt(s))")]
+#[non_exhaustive]
+pub struct TransportError {
+    /// The service.
+    pub service: &'static str,
+    /// HTTP method.
+    pub method: String,
+    /// URL path.
+    pub path: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// What happened.
+    pub kind: TransportErrorKind,
+    /// The HTTP stack's error, where there is one.
+    #[source]
+    pub source: Option<reqwest::Error>,
+}
+
+/// The loop's failure: the client's own preparation failed (e.g. no token), or no
+/// usable answer was had.
+#[derive(Debug)]
+pub enum SendError<E> {
+    /// Building the request failed.
+    Prepare(E),
+    /// No usable answer.
+    Transport(TransportError),
+}
+
+/// The HTTP core of one client: connections, settings, counters. Cheap to clone.
+#[derive(Clone)]
+pub struct HttpCore {
+    http: reqwest::Client,
+    settings: HttpSettings,
+    counters: Arc<Counters>,
+    rng: Arc<SystemRandom>,
+}
+
+impl fmt::Debug for HttpCore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpCore")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpCore {
+    /// A core over `tls` (verification always on) with `settings`; redirects are never
+    /// followed (a redirect would carry credentials elsewhere).
+    pub fn new(tls: rustls::ClientConfig, settings: HttpSettings) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .timeout(settings.request_timeout)
+            .connect_timeout(settings.connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Self {
+            http,
+            settings,
+            counters: Arc::default(),
+            rng: Arc::new(SystemRandom::new()),
+        })
+    }
+
+    /// The same connections and settings with fresh counters.
+    pub fn with_fresh_counters(&self) -> Self {
+        Self {
+            counters: Arc::default(),
+            ..self.clone()
+        }
+    }
+
+    /// The underlying `reqwest` client, for building requests.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &HttpSettings {
+        &self.settings
+    }
+
+    /// Requests sent so far through this core and its clones.
+    pub fn counts(&self) -> RequestCounts {
+        RequestCounts {
+            reads: self.counters.reads.load(Ordering::Relaxed),
+            writes: self.counters.writes.load(Ordering::Relaxed),
+            tokens: self.counters.tokens.load(Ordering::Relaxed),
+        }
+    }
+
+    fn count(&self, class: RequestClass) {
+        let c = match class {
+            RequestClass::Read => &self.counters.reads,
+            RequestClass::Write => &self.counters.writes,
+            RequestClass::Token => &self.counters.tokens,
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Sends a request until it succeeds, gets a final answer, or the policy gives up.
+    /// `prepare` builds the request for each attempt.
+    pub async fn send<E, F, Fut>(
+        &self,
+        meta: &RequestMeta<'_>,
+        classify: &dyn Classify,
+        mut prepare: F,
+    ) -> Result<Answer, SendError<E>>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<reqwest::RequestBuilder, E>>,
+    {
+        let overall = self.settings.overall_timeout;
+        let span = tracing::debug_span!("http", service = meta.service, method = %meta.method,
+            host = meta.host, path = meta.path);
+        let run = async {
+            let started = Instant::now();
+            let mut attempt = 0u32;
+            loop {
+                attempt = attempt.saturating_add(1);
+                let request = prepare().await.map_err(SendError::Prepare)?;
+                self.count(meta.class);
+                let t0 = Instant::now();
+                let (failure, error) = match self.attempt(meta, request).await {
+                    Ok(mut answer) => {
+                        answer.attempts = attempt;
+                        let elapsed_ms =
+                            u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX);
+                        tracing::debug!(
+                            status = answer.status.as_u16(),
+                            attempt,
+                            elapsed_ms,
+                            "request"
+                        );
+                        if answer.status.is_success() {
+                            return Ok(answer);
+                        }
+                        let class = classify.status(answer.status, &answer.headers, &answer.body);
+                        let failure = Attempt::Status {
+                            status: answer.status.as_u16(),
+                            retry_after: answer.header("retry-after").and_then(parse_retry_after),
+                            class,
+                        };
+                        (Some(failure), Ok(answer))
+                    }
+                    Err((failure, kind, source)) => {
+                        tracing::debug!(attempt, error = %kind, "request failed");
+                        let error = TransportError {
+                            service: meta.service,
+                            method: meta.method.to_string(),
+                            path: meta.path.to_owned(),
+                            attempts: attempt,
+                            kind,
+                            source,
+                        };
+                        if classify.transport_is_final() {
+                            return Err(SendError::Transport(error));
+                        }
+                        (failure, Err(error))
+                    }
+                };
+                let decision = match failure {
+                    Some(f) => self.settings.retry.decide(
+                        attempt,
+                        started.elapsed(),
+                        &f,
+                        meta.idempotent,
+                        crate::jitter(&self.rng),
+                    ),
+                    None => Decision::GiveUp,
+                };
+                match decision {
+                    Decision::RetryAfter(delay) => {
+                        tracing::info!(
+                            attempt,
+                            delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                            "retrying"
+                        );
+                        tokio::time::sleep(delay).await;
+                    }
+                    Decision::GiveUp => return error.map_err(SendError::Transport),
+                }
+            }
+        }
+        .instrument(span);
+        match tokio::time::timeout(overall, run).await {
+            Ok(result) => result,
+            Err(_) => Err(SendError::Transport(TransportError {
+                service: meta.service,
+                method: meta.method.to_string(),
+                path: meta.path.to_owned(),
+                attempts: 0,
+                kind: TransportErrorKind::OverallTimeout { after: overall },
+                source: None,
+            })),
+        }
+    }
+
+    /// One attempt: send, then read the body within its cap.
+    async fn attempt(
+        &self,
+        meta: &RequestMeta<'_>,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Answer, (Option<Attempt>, TransportErrorKind, Option<reqwest::Error>)> {
+        let mut response = request
+            .send()
+            .await
+            .map_err(|e| self.classify_transport(e))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let success = status.is_success();
+        let cap = if success {
+            self.settings.limits.cap(meta.body)
+        } else {
+            self.settings.limits.error
+        };
+        let too_large = TransportErrorKind::BodyTooLarge {
+            kind: meta.body,
+            limit: cap,
+        };
+        if success && response.content_length().is_some_and(|n| n > cap) {
+            return Err((None, too_large, None));
+        }
+        let mut body = Vec::new();
+        loop {
+            let chunk = match response.chunk().await {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break,
+                Err(e) => return Err(self.classify_transport(e)),
+            };
+            let room = usize::try_from(cap)
+                .unwrap_or(usize::MAX)
+                .saturating_sub(body.len());
+            if chunk.len() > room {
+                if success {
+                    return Err((None, too_large, None));
+                }
+                // An error body is kept cut: the status says what happened.
+                body.extend_from_slice(&chunk[..room]);
+                break;
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Answer {
+            status,
+            headers,
+            body,
+            attempts: 0,
+        })
+    }
+
+    fn classify_transport(
+        &self,
+        e: reqwest::Error,
+    ) -> (Option<Attempt>, TransportErrorKind, Option<reqwest::Error>) {
+        let e = e.without_url();
+        if e.is_timeout() {
+            (
+                Some(Attempt::Timeout),
+                TransportErrorKind::Timeout {
+                    after: self.settings.request_timeout,
+                },
+                Some(e),
+            )
+        } else if e.is_connect() {
+            (
+                Some(Attempt::ConnectFailed),
+                TransportErrorKind::Connect,
+                Some(e),
+            )
+        } else {
+            (
+                Some(Attempt::ConnectionLost),
+                TransportErrorKind::ConnectionLost,
+                Some(e),
+            )
+        }
+    }
+}
