@@ -256,17 +256,10 @@ pub(crate) fn random_id(rng: &SystemRandom) -> Result<String> {
     rng.fill(&mut b).map_err(|_| Error::Credentials {
         what: "the system random generator failed".into(),
     })?;
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    Ok(format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    ))
+    Ok(uuid::Builder::from_random_bytes(b)
+        .into_uuid()
+        .hyphenated()
+        .to_string())
 }
 
 /// How the client authenticates.

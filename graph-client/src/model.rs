@@ -143,8 +143,7 @@ impl KeyCredential {
 
     /// The thumbprint as uppercase hex (the portal's "Thumbprint").
     pub fn thumbprint_hex(&self) -> Option<String> {
-        self.thumbprint()
-            .map(|t| t.iter().map(|b| format!("{b:02X}")).collect())
+        self.thumbprint().map(hex::encode_upper)
     }
 }
 

@@ -23,12 +23,11 @@ pub fn odata_quote(value: &str) -> String {
 
 /// Escapes a value placed in a URL path segment.
 fn segment(value: &str) -> Result<String> {
-    if value.is_empty() || value.contains(['/', '?', '#', '\\']) || value.contains("..") {
-        return Err(Error::InvalidInput {
-            what: format!("`{value}` is not a valid object id"),
-        });
-    }
-    Ok(value.to_owned())
+    ise_intune_http::path_segment(value)
+        .map(str::to_owned)
+        .map_err(|why| Error::InvalidInput {
+            what: format!("object id `{value}` {why}"),
+        })
 }
 
 /// Options of a collection listing.

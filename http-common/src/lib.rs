@@ -48,6 +48,24 @@ pub fn parse_base_url(what: &str, value: &str) -> Result<Url, String> {
     }
 }
 
+/// Checks a value placed in one URL path segment (an object id, a host name): not
+/// empty, and no character that would leave the segment (`/ ? # \\`, space, `..`).
+/// Returns the reason it is refused.
+///
+/// ```
+/// assert!(ise_intune_http::path_segment("b1f5c0de-0001").is_ok());
+/// assert!(ise_intune_http::path_segment("../admin").is_err());
+/// ```
+pub fn path_segment(value: &str) -> Result<&str, &'static str> {
+    if value.is_empty() {
+        return Err("is empty");
+    }
+    if value.contains(['/', '?', '#', '\\', ' ']) || value.contains("..") {
+        return Err("is not valid in a URL path");
+    }
+    Ok(value)
+}
+
 /// The workspace's one TLS crypto provider.
 pub fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())

@@ -192,16 +192,14 @@ pub fn key_display_name(cert: &Certificate) -> String {
     )
 }
 
+/// RFC 3339 in UTC with whole seconds, as Graph writes `endDateTime`.
 fn iso(t: time::OffsetDateTime) -> String {
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        t.month() as u8,
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    let t = t
+        .to_offset(time::UtcOffset::UTC)
+        .replace_nanosecond(0)
+        .unwrap_or(t);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
 }
 
 /// Step 3: adds ISE's certificate to the application's keys (keeping every other key),

@@ -20,12 +20,11 @@ const PAGE_SIZE: u32 = 100;
 const MAX_PAGES: u32 = 1000;
 
 fn segment(what: &str, value: &str) -> Result<String> {
-    if value.is_empty() || value.contains(['/', '?', '#', '\\', ' ']) || value == ".." {
-        return Err(Error::InvalidInput {
-            what: format!("{what} `{value}` is not valid in a URL path"),
-        });
-    }
-    Ok(value.to_owned())
+    ise_intune_http::path_segment(value)
+        .map(str::to_owned)
+        .map_err(|why| Error::InvalidInput {
+            what: format!("{what} `{value}` {why}"),
+        })
 }
 
 /// A filter of the OpenAPI listings: `field.OPERATOR.value`.

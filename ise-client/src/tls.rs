@@ -30,7 +30,7 @@ pub enum TlsPolicy {
 
 /// Uppercase hex.
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02X}")).collect()
+    hex::encode_upper(bytes)
 }
 
 fn sha256(der: &[u8]) -> [u8; 32] {
