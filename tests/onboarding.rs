@@ -10,7 +10,6 @@ use ise_intune::integration::mdm::{GuiConfigurator, MdmServerConfigurator, MdmSe
 use ise_intune::integration::pipeline::{Options, Report, StepStatus};
 use ise_intune::integration::steps::app_details;
 use ise_intune::integration::verify::{AdminKey, VerifyInput, verify_connection};
-use ise_intune::ise_client;
 use ise_intune_simulator::{SeedApp, Simulator};
 use serde_json::Value;
 use sim::Configurator;
@@ -185,7 +184,7 @@ async fn ise_3_0_is_refused_before_any_write() {
     let onboarding =
         sim::onboarding(sim.info(), Configurator::Gui, true, Options::default()).expect("pipeline");
     match onboarding.apply().await {
-        Err(Error::Ise(ise_client::Error::UnsupportedIseVersion { version })) => {
+        Err(Error::UnsupportedIseVersion { version }) => {
             assert_eq!(version.to_string(), "3.0.0.458 patch 8");
         }
         other => panic!("unexpected: {other:?}"),

@@ -130,7 +130,17 @@ pub enum Error {
         subject: String,
     },
 
-    /// An error from the ISE client (including ISE version parsing and gates).
+    /// The ISE release cannot use Microsoft Graph for Intune.
+    #[error(
+        "ISE {version} cannot integrate with Intune through Microsoft Graph: upgrade to \
+         ISE 3.1 patch 3 or later (3.1 patch 8, 3.2 patch 4 or 3.3 recommended)"
+    )]
+    UnsupportedIseVersion {
+        /// The release found.
+        version: ise_client::version::IseVersion,
+    },
+
+    /// An error from the ISE client (including ISE version parsing).
     #[error(transparent)]
     Ise(#[from] ise_client::Error),
 

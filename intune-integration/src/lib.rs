@@ -5,7 +5,7 @@
 //! * [`anchors`] — the versioned set of Microsoft/DigiCert roots ISE must trust to reach
 //!   Entra ID, Graph and Intune, extendable by callers;
 //! * [`version`] — ISE releases and what each supports (Microsoft Graph, token
-//!   audience, compliance retrieval v3); re-exported from [`ise_client`].
+//!   audience, compliance retrieval v3).
 //!
 //! Every fallible function returns the crate's single [`Error`] type.
 
@@ -16,9 +16,8 @@ pub mod mdm;
 pub mod pipeline;
 pub mod steps;
 pub mod verify;
+pub mod version;
 
 mod error;
-
-pub use ise_client::version;
 
 pub use error::Error;

@@ -19,7 +19,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::Error;
-use crate::version::{IseVersion, TokenAudience};
+use crate::version::{
+    INTUNE_DEFAULT_SCOPE, INTUNE_RESOURCE, IntuneGates as _, IseVersion, TokenAudience,
+};
 
 /// The authentication type ISE shows for Microsoft Graph integrations.
 pub const AUTH_TYPE: &str = "OAuth - Client Credentials";
@@ -50,8 +52,8 @@ pub struct MdmServerSettings {
 }
 
 impl MdmServerSettings {
-    /// The settings for `version`, or [`Error::Ise`] with
-    /// `UnsupportedIseVersion` for releases that cannot use Microsoft Graph.
+    /// The settings for `version`, or [`Error::UnsupportedIseVersion`] for releases
+    /// that cannot use Microsoft Graph.
     pub fn for_release(
         version: &IseVersion,
         name: impl Into<String>,
@@ -74,9 +76,11 @@ impl MdmServerSettings {
 
     /// The audience as a typed value, if it is one of the two ISE uses.
     pub fn audience(&self) -> Option<TokenAudience> {
-        [TokenAudience::Resource, TokenAudience::DefaultScope]
-            .into_iter()
-            .find(|a| a.as_str() == self.token_audience)
+        match self.token_audience.as_str() {
+            INTUNE_RESOURCE => Some(TokenAudience::Resource(INTUNE_RESOURCE.into())),
+            INTUNE_DEFAULT_SCOPE => Some(TokenAudience::Scope(INTUNE_DEFAULT_SCOPE.into())),
+            _ => None,
+        }
     }
 
     /// The GUI steps with every value, for a person to follow.

@@ -16,7 +16,7 @@ use crate::config::IntegrationConfig;
 use crate::mdm::{MdmServerConfigurator, MdmServerSettings};
 use crate::steps::{self, Outcome};
 use crate::verify::{AdminKey, VerificationReport, VerifyInput, verify_connection};
-use crate::version::IseVersion;
+use crate::version::{IntuneGates as _, IseVersion};
 
 /// How a step ended, as reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::Error;
 use crate::anchors::TrustAnchorSet;
 use crate::certs::Certificate;
-use crate::version::{IseVersion, TokenAudience as IseAudience};
+use crate::version::{IntuneGates as _, IseVersion};
 
 /// One check of the verification.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -247,11 +247,7 @@ pub async fn verify_connection(input: VerifyInput<'_>) -> Result<VerificationRep
         report.push("tls:intune", ok, detail);
     }
 
-    let intune_audience = match audience {
-        IseAudience::Resource => TokenAudience::Resource(audience.as_str().into()),
-        IseAudience::DefaultScope => TokenAudience::Scope(audience.as_str().into()),
-    };
-    let token = match as_ise.access_token(&intune_audience).await {
+    let token = match as_ise.access_token(&audience).await {
         Ok(t) => t,
         Err(e) => {
             report.push("intune_token", false, e.to_string());

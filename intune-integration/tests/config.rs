@@ -110,7 +110,7 @@ fn mdm_settings_follow_the_release() {
     );
     assert!(matches!(
         MdmServerSettings::for_release(&IseVersion::new(3, 1, 2), "n", "c", "t", "d"),
-        Err(Error::Ise(ise_client::Error::UnsupportedIseVersion { .. }))
+        Err(Error::UnsupportedIseVersion { .. })
     ));
 }
 

@@ -140,16 +140,6 @@ pub enum Error {
         /// What was wrong with it.
         reason: &'static str,
     },
-
-    /// The ISE release cannot use Microsoft Graph for Intune.
-    #[error(
-        "ISE {version} cannot integrate with Intune through Microsoft Graph: upgrade to \
-         ISE 3.1 patch 3 or later (3.1 patch 8, 3.2 patch 4 or 3.3 recommended)"
-    )]
-    UnsupportedIseVersion {
-        /// The release found.
-        version: crate::version::IseVersion,
-    },
 }
 
 impl Error {

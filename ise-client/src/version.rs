@@ -1,25 +1,15 @@
-//! ISE releases and the Intune integration features each one supports.
-//!
-//! | ISE release | Microsoft Graph | Token audience |
-//! |---|---|---|
-//! | < 3.1 patch 3 | no | – |
-//! | 3.1 patch 3 – 7 | yes | `https://api.manage.microsoft.com/` |
-//! | 3.1 patch 8+ | yes | `https://api.manage.microsoft.com//.default` |
-//! | 3.2 patch 0 – 2 | yes | `https://api.manage.microsoft.com/` |
-//! | 3.2 patch 3+ | yes | `https://api.manage.microsoft.com//.default` |
-//! | 3.3+ | yes | `https://api.manage.microsoft.com//.default` |
-//!
-//! Compliance retrieval (the v3 "NAC 2.0" API) needs 3.1 patch 8, 3.2 patch 4, or 3.3+.
+//! ISE releases as ISE reports them: `major.minor.maintenance.build` plus the highest
+//! installed patch. This crate only parses and orders versions; what each release can
+//! do with Intune is the integration crate's knowledge (`intune_integration::version`).
 //!
 //! ```
-//! use ise_client::version::{IseVersion, TokenAudience};
+//! use ise_client::version::IseVersion;
 //!
 //! // As ERS `op/systemconfig/iseversion` reports it:
 //! let v = IseVersion::from_ers("3.1.0.518", "1,3,8")?;
 //! assert_eq!(v.patch(), 8);
-//! assert_eq!(v.token_audience()?, TokenAudience::DefaultScope);
-//! assert!(v.supports_compliance_v3());
-//! assert!("3.0.0.458 patch 8".parse::<IseVersion>()?.token_audience().is_err());
+//! assert_eq!(v.release(), (3, 1));
+//! assert!("3.1p8".parse::<IseVersion>()? > "3.1 patch 7".parse()?);
 //! # Ok::<(), ise_client::Error>(())
 //! ```
 
@@ -38,31 +28,6 @@ pub struct IseVersion {
     maintenance: u16,
     patch: u16,
     build: Option<u32>,
-}
-
-/// The token audience ISE's External MDM server entry must carry for Intune.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TokenAudience {
-    /// `https://api.manage.microsoft.com/` (v1-style resource), for 3.1 p3–p7 and 3.2 p0–p2.
-    Resource,
-    /// `https://api.manage.microsoft.com//.default` (v2 scope), for 3.1 p8+, 3.2 p3+ and 3.3+.
-    DefaultScope,
-}
-
-impl TokenAudience {
-    /// The exact text to enter in ISE's Token Audience field.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Resource => "https://api.manage.microsoft.com/",
-            Self::DefaultScope => "https://api.manage.microsoft.com//.default",
-        }
-    }
-}
-
-impl fmt::Display for TokenAudience {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 fn invalid(input: &str, reason: &'static str) -> Error {
@@ -179,39 +144,9 @@ impl IseVersion {
         self.patch
     }
 
-    const fn release(&self) -> (u16, u16) {
+    /// `(major, minor)`, e.g. `(3, 1)`.
+    pub const fn release(&self) -> (u16, u16) {
         (self.major, self.minor)
-    }
-
-    /// Whether this release can reach Intune through Microsoft Graph (3.1 patch 3+).
-    pub const fn supports_microsoft_graph(&self) -> bool {
-        match self.release() {
-            (3, 1) => self.patch >= 3,
-            (major, minor) => major > 3 || (major == 3 && minor >= 2),
-        }
-    }
-
-    /// The token audience this release needs, or [`Error::UnsupportedIseVersion`] for
-    /// releases that cannot use Microsoft Graph.
-    pub fn token_audience(&self) -> Result<TokenAudience, Error> {
-        if !self.supports_microsoft_graph() {
-            return Err(Error::UnsupportedIseVersion { version: *self });
-        }
-        Ok(match self.release() {
-            (3, 1) if self.patch < 8 => TokenAudience::Resource,
-            (3, 2) if self.patch < 3 => TokenAudience::Resource,
-            _ => TokenAudience::DefaultScope,
-        })
-    }
-
-    /// Whether this release supports Intune's compliance retrieval (v3, "NAC 2.0") API:
-    /// 3.1 patch 8+, 3.2 patch 4+, 3.3 and later.
-    pub const fn supports_compliance_v3(&self) -> bool {
-        match self.release() {
-            (3, 1) => self.patch >= 8,
-            (3, 2) => self.patch >= 4,
-            (major, minor) => major > 3 || (major == 3 && minor >= 3),
-        }
     }
 }
 

@@ -1,63 +1,10 @@
-//! Every row and boundary of the ISE version table in DESIGN.md.
+//! ISE versions as ISE reports them: parsing and ordering.
 
 use ise_client::Error;
-use ise_client::version::{IseVersion, TokenAudience};
+use ise_client::version::IseVersion;
 
 fn v(major: u16, minor: u16, patch: u16) -> IseVersion {
     IseVersion::new(major, minor, patch)
-}
-
-#[test]
-fn graph_support_and_audience_table() {
-    use TokenAudience::{DefaultScope as D, Resource as R};
-    let rows: &[(IseVersion, Option<TokenAudience>, bool)] = &[
-        (v(2, 7, 10), None, false),
-        (v(3, 0, 0), None, false),
-        (v(3, 0, 8), None, false),
-        (v(3, 1, 0), None, false),
-        (v(3, 1, 2), None, false),
-        (v(3, 1, 3), Some(R), false),
-        (v(3, 1, 5), Some(R), false),
-        (v(3, 1, 7), Some(R), false),
-        (v(3, 1, 8), Some(D), true),
-        (v(3, 1, 10), Some(D), true),
-        (v(3, 2, 0), Some(R), false),
-        (v(3, 2, 2), Some(R), false),
-        (v(3, 2, 3), Some(D), false),
-        (v(3, 2, 4), Some(D), true),
-        (v(3, 2, 7), Some(D), true),
-        (v(3, 3, 0), Some(D), true),
-        (v(3, 3, 2), Some(D), true),
-        (v(3, 4, 0), Some(D), true),
-        (v(4, 0, 0), Some(D), true),
-    ];
-    for (version, audience, v3) in rows {
-        assert_eq!(
-            version.supports_microsoft_graph(),
-            audience.is_some(),
-            "{version}"
-        );
-        match (version.token_audience(), audience) {
-            (Ok(got), Some(want)) => assert_eq!(got, *want, "{version}"),
-            (Err(Error::UnsupportedIseVersion { version: got }), None) => {
-                assert_eq!(got, *version)
-            }
-            (other, _) => panic!("{version}: unexpected {other:?}"),
-        }
-        assert_eq!(version.supports_compliance_v3(), *v3, "{version}");
-    }
-}
-
-#[test]
-fn audience_text_is_exact() {
-    assert_eq!(
-        TokenAudience::Resource.as_str(),
-        "https://api.manage.microsoft.com/"
-    );
-    assert_eq!(
-        TokenAudience::DefaultScope.to_string(),
-        "https://api.manage.microsoft.com//.default"
-    );
 }
 
 #[test]
