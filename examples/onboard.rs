@@ -13,58 +13,47 @@
 //! Exit status: 0 when every step completed and verification passed; 1 otherwise; 2 for
 //! bad arguments.
 
-#[path = "support/sim.rs"]
-mod sim;
-
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use clap::Parser;
 use ise_intune::integration::config::IntegrationConfig;
 use ise_intune::integration::mdm::{ManualChecklist, MdmServerConfigurator};
-use ise_intune::integration::pipeline::{Onboarding, Options, Report, StepReport, StepStatus};
+use ise_intune::integration::outcome::Outcome;
+use ise_intune::integration::pipeline::{Onboarding, Options, Report, StepReport};
 use ise_intune_simulator::{SimInfo, Simulator};
+use ise_intune_testkit::Configurator;
 
+/// Onboards Cisco ISE to Microsoft Intune: the seven steps, then ISE's Test Connection
+/// reproduced. Without --sim-info or --config it runs against an in-process simulator.
+#[derive(Parser, Debug)]
+#[command(version, about)]
 struct Args {
+    /// A running simulator's info file (from `ise-intune-sim --info-file`).
+    #[arg(long, value_name = "PATH", conflicts_with = "config")]
     sim_info: Option<String>,
+    /// A configuration file for a real ISE and Entra tenant (secrets from the
+    /// environment).
+    #[arg(long, value_name = "FILE")]
     config: Option<String>,
+    /// Print what would change; change nothing.
+    #[arg(long)]
     plan: bool,
+    /// Print the report as one JSON object.
+    #[arg(long)]
     json: bool,
+    /// Use the manual checklist instead of the simulator's GUI surface.
+    #[arg(long)]
     manual: bool,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut a = Args {
-        sim_info: None,
-        config: None,
-        plan: false,
-        json: false,
-        manual: false,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--sim-info" => a.sim_info = Some(it.next().ok_or("--sim-info needs a path")?),
-            "--config" => a.config = Some(it.next().ok_or("--config needs a path")?),
-            "--plan" => a.plan = true,
-            "--json" => a.json = true,
-            "--manual" => a.manual = true,
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown argument `{other}`")),
-        }
-    }
-    if a.sim_info.is_some() && a.config.is_some() {
-        return Err("--sim-info and --config exclude each other".into());
-    }
-    Ok(a)
-}
-
-fn symbol(s: StepStatus) -> &'static str {
+fn symbol(s: Outcome) -> &'static str {
     match s {
-        StepStatus::Created => "+ created  ",
-        StepStatus::Updated => "~ updated  ",
-        StepStatus::Unchanged => "= unchanged",
-        StepStatus::ManualActionRequired => "! manual   ",
-        StepStatus::Failed => "x FAILED   ",
+        Outcome::Created => "+ created  ",
+        Outcome::Updated => "~ updated  ",
+        Outcome::Unchanged => "= unchanged",
+        Outcome::ManualActionRequired => "! manual   ",
+        _ => "x FAILED   ",
     }
 }
 
@@ -138,11 +127,11 @@ async fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
             }
         };
         let configurator = if args.manual {
-            sim::Configurator::Manual
+            Configurator::Manual
         } else {
-            sim::Configurator::Gui
+            Configurator::Gui
         };
-        sim::onboarding(&info, configurator, true, Options::default())?
+        ise_intune_testkit::onboarding(&info, configurator, true, Options::default())?
     };
     if args.plan {
         let plan = onboarding.plan().await?;
@@ -150,7 +139,7 @@ async fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
             println!("{}", serde_json::to_string_pretty(&plan)?);
         } else {
             for p in &plan {
-                println!("{:<22} {:<21} {}", p.step, p.change, p.detail);
+                println!("{:<22} {:<21} {}", p.step, p.outcome.planned(), p.detail);
             }
         }
         return Ok(true);
@@ -172,18 +161,7 @@ async fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("{e}");
-            }
-            eprintln!(
-                "usage: onboard [--sim-info PATH | --config FILE] [--plan] [--json] [--manual]"
-            );
-            return ExitCode::from(2);
-        }
-    };
+    let args = Args::parse();
     match run(args).await {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,

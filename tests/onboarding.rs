@@ -1,18 +1,16 @@
 //! End-to-end: the library's onboarding pipeline against the simulator.
 
-#[path = "../examples/support/sim.rs"]
-mod sim;
-
 use std::time::Duration;
 
 use ise_intune::integration::Error;
-use ise_intune::integration::mdm::{GuiConfigurator, MdmServerConfigurator, MdmServerSettings};
-use ise_intune::integration::pipeline::{Options, Report, StepStatus};
+use ise_intune::integration::mdm::{MdmServerConfigurator, MdmServerSettings};
+use ise_intune::integration::outcome::{CheckName, Outcome, StepName};
+use ise_intune::integration::pipeline::{Options, Report};
 use ise_intune::integration::steps::app_details;
 use ise_intune::integration::verify::{AdminKey, VerifyInput, verify_connection};
 use ise_intune_simulator::{SeedApp, Simulator};
+use ise_intune_testkit::{self as sim, Configurator, SimGuiConfigurator};
 use serde_json::Value;
-use sim::Configurator;
 
 const APP: &str = "Cisco ISE Intune integration";
 const TRUST_STORE_MESSAGE: &str = "Connection Failed to the MDM server: There is a problem with the server Certificates or Cisco ISE trust store";
@@ -26,8 +24,12 @@ async fn simulator(version: &str, patch: u16) -> Simulator {
         .expect("simulator starts")
 }
 
-fn outcomes(report: &Report) -> Vec<(&'static str, StepStatus)> {
-    report.steps.iter().map(|s| (s.name, s.outcome)).collect()
+fn outcomes(report: &Report) -> Vec<(&'static str, Outcome)> {
+    report
+        .steps
+        .iter()
+        .map(|s| (s.name.as_str(), s.outcome))
+        .collect()
 }
 
 /// Writes the simulator saw on ISE and Graph (certificate exports are reads).
@@ -47,7 +49,7 @@ async fn fresh_onboarding_then_a_rerun_that_writes_nothing() {
         sim::onboarding(sim.info(), Configurator::Gui, true, Options::default()).expect("pipeline");
     let first = onboarding.apply().await.expect("first run");
     assert!(first.complete, "{first:#?}");
-    use StepStatus::*;
+    use Outcome::*;
     assert_eq!(
         outcomes(&first),
         [
@@ -126,7 +128,7 @@ async fn an_app_with_two_unrelated_keys_keeps_them() {
     assert!(report.complete, "{report:#?}");
     assert_eq!(
         report.steps[1].outcome,
-        StepStatus::Created,
+        Outcome::Created,
         "the service principal was created"
     );
     let snap = sim.snapshot();
@@ -250,7 +252,7 @@ async fn without_the_root_import_ise_and_verification_name_the_problem() {
     let tls = report
         .checks
         .iter()
-        .find(|c| c.name == "tls:login")
+        .find(|c| c.name == CheckName::TlsLogin)
         .expect("tls check");
     assert!(!tls.ok);
     assert!(
@@ -271,9 +273,9 @@ async fn after_manual_action_a_second_run_completes() {
     let step = first
         .steps
         .iter()
-        .find(|s| s.name == "configure_mdm_server")
+        .find(|s| s.name == StepName::ConfigureMdmServer)
         .expect("step");
-    assert_eq!(step.outcome, StepStatus::ManualActionRequired);
+    assert_eq!(step.outcome, Outcome::ManualActionRequired);
     let checklist = first.manual_action.clone().expect("instructions");
     assert!(
         checklist.contains("Token Audience:            https://api.manage.microsoft.com//.default"),
@@ -296,7 +298,7 @@ async fn after_manual_action_a_second_run_completes() {
         details.auto_discovery_url,
     )
     .expect("settings");
-    GuiConfigurator::new(ise)
+    SimGuiConfigurator::new(ise)
         .apply(&settings)
         .await
         .expect("operator adds the server");
@@ -326,7 +328,10 @@ async fn plan_reads_and_writes_nothing() {
     let onboarding =
         sim::onboarding(sim.info(), Configurator::Gui, true, Options::default()).expect("pipeline");
     let plan = onboarding.plan().await.expect("plan");
-    let changes: Vec<(&str, &str)> = plan.iter().map(|p| (p.step, p.change)).collect();
+    let changes: Vec<(&str, &str)> = plan
+        .iter()
+        .map(|p| (p.step.as_str(), p.outcome.planned()))
+        .collect();
     assert_eq!(
         changes,
         [
@@ -335,10 +340,20 @@ async fn plan_reads_and_writes_nothing() {
             ("upload_certificate", "update"),
             ("grant_permissions", "update"),
             ("import_trust_anchors", "create"),
-            ("configure_mdm_server", "configurator decides"),
+            ("configure_mdm_server", "create"),
         ]
     );
     assert_eq!(remote_writes(&sim), Vec::<String>::new());
+    let json = serde_json::to_value(&plan[1]).expect("json");
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "step": "register_app",
+            "change": "create",
+            "outcome": "created",
+            "detail": format!("application `{APP}` and its service principal"),
+        })
+    );
     assert!(
         sim.snapshot()["applications"]
             .as_array()
@@ -400,5 +415,29 @@ async fn a_registered_key_with_another_name_is_reported() {
             assert_eq!(found, "CN=someone else");
         }
         other => panic!("unexpected: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn plan_predicts_what_apply_reports() {
+    let sim = simulator("3.3.0.430", 2).await;
+    let onboarding =
+        sim::onboarding(sim.info(), Configurator::Gui, true, Options::default()).expect("pipeline");
+    for run in ["first", "second"] {
+        let plan = onboarding.plan().await.expect("plan");
+        let report = onboarding.apply().await.expect("apply");
+        assert!(report.complete, "{run}: {report:#?}");
+        for planned in &plan {
+            let applied = report
+                .steps
+                .iter()
+                .find(|s| s.name == planned.step)
+                .expect("step reported");
+            assert_eq!(
+                applied.outcome, planned.outcome,
+                "{run} run, {}: plan said {}, apply did {}",
+                planned.step, planned.outcome, applied.outcome
+            );
+        }
     }
 }

@@ -194,6 +194,10 @@ pub enum Error {
         found: String,
     },
 
+    /// A task the library spawned panicked or was cancelled.
+    #[error("an internal task did not finish: {0}")]
+    Task(#[source] tokio::task::JoinError),
+
     /// The configuration is incomplete or wrong.
     #[error("configuration: {what}")]
     Config {

@@ -13,6 +13,7 @@ pub mod anchors;
 pub mod certs;
 pub mod config;
 pub mod mdm;
+pub mod outcome;
 pub mod pipeline;
 pub mod steps;
 pub mod verify;

@@ -5,20 +5,19 @@
 //! them to an [`MdmServerConfigurator`]:
 //!
 //! * [`ManualChecklist`] renders the GUI steps with every value and reports
-//!   [`ConfiguratorOutcome::ManualActionRequired`]; once an enabled MDM server shows in
-//!   ISE's deployment info, a later run carries on from there;
-//! * [`GuiConfigurator`] drives an HTTP control surface standing for the admin GUI
-//!   (the simulator's `/sim-gui/external-mdm`).
+//!   [`Outcome::ManualActionRequired`](crate::outcome::Outcome::ManualActionRequired);
+//!   once an enabled MDM server shows in ISE's deployment info, a later run carries on
+//!   from there;
+//! * your own implementation (a ticket system, a browser automation), or the test kit's
+//!   implementation that drives the simulator's stand-in for the admin GUI.
 
 use std::fmt::Write as _;
-use std::future::Future;
-use std::pin::Pin;
 
-use ise_client::{IseClient, Method};
+use ise_client::IseClient;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::Error;
+use crate::outcome::Step;
 use crate::version::{
     INTUNE_DEFAULT_SCOPE, INTUNE_RESOURCE, IntuneGates as _, IseVersion, TokenAudience,
 };
@@ -124,36 +123,43 @@ impl MdmServerSettings {
     }
 }
 
-/// What a configurator did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConfiguratorOutcome {
-    /// The entry was created (and enabled).
-    Created,
-    /// The entry was changed.
-    Updated,
-    /// The entry was already as wanted.
-    Unchanged,
-    /// A person has to act; the text says exactly what.
-    ManualActionRequired {
-        /// The steps to follow.
-        instructions: String,
-    },
-}
-
-/// A boxed future returned by [`MdmServerConfigurator`].
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// Something that can create and manage ISE's External MDM server entry.
+/// Something that can create and manage ISE's External MDM server entry. Every method
+/// reports in the crate's one vocabulary ([`Step`]): `Created`, `Updated`,
+/// `Unchanged`, or `ManualActionRequired` with the instructions for a person.
+///
+/// ```
+/// use intune_integration::Error;
+/// use intune_integration::mdm::{MdmServerConfigurator, MdmServerSettings};
+/// use intune_integration::outcome::Step;
+///
+/// /// Records the settings in a change ticket and waits for its approval.
+/// struct Ticket;
+///
+/// #[async_trait::async_trait]
+/// impl MdmServerConfigurator for Ticket {
+///     async fn inspect(&self, settings: &MdmServerSettings) -> Result<Step<()>, Error> {
+///         Ok(Step::manual((), format!("approve ticket for `{}`", settings.name)))
+///     }
+///     async fn apply(&self, settings: &MdmServerSettings) -> Result<Step<()>, Error> {
+///         self.inspect(settings).await
+///     }
+///     async fn cycle(&self, name: &str) -> Result<Step<()>, Error> {
+///         Ok(Step::manual((), format!("cycle `{name}`")))
+///     }
+/// }
+/// ```
+#[async_trait::async_trait]
 pub trait MdmServerConfigurator: Send + Sync {
+    /// What [`Self::apply`] would do, reading only: the plan's decision and the
+    /// apply's are the same.
+    async fn inspect(&self, settings: &MdmServerSettings) -> Result<Step<()>, Error>;
+
     /// Makes the entry match `settings` and enabled.
-    fn apply<'a>(
-        &'a self,
-        settings: &'a MdmServerSettings,
-    ) -> BoxFuture<'a, Result<ConfiguratorOutcome, Error>>;
+    async fn apply(&self, settings: &MdmServerSettings) -> Result<Step<()>, Error>;
 
     /// Disables, tests and re-enables the entry, as ISE needs after a certificate
     /// change.
-    fn cycle<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<ConfiguratorOutcome, Error>>;
+    async fn cycle(&self, name: &str) -> Result<Step<()>, Error>;
 }
 
 /// Renders the exact GUI steps and waits for a person; observes ISE's deployment info to
@@ -170,151 +176,30 @@ impl ManualChecklist {
     }
 }
 
+#[async_trait::async_trait]
 impl MdmServerConfigurator for ManualChecklist {
-    fn apply<'a>(
-        &'a self,
-        settings: &'a MdmServerSettings,
-    ) -> BoxFuture<'a, Result<ConfiguratorOutcome, Error>> {
-        Box::pin(async move {
-            let mdm = self.ise.mdm_info().await?;
-            if mdm.active_mdm_servers_count > 0 {
-                // The only observable trace; the verification step checks the rest.
-                return Ok(ConfiguratorOutcome::Unchanged);
-            }
-            Ok(ConfiguratorOutcome::ManualActionRequired {
-                instructions: settings.checklist(),
-            })
-        })
-    }
-
-    fn cycle<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<ConfiguratorOutcome, Error>> {
-        Box::pin(async move {
-            Ok(ConfiguratorOutcome::ManualActionRequired {
-                instructions: format!(
-                    "ISE's certificate changed. In ISE: Administration > Network Resources > \
-                     External MDM > {name}: set Status to Disabled and Save; open it again, \
-                     click Test Connection, set Status to Enabled and Save."
-                ),
-            })
-        })
-    }
-}
-
-/// Drives an HTTP control surface standing for ISE's admin GUI (the simulator's
-/// `/sim-gui/external-mdm`), through the ISE client's TLS and credentials.
-#[derive(Debug, Clone)]
-pub struct GuiConfigurator {
-    ise: IseClient,
-    base_path: String,
-}
-
-impl GuiConfigurator {
-    /// A configurator for the control surface at `/sim-gui/external-mdm` of this ISE.
-    pub fn new(ise: IseClient) -> Self {
-        Self {
-            ise,
-            base_path: "/sim-gui/external-mdm".into(),
+    async fn inspect(&self, settings: &MdmServerSettings) -> Result<Step<()>, Error> {
+        let mdm = self.ise.mdm_info().await?;
+        if mdm.active_mdm_servers_count > 0 {
+            // The only observable trace; the verification step checks the rest.
+            return Ok(Step::unchanged(()));
         }
+        Ok(Step::manual((), settings.checklist()))
     }
 
-    fn path(&self, name: &str, action: &str) -> Result<String, Error> {
-        if name.is_empty() || name.contains(['/', '?', '#', '\'', '"']) {
-            return Err(Error::MdmConfiguration {
-                message: format!("`{name}` is not a valid External MDM server name"),
-            });
-        }
-        Ok(format!("{}/{name}{action}", self.base_path))
+    async fn apply(&self, settings: &MdmServerSettings) -> Result<Step<()>, Error> {
+        // A person writes; this configurator only observes.
+        self.inspect(settings).await
     }
 
-    async fn action(&self, name: &str, action: &str) -> Result<(), Error> {
-        let path = self.path(name, action)?;
-        let answer = self
-            .ise
-            .request(Method::POST, &path, Some(json!({})))
-            .await
-            .map_err(gui_error)?;
-        if answer.get("success").and_then(serde_json::Value::as_bool) == Some(true) {
-            Ok(())
-        } else {
-            Err(Error::MdmConfiguration {
-                message: answer
-                    .get("message")
-                    .and_then(serde_json::Value::as_str)
-                    .unwrap_or("no message")
-                    .to_owned(),
-            })
-        }
-    }
-}
-
-/// The GUI answers refusals with `{"success":false,"message":...}` and an error status.
-fn gui_error(e: ise_client::Error) -> Error {
-    match e {
-        ise_client::Error::Api { ref body, .. } if !body.message.is_empty() => {
-            Error::MdmConfiguration {
-                message: body.message.clone(),
-            }
-        }
-        other => Error::Ise(other),
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct GuiEntry {
-    #[serde(flatten)]
-    settings: MdmServerSettings,
-    status: String,
-}
-
-impl MdmServerConfigurator for GuiConfigurator {
-    fn apply<'a>(
-        &'a self,
-        settings: &'a MdmServerSettings,
-    ) -> BoxFuture<'a, Result<ConfiguratorOutcome, Error>> {
-        Box::pin(async move {
-            let path = self.path(&settings.name, "")?;
-            let current = match self.ise.request(Method::GET, &path, None).await {
-                Ok(v) => Some(serde_json::from_value::<GuiEntry>(v).map_err(|e| {
-                    Error::MdmConfiguration {
-                        message: format!("unreadable External MDM entry: {e}"),
-                    }
-                })?),
-                Err(ise_client::Error::Api { status: 404, .. }) => None,
-                Err(e) => return Err(gui_error(e)),
-            };
-            let mut body = serde_json::to_value(settings).map_err(|e| Error::MdmConfiguration {
-                message: e.to_string(),
-            })?;
-            body["status"] = json!("Enabled");
-            match current {
-                None => {
-                    self.ise
-                        .request(Method::POST, &self.base_path, Some(body))
-                        .await
-                        .map_err(gui_error)?;
-                    Ok(ConfiguratorOutcome::Created)
-                }
-                Some(c) if c.settings == *settings && c.status == "Enabled" => {
-                    Ok(ConfiguratorOutcome::Unchanged)
-                }
-                Some(_) => {
-                    self.ise
-                        .request(Method::PUT, &path, Some(body))
-                        .await
-                        .map_err(gui_error)?;
-                    Ok(ConfiguratorOutcome::Updated)
-                }
-            }
-        })
-    }
-
-    fn cycle<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<ConfiguratorOutcome, Error>> {
-        Box::pin(async move {
-            self.action(name, "/disable").await?;
-            self.action(name, "/test").await?;
-            self.action(name, "/enable").await?;
-            Ok(ConfiguratorOutcome::Updated)
-        })
+    async fn cycle(&self, name: &str) -> Result<Step<()>, Error> {
+        Ok(Step::manual(
+            (),
+            format!(
+                "ISE's certificate changed. In ISE: Administration > Network Resources > \
+                 External MDM > {name}: set Status to Disabled and Save; open it again, \
+                 click Test Connection, set Status to Enabled and Save."
+            ),
+        ))
     }
 }

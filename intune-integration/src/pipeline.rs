@@ -14,44 +14,19 @@ use crate::anchors::{TrustAnchor, TrustAnchorSet};
 use crate::certs::Certificate;
 use crate::config::IntegrationConfig;
 use crate::mdm::{MdmServerConfigurator, MdmServerSettings};
-use crate::steps::{self, Outcome};
+use crate::outcome::{Outcome, Step, StepName};
+use crate::steps;
 use crate::verify::{AdminKey, VerificationReport, VerifyInput, verify_connection};
-use crate::version::{IntuneGates as _, IseVersion};
-
-/// How a step ended, as reported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StepStatus {
-    /// Made something new.
-    Created,
-    /// Changed something.
-    Updated,
-    /// Wrote nothing.
-    Unchanged,
-    /// Waits for a person.
-    ManualActionRequired,
-    /// Failed; the detail says why.
-    Failed,
-}
-
-impl From<Outcome> for StepStatus {
-    fn from(o: Outcome) -> Self {
-        match o {
-            Outcome::Created => Self::Created,
-            Outcome::Updated => Self::Updated,
-            Outcome::Unchanged => Self::Unchanged,
-            Outcome::ManualActionRequired => Self::ManualActionRequired,
-        }
-    }
-}
+use crate::version::{IntuneGates as _, IseVersion, TokenAudience};
 
 /// One step of a run.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct StepReport {
-    /// The step's function name, e.g. `register_app`.
-    pub name: &'static str,
+    /// The step, named after its function, e.g. `register_app`.
+    pub name: StepName,
     /// How it ended.
-    pub outcome: StepStatus,
+    pub outcome: Outcome,
     /// How long it took.
     pub elapsed_ms: u64,
     /// What it found or did.
@@ -84,15 +59,42 @@ pub struct Report {
     pub complete: bool,
 }
 
-/// One change [`Onboarding::plan`] expects.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One change [`Onboarding::plan`] expects: the outcome [`Onboarding::apply`] would
+/// report for the step, decided by the same functions on the same reads.
+///
+/// Serialised as `{"step", "change", "outcome", "detail"}`, where `change` is the plan's
+/// word for the outcome (`create`, `update`, `none`, `manual action`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PlannedChange {
     /// The step.
-    pub step: &'static str,
-    /// `create`, `update`, `none` or `configurator decides`.
-    pub change: &'static str,
+    pub step: StepName,
+    /// The outcome the step would have.
+    pub outcome: Outcome,
     /// What exactly.
     pub detail: String,
+}
+
+impl PlannedChange {
+    fn new(step: StepName, outcome: Outcome, detail: impl Into<String>) -> Self {
+        Self {
+            step,
+            outcome,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl Serialize for PlannedChange {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut st = serializer.serialize_struct("PlannedChange", 4)?;
+        st.serialize_field("step", &self.step)?;
+        st.serialize_field("change", self.outcome.planned())?;
+        st.serialize_field("outcome", &self.outcome)?;
+        st.serialize_field("detail", &self.detail)?;
+        st.end()
+    }
 }
 
 /// Called after each step (for progress output).
@@ -267,122 +269,137 @@ impl Onboarding {
         }
     }
 
-    fn record(&self, steps: &mut Vec<StepReport>, step: StepReport) {
-        if let Some(p) = &self.progress {
-            p(&step);
-        }
-        steps.push(step);
-    }
-
     /// Reads ISE's version and refuses releases without Microsoft Graph support.
-    async fn checked_version(&self) -> Result<IseVersion, Error> {
+    async fn checked_version(&self) -> Result<(IseVersion, TokenAudience), Error> {
         let version = self.ise.version().await?;
-        version.token_audience()?;
-        Ok(version)
+        let audience = version.token_audience()?;
+        Ok((version, audience))
     }
 
-    /// Reads everything and says what [`Self::apply`] would change. Writes nothing.
+    /// The External MDM settings for this release and application.
+    fn mdm_settings(
+        &self,
+        version: &IseVersion,
+        client_id: &str,
+    ) -> Result<MdmServerSettings, Error> {
+        MdmServerSettings::for_release(
+            version,
+            self.options.mdm_server_name.clone(),
+            client_id.to_owned(),
+            self.graph.token_endpoint(),
+            self.graph.graph_base().origin().ascii_serialization(),
+        )
+    }
+
+    /// Reads everything and says what [`Self::apply`] would change, step by step, with
+    /// the decision functions `apply` uses. Writes nothing.
     pub async fn plan(&self) -> Result<Vec<PlannedChange>, Error> {
-        let version = self.checked_version().await?;
-        let mut plan = vec![PlannedChange {
-            step: "check_ise_version",
-            change: "none",
-            detail: format!(
-                "ISE {version}: token audience {}",
-                version.token_audience()?
-            ),
-        }];
-        let apps = self
-            .graph
-            .applications()
-            .find_by_display_name(&self.options.app_display_name)
-            .await?;
-        let admin = steps::export_admin_certificate(&self.ise).await?.value;
+        let (version, audience) = self.checked_version().await?;
+        let mut plan = vec![PlannedChange::new(
+            StepName::CheckIseVersion,
+            Outcome::Unchanged,
+            format!("ISE {version}: token audience {audience}"),
+        )];
+        let name = &self.options.app_display_name;
+        let (apps, admin, targets, present) = tokio::try_join!(
+            async { Ok::<_, Error>(self.graph.applications().find_by_display_name(name).await?) },
+            async { Ok(steps::export_admin_certificate(&self.ise).await?.value) },
+            steps::permission_targets(&self.graph),
+            steps::trusted_fingerprints(&self.ise),
+        )?;
+        let registration = steps::registration_outcome(&apps, name)?;
+        let sha1 = admin.certificate.sha1().to_hex();
+        let mut client_id = String::from("<new application>");
         match apps.first() {
             None => {
-                plan.push(PlannedChange {
-                    step: "register_app",
-                    change: "create",
-                    detail: format!(
-                        "application `{}` and its service principal",
-                        self.options.app_display_name
-                    ),
-                });
-                plan.push(PlannedChange {
-                    step: "upload_certificate",
-                    change: "update",
-                    detail: format!("add key {}", admin.certificate.sha1()),
-                });
-                plan.push(PlannedChange {
-                    step: "grant_permissions",
-                    change: "update",
-                    detail: "get_device_compliance and Application.Read.All with admin consent"
-                        .into(),
-                });
+                plan.push(PlannedChange::new(
+                    StepName::RegisterApp,
+                    registration,
+                    format!("application `{name}` and its service principal"),
+                ));
+                plan.push(PlannedChange::new(
+                    StepName::UploadCertificate,
+                    steps::key_outcome(&[], &admin.certificate),
+                    format!("add key {sha1}"),
+                ));
+                plan.push(PlannedChange::new(
+                    StepName::GrantPermissions,
+                    steps::access_outcome(&[], &targets),
+                    "get_device_compliance and Application.Read.All with admin consent",
+                ));
             }
             Some(app) => {
-                let sp = self
-                    .graph
-                    .service_principals()
-                    .by_app_id(&app.app_id)
-                    .await?;
-                plan.push(PlannedChange {
-                    step: "register_app",
-                    change: if sp.is_some() { "none" } else { "create" },
-                    detail: format!("application {} exists", app.app_id),
-                });
-                let keys = self
-                    .graph
-                    .application(app.id.clone())
-                    .key_credentials()
-                    .await?;
-                let sha1 = admin.certificate.sha1().to_hex();
-                let present = keys
-                    .iter()
-                    .any(|k| k.thumbprint_hex().as_deref() == Some(sha1.as_str()));
-                plan.push(PlannedChange {
-                    step: "upload_certificate",
-                    change: if present { "none" } else { "update" },
-                    detail: format!("key {sha1} (keeping {} existing key(s))", keys.len()),
-                });
+                client_id.clone_from(&app.app_id);
+                let handle = self.graph.application(app.id.clone());
+                let principals = self.graph.service_principals();
+                let (sp, keys, access) = tokio::try_join!(
+                    principals.by_app_id(&app.app_id),
+                    handle.key_credentials(),
+                    handle.required_resource_access(),
+                )?;
+                plan.push(PlannedChange::new(
+                    StepName::RegisterApp,
+                    registration.and(if sp.is_some() {
+                        Outcome::Unchanged
+                    } else {
+                        Outcome::Created
+                    }),
+                    format!("application {} exists", app.app_id),
+                ));
+                plan.push(PlannedChange::new(
+                    StepName::UploadCertificate,
+                    steps::key_outcome(&keys, &admin.certificate),
+                    format!("key {sha1} (keeping {} existing key(s))", keys.len()),
+                ));
                 let held = match &sp {
-                    Some(sp) => self
-                        .graph
-                        .service_principal(sp.id.clone())
-                        .app_role_assignments()?
-                        .all()
-                        .await?
-                        .len(),
-                    None => 0,
+                    Some(sp) => {
+                        self.graph
+                            .service_principal(sp.id.clone())
+                            .app_role_assignments()?
+                            .all()
+                            .await?
+                    }
+                    None => Vec::new(),
                 };
-                plan.push(PlannedChange {
-                    step: "grant_permissions",
-                    change: if held >= 2 { "none" } else { "update" },
-                    detail: format!("{held} app role assignment(s) held"),
-                });
+                let missing = steps::missing_grants(&held, &targets);
+                let consent = if missing.is_empty() {
+                    Outcome::Unchanged
+                } else {
+                    Outcome::Updated
+                };
+                plan.push(PlannedChange::new(
+                    StepName::GrantPermissions,
+                    steps::access_outcome(&access, &targets).and(consent),
+                    format!("{} of 2 admin consent grant(s) missing", missing.len()),
+                ));
             }
         }
-        let present = steps::trusted_fingerprints(&self.ise).await?;
         let missing: Vec<String> = self
             .anchors
             .missing_from(&present)
             .iter()
             .map(|a| a.name().to_owned())
             .collect();
-        plan.push(PlannedChange {
-            step: "import_trust_anchors",
-            change: if missing.is_empty() { "none" } else { "create" },
-            detail: if missing.is_empty() {
+        plan.push(PlannedChange::new(
+            StepName::ImportTrustAnchors,
+            if missing.is_empty() {
+                Outcome::Unchanged
+            } else {
+                Outcome::Created
+            },
+            if missing.is_empty() {
                 "every anchor is in ISE's trusted store".into()
             } else {
                 format!("import {}", missing.join(", "))
             },
-        });
-        plan.push(PlannedChange {
-            step: "configure_mdm_server",
-            change: "configurator decides",
-            detail: format!("External MDM server `{}`", self.options.mdm_server_name),
-        });
+        ));
+        let settings = self.mdm_settings(&version, &client_id)?;
+        let inspected = self.configurator.inspect(&settings).await?;
+        plan.push(PlannedChange::new(
+            StepName::ConfigureMdmServer,
+            inspected.outcome,
+            format!("External MDM server `{}`", settings.name),
+        ));
         Ok(plan)
     }
 
@@ -403,161 +420,163 @@ impl Onboarding {
         }
     }
 
-    /// Runs every step. Refuses unsupported ISE releases before any write. A second
-    /// run on an integrated pair writes nothing; after
-    /// [`StepStatus::ManualActionRequired`] a later run carries on from the remote
-    /// state.
+    /// Records a finished step: progress callback, then the run's list.
+    fn record<T>(
+        &self,
+        log: &mut Vec<StepReport>,
+        name: StepName,
+        step: &Step<T>,
+        elapsed: Duration,
+        detail: String,
+    ) {
+        let report = StepReport {
+            name,
+            outcome: step.outcome,
+            elapsed_ms: ms(elapsed),
+            detail,
+        };
+        if let Some(p) = &self.progress {
+            p(&report);
+        }
+        log.push(report);
+    }
+
+    /// Runs each step in order (the Microsoft and ISE sides concurrently). Refuses
+    /// unsupported ISE releases before any write. A second run on an integrated pair
+    /// writes nothing; after [`Outcome::ManualActionRequired`] a later run carries on
+    /// from the remote state.
     pub async fn apply(&self) -> Result<Report, Error> {
         let before = self.counts();
-        let mut steps_done = Vec::new();
-        let t = Instant::now();
-        let version = self.checked_version().await?;
+        let mut log = Vec::new();
+        let (version, t) = timed(self.checked_version()).await;
+        let (version, audience) = version?;
         self.record(
-            &mut steps_done,
-            StepReport {
-                name: "check_ise_version",
-                outcome: StepStatus::Unchanged,
-                elapsed_ms: ms(t.elapsed()),
-                detail: format!(
-                    "ISE {version}; token audience {}",
-                    version.token_audience()?
-                ),
-            },
+            &mut log,
+            StepName::CheckIseVersion,
+            &Step::unchanged(()),
+            t,
+            format!("ISE {version}; token audience {audience}"),
         );
 
         // The Microsoft side and the ISE side are independent until the upload.
         let microsoft = async {
-            let t = Instant::now();
-            let app = steps::register_app(&self.graph, &self.options.app_display_name).await?;
-            let app_elapsed = t.elapsed();
-            let t = Instant::now();
-            let perms = steps::grant_permissions(&self.graph, &app.value).await?;
-            if perms.outcome != Outcome::Unchanged {
-                self.wait_for_consent(&app.value.service_principal_id)
-                    .await?;
-            }
-            Ok::<_, Error>((app, app_elapsed, perms, t.elapsed()))
+            let (app, app_t) = timed(steps::register_app(
+                &self.graph,
+                &self.options.app_display_name,
+            ))
+            .await;
+            let app = app?;
+            let (perms, perms_t) = timed(async {
+                let perms = steps::grant_permissions(&self.graph, &app.value).await?;
+                if perms.outcome.is_write() {
+                    self.wait_for_consent(&app.value.service_principal_id)
+                        .await?;
+                }
+                Ok::<_, Error>(perms)
+            })
+            .await;
+            Ok::<_, Error>(((app, app_t), (perms?, perms_t)))
         };
         let ise_side = async {
-            let export = async {
-                let t = Instant::now();
-                steps::export_admin_certificate(&self.ise)
-                    .await
-                    .map(|s| (s, t.elapsed()))
-            };
-            let anchors = async {
-                let t = Instant::now();
-                steps::import_trust_anchors(&self.ise, &self.anchors)
-                    .await
-                    .map(|s| (s, t.elapsed()))
-            };
-            tokio::try_join!(export, anchors)
+            let (export, anchors) = tokio::join!(
+                timed(steps::export_admin_certificate(&self.ise)),
+                timed(steps::import_trust_anchors(&self.ise, &self.anchors)),
+            );
+            Ok::<_, Error>(((export.0?, export.1), (anchors.0?, anchors.1)))
         };
         let (ms_side, ise_result) = tokio::join!(microsoft, ise_side);
-        let ((export, export_elapsed), (anchors, anchors_elapsed)) = ise_result?;
-        let (app, app_elapsed, perms, perms_elapsed) = ms_side?;
+        let ((export, export_t), (anchors, anchors_t)) = ise_result?;
+        let ((app, app_t), (perms, perms_t)) = ms_side?;
         self.record(
-            &mut steps_done,
-            StepReport {
-                name: "register_app",
-                outcome: app.outcome.into(),
-                elapsed_ms: ms(app_elapsed),
-                detail: format!(
-                    "application `{}` (client id {})",
-                    app.value.display_name, app.value.client_id
-                ),
-            },
+            &mut log,
+            StepName::RegisterApp,
+            &app,
+            app_t,
+            format!(
+                "application `{}` (client id {})",
+                app.value.display_name, app.value.client_id
+            ),
         );
         self.record(
-            &mut steps_done,
-            StepReport {
-                name: "export_admin_certificate",
-                outcome: export.outcome.into(),
-                elapsed_ms: ms(export_elapsed),
-                detail: format!(
-                    "`{}` of {} (SHA-1 {})",
-                    export.value.system_certificate.friendly_name,
-                    export.value.node.hostname,
-                    export.value.certificate.sha1()
-                ),
-            },
+            &mut log,
+            StepName::ExportAdminCertificate,
+            &export,
+            export_t,
+            format!(
+                "`{}` of {} (SHA-1 {})",
+                export.value.system_certificate.friendly_name,
+                export.value.node.hostname,
+                export.value.certificate.sha1()
+            ),
         );
-        let t = Instant::now();
-        let upload =
-            steps::upload_certificate(&self.graph, &app.value, &export.value.certificate).await?;
+        let (upload, t) = timed(steps::upload_certificate(
+            &self.graph,
+            &app.value,
+            &export.value.certificate,
+        ))
+        .await;
+        let upload = upload?;
         self.record(
-            &mut steps_done,
-            StepReport {
-                name: "upload_certificate",
-                outcome: upload.outcome.into(),
-                elapsed_ms: ms(t.elapsed()),
-                detail: format!(
-                    "thumbprint {} registered and named {}",
-                    upload.value,
-                    steps::key_display_name(&export.value.certificate)
-                ),
-            },
+            &mut log,
+            StepName::UploadCertificate,
+            &upload,
+            t,
+            format!(
+                "thumbprint {} registered and named {}",
+                upload.value,
+                steps::key_display_name(&export.value.certificate)
+            ),
         );
         self.record(
-            &mut steps_done,
-            StepReport {
-                name: "grant_permissions",
-                outcome: perms.outcome.into(),
-                elapsed_ms: ms(perms_elapsed),
-                detail: "get_device_compliance and Application.Read.All consented".into(),
-            },
+            &mut log,
+            StepName::GrantPermissions,
+            &perms,
+            perms_t,
+            "get_device_compliance and Application.Read.All consented".into(),
         );
         let details = steps::app_details(&self.graph, &app.value);
         self.record(
-            &mut steps_done,
-            StepReport {
-                name: "app_details",
-                outcome: StepStatus::Unchanged,
-                elapsed_ms: 0,
-                detail: format!(
-                    "client id {}, tenant {}, token endpoint {}",
-                    details.client_id, details.tenant_id, details.token_endpoint
-                ),
-            },
+            &mut log,
+            StepName::AppDetails,
+            &Step::unchanged(()),
+            Duration::ZERO,
+            format!(
+                "client id {}, tenant {}, token endpoint {}",
+                details.client_id, details.tenant_id, details.token_endpoint
+            ),
         );
         let imported = anchors
             .value
             .iter()
-            .filter(|a| a.result == "imported")
+            .filter(|a| a.outcome == Outcome::Created)
             .count();
         self.record(
-            &mut steps_done,
-            StepReport {
-                name: "import_trust_anchors",
-                outcome: anchors.outcome.into(),
-                elapsed_ms: ms(anchors_elapsed),
-                detail: format!(
-                    "{imported} imported, {} already trusted",
-                    anchors.value.len() - imported
-                ),
-            },
+            &mut log,
+            StepName::ImportTrustAnchors,
+            &anchors,
+            anchors_t,
+            format!(
+                "{imported} imported, {} already trusted",
+                anchors.value.len() - imported
+            ),
         );
 
-        let settings = MdmServerSettings::for_release(
-            &version,
-            self.options.mdm_server_name.clone(),
-            details.client_id.clone(),
-            details.token_endpoint.clone(),
-            details.auto_discovery_url.clone(),
-        )?;
-        let t = Instant::now();
-        let configured = steps::configure_mdm_server(self.configurator.as_ref(), &settings).await?;
+        let settings = self.mdm_settings(&version, &details.client_id)?;
+        let (configured, t) = timed(steps::configure_mdm_server(
+            self.configurator.as_ref(),
+            &settings,
+        ))
+        .await;
+        let configured = configured?;
         self.record(
-            &mut steps_done,
-            StepReport {
-                name: "configure_mdm_server",
-                outcome: configured.outcome.into(),
-                elapsed_ms: ms(t.elapsed()),
-                detail: format!(
-                    "`{}` with audience {}",
-                    settings.name, settings.token_audience
-                ),
-            },
+            &mut log,
+            StepName::ConfigureMdmServer,
+            &configured,
+            t,
+            format!(
+                "`{}` with audience {}",
+                settings.name, settings.token_audience
+            ),
         );
         let mut report = Report {
             ise_version: version.to_string(),
@@ -567,73 +586,67 @@ impl Onboarding {
                 ok: false,
                 checks: Vec::new(),
             },
-            manual_action: None,
+            manual_action: configured.instructions.clone(),
             complete: false,
         };
-        if configured.outcome == Outcome::ManualActionRequired {
-            report.manual_action = configured.value;
-        } else {
+        if configured.outcome != Outcome::ManualActionRequired {
             // A certificate change on an existing entry needs disable → test → enable.
-            let t = Instant::now();
-            let needs_cycle =
-                upload.outcome != Outcome::Unchanged && configured.outcome != Outcome::Created;
-            let (outcome, detail) = if needs_cycle {
-                let cycled =
-                    steps::cycle_mdm_server(self.configurator.as_ref(), &settings.name).await?;
-                if cycled.outcome == Outcome::ManualActionRequired {
-                    report.manual_action = cycled.value;
+            let needs_cycle = upload.outcome.is_write() && configured.outcome != Outcome::Created;
+            let (cycled, t) = timed(async {
+                if needs_cycle {
+                    steps::cycle_mdm_server(self.configurator.as_ref(), &settings.name).await
+                } else {
+                    Ok(Step::unchanged(()))
                 }
-                (
-                    cycled.outcome,
-                    "disabled, tested and re-enabled after the certificate change".to_owned(),
-                )
-            } else {
-                (
-                    Outcome::Unchanged,
-                    "not needed: no certificate change on an existing entry".to_owned(),
-                )
-            };
+            })
+            .await;
+            let cycled = cycled?;
+            report.manual_action = cycled.instructions.clone();
             self.record(
-                &mut steps_done,
-                StepReport {
-                    name: "cycle_mdm_server",
-                    outcome: outcome.into(),
-                    elapsed_ms: ms(t.elapsed()),
-                    detail,
+                &mut log,
+                StepName::CycleMdmServer,
+                &cycled,
+                t,
+                if needs_cycle {
+                    "disabled, tested and re-enabled after the certificate change".into()
+                } else {
+                    "not needed: no certificate change on an existing entry".into()
                 },
             );
             if report.manual_action.is_none() {
-                let t = Instant::now();
-                let verification = verify_connection(VerifyInput {
+                let (verification, t) = timed(verify_connection(VerifyInput {
                     ise: &self.ise,
                     graph: &self.graph,
                     client_id: &details.client_id,
                     version,
                     admin_key: self.options.admin_key.clone(),
                     anchors: &self.anchors,
-                })
-                .await?;
+                }))
+                .await;
+                let verification = verification?;
                 let failed: Vec<String> = verification
                     .checks
                     .iter()
                     .filter(|c| !c.ok)
                     .map(|c| format!("{}: {}", c.name, c.detail))
                     .collect();
+                let step = Step::new(
+                    if verification.ok {
+                        Outcome::Unchanged
+                    } else {
+                        Outcome::Failed
+                    },
+                    (),
+                );
                 self.record(
-                    &mut steps_done,
-                    StepReport {
-                        name: "verify_connection",
-                        outcome: if verification.ok {
-                            StepStatus::Unchanged
-                        } else {
-                            StepStatus::Failed
-                        },
-                        elapsed_ms: ms(t.elapsed()),
-                        detail: if verification.ok {
-                            format!("{} checks passed", verification.checks.len())
-                        } else {
-                            failed.join("; ")
-                        },
+                    &mut log,
+                    StepName::VerifyConnection,
+                    &step,
+                    t,
+                    if verification.ok {
+                        format!("{} checks passed", verification.checks.len())
+                    } else {
+                        failed.join("; ")
                     },
                 );
                 report.complete = verification.ok;
@@ -641,11 +654,18 @@ impl Onboarding {
             }
         }
         let after = self.counts();
-        report.steps = steps_done;
+        report.steps = log;
         report.requests = Requests {
-            reads: after.reads - before.reads,
-            writes: after.writes - before.writes,
+            reads: after.reads.saturating_sub(before.reads),
+            writes: after.writes.saturating_sub(before.writes),
         };
         Ok(report)
     }
+}
+
+/// Awaits `f`, measuring how long it took.
+async fn timed<T>(f: impl std::future::Future<Output = T>) -> (T, Duration) {
+    let started = Instant::now();
+    let out = f.await;
+    (out, started.elapsed())
 }

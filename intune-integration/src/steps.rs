@@ -1,13 +1,19 @@
 //! Cisco's seven steps, each a typed, idempotent async function. Each returns a
 //! [`Step`]: what happened ([`Outcome`]) and the resource it produced, so steps compose
 //! by hand or through [`crate::pipeline::Onboarding`].
+//!
+//! Each step that writes decides what to write with a pure function of what it read
+//! ([`registration_outcome`], [`key_outcome`], [`missing_grants`],
+//! [`access_outcome`]); [`crate::pipeline::Onboarding::plan`] calls the same functions
+//! on the same reads, so a plan and the apply that follows it cannot disagree.
 
 use graph_client::well_known::{
     APPLICATION_READ_ALL, APPLICATION_READ_ALL_ROLE_ID, GET_DEVICE_COMPLIANCE,
     GET_DEVICE_COMPLIANCE_ROLE_ID, INTUNE_API_APP_ID, MICROSOFT_GRAPH_APP_ID,
 };
 use graph_client::{
-    CertificateKey, Change, GraphClient, NewApplication, RequiredResourceAccess, ResourceAccess,
+    AppRoleAssignment, Application, CertificateKey, GraphClient, KeyCredential, NewApplication,
+    RequiredResourceAccess, ResourceAccess, merge_access,
 };
 use ise_client::{
     DEFAULT_SELF_SIGNED_NAME, ExportKind, ImportOutcome, IseClient, Node, SystemCertificate,
@@ -18,63 +24,9 @@ use serde::Serialize;
 use crate::Error;
 use crate::anchors::{TrustAnchor, TrustAnchorSet};
 use crate::certs::{Certificate, Sha256Fingerprint};
-use crate::mdm::{ConfiguratorOutcome, MdmServerConfigurator, MdmServerSettings};
+use crate::mdm::{MdmServerConfigurator, MdmServerSettings};
 
-/// What a step did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// Something new was made.
-    Created,
-    /// Something existing was changed.
-    Updated,
-    /// Everything was already as wanted; nothing was written.
-    Unchanged,
-    /// A person has to act before the step can complete.
-    ManualActionRequired,
-}
-
-impl Outcome {
-    /// Combines two outcomes of one step: any write wins over `Unchanged`.
-    pub fn and(self, other: Outcome) -> Outcome {
-        use Outcome::*;
-        match (self, other) {
-            (ManualActionRequired, _) | (_, ManualActionRequired) => ManualActionRequired,
-            (Created, _) | (_, Created) => Created,
-            (Updated, _) | (_, Updated) => Updated,
-            _ => Unchanged,
-        }
-    }
-
-    /// `"created"`, `"updated"`, `"unchanged"`, `"manual_action_required"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Created => "created",
-            Self::Updated => "updated",
-            Self::Unchanged => "unchanged",
-            Self::ManualActionRequired => "manual_action_required",
-        }
-    }
-}
-
-impl<T> From<&Change<T>> for Outcome {
-    fn from(c: &Change<T>) -> Self {
-        match c {
-            Change::Created(_) => Outcome::Created,
-            Change::Updated(_) => Outcome::Updated,
-            Change::Unchanged(_) => Outcome::Unchanged,
-        }
-    }
-}
-
-/// A step's outcome and the resource it produced.
-#[derive(Debug, Clone)]
-pub struct Step<T> {
-    /// What happened.
-    pub outcome: Outcome,
-    /// The resource.
-    pub value: T,
-}
+pub use crate::outcome::{Outcome, Step};
 
 /// Step 1's result: the application and its service principal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -89,6 +41,20 @@ pub struct RegisteredApp {
     pub display_name: String,
 }
 
+/// What step 1 decides from the applications found under the display name: create
+/// one (`Created`), adopt the one found (`Unchanged`), or refuse when several carry the
+/// name.
+pub fn registration_outcome(found: &[Application], display_name: &str) -> Result<Outcome, Error> {
+    match found.len() {
+        0 => Ok(Outcome::Created),
+        1 => Ok(Outcome::Unchanged),
+        count => Err(Error::AmbiguousApplication {
+            name: display_name.into(),
+            count,
+        }),
+    }
+}
+
 /// Step 1: finds the single-tenant application by display name, or creates it, and
 /// ensures its service principal.
 pub async fn register_app(
@@ -99,42 +65,26 @@ pub async fn register_app(
         .applications()
         .find_by_display_name(display_name)
         .await?;
-    let (app, mut outcome) = match found.len() {
-        0 => (
+    let outcome = registration_outcome(&found, display_name)?;
+    let app = match found.into_iter().next() {
+        Some(app) => app,
+        None => {
             graph
                 .applications()
                 .create(&NewApplication::single_tenant(display_name))
-                .await?,
-            Outcome::Created,
-        ),
-        1 => (
-            found
-                .into_iter()
-                .next()
-                .ok_or(Error::AmbiguousApplication {
-                    name: display_name.into(),
-                    count: 0,
-                })?,
-            Outcome::Unchanged,
-        ),
-        count => {
-            return Err(Error::AmbiguousApplication {
-                name: display_name.into(),
-                count,
-            });
+                .await?
         }
     };
     let sp = graph.service_principals().ensure(&app.app_id).await?;
-    outcome = outcome.and(Outcome::from(&sp));
-    Ok(Step {
-        outcome,
-        value: RegisteredApp {
+    Ok(Step::new(
+        outcome.and(Outcome::from(&sp)),
+        RegisteredApp {
             object_id: app.id,
             client_id: app.app_id,
             service_principal_id: sp.into_inner().id,
             display_name: app.display_name,
         },
-    })
+    ))
 }
 
 /// Step 2's result.
@@ -174,14 +124,11 @@ pub async fn export_admin_certificate(ise: &IseClient) -> Result<Step<AdminCerti
         .await?;
     let pem = export.certificates_pem.first().cloned().unwrap_or_default();
     let certificate = Certificate::from_pem(&pem)?;
-    Ok(Step {
-        outcome: Outcome::Unchanged,
-        value: AdminCertificate {
-            node,
-            system_certificate: chosen,
-            certificate,
-        },
-    })
+    Ok(Step::unchanged(AdminCertificate {
+        node,
+        system_certificate: chosen,
+        certificate,
+    }))
 }
 
 /// The key name the Azure portal check expects: `CN=<common name>`.
@@ -202,6 +149,31 @@ fn iso(t: time::OffsetDateTime) -> String {
         .unwrap_or_else(|_| t.to_string())
 }
 
+/// What step 3 decides from the application's keys: `Unchanged` when a key with the
+/// certificate's SHA-1 thumbprint is registered, `Updated` (add it) otherwise.
+pub fn key_outcome(keys: &[KeyCredential], cert: &Certificate) -> Outcome {
+    let sha1 = cert.sha1().to_hex();
+    if keys
+        .iter()
+        .any(|k| k.thumbprint_hex().as_deref() == Some(sha1.as_str()))
+    {
+        Outcome::Unchanged
+    } else {
+        Outcome::Updated
+    }
+}
+
+/// The key credential step 3 registers for `cert`: named `CN=<common name>`, valid
+/// as long as the certificate.
+pub fn certificate_key(cert: &Certificate) -> CertificateKey {
+    CertificateKey {
+        der: cert.der().to_vec(),
+        display_name: key_display_name(cert),
+        start_date_time: Some(iso(cert.not_before())),
+        end_date_time: Some(iso(cert.not_after())),
+    }
+}
+
 /// Step 3: adds ISE's certificate to the application's keys (keeping every other key),
 /// then checks that Entra ID holds a key with ISE's SHA-1 thumbprint and the
 /// certificate's name.
@@ -210,19 +182,20 @@ pub async fn upload_certificate(
     app: &RegisteredApp,
     cert: &Certificate,
 ) -> Result<Step<String>, Error> {
-    let key = CertificateKey {
-        der: cert.der().to_vec(),
-        display_name: key_display_name(cert),
-        start_date_time: Some(iso(cert.not_before())),
-        end_date_time: Some(iso(cert.not_after())),
-    };
     let handle = graph.application(app.object_id.clone());
-    let change = handle.add_certificate(&key).await?;
-    let outcome = Outcome::from(&change);
-    let keys = if change.is_write() {
-        handle.key_credentials().await?
+    let current = handle.key_credentials().await?;
+    let mut outcome = key_outcome(&current, cert);
+    let keys = if outcome.is_write() {
+        // Merged into the keys as they are at the write, never dropping one.
+        let change = handle.add_certificate(&certificate_key(cert)).await?;
+        outcome = Outcome::from(&change);
+        if change.is_write() {
+            handle.key_credentials().await?
+        } else {
+            change.into_inner()
+        }
     } else {
-        change.into_inner()
+        current
     };
     let ise = cert.sha1().to_hex();
     let registered = keys
@@ -242,10 +215,7 @@ pub async fn upload_certificate(
         }
         _ => {}
     }
-    Ok(Step {
-        outcome,
-        value: ise,
-    })
+    Ok(Step::new(outcome, ise))
 }
 
 /// Step 4's result.
@@ -257,12 +227,56 @@ pub struct GrantedPermissions {
     pub application_read_all: String,
 }
 
-/// Step 4: requests Intune `get_device_compliance` and Graph `Application.Read.All`
-/// and grants admin consent (app role assignments), keeping any other permission.
-pub async fn grant_permissions(
-    graph: &GraphClient,
-    app: &RegisteredApp,
-) -> Result<Step<GrantedPermissions>, Error> {
+/// The permissions step 4 grants, resolved in the tenant: the resource service
+/// principals and the role ids they publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PermissionTargets {
+    /// The Microsoft Intune API service principal's object id.
+    pub intune_resource_id: String,
+    /// The Microsoft Graph service principal's object id.
+    pub graph_resource_id: String,
+    /// The role ids granted.
+    pub roles: GrantedPermissions,
+}
+
+impl PermissionTargets {
+    /// The `requiredResourceAccess` entries to add.
+    pub fn required_access(&self) -> [RequiredResourceAccess; 2] {
+        [
+            RequiredResourceAccess {
+                resource_app_id: INTUNE_API_APP_ID.into(),
+                resource_access: vec![ResourceAccess::role(
+                    self.roles.get_device_compliance.clone(),
+                )],
+            },
+            RequiredResourceAccess {
+                resource_app_id: MICROSOFT_GRAPH_APP_ID.into(),
+                resource_access: vec![ResourceAccess::role(
+                    self.roles.application_read_all.clone(),
+                )],
+            },
+        ]
+    }
+
+    /// The (resource service principal id, app role id) pairs to hold.
+    pub fn grants(&self) -> [(&str, &str); 2] {
+        [
+            (
+                self.intune_resource_id.as_str(),
+                self.roles.get_device_compliance.as_str(),
+            ),
+            (
+                self.graph_resource_id.as_str(),
+                self.roles.application_read_all.as_str(),
+            ),
+        ]
+    }
+}
+
+/// Resolves the Intune API and Graph service principals and their role ids (the ids
+/// the tenant publishes, else the documented ones).
+pub async fn permission_targets(graph: &GraphClient) -> Result<PermissionTargets, Error> {
     let sps = graph.service_principals();
     let (intune, graph_sp) = tokio::try_join!(
         sps.by_app_id(INTUNE_API_APP_ID),
@@ -276,7 +290,6 @@ pub async fn grant_permissions(
     };
     let intune = intune.ok_or_else(|| missing("Microsoft Intune API"))?;
     let graph_sp = graph_sp.ok_or_else(|| missing("Microsoft Graph"))?;
-    // Prefer the role ids the tenant publishes; fall back to the documented ones.
     let compliance = intune
         .app_role_by_value(GET_DEVICE_COMPLIANCE)
         .map(|r| r.id.clone())
@@ -285,37 +298,83 @@ pub async fn grant_permissions(
         .app_role_by_value(APPLICATION_READ_ALL)
         .map(|r| r.id.clone())
         .unwrap_or_else(|| APPLICATION_READ_ALL_ROLE_ID.into());
-    let wanted = [
-        RequiredResourceAccess {
-            resource_app_id: INTUNE_API_APP_ID.into(),
-            resource_access: vec![ResourceAccess::role(compliance.clone())],
-        },
-        RequiredResourceAccess {
-            resource_app_id: MICROSOFT_GRAPH_APP_ID.into(),
-            resource_access: vec![ResourceAccess::role(read_all.clone())],
-        },
-    ];
-    let access = graph
-        .application(app.object_id.clone())
-        .merge_required_resource_access(&wanted)
-        .await?;
-    let principal = graph.service_principal(app.service_principal_id.clone());
-    let (a, b) = tokio::try_join!(
-        principal.grant_app_role(&intune.id, &compliance),
-        principal.grant_app_role(&graph_sp.id, &read_all)
-    )?;
-    let outcome = if access.is_write() || a.is_write() || b.is_write() {
-        Outcome::Updated
-    } else {
-        Outcome::Unchanged
-    };
-    Ok(Step {
-        outcome,
-        value: GrantedPermissions {
+    Ok(PermissionTargets {
+        intune_resource_id: intune.id,
+        graph_resource_id: graph_sp.id,
+        roles: GrantedPermissions {
             get_device_compliance: compliance,
             application_read_all: read_all,
         },
     })
+}
+
+/// What step 4 decides about `requiredResourceAccess`: `Updated` when adding the
+/// permissions changes it, `Unchanged` when they are all requested already.
+pub fn access_outcome(current: &[RequiredResourceAccess], targets: &PermissionTargets) -> Outcome {
+    if merge_access(current, &targets.required_access()) == current {
+        Outcome::Unchanged
+    } else {
+        Outcome::Updated
+    }
+}
+
+/// What step 4 decides about admin consent: the grants not yet held (compared by
+/// resource and role id).
+pub fn missing_grants<'a>(
+    held: &[AppRoleAssignment],
+    targets: &'a PermissionTargets,
+) -> Vec<(&'a str, &'a str)> {
+    targets
+        .grants()
+        .into_iter()
+        .filter(|(resource, role)| {
+            !held.iter().any(|a| {
+                a.resource_id.eq_ignore_ascii_case(resource)
+                    && a.app_role_id.eq_ignore_ascii_case(role)
+            })
+        })
+        .collect()
+}
+
+/// Step 4: requests Intune `get_device_compliance` and Graph `Application.Read.All`
+/// and grants admin consent (app role assignments), keeping any other permission.
+pub async fn grant_permissions(
+    graph: &GraphClient,
+    app: &RegisteredApp,
+) -> Result<Step<GrantedPermissions>, Error> {
+    let targets = permission_targets(graph).await?;
+    grant_permissions_to(graph, app, &targets).await
+}
+
+/// Step 4 with the targets already resolved (see [`permission_targets`]).
+pub async fn grant_permissions_to(
+    graph: &GraphClient,
+    app: &RegisteredApp,
+    targets: &PermissionTargets,
+) -> Result<Step<GrantedPermissions>, Error> {
+    let handle = graph.application(app.object_id.clone());
+    let principal = graph.service_principal(app.service_principal_id.clone());
+    let (current, held) = tokio::try_join!(handle.required_resource_access(), async {
+        principal.app_role_assignments()?.all().await
+    })?;
+    let mut outcome = Outcome::Unchanged;
+    if access_outcome(&current, targets).is_write() {
+        let change = handle
+            .merge_required_resource_access(&targets.required_access())
+            .await?;
+        outcome = outcome.and(Outcome::from(&change));
+    }
+    let missing = missing_grants(&held, targets);
+    let created = futures_util::future::try_join_all(
+        missing
+            .iter()
+            .map(|(resource, role)| principal.grant_app_role(resource, role)),
+    )
+    .await?;
+    if created.iter().any(|c| c.is_write()) {
+        outcome = outcome.and(Outcome::Updated);
+    }
+    Ok(Step::new(outcome, targets.roles.clone()))
 }
 
 /// What ISE's External MDM form needs from Entra ID.
@@ -349,8 +408,10 @@ pub struct AnchorImport {
     pub name: String,
     /// SHA-256 (uppercase hex).
     pub sha256: String,
-    /// `present`, `imported` or `already_present` (ISE said so on import).
-    pub result: &'static str,
+    /// `Created` when imported now, `Unchanged` when it was already trusted.
+    pub outcome: Outcome,
+    /// What ISE said on import, if it was sent.
+    pub message: Option<String>,
 }
 
 /// The import request for one anchor: trusted for authentication within ISE and for
@@ -395,7 +456,8 @@ pub async fn import_trust_anchors(
         .map(|a| AnchorImport {
             name: a.name().into(),
             sha256: a.certificate().sha256().to_hex(),
-            result: "present",
+            outcome: Outcome::Unchanged,
+            message: None,
         })
         .collect();
     let mut tasks = tokio::task::JoinSet::new();
@@ -407,17 +469,18 @@ pub async fn import_trust_anchors(
             anchor.certificate().sha256().to_hex(),
         );
         tasks.spawn(async move {
-            ise.trusted_certificates()
-                .import(&req)
-                .await
-                .map(|o| AnchorImport {
+            ise.trusted_certificates().import(&req).await.map(|o| {
+                let (outcome, message) = match o {
+                    ImportOutcome::Imported { message, .. } => (Outcome::Created, message),
+                    ImportOutcome::AlreadyPresent { message } => (Outcome::Unchanged, message),
+                };
+                AnchorImport {
                     name,
                     sha256: sha,
-                    result: match o {
-                        ImportOutcome::Imported { .. } => "imported",
-                        ImportOutcome::AlreadyPresent { .. } => "already_present",
-                    },
-                })
+                    outcome,
+                    message: Some(message),
+                }
+            })
         });
     }
     let mut first_error = None;
@@ -428,9 +491,7 @@ pub async fn import_trust_anchors(
                 first_error.get_or_insert(Error::Ise(e));
             }
             Err(e) => {
-                first_error.get_or_insert(Error::Config {
-                    what: format!("an anchor import task failed: {e}"),
-                });
+                first_error.get_or_insert(Error::Task(e));
             }
         }
     }
@@ -438,23 +499,18 @@ pub async fn import_trust_anchors(
         return Err(e);
     }
     results.sort_by(|a, b| a.name.cmp(&b.name));
-    let outcome = if results.iter().any(|r| r.result == "imported") {
-        Outcome::Created
-    } else {
-        Outcome::Unchanged
-    };
-    Ok(Step {
-        outcome,
-        value: results,
-    })
+    let outcome = results
+        .iter()
+        .fold(Outcome::Unchanged, |o, r| o.and(r.outcome));
+    Ok(Step::new(outcome, results))
 }
 
 /// Step 6: creates or updates the External MDM server through a configurator.
 pub async fn configure_mdm_server(
     configurator: &dyn MdmServerConfigurator,
     settings: &MdmServerSettings,
-) -> Result<Step<Option<String>>, Error> {
-    Ok(into_step(configurator.apply(settings).await?))
+) -> Result<Step<()>, Error> {
+    configurator.apply(settings).await
 }
 
 /// Step 7: disables, tests and re-enables the External MDM server after a certificate
@@ -462,27 +518,6 @@ pub async fn configure_mdm_server(
 pub async fn cycle_mdm_server(
     configurator: &dyn MdmServerConfigurator,
     name: &str,
-) -> Result<Step<Option<String>>, Error> {
-    Ok(into_step(configurator.cycle(name).await?))
-}
-
-fn into_step(o: ConfiguratorOutcome) -> Step<Option<String>> {
-    match o {
-        ConfiguratorOutcome::Created => Step {
-            outcome: Outcome::Created,
-            value: None,
-        },
-        ConfiguratorOutcome::Updated => Step {
-            outcome: Outcome::Updated,
-            value: None,
-        },
-        ConfiguratorOutcome::Unchanged => Step {
-            outcome: Outcome::Unchanged,
-            value: None,
-        },
-        ConfiguratorOutcome::ManualActionRequired { instructions } => Step {
-            outcome: Outcome::ManualActionRequired,
-            value: Some(instructions),
-        },
-    }
+) -> Result<Step<()>, Error> {
+    configurator.cycle(name).await
 }

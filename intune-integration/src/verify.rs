@@ -19,13 +19,14 @@ use serde::Serialize;
 use crate::Error;
 use crate::anchors::TrustAnchorSet;
 use crate::certs::Certificate;
+use crate::outcome::CheckName;
 use crate::version::{IntuneGates as _, IseVersion};
 
 /// One check of the verification.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
-    /// `token`, `discovery`, `intune_token`, `mdminfo`, `tls:<host>`.
-    pub name: String,
+    /// Which check (`tls:login`, `token`, `discovery`, ...).
+    pub name: CheckName,
     /// Whether it passed.
     pub ok: bool,
     /// What was found, or what is wrong and how to fix it.
@@ -42,9 +43,9 @@ pub struct VerificationReport {
 }
 
 impl VerificationReport {
-    fn push(&mut self, name: impl Into<String>, ok: bool, detail: impl Into<String>) {
+    fn push(&mut self, name: CheckName, ok: bool, detail: impl Into<String>) {
         self.checks.push(Check {
-            name: name.into(),
+            name,
             ok,
             detail: detail.into(),
         });
@@ -193,26 +194,29 @@ pub async fn verify_connection(input: VerifyInput<'_>) -> Result<VerificationRep
     let trusted = input.ise.trusted_certificates().list(&[]).await?;
     let login = input.graph.login_authority().clone();
     let graph_origin = input.graph.graph_base().clone();
-    for (label, url) in [("login", &login), ("graph", &graph_origin)] {
+    for (name, url) in [
+        (CheckName::TlsLogin, &login),
+        (CheckName::TlsGraph, &graph_origin),
+    ] {
         let (ok, detail) = check_chain(input.ise, &trusted, url, input.anchors).await;
-        report.push(format!("tls:{label}"), ok, detail);
+        report.push(name, ok, detail);
     }
 
     let cert = match admin_credentials(&input).await {
         Ok(c) => c,
         Err(e) => {
-            report.push("token", false, format!("ISE's admin key: {e}"));
+            report.push(CheckName::Token, false, format!("ISE's admin key: {e}"));
             return Ok(report);
         }
     };
     let as_ise = input.graph.with_credentials(Credentials::Certificate(cert));
     let graph_scope = TokenAudience::Scope(graph_client::DEFAULT_GRAPH_SCOPE.into());
     if let Err(e) = as_ise.access_token(&graph_scope).await {
-        report.push("token", false, e.to_string());
+        report.push(CheckName::Token, false, e.to_string());
         return Ok(report);
     }
     report.push(
-        "token",
+        CheckName::Token,
         true,
         "Graph token issued to ISE's admin certificate",
     );
@@ -221,7 +225,7 @@ pub async fn verify_connection(input: VerifyInput<'_>) -> Result<VerificationRep
         Ok(e) => e,
         Err(e) => {
             report.push(
-                "discovery",
+                CheckName::Discovery,
                 false,
                 format!("{e} — grant Application.Read.All with admin consent"),
             );
@@ -235,27 +239,31 @@ pub async fn verify_connection(input: VerifyInput<'_>) -> Result<VerificationRep
     };
     let Some(endpoint) = endpoints.iter().find(|e| e.provider_name == provider) else {
         report.push(
-            "discovery",
+            CheckName::Discovery,
             false,
             format!("no {provider} endpoint published"),
         );
         return Ok(report);
     };
-    report.push("discovery", true, format!("{provider} at {}", endpoint.uri));
+    report.push(
+        CheckName::Discovery,
+        true,
+        format!("{provider} at {}", endpoint.uri),
+    );
     if let Ok(url) = url::Url::parse(&endpoint.uri) {
         let (ok, detail) = check_chain(input.ise, &trusted, &url, input.anchors).await;
-        report.push("tls:intune", ok, detail);
+        report.push(CheckName::TlsIntune, ok, detail);
     }
 
     let token = match as_ise.access_token(&audience).await {
         Ok(t) => t,
         Err(e) => {
-            report.push("intune_token", false, e.to_string());
+            report.push(CheckName::IntuneToken, false, e.to_string());
             return Ok(report);
         }
     };
     report.push(
-        "intune_token",
+        CheckName::IntuneToken,
         true,
         format!("token for `{}`", audience.as_str()),
     );
@@ -270,17 +278,17 @@ pub async fn verify_connection(input: VerifyInput<'_>) -> Result<VerificationRep
     );
     match as_ise.get_with_token(&url, &token, "application/xml").await {
         Ok((200, body)) if body.contains("<name>mdminfo</name>") => {
-            report.push("mdminfo", true, "Intune answered mdminfo")
+            report.push(CheckName::Mdminfo, true, "Intune answered mdminfo")
         }
         Ok((status, body)) => report.push(
-            "mdminfo",
+            CheckName::Mdminfo,
             false,
             format!(
                 "Intune answered {status}: {} — check get_device_compliance and its admin consent",
                 body.chars().take(200).collect::<String>()
             ),
         ),
-        Err(e) => report.push("mdminfo", false, e.to_string()),
+        Err(e) => report.push(CheckName::Mdminfo, false, e.to_string()),
     }
     Ok(report)
 }

@@ -68,7 +68,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/api/v1/certs/trusted-certificate/export/{id}",
             get(export_trusted),
         )
-        .route("/sim-gui/external-mdm", get(gui_list).post(gui_create))
+        .route(crate::GUI_BASE_PATH, get(gui_list).post(gui_create))
         .route(
             "/sim-gui/external-mdm/{name}",
             get(gui_get).put(gui_edit).delete(gui_delete),

@@ -312,6 +312,11 @@ pub struct AutomationInfo {
     pub client_secret: String,
 }
 
+/// Where ISE's simulated admin GUI for External MDM servers is served (a surface of
+/// the simulator only: real ISE has no API for it). `GET` lists, `POST` adds,
+/// `{name}` reads/edits, `{name}/test|enable|disable` act.
+pub const GUI_BASE_PATH: &str = "/sim-gui/external-mdm";
+
 /// Everything a client needs to reach the simulator.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct SimInfo {

@@ -1,0 +1,232 @@
+//! Simulator-backed wiring for the tests and examples of `ise-intune`: the only crate
+//! that depends on both the library and the simulator, so that no library crate knows a
+//! simulator URL.
+//!
+//! * [`clients`] — ISE and Graph clients for a running simulator (ISE pinned to its
+//!   admin certificate, the Microsoft services trusted through the simulator's root);
+//! * [`anchors`] — the built-in trust anchors plus the simulator's public root;
+//! * [`SimGuiConfigurator`] — an [`MdmServerConfigurator`] that plays the operator on
+//!   the simulator's stand-in for ISE's admin GUI;
+//! * [`onboarding`] — all of it as an [`Onboarding`] pipeline.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use ise_intune_simulator::Simulator;
+//! use ise_intune_testkit::{Configurator, onboarding};
+//!
+//! let sim = Simulator::builder().start().await?;
+//! let pipeline = onboarding(sim.info(), Configurator::Gui, true, Default::default())?;
+//! assert!(pipeline.apply().await?.complete);
+//! # Ok(()) }
+//! ```
+
+use std::sync::Arc;
+
+use graph_client::{Credentials, GraphClient, TlsRoots};
+use intune_integration::Error;
+use intune_integration::anchors::{TrustAnchor, TrustAnchorSet};
+use intune_integration::certs::Certificate;
+use intune_integration::mdm::{ManualChecklist, MdmServerConfigurator, MdmServerSettings};
+use intune_integration::outcome::{Outcome, Step};
+use intune_integration::pipeline::{Onboarding, Options};
+use ise_client::{IseClient, Method, TlsPolicy};
+use ise_intune_simulator::{GUI_BASE_PATH, SimInfo};
+use serde::Deserialize;
+use serde_json::json;
+
+/// Which configurator plays ISE's GUI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Configurator {
+    /// Drives the simulator's GUI surface ([`SimGuiConfigurator`]).
+    Gui,
+    /// Prints the checklist and waits for a person ([`ManualChecklist`]).
+    Manual,
+}
+
+/// The anchors for a simulator run: the built-in ones, plus (with `with_sim_root`) the
+/// simulator's public root, which stands in for Microsoft's roots there.
+pub fn anchors(info: &SimInfo, with_sim_root: bool) -> TrustAnchorSet {
+    let mut set = TrustAnchorSet::builtin();
+    if with_sim_root {
+        if let Ok(root) = Certificate::from_pem(&info.ca_pem) {
+            if let Ok(anchor) = TrustAnchor::new(
+                "Simulated Public Root G2",
+                "The simulator's public root: stands in for DigiCert Global Root G2 there",
+                root,
+            ) {
+                set.add(anchor);
+            }
+        }
+    }
+    set
+}
+
+/// ISE and Graph clients for the simulator: ISE pinned to its admin certificate, the
+/// Microsoft services trusted through the simulator's root only.
+pub fn clients(info: &SimInfo) -> Result<(IseClient, GraphClient), Error> {
+    let ise = IseClient::builder()
+        .base_url(info.ise.url.clone())
+        .credentials(info.ise.username.clone(), info.ise.password.clone().into())
+        .tls(TlsPolicy::PinnedSha256(info.ise.admin_cert_sha256.clone()))
+        .build()?;
+    let ca = Certificate::from_pem(&info.ca_pem)?;
+    let graph = GraphClient::builder()
+        .login_authority(info.login_url.clone())
+        .graph_base(info.graph_url.clone())
+        .tenant_id(info.tenant_id.clone())
+        .credentials(Credentials::client_secret(
+            info.automation.client_id.clone(),
+            info.automation.client_secret.clone(),
+        ))
+        .tls_roots(TlsRoots::Only(vec![ca.der().to_vec()]))
+        .build()?;
+    Ok((ise, graph))
+}
+
+/// A pipeline against the simulator.
+pub fn onboarding(
+    info: &SimInfo,
+    configurator: Configurator,
+    with_sim_root: bool,
+    options: Options,
+) -> Result<Onboarding, Error> {
+    let (ise, graph) = clients(info)?;
+    let configurator: Arc<dyn MdmServerConfigurator> = match configurator {
+        Configurator::Gui => Arc::new(SimGuiConfigurator::new(ise.clone())),
+        Configurator::Manual => Arc::new(ManualChecklist::new(ise.clone())),
+    };
+    Ok(Onboarding::new(
+        ise,
+        graph,
+        anchors(info, with_sim_root),
+        configurator,
+        options,
+    ))
+}
+
+/// Plays the operator on the simulator's stand-in for ISE's admin GUI
+/// ([`GUI_BASE_PATH`]), through the ISE client's TLS and credentials.
+#[derive(Debug, Clone)]
+pub struct SimGuiConfigurator {
+    ise: IseClient,
+}
+
+impl SimGuiConfigurator {
+    /// A configurator for the simulated GUI of this ISE.
+    pub fn new(ise: IseClient) -> Self {
+        Self { ise }
+    }
+
+    fn path(name: &str, action: &str) -> Result<String, Error> {
+        if name.is_empty() || name.contains(['/', '?', '#', '\'', '"']) {
+            return Err(Error::MdmConfiguration {
+                message: format!("`{name}` is not a valid External MDM server name"),
+            });
+        }
+        Ok(format!("{GUI_BASE_PATH}/{name}{action}"))
+    }
+
+    async fn action(&self, name: &str, action: &str) -> Result<(), Error> {
+        let path = Self::path(name, action)?;
+        let answer = self
+            .ise
+            .request(Method::POST, &path, Some(json!({})))
+            .await
+            .map_err(gui_error)?;
+        if answer.get("success").and_then(serde_json::Value::as_bool) == Some(true) {
+            Ok(())
+        } else {
+            Err(Error::MdmConfiguration {
+                message: answer
+                    .get("message")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("no message")
+                    .to_owned(),
+            })
+        }
+    }
+
+    /// The entry as the GUI holds it, if any.
+    async fn current(&self, name: &str) -> Result<Option<GuiEntry>, Error> {
+        let path = Self::path(name, "")?;
+        match self.ise.request(Method::GET, &path, None).await {
+            Ok(v) => Ok(Some(serde_json::from_value::<GuiEntry>(v).map_err(
+                |e| Error::MdmConfiguration {
+                    message: format!("unreadable External MDM entry: {e}"),
+                },
+            )?)),
+            Err(ise_client::Error::Api { status: 404, .. }) => Ok(None),
+            Err(e) => Err(gui_error(e)),
+        }
+    }
+}
+
+/// The GUI answers refusals with `{"success":false,"message":...}` and an error status.
+fn gui_error(e: ise_client::Error) -> Error {
+    match e {
+        ise_client::Error::Api { ref body, .. } if !body.message.is_empty() => {
+            Error::MdmConfiguration {
+                message: body.message.clone(),
+            }
+        }
+        other => Error::Ise(other),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GuiEntry {
+    #[serde(flatten)]
+    settings: MdmServerSettings,
+    status: String,
+}
+
+/// What `apply` does given the entry found: create, leave, or edit it.
+fn decide(current: Option<&GuiEntry>, settings: &MdmServerSettings) -> Outcome {
+    match current {
+        None => Outcome::Created,
+        Some(c) if c.settings == *settings && c.status == "Enabled" => Outcome::Unchanged,
+        Some(_) => Outcome::Updated,
+    }
+}
+
+#[async_trait::async_trait]
+impl MdmServerConfigurator for SimGuiConfigurator {
+    async fn inspect(&self, settings: &MdmServerSettings) -> Result<Step<()>, Error> {
+        let current = self.current(&settings.name).await?;
+        Ok(Step::new(decide(current.as_ref(), settings), ()))
+    }
+
+    async fn apply(&self, settings: &MdmServerSettings) -> Result<Step<()>, Error> {
+        let current = self.current(&settings.name).await?;
+        let outcome = decide(current.as_ref(), settings);
+        let mut body = serde_json::to_value(settings).map_err(|e| Error::MdmConfiguration {
+            message: e.to_string(),
+        })?;
+        body["status"] = json!("Enabled");
+        match outcome {
+            Outcome::Created => {
+                self.ise
+                    .request(Method::POST, GUI_BASE_PATH, Some(body))
+                    .await
+                    .map_err(gui_error)?;
+            }
+            Outcome::Updated => {
+                let path = Self::path(&settings.name, "")?;
+                self.ise
+                    .request(Method::PUT, &path, Some(body))
+                    .await
+                    .map_err(gui_error)?;
+            }
+            _ => {}
+        }
+        Ok(Step::new(outcome, ()))
+    }
+
+    async fn cycle(&self, name: &str) -> Result<Step<()>, Error> {
+        self.action(name, "/disable").await?;
+        self.action(name, "/test").await?;
+        self.action(name, "/enable").await?;
+        Ok(Step::new(Outcome::Updated, ()))
+    }
+}
