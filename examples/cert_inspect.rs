@@ -68,23 +68,24 @@ fn print_text(file: &str, index: usize, c: &Certificate) {
     println!("  x5t#S256:             {}", c.x5t_s256());
 }
 
+/// Prints every certificate found in each file: subject, validity, SHA-1 "Thumbprint",
+/// SHA-256, Graph key identifier, x5t.
+#[derive(clap::Parser, Debug)]
+#[command(version)]
+struct Args {
+    /// Print one JSON array with an object per certificate.
+    #[arg(long)]
+    json: bool,
+    /// PEM (any number of certificates) or DER files.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<String>,
+}
+
 fn main() -> ExitCode {
-    let mut json_out = false;
-    let mut files = Vec::new();
-    for arg in std::env::args().skip(1) {
-        match arg.as_str() {
-            "--json" => json_out = true,
-            "-h" | "--help" => {
-                println!("usage: cert_inspect [--json] FILE...");
-                return ExitCode::SUCCESS;
-            }
-            _ => files.push(arg),
-        }
-    }
-    if files.is_empty() {
-        eprintln!("usage: cert_inspect [--json] FILE...");
-        return ExitCode::from(2);
-    }
+    let Args {
+        json: json_out,
+        files,
+    } = clap::Parser::parse();
     let mut failed = false;
     let mut out = Vec::new();
     for file in &files {

@@ -27,7 +27,7 @@ use ise_intune_testkit::Configurator;
 /// Onboards Cisco ISE to Microsoft Intune: the seven steps, then ISE's Test Connection
 /// reproduced. Without --sim-info or --config it runs against an in-process simulator.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// A running simulator's info file (from `ise-intune-sim --info-file`).
     #[arg(long, value_name = "PATH", conflicts_with = "config")]

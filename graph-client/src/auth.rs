@@ -2,8 +2,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -91,14 +89,28 @@ impl fmt::Debug for AccessToken {
     }
 }
 
-/// A boxed future, as returned by [`TokenProvider`].
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
 /// A source of access tokens supplied by the caller (a managed identity, another
 /// tool's cache, ...). The client still caches what it returns until expiry.
+///
+/// ```
+/// use std::time::Duration;
+/// use graph_client::{AccessToken, TokenAudience, TokenProvider};
+///
+/// /// Hands out a token another tool obtained.
+/// #[derive(Debug)]
+/// struct FromElsewhere(String);
+///
+/// #[async_trait::async_trait]
+/// impl TokenProvider for FromElsewhere {
+///     async fn token(&self, _audience: &TokenAudience) -> graph_client::Result<AccessToken> {
+///         Ok(AccessToken::new(self.0.clone(), Duration::from_secs(600)))
+///     }
+/// }
+/// ```
+#[async_trait::async_trait]
 pub trait TokenProvider: Send + Sync + fmt::Debug {
     /// Returns a token for the audience.
-    fn token<'a>(&'a self, audience: &'a TokenAudience) -> BoxFuture<'a, Result<AccessToken>>;
+    async fn token(&self, audience: &TokenAudience) -> Result<AccessToken>;
 }
 
 /// Signature algorithm of the client assertion.

@@ -24,8 +24,7 @@ pub mod retry;
 pub mod well_known;
 
 pub use auth::{
-    AccessToken, AssertionAlgorithm, BoxFuture, ClientCertificate, Credentials, TokenAudience,
-    TokenProvider,
+    AccessToken, AssertionAlgorithm, ClientCertificate, Credentials, TokenAudience, TokenProvider,
 };
 pub use client::{
     DEFAULT_GRAPH_BASE, DEFAULT_GRAPH_SCOPE, DEFAULT_LOGIN_AUTHORITY, GraphClient,

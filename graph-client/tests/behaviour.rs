@@ -535,17 +535,16 @@ async fn decode_errors_name_the_json_path() {
 async fn static_tokens_and_custom_providers() {
     #[derive(Debug)]
     struct Fixed;
+    #[async_trait::async_trait]
     impl graph_client::TokenProvider for Fixed {
-        fn token<'a>(
-            &'a self,
-            audience: &'a TokenAudience,
-        ) -> graph_client::BoxFuture<'a, graph_client::Result<graph_client::AccessToken>> {
-            Box::pin(async move {
-                Ok(graph_client::AccessToken::new(
-                    format!("custom-for-{}", audience.as_str().len()),
-                    Duration::from_secs(3600),
-                ))
-            })
+        async fn token(
+            &self,
+            audience: &TokenAudience,
+        ) -> graph_client::Result<graph_client::AccessToken> {
+            Ok(graph_client::AccessToken::new(
+                format!("custom-for-{}", audience.as_str().len()),
+                Duration::from_secs(3600),
+            ))
         }
     }
     let server = MockServer::start().await;

@@ -162,66 +162,41 @@ impl fmt::Debug for Certificate {
     }
 }
 
-/// One `-----BEGIN ...-----` block found in PEM text.
-struct PemBlock {
-    label: String,
-    body: String,
-}
-
-/// Splits PEM text into its blocks, tolerating CRLF line ends, indentation, text between
-/// blocks and RFC 1421 headers inside a block.
-fn pem_blocks(text: &str) -> Result<Vec<PemBlock>, Error> {
-    let mut blocks = Vec::new();
-    let mut current: Option<PemBlock> = None;
-    for line in text.lines() {
-        let line = line.trim();
-        match current.as_mut() {
-            None => {
-                if let Some(label) = line
-                    .strip_prefix("-----BEGIN ")
-                    .and_then(|rest| rest.strip_suffix("-----"))
-                {
-                    current = Some(PemBlock {
-                        label: label.trim().to_owned(),
-                        body: String::new(),
-                    });
+/// Reads PEM text into its blocks with the `pem` crate, tolerating CRLF line ends,
+/// text between blocks and RFC 1421 headers inside a block. Each block is read on its
+/// own (from its BEGIN line to the next one) so that an error names the block.
+fn pem_blocks(text: &str) -> Result<Vec<pem::Pem>, Error> {
+    const BEGIN: &str = "-----BEGIN ";
+    let starts: Vec<usize> = text.match_indices(BEGIN).map(|(i, _)| i).collect();
+    starts
+        .iter()
+        .enumerate()
+        .map(|(i, &start)| {
+            let block = i + 1;
+            let end = starts.get(block).copied().unwrap_or(text.len());
+            let chunk = &text[start..end];
+            let label = chunk[BEGIN.len()..]
+                .split("-----")
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_owned();
+            pem::parse(chunk).map_err(|e| match e {
+                pem::PemError::MismatchedTags(begin, end) => {
+                    Error::PemLabelMismatch { block, begin, end }
                 }
-            }
-            Some(block) => {
-                if let Some(label) = line
-                    .strip_prefix("-----END ")
-                    .and_then(|rest| rest.strip_suffix("-----"))
-                {
-                    if label.trim() != block.label {
-                        return Err(Error::PemLabelMismatch {
-                            block: blocks.len() + 1,
-                            begin: block.label.clone(),
-                            end: label.trim().to_owned(),
-                        });
-                    }
-                    if let Some(done) = current.take() {
-                        blocks.push(done);
-                    }
-                } else if line.starts_with("-----BEGIN ") {
-                    return Err(Error::PemUnterminated {
-                        block: blocks.len() + 1,
-                        label: block.label.clone(),
-                    });
-                } else if !line.contains(':') {
-                    // Lines with ':' are RFC 1421 headers (Proc-Type, DEK-Info); they
-                    // never occur in base64.
-                    block.body.push_str(line);
+                pem::PemError::InvalidData(source) => Error::InvalidBase64 { block, source },
+                pem::PemError::MissingData => Error::EmptyPemBlock { block },
+                pem::PemError::MalformedFraming | pem::PemError::MissingEndTag => {
+                    Error::PemUnterminated { block, label }
                 }
-            }
-        }
-    }
-    if let Some(block) = current {
-        return Err(Error::PemUnterminated {
-            block: blocks.len() + 1,
-            label: block.label,
-        });
-    }
-    Ok(blocks)
+                other => Error::MalformedPem {
+                    block,
+                    source: other,
+                },
+            })
+        })
+        .collect()
 }
 
 fn is_private_key_label(label: &str) -> bool {
@@ -282,7 +257,7 @@ impl Certificate {
             .enumerate()
             .map(|(i, block)| {
                 let index = i + 1;
-                match block.label.as_str() {
+                match block.tag() {
                     "CERTIFICATE" | "X509 CERTIFICATE" => {}
                     label if is_private_key_label(label) => {
                         return Err(Error::PrivateKeyNotCertificate {
@@ -297,12 +272,7 @@ impl Certificate {
                         });
                     }
                 }
-                let der = STANDARD.decode(block.body.as_bytes()).map_err(|source| {
-                    Error::InvalidBase64 {
-                        block: index,
-                        source,
-                    }
-                })?;
+                let der = block.into_contents();
                 if der.is_empty() {
                     return Err(Error::EmptyPemBlock { block: index });
                 }

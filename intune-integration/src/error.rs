@@ -62,6 +62,17 @@ pub enum Error {
         source: base64::DecodeError,
     },
 
+    /// A PEM block is malformed in another way (a bad RFC 1421 header, text that is
+    /// not UTF-8).
+    #[error("PEM block {block} is malformed: {source}")]
+    MalformedPem {
+        /// 1-based index of the block.
+        block: usize,
+        /// The PEM reader's error.
+        #[source]
+        source: pem::PemError,
+    },
+
     /// A private key was given where a certificate was expected.
     #[error(
         "PEM block {block} is a private key (`{label}`), not a certificate: give the \

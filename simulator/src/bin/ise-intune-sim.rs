@@ -8,70 +8,58 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::Parser;
 use ise_intune_simulator::Simulator;
 
-fn usage() -> ExitCode {
-    eprintln!(
-        "usage: ise-intune-sim --info-file PATH [--ise-version 3.3.0.430] [--ise-patch 2] \
-         [--latency-ms N] [--replication-lag-ms N] [--seed N] [--ers-csrf]"
-    );
-    ExitCode::from(2)
+/// Starts the simulator (ISE, Entra ID, Graph, Intune on loopback ports), writes where
+/// everything is to a JSON file, and runs until interrupted.
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Args {
+    /// Where to write the info file (URLs, tenant, credentials, the fake root).
+    #[arg(long, value_name = "PATH")]
+    info_file: String,
+    /// ISE release to present.
+    #[arg(long, value_name = "VERSION")]
+    ise_version: Option<String>,
+    /// ISE patch level to present.
+    #[arg(long, value_name = "N")]
+    ise_patch: Option<u16>,
+    /// Latency added to every request, in milliseconds.
+    #[arg(long, value_name = "MS")]
+    latency_ms: Option<u64>,
+    /// How long a new Graph object stays invisible, in milliseconds.
+    #[arg(long, value_name = "MS")]
+    replication_lag_ms: Option<u64>,
+    /// Seed of ids and faults.
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+    /// Enable ERS CSRF protection.
+    #[arg(long)]
+    ers_csrf: bool,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1);
-    let mut info_file = None;
+    let args = Args::parse();
+    let info_file = args.info_file;
     let mut builder = Simulator::builder();
-    let (mut version, mut patch) = (None::<String>, None::<u16>);
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
-        let parsed: Result<(), String> = (|| {
-            match arg.as_str() {
-                "--info-file" => info_file = Some(value("--info-file")?),
-                "--ise-version" => version = Some(value("--ise-version")?),
-                "--ise-patch" => {
-                    patch = Some(
-                        value("--ise-patch")?
-                            .parse()
-                            .map_err(|_| "--ise-patch takes a number")?,
-                    )
-                }
-                "--latency-ms" => {
-                    let ms: u64 = value("--latency-ms")?
-                        .parse()
-                        .map_err(|_| "--latency-ms takes a number")?;
-                    builder = builder.clone().latency(Duration::from_millis(ms));
-                }
-                "--replication-lag-ms" => {
-                    let ms: u64 = value("--replication-lag-ms")?
-                        .parse()
-                        .map_err(|_| "--replication-lag-ms takes a number")?;
-                    builder = builder.clone().replication_lag(Duration::from_millis(ms));
-                }
-                "--seed" => {
-                    let seed: u64 = value("--seed")?
-                        .parse()
-                        .map_err(|_| "--seed takes a number")?;
-                    builder = builder.clone().seed(seed);
-                }
-                "--ers-csrf" => builder = builder.clone().ers_csrf(true),
-                other => return Err(format!("unknown argument `{other}`")),
-            }
-            Ok(())
-        })();
-        if let Err(e) = parsed {
-            eprintln!("{e}");
-            return usage();
-        }
+    if let Some(ms) = args.latency_ms {
+        builder = builder.latency(Duration::from_millis(ms));
     }
-    let Some(info_file) = info_file else {
-        return usage();
-    };
-    if version.is_some() || patch.is_some() {
+    if let Some(ms) = args.replication_lag_ms {
+        builder = builder.replication_lag(Duration::from_millis(ms));
+    }
+    if let Some(seed) = args.seed {
+        builder = builder.seed(seed);
+    }
+    if args.ers_csrf {
+        builder = builder.ers_csrf(true);
+    }
+    if args.ise_version.is_some() || args.ise_patch.is_some() {
         builder = builder.ise_version(
-            version.unwrap_or_else(|| "3.3.0.430".into()),
-            patch.unwrap_or(0),
+            args.ise_version.unwrap_or_else(|| "3.3.0.430".into()),
+            args.ise_patch.unwrap_or(0),
         );
     }
     let sim = match builder.start().await {
