@@ -116,20 +116,37 @@ fn default_mdm_name() -> String {
 }
 
 impl IntegrationConfig {
-    /// Parses TOML text (secrets are not accepted in it).
+    /// Parses TOML text. Secrets are refused however they are written (a quoted key,
+    /// an inline table, any case); an error names the line, column or key, and never
+    /// echoes the file's text, so a secret written by mistake is not printed.
     pub fn from_toml(text: &str) -> Result<Self, Error> {
-        for secret in ["password", "client_secret"] {
-            if text.lines().any(|l| l.trim_start().starts_with(secret)) {
-                return Err(Error::Config {
-                    what: format!(
-                        "`{secret}` must not be in the file: set ISE_INTUNE_ISE_PASSWORD / \
-                         ISE_INTUNE_CLIENT_SECRET in the environment"
-                    ),
-                });
-            }
+        let value: toml::Value = toml::from_str(text).map_err(|e| Error::Config {
+            what: format!(
+                "invalid TOML{}: {}",
+                position(text, e.span()),
+                first_line(e.message())
+            ),
+        })?;
+        if let Some(key) = secret_key(&value, "") {
+            return Err(Error::Config {
+                what: format!(
+                    "`{key}` looks like a secret and must not be in the file: set \
+                     ISE_INTUNE_ISE_PASSWORD / ISE_INTUNE_CLIENT_SECRET in the environment"
+                ),
+            });
         }
-        toml::from_str(text).map_err(|e| Error::Config {
-            what: format!("invalid TOML: {e}"),
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = e.path().to_string();
+            let reason = e.inner().message().to_owned();
+            // Unknown-field messages name keys only; others may quote a value.
+            let reason = if reason.starts_with("unknown field") {
+                first_line(&reason).to_owned()
+            } else {
+                "has the wrong type or value".to_owned()
+            };
+            Error::Config {
+                what: format!("`{path}` {reason}"),
+            }
         })
     }
 
@@ -178,11 +195,28 @@ impl IntegrationConfig {
         }
     }
 
-    /// Checks that everything needed is there.
+    /// Checks that everything needed is there and well-formed: names not empty, the
+    /// pin a SHA-256 in hex, URLs parseable.
     pub fn validate(&self) -> Result<(), Error> {
         let missing = |what: &str| Error::Config {
             what: format!("{what} is missing"),
         };
+        if self.app_display_name.trim().is_empty() {
+            return Err(missing("app_display_name (or ISE_INTUNE_APP_NAME)"));
+        }
+        if self.mdm_server_name.trim().is_empty() {
+            return Err(missing("mdm_server_name"));
+        }
+        if let Some(pin) = &self.ise.tls_pin_sha256 {
+            let hex: String = pin.chars().filter(|c| *c != ':').collect();
+            if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(Error::Config {
+                    what: "ise.tls_pin_sha256 must be a SHA-256 fingerprint: 64 hex digits, \
+                           optionally separated by ':'"
+                        .into(),
+                });
+            }
+        }
         if self.ise.url.is_empty() {
             return Err(missing("ise.url (or ISE_INTUNE_ISE_URL)"));
         }
@@ -209,5 +243,65 @@ impl IntegrationConfig {
             return Err(missing("the client secret (ISE_INTUNE_CLIENT_SECRET)"));
         }
         Ok(())
+    }
+}
+
+/// Key names that hold secrets, compared without case, `-` or `_`.
+const SECRET_KEYS: [&str; 6] = [
+    "password",
+    "clientsecret",
+    "secret",
+    "privatekey",
+    "token",
+    "accesstoken",
+];
+
+/// The dotted path of the first key anywhere in `value` that names a secret.
+fn secret_key(value: &toml::Value, prefix: &str) -> Option<String> {
+    let children: Vec<(String, &toml::Value)> = match value {
+        toml::Value::Table(t) => t.iter().map(|(k, v)| (k.clone(), v)).collect(),
+        toml::Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i.to_string(), v))
+            .collect(),
+        _ => return None,
+    };
+    children.into_iter().find_map(|(key, child)| {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        let normalised: String = key
+            .chars()
+            .filter(|c| !matches!(c, '_' | '-' | ' '))
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if SECRET_KEYS.contains(&normalised.as_str()) || normalised.ends_with("password") {
+            Some(path)
+        } else {
+            secret_key(child, &path)
+        }
+    })
+}
+
+/// ` at line L, column C` for a byte span of `text`, or nothing.
+fn position(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    let Some(start) = span.map(|s| s.start.min(text.len())) else {
+        return String::new();
+    };
+    let before = text.get(..start).unwrap_or_default();
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!(" at line {line}, column {column}")
+}
+
+/// The first line of a parser message, cut to 160 characters.
+fn first_line(message: &str) -> &str {
+    let line = message.lines().next().unwrap_or_default();
+    match line.char_indices().nth(160) {
+        Some((i, _)) => &line[..i],
+        None => line,
     }
 }

@@ -135,3 +135,109 @@ fn admin_key_decryption_errors_are_typed() {
     let key = include_str!("data/leaf-key.pem");
     assert!(decrypt_pkcs8_pem(key, "").expect("plain key").len() > 1000);
 }
+
+#[test]
+fn secrets_are_refused_however_written_and_never_echoed() {
+    const SECRET: &str = "Hunter2-do-not-print";
+    let cases = [
+        format!("{FILE}\n[extra]\n\"password\" = \"{SECRET}\"\n"),
+        FILE.replace(
+            "[entra]",
+            &format!("[entra]\ncredentials = {{ Client_Secret = \"{SECRET}\" }}"),
+        ),
+        FILE.replace(
+            "username = \"api-admin\"",
+            &format!("username = \"api-admin\"\nPASSWORD = \"{SECRET}\""),
+        ),
+        FILE.replace(
+            "username = \"api-admin\"",
+            &format!("username = \"api-admin\"\n'admin-password' = \"{SECRET}\""),
+        ),
+    ];
+    for text in &cases {
+        match IntegrationConfig::from_toml(text) {
+            Err(Error::Config { what }) => {
+                assert!(what.contains("looks like a secret"), "{what}");
+                assert!(!what.contains(SECRET), "{what}");
+            }
+            other => panic!("unexpected for {text}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn parse_and_type_errors_name_the_place_not_the_text() {
+    const SECRET: &str = "Hunter2-do-not-print";
+    // A malformed line that holds a secret-looking value.
+    let broken = FILE.replace(
+        "username = \"api-admin\"",
+        &format!("username = \"api-admin\"\ncomment {SECRET}"),
+    );
+    match IntegrationConfig::from_toml(&broken) {
+        Err(Error::Config { what }) => {
+            assert!(
+                what.starts_with("invalid TOML at line 7, column 9"),
+                "{what}"
+            );
+            assert!(!what.contains(SECRET), "{what}");
+        }
+        other => panic!("unexpected: {other:?}"),
+    }
+    let wrong_type = FILE.replace(
+        "username = \"api-admin\"",
+        &format!("username = \"api-admin\"\ners_csrf = \"{SECRET}\""),
+    );
+    match IntegrationConfig::from_toml(&wrong_type) {
+        Err(Error::Config { what }) => {
+            assert_eq!(what, "`ise.ers_csrf` has the wrong type or value");
+        }
+        other => panic!("unexpected: {other:?}"),
+    }
+    match IntegrationConfig::from_toml(&format!("{FILE}\n[extra]\nname = 1\n")) {
+        Err(Error::Config { what }) => assert!(what.contains("unknown field `extra`"), "{what}"),
+        other => panic!("unexpected: {other:?}"),
+    }
+}
+
+#[test]
+fn validate_rejects_bad_pins_and_empty_names() {
+    let complete = |text: &str| {
+        let mut c = IntegrationConfig::from_toml(text).expect("parses");
+        c.apply_env(env(&[
+            ("ISE_INTUNE_ISE_PASSWORD", "a"),
+            ("ISE_INTUNE_CLIENT_SECRET", "b"),
+        ]));
+        c.validate()
+    };
+    complete(FILE).expect("valid");
+    let colons = FILE.replace(
+        "4718FF21B9206568A1A9BE515480E1BF2EE14B270EEC8CE34CEA692E0F34C90D",
+        "47:18:FF:21:B9:20:65:68:A1:A9:BE:51:54:80:E1:BF:2E:E1:4B:27:0E:EC:8C:E3:4C:EA:69:2E:0F:34:C9:0D",
+    );
+    complete(&colons).expect("colon-separated pin");
+    for (text, needle) in [
+        (
+            FILE.replace(
+                "4718FF21B9206568A1A9BE515480E1BF2EE14B270EEC8CE34CEA692E0F34C90D",
+                "4718FF21",
+            ),
+            "tls_pin_sha256",
+        ),
+        (
+            FILE.replace(
+                "4718FF21B9206568A1A9BE515480E1BF2EE14B270EEC8CE34CEA692E0F34C90D",
+                "ZZ18FF21B9206568A1A9BE515480E1BF2EE14B270EEC8CE34CEA692E0F34C90D",
+            ),
+            "tls_pin_sha256",
+        ),
+        (
+            FILE.replace("\"Cisco ISE prod\"", "\"  \""),
+            "app_display_name",
+        ),
+    ] {
+        match complete(&text) {
+            Err(Error::Config { what }) => assert!(what.contains(needle), "{what}"),
+            other => panic!("unexpected: {other:?}"),
+        }
+    }
+}
