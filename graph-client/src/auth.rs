@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 /// What a token is for: a v2 scope (`https://graph.microsoft.com/.default`) or a v1
 /// resource (`https://api.manage.microsoft.com/`), which uses the v1 token endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum TokenAudience {
     /// v2 endpoint, `scope=` parameter.
     Scope(String),
@@ -115,6 +116,7 @@ pub trait TokenProvider: Send + Sync + fmt::Debug {
 
 /// Signature algorithm of the client assertion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum AssertionAlgorithm {
     /// RSASSA-PKCS1-v1_5 with SHA-256, header `x5t` (SHA-1 thumbprint). What ISE sends.
     #[default]
@@ -276,6 +278,7 @@ pub(crate) fn random_id(rng: &SystemRandom) -> Result<String> {
 
 /// How the client authenticates.
 #[derive(Clone)]
+#[non_exhaustive]
 pub enum Credentials {
     /// OAuth client credentials with a client secret.
     ClientSecret {

@@ -31,6 +31,7 @@ pub const DEFAULT_GRAPH_SCOPE: &str = "https://graph.microsoft.com/.default";
 
 /// Which root certificates TLS connections trust. Verification is always on.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub enum TlsRoots {
     /// The operating system's store.
     #[default]
@@ -166,9 +167,7 @@ impl GraphClientBuilder {
         let login = parse_base("login authority", &self.login_authority)?;
         let graph = parse_base("Graph base URL", &self.graph_base)?;
         let tls = rustls_config(&self.tls)?;
-        let core = HttpCore::new(tls, self.settings).map_err(|e| Error::InvalidConfig {
-            what: format!("HTTP client: {e}"),
-        })?;
+        let core = HttpCore::new(tls, self.settings).map_err(Error::HttpClient)?;
         Ok(GraphClient {
             inner: Arc::new(Inner {
                 core,

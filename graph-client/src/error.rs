@@ -5,6 +5,7 @@ use serde::Deserialize;
 /// The `innerError` of a Graph error body.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct GraphInnerError {
     /// Graph's `request-id`.
     #[serde(rename = "request-id", default)]
@@ -20,6 +21,7 @@ pub struct GraphInnerError {
 /// Graph's error body: `{"error":{"code","message","innerError":{...}}}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct GraphErrorBody {
     /// Machine-readable code, e.g. `Request_ResourceNotFound`.
     #[serde(default)]
@@ -39,6 +41,7 @@ pub(crate) struct GraphErrorEnvelope {
 
 /// Entra ID's OAuth error body (token endpoint).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
 pub struct TokenErrorBody {
     /// OAuth `error`, e.g. `invalid_client`.
     #[serde(default)]
@@ -90,6 +93,10 @@ pub enum Error {
         /// What is wrong and how to fix it.
         what: String,
     },
+
+    /// The HTTP stack could not be set up.
+    #[error("cannot build the HTTP client")]
+    HttpClient(#[source] reqwest::Error),
 
     /// A caller-supplied value was refused before sending.
     #[error("invalid input: {what}")]

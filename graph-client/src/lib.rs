@@ -14,6 +14,22 @@
 //!
 //! Collections are read through a [`Pager`] that follows `@odata.nextLink` (only to the
 //! configured Graph host, so the token never leaves it).
+//!
+//! ```no_run
+//! # async fn run() -> graph_client::Result<()> {
+//! use graph_client::{Credentials, GraphClient};
+//!
+//! let graph = GraphClient::builder()
+//!     .tenant_id("contoso.onmicrosoft.com")
+//!     .credentials(Credentials::client_secret("automation-app-id", std::env::var("SECRET").unwrap_or_default()))
+//!     .build()?;
+//! for app in graph.applications().find_by_display_name("Cisco ISE Intune integration").await? {
+//!     for key in graph.application(app.id.clone()).key_credentials().await? {
+//!         println!("{}: thumbprint {:?}", app.app_id, key.thumbprint_hex());
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
 
 mod auth;
 mod client;

@@ -46,6 +46,7 @@ impl<T> Change<T> {
 /// An application registration (`/applications`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
+#[non_exhaustive]
 pub struct Application {
     /// Object id.
     pub id: String,
@@ -186,6 +187,7 @@ impl CertificateKey {
 
 /// Which key to remove.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum KeySelector {
     /// By SHA-1 thumbprint.
     Thumbprint([u8; 20]),
@@ -227,6 +229,7 @@ pub struct RequiredResourceAccess {
 /// A service principal (`/servicePrincipals`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
+#[non_exhaustive]
 pub struct ServicePrincipal {
     /// Object id.
     pub id: String,
@@ -252,6 +255,7 @@ impl ServicePrincipal {
 /// An app role offered by a resource.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
+#[non_exhaustive]
 pub struct AppRole {
     /// Role id.
     pub id: String,
@@ -268,6 +272,7 @@ pub struct AppRole {
 /// An app role assignment (admin consent for an application permission).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
+#[non_exhaustive]
 pub struct AppRoleAssignment {
     /// Assignment id.
     pub id: String,
@@ -297,6 +302,7 @@ pub(crate) struct NewAppRoleAssignment<'a> {
 /// An endpoint a service principal publishes (Intune's discovery).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
+#[non_exhaustive]
 pub struct ServiceEndpoint {
     /// Capability.
     pub capability: Option<String>,
@@ -313,6 +319,7 @@ pub struct ServiceEndpoint {
 /// The tenant (`/organization`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
+#[non_exhaustive]
 pub struct Organization {
     /// Tenant id.
     pub id: String,
@@ -325,6 +332,7 @@ pub struct Organization {
 /// A verified domain of the tenant.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
+#[non_exhaustive]
 pub struct VerifiedDomain {
     /// Domain name.
     pub name: String,

@@ -32,6 +32,7 @@ fn segment(value: &str) -> Result<String> {
 
 /// Options of a collection listing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ListOptions {
     /// `$filter` expression (quote literals with [`odata_quote`]).
     pub filter: Option<String>,
@@ -39,6 +40,26 @@ pub struct ListOptions {
     pub select: Vec<String>,
     /// `$top` page size.
     pub top: Option<u32>,
+}
+
+impl ListOptions {
+    /// These options with a `$filter` expression.
+    pub fn filter(mut self, filter: impl Into<String>) -> Self {
+        self.filter = Some(filter.into());
+        self
+    }
+
+    /// These options selecting these properties.
+    pub fn select<S: Into<String>>(mut self, properties: impl IntoIterator<Item = S>) -> Self {
+        self.select = properties.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// These options with a `$top` page size.
+    pub fn top(mut self, top: u32) -> Self {
+        self.top = Some(top);
+        self
+    }
 }
 
 /// Iterates over the pages of a collection by following `@odata.nextLink`.

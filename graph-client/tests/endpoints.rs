@@ -119,11 +119,12 @@ async fn list_with_select_and_top() {
         .await;
     let apps = graph
         .applications()
-        .list(&ListOptions {
-            filter: Some("appId eq 'x'".into()),
-            select: vec!["id".into(), "appId".into()],
-            top: Some(5),
-        })
+        .list(
+            &ListOptions::default()
+                .filter("appId eq 'x'")
+                .select(["id", "appId"])
+                .top(5),
+        )
         .all()
         .await
         .expect("list");

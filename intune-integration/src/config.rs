@@ -152,8 +152,9 @@ impl IntegrationConfig {
 
     /// Reads a TOML file, then applies the environment.
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
-            what: format!("cannot read {}: {e}", path.display()),
+        let text = std::fs::read_to_string(path).map_err(|source| Error::ReadFile {
+            path: path.to_owned(),
+            source,
         })?;
         let mut config = Self::from_toml(&text)?;
         config.apply_env(|k| std::env::var(k).ok());

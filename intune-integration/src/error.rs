@@ -205,6 +205,16 @@ pub enum Error {
         found: String,
     },
 
+    /// A file named in the configuration could not be read.
+    #[error("cannot read {}", path.display())]
+    ReadFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// A task the library spawned panicked or was cancelled.
     #[error("an internal task did not finish: {0}")]
     Task(#[source] tokio::task::JoinError),

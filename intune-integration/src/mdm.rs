@@ -30,6 +30,7 @@ pub const GRAPH_AUTO_DISCOVERY_URL: &str = "https://graph.microsoft.com";
 /// Everything ISE's "Add External MDM Server" form asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct MdmServerSettings {
     /// Name of the entry.
     pub name: String,

@@ -35,6 +35,7 @@ pub struct StepReport {
 
 /// HTTP requests a run sent (every attempt counts; token requests are neither).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Requests {
     /// Reads (GET, and ISE's certificate export).
     pub reads: u64,
@@ -44,6 +45,7 @@ pub struct Requests {
 
 /// The result of [`Onboarding::apply`].
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct Report {
     /// ISE's release.
     pub ise_version: String,
@@ -102,6 +104,7 @@ pub type Progress = Arc<dyn Fn(&StepReport) + Send + Sync>;
 
 /// Options of a run.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct Options {
     /// Display name of the Entra application.
     pub app_display_name: String,
@@ -175,8 +178,9 @@ impl Onboarding {
     ) -> Result<Self, Error> {
         config.validate()?;
         let read = |p: &std::path::Path| {
-            std::fs::read_to_string(p).map_err(|e| Error::Config {
-                what: format!("cannot read {}: {e}", p.display()),
+            std::fs::read_to_string(p).map_err(|source| Error::ReadFile {
+                path: p.to_owned(),
+                source,
             })
         };
         let tls = match (&config.ise.tls_pin_sha256, &config.ise.tls_ca_file) {

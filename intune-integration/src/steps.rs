@@ -89,6 +89,7 @@ pub async fn register_app(
 
 /// Step 2's result.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct AdminCertificate {
     /// The primary admin node.
     pub node: Node,
@@ -220,6 +221,7 @@ pub async fn upload_certificate(
 
 /// Step 4's result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct GrantedPermissions {
     /// Intune API `get_device_compliance` role id.
     pub get_device_compliance: String,
@@ -379,6 +381,7 @@ pub async fn grant_permissions_to(
 
 /// What ISE's External MDM form needs from Entra ID.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct AppDetails {
     /// Application (client) id.
     pub client_id: String,
@@ -403,6 +406,7 @@ pub fn app_details(graph: &GraphClient, app: &RegisteredApp) -> AppDetails {
 
 /// One anchor's import result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct AnchorImport {
     /// Anchor name.
     pub name: String,
@@ -473,6 +477,8 @@ pub async fn import_trust_anchors(
                 let (outcome, message) = match o {
                     ImportOutcome::Imported { message, .. } => (Outcome::Created, message),
                     ImportOutcome::AlreadyPresent { message } => (Outcome::Unchanged, message),
+                    // A future kind of answer: ISE did not say it imported anything.
+                    other => (Outcome::Unchanged, format!("{other:?}")),
                 };
                 AnchorImport {
                     name,

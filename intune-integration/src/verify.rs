@@ -24,6 +24,7 @@ use crate::version::{IntuneGates as _, IseVersion};
 
 /// One check of the verification.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Check {
     /// Which check (`tls:login`, `token`, `discovery`, ...).
     pub name: CheckName,
@@ -35,6 +36,7 @@ pub struct Check {
 
 /// The result of [`verify_connection`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct VerificationReport {
     /// Whether every check passed.
     pub ok: bool,
@@ -55,6 +57,7 @@ impl VerificationReport {
 
 /// Where ISE's admin key comes from.
 #[derive(Clone)]
+#[non_exhaustive]
 pub enum AdminKey {
     /// Exported from ISE with a one-time random password (needs the certificate
     /// export-with-key right on the ISE account).

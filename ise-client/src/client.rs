@@ -122,9 +122,7 @@ impl IseClientBuilder {
         })?;
         let rejections = Arc::new(Rejections::default());
         let tls = client_config(&policy, rejections.clone())?;
-        let core = HttpCore::new(tls, self.settings).map_err(|e| Error::InvalidConfig {
-            what: format!("HTTP client: {e}"),
-        })?;
+        let core = HttpCore::new(tls, self.settings).map_err(Error::HttpClient)?;
         Ok(IseClient {
             inner: Arc::new(Inner {
                 core,

@@ -22,6 +22,7 @@ pub enum ErrorShape {
 
 /// ISE's error answer, parsed from whichever shape it came in.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct IseErrorBody {
     /// The shape found.
     pub shape: ErrorShape,
@@ -119,7 +120,14 @@ pub enum Error {
     Export {
         /// What is wrong.
         what: String,
+        /// The archive or I/O error, where there is one.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
+
+    /// The HTTP stack could not be set up.
+    #[error("cannot build the HTTP client")]
+    HttpClient(#[source] reqwest::Error),
 
     /// No node of the deployment has the PrimaryAdmin (or Standalone) role.
     #[error("no primary admin node in the deployment ({nodes} node(s) listed)")]

@@ -61,6 +61,7 @@ impl fmt::Debug for ExportedKey {
 
 /// What an export holds.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ExportedCertificate {
     /// Every `CERTIFICATE` PEM block found, in entry order (the certificate first, then
     /// any chain ISE included).
@@ -74,7 +75,8 @@ pub struct ExportedCertificate {
 /// PEM blocks of a text (text around them ignored), each re-encoded with LF line ends.
 fn blocks(text: &str) -> Result<Vec<(pem::Pem, String)>> {
     let found = pem::parse_many(text).map_err(|e| Error::Export {
-        what: format!("unreadable PEM: {e}"),
+        what: "unreadable PEM".into(),
+        source: Some(Box::new(e)),
     })?;
     let lf = pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF);
     Ok(found
@@ -110,7 +112,8 @@ fn classify_key(block: &pem::Pem) -> KeyFormat {
 pub fn unpack_export(zip_bytes: &[u8]) -> Result<ExportedCertificate> {
     let mut archive =
         zip::ZipArchive::new(std::io::Cursor::new(zip_bytes)).map_err(|e| Error::Export {
-            what: format!("not a ZIP archive ({e}); ISE answers exports with a ZIP file"),
+            what: "not a ZIP archive; ISE answers exports with a ZIP file".into(),
+            source: Some(Box::new(e)),
         })?;
     let mut out = ExportedCertificate {
         certificates_pem: Vec::new(),
@@ -121,7 +124,8 @@ pub fn unpack_export(zip_bytes: &[u8]) -> Result<ExportedCertificate> {
     let mut other_labels = Vec::new();
     for i in 0..archive.len() {
         let mut entry = archive.by_index(i).map_err(|e| Error::Export {
-            what: format!("entry {i} unreadable: {e}"),
+            what: format!("entry {i} unreadable"),
+            source: Some(Box::new(e)),
         })?;
         if entry.is_dir() {
             continue;
@@ -135,12 +139,14 @@ pub fn unpack_export(zip_bytes: &[u8]) -> Result<ExportedCertificate> {
             .take(MAX_EXPORT_BYTES - total + 1)
             .read_to_end(&mut text)
             .map_err(|e| Error::Export {
-                what: format!("entry `{name}` unreadable: {e}"),
+                what: format!("entry `{name}` unreadable"),
+                source: Some(Box::new(e)),
             })?;
         total += text.len() as u64;
         if total > MAX_EXPORT_BYTES {
             return Err(Error::Export {
                 what: format!("more than {MAX_EXPORT_BYTES} bytes uncompressed"),
+                source: None,
             });
         }
         let text = String::from_utf8_lossy(&text);
@@ -151,6 +157,7 @@ pub fn unpack_export(zip_bytes: &[u8]) -> Result<ExportedCertificate> {
                     if out.private_key.is_some() {
                         return Err(Error::Export {
                             what: "more than one private key in the export".into(),
+                            source: None,
                         });
                     }
                     out.private_key = Some(ExportedKey {
@@ -175,6 +182,7 @@ pub fn unpack_export(zip_bytes: &[u8]) -> Result<ExportedCertificate> {
                     format!(" (found PEM blocks labelled {other_labels:?})")
                 }
             ),
+            source: None,
         });
     }
     Ok(out)

@@ -11,6 +11,27 @@
 //!   [`Error::UntrustedCertificate`]).
 //! * [`version::IseVersion`] — the release and patch, with the Intune capability gates.
 //! * One [`Error`] type parsing every ISE error shape ([`IseErrorBody`]).
+//!
+//! Every request goes through the workspace's one HTTP core: bounded retries (reads
+//! and certificate exports on 429/5xx and lost connections; imports re-checked before
+//! they are sent again), bodies read under caps ([`BodyLimits`]), and connect,
+//! per-attempt and overall timeouts.
+//!
+//! ```no_run
+//! # async fn run() -> ise_client::Result<()> {
+//! use ise_client::{IseClient, TlsPolicy};
+//!
+//! let ise = IseClient::builder()
+//!     .base_url("https://ise-pan.example.com")
+//!     .credentials("api-admin", std::env::var("ISE_PASSWORD").unwrap_or_default().into())
+//!     .tls(TlsPolicy::PinnedSha256("4718FF21B9206568A1A9BE515480E1BF2EE14B270EEC8CE34CEA692E0F34C90D".into()))
+//!     .build()?;
+//! for node in ise.nodes().await? {
+//!     let admin = ise.system_certificates(node.hostname.clone()).list(&[]).await?;
+//!     println!("{}: {} system certificate(s)", node.hostname, admin.len());
+//! }
+//! # Ok(()) }
+//! ```
 
 mod client;
 mod error;

@@ -81,6 +81,7 @@ impl IseDate {
 /// A node of the deployment (`/api/v1/deployment/node`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
+#[non_exhaustive]
 pub struct Node {
     /// Short host name (what the certificate APIs take as `hostName`).
     pub hostname: String,
@@ -108,6 +109,7 @@ impl Node {
 /// A system certificate of one node.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
+#[non_exhaustive]
 pub struct SystemCertificate {
     /// Certificate id.
     pub id: String,
@@ -166,6 +168,7 @@ impl SystemCertificate {
 /// A certificate of ISE's trusted store.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
+#[non_exhaustive]
 pub struct TrustedCertificate {
     /// Certificate id.
     pub id: String,
@@ -222,6 +225,7 @@ impl TrustedCertificate {
 /// ERS `deploymentinfo/getAllInfo` → `mdmInfo`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
+#[non_exhaustive]
 pub struct MdmInfo {
     /// Enabled External MDM servers.
     pub active_mdm_servers_count: u32,

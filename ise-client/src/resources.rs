@@ -288,6 +288,7 @@ pub struct SystemCertificates {
 
 /// What to export.
 #[derive(Clone)]
+#[non_exhaustive]
 pub enum ExportKind {
     /// The certificate only.
     CertificateOnly,
@@ -493,6 +494,7 @@ impl TrustedCertificateImport {
 
 /// The result of an import.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ImportOutcome {
     /// Added to the trusted store.
     Imported {
@@ -659,6 +661,7 @@ impl TrustedCertificates {
         if blocks.is_empty() {
             return Err(Error::Export {
                 what: "the trusted certificate export holds no CERTIFICATE".into(),
+                source: None,
             });
         }
         Ok(blocks.into_iter().map(|(_, pem)| pem).collect())

@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 
 /// How the client decides to trust ISE's certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TlsPolicy {
     /// The operating system's trust store (ISE with a certificate from a public or
     /// enterprise CA that the system trusts).
