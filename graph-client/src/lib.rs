@@ -32,20 +32,22 @@
 //! ```
 
 mod auth;
+mod builder;
 mod client;
 mod error;
 mod model;
 mod resources;
 pub mod retry;
+mod token;
 pub mod well_known;
 
 pub use auth::{
     AccessToken, AssertionAlgorithm, ClientCertificate, Credentials, TokenAudience, TokenProvider,
 };
-pub use client::{
-    DEFAULT_GRAPH_BASE, DEFAULT_GRAPH_SCOPE, DEFAULT_LOGIN_AUTHORITY, GraphClient,
-    GraphClientBuilder, TlsRoots,
+pub use builder::{
+    DEFAULT_GRAPH_BASE, DEFAULT_GRAPH_SCOPE, DEFAULT_LOGIN_AUTHORITY, GraphClientBuilder, TlsRoots,
 };
+pub use client::GraphClient;
 pub use error::{Error, GraphErrorBody, GraphInnerError, Result, TokenErrorBody};
 pub use ise_intune_http::{
     BodyKind, BodyLimits, DecodeError, RequestCounts, TransportError, TransportErrorKind,

@@ -452,7 +452,7 @@ impl Onboarding {
     pub async fn apply(&self) -> Result<Report, Error> {
         let before = self.counts();
         let mut log = Vec::new();
-        let (version, t) = timed(self.checked_version()).await;
+        let (version, t) = timed(StepName::CheckIseVersion, self.checked_version()).await;
         let (version, audience) = version?;
         self.record(
             &mut log,
@@ -464,13 +464,13 @@ impl Onboarding {
 
         // The Microsoft side and the ISE side are independent until the upload.
         let microsoft = async {
-            let (app, app_t) = timed(steps::register_app(
-                &self.graph,
-                &self.options.app_display_name,
-            ))
+            let (app, app_t) = timed(
+                StepName::RegisterApp,
+                steps::register_app(&self.graph, &self.options.app_display_name),
+            )
             .await;
             let app = app?;
-            let (perms, perms_t) = timed(async {
+            let (perms, perms_t) = timed(StepName::GrantPermissions, async {
                 let perms = steps::grant_permissions(&self.graph, &app.value).await?;
                 if perms.outcome.is_write() {
                     self.wait_for_consent(&app.value.service_principal_id)
@@ -483,8 +483,14 @@ impl Onboarding {
         };
         let ise_side = async {
             let (export, anchors) = tokio::join!(
-                timed(steps::export_admin_certificate(&self.ise)),
-                timed(steps::import_trust_anchors(&self.ise, &self.anchors)),
+                timed(
+                    StepName::ExportAdminCertificate,
+                    steps::export_admin_certificate(&self.ise)
+                ),
+                timed(
+                    StepName::ImportTrustAnchors,
+                    steps::import_trust_anchors(&self.ise, &self.anchors)
+                ),
             );
             Ok::<_, Error>(((export.0?, export.1), (anchors.0?, anchors.1)))
         };
@@ -513,11 +519,10 @@ impl Onboarding {
                 export.value.certificate.sha1()
             ),
         );
-        let (upload, t) = timed(steps::upload_certificate(
-            &self.graph,
-            &app.value,
-            &export.value.certificate,
-        ))
+        let (upload, t) = timed(
+            StepName::UploadCertificate,
+            steps::upload_certificate(&self.graph, &app.value, &export.value.certificate),
+        )
         .await;
         let upload = upload?;
         self.record(
@@ -566,10 +571,10 @@ impl Onboarding {
         );
 
         let settings = self.mdm_settings(&version, &details.client_id)?;
-        let (configured, t) = timed(steps::configure_mdm_server(
-            self.configurator.as_ref(),
-            &settings,
-        ))
+        let (configured, t) = timed(
+            StepName::ConfigureMdmServer,
+            steps::configure_mdm_server(self.configurator.as_ref(), &settings),
+        )
         .await;
         let configured = configured?;
         self.record(
@@ -596,7 +601,7 @@ impl Onboarding {
         if configured.outcome != Outcome::ManualActionRequired {
             // A certificate change on an existing entry needs disable → test → enable.
             let needs_cycle = upload.outcome.is_write() && configured.outcome != Outcome::Created;
-            let (cycled, t) = timed(async {
+            let (cycled, t) = timed(StepName::CycleMdmServer, async {
                 if needs_cycle {
                     steps::cycle_mdm_server(self.configurator.as_ref(), &settings.name).await
                 } else {
@@ -618,14 +623,17 @@ impl Onboarding {
                 },
             );
             if report.manual_action.is_none() {
-                let (verification, t) = timed(verify_connection(VerifyInput {
-                    ise: &self.ise,
-                    graph: &self.graph,
-                    client_id: &details.client_id,
-                    version,
-                    admin_key: self.options.admin_key.clone(),
-                    anchors: &self.anchors,
-                }))
+                let (verification, t) = timed(
+                    StepName::VerifyConnection,
+                    verify_connection(VerifyInput {
+                        ise: &self.ise,
+                        graph: &self.graph,
+                        client_id: &details.client_id,
+                        version,
+                        admin_key: self.options.admin_key.clone(),
+                        anchors: &self.anchors,
+                    }),
+                )
                 .await;
                 let verification = verification?;
                 let failed: Vec<String> = verification
@@ -667,9 +675,18 @@ impl Onboarding {
     }
 }
 
-/// Awaits `f`, measuring how long it took.
-async fn timed<T>(f: impl std::future::Future<Output = T>) -> (T, Duration) {
+/// Awaits `f` inside a `step` span named after the step, measuring how long it took.
+async fn timed<T>(step: StepName, f: impl std::future::Future<Output = T>) -> (T, Duration) {
+    use tracing::Instrument as _;
     let started = Instant::now();
-    let out = f.await;
-    (out, started.elapsed())
+    let out = f
+        .instrument(tracing::info_span!("step", name = step.as_str()))
+        .await;
+    let elapsed = started.elapsed();
+    tracing::debug!(
+        step = step.as_str(),
+        elapsed_ms = ms(elapsed),
+        "step finished"
+    );
+    (out, elapsed)
 }

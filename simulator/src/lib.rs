@@ -364,6 +364,206 @@ impl Drop for TempDir {
     }
 }
 
+/// The Entra directory a simulator starts with.
+struct Directory {
+    apps: Vec<App>,
+    sps: Vec<Sp>,
+    assignments: Vec<Assignment>,
+    automation_app_id: String,
+    automation_secret: String,
+}
+
+/// Seeds the directory: Microsoft's first-party service principals (Graph, the Intune
+/// API, Intune discovery with its endpoints), the automating identity and its roles,
+/// and the applications the builder asked for.
+fn seed_directory(
+    rng: &mut rng::Rng,
+    builder: &SimulatorBuilder,
+    urls: &Urls,
+    now: Instant,
+    created: &str,
+) -> Directory {
+    let mut apps = Vec::new();
+    let mut sps = Vec::new();
+    let mut assignments = Vec::new();
+    let first_party = |rng: &mut rng::Rng,
+                       app_id: &str,
+                       name: &str,
+                       roles: Vec<Role>,
+                       endpoints: Vec<(String, String)>| Sp {
+        id: rng.uuid(),
+        app_id: app_id.to_owned(),
+        display_name: name.to_owned(),
+        app_roles: roles,
+        endpoints,
+        visible_at: now,
+    };
+    let graph_sp = first_party(rng, GRAPH_APP_ID, "Microsoft Graph", graph_roles(), vec![]);
+    let intune_api_sp = first_party(
+        rng,
+        INTUNE_API_APP_ID,
+        "Microsoft Intune API",
+        vec![Role {
+            id: ROLE_GET_DEVICE_COMPLIANCE,
+            value: "get_device_compliance",
+            display_name: "Get device state and compliance information from Microsoft Intune",
+        }],
+        vec![],
+    );
+    let intune_base = format!("{}/TrafficGateway/TrafficRoutingService", urls.intune);
+    let discovery_sp = first_party(
+        rng,
+        INTUNE_DISCOVERY_APP_ID,
+        "Microsoft Intune",
+        vec![],
+        vec![
+            (
+                "NACAPIService".into(),
+                format!("{intune_base}/NACAPI/NACAPIService"),
+            ),
+            (
+                "ComplianceRetrievalService".into(),
+                format!("{intune_base}/ComplianceRetrievalService"),
+            ),
+        ],
+    );
+    // The automating identity, allowed to manage applications and grant consent.
+    let automation_app_id = rng.uuid();
+    let automation_secret = format!("sim~{}", rng.token(34));
+    apps.push(App {
+        id: rng.uuid(),
+        app_id: automation_app_id.clone(),
+        display_name: "ise-intune automation".into(),
+        sign_in_audience: "AzureADMyOrg".into(),
+        key_credentials: Vec::new(),
+        required_resource_access: serde_json::json!([]),
+        secrets: vec![automation_secret.clone()],
+        created: created.to_owned(),
+        visible_at: now,
+    });
+    let automation_sp = first_party(
+        rng,
+        &automation_app_id,
+        "ise-intune automation",
+        vec![],
+        vec![],
+    );
+    for role in [
+        ROLE_APPLICATION_READWRITE_ALL,
+        ROLE_APP_ROLE_ASSIGNMENT_READWRITE_ALL,
+        ROLE_APPLICATION_READ_ALL,
+    ] {
+        assignments.push(Assignment {
+            id: rng.token(43),
+            principal_id: automation_sp.id.clone(),
+            resource_id: graph_sp.id.clone(),
+            app_role_id: role.into(),
+            created: created.to_owned(),
+            visible_at: now,
+        });
+    }
+    for seed in &builder.seed_apps {
+        let mut keys = Vec::new();
+        for der in &seed.key_certificates_der {
+            keys.push(state::KeyCred {
+                key_id: rng.uuid(),
+                display_name: Some(format!("CN={} key {}", seed.display_name, keys.len() + 1)),
+                custom_key_identifier: pki::sha1(der),
+                key_der: der.clone(),
+                start: Some(created.to_owned()),
+                end: Some("2030-01-01T00:00:00Z".into()),
+                usage: "Verify".into(),
+                key_type: "AsymmetricX509Cert".into(),
+            });
+        }
+        apps.push(App {
+            id: rng.uuid(),
+            app_id: rng.uuid(),
+            display_name: seed.display_name.clone(),
+            sign_in_audience: "AzureADMyOrg".into(),
+            key_credentials: keys,
+            required_resource_access: serde_json::json!([]),
+            secrets: Vec::new(),
+            created: created.to_owned(),
+            visible_at: now,
+        });
+    }
+    sps.extend([graph_sp, intune_api_sp, discovery_sp, automation_sp]);
+    Directory {
+        apps,
+        sps,
+        assignments,
+        automation_app_id,
+        automation_secret,
+    }
+}
+
+/// Seeds ISE: the primary node's self-signed Admin certificate and a trusted store like
+/// a fresh ISE's (Cisco's roots, its own certificate) plus what the builder asked for.
+fn seed_ise(
+    rng: &mut rng::Rng,
+    builder: &SimulatorBuilder,
+    pki: &pki::Pki,
+    admin: &pki::Issued,
+    ise_fqdn: &str,
+) -> Result<(Vec<SystemCert>, Vec<TrustedCert>), SimError> {
+    let not_before = time::OffsetDateTime::now_utc() - time::Duration::days(1);
+    let not_after = time::OffsetDateTime::now_utc() + time::Duration::days(730);
+    let admin_cert = SystemCert {
+        id: rng.uuid(),
+        friendly_name: "Default self-signed server certificate".into(),
+        used_by: "Admin, EAP Authentication, RADIUS DTLS, pxGrid, Portal".into(),
+        issued: admin.clone(),
+        not_before,
+        not_after,
+        serial_decimal: (rng.next_u64() >> 1).to_string(),
+        self_signed: true,
+    };
+    let mut trusted = Vec::new();
+    let mut add_trusted = |rng: &mut rng::Rng, name: &str, der: Vec<u8>, ise: bool, cisco: bool| {
+        let (subject, issuer) = ise::names_of(&der);
+        trusted.push(TrustedCert {
+            id: rng.uuid(),
+            friendly_name: name.to_owned(),
+            description: String::new(),
+            der,
+            subject,
+            issuer,
+            not_before: state::ise_date(not_before),
+            not_after: state::ise_date(not_after),
+            trust_ise_auth: ise,
+            trust_client_auth: false,
+            trust_admin_auth: false,
+            trust_cisco_services: cisco,
+            enabled: true,
+        });
+    };
+    for (i, r) in pki.extra_roots.iter().enumerate() {
+        let name = if i == 0 {
+            "Cisco Root CA 2099"
+        } else {
+            "Cisco ECC Root CA 2099"
+        };
+        add_trusted(rng, name, r.cert_der.to_vec(), false, true);
+    }
+    add_trusted(
+        rng,
+        &format!("{ise_fqdn}#{ise_fqdn}#00001"),
+        admin.cert_der.to_vec(),
+        true,
+        false,
+    );
+    for (name, pem) in &builder.seed_trusted_pem {
+        let der = ise::pem_to_der(pem).ok_or_else(|| {
+            SimError::Config(format!(
+                "seeded trusted certificate `{name}` is not a PEM certificate"
+            ))
+        })?;
+        add_trusted(rng, name, der, true, false);
+    }
+    Ok((vec![admin_cert], trusted))
+}
+
 fn graph_roles() -> Vec<Role> {
     vec![
         Role {
@@ -415,174 +615,12 @@ impl Simulator {
 
         let now = Instant::now();
         let created = state::iso(time::OffsetDateTime::now_utc());
-        let mut apps = Vec::new();
-        let mut sps = Vec::new();
-        let mut assignments = Vec::new();
-        let first_party = |rng: &mut rng::Rng,
-                           app_id: &str,
-                           name: &str,
-                           roles: Vec<Role>,
-                           endpoints: Vec<(String, String)>| Sp {
-            id: rng.uuid(),
-            app_id: app_id.to_owned(),
-            display_name: name.to_owned(),
-            app_roles: roles,
-            endpoints,
-            visible_at: now,
-        };
-        let graph_sp = first_party(
-            &mut rng,
-            GRAPH_APP_ID,
-            "Microsoft Graph",
-            graph_roles(),
-            vec![],
-        );
-        let intune_api_sp = first_party(
-            &mut rng,
-            INTUNE_API_APP_ID,
-            "Microsoft Intune API",
-            vec![Role {
-                id: ROLE_GET_DEVICE_COMPLIANCE,
-                value: "get_device_compliance",
-                display_name: "Get device state and compliance information from Microsoft Intune",
-            }],
-            vec![],
-        );
-        let intune_base = format!("{}/TrafficGateway/TrafficRoutingService", urls.intune);
-        let discovery_sp = first_party(
-            &mut rng,
-            INTUNE_DISCOVERY_APP_ID,
-            "Microsoft Intune",
-            vec![],
-            vec![
-                (
-                    "NACAPIService".into(),
-                    format!("{intune_base}/NACAPI/NACAPIService"),
-                ),
-                (
-                    "ComplianceRetrievalService".into(),
-                    format!("{intune_base}/ComplianceRetrievalService"),
-                ),
-            ],
-        );
-        // The automating identity, allowed to manage applications and grant consent.
-        let automation_app_id = rng.uuid();
-        let automation_secret = format!("sim~{}", rng.token(34));
-        apps.push(App {
-            id: rng.uuid(),
-            app_id: automation_app_id.clone(),
-            display_name: "ise-intune automation".into(),
-            sign_in_audience: "AzureADMyOrg".into(),
-            key_credentials: Vec::new(),
-            required_resource_access: serde_json::json!([]),
-            secrets: vec![automation_secret.clone()],
-            created: created.clone(),
-            visible_at: now,
-        });
-        let automation_sp = first_party(
-            &mut rng,
-            &automation_app_id,
-            "ise-intune automation",
-            vec![],
-            vec![],
-        );
-        for role in [
-            ROLE_APPLICATION_READWRITE_ALL,
-            ROLE_APP_ROLE_ASSIGNMENT_READWRITE_ALL,
-            ROLE_APPLICATION_READ_ALL,
-        ] {
-            assignments.push(Assignment {
-                id: rng.token(43),
-                principal_id: automation_sp.id.clone(),
-                resource_id: graph_sp.id.clone(),
-                app_role_id: role.into(),
-                created: created.clone(),
-                visible_at: now,
-            });
-        }
-        for seed in &b.seed_apps {
-            let mut keys = Vec::new();
-            for der in &seed.key_certificates_der {
-                keys.push(state::KeyCred {
-                    key_id: rng.uuid(),
-                    display_name: Some(format!("CN={} key {}", seed.display_name, keys.len() + 1)),
-                    custom_key_identifier: pki::sha1(der),
-                    key_der: der.clone(),
-                    start: Some(created.clone()),
-                    end: Some("2030-01-01T00:00:00Z".into()),
-                    usage: "Verify".into(),
-                    key_type: "AsymmetricX509Cert".into(),
-                });
-            }
-            apps.push(App {
-                id: rng.uuid(),
-                app_id: rng.uuid(),
-                display_name: seed.display_name.clone(),
-                sign_in_audience: "AzureADMyOrg".into(),
-                key_credentials: keys,
-                required_resource_access: serde_json::json!([]),
-                secrets: Vec::new(),
-                created: created.clone(),
-                visible_at: now,
-            });
-        }
-        sps.extend([graph_sp, intune_api_sp, discovery_sp, automation_sp]);
+        let directory = seed_directory(&mut rng, &b, &urls, now, &created);
+        let (apps, sps, assignments) = (directory.apps, directory.sps, directory.assignments);
+        let (automation_app_id, automation_secret) =
+            (directory.automation_app_id, directory.automation_secret);
 
-        let not_before = time::OffsetDateTime::now_utc() - time::Duration::days(1);
-        let not_after = time::OffsetDateTime::now_utc() + time::Duration::days(730);
-        let admin_cert = SystemCert {
-            id: rng.uuid(),
-            friendly_name: "Default self-signed server certificate".into(),
-            used_by: "Admin, EAP Authentication, RADIUS DTLS, pxGrid, Portal".into(),
-            issued: admin.clone(),
-            not_before,
-            not_after,
-            serial_decimal: (rng.next_u64() >> 1).to_string(),
-            self_signed: true,
-        };
-        let mut trusted = Vec::new();
-        let mut add_trusted =
-            |rng: &mut rng::Rng, name: &str, der: Vec<u8>, ise: bool, cisco: bool| {
-                let (subject, issuer) = ise::names_of(&der);
-                trusted.push(TrustedCert {
-                    id: rng.uuid(),
-                    friendly_name: name.to_owned(),
-                    description: String::new(),
-                    der,
-                    subject,
-                    issuer,
-                    not_before: state::ise_date(not_before),
-                    not_after: state::ise_date(not_after),
-                    trust_ise_auth: ise,
-                    trust_client_auth: false,
-                    trust_admin_auth: false,
-                    trust_cisco_services: cisco,
-                    enabled: true,
-                });
-            };
-        for (i, r) in pki.extra_roots.iter().enumerate() {
-            let name = if i == 0 {
-                "Cisco Root CA 2099"
-            } else {
-                "Cisco ECC Root CA 2099"
-            };
-            add_trusted(&mut rng, name, r.cert_der.to_vec(), false, true);
-        }
-        add_trusted(
-            &mut rng,
-            &format!("{ise_fqdn}#{ise_fqdn}#00001"),
-            admin.cert_der.to_vec(),
-            true,
-            false,
-        );
-        for (name, pem) in &b.seed_trusted_pem {
-            let der = ise::pem_to_der(pem).ok_or_else(|| {
-                SimError::Config(format!(
-                    "seeded trusted certificate `{name}` is not a PEM certificate"
-                ))
-            })?;
-            add_trusted(&mut rng, name, der, true, false);
-        }
+        let (system_certs, trusted) = seed_ise(&mut rng, &b, &pki, &admin, &ise_fqdn)?;
 
         let world = World {
             rng,
@@ -598,7 +636,7 @@ impl Simulator {
             ise_patch: b.ise_patch,
             ise_hostname: ise_hostname.clone(),
             ise_fqdn,
-            system_certs: vec![admin_cert],
+            system_certs,
             trusted,
             mdm_servers: BTreeMap::new(),
             csrf_enabled: b.csrf,
@@ -691,7 +729,7 @@ impl Simulator {
                 patch: b.ise_patch,
                 admin_cert_pem_path: admin_path.display().to_string(),
                 admin_cert_sha256: pki::hex(&pki::sha256(&admin.cert_der)),
-                gui_url: format!("{}/sim-gui/external-mdm", urls.ise),
+                gui_url: format!("{}{GUI_BASE_PATH}", urls.ise),
                 hostname: ise_hostname,
             },
             automation: AutomationInfo {

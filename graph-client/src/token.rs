@@ -1,0 +1,135 @@
+//! Access tokens: the per-audience cache and the token request.
+
+use std::time::{Duration, SystemTime};
+
+use ise_intune_http::{BodyKind, RequestClass, RequestMeta};
+use reqwest::Method;
+use secrecy::ExposeSecret;
+use url::Url;
+
+use crate::auth::{AccessToken, Credentials, TokenAudience};
+use crate::client::{GraphClient, decode, send_error};
+use crate::error::{Error, Result, TokenErrorBody};
+
+impl GraphClient {
+    /// A token for `audience`, from the cache when still fresh. Concurrent callers for
+    /// the same audience share one token request.
+    pub async fn access_token(&self, audience: &TokenAudience) -> Result<AccessToken> {
+        if let Credentials::StaticToken(t) = &self.inner.credentials {
+            return Ok(AccessToken::new(
+                t.expose_secret().to_owned(),
+                Duration::from_secs(3600),
+            ));
+        }
+        let slot = self.inner.cache.slot(audience);
+        let mut guard = slot.lock().await;
+        if let Some(token) = guard.as_ref() {
+            if token.fresh_for(self.inner.refresh_margin) {
+                return Ok(token.clone());
+            }
+        }
+        let token = self.fetch_token(audience).await?;
+        *guard = Some(token.clone());
+        Ok(token)
+    }
+
+    /// Drops cached tokens (e.g. after permissions changed and new roles are needed).
+    pub fn clear_token_cache(&self) {
+        self.inner.cache.clear();
+    }
+
+    async fn fetch_token(&self, audience: &TokenAudience) -> Result<AccessToken> {
+        let (url, audience_field) = match audience {
+            TokenAudience::Scope(s) => (self.token_endpoint(), ("scope", s.clone())),
+            TokenAudience::Resource(r) => (self.v1_token_endpoint(), ("resource", r.clone())),
+        };
+        let mut form: Vec<(&str, String)> =
+            vec![("grant_type", "client_credentials".into()), audience_field];
+        match &self.inner.credentials {
+            Credentials::ClientSecret { client_id, secret } => {
+                form.push(("client_id", client_id.clone()));
+                form.push(("client_secret", secret.expose_secret().to_owned()));
+            }
+            Credentials::Certificate(cert) => {
+                let assertion = cert.assertion(&url, SystemTime::now())?;
+                form.push(("client_id", cert.client_id().to_owned()));
+                form.push((
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into(),
+                ));
+                form.push(("client_assertion", assertion.expose_secret().to_owned()));
+            }
+            Credentials::Provider(p) => return p.token(audience).await,
+            Credentials::StaticToken(t) => {
+                return Ok(AccessToken::new(
+                    t.expose_secret().to_owned(),
+                    Duration::from_secs(3600),
+                ));
+            }
+        }
+        let token_url = Url::parse(&url).map_err(|e| Error::InvalidConfig {
+            what: format!("token URL: {e}"),
+        })?;
+        let meta = RequestMeta {
+            service: "Entra ID",
+            method: Method::POST,
+            host: token_url.host_str().unwrap_or_default(),
+            path: token_url.path(),
+            class: RequestClass::Token,
+            // Token requests change nothing, so they are safe to repeat.
+            idempotent: true,
+            body: BodyKind::Token,
+        };
+        let answer = self
+            .inner
+            .core
+            .send(&meta, &ise_intune_http::DefaultClassify, || {
+                let req = self
+                    .inner
+                    .core
+                    .http()
+                    .post(token_url.clone())
+                    .header("Accept", "application/json")
+                    .form(&form);
+                std::future::ready(Ok::<_, Error>(req))
+            })
+            .await
+            .map_err(send_error)?;
+        if !answer.status.is_success() {
+            return Err(Error::Token {
+                scope: audience.to_string(),
+                status: answer.status.as_u16(),
+                body: Box::new(
+                    serde_json::from_slice::<TokenErrorBody>(&answer.body).unwrap_or_default(),
+                ),
+            });
+        }
+        parse_token(audience, &answer.body)
+    }
+}
+
+/// The longest token lifetime believed (Entra's tokens live 60–90 minutes).
+const MAX_TOKEN_LIFETIME_SECS: u64 = 24 * 3600;
+
+#[derive(serde::Deserialize)]
+struct TokenAnswer {
+    access_token: String,
+    #[serde(default)]
+    expires_in: Option<serde_json::Value>,
+}
+
+fn parse_token(audience: &TokenAudience, body: &[u8]) -> Result<AccessToken> {
+    let answer: TokenAnswer = decode(&format!("token for `{audience}`"), body)?;
+    // expires_in is a number on v2 and a string on v1. Whatever the server says, the
+    // lifetime is clamped to a day: an absurd value must not overflow a deadline.
+    let secs = match answer.expires_in {
+        Some(serde_json::Value::Number(n)) => n.as_u64().unwrap_or(3599),
+        Some(serde_json::Value::String(s)) => s.trim().parse().unwrap_or(3599),
+        _ => 3599,
+    }
+    .min(MAX_TOKEN_LIFETIME_SECS);
+    Ok(AccessToken::new(
+        answer.access_token,
+        Duration::from_secs(secs),
+    ))
+}
