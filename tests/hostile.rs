@@ -41,7 +41,24 @@ struct Hostile {
 }
 
 impl Hostile {
-    async fn start(choose: fn(&str) -> Behaviour) -> Self {
+    /// A Graph stand-in: `token` for token requests, `api` for everything else.
+    async fn graph(token: &'static str, api: Behaviour) -> Self {
+        Self::start(Arc::new(move |line: &str| {
+            if line.contains("/oauth2/") {
+                Behaviour::Answer(200, token)
+            } else {
+                api
+            }
+        }))
+        .await
+    }
+
+    /// The same behaviour for every request.
+    async fn always(behaviour: Behaviour) -> Self {
+        Self::start(Arc::new(move |_: &str| behaviour)).await
+    }
+
+    async fn start(choose: Chooser) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
@@ -50,7 +67,7 @@ impl Hostile {
         let counter = written.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(serve(stream, choose, counter.clone()));
+                tokio::spawn(serve(stream, choose.clone(), counter.clone()));
             }
         });
         Self { url, written }
@@ -61,7 +78,10 @@ impl Hostile {
     }
 }
 
-async fn serve(mut stream: TcpStream, choose: fn(&str) -> Behaviour, written: Arc<AtomicU64>) {
+/// Picks the behaviour for a request line.
+type Chooser = Arc<dyn Fn(&str) -> Behaviour + Send + Sync>;
+
+async fn serve(mut stream: TcpStream, choose: Chooser, written: Arc<AtomicU64>) {
     loop {
         let mut head = Vec::new();
         let mut byte = [0u8; 1];
@@ -178,14 +198,7 @@ fn transport_kind_ise(e: &ise_client::Error) -> TransportErrorKind {
 
 #[tokio::test]
 async fn graph_endless_success_body_stops_at_the_cap() {
-    let server = Hostile::start(|line| {
-        if line.contains("/oauth2/") {
-            Behaviour::Answer(200, TOKEN)
-        } else {
-            Behaviour::Endless(200)
-        }
-    })
-    .await;
+    let server = Hostile::graph(TOKEN, Behaviour::Endless(200)).await;
     let err = graph(&server)
         .applications()
         .find_by_display_name("x")
@@ -204,14 +217,7 @@ async fn graph_endless_success_body_stops_at_the_cap() {
 
 #[tokio::test]
 async fn graph_endless_error_body_is_cut_and_the_status_reported() {
-    let server = Hostile::start(|line| {
-        if line.contains("/oauth2/") {
-            Behaviour::Answer(200, TOKEN)
-        } else {
-            Behaviour::Endless(500)
-        }
-    })
-    .await;
+    let server = Hostile::graph(TOKEN, Behaviour::Endless(500)).await;
     let err = graph(&server)
         .applications()
         .find_by_display_name("x")
@@ -238,14 +244,7 @@ async fn graph_endless_error_body_is_cut_and_the_status_reported() {
 
 #[tokio::test]
 async fn graph_absurd_token_lifetime_is_clamped_not_a_panic() {
-    let server = Hostile::start(|line| {
-        if line.contains("/oauth2/") {
-            Behaviour::Answer(200, HUGE_EXPIRY_TOKEN)
-        } else {
-            Behaviour::Answer(200, r#"{"value":[]}"#)
-        }
-    })
-    .await;
+    let server = Hostile::graph(HUGE_EXPIRY_TOKEN, Behaviour::Answer(200, r#"{"value":[]}"#)).await;
     let g = graph(&server);
     let apps = g
         .applications()
@@ -266,7 +265,7 @@ async fn graph_absurd_token_lifetime_is_clamped_not_a_panic() {
 
 #[tokio::test]
 async fn graph_silent_server_is_abandoned_within_the_overall_timeout() {
-    let server = Hostile::start(|_| Behaviour::Silent).await;
+    let server = Hostile::always(Behaviour::Silent).await;
     let started = Instant::now();
     let err = graph(&server)
         .applications()
@@ -290,7 +289,7 @@ async fn graph_silent_server_is_abandoned_within_the_overall_timeout() {
 
 #[tokio::test]
 async fn ise_endless_success_body_stops_at_the_cap() {
-    let server = Hostile::start(|_| Behaviour::Endless(200)).await;
+    let server = Hostile::always(Behaviour::Endless(200)).await;
     let err = ise(&server).nodes().await.expect_err("capped");
     assert_eq!(
         transport_kind_ise(&err),
@@ -304,7 +303,7 @@ async fn ise_endless_success_body_stops_at_the_cap() {
 
 #[tokio::test]
 async fn ise_endless_export_stops_at_the_archive_cap() {
-    let server = Hostile::start(|_| Behaviour::Endless(200)).await;
+    let server = Hostile::always(Behaviour::Endless(200)).await;
     let err = ise(&server)
         .system_certificates("ise-pan")
         .export("id-1", &ise_client::ExportKind::CertificateOnly)
@@ -322,7 +321,7 @@ async fn ise_endless_export_stops_at_the_archive_cap() {
 
 #[tokio::test]
 async fn ise_endless_error_body_is_cut() {
-    let server = Hostile::start(|_| Behaviour::Endless(500)).await;
+    let server = Hostile::always(Behaviour::Endless(500)).await;
     let err = ise(&server).nodes().await.expect_err("500");
     assert!(
         matches!(err, ise_client::Error::Api { status: 500, .. }),
@@ -337,7 +336,7 @@ async fn ise_endless_error_body_is_cut() {
 
 #[tokio::test]
 async fn ise_silent_server_is_abandoned_within_the_overall_timeout() {
-    let server = Hostile::start(|_| Behaviour::Silent).await;
+    let server = Hostile::always(Behaviour::Silent).await;
     let started = Instant::now();
     let err = ise(&server).nodes().await.expect_err("silent");
     assert!(
@@ -368,15 +367,8 @@ fn onboarding(ise_server: &Hostile, graph_server: &Hostile) -> Onboarding {
 
 #[tokio::test]
 async fn plan_against_an_endless_ise_ends_in_a_typed_error() {
-    let ise_server = Hostile::start(|_| Behaviour::Endless(200)).await;
-    let graph_server = Hostile::start(|line| {
-        if line.contains("/oauth2/") {
-            Behaviour::Answer(200, HUGE_EXPIRY_TOKEN)
-        } else {
-            Behaviour::Endless(200)
-        }
-    })
-    .await;
+    let ise_server = Hostile::always(Behaviour::Endless(200)).await;
+    let graph_server = Hostile::graph(HUGE_EXPIRY_TOKEN, Behaviour::Endless(200)).await;
     let err = onboarding(&ise_server, &graph_server)
         .plan()
         .await
@@ -392,8 +384,8 @@ async fn plan_against_an_endless_ise_ends_in_a_typed_error() {
 
 #[tokio::test]
 async fn plan_against_silent_servers_ends_within_the_timeouts() {
-    let ise_server = Hostile::start(|_| Behaviour::Silent).await;
-    let graph_server = Hostile::start(|_| Behaviour::Silent).await;
+    let ise_server = Hostile::always(Behaviour::Silent).await;
+    let graph_server = Hostile::always(Behaviour::Silent).await;
     let started = Instant::now();
     let err = onboarding(&ise_server, &graph_server)
         .plan()
@@ -413,7 +405,7 @@ async fn plan_against_silent_servers_ends_within_the_timeouts() {
 
 #[tokio::test]
 async fn tls_chain_probe_of_a_silent_server_gives_up_in_time() {
-    let server = Hostile::start(|_| Behaviour::Silent).await;
+    let server = Hostile::always(Behaviour::Silent).await;
     let url = url::Url::parse(&server.url.replace("http://", "https://")).expect("url");
     let started = Instant::now();
     let err =

@@ -214,34 +214,43 @@ impl GraphClient {
         accept: &str,
     ) -> Result<(u16, String)> {
         let parsed = parse_base("service URL", url)?;
-        let meta = RequestMeta {
-            service: "Microsoft service",
-            method: Method::GET,
-            host: parsed.host_str().unwrap_or_default(),
-            path: parsed.path(),
-            class: RequestClass::Read,
-            idempotent: true,
-            body: BodyKind::Text,
-        };
+        let meta = RequestMeta::new(
+            "Microsoft service",
+            Method::GET,
+            &parsed,
+            RequestClass::Read,
+            BodyKind::Text,
+        );
         let answer = self
-            .inner
-            .core
-            .send(&meta, &ise_intune_http::DefaultClassify, || {
-                let req = self
-                    .inner
+            .send_built(&meta, || {
+                self.inner
                     .core
                     .http()
                     .get(parsed.clone())
                     .bearer_auth(token.secret())
-                    .header("Accept", accept);
-                std::future::ready(Ok::<_, Error>(req))
+                    .header("Accept", accept)
             })
-            .await
-            .map_err(send_error)?;
+            .await?;
         Ok((
             answer.status.as_u16(),
             String::from_utf8_lossy(&answer.body).into_owned(),
         ))
+    }
+
+    /// Sends a request built the same way for every attempt, with the default
+    /// classification of answers.
+    pub(crate) async fn send_built(
+        &self,
+        meta: &RequestMeta<'_>,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<Answer> {
+        self.inner
+            .core
+            .send(meta, &ise_intune_http::DefaultClassify, || {
+                std::future::ready(Ok::<_, Error>(build()))
+            })
+            .await
+            .map_err(send_error)
     }
 
     /// The v2 token endpoint URL for this tenant (what ISE's "Token Issuing URL" holds).
@@ -303,21 +312,19 @@ impl GraphClient {
     /// Sends a Graph request with authentication, ids, tracing and retries.
     pub(crate) async fn send(&self, call: Call<'_>) -> Result<Answer> {
         let url = self.url_for(&call.target, &call.query)?;
-        let meta = RequestMeta {
-            service: "Graph",
-            method: call.method.clone(),
-            host: url.host_str().unwrap_or_default(),
-            path: url.path(),
-            class: if call.method == Method::GET {
+        // GET, PATCH (replaces the same fields with the same values) and DELETE are
+        // idempotent; POST is not.
+        let meta = RequestMeta::new(
+            "Graph",
+            call.method.clone(),
+            &url,
+            if call.method == Method::GET {
                 RequestClass::Read
             } else {
                 RequestClass::Write
             },
-            // GET, PATCH (replaces the same fields with the same values) and DELETE are
-            // idempotent; POST is not.
-            idempotent: call.method != Method::POST,
-            body: BodyKind::Json,
-        };
+            BodyKind::Json,
+        );
         let classify = GraphClassify {
             replication_lag: call.replication_lag,
         };

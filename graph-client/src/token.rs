@@ -8,7 +8,7 @@ use secrecy::ExposeSecret;
 use url::Url;
 
 use crate::auth::{AccessToken, Credentials, TokenAudience};
-use crate::client::{GraphClient, decode, send_error};
+use crate::client::{GraphClient, decode};
 use crate::error::{Error, Result, TokenErrorBody};
 
 impl GraphClient {
@@ -70,31 +70,25 @@ impl GraphClient {
         let token_url = Url::parse(&url).map_err(|e| Error::InvalidConfig {
             what: format!("token URL: {e}"),
         })?;
-        let meta = RequestMeta {
-            service: "Entra ID",
-            method: Method::POST,
-            host: token_url.host_str().unwrap_or_default(),
-            path: token_url.path(),
-            class: RequestClass::Token,
-            // Token requests change nothing, so they are safe to repeat.
-            idempotent: true,
-            body: BodyKind::Token,
-        };
+        // Token requests change nothing, so they are safe to repeat.
+        let meta = RequestMeta::new(
+            "Entra ID",
+            Method::POST,
+            &token_url,
+            RequestClass::Token,
+            BodyKind::Token,
+        )
+        .with_idempotent(true);
         let answer = self
-            .inner
-            .core
-            .send(&meta, &ise_intune_http::DefaultClassify, || {
-                let req = self
-                    .inner
+            .send_built(&meta, || {
+                self.inner
                     .core
                     .http()
                     .post(token_url.clone())
                     .header("Accept", "application/json")
-                    .form(&form);
-                std::future::ready(Ok::<_, Error>(req))
+                    .form(&form)
             })
-            .await
-            .map_err(send_error)?;
+            .await?;
         if !answer.status.is_success() {
             return Err(Error::Token {
                 scope: audience.to_string(),

@@ -213,6 +213,34 @@ pub struct RequestMeta<'a> {
     pub body: BodyKind,
 }
 
+impl<'a> RequestMeta<'a> {
+    /// A request to `url`: idempotent unless it is a POST (see
+    /// [`Self::with_idempotent`] for POSTs that are, such as exports and token requests).
+    pub fn new(
+        service: &'static str,
+        method: Method,
+        url: &'a url::Url,
+        class: RequestClass,
+        body: BodyKind,
+    ) -> Self {
+        Self {
+            service,
+            idempotent: method != Method::POST,
+            method,
+            host: url.host_str().unwrap_or_default(),
+            path: url.path(),
+            class,
+            body,
+        }
+    }
+
+    /// The same request, declared idempotent or not.
+    pub fn with_idempotent(mut self, idempotent: bool) -> Self {
+        self.idempotent = idempotent;
+        self
+    }
+}
+
 /// The answer the loop stopped on: a success, or the error answer it gave up on.
 #[derive(Debug, Clone)]
 pub struct Answer {

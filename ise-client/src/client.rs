@@ -344,20 +344,19 @@ impl IseClient {
     /// Sends with retries (no CSRF handling).
     async fn send_once(&self, call: &Call, csrf: Option<&str>) -> Result<Answer> {
         let url = self.url(call)?;
-        let meta = RequestMeta {
-            service: "ISE",
-            method: call.method.clone(),
-            host: url.host_str().unwrap_or_default(),
-            path: url.path(),
-            class: if call.read_only {
+        // Reads (certificate exports included) and PUT/DELETE are idempotent.
+        let meta = RequestMeta::new(
+            "ISE",
+            call.method.clone(),
+            &url,
+            if call.read_only {
                 RequestClass::Read
             } else {
                 RequestClass::Write
             },
-            // Reads (certificate exports included) and PUT/DELETE are idempotent.
-            idempotent: call.read_only || call.method != Method::POST,
-            body: call.body_kind,
-        };
+            call.body_kind,
+        )
+        .with_idempotent(call.read_only || call.method != Method::POST);
         let classify = IseClassify {
             rejections: &self.inner.rejections,
         };
