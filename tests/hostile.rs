@@ -12,7 +12,7 @@ use ise_intune::integration::mdm::ManualChecklist;
 use ise_intune::integration::pipeline::{Onboarding, Options};
 use ise_intune::ise_client::{self, IseClient, TlsPolicy};
 use ise_intune_http::retry::RetryPolicy;
-use ise_intune_http::{BodyKind, BodyLimits, TransportError, TransportErrorKind};
+use ise_intune_http::{BodyKind, BodyLimits, HttpSettings, TransportError, TransportErrorKind};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -143,22 +143,30 @@ const TOKEN: &str =
     r#"{"token_type":"Bearer","expires_in":3599,"access_token":"header.payload.signature"}"#;
 const HUGE_EXPIRY_TOKEN: &str = r#"{"token_type":"Bearer","expires_in":18446744073709551615,"access_token":"header.payload.signature"}"#;
 
+/// Two attempts, sub-second attempts, a 3 s overall bound and small caps.
+fn tight() -> HttpSettings {
+    HttpSettings::default()
+        .with_retry(RetryPolicy::new(
+            2,
+            Duration::from_secs(5),
+            Duration::from_millis(10),
+            Duration::from_millis(10),
+        ))
+        .with_timeouts(
+            Duration::from_millis(800),
+            Duration::from_millis(800),
+            Duration::from_secs(3),
+        )
+        .with_limits(BodyLimits::all(CAP))
+}
+
 fn graph(server: &Hostile) -> GraphClient {
     GraphClient::builder()
         .tenant_id("contoso.example")
         .credentials(Credentials::client_secret("app", "never-shown-secret"))
         .login_authority(server.url.clone())
         .graph_base(format!("{}/v1.0", server.url))
-        .retry_policy(RetryPolicy::new(
-            2,
-            Duration::from_secs(5),
-            Duration::from_millis(10),
-            Duration::from_millis(10),
-        ))
-        .timeout(Duration::from_millis(800))
-        .connect_timeout(Duration::from_millis(800))
-        .overall_timeout(Duration::from_secs(3))
-        .body_limits(BodyLimits::all(CAP))
+        .http_settings(tight())
         .build()
         .expect("graph client")
 }
@@ -168,16 +176,7 @@ fn ise(server: &Hostile) -> IseClient {
         .base_url(server.url.clone())
         .credentials("admin", "never-shown-password".to_owned().into())
         .tls(TlsPolicy::System)
-        .retry_policy(RetryPolicy::new(
-            2,
-            Duration::from_secs(5),
-            Duration::from_millis(10),
-            Duration::from_millis(10),
-        ))
-        .timeout(Duration::from_millis(800))
-        .connect_timeout(Duration::from_millis(800))
-        .overall_timeout(Duration::from_secs(3))
-        .body_limits(BodyLimits::all(CAP))
+        .http_settings(tight())
         .build()
         .expect("ise client")
 }

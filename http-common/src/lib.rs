@@ -123,6 +123,12 @@ macro_rules! http_settings_methods {
             self
         }
 
+        /// All HTTP settings at once: timeouts, retry policy and body caps.
+        pub fn http_settings(mut self, settings: $crate::HttpSettings) -> Self {
+            self.settings = settings;
+            self
+        }
+
         /// Connect timeout, TLS handshake included (default 10 s).
         pub fn connect_timeout(mut self, timeout: ::std::time::Duration) -> Self {
             self.settings.connect_timeout = timeout;
