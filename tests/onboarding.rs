@@ -441,3 +441,56 @@ async fn plan_predicts_what_apply_reports() {
         }
     }
 }
+
+/// The keys of `onboard --json` are a contract: added to, never renamed.
+#[tokio::test]
+async fn report_json_keys_are_stable() {
+    fn keys(v: &Value) -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().expect("object").keys().cloned().collect();
+        k.sort();
+        k
+    }
+    let sim = simulator("3.3.0.430", 2).await;
+    let onboarding =
+        sim::onboarding(sim.info(), Configurator::Gui, true, Options::default()).expect("pipeline");
+    let report = serde_json::to_value(onboarding.apply().await.expect("run")).expect("json");
+    assert_eq!(
+        keys(&report),
+        [
+            "complete",
+            "ise_version",
+            "manual_action",
+            "requests",
+            "steps",
+            "verification"
+        ]
+    );
+    assert_eq!(keys(&report["requests"]), ["reads", "writes"]);
+    assert_eq!(keys(&report["verification"]), ["checks", "ok"]);
+    assert_eq!(
+        keys(&report["steps"][0]),
+        ["detail", "elapsed_ms", "name", "outcome"]
+    );
+    assert_eq!(
+        keys(&report["verification"]["checks"][0]),
+        ["detail", "name", "ok"]
+    );
+    let names: Vec<&str> = report["verification"]["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "tls:login",
+            "tls:graph",
+            "token",
+            "discovery",
+            "tls:intune",
+            "intune_token",
+            "mdminfo"
+        ]
+    );
+}
