@@ -132,6 +132,7 @@ fn key_json(k: &KeyCred, with_key: bool) -> Value {
 fn app_json(a: &App, with_key: bool) -> Value {
     json!({
         "id": a.id, "appId": a.app_id, "displayName": a.display_name,
+        "uniqueName": a.unique_name,
         "signInAudience": a.sign_in_audience, "createdDateTime": a.created,
         "deletedDateTime": null, "description": null, "notes": null,
         "identifierUris": [], "tags": [],
@@ -277,6 +278,24 @@ async fn dispatch(
         }
         ("GET", ["applications"]) => list_apps(&ctx, &uri, &q),
         ("POST", ["applications"]) => create_app(&ctx, &body),
+        ("GET", [key]) if key.starts_with("applications(uniqueName=") => {
+            match alternate_key(key, "applications(uniqueName=") {
+                Some(unique) => get_app_by_unique_name(&ctx, &unique, &q),
+                None => ctx.not_found(key),
+            }
+        }
+        ("PATCH", [key]) if key.starts_with("applications(uniqueName=") => {
+            match alternate_key(key, "applications(uniqueName=") {
+                Some(unique) => upsert_app(&ctx, &unique, &body),
+                None => ctx.not_found(key),
+            }
+        }
+        ("PATCH", [key]) if key.starts_with("servicePrincipals(appId=") => {
+            match alternate_key(key, "servicePrincipals(appId=") {
+                Some(app_id) => upsert_sp(&ctx, &app_id, &body),
+                None => ctx.not_found(key),
+            }
+        }
         ("GET", ["applications", id]) => get_app(&ctx, id, &q),
         ("PATCH", ["applications", id]) => patch_app(&ctx, id, &body),
         ("DELETE", ["applications", id]) => delete_app(&ctx, id),
@@ -286,11 +305,10 @@ async fn dispatch(
             endpoints(&ctx, &uri, &q, sp.trim_start_matches("appId="))
         }
         ("GET", [sp]) if sp.starts_with("servicePrincipals(appId=") => {
-            let app_id = sp
-                .trim_start_matches("servicePrincipals(appId=")
-                .trim_end_matches(')')
-                .trim_matches('\'');
-            get_sp(&ctx, app_id, true)
+            match alternate_key(sp, "servicePrincipals(appId=") {
+                Some(app_id) => get_sp(&ctx, &app_id, true),
+                None => ctx.not_found(sp),
+            }
         }
         ("GET", ["servicePrincipals", id]) => get_sp(&ctx, id, false),
         ("GET", ["servicePrincipals", id, "appRoleAssignedTo"]) => {
@@ -309,6 +327,134 @@ async fn dispatch(
             ),
         ),
     }
+}
+
+/// The value of an alternate-key segment such as `applications(uniqueName='x')`,
+/// percent-decoded, with doubled quotes undone.
+fn alternate_key(segment: &str, prefix: &str) -> Option<String> {
+    let decoded = percent_decode(segment)?;
+    let inner = decoded.strip_prefix(prefix)?.strip_suffix(')')?;
+    let value = inner.strip_prefix('\'')?.strip_suffix('\'')?;
+    Some(value.replace("''", "'"))
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Whether the request asked for upsert (`Prefer: create-if-missing`).
+fn create_if_missing(headers: &HeaderMap) -> bool {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim().eq_ignore_ascii_case("create-if-missing"))
+}
+
+/// `GET /applications(uniqueName='…')`: like a read by id, subject to replication lag.
+fn get_app_by_unique_name(ctx: &Ctx<'_>, unique: &str, q: &HashMap<String, String>) -> Response {
+    if let Err(r) = authorize(ctx, Need::Read) {
+        return r;
+    }
+    let now = Instant::now();
+    let found = ctx.s.with_world(|w| {
+        w.apps
+            .iter()
+            .find(|a| a.unique_name.as_deref() == Some(unique) && a.visible_at <= now)
+            .map(|a| app_json(a, false))
+    });
+    match found {
+        Some(v) => ctx.answer(StatusCode::OK, Some(select(v, q.get("$select")))),
+        None => ctx.not_found(unique),
+    }
+}
+
+/// `PATCH /applications(uniqueName='…')`. Microsoft Learn, "Upsert application": with
+/// `Prefer: create-if-missing` it creates the application (201 and the object) when
+/// none has the uniqueName, else updates it (204); without the header a missing one is
+/// 404. The write path sees every object, replicated or not: the directory enforces the
+/// key's uniqueness, so concurrent upserts make one application.
+fn upsert_app(ctx: &Ctx<'_>, unique: &str, body: &Value) -> Response {
+    if let Err(r) = authorize(ctx, Need::WriteApps) {
+        return r;
+    }
+    if let Some(other) = body.get("uniqueName").and_then(Value::as_str) {
+        if other != unique {
+            return ctx.error(
+                StatusCode::BAD_REQUEST,
+                "Request_BadRequest",
+                "Property 'uniqueName' is read-only and cannot be changed once set.",
+            );
+        }
+    }
+    let existing = ctx.s.with_world(|w| {
+        w.apps
+            .iter()
+            .find(|a| a.unique_name.as_deref() == Some(unique))
+            .map(|a| a.id.clone())
+    });
+    match existing {
+        Some(id) => apply_app_patch(ctx, &id, body),
+        None if !create_if_missing(ctx.headers) => ctx.not_found(unique),
+        None => create_app_with(ctx, body, Some(unique.to_owned())),
+    }
+}
+
+/// `PATCH /servicePrincipals(appId='…')`: upsert as for applications. Creating needs an
+/// application with that appId (the write path sees unreplicated ones).
+fn upsert_sp(ctx: &Ctx<'_>, app_id: &str, body: &Value) -> Response {
+    if let Err(r) = authorize(ctx, Need::WriteApps) {
+        return r;
+    }
+    let upsert = create_if_missing(ctx.headers);
+    let result = ctx.s.with_world(|w| {
+        if let Some(sp) = w.sps.iter_mut().find(|s| s.app_id.eq_ignore_ascii_case(app_id)) {
+            if let Some(n) = body.get("displayName").and_then(Value::as_str) {
+                sp.display_name = n.to_owned();
+            }
+            return Ok(None);
+        }
+        if !upsert {
+            return Err((StatusCode::NOT_FOUND, "Request_ResourceNotFound", format!("Resource '{app_id}' does not exist or one of its queried reference-property objects are not present.")));
+        }
+        let Some(app) = w.apps.iter().find(|a| a.app_id.eq_ignore_ascii_case(app_id)).cloned() else {
+            return Err((StatusCode::BAD_REQUEST, "Request_BadRequest", format!("The appId '{app_id}' of the service principal does not reference a valid application object.")));
+        };
+        let sp = new_sp(w, &app);
+        Ok(Some(sp))
+    });
+    match result {
+        Ok(Some(sp)) => ctx.answer(StatusCode::CREATED, Some(sp_json(&sp))),
+        Ok(None) => ctx.answer(StatusCode::NO_CONTENT, None),
+        Err((status, code, message)) => ctx.error(status, code, &message),
+    }
+}
+
+fn new_sp(w: &mut World, app: &App) -> Sp {
+    let sp = Sp {
+        id: w.id_rng("servicePrincipal", &app.app_id).uuid(),
+        app_id: app.app_id.clone(),
+        display_name: app.display_name.clone(),
+        app_roles: Vec::new(),
+        endpoints: Vec::new(),
+        visible_at: Instant::now() + w.replication_lag,
+    };
+    w.sps.push(sp.clone());
+    sp
 }
 
 /// Reads `$filter` (`displayName`/`appId` equality only, as the integration uses).
@@ -356,6 +502,10 @@ fn create_app(ctx: &Ctx<'_>, body: &Value) -> Response {
     if let Err(r) = authorize(ctx, Need::WriteApps) {
         return r;
     }
+    create_app_with(ctx, body, None)
+}
+
+fn create_app_with(ctx: &Ctx<'_>, body: &Value, unique_name: Option<String>) -> Response {
     let Some(name) = body
         .get("displayName")
         .and_then(Value::as_str)
@@ -373,9 +523,11 @@ fn create_app(ctx: &Ctx<'_>, body: &Value) -> Response {
         .unwrap_or("AzureADMyOrg")
         .to_owned();
     let app = ctx.s.with_world(|w| {
+        let identity = unique_name.clone().unwrap_or_else(|| name.to_owned());
+        let mut ids = w.id_rng("application", &identity);
         let app = App {
-            id: w.rng.uuid(),
-            app_id: w.rng.uuid(),
+            id: ids.uuid(),
+            app_id: ids.uuid(),
             display_name: name.to_owned(),
             sign_in_audience: audience,
             key_credentials: Vec::new(),
@@ -383,6 +535,7 @@ fn create_app(ctx: &Ctx<'_>, body: &Value) -> Response {
             secrets: Vec::new(),
             created: w.now_iso(),
             visible_at: Instant::now() + w.replication_lag,
+            unique_name: unique_name.clone(),
         };
         w.apps.push(app.clone());
         app
@@ -468,7 +621,12 @@ fn parse_keys(ctx: &Ctx<'_>, existing: &[KeyCred], v: &Value) -> Result<Vec<KeyC
             None => thumb,
         };
         out.push(KeyCred {
-            key_id: key_id.unwrap_or_else(|| ctx.s.with_world(|w| w.rng.uuid())),
+            key_id: key_id.unwrap_or_else(|| {
+                ctx.s.with_world(|w| {
+                    w.id_rng("keyCredential", &crate::pki::hex(&thumb_of(&der)))
+                        .uuid()
+                })
+            }),
             display_name: item
                 .get("displayName")
                 .and_then(Value::as_str)
@@ -490,13 +648,63 @@ fn parse_keys(ctx: &Ctx<'_>, existing: &[KeyCred], v: &Value) -> Result<Vec<KeyC
     Ok(out)
 }
 
+fn thumb_of(der: &[u8]) -> Vec<u8> {
+    crate::pki::sha1(der)
+}
+
 fn patch_app(ctx: &Ctx<'_>, id: &str, body: &Value) -> Response {
     if let Err(r) = authorize(ctx, Need::WriteApps) {
         return r;
     }
-    let Some(existing) = ctx.s.with_world(|w| find_app(w, id).cloned()) else {
+    if ctx.s.with_world(|w| find_app(w, id).is_none()) {
+        return ctx.not_found(id);
+    }
+    apply_app_patch(ctx, id, body)
+}
+
+/// Applies a PATCH body to the application with object id `id` (which exists).
+fn apply_app_patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Response {
+    let Some(existing) = ctx.s.with_world(|w| {
+        w.apps
+            .iter()
+            .find(|a| a.id.eq_ignore_ascii_case(id))
+            .cloned()
+    }) else {
         return ctx.not_found(id);
     };
+    if let Some(unique) = body.get("uniqueName") {
+        let Some(unique) = unique.as_str().filter(|u| !u.is_empty()) else {
+            return ctx.error(
+                StatusCode::BAD_REQUEST,
+                "Request_BadRequest",
+                "Invalid value specified for property 'uniqueName' of resource 'Application'.",
+            );
+        };
+        match &existing.unique_name {
+            Some(current) if current != unique => {
+                return ctx.error(
+                    StatusCode::BAD_REQUEST,
+                    "Request_BadRequest",
+                    "Property 'uniqueName' is read-only and cannot be changed once set.",
+                );
+            }
+            Some(_) => {}
+            None => {
+                let taken = ctx.s.with_world(|w| {
+                    w.apps
+                        .iter()
+                        .any(|a| a.id != existing.id && a.unique_name.as_deref() == Some(unique))
+                });
+                if taken {
+                    return ctx.error(
+                        StatusCode::BAD_REQUEST,
+                        "Request_MultipleObjectsWithSameKeyValue",
+                        "Another object with the same value for property uniqueName already exists.",
+                    );
+                }
+            }
+        }
+    }
     let keys = match body.get("keyCredentials") {
         Some(v) => match parse_keys(ctx, &existing.key_credentials, v) {
             Ok(k) => Some(k),
@@ -523,6 +731,11 @@ fn patch_app(ctx: &Ctx<'_>, id: &str, body: &Value) -> Response {
             }
             if let Some(n) = body.get("displayName").and_then(Value::as_str) {
                 app.display_name = n.to_owned();
+            }
+            if app.unique_name.is_none() {
+                if let Some(u) = body.get("uniqueName").and_then(Value::as_str) {
+                    app.unique_name = Some(u.to_owned());
+                }
             }
         }
     });
@@ -593,16 +806,7 @@ fn create_sp(ctx: &Ctx<'_>, body: &Value) -> Response {
         if w.sps.iter().any(|s| s.app_id == app.app_id) {
             return Err((StatusCode::CONFLICT, "Request_MultipleObjectsWithSameKeyValue", "Another object with the same value for property servicePrincipalNames already exists.".to_owned()));
         }
-        let sp = Sp {
-            id: w.rng.uuid(),
-            app_id: app.app_id.clone(),
-            display_name: app.display_name.clone(),
-            app_roles: Vec::new(),
-            endpoints: Vec::new(),
-            visible_at: Instant::now() + w.replication_lag,
-        };
-        w.sps.push(sp.clone());
-        Ok(sp)
+        Ok(new_sp(w, &app))
     });
     match result {
         Ok(sp) => ctx.answer(StatusCode::CREATED, Some(sp_json(&sp))),
@@ -718,11 +922,15 @@ fn assign(ctx: &Ctx<'_>, resource: &str, body: &Value) -> Response {
         if !res.app_roles.iter().any(|r| r.id.eq_ignore_ascii_case(&role)) {
             return Err((StatusCode::BAD_REQUEST, "Request_BadRequest", "Permission being assigned was not found on application".to_owned()));
         }
+        // Graph answers a duplicate with 400 Request_BadRequest, not 409 (the text
+        // azuread and the Graph SDK issue trackers quote from live tenants).
         if w.assignments.iter().any(|a| a.principal_id == principal && a.resource_id == res.id && a.app_role_id.eq_ignore_ascii_case(&role)) {
-            return Err((StatusCode::CONFLICT, "Request_BadRequest", "Permission being assigned already exists on the object".to_owned()));
+            return Err((StatusCode::BAD_REQUEST, "Request_BadRequest", "Permission being assigned already exists on the object".to_owned()));
         }
         let a = Assignment {
-            id: w.rng.token(43),
+            id: w
+                .id_rng("appRoleAssignment", &format!("{principal}/{}/{role}", res.id))
+                .token(43),
             principal_id: principal.clone(),
             resource_id: res.id.clone(),
             app_role_id: role.clone(),

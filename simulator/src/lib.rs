@@ -28,6 +28,7 @@
 // Handlers return a ready HTTP answer as their error; its size does not matter here.
 #![allow(clippy::result_large_err)]
 
+mod control;
 mod der;
 mod graph;
 mod gui;
@@ -49,7 +50,7 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-pub use server::Faults;
+pub use server::{Faults, parse_fault_spec};
 pub use state::{
     Counts, GRAPH_APP_ID, INTUNE_API_APP_ID, INTUNE_DISCOVERY_APP_ID, LoggedRequest, MdmServer,
     ROLE_APP_ROLE_ASSIGNMENT_READWRITE_ALL, ROLE_APPLICATION_READ_ALL,
@@ -117,6 +118,7 @@ pub struct SimulatorBuilder {
     replication_lag: Duration,
     latency: Duration,
     faults: HashMap<Service, Faults>,
+    fault_seed: Option<u64>,
     csrf: bool,
     seed_apps: Vec<SeedApp>,
     seed_trusted_pem: Vec<(String, String)>,
@@ -134,6 +136,7 @@ impl Default for SimulatorBuilder {
             replication_lag: Duration::from_millis(300),
             latency: Duration::ZERO,
             faults: HashMap::new(),
+            fault_seed: None,
             csrf: false,
             seed_apps: Vec::new(),
             seed_trusted_pem: Vec::new(),
@@ -167,6 +170,12 @@ impl SimulatorBuilder {
     /// Latency added to every answer of every service.
     pub fn latency(mut self, latency: Duration) -> Self {
         self.latency = latency;
+        self
+    }
+
+    /// Seed of the fault decisions (default: the seed).
+    pub fn fault_seed(mut self, seed: u64) -> Self {
+        self.fault_seed = Some(seed);
         self
     }
 
@@ -234,6 +243,8 @@ pub(crate) struct Urls {
 pub(crate) struct Shared {
     world: Mutex<World>,
     faults: Mutex<HashMap<Service, Faults>>,
+    fault_seed: u64,
+    fault_counts: Mutex<HashMap<(Service, String, String), u64>>,
     pub(crate) urls: Urls,
     pub(crate) ise_username: String,
     pub(crate) ise_password: String,
@@ -254,8 +265,28 @@ impl Shared {
             .unwrap_or_default()
     }
 
-    pub(crate) fn roll(&self) -> f64 {
-        self.with_world(|w| w.rng.unit())
+    /// The fate of one request in `[0, 1)`: a function of the fault seed, the service,
+    /// the method, the path and how many times that was asked before — not of the
+    /// order in which different requests arrive.
+    pub(crate) fn fault_roll(&self, service: Service, method: &str, path: &str) -> f64 {
+        let n = {
+            let mut counts = self.fault_counts.lock().unwrap_or_else(|p| p.into_inner());
+            let c = counts
+                .entry((service, method.to_owned(), path.to_owned()))
+                .or_insert(0u64);
+            *c += 1;
+            *c
+        };
+        rng::Rng::keyed(
+            self.fault_seed,
+            &[service.name(), method, path, &n.to_string()],
+        )
+        .unit()
+    }
+
+    /// Replaces every service's faults (a service not named gets none).
+    pub(crate) fn replace_faults(&self, faults: HashMap<Service, Faults>) {
+        *self.faults.lock().unwrap_or_else(|p| p.into_inner()) = faults;
     }
 
     /// Maps the real Microsoft origins to this simulator's services, so ISE settings
@@ -336,6 +367,9 @@ pub struct SimInfo {
     pub ise: IseInfo,
     /// The pre-seeded automating identity.
     pub automation: AutomationInfo,
+    /// The control API (`PUT /faults`, `GET /snapshot`), HTTPS with the same CA.
+    #[serde(default)]
+    pub control_url: String,
 }
 
 /// A running simulator. Dropping it stops the services.
@@ -440,6 +474,7 @@ fn seed_directory(
         secrets: vec![automation_secret.clone()],
         created: created.to_owned(),
         visible_at: now,
+        unique_name: None,
     });
     let automation_sp = first_party(
         rng,
@@ -486,6 +521,7 @@ fn seed_directory(
             secrets: Vec::new(),
             created: created.to_owned(),
             visible_at: now,
+            unique_name: None,
         });
     }
     sps.extend([graph_sp, intune_api_sp, discovery_sp, automation_sp]);
@@ -603,8 +639,13 @@ impl Simulator {
                 .await
                 .map_err(SimError::Bind)
         };
-        let (l_ise, l_login, l_graph, l_intune) =
-            (bind().await?, bind().await?, bind().await?, bind().await?);
+        let (l_ise, l_login, l_graph, l_intune, l_control) = (
+            bind().await?,
+            bind().await?,
+            bind().await?,
+            bind().await?,
+            bind().await?,
+        );
         let port = |l: &TcpListener| l.local_addr().map(|a| a.port()).map_err(SimError::Bind);
         let urls = Urls {
             ise: format!("https://127.0.0.1:{}", port(&l_ise)?),
@@ -612,6 +653,7 @@ impl Simulator {
             graph_origin: format!("https://127.0.0.1:{}", port(&l_graph)?),
             intune: format!("https://127.0.0.1:{}", port(&l_intune)?),
         };
+        let control_url = format!("https://127.0.0.1:{}", port(&l_control)?);
 
         let now = Instant::now();
         let created = state::iso(time::OffsetDateTime::now_utc());
@@ -642,6 +684,8 @@ impl Simulator {
             csrf_enabled: b.csrf,
             csrf_token: None,
             log: Vec::new(),
+            seed: b.seed,
+            id_counts: HashMap::new(),
         };
         let mut faults = HashMap::new();
         for s in [
@@ -659,6 +703,8 @@ impl Simulator {
         let shared = Arc::new(Shared {
             world: Mutex::new(world),
             faults: Mutex::new(faults),
+            fault_seed: b.fault_seed.unwrap_or(b.seed),
+            fault_counts: Mutex::new(HashMap::new()),
             urls: urls.clone(),
             ise_username: b.ise_username.clone(),
             ise_password: b.ise_password.clone(),
@@ -693,25 +739,32 @@ impl Simulator {
             l_ise,
             pki::server_config(vec![admin.cert_der.clone()], admin.key_der())?,
             ise::router(shared.clone()),
-            Service::Ise,
+            Some(Service::Ise),
         );
         spawn(
             l_login,
             pki::server_config(chain(&pki.login), pki.login.key_der())?,
             login::router(shared.clone()),
-            Service::Login,
+            Some(Service::Login),
         );
         spawn(
             l_graph,
             pki::server_config(chain(&pki.graph), pki.graph.key_der())?,
             graph::router(shared.clone()),
-            Service::Graph,
+            Some(Service::Graph),
         );
         spawn(
             l_intune,
             pki::server_config(chain(&pki.intune), pki.intune.key_der())?,
             intune::router(shared.clone()),
-            Service::Intune,
+            Some(Service::Intune),
+        );
+
+        spawn(
+            l_control,
+            pki::server_config(chain(&pki.graph), pki.graph.key_der())?,
+            control::router(shared.clone()),
+            None,
         );
 
         let info = SimInfo {
@@ -736,6 +789,7 @@ impl Simulator {
                 client_id: automation_app_id,
                 client_secret: automation_secret,
             },
+            control_url,
         };
         Ok(Self {
             shared,
@@ -768,6 +822,17 @@ impl Simulator {
     /// Forgets the request log.
     pub fn clear_request_log(&self) {
         self.shared.with_world(|w| w.log.clear());
+    }
+
+    /// Replaces every service's faults, as `PUT /faults` on the control API does
+    /// (services not named get none).
+    pub fn replace_faults(&self, faults: HashMap<Service, Faults>) {
+        self.shared.replace_faults(faults);
+    }
+
+    /// Removes every fault.
+    pub fn clear_faults(&self) {
+        self.shared.replace_faults(HashMap::new());
     }
 
     /// Changes the faults of one service while running.

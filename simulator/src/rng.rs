@@ -10,6 +10,21 @@ impl Rng {
         Self(seed)
     }
 
+    /// A generator keyed by `seed` and the parts (FNV-1a over them, then SplitMix):
+    /// the same parts give the same stream whatever happened before.
+    pub(crate) fn keyed(seed: u64, parts: &[&str]) -> Self {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
+        for part in parts {
+            for b in part.bytes().chain(std::iter::once(0xff)) {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        }
+        let mut r = Self(h);
+        r.next_u64();
+        r
+    }
+
     pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;

@@ -15,7 +15,9 @@ use tower::ServiceExt as _;
 use crate::state::LoggedRequest;
 use crate::{Service, Shared};
 
-/// Faults injected into one service.
+/// Faults injected into one service. Each request's fate is decided from (fault seed,
+/// service, method, path, how many times that method and path were asked before), so a
+/// seed replays whatever the concurrency.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Faults {
     /// Added to every answer.
@@ -26,8 +28,98 @@ pub struct Faults {
     pub error_status: u16,
     /// `Retry-After` seconds sent with injected 429/503 errors.
     pub retry_after_secs: Option<u64>,
-    /// Share of requests (0.0–1.0) whose connection is dropped without an answer.
+    /// Share of requests (0.0–1.0) whose connection is dropped without an answer
+    /// (nothing was processed).
     pub drop_rate: f64,
+    /// Share of requests (0.0–1.0) that are handled and committed, then whose
+    /// connection is dropped before the answer: the client cannot know it happened.
+    pub lost_response_rate: f64,
+}
+
+impl Faults {
+    /// Reads the keys of `--faults` and `PUT /faults`: `error_rate`, `error_status`,
+    /// `retry_after`, `drop_rate`, `lost_response_rate`, `latency_ms`.
+    pub fn set(&mut self, key: &str, value: f64) -> Result<(), String> {
+        let rate = |v: f64| {
+            if (0.0..=1.0).contains(&v) {
+                Ok(v)
+            } else {
+                Err(format!("{key} must be between 0 and 1, not {v}"))
+            }
+        };
+        let whole = |v: f64| {
+            if v >= 0.0 && v.fract() == 0.0 && v <= 1.0e9 {
+                Ok(v as u64)
+            } else {
+                Err(format!("{key} must be a whole number, not {v}"))
+            }
+        };
+        match key {
+            "error_rate" => self.error_rate = rate(value)?,
+            "drop_rate" => self.drop_rate = rate(value)?,
+            "lost_response_rate" => self.lost_response_rate = rate(value)?,
+            "error_status" => {
+                let s = whole(value)?;
+                if !matches!(s, 429 | 500 | 502 | 503 | 504) {
+                    return Err(format!(
+                        "error_status must be 429, 500, 502, 503 or 504, not {s}"
+                    ));
+                }
+                self.error_status = s as u16;
+            }
+            "retry_after" => self.retry_after_secs = Some(whole(value)?),
+            "latency_ms" => self.latency = Duration::from_millis(whole(value)?),
+            other => {
+                return Err(format!(
+                    "unknown fault `{other}` (error_rate, error_status, retry_after, drop_rate, \
+                     lost_response_rate, latency_ms)"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parses one `--faults` value: `SERVICE:key=value,key=value` where SERVICE is `ise`,
+/// `login`, `graph`, `intune` or `all`. Returns the services it names and the faults.
+pub fn parse_fault_spec(spec: &str) -> Result<(Vec<Service>, Faults), String> {
+    let (service, pairs) = spec
+        .split_once(':')
+        .ok_or_else(|| format!("`{spec}`: expected SERVICE:key=value,..."))?;
+    let services = services_named(service)?;
+    let mut faults = Faults::default();
+    for pair in pairs.split(',').filter(|p| !p.trim().is_empty()) {
+        let (k, v) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("`{pair}`: expected key=value"))?;
+        let v: f64 = v
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{pair}`: the value is not a number"))?;
+        faults.set(k.trim(), v)?;
+    }
+    Ok((services, faults))
+}
+
+/// The services a name stands for (`all` for every one).
+pub(crate) fn services_named(name: &str) -> Result<Vec<Service>, String> {
+    Ok(match name.trim() {
+        "ise" => vec![Service::Ise],
+        "login" => vec![Service::Login],
+        "graph" => vec![Service::Graph],
+        "intune" => vec![Service::Intune],
+        "all" => vec![
+            Service::Ise,
+            Service::Login,
+            Service::Graph,
+            Service::Intune,
+        ],
+        other => {
+            return Err(format!(
+                "unknown service `{other}` (ise, login, graph, intune or all)"
+            ));
+        }
+    })
 }
 
 fn fault_response(service: Service, status: u16, retry_after: Option<u64>) -> Response<Body> {
@@ -72,12 +164,13 @@ fn fault_response(service: Service, status: u16, retry_after: Option<u64>) -> Re
         .unwrap_or_else(|_| Response::new(Body::empty()))
 }
 
-/// Accepts TLS connections until `shutdown` turns true.
+/// Accepts TLS connections until `shutdown` turns true. `service` is `None` for the
+/// control API, which has no faults and is not logged.
 pub(crate) async fn serve(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
     router: Router,
-    service: Service,
+    service: Option<Service>,
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -99,40 +192,56 @@ pub(crate) async fn serve(
                 let router = router.clone();
                 let shared = shared.clone();
                 async move {
+                    let Some(service) = service else {
+                        return match router.oneshot(req.map(Body::new)).await {
+                            Ok(r) => Ok::<_, std::io::Error>(r),
+                            Err(e) => match e {},
+                        };
+                    };
                     let method = req.method().to_string();
                     let path = req.uri().path().to_owned();
                     let faults = shared.faults(service);
                     if !faults.latency.is_zero() {
                         tokio::time::sleep(faults.latency).await;
                     }
-                    let roll = shared.roll();
-                    let log = |status: u16| {
+                    let roll = shared.fault_roll(service, &method, &path);
+                    let log = |status: u16, fault: Option<&'static str>| {
                         shared.with_world(|w| {
                             w.log.push(LoggedRequest {
                                 service: service.name(),
                                 method: method.clone(),
                                 path: path.clone(),
                                 status,
+                                fault,
                             })
                         })
                     };
-                    if roll < faults.drop_rate {
-                        log(0);
+                    let mut edge = faults.drop_rate;
+                    if roll < edge {
+                        log(0, Some("dropped"));
                         return Err(std::io::Error::other(
                             "connection dropped by fault injection",
                         ));
                     }
-                    if roll < faults.drop_rate + faults.error_rate {
+                    edge += faults.error_rate;
+                    if roll < edge {
                         let resp =
                             fault_response(service, faults.error_status, faults.retry_after_secs);
-                        log(resp.status().as_u16());
+                        log(resp.status().as_u16(), Some("error"));
                         return Ok(resp);
                     }
+                    edge += faults.lost_response_rate;
+                    let lose = roll < edge;
                     let resp = match router.oneshot(req.map(Body::new)).await {
                         Ok(r) => r,
                         Err(e) => match e {},
                     };
-                    log(resp.status().as_u16());
+                    if lose {
+                        // Handled and committed; the client never hears of it.
+                        log(resp.status().as_u16(), Some("lost_response"));
+                        return Err(std::io::Error::other("response lost by fault injection"));
+                    }
+                    log(resp.status().as_u16(), None);
                     Ok::<_, std::io::Error>(resp)
                 }
             });

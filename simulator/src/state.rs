@@ -49,6 +49,8 @@ pub(crate) struct App {
     pub(crate) secrets: Vec<String>,
     pub(crate) created: String,
     pub(crate) visible_at: Instant,
+    /// The client-chosen alternate key, immutable once set.
+    pub(crate) unique_name: Option<String>,
 }
 
 /// An app role a resource offers.
@@ -180,8 +182,11 @@ pub struct LoggedRequest {
     pub method: String,
     /// Path (no query).
     pub path: String,
-    /// Status answered (0 when the connection was dropped).
+    /// Status answered (0 when the connection was dropped before handling).
     pub status: u16,
+    /// The fault injected, if any: `dropped`, `error` or `lost_response` (handled with
+    /// `status`, then the connection dropped).
+    pub fault: Option<&'static str>,
 }
 
 /// Per-service request counts.
@@ -214,9 +219,23 @@ pub(crate) struct World {
     pub(crate) csrf_enabled: bool,
     pub(crate) csrf_token: Option<String>,
     pub(crate) log: Vec<LoggedRequest>,
+    /// The seed, for ids derived from content.
+    pub(crate) seed: u64,
+    /// How many ids of each (kind, content) were derived.
+    pub(crate) id_counts: HashMap<String, u64>,
 }
 
 impl World {
+    /// A generator for an object's id, keyed by what the object is (its kind and
+    /// identifying content) rather than by when it was made, so concurrent requests
+    /// give every object the same id whatever their order.
+    pub(crate) fn id_rng(&mut self, kind: &str, content: &str) -> Rng {
+        let key = format!("{kind}\u{0}{content}");
+        let n = self.id_counts.entry(key).or_insert(0);
+        *n += 1;
+        Rng::keyed(self.seed, &[kind, content, &n.to_string()])
+    }
+
     pub(crate) fn now_iso(&self) -> String {
         iso(time::OffsetDateTime::now_utc())
     }

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use ise_intune_simulator::Simulator;
+use ise_intune_simulator::{Faults, Service, Simulator, parse_fault_spec};
 
 /// Starts the simulator (ISE, Entra ID, Graph, Intune on loopback ports), writes where
 /// everything is to a JSON file, and runs until interrupted.
@@ -37,6 +37,18 @@ struct Args {
     /// Enable ERS CSRF protection.
     #[arg(long)]
     ers_csrf: bool,
+    /// Faults of a service, repeatable: `SERVICE:key=value,...` with SERVICE `ise`,
+    /// `login`, `graph`, `intune` or `all` and keys `error_rate`, `error_status`,
+    /// `retry_after`, `drop_rate`, `lost_response_rate`, `latency_ms`.
+    #[arg(long, value_name = "SPEC", value_parser = parse_faults)]
+    faults: Vec<(Vec<Service>, Faults)>,
+    /// Seed of the fault decisions (default: --seed).
+    #[arg(long, value_name = "N")]
+    fault_seed: Option<u64>,
+}
+
+fn parse_faults(spec: &str) -> Result<(Vec<Service>, Faults), String> {
+    parse_fault_spec(spec)
 }
 
 #[tokio::main]
@@ -55,6 +67,14 @@ async fn main() -> ExitCode {
     }
     if args.ers_csrf {
         builder = builder.ers_csrf(true);
+    }
+    if let Some(seed) = args.fault_seed {
+        builder = builder.fault_seed(seed);
+    }
+    for (services, faults) in args.faults {
+        for service in services {
+            builder = builder.faults(service, faults.clone());
+        }
     }
     if args.ise_version.is_some() || args.ise_patch.is_some() {
         builder = builder.ise_version(
@@ -89,6 +109,7 @@ async fn main() -> ExitCode {
     println!("  login  {}", i.login_url);
     println!("  Graph  {}", i.graph_url);
     println!("  Intune {}", i.intune_url);
+    println!("  control {}", i.control_url);
     println!("Press Ctrl-C to stop.");
     if tokio::signal::ctrl_c().await.is_err() {
         eprintln!("cannot wait for Ctrl-C; stopping");

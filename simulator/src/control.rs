@@ -1,0 +1,78 @@
+//! The control API: change faults while running, read the state. HTTPS on loopback
+//! with the same CA as the other services; not subject to faults and not logged.
+//!
+//! * `PUT /faults` — body: an object from service name (`ise`, `login`, `graph`,
+//!   `intune`, `all`) to an object of fault keys (`error_rate`, `error_status`,
+//!   `retry_after`, `drop_rate`, `lost_response_rate`, `latency_ms`) as JSON numbers.
+//!   It replaces every fault: `{}` clears them all. 204, or 400 with `{"error": "..."}`.
+//! * `GET /snapshot` — the state as [`crate::Simulator::snapshot`] gives it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use serde_json::{Value, json};
+
+use crate::server::services_named;
+use crate::{Faults, Service, Shared};
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/faults", put(set_faults))
+        .route("/snapshot", get(snapshot))
+        .with_state(shared)
+}
+
+fn refuse(message: String) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        axum::Json(json!({"error": message})),
+    )
+        .into_response()
+}
+
+/// Reads a `PUT /faults` body into the faults of every service.
+pub(crate) fn faults_from_json(body: &Value) -> Result<HashMap<Service, Faults>, String> {
+    let Some(services) = body.as_object() else {
+        return Err("the body must be an object from service name to faults".into());
+    };
+    let mut out: HashMap<Service, Faults> = HashMap::new();
+    for (name, keys) in services {
+        let Some(keys) = keys.as_object() else {
+            return Err(format!("`{name}` must map to an object of fault keys"));
+        };
+        let mut faults = Faults::default();
+        for (key, value) in keys {
+            let Some(v) = value.as_f64() else {
+                return Err(format!("`{name}.{key}` must be a JSON number"));
+            };
+            faults.set(key, v)?;
+        }
+        for service in services_named(name)? {
+            out.insert(service, faults.clone());
+        }
+    }
+    Ok(out)
+}
+
+async fn set_faults(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return refuse("the body is not JSON".into());
+    };
+    match faults_from_json(&body) {
+        Ok(faults) => {
+            s.replace_faults(faults);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => refuse(e),
+    }
+}
+
+async fn snapshot(State(s): State<Arc<Shared>>) -> Response {
+    axum::Json(s.with_world(|w| w.snapshot())).into_response()
+}
