@@ -378,8 +378,12 @@ async fn two_applications_with_the_name_are_ambiguous() {
         .expect("sim");
     let (_, graph) = sim::clients(sim.info()).expect("clients");
     match ise_intune::integration::steps::register_app(&graph, APP).await {
-        Err(Error::AmbiguousApplication { name, count }) => {
-            assert_eq!((name.as_str(), count), (APP, 2))
+        Err(Error::AmbiguousApplication {
+            name,
+            count,
+            candidates,
+        }) => {
+            assert_eq!((name.as_str(), count, candidates.len()), (APP, 2, 2))
         }
         other => panic!("unexpected: {other:?}"),
     }

@@ -77,6 +77,10 @@ pub(crate) struct Call<'a> {
     pub(crate) body: Option<serde_json::Value>,
     /// Retry Graph's replication-lag answers for this call.
     pub(crate) replication_lag: bool,
+    /// A `Prefer` header (e.g. `create-if-missing` for upserts).
+    pub(crate) prefer: Option<&'static str>,
+    /// Overrides the method's idempotency (a POST the server deduplicates).
+    pub(crate) idempotent: Option<bool>,
 }
 
 pub(crate) enum Target {
@@ -92,7 +96,21 @@ impl<'a> Call<'a> {
             query: Vec::new(),
             body: None,
             replication_lag: false,
+            prefer: None,
+            idempotent: None,
         }
+    }
+
+    pub(crate) fn prefer(mut self, value: &'static str) -> Self {
+        self.prefer = Some(value);
+        self
+    }
+
+    /// Declares that sending this call twice has the effect of sending it once (the
+    /// server refuses the duplicate, which the caller reads as "already done").
+    pub(crate) fn deduplicated_by_server(mut self) -> Self {
+        self.idempotent = Some(true);
+        self
     }
 
     pub(crate) fn query(mut self, key: &'a str, value: impl Into<String>) -> Self {
@@ -325,6 +343,10 @@ impl GraphClient {
             },
             BodyKind::Json,
         );
+        let meta = match call.idempotent {
+            Some(i) => meta.with_idempotent(i),
+            None => meta,
+        };
         let classify = GraphClassify {
             replication_lag: call.replication_lag,
         };
@@ -337,7 +359,7 @@ impl GraphClient {
                 if let Ok(id) = &id {
                     client_request_id.clone_from(id);
                 }
-                let (method, url, body) = (&call.method, &url, &call.body);
+                let (method, url, body, prefer) = (&call.method, &url, &call.body, call.prefer);
                 async move {
                     let id = id?;
                     let token = self.access_token(&self.inner.graph_scope).await?;
@@ -352,6 +374,9 @@ impl GraphClient {
                         .header("return-client-request-id", "true");
                     if let Some(body) = body {
                         req = req.json(body);
+                    }
+                    if let Some(prefer) = prefer {
+                        req = req.header("Prefer", prefer);
                     }
                     Ok::<_, Error>(req)
                 }

@@ -54,6 +54,8 @@ pub struct Application {
     pub app_id: String,
     /// Display name.
     pub display_name: String,
+    /// The client-chosen alternate key (`PATCH /applications(uniqueName='…')`).
+    pub unique_name: Option<String>,
     /// `AzureADMyOrg` for single-tenant applications.
     pub sign_in_audience: Option<String>,
     /// Certificates registered on the application.
@@ -94,6 +96,9 @@ pub struct ApplicationUpdate {
     /// New notes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
+    /// The client-chosen alternate key; can be set once, never changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unique_name: Option<String>,
 }
 
 /// A key credential (certificate) on an application.

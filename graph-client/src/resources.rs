@@ -200,6 +200,54 @@ impl Applications {
             .await
     }
 
+    /// The application with this uniqueName (`GET /applications(uniqueName='…')`),
+    /// if any is visible. With `after_write`, Graph's replication-lag 404 is retried
+    /// (for an application known to exist).
+    pub async fn get_by_unique_name(
+        &self,
+        unique_name: &str,
+        after_write: bool,
+    ) -> Result<Option<Application>> {
+        let mut call = Call::new(Method::GET, unique_name_path(unique_name)?);
+        if after_write {
+            call = call.replication_lag();
+        }
+        match self.client.send_json(call).await {
+            Ok(app) => Ok(Some(app)),
+            Err(e) if e.status() == Some(404) && !after_write => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Creates the application with this uniqueName, or updates it when it exists
+    /// (`PATCH /applications(uniqueName='…')` with `Prefer: create-if-missing`). Safe
+    /// to repeat: a lost answer is retried and finds the application made. Returns the
+    /// new application (`Created`), or `Updated(None)` when it existed (Graph answers
+    /// 204 without a body).
+    pub async fn upsert(
+        &self,
+        unique_name: &str,
+        app: &NewApplication,
+    ) -> Result<Change<Option<Application>>> {
+        let answer = self
+            .client
+            .send(
+                Call::new(Method::PATCH, unique_name_path(unique_name)?)
+                    .json(app)?
+                    .prefer("create-if-missing"),
+            )
+            .await?;
+        if answer.status.as_u16() == 201 {
+            let app = crate::client::decode(
+                &format!("PATCH /applications(uniqueName='{unique_name}')"),
+                &answer.body,
+            )?;
+            Ok(Change::Created(Some(app)))
+        } else {
+            Ok(Change::Updated(None))
+        }
+    }
+
     /// Creates an application (`POST /applications`).
     pub async fn create(&self, app: &NewApplication) -> Result<Application> {
         self.client
@@ -366,6 +414,44 @@ impl ApplicationHandle {
     }
 }
 
+fn unique_name_path(unique_name: &str) -> Result<String> {
+    if unique_name.is_empty() || unique_name.contains(['/', '?', '#', '\\']) {
+        return Err(Error::InvalidInput {
+            what: format!("`{unique_name}` is not a usable uniqueName"),
+        });
+    }
+    Ok(format!(
+        "/applications(uniqueName={})",
+        odata_quote(unique_name)
+    ))
+}
+
+fn find_assignment(
+    held: &[AppRoleAssignment],
+    resource_id: &str,
+    app_role_id: &str,
+) -> Option<AppRoleAssignment> {
+    held.iter()
+        .find(|a| {
+            a.resource_id.eq_ignore_ascii_case(resource_id)
+                && a.app_role_id.eq_ignore_ascii_case(app_role_id)
+        })
+        .cloned()
+}
+
+/// Graph's answer to a duplicate app role assignment.
+fn is_duplicate_assignment(e: &Error) -> bool {
+    match e {
+        Error::Api { status: 409, .. } => true,
+        Error::Api {
+            status: 400, body, ..
+        } => body
+            .message
+            .contains("Permission being assigned already exists"),
+        _ => false,
+    }
+}
+
 /// Union of two permission lists, keeping the order of `current` and appending new
 /// resources and permissions after it.
 pub fn merge_access(
@@ -442,12 +528,37 @@ impl ServicePrincipals {
         }
     }
 
-    /// The service principal of an appId, created when missing.
+    /// The service principal of an appId, created when missing: read first (no write
+    /// when it exists), else upserted (`PATCH /servicePrincipals(appId='…')` with
+    /// `Prefer: create-if-missing`), which is safe to repeat and makes one service
+    /// principal however many runs race.
     pub async fn ensure(&self, app_id: &str) -> Result<Change<ServicePrincipal>> {
-        match self.by_app_id(app_id).await? {
-            Some(sp) => Ok(Change::Unchanged(sp)),
-            None => self.create(app_id).await.map(Change::Created),
+        if let Some(sp) = self.by_app_id(app_id).await? {
+            return Ok(Change::Unchanged(sp));
         }
+        let path = format!(
+            "/servicePrincipals(appId={})",
+            odata_quote(&segment(app_id)?)
+        );
+        let answer = self
+            .client
+            .send(
+                Call::new(Method::PATCH, path.clone())
+                    .json(&serde_json::json!({}))?
+                    .prefer("create-if-missing")
+                    .replication_lag(),
+            )
+            .await?;
+        if answer.status.as_u16() == 201 {
+            let sp = crate::client::decode(&format!("PATCH {path}"), &answer.body)?;
+            return Ok(Change::Created(sp));
+        }
+        // It existed (made by a concurrent run, or by ours before a lost answer).
+        let sp = self
+            .client
+            .send_json(Call::new(Method::GET, path).replication_lag())
+            .await?;
+        Ok(Change::Unchanged(sp))
     }
 }
 
@@ -494,12 +605,20 @@ impl ServicePrincipalHandle {
         app_role_id: &str,
     ) -> Result<Change<AppRoleAssignment>> {
         let held = self.app_role_assignments()?.all().await?;
-        if let Some(a) = held.into_iter().find(|a| {
-            a.resource_id.eq_ignore_ascii_case(resource_id)
-                && a.app_role_id.eq_ignore_ascii_case(app_role_id)
-        }) {
+        if let Some(a) = find_assignment(&held, resource_id, app_role_id) {
             return Ok(Change::Unchanged(a));
         }
+        self.assign_app_role(resource_id, app_role_id).await
+    }
+
+    /// Creates the assignment without reading first. Graph refuses a duplicate (400
+    /// "Permission being assigned already exists on the object", or 409), which is
+    /// read as `Unchanged`; so the POST is safe to send again after a lost answer.
+    pub async fn assign_app_role(
+        &self,
+        resource_id: &str,
+        app_role_id: &str,
+    ) -> Result<Change<AppRoleAssignment>> {
         let body = NewAppRoleAssignment {
             principal_id: &self.id,
             resource_id,
@@ -516,10 +635,28 @@ impl ServicePrincipalHandle {
                     ),
                 )
                 .json(&body)?
-                .replication_lag(),
+                .replication_lag()
+                .deduplicated_by_server(),
             )
-            .await?;
-        Ok(Change::Created(created))
+            .await;
+        match created {
+            Ok(a) => Ok(Change::Created(a)),
+            Err(e) if is_duplicate_assignment(&e) => {
+                // Exists; it may not be visible yet, so the known fields stand in.
+                let held = self.app_role_assignments()?.all().await?;
+                Ok(Change::Unchanged(
+                    find_assignment(&held, resource_id, app_role_id).unwrap_or_else(|| {
+                        AppRoleAssignment {
+                            app_role_id: app_role_id.to_owned(),
+                            principal_id: self.id.clone(),
+                            resource_id: resource_id.to_owned(),
+                            ..AppRoleAssignment::default()
+                        }
+                    }),
+                ))
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 

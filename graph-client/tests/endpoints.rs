@@ -228,6 +228,7 @@ async fn update_and_delete_application() {
             &ApplicationUpdate {
                 display_name: Some("Cisco ISE (prod)".into()),
                 notes: None,
+                unique_name: None,
             },
         )
         .await
@@ -490,9 +491,11 @@ async fn service_principal_by_app_id_get_and_create() {
             "innerError": {"date": "2026-11-27T00:00:00", "request-id": "r-1", "client-request-id": "c-1"}}})))
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/v1.0/servicePrincipals"))
-        .and(body_is(json!({"appId": "app-new"})))
+    // Missing: upserted by appId, so a lost answer or a concurrent run cannot make two.
+    Mock::given(method("PATCH"))
+        .and(path("/v1.0/servicePrincipals(appId='app-new')"))
+        .and(header("Prefer", "create-if-missing"))
+        .and(body_is(json!({})))
         .respond_with(ResponseTemplate::new(201).set_body_json(sp_json("sp-new", "app-new")))
         .expect(1)
         .mount(&server)
@@ -615,4 +618,87 @@ async fn intune_discovery_endpoints() {
         .expect("v3 endpoint");
     assert!(v3.uri.ends_with("/ComplianceRetrievalService"));
     assert_eq!(endpoints.len(), 2);
+}
+
+#[tokio::test]
+async fn application_upsert_by_unique_name() {
+    let (server, graph) = setup().await;
+    Mock::given(method("PATCH"))
+        .and(path("/v1.0/applications(uniqueName='ise-intune-x')"))
+        .and(header("Prefer", "create-if-missing"))
+        .and(body_is(
+            json!({"displayName": "Cisco ISE", "signInAudience": "AzureADMyOrg"}),
+        ))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({
+            "id": "obj-9", "appId": "app-9", "displayName": "Cisco ISE", "uniqueName": "ise-intune-x"})))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path("/v1.0/applications(uniqueName='ise-intune-x')"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/applications(uniqueName='ise-intune-y')"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"error": {
+            "code": "Request_ResourceNotFound", "message": "Resource 'ise-intune-y' does not exist"}})))
+        .mount(&server)
+        .await;
+    let apps = graph.applications();
+    let new = NewApplication::single_tenant("Cisco ISE");
+    match apps.upsert("ise-intune-x", &new).await.expect("create") {
+        Change::Created(Some(app)) => {
+            assert_eq!(
+                (app.id.as_str(), app.unique_name.as_deref()),
+                ("obj-9", Some("ise-intune-x"))
+            )
+        }
+        other => panic!("unexpected: {other:?}"),
+    }
+    assert!(matches!(
+        apps.upsert("ise-intune-x", &new).await.expect("exists"),
+        Change::Updated(None)
+    ));
+    assert_eq!(
+        apps.get_by_unique_name("ise-intune-y", false)
+            .await
+            .expect("absent"),
+        None
+    );
+}
+
+#[tokio::test]
+async fn a_duplicate_assignment_is_unchanged_not_an_error() {
+    let (server, graph) = setup().await;
+    Mock::given(method("POST"))
+        .and(path("/v1.0/servicePrincipals/sp-intune/appRoleAssignedTo"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": {
+            "code": "Request_BadRequest",
+            "message": "Permission being assigned already exists on the object"}})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/servicePrincipals/sp-ise/appRoleAssignments"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": []})))
+        .mount(&server)
+        .await;
+    let got = graph
+        .service_principal("sp-ise")
+        .assign_app_role("sp-intune", GET_DEVICE_COMPLIANCE_ROLE_ID)
+        .await
+        .expect("duplicate is fine");
+    match got {
+        Change::Unchanged(a) => assert_eq!(
+            (
+                a.resource_id.as_str(),
+                a.app_role_id.as_str(),
+                a.principal_id.as_str()
+            ),
+            ("sp-intune", GET_DEVICE_COMPLIANCE_ROLE_ID, "sp-ise")
+        ),
+        other => panic!("unexpected: {other:?}"),
+    }
 }

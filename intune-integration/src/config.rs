@@ -4,6 +4,7 @@
 //! ```toml
 //! app_display_name = "Cisco ISE"
 //! mdm_server_name = "Intune"
+//! # app_client_id = "22222222-2222-2222-2222-222222222222"   # adopt a hand-made app
 //!
 //! [ise]
 //! url = "https://ise-pan.example.com"
@@ -96,6 +97,11 @@ pub struct IntegrationConfig {
     /// Name of ISE's External MDM server entry.
     #[serde(default = "default_mdm_name")]
     pub mdm_server_name: String,
+    /// Client id of a hand-made application to adopt as the integration's (optional;
+    /// the integration's own application is found by the uniqueName derived from
+    /// `app_display_name`, see `steps::unique_name_for`).
+    #[serde(default)]
+    pub app_client_id: Option<String>,
     /// ISE.
     #[serde(default)]
     pub ise: IseConfig,

@@ -159,16 +159,21 @@ pub enum Error {
     #[error(transparent)]
     Graph(#[from] graph_client::Error),
 
-    /// Several applications carry the display name, so the one to use is unclear.
+    /// Several hand-made applications carry the display name, so the one to adopt is
+    /// unclear.
     #[error(
-        "{count} applications are named `{name}` in Entra ID: rename or delete the extra ones, \
-         or give the integration a unique application name"
+        "{count} applications are named `{name}` in Entra ID and none carries the \
+         integration's uniqueName: set app_client_id to the one to adopt (the one holding \
+         ISE's key), or rename or delete the others. Candidates: {}",
+        candidates.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
     )]
     AmbiguousApplication {
         /// The display name.
         name: String,
         /// How many carry it.
         count: usize,
+        /// Each candidate with its key thumbprints.
+        candidates: Vec<crate::steps::AppCandidate>,
     },
 
     /// ISE has no certificate usable as its admin certificate.

@@ -114,6 +114,20 @@ pub struct Options {
     pub admin_key: AdminKey,
     /// How long to wait for admin consent to replicate.
     pub consent_wait: Duration,
+    /// A hand-made application to adopt, by client id (when none carries the
+    /// integration's uniqueName yet).
+    pub app_client_id: Option<String>,
+}
+
+impl Options {
+    /// Who the integration's application is.
+    pub fn app_identity(&self) -> steps::AppIdentity {
+        let identity = steps::AppIdentity::new(self.app_display_name.clone());
+        match &self.app_client_id {
+            Some(id) => identity.adopting(id.clone()),
+            None => identity,
+        }
+    }
 }
 
 impl Default for Options {
@@ -123,6 +137,7 @@ impl Default for Options {
             mdm_server_name: "Intune".into(),
             admin_key: AdminKey::ExportFromIse,
             consent_wait: Duration::from_secs(300),
+            app_client_id: None,
         }
     }
 }
@@ -238,6 +253,7 @@ impl Onboarding {
         let options = Options {
             app_display_name: config.app_display_name.clone(),
             mdm_server_name: config.mdm_server_name.clone(),
+            app_client_id: config.app_client_id.clone(),
             ..Options::default()
         };
         Ok(Self::new(
@@ -305,16 +321,22 @@ impl Onboarding {
             format!("ISE {version}: token audience {audience}"),
         )];
         let name = &self.options.app_display_name;
-        let (apps, admin, targets, present) = tokio::try_join!(
-            async { Ok::<_, Error>(self.graph.applications().find_by_display_name(name).await?) },
+        let identity = self.options.app_identity();
+        let (seen, admin, targets, present) = tokio::try_join!(
+            steps::observe_app(&self.graph, &identity),
             async { Ok(steps::export_admin_certificate(&self.ise).await?.value) },
             steps::permission_targets(&self.graph),
             steps::trusted_fingerprints(&self.ise),
         )?;
-        let registration = steps::registration_outcome(&apps, name)?;
+        let registration = steps::decide_registration(&seen, &identity)?;
         let sha1 = admin.certificate.sha1().to_hex();
         let mut client_id = String::from("<new application>");
-        match apps.first() {
+        let existing = match &registration {
+            steps::Registration::Existing(app) | steps::Registration::Adopt(app) => Some(app),
+            _ => None,
+        };
+        let registration = registration.outcome();
+        match existing {
             None => {
                 plan.push(PlannedChange::new(
                     StepName::RegisterApp,
@@ -466,7 +488,7 @@ impl Onboarding {
         let microsoft = async {
             let (app, app_t) = timed(
                 StepName::RegisterApp,
-                steps::register_app(&self.graph, &self.options.app_display_name),
+                steps::register_app(&self.graph, self.options.app_identity()),
             )
             .await;
             let app = app?;

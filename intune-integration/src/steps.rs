@@ -12,8 +12,8 @@ use graph_client::well_known::{
     GET_DEVICE_COMPLIANCE_ROLE_ID, INTUNE_API_APP_ID, MICROSOFT_GRAPH_APP_ID,
 };
 use graph_client::{
-    AppRoleAssignment, Application, CertificateKey, GraphClient, KeyCredential, NewApplication,
-    RequiredResourceAccess, ResourceAccess, merge_access,
+    AppRoleAssignment, Application, ApplicationUpdate, CertificateKey, GraphClient, KeyCredential,
+    NewApplication, RequiredResourceAccess, ResourceAccess, merge_access,
 };
 use ise_client::{
     DEFAULT_SELF_SIGNED_NAME, ExportKind, ImportOutcome, IseClient, Node, SystemCertificate,
@@ -41,38 +41,241 @@ pub struct RegisteredApp {
     pub display_name: String,
 }
 
-/// What step 1 decides from the applications found under the display name: create
-/// one (`Created`), adopt the one found (`Unchanged`), or refuse when several carry the
-/// name.
-pub fn registration_outcome(found: &[Application], display_name: &str) -> Result<Outcome, Error> {
-    match found.len() {
-        0 => Ok(Outcome::Created),
-        1 => Ok(Outcome::Unchanged),
-        count => Err(Error::AmbiguousApplication {
-            name: display_name.into(),
-            count,
+/// Who the integration's application is: its display name, the uniqueName it is
+/// found by (an alternate key Graph keeps unique, so lost answers and concurrent runs
+/// cannot make two), and optionally the client id of a hand-made application to adopt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AppIdentity {
+    /// Display name.
+    pub display_name: String,
+    /// The uniqueName ([`unique_name_for`] of the display name by default).
+    pub unique_name: String,
+    /// A hand-made application to adopt, by client id.
+    pub adopt_client_id: Option<String>,
+}
+
+impl AppIdentity {
+    /// The identity for a display name, with its derived uniqueName.
+    pub fn new(display_name: impl Into<String>) -> Self {
+        let display_name = display_name.into();
+        Self {
+            unique_name: unique_name_for(&display_name),
+            display_name,
+            adopt_client_id: None,
+        }
+    }
+
+    /// The same identity, adopting the application with this client id when no
+    /// application carries the uniqueName yet.
+    pub fn adopting(mut self, client_id: impl Into<String>) -> Self {
+        self.adopt_client_id = Some(client_id.into());
+        self
+    }
+}
+
+impl From<&str> for AppIdentity {
+    fn from(display_name: &str) -> Self {
+        Self::new(display_name)
+    }
+}
+
+/// The uniqueName of the integration's application, derived from its display name:
+/// `ise-intune-`, the name in lowercase letters, digits and dashes (at most 40
+/// characters), a dash, and the first 8 hex digits of the SHA-256 of the exact name —
+/// so two integrations in one tenant differ whenever their names do.
+///
+/// ```
+/// use intune_integration::steps::unique_name_for;
+/// let u = unique_name_for("Cisco ISE Intune integration");
+/// assert!(u.starts_with("ise-intune-cisco-ise-intune-integration-"));
+/// assert_eq!(u.len(), "ise-intune-cisco-ise-intune-integration-".len() + 8);
+/// ```
+pub fn unique_name_for(display_name: &str) -> String {
+    let mut slug = String::new();
+    for c in display_name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+    }
+    let slug: String = slug.trim_end_matches('-').chars().take(40).collect();
+    let digest = ring::digest::digest(&ring::digest::SHA256, display_name.as_bytes());
+    let short = hex::encode(&digest.as_ref()[..4]);
+    format!("ise-intune-{}-{short}", slug.trim_end_matches('-'))
+}
+
+/// What step 1 found in Entra ID.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct AppObservation {
+    /// The application carrying the uniqueName.
+    pub by_unique_name: Option<Application>,
+    /// The application with the configured client id, when asked to adopt one.
+    pub by_client_id: Option<Application>,
+    /// Applications with the display name and no uniqueName (hand-made ones).
+    pub by_display_name: Vec<Application>,
+}
+
+/// Reads what step 1 decides from: by uniqueName first; then the configured client
+/// id; then the display name.
+pub async fn observe_app(
+    graph: &GraphClient,
+    identity: &AppIdentity,
+) -> Result<AppObservation, Error> {
+    let apps = graph.applications();
+    let mut seen = AppObservation {
+        by_unique_name: apps
+            .get_by_unique_name(&identity.unique_name, false)
+            .await?,
+        ..AppObservation::default()
+    };
+    if seen.by_unique_name.is_some() {
+        return Ok(seen);
+    }
+    if let Some(client_id) = &identity.adopt_client_id {
+        seen.by_client_id = Some(apps.find_by_app_id(client_id).await?.ok_or_else(|| {
+            Error::Config {
+                what: format!(
+                    "no application with client id {client_id} (app_client_id) exists in the tenant"
+                ),
+            }
+        })?);
+        return Ok(seen);
+    }
+    seen.by_display_name = apps
+        .find_by_display_name(&identity.display_name)
+        .await?
+        .into_iter()
+        .filter(|a| a.unique_name.is_none())
+        .collect();
+    Ok(seen)
+}
+
+/// Step 1's decision.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Registration {
+    /// The application carries the uniqueName: use it as it is.
+    Existing(Application),
+    /// Adopt a hand-made application: give it the uniqueName.
+    Adopt(Application),
+    /// None exists: create it by upsert.
+    Create,
+}
+
+impl Registration {
+    /// The outcome the decision leads to.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            Self::Existing(_) => Outcome::Unchanged,
+            Self::Adopt(_) => Outcome::Updated,
+            Self::Create => Outcome::Created,
+        }
+    }
+}
+
+/// Step 1's decision from what was observed: the application with the uniqueName, else
+/// the configured one, else the one hand-made application with the display name, else a
+/// new one. Several hand-made candidates are an error listing each with its keys.
+pub fn decide_registration(
+    seen: &AppObservation,
+    identity: &AppIdentity,
+) -> Result<Registration, Error> {
+    if let Some(app) = &seen.by_unique_name {
+        return Ok(Registration::Existing(app.clone()));
+    }
+    if let Some(app) = &seen.by_client_id {
+        return Ok(match &app.unique_name {
+            Some(_) => Registration::Existing(app.clone()),
+            None => Registration::Adopt(app.clone()),
+        });
+    }
+    match seen.by_display_name.as_slice() {
+        [] => Ok(Registration::Create),
+        [one] => Ok(Registration::Adopt(one.clone())),
+        many => Err(Error::AmbiguousApplication {
+            name: identity.display_name.clone(),
+            count: many.len(),
+            candidates: many
+                .iter()
+                .map(|a| AppCandidate {
+                    client_id: a.app_id.clone(),
+                    key_thumbprints: a
+                        .key_credentials
+                        .iter()
+                        .filter_map(|k| k.thumbprint_hex())
+                        .collect(),
+                })
+                .collect(),
         }),
     }
 }
 
-/// Step 1: finds the single-tenant application by display name, or creates it, and
-/// ensures its service principal.
+/// An application that could be the integration's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AppCandidate {
+    /// Its client id.
+    pub client_id: String,
+    /// SHA-1 thumbprints of its keys: the one holding ISE's is the integration's.
+    pub key_thumbprints: Vec<String>,
+}
+
+impl std::fmt::Display for AppCandidate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (keys: ", self.client_id)?;
+        if self.key_thumbprints.is_empty() {
+            f.write_str("none")?;
+        } else {
+            f.write_str(&self.key_thumbprints.join(", "))?;
+        }
+        f.write_str(")")
+    }
+}
+
+/// Step 1: finds the integration's application by its uniqueName (or adopts a
+/// hand-made one, or creates it by upsert) and ensures its service principal.
 pub async fn register_app(
     graph: &GraphClient,
-    display_name: &str,
+    identity: impl Into<AppIdentity>,
 ) -> Result<Step<RegisteredApp>, Error> {
-    let found = graph
-        .applications()
-        .find_by_display_name(display_name)
-        .await?;
-    let outcome = registration_outcome(&found, display_name)?;
-    let app = match found.into_iter().next() {
-        Some(app) => app,
-        None => {
-            graph
-                .applications()
-                .create(&NewApplication::single_tenant(display_name))
-                .await?
+    let identity = identity.into();
+    let seen = observe_app(graph, &identity).await?;
+    let decision = decide_registration(&seen, &identity)?;
+    let apps = graph.applications();
+    let mut outcome = decision.outcome();
+    let app = match decision {
+        Registration::Existing(app) => app,
+        Registration::Adopt(app) => {
+            apps.update(
+                &app.id,
+                &ApplicationUpdate {
+                    unique_name: Some(identity.unique_name.clone()),
+                    ..ApplicationUpdate::default()
+                },
+            )
+            .await?;
+            app
+        }
+        Registration::Create => {
+            let new = NewApplication::single_tenant(identity.display_name.clone());
+            match apps.upsert(&identity.unique_name, &new).await? {
+                graph_client::Change::Created(Some(app)) => app,
+                _ => {
+                    // It existed after all (a concurrent run, or our own lost answer).
+                    outcome = Outcome::Unchanged;
+                    apps.get_by_unique_name(&identity.unique_name, true)
+                        .await?
+                        .ok_or_else(|| Error::Config {
+                            what: format!(
+                                "the application `{}` was upserted but cannot be read back",
+                                identity.unique_name
+                            ),
+                        })?
+                }
+            }
         }
     };
     let sp = graph.service_principals().ensure(&app.app_id).await?;

@@ -54,7 +54,7 @@ pub use model::{
 pub use reqwest::Method;
 pub use resources::{
     Ers, ExportKind, Filter, ImportOutcome, SystemCertificates, TrustedCertificateImport,
-    TrustedCertificates,
+    TrustedCertificateUpdate, TrustedCertificates,
 };
 pub use secrecy::SecretString;
 pub use tls::TlsPolicy;

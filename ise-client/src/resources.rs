@@ -509,17 +509,93 @@ pub enum ImportOutcome {
         /// ISE's message.
         message: String,
     },
+    /// Another certificate holds the friendly name: nothing was imported; import under
+    /// another name.
+    NameTaken {
+        /// ISE's message.
+        message: String,
+    },
 }
 
+/// A change to a certificate of the trusted store (`PUT …/trusted-certificate/{id}`):
+/// the friendly name (required by ISE), the status and the trust flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TrustedCertificateUpdate {
+    /// Friendly name (ISE requires it; send the current one to keep it).
+    pub name: String,
+    /// Enabled or disabled.
+    pub enabled: bool,
+    /// Trust for authentication within ISE.
+    pub trust_for_ise_auth: bool,
+    /// Trust for client authentication and syslog (needs `trust_for_ise_auth`).
+    pub trust_for_client_auth: bool,
+    /// Trust for certificate-based admin authentication (needs both above).
+    pub trust_for_certificate_based_admin_auth: bool,
+    /// Trust for authentication of Cisco services.
+    pub trust_for_cisco_services_auth: bool,
+}
+
+impl TrustedCertificateUpdate {
+    /// The update that keeps `current` as ISE reports it (name, status, and the trust
+    /// flags read from `trustedFor`), to be changed field by field.
+    pub fn keeping(current: &TrustedCertificate) -> Self {
+        let purposes = current.trusted_for.as_deref().unwrap_or_default();
+        let has = |p: &str| {
+            purposes
+                .split(',')
+                .any(|x| x.trim().eq_ignore_ascii_case(p))
+        };
+        Self {
+            name: current.friendly_name.clone(),
+            enabled: current
+                .status
+                .as_deref()
+                .is_none_or(|s| s.eq_ignore_ascii_case("enabled")),
+            trust_for_ise_auth: has("Infrastructure"),
+            trust_for_client_auth: has("Endpoints"),
+            trust_for_certificate_based_admin_auth: has("AdminAuth"),
+            trust_for_cisco_services_auth: has("Cisco Services"),
+        }
+    }
+
+    /// The exact body to send.
+    pub fn to_body(&self) -> Value {
+        json!({
+            "name": self.name,
+            "status": if self.enabled { "Enabled" } else { "Disabled" },
+            "trustForIseAuth": self.trust_for_ise_auth,
+            "trustForClientAuth": self.trust_for_client_auth,
+            "trustForCertificateBasedAdminAuth": self.trust_for_certificate_based_admin_auth,
+            "trustForCiscoServicesAuth": self.trust_for_cisco_services_auth,
+        })
+    }
+}
+
+/// ISE's refusal of an import whose certificate it holds already (409, or "binary
+/// equal ... skipping the replace").
 fn is_duplicate(e: &Error) -> Option<String> {
     match e {
         Error::Api { status, body, .. } => {
             let m = body.message.to_ascii_lowercase();
-            let dup = *status == 409
-                || m.contains("binary equal")
-                || m.contains("already exist")
-                || m.contains("skipping the replace");
+            let dup =
+                *status == 409 || m.contains("binary equal") || m.contains("skipping the replace");
             dup.then(|| body.message.clone())
+        }
+        _ => None,
+    }
+}
+
+/// ISE's refusal of an import whose friendly name another certificate holds ("Trust
+/// certificate with the friendly name … already exists").
+fn is_name_taken(e: &Error) -> Option<String> {
+    match e {
+        Error::Api {
+            status: 400, body, ..
+        } => {
+            let m = body.message.to_ascii_lowercase();
+            (m.contains("friendly name") && m.contains("already exist"))
+                .then(|| body.message.clone())
         }
         _ => None,
     }
@@ -597,6 +673,15 @@ impl TrustedCertificates {
             if let Some(message) = is_duplicate(&err) {
                 return Ok(ImportOutcome::AlreadyPresent { message });
             }
+            if let Some(message) = is_name_taken(&err) {
+                // Another run may have imported this very certificate under the name.
+                if let Some(found) = self.find_by_sha256(&sha256).await? {
+                    return Ok(ImportOutcome::AlreadyPresent {
+                        message: format!("{message} (it is this certificate: id {})", found.id),
+                    });
+                }
+                return Ok(ImportOutcome::NameTaken { message });
+            }
             if !err.is_transient() || tries >= IMPORT_TRIES {
                 return Err(err);
             }
@@ -624,6 +709,19 @@ impl TrustedCertificates {
             .await?
             .into_iter()
             .find(|c| c.sha256_hex().as_deref() == Some(want.as_str())))
+    }
+
+    /// Updates a trusted certificate in place (status, trust flags, name). PUT replaces
+    /// the same fields with the same values, so it is retried like a read.
+    pub async fn update(&self, id: &str, update: &TrustedCertificateUpdate) -> Result<()> {
+        let path = format!(
+            "/api/v1/certs/trusted-certificate/{}",
+            segment("certificate id", id)?
+        );
+        self.client
+            .send(Call::new(Method::PUT, Api::OpenApi, path).json(update.to_body()))
+            .await
+            .map(drop)
     }
 
     /// Deletes a trusted certificate.
