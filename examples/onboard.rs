@@ -17,6 +17,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
+use ise_intune::integration::Error;
 use ise_intune::integration::config::IntegrationConfig;
 use ise_intune::integration::mdm::{ManualChecklist, MdmServerConfigurator};
 use ise_intune::integration::outcome::Outcome;
@@ -88,6 +89,12 @@ fn summary(report: &Report) {
             c.detail
         );
     }
+    if !report.written.is_empty() {
+        println!("Written by this run:");
+        for w in &report.written {
+            println!("  {w}");
+        }
+    }
     if let Some(m) = &report.manual_action {
         println!("\nAction required:\n{m}");
     }
@@ -97,6 +104,8 @@ fn summary(report: &Report) {
             "Onboarding complete: ISE reaches Intune through Microsoft Graph."
         } else if report.manual_action.is_some() {
             "Onboarding paused: do the steps above, then run again."
+        } else if !report.errors.is_empty() {
+            "Onboarding failed: run again to carry on from here."
         } else {
             "Onboarding incomplete: see the failed checks above."
         }
@@ -150,7 +159,22 @@ async fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
         println!("Onboarding ISE {} to Intune:", onboarding.ise().base_url());
         onboarding.with_progress(Arc::new(print_step))
     };
-    let report = onboarding.apply().await?;
+    let report = match onboarding.apply().await {
+        Ok(report) => report,
+        // A failed run still says what it did and what was written.
+        Err(Error::Apply(failure)) => {
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&failure.report)?);
+            } else {
+                summary(&failure.report);
+                for (step, e) in &failure.errors {
+                    eprintln!("error in {step}: {e}");
+                }
+            }
+            return Ok(false);
+        }
+        Err(e) => return Err(e.into()),
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

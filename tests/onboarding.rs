@@ -224,7 +224,24 @@ async fn without_the_root_import_ise_and_verification_name_the_problem() {
     let onboarding = sim::onboarding(sim.info(), Configurator::Gui, false, Options::default())
         .expect("pipeline");
     match onboarding.apply().await {
-        Err(Error::MdmConfiguration { message }) => assert_eq!(message, TRUST_STORE_MESSAGE),
+        Err(Error::Apply(failure)) => {
+            match failure.errors.as_slice() {
+                [(StepName::ConfigureMdmServer, Error::MdmConfiguration { message })] => {
+                    assert_eq!(message, TRUST_STORE_MESSAGE)
+                }
+                other => panic!("unexpected errors: {other:?}"),
+            }
+            // The failed run still says what it did and what it wrote.
+            assert_eq!(failure.report.ise_version, "3.3.0.430 patch 2");
+            assert_eq!(failure.report.errors[0].step, StepName::ConfigureMdmServer);
+            assert!(
+                failure.report.written[0].starts_with("register_app (created): application"),
+                "{:?}",
+                failure.report.written
+            );
+            let json = serde_json::to_value(&failure.report).expect("json");
+            assert_eq!(json["errors"][0]["step"], "configure_mdm_server");
+        }
         other => panic!("unexpected: {other:?}"),
     }
     assert_eq!(
@@ -462,11 +479,13 @@ async fn report_json_keys_are_stable() {
         keys(&report),
         [
             "complete",
+            "errors",
             "ise_version",
             "manual_action",
             "requests",
             "steps",
-            "verification"
+            "verification",
+            "written"
         ]
     );
     assert_eq!(keys(&report["requests"]), ["reads", "writes"]);

@@ -220,6 +220,37 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// Every name tried for a trust anchor is held by another certificate.
+    #[error(
+        "trust anchor `{anchor}` could not be imported: the names {names:?} are held by other \
+         certificates in ISE's trusted store; rename one (Administration > System > Certificates \
+         > Trusted Certificates) and run again"
+    )]
+    AnchorNameTaken {
+        /// The anchor.
+        anchor: String,
+        /// The names tried.
+        names: Vec<String>,
+    },
+
+    /// Admin consent did not become visible in time.
+    #[error(
+        "admin consent is still not visible after {waited:?}: missing {missing:?}; Entra ID \
+         replication can take minutes — run again later, or check the grants in the portal \
+         (Enterprise applications > the integration > Permissions)"
+    )]
+    ConsentNotVisible {
+        /// How long was waited.
+        waited: std::time::Duration,
+        /// The grants not yet visible (`resource id / role id`).
+        missing: Vec<String>,
+    },
+
+    /// A run failed after some steps ran: the report so far, what was written, and
+    /// every error of both sides.
+    #[error("onboarding failed: {0}")]
+    Apply(Box<crate::pipeline::ApplyFailure>),
+
     /// A task the library spawned panicked or was cancelled.
     #[error("an internal task did not finish: {0}")]
     Task(#[source] tokio::task::JoinError),

@@ -44,7 +44,7 @@ pub struct Requests {
 }
 
 /// The result of [`Onboarding::apply`].
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 #[non_exhaustive]
 pub struct Report {
     /// ISE's release.
@@ -59,6 +59,20 @@ pub struct Report {
     pub manual_action: Option<String>,
     /// Whether every step completed and verification passed.
     pub complete: bool,
+    /// What this run wrote, step by step (`register_app (created): …`).
+    pub written: Vec<String>,
+    /// The errors that ended the run, with their steps (empty when it ran through).
+    pub errors: Vec<StepError>,
+}
+
+/// An error that ended a step, as reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct StepError {
+    /// The step.
+    pub step: StepName,
+    /// The error, as text.
+    pub message: String,
 }
 
 /// One change [`Onboarding::plan`] expects: the outcome [`Onboarding::apply`] would
@@ -322,11 +336,11 @@ impl Onboarding {
         )];
         let name = &self.options.app_display_name;
         let identity = self.options.app_identity();
-        let (seen, admin, targets, present) = tokio::try_join!(
+        let (seen, admin, targets, store) = tokio::try_join!(
             steps::observe_app(&self.graph, &identity),
             async { Ok(steps::export_admin_certificate(&self.ise).await?.value) },
             steps::permission_targets(&self.graph),
-            steps::trusted_fingerprints(&self.ise),
+            async { Ok(self.ise.trusted_certificates().list(&[]).await?) },
         )?;
         let registration = steps::decide_registration(&seen, &identity)?;
         let sha1 = admin.certificate.sha1().to_hex();
@@ -400,23 +414,30 @@ impl Onboarding {
                 ));
             }
         }
-        let missing: Vec<String> = self
-            .anchors
-            .missing_from(&present)
-            .iter()
-            .map(|a| a.name().to_owned())
-            .collect();
+        let actions = steps::anchor_actions(&store, &self.anchors);
+        let describe = |wanted: fn(&steps::AnchorAction) -> bool| {
+            actions
+                .iter()
+                .filter(|(_, a)| wanted(a))
+                .map(|(anchor, _)| anchor.name().to_owned())
+                .collect::<Vec<_>>()
+        };
+        let imports = describe(|a| matches!(a, steps::AnchorAction::Import));
+        let fixes = describe(|a| matches!(a, steps::AnchorAction::Fix { .. }));
+        let mut detail = Vec::new();
+        if !imports.is_empty() {
+            detail.push(format!("import {}", imports.join(", ")));
+        }
+        if !fixes.is_empty() {
+            detail.push(format!("enable and trust {}", fixes.join(", ")));
+        }
         plan.push(PlannedChange::new(
             StepName::ImportTrustAnchors,
-            if missing.is_empty() {
-                Outcome::Unchanged
+            steps::anchors_outcome(&actions),
+            if detail.is_empty() {
+                "every anchor is trusted in ISE's store".into()
             } else {
-                Outcome::Created
-            },
-            if missing.is_empty() {
-                "every anchor is in ISE's trusted store".into()
-            } else {
-                format!("import {}", missing.join(", "))
+                detail.join("; ")
             },
         ));
         let settings = self.mdm_settings(&version, &client_id)?;
@@ -429,8 +450,13 @@ impl Onboarding {
         Ok(plan)
     }
 
-    /// Waits until both app role assignments are visible (admin consent replicates).
-    async fn wait_for_consent(&self, sp_id: &str) -> Result<(), Error> {
+    /// Waits until every grant is visible (admin consent replicates), or fails naming
+    /// what is still missing.
+    async fn wait_for_consent(
+        &self,
+        sp_id: &str,
+        targets: &steps::PermissionTargets,
+    ) -> Result<(), Error> {
         let started = Instant::now();
         loop {
             let held = self
@@ -439,8 +465,18 @@ impl Onboarding {
                 .app_role_assignments()?
                 .all()
                 .await?;
-            if held.len() >= 2 || started.elapsed() > self.options.consent_wait {
+            let missing = steps::missing_grants(&held, targets);
+            if missing.is_empty() {
                 return Ok(());
+            }
+            if started.elapsed() > self.options.consent_wait {
+                return Err(Error::ConsentNotVisible {
+                    waited: started.elapsed(),
+                    missing: missing
+                        .iter()
+                        .map(|(resource, role)| format!("{resource} / {role}"))
+                        .collect(),
+                });
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
@@ -471,13 +507,64 @@ impl Onboarding {
     /// unsupported ISE releases before any write. A second run on an integrated pair
     /// writes nothing; after [`Outcome::ManualActionRequired`] a later run carries on
     /// from the remote state.
+    ///
+    /// When a step fails after others ran, the error is [`Error::Apply`]: it holds the
+    /// report so far (each step's outcome, what was written) and every error of both
+    /// sides. A failure before any step completed (e.g. an unsupported release) is
+    /// returned as it is.
     pub async fn apply(&self) -> Result<Report, Error> {
         let before = self.counts();
-        let mut log = Vec::new();
+        let mut run = Run::default();
+        let outcome = self.run_steps(&mut run).await;
+        let after = self.counts();
+        let requests = Requests {
+            reads: after.reads.saturating_sub(before.reads),
+            writes: after.writes.saturating_sub(before.writes),
+        };
+        let mut report = match outcome {
+            Ok(report) => report,
+            Err(()) if run.log.is_empty() && run.errors.len() == 1 => {
+                return Err(run.errors.remove(0).1);
+            }
+            Err(()) => Report {
+                ise_version: run.ise_version.clone(),
+                ..Report::default()
+            },
+        };
+        report.written = run
+            .log
+            .iter()
+            .filter(|s| s.outcome.is_write())
+            .map(|s| format!("{} ({}): {}", s.name, s.outcome, s.detail))
+            .collect();
+        report.errors = run
+            .errors
+            .iter()
+            .map(|(step, e)| StepError {
+                step: *step,
+                message: e.to_string(),
+            })
+            .collect();
+        report.steps = run.log;
+        report.requests = requests;
+        if run.errors.is_empty() {
+            return Ok(report);
+        }
+        report.complete = false;
+        Err(Error::Apply(Box::new(ApplyFailure {
+            report,
+            errors: run.errors,
+        })))
+    }
+
+    /// The steps of [`Self::apply`], recording into `run`; `Err(())` when one failed
+    /// (its error is in `run.errors`).
+    async fn run_steps(&self, run: &mut Run) -> Result<Report, ()> {
         let (version, t) = timed(StepName::CheckIseVersion, self.checked_version()).await;
-        let (version, audience) = version?;
+        let (version, audience) = run.check(StepName::CheckIseVersion, version)?;
+        run.ise_version = version.to_string();
         self.record(
-            &mut log,
+            &mut run.log,
             StepName::CheckIseVersion,
             &Step::unchanged(()),
             t,
@@ -491,20 +578,24 @@ impl Onboarding {
                 steps::register_app(&self.graph, self.options.app_identity()),
             )
             .await;
-            let app = app?;
+            let app = match app {
+                Ok(app) => app,
+                Err(e) => return (Err(e), None),
+            };
             let (perms, perms_t) = timed(StepName::GrantPermissions, async {
-                let perms = steps::grant_permissions(&self.graph, &app.value).await?;
+                let targets = steps::permission_targets(&self.graph).await?;
+                let perms = steps::grant_permissions_to(&self.graph, &app.value, &targets).await?;
                 if perms.outcome.is_write() {
-                    self.wait_for_consent(&app.value.service_principal_id)
+                    self.wait_for_consent(&app.value.service_principal_id, &targets)
                         .await?;
                 }
                 Ok::<_, Error>(perms)
             })
             .await;
-            Ok::<_, Error>(((app, app_t), (perms?, perms_t)))
+            (Ok((app, app_t)), Some(perms.map(|p| (p, perms_t))))
         };
         let ise_side = async {
-            let (export, anchors) = tokio::join!(
+            tokio::join!(
                 timed(
                     StepName::ExportAdminCertificate,
                     steps::export_admin_certificate(&self.ise)
@@ -513,94 +604,134 @@ impl Onboarding {
                     StepName::ImportTrustAnchors,
                     steps::import_trust_anchors(&self.ise, &self.anchors)
                 ),
-            );
-            Ok::<_, Error>(((export.0?, export.1), (anchors.0?, anchors.1)))
+            )
         };
-        let (ms_side, ise_result) = tokio::join!(microsoft, ise_side);
-        let ((export, export_t), (anchors, anchors_t)) = ise_result?;
-        let ((app, app_t), (perms, perms_t)) = ms_side?;
-        self.record(
-            &mut log,
-            StepName::RegisterApp,
-            &app,
-            app_t,
-            format!(
-                "application `{}` (client id {})",
-                app.value.display_name, app.value.client_id
-            ),
-        );
-        self.record(
-            &mut log,
-            StepName::ExportAdminCertificate,
-            &export,
-            export_t,
-            format!(
-                "`{}` of {} (SHA-1 {})",
-                export.value.system_certificate.friendly_name,
-                export.value.node.hostname,
-                export.value.certificate.sha1()
-            ),
-        );
+        let ((app, perms), ((export, export_t), (anchors, anchors_t))) =
+            tokio::join!(microsoft, ise_side);
+        // Record what finished on both sides before giving up on either.
+        let app = run.check(StepName::RegisterApp, app).ok();
+        if let Some((app, t)) = &app {
+            self.record(
+                &mut run.log,
+                StepName::RegisterApp,
+                app,
+                *t,
+                format!(
+                    "application `{}` (client id {})",
+                    app.value.display_name, app.value.client_id
+                ),
+            );
+        }
+        let export = run.check(StepName::ExportAdminCertificate, export).ok();
+        if let Some(export) = &export {
+            self.record(
+                &mut run.log,
+                StepName::ExportAdminCertificate,
+                export,
+                export_t,
+                format!(
+                    "`{}` of {} (SHA-1 {})",
+                    export.value.system_certificate.friendly_name,
+                    export.value.node.hostname,
+                    export.value.certificate.sha1()
+                ),
+            );
+        }
+        let anchors = run.check(StepName::ImportTrustAnchors, anchors).ok();
+        let perms = match perms {
+            Some(p) => run.check(StepName::GrantPermissions, p).ok(),
+            None => None,
+        };
+        // Reported in the established order: upload, permissions, details, anchors.
+        let record_rest = |run: &mut Run, upload: Option<(&Step<String>, Duration)>| {
+            if let Some((upload, t)) = upload {
+                if let Some(export) = &export {
+                    self.record(
+                        &mut run.log,
+                        StepName::UploadCertificate,
+                        upload,
+                        t,
+                        format!(
+                            "thumbprint {} registered and named {}",
+                            upload.value,
+                            steps::key_display_name(&export.value.certificate)
+                        ),
+                    );
+                }
+            }
+            if let Some((perms, t)) = &perms {
+                self.record(
+                    &mut run.log,
+                    StepName::GrantPermissions,
+                    perms,
+                    *t,
+                    "get_device_compliance and Application.Read.All consented".into(),
+                );
+            }
+            if let (Some((app, _)), Some(_)) = (&app, upload) {
+                let details = steps::app_details(&self.graph, &app.value);
+                self.record(
+                    &mut run.log,
+                    StepName::AppDetails,
+                    &Step::unchanged(()),
+                    Duration::ZERO,
+                    format!(
+                        "client id {}, tenant {}, token endpoint {}",
+                        details.client_id, details.tenant_id, details.token_endpoint
+                    ),
+                );
+            }
+            if let Some(anchors) = &anchors {
+                let imported = anchors
+                    .value
+                    .iter()
+                    .filter(|a| a.outcome == Outcome::Created)
+                    .count();
+                self.record(
+                    &mut run.log,
+                    StepName::ImportTrustAnchors,
+                    anchors,
+                    anchors_t,
+                    format!(
+                        "{imported} imported, {} already trusted",
+                        anchors.value.len().saturating_sub(imported)
+                    ),
+                );
+            }
+        };
+        let (Some((app_step, _)), Some(export_step), true, true) =
+            (&app, &export, anchors.is_some(), perms.is_some())
+        else {
+            record_rest(run, None);
+            return Err(());
+        };
         let (upload, t) = timed(
             StepName::UploadCertificate,
-            steps::upload_certificate(&self.graph, &app.value, &export.value.certificate),
+            steps::upload_certificate(&self.graph, &app_step.value, &export_step.value.certificate),
         )
         .await;
-        let upload = upload?;
-        self.record(
-            &mut log,
-            StepName::UploadCertificate,
-            &upload,
-            t,
-            format!(
-                "thumbprint {} registered and named {}",
-                upload.value,
-                steps::key_display_name(&export.value.certificate)
-            ),
-        );
-        self.record(
-            &mut log,
-            StepName::GrantPermissions,
-            &perms,
-            perms_t,
-            "get_device_compliance and Application.Read.All consented".into(),
-        );
-        let details = steps::app_details(&self.graph, &app.value);
-        self.record(
-            &mut log,
-            StepName::AppDetails,
-            &Step::unchanged(()),
-            Duration::ZERO,
-            format!(
-                "client id {}, tenant {}, token endpoint {}",
-                details.client_id, details.tenant_id, details.token_endpoint
-            ),
-        );
-        let imported = anchors
-            .value
-            .iter()
-            .filter(|a| a.outcome == Outcome::Created)
-            .count();
-        self.record(
-            &mut log,
-            StepName::ImportTrustAnchors,
-            &anchors,
-            anchors_t,
-            format!(
-                "{imported} imported, {} already trusted",
-                anchors.value.len() - imported
-            ),
-        );
+        let upload = match run.check(StepName::UploadCertificate, upload) {
+            Ok(upload) => upload,
+            Err(()) => {
+                record_rest(run, None);
+                return Err(());
+            }
+        };
+        record_rest(run, Some((&upload, t)));
+        let details = steps::app_details(&self.graph, &app_step.value);
 
-        let settings = self.mdm_settings(&version, &details.client_id)?;
+        let settings = run.check(
+            StepName::ConfigureMdmServer,
+            self.mdm_settings(&version, &details.client_id),
+        )?;
         let (configured, t) = timed(
             StepName::ConfigureMdmServer,
             steps::configure_mdm_server(self.configurator.as_ref(), &settings),
         )
         .await;
-        let configured = configured?;
+        let configured = run.check(StepName::ConfigureMdmServer, configured)?;
         self.record(
-            &mut log,
+            &mut run.log,
             StepName::ConfigureMdmServer,
             &configured,
             t,
@@ -611,89 +742,120 @@ impl Onboarding {
         );
         let mut report = Report {
             ise_version: version.to_string(),
-            steps: Vec::new(),
-            requests: Requests::default(),
-            verification: VerificationReport {
-                ok: false,
-                checks: Vec::new(),
-            },
             manual_action: configured.instructions.clone(),
-            complete: false,
+            ..Report::default()
         };
-        if configured.outcome != Outcome::ManualActionRequired {
-            // A certificate change on an existing entry needs disable → test → enable.
-            let needs_cycle = upload.outcome.is_write() && configured.outcome != Outcome::Created;
-            let (cycled, t) = timed(StepName::CycleMdmServer, async {
-                if needs_cycle {
-                    steps::cycle_mdm_server(self.configurator.as_ref(), &settings.name).await
-                } else {
-                    Ok(Step::unchanged(()))
-                }
-            })
-            .await;
-            let cycled = cycled?;
-            report.manual_action = cycled.instructions.clone();
-            self.record(
-                &mut log,
-                StepName::CycleMdmServer,
-                &cycled,
-                t,
-                if needs_cycle {
-                    "disabled, tested and re-enabled after the certificate change".into()
-                } else {
-                    "not needed: no certificate change on an existing entry".into()
-                },
-            );
-            if report.manual_action.is_none() {
-                let (verification, t) = timed(
-                    StepName::VerifyConnection,
-                    verify_connection(VerifyInput {
-                        ise: &self.ise,
-                        graph: &self.graph,
-                        client_id: &details.client_id,
-                        version,
-                        admin_key: self.options.admin_key.clone(),
-                        anchors: &self.anchors,
-                    }),
-                )
-                .await;
-                let verification = verification?;
-                let failed: Vec<String> = verification
-                    .checks
-                    .iter()
-                    .filter(|c| !c.ok)
-                    .map(|c| format!("{}: {}", c.name, c.detail))
-                    .collect();
-                let step = Step::new(
-                    if verification.ok {
-                        Outcome::Unchanged
-                    } else {
-                        Outcome::Failed
-                    },
-                    (),
-                );
-                self.record(
-                    &mut log,
-                    StepName::VerifyConnection,
-                    &step,
-                    t,
-                    if verification.ok {
-                        format!("{} checks passed", verification.checks.len())
-                    } else {
-                        failed.join("; ")
-                    },
-                );
-                report.complete = verification.ok;
-                report.verification = verification;
-            }
+        if configured.outcome == Outcome::ManualActionRequired {
+            return Ok(report);
         }
-        let after = self.counts();
-        report.steps = log;
-        report.requests = Requests {
-            reads: after.reads.saturating_sub(before.reads),
-            writes: after.writes.saturating_sub(before.writes),
-        };
+        // A certificate change on an existing entry needs disable → test → enable.
+        let needs_cycle = upload.outcome.is_write() && configured.outcome != Outcome::Created;
+        let (cycled, t) = timed(StepName::CycleMdmServer, async {
+            if needs_cycle {
+                steps::cycle_mdm_server(self.configurator.as_ref(), &settings.name).await
+            } else {
+                Ok(Step::unchanged(()))
+            }
+        })
+        .await;
+        let cycled = run.check(StepName::CycleMdmServer, cycled)?;
+        report.manual_action = cycled.instructions.clone();
+        self.record(
+            &mut run.log,
+            StepName::CycleMdmServer,
+            &cycled,
+            t,
+            if needs_cycle {
+                "disabled, tested and re-enabled after the certificate change".into()
+            } else {
+                "not needed: no certificate change on an existing entry".into()
+            },
+        );
+        if report.manual_action.is_some() {
+            return Ok(report);
+        }
+        let (verification, t) = timed(
+            StepName::VerifyConnection,
+            verify_connection(VerifyInput {
+                ise: &self.ise,
+                graph: &self.graph,
+                client_id: &details.client_id,
+                version,
+                admin_key: self.options.admin_key.clone(),
+                anchors: &self.anchors,
+            }),
+        )
+        .await;
+        let verification = run.check(StepName::VerifyConnection, verification)?;
+        let failed: Vec<String> = verification
+            .checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| format!("{}: {}", c.name, c.detail))
+            .collect();
+        let step = Step::new(
+            if verification.ok {
+                Outcome::Unchanged
+            } else {
+                Outcome::Failed
+            },
+            (),
+        );
+        self.record(
+            &mut run.log,
+            StepName::VerifyConnection,
+            &step,
+            t,
+            if verification.ok {
+                format!("{} checks passed", verification.checks.len())
+            } else {
+                failed.join("; ")
+            },
+        );
+        report.complete = verification.ok;
+        report.verification = verification;
         Ok(report)
+    }
+}
+
+/// What a run has done so far.
+#[derive(Default)]
+struct Run {
+    log: Vec<StepReport>,
+    errors: Vec<(StepName, Error)>,
+    ise_version: String,
+}
+
+impl Run {
+    /// The value, or `Err(())` with the error recorded against `step`.
+    fn check<T>(&mut self, step: StepName, result: Result<T, Error>) -> Result<T, ()> {
+        result.map_err(|e| self.errors.push((step, e)))
+    }
+}
+
+/// A failed [`Onboarding::apply`]: the report so far and every error.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ApplyFailure {
+    /// Each step's outcome until the failure, what was written, and the errors as text.
+    pub report: Report,
+    /// Every error, with the step it ended (both sides of the run).
+    pub errors: Vec<(StepName, Error)>,
+}
+
+impl std::fmt::Display for ApplyFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let failed: Vec<String> = self
+            .errors
+            .iter()
+            .map(|(step, e)| format!("{step}: {e}"))
+            .collect();
+        write!(f, "{}", failed.join("; "))?;
+        if self.report.written.is_empty() {
+            write!(f, " (nothing was written)")
+        } else {
+            write!(f, " (already written: {})", self.report.written.join("; "))
+        }
     }
 }
 

@@ -17,7 +17,7 @@ use graph_client::{
 };
 use ise_client::{
     DEFAULT_SELF_SIGNED_NAME, ExportKind, ImportOutcome, IseClient, Node, SystemCertificate,
-    TrustedCertificateImport,
+    TrustedCertificate, TrustedCertificateImport, TrustedCertificateUpdate,
 };
 use serde::Serialize;
 
@@ -648,56 +648,172 @@ pub async fn trusted_fingerprints(ise: &IseClient) -> Result<Vec<Sha256Fingerpri
         .collect())
 }
 
-/// Step 5: imports the anchors ISE's trusted store lacks (compared by SHA-256), in
-/// parallel. Certificates already there are never touched.
+/// What step 5 does for one anchor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AnchorAction {
+    /// In the store, enabled and trusted for what the integration needs.
+    Keep,
+    /// In the store but disabled or lacking a trust flag: updated in place.
+    Fix {
+        /// The store entry.
+        id: String,
+        /// The update (its other settings kept).
+        update: TrustedCertificateUpdate,
+    },
+    /// Not in the store (by SHA-256): imported.
+    Import,
+}
+
+/// Whether a store entry serves the integration: enabled, trusted for authentication
+/// within ISE (TLS to Microsoft) and for Cisco services.
+fn serves_integration(update: &TrustedCertificateUpdate) -> bool {
+    update.enabled && update.trust_for_ise_auth && update.trust_for_cisco_services_auth
+}
+
+/// Step 5's decision for each anchor from the store as read: a root counts as present
+/// only when a certificate with its SHA-256 is there, whatever its friendly name.
+pub fn anchor_actions<'a>(
+    store: &[TrustedCertificate],
+    anchors: &'a TrustAnchorSet,
+) -> Vec<(&'a TrustAnchor, AnchorAction)> {
+    anchors
+        .anchors()
+        .iter()
+        .map(|anchor| {
+            let sha = anchor.certificate().sha256().to_hex();
+            let action = match store
+                .iter()
+                .find(|t| t.sha256_hex().as_deref() == Some(sha.as_str()))
+            {
+                None => AnchorAction::Import,
+                Some(t) => {
+                    let mut update = TrustedCertificateUpdate::keeping(t);
+                    if serves_integration(&update) {
+                        AnchorAction::Keep
+                    } else {
+                        update.enabled = true;
+                        update.trust_for_ise_auth = true;
+                        update.trust_for_cisco_services_auth = true;
+                        AnchorAction::Fix {
+                            id: t.id.clone(),
+                            update,
+                        }
+                    }
+                }
+            };
+            (anchor, action)
+        })
+        .collect()
+}
+
+/// The outcome step 5 has for these actions.
+pub fn anchors_outcome(actions: &[(&TrustAnchor, AnchorAction)]) -> Outcome {
+    actions.iter().fold(Outcome::Unchanged, |o, (_, a)| {
+        o.and(match a {
+            AnchorAction::Keep => Outcome::Unchanged,
+            AnchorAction::Fix { .. } => Outcome::Updated,
+            AnchorAction::Import => Outcome::Created,
+        })
+    })
+}
+
+/// How many other names an import tries when another certificate holds the anchor's.
+const NAME_ATTEMPTS: usize = 4;
+
+/// Imports one anchor; when another certificate holds its friendly name, imports it
+/// under `<name> (ise-intune)`, `<name> (ise-intune 2)`, ... and says so.
+async fn import_anchor(ise: IseClient, anchor: TrustAnchor) -> Result<AnchorImport, Error> {
+    let base = anchor_import_request(&anchor);
+    let mut clashes = Vec::new();
+    for attempt in 0..NAME_ATTEMPTS {
+        let mut req = base.clone();
+        if attempt > 0 {
+            req.name = match attempt {
+                1 => format!("{} (ise-intune)", base.name),
+                n => format!("{} (ise-intune {n})", base.name),
+            };
+        }
+        let outcome = ise.trusted_certificates().import(&req).await?;
+        let (outcome, message) = match outcome {
+            ImportOutcome::Imported { message, .. } => (Outcome::Created, message),
+            ImportOutcome::AlreadyPresent { message } => (Outcome::Unchanged, message),
+            ImportOutcome::NameTaken { .. } => {
+                clashes.push(req.name);
+                continue;
+            }
+            other => (Outcome::Unchanged, format!("{other:?}")),
+        };
+        let message = if clashes.is_empty() {
+            message
+        } else {
+            format!(
+                "{message}; imported as `{}` because another certificate holds `{}`",
+                req.name,
+                clashes.join("`, `")
+            )
+        };
+        return Ok(AnchorImport {
+            name: anchor.name().into(),
+            sha256: anchor.certificate().sha256().to_hex(),
+            outcome,
+            message: Some(message),
+        });
+    }
+    Err(Error::AnchorNameTaken {
+        anchor: anchor.name().into(),
+        names: clashes,
+    })
+}
+
+/// Step 5: makes every anchor trusted in ISE's store: imports what is missing (by
+/// SHA-256; a friendly-name clash imports under another name), enables and sets the
+/// trust flags of present roots that lack them (keeping their other settings), and
+/// never removes anything. Imports and fixes run in parallel.
 pub async fn import_trust_anchors(
     ise: &IseClient,
     anchors: &TrustAnchorSet,
 ) -> Result<Step<Vec<AnchorImport>>, Error> {
-    let present = trusted_fingerprints(ise).await?;
-    let missing = anchors.missing_from(&present);
-    let mut results: Vec<AnchorImport> = anchors
-        .anchors()
-        .iter()
-        .filter(|a| !missing.iter().any(|m| m.certificate() == a.certificate()))
-        .map(|a| AnchorImport {
-            name: a.name().into(),
-            sha256: a.certificate().sha256().to_hex(),
-            outcome: Outcome::Unchanged,
-            message: None,
-        })
-        .collect();
+    let store = ise.trusted_certificates().list(&[]).await?;
+    let actions = anchor_actions(&store, anchors);
+    let mut results = Vec::new();
     let mut tasks = tokio::task::JoinSet::new();
-    for anchor in missing {
-        let ise = ise.clone();
-        let req = anchor_import_request(anchor);
-        let (name, sha) = (
-            anchor.name().to_owned(),
-            anchor.certificate().sha256().to_hex(),
-        );
-        tasks.spawn(async move {
-            ise.trusted_certificates().import(&req).await.map(|o| {
-                let (outcome, message) = match o {
-                    ImportOutcome::Imported { message, .. } => (Outcome::Created, message),
-                    ImportOutcome::AlreadyPresent { message } => (Outcome::Unchanged, message),
-                    // A future kind of answer: ISE did not say it imported anything.
-                    other => (Outcome::Unchanged, format!("{other:?}")),
-                };
-                AnchorImport {
-                    name,
-                    sha256: sha,
-                    outcome,
-                    message: Some(message),
-                }
-            })
-        });
+    for (anchor, action) in actions {
+        let sha256 = anchor.certificate().sha256().to_hex();
+        match action {
+            AnchorAction::Keep => results.push(AnchorImport {
+                name: anchor.name().into(),
+                sha256,
+                outcome: Outcome::Unchanged,
+                message: None,
+            }),
+            AnchorAction::Fix { id, update } => {
+                let ise = ise.clone();
+                let name = anchor.name().to_owned();
+                tasks.spawn(async move {
+                    ise.trusted_certificates().update(&id, &update).await?;
+                    Ok(AnchorImport {
+                        name,
+                        sha256,
+                        outcome: Outcome::Updated,
+                        message: Some(format!(
+                            "`{}` enabled and trusted for authentication within ISE and Cisco services",
+                            update.name
+                        )),
+                    })
+                });
+            }
+            AnchorAction::Import => {
+                tasks.spawn(import_anchor(ise.clone(), anchor.clone()));
+            }
+        }
     }
     let mut first_error = None;
     while let Some(joined) = tasks.join_next().await {
         match joined {
             Ok(Ok(r)) => results.push(r),
             Ok(Err(e)) => {
-                first_error.get_or_insert(Error::Ise(e));
+                first_error.get_or_insert(e);
             }
             Err(e) => {
                 first_error.get_or_insert(Error::Task(e));

@@ -35,7 +35,7 @@ pub struct Check {
 }
 
 /// The result of [`verify_connection`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct VerificationReport {
     /// Whether every check passed.

@@ -710,10 +710,13 @@ impl Simulator {
             ise_password: b.ise_password.clone(),
         });
 
+        // One directory per simulator: simulators of one seed in one process (parallel
+        // tests) must not share it, or the first to stop deletes the others' files.
+        static STARTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let dir = std::env::temp_dir().join(format!(
             "ise-intune-sim-{}-{}",
             std::process::id(),
-            shared.with_world(|w| w.rng.token(8))
+            STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ));
         std::fs::create_dir_all(&dir).map_err(|e| SimError::Config(format!("temp dir: {e}")))?;
         let ca_path = dir.join("simulated-public-root.pem");
