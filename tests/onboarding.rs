@@ -517,3 +517,82 @@ async fn report_json_keys_are_stable() {
         ]
     );
 }
+
+/// A root whose friendly name another certificate holds is imported under another
+/// name and ends trusted; a present root lacking the trust flags is fixed in place.
+#[tokio::test]
+async fn a_friendly_name_clash_still_ends_with_the_root_trusted() {
+    use ise_intune::integration::anchors::TrustAnchorSet;
+    let builtin = TrustAnchorSet::builtin();
+    let pem = |name: &str| builtin.get(name).expect("anchor").certificate().to_pem();
+    let sim = Simulator::builder()
+        .replication_lag(Duration::from_millis(100))
+        // Another certificate under the G1 anchor's name ...
+        .seed_trusted_certificate(
+            "DigiCert Global Root CA",
+            pem("Microsoft RSA Root Certificate Authority 2017"),
+        )
+        // ... and G2 present, trusted for ISE but not for Cisco services.
+        .seed_trusted_certificate("DigiCert Global Root G2", pem("DigiCert Global Root G2"))
+        .start()
+        .await
+        .expect("simulator");
+    let onboarding =
+        sim::onboarding(sim.info(), Configurator::Gui, true, Options::default()).expect("pipeline");
+    let report = onboarding.apply().await.expect("run");
+    assert!(report.complete, "{report:#?}");
+    let g1 = builtin
+        .get("DigiCert Global Root CA")
+        .expect("G1")
+        .certificate()
+        .sha256()
+        .to_hex();
+    let g2 = builtin
+        .get("DigiCert Global Root G2")
+        .expect("G2")
+        .certificate()
+        .sha256()
+        .to_hex();
+    let snapshot = sim.snapshot();
+    let store = snapshot["ise"]["trustedCertificates"]
+        .as_array()
+        .expect("store")
+        .clone();
+    let entry = |sha: &str| {
+        store
+            .iter()
+            .find(|t| t["sha256"] == sha)
+            .cloned()
+            .expect("in the store")
+    };
+    let g1_entry = entry(&g1);
+    assert_eq!(
+        g1_entry["friendlyName"],
+        "DigiCert Global Root CA (ise-intune)"
+    );
+    assert_eq!(g1_entry["trustForIseAuth"], true);
+    let g2_entry = entry(&g2);
+    assert_eq!(
+        (
+            g2_entry["friendlyName"].as_str(),
+            g2_entry["trustForCiscoServicesAuth"].as_bool(),
+            g2_entry["enabled"].as_bool()
+        ),
+        (Some("DigiCert Global Root G2"), Some(true), Some(true))
+    );
+    // The certificate that held the name is untouched.
+    assert!(
+        store
+            .iter()
+            .any(|t| t["friendlyName"] == "DigiCert Global Root CA" && t["sha256"] != g1.as_str())
+    );
+    let step = report
+        .steps
+        .iter()
+        .find(|s| s.name == StepName::ImportTrustAnchors)
+        .expect("step");
+    assert_eq!(step.outcome, Outcome::Created);
+    // A second run changes nothing.
+    let again = onboarding.apply().await.expect("second run");
+    assert_eq!(again.requests.writes, 0, "{again:#?}");
+}

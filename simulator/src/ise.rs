@@ -662,7 +662,9 @@ async fn import_trusted(State(s): State<Arc<Shared>>, headers: HeaderMap, body: 
         if w.trusted.iter().any(|t| t.friendly_name == name) {
             return Err(format!("Trust certificate with the friendly name {name} already exists"));
         }
-        let id = w.id_rng("trustedCertificate", &crate::pki::hex(&sha)).uuid();
+        // Keyed by the name, not the content: the simulator's own certificates are made
+        // anew at each start, and a seed must replay.
+        let id = w.id_rng("trustedCertificate", &name).uuid();
         w.trusted.push(TrustedCert {
             id: id.clone(),
             friendly_name: if name.is_empty() { summary.common_name.clone() } else { name.clone() },

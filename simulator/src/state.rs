@@ -300,6 +300,7 @@ impl World {
             "tenant_id": self.tenant_id,
             "applications": self.apps.iter().map(|a| json!({
                 "id": a.id, "appId": a.app_id, "displayName": a.display_name,
+                "uniqueName": a.unique_name,
                 "keyCredentials": a.key_credentials.iter().map(|k| json!({
                     "keyId": k.key_id, "displayName": k.display_name,
                     "thumbprint": crate::pki::hex(&crate::pki::sha1(&k.key_der)),
@@ -326,6 +327,7 @@ impl World {
                     "sha256": crate::pki::hex(&crate::pki::sha256(&t.der)),
                     "trustForIseAuth": t.trust_ise_auth,
                     "trustForCiscoServicesAuth": t.trust_cisco_services,
+                    "enabled": t.enabled,
                 })).collect::<Vec<_>>(),
                 "mdmServers": self.mdm_servers.values().collect::<Vec<_>>(),
             },

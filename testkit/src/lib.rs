@@ -22,6 +22,8 @@
 
 use std::sync::Arc;
 
+pub mod chaos;
+
 use graph_client::{Credentials, GraphClient, TlsRoots};
 use intune_integration::Error;
 use intune_integration::anchors::{TrustAnchor, TrustAnchorSet};
@@ -30,6 +32,7 @@ use intune_integration::mdm::{ManualChecklist, MdmServerConfigurator, MdmServerS
 use intune_integration::outcome::{Outcome, Step};
 use intune_integration::pipeline::{Onboarding, Options};
 use ise_client::{IseClient, Method, TlsPolicy};
+use ise_intune_http::HttpSettings;
 use ise_intune_simulator::{GUI_BASE_PATH, SimInfo};
 use serde::Deserialize;
 use serde_json::json;
@@ -64,13 +67,24 @@ pub fn anchors(info: &SimInfo, with_sim_root: bool) -> TrustAnchorSet {
 /// ISE and Graph clients for the simulator: ISE pinned to its admin certificate, the
 /// Microsoft services trusted through the simulator's root only.
 pub fn clients(info: &SimInfo) -> Result<(IseClient, GraphClient), Error> {
-    let ise = IseClient::builder()
+    clients_with(info, None)
+}
+
+/// [`clients`] with these HTTP settings (timeouts, retries, caps) for both.
+pub fn clients_with(
+    info: &SimInfo,
+    settings: Option<HttpSettings>,
+) -> Result<(IseClient, GraphClient), Error> {
+    let mut ise = IseClient::builder()
         .base_url(info.ise.url.clone())
         .credentials(info.ise.username.clone(), info.ise.password.clone().into())
-        .tls(TlsPolicy::PinnedSha256(info.ise.admin_cert_sha256.clone()))
-        .build()?;
+        .tls(TlsPolicy::PinnedSha256(info.ise.admin_cert_sha256.clone()));
+    if let Some(s) = settings {
+        ise = ise.http_settings(s);
+    }
+    let ise = ise.build()?;
     let ca = Certificate::from_pem(&info.ca_pem)?;
-    let graph = GraphClient::builder()
+    let mut graph = GraphClient::builder()
         .login_authority(info.login_url.clone())
         .graph_base(info.graph_url.clone())
         .tenant_id(info.tenant_id.clone())
@@ -78,8 +92,11 @@ pub fn clients(info: &SimInfo) -> Result<(IseClient, GraphClient), Error> {
             info.automation.client_id.clone(),
             info.automation.client_secret.clone(),
         ))
-        .tls_roots(TlsRoots::Only(vec![ca.der().to_vec()]))
-        .build()?;
+        .tls_roots(TlsRoots::Only(vec![ca.der().to_vec()]));
+    if let Some(s) = settings {
+        graph = graph.http_settings(s);
+    }
+    let graph = graph.build()?;
     Ok((ise, graph))
 }
 
@@ -90,7 +107,18 @@ pub fn onboarding(
     with_sim_root: bool,
     options: Options,
 ) -> Result<Onboarding, Error> {
-    let (ise, graph) = clients(info)?;
+    onboarding_with(info, configurator, with_sim_root, options, None)
+}
+
+/// [`onboarding`] with these HTTP settings for both clients.
+pub fn onboarding_with(
+    info: &SimInfo,
+    configurator: Configurator,
+    with_sim_root: bool,
+    options: Options,
+    settings: Option<HttpSettings>,
+) -> Result<Onboarding, Error> {
+    let (ise, graph) = clients_with(info, settings)?;
     let configurator: Arc<dyn MdmServerConfigurator> = match configurator {
         Configurator::Gui => Arc::new(SimGuiConfigurator::new(ise.clone())),
         Configurator::Manual => Arc::new(ManualChecklist::new(ise.clone())),
