@@ -404,6 +404,39 @@ async fn two_applications_with_the_name_are_ambiguous() {
         }
         other => panic!("unexpected: {other:?}"),
     }
+    // Through the pipeline, the candidate holding ISE's key is named: give it to the
+    // first one, as an operator who registered it by hand would have.
+    let admin = ise_intune::integration::certs::Certificate::from_pem(
+        &std::fs::read_to_string(&sim.info().ise.admin_cert_pem_path).expect("admin cert"),
+    )
+    .expect("pem");
+    let first = sim.snapshot()["applications"]
+        .as_array()
+        .expect("apps")
+        .iter()
+        .find(|a| a["displayName"] == APP)
+        .and_then(|a| a["id"].as_str())
+        .expect("first candidate")
+        .to_owned();
+    graph
+        .application(first)
+        .add_certificate(&ise_intune::integration::steps::certificate_key(&admin))
+        .await
+        .expect("key added");
+    let onboarding =
+        sim::onboarding(sim.info(), Configurator::Gui, true, Options::default()).expect("pipeline");
+    match onboarding.apply().await {
+        Err(Error::Apply(failure)) => match failure.errors.as_slice() {
+            [(StepName::RegisterApp, e @ Error::AmbiguousApplication { candidates, .. })] => {
+                let marked: Vec<Option<bool>> =
+                    candidates.iter().map(|c| c.holds_ise_key).collect();
+                assert_eq!(marked, [Some(true), Some(false)]);
+                assert!(e.to_string().contains("holds ISE's key"), "{e}");
+            }
+            other => panic!("unexpected errors: {other:?}"),
+        },
+        other => panic!("unexpected: {other:?}"),
+    }
 }
 
 #[tokio::test]

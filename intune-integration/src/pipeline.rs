@@ -624,6 +624,15 @@ impl Onboarding {
         }
         let export = run.check(StepName::ExportAdminCertificate, export).ok();
         if let Some(export) = &export {
+            // Say which candidate holds ISE's key when the application was ambiguous.
+            let sha1 = export.value.certificate.sha1().to_hex();
+            for (_, e) in &mut run.errors {
+                if let Error::AmbiguousApplication { candidates, .. } = e {
+                    for c in candidates.iter_mut() {
+                        c.holds_ise_key = Some(c.key_thumbprints.contains(&sha1));
+                    }
+                }
+            }
             self.record(
                 &mut run.log,
                 StepName::ExportAdminCertificate,

@@ -3,7 +3,7 @@
 //! by hand or through [`crate::pipeline::Onboarding`].
 //!
 //! Each step that writes decides what to write with a pure function of what it read
-//! ([`registration_outcome`], [`key_outcome`], [`missing_grants`],
+//! ([`decide_registration`], [`key_outcome`], [`missing_grants`],
 //! [`access_outcome`]); [`crate::pipeline::Onboarding::plan`] calls the same functions
 //! on the same reads, so a plan and the apply that follows it cannot disagree.
 
@@ -207,6 +207,7 @@ pub fn decide_registration(
                         .iter()
                         .filter_map(|k| k.thumbprint_hex())
                         .collect(),
+                    holds_ise_key: None,
                 })
                 .collect(),
         }),
@@ -221,6 +222,9 @@ pub struct AppCandidate {
     pub client_id: String,
     /// SHA-1 thumbprints of its keys: the one holding ISE's is the integration's.
     pub key_thumbprints: Vec<String>,
+    /// Whether it holds ISE's Admin certificate, when that is known (the pipeline
+    /// fills it in from the export that ran beside the registration).
+    pub holds_ise_key: Option<bool>,
 }
 
 impl std::fmt::Display for AppCandidate {
@@ -231,7 +235,11 @@ impl std::fmt::Display for AppCandidate {
         } else {
             f.write_str(&self.key_thumbprints.join(", "))?;
         }
-        f.write_str(")")
+        f.write_str(")")?;
+        if self.holds_ise_key == Some(true) {
+            f.write_str(" — holds ISE's key")?;
+        }
+        Ok(())
     }
 }
 
