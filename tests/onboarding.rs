@@ -181,27 +181,49 @@ async fn trusted_certificates_already_in_ise_are_untouched() {
 }
 
 #[tokio::test]
-async fn ise_3_0_is_refused_before_any_write() {
-    let sim = simulator("3.0.0.458", 8).await;
-    let onboarding =
-        sim::onboarding(sim.info(), Configurator::Gui, true, Options::default()).expect("pipeline");
-    match onboarding.apply().await {
-        Err(Error::UnsupportedIseVersion { version }) => {
-            assert_eq!(version.to_string(), "3.0.0.458 patch 8");
+async fn releases_without_graph_or_the_compliance_api_are_refused_before_any_write() {
+    for (version, patch, install) in [
+        ("3.0.0.458", 8, "ISE 3.1 patch 8, 3.2 patch 4 or 3.3"),
+        ("3.1.0.518", 7, "ISE 3.1 patch 8"),
+        ("3.2.0.542", 3, "ISE 3.2 patch 4"),
+    ] {
+        let sim = simulator(version, patch).await;
+        let onboarding = sim::onboarding(sim.info(), Configurator::Gui, true, Options::default())
+            .expect("pipeline");
+        for result in [
+            onboarding.plan().await.map(drop),
+            onboarding.apply().await.map(drop),
+        ] {
+            match result {
+                Err(e @ Error::UnsupportedIseVersion { .. }) => {
+                    let Error::UnsupportedIseVersion {
+                        version: found,
+                        install: wanted,
+                        ..
+                    } = &e
+                    else {
+                        unreachable!()
+                    };
+                    assert_eq!(found.to_string(), format!("{version} patch {patch}"));
+                    assert_eq!(*wanted, install);
+                    assert!(e.to_string().contains(&format!("install {install}")), "{e}");
+                }
+                other => panic!("{version} p{patch}: unexpected {other:?}"),
+            }
         }
-        other => panic!("unexpected: {other:?}"),
+        assert_eq!(remote_writes(&sim), Vec::<String>::new());
+        assert!(
+            sim.request_log().iter().all(|r| r.service == "ise"),
+            "nothing sent to Microsoft"
+        );
     }
-    assert_eq!(remote_writes(&sim), Vec::<String>::new());
-    assert!(
-        sim.request_log().iter().all(|r| r.service == "ise"),
-        "nothing sent to Microsoft"
-    );
 }
 
 #[tokio::test]
 async fn releases_get_their_audiences_and_pass_test_connection() {
     for (version, patch, audience) in [
-        ("3.1.0.518", 5, "https://api.manage.microsoft.com/"),
+        ("3.1.0.518", 8, "https://api.manage.microsoft.com//.default"),
+        ("3.2.0.542", 4, "https://api.manage.microsoft.com//.default"),
         ("3.3.0.430", 0, "https://api.manage.microsoft.com//.default"),
     ] {
         let sim = simulator(version, patch).await;

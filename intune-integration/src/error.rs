@@ -141,14 +141,16 @@ pub enum Error {
         subject: String,
     },
 
-    /// The ISE release cannot use Microsoft Graph for Intune.
-    #[error(
-        "ISE {version} cannot integrate with Intune through Microsoft Graph: upgrade to \
-         ISE 3.1 patch 3 or later (3.1 patch 8, 3.2 patch 4 or 3.3 recommended)"
-    )]
+    /// The ISE release cannot integrate with Intune: no Microsoft Graph, or no
+    /// Compliance Retrieval API.
+    #[error("ISE {version} cannot integrate with Intune: {reason}; install {install}")]
     UnsupportedIseVersion {
         /// The release found.
         version: ise_client::version::IseVersion,
+        /// What to install.
+        install: &'static str,
+        /// Why.
+        reason: &'static str,
     },
 
     /// An error from the ISE client (including ISE version parsing).

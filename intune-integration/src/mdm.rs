@@ -61,7 +61,7 @@ impl MdmServerSettings {
         token_issuing_url: impl Into<String>,
         auto_discovery_url: impl Into<String>,
     ) -> Result<Self, Error> {
-        let audience = version.token_audience()?;
+        let audience = version.check_release()?;
         Ok(Self {
             name: name.into(),
             authentication_type: AUTH_TYPE.into(),

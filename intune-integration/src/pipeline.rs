@@ -306,7 +306,7 @@ impl Onboarding {
     /// Reads ISE's version and refuses releases without Microsoft Graph support.
     async fn checked_version(&self) -> Result<(IseVersion, TokenAudience), Error> {
         let version = self.ise.version().await?;
-        let audience = version.token_audience()?;
+        let audience = version.check_release()?;
         Ok((version, audience))
     }
 

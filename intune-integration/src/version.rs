@@ -2,16 +2,21 @@
 //! integration. [`IseVersion`] itself (parsing, ordering) comes from [`ise_client`];
 //! the gates live here, as the [`IntuneGates`] extension trait.
 //!
-//! | ISE release | Microsoft Graph | Token audience |
-//! |---|---|---|
-//! | < 3.1 patch 3 | no | – |
-//! | 3.1 patch 3 – 7 | yes | `https://api.manage.microsoft.com/` |
-//! | 3.1 patch 8+ | yes | `https://api.manage.microsoft.com//.default` |
-//! | 3.2 patch 0 – 2 | yes | `https://api.manage.microsoft.com/` |
-//! | 3.2 patch 3+ | yes | `https://api.manage.microsoft.com//.default` |
-//! | 3.3+ | yes | `https://api.manage.microsoft.com//.default` |
+//! | ISE release | Microsoft Graph | Compliance Retrieval API | Token audience | Onboarding |
+//! |---|---|---|---|---|
+//! | < 3.1 patch 3 | no | no | – | refused: upgrade |
+//! | 3.1 patch 3 – 7 | yes | no | `https://api.manage.microsoft.com/` | refused: install 3.1 patch 8 |
+//! | 3.1 patch 8+ | yes | yes | `https://api.manage.microsoft.com//.default` | yes |
+//! | 3.2 patch 0 – 2 | yes | no | `https://api.manage.microsoft.com/` | refused: install 3.2 patch 4 |
+//! | 3.2 patch 3 | yes | no | `https://api.manage.microsoft.com//.default` | refused: install 3.2 patch 4 |
+//! | 3.2 patch 4+ | yes | yes | `https://api.manage.microsoft.com//.default` | yes |
+//! | 3.3+ | yes | yes | `https://api.manage.microsoft.com//.default` | yes |
 //!
-//! Compliance retrieval (the v3 "NAC 2.0" API) needs 3.1 patch 8, 3.2 patch 4, or 3.3+.
+//! The Compliance Retrieval API (v3) is mandatory: since 2024-03-24 Intune answers only
+//! it (Cisco ISE admin guide, "Integrate Microsoft Endpoint Manager Intune"; Microsoft
+//! ended the NAC service on 2024-03-31), so releases without it "cannot retrieve device
+//! registration and compliance information" and [`IntuneGates::check_release`] refuses
+//! them before anything is written or sent to Microsoft.
 //!
 //! The audience is a [`TokenAudience`] — the same type the Graph client asks Entra ID
 //! for tokens with: the releases in the `/` rows ask the v1 endpoint for a `resource`,
@@ -25,6 +30,9 @@
 //! assert_eq!(v.token_audience()?, TokenAudience::Scope("https://api.manage.microsoft.com//.default".into()));
 //! assert!(v.supports_compliance_v3());
 //! assert!("3.0.0.458 patch 8".parse::<IseVersion>()?.token_audience().is_err());
+//! // 3.2 patch 3 reaches Graph but not the compliance API: refused, naming the patch.
+//! let err = "3.2 patch 3".parse::<IseVersion>()?.check_release().unwrap_err();
+//! assert!(err.to_string().contains("install ISE 3.2 patch 4"));
 //! # Ok::<(), intune_integration::Error>(())
 //! ```
 
@@ -51,6 +59,11 @@ pub trait IntuneGates {
     /// Whether this release supports Intune's compliance retrieval (v3, "NAC 2.0") API:
     /// 3.1 patch 8+, 3.2 patch 4+, 3.3 and later.
     fn supports_compliance_v3(&self) -> bool;
+
+    /// Whether onboarding can proceed: the release reaches Graph *and* the mandatory
+    /// Compliance Retrieval API. Returns the token audience, or
+    /// [`Error::UnsupportedIseVersion`] naming the release or patch to install.
+    fn check_release(&self) -> Result<TokenAudience, Error>;
 }
 
 impl IntuneGates for IseVersion {
@@ -63,12 +76,35 @@ impl IntuneGates for IseVersion {
 
     fn token_audience(&self) -> Result<TokenAudience, Error> {
         if !self.supports_microsoft_graph() {
-            return Err(Error::UnsupportedIseVersion { version: *self });
+            return Err(Error::UnsupportedIseVersion {
+                version: *self,
+                install: "ISE 3.1 patch 8, 3.2 patch 4 or 3.3",
+                reason: "it cannot reach Intune through Microsoft Graph",
+            });
         }
         Ok(match self.release() {
             (3, 1) if self.patch() < 8 => TokenAudience::Resource(INTUNE_RESOURCE.into()),
             (3, 2) if self.patch() < 3 => TokenAudience::Resource(INTUNE_RESOURCE.into()),
             _ => TokenAudience::Scope(INTUNE_DEFAULT_SCOPE.into()),
+        })
+    }
+
+    fn check_release(&self) -> Result<TokenAudience, Error> {
+        let audience = self.token_audience()?;
+        if self.supports_compliance_v3() {
+            return Ok(audience);
+        }
+        let install = match self.release() {
+            (3, 1) => "ISE 3.1 patch 8",
+            (3, 2) => "ISE 3.2 patch 4",
+            _ => "ISE 3.1 patch 8, 3.2 patch 4 or 3.3",
+        };
+        Err(Error::UnsupportedIseVersion {
+            version: *self,
+            install,
+            reason: "it reaches Microsoft Graph but not Intune's Compliance Retrieval API, the \
+                     only one Intune answers since 2024-03-24, so it cannot retrieve device \
+                     registration and compliance",
         })
     }
 

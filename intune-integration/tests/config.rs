@@ -90,24 +90,29 @@ fn secrets_in_the_file_and_unknown_keys_are_refused() {
 #[test]
 fn mdm_settings_follow_the_release() {
     let s = MdmServerSettings::for_release(
-        &IseVersion::new(3, 1, 5),
+        &IseVersion::new(3, 1, 8),
         "Intune",
         "client",
         "https://login.microsoftonline.com/t/oauth2/v2.0/token",
         "https://graph.microsoft.com",
     )
     .expect("supported");
-    assert_eq!(s.token_audience, "https://api.manage.microsoft.com/");
-    assert_eq!(s.authentication_type, "OAuth - Client Credentials");
-    assert!(s.checklist().contains(
-        "Token Issuing URL:         https://login.microsoftonline.com/t/oauth2/v2.0/token"
-    ));
-    let s = MdmServerSettings::for_release(&IseVersion::new(3, 2, 3), "n", "c", "t", "d")
-        .expect("supported");
     assert_eq!(
         s.token_audience,
         "https://api.manage.microsoft.com//.default"
     );
+    assert_eq!(s.authentication_type, "OAuth - Client Credentials");
+    assert!(s.checklist().contains(
+        "Token Issuing URL:         https://login.microsoftonline.com/t/oauth2/v2.0/token"
+    ));
+    // 3.2 patch 3 has the new audience but not the compliance API: refused.
+    assert!(matches!(
+        MdmServerSettings::for_release(&IseVersion::new(3, 2, 3), "n", "c", "t", "d"),
+        Err(Error::UnsupportedIseVersion {
+            install: "ISE 3.2 patch 4",
+            ..
+        })
+    ));
     assert!(matches!(
         MdmServerSettings::for_release(&IseVersion::new(3, 1, 2), "n", "c", "t", "d"),
         Err(Error::UnsupportedIseVersion { .. })

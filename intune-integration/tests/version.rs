@@ -44,12 +44,14 @@ fn graph_support_and_audience_table() {
         );
         match (version.token_audience(), audience) {
             (Ok(got), Some(want)) => assert_eq!(&got, want, "{version}"),
-            (Err(Error::UnsupportedIseVersion { version: got }), None) => {
+            (Err(Error::UnsupportedIseVersion { version: got, .. }), None) => {
                 assert_eq!(got, *version)
             }
             (other, _) => panic!("{version}: unexpected {other:?}"),
         }
         assert_eq!(version.supports_compliance_v3(), *v3, "{version}");
+        // Onboarding proceeds exactly where the compliance API exists.
+        assert_eq!(version.check_release().is_ok(), *v3, "{version}");
     }
 }
 
