@@ -241,6 +241,10 @@ async fn run(s: &Shared, name: &str) -> Result<String, String> {
             ("resource", &server.token_audience),
         )
         .await?
+    } else if rel.0 > 3 || (rel.0 == 3 && rel.1 >= 3) {
+        // ISE 3.3 asks with OpenID Connect scopes around the audience.
+        let scope = format!("openid {} profile offline_access", server.token_audience);
+        token(s, &http, &token_url, &server.client_id, ("scope", &scope)).await?
     } else {
         token(
             s,

@@ -32,6 +32,17 @@ pub(crate) fn decode(token: &str) -> Option<Jwt> {
 }
 
 impl Jwt {
+    /// A JWT holding only these claims (for unit tests of claim handling).
+    #[cfg(test)]
+    pub(crate) fn for_claims(claims: Value) -> Self {
+        Self {
+            header: Value::Null,
+            claims,
+            signing_input: String::new(),
+            signature: Vec::new(),
+        }
+    }
+
     /// Verifies the signature with the public key of `cert_der`, for RS256 or PS256.
     pub(crate) fn verify_with(&self, cert_der: &[u8]) -> bool {
         let alg: &dyn rustls::pki_types::SignatureVerificationAlgorithm =
@@ -52,8 +63,15 @@ impl Jwt {
         self.claims.get(name).and_then(Value::as_str)
     }
 
+    /// A time claim in whole seconds. Entra accepts fractional seconds (MSAL for
+    /// Python sends `exp`/`iat` as floats), so the value is truncated, not refused.
     pub(crate) fn claim_u64(&self, name: &str) -> Option<u64> {
-        self.claims.get(name).and_then(Value::as_u64)
+        let v = self.claims.get(name)?;
+        v.as_u64().or_else(|| {
+            v.as_f64()
+                .filter(|f| f.is_finite() && *f >= 0.0 && *f < 1.0e15)
+                .map(|f| f as u64)
+        })
     }
 }
 

@@ -95,14 +95,48 @@ enum Requested {
     V1Resource(String),
 }
 
-/// Which resource an audience names: Graph or the Intune API.
+/// Which resource an identifier names, exactly as Entra matches it: the Intune API is
+/// `https://api.manage.microsoft.com/` with its trailing slash (so the scope needs
+/// `//.default`: Entra takes everything before the last `/` as the resource — Microsoft
+/// Learn, daemon app "acquire token"; MSAL.NET #747), Graph with or without it.
 fn resource_of(identifier: &str) -> Option<Audience> {
-    let id = identifier.trim_end_matches('/');
-    match id {
-        "https://graph.microsoft.com" | GRAPH_APP_ID => Some(Audience::Graph),
-        "https://api.manage.microsoft.com" | INTUNE_API_APP_ID => Some(Audience::Intune),
+    match identifier {
+        "https://graph.microsoft.com" | "https://graph.microsoft.com/" | GRAPH_APP_ID => {
+            Some(Audience::Graph)
+        }
+        "https://api.manage.microsoft.com/" | INTUNE_API_APP_ID => Some(Audience::Intune),
         _ => None,
     }
+}
+
+/// The `aud` values Entra accepts in a client assertion: the tenant's v1 or v2 token
+/// URL, under the canonical host or this simulator's, whichever endpoint is called.
+fn accepted_assertion_audiences(login: &str, tenant_id: &str) -> Vec<String> {
+    [login, "https://login.microsoftonline.com"]
+        .iter()
+        .flat_map(|host| {
+            [
+                format!("{host}/{tenant_id}/oauth2/token"),
+                format!("{host}/{tenant_id}/oauth2/v2.0/token"),
+            ]
+        })
+        .collect()
+}
+
+/// An `x5t`/`x5t#S256` value: base64url, `=` padding tolerated.
+fn decode_thumbprint(value: &str) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(value.trim_end_matches('=')).ok()
+}
+
+/// The `/.default` scope of a client-credentials request. ISE 3.3 sends a
+/// space-separated list (`openid <resource>//.default profile offline_access`): Entra
+/// ignores the OpenID Connect scopes and needs exactly one `/.default` among the rest.
+fn default_scope(scope: &str) -> Option<&str> {
+    let mut rest = scope
+        .split_whitespace()
+        .filter(|s| !matches!(*s, "openid" | "profile" | "offline_access" | "email"));
+    let one = rest.next()?;
+    rest.next().is_none().then_some(one)
 }
 
 async fn token_v2(
@@ -112,13 +146,7 @@ async fn token_v2(
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let scope = form.get("scope").cloned().unwrap_or_default();
-    issue(
-        &s,
-        &tenant,
-        &form,
-        Requested::V2Scope(scope),
-        "oauth2/v2.0/token",
-    )
+    issue(&s, &tenant, &form, Requested::V2Scope(scope))
 }
 
 async fn token_v1(
@@ -127,13 +155,7 @@ async fn token_v1(
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let resource = form.get("resource").cloned().unwrap_or_default();
-    issue(
-        &s,
-        &tenant,
-        &form,
-        Requested::V1Resource(resource),
-        "oauth2/token",
-    )
+    issue(&s, &tenant, &form, Requested::V1Resource(resource))
 }
 
 fn issue(
@@ -141,7 +163,6 @@ fn issue(
     tenant: &str,
     form: &HashMap<String, String>,
     requested: Requested,
-    endpoint_path: &str,
 ) -> Response {
     let tenant_id = s.with_world(|w| w.tenant_id.clone());
     if tenant != tenant_id {
@@ -175,7 +196,8 @@ fn issue(
     };
     let audience = match &requested {
         Requested::V2Scope(scope) => {
-            let Some(resource) = scope.strip_suffix("/.default") else {
+            let Some(resource) = default_scope(scope).and_then(|s| s.strip_suffix("/.default"))
+            else {
                 return aadsts(
                     s,
                     400,
@@ -216,7 +238,6 @@ fn issue(
             }
         },
     };
-    let token_url = format!("{}/{tenant_id}/{endpoint_path}", s.urls.login);
     let checked = s.with_world(|w| -> Result<(), Refusal> {
         let Some(app) = w.visible_app_by_app_id(&client_id).cloned() else {
             return Err(refuse(400, "unauthorized_client", 700016, &format!("Application with identifier '{client_id}' was not found in the directory '{}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.", w.tenant_name)));
@@ -239,9 +260,21 @@ fn issue(
         let Some(jwt) = crate::jwt::decode(assertion) else {
             return Err(refuse(400, "invalid_request", 50027, "JWT token is invalid or malformed."));
         };
-        // Find the registered key the assertion names.
-        let by_sha1 = jwt.header.get("x5t").and_then(|v| v.as_str()).and_then(|t| URL_SAFE_NO_PAD.decode(t).ok());
-        let by_sha256 = jwt.header.get("x5t#S256").and_then(|v| v.as_str()).and_then(|t| URL_SAFE_NO_PAD.decode(t).ok());
+        // Find the registered key the assertion names. Entra accepts base64url with or
+        // without `=` padding (MSAL for Python pads its x5t).
+        let thumb = |name: &str| {
+            jwt.header
+                .get(name)
+                .and_then(|v| v.as_str())
+                .and_then(decode_thumbprint)
+        };
+        let by_sha1 = thumb("x5t");
+        let by_sha256 = thumb("x5t#S256");
+        // Entra signs client assertions only with RSA keys: an ECDSA assertion is refused
+        // (AADSTS5002738; microsoft-identity-web #3467).
+        if jwt.header.get("alg").and_then(|v| v.as_str()).is_some_and(|a| a.starts_with("ES")) {
+            return Err(refuse(400, "invalid_request", 5002738, "Invalid JWT token. 'ES256' is not a supported signature algorithm. Supported signing algorithms are: 'RS256, RS384, RS512'"));
+        }
         let key = app.key_credentials.iter().find(|k| {
             by_sha1.as_deref() == Some(crate::pki::sha1(&k.key_der).as_slice())
                 || by_sha256.as_deref() == Some(crate::pki::sha256(&k.key_der).as_slice())
@@ -257,8 +290,12 @@ fn issue(
         if !jwt.verify_with(&key.key_der) {
             return Err(refuse(401, "invalid_client", 700027, "Client assertion failed signature validation."));
         }
-        if jwt.claim_str("aud") != Some(token_url.as_str())
-            && jwt.claim_str("aud") != Some(token_url.replace("/oauth2/token", "/oauth2/v2.0/token").as_str())
+        // The tenant's v1 or v2 token URL, under the canonical host or this simulator's,
+        // on either endpoint (ISE's own flow posts to v1 with aud = the v1 URL).
+        let accepted = accepted_assertion_audiences(&s.urls.login, &tenant_id);
+        if !jwt
+            .claim_str("aud")
+            .is_some_and(|aud| accepted.iter().any(|a| a == aud))
         {
             return Err(refuse(401, "invalid_client", 700212, &format!("No matching federated identity record found for presented assertion audience '{}'.", jwt.claim_str("aud").unwrap_or_default())));
         }
@@ -320,4 +357,65 @@ pub(crate) fn bearer(s: &Shared, headers: &HeaderMap) -> Option<Token> {
     let token = value.strip_prefix("Bearer ")?;
     s.with_world(|w| w.tokens.get(token).cloned())
         .filter(|t| t.expires > Instant::now())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audiences_are_exact() {
+        assert!(resource_of("https://api.manage.microsoft.com/") == Some(Audience::Intune));
+        // The one-slash typo names another resource: no Intune token.
+        assert!(resource_of("https://api.manage.microsoft.com").is_none());
+        assert!(resource_of("https://graph.microsoft.com") == Some(Audience::Graph));
+        assert!(resource_of("https://graph.microsoft.com/") == Some(Audience::Graph));
+        assert_eq!(
+            default_scope(
+                "openid https://api.manage.microsoft.com//.default profile offline_access"
+            ),
+            Some("https://api.manage.microsoft.com//.default")
+        );
+        assert_eq!(
+            default_scope("https://graph.microsoft.com/.default"),
+            Some("https://graph.microsoft.com/.default")
+        );
+        assert_eq!(
+            default_scope(
+                "https://graph.microsoft.com/.default https://api.manage.microsoft.com//.default"
+            ),
+            None
+        );
+        assert_eq!(default_scope("openid profile"), None);
+    }
+
+    #[test]
+    fn both_assertion_audiences_on_both_hosts() {
+        let got = accepted_assertion_audiences("https://127.0.0.1:1", "t");
+        assert_eq!(
+            got,
+            [
+                "https://127.0.0.1:1/t/oauth2/token",
+                "https://127.0.0.1:1/t/oauth2/v2.0/token",
+                "https://login.microsoftonline.com/t/oauth2/token",
+                "https://login.microsoftonline.com/t/oauth2/v2.0/token",
+            ]
+        );
+    }
+
+    #[test]
+    fn padded_thumbprints_and_fractional_times_are_accepted() {
+        // 20 bytes of SHA-1: base64url is 27 characters, 28 with MSAL's padding.
+        let raw = [7u8; 20];
+        let unpadded = URL_SAFE_NO_PAD.encode(raw);
+        assert_eq!(decode_thumbprint(&unpadded).as_deref(), Some(&raw[..]));
+        assert_eq!(
+            decode_thumbprint(&format!("{unpadded}=")).as_deref(),
+            Some(&raw[..])
+        );
+        let claims = serde_json::json!({"exp": 1_900_000_000.75, "nbf": 1_800_000_000u64});
+        let jwt = crate::jwt::Jwt::for_claims(claims);
+        assert_eq!(jwt.claim_u64("exp"), Some(1_900_000_000));
+        assert_eq!(jwt.claim_u64("nbf"), Some(1_800_000_000));
+    }
 }
