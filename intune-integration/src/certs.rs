@@ -476,6 +476,27 @@ impl Certificate {
         URL_SAFE_NO_PAD.encode(self.sha256.as_bytes())
     }
 
+    /// The public key's algorithm: `RSA`, `EC`, `Ed25519`, or the OID as text.
+    pub fn key_algorithm(&self) -> String {
+        let oid = self
+            .tbs()
+            .subject_public_key_info()
+            .algorithm
+            .oid
+            .to_string();
+        match oid.as_str() {
+            "1.2.840.113549.1.1.1" => "RSA".into(),
+            "1.2.840.10045.2.1" => "EC".into(),
+            "1.3.101.112" => "Ed25519".into(),
+            _ => oid,
+        }
+    }
+
+    /// Whether the key is RSA — the only kind Entra accepts for client assertions.
+    pub fn is_rsa(&self) -> bool {
+        self.key_algorithm() == "RSA"
+    }
+
     /// The DER encoding of the SubjectPublicKeyInfo.
     pub fn public_key_info_der(&self) -> Result<Vec<u8>, Error> {
         self.tbs()

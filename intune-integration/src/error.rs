@@ -188,6 +188,21 @@ pub enum Error {
         node: String,
     },
 
+    /// The Admin certificate's key is not RSA: Entra ID refuses client assertions signed
+    /// with anything else (AADSTS5002738), so ISE could never get a token with it.
+    #[error(
+        "ISE node `{node}` uses an {algorithm} Admin certificate, but Entra ID accepts only RSA \
+         keys for client assertions: generate an RSA (2048-bit or larger) certificate for the \
+         Admin role (Administration > System > Certificates > Certificate Signing Requests, \
+         key type RSA) and run again"
+    )]
+    NonRsaAdminCertificate {
+        /// The node.
+        node: String,
+        /// The key algorithm found.
+        algorithm: String,
+    },
+
     /// After the upload, Entra ID holds no key with ISE's thumbprint.
     #[error(
         "the application's keys do not include ISE's admin certificate: ISE's SHA-1 thumbprint is \

@@ -336,6 +336,12 @@ pub async fn export_admin_certificate(ise: &IseClient) -> Result<Step<AdminCerti
         .await?;
     let pem = export.certificates_pem.first().cloned().unwrap_or_default();
     let certificate = Certificate::from_pem(&pem)?;
+    if !certificate.is_rsa() {
+        return Err(Error::NonRsaAdminCertificate {
+            node: node.hostname.clone(),
+            algorithm: certificate.key_algorithm(),
+        });
+    }
     Ok(Step::unchanged(AdminCertificate {
         node,
         system_certificate: chosen,

@@ -320,3 +320,31 @@ fn debug_output_is_compact() {
     assert!(s.contains("CN=ise.example.test"), "{s}");
     assert!(s.contains(LEAF_SHA1), "{s}");
 }
+
+#[test]
+fn key_algorithms_are_named() {
+    let anchors = intune_integration::anchors::TrustAnchorSet::builtin();
+    let alg = |name: &str| {
+        anchors
+            .get(name)
+            .expect("anchor")
+            .certificate()
+            .key_algorithm()
+    };
+    assert_eq!(alg("DigiCert Global Root G2"), "RSA");
+    assert_eq!(alg("DigiCert Global Root G3"), "EC");
+    assert_eq!(alg("Microsoft ECC Root Certificate Authority 2017"), "EC");
+    assert!(
+        anchors
+            .get("Microsoft RSA Root Certificate Authority 2017")
+            .expect("anchor")
+            .certificate()
+            .is_rsa()
+    );
+    // An EC Admin certificate would be refused with this error, which says what to do.
+    let e = intune_integration::Error::NonRsaAdminCertificate {
+        node: "ise-psn".into(),
+        algorithm: "EC".into(),
+    };
+    assert!(e.to_string().contains("key type RSA"), "{e}");
+}
