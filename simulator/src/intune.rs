@@ -1,5 +1,9 @@
-//! The Intune compliance service: `ciscoise/mdminfo` and `cisco/devices` answering ISE's
-//! XML, for tokens with the Intune API audience and the `get_device_compliance` role.
+//! The Intune compliance service as ISE uses it: `ciscoise/mdminfo` and `cisco/devices`
+//! of the v3 Compliance Retrieval API in the real XML shape (captured from the live
+//! service: default namespace, `<guid>`, `<Attributes>`, `<Compliance>`), ISE's queries
+//! (the non-compliant poll, one device by GUID or MAC), paging by `query_max_size`, and
+//! the retired v2 NAC service answering as retired. Tokens need the Intune API audience
+//! and the `get_device_compliance` role.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,18 +14,16 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
 use crate::Shared;
-use crate::state::Audience;
+use crate::state::{Audience, Device};
+
+/// The v3 answers' default namespace.
+const NAMESPACE: &str = "http://schemas.datacontract.org/2004/07/Microsoft.Intune.ResourceAccess.ComplianceRetrievalService.Model";
+/// Devices per page (`query_max_size`).
+const PAGE: usize = 100;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new().fallback(dispatch).with_state(shared)
 }
-
-/// Seeded devices: (MAC, registered, compliant).
-const DEVICES: &[(&str, bool, bool)] = &[
-    ("AA:BB:CC:00:00:01", true, true),
-    ("AA:BB:CC:00:00:02", true, false),
-    ("AA:BB:CC:00:00:03", false, false),
-];
 
 fn xml(status: StatusCode, body: String) -> Response {
     (
@@ -30,6 +32,24 @@ fn xml(status: StatusCode, body: String) -> Response {
         format!("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>{body}"),
     )
         .into_response()
+}
+
+fn ise_api(inner: &str) -> String {
+    format!(
+        "<ise_api xmlns=\"{NAMESPACE}\" xmlns:i=\"http://www.w3.org/2001/XMLSchema-instance\">{inner}</ise_api>"
+    )
+}
+
+fn device_xml(d: &Device) -> String {
+    format!(
+        "<device><guid>{g}</guid><Attributes><guid>{g}</guid><macaddress>{m}</macaddress>\
+         <register_status>{r}</register_status><Compliance><status>{c}</status></Compliance>\
+         </Attributes></device>",
+        g = d.guid,
+        m = d.mac,
+        r = d.registered,
+        c = d.compliant
+    )
 }
 
 async fn dispatch(
@@ -56,43 +76,74 @@ async fn dispatch(
     if !token.roles.iter().any(|r| r == "get_device_compliance") {
         return xml(StatusCode::FORBIDDEN, "<error><message>Forbidden: the application lacks the get_device_compliance permission (admin consent).</message></error>".into());
     }
-    let v3 = base.ends_with("ComplianceRetrievalService");
+    if !base.ends_with("/ComplianceRetrievalService") {
+        // Microsoft ended the NAC (v2) service on 2024-03-31 ("Network access control
+        // integration with Intune"); the wording of its answer is the simulator's.
+        return xml(
+            StatusCode::GONE,
+            "<error><message>The Intune NAC service has been retired: use the Compliance Retrieval API (ISE 3.1 patch 8, 3.2 patch 4, 3.3 or later).</message></error>".into(),
+        );
+    }
     if path.ends_with("/ciscoise/mdminfo") {
-        let version = q.get("ise_api_version").map(String::as_str).unwrap_or("2");
+        if q.get("ise_api_version").map(String::as_str) != Some("3") {
+            return xml(
+                StatusCode::BAD_REQUEST,
+                "<error><message>Unsupported ise_api_version: the Compliance Retrieval API is version 3.</message></error>".into(),
+            );
+        }
         return xml(
             StatusCode::OK,
-            format!(
-                "<ise_api><name>mdminfo</name><api_version>{}</api_version><api_path>{base}/cisco</api_path>\
+            ise_api(&format!(
+                "<name>mdminfo</name><api_version>3</api_version><api_path>{base}/cisco</api_path>\
                  <redirect_url>https://portal.manage.microsoft.com/networkaccesscontrol/index</redirect_url>\
-                 <query_max_size>100</query_max_size><messaging_support>false</messaging_support>\
+                 <query_max_size>{PAGE}</query_max_size><messaging_support>false</messaging_support>\
                  <vendor>Microsoft</vendor><product_name>Microsoft Intune</product_name>\
-                 <product_version>5.0</product_version></ise_api>",
-                if v3 && version == "3" { "3" } else { "2" }
-            ),
+                 <product_version>5.0</product_version>"
+            )),
         );
     }
     let criteria = q.get("querycriteria").map(String::as_str).unwrap_or("");
-    let value = q
-        .get("value")
-        .cloned()
-        .unwrap_or_default()
-        .to_ascii_uppercase();
-    let devices: String = DEVICES
+    let value = q.get("value").cloned().unwrap_or_default();
+    let page: usize = match q.get("paging").map(|p| p.parse::<usize>()) {
+        None => 0,
+        Some(Ok(p)) => p,
+        Some(Err(_)) => {
+            return xml(
+                StatusCode::BAD_REQUEST,
+                "<error><message>Invalid paging value.</message></error>".into(),
+            );
+        }
+    };
+    let mac = value.to_ascii_uppercase().replace([':', '-', '.'], "");
+    let selected: Vec<Device> = s.with_world(|w| {
+        w.devices
+            .iter()
+            .filter(|d| match criteria {
+                "guid" => d.guid.eq_ignore_ascii_case(&value),
+                "macaddress" => d.mac == mac,
+                "compliance" => value.parse::<bool>().is_ok_and(|v| d.compliant == v),
+                _ => true,
+            })
+            .cloned()
+            .collect()
+    });
+    // `paging` names the page; `paging_info` the next one, 0 after the last.
+    let start = page.saturating_mul(PAGE);
+    let devices: String = selected
         .iter()
-        .filter(|(mac, _, _)| criteria != "macaddress" || mac.replace(':', "") == value.replace([':', '-'], ""))
-        .map(|(mac, reg, comp)| {
-            format!(
-                "<device><macaddress>{}</macaddress><attributes><register_status>{reg}</register_status>\
-                 <compliance><status>{comp}</status></compliance></attributes></device>",
-                mac.replace(':', "")
-            )
-        })
+        .skip(start)
+        .take(PAGE)
+        .map(device_xml)
         .collect();
+    let next = if start.saturating_add(PAGE) < selected.len() {
+        page + 1
+    } else {
+        0
+    };
     xml(
         StatusCode::OK,
-        format!(
-            "<ise_api><name>attributes</name><api_version>{}</api_version><paging_info>0</paging_info><deviceList>{devices}</deviceList></ise_api>",
-            if v3 { 3 } else { 2 }
-        ),
+        ise_api(&format!(
+            "<name>attributes</name><api_version>3</api_version><paging_info>{next}</paging_info><deviceList>{devices}</deviceList>"
+        )),
     )
 }

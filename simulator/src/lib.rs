@@ -119,6 +119,7 @@ pub struct SimulatorBuilder {
     latency: Duration,
     faults: HashMap<Service, Faults>,
     fault_seed: Option<u64>,
+    devices: usize,
     csrf: bool,
     seed_apps: Vec<SeedApp>,
     seed_trusted_pem: Vec<(String, String)>,
@@ -137,6 +138,7 @@ impl Default for SimulatorBuilder {
             latency: Duration::ZERO,
             faults: HashMap::new(),
             fault_seed: None,
+            devices: 250,
             csrf: false,
             seed_apps: Vec::new(),
             seed_trusted_pem: Vec::new(),
@@ -170,6 +172,13 @@ impl SimulatorBuilder {
     /// Latency added to every answer of every service.
     pub fn latency(mut self, latency: Duration) -> Self {
         self.latency = latency;
+        self
+    }
+
+    /// How many devices Intune knows (default 250: GUIDs, MACs, about a quarter
+    /// non-compliant and a few not registered), derived from the seed.
+    pub fn devices(mut self, count: usize) -> Self {
+        self.devices = count;
         self
     }
 
@@ -457,7 +466,7 @@ fn seed_directory(
             ),
             (
                 "ComplianceRetrievalService".into(),
-                format!("{intune_base}/ComplianceRetrievalService"),
+                format!("{intune_base}/ResourceAccess/ComplianceRetrievalService"),
             ),
         ],
     );
@@ -686,6 +695,7 @@ impl Simulator {
             log: Vec::new(),
             seed: b.seed,
             id_counts: HashMap::new(),
+            devices: state::seed_devices(b.seed, b.devices),
         };
         let mut faults = HashMap::new();
         for s in [

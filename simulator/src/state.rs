@@ -223,6 +223,42 @@ pub(crate) struct World {
     pub(crate) seed: u64,
     /// How many ids of each (kind, content) were derived.
     pub(crate) id_counts: HashMap<String, u64>,
+    /// The devices Intune knows.
+    pub(crate) devices: Vec<Device>,
+}
+
+/// A device as Intune knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Device {
+    /// Intune's device id (ISE's `guid`).
+    pub(crate) guid: String,
+    /// Wi-Fi MAC, uppercase hex without separators.
+    pub(crate) mac: String,
+    /// Enrolled in Intune.
+    pub(crate) registered: bool,
+    /// Compliant with its policies.
+    pub(crate) compliant: bool,
+}
+
+/// `count` devices derived from the seed: about a quarter non-compliant, one in
+/// twenty-five not registered (and so not compliant).
+pub(crate) fn seed_devices(seed: u64, count: usize) -> Vec<Device> {
+    (0..count)
+        .map(|i| {
+            let n = i.to_string();
+            let mut r = Rng::keyed(seed, &["device", &n]);
+            let guid = r.uuid();
+            let mac_bits = r.next_u64() & 0x00FF_FFFF;
+            let registered = r.next_u64() % 25 != 0;
+            let compliant = registered && r.next_u64() % 4 != 0;
+            Device {
+                guid,
+                mac: format!("005056{mac_bits:06X}"),
+                registered,
+                compliant,
+            }
+        })
+        .collect()
 }
 
 impl World {

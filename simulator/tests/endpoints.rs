@@ -568,7 +568,7 @@ async fn intune_answers_ise_xml_to_consented_tokens_only() {
         .expect("token");
     let t: Value = r.json().await.expect("json");
     let base = format!(
-        "{}/TrafficGateway/TrafficRoutingService/ComplianceRetrievalService",
+        "{}/TrafficGateway/TrafficRoutingService/ResourceAccess/ComplianceRetrievalService",
         info.intune_url
     );
     let r = c
@@ -747,7 +747,7 @@ async fn intune_device_queries_answer_ise_xml() {
     let token: Value = r.json().await.expect("json");
     let token = token["access_token"].as_str().expect("token").to_owned();
     let base = format!(
-        "{}/TrafficGateway/TrafficRoutingService/ComplianceRetrievalService",
+        "{}/TrafficGateway/TrafficRoutingService/ResourceAccess/ComplianceRetrievalService",
         info.intune_url
     );
     let get = |path: String| {
@@ -766,23 +766,91 @@ async fn intune_device_queries_answer_ise_xml() {
     let (s, xml) = get(format!("{base}/ciscoise/mdminfo/?ise_api_version=3")).await;
     assert_eq!(s, 200);
     assert!(
-        xml.contains("<name>mdminfo</name><api_version>3</api_version>"),
+        xml.contains("<ise_api xmlns=\"http://schemas.datacontract.org/2004/07/Microsoft.Intune.ResourceAccess.ComplianceRetrievalService.Model\""),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<name>mdminfo</name><api_version>3</api_version><api_path>/TrafficGateway/TrafficRoutingService/ResourceAccess/ComplianceRetrievalService/cisco</api_path>"),
         "{xml}"
     );
     assert!(
         xml.contains("<query_max_size>100</query_max_size>"),
         "{xml}"
     );
-    let (s, xml) = get(format!(
-        "{base}/cisco/devices/?paging=0&querycriteria=macaddress&value=AA:BB:CC:00:00:01&filter=all"
+    // ISE's poll of non-compliant devices, page by page.
+    let poll = |page: usize| {
+        get(format!(
+            "{base}/cisco/devices/?paging={page}&querycriteria=compliance&value=false&deviceidentifier=guid&filter=all"
+        ))
+    };
+    let (s, first) = poll(0).await;
+    assert_eq!(s, 200);
+    assert!(
+        first.contains("<name>attributes</name><api_version>3</api_version>"),
+        "{first}"
+    );
+    assert!(
+        !first.contains("<status>true</status>"),
+        "only non-compliant devices"
+    );
+    let mut non_compliant = first.matches("<device>").count();
+    assert!(non_compliant > 0 && non_compliant <= 100);
+    let mut page = 0;
+    let mut xml = first;
+    while !xml.contains("<paging_info>0</paging_info>") {
+        page += 1;
+        assert!(
+            xml.contains(&format!("<paging_info>{page}</paging_info>")),
+            "{xml}"
+        );
+        xml = poll(page).await.1;
+        non_compliant += xml.matches("<device>").count();
+    }
+    // Every device, paged: 250 by default.
+    let mut total = 0;
+    for p in 0..3 {
+        total += get(format!("{base}/cisco/devices/?paging={p}&filter=all"))
+            .await
+            .1
+            .matches("<device>")
+            .count();
+    }
+    assert_eq!(total, 250);
+    assert!(non_compliant > 20 && non_compliant < 130, "{non_compliant}");
+    // One device by GUID, in the v3 shape.
+    let guid = xml_value(
+        &get(format!("{base}/cisco/devices/?paging=0&filter=all"))
+            .await
+            .1,
+        "guid",
+    );
+    let (s, one) = get(format!(
+        "{base}/cisco/devices/?paging=0&querycriteria=guid&value={guid}&filter=all"
     ))
     .await;
     assert_eq!(s, 200);
+    assert_eq!(one.matches("<device>").count(), 1);
     assert!(
-        xml.contains("<device><macaddress>AABBCC000001</macaddress><attributes><register_status>true</register_status><compliance><status>true</status></compliance></attributes></device>"),
-        "{xml}"
+        one.contains(&format!(
+            "<device><guid>{guid}</guid><Attributes><guid>{guid}</guid>"
+        )),
+        "{one}"
     );
-    assert_eq!(xml.matches("<device>").count(), 1);
-    let (_, all) = get(format!("{base}/cisco/devices/?paging=0&filter=all")).await;
-    assert_eq!(all.matches("<device>").count(), 3);
+    assert!(one.contains("<Compliance><status>"), "{one}");
+    // The retired v2 service answers as retired.
+    let v2 = format!(
+        "{}/TrafficGateway/TrafficRoutingService/NACAPI/NACAPIService/ciscoise/mdminfo/?ise_api_version=2",
+        info.intune_url
+    );
+    let (s, retired) = get(v2).await;
+    assert_eq!(s, 410, "{retired}");
+}
+
+/// The first value of an XML element.
+fn xml_value(xml: &str, element: &str) -> String {
+    let open = format!("<{element}>");
+    xml.split_once(&open)
+        .and_then(|(_, rest)| rest.split_once(&format!("</{element}>")))
+        .map(|(v, _)| v.to_owned())
+        .expect("element present")
 }

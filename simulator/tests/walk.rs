@@ -123,7 +123,8 @@ async fn a_wrong_audience_for_the_release_fails() {
     .await;
     assert!(!ok);
     assert!(message.contains("AADSTS500011"), "{message}");
-    // ... and the right audience for 3.1 patch 5 works.
+    // ... and with the right audience for 3.1 patch 5 the token is issued, but the
+    // release only speaks the retired NAC (v2) service: no compliance, ever.
     let sim = Simulator::builder()
         .ise_version("3.1.0.518", 5)
         .start()
@@ -136,7 +137,10 @@ async fn a_wrong_audience_for_the_release_fails() {
         RESOURCE_AUDIENCE,
     )
     .await;
-    assert!(ok, "{message}");
+    assert!(!ok);
+    assert!(!message.contains("AADSTS"), "{message}");
+    assert!(message.contains("answered 410"), "{message}");
+    assert!(message.contains("retired"), "{message}");
 }
 
 #[tokio::test]
