@@ -72,18 +72,43 @@ async fn fresh_onboarding_then_a_rerun_that_writes_nothing() {
             .verification
             .checks
             .iter()
-            .map(|c| c.name.as_str())
+            .map(|c| (c.node.as_deref().unwrap_or("-"), c.name.as_str()))
             .collect::<Vec<_>>(),
         [
-            "tls:login",
-            "tls:graph",
-            "token",
-            "discovery",
-            "tls:intune",
-            "intune_token",
-            "mdminfo"
+            ("-", "tls:login"),
+            ("-", "tls:graph"),
+            // Each policy service node, with its own key.
+            ("ise-san", "token"),
+            ("ise-san", "discovery"),
+            ("-", "tls:intune"),
+            ("ise-san", "intune_token"),
+            ("ise-san", "mdminfo"),
+            ("ise-psn", "token"),
+            ("ise-psn", "discovery"),
+            ("ise-psn", "intune_token"),
+            ("ise-psn", "mdminfo"),
         ]
     );
+    // Every node's certificate is registered: the primary's and both policy nodes'.
+    let nodes = sim.snapshot()["ise"]["systemCertificates"]
+        .as_array()
+        .expect("certs")
+        .iter()
+        .map(|c| c["sha1"].as_str().unwrap_or_default().to_owned())
+        .collect::<Vec<_>>();
+    assert_eq!(nodes.len(), 3);
+    let registered = sim.snapshot()["applications"]
+        .as_array()
+        .expect("apps")
+        .iter()
+        .find(|a| a["displayName"] == APP)
+        .expect("app")["keyCredentials"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|k| k["thumbprint"].as_str().unwrap_or_default().to_owned())
+        .collect::<Vec<_>>();
+    assert_eq!(registered, nodes);
     // ISE's own Test Connection agrees.
     assert_eq!(
         sim.test_connection("Intune").await,
@@ -145,7 +170,8 @@ async fn an_app_with_two_unrelated_keys_keeps_them() {
         .iter()
         .map(|k| k["thumbprint"].as_str().unwrap_or_default().to_owned())
         .collect();
-    assert_eq!(thumbs.len(), 3, "{thumbs:?}");
+    // The two unrelated keys and the three nodes' certificates.
+    assert_eq!(thumbs.len(), 5, "{thumbs:?}");
     assert!(thumbs.contains(&sha1_hex(&other_a)) && thumbs.contains(&sha1_hex(&other_b)));
 }
 
@@ -551,7 +577,7 @@ async fn report_json_keys_are_stable() {
     );
     assert_eq!(
         keys(&report["verification"]["checks"][0]),
-        ["detail", "name", "ok"]
+        ["detail", "name", "node", "ok"]
     );
     let names: Vec<&str> = report["verification"]["checks"]
         .as_array()
@@ -567,6 +593,10 @@ async fn report_json_keys_are_stable() {
             "token",
             "discovery",
             "tls:intune",
+            "intune_token",
+            "mdminfo",
+            "token",
+            "discovery",
             "intune_token",
             "mdminfo"
         ]
@@ -650,4 +680,37 @@ async fn a_friendly_name_clash_still_ends_with_the_root_trusted() {
     // A second run changes nothing.
     let again = onboarding.apply().await.expect("second run");
     assert_eq!(again.requests.writes, 0, "{again:#?}");
+}
+
+/// A shared wildcard Admin certificate collapses to one key; a standalone node is its
+/// own policy service node.
+#[tokio::test]
+async fn shared_and_standalone_deployments() {
+    for (nodes, shared, keys, checks) in [(3, true, 1, 7), (1, false, 1, 7)] {
+        let sim = Simulator::builder()
+            .nodes(nodes)
+            .shared_admin_certificate(shared)
+            .replication_lag(Duration::from_millis(100))
+            .start()
+            .await
+            .expect("simulator");
+        let onboarding = sim::onboarding(sim.info(), Configurator::Gui, true, Options::default())
+            .expect("pipeline");
+        let report = onboarding.apply().await.expect("run");
+        assert!(
+            report.complete,
+            "{nodes} nodes, shared {shared}: {report:#?}"
+        );
+        let app_keys = sim.snapshot()["applications"]
+            .as_array()
+            .expect("apps")
+            .iter()
+            .find(|a| a["displayName"] == APP)
+            .expect("app")["keyCredentials"]
+            .as_array()
+            .expect("keys")
+            .len();
+        assert_eq!(app_keys, keys);
+        assert_eq!(report.verification.checks.len(), checks);
+    }
 }

@@ -361,6 +361,28 @@ impl ApplicationHandle {
         Ok(Change::Updated(keys))
     }
 
+    /// Adds several certificates in one write while keeping every existing key; those
+    /// whose SHA-1 thumbprint is registered already are skipped. Does nothing when all
+    /// are there.
+    pub async fn add_certificates(
+        &self,
+        certs: &[CertificateKey],
+    ) -> Result<Change<Vec<KeyCredential>>> {
+        let mut keys = self.key_credentials().await?;
+        let before = keys.len();
+        for cert in certs {
+            let thumbprint = cert.thumbprint();
+            if !keys.iter().any(|k| k.thumbprint() == Some(thumbprint)) {
+                keys.push(cert.to_credential());
+            }
+        }
+        if keys.len() == before {
+            return Ok(Change::Unchanged(keys));
+        }
+        self.write_keys(&keys).await?;
+        Ok(Change::Updated(keys))
+    }
+
     /// Removes one key, keeping all others. Does nothing when no key matches.
     pub async fn remove_key(&self, which: &KeySelector) -> Result<Change<Vec<KeyCredential>>> {
         let keys = self.key_credentials().await?;

@@ -338,12 +338,17 @@ impl Onboarding {
         let identity = self.options.app_identity();
         let (seen, admin, targets, store) = tokio::try_join!(
             steps::observe_app(&self.graph, &identity),
-            async { Ok(steps::export_admin_certificate(&self.ise).await?.value) },
+            async { Ok(steps::export_admin_certificates(&self.ise).await?.value) },
             steps::permission_targets(&self.graph),
             async { Ok(self.ise.trusted_certificates().list(&[]).await?) },
         )?;
         let registration = steps::decide_registration(&seen, &identity)?;
-        let sha1 = admin.certificate.sha1().to_hex();
+        let certs = steps::distinct_certificates(&admin);
+        let sha1 = certs
+            .iter()
+            .map(|c| c.sha1().to_hex())
+            .collect::<Vec<_>>()
+            .join(", ");
         let mut client_id = String::from("<new application>");
         let existing = match &registration {
             steps::Registration::Existing(app) | steps::Registration::Adopt(app) => Some(app),
@@ -359,8 +364,8 @@ impl Onboarding {
                 ));
                 plan.push(PlannedChange::new(
                     StepName::UploadCertificate,
-                    steps::key_outcome(&[], &admin.certificate),
-                    format!("add key {sha1}"),
+                    steps::keys_outcome(&[], &certs),
+                    format!("add key(s) {sha1}"),
                 ));
                 plan.push(PlannedChange::new(
                     StepName::GrantPermissions,
@@ -388,8 +393,8 @@ impl Onboarding {
                 ));
                 plan.push(PlannedChange::new(
                     StepName::UploadCertificate,
-                    steps::key_outcome(&keys, &admin.certificate),
-                    format!("key {sha1} (keeping {} existing key(s))", keys.len()),
+                    steps::keys_outcome(&keys, &certs),
+                    format!("key(s) {sha1} (keeping {} existing key(s))", keys.len()),
                 ));
                 let held = match &sp {
                     Some(sp) => {
@@ -598,7 +603,7 @@ impl Onboarding {
             tokio::join!(
                 timed(
                     StepName::ExportAdminCertificate,
-                    steps::export_admin_certificate(&self.ise)
+                    steps::export_admin_certificates(&self.ise)
                 ),
                 timed(
                     StepName::ImportTrustAnchors,
@@ -625,11 +630,16 @@ impl Onboarding {
         let export = run.check(StepName::ExportAdminCertificate, export).ok();
         if let Some(export) = &export {
             // Say which candidate holds ISE's key when the application was ambiguous.
-            let sha1 = export.value.certificate.sha1().to_hex();
+            let ise_keys: Vec<String> = export
+                .value
+                .iter()
+                .map(|a| a.certificate.sha1().to_hex())
+                .collect();
             for (_, e) in &mut run.errors {
                 if let Error::AmbiguousApplication { candidates, .. } = e {
                     for c in candidates.iter_mut() {
-                        c.holds_ise_key = Some(c.key_thumbprints.contains(&sha1));
+                        c.holds_ise_key =
+                            Some(c.key_thumbprints.iter().any(|t| ise_keys.contains(t)));
                     }
                 }
             }
@@ -638,12 +648,19 @@ impl Onboarding {
                 StepName::ExportAdminCertificate,
                 export,
                 export_t,
-                format!(
-                    "`{}` of {} (SHA-1 {})",
-                    export.value.system_certificate.friendly_name,
-                    export.value.node.hostname,
-                    export.value.certificate.sha1()
-                ),
+                export
+                    .value
+                    .iter()
+                    .map(|a| {
+                        format!(
+                            "`{}` of {} (SHA-1 {})",
+                            a.system_certificate.friendly_name,
+                            a.node.hostname,
+                            a.certificate.sha1()
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; "),
             );
         }
         let anchors = run.check(StepName::ImportTrustAnchors, anchors).ok();
@@ -652,18 +669,22 @@ impl Onboarding {
             None => None,
         };
         // Reported in the established order: upload, permissions, details, anchors.
-        let record_rest = |run: &mut Run, upload: Option<(&Step<String>, Duration)>| {
+        let record_rest = |run: &mut Run, upload: Option<(&Step<Vec<String>>, Duration)>| {
             if let Some((upload, t)) = upload {
                 if let Some(export) = &export {
+                    let names: Vec<String> = steps::distinct_certificates(&export.value)
+                        .iter()
+                        .map(|c| steps::key_display_name(c))
+                        .collect();
                     self.record(
                         &mut run.log,
                         StepName::UploadCertificate,
                         upload,
                         t,
                         format!(
-                            "thumbprint {} registered and named {}",
-                            upload.value,
-                            steps::key_display_name(&export.value.certificate)
+                            "thumbprint(s) {} registered and named {}",
+                            upload.value.join(", "),
+                            names.join(", ")
                         ),
                     );
                 }
@@ -716,7 +737,11 @@ impl Onboarding {
         };
         let (upload, t) = timed(
             StepName::UploadCertificate,
-            steps::upload_certificate(&self.graph, &app_step.value, &export_step.value.certificate),
+            steps::upload_certificates(
+                &self.graph,
+                &app_step.value,
+                &steps::distinct_certificates(&export_step.value),
+            ),
         )
         .await;
         let upload = match run.check(StepName::UploadCertificate, upload) {

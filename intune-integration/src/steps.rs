@@ -298,11 +298,11 @@ pub async fn register_app(
     ))
 }
 
-/// Step 2's result.
+/// Step 2's result for one node.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct AdminCertificate {
-    /// The primary admin node.
+    /// The node.
     pub node: Node,
     /// ISE's record of the certificate.
     pub system_certificate: SystemCertificate,
@@ -320,9 +320,49 @@ pub fn pick_admin_certificate(certs: &[SystemCertificate]) -> Option<&SystemCert
     })
 }
 
-/// Step 2: exports the primary admin node's Admin certificate (certificate only).
+/// Step 2 for the primary admin node only (see [`export_admin_certificates`] for the
+/// deployment).
 pub async fn export_admin_certificate(ise: &IseClient) -> Result<Step<AdminCertificate>, Error> {
     let node = ise.primary_admin_node().await?;
+    export_node_certificate(ise, node)
+        .await
+        .map(Step::unchanged)
+}
+
+/// Step 2: exports the Admin certificate of every node of the deployment (policy
+/// service nodes query Intune with their own), concurrently, primary first.
+pub async fn export_admin_certificates(
+    ise: &IseClient,
+) -> Result<Step<Vec<AdminCertificate>>, Error> {
+    let mut nodes = ise.nodes().await?;
+    nodes.sort_by_key(|n| !n.is_primary_admin());
+    let exported = futures_util::future::try_join_all(
+        nodes
+            .into_iter()
+            .map(|node| export_node_certificate(ise, node)),
+    )
+    .await?;
+    Ok(Step::unchanged(exported))
+}
+
+/// The distinct certificates of the nodes (a shared wildcard counts once), in order.
+pub fn distinct_certificates(admins: &[AdminCertificate]) -> Vec<&Certificate> {
+    let mut out: Vec<&Certificate> = Vec::new();
+    for a in admins {
+        if !out.iter().any(|c| c.sha1() == a.certificate.sha1()) {
+            out.push(&a.certificate);
+        }
+    }
+    out
+}
+
+/// Whether a node runs the policy service (it queries Intune at authorization).
+pub fn is_policy_service(node: &Node) -> bool {
+    node.services.iter().any(|s| s == "Session")
+}
+
+/// Exports one node's Admin certificate (certificate only); refuses non-RSA keys.
+async fn export_node_certificate(ise: &IseClient, node: Node) -> Result<AdminCertificate, Error> {
     let system = ise.system_certificates(node.hostname.clone());
     let certs = system.list(&[]).await?;
     let chosen =
@@ -342,11 +382,11 @@ pub async fn export_admin_certificate(ise: &IseClient) -> Result<Step<AdminCerti
             algorithm: certificate.key_algorithm(),
         });
     }
-    Ok(Step::unchanged(AdminCertificate {
+    Ok(AdminCertificate {
         node,
         system_certificate: chosen,
         certificate,
-    }))
+    })
 }
 
 /// The key name the Azure portal check expects: `CN=<common name>`.
@@ -365,6 +405,13 @@ fn iso(t: time::OffsetDateTime) -> String {
         .unwrap_or(t);
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| t.to_string())
+}
+
+/// What step 3 decides for several certificates: `Updated` when any is missing.
+pub fn keys_outcome(keys: &[KeyCredential], certs: &[&Certificate]) -> Outcome {
+    certs
+        .iter()
+        .fold(Outcome::Unchanged, |o, c| o.and(key_outcome(keys, c)))
 }
 
 /// What step 3 decides from the application's keys: `Unchanged` when a key with the
@@ -400,12 +447,26 @@ pub async fn upload_certificate(
     app: &RegisteredApp,
     cert: &Certificate,
 ) -> Result<Step<String>, Error> {
+    upload_certificates(graph, app, &[cert])
+        .await
+        .map(|s| s.map(|mut v| v.remove(0)))
+}
+
+/// Step 3 for every node: adds the certificates the application lacks in one write
+/// (keeping every other key), then checks each thumbprint and name. Returns the
+/// thumbprints, in order.
+pub async fn upload_certificates(
+    graph: &GraphClient,
+    app: &RegisteredApp,
+    certs: &[&Certificate],
+) -> Result<Step<Vec<String>>, Error> {
     let handle = graph.application(app.object_id.clone());
     let current = handle.key_credentials().await?;
-    let mut outcome = key_outcome(&current, cert);
+    let mut outcome = keys_outcome(&current, certs);
     let keys = if outcome.is_write() {
         // Merged into the keys as they are at the write, never dropping one.
-        let change = handle.add_certificate(&certificate_key(cert)).await?;
+        let wanted: Vec<CertificateKey> = certs.iter().map(|c| certificate_key(c)).collect();
+        let change = handle.add_certificates(&wanted).await?;
         outcome = Outcome::from(&change);
         if change.is_write() {
             handle.key_credentials().await?
@@ -415,6 +476,16 @@ pub async fn upload_certificate(
     } else {
         current
     };
+    let mut thumbprints = Vec::new();
+    for cert in certs {
+        thumbprints.push(check_registered(&keys, cert)?);
+    }
+    Ok(Step::new(outcome, thumbprints))
+}
+
+/// The certificate's thumbprint when a key with it and the certificate's name is
+/// registered.
+fn check_registered(keys: &[KeyCredential], cert: &Certificate) -> Result<String, Error> {
     let ise = cert.sha1().to_hex();
     let registered = keys
         .iter()
@@ -433,7 +504,7 @@ pub async fn upload_certificate(
         }
         _ => {}
     }
-    Ok(Step::new(outcome, ise))
+    Ok(ise)
 }
 
 /// Step 4's result.

@@ -28,6 +28,9 @@ use crate::version::{IntuneGates as _, IseVersion};
 pub struct Check {
     /// Which check (`tls:login`, `token`, `discovery`, ...).
     pub name: CheckName,
+    /// The ISE node whose key the check used (`None` for the TLS checks, which are the
+    /// deployment's trusted store).
+    pub node: Option<String>,
     /// Whether it passed.
     pub ok: bool,
     /// What was found, or what is wrong and how to fix it.
@@ -46,7 +49,18 @@ pub struct VerificationReport {
 
 impl VerificationReport {
     fn push(&mut self, name: CheckName, ok: bool, detail: impl Into<String>) {
+        self.push_for(None, name, ok, detail);
+    }
+
+    fn push_for(
+        &mut self,
+        node: Option<&str>,
+        name: CheckName,
+        ok: bool,
+        detail: impl Into<String>,
+    ) {
         self.checks.push(Check {
+            node: node.map(str::to_owned),
             name,
             ok,
             detail: detail.into(),
@@ -146,16 +160,58 @@ pub fn decrypt_pkcs8_pem(pem: &str, password: &str) -> Result<Vec<u8>, Error> {
     }
 }
 
-async fn admin_credentials(input: &VerifyInput<'_>) -> Result<ClientCertificate, Error> {
-    let (cert_pem, key_der) = match &input.admin_key {
-        AdminKey::Supplied { cert_pem, key_pem } => (
+/// The keys to check: each policy service node's Admin key (a shared one once), or
+/// the supplied one. Nodes are named for the report.
+async fn node_keys(
+    input: &VerifyInput<'_>,
+) -> Result<Vec<(Option<String>, Result<ClientCertificate, Error>)>, Error> {
+    if let AdminKey::Supplied { .. } = &input.admin_key {
+        return Ok(vec![(None, admin_credentials(input, None).await)]);
+    }
+    let admins = crate::steps::export_admin_certificates(input.ise)
+        .await?
+        .value;
+    let serving: Vec<&crate::steps::AdminCertificate> = admins
+        .iter()
+        .filter(|a| crate::steps::is_policy_service(&a.node))
+        .collect();
+    let chosen = if serving.is_empty() {
+        admins.iter().collect()
+    } else {
+        serving
+    };
+    let mut out = Vec::new();
+    let mut seen = Vec::new();
+    for admin in chosen {
+        let sha1 = admin.certificate.sha1();
+        if seen.contains(&sha1) {
+            continue;
+        }
+        seen.push(sha1);
+        let node = admin.node.hostname.clone();
+        out.push((Some(node), admin_credentials(input, Some(admin)).await));
+    }
+    Ok(out)
+}
+
+async fn admin_credentials(
+    input: &VerifyInput<'_>,
+    admin: Option<&crate::steps::AdminCertificate>,
+) -> Result<ClientCertificate, Error> {
+    let (cert_pem, key_der) = match (&input.admin_key, admin) {
+        (AdminKey::Supplied { cert_pem, key_pem }, _) => (
             cert_pem.clone(),
             decrypt_pkcs8_pem(key_pem.expose_secret(), "")?,
         ),
-        AdminKey::ExportFromIse => {
-            let admin = crate::steps::export_admin_certificate(input.ise)
-                .await?
-                .value;
+        (_, admin) => {
+            let admin = match admin {
+                Some(a) => a.clone(),
+                None => {
+                    crate::steps::export_admin_certificate(input.ise)
+                        .await?
+                        .value
+                }
+            };
             let password = random_password()?;
             let export = input
                 .ise
@@ -191,8 +247,6 @@ pub async fn verify_connection(input: VerifyInput<'_>) -> Result<VerificationRep
         ok: true,
         checks: Vec::new(),
     };
-    let audience = input.version.token_audience()?;
-
     // TLS chains of the Microsoft services, against ISE's trusted store.
     let trusted = input.ise.trusted_certificates().list(&[]).await?;
     let login = input.graph.login_authority().clone();
@@ -205,20 +259,50 @@ pub async fn verify_connection(input: VerifyInput<'_>) -> Result<VerificationRep
         report.push(name, ok, detail);
     }
 
-    let cert = match admin_credentials(&input).await {
+    let keys = node_keys(&input).await?;
+    for (i, (node, cert)) in keys.into_iter().enumerate() {
+        check_node(&input, &trusted, &mut report, node.as_deref(), cert, i == 0).await;
+    }
+    Ok(report)
+}
+
+/// The checks one node makes with its own key: Graph token, discovery, the Intune host's
+/// chain (once), Intune token, mdminfo.
+async fn check_node(
+    input: &VerifyInput<'_>,
+    trusted: &[TrustedCertificate],
+    report: &mut VerificationReport,
+    node: Option<&str>,
+    cert: Result<ClientCertificate, Error>,
+    check_intune_tls: bool,
+) {
+    let audience = match input.version.token_audience() {
+        Ok(a) => a,
+        Err(e) => {
+            report.push_for(node, CheckName::Token, false, e.to_string());
+            return;
+        }
+    };
+    let cert = match cert {
         Ok(c) => c,
         Err(e) => {
-            report.push(CheckName::Token, false, format!("ISE's admin key: {e}"));
-            return Ok(report);
+            report.push_for(
+                node,
+                CheckName::Token,
+                false,
+                format!("ISE's admin key: {e}"),
+            );
+            return;
         }
     };
     let as_ise = input.graph.with_credentials(Credentials::Certificate(cert));
     let graph_scope = TokenAudience::Scope(graph_client::DEFAULT_GRAPH_SCOPE.into());
     if let Err(e) = as_ise.access_token(&graph_scope).await {
-        report.push(CheckName::Token, false, e.to_string());
-        return Ok(report);
+        report.push_for(node, CheckName::Token, false, e.to_string());
+        return;
     }
-    report.push(
+    report.push_for(
+        node,
         CheckName::Token,
         true,
         "Graph token issued to ISE's admin certificate",
@@ -227,12 +311,13 @@ pub async fn verify_connection(input: VerifyInput<'_>) -> Result<VerificationRep
     let endpoints = match as_ise.intune_endpoints().await {
         Ok(e) => e,
         Err(e) => {
-            report.push(
+            report.push_for(
+                node,
                 CheckName::Discovery,
                 false,
                 format!("{e} — grant Application.Read.All with admin consent"),
             );
-            return Ok(report);
+            return;
         }
     };
     let provider = if input.version.supports_compliance_v3() {
@@ -241,31 +326,36 @@ pub async fn verify_connection(input: VerifyInput<'_>) -> Result<VerificationRep
         NAC_API_SERVICE
     };
     let Some(endpoint) = endpoints.iter().find(|e| e.provider_name == provider) else {
-        report.push(
+        report.push_for(
+            node,
             CheckName::Discovery,
             false,
             format!("no {provider} endpoint published"),
         );
-        return Ok(report);
+        return;
     };
-    report.push(
+    report.push_for(
+        node,
         CheckName::Discovery,
         true,
         format!("{provider} at {}", endpoint.uri),
     );
-    if let Ok(url) = url::Url::parse(&endpoint.uri) {
-        let (ok, detail) = check_chain(input.ise, &trusted, &url, input.anchors).await;
-        report.push(CheckName::TlsIntune, ok, detail);
+    if check_intune_tls {
+        if let Ok(url) = url::Url::parse(&endpoint.uri) {
+            let (ok, detail) = check_chain(input.ise, trusted, &url, input.anchors).await;
+            report.push(CheckName::TlsIntune, ok, detail);
+        }
     }
 
     let token = match as_ise.access_token(&audience).await {
         Ok(t) => t,
         Err(e) => {
-            report.push(CheckName::IntuneToken, false, e.to_string());
-            return Ok(report);
+            report.push_for(node, CheckName::IntuneToken, false, e.to_string());
+            return;
         }
     };
-    report.push(
+    report.push_for(
+        node,
         CheckName::IntuneToken,
         true,
         format!("token for `{}`", audience.as_str()),
@@ -281,9 +371,10 @@ pub async fn verify_connection(input: VerifyInput<'_>) -> Result<VerificationRep
     );
     match as_ise.get_with_token(&url, &token, "application/xml").await {
         Ok((200, body)) if body.contains("<name>mdminfo</name>") => {
-            report.push(CheckName::Mdminfo, true, "Intune answered mdminfo")
+            report.push_for(node, CheckName::Mdminfo, true, "Intune answered mdminfo")
         }
-        Ok((status, body)) => report.push(
+        Ok((status, body)) => report.push_for(
+            node,
             CheckName::Mdminfo,
             false,
             format!(
@@ -291,9 +382,8 @@ pub async fn verify_connection(input: VerifyInput<'_>) -> Result<VerificationRep
                 body.chars().take(200).collect::<String>()
             ),
         ),
-        Err(e) => report.push(CheckName::Mdminfo, false, e.to_string()),
+        Err(e) => report.push_for(node, CheckName::Mdminfo, false, e.to_string()),
     }
-    Ok(report)
 }
 
 /// Records the chain a server presents and refuses it: used only to learn the chain,

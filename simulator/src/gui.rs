@@ -86,6 +86,7 @@ fn transport_message(e: &reqwest::Error, what: &str) -> String {
 
 async fn token(
     s: &Shared,
+    host: &str,
     http: &reqwest::Client,
     url: &str,
     client_id: &str,
@@ -95,6 +96,7 @@ async fn token(
         .with_world(|w| {
             w.system_certs
                 .iter()
+                .filter(|c| c.host == host)
                 .find(|c| c.used_by.split(',').any(|u| u.trim() == "Admin"))
                 .map(|c| (c.issued.key_pkcs8.clone(), c.issued.cert_der.to_vec()))
         })
@@ -174,9 +176,35 @@ async fn run(s: &Shared, name: &str) -> Result<String, String> {
         return Err("Connection Failed to the MDM server: this Cisco ISE release does not support Microsoft Graph auto discovery; upgrade to 3.1 patch 3 or later".into());
     }
     let http = ise_http(s)?;
+    // Every policy service node queries Intune at authorization time, each with its
+    // own Admin key: the test passes only when all of them can.
+    let nodes: Vec<String> = s.with_world(|w| {
+        w.nodes
+            .iter()
+            .filter(|n| n.is_policy_service())
+            .map(|n| n.hostname.clone())
+            .collect()
+    });
+    let mut message = String::new();
+    for host in &nodes {
+        message = run_from(s, &server, rel, &http, host).await?;
+    }
+    Ok(message)
+}
+
+/// Test Connection from one policy service node, with that node's key.
+async fn run_from(
+    s: &Shared,
+    server: &crate::state::MdmServer,
+    rel: (u32, u32, u32),
+    http: &reqwest::Client,
+    host: &str,
+) -> Result<String, String> {
+    let http = http.clone();
     let token_url = s.map_url(&server.token_issuing_url);
     let graph_token = token(
         s,
+        host,
         &http,
         &token_url,
         &server.client_id,
@@ -235,6 +263,7 @@ async fn run(s: &Shared, name: &str) -> Result<String, String> {
         let v1 = token_url.replace("/oauth2/v2.0/token", "/oauth2/token");
         token(
             s,
+            host,
             &http,
             &v1,
             &server.client_id,
@@ -244,10 +273,19 @@ async fn run(s: &Shared, name: &str) -> Result<String, String> {
     } else if rel.0 > 3 || (rel.0 == 3 && rel.1 >= 3) {
         // ISE 3.3 asks with OpenID Connect scopes around the audience.
         let scope = format!("openid {} profile offline_access", server.token_audience);
-        token(s, &http, &token_url, &server.client_id, ("scope", &scope)).await?
+        token(
+            s,
+            host,
+            &http,
+            &token_url,
+            &server.client_id,
+            ("scope", &scope),
+        )
+        .await?
     } else {
         token(
             s,
+            host,
             &http,
             &token_url,
             &server.client_id,

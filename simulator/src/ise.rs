@@ -163,13 +163,15 @@ async fn guard(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Respon
 }
 
 async fn nodes(State(s): State<Arc<Shared>>) -> Response {
-    let (host, fqdn) = s.with_world(|w| (w.ise_hostname.clone(), w.ise_fqdn.clone()));
-    Json(json!({"response": [{
-        "hostname": host, "fqdn": fqdn, "ipAddress": "127.0.0.1",
-        "roles": ["Standalone"],
-        "services": ["Session", "Profiler", "DeviceAdmin"], "nodeStatus": "Connected"
-    }], "version": "1.0.0"}))
-    .into_response()
+    let nodes = s.with_world(|w| w.nodes.clone());
+    let items: Vec<Value> = nodes
+        .iter()
+        .map(|n| {
+            json!({"hostname": n.hostname, "fqdn": n.fqdn, "ipAddress": "127.0.0.1",
+                "roles": n.roles, "services": n.services, "nodeStatus": "Connected"})
+        })
+        .collect();
+    Json(json!({"response": items, "version": "1.0.0"})).into_response()
 }
 
 async fn patch(State(s): State<Arc<Shared>>) -> Response {
@@ -284,7 +286,7 @@ async fn list_system(
     Query(q): Query<HashMap<String, String>>,
     uri: axum::http::Uri,
 ) -> Response {
-    let known = s.with_world(|w| w.ise_hostname == host);
+    let known = s.with_world(|w| w.nodes.iter().any(|n| n.hostname == host));
     if !known {
         return fail(
             StatusCode::NOT_FOUND,
@@ -292,7 +294,13 @@ async fn list_system(
         );
     }
     let filters = filters_of(uri.query());
-    let certs = s.with_world(|w| w.system_certs.clone());
+    let certs: Vec<_> = s.with_world(|w| {
+        w.system_certs
+            .iter()
+            .filter(|c| c.host == host)
+            .cloned()
+            .collect()
+    });
     let items = certs
         .iter()
         .map(|c| system_json(&s, c))
@@ -306,9 +314,10 @@ async fn get_system(
     Path((host, id)): Path<(String, String)>,
 ) -> Response {
     let found = s.with_world(|w| {
-        (w.ise_hostname == host)
-            .then(|| w.system_certs.iter().find(|c| c.id == id).cloned())
-            .flatten()
+        w.system_certs
+            .iter()
+            .find(|c| c.host == host && c.id == id)
+            .cloned()
     });
     match found {
         Some(c) => {
@@ -354,13 +363,20 @@ async fn export_system(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
         )
             .into_response();
     }
-    if host.as_deref().is_some_and(|h| h != hostname) {
+    // Before 3.2 the export without hostName means the node answering: the primary.
+    let hostname = host.clone().unwrap_or(hostname);
+    if !s.with_world(|w| w.nodes.iter().any(|n| n.hostname == hostname)) {
         return fail(StatusCode::NOT_FOUND, "Node not found in the deployment");
     }
     let Some(id) = field("id") else {
         return fail(StatusCode::BAD_REQUEST, "Certificate id should not be null");
     };
-    let Some(cert) = s.with_world(|w| w.system_certs.iter().find(|c| c.id == id).cloned()) else {
+    let Some(cert) = s.with_world(|w| {
+        w.system_certs
+            .iter()
+            .find(|c| c.host == hostname && c.id == id)
+            .cloned()
+    }) else {
         return fail(StatusCode::NOT_FOUND, "Certificate not found");
     };
     let base = format!("{}_{}", hostname, cert.friendly_name.replace(' ', ""))

@@ -120,6 +120,8 @@ pub struct SimulatorBuilder {
     faults: HashMap<Service, Faults>,
     fault_seed: Option<u64>,
     devices: usize,
+    nodes: usize,
+    shared_admin_certificate: bool,
     csrf: bool,
     seed_apps: Vec<SeedApp>,
     seed_trusted_pem: Vec<(String, String)>,
@@ -139,6 +141,8 @@ impl Default for SimulatorBuilder {
             faults: HashMap::new(),
             fault_seed: None,
             devices: 250,
+            nodes: 3,
+            shared_admin_certificate: false,
             csrf: false,
             seed_apps: Vec::new(),
             seed_trusted_pem: Vec::new(),
@@ -172,6 +176,21 @@ impl SimulatorBuilder {
     /// Latency added to every answer of every service.
     pub fn latency(mut self, latency: Duration) -> Self {
         self.latency = latency;
+        self
+    }
+
+    /// How many ISE nodes (default 3: a primary admin node, a secondary admin node that
+    /// also serves policy, and a policy service node; 1 is a standalone node; at most 3
+    /// distinct Admin keys exist, so larger deployments reuse them).
+    pub fn nodes(mut self, count: usize) -> Self {
+        self.nodes = count.clamp(1, 8);
+        self
+    }
+
+    /// One wildcard Admin certificate shared by every node (default: each node its own
+    /// self-signed one).
+    pub fn shared_admin_certificate(mut self, shared: bool) -> Self {
+        self.shared_admin_certificate = shared;
         self
     }
 
@@ -543,27 +562,32 @@ fn seed_directory(
     }
 }
 
-/// Seeds ISE: the primary node's self-signed Admin certificate and a trusted store like
-/// a fresh ISE's (Cisco's roots, its own certificate) plus what the builder asked for.
+/// Seeds ISE: each node's self-signed Admin certificate and a trusted store like a
+/// fresh ISE's (Cisco's roots, the nodes' own certificates) plus what the builder asked
+/// for.
 fn seed_ise(
     rng: &mut rng::Rng,
     builder: &SimulatorBuilder,
     pki: &pki::Pki,
-    admin: &pki::Issued,
-    ise_fqdn: &str,
+    node_certs: &[(String, pki::Issued)],
+    nodes: &[state::IseNode],
 ) -> Result<(Vec<SystemCert>, Vec<TrustedCert>), SimError> {
     let not_before = time::OffsetDateTime::now_utc() - time::Duration::days(1);
     let not_after = time::OffsetDateTime::now_utc() + time::Duration::days(730);
-    let admin_cert = SystemCert {
-        id: rng.uuid(),
-        friendly_name: "Default self-signed server certificate".into(),
-        used_by: "Admin, EAP Authentication, RADIUS DTLS, pxGrid, Portal".into(),
-        issued: admin.clone(),
-        not_before,
-        not_after,
-        serial_decimal: (rng.next_u64() >> 1).to_string(),
-        self_signed: true,
-    };
+    let system_certs: Vec<SystemCert> = node_certs
+        .iter()
+        .map(|(host, issued)| SystemCert {
+            host: host.clone(),
+            id: rng.uuid(),
+            friendly_name: "Default self-signed server certificate".into(),
+            used_by: "Admin, EAP Authentication, RADIUS DTLS, pxGrid, Portal".into(),
+            issued: issued.clone(),
+            not_before,
+            not_after,
+            serial_decimal: (rng.next_u64() >> 1).to_string(),
+            self_signed: true,
+        })
+        .collect();
     let mut trusted = Vec::new();
     let mut add_trusted = |rng: &mut rng::Rng, name: &str, der: Vec<u8>, ise: bool, cisco: bool| {
         let (subject, issuer) = ise::names_of(&der);
@@ -591,13 +615,21 @@ fn seed_ise(
         };
         add_trusted(rng, name, r.cert_der.to_vec(), false, true);
     }
-    add_trusted(
-        rng,
-        &format!("{ise_fqdn}#{ise_fqdn}#00001"),
-        admin.cert_der.to_vec(),
-        true,
-        false,
-    );
+    let mut added: Vec<Vec<u8>> = Vec::new();
+    for ((_, issued), node) in node_certs.iter().zip(nodes) {
+        if added.contains(&issued.cert_der.to_vec()) {
+            continue;
+        }
+        added.push(issued.cert_der.to_vec());
+        let fqdn = &node.fqdn;
+        add_trusted(
+            rng,
+            &format!("{fqdn}#{fqdn}#{:05}", added.len()),
+            issued.cert_der.to_vec(),
+            true,
+            false,
+        );
+    }
     for (name, pem) in &builder.seed_trusted_pem {
         let der = ise::pem_to_der(pem).ok_or_else(|| {
             SimError::Config(format!(
@@ -606,7 +638,7 @@ fn seed_ise(
         })?;
         add_trusted(rng, name, der, true, false);
     }
-    Ok((vec![admin_cert], trusted))
+    Ok((system_certs, trusted))
 }
 
 fn graph_roles() -> Vec<Role> {
@@ -639,9 +671,24 @@ impl Simulator {
         let mut rng = rng::Rng::new(b.seed);
         let tenant_id = b.tenant_id.clone().unwrap_or_else(|| rng.uuid());
         let pki = pki::Pki::generate(&["Cisco Root CA 2099", "Cisco ECC Root CA 2099"])?;
-        let ise_hostname = "ise-pan".to_owned();
-        let ise_fqdn = "ise-pan.sim.example".to_owned();
-        let admin = pki::ise_admin_certificate(&ise_fqdn, 0, rng.next_u64() >> 1)?;
+        let nodes = state::deployment(b.nodes);
+        let ise_hostname = nodes[0].hostname.clone();
+        let ise_fqdn = nodes[0].fqdn.clone();
+        // Each node's Admin certificate (one wildcard when shared); the first is the
+        // primary's, presented on ISE's HTTPS port.
+        let mut node_certs: Vec<(String, pki::Issued)> = Vec::new();
+        if b.shared_admin_certificate {
+            let wildcard = pki::ise_admin_certificate("*.sim.example", 0, rng.next_u64() >> 1)?;
+            for n in &nodes {
+                node_certs.push((n.hostname.clone(), wildcard.clone()));
+            }
+        } else {
+            for (i, n) in nodes.iter().enumerate() {
+                let cert = pki::ise_admin_certificate(&n.fqdn, i, rng.next_u64() >> 1)?;
+                node_certs.push((n.hostname.clone(), cert));
+            }
+        }
+        let admin = node_certs[0].1.clone();
 
         let bind = || async {
             TcpListener::bind("127.0.0.1:0")
@@ -671,7 +718,7 @@ impl Simulator {
         let (automation_app_id, automation_secret) =
             (directory.automation_app_id, directory.automation_secret);
 
-        let (system_certs, trusted) = seed_ise(&mut rng, &b, &pki, &admin, &ise_fqdn)?;
+        let (system_certs, trusted) = seed_ise(&mut rng, &b, &pki, &node_certs, &nodes)?;
 
         let world = World {
             rng,
@@ -687,6 +734,7 @@ impl Simulator {
             ise_patch: b.ise_patch,
             ise_hostname: ise_hostname.clone(),
             ise_fqdn,
+            nodes: nodes.clone(),
             system_certs,
             trusted,
             mdm_servers: BTreeMap::new(),

@@ -101,6 +101,8 @@ pub(crate) struct Token {
 /// A system certificate of the ISE node.
 #[derive(Clone)]
 pub(crate) struct SystemCert {
+    /// The node holding it.
+    pub(crate) host: String,
     pub(crate) id: String,
     pub(crate) friendly_name: String,
     pub(crate) used_by: String,
@@ -213,6 +215,8 @@ pub(crate) struct World {
     pub(crate) ise_patch: u16,
     pub(crate) ise_hostname: String,
     pub(crate) ise_fqdn: String,
+    /// The deployment's nodes, the primary admin node first.
+    pub(crate) nodes: Vec<IseNode>,
     pub(crate) system_certs: Vec<SystemCert>,
     pub(crate) trusted: Vec<TrustedCert>,
     pub(crate) mdm_servers: BTreeMap<String, MdmServer>,
@@ -225,6 +229,62 @@ pub(crate) struct World {
     pub(crate) id_counts: HashMap<String, u64>,
     /// The devices Intune knows.
     pub(crate) devices: Vec<Device>,
+}
+
+/// A node of the ISE deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct IseNode {
+    pub(crate) hostname: String,
+    pub(crate) fqdn: String,
+    pub(crate) roles: Vec<&'static str>,
+    pub(crate) services: Vec<&'static str>,
+}
+
+impl IseNode {
+    /// Whether the node runs the policy service (queries Intune at authorization).
+    pub(crate) fn is_policy_service(&self) -> bool {
+        self.services.contains(&"Session")
+    }
+}
+
+/// The nodes of a deployment of `count`: one standalone node, or a primary admin (and
+/// monitoring) node, a secondary admin node that also serves policy, and policy
+/// service nodes.
+pub(crate) fn deployment(count: usize) -> Vec<IseNode> {
+    let node = |hostname: String, roles: Vec<&'static str>, services: Vec<&'static str>| IseNode {
+        fqdn: format!("{hostname}.sim.example"),
+        hostname,
+        roles,
+        services,
+    };
+    if count <= 1 {
+        return vec![node(
+            "ise-pan".into(),
+            vec!["Standalone"],
+            vec!["Session", "Profiler", "DeviceAdmin"],
+        )];
+    }
+    let mut nodes = vec![
+        node(
+            "ise-pan".into(),
+            vec!["PrimaryAdmin", "PrimaryMonitoring"],
+            vec![],
+        ),
+        node(
+            "ise-san".into(),
+            vec!["SecondaryAdmin", "SecondaryMonitoring"],
+            vec!["Session", "Profiler"],
+        ),
+    ];
+    for i in 1..count.saturating_sub(1) {
+        let name = if i == 1 {
+            "ise-psn".to_owned()
+        } else {
+            format!("ise-psn{i}")
+        };
+        nodes.push(node(name, vec![], vec!["Session", "Profiler"]));
+    }
+    nodes
 }
 
 /// A device as Intune knows it.
@@ -353,8 +413,11 @@ impl World {
             "ise": {
                 "version": self.ise_version, "patch": self.ise_patch,
                 "hostname": self.ise_hostname,
+                "nodes": self.nodes.iter().map(|n| json!({
+                    "hostname": n.hostname, "roles": n.roles, "services": n.services,
+                })).collect::<Vec<_>>(),
                 "systemCertificates": self.system_certs.iter().map(|c| json!({
-                    "id": c.id, "friendlyName": c.friendly_name, "usedBy": c.used_by,
+                    "host": c.host, "id": c.id, "friendlyName": c.friendly_name, "usedBy": c.used_by,
                     "sha1": crate::pki::hex(&crate::pki::sha1(&c.issued.cert_der)),
                     "sha256": crate::pki::hex(&crate::pki::sha256(&c.issued.cert_der)),
                 })).collect::<Vec<_>>(),

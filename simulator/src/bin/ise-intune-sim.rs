@@ -37,6 +37,13 @@ struct Args {
     /// Enable ERS CSRF protection.
     #[arg(long)]
     ers_csrf: bool,
+    /// ISE nodes in the deployment (1 = standalone; default 3: primary admin,
+    /// secondary admin serving policy, policy service).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    nodes: usize,
+    /// One wildcard Admin certificate shared by every node.
+    #[arg(long)]
+    shared_admin_certificate: bool,
     /// Faults of a service, repeatable: `SERVICE:key=value,...` with SERVICE `ise`,
     /// `login`, `graph`, `intune` or `all` and keys `error_rate`, `error_status`,
     /// `retry_after`, `drop_rate`, `lost_response_rate`, `latency_ms`.
@@ -68,6 +75,9 @@ async fn main() -> ExitCode {
     if args.ers_csrf {
         builder = builder.ers_csrf(true);
     }
+    builder = builder
+        .nodes(args.nodes)
+        .shared_admin_certificate(args.shared_admin_certificate);
     if let Some(seed) = args.fault_seed {
         builder = builder.fault_seed(seed);
     }

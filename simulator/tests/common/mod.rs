@@ -225,45 +225,57 @@ pub async fn walk(
         .await;
     let sp_id = sp["id"].as_str().expect("sp id").to_owned();
 
-    // 2. Export ISE's admin certificate.
+    // 2. Export every node's admin certificate (each node has its own by default).
     let (s, nodes) = ise.get("/api/v1/deployment/node").await;
     assert_eq!(s, 200);
-    let host = nodes["response"][0]["hostname"]
-        .as_str()
-        .expect("hostname")
-        .to_owned();
-    let (s, certs) = ise
-        .get(&format!("/api/v1/certs/system-certificate/{host}"))
-        .await;
-    assert_eq!(s, 200);
-    let admin = certs["response"]
+    let hosts: Vec<String> = nodes["response"]
         .as_array()
-        .expect("list")
+        .expect("nodes")
         .iter()
-        .find(|c| c["usedBy"].as_str().unwrap_or_default().contains("Admin"))
-        .expect("admin certificate")
-        .clone();
-    let r = ise
-        .req(
-            reqwest::Method::POST,
-            "/api/v1/certs/system-certificate/export",
-        )
-        .json(&json!({"id": admin["id"], "hostName": host, "export": "CERTIFICATE"}))
-        .send()
-        .await
-        .expect("export");
-    assert_eq!(r.status(), 200);
-    let entries = unzip_entries(&r.bytes().await.expect("zip"));
-    let ise_der = pem_der(&entries[0].1);
+        .map(|n| n["hostname"].as_str().expect("hostname").to_owned())
+        .collect();
+    let mut keys = Vec::new();
+    let mut ise_der = Vec::new();
+    for host in &hosts {
+        let (s, certs) = ise
+            .get(&format!("/api/v1/certs/system-certificate/{host}"))
+            .await;
+        assert_eq!(s, 200);
+        let admin = certs["response"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .find(|c| c["usedBy"].as_str().unwrap_or_default().contains("Admin"))
+            .expect("admin certificate")
+            .clone();
+        let r = ise
+            .req(
+                reqwest::Method::POST,
+                "/api/v1/certs/system-certificate/export",
+            )
+            .json(&json!({"id": admin["id"], "hostName": host, "export": "CERTIFICATE"}))
+            .send()
+            .await
+            .expect("export");
+        assert_eq!(r.status(), 200);
+        let entries = unzip_entries(&r.bytes().await.expect("zip"));
+        let der = pem_der(&entries[0].1);
+        if ise_der.is_empty() {
+            ise_der = der.clone();
+        }
+        keys.push(
+            json!({"type": "AsymmetricX509Cert", "usage": "Verify", "key": b64(&der),
+            "displayName": format!("CN={}", admin["issuedTo"].as_str().unwrap_or_default())}),
+        );
+    }
 
-    // 3. Upload it to the application.
+    // 3. Upload them to the application.
     if skip != Skip::KeyUpload {
         let (s, v) = graph
             .call_until(
                 reqwest::Method::PATCH,
                 &format!("/applications/{app_obj}"),
-                Some(&json!({"keyCredentials": [{"type": "AsymmetricX509Cert", "usage": "Verify",
-                    "key": b64(&ise_der), "displayName": format!("CN={}", admin["issuedTo"].as_str().unwrap_or_default())}]})),
+                Some(&json!({ "keyCredentials": keys })),
                 204,
             )
             .await;
