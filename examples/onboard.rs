@@ -117,8 +117,10 @@ async fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
     let mut _sim_holder = None;
     let onboarding: Onboarding = if let Some(path) = &args.config {
         let config = IntegrationConfig::load(std::path::Path::new(path))?;
+        let confirmed = config.mdm_confirmed.clone();
         Onboarding::from_config(&config, |ise| {
-            Arc::new(ManualChecklist::new(ise)) as Arc<dyn MdmServerConfigurator>
+            Arc::new(ManualChecklist::new(ise).confirmed(confirmed))
+                as Arc<dyn MdmServerConfigurator>
         })?
     } else {
         let info: SimInfo = match &args.sim_info {

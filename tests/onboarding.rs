@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use ise_intune::integration::Error;
-use ise_intune::integration::mdm::{MdmServerConfigurator, MdmServerSettings};
+use ise_intune::integration::mdm::{ManualChecklist, MdmServerConfigurator, MdmServerSettings};
 use ise_intune::integration::outcome::{CheckName, Outcome, StepName};
+use ise_intune::integration::pipeline::Onboarding;
 use ise_intune::integration::pipeline::{Options, Report};
 use ise_intune::integration::steps::app_details;
 use ise_intune::integration::verify::{AdminKey, VerifyInput, verify_connection};
@@ -368,9 +369,38 @@ async fn after_manual_action_a_second_run_completes() {
         .await
         .expect("operator adds the server");
 
+    // ISE has no API to read the entry: without the operator's confirmation the step
+    // still waits, whatever mdmInfo says.
     let second = manual.apply().await.expect("second run");
-    assert!(second.complete, "{second:#?}");
-    assert_eq!(second.requests.writes, 0);
+    assert!(!second.complete);
+    assert!(checklist.contains(&format!("mdm_confirmed = \"{}\"", settings.fingerprint())));
+
+    let confirmed = |fingerprint: String| {
+        let (ise, graph) = sim::clients(sim.info()).expect("clients");
+        Onboarding::new(
+            ise.clone(),
+            graph,
+            sim::anchors(sim.info(), true),
+            std::sync::Arc::new(ManualChecklist::new(ise).confirmed(Some(fingerprint))),
+            Options::default(),
+        )
+    };
+    // A confirmation of other settings (another client id) names what changed.
+    let mut stale = settings.clone();
+    stale.client_id = "00000000-0000-0000-0000-000000000000".into();
+    let third = confirmed(stale.fingerprint()).apply().await.expect("stale");
+    let todo = third.manual_action.expect("still manual");
+    assert!(
+        todo.contains("changed since they were confirmed: Client ID."),
+        "{todo}"
+    );
+
+    let fourth = confirmed(settings.fingerprint())
+        .apply()
+        .await
+        .expect("confirmed run");
+    assert!(fourth.complete, "{fourth:#?}");
+    assert_eq!(fourth.requests.writes, 0);
 }
 
 fn pem_der(pem: &str) -> Vec<u8> {

@@ -102,6 +102,10 @@ pub struct IntegrationConfig {
     /// `app_display_name`, see `steps::unique_name_for`).
     #[serde(default)]
     pub app_client_id: Option<String>,
+    /// The fingerprint of the External MDM settings the operator entered in ISE and
+    /// confirms (printed by the checklist; ISE has no API to read the entry).
+    #[serde(default)]
+    pub mdm_confirmed: Option<String>,
     /// ISE.
     #[serde(default)]
     pub ise: IseConfig,

@@ -83,6 +83,68 @@ impl MdmServerSettings {
         }
     }
 
+    /// The fields an operator enters, by name, in the form's order.
+    fn fields(&self) -> [(&'static str, String); 7] {
+        [
+            ("name", self.name.clone()),
+            ("Auto Discovery URL", self.auto_discovery_url.clone()),
+            ("Client ID", self.client_id.clone()),
+            ("Token Issuing URL", self.token_issuing_url.clone()),
+            ("Token Audience", self.token_audience.clone()),
+            (
+                "Polling Interval",
+                self.polling_interval_minutes.to_string(),
+            ),
+            (
+                "Compliance Device ReAuth Query interval",
+                self.compliance_reauth_query_minutes.to_string(),
+            ),
+        ]
+    }
+
+    /// A short fingerprint of the settings an operator enters: three hex digits per
+    /// field, in groups, so that a confirmed fingerprint also tells which fields
+    /// changed since (see [`Self::changed_since`]).
+    ///
+    /// ```
+    /// use intune_integration::mdm::MdmServerSettings;
+    /// use intune_integration::version::IseVersion;
+    /// let s = MdmServerSettings::for_release(&IseVersion::new(3, 3, 0), "Intune", "client",
+    ///     "https://login.microsoftonline.com/t/oauth2/v2.0/token", "https://graph.microsoft.com")?;
+    /// assert_eq!(s.fingerprint().len(), 7 * 3 + 6);
+    /// assert!(s.changed_since(&s.fingerprint()).is_empty());
+    /// # Ok::<(), intune_integration::Error>(())
+    /// ```
+    pub fn fingerprint(&self) -> String {
+        self.fields()
+            .iter()
+            .map(|(name, value)| {
+                let d = ring::digest::digest(
+                    &ring::digest::SHA256,
+                    format!("{name}\u{0}{value}").as_bytes(),
+                );
+                hex::encode(&d.as_ref()[..2])[..3].to_owned()
+            })
+            .collect::<Vec<_>>()
+            .join("-")
+    }
+
+    /// The fields whose value differs from when `confirmed` was this fingerprint (all
+    /// of them when it is not a fingerprint of this form).
+    pub fn changed_since(&self, confirmed: &str) -> Vec<&'static str> {
+        let now = self.fingerprint();
+        let (now, then): (Vec<&str>, Vec<&str>) = (
+            now.split('-').collect(),
+            confirmed.trim().split('-').collect(),
+        );
+        self.fields()
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| then.len() != now.len() || now[*i] != then[*i])
+            .map(|(_, (name, _))| *name)
+            .collect()
+    }
+
     /// The GUI steps with every value, for a person to follow.
     pub fn checklist(&self) -> String {
         let mut s = String::new();
@@ -118,7 +180,9 @@ impl MdmServerSettings {
         let _ = writeln!(s, "  Status:                    Enabled");
         let _ = writeln!(
             s,
-            "Click Test Connection, then Save. Run onboarding again afterwards."
+            "Click Test Connection, then Save. Then confirm these settings by running again \
+             with mdm_confirmed = \"{}\" (the fingerprint of exactly these values).",
+            self.fingerprint()
         );
         s
     }
@@ -163,17 +227,31 @@ pub trait MdmServerConfigurator: Send + Sync {
     async fn cycle(&self, name: &str) -> Result<Step<()>, Error>;
 }
 
-/// Renders the exact GUI steps and waits for a person; observes ISE's deployment info to
-/// know when it is done.
+/// Renders the exact GUI steps and waits for a person. ISE has no API to read the
+/// entry, so the operator confirms the settings' fingerprint
+/// ([`MdmServerSettings::fingerprint`]) after entering them; until the confirmed
+/// fingerprint matches the expected settings — and ISE reports an active MDM server —
+/// the step stays `ManualActionRequired`, naming the fields that changed (after an
+/// upgrade's new audience, a new client id, ...).
 #[derive(Debug, Clone)]
 pub struct ManualChecklist {
     ise: IseClient,
+    confirmed: Option<String>,
 }
 
 impl ManualChecklist {
-    /// A checklist configurator reading `mdmInfo` from this ISE.
+    /// A checklist configurator reading `mdmInfo` from this ISE, with nothing confirmed.
     pub fn new(ise: IseClient) -> Self {
-        Self { ise }
+        Self {
+            ise,
+            confirmed: None,
+        }
+    }
+
+    /// The fingerprint the operator confirmed (config `mdm_confirmed`).
+    pub fn confirmed(mut self, fingerprint: Option<String>) -> Self {
+        self.confirmed = fingerprint.filter(|f| !f.trim().is_empty());
+        self
     }
 }
 
@@ -181,11 +259,32 @@ impl ManualChecklist {
 impl MdmServerConfigurator for ManualChecklist {
     async fn inspect(&self, settings: &MdmServerSettings) -> Result<Step<()>, Error> {
         let mdm = self.ise.mdm_info().await?;
-        if mdm.active_mdm_servers_count > 0 {
-            // The only observable trace; the verification step checks the rest.
-            return Ok(Step::unchanged(()));
+        let changed = self.confirmed.as_deref().map(|c| settings.changed_since(c));
+        match changed {
+            Some(fields) if fields.is_empty() && mdm.active_mdm_servers_count > 0 => {
+                // Confirmed and active; the verification step checks the rest.
+                Ok(Step::unchanged(()))
+            }
+            Some(fields) if fields.is_empty() => Ok(Step::manual(
+                (),
+                format!(
+                    "The settings were confirmed, but ISE reports no active External MDM \
+                     server: set `{}` to Enabled and Save.\n{}",
+                    settings.name,
+                    settings.checklist()
+                ),
+            )),
+            Some(fields) => Ok(Step::manual(
+                (),
+                format!(
+                    "The expected settings changed since they were confirmed: {}. Edit the \
+                     entry in ISE:\n{}",
+                    fields.join(", "),
+                    settings.checklist()
+                ),
+            )),
+            None => Ok(Step::manual((), settings.checklist())),
         }
-        Ok(Step::manual((), settings.checklist()))
     }
 
     async fn apply(&self, settings: &MdmServerSettings) -> Result<Step<()>, Error> {
