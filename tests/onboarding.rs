@@ -311,6 +311,7 @@ async fn without_the_root_import_ise_and_verification_name_the_problem() {
         version: ise.version().await.expect("version"),
         admin_key: AdminKey::ExportFromIse,
         anchors: &anchors,
+        propagation_wait: std::time::Duration::from_secs(5),
     })
     .await
     .expect("verification runs");

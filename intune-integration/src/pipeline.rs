@@ -131,6 +131,8 @@ pub struct Options {
     /// A hand-made application to adopt, by client id (when none carries the
     /// integration's uniqueName yet).
     pub app_client_id: Option<String>,
+    /// How long verification waits for new keys and roles to propagate.
+    pub propagation_wait: Duration,
 }
 
 impl Options {
@@ -152,6 +154,7 @@ impl Default for Options {
             admin_key: AdminKey::ExportFromIse,
             consent_wait: Duration::from_secs(300),
             app_client_id: None,
+            propagation_wait: crate::verify::DEFAULT_PROPAGATION_WAIT,
         }
     }
 }
@@ -817,6 +820,7 @@ impl Onboarding {
                 version,
                 admin_key: self.options.admin_key.clone(),
                 anchors: &self.anchors,
+                propagation_wait: self.options.propagation_wait,
             }),
         )
         .await;

@@ -110,7 +110,13 @@ pub struct VerifyInput<'a> {
     pub admin_key: AdminKey,
     /// Anchors, to name a missing root.
     pub anchors: &'a TrustAnchorSet,
+    /// How long to wait for a just-registered key or just-granted role to propagate to
+    /// the token service and Intune (see [`DEFAULT_PROPAGATION_WAIT`]).
+    pub propagation_wait: Duration,
 }
+
+/// How long verification waits, at most, for keys and roles to propagate.
+pub const DEFAULT_PROPAGATION_WAIT: Duration = Duration::from_secs(120);
 
 fn random_password() -> Result<String, Error> {
     use ring::rand::SecureRandom as _;
@@ -240,6 +246,51 @@ async fn admin_credentials(
     .map_err(Error::Graph)
 }
 
+/// A bounded wait for a key or role to propagate.
+struct Propagation {
+    started: std::time::Instant,
+    limit: Duration,
+    waited: std::sync::atomic::AtomicBool,
+}
+
+impl Propagation {
+    fn new(limit: Duration) -> Self {
+        Self {
+            started: std::time::Instant::now(),
+            limit,
+            waited: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Whether waiting longer stays within the window.
+    fn open(&self) -> bool {
+        self.started.elapsed() < self.limit
+    }
+
+    async fn pause(&self) {
+        self.waited
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    /// ` (after waiting N ms for propagation)` when a wait happened.
+    fn waited(&self) -> String {
+        if self.waited.load(std::sync::atomic::Ordering::Relaxed) {
+            format!(
+                " (after waiting {} ms for propagation)",
+                self.started.elapsed().as_millis()
+            )
+        } else {
+            String::new()
+        }
+    }
+}
+
+/// Entra's answer to a key it does not (yet) accept.
+fn is_key_not_yet_usable(e: &graph_client::Error) -> bool {
+    matches!(e, graph_client::Error::Token { body, .. } if body.error_codes.contains(&700027))
+}
+
 /// Runs every check ISE's Test Connection runs, and reports each one. Never fails
 /// as a whole for a failed check: the report says which failed and why.
 pub async fn verify_connection(input: VerifyInput<'_>) -> Result<VerificationReport, Error> {
@@ -297,15 +348,27 @@ async fn check_node(
     };
     let as_ise = input.graph.with_credentials(Credentials::Certificate(cert));
     let graph_scope = TokenAudience::Scope(graph_client::DEFAULT_GRAPH_SCOPE.into());
-    if let Err(e) = as_ise.access_token(&graph_scope).await {
-        report.push_for(node, CheckName::Token, false, e.to_string());
-        return;
+    // A key just registered is refused (AADSTS700027) until it has propagated to the
+    // token service: wait on exactly that answer, within the bounded window.
+    let window = Propagation::new(input.propagation_wait);
+    loop {
+        match as_ise.access_token(&graph_scope).await {
+            Ok(_) => break,
+            Err(e) if is_key_not_yet_usable(&e) && window.open() => window.pause().await,
+            Err(e) => {
+                report.push_for(node, CheckName::Token, false, e.to_string());
+                return;
+            }
+        }
     }
     report.push_for(
         node,
         CheckName::Token,
         true,
-        "Graph token issued to ISE's admin certificate",
+        format!(
+            "Graph token issued to ISE's admin certificate{}",
+            window.waited()
+        ),
     );
 
     let endpoints = match as_ise.intune_endpoints().await {
@@ -369,10 +432,25 @@ async fn check_node(
             2
         }
     );
-    match as_ise.get_with_token(&url, &token, "application/xml").await {
-        Ok((200, body)) if body.contains("<name>mdminfo</name>") => {
-            report.push_for(node, CheckName::Mdminfo, true, "Intune answered mdminfo")
-        }
+    // A role just granted reaches tokens once it has propagated: Intune answers 403
+    // until then. Wait on exactly that answer, with a fresh token each time.
+    let window = Propagation::new(input.propagation_wait);
+    let mut answer = as_ise.get_with_token(&url, &token, "application/xml").await;
+    while matches!(answer, Ok((403, _))) && window.open() {
+        window.pause().await;
+        as_ise.clear_token_cache();
+        answer = match as_ise.access_token(&audience).await {
+            Ok(t) => as_ise.get_with_token(&url, &t, "application/xml").await,
+            Err(e) => Err(e),
+        };
+    }
+    match answer {
+        Ok((200, body)) if body.contains("<name>mdminfo</name>") => report.push_for(
+            node,
+            CheckName::Mdminfo,
+            true,
+            format!("Intune answered mdminfo{}", window.waited()),
+        ),
         Ok((status, body)) => report.push_for(
             node,
             CheckName::Mdminfo,

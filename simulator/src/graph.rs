@@ -620,6 +620,13 @@ fn parse_keys(ctx: &Ctx<'_>, existing: &[KeyCred], v: &Value) -> Result<Vec<KeyC
                 .map_err(|_| bad("customKeyIdentifier is not valid base64."))?,
             None => thumb,
         };
+        // A key already registered keeps its time; a new one is usable at the token
+        // service only after the propagation delay (the replication lag).
+        let usable_at = existing
+            .iter()
+            .find(|e| crate::pki::sha1(&e.key_der) == crate::pki::sha1(&der))
+            .map(|e| e.usable_at)
+            .unwrap_or_else(|| Instant::now() + ctx.s.with_world(|w| w.replication_lag));
         out.push(KeyCred {
             key_id: key_id.unwrap_or_else(|| {
                 ctx.s.with_world(|w| {
@@ -643,6 +650,7 @@ fn parse_keys(ctx: &Ctx<'_>, existing: &[KeyCred], v: &Value) -> Result<Vec<KeyC
                 .map(str::to_owned),
             usage: usage.to_owned(),
             key_type: key_type.to_owned(),
+            usable_at,
         });
     }
     Ok(out)

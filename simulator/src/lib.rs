@@ -537,6 +537,7 @@ fn seed_directory(
                 end: Some("2030-01-01T00:00:00Z".into()),
                 usage: "Verify".into(),
                 key_type: "AsymmetricX509Cert".into(),
+                usable_at: now,
             });
         }
         apps.push(App {

@@ -284,6 +284,9 @@ fn issue(
             .or(by_sha256.as_deref())
             .map(crate::pki::hex)
             .unwrap_or_default();
+        // Listed by Graph but not yet propagated to the token service: refused as if
+        // unknown, as Entra does for some time after a key is added.
+        let key = key.filter(|k| k.usable_at <= Instant::now());
         let Some(key) = key else {
             return Err(refuse(401, "invalid_client", 700027, &format!("The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '{shown}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys on app Id '{client_id}'.]")));
         };

@@ -35,6 +35,10 @@ pub(crate) struct KeyCred {
     pub(crate) end: Option<String>,
     pub(crate) usage: String,
     pub(crate) key_type: String,
+    /// When the token service accepts assertions signed with it (a new key propagates
+    /// after Graph lists it).
+    #[serde(skip)]
+    pub(crate) usable_at: Instant,
 }
 
 /// An application registration.
@@ -365,9 +369,12 @@ impl World {
         ) else {
             return Vec::new();
         };
+        // A new role reaches tokens once it has propagated (as it becomes visible).
+        let now = Instant::now();
         self.assignments
             .iter()
             .filter(|a| a.principal_id == sp.id && a.resource_id == resource.id)
+            .filter(|a| a.visible_at <= now)
             .filter_map(|a| {
                 resource
                     .app_roles

@@ -151,6 +151,26 @@ async fn standard_oauth_flow_with_secret_and_certificate() {
         .call_until(reqwest::Method::PATCH, &format!("/applications/{obj}"),
             Some(&json!({"keyCredentials": [{"type": "AsymmetricX509Cert", "usage": "Verify", "key": b64(&pem_der(cert_pem))}]})), 204)
         .await;
+    // Listed by Graph at once, but usable at the token service only once propagated.
+    let early = sign(&pem_der(cert_pem), key_pem, &app_id, &token_endpoint);
+    let r = c
+        .post(&token_endpoint)
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", app_id.as_str()),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", early.as_str()),
+            ("scope", GRAPH_SCOPE),
+        ])
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(r.status(), 401);
+    assert!(r.text().await.expect("text").contains("AADSTS700027"));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let jwt = sign(&pem_der(cert_pem), key_pem, &app_id, &token_endpoint);
     let r = c
         .post(&token_endpoint)
@@ -722,6 +742,8 @@ async fn intune_device_queries_answer_ise_xml() {
         .call_until(reqwest::Method::POST, &format!("/servicePrincipals/{}/appRoleAssignedTo", intune["id"].as_str().expect("id")),
             Some(&json!({"principalId": sp["id"], "resourceId": intune["id"], "appRoleId": ise_intune_simulator::ROLE_GET_DEVICE_COMPLIANCE})), 201)
         .await;
+    // The key and the role reach the token service once propagated.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let jwt = sign(
         &pem_der(cert_pem),
         include_str!("data/client-key.pem"),

@@ -71,6 +71,8 @@ pub struct SeedResult {
     pub writes_after: u64,
     /// Invariants that did not hold.
     pub violations: Vec<String>,
+    /// Why the first clean re-run did not complete, when it did not.
+    pub rerun_failure: Option<String>,
 }
 
 /// SplitMix64 for picking a seed's parameters.
@@ -197,13 +199,24 @@ pub async fn run_seed(seed: u64, settings: ChaosSettings) -> Result<SeedResult, 
 
     sim.clear_faults();
     let mut reruns = 0;
+    let mut rerun_failure = None;
     loop {
         reruns += 1;
-        if let Ok(report) = pipeline()?.apply().await {
-            if report.complete {
-                break;
-            }
-        }
+        let why = match pipeline()?.apply().await {
+            Ok(report) if report.complete => break,
+            Ok(report) => format!(
+                "incomplete: {:?}",
+                report
+                    .verification
+                    .checks
+                    .iter()
+                    .filter(|c| !c.ok)
+                    .map(|c| format!("{}: {}", c.name, c.detail))
+                    .collect::<Vec<_>>()
+            ),
+            Err(e) => e.to_string(),
+        };
+        rerun_failure.get_or_insert(why);
         if reruns >= 3 {
             break;
         }
@@ -223,6 +236,7 @@ pub async fn run_seed(seed: u64, settings: ChaosSettings) -> Result<SeedResult, 
         reruns,
         writes_after,
         violations,
+        rerun_failure,
     })
 }
 
@@ -315,6 +329,9 @@ pub fn table(results: &[SeedResult]) -> String {
                 r.violations.join("; ")
             }
         ));
+        if let Some(why) = &r.rerun_failure {
+            s.push_str(&format!("      first clean re-run: {why}\n"));
+        }
     }
     let converged = results.iter().filter(|r| r.reruns == 1).count();
     let clean = results

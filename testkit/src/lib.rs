@@ -154,7 +154,31 @@ impl SimGuiConfigurator {
         Ok(format!("{GUI_BASE_PATH}/{name}{action}"))
     }
 
+    /// Like an operator, tries a Test Connection again while it fails only because a
+    /// new key or role has not propagated yet (bounded).
+    async fn patiently<T, F, Fut>(&self, mut attempt: F) -> Result<T, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
+        let started = std::time::Instant::now();
+        loop {
+            match attempt().await {
+                Err(Error::MdmConfiguration { message })
+                    if not_yet_propagated(&message) && started.elapsed() < PROPAGATION_PATIENCE =>
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
     async fn action(&self, name: &str, action: &str) -> Result<(), Error> {
+        self.patiently(|| self.action_once(name, action)).await
+    }
+
+    async fn action_once(&self, name: &str, action: &str) -> Result<(), Error> {
         let path = Self::path(name, action)?;
         let answer = self
             .ise
@@ -189,6 +213,14 @@ impl SimGuiConfigurator {
     }
 }
 
+/// How long the simulated operator keeps trying while keys and roles propagate.
+const PROPAGATION_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Whether a Test Connection failed only because a new key or role is not usable yet.
+fn not_yet_propagated(message: &str) -> bool {
+    message.contains("AADSTS700027") || message.contains("(403)")
+}
+
 /// The GUI answers refusals with `{"success":false,"message":...}` and an error status.
 fn gui_error(e: ise_client::Error) -> Error {
     match e {
@@ -218,21 +250,15 @@ fn decide(current: Option<&GuiEntry>, settings: &MdmServerSettings) -> Outcome {
     }
 }
 
-#[async_trait::async_trait]
-impl MdmServerConfigurator for SimGuiConfigurator {
-    async fn inspect(&self, settings: &MdmServerSettings) -> Result<Step<()>, Error> {
+impl SimGuiConfigurator {
+    /// Adds or edits the entry as the GUI shows it now.
+    async fn apply_once(&self, settings: &MdmServerSettings) -> Result<(), Error> {
         let current = self.current(&settings.name).await?;
-        Ok(Step::new(decide(current.as_ref(), settings), ()))
-    }
-
-    async fn apply(&self, settings: &MdmServerSettings) -> Result<Step<()>, Error> {
-        let current = self.current(&settings.name).await?;
-        let outcome = decide(current.as_ref(), settings);
         let mut body = serde_json::to_value(settings).map_err(|e| Error::MdmConfiguration {
             message: e.to_string(),
         })?;
         body["status"] = json!("Enabled");
-        match outcome {
+        match decide(current.as_ref(), settings) {
             Outcome::Created => {
                 self.ise
                     .request(Method::POST, GUI_BASE_PATH, Some(body))
@@ -248,7 +274,23 @@ impl MdmServerConfigurator for SimGuiConfigurator {
             }
             _ => {}
         }
-        Ok(Step::new(outcome, ()))
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl MdmServerConfigurator for SimGuiConfigurator {
+    async fn inspect(&self, settings: &MdmServerSettings) -> Result<Step<()>, Error> {
+        let current = self.current(&settings.name).await?;
+        Ok(Step::new(decide(current.as_ref(), settings), ()))
+    }
+
+    async fn apply(&self, settings: &MdmServerSettings) -> Result<Step<()>, Error> {
+        let first = decide(self.current(&settings.name).await?.as_ref(), settings);
+        // Each try looks again: a failed Test Connection may have left the entry saved
+        // (disabled), so a second try edits it instead of adding it twice.
+        self.patiently(|| self.apply_once(settings)).await?;
+        Ok(Step::new(first, ()))
     }
 
     async fn cycle(&self, name: &str) -> Result<Step<()>, Error> {

@@ -333,7 +333,7 @@ pub async fn walk(
     }
 
     // Let the consent replicate, as an operator would before testing.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
 
     // 6. Add Intune as an External MDM server (GUI), 7. Test Connection.
     let (s, v) = ise
