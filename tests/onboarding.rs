@@ -745,3 +745,112 @@ async fn shared_and_standalone_deployments() {
         assert_eq!(report.verification.checks.len(), checks);
     }
 }
+
+/// After onboarding, a client acting as a policy service node — its own exported key, a
+/// v1 token with `resource=`, discovery, `mdminfo` v3, the non-compliant poll and a GUID
+/// query — gets Intune's v3 answers in the real shape.
+#[tokio::test]
+async fn a_policy_service_node_queries_intune_with_its_own_key() {
+    use ise_intune::graph_client::{
+        AssertionAlgorithm, ClientCertificate, Credentials, TokenAudience,
+    };
+    use ise_intune::integration::verify::decrypt_pkcs8_pem;
+    use ise_intune::ise_client::{ExportKind, SecretString};
+
+    let sim = simulator("3.3.0.430", 2).await;
+    let onboarding =
+        sim::onboarding(sim.info(), Configurator::Gui, true, Options::default()).expect("pipeline");
+    let report = onboarding.apply().await.expect("run");
+    assert!(report.complete, "{report:#?}");
+    let client_id = report.steps[1]
+        .detail
+        .split("client id ")
+        .nth(1)
+        .and_then(|s| s.strip_suffix(')'))
+        .expect("client id")
+        .to_owned();
+
+    // The policy service node's own certificate and key, exported from ISE.
+    let (ise, graph) = sim::clients(sim.info()).expect("clients");
+    let psn = ise_intune::integration::steps::export_admin_certificates(&ise)
+        .await
+        .expect("export")
+        .value
+        .into_iter()
+        .find(|a| a.node.hostname == "ise-psn")
+        .expect("policy service node");
+    let export = ise
+        .system_certificates("ise-psn")
+        .export(
+            &psn.system_certificate.id,
+            &ExportKind::WithPrivateKey(SecretString::from("Nodekey2026".to_owned())),
+        )
+        .await
+        .expect("export with key");
+    let key = decrypt_pkcs8_pem(export.private_key.expect("key").pem(), "Nodekey2026")
+        .expect("decrypted");
+    let cert = ClientCertificate::from_der(
+        client_id,
+        psn.certificate.der().to_vec(),
+        &rustls::pki_types::PrivateKeyDer::Pkcs8(key.into()),
+        AssertionAlgorithm::Rs256,
+    )
+    .expect("credential");
+    let node = graph.with_credentials(Credentials::Certificate(cert));
+
+    // ISE's flow: v1 token with resource=, discovery, then Intune.
+    let endpoint = node
+        .intune_endpoints()
+        .await
+        .expect("discovery")
+        .into_iter()
+        .find(|e| e.provider_name == "ComplianceRetrievalService")
+        .expect("v3 endpoint");
+    let token = node
+        .access_token(&TokenAudience::Resource(
+            "https://api.manage.microsoft.com/".into(),
+        ))
+        .await
+        .expect("v1 token for Intune");
+    let get = |path: String| {
+        let (node, token) = (node.clone(), token.clone());
+        async move {
+            node.get_with_token(&path, &token, "application/xml")
+                .await
+                .expect("answer")
+        }
+    };
+    let base = endpoint.uri.trim_end_matches('/').to_owned();
+    let (status, mdminfo) = get(format!("{base}/ciscoise/mdminfo/?ise_api_version=3")).await;
+    assert_eq!(status, 200);
+    assert!(
+        mdminfo.contains("<api_version>3</api_version>"),
+        "{mdminfo}"
+    );
+    let (status, poll) = get(format!(
+        "{base}/cisco/devices/?paging=0&querycriteria=compliance&value=false&deviceidentifier=guid&filter=all"
+    ))
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        poll.contains("<Compliance><status>false</status></Compliance>"),
+        "{poll}"
+    );
+    let guid = poll
+        .split("<guid>")
+        .nth(1)
+        .and_then(|s| s.split("</guid>").next())
+        .expect("a device")
+        .to_owned();
+    let (status, one) = get(format!(
+        "{base}/cisco/devices/?paging=0&querycriteria=guid&value={guid}&filter=all"
+    ))
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        one.contains(&format!(
+            "<device><guid>{guid}</guid><Attributes><guid>{guid}</guid>"
+        )),
+        "{one}"
+    );
+}
