@@ -44,7 +44,7 @@ async fn every_seed_converges_with_every_invariant_held() {
 async fn faulted_log(seed: u64) -> Vec<(String, String, String, u16, Option<String>)> {
     use std::time::Duration;
 
-    use ise_intune_simulator::{Faults, Service, Simulator};
+    use ise_intune_simulator::{Faults, Simulator};
     use ise_intune_testkit::Configurator;
     use ise_intune_testkit::chaos::fast_settings;
 
@@ -56,18 +56,15 @@ async fn faulted_log(seed: u64) -> Vec<(String, String, String, u16, Option<Stri
         lost_response_rate: 0.05,
         ..Faults::default()
     };
-    let mut builder = Simulator::builder()
-        .seed(seed)
-        .replication_lag(Duration::ZERO);
-    for service in [
-        Service::Ise,
-        Service::Login,
-        Service::Graph,
-        Service::Intune,
-    ] {
-        builder = builder.faults(service, faults.clone());
-    }
-    let sim = builder.start().await.expect("simulator");
+    let sim = ise_intune_testkit::chaos::with_faults_everywhere(
+        Simulator::builder()
+            .seed(seed)
+            .replication_lag(Duration::ZERO),
+        &faults,
+    )
+    .start()
+    .await
+    .expect("simulator");
     let onboarding = ise_intune_testkit::onboarding_with(
         sim.info(),
         Configurator::Gui,

@@ -151,59 +151,35 @@ async fn standard_oauth_flow_with_secret_and_certificate() {
         .call_until(reqwest::Method::PATCH, &format!("/applications/{obj}"),
             Some(&json!({"keyCredentials": [{"type": "AsymmetricX509Cert", "usage": "Verify", "key": b64(&pem_der(cert_pem))}]})), 204)
         .await;
+    let request = |assertion: String| {
+        let (c, app_id, url) = (c.clone(), app_id.clone(), token_endpoint.clone());
+        async move {
+            c.post(&url)
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", app_id.as_str()),
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    ),
+                    ("client_assertion", assertion.as_str()),
+                    ("scope", GRAPH_SCOPE),
+                ])
+                .send()
+                .await
+                .expect("token")
+        }
+    };
     // Listed by Graph at once, but usable at the token service only once propagated.
-    let early = sign(&pem_der(cert_pem), key_pem, &app_id, &token_endpoint);
-    let r = c
-        .post(&token_endpoint)
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", app_id.as_str()),
-            (
-                "client_assertion_type",
-                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-            ),
-            ("client_assertion", early.as_str()),
-            ("scope", GRAPH_SCOPE),
-        ])
-        .send()
-        .await
-        .expect("token");
+    let r = request(sign(&pem_der(cert_pem), key_pem, &app_id, &token_endpoint)).await;
     assert_eq!(r.status(), 401);
     assert!(r.text().await.expect("text").contains("AADSTS700027"));
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let jwt = sign(&pem_der(cert_pem), key_pem, &app_id, &token_endpoint);
-    let r = c
-        .post(&token_endpoint)
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", app_id.as_str()),
-            (
-                "client_assertion_type",
-                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-            ),
-            ("client_assertion", jwt.as_str()),
-            ("scope", GRAPH_SCOPE),
-        ])
-        .send()
-        .await
-        .expect("token");
+    let r = request(jwt.clone()).await;
     assert_eq!(r.status(), 200, "{:?}", r.text().await);
     // The same assertion again is a replay.
-    let r = c
-        .post(&token_endpoint)
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", app_id.as_str()),
-            (
-                "client_assertion_type",
-                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-            ),
-            ("client_assertion", jwt.as_str()),
-            ("scope", GRAPH_SCOPE),
-        ])
-        .send()
-        .await
-        .expect("token");
+    let r = request(jwt).await;
     assert_eq!(r.status(), 401);
 }
 

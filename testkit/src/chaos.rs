@@ -164,17 +164,12 @@ pub async fn run_seed(seed: u64, settings: ChaosSettings) -> Result<SeedResult, 
             pem_of("Microsoft RSA Root Certificate Authority 2017"),
         );
     }
-    for service in [
-        Service::Ise,
-        Service::Login,
-        Service::Graph,
-        Service::Intune,
-    ] {
-        builder = builder.faults(service, faults.clone());
-    }
-    let sim = builder.start().await.map_err(|e| Error::Config {
-        what: format!("simulator: {e}"),
-    })?;
+    let sim = with_faults_everywhere(builder, &faults)
+        .start()
+        .await
+        .map_err(|e| Error::Config {
+            what: format!("simulator: {e}"),
+        })?;
     let info = sim.info().clone();
     let pipeline = || {
         crate::onboarding_with(
@@ -238,6 +233,22 @@ pub async fn run_seed(seed: u64, settings: ChaosSettings) -> Result<SeedResult, 
         violations,
         rerun_failure,
     })
+}
+
+/// The builder with these faults on every service.
+pub fn with_faults_everywhere(
+    mut builder: ise_intune_simulator::SimulatorBuilder,
+    faults: &Faults,
+) -> ise_intune_simulator::SimulatorBuilder {
+    for service in [
+        Service::Ise,
+        Service::Login,
+        Service::Graph,
+        Service::Intune,
+    ] {
+        builder = builder.faults(service, faults.clone());
+    }
+    builder
 }
 
 /// The invariants, checked on the simulator's state.
