@@ -33,6 +33,11 @@ fn outcomes(report: &Report) -> Vec<(&'static str, Outcome)> {
         .collect()
 }
 
+/// The pipeline against `sim` with the simulated operator and every anchor.
+fn gui_pipeline(sim: &Simulator) -> ise_intune::integration::pipeline::Onboarding {
+    sim::onboarding(sim.info(), Configurator::Gui, true, Options::default()).expect("pipeline")
+}
+
 /// Writes the simulator saw on ISE and Graph (certificate exports are reads).
 fn remote_writes(sim: &Simulator) -> Vec<String> {
     sim.request_log()
@@ -46,8 +51,7 @@ fn remote_writes(sim: &Simulator) -> Vec<String> {
 #[tokio::test]
 async fn fresh_onboarding_then_a_rerun_that_writes_nothing() {
     let sim = simulator("3.3.0.430", 2).await;
-    let onboarding =
-        sim::onboarding(sim.info(), Configurator::Gui, true, Options::default()).expect("pipeline");
+    let onboarding = gui_pipeline(&sim);
     let first = onboarding.apply().await.expect("first run");
     assert!(first.complete, "{first:#?}");
     use Outcome::*;
@@ -148,8 +152,7 @@ async fn an_app_with_two_unrelated_keys_keeps_them() {
         .start()
         .await
         .expect("sim");
-    let onboarding =
-        sim::onboarding(sim.info(), Configurator::Gui, true, Options::default()).expect("pipeline");
+    let onboarding = gui_pipeline(&sim);
     let report = onboarding.apply().await.expect("run");
     assert!(report.complete, "{report:#?}");
     assert_eq!(
@@ -190,8 +193,7 @@ async fn trusted_certificates_already_in_ise_are_untouched() {
         .as_array()
         .expect("list")
         .clone();
-    let onboarding =
-        sim::onboarding(sim.info(), Configurator::Gui, true, Options::default()).expect("pipeline");
+    let onboarding = gui_pipeline(&sim);
     assert!(onboarding.apply().await.expect("run").complete);
     let after: Vec<Value> = sim.snapshot()["ise"]["trustedCertificates"]
         .as_array()
@@ -215,24 +217,21 @@ async fn releases_without_graph_or_the_compliance_api_are_refused_before_any_wri
         ("3.2.0.542", 3, "ISE 3.2 patch 4"),
     ] {
         let sim = simulator(version, patch).await;
-        let onboarding = sim::onboarding(sim.info(), Configurator::Gui, true, Options::default())
-            .expect("pipeline");
+        let onboarding = gui_pipeline(&sim);
         for result in [
             onboarding.plan().await.map(drop),
             onboarding.apply().await.map(drop),
         ] {
             match result {
-                Err(e @ Error::UnsupportedIseVersion { .. }) => {
-                    let Error::UnsupportedIseVersion {
+                Err(
+                    e @ Error::UnsupportedIseVersion {
                         version: found,
                         install: wanted,
                         ..
-                    } = &e
-                    else {
-                        unreachable!()
-                    };
+                    },
+                ) => {
                     assert_eq!(found.to_string(), format!("{version} patch {patch}"));
-                    assert_eq!(*wanted, install);
+                    assert_eq!(wanted, install);
                     assert!(e.to_string().contains(&format!("install {install}")), "{e}");
                 }
                 other => panic!("{version} p{patch}: unexpected {other:?}"),
@@ -254,8 +253,7 @@ async fn releases_get_their_audiences_and_pass_test_connection() {
         ("3.3.0.430", 0, "https://api.manage.microsoft.com//.default"),
     ] {
         let sim = simulator(version, patch).await;
-        let onboarding = sim::onboarding(sim.info(), Configurator::Gui, true, Options::default())
-            .expect("pipeline");
+        let onboarding = gui_pipeline(&sim);
         let report = onboarding.apply().await.expect("run");
         assert!(report.complete, "{version} p{patch}: {report:#?}");
         assert_eq!(sim.mdm_servers()[0].token_audience, audience);
@@ -421,8 +419,7 @@ fn sha1_hex(der: &[u8]) -> String {
 #[tokio::test]
 async fn plan_reads_and_writes_nothing() {
     let sim = simulator("3.3.0.430", 2).await;
-    let onboarding =
-        sim::onboarding(sim.info(), Configurator::Gui, true, Options::default()).expect("pipeline");
+    let onboarding = gui_pipeline(&sim);
     let plan = onboarding.plan().await.expect("plan");
     let changes: Vec<(&str, &str)> = plan
         .iter()
@@ -502,8 +499,7 @@ async fn two_applications_with_the_name_are_ambiguous() {
         .add_certificate(&ise_intune::integration::steps::certificate_key(&admin))
         .await
         .expect("key added");
-    let onboarding =
-        sim::onboarding(sim.info(), Configurator::Gui, true, Options::default()).expect("pipeline");
+    let onboarding = gui_pipeline(&sim);
     match onboarding.apply().await {
         Err(Error::Apply(failure)) => match failure.errors.as_slice() {
             [(StepName::RegisterApp, e @ Error::AmbiguousApplication { candidates, .. })] => {
@@ -554,8 +550,7 @@ async fn a_registered_key_with_another_name_is_reported() {
 #[tokio::test]
 async fn plan_predicts_what_apply_reports() {
     let sim = simulator("3.3.0.430", 2).await;
-    let onboarding =
-        sim::onboarding(sim.info(), Configurator::Gui, true, Options::default()).expect("pipeline");
+    let onboarding = gui_pipeline(&sim);
     for run in ["first", "second"] {
         let plan = onboarding.plan().await.expect("plan");
         let report = onboarding.apply().await.expect("apply");
@@ -584,8 +579,7 @@ async fn report_json_keys_are_stable() {
         k
     }
     let sim = simulator("3.3.0.430", 2).await;
-    let onboarding =
-        sim::onboarding(sim.info(), Configurator::Gui, true, Options::default()).expect("pipeline");
+    let onboarding = gui_pipeline(&sim);
     let report = serde_json::to_value(onboarding.apply().await.expect("run")).expect("json");
     assert_eq!(
         keys(&report),
@@ -653,8 +647,7 @@ async fn a_friendly_name_clash_still_ends_with_the_root_trusted() {
         .start()
         .await
         .expect("simulator");
-    let onboarding =
-        sim::onboarding(sim.info(), Configurator::Gui, true, Options::default()).expect("pipeline");
+    let onboarding = gui_pipeline(&sim);
     let report = onboarding.apply().await.expect("run");
     assert!(report.complete, "{report:#?}");
     let g1 = builtin
@@ -725,8 +718,7 @@ async fn shared_and_standalone_deployments() {
             .start()
             .await
             .expect("simulator");
-        let onboarding = sim::onboarding(sim.info(), Configurator::Gui, true, Options::default())
-            .expect("pipeline");
+        let onboarding = gui_pipeline(&sim);
         let report = onboarding.apply().await.expect("run");
         assert!(
             report.complete,
@@ -758,8 +750,7 @@ async fn a_policy_service_node_queries_intune_with_its_own_key() {
     use ise_intune::ise_client::{ExportKind, SecretString};
 
     let sim = simulator("3.3.0.430", 2).await;
-    let onboarding =
-        sim::onboarding(sim.info(), Configurator::Gui, true, Options::default()).expect("pipeline");
+    let onboarding = gui_pipeline(&sim);
     let report = onboarding.apply().await.expect("run");
     assert!(report.complete, "{report:#?}");
     let client_id = report.steps[1]
