@@ -179,8 +179,11 @@ async fn an_app_with_two_unrelated_keys_keeps_them() {
     assert!(thumbs.contains(&sha1_hex(&other_a)) && thumbs.contains(&sha1_hex(&other_b)));
 }
 
+/// Nothing in the trusted store is lost or renamed: certificates no anchor names stay
+/// exactly as they were, and the public roots a fresh ISE ships for Cisco Services
+/// only keep their names and flags and gain "Trust for authentication within ISE".
 #[tokio::test]
-async fn trusted_certificates_already_in_ise_are_untouched() {
+async fn trusted_certificates_already_in_ise_are_kept() {
     let sim = Simulator::builder()
         .seed_trusted_certificate(
             "Corporate Root",
@@ -194,19 +197,60 @@ async fn trusted_certificates_already_in_ise_are_untouched() {
         .expect("list")
         .clone();
     let onboarding = gui_pipeline(&sim);
-    assert!(onboarding.apply().await.expect("run").complete);
+    let report = onboarding.apply().await.expect("run");
+    assert!(report.complete, "{report:#?}");
     let after: Vec<Value> = sim.snapshot()["ise"]["trustedCertificates"]
         .as_array()
         .expect("list")
         .clone();
+    let shipped = [
+        "DigiCert Global Root CA",
+        "DigiCert Global Root G2",
+        "Simulated Public Root G2",
+    ];
     for t in &before {
-        assert!(after.contains(t), "{t} changed or vanished");
+        let name = t["friendlyName"].as_str().expect("name");
+        if shipped.contains(&name) {
+            let now = after
+                .iter()
+                .find(|a| a["id"] == t["id"])
+                .unwrap_or_else(|| panic!("{name} vanished"));
+            assert_eq!(
+                (
+                    &now["friendlyName"],
+                    &now["sha256"],
+                    &now["trustForCiscoServicesAuth"],
+                    &now["trustForIseAuth"],
+                    &now["enabled"]
+                ),
+                (
+                    &t["friendlyName"],
+                    &t["sha256"],
+                    &Value::Bool(true),
+                    &Value::Bool(true),
+                    &Value::Bool(true)
+                ),
+                "{name}"
+            );
+            assert_eq!(
+                t["trustForIseAuth"], false,
+                "{name} shipped for Cisco Services only"
+            );
+        } else {
+            assert!(after.contains(t), "{t} changed or vanished");
+        }
     }
     assert_eq!(
         after.len(),
-        before.len() + 6,
-        "five built-in anchors and the simulator's root"
+        before.len() + 3,
+        "G3 and Microsoft's two roots imported; the shipped three fixed in place"
     );
+    let step = report
+        .steps
+        .iter()
+        .find(|s| s.name == StepName::ImportTrustAnchors)
+        .expect("step 5");
+    assert_eq!(step.outcome, Outcome::Created);
 }
 
 #[tokio::test]
@@ -320,9 +364,44 @@ async fn without_the_root_import_ise_and_verification_name_the_problem() {
         .find(|c| c.name == CheckName::TlsLogin)
         .expect("tls check");
     assert!(!tls.ok);
+    // ISE ships the root, trusted for Cisco Services only: present is not trusted.
     assert!(
+        tls.detail.contains(
+            "chains to `Simulated Public Root G2` in ISE's trusted store, but ISE does not \
+             use it for this connection: it is enabled and trusted for `Cisco Services`"
+        ),
+        "{}",
         tls.detail
-            .contains("missing root `Simulated Public Root G2`"),
+    );
+
+    // A store without it names the missing root.
+    let bare = Simulator::builder()
+        .ise_public_roots(false)
+        .start()
+        .await
+        .expect("simulator");
+    let (ise, graph) = sim::clients(bare.info()).expect("clients");
+    let report = verify_connection(VerifyInput {
+        ise: &ise,
+        graph: &graph,
+        client_id: "00000000-0000-0000-0000-000000000001",
+        version: ise.version().await.expect("version"),
+        admin_key: AdminKey::ExportFromIse,
+        anchors: &sim::anchors(bare.info(), false),
+        propagation_wait: Duration::ZERO,
+    })
+    .await
+    .expect("verification runs");
+    let tls = report
+        .checks
+        .iter()
+        .find(|c| c.name == CheckName::TlsLogin)
+        .expect("tls check");
+    assert!(
+        !tls.ok
+            && tls
+                .detail
+                .contains("missing root `Simulated Public Root G2`"),
         "{}",
         tls.detail
     );
@@ -843,5 +922,42 @@ async fn a_policy_service_node_queries_intune_with_its_own_key() {
             "<device><guid>{guid}</guid><Attributes><guid>{guid}</guid>"
         )),
         "{one}"
+    );
+}
+
+/// ISE lets a node use an ECDSA Admin certificate; Entra ID would refuse every client
+/// assertion it signs. Plan and apply refuse it before anything is written, saying what
+/// to change in ISE, and the token service refuses such an assertion as Entra does.
+#[tokio::test]
+async fn ecdsa_admin_certificates_are_refused_before_any_write() {
+    let sim = Simulator::builder()
+        .ecdsa_admin_certificates(true)
+        .start()
+        .await
+        .expect("simulator");
+    let onboarding = gui_pipeline(&sim);
+    match onboarding.plan().await {
+        Err(Error::NonRsaAdminCertificate { node, algorithm }) => {
+            assert_eq!((node.as_str(), algorithm.as_str()), ("ise-pan", "EC"));
+        }
+        other => panic!("plan: unexpected {other:?}"),
+    }
+    match onboarding.apply().await {
+        Err(Error::Apply(failure)) => match failure.errors.as_slice() {
+            [(StepName::ExportAdminCertificate, e @ Error::NonRsaAdminCertificate { .. })] => {
+                let text = e.to_string();
+                assert!(text.contains("key type RSA"), "{text}");
+                assert!(failure.report.written.is_empty());
+            }
+            other => panic!("unexpected errors: {other:?}"),
+        },
+        other => panic!("apply: unexpected {other:?}"),
+    }
+    assert_eq!(remote_writes(&sim), Vec::<String>::new());
+    assert!(
+        sim.request_log()
+            .iter()
+            .all(|r| r.service == "ise" || r.service == "login"),
+        "nothing sent to Graph"
     );
 }

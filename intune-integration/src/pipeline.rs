@@ -579,6 +579,18 @@ impl Onboarding {
             format!("ISE {version}; token audience {audience}"),
         );
 
+        // Every node's Admin certificate first: a node without one, or with a key Entra
+        // ID would refuse (ECDSA), stops the run before anything is written.
+        let (export, export_t) = timed(
+            StepName::ExportAdminCertificate,
+            steps::export_admin_certificates(&self.ise),
+        )
+        .await;
+        if let Err(e) = export {
+            run.errors.push((StepName::ExportAdminCertificate, e));
+            return Err(());
+        }
+
         // The Microsoft side and the ISE side are independent until the upload.
         let microsoft = async {
             let (app, app_t) = timed(
@@ -602,20 +614,11 @@ impl Onboarding {
             .await;
             (Ok((app, app_t)), Some(perms.map(|p| (p, perms_t))))
         };
-        let ise_side = async {
-            tokio::join!(
-                timed(
-                    StepName::ExportAdminCertificate,
-                    steps::export_admin_certificates(&self.ise)
-                ),
-                timed(
-                    StepName::ImportTrustAnchors,
-                    steps::import_trust_anchors(&self.ise, &self.anchors)
-                ),
-            )
-        };
-        let ((app, perms), ((export, export_t), (anchors, anchors_t))) =
-            tokio::join!(microsoft, ise_side);
+        let ise_side = timed(
+            StepName::ImportTrustAnchors,
+            steps::import_trust_anchors(&self.ise, &self.anchors),
+        );
+        let ((app, perms), (anchors, anchors_t)) = tokio::join!(microsoft, ise_side);
         // Record what finished on both sides before giving up on either.
         let app = run.check(StepName::RegisterApp, app).ok();
         if let Some((app, t)) = &app {

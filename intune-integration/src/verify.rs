@@ -610,9 +610,10 @@ async fn check_chain(
     // Candidates: trusted certificates named like the top certificate's issuer, or
     // equal to a presented certificate.
     let presented_sha: Vec<String> = parsed.iter().map(|c| c.sha256().to_hex()).collect();
+    // Those present but not enabled and trusted for authentication within ISE (a fresh
+    // ISE ships public roots trusted for Cisco Services only) are tried too, to say so.
     let candidates: Vec<&TrustedCertificate> = trusted
         .iter()
-        .filter(|t| trusted_for_ise_auth(t))
         .filter(|t| {
             t.issued_to == issuer_cn || t.sha256_hex().is_some_and(|h| presented_sha.contains(&h))
         })
@@ -621,16 +622,19 @@ async fn check_chain(
     for t in candidates {
         if let Ok(pem) = ise.trusted_certificates().export(&t.id).await {
             if let Ok(c) = Certificate::from_pem(&pem) {
-                roots.push((t.friendly_name.clone(), c));
+                roots.push((t, c));
             }
         }
     }
+    // Trusted entries first: one that works ends the search.
+    roots.sort_by_key(|(t, _)| !trusted_for_ise_auth(t));
+    let mut untrusted_match = None;
     let leaf = CertificateDer::from(chain[0].clone());
     let intermediates: Vec<CertificateDer<'static>> = chain[1..]
         .iter()
         .map(|d| CertificateDer::from(d.clone()))
         .collect();
-    for (name, root) in &roots {
+    for (entry, root) in &roots {
         let root_der = CertificateDer::from(root.der().to_vec());
         let Ok(anchor) = webpki::anchor_from_trusted_cert(&root_der) else {
             continue;
@@ -649,11 +653,35 @@ async fn check_chain(
             None,
         );
         if verified.map(drop).is_ok() {
-            return (
-                true,
-                format!("{host} chains to `{name}` in ISE's trusted store"),
-            );
+            if trusted_for_ise_auth(entry) {
+                return (
+                    true,
+                    format!(
+                        "{host} chains to `{}` in ISE's trusted store",
+                        entry.friendly_name
+                    ),
+                );
+            }
+            untrusted_match.get_or_insert(*entry);
         }
+    }
+    if let Some(entry) = untrusted_match {
+        return (
+            false,
+            format!(
+                "{host} chains to `{name}` in ISE's trusted store, but ISE does not use it for \
+                 this connection: it is {status} and trusted for `{flags}`; enable it and tick \
+                 \"Trust for authentication within ISE\" (Administration > System > \
+                 Certificates > Trusted Certificates > {name}), or run step 5 \
+                 (import_trust_anchors) with an anchor set that holds it",
+                name = entry.friendly_name,
+                status = entry
+                    .status
+                    .as_deref()
+                    .map_or_else(|| "of unknown status".to_owned(), str::to_ascii_lowercase),
+                flags = entry.trusted_for.as_deref().unwrap_or("nothing"),
+            ),
+        );
     }
     let suggestion = anchors
         .anchors()

@@ -75,7 +75,8 @@ impl Jwt {
     }
 }
 
-/// Signs an RS256 client assertion as ISE does (header `x5t` = SHA-1 of its certificate).
+/// Signs a client assertion as ISE does (header `x5t` = SHA-1 of its certificate):
+/// RS256 with an RSA Admin key, ES256 with an ECDSA P-256 one (which Entra refuses).
 pub(crate) fn sign_assertion(
     key_pkcs8: &[u8],
     cert_der: &[u8],
@@ -87,8 +88,9 @@ pub(crate) fn sign_assertion(
         .duration_since(std::time::UNIX_EPOCH)
         .ok()?
         .as_secs();
+    let rsa = ring::signature::RsaKeyPair::from_pkcs8(key_pkcs8).ok();
     let header = serde_json::json!({
-        "alg": "RS256", "typ": "JWT",
+        "alg": if rsa.is_some() { "RS256" } else { "ES256" }, "typ": "JWT",
         "x5t": URL_SAFE_NO_PAD.encode(crate::pki::sha1(cert_der)),
     });
     let claims = serde_json::json!({
@@ -100,14 +102,29 @@ pub(crate) fn sign_assertion(
         URL_SAFE_NO_PAD.encode(header.to_string()),
         URL_SAFE_NO_PAD.encode(claims.to_string())
     );
-    let pair = ring::signature::RsaKeyPair::from_pkcs8(key_pkcs8).ok()?;
-    let mut sig = vec![0u8; pair.public().modulus_len()];
-    pair.sign(
-        &ring::signature::RSA_PKCS1_SHA256,
-        &ring::rand::SystemRandom::new(),
-        input.as_bytes(),
-        &mut sig,
-    )
-    .ok()?;
+    let random = ring::rand::SystemRandom::new();
+    let sig = match rsa {
+        Some(pair) => {
+            let mut sig = vec![0u8; pair.public().modulus_len()];
+            pair.sign(
+                &ring::signature::RSA_PKCS1_SHA256,
+                &random,
+                input.as_bytes(),
+                &mut sig,
+            )
+            .ok()?;
+            sig
+        }
+        None => ring::signature::EcdsaKeyPair::from_pkcs8(
+            &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            key_pkcs8,
+            &random,
+        )
+        .ok()?
+        .sign(&random, input.as_bytes())
+        .ok()?
+        .as_ref()
+        .to_vec(),
+    };
     Some(format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig)))
 }

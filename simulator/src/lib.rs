@@ -122,6 +122,8 @@ pub struct SimulatorBuilder {
     devices: usize,
     nodes: usize,
     shared_admin_certificate: bool,
+    ecdsa_admin_certificates: bool,
+    ise_public_roots: bool,
     csrf: bool,
     seed_apps: Vec<SeedApp>,
     seed_trusted_pem: Vec<(String, String)>,
@@ -143,6 +145,8 @@ impl Default for SimulatorBuilder {
             devices: 250,
             nodes: 3,
             shared_admin_certificate: false,
+            ecdsa_admin_certificates: false,
+            ise_public_roots: true,
             csrf: false,
             seed_apps: Vec::new(),
             seed_trusted_pem: Vec::new(),
@@ -194,6 +198,25 @@ impl SimulatorBuilder {
         self
     }
 
+    /// Admin certificates with ECDSA P-256 keys on every node (default: RSA). ISE allows
+    /// them; Entra ID refuses client assertions they sign (AADSTS5002738), so an
+    /// integration built on one can never get a token.
+    pub fn ecdsa_admin_certificates(mut self, ecdsa: bool) -> Self {
+        self.ecdsa_admin_certificates = ecdsa;
+        self
+    }
+
+    /// Whether the trusted store starts like a fresh ISE's (default `true`): the public
+    /// roots ISE ships — DigiCert Global Root CA and G2, and the simulator's public root
+    /// that stands in for G2 on the simulated Microsoft hosts — present and enabled but
+    /// trusted only for Cisco Services, so Test Connection fails until someone also
+    /// trusts them for authentication within ISE. `false` leaves only Cisco's roots and
+    /// the nodes' own certificates.
+    pub fn ise_public_roots(mut self, seeded: bool) -> Self {
+        self.ise_public_roots = seeded;
+        self
+    }
+
     /// How many devices Intune knows (default 250: GUIDs, MACs, about a quarter
     /// non-compliant and a few not registered), derived from the seed.
     pub fn devices(mut self, count: usize) -> Self {
@@ -225,7 +248,9 @@ impl SimulatorBuilder {
         self
     }
 
-    /// A certificate already in ISE's trusted store (friendly name, PEM).
+    /// A certificate already in ISE's trusted store (friendly name, PEM), trusted for
+    /// authentication within ISE. It replaces a default entry with the same certificate
+    /// or the same friendly name (see [`Self::ise_public_roots`]).
     pub fn seed_trusted_certificate(
         mut self,
         name: impl Into<String>,
@@ -563,6 +588,18 @@ fn seed_directory(
     }
 }
 
+/// Public roots a fresh ISE ships, trusted for Cisco Services only (friendly name, PEM).
+const ISE_SHIPPED_ROOTS: [(&str, &str); 2] = [
+    (
+        "DigiCert Global Root CA",
+        include_str!("../roots/DigiCert_Global_Root_CA.pem"),
+    ),
+    (
+        "DigiCert Global Root G2",
+        include_str!("../roots/DigiCert_Global_Root_G2.pem"),
+    ),
+];
+
 /// Seeds ISE: each node's self-signed Admin certificate and a trusted store like a
 /// fresh ISE's (Cisco's roots, the nodes' own certificates) plus what the builder asked
 /// for.
@@ -587,12 +624,13 @@ fn seed_ise(
             not_after,
             serial_decimal: (rng.next_u64() >> 1).to_string(),
             self_signed: true,
+            ecdsa: builder.ecdsa_admin_certificates,
         })
         .collect();
     let mut trusted = Vec::new();
-    let mut add_trusted = |rng: &mut rng::Rng, name: &str, der: Vec<u8>, ise: bool, cisco: bool| {
+    let entry = |rng: &mut rng::Rng, name: &str, der: Vec<u8>, ise: bool, cisco: bool| {
         let (subject, issuer) = ise::names_of(&der);
-        trusted.push(TrustedCert {
+        TrustedCert {
             id: rng.uuid(),
             friendly_name: name.to_owned(),
             description: String::new(),
@@ -606,7 +644,7 @@ fn seed_ise(
             trust_admin_auth: false,
             trust_cisco_services: cisco,
             enabled: true,
-        });
+        }
     };
     for (i, r) in pki.extra_roots.iter().enumerate() {
         let name = if i == 0 {
@@ -614,7 +652,27 @@ fn seed_ise(
         } else {
             "Cisco ECC Root CA 2099"
         };
-        add_trusted(rng, name, r.cert_der.to_vec(), false, true);
+        trusted.push(entry(rng, name, r.cert_der.to_vec(), false, true));
+    }
+    if builder.ise_public_roots {
+        // A fresh ISE ships public roots for its own cloud services (smart licensing,
+        // feed updates) trusted for "Cisco Services" only; Test Connection to the MDM
+        // server checks "Trust for authentication within ISE" (ISE admin guide,
+        // "Certificates in Trusted Certificates Store"). The simulated Microsoft hosts
+        // chain to the simulator's root, so it is seeded the way ISE seeds G2.
+        for (name, pem) in ISE_SHIPPED_ROOTS {
+            let der = ise::pem_to_der(pem).ok_or_else(|| {
+                SimError::Config(format!("shipped root `{name}` is not a PEM certificate"))
+            })?;
+            trusted.push(entry(rng, name, der, false, true));
+        }
+        trusted.push(entry(
+            rng,
+            "Simulated Public Root G2",
+            pki.root.cert_der.to_vec(),
+            false,
+            true,
+        ));
     }
     let mut added: Vec<Vec<u8>> = Vec::new();
     for ((_, issued), node) in node_certs.iter().zip(nodes) {
@@ -623,13 +681,13 @@ fn seed_ise(
         }
         added.push(issued.cert_der.to_vec());
         let fqdn = &node.fqdn;
-        add_trusted(
+        trusted.push(entry(
             rng,
             &format!("{fqdn}#{fqdn}#{:05}", added.len()),
             issued.cert_der.to_vec(),
             true,
             false,
-        );
+        ));
     }
     for (name, pem) in &builder.seed_trusted_pem {
         let der = ise::pem_to_der(pem).ok_or_else(|| {
@@ -637,7 +695,10 @@ fn seed_ise(
                 "seeded trusted certificate `{name}` is not a PEM certificate"
             ))
         })?;
-        add_trusted(rng, name, der, true, false);
+        // ISE's store holds one certificate per content and per friendly name.
+        let sha = pki::sha256(&der);
+        trusted.retain(|t: &TrustedCert| t.friendly_name != *name && pki::sha256(&t.der) != sha);
+        trusted.push(entry(rng, name, der, true, false));
     }
     Ok((system_certs, trusted))
 }
@@ -679,13 +740,23 @@ impl Simulator {
         // primary's, presented on ISE's HTTPS port.
         let mut node_certs: Vec<(String, pki::Issued)> = Vec::new();
         if b.shared_admin_certificate {
-            let wildcard = pki::ise_admin_certificate("*.sim.example", 0, rng.next_u64() >> 1)?;
+            let wildcard = pki::ise_admin_certificate(
+                "*.sim.example",
+                0,
+                rng.next_u64() >> 1,
+                b.ecdsa_admin_certificates,
+            )?;
             for n in &nodes {
                 node_certs.push((n.hostname.clone(), wildcard.clone()));
             }
         } else {
             for (i, n) in nodes.iter().enumerate() {
-                let cert = pki::ise_admin_certificate(&n.fqdn, i, rng.next_u64() >> 1)?;
+                let cert = pki::ise_admin_certificate(
+                    &n.fqdn,
+                    i,
+                    rng.next_u64() >> 1,
+                    b.ecdsa_admin_certificates,
+                )?;
                 node_certs.push((n.hostname.clone(), cert));
             }
         }

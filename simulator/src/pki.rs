@@ -143,15 +143,20 @@ impl Pki {
     }
 }
 
-/// Makes ISE's self-signed admin certificate with key number `key_index` of the pool.
+/// Makes ISE's self-signed admin certificate with key number `key_index` of the RSA
+/// pool, or with a fresh ECDSA P-256 key when `ecdsa`.
 pub(crate) fn ise_admin_certificate(
     host_fqdn: &str,
     key_index: usize,
     serial: u64,
+    ecdsa: bool,
 ) -> Result<Issued, SimError> {
-    let pem = ISE_KEYS[key_index % ISE_KEYS.len()];
-    let key = KeyPair::from_pem_and_sign_algo(pem, &rcgen::PKCS_RSA_SHA256)
-        .map_err(e("ISE admin key"))?;
+    let key = if ecdsa {
+        KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(e("ISE admin key"))?
+    } else {
+        let pem = ISE_KEYS[key_index % ISE_KEYS.len()];
+        KeyPair::from_pem_and_sign_algo(pem, &rcgen::PKCS_RSA_SHA256).map_err(e("ISE admin key"))?
+    };
     let mut p = leaf_params(host_fqdn, "Cisco")?;
     p.subject_alt_names.push(SanType::DnsName(
         host_fqdn.try_into().map_err(e("ISE host name"))?,

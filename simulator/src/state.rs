@@ -115,6 +115,8 @@ pub(crate) struct SystemCert {
     pub(crate) not_after: time::OffsetDateTime,
     pub(crate) serial_decimal: String,
     pub(crate) self_signed: bool,
+    /// ECDSA P-256 rather than RSA 2048.
+    pub(crate) ecdsa: bool,
 }
 
 /// A certificate of ISE's trusted store.

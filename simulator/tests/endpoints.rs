@@ -336,6 +336,7 @@ async fn graph_authorization_filters_paging_and_replication() {
 async fn ise_certificate_endpoints_and_their_refusals() {
     let sim = Simulator::builder()
         .ise_version("3.2.0.542", 4)
+        .ise_public_roots(false)
         .start()
         .await
         .expect("sim");

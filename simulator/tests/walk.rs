@@ -199,3 +199,31 @@ async fn enabling_requires_a_passing_test() {
         0
     );
 }
+
+/// ISE accepts an ECDSA Admin certificate and Graph registers it, but Entra ID refuses
+/// the ES256 assertion ISE signs with it (AADSTS5002738).
+#[tokio::test]
+async fn an_ecdsa_admin_certificate_is_refused_by_the_token_service() {
+    let sim = Simulator::builder()
+        .ecdsa_admin_certificates(true)
+        .replication_lag(std::time::Duration::from_millis(150))
+        .start()
+        .await
+        .expect("simulator");
+    let (ok, message, _) = walk(
+        &sim,
+        Skip::Nothing,
+        "https://graph.microsoft.com",
+        DEFAULT_SCOPE_AUDIENCE,
+    )
+    .await;
+    assert!(!ok);
+    assert!(
+        message.starts_with(
+            "Connection Failed to the MDM server: Failed to acquire the access token (400): \
+             AADSTS5002738: Invalid JWT token. 'ES256' is not a supported signature algorithm. \
+             Supported signing algorithms are: 'RS256, RS384, RS512' Trace ID: "
+        ),
+        "{message}"
+    );
+}

@@ -44,6 +44,13 @@ struct Args {
     /// One wildcard Admin certificate shared by every node.
     #[arg(long)]
     shared_admin_certificate: bool,
+    /// ECDSA P-256 Admin certificates (Entra ID refuses what they sign).
+    #[arg(long)]
+    ecdsa_admin_certificates: bool,
+    /// Start with a bare trusted store (only Cisco's roots and the nodes' certificates)
+    /// instead of one like a fresh ISE's.
+    #[arg(long)]
+    bare_trust_store: bool,
     /// Faults of a service, repeatable: `SERVICE:key=value,...` with SERVICE `ise`,
     /// `login`, `graph`, `intune` or `all` and keys `error_rate`, `error_status`,
     /// `retry_after`, `drop_rate`, `lost_response_rate`, `latency_ms`.
@@ -77,7 +84,9 @@ async fn main() -> ExitCode {
     }
     builder = builder
         .nodes(args.nodes)
-        .shared_admin_certificate(args.shared_admin_certificate);
+        .shared_admin_certificate(args.shared_admin_certificate)
+        .ecdsa_admin_certificates(args.ecdsa_admin_certificates)
+        .ise_public_roots(!args.bare_trust_store);
     if let Some(seed) = args.fault_seed {
         builder = builder.fault_seed(seed);
     }

@@ -167,6 +167,11 @@ pub fn pem_der(pem: &str) -> Vec<u8> {
         .to_vec()
 }
 
+/// Lowercase hex, as ISE writes fingerprints.
+pub fn hex_lower(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 pub fn b64(der: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(der)
 }
@@ -320,15 +325,44 @@ pub async fn walk(
         }
     }
 
-    // 5. Import the public root into ISE's trusted store.
+    // 5. The public root: ISE ships it trusted for Cisco Services only, so the operator
+    // edits it and ticks "Trust for authentication within ISE"; a store without it
+    // gets it imported.
     if skip != Skip::RootImport {
-        let (s, v) = ise
-            .post("/api/v1/certs/trusted-certificate/import", &json!({
-                "name": "Simulated Public Root G2", "description": "Intune trust anchor", "data": info.ca_pem,
-                "allowBasicConstraintCAFalse": false, "allowOutOfDateCert": false, "allowSHA1Certificates": false,
-                "trustForIseAuth": true, "trustForClientAuth": false, "trustForCertificateBasedAdminAuth": false,
-                "trustForCiscoServicesAuth": true, "validateCertificateExtensions": false}))
-            .await;
+        let root_sha =
+            hex_lower(ring::digest::digest(&ring::digest::SHA256, &pem_der(&info.ca_pem)).as_ref());
+        let (s, list) = ise.get("/api/v1/certs/trusted-certificate").await;
+        assert_eq!(s, 200);
+        let shipped = list["response"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .find(|t| t["sha256Fingerprint"] == root_sha.as_str())
+            .cloned();
+        let (s, v) = match shipped {
+            Some(t) => {
+                assert_eq!(t["trustedFor"], "Cisco Services", "{t}");
+                let r = ise
+                    .req(
+                        reqwest::Method::PUT,
+                        &format!("/api/v1/certs/trusted-certificate/{}", t["id"].as_str().expect("id")),
+                    )
+                    .json(&json!({"name": t["friendlyName"], "status": "Enabled",
+                        "trustForIseAuth": true, "trustForCiscoServicesAuth": true}))
+                    .send()
+                    .await
+                    .expect("update");
+                (r.status().as_u16(), r.json().await.expect("json"))
+            }
+            None => {
+                ise.post("/api/v1/certs/trusted-certificate/import", &json!({
+                    "name": "Simulated Public Root G2", "description": "Intune trust anchor", "data": info.ca_pem,
+                    "allowBasicConstraintCAFalse": false, "allowOutOfDateCert": false, "allowSHA1Certificates": false,
+                    "trustForIseAuth": true, "trustForClientAuth": false, "trustForCertificateBasedAdminAuth": false,
+                    "trustForCiscoServicesAuth": true, "validateCertificateExtensions": false}))
+                    .await
+            }
+        };
         assert_eq!(s, 200, "{v}");
     }
 
