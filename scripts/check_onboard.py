@@ -2,8 +2,11 @@
 """Runs `onboard` twice against one simulator: the first run must complete, the second
 must write nothing; and `onboard --json` must print the documented report keys.
 
-Usage: scripts/check_onboard.py TARGET_DIR (where debug/examples/onboard and
-debug/ise-intune-sim were built).
+With `--msal PYTHON`, MSAL for Python (installed for that interpreter) then gets an
+Intune token with a policy service node's exported key (scripts/msal_node_token.py).
+
+Usage: scripts/check_onboard.py TARGET_DIR [--msal PYTHON] (where debug/examples/onboard
+and debug/ise-intune-sim were built).
 """
 
 import json
@@ -15,7 +18,13 @@ import time
 
 
 def main():
-    target = sys.argv[1] if len(sys.argv) > 1 else "target"
+    args = sys.argv[1:]
+    msal_python = None
+    if "--msal" in args:
+        i = args.index("--msal")
+        msal_python = args[i + 1]
+        del args[i:i + 2]
+    target = args[0] if args else "target"
     onboard = os.path.join(target, "debug", "examples", "onboard")
     sim_bin = os.path.join(target, "debug", "ise-intune-sim")
     with tempfile.TemporaryDirectory() as tmp:
@@ -34,6 +43,14 @@ def main():
                 if out.returncode != 0:
                     sys.exit(f"onboard failed ({out.returncode}): {out.stdout}\n{out.stderr}")
                 runs.append(json.loads(out.stdout))
+            if msal_python:
+                script = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                      "msal_node_token.py")
+                out = subprocess.run([msal_python, script, info], capture_output=True,
+                                     text=True, timeout=300)
+                if out.returncode != 0:
+                    sys.exit(f"MSAL check failed ({out.returncode}): {out.stdout}\n{out.stderr}")
+                print(out.stdout.strip())
         finally:
             sim.terminate()
             sim.wait(timeout=30)
