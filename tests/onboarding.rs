@@ -434,6 +434,14 @@ async fn after_manual_action_a_second_run_completes() {
         .expect("app")
         .value;
     let details = app_details(&graph, &app);
+    let node_keys: Vec<String> = ise_intune::integration::steps::export_admin_certificates(&ise)
+        .await
+        .expect("export")
+        .value
+        .iter()
+        .map(|a| a.certificate.sha1().to_hex())
+        .collect();
+    assert_eq!(node_keys.len(), 3);
     let settings = MdmServerSettings::for_release(
         &ise.version().await.expect("version"),
         "Intune",
@@ -441,8 +449,9 @@ async fn after_manual_action_a_second_run_completes() {
         details.token_endpoint,
         details.auto_discovery_url,
     )
-    .expect("settings");
-    SimGuiConfigurator::new(ise)
+    .expect("settings")
+    .with_ise_certificates(&node_keys);
+    SimGuiConfigurator::new(ise.clone())
         .apply(&settings)
         .await
         .expect("operator adds the server");
@@ -479,6 +488,33 @@ async fn after_manual_action_a_second_run_completes() {
         .expect("confirmed run");
     assert!(fourth.complete, "{fourth:#?}");
     assert_eq!(fourth.requests.writes, 0);
+
+    // After a node's Admin certificate changes (step 7), the confirmation no longer
+    // covers what ISE signs with: the step asks for the disable/enable cycle and names
+    // only that change.
+    let mut renewed = node_keys.clone();
+    renewed[2] = "0123456789ABCDEF0123456789ABCDEF01234567".into();
+    let after_renewal = settings.clone().with_ise_certificates(&renewed);
+    let step = ManualChecklist::new(ise)
+        .confirmed(Some(settings.fingerprint()))
+        .inspect(&after_renewal)
+        .await
+        .expect("inspect");
+    assert_eq!(step.outcome, Outcome::ManualActionRequired);
+    let todo = step.instructions.expect("instructions");
+    assert!(
+        todo.starts_with(
+            "The expected settings changed since they were confirmed: ISE certificates. \
+             ISE's Admin certificates changed"
+        ),
+        "{todo}"
+    );
+    assert!(todo.contains("set Status to Disabled and Save"), "{todo}");
+    assert!(!todo.contains("Edit the entry"), "{todo}");
+    assert!(todo.contains(&format!(
+        "mdm_confirmed = \"{}\"",
+        after_renewal.fingerprint()
+    )));
 }
 
 fn pem_der(pem: &str) -> Vec<u8> {

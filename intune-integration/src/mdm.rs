@@ -22,6 +22,9 @@ use crate::version::{
     INTUNE_DEFAULT_SCOPE, INTUNE_RESOURCE, IntuneGates as _, IseVersion, TokenAudience,
 };
 
+/// The name [`MdmServerSettings::changed_since`] gives a change of ISE's certificates.
+pub const ISE_CERTIFICATES_FIELD: &str = "ISE certificates";
+
 /// The authentication type ISE shows for Microsoft Graph integrations.
 pub const AUTH_TYPE: &str = "OAuth - Client Credentials";
 /// The Auto Discovery URL for Microsoft Graph.
@@ -49,6 +52,12 @@ pub struct MdmServerSettings {
     /// Time interval for compliance device re-auth query, minutes.
     #[serde(rename = "complianceReauthQueryMinutes")]
     pub compliance_reauth_query_minutes: u32,
+    /// SHA-1 thumbprints (uppercase hex, sorted) of the ISE Admin certificates
+    /// registered on the application. Not a form field: ISE reads its certificate when
+    /// the entry is enabled, so a change needs the entry disabled, tested and enabled
+    /// again (step 7), and the confirmed fingerprint covers it.
+    #[serde(skip)]
+    pub ise_certificates: Vec<String>,
 }
 
 impl MdmServerSettings {
@@ -71,7 +80,25 @@ impl MdmServerSettings {
             token_audience: audience.as_str().into(),
             polling_interval_minutes: 240,
             compliance_reauth_query_minutes: 1,
+            ise_certificates: Vec::new(),
         })
+    }
+
+    /// These settings for ISE Admin certificates with these SHA-1 thumbprints (any case;
+    /// kept sorted, uppercase and without duplicates).
+    pub fn with_ise_certificates<I, S>(mut self, thumbprints: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut t: Vec<String> = thumbprints
+            .into_iter()
+            .map(|s| s.as_ref().to_ascii_uppercase())
+            .collect();
+        t.sort();
+        t.dedup();
+        self.ise_certificates = t;
+        self
     }
 
     /// The audience as a typed value, if it is one of the two ISE uses.
@@ -83,8 +110,9 @@ impl MdmServerSettings {
         }
     }
 
-    /// The fields an operator enters, by name, in the form's order.
-    fn fields(&self) -> [(&'static str, String); 7] {
+    /// The fields an operator enters, by name, in the form's order, then the
+    /// certificates ISE signs with.
+    fn fields(&self) -> [(&'static str, String); 8] {
         [
             ("name", self.name.clone()),
             ("Auto Discovery URL", self.auto_discovery_url.clone()),
@@ -99,6 +127,7 @@ impl MdmServerSettings {
                 "Compliance Device ReAuth Query interval",
                 self.compliance_reauth_query_minutes.to_string(),
             ),
+            (ISE_CERTIFICATES_FIELD, self.ise_certificates.join(",")),
         ]
     }
 
@@ -111,7 +140,7 @@ impl MdmServerSettings {
     /// use intune_integration::version::IseVersion;
     /// let s = MdmServerSettings::for_release(&IseVersion::new(3, 3, 0), "Intune", "client",
     ///     "https://login.microsoftonline.com/t/oauth2/v2.0/token", "https://graph.microsoft.com")?;
-    /// assert_eq!(s.fingerprint().len(), 7 * 3 + 6);
+    /// assert_eq!(s.fingerprint().len(), 8 * 3 + 7);
     /// assert!(s.changed_since(&s.fingerprint()).is_empty());
     /// # Ok::<(), intune_integration::Error>(())
     /// ```
@@ -178,6 +207,14 @@ impl MdmServerSettings {
             self.compliance_reauth_query_minutes
         );
         let _ = writeln!(s, "  Status:                    Enabled");
+        if !self.ise_certificates.is_empty() {
+            let _ = writeln!(
+                s,
+                "(ISE signs with the Admin certificates registered on the application, \
+                 SHA-1 {}.)",
+                self.ise_certificates.join(", ")
+            );
+        }
         let _ = writeln!(
             s,
             "Click Test Connection, then Save. Then confirm these settings by running again \
@@ -274,15 +311,35 @@ impl MdmServerConfigurator for ManualChecklist {
                     settings.checklist()
                 ),
             )),
-            Some(fields) => Ok(Step::manual(
-                (),
-                format!(
-                    "The expected settings changed since they were confirmed: {}. Edit the \
-                     entry in ISE:\n{}",
-                    fields.join(", "),
-                    settings.checklist()
-                ),
-            )),
+            Some(fields) => {
+                let form: Vec<&str> = fields
+                    .iter()
+                    .copied()
+                    .filter(|f| *f != ISE_CERTIFICATES_FIELD)
+                    .collect();
+                let mut todo = format!(
+                    "The expected settings changed since they were confirmed: {}.",
+                    fields.join(", ")
+                );
+                if fields.contains(&ISE_CERTIFICATES_FIELD) {
+                    let _ = write!(
+                        todo,
+                        " ISE's Admin certificates changed: ISE uses a new certificate for \
+                         the MDM server only after the entry is disabled and enabled again. \
+                         In ISE: Administration > Network Resources > External MDM > {name}: \
+                         set Status to Disabled and Save; open it again, click Test \
+                         Connection, set Status to Enabled and Save.",
+                        name = settings.name
+                    );
+                }
+                if !form.is_empty() {
+                    let _ = write!(todo, " Edit the entry in ISE:");
+                }
+                Ok(Step::manual(
+                    (),
+                    format!("{todo}\n{}", settings.checklist()),
+                ))
+            }
             None => Ok(Step::manual((), settings.checklist())),
         }
     }

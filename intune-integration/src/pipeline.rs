@@ -318,14 +318,16 @@ impl Onboarding {
         &self,
         version: &IseVersion,
         client_id: &str,
+        certificates: &[&Certificate],
     ) -> Result<MdmServerSettings, Error> {
-        MdmServerSettings::for_release(
+        Ok(MdmServerSettings::for_release(
             version,
             self.options.mdm_server_name.clone(),
             client_id.to_owned(),
             self.graph.token_endpoint(),
             self.graph.graph_base().origin().ascii_serialization(),
-        )
+        )?
+        .with_ise_certificates(certificates.iter().map(|c| c.sha1().to_hex())))
     }
 
     /// Reads everything and says what [`Self::apply`] would change, step by step, with
@@ -448,7 +450,7 @@ impl Onboarding {
                 detail.join("; ")
             },
         ));
-        let settings = self.mdm_settings(&version, &client_id)?;
+        let settings = self.mdm_settings(&version, &client_id, &certs)?;
         let inspected = self.configurator.inspect(&settings).await?;
         plan.push(PlannedChange::new(
             StepName::ConfigureMdmServer,
@@ -762,7 +764,11 @@ impl Onboarding {
 
         let settings = run.check(
             StepName::ConfigureMdmServer,
-            self.mdm_settings(&version, &details.client_id),
+            self.mdm_settings(
+                &version,
+                &details.client_id,
+                &steps::distinct_certificates(&export_step.value),
+            ),
         )?;
         let (configured, t) = timed(
             StepName::ConfigureMdmServer,

@@ -241,11 +241,14 @@ struct GuiEntry {
     status: String,
 }
 
-/// What `apply` does given the entry found: create, leave, or edit it.
+/// What `apply` does given the entry found: create, leave, or edit it. Only the form's
+/// fields count: the GUI does not show which certificate ISE signs with.
 fn decide(current: Option<&GuiEntry>, settings: &MdmServerSettings) -> Outcome {
+    let mut form = settings.clone();
+    form.ise_certificates.clear();
     match current {
         None => Outcome::Created,
-        Some(c) if c.settings == *settings && c.status == "Enabled" => Outcome::Unchanged,
+        Some(c) if c.settings == form && c.status == "Enabled" => Outcome::Unchanged,
         Some(_) => Outcome::Updated,
     }
 }
