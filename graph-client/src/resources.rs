@@ -633,6 +633,29 @@ impl ServicePrincipalHandle {
         self.assign_app_role(resource_id, app_role_id).await
     }
 
+    /// Revokes one of this resource's role assignments
+    /// (`DELETE /servicePrincipals/{this}/appRoleAssignedTo/{assignment_id}`): the
+    /// principal loses the role in tokens issued from then on. `Unchanged` when it was
+    /// already gone (404), so a retry after a lost answer converges.
+    pub async fn revoke_app_role_assignment(&self, assignment_id: &str) -> Result<Change<()>> {
+        let sent = self
+            .client
+            .send(Call::new(
+                Method::DELETE,
+                format!(
+                    "/servicePrincipals/{}/appRoleAssignedTo/{}",
+                    segment(&self.id)?,
+                    segment(assignment_id)?
+                ),
+            ))
+            .await;
+        match sent {
+            Ok(_) => Ok(Change::Updated(())),
+            Err(Error::Api { status: 404, .. }) => Ok(Change::Unchanged(())),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Creates the assignment without reading first. Graph refuses a duplicate (400
     /// "Permission being assigned already exists on the object", or 409), which is
     /// read as `Unchanged`; so the POST is safe to send again after a lost answer.

@@ -318,6 +318,9 @@ async fn dispatch(
             list_assignments(&ctx, &uri, &q, id, false)
         }
         ("POST", ["servicePrincipals", id, "appRoleAssignedTo"]) => assign(&ctx, id, &body),
+        ("DELETE", ["servicePrincipals", id, "appRoleAssignedTo", assignment]) => {
+            unassign(&ctx, id, assignment)
+        }
         _ => ctx.error(
             StatusCode::BAD_REQUEST,
             "BadRequest",
@@ -895,6 +898,25 @@ fn list_assignments(
     match found {
         Some(items) => page(ctx, uri, q, items),
         None => ctx.not_found(id),
+    }
+}
+
+/// `DELETE /servicePrincipals/{resource}/appRoleAssignedTo/{id}`: revokes a grant
+/// (204). Tokens issued before keep their roles until they expire, as Entra's do.
+fn unassign(ctx: &Ctx<'_>, resource: &str, assignment: &str) -> Response {
+    if let Err(r) = authorize(ctx, Need::Assign) {
+        return r;
+    }
+    let removed = ctx.s.with_world(|w| {
+        let before = w.assignments.len();
+        w.assignments
+            .retain(|a| !(a.id == assignment && a.resource_id.eq_ignore_ascii_case(resource)));
+        before != w.assignments.len()
+    });
+    if removed {
+        ctx.answer(StatusCode::NO_CONTENT, None)
+    } else {
+        ctx.not_found(assignment)
     }
 }
 

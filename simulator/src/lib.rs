@@ -416,6 +416,11 @@ pub struct SimInfo {
     pub ca_pem_path: String,
     /// The fake public root itself (PEM).
     pub ca_pem: String,
+    /// The public root the Microsoft services move to when asked
+    /// ([`Simulator::move_microsoft_chains`]): "Simulated Public Root G5", standing in
+    /// for a new Microsoft root (PEM).
+    #[serde(default)]
+    pub next_ca_pem: String,
     /// ISE.
     pub ise: IseInfo,
     /// The pre-seeded automating identity.
@@ -429,6 +434,9 @@ pub struct SimInfo {
 pub struct Simulator {
     shared: Arc<Shared>,
     info: SimInfo,
+    /// What login, Graph and Intune present, replaceable while running.
+    microsoft_certs: [Arc<pki::SwappableCert>; 3],
+    next_hierarchy: pki::Hierarchy,
     shutdown: watch::Sender<bool>,
     _dir: TempDir,
 }
@@ -669,7 +677,7 @@ fn seed_ise(
         trusted.push(entry(
             rng,
             "Simulated Public Root G2",
-            pki.root.cert_der.to_vec(),
+            pki.current.root.cert_der.to_vec(),
             false,
             true,
         ));
@@ -851,12 +859,16 @@ impl Simulator {
         std::fs::create_dir_all(&dir).map_err(|e| SimError::Config(format!("temp dir: {e}")))?;
         let ca_path = dir.join("simulated-public-root.pem");
         let admin_path = dir.join("ise-admin-certificate.pem");
-        std::fs::write(&ca_path, &pki.root.cert_pem)
+        std::fs::write(&ca_path, &pki.current.root.cert_pem)
             .and_then(|_| std::fs::write(&admin_path, &admin.cert_pem))
             .map_err(|e| SimError::Config(format!("writing certificates: {e}")))?;
 
-        let chain =
-            |leaf: &pki::Issued| vec![leaf.cert_der.clone(), pki.intermediate.cert_der.clone()];
+        let current = &pki.current;
+        let microsoft_certs = [
+            pki::SwappableCert::new(current.chain(&current.login), &current.login.key_der())?,
+            pki::SwappableCert::new(current.chain(&current.graph), &current.graph.key_der())?,
+            pki::SwappableCert::new(current.chain(&current.intune), &current.intune.key_der())?,
+        ];
         let (tx, rx) = watch::channel(false);
         let spawn = |listener, tls, router, service| {
             tokio::spawn(server::serve(
@@ -876,26 +888,26 @@ impl Simulator {
         );
         spawn(
             l_login,
-            pki::server_config(chain(&pki.login), pki.login.key_der())?,
+            pki::swappable_server_config(microsoft_certs[0].clone())?,
             login::router(shared.clone()),
             Some(Service::Login),
         );
         spawn(
             l_graph,
-            pki::server_config(chain(&pki.graph), pki.graph.key_der())?,
+            pki::swappable_server_config(microsoft_certs[1].clone())?,
             graph::router(shared.clone()),
             Some(Service::Graph),
         );
         spawn(
             l_intune,
-            pki::server_config(chain(&pki.intune), pki.intune.key_der())?,
+            pki::swappable_server_config(microsoft_certs[2].clone())?,
             intune::router(shared.clone()),
             Some(Service::Intune),
         );
 
         spawn(
             l_control,
-            pki::server_config(chain(&pki.graph), pki.graph.key_der())?,
+            pki::server_config(current.chain(&current.graph), current.graph.key_der())?,
             control::router(shared.clone()),
             None,
         );
@@ -906,7 +918,8 @@ impl Simulator {
             graph_url: format!("{}/v1.0", urls.graph_origin),
             intune_url: urls.intune.clone(),
             ca_pem_path: ca_path.display().to_string(),
-            ca_pem: pki.root.cert_pem.clone(),
+            ca_pem: pki.current.root.cert_pem.clone(),
+            next_ca_pem: pki.next.root.cert_pem.clone(),
             ise: IseInfo {
                 url: urls.ise.clone(),
                 username: b.ise_username,
@@ -927,6 +940,8 @@ impl Simulator {
         Ok(Self {
             shared,
             info,
+            microsoft_certs,
+            next_hierarchy: pki.next,
             shutdown: tx,
             _dir: TempDir(dir),
         })
@@ -1000,6 +1015,68 @@ impl Simulator {
     /// Runs ISE's Test Connection on the named External MDM server, as the GUI does.
     pub async fn test_connection(&self, name: &str) -> Result<String, String> {
         gui::test_connection(&self.shared, name).await
+    }
+
+    /// Renews `host`'s self-signed Admin certificate (same key, new serial and id),
+    /// valid for `valid_days` from now; zero or less makes one that has already expired
+    /// (a year's validity ending `-valid_days` days ago). Returns its SHA-1 (uppercase
+    /// hex). ISE's HTTPS port keeps presenting the certificate it started with, so the
+    /// pin stays valid.
+    pub fn renew_admin_certificate(&self, host: &str, valid_days: i64) -> Result<String, SimError> {
+        let now = time::OffsetDateTime::now_utc();
+        let (not_before, not_after) = if valid_days > 0 {
+            (
+                now - time::Duration::days(1),
+                now + time::Duration::days(valid_days),
+            )
+        } else {
+            let end = now + time::Duration::days(valid_days) - time::Duration::hours(1);
+            (end - time::Duration::days(365), end)
+        };
+        self.shared.with_world(|w| {
+            let fqdn = w
+                .nodes
+                .iter()
+                .find(|n| n.hostname == host)
+                .map(|n| n.fqdn.clone())
+                .ok_or_else(|| SimError::Config(format!("no ISE node `{host}`")))?;
+            let serial = w.rng.next_u64() >> 1;
+            let id = w.rng.uuid();
+            let cert = w
+                .system_certs
+                .iter_mut()
+                .find(|c| c.host == host && c.used_by.split(',').any(|u| u.trim() == "Admin"))
+                .ok_or_else(|| SimError::Config(format!("`{host}` has no Admin certificate")))?;
+            let renewed = pki::renew_ise_admin_certificate(
+                &cert.issued,
+                &fqdn,
+                serial,
+                not_before,
+                not_after,
+            )?;
+            cert.issued = renewed;
+            cert.id = id;
+            cert.serial_decimal = serial.to_string();
+            cert.not_before = not_before;
+            cert.not_after = not_after;
+            Ok(pki::hex(&pki::sha1(&cert.issued.cert_der)))
+        })
+    }
+
+    /// Moves login, Graph and Intune to the other public hierarchy ("Simulated Public
+    /// Root G5", [`SimInfo::next_ca_pem`]) from the next TLS handshake on, as Microsoft
+    /// moved its endpoints from DigiCert Global Root CA to G2. ISE's trusted store is not
+    /// touched: Test Connection fails until the new root is trusted there.
+    pub fn move_microsoft_chains(&self) -> Result<(), SimError> {
+        let next = &self.next_hierarchy;
+        for (cert, leaf) in
+            self.microsoft_certs
+                .iter()
+                .zip([&next.login, &next.graph, &next.intune])
+        {
+            cert.swap(next.chain(leaf), &leaf.key_der())?;
+        }
+        Ok(())
     }
 }
 
