@@ -293,6 +293,25 @@ pub enum Error {
         what: String,
     },
 
+    /// Intune's compliance API answered something this client cannot use.
+    #[error("Intune's compliance API: {what}")]
+    Compliance {
+        /// What is wrong.
+        what: String,
+    },
+
+    /// Intune's compliance API refused a request.
+    #[error(
+        "Intune answered {status}: {message} (401: the token's audience or the key; 403: \
+         get_device_compliance and its admin consent)"
+    )]
+    IntuneAnswer {
+        /// HTTP status.
+        status: u16,
+        /// Intune's message.
+        message: String,
+    },
+
     /// A TLS or HTTP problem during verification.
     #[error("verification could not reach {host}: {what}")]
     Unreachable {

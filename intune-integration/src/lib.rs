@@ -5,12 +5,14 @@
 //! * [`anchors`] — the versioned set of Microsoft/DigiCert roots ISE must trust to reach
 //!   Entra ID, Graph and Intune, extendable by callers;
 //! * [`version`] — ISE releases and what each supports (Microsoft Graph, token
-//!   audience, compliance retrieval v3).
+//!   audience, compliance retrieval v3);
+//! * [`compliance`] — Intune's Compliance Retrieval API as an ISE node calls it.
 //!
 //! Every fallible function returns the crate's single [`Error`] type.
 
 pub mod anchors;
 pub mod certs;
+pub mod compliance;
 pub mod config;
 pub mod mdm;
 pub mod outcome;

@@ -204,7 +204,19 @@ async fn admin_credentials(
     input: &VerifyInput<'_>,
     admin: Option<&crate::steps::AdminCertificate>,
 ) -> Result<ClientCertificate, Error> {
-    let (cert_pem, key_der) = match (&input.admin_key, admin) {
+    node_client_certificate(input.ise, input.client_id, &input.admin_key, admin).await
+}
+
+/// The credentials an ISE node signs its client assertions with, for `client_id`: the
+/// supplied key, or `admin`'s certificate (the primary node's when `None`) with its key
+/// exported from ISE under a one-time random password and decrypted in memory.
+pub async fn node_client_certificate(
+    ise: &IseClient,
+    client_id: &str,
+    key: &AdminKey,
+    admin: Option<&crate::steps::AdminCertificate>,
+) -> Result<ClientCertificate, Error> {
+    let (cert_pem, key_der) = match (key, admin) {
         (AdminKey::Supplied { cert_pem, key_pem }, _) => (
             cert_pem.clone(),
             decrypt_pkcs8_pem(key_pem.expose_secret(), "")?,
@@ -212,15 +224,10 @@ async fn admin_credentials(
         (_, admin) => {
             let admin = match admin {
                 Some(a) => a.clone(),
-                None => {
-                    crate::steps::export_admin_certificate(input.ise)
-                        .await?
-                        .value
-                }
+                None => crate::steps::export_admin_certificate(ise).await?.value,
             };
             let password = random_password()?;
-            let export = input
-                .ise
+            let export = ise
                 .system_certificates(admin.node.hostname.clone())
                 .export(
                     &admin.system_certificate.id,
@@ -238,7 +245,7 @@ async fn admin_credentials(
     };
     let cert = Certificate::from_pem(&cert_pem)?;
     ClientCertificate::from_der(
-        input.client_id,
+        client_id,
         cert.der().to_vec(),
         &PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_der)),
         AssertionAlgorithm::Rs256,

@@ -439,6 +439,12 @@ impl World {
                 })).collect::<Vec<_>>(),
                 "mdmServers": self.mdm_servers.values().collect::<Vec<_>>(),
             },
+            "intune": {
+                "devices": self.devices.iter().map(|d| json!({
+                    "guid": d.guid, "mac": d.mac, "registered": d.registered,
+                    "compliant": d.compliant,
+                })).collect::<Vec<_>>(),
+            },
         })
     }
 }
