@@ -6,9 +6,11 @@ use std::time::Duration;
 use ise_intune::graph_client;
 use ise_intune::integration::Error;
 use ise_intune::integration::compliance::{ComplianceClient, Device};
+use ise_intune::integration::doctor::{Diagnosis, Finding, Severity, ids};
 use ise_intune::integration::pipeline::Options;
 use ise_intune::integration::steps::{app_details, export_admin_certificates, register_app};
 use ise_intune::integration::verify::{AdminKey, node_client_certificate};
+use ise_intune::ise_client::TrustedCertificateUpdate;
 use ise_intune_simulator::Simulator;
 use ise_intune_testkit::{self as sim, Configurator};
 use serde_json::Value;
@@ -133,4 +135,318 @@ async fn devices_by_guid_and_mac_and_the_noncompliant_list_through_every_page() 
         intune.device_by_mac("not-a-mac").await,
         Err(Error::Compliance { .. })
     ));
+}
+
+fn quick() -> Options {
+    let mut o = Options::default();
+    o.propagation_wait = Duration::from_secs(2);
+    o
+}
+
+fn pipeline(sim: &Simulator) -> ise_intune::integration::pipeline::Onboarding {
+    sim::onboarding(sim.info(), Configurator::Gui, true, quick()).expect("pipeline")
+}
+
+async fn diagnose(sim: &Simulator) -> Diagnosis {
+    pipeline(sim).doctor().await.expect("doctor runs")
+}
+
+/// The (id, severity, node) of every error and warning.
+fn problems(d: &Diagnosis) -> Vec<(String, Severity, Option<String>)> {
+    d.findings
+        .iter()
+        .filter(|f| f.severity != Severity::Info)
+        .map(|f| (f.id.clone(), f.severity, f.node.clone()))
+        .collect()
+}
+
+fn finding<'a>(d: &'a Diagnosis, id: &'a str) -> &'a Finding {
+    d.with_id(id)
+        .next()
+        .unwrap_or_else(|| panic!("no {id} in {:#?}", d.findings))
+}
+
+/// `onboard` repairs what doctor found: a run completes and doctor is clean again.
+async fn repaired_by_onboard(sim: &Simulator) {
+    let report = pipeline(sim).apply().await.expect("onboard");
+    assert!(report.complete, "{report:#?}");
+    let after = diagnose(sim).await;
+    assert!(after.healthy(), "{:#?}", problems(&after));
+}
+
+async fn app_and_sp(graph: &graph_client::GraphClient) -> (String, String) {
+    let app = register_app(graph, APP).await.expect("app").value;
+    (app.object_id, app.service_principal_id)
+}
+
+#[tokio::test]
+async fn a_healthy_integration_has_only_information() {
+    let sim = onboarded(Simulator::builder()).await;
+    let before = sim.request_log().len();
+    let d = diagnose(&sim).await;
+    assert!(d.healthy(), "{:#?}", problems(&d));
+    assert!(
+        sim.request_log()[before..]
+            .iter()
+            .filter(|r| r.service == "ise" || r.service == "graph")
+            .all(|r| r.method == "GET" || r.path.ends_with("/export")),
+        "doctor reads only"
+    );
+    assert_eq!(
+        finding(&d, ids::ISE_RELEASE).summary,
+        "ISE 3.3.0.430 patch 2"
+    );
+    let sample = finding(&d, ids::COMPLIANCE_SAMPLE);
+    assert_eq!(sample.node.as_deref(), Some("ise-san"));
+    assert!(
+        sample
+            .summary
+            .starts_with("Intune answered ISE's non-compliant poll: "),
+        "{}",
+        sample.summary
+    );
+    let json = serde_json::to_value(&d).expect("json");
+    let keys: Vec<&str> = json["findings"][0]
+        .as_object()
+        .expect("finding")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for key in ["id", "severity", "summary", "evidence", "remediation"] {
+        assert!(keys.contains(&key), "{keys:?}");
+    }
+}
+
+#[tokio::test]
+async fn revoked_consent_is_named_and_onboard_grants_it_again() {
+    let sim = onboarded(Simulator::builder()).await;
+    let (_, graph) = sim::clients(sim.info()).expect("clients");
+    let (_, sp) = app_and_sp(&graph).await;
+    let held = graph
+        .service_principal(sp.clone())
+        .app_role_assignments()
+        .expect("pager")
+        .all()
+        .await
+        .expect("assignments");
+    let intune = graph
+        .service_principals()
+        .by_app_id(graph_client::well_known::INTUNE_API_APP_ID)
+        .await
+        .expect("lookup")
+        .expect("intune sp");
+    let grant = held
+        .iter()
+        .find(|a| a.resource_id == intune.id)
+        .unwrap_or_else(|| panic!("intune grant among {held:#?} (intune {})", intune.id));
+    let revoked = graph
+        .service_principal(intune.id.clone())
+        .revoke_app_role_assignment(&grant.id)
+        .await
+        .expect("revoke");
+    assert!(matches!(revoked, graph_client::Change::Updated(())));
+
+    let d = diagnose(&sim).await;
+    let consent = finding(&d, ids::APP_CONSENT_MISSING);
+    assert_eq!(consent.severity, Severity::Error);
+    assert_eq!(
+        consent.summary,
+        "no admin consent for get_device_compliance (Microsoft Intune API)"
+    );
+    assert!(consent.remediation.contains("Grant admin consent"));
+    // ISE's own Test Connection fails at the Intune call on each policy service node.
+    assert!(
+        problems(&d).contains(&(
+            "connection.mdminfo".into(),
+            Severity::Error,
+            Some("ise-psn".into())
+        )),
+        "{:#?}",
+        problems(&d)
+    );
+    repaired_by_onboard(&sim).await;
+}
+
+#[tokio::test]
+async fn a_removed_node_key_is_named_and_onboard_uploads_it_again() {
+    let sim = onboarded(Simulator::builder()).await;
+    let (ise, graph) = sim::clients(sim.info()).expect("clients");
+    let (app, _) = app_and_sp(&graph).await;
+    let psn = export_admin_certificates(&ise)
+        .await
+        .expect("export")
+        .value
+        .into_iter()
+        .find(|a| a.node.hostname == "ise-psn")
+        .expect("psn");
+    let thumb: [u8; 20] = *psn.certificate.sha1().as_bytes();
+    graph
+        .application(app)
+        .remove_key(&graph_client::KeySelector::Thumbprint(thumb))
+        .await
+        .expect("remove");
+
+    let d = diagnose(&sim).await;
+    let p = problems(&d);
+    assert!(
+        p.contains(&(
+            ids::NODE_KEY_NOT_REGISTERED.into(),
+            Severity::Error,
+            Some("ise-psn".into())
+        )),
+        "{p:#?}"
+    );
+    assert!(
+        p.contains(&(
+            "connection.token".into(),
+            Severity::Error,
+            Some("ise-psn".into())
+        )),
+        "{p:#?}"
+    );
+    assert!(
+        finding(&d, ids::NODE_KEY_NOT_REGISTERED)
+            .evidence
+            .contains(&psn.certificate.sha1().to_hex())
+    );
+    repaired_by_onboard(&sim).await;
+}
+
+#[tokio::test]
+async fn a_deleted_or_untrusted_root_is_named_and_onboard_restores_it() {
+    let sim = onboarded(Simulator::builder()).await;
+    let (ise, _) = sim::clients(sim.info()).expect("clients");
+    let store = ise.trusted_certificates().list(&[]).await.expect("store");
+    let root = store
+        .iter()
+        .find(|t| t.friendly_name == "Simulated Public Root G2")
+        .expect("root");
+    ise.trusted_certificates()
+        .delete(&root.id)
+        .await
+        .expect("delete");
+    let g2 = store
+        .iter()
+        .find(|t| t.friendly_name == "DigiCert Global Root G2")
+        .expect("g2");
+    let mut untrusted = TrustedCertificateUpdate::keeping(g2);
+    untrusted.trust_for_ise_auth = false;
+    ise.trusted_certificates()
+        .update(&g2.id, &untrusted)
+        .await
+        .expect("untrust");
+
+    let d = diagnose(&sim).await;
+    let missing = finding(&d, ids::TRUST_ANCHOR_MISSING);
+    assert_eq!(
+        missing.summary,
+        "`Simulated Public Root G2` is not in ISE's trusted store"
+    );
+    let not_trusted = finding(&d, ids::TRUST_ANCHOR_NOT_TRUSTED);
+    assert!(
+        not_trusted
+            .summary
+            .starts_with("`DigiCert Global Root G2` is in ISE's store"),
+        "{}",
+        not_trusted.summary
+    );
+    let tls = finding(&d, "connection.tls:login");
+    assert!(
+        tls.evidence
+            .contains("missing root `Simulated Public Root G2`"),
+        "{}",
+        tls.evidence
+    );
+    assert!(tls.remediation.starts_with("run trust-sync"));
+    repaired_by_onboard(&sim).await;
+}
+
+#[tokio::test]
+async fn a_disabled_mdm_server_is_named_and_onboard_enables_it() {
+    let sim = onboarded(Simulator::builder()).await;
+    let (ise, _) = sim::clients(sim.info()).expect("clients");
+    ise.request(
+        ise_intune::ise_client::Method::POST,
+        &format!("{}/Intune/disable", ise_intune_simulator::GUI_BASE_PATH),
+        Some(serde_json::json!({})),
+    )
+    .await
+    .expect("disable");
+    let d = diagnose(&sim).await;
+    assert_eq!(finding(&d, ids::MDM_NOT_ACTIVE).severity, Severity::Error);
+    assert_eq!(
+        finding(&d, ids::MDM_ENTRY).summary,
+        "the External MDM entry differs from the expected settings"
+    );
+    repaired_by_onboard(&sim).await;
+}
+
+#[tokio::test]
+async fn a_deleted_application_is_named_and_onboard_registers_it_again() {
+    let sim = onboarded(Simulator::builder()).await;
+    let (_, graph) = sim::clients(sim.info()).expect("clients");
+    let (app, _) = app_and_sp(&graph).await;
+    graph.applications().delete(&app).await.expect("delete");
+    let d = diagnose(&sim).await;
+    assert_eq!(
+        problems(&d),
+        vec![(ids::APP_MISSING.into(), Severity::Error, None)]
+    );
+    repaired_by_onboard(&sim).await;
+}
+
+#[tokio::test]
+async fn expiring_and_expired_admin_certificates_are_named() {
+    let sim = onboarded(Simulator::builder()).await;
+    sim.renew_admin_certificate("ise-psn", 30).expect("renew");
+    sim.renew_admin_certificate("ise-san", -2).expect("expire");
+    let d = diagnose(&sim).await;
+    let p = problems(&d);
+    for expected in [
+        (ids::NODE_CERTIFICATE_EXPIRED, Severity::Error, "ise-san"),
+        (ids::NODE_CERTIFICATE_EXPIRING, Severity::Warning, "ise-psn"),
+        (ids::NODE_KEY_NOT_REGISTERED, Severity::Error, "ise-psn"),
+        (ids::NODE_KEY_NOT_REGISTERED, Severity::Error, "ise-san"),
+    ] {
+        assert!(
+            p.contains(&(expected.0.into(), expected.1, Some(expected.2.into()))),
+            "{expected:?} in {p:#?}"
+        );
+    }
+    assert!(
+        finding(&d, ids::NODE_CERTIFICATE_EXPIRING)
+            .summary
+            .starts_with("ise-psn's Admin certificate expires in 29 days")
+            || finding(&d, ids::NODE_CERTIFICATE_EXPIRING)
+                .summary
+                .starts_with("ise-psn's Admin certificate expires in 30 days")
+    );
+    // The operator renews both for two years; onboarding registers them.
+    sim.renew_admin_certificate("ise-psn", 730).expect("renew");
+    sim.renew_admin_certificate("ise-san", 730).expect("renew");
+    repaired_by_onboard(&sim).await;
+}
+
+#[tokio::test]
+async fn releases_without_the_compliance_api_are_named() {
+    let sim = Simulator::builder()
+        .ise_version("3.2.0.542", 3)
+        .start()
+        .await
+        .expect("simulator");
+    let d = diagnose(&sim).await;
+    let f = finding(&d, ids::ISE_RELEASE_UNSUPPORTED);
+    assert_eq!(f.severity, Severity::Error);
+    assert!(
+        f.remediation.starts_with("install ISE 3.2 patch 4"),
+        "{}",
+        f.remediation
+    );
+    // Doctor reads only (certificate exports are reads).
+    assert!(
+        sim.request_log()
+            .iter()
+            .filter(|r| r.service == "ise" || r.service == "graph")
+            .all(|r| r.method == "GET" || r.path.ends_with("/export"))
+    );
 }

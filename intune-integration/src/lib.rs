@@ -14,6 +14,7 @@ pub mod anchors;
 pub mod certs;
 pub mod compliance;
 pub mod config;
+pub mod doctor;
 pub mod mdm;
 pub mod outcome;
 pub mod pipeline;

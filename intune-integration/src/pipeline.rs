@@ -162,11 +162,11 @@ impl Default for Options {
 /// The onboarding pipeline.
 #[derive(Clone)]
 pub struct Onboarding {
-    ise: IseClient,
-    graph: GraphClient,
-    anchors: TrustAnchorSet,
-    configurator: Arc<dyn MdmServerConfigurator>,
-    options: Options,
+    pub(crate) ise: IseClient,
+    pub(crate) graph: GraphClient,
+    pub(crate) anchors: TrustAnchorSet,
+    pub(crate) configurator: Arc<dyn MdmServerConfigurator>,
+    pub(crate) options: Options,
     progress: Option<Progress>,
 }
 
@@ -314,7 +314,7 @@ impl Onboarding {
     }
 
     /// The External MDM settings for this release and application.
-    fn mdm_settings(
+    pub(crate) fn mdm_settings(
         &self,
         version: &IseVersion,
         client_id: &str,

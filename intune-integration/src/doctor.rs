@@ -1,0 +1,633 @@
+//! `doctor`: reads everything observable about an integration and says what is wrong,
+//! with the evidence and exactly what to do. It writes nothing.
+//!
+//! Findings carry a stable `id` (listed in [`ids`]), a [`Severity`], a one-line
+//! summary, the evidence read, and the remediation — in ISE's or Entra's words, or the
+//! library call that fixes it. A diagnosis is [`Diagnosis::healthy`] when it has no
+//! error and no warning.
+//!
+//! ```no_run
+//! # async fn run(onboarding: intune_integration::pipeline::Onboarding) -> Result<(), intune_integration::Error> {
+//! let diagnosis = onboarding.doctor().await?;
+//! for f in &diagnosis.findings {
+//!     println!("{:?} {}: {} — {}", f.severity, f.id, f.summary, f.remediation);
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::time::Duration;
+
+use graph_client::Credentials;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::Error;
+use crate::compliance::ComplianceClient;
+use crate::outcome::{CheckName, Outcome};
+use crate::pipeline::Onboarding;
+use crate::steps::{self, AdminCertificate, AnchorAction};
+use crate::verify::{VerifyInput, node_client_certificate, verify_connection};
+use crate::version::IntuneGates as _;
+
+/// Certificates and keys that expire within this window are warned about.
+pub const EXPIRY_WARNING: Duration = Duration::from_secs(60 * 24 * 3600);
+
+/// How long doctor waits, at most, for a key or role to propagate (a just-onboarded
+/// integration); a defect shows after this.
+pub const DOCTOR_PROPAGATION_WAIT: Duration = Duration::from_secs(10);
+
+/// The stable ids of findings.
+pub mod ids {
+    /// The ISE release and the audience it uses (info).
+    pub const ISE_RELEASE: &str = "ise.release";
+    /// The release cannot use Graph or the compliance API.
+    pub const ISE_RELEASE_UNSUPPORTED: &str = "ise.release_unsupported";
+    /// A node's Admin certificate has expired.
+    pub const NODE_CERTIFICATE_EXPIRED: &str = "node.certificate_expired";
+    /// A node's Admin certificate expires within [`super::EXPIRY_WARNING`].
+    pub const NODE_CERTIFICATE_EXPIRING: &str = "node.certificate_expiring";
+    /// A node's Admin certificate is not RSA.
+    pub const NODE_CERTIFICATE_NOT_RSA: &str = "node.certificate_not_rsa";
+    /// A node's Admin certificate is not registered on the application.
+    pub const NODE_KEY_NOT_REGISTERED: &str = "node.key_not_registered";
+    /// The integration's application does not exist (or is ambiguous).
+    pub const APP_MISSING: &str = "app.missing";
+    /// A key of the application has expired.
+    pub const APP_KEY_EXPIRED: &str = "app.key_expired";
+    /// A key of the application expires within [`super::EXPIRY_WARNING`].
+    pub const APP_KEY_EXPIRING: &str = "app.key_expiring";
+    /// A key of the application that no ISE node uses (info).
+    pub const APP_KEY_UNUSED: &str = "app.key_unused";
+    /// The application has no service principal.
+    pub const APP_SERVICE_PRINCIPAL_MISSING: &str = "app.service_principal_missing";
+    /// The application does not request a needed permission.
+    pub const APP_PERMISSION_MISSING: &str = "app.permission_missing";
+    /// A needed permission has no admin consent.
+    pub const APP_CONSENT_MISSING: &str = "app.consent_missing";
+    /// A root ISE should trust is not in its store.
+    pub const TRUST_ANCHOR_MISSING: &str = "trust.anchor_missing";
+    /// A root is in ISE's store but disabled or not trusted for authentication.
+    pub const TRUST_ANCHOR_NOT_TRUSTED: &str = "trust.anchor_not_trusted";
+    /// ISE reports no active External MDM server.
+    pub const MDM_NOT_ACTIVE: &str = "mdm.not_active";
+    /// The External MDM entry differs from the expected settings, is missing, or its
+    /// settings were not confirmed.
+    pub const MDM_ENTRY: &str = "mdm.entry";
+    /// A check of the reproduced Test Connection failed (`connection.<check>`).
+    pub const CONNECTION_PREFIX: &str = "connection.";
+    /// A compliance query made as a policy service node (info).
+    pub const COMPLIANCE_SAMPLE: &str = "compliance.sample";
+}
+
+/// How serious a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Severity {
+    /// The integration does not work (or will not after a change already made).
+    Error,
+    /// It works now but will break, or depends on luck.
+    Warning,
+    /// Worth knowing.
+    Info,
+}
+
+/// One thing doctor found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Finding {
+    /// Stable id (see [`ids`]).
+    pub id: String,
+    /// How serious.
+    pub severity: Severity,
+    /// The ISE node concerned, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// One line.
+    pub summary: String,
+    /// What was read.
+    pub evidence: String,
+    /// Exactly what to do.
+    pub remediation: String,
+}
+
+/// Everything doctor found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Diagnosis {
+    /// The findings, most serious first.
+    pub findings: Vec<Finding>,
+}
+
+impl Diagnosis {
+    /// No error and no warning.
+    pub fn healthy(&self) -> bool {
+        self.findings.iter().all(|f| f.severity == Severity::Info)
+    }
+
+    /// Whether any error was found.
+    pub fn has_errors(&self) -> bool {
+        self.findings.iter().any(|f| f.severity == Severity::Error)
+    }
+
+    /// The findings with this id.
+    pub fn with_id<'a>(&'a self, id: &'a str) -> impl Iterator<Item = &'a Finding> + 'a {
+        self.findings.iter().filter(move |f| f.id == id)
+    }
+
+    fn push(
+        &mut self,
+        id: impl Into<String>,
+        severity: Severity,
+        node: Option<&str>,
+        summary: impl Into<String>,
+        evidence: impl Into<String>,
+        remediation: impl Into<String>,
+    ) {
+        self.findings.push(Finding {
+            id: id.into(),
+            severity,
+            node: node.map(str::to_owned),
+            summary: summary.into(),
+            evidence: evidence.into(),
+            remediation: remediation.into(),
+        });
+    }
+}
+
+fn days(d: time::Duration) -> i64 {
+    d.whole_days()
+}
+
+fn warning_window() -> time::Duration {
+    time::Duration::seconds(i64::try_from(EXPIRY_WARNING.as_secs()).unwrap_or(i64::MAX))
+}
+
+impl Onboarding {
+    /// Diagnoses the integration: version gates, every node's Admin certificate and
+    /// its registration, the application's keys, permissions, consent and service
+    /// principal, ISE's trusted store, the External MDM entry, ISE's Test Connection
+    /// reproduced per policy service node (TLS chains included), and a compliance
+    /// query. Reads only.
+    pub async fn doctor(&self) -> Result<Diagnosis, Error> {
+        let mut d = Diagnosis::default();
+        let now = OffsetDateTime::now_utc();
+        let version = self.ise.version().await?;
+        let supported = match version.check_release() {
+            Ok(audience) => {
+                d.push(
+                    ids::ISE_RELEASE,
+                    Severity::Info,
+                    None,
+                    format!("ISE {version}"),
+                    format!("token audience {audience}"),
+                    "nothing to do",
+                );
+                true
+            }
+            Err(Error::UnsupportedIseVersion {
+                version: v,
+                install,
+                reason,
+            }) => {
+                d.push(
+                    ids::ISE_RELEASE_UNSUPPORTED,
+                    Severity::Error,
+                    None,
+                    format!("ISE {v} cannot integrate with Intune"),
+                    reason,
+                    format!("install {install} on every node, then run onboard"),
+                );
+                false
+            }
+            Err(e) => return Err(e),
+        };
+
+        let admins = self.node_certificates(&mut d, now).await?;
+        let certs: Vec<&crate::certs::Certificate> =
+            steps::distinct_certificates(&admins).into_iter().collect();
+
+        let app = self.app_findings(&mut d, &admins, now).await?;
+
+        self.trust_findings(&mut d).await?;
+
+        let mdm = self.ise.mdm_info().await?;
+        if mdm.active_mdm_servers_count == 0 {
+            d.push(
+                ids::MDM_NOT_ACTIVE,
+                Severity::Error,
+                None,
+                "ISE reports no active External MDM server",
+                "ERS deploymentinfo: mdmInfo.activeMdmServersCount = 0",
+                format!(
+                    "in ISE: Administration > Network Resources > External MDM > {}: set Status \
+                     to Enabled and Save (or run onboard)",
+                    self.options.mdm_server_name
+                ),
+            );
+        }
+
+        if let (true, Some(client_id)) = (supported, app.as_deref()) {
+            let settings = self.mdm_settings(&version, client_id, &certs)?;
+            let inspected = self.configurator.inspect(&settings).await?;
+            let (severity, summary) = match inspected.outcome {
+                Outcome::Unchanged => (None, ""),
+                Outcome::ManualActionRequired => (
+                    Some(Severity::Warning),
+                    "the External MDM entry's settings are not confirmed as expected",
+                ),
+                Outcome::Created => (Some(Severity::Error), "no External MDM entry"),
+                _ => (
+                    Some(Severity::Error),
+                    "the External MDM entry differs from the expected settings",
+                ),
+            };
+            if let Some(severity) = severity {
+                d.push(
+                    ids::MDM_ENTRY,
+                    severity,
+                    None,
+                    summary,
+                    inspected
+                        .instructions
+                        .clone()
+                        .unwrap_or_else(|| settings.checklist()),
+                    "run onboard (step 6), or edit the entry in ISE as the evidence says",
+                );
+            }
+
+            let report = verify_connection(VerifyInput {
+                ise: &self.ise,
+                graph: &self.graph,
+                client_id,
+                version,
+                admin_key: self.options.admin_key.clone(),
+                anchors: &self.anchors,
+                propagation_wait: self.options.propagation_wait.min(DOCTOR_PROPAGATION_WAIT),
+            })
+            .await?;
+            for c in report.checks.iter().filter(|c| !c.ok) {
+                d.push(
+                    format!("{}{}", ids::CONNECTION_PREFIX, c.name.as_str()),
+                    Severity::Error,
+                    c.node.as_deref(),
+                    format!("Test Connection fails at {}", c.name.as_str()),
+                    c.detail.clone(),
+                    connection_remedy(c.name),
+                );
+            }
+            let passed = |node: &str| {
+                report.checks.iter().any(|c| {
+                    c.node.as_deref() == Some(node) && c.name == CheckName::Mdminfo && c.ok
+                })
+            };
+            if let Some(admin) = admins
+                .iter()
+                .find(|a| steps::is_policy_service(&a.node) && passed(&a.node.hostname))
+            {
+                self.compliance_sample(&mut d, &version, client_id, admin)
+                    .await;
+            }
+        }
+        d.findings.sort_by_key(|f| f.severity);
+        Ok(d)
+    }
+
+    /// Every node's Admin certificate, with expiry findings.
+    async fn node_certificates(
+        &self,
+        d: &mut Diagnosis,
+        now: OffsetDateTime,
+    ) -> Result<Vec<AdminCertificate>, Error> {
+        let admins = match steps::export_admin_certificates(&self.ise).await {
+            Ok(a) => a.value,
+            Err(Error::NonRsaAdminCertificate { node, algorithm }) => {
+                d.push(
+                    ids::NODE_CERTIFICATE_NOT_RSA,
+                    Severity::Error,
+                    Some(&node),
+                    format!("{node}'s Admin certificate is {algorithm}, not RSA"),
+                    "Entra ID refuses client assertions not signed with RSA (AADSTS5002738)",
+                    "generate an RSA (2048-bit or larger) certificate for the Admin role \
+                     (Administration > System > Certificates > Certificate Signing Requests, \
+                     key type RSA), then run onboard",
+                );
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(e),
+        };
+        for a in &admins {
+            let host = a.node.hostname.as_str();
+            let left = a.certificate.not_after() - now;
+            let evidence = format!(
+                "`{}` (SHA-1 {}) valid until {}",
+                a.system_certificate.friendly_name,
+                a.certificate.sha1(),
+                a.certificate.not_after().date()
+            );
+            let renew = format!(
+                "renew {host}'s Admin certificate in ISE (Administration > System > \
+                 Certificates > System Certificates), then run rotate"
+            );
+            if left.is_negative() {
+                d.push(
+                    ids::NODE_CERTIFICATE_EXPIRED,
+                    Severity::Error,
+                    Some(host),
+                    format!("{host}'s Admin certificate has expired"),
+                    evidence,
+                    renew,
+                );
+            } else if left < warning_window() {
+                d.push(
+                    ids::NODE_CERTIFICATE_EXPIRING,
+                    Severity::Warning,
+                    Some(host),
+                    format!("{host}'s Admin certificate expires in {} days", days(left)),
+                    evidence,
+                    renew,
+                );
+            }
+        }
+        Ok(admins)
+    }
+
+    /// The application: registration of every node's key, key expiry, the service
+    /// principal, permissions and consent. Returns the client id when the app exists.
+    async fn app_findings(
+        &self,
+        d: &mut Diagnosis,
+        admins: &[AdminCertificate],
+        now: OffsetDateTime,
+    ) -> Result<Option<String>, Error> {
+        let identity = self.options.app_identity();
+        let seen = steps::observe_app(&self.graph, &identity).await?;
+        let app = match steps::decide_registration(&seen, &identity) {
+            Ok(steps::Registration::Existing(app) | steps::Registration::Adopt(app)) => app,
+            Ok(_) => {
+                d.push(
+                    ids::APP_MISSING,
+                    Severity::Error,
+                    None,
+                    format!("no application `{}`", self.options.app_display_name),
+                    format!("no application with uniqueName {}", identity.unique_name),
+                    "run onboard (step 1 registers it)",
+                );
+                return Ok(None);
+            }
+            Err(e @ Error::AmbiguousApplication { .. }) => {
+                d.push(
+                    ids::APP_MISSING,
+                    Severity::Error,
+                    None,
+                    "the integration's application is ambiguous",
+                    e.to_string(),
+                    "set app_client_id to the application ISE uses, or delete the others",
+                );
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        let handle = self.graph.application(app.id.clone());
+        let principals = self.graph.service_principals();
+        let (keys, access, sp) = tokio::try_join!(
+            handle.key_credentials(),
+            handle.required_resource_access(),
+            principals.by_app_id(&app.app_id),
+        )?;
+        let targets = steps::permission_targets(&self.graph).await?;
+        let node_sha1: Vec<String> = admins
+            .iter()
+            .map(|a| a.certificate.sha1().to_hex())
+            .collect();
+        for a in admins {
+            if steps::key_outcome(&keys, &a.certificate) != Outcome::Unchanged {
+                let host = a.node.hostname.as_str();
+                d.push(
+                    ids::NODE_KEY_NOT_REGISTERED,
+                    Severity::Error,
+                    Some(host),
+                    format!("{host}'s Admin certificate is not a key of the application"),
+                    format!(
+                        "SHA-1 {} is not among the application's thumbprints [{}]",
+                        a.certificate.sha1(),
+                        keys.iter()
+                            .filter_map(|k| k.thumbprint_hex())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    "run rotate (adds the key, cycles the MDM server, verifies) or onboard \
+                     (step 3 uploads it)",
+                );
+            }
+        }
+        for k in &keys {
+            let thumb = k.thumbprint_hex().unwrap_or_else(|| "?".into());
+            let name = k.display_name.clone().unwrap_or_default();
+            let end = k.end_date_time.as_deref().and_then(|t| {
+                OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+            });
+            if let Some(end) = end {
+                let left = end - now;
+                if left.is_negative() {
+                    d.push(
+                        ids::APP_KEY_EXPIRED,
+                        Severity::Warning,
+                        None,
+                        format!("key {thumb} ({name}) has expired"),
+                        format!("endDateTime {end}"),
+                        "remove it in Entra ID (App registrations > Certificates & secrets), or \
+                         run rotate when it is an ISE key no node uses",
+                    );
+                } else if left < warning_window() && node_sha1.contains(&thumb) {
+                    d.push(
+                        ids::APP_KEY_EXPIRING,
+                        Severity::Warning,
+                        None,
+                        format!("key {thumb} ({name}) expires in {} days", days(left)),
+                        format!("endDateTime {end}"),
+                        "renew the node's Admin certificate in ISE, then run rotate",
+                    );
+                }
+            }
+            if !node_sha1.contains(&thumb) {
+                d.push(
+                    ids::APP_KEY_UNUSED,
+                    Severity::Info,
+                    None,
+                    format!("key {thumb} ({name}) is not an Admin certificate of any ISE node"),
+                    format!("nodes use [{}]", node_sha1.join(", ")),
+                    "nothing, if another system uses it; rotate removes ISE keys no node uses \
+                     after a renewal",
+                );
+            }
+        }
+        if steps::access_outcome(&access, &targets) != Outcome::Unchanged {
+            d.push(
+                ids::APP_PERMISSION_MISSING,
+                Severity::Error,
+                None,
+                "the application does not request get_device_compliance and \
+                 Application.Read.All",
+                format!("requiredResourceAccess holds {} resource(s)", access.len()),
+                "run onboard (step 4), or in Entra ID: App registrations > API permissions > \
+                 Add: Intune get_device_compliance and Microsoft Graph Application.Read.All \
+                 (Application)",
+            );
+        }
+        match sp {
+            None => d.push(
+                ids::APP_SERVICE_PRINCIPAL_MISSING,
+                Severity::Error,
+                None,
+                "the application has no service principal (enterprise application)",
+                format!("no service principal with appId {}", app.app_id),
+                "run onboard (step 1 creates it)",
+            ),
+            Some(sp) => {
+                let held = self
+                    .graph
+                    .service_principal(sp.id.clone())
+                    .app_role_assignments()?
+                    .all()
+                    .await?;
+                let missing = steps::missing_grants(&held, &targets);
+                if !missing.is_empty() {
+                    let names: Vec<&str> = missing
+                        .iter()
+                        .map(|(resource, _)| {
+                            if *resource == targets.intune_resource_id {
+                                "get_device_compliance (Microsoft Intune API)"
+                            } else {
+                                "Application.Read.All (Microsoft Graph)"
+                            }
+                        })
+                        .collect();
+                    d.push(
+                        ids::APP_CONSENT_MISSING,
+                        Severity::Error,
+                        None,
+                        format!("no admin consent for {}", names.join(" and ")),
+                        format!(
+                            "the service principal holds {} of 2 role assignments",
+                            2usize.saturating_sub(missing.len())
+                        ),
+                        "run onboard (step 4 grants it), or in Entra ID: App registrations > API \
+                         permissions > Grant admin consent",
+                    );
+                }
+            }
+        }
+        Ok(Some(app.app_id))
+    }
+
+    /// Each anchor: present, enabled and trusted for authentication within ISE.
+    async fn trust_findings(&self, d: &mut Diagnosis) -> Result<(), Error> {
+        let store = self.ise.trusted_certificates().list(&[]).await?;
+        for (anchor, action) in steps::anchor_actions(&store, &self.anchors) {
+            match action {
+                AnchorAction::Keep => {}
+                AnchorAction::Import => d.push(
+                    ids::TRUST_ANCHOR_MISSING,
+                    Severity::Warning,
+                    None,
+                    format!("`{}` is not in ISE's trusted store", anchor.name()),
+                    anchor.purpose().to_owned(),
+                    "run trust-sync or onboard (step 5 imports it trusted for authentication \
+                     within ISE)",
+                ),
+                AnchorAction::Fix { id, update } => {
+                    let entry = store.iter().find(|t| t.id == id);
+                    d.push(
+                        ids::TRUST_ANCHOR_NOT_TRUSTED,
+                        Severity::Warning,
+                        None,
+                        format!(
+                            "`{}` is in ISE's store but not enabled and trusted for \
+                             authentication within ISE",
+                            update.name
+                        ),
+                        format!(
+                            "status {}, trusted for `{}`",
+                            entry.and_then(|t| t.status.clone()).unwrap_or_default(),
+                            entry
+                                .and_then(|t| t.trusted_for.clone())
+                                .unwrap_or_default()
+                        ),
+                        format!(
+                            "in ISE: Administration > System > Certificates > Trusted \
+                             Certificates > {}: Enabled, tick \"Trust for authentication within \
+                             ISE\" (or run trust-sync / onboard)",
+                            update.name
+                        ),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One page of ISE's non-compliant poll, made with `admin`'s own key.
+    async fn compliance_sample(
+        &self,
+        d: &mut Diagnosis,
+        version: &crate::version::IseVersion,
+        client_id: &str,
+        admin: &AdminCertificate,
+    ) {
+        let host = admin.node.hostname.as_str();
+        let sample = async {
+            let audience = version.token_audience()?;
+            let cert =
+                node_client_certificate(&self.ise, client_id, &self.options.admin_key, Some(admin))
+                    .await?;
+            let node = self.graph.with_credentials(Credentials::Certificate(cert));
+            let intune = ComplianceClient::discover(node, audience).await?;
+            intune.noncompliant_page(0).await
+        };
+        match sample.await {
+            Ok((devices, next)) => d.push(
+                ids::COMPLIANCE_SAMPLE,
+                Severity::Info,
+                Some(host),
+                format!(
+                    "Intune answered ISE's non-compliant poll: {} device(s) on the first page{}",
+                    devices.len(),
+                    if next == 0 { "" } else { ", more pages follow" }
+                ),
+                devices
+                    .iter()
+                    .take(3)
+                    .map(|dv| dv.guid.clone())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                "nothing to do",
+            ),
+            Err(e) => d.push(
+                format!("{}compliance", ids::CONNECTION_PREFIX),
+                Severity::Error,
+                Some(host),
+                "ISE's non-compliant poll fails",
+                e.to_string(),
+                "check get_device_compliance and its admin consent (run onboard)",
+            ),
+        }
+    }
+}
+
+fn connection_remedy(check: CheckName) -> String {
+    match check {
+        CheckName::TlsLogin | CheckName::TlsGraph | CheckName::TlsIntune => {
+            "run trust-sync (imports the root the service now chains to) or onboard (step 5)".into()
+        }
+        CheckName::Token => "register the node's Admin certificate on the application: run \
+                             rotate or onboard (step 3)"
+            .into(),
+        CheckName::Discovery => "grant Application.Read.All (Microsoft Graph) with admin \
+                                 consent: run onboard (step 4)"
+            .into(),
+        _ => "grant get_device_compliance (Microsoft Intune API) with admin consent: run \
+              onboard (step 4)"
+            .into(),
+    }
+}
