@@ -7,6 +7,8 @@ use ise_intune::graph_client;
 use ise_intune::integration::Error;
 use ise_intune::integration::compliance::{ComplianceClient, Device};
 use ise_intune::integration::doctor::{Diagnosis, Finding, Severity, ids};
+use ise_intune::integration::maintenance::RenewedCertificate;
+use ise_intune::integration::outcome::Outcome;
 use ise_intune::integration::pipeline::Options;
 use ise_intune::integration::steps::{app_details, export_admin_certificates, register_app};
 use ise_intune::integration::verify::{AdminKey, node_client_certificate};
@@ -449,4 +451,255 @@ async fn releases_without_the_compliance_api_are_named() {
             .filter(|r| r.service == "ise" || r.service == "graph")
             .all(|r| r.method == "GET" || r.path.ends_with("/export"))
     );
+}
+
+/// A pipeline whose anchor set also holds the root the Microsoft hosts move to.
+fn pipeline_with_next_root(sim: &Simulator) -> ise_intune::integration::pipeline::Onboarding {
+    let (ise, graph) = sim::clients(sim.info()).expect("clients");
+    let mut anchors = sim::anchors(sim.info(), true);
+    anchors.add(sim::next_root_anchor(sim.info()).expect("anchor"));
+    ise_intune::integration::pipeline::Onboarding::new(
+        ise.clone(),
+        graph,
+        anchors,
+        std::sync::Arc::new(ise_intune_testkit::SimGuiConfigurator::new(ise)),
+        quick(),
+    )
+}
+
+#[tokio::test]
+async fn a_moved_microsoft_chain_is_found_and_trust_sync_fixes_it() {
+    let sim = onboarded(Simulator::builder()).await;
+    sim.move_microsoft_chains().expect("move");
+    assert_eq!(
+        sim.test_connection("Intune").await,
+        Err("Connection Failed to the MDM server: There is a problem with the server Certificates or Cisco ISE trust store".to_owned())
+    );
+    let d = diagnose(&sim).await;
+    let tls = finding(&d, "connection.tls:login");
+    assert!(
+        tls.evidence
+            .contains("missing root `Simulated Public Root G5`"),
+        "{}",
+        tls.evidence
+    );
+
+    // With an anchor set that does not know the new root: found, named, not fixed.
+    let unknown = pipeline(&sim)
+        .sync_trust_anchors(false)
+        .await
+        .expect("sync");
+    assert!(!unknown.ok() && !unknown.changed);
+    assert!(
+        unknown
+            .hosts
+            .iter()
+            .all(|h| h.outcome == Outcome::Failed && h.detail.contains("Simulated Public Root G5")),
+        "{unknown:#?}"
+    );
+
+    // A set that ships it: the dry run says what it would do and writes nothing.
+    let writes = || {
+        sim.request_log()
+            .iter()
+            .filter(|r| r.service == "ise" && r.method != "GET" && !r.path.ends_with("/export"))
+            .count()
+    };
+    let writes_before = writes();
+    let next = pipeline_with_next_root(&sim);
+    let plan = next.sync_trust_anchors(true).await.expect("dry run");
+    assert!(plan.changed && plan.ok());
+    assert_eq!(
+        plan.hosts
+            .iter()
+            .map(|h| (h.root.as_deref(), h.outcome, h.detail.as_str()))
+            .collect::<Vec<_>>(),
+        vec![
+            (
+                Some("Simulated Public Root G5"),
+                Outcome::Created,
+                "would import `Simulated Public Root G5`"
+            );
+            3
+        ]
+    );
+    assert_eq!(
+        writes(),
+        writes_before,
+        "{:#?}",
+        sim.request_log()
+            .iter()
+            .filter(|r| r.service == "ise" && r.method != "GET")
+            .collect::<Vec<_>>()
+    );
+
+    let done = next.sync_trust_anchors(false).await.expect("sync");
+    assert!(done.ok() && done.changed, "{done:#?}");
+    assert_eq!(writes(), writes_before + 1, "one import");
+    assert_eq!(
+        sim.test_connection("Intune").await.map(|_| ()),
+        Ok(()),
+        "Test Connection passes again"
+    );
+    let after = next.doctor().await.expect("doctor");
+    assert!(after.healthy(), "{:#?}", problems(&after));
+    // Nothing removed: the old root is still there, and a second sync writes nothing.
+    let again = next.sync_trust_anchors(false).await.expect("again");
+    assert!(!again.changed);
+    assert_eq!(writes(), writes_before + 1);
+    assert!(
+        sim.snapshot()["ise"]["trustedCertificates"]
+            .as_array()
+            .expect("store")
+            .iter()
+            .any(|t| t["friendlyName"] == "Simulated Public Root G2")
+    );
+}
+
+#[tokio::test]
+async fn rotation_keeps_test_connection_working_and_removes_the_old_key_last() {
+    let sim = std::sync::Arc::new(onboarded(Simulator::builder()).await);
+    let (ise, graph) = sim::clients(sim.info()).expect("clients");
+    let (app, _) = app_and_sp(&graph).await;
+    let keys = || async {
+        graph
+            .application(app.clone())
+            .key_credentials()
+            .await
+            .expect("keys")
+            .iter()
+            .filter_map(|k| k.thumbprint_hex())
+            .collect::<Vec<_>>()
+    };
+    let old_psn = export_admin_certificates(&ise)
+        .await
+        .expect("export")
+        .value
+        .into_iter()
+        .find(|a| a.node.hostname == "ise-psn")
+        .expect("psn")
+        .certificate
+        .sha1()
+        .to_hex();
+
+    // Test Connection, polled throughout.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let poller = {
+        let (sim, stop) = (sim.clone(), stop.clone());
+        tokio::spawn(async move {
+            let (mut polls, mut failures) = (0u32, Vec::new());
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                polls += 1;
+                if let Err(e) = sim.test_connection("Intune").await {
+                    failures.push(e);
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            (polls, failures)
+        })
+    };
+
+    let staged = sim.stage_admin_certificate("ise-psn", 730).expect("stage");
+    let renewed = vec![RenewedCertificate::new(
+        "ise-psn",
+        ise_intune::integration::certs::Certificate::from_pem(&staged).expect("pem"),
+    )];
+    let new_psn = renewed[0].certificate.sha1().to_hex();
+    let rotation = pipeline(&sim);
+
+    let dry = rotation
+        .rotate_admin_certificate(&renewed, true)
+        .await
+        .expect("dry run");
+    assert_eq!(dry.outcome, Outcome::ManualActionRequired);
+    assert_eq!(dry.added, vec![new_psn.clone()]);
+    assert_eq!(keys().await.len(), 3, "a dry run writes nothing");
+
+    let first = rotation
+        .rotate_admin_certificate(&renewed, false)
+        .await
+        .expect("first");
+    assert_eq!(first.outcome, Outcome::ManualActionRequired);
+    assert!(first.removed.is_empty());
+    let now = keys().await;
+    assert!(now.contains(&old_psn) && now.contains(&new_psn) && now.len() == 4);
+    assert!(
+        sim.test_connection("Intune").await.is_ok(),
+        "old key still in use"
+    );
+
+    // The operator binds the renewed certificate once the key has propagated.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sim.activate_staged_certificate("ise-psn")
+        .expect("activate");
+
+    let second = rotation
+        .rotate_admin_certificate(&[], false)
+        .await
+        .expect("second");
+    assert_eq!(second.outcome, Outcome::Updated, "{second:#?}");
+    assert!(second.verification.as_ref().is_some_and(|v| v.ok));
+    assert_eq!(second.removed, vec![old_psn.clone()]);
+    let now = keys().await;
+    assert!(!now.contains(&old_psn) && now.contains(&new_psn) && now.len() == 3);
+    assert!(
+        sim.test_connection("Intune").await.is_ok(),
+        "after the old key's removal"
+    );
+
+    let third = rotation
+        .rotate_admin_certificate(&[], false)
+        .await
+        .expect("third");
+    assert_eq!(third.outcome, Outcome::Unchanged);
+
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (polls, failures) = poller.await.expect("poller");
+    assert!(polls >= 3, "{polls} polls");
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert!(diagnose(&sim).await.healthy());
+}
+
+#[tokio::test]
+async fn a_rotation_that_fails_verification_removes_nothing() {
+    let sim = onboarded(Simulator::builder()).await;
+    let (_, graph) = sim::clients(sim.info()).expect("clients");
+    let (app, _) = app_and_sp(&graph).await;
+    // ise-san's certificate is renewed in ISE, then consent is revoked: the rotation
+    // registers the new key, but verification cannot pass.
+    sim.renew_admin_certificate("ise-san", 730).expect("renew");
+    let (_, sp) = app_and_sp(&graph).await;
+    let held = graph
+        .service_principal(sp)
+        .app_role_assignments()
+        .expect("pager")
+        .all()
+        .await
+        .expect("held");
+    for a in held {
+        graph
+            .service_principal(a.resource_id.clone())
+            .revoke_app_role_assignment(&a.id)
+            .await
+            .expect("revoke");
+    }
+    let before = graph
+        .application(app.clone())
+        .key_credentials()
+        .await
+        .expect("keys")
+        .len();
+    let r = pipeline(&sim)
+        .rotate_admin_certificate(&[], false)
+        .await
+        .expect("rotation runs");
+    assert_eq!(r.outcome, Outcome::Failed);
+    assert!(r.removed.is_empty());
+    let after = graph
+        .application(app)
+        .key_credentials()
+        .await
+        .expect("keys")
+        .len();
+    assert_eq!(after, before + 1, "the new key added, the old one kept");
 }

@@ -310,6 +310,39 @@ pub struct AdminCertificate {
     pub certificate: Certificate,
 }
 
+/// The integration's existing application and service principal, read only; an
+/// error telling to run onboarding when there is none.
+pub async fn find_app(graph: &GraphClient, identity: &AppIdentity) -> Result<RegisteredApp, Error> {
+    let seen = observe_app(graph, identity).await?;
+    let app = match decide_registration(&seen, identity)? {
+        Registration::Existing(app) | Registration::Adopt(app) => app,
+        Registration::Create => {
+            return Err(Error::Config {
+                what: format!(
+                    "no application `{}` (uniqueName {}): run onboard first",
+                    identity.display_name, identity.unique_name
+                ),
+            });
+        }
+    };
+    let sp = graph
+        .service_principals()
+        .by_app_id(&app.app_id)
+        .await?
+        .ok_or_else(|| Error::Config {
+            what: format!(
+                "application {} has no service principal: run onboard first",
+                app.app_id
+            ),
+        })?;
+    Ok(RegisteredApp {
+        object_id: app.id,
+        client_id: app.app_id,
+        service_principal_id: sp.id,
+        display_name: app.display_name,
+    })
+}
+
 /// Picks the certificate ISE uses for Admin: the one whose `usedBy` lists Admin, else
 /// the default self-signed one.
 pub fn pick_admin_certificate(certs: &[SystemCertificate]) -> Option<&SystemCertificate> {

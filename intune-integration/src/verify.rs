@@ -594,6 +594,36 @@ fn trusted_for_ise_auth(t: &TrustedCertificate) -> bool {
     enabled && infra
 }
 
+/// Whether `chain` (leaf first, then intermediates, DER) verifies for server
+/// authentication up to the root `root_der`, now.
+pub(crate) fn chain_ends_at(chain: &[Vec<u8>], root_der: &[u8]) -> bool {
+    let Some((leaf, rest)) = chain.split_first() else {
+        return false;
+    };
+    let root_der = CertificateDer::from(root_der.to_vec());
+    let Ok(anchor) = webpki::anchor_from_trusted_cert(&root_der) else {
+        return false;
+    };
+    let leaf = CertificateDer::from(leaf.clone());
+    let Ok(ee) = webpki::EndEntityCert::try_from(&leaf) else {
+        return false;
+    };
+    let intermediates: Vec<CertificateDer<'static>> = rest
+        .iter()
+        .map(|d| CertificateDer::from(d.clone()))
+        .collect();
+    ee.verify_for_usage(
+        webpki::ALL_VERIFICATION_ALGS,
+        &[anchor],
+        &intermediates,
+        UnixTime::now(),
+        webpki::KeyUsage::server_auth(),
+        None,
+        None,
+    )
+    .is_ok()
+}
+
 /// Checks that `url`'s chain ends in a certificate of ISE's trusted store.
 async fn check_chain(
     ise: &IseClient,
@@ -636,30 +666,8 @@ async fn check_chain(
     // Trusted entries first: one that works ends the search.
     roots.sort_by_key(|(t, _)| !trusted_for_ise_auth(t));
     let mut untrusted_match = None;
-    let leaf = CertificateDer::from(chain[0].clone());
-    let intermediates: Vec<CertificateDer<'static>> = chain[1..]
-        .iter()
-        .map(|d| CertificateDer::from(d.clone()))
-        .collect();
     for (entry, root) in &roots {
-        let root_der = CertificateDer::from(root.der().to_vec());
-        let Ok(anchor) = webpki::anchor_from_trusted_cert(&root_der) else {
-            continue;
-        };
-        let Ok(ee) = webpki::EndEntityCert::try_from(&leaf) else {
-            return (false, format!("{host}'s certificate is unreadable"));
-        };
-        let anchors_slice = [anchor];
-        let verified = ee.verify_for_usage(
-            webpki::ALL_VERIFICATION_ALGS,
-            &anchors_slice,
-            &intermediates,
-            UnixTime::now(),
-            webpki::KeyUsage::server_auth(),
-            None,
-            None,
-        );
-        if verified.map(drop).is_ok() {
+        if chain_ends_at(&chain, root.der()) {
             if trusted_for_ise_auth(entry) {
                 return (
                     true,

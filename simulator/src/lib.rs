@@ -824,6 +824,7 @@ impl Simulator {
             seed: b.seed,
             id_counts: HashMap::new(),
             devices: state::seed_devices(b.seed, b.devices),
+            staged_certs: HashMap::new(),
         };
         let mut faults = HashMap::new();
         for s in [
@@ -1023,6 +1024,15 @@ impl Simulator {
     /// hex). ISE's HTTPS port keeps presenting the certificate it started with, so the
     /// pin stays valid.
     pub fn renew_admin_certificate(&self, host: &str, valid_days: i64) -> Result<String, SimError> {
+        self.stage_admin_certificate(host, valid_days)?;
+        self.activate_staged_certificate(host)
+    }
+
+    /// Makes `host`'s renewed Admin certificate (as [`Self::renew_admin_certificate`])
+    /// without binding it to the Admin role yet, as an operator imports a renewed
+    /// certificate ahead of time; returns its PEM. [`Self::activate_staged_certificate`]
+    /// binds it.
+    pub fn stage_admin_certificate(&self, host: &str, valid_days: i64) -> Result<String, SimError> {
         let now = time::OffsetDateTime::now_utc();
         let (not_before, not_after) = if valid_days > 0 {
             (
@@ -1033,7 +1043,7 @@ impl Simulator {
             let end = now + time::Duration::days(valid_days) - time::Duration::hours(1);
             (end - time::Duration::days(365), end)
         };
-        self.shared.with_world(|w| {
+        let staged = self.shared.with_world(|w| {
             let fqdn = w
                 .nodes
                 .iter()
@@ -1041,24 +1051,49 @@ impl Simulator {
                 .map(|n| n.fqdn.clone())
                 .ok_or_else(|| SimError::Config(format!("no ISE node `{host}`")))?;
             let serial = w.rng.next_u64() >> 1;
+            let current = w
+                .system_certs
+                .iter()
+                .find(|c| c.host == host && c.used_by.split(',').any(|u| u.trim() == "Admin"))
+                .ok_or_else(|| SimError::Config(format!("`{host}` has no Admin certificate")))?;
+            let issued = pki::renew_ise_admin_certificate(
+                &current.issued,
+                &fqdn,
+                serial,
+                not_before,
+                not_after,
+            )?;
+            Ok::<_, SimError>(state::StagedCert {
+                issued,
+                serial,
+                not_before,
+                not_after,
+            })
+        })?;
+        let pem = staged.issued.cert_pem.clone();
+        self.shared
+            .with_world(|w| w.staged_certs.insert(host.to_owned(), staged));
+        Ok(pem)
+    }
+
+    /// Binds `host`'s staged certificate to the Admin role (new id); returns its SHA-1.
+    pub fn activate_staged_certificate(&self, host: &str) -> Result<String, SimError> {
+        self.shared.with_world(|w| {
+            let staged = w
+                .staged_certs
+                .remove(host)
+                .ok_or_else(|| SimError::Config(format!("no staged certificate for `{host}`")))?;
             let id = w.rng.uuid();
             let cert = w
                 .system_certs
                 .iter_mut()
                 .find(|c| c.host == host && c.used_by.split(',').any(|u| u.trim() == "Admin"))
                 .ok_or_else(|| SimError::Config(format!("`{host}` has no Admin certificate")))?;
-            let renewed = pki::renew_ise_admin_certificate(
-                &cert.issued,
-                &fqdn,
-                serial,
-                not_before,
-                not_after,
-            )?;
-            cert.issued = renewed;
+            cert.issued = staged.issued;
             cert.id = id;
-            cert.serial_decimal = serial.to_string();
-            cert.not_before = not_before;
-            cert.not_after = not_after;
+            cert.serial_decimal = staged.serial.to_string();
+            cert.not_before = staged.not_before;
+            cert.not_after = staged.not_after;
             Ok(pki::hex(&pki::sha1(&cert.issued.cert_der)))
         })
     }

@@ -119,6 +119,15 @@ pub(crate) struct SystemCert {
     pub(crate) ecdsa: bool,
 }
 
+/// A renewed Admin certificate waiting to be bound to the Admin role.
+#[derive(Clone)]
+pub(crate) struct StagedCert {
+    pub(crate) issued: Issued,
+    pub(crate) serial: u64,
+    pub(crate) not_before: time::OffsetDateTime,
+    pub(crate) not_after: time::OffsetDateTime,
+}
+
 /// A certificate of ISE's trusted store.
 #[derive(Debug, Clone)]
 pub(crate) struct TrustedCert {
@@ -235,6 +244,8 @@ pub(crate) struct World {
     pub(crate) id_counts: HashMap<String, u64>,
     /// The devices Intune knows.
     pub(crate) devices: Vec<Device>,
+    /// Renewed Admin certificates imported but not yet bound, by host.
+    pub(crate) staged_certs: HashMap<String, StagedCert>,
 }
 
 /// A node of the ISE deployment.

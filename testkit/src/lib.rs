@@ -64,6 +64,17 @@ pub fn anchors(info: &SimInfo, with_sim_root: bool) -> TrustAnchorSet {
     set
 }
 
+/// The anchor for the root the simulated Microsoft hosts move to
+/// (`Simulator::move_microsoft_chains`): stands in for a new Microsoft root that a newer
+/// anchor set ships.
+pub fn next_root_anchor(info: &SimInfo) -> Result<TrustAnchor, Error> {
+    TrustAnchor::new(
+        "Simulated Public Root G5",
+        "The root the simulated Microsoft hosts move to",
+        Certificate::from_pem(&info.next_ca_pem)?,
+    )
+}
+
 /// ISE and Graph clients for the simulator: ISE pinned to its admin certificate, the
 /// Microsoft services trusted through the simulator's root only.
 pub fn clients(info: &SimInfo) -> Result<(IseClient, GraphClient), Error> {
@@ -83,7 +94,12 @@ pub fn clients_with(
         ise = ise.http_settings(s);
     }
     let ise = ise.build()?;
-    let ca = Certificate::from_pem(&info.ca_pem)?;
+    // Like an operating system's store, the clients trust both of the simulator's
+    // public roots, so Microsoft's hosts stay reachable after they move chains.
+    let mut roots = vec![Certificate::from_pem(&info.ca_pem)?.der().to_vec()];
+    if !info.next_ca_pem.is_empty() {
+        roots.push(Certificate::from_pem(&info.next_ca_pem)?.der().to_vec());
+    }
     let mut graph = GraphClient::builder()
         .login_authority(info.login_url.clone())
         .graph_base(info.graph_url.clone())
@@ -92,7 +108,7 @@ pub fn clients_with(
             info.automation.client_id.clone(),
             info.automation.client_secret.clone(),
         ))
-        .tls_roots(TlsRoots::Only(vec![ca.der().to_vec()]));
+        .tls_roots(TlsRoots::Only(roots));
     if let Some(s) = settings {
         graph = graph.http_settings(s);
     }
