@@ -1,0 +1,377 @@
+//! Fleets: many (ISE, tenant) pairs from one inventory file, run with bounded
+//! concurrency; one failing pair never stops the others.
+//!
+//! ```toml
+//! # fleet.toml — paths are relative to this file
+//! [[pair]]
+//! name = "campus-east"
+//! config = "east.toml"          # an integration configuration (secrets from the environment)
+//!
+//! [[pair]]
+//! name = "lab"
+//! sim_info = "lab-sim.json"     # a running simulator's info file
+//! ```
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), intune_integration::Error> {
+//! use intune_integration::fleet::{Inventory, run_all};
+//! let inventory = Inventory::load(std::path::Path::new("fleet.toml"))?;
+//! let results = run_all(&inventory.pairs, 4, |pair| async move {
+//!     // build an Onboarding for `pair` and call doctor() or plan()
+//!     Ok::<_, intune_integration::Error>(pair.name.len())
+//! })
+//! .await;
+//! for r in &results {
+//!     println!("{}: {:?}", r.name, r.result);
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+use crate::doctor::{Diagnosis, Severity};
+use crate::pipeline::PlannedChange;
+
+/// Where a pair is reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Target {
+    /// An integration configuration file (real ISE and tenant).
+    Config(PathBuf),
+    /// A running simulator's info file.
+    SimInfo(PathBuf),
+}
+
+/// One (ISE, tenant) pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Pair {
+    /// Its name in reports.
+    pub name: String,
+    /// Where it is.
+    pub target: Target,
+}
+
+/// An inventory of pairs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Inventory {
+    /// The pairs, in file order.
+    pub pairs: Vec<Pair>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InventoryFile {
+    #[serde(default, rename = "pair")]
+    pairs: Vec<PairSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PairSpec {
+    name: String,
+    config: Option<PathBuf>,
+    sim_info: Option<PathBuf>,
+}
+
+impl Inventory {
+    /// Reads an inventory file; relative paths are taken from its directory.
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::ReadFile {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, path.parent().unwrap_or_else(|| Path::new(".")))
+    }
+
+    /// Parses an inventory; relative paths are taken from `base`.
+    pub fn parse(text: &str, base: &Path) -> Result<Self, Error> {
+        let file: InventoryFile = toml::from_str(text).map_err(|e| Error::Config {
+            what: format!(
+                "inventory: {}",
+                e.message() // the message names the key, never a value
+            ),
+        })?;
+        if file.pairs.is_empty() {
+            return Err(Error::Config {
+                what: "inventory: no [[pair]] entries".into(),
+            });
+        }
+        let mut pairs: Vec<Pair> = Vec::new();
+        for p in file.pairs {
+            if p.name.trim().is_empty() {
+                return Err(Error::Config {
+                    what: "inventory: a pair has an empty name".into(),
+                });
+            }
+            if pairs.iter().any(|q| q.name == p.name) {
+                return Err(Error::Config {
+                    what: format!("inventory: the name `{}` is used twice", p.name),
+                });
+            }
+            let target = match (p.config, p.sim_info) {
+                (Some(c), None) => Target::Config(base.join(c)),
+                (None, Some(s)) => Target::SimInfo(base.join(s)),
+                _ => {
+                    return Err(Error::Config {
+                        what: format!(
+                            "inventory: pair `{}` needs exactly one of `config` and `sim_info`",
+                            p.name
+                        ),
+                    });
+                }
+            };
+            pairs.push(Pair {
+                name: p.name,
+                target,
+            });
+        }
+        Ok(Self { pairs })
+    }
+}
+
+/// One pair's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct PairResult<T> {
+    /// The pair.
+    pub name: String,
+    /// What the operation returned, or its error as text.
+    #[serde(flatten)]
+    pub result: PairOutcome<T>,
+}
+
+/// A pair's result or error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum PairOutcome<T> {
+    /// It ran.
+    Ok(T),
+    /// It could not run (unreachable, bad configuration, ...).
+    Error(String),
+}
+
+/// Runs `f` for every pair, at most `concurrency` at a time (at least 1), each in its
+/// own task so that an error or a panic in one pair never stops the others. Results
+/// come back in inventory order.
+pub async fn run_all<T, F, Fut>(pairs: &[Pair], concurrency: usize, f: F) -> Vec<PairResult<T>>
+where
+    T: Send + 'static,
+    F: Fn(Pair) -> Fut,
+    Fut: Future<Output = Result<T, Error>> + Send + 'static,
+{
+    let permits = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut index = std::collections::HashMap::new();
+    for (i, pair) in pairs.iter().enumerate() {
+        let fut = f(pair.clone());
+        let permits = permits.clone();
+        let handle = tasks.spawn(async move {
+            // The semaphore is never closed, so acquiring only waits.
+            let _permit = permits.acquire_owned().await;
+            fut.await
+        });
+        index.insert(handle.id(), i);
+    }
+    let mut slots: Vec<Option<PairOutcome<T>>> = (0..pairs.len()).map(|_| None).collect();
+    while let Some(joined) = tasks.join_next_with_id().await {
+        let (id, outcome) = match joined {
+            Ok((id, Ok(t))) => (id, PairOutcome::Ok(t)),
+            Ok((id, Err(e))) => (id, PairOutcome::Error(e.to_string())),
+            Err(e) => (
+                e.id(),
+                PairOutcome::Error(if e.is_panic() {
+                    "the pair's task panicked (a bug: please report it)".into()
+                } else {
+                    "the pair's task was cancelled".into()
+                }),
+            ),
+        };
+        if let Some(slot) = index.get(&id).and_then(|i| slots.get_mut(*i)) {
+            *slot = Some(outcome);
+        }
+    }
+    pairs
+        .iter()
+        .zip(slots)
+        .map(|(p, r)| PairResult {
+            name: p.name.clone(),
+            result: r.unwrap_or_else(|| PairOutcome::Error("the pair's task never ended".into())),
+        })
+        .collect()
+}
+
+/// A plain-text table of fleet diagnoses: pair, status, the most serious finding.
+pub fn doctor_table(results: &[PairResult<Diagnosis>]) -> String {
+    let rows: Vec<[String; 3]> = results
+        .iter()
+        .map(|r| match &r.result {
+            PairOutcome::Ok(d) => {
+                let count = |s: Severity| d.findings.iter().filter(|f| f.severity == s).count();
+                let (e, w) = (count(Severity::Error), count(Severity::Warning));
+                let status = if d.healthy() {
+                    "healthy".to_owned()
+                } else {
+                    format!("{e} error(s), {w} warning(s)")
+                };
+                let top = d
+                    .findings
+                    .iter()
+                    .find(|f| f.severity != Severity::Info)
+                    .map(|f| format!("{}: {}", f.id, f.summary))
+                    .unwrap_or_default();
+                [r.name.clone(), status, top]
+            }
+            PairOutcome::Error(e) => [r.name.clone(), "failed".into(), e.clone()],
+        })
+        .collect();
+    table(["PAIR", "STATUS", "FIRST PROBLEM"], &rows)
+}
+
+/// A plain-text table of fleet plans: pair, how many steps would change, which.
+pub fn plan_table(results: &[PairResult<Vec<PlannedChange>>]) -> String {
+    let rows: Vec<[String; 3]> = results
+        .iter()
+        .map(|r| match &r.result {
+            PairOutcome::Ok(plan) => {
+                let changes: Vec<&str> = plan
+                    .iter()
+                    .filter(|p| p.outcome != crate::outcome::Outcome::Unchanged)
+                    .map(|p| p.step.as_str())
+                    .collect();
+                [
+                    r.name.clone(),
+                    if changes.is_empty() {
+                        "up to date".into()
+                    } else {
+                        format!("{} change(s)", changes.len())
+                    },
+                    changes.join(", "),
+                ]
+            }
+            PairOutcome::Error(e) => [r.name.clone(), "failed".into(), e.clone()],
+        })
+        .collect();
+    table(["PAIR", "PLAN", "STEPS"], &rows)
+}
+
+fn table(header: [&str; 3], rows: &[[String; 3]]) -> String {
+    let mut widths = header.map(str::len);
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: [&str; 3]| {
+        format!(
+            "{:<w0$}  {:<w1$}  {}\n",
+            cells[0],
+            cells[1],
+            cells[2],
+            w0 = widths[0],
+            w1 = widths[1]
+        )
+    };
+    let mut out = line(header);
+    for row in rows {
+        out.push_str(&line([&row[0], &row[1], &row[2]]));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inventories_resolve_paths_and_refuse_mistakes() {
+        let inv = Inventory::parse(
+            "[[pair]]\nname = \"a\"\nconfig = \"a.toml\"\n[[pair]]\nname = \"b\"\nsim_info = \"/x/b.json\"\n",
+            Path::new("/etc/fleet"),
+        )
+        .expect("inventory");
+        assert_eq!(
+            inv.pairs,
+            vec![
+                Pair {
+                    name: "a".into(),
+                    target: Target::Config("/etc/fleet/a.toml".into())
+                },
+                Pair {
+                    name: "b".into(),
+                    target: Target::SimInfo("/x/b.json".into())
+                },
+            ]
+        );
+        for bad in [
+            "",
+            "[[pair]]\nname = \"a\"\n",
+            "[[pair]]\nname = \"a\"\nconfig = \"x\"\nsim_info = \"y\"\n",
+            "[[pair]]\nname = \"a\"\nconfig = \"x\"\n[[pair]]\nname = \"a\"\nconfig = \"y\"\n",
+            "[[pair]]\nname = \" \"\nconfig = \"x\"\n",
+            "[[pair]]\nname = \"a\"\nconfig = \"x\"\npassword = \"hunter2\"\n",
+        ] {
+            match Inventory::parse(bad, Path::new(".")) {
+                Err(Error::Config { what }) => assert!(!what.contains("hunter2"), "{what}"),
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn one_failing_pair_never_stops_the_others() {
+        let pairs: Vec<Pair> = (0..6)
+            .map(|i| Pair {
+                name: format!("p{i}"),
+                target: Target::Config(format!("{i}.toml").into()),
+            })
+            .collect();
+        let running = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let peak = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let results = run_all(&pairs, 2, |pair| {
+            let (running, peak) = (running.clone(), peak.clone());
+            async move {
+                use std::sync::atomic::Ordering::SeqCst;
+                let now = running.fetch_add(1, SeqCst) + 1;
+                peak.fetch_max(now, SeqCst);
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                running.fetch_sub(1, SeqCst);
+                match pair.name.as_str() {
+                    "p1" => Err(Error::Config {
+                        what: "unreachable".into(),
+                    }),
+                    "p3" => panic!("a bug in one pair"),
+                    _ => Ok(pair.name.len()),
+                }
+            }
+        })
+        .await;
+        assert_eq!(peak.load(std::sync::atomic::Ordering::SeqCst), 2);
+        let outcomes: Vec<(String, PairOutcome<usize>)> =
+            results.into_iter().map(|r| (r.name, r.result)).collect();
+        assert_eq!(
+            outcomes,
+            vec![
+                ("p0".into(), PairOutcome::Ok(2)),
+                (
+                    "p1".into(),
+                    PairOutcome::Error("configuration: unreachable".into())
+                ),
+                ("p2".into(), PairOutcome::Ok(2)),
+                (
+                    "p3".into(),
+                    PairOutcome::Error("the pair's task panicked (a bug: please report it)".into())
+                ),
+                ("p4".into(), PairOutcome::Ok(2)),
+                ("p5".into(), PairOutcome::Ok(2)),
+            ]
+        );
+    }
+}
