@@ -20,7 +20,6 @@ use clap::Parser;
 use ise_intune::integration::Error;
 use ise_intune::integration::config::IntegrationConfig;
 use ise_intune::integration::mdm::{ManualChecklist, MdmServerConfigurator};
-use ise_intune::integration::outcome::Outcome;
 use ise_intune::integration::pipeline::{Onboarding, Options, Report, StepReport};
 use ise_intune_simulator::{SimInfo, Simulator};
 use ise_intune_testkit::Configurator;
@@ -48,68 +47,12 @@ struct Args {
     manual: bool,
 }
 
-fn symbol(s: Outcome) -> &'static str {
-    match s {
-        Outcome::Created => "+ created  ",
-        Outcome::Updated => "~ updated  ",
-        Outcome::Unchanged => "= unchanged",
-        Outcome::ManualActionRequired => "! manual   ",
-        _ => "x FAILED   ",
-    }
-}
-
 fn print_step(step: &StepReport) {
-    println!(
-        "{} {:<26} {:>6} ms  {}",
-        symbol(step.outcome),
-        step.name,
-        step.elapsed_ms,
-        step.detail
-    );
+    println!("{}", step.render());
 }
 
 fn summary(report: &Report) {
-    println!();
-    println!("ISE {}", report.ise_version);
-    println!(
-        "Requests: {} reads, {} writes{}",
-        report.requests.reads,
-        report.requests.writes,
-        if report.requests.writes == 0 {
-            " (nothing changed)"
-        } else {
-            ""
-        }
-    );
-    for c in &report.verification.checks {
-        println!(
-            "  [{}] {:<13} {}",
-            if c.ok { "ok" } else { "FAIL" },
-            c.name,
-            c.detail
-        );
-    }
-    if !report.written.is_empty() {
-        println!("Written by this run:");
-        for w in &report.written {
-            println!("  {w}");
-        }
-    }
-    if let Some(m) = &report.manual_action {
-        println!("\nAction required:\n{m}");
-    }
-    println!(
-        "\n{}",
-        if report.complete {
-            "Onboarding complete: ISE reaches Intune through Microsoft Graph."
-        } else if report.manual_action.is_some() {
-            "Onboarding paused: do the steps above, then run again."
-        } else if !report.errors.is_empty() {
-            "Onboarding failed: run again to carry on from here."
-        } else {
-            "Onboarding incomplete: see the failed checks above."
-        }
-    );
+    print!("{}", report.render_summary());
 }
 
 async fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {

@@ -113,6 +113,80 @@ impl Serialize for PlannedChange {
     }
 }
 
+impl StepReport {
+    /// One line: outcome, step, elapsed time, detail.
+    pub fn render(&self) -> String {
+        let symbol = match self.outcome {
+            Outcome::Created => "+ created  ",
+            Outcome::Updated => "~ updated  ",
+            Outcome::Unchanged => "= unchanged",
+            Outcome::ManualActionRequired => "! manual   ",
+            _ => "x FAILED   ",
+        };
+        format!(
+            "{symbol} {:<26} {:>6} ms  {}",
+            self.name, self.elapsed_ms, self.detail
+        )
+    }
+}
+
+impl Report {
+    /// The report after the steps, for a person: version, requests, each check, what
+    /// was written, what to do by hand, and the verdict.
+    pub fn render_summary(&self) -> String {
+        use std::fmt::Write as _;
+        let mut s = String::new();
+        let _ = writeln!(s, "\nISE {}", self.ise_version);
+        let _ = writeln!(
+            s,
+            "Requests: {} reads, {} writes{}",
+            self.requests.reads,
+            self.requests.writes,
+            if self.requests.writes == 0 {
+                " (nothing changed)"
+            } else {
+                ""
+            }
+        );
+        for c in &self.verification.checks {
+            let _ = writeln!(
+                s,
+                "  [{}] {:<13} {}{}",
+                if c.ok { "ok" } else { "FAIL" },
+                c.name,
+                c.node
+                    .as_deref()
+                    .map(|n| format!("{n}: "))
+                    .unwrap_or_default(),
+                c.detail
+            );
+        }
+        if !self.written.is_empty() {
+            let _ = writeln!(s, "Written by this run:");
+            for w in &self.written {
+                let _ = writeln!(s, "  {w}");
+            }
+        }
+        if let Some(m) = &self.manual_action {
+            let _ = writeln!(s, "\nAction required:\n{m}");
+        }
+        let _ = writeln!(
+            s,
+            "\n{}",
+            if self.complete {
+                "Onboarding complete: ISE reaches Intune through Microsoft Graph."
+            } else if self.manual_action.is_some() {
+                "Onboarding paused: do the steps above, then run again."
+            } else if !self.errors.is_empty() {
+                "Onboarding failed: run again to carry on from here."
+            } else {
+                "Onboarding incomplete: see the failed checks above."
+            }
+        );
+        s
+    }
+}
+
 /// Called after each step (for progress output).
 pub type Progress = Arc<dyn Fn(&StepReport) + Send + Sync>;
 
@@ -185,6 +259,66 @@ fn ms(d: Duration) -> u64 {
 }
 
 impl Onboarding {
+    /// The run's options.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// The configurator of steps 6 and 7.
+    pub fn configurator(&self) -> Arc<dyn MdmServerConfigurator> {
+        self.configurator.clone()
+    }
+
+    /// The anchors step 5 imports.
+    pub fn anchors(&self) -> &TrustAnchorSet {
+        &self.anchors
+    }
+
+    /// Intune's compliance API as ISE node `node` calls it (the first policy service
+    /// node when `None`), with that node's own key.
+    pub async fn compliance_client(
+        &self,
+        node: Option<&str>,
+    ) -> Result<crate::compliance::ComplianceClient, Error> {
+        let version = self.ise.version().await?;
+        let audience = version.check_release()?;
+        let app = steps::find_app(&self.graph, &self.options.app_identity()).await?;
+        let admins = steps::export_admin_certificates(&self.ise).await?.value;
+        let admin = match node {
+            Some(n) => admins
+                .iter()
+                .find(|a| a.node.hostname == n)
+                .ok_or_else(|| Error::Config {
+                    what: format!(
+                        "no ISE node `{n}` (nodes: {})",
+                        admins
+                            .iter()
+                            .map(|a| a.node.hostname.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                })?,
+            None => admins
+                .iter()
+                .find(|a| steps::is_policy_service(&a.node))
+                .or_else(|| admins.first())
+                .ok_or_else(|| Error::Config {
+                    what: "ISE lists no node".into(),
+                })?,
+        };
+        let cert = crate::verify::node_client_certificate(
+            &self.ise,
+            &app.client_id,
+            &self.options.admin_key,
+            Some(admin),
+        )
+        .await?;
+        let as_node = self
+            .graph
+            .with_credentials(graph_client::Credentials::Certificate(cert));
+        crate::compliance::ComplianceClient::discover(as_node, audience).await
+    }
+
     /// A pipeline over these clients.
     pub fn new(
         ise: IseClient,

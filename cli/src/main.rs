@@ -1,0 +1,619 @@
+//! `ise-intune`: onboard, diagnose and maintain Cisco ISE's integration with Microsoft
+//! Intune.
+//!
+//! Every subcommand runs against a real ISE and tenant with `--config FILE` (secrets
+//! from the environment), against a running simulator with `--sim-info FILE`, or, with
+//! neither, against an embedded simulator scenario that has something to show.
+//!
+//! Exit status: 0 healthy or complete; 1 failed, or an error finding; 2 usage; 3 a
+//! person must act (manual step).
+
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use intune_integration::Error;
+use intune_integration::anchors::TrustAnchor;
+use intune_integration::certs::Certificate;
+use intune_integration::config::IntegrationConfig;
+use intune_integration::doctor::{Diagnosis, Severity};
+use intune_integration::fleet::{self, Inventory, Pair, PairOutcome, Target};
+use intune_integration::maintenance::RenewedCertificate;
+use intune_integration::mdm::{ManualChecklist, MdmServerConfigurator};
+use intune_integration::outcome::Outcome;
+use intune_integration::pipeline::{Onboarding, Options};
+use ise_intune_simulator::{SimInfo, Simulator};
+use ise_intune_testkit::Configurator;
+
+mod scenario;
+
+/// Exit status when a person must act.
+const EXIT_MANUAL: u8 = 3;
+
+/// Onboard, diagnose and maintain Cisco ISE's integration with Microsoft Intune.
+///
+/// With neither --config nor --sim-info, each subcommand runs against an embedded
+/// simulator scenario. Exit status: 0 healthy/complete, 1 failed or an error finding,
+/// 2 usage, 3 manual action required.
+#[derive(Parser, Debug)]
+#[command(name = "ise-intune", version)]
+struct Cli {
+    /// Integration configuration for a real ISE and tenant (secrets from the
+    /// environment).
+    #[arg(long, global = true, value_name = "FILE", conflicts_with = "sim_info")]
+    config: Option<PathBuf>,
+    /// A running simulator's info file (`ise-intune sim --info-file FILE`).
+    #[arg(long, global = true, value_name = "FILE")]
+    sim_info: Option<PathBuf>,
+    /// An extra trust anchor (PEM root certificate), repeatable: a proxy's CA, a new
+    /// Microsoft root.
+    #[arg(long = "anchor", global = true, value_name = "PEM")]
+    anchors: Vec<PathBuf>,
+    /// Print one JSON object instead of text (no progress output).
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// The seven-step onboarding, then ISE's Test Connection reproduced.
+    Onboard {
+        /// Print what would change; change nothing.
+        #[arg(long)]
+        plan: bool,
+    },
+    /// Everything observable, with evidence and what to do.
+    Doctor,
+    /// Rotate the application's keys to the nodes' (renewed) Admin certificates.
+    Rotate {
+        /// A renewed certificate supplied ahead of time: NODE=PEM_FILE, repeatable.
+        #[arg(long = "renewed", value_name = "NODE=PEM")]
+        renewed: Vec<String>,
+        /// Say what would happen; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Import the roots the Microsoft endpoints now chain to.
+    TrustSync {
+        /// Say what would happen; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// One device as ISE sees it, by MAC address or Intune GUID.
+    Device {
+        /// A MAC address (any notation) or a device GUID.
+        id: String,
+        /// The ISE node whose key to use (default: the first policy service node).
+        #[arg(long)]
+        node: Option<String>,
+    },
+    /// Every non-compliant device, as ISE's poll sees them.
+    Noncompliant {
+        /// The ISE node whose key to use (default: the first policy service node).
+        #[arg(long)]
+        node: Option<String>,
+    },
+    /// Doctor or plan across an inventory of (ISE, tenant) pairs.
+    Fleet {
+        #[command(subcommand)]
+        command: FleetCommand,
+    },
+    /// Run the simulator and write its info file; runs until interrupted.
+    Sim {
+        /// Where to write the info file.
+        #[arg(long, value_name = "FILE")]
+        info_file: PathBuf,
+        /// ISE nodes in the deployment.
+        #[arg(long, default_value_t = 3)]
+        nodes: usize,
+        /// Seed of ids and faults.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum FleetCommand {
+    /// Doctor every pair.
+    Doctor {
+        /// The inventory file.
+        inventory: PathBuf,
+        /// Pairs examined at once.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+    },
+    /// Plan every pair.
+    Plan {
+        /// The inventory file.
+        inventory: PathBuf,
+        /// Pairs examined at once.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+    },
+}
+
+/// What the command runs against; keeps an embedded simulator alive.
+struct Context {
+    onboarding: Onboarding,
+    _sim: Option<Simulator>,
+}
+
+fn extra_anchors(paths: &[PathBuf]) -> Result<Vec<TrustAnchor>, Error> {
+    paths
+        .iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(p).map_err(|source| Error::ReadFile {
+                path: p.clone(),
+                source,
+            })?;
+            let cert = Certificate::from_pem(&text)?;
+            let name = cert
+                .common_name()
+                .unwrap_or_else(|| p.display().to_string());
+            TrustAnchor::new(name, format!("added with --anchor {}", p.display()), cert)
+        })
+        .collect()
+}
+
+/// The pipeline for a configuration file (manual checklist for step 6).
+fn from_config(path: &Path, anchors: &[TrustAnchor]) -> Result<Onboarding, Error> {
+    let config = IntegrationConfig::load(path)?;
+    let confirmed = config.mdm_confirmed.clone();
+    let onboarding = Onboarding::from_config(&config, |ise| {
+        Arc::new(ManualChecklist::new(ise).confirmed(confirmed)) as Arc<dyn MdmServerConfigurator>
+    })?;
+    Ok(with_anchors(onboarding, anchors))
+}
+
+/// The pipeline for a running simulator (its GUI surface for step 6).
+fn from_sim_info(path: &Path, anchors: &[TrustAnchor]) -> Result<Onboarding, Error> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::ReadFile {
+        path: path.to_owned(),
+        source,
+    })?;
+    let info: SimInfo = serde_json::from_str(&text).map_err(|e| Error::Config {
+        what: format!(
+            "{} is not a simulator info file (line {}, column {})",
+            path.display(),
+            e.line(),
+            e.column()
+        ),
+    })?;
+    Ok(with_anchors(
+        ise_intune_testkit::onboarding(&info, Configurator::Gui, true, Options::default())?,
+        anchors,
+    ))
+}
+
+fn with_anchors(onboarding: Onboarding, extra: &[TrustAnchor]) -> Onboarding {
+    if extra.is_empty() {
+        return onboarding;
+    }
+    let mut set = onboarding.anchors().clone();
+    for a in extra {
+        set.add(a.clone());
+    }
+    Onboarding::new(
+        onboarding.ise().clone(),
+        onboarding.graph().clone(),
+        set,
+        onboarding.configurator(),
+        onboarding.options().clone(),
+    )
+}
+
+async fn context(cli: &Cli) -> Result<Context, Box<dyn std::error::Error>> {
+    let anchors = extra_anchors(&cli.anchors)?;
+    if let Some(path) = &cli.config {
+        return Ok(Context {
+            onboarding: from_config(path, &anchors)?,
+            _sim: None,
+        });
+    }
+    if let Some(path) = &cli.sim_info {
+        return Ok(Context {
+            onboarding: from_sim_info(path, &anchors)?,
+            _sim: None,
+        });
+    }
+    let spinner = progress(cli, "starting the embedded simulator scenario");
+    let (sim, onboarding) = scenario::for_command(&cli.command).await?;
+    if let Some(s) = spinner {
+        s.finish_and_clear();
+    }
+    Ok(Context {
+        onboarding: with_anchors(onboarding, &anchors),
+        _sim: Some(sim),
+    })
+}
+
+/// A spinner on a terminal; nothing when piped or under --json.
+fn progress(cli: &Cli, message: &str) -> Option<ProgressBar> {
+    if cli.json || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::new_spinner();
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
+        bar.set_style(style);
+    }
+    bar.set_message(message.to_owned());
+    bar.enable_steady_tick(Duration::from_millis(100));
+    Some(bar)
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<(), Box<dyn std::error::Error>> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+async fn onboard(cli: &Cli, ctx: &Context, plan: bool) -> Result<u8, Box<dyn std::error::Error>> {
+    if plan {
+        let plan = ctx.onboarding.plan().await?;
+        if cli.json {
+            print_json(&plan)?;
+        } else {
+            for p in &plan {
+                println!("{:<22} {:<21} {}", p.step, p.outcome.planned(), p.detail);
+            }
+        }
+        return Ok(0);
+    }
+    let bar = progress(cli, "onboarding");
+    let onboarding = match &bar {
+        Some(bar) => {
+            let bar = bar.clone();
+            ctx.onboarding.clone().with_progress(Arc::new(move |step| {
+                bar.println(step.render());
+            }))
+        }
+        None if cli.json => ctx.onboarding.clone(),
+        None => ctx
+            .onboarding
+            .clone()
+            .with_progress(Arc::new(|step| println!("{}", step.render()))),
+    };
+    let result = onboarding.apply().await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let report = match result {
+        Ok(r) => r,
+        Err(Error::Apply(failure)) => {
+            if cli.json {
+                print_json(&failure.report)?;
+            } else {
+                print!("{}", failure.report.render_summary());
+                for (step, e) in &failure.errors {
+                    eprintln!("error in {step}: {e}");
+                }
+            }
+            return Ok(1);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if cli.json {
+        print_json(&report)?;
+    } else {
+        print!("{}", report.render_summary());
+    }
+    Ok(if report.complete {
+        0
+    } else if report.manual_action.is_some() {
+        EXIT_MANUAL
+    } else {
+        1
+    })
+}
+
+fn print_diagnosis(d: &Diagnosis) {
+    for f in &d.findings {
+        let level = match f.severity {
+            Severity::Error => "ERROR  ",
+            Severity::Warning => "WARNING",
+            _ => "info   ",
+        };
+        let node = f
+            .node
+            .as_deref()
+            .map(|n| format!(" [{n}]"))
+            .unwrap_or_default();
+        println!("{level} {}{node}: {}", f.id, f.summary);
+        if f.severity != Severity::Info {
+            for line in f.evidence.lines() {
+                println!("        evidence: {line}");
+            }
+            println!("        fix: {}", f.remediation);
+        }
+    }
+    println!(
+        "\n{}",
+        if d.healthy() {
+            "Healthy."
+        } else if d.has_errors() {
+            "The integration is broken: see the errors above."
+        } else {
+            "The integration works, with warnings."
+        }
+    );
+}
+
+async fn doctor(cli: &Cli, ctx: &Context) -> Result<u8, Box<dyn std::error::Error>> {
+    let bar = progress(cli, "diagnosing");
+    let d = ctx.onboarding.doctor().await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let d = d?;
+    if cli.json {
+        print_json(&d)?;
+    } else {
+        print_diagnosis(&d);
+    }
+    Ok(u8::from(d.has_errors()))
+}
+
+fn parse_renewed(specs: &[String]) -> Result<Vec<RenewedCertificate>, Error> {
+    specs
+        .iter()
+        .map(|spec| {
+            let (node, path) = spec.split_once('=').ok_or_else(|| Error::Config {
+                what: format!("--renewed `{spec}`: expected NODE=PEM_FILE"),
+            })?;
+            let path = PathBuf::from(path);
+            let text = std::fs::read_to_string(&path).map_err(|source| Error::ReadFile {
+                path: path.clone(),
+                source,
+            })?;
+            Ok(RenewedCertificate::new(node, Certificate::from_pem(&text)?))
+        })
+        .collect()
+}
+
+async fn rotate(
+    cli: &Cli,
+    ctx: &Context,
+    renewed: &[String],
+    dry_run: bool,
+) -> Result<u8, Box<dyn std::error::Error>> {
+    let renewed = parse_renewed(renewed)?;
+    let bar = progress(cli, "rotating");
+    let r = ctx
+        .onboarding
+        .rotate_admin_certificate(&renewed, dry_run)
+        .await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let r = r?;
+    if cli.json {
+        print_json(&r)?;
+    } else {
+        for s in &r.steps {
+            println!("{} {s}", if dry_run { "would" } else { "-" });
+        }
+        if !r.removed.is_empty() {
+            println!("removed old key(s): {}", r.removed.join(", "));
+        }
+        if let Some(i) = &r.instructions {
+            println!("\n{i}");
+        }
+        println!("\nrotation: {}", r.outcome);
+    }
+    Ok(match r.outcome {
+        Outcome::Updated | Outcome::Unchanged | Outcome::Created => 0,
+        Outcome::ManualActionRequired => EXIT_MANUAL,
+        _ => 1,
+    })
+}
+
+async fn trust_sync(
+    cli: &Cli,
+    ctx: &Context,
+    dry_run: bool,
+) -> Result<u8, Box<dyn std::error::Error>> {
+    let bar = progress(cli, "capturing the Microsoft endpoints' chains");
+    let s = ctx.onboarding.sync_trust_anchors(dry_run).await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let s = s?;
+    if cli.json {
+        print_json(&s)?;
+    } else {
+        for h in &s.hosts {
+            println!(
+                "{:<28} {:<12} root {:<32} {}",
+                h.host,
+                h.outcome.to_string(),
+                h.root.as_deref().unwrap_or("(none known)"),
+                h.detail
+            );
+        }
+    }
+    Ok(u8::from(!s.ok()))
+}
+
+async fn device(
+    cli: &Cli,
+    ctx: &Context,
+    id: &str,
+    node: Option<&str>,
+) -> Result<u8, Box<dyn std::error::Error>> {
+    let intune = ctx.onboarding.compliance_client(node).await?;
+    let found = if id.len() == 36 && id.contains('-') {
+        intune.device_by_guid(id).await?
+    } else {
+        intune.device_by_mac(id).await?
+    };
+    match found {
+        Some(d) => {
+            if cli.json {
+                print_json(&d)?;
+            } else {
+                println!("guid        {}", d.guid);
+                println!("mac         {}", d.mac.as_deref().unwrap_or("-"));
+                println!("registered  {}", d.registered);
+                println!("compliant   {}", d.compliant);
+                for (k, v) in &d.attributes {
+                    println!("  {k} = {v}");
+                }
+            }
+            Ok(0)
+        }
+        None => {
+            if cli.json {
+                print_json(&serde_json::json!({"device": null}))?;
+            } else {
+                println!("Intune does not know `{id}`");
+            }
+            Ok(1)
+        }
+    }
+}
+
+async fn noncompliant(
+    cli: &Cli,
+    ctx: &Context,
+    node: Option<&str>,
+) -> Result<u8, Box<dyn std::error::Error>> {
+    let intune = ctx.onboarding.compliance_client(node).await?;
+    let devices = intune.noncompliant().await?;
+    if cli.json {
+        print_json(&serde_json::json!({ "devices": devices }))?;
+    } else {
+        for d in &devices {
+            println!(
+                "{}  {:<12}  registered={}",
+                d.guid,
+                d.mac.as_deref().unwrap_or("-"),
+                d.registered
+            );
+        }
+        println!("{} non-compliant device(s)", devices.len());
+    }
+    Ok(0)
+}
+
+fn pair_onboarding(pair: &Pair, anchors: &[TrustAnchor]) -> Result<Onboarding, Error> {
+    match &pair.target {
+        Target::Config(p) => from_config(p, anchors),
+        Target::SimInfo(p) => from_sim_info(p, anchors),
+        _ => Err(Error::Config {
+            what: format!("pair `{}`: unsupported target", pair.name),
+        }),
+    }
+}
+
+async fn fleet_command(
+    cli: &Cli,
+    command: &FleetCommand,
+) -> Result<u8, Box<dyn std::error::Error>> {
+    let anchors = extra_anchors(&cli.anchors)?;
+    match command {
+        FleetCommand::Doctor {
+            inventory,
+            concurrency,
+        } => {
+            let inv = Inventory::load(inventory)?;
+            let results = fleet::run_all(&inv.pairs, *concurrency, |pair| {
+                let anchors = anchors.clone();
+                async move { pair_onboarding(&pair, &anchors)?.doctor().await }
+            })
+            .await;
+            if cli.json {
+                print_json(&serde_json::json!({ "pairs": results }))?;
+            } else {
+                print!("{}", fleet::doctor_table(&results));
+            }
+            let bad = results.iter().any(|r| match &r.result {
+                PairOutcome::Ok(d) => d.has_errors(),
+                _ => true,
+            });
+            Ok(u8::from(bad))
+        }
+        FleetCommand::Plan {
+            inventory,
+            concurrency,
+        } => {
+            let inv = Inventory::load(inventory)?;
+            let results = fleet::run_all(&inv.pairs, *concurrency, |pair| {
+                let anchors = anchors.clone();
+                async move { pair_onboarding(&pair, &anchors)?.plan().await }
+            })
+            .await;
+            if cli.json {
+                print_json(&serde_json::json!({ "pairs": results }))?;
+            } else {
+                print!("{}", fleet::plan_table(&results));
+            }
+            let bad = results
+                .iter()
+                .any(|r| !matches!(r.result, PairOutcome::Ok(_)));
+            Ok(u8::from(bad))
+        }
+    }
+}
+
+async fn sim(
+    info_file: &Path,
+    nodes: usize,
+    seed: Option<u64>,
+) -> Result<u8, Box<dyn std::error::Error>> {
+    let mut builder = Simulator::builder().nodes(nodes);
+    if let Some(s) = seed {
+        builder = builder.seed(s);
+    }
+    let sim = builder.start().await?;
+    std::fs::write(info_file, serde_json::to_string_pretty(sim.info())?)?;
+    println!(
+        "ise-intune simulator running (info in {}); Ctrl-C stops it",
+        info_file.display()
+    );
+    tokio::signal::ctrl_c().await?;
+    Ok(0)
+}
+
+async fn run(cli: Cli) -> Result<u8, Box<dyn std::error::Error>> {
+    match &cli.command {
+        Command::Sim {
+            info_file,
+            nodes,
+            seed,
+        } => return sim(info_file, *nodes, *seed).await,
+        Command::Fleet { command } => return fleet_command(&cli, command).await,
+        _ => {}
+    }
+    let ctx = context(&cli).await?;
+    match &cli.command {
+        Command::Onboard { plan } => onboard(&cli, &ctx, *plan).await,
+        Command::Doctor => doctor(&cli, &ctx).await,
+        Command::Rotate { renewed, dry_run } => rotate(&cli, &ctx, renewed, *dry_run).await,
+        Command::TrustSync { dry_run } => trust_sync(&cli, &ctx, *dry_run).await,
+        Command::Device { id, node } => device(&cli, &ctx, id, node.as_deref()).await,
+        Command::Noncompliant { node } => noncompliant(&cli, &ctx, node.as_deref()).await,
+        Command::Fleet { .. } | Command::Sim { .. } => Ok(0),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e}");
+            let mut source = e.source();
+            while let Some(s) = source {
+                eprintln!("  caused by: {s}");
+                source = s.source();
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! The embedded simulator scenarios: what each subcommand shows when given neither
+//! `--config` nor `--sim-info`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use intune_integration::Error;
+use intune_integration::pipeline::{Onboarding, Options};
+use ise_client::TrustedCertificateUpdate;
+use ise_intune_simulator::Simulator;
+use ise_intune_testkit::{self as testkit, Configurator, SimGuiConfigurator};
+
+use crate::Command;
+
+fn options() -> Options {
+    let mut o = Options::default();
+    o.propagation_wait = Duration::from_secs(2);
+    o
+}
+
+fn pipeline(sim: &Simulator) -> Result<Onboarding, Error> {
+    testkit::onboarding(sim.info(), Configurator::Gui, true, options())
+}
+
+async fn onboarded() -> Result<(Simulator, Onboarding), Box<dyn std::error::Error>> {
+    let sim = Simulator::builder()
+        .replication_lag(Duration::from_millis(100))
+        .start()
+        .await?;
+    let onboarding = pipeline(&sim)?;
+    let report = onboarding.apply().await?;
+    if !report.complete {
+        return Err("the embedded scenario's onboarding did not complete".into());
+    }
+    Ok((sim, onboarding))
+}
+
+/// Breaks an onboarded integration the way time does: consent for the Intune API
+/// revoked, a node's Admin certificate renewed for 30 days only (and not registered),
+/// a root no longer trusted for authentication within ISE.
+async fn seed_defects(sim: &Simulator, onboarding: &Onboarding) -> Result<(), Error> {
+    let graph = onboarding.graph();
+    let app =
+        intune_integration::steps::find_app(graph, &onboarding.options().app_identity()).await?;
+    let intune = graph
+        .service_principals()
+        .by_app_id(graph_client::well_known::INTUNE_API_APP_ID)
+        .await?;
+    let held = graph
+        .service_principal(app.service_principal_id.clone())
+        .app_role_assignments()?
+        .all()
+        .await?;
+    if let Some(intune) = intune {
+        for a in held.iter().filter(|a| a.resource_id == intune.id) {
+            graph
+                .service_principal(intune.id.clone())
+                .revoke_app_role_assignment(&a.id)
+                .await?;
+        }
+    }
+    sim.renew_admin_certificate("ise-psn", 30)
+        .map_err(|e| Error::Config {
+            what: format!("simulator: {e}"),
+        })?;
+    let ise = onboarding.ise();
+    let store = ise.trusted_certificates().list(&[]).await?;
+    if let Some(g2) = store
+        .iter()
+        .find(|t| t.friendly_name == "DigiCert Global Root G2")
+    {
+        let mut update = TrustedCertificateUpdate::keeping(g2);
+        update.trust_for_ise_auth = false;
+        ise.trusted_certificates().update(&g2.id, &update).await?;
+    }
+    Ok(())
+}
+
+/// The simulator and pipeline for `command`.
+pub(crate) async fn for_command(
+    command: &Command,
+) -> Result<(Simulator, Onboarding), Box<dyn std::error::Error>> {
+    match command {
+        Command::Onboard { .. } => {
+            let sim = Simulator::builder().start().await?;
+            let onboarding =
+                testkit::onboarding(sim.info(), Configurator::Gui, true, Options::default())?;
+            Ok((sim, onboarding))
+        }
+        Command::Doctor => {
+            let (sim, onboarding) = onboarded().await?;
+            seed_defects(&sim, &onboarding).await?;
+            Ok((sim, onboarding))
+        }
+        Command::Rotate { .. } => {
+            // ise-psn's certificate was renewed in ISE: its new key is not registered.
+            let (sim, onboarding) = onboarded().await?;
+            sim.renew_admin_certificate("ise-psn", 730)?;
+            Ok((sim, onboarding))
+        }
+        Command::TrustSync { .. } => {
+            // Microsoft moved its endpoints to a new root, which a newer anchor set
+            // ships.
+            let (sim, onboarding) = onboarded().await?;
+            sim.move_microsoft_chains()?;
+            let mut anchors = onboarding.anchors().clone();
+            anchors.add(testkit::next_root_anchor(sim.info())?);
+            let ise = onboarding.ise().clone();
+            let onboarding = Onboarding::new(
+                ise.clone(),
+                onboarding.graph().clone(),
+                anchors,
+                Arc::new(SimGuiConfigurator::new(ise)),
+                options(),
+            );
+            Ok((sim, onboarding))
+        }
+        _ => onboarded().await,
+    }
+}

@@ -1,0 +1,212 @@
+//! The `ise-intune` command, run as a user runs it: embedded scenarios, a running
+//! simulator through `--sim-info`, fleets, and the documented exit codes.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use ise_intune_simulator::Simulator;
+use serde_json::Value;
+
+/// Runs the command; returns (exit code, stdout, stderr).
+async fn run(args: Vec<String>) -> (i32, String, String) {
+    tokio::task::spawn_blocking(move || {
+        let out = Command::new(env!("CARGO_BIN_EXE_ise-intune"))
+            .args(&args)
+            .output()
+            .expect("the command runs");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .expect("join")
+}
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn temp(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("ise-intune-cli-{}-{name}", std::process::id()))
+}
+
+async fn sim_with_info(name: &str) -> (Simulator, PathBuf) {
+    let sim = Simulator::builder()
+        .replication_lag(Duration::from_millis(100))
+        .start()
+        .await
+        .expect("simulator");
+    let path = temp(name);
+    std::fs::write(&path, serde_json::to_string(sim.info()).expect("json")).expect("write");
+    (sim, path)
+}
+
+fn json(out: &str) -> Value {
+    serde_json::from_str(out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
+}
+
+#[tokio::test]
+async fn doctor_on_the_embedded_scenario_names_the_seeded_defects() {
+    let (code, out, err) = run(args(&["doctor", "--json"])).await;
+    assert_eq!(code, 1, "{err}");
+    let v = json(&out);
+    let findings = v["findings"].as_array().expect("findings");
+    let ids: Vec<&str> = findings.iter().filter_map(|f| f["id"].as_str()).collect();
+    for id in [
+        "app.consent_missing",
+        "node.key_not_registered",
+        "node.certificate_expiring",
+        "trust.anchor_not_trusted",
+    ] {
+        assert!(ids.contains(&id), "{id} in {ids:?}");
+    }
+    for f in findings {
+        for key in ["id", "severity", "summary", "evidence", "remediation"] {
+            assert!(f.get(key).is_some(), "{key} in {f}");
+        }
+    }
+    assert!(err.is_empty(), "quiet under --json: {err}");
+}
+
+#[tokio::test]
+async fn a_running_simulator_through_every_subcommand() {
+    let (sim, info) = sim_with_info("sim.json").await;
+    let info_arg = info.display().to_string();
+    let with = |list: &[&str]| {
+        let mut a = args(list);
+        a.extend([
+            "--sim-info".to_owned(),
+            info_arg.clone(),
+            "--json".to_owned(),
+        ]);
+        a
+    };
+    let (code, out, err) = run(with(&["onboard"])).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let report = json(&out);
+    assert_eq!(report["complete"], true);
+
+    let (code, out, _) = run(with(&["doctor"])).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        json(&out)["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .all(|f| f["severity"] == "info"),
+        "{out}"
+    );
+
+    let snapshot = sim.snapshot();
+    let devices = snapshot["intune"]["devices"].as_array().expect("devices");
+    let one = &devices[3];
+    let (code, out, _) = run(with(&["device", one["guid"].as_str().expect("guid")])).await;
+    assert_eq!(code, 0, "{out}");
+    let d = json(&out);
+    assert_eq!(
+        (&d["guid"], &d["compliant"]),
+        (&one["guid"], &one["compliant"])
+    );
+    let (code, out, _) = run(with(&["device", one["mac"].as_str().expect("mac")])).await;
+    assert_eq!(code, 0);
+    assert_eq!(json(&out)["guid"], one["guid"]);
+    let (code, out, _) = run(with(&["device", "00:00:00:00:00:01"])).await;
+    assert_eq!((code, json(&out)), (1, serde_json::json!({"device": null})));
+
+    let (code, out, _) = run(with(&["noncompliant"])).await;
+    assert_eq!(code, 0);
+    let expected = devices.iter().filter(|d| d["compliant"] == false).count();
+    assert_eq!(
+        json(&out)["devices"].as_array().expect("devices").len(),
+        expected
+    );
+
+    let (code, out, _) = run(with(&["trust-sync", "--dry-run"])).await;
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(json(&out)["changed"], false);
+
+    // A renewed certificate supplied ahead of time: its key is added beside the old one
+    // and the command waits for a person to bind it in ISE (exit 3).
+    let pem = sim.stage_admin_certificate("ise-psn", 730).expect("stage");
+    let pem_path = temp("renewed.pem");
+    std::fs::write(&pem_path, pem).expect("write");
+    let renewed = format!("ise-psn={}", pem_path.display());
+    let (code, out, _) = run(with(&["rotate", "--renewed", &renewed])).await;
+    assert_eq!(code, 3, "{out}");
+    assert_eq!(json(&out)["outcome"], "manual_action_required");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sim.activate_staged_certificate("ise-psn").expect("bind");
+    let (code, out, _) = run(with(&["rotate"])).await;
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(json(&out)["removed"].as_array().expect("removed").len(), 1);
+    let _ = std::fs::remove_file(pem_path);
+    let _ = std::fs::remove_file(info);
+}
+
+#[tokio::test]
+async fn a_fleet_with_a_broken_pair_reports_every_pair() {
+    let (_a, info_a) = sim_with_info("fleet-a.json").await;
+    let (_b, info_b) = sim_with_info("fleet-b.json").await;
+    let inventory = temp("fleet.toml");
+    std::fs::write(
+        &inventory,
+        format!(
+            "[[pair]]\nname = \"east\"\nsim_info = {:?}\n[[pair]]\nname = \"gone\"\nsim_info = \"missing.json\"\n[[pair]]\nname = \"west\"\nsim_info = {:?}\n",
+            info_a.display().to_string(),
+            info_b.display().to_string()
+        ),
+    )
+    .expect("inventory");
+    let inv = inventory.display().to_string();
+    let (code, out, _) = run(args(&["fleet", "plan", &inv, "--json"])).await;
+    assert_eq!(code, 1, "{out}");
+    let v = json(&out);
+    let pairs = v["pairs"].as_array().expect("pairs");
+    assert_eq!(
+        pairs.iter().map(|p| p["name"].as_str()).collect::<Vec<_>>(),
+        vec![Some("east"), Some("gone"), Some("west")]
+    );
+    assert!(
+        pairs[0]["ok"].is_array() && pairs[2]["ok"].is_array(),
+        "{v}"
+    );
+    assert!(
+        pairs[1]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("missing.json")),
+        "{v}"
+    );
+    let (code, out, _) = run(args(&["fleet", "doctor", &inv, "--concurrency", "2"])).await;
+    assert_eq!(code, 1);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("PAIR"), "{out}");
+    assert!(
+        lines[1].starts_with("east") && lines[1].contains("error(s)"),
+        "{out}"
+    );
+    assert!(
+        lines[2].starts_with("gone") && lines[2].contains("failed"),
+        "{out}"
+    );
+    let _ = std::fs::remove_file(inventory);
+    let _ = std::fs::remove_file(info_a);
+    let _ = std::fs::remove_file(info_b);
+}
+
+#[tokio::test]
+async fn usage_errors_exit_2() {
+    let (code, _, err) = run(args(&["frobnicate"])).await;
+    assert_eq!(code, 2, "{err}");
+    let (code, _, _) = run(args(&[
+        "doctor",
+        "--config",
+        "a.toml",
+        "--sim-info",
+        "b.json",
+    ]))
+    .await;
+    assert_eq!(code, 2);
+}
