@@ -703,3 +703,48 @@ async fn a_rotation_that_fails_verification_removes_nothing() {
         .len();
     assert_eq!(after, before + 1, "the new key added, the old one kept");
 }
+
+#[tokio::test]
+async fn a_stale_discovery_url_in_the_entry_is_named_and_onboard_corrects_it() {
+    let sim = onboarded(Simulator::builder()).await;
+    let (ise, _) = sim::clients(sim.info()).expect("clients");
+    let mut entry = serde_json::to_value(&sim.mdm_servers()[0]).expect("entry");
+    entry["autoDiscoveryUrl"] = Value::from(format!(
+        "https://graph.windows.net/{}",
+        sim.info().tenant_id
+    ));
+    // An entry left over from the Azure AD Graph days, saved disabled.
+    entry["status"] = Value::from("Disabled");
+    ise.request(
+        ise_intune::ise_client::Method::PUT,
+        &format!("{}/Intune", ise_intune_simulator::GUI_BASE_PATH),
+        Some(entry),
+    )
+    .await
+    .expect("edit");
+    assert!(
+        sim.test_connection("Intune")
+            .await
+            .expect_err("ISE's own test fails")
+            .contains("uses Azure AD Graph")
+    );
+    let d = diagnose(&sim).await;
+    let f = finding(&d, ids::MDM_ENTRY);
+    assert_eq!(
+        (f.severity, f.summary.as_str()),
+        (
+            Severity::Error,
+            "the External MDM entry differs from the expected settings"
+        )
+    );
+    assert!(
+        f.evidence.contains(&format!(
+            "Auto Discovery URL:        {}",
+            sim.info().graph_url.trim_end_matches("/v1.0")
+        )),
+        "{}",
+        f.evidence
+    );
+    repaired_by_onboard(&sim).await;
+    assert!(sim.test_connection("Intune").await.is_ok());
+}
