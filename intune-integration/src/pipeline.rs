@@ -16,7 +16,10 @@ use crate::config::IntegrationConfig;
 use crate::mdm::{MdmServerConfigurator, MdmServerSettings};
 use crate::outcome::{Outcome, Step, StepName};
 use crate::steps;
-use crate::verify::{AdminKey, VerificationReport, VerifyInput, verify_connection};
+use crate::verify::{
+    AdminKey, Prefetched, VerificationReport, VerifyInput, verify_connection,
+    verify_connection_with,
+};
 use crate::version::{IntuneGates as _, IseVersion, TokenAudience};
 
 /// One step of a run.
@@ -259,6 +262,26 @@ fn ms(d: Duration) -> u64 {
 }
 
 impl Onboarding {
+    /// Verification alone (ISE's Test Connection reproduced per policy service node)
+    /// for the integration's existing application.
+    pub async fn verify(&self) -> Result<VerificationReport, Error> {
+        let identity = self.options.app_identity();
+        let (version, app) = tokio::try_join!(
+            async { Ok::<_, Error>(self.ise.version().await?) },
+            steps::find_app(&self.graph, &identity),
+        )?;
+        verify_connection(VerifyInput {
+            ise: &self.ise,
+            graph: &self.graph,
+            client_id: &app.client_id,
+            version,
+            admin_key: self.options.admin_key.clone(),
+            anchors: &self.anchors,
+            propagation_wait: self.options.propagation_wait,
+        })
+        .await
+    }
+
     /// The run's options.
     pub fn options(&self) -> &Options {
         &self.options
@@ -704,59 +727,110 @@ impl Onboarding {
     /// The steps of [`Self::apply`], recording into `run`; `Err(())` when one failed
     /// (its error is in `run.errors`).
     async fn run_steps(&self, run: &mut Run) -> Result<Report, ()> {
-        let (version, t) = timed(StepName::CheckIseVersion, self.checked_version()).await;
+        let identity = self.options.app_identity();
+        let export_keys = matches!(self.options.admin_key, AdminKey::ExportFromIse);
+        // Every read the run decides from, at once: ISE's exports (with the policy
+        // service nodes' keys, which verification reuses) and trusted store from the
+        // start; Microsoft's only once the release is known to be supported, so that
+        // nothing is sent to Microsoft for a release that is refused.
+        let ise_reads = async {
+            tokio::join!(
+                timed(StepName::ExportAdminCertificate, async {
+                    if export_keys {
+                        steps::export_admin_certificates_with_keys(&self.ise).await
+                    } else {
+                        steps::export_admin_certificates(&self.ise).await.map(|s| {
+                            Step::unchanged(
+                                s.value
+                                    .into_iter()
+                                    .map(steps::AdminKeyMaterial::without_key)
+                                    .collect(),
+                            )
+                        })
+                    }
+                }),
+                async { self.ise.trusted_certificates().list(&[]).await },
+            )
+        };
+        let microsoft_reads = async {
+            let (version, t) = timed(StepName::CheckIseVersion, self.checked_version()).await;
+            if version.is_err() {
+                return ((version, t), None);
+            }
+            let reads = tokio::join!(
+                steps::observe_app(&self.graph, &identity),
+                steps::permission_targets(&self.graph),
+                self.graph.intune_endpoints(),
+            );
+            ((version, t), Some(reads))
+        };
+        let (((export, export_t), store), ((version, version_t), microsoft)) =
+            tokio::join!(ise_reads, microsoft_reads);
         let (version, audience) = run.check(StepName::CheckIseVersion, version)?;
         run.ise_version = version.to_string();
         self.record(
             &mut run.log,
             StepName::CheckIseVersion,
             &Step::unchanged(()),
-            t,
+            version_t,
             format!("ISE {version}; token audience {audience}"),
         );
-
-        // Every node's Admin certificate first: a node without one, or with a key Entra
-        // ID would refuse (ECDSA), stops the run before anything is written.
-        let (export, export_t) = timed(
-            StepName::ExportAdminCertificate,
-            steps::export_admin_certificates(&self.ise),
-        )
-        .await;
-        if let Err(e) = export {
-            run.errors.push((StepName::ExportAdminCertificate, e));
+        // Every node's Admin certificate before any write: a node without one, or with
+        // a key Entra ID would refuse (ECDSA), stops the run here.
+        let material = match export {
+            Ok(m) => m.value,
+            Err(e) => {
+                run.errors.push((StepName::ExportAdminCertificate, e));
+                return Err(());
+            }
+        };
+        let admins: Vec<steps::AdminCertificate> =
+            material.iter().map(|m| m.admin.clone()).collect();
+        let export = Step::unchanged(admins);
+        let Some((seen, targets, endpoints)) = microsoft else {
             return Err(());
-        }
+        };
+        let store = run.check(StepName::ImportTrustAnchors, store.map_err(Error::from))?;
+        let certs = steps::distinct_certificates(&export.value);
 
-        // The Microsoft side and the ISE side are independent until the upload.
+        // The writes: the Microsoft side (application, then keys and permissions
+        // together) and ISE's trusted store, at once.
         let microsoft = async {
+            let seen = seen?;
             let (app, app_t) = timed(
                 StepName::RegisterApp,
-                steps::register_app(&self.graph, self.options.app_identity()),
+                steps::register_app_from(&self.graph, &identity, &seen),
             )
             .await;
-            let app = match app {
-                Ok(app) => app,
-                Err(e) => return (Err(e), None),
-            };
-            let (perms, perms_t) = timed(StepName::GrantPermissions, async {
-                let targets = steps::permission_targets(&self.graph).await?;
+            let app = app?;
+            let upload = timed(
+                StepName::UploadCertificate,
+                steps::upload_certificates(&self.graph, &app.value, &certs),
+            );
+            let perms = timed(StepName::GrantPermissions, async {
+                let targets = targets?;
                 let perms = steps::grant_permissions_to(&self.graph, &app.value, &targets).await?;
                 if perms.outcome.is_write() {
                     self.wait_for_consent(&app.value.service_principal_id, &targets)
                         .await?;
                 }
                 Ok::<_, Error>(perms)
-            })
-            .await;
-            (Ok((app, app_t)), Some(perms.map(|p| (p, perms_t))))
+            });
+            let (upload, perms) = tokio::join!(upload, perms);
+            Ok::<_, Error>(((app, app_t), upload, perms))
         };
         let ise_side = timed(
             StepName::ImportTrustAnchors,
-            steps::import_trust_anchors(&self.ise, &self.anchors),
+            steps::import_trust_anchors_in(&self.ise, &self.anchors, &store),
         );
-        let ((app, perms), (anchors, anchors_t)) = tokio::join!(microsoft, ise_side);
-        // Record what finished on both sides before giving up on either.
-        let app = run.check(StepName::RegisterApp, app).ok();
+        let (microsoft, (anchors, anchors_t)) = tokio::join!(microsoft, ise_side);
+        let (app, upload, perms) = match microsoft {
+            Ok((app, upload, perms)) => (Some(app), Some(upload), Some(perms)),
+            Err(e) => {
+                run.errors.push((StepName::RegisterApp, e));
+                (None, None, None)
+            }
+        };
         if let Some((app, t)) = &app {
             self.record(
                 &mut run.log,
@@ -769,146 +843,165 @@ impl Onboarding {
                 ),
             );
         }
-        let export = run.check(StepName::ExportAdminCertificate, export).ok();
-        if let Some(export) = &export {
-            // Say which candidate holds ISE's key when the application was ambiguous.
-            let ise_keys: Vec<String> = export
+        // Say which candidate holds ISE's key when the application was ambiguous.
+        let ise_keys: Vec<String> = certs.iter().map(|c| c.sha1().to_hex()).collect();
+        for (_, e) in &mut run.errors {
+            if let Error::AmbiguousApplication { candidates, .. } = e {
+                for c in candidates.iter_mut() {
+                    c.holds_ise_key = Some(c.key_thumbprints.iter().any(|t| ise_keys.contains(t)));
+                }
+            }
+        }
+        self.record(
+            &mut run.log,
+            StepName::ExportAdminCertificate,
+            &export,
+            export_t,
+            export
                 .value
                 .iter()
-                .map(|a| a.certificate.sha1().to_hex())
-                .collect();
-            for (_, e) in &mut run.errors {
-                if let Error::AmbiguousApplication { candidates, .. } = e {
-                    for c in candidates.iter_mut() {
-                        c.holds_ise_key =
-                            Some(c.key_thumbprints.iter().any(|t| ise_keys.contains(t)));
-                    }
-                }
-            }
+                .map(|a| {
+                    format!(
+                        "`{}` of {} (SHA-1 {})",
+                        a.system_certificate.friendly_name,
+                        a.node.hostname,
+                        a.certificate.sha1()
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+        );
+        // Reported in the established order: upload, permissions, details, anchors.
+        let upload = upload.and_then(|(u, t)| {
+            run.check(StepName::UploadCertificate, u)
+                .ok()
+                .map(|u| (u, t))
+        });
+        let perms = perms.and_then(|(p, t)| {
+            run.check(StepName::GrantPermissions, p)
+                .ok()
+                .map(|p| (p, t))
+        });
+        let anchors = run.check(StepName::ImportTrustAnchors, anchors).ok();
+        if let Some((upload, t)) = &upload {
+            let names: Vec<String> = certs.iter().map(|c| steps::key_display_name(c)).collect();
             self.record(
                 &mut run.log,
-                StepName::ExportAdminCertificate,
-                export,
-                export_t,
-                export
-                    .value
-                    .iter()
-                    .map(|a| {
-                        format!(
-                            "`{}` of {} (SHA-1 {})",
-                            a.system_certificate.friendly_name,
-                            a.node.hostname,
-                            a.certificate.sha1()
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; "),
+                StepName::UploadCertificate,
+                upload,
+                *t,
+                format!(
+                    "thumbprint(s) {} registered and named {}",
+                    upload.value.join(", "),
+                    names.join(", ")
+                ),
             );
         }
-        let anchors = run.check(StepName::ImportTrustAnchors, anchors).ok();
-        let perms = match perms {
-            Some(p) => run.check(StepName::GrantPermissions, p).ok(),
-            None => None,
-        };
-        // Reported in the established order: upload, permissions, details, anchors.
-        let record_rest = |run: &mut Run, upload: Option<(&Step<Vec<String>>, Duration)>| {
-            if let Some((upload, t)) = upload {
-                if let Some(export) = &export {
-                    let names: Vec<String> = steps::distinct_certificates(&export.value)
-                        .iter()
-                        .map(|c| steps::key_display_name(c))
-                        .collect();
-                    self.record(
-                        &mut run.log,
-                        StepName::UploadCertificate,
-                        upload,
-                        t,
-                        format!(
-                            "thumbprint(s) {} registered and named {}",
-                            upload.value.join(", "),
-                            names.join(", ")
-                        ),
-                    );
-                }
-            }
-            if let Some((perms, t)) = &perms {
-                self.record(
-                    &mut run.log,
-                    StepName::GrantPermissions,
-                    perms,
-                    *t,
-                    "get_device_compliance and Application.Read.All consented".into(),
-                );
-            }
-            if let (Some((app, _)), Some(_)) = (&app, upload) {
-                let details = steps::app_details(&self.graph, &app.value);
-                self.record(
-                    &mut run.log,
-                    StepName::AppDetails,
-                    &Step::unchanged(()),
-                    Duration::ZERO,
-                    format!(
-                        "client id {}, tenant {}, token endpoint {}",
-                        details.client_id, details.tenant_id, details.token_endpoint
-                    ),
-                );
-            }
-            if let Some(anchors) = &anchors {
-                let imported = anchors
-                    .value
-                    .iter()
-                    .filter(|a| a.outcome == Outcome::Created)
-                    .count();
-                self.record(
-                    &mut run.log,
-                    StepName::ImportTrustAnchors,
-                    anchors,
-                    anchors_t,
-                    format!(
-                        "{imported} imported, {} already trusted",
-                        anchors.value.len().saturating_sub(imported)
-                    ),
-                );
-            }
-        };
-        let (Some((app_step, _)), Some(export_step), true, true) =
-            (&app, &export, anchors.is_some(), perms.is_some())
+        if let Some((perms, t)) = &perms {
+            self.record(
+                &mut run.log,
+                StepName::GrantPermissions,
+                perms,
+                *t,
+                "get_device_compliance and Application.Read.All consented".into(),
+            );
+        }
+        if let (Some((app, _)), Some(_)) = (&app, &upload) {
+            let details = steps::app_details(&self.graph, &app.value);
+            self.record(
+                &mut run.log,
+                StepName::AppDetails,
+                &Step::unchanged(()),
+                Duration::ZERO,
+                format!(
+                    "client id {}, tenant {}, token endpoint {}",
+                    details.client_id, details.tenant_id, details.token_endpoint
+                ),
+            );
+        }
+        if let Some(anchors) = &anchors {
+            let imported = anchors
+                .value
+                .iter()
+                .filter(|a| a.outcome == Outcome::Created)
+                .count();
+            self.record(
+                &mut run.log,
+                StepName::ImportTrustAnchors,
+                anchors,
+                anchors_t,
+                format!(
+                    "{imported} imported, {} already trusted",
+                    anchors.value.len().saturating_sub(imported)
+                ),
+            );
+        }
+        let (Some((app_step, _)), Some((upload, _)), true, true) =
+            (&app, &upload, anchors.is_some(), perms.is_some())
         else {
-            record_rest(run, None);
             return Err(());
         };
-        let (upload, t) = timed(
-            StepName::UploadCertificate,
-            steps::upload_certificates(
-                &self.graph,
-                &app_step.value,
-                &steps::distinct_certificates(&export_step.value),
-            ),
-        )
-        .await;
-        let upload = match run.check(StepName::UploadCertificate, upload) {
-            Ok(upload) => upload,
-            Err(()) => {
-                record_rest(run, None);
-                return Err(());
-            }
-        };
-        record_rest(run, Some((&upload, t)));
         let details = steps::app_details(&self.graph, &app_step.value);
-
         let settings = run.check(
             StepName::ConfigureMdmServer,
-            self.mdm_settings(
-                &version,
-                &details.client_id,
-                &steps::distinct_certificates(&export_step.value),
-            ),
+            self.mdm_settings(&version, &details.client_id, &certs),
         )?;
-        let (configured, t) = timed(
-            StepName::ConfigureMdmServer,
-            steps::configure_mdm_server(self.configurator.as_ref(), &settings),
-        )
-        .await;
+
+        // Steps 6 and 7, and verification (which reuses the keys, the discovery and
+        // needs only what is written by now), at once.
+        let provider = if version.supports_compliance_v3() {
+            graph_client::well_known::COMPLIANCE_RETRIEVAL_SERVICE
+        } else {
+            graph_client::well_known::NAC_API_SERVICE
+        };
+        let intune_endpoint = endpoints
+            .ok()
+            .and_then(|e| e.into_iter().find(|e| e.provider_name == provider))
+            .map(|e| e.uri);
+        let mdm = async {
+            let (configured, t) = timed(
+                StepName::ConfigureMdmServer,
+                steps::configure_mdm_server(self.configurator.as_ref(), &settings),
+            )
+            .await;
+            let Ok(configured) = configured else {
+                return ((configured, t), None);
+            };
+            if configured.outcome == Outcome::ManualActionRequired {
+                return ((Ok(configured), t), None);
+            }
+            // A certificate change on an existing entry needs disable → test → enable.
+            let needs_cycle = upload.outcome.is_write() && configured.outcome != Outcome::Created;
+            let cycled = timed(StepName::CycleMdmServer, async {
+                if needs_cycle {
+                    steps::cycle_mdm_server(self.configurator.as_ref(), &settings.name).await
+                } else {
+                    Ok(Step::unchanged(()))
+                }
+            })
+            .await;
+            ((Ok(configured), t), Some((needs_cycle, cycled)))
+        };
+        let verify = timed(
+            StepName::VerifyConnection,
+            verify_connection_with(
+                VerifyInput {
+                    ise: &self.ise,
+                    graph: &self.graph,
+                    client_id: &details.client_id,
+                    version,
+                    admin_key: self.options.admin_key.clone(),
+                    anchors: &self.anchors,
+                    propagation_wait: self.options.propagation_wait,
+                },
+                Prefetched {
+                    trusted: None,
+                    node_keys: export_keys.then_some(material),
+                    intune_endpoint,
+                },
+            ),
+        );
+        let (((configured, t), cycle), (verification, verify_t)) = tokio::join!(mdm, verify);
         let configured = run.check(StepName::ConfigureMdmServer, configured)?;
         self.record(
             &mut run.log,
@@ -925,19 +1018,9 @@ impl Onboarding {
             manual_action: configured.instructions.clone(),
             ..Report::default()
         };
-        if configured.outcome == Outcome::ManualActionRequired {
+        let Some((needs_cycle, (cycled, t))) = cycle else {
             return Ok(report);
-        }
-        // A certificate change on an existing entry needs disable → test → enable.
-        let needs_cycle = upload.outcome.is_write() && configured.outcome != Outcome::Created;
-        let (cycled, t) = timed(StepName::CycleMdmServer, async {
-            if needs_cycle {
-                steps::cycle_mdm_server(self.configurator.as_ref(), &settings.name).await
-            } else {
-                Ok(Step::unchanged(()))
-            }
-        })
-        .await;
+        };
         let cycled = run.check(StepName::CycleMdmServer, cycled)?;
         report.manual_action = cycled.instructions.clone();
         self.record(
@@ -954,19 +1037,6 @@ impl Onboarding {
         if report.manual_action.is_some() {
             return Ok(report);
         }
-        let (verification, t) = timed(
-            StepName::VerifyConnection,
-            verify_connection(VerifyInput {
-                ise: &self.ise,
-                graph: &self.graph,
-                client_id: &details.client_id,
-                version,
-                admin_key: self.options.admin_key.clone(),
-                anchors: &self.anchors,
-                propagation_wait: self.options.propagation_wait,
-            }),
-        )
-        .await;
         let verification = run.check(StepName::VerifyConnection, verification)?;
         let failed: Vec<String> = verification
             .checks
@@ -986,7 +1056,7 @@ impl Onboarding {
             &mut run.log,
             StepName::VerifyConnection,
             &step,
-            t,
+            verify_t,
             if verification.ok {
                 format!("{} checks passed", verification.checks.len())
             } else {

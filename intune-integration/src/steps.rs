@@ -251,7 +251,17 @@ pub async fn register_app(
 ) -> Result<Step<RegisteredApp>, Error> {
     let identity = identity.into();
     let seen = observe_app(graph, &identity).await?;
-    let decision = decide_registration(&seen, &identity)?;
+    register_app_from(graph, &identity, &seen).await
+}
+
+/// Step 1 from an observation already made ([`observe_app`]): writes what the
+/// decision needs, then ensures the service principal.
+pub async fn register_app_from(
+    graph: &GraphClient,
+    identity: &AppIdentity,
+    seen: &AppObservation,
+) -> Result<Step<RegisteredApp>, Error> {
+    let decision = decide_registration(seen, identity)?;
     let apps = graph.applications();
     let mut outcome = decision.outcome();
     let app = match decision {
@@ -396,6 +406,17 @@ pub fn is_policy_service(node: &Node) -> bool {
 
 /// Exports one node's Admin certificate (certificate only); refuses non-RSA keys.
 async fn export_node_certificate(ise: &IseClient, node: Node) -> Result<AdminCertificate, Error> {
+    export_node(ise, node, &ExportKind::CertificateOnly)
+        .await
+        .map(|(admin, _)| admin)
+}
+
+/// Exports one node's Admin certificate as `kind` asks; refuses non-RSA keys.
+async fn export_node(
+    ise: &IseClient,
+    node: Node,
+    kind: &ExportKind,
+) -> Result<(AdminCertificate, Option<ise_client::ExportedKey>), Error> {
     let system = ise.system_certificates(node.hostname.clone());
     let certs = system.list(&[]).await?;
     let chosen =
@@ -404,9 +425,7 @@ async fn export_node_certificate(ise: &IseClient, node: Node) -> Result<AdminCer
             .ok_or_else(|| Error::NoAdminCertificate {
                 node: node.hostname.clone(),
             })?;
-    let export = system
-        .export(&chosen.id, &ExportKind::CertificateOnly)
-        .await?;
+    let export = system.export(&chosen.id, kind).await?;
     let pem = export.certificates_pem.first().cloned().unwrap_or_default();
     let certificate = Certificate::from_pem(&pem)?;
     if !certificate.is_rsa() {
@@ -415,11 +434,89 @@ async fn export_node_certificate(ise: &IseClient, node: Node) -> Result<AdminCer
             algorithm: certificate.key_algorithm(),
         });
     }
-    Ok(AdminCertificate {
-        node,
-        system_certificate: chosen,
-        certificate,
-    })
+    Ok((
+        AdminCertificate {
+            node,
+            system_certificate: chosen,
+            certificate,
+        },
+        export.private_key,
+    ))
+}
+
+/// A node's Admin certificate with its private key (PKCS#8 DER, kept secret).
+#[derive(Clone)]
+pub struct AdminKeyMaterial {
+    /// The certificate and its node.
+    pub admin: AdminCertificate,
+    key_pkcs8: Option<secrecy::SecretSlice<u8>>,
+}
+
+impl std::fmt::Debug for AdminKeyMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminKeyMaterial")
+            .field("node", &self.admin.node.hostname)
+            .field("key", &self.key_pkcs8.as_ref().map(|_| "[REDACTED]"))
+            .finish()
+    }
+}
+
+impl AdminKeyMaterial {
+    /// A certificate without its key.
+    pub fn without_key(admin: AdminCertificate) -> Self {
+        Self {
+            admin,
+            key_pkcs8: None,
+        }
+    }
+
+    /// The private key (PKCS#8 DER), when it was exported. Never log it.
+    pub fn key_pkcs8(&self) -> Option<&[u8]> {
+        use secrecy::ExposeSecret as _;
+        self.key_pkcs8.as_ref().map(|k| k.expose_secret())
+    }
+}
+
+/// Step 2 for every node in one pass, with the private keys of the policy service
+/// nodes (all nodes when none runs the policy service) exported under a one-time
+/// random password and decrypted in memory, for verification to reuse. Same requests
+/// as [`export_admin_certificates`]: the keys come with the certificates.
+pub async fn export_admin_certificates_with_keys(
+    ise: &IseClient,
+) -> Result<Step<Vec<AdminKeyMaterial>>, Error> {
+    let mut nodes = ise.nodes().await?;
+    nodes.sort_by_key(|n| !n.is_primary_admin());
+    let any_psn = nodes.iter().any(is_policy_service);
+    let password = crate::verify::random_password()?;
+    let exported = futures_util::future::try_join_all(nodes.into_iter().map(|node| {
+        let with_key = !any_psn || is_policy_service(&node);
+        let kind = if with_key {
+            ExportKind::WithPrivateKey(secrecy::SecretString::from(password.clone()))
+        } else {
+            ExportKind::CertificateOnly
+        };
+        let password = password.clone();
+        async move {
+            let (admin, key) = export_node(ise, node, &kind).await?;
+            let key_pkcs8 = match key {
+                Some(k) if with_key => Some(secrecy::SecretSlice::from(
+                    crate::verify::decrypt_pkcs8_pem(k.pem(), &password)?,
+                )),
+                Some(_) | None if with_key => {
+                    return Err(Error::AdminKey {
+                        what: format!(
+                            "ISE's export of {} holds no private key",
+                            admin.node.hostname
+                        ),
+                    });
+                }
+                _ => None,
+            };
+            Ok::<_, Error>(AdminKeyMaterial { admin, key_pkcs8 })
+        }
+    }))
+    .await?;
+    Ok(Step::unchanged(exported))
 }
 
 /// The key name the Azure portal check expects: `CN=<common name>`.
@@ -494,21 +591,12 @@ pub async fn upload_certificates(
     certs: &[&Certificate],
 ) -> Result<Step<Vec<String>>, Error> {
     let handle = graph.application(app.object_id.clone());
-    let current = handle.key_credentials().await?;
-    let mut outcome = keys_outcome(&current, certs);
-    let keys = if outcome.is_write() {
-        // Merged into the keys as they are at the write, never dropping one.
-        let wanted: Vec<CertificateKey> = certs.iter().map(|c| certificate_key(c)).collect();
-        let change = handle.add_certificates(&wanted).await?;
-        outcome = Outcome::from(&change);
-        if change.is_write() {
-            handle.key_credentials().await?
-        } else {
-            change.into_inner()
-        }
-    } else {
-        current
-    };
+    // One read, merged into and written only when a key is missing, never dropping one;
+    // the keys checked below are the ones Graph answered or was sent.
+    let wanted: Vec<CertificateKey> = certs.iter().map(|c| certificate_key(c)).collect();
+    let change = handle.add_certificates(&wanted).await?;
+    let outcome = Outcome::from(&change);
+    let keys = change.into_inner();
     let mut thumbprints = Vec::new();
     for cert in certs {
         thumbprints.push(check_registered(&keys, cert)?);
@@ -677,27 +765,31 @@ pub async fn grant_permissions_to(
 ) -> Result<Step<GrantedPermissions>, Error> {
     let handle = graph.application(app.object_id.clone());
     let principal = graph.service_principal(app.service_principal_id.clone());
-    let (current, held) = tokio::try_join!(handle.required_resource_access(), async {
-        principal.app_role_assignments()?.all().await
-    })?;
-    let mut outcome = Outcome::Unchanged;
-    if access_outcome(&current, targets).is_write() {
+    // The requested permissions and the consent grants are independent: both at once.
+    let requested = async {
         let change = handle
             .merge_required_resource_access(&targets.required_access())
             .await?;
-        outcome = outcome.and(Outcome::from(&change));
-    }
-    let missing = missing_grants(&held, targets);
-    let created = futures_util::future::try_join_all(
-        missing
-            .iter()
-            .map(|(resource, role)| principal.grant_app_role(resource, role)),
-    )
-    .await?;
-    if created.iter().any(|c| c.is_write()) {
-        outcome = outcome.and(Outcome::Updated);
-    }
-    Ok(Step::new(outcome, targets.roles.clone()))
+        Ok::<_, Error>(Outcome::from(&change))
+    };
+    let consented = async {
+        let held = principal.app_role_assignments()?.all().await?;
+        let missing = missing_grants(&held, targets);
+        // Graph refuses a duplicate assignment, read as Unchanged: no second read.
+        let created = futures_util::future::try_join_all(
+            missing
+                .iter()
+                .map(|(resource, role)| principal.assign_app_role(resource, role)),
+        )
+        .await?;
+        Ok::<_, Error>(if created.iter().any(|c| c.is_write()) {
+            Outcome::Updated
+        } else {
+            Outcome::Unchanged
+        })
+    };
+    let (requested, consented) = tokio::try_join!(requested, consented)?;
+    Ok(Step::new(requested.and(consented), targets.roles.clone()))
 }
 
 /// What ISE's External MDM form needs from Entra ID.
@@ -893,7 +985,16 @@ pub async fn import_trust_anchors(
     anchors: &TrustAnchorSet,
 ) -> Result<Step<Vec<AnchorImport>>, Error> {
     let store = ise.trusted_certificates().list(&[]).await?;
-    let actions = anchor_actions(&store, anchors);
+    import_trust_anchors_in(ise, anchors, &store).await
+}
+
+/// Step 5 against the store as already read (`store`).
+pub async fn import_trust_anchors_in(
+    ise: &IseClient,
+    anchors: &TrustAnchorSet,
+    store: &[TrustedCertificate],
+) -> Result<Step<Vec<AnchorImport>>, Error> {
+    let actions = anchor_actions(store, anchors);
     let mut results = Vec::new();
     let mut tasks = tokio::task::JoinSet::new();
     for (anchor, action) in actions {

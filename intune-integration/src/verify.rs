@@ -118,7 +118,7 @@ pub struct VerifyInput<'a> {
 /// How long verification waits, at most, for keys and roles to propagate.
 pub const DEFAULT_PROPAGATION_WAIT: Duration = Duration::from_secs(120);
 
-fn random_password() -> Result<String, Error> {
+pub(crate) fn random_password() -> Result<String, Error> {
     use ring::rand::SecureRandom as _;
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut bytes = [0u8; 24];
@@ -166,45 +166,60 @@ pub fn decrypt_pkcs8_pem(pem: &str, password: &str) -> Result<Vec<u8>, Error> {
     }
 }
 
+/// What verification can reuse from a caller that already read it (the pipeline reads
+/// all of it before its writes), so that it is not read twice.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Prefetched {
+    /// ISE's trusted store.
+    pub trusted: Option<Vec<TrustedCertificate>>,
+    /// The nodes' Admin certificates with the policy service nodes' keys
+    /// ([`crate::steps::export_admin_certificates_with_keys`]).
+    pub node_keys: Option<Vec<crate::steps::AdminKeyMaterial>>,
+    /// The Compliance Retrieval endpoint as discovered by the automating identity.
+    pub intune_endpoint: Option<String>,
+}
+
 /// The keys to check: each policy service node's Admin key (a shared one once), or
-/// the supplied one. Nodes are named for the report.
+/// the supplied one. Nodes are named for the report. Keys are exported with the
+/// certificates in one pass (or taken from `prefetched`).
 async fn node_keys(
     input: &VerifyInput<'_>,
+    prefetched: Option<Vec<crate::steps::AdminKeyMaterial>>,
 ) -> Result<Vec<(Option<String>, Result<ClientCertificate, Error>)>, Error> {
     if let AdminKey::Supplied { .. } = &input.admin_key {
-        return Ok(vec![(None, admin_credentials(input, None).await)]);
+        return Ok(vec![(
+            None,
+            node_client_certificate(input.ise, input.client_id, &input.admin_key, None).await,
+        )]);
     }
-    let admins = crate::steps::export_admin_certificates(input.ise)
-        .await?
-        .value;
-    let serving: Vec<&crate::steps::AdminCertificate> = admins
-        .iter()
-        .filter(|a| crate::steps::is_policy_service(&a.node))
-        .collect();
-    let chosen = if serving.is_empty() {
-        admins.iter().collect()
-    } else {
-        serving
+    let material = match prefetched {
+        Some(m) => m,
+        None => {
+            crate::steps::export_admin_certificates_with_keys(input.ise)
+                .await?
+                .value
+        }
     };
     let mut out = Vec::new();
     let mut seen = Vec::new();
-    for admin in chosen {
-        let sha1 = admin.certificate.sha1();
+    for m in material.iter().filter(|m| m.key_pkcs8().is_some()) {
+        let sha1 = m.admin.certificate.sha1();
         if seen.contains(&sha1) {
             continue;
         }
         seen.push(sha1);
-        let node = admin.node.hostname.clone();
-        out.push((Some(node), admin_credentials(input, Some(admin)).await));
+        let key = m.key_pkcs8().unwrap_or_default().to_vec();
+        let cert = ClientCertificate::from_der(
+            input.client_id,
+            m.admin.certificate.der().to_vec(),
+            &PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key)),
+            AssertionAlgorithm::Rs256,
+        )
+        .map_err(Error::Graph);
+        out.push((Some(m.admin.node.hostname.clone()), cert));
     }
     Ok(out)
-}
-
-async fn admin_credentials(
-    input: &VerifyInput<'_>,
-    admin: Option<&crate::steps::AdminCertificate>,
-) -> Result<ClientCertificate, Error> {
-    node_client_certificate(input.ise, input.client_id, &input.admin_key, admin).await
 }
 
 /// The credentials an ISE node signs its client assertions with, for `client_id`: the
@@ -301,173 +316,282 @@ fn is_key_not_yet_usable(e: &graph_client::Error) -> bool {
 /// Runs every check ISE's Test Connection runs, and reports each one. Never fails
 /// as a whole for a failed check: the report says which failed and why.
 pub async fn verify_connection(input: VerifyInput<'_>) -> Result<VerificationReport, Error> {
+    verify_connection_with(input, Prefetched::default()).await
+}
+
+/// [`verify_connection`] reusing what the caller already read. Independent requests
+/// run concurrently: the store, the keys and Intune's discovery together; the TLS
+/// probes together; every policy service node at once.
+pub async fn verify_connection_with(
+    input: VerifyInput<'_>,
+    prefetched: Prefetched,
+) -> Result<VerificationReport, Error> {
     let mut report = VerificationReport {
         ok: true,
         checks: Vec::new(),
     };
-    // TLS chains of the Microsoft services, against ISE's trusted store.
-    let trusted = input.ise.trusted_certificates().list(&[]).await?;
+    let Prefetched {
+        trusted,
+        node_keys: material,
+        intune_endpoint,
+    } = prefetched;
+    let (trusted, keys, endpoint) = tokio::join!(
+        async {
+            match trusted {
+                Some(t) => Ok(t),
+                None => input.ise.trusted_certificates().list(&[]).await,
+            }
+        },
+        node_keys(&input, material),
+        async {
+            match intune_endpoint {
+                Some(e) => Some(e),
+                None => discovered_endpoint(input.graph, &input.version).await,
+            }
+        },
+    );
+    let trusted = trusted?;
+    let keys = keys?;
     let login = input.graph.login_authority().clone();
     let graph_origin = input.graph.graph_base().clone();
-    for (name, url) in [
-        (CheckName::TlsLogin, &login),
-        (CheckName::TlsGraph, &graph_origin),
-    ] {
-        let (ok, detail) = check_chain(input.ise, &trusted, url, input.anchors).await;
-        report.push(name, ok, detail);
-    }
+    let intune_url = endpoint.as_deref().and_then(|e| url::Url::parse(e).ok());
+    let (tls_login, tls_graph, tls_intune) = tokio::join!(
+        check_chain(input.ise, &trusted, &login, input.anchors),
+        check_chain(input.ise, &trusted, &graph_origin, input.anchors),
+        async {
+            match &intune_url {
+                Some(u) => Some(check_chain(input.ise, &trusted, u, input.anchors).await),
+                None => None,
+            }
+        },
+    );
+    report.push(CheckName::TlsLogin, tls_login.0, tls_login.1);
+    report.push(CheckName::TlsGraph, tls_graph.0, tls_graph.1);
 
-    let keys = node_keys(&input).await?;
-    for (i, (node, cert)) in keys.into_iter().enumerate() {
-        check_node(&input, &trusted, &mut report, node.as_deref(), cert, i == 0).await;
+    let nodes =
+        futures_util::future::join_all(keys.into_iter().enumerate().map(|(i, (node, cert))| {
+            let (input, trusted, endpoint, tls) =
+                (&input, &trusted, endpoint.as_deref(), tls_intune.clone());
+            async move {
+                check_node(
+                    input,
+                    trusted,
+                    node.as_deref(),
+                    cert,
+                    endpoint,
+                    (i == 0).then_some(tls),
+                )
+                .await
+            }
+        }))
+        .await;
+    for checks in nodes {
+        for c in checks {
+            report.push_for(c.node.as_deref(), c.name, c.ok, c.detail);
+        }
     }
     Ok(report)
 }
 
-/// The checks one node makes with its own key: Graph token, discovery, the Intune host's
-/// chain (once), Intune token, mdminfo.
+/// The Compliance Retrieval (or, before it, NAC) endpoint discovered with the
+/// caller's own Graph identity, if it may read it.
+pub async fn discovered_endpoint(graph: &GraphClient, version: &IseVersion) -> Option<String> {
+    let provider = if version.supports_compliance_v3() {
+        COMPLIANCE_RETRIEVAL_SERVICE
+    } else {
+        NAC_API_SERVICE
+    };
+    graph
+        .intune_endpoints()
+        .await
+        .ok()?
+        .into_iter()
+        .find(|e| e.provider_name == provider)
+        .map(|e| e.uri)
+}
+
+/// The checks one node makes with its own key: Graph token then discovery, and — at
+/// the same time, when the endpoint is already known — the Intune token then
+/// `mdminfo`; the Intune host's chain once (`tls_intune` for the first node).
 async fn check_node(
     input: &VerifyInput<'_>,
     trusted: &[TrustedCertificate],
-    report: &mut VerificationReport,
     node: Option<&str>,
     cert: Result<ClientCertificate, Error>,
-    check_intune_tls: bool,
-) {
+    known_endpoint: Option<&str>,
+    tls_intune: Option<Option<(bool, String)>>,
+) -> Vec<Check> {
+    let mut out = VerificationReport::default();
     let audience = match input.version.token_audience() {
         Ok(a) => a,
         Err(e) => {
-            report.push_for(node, CheckName::Token, false, e.to_string());
-            return;
+            out.push_for(node, CheckName::Token, false, e.to_string());
+            return out.checks;
         }
     };
     let cert = match cert {
         Ok(c) => c,
         Err(e) => {
-            report.push_for(
+            out.push_for(
                 node,
                 CheckName::Token,
                 false,
                 format!("ISE's admin key: {e}"),
             );
-            return;
+            return out.checks;
         }
     };
     let as_ise = input.graph.with_credentials(Credentials::Certificate(cert));
-    let graph_scope = TokenAudience::Scope(graph_client::DEFAULT_GRAPH_SCOPE.into());
-    // A key just registered is refused (AADSTS700027) until it has propagated to the
-    // token service: wait on exactly that answer, within the bounded window.
-    let window = Propagation::new(input.propagation_wait);
-    loop {
-        match as_ise.access_token(&graph_scope).await {
-            Ok(_) => break,
-            Err(e) if is_key_not_yet_usable(&e) && window.open() => window.pause().await,
-            Err(e) => {
-                report.push_for(node, CheckName::Token, false, e.to_string());
-                return;
-            }
-        }
-    }
-    report.push_for(
-        node,
-        CheckName::Token,
-        true,
-        format!(
-            "Graph token issued to ISE's admin certificate{}",
-            window.waited()
-        ),
-    );
-
-    let endpoints = match as_ise.intune_endpoints().await {
-        Ok(e) => e,
-        Err(e) => {
-            report.push_for(
-                node,
-                CheckName::Discovery,
-                false,
-                format!("{e} — grant Application.Read.All with admin consent"),
-            );
-            return;
-        }
-    };
     let provider = if input.version.supports_compliance_v3() {
         COMPLIANCE_RETRIEVAL_SERVICE
     } else {
         NAC_API_SERVICE
     };
+    let graph_side = async {
+        let graph_scope = TokenAudience::Scope(graph_client::DEFAULT_GRAPH_SCOPE.into());
+        // A key just registered is refused (AADSTS700027) until it has propagated to
+        // the token service: wait on exactly that answer, within the bounded window.
+        let window = Propagation::new(input.propagation_wait);
+        loop {
+            match as_ise.access_token(&graph_scope).await {
+                Ok(_) => break,
+                Err(e) if is_key_not_yet_usable(&e) && window.open() => window.pause().await,
+                Err(e) => return Err((CheckName::Token, e.to_string())),
+            }
+        }
+        let waited = window.waited();
+        match as_ise.intune_endpoints().await {
+            Ok(endpoints) => Ok((waited, endpoints)),
+            Err(e) => Err((
+                CheckName::Discovery,
+                format!("{e} — grant Application.Read.All with admin consent"),
+            )),
+        }
+    };
+    let intune_side = |endpoint: String| {
+        let (as_ise, audience) = (&as_ise, &audience);
+        async move {
+            let window = Propagation::new(input.propagation_wait);
+            let token = loop {
+                match as_ise.access_token(audience).await {
+                    Ok(t) => break t,
+                    Err(e) if is_key_not_yet_usable(&e) && window.open() => window.pause().await,
+                    Err(e) => return (Err(e.to_string()), None),
+                }
+            };
+            let answer = mdminfo(input, as_ise, audience, &endpoint, token).await;
+            (Ok(()), Some(answer))
+        }
+    };
+    let (graph_result, early) = match known_endpoint {
+        Some(e) => {
+            let (g, i) = tokio::join!(graph_side, intune_side(e.to_owned()));
+            (g, Some(i))
+        }
+        None => (graph_side.await, None),
+    };
+    let (waited, endpoints) = match graph_result {
+        Ok(r) => r,
+        Err((name, detail)) => {
+            out.push_for(node, name, false, detail);
+            return out.checks;
+        }
+    };
+    out.push_for(
+        node,
+        CheckName::Token,
+        true,
+        format!("Graph token issued to ISE's admin certificate{waited}"),
+    );
     let Some(endpoint) = endpoints.iter().find(|e| e.provider_name == provider) else {
-        report.push_for(
+        out.push_for(
             node,
             CheckName::Discovery,
             false,
             format!("no {provider} endpoint published"),
         );
-        return;
+        return out.checks;
     };
-    report.push_for(
+    out.push_for(
         node,
         CheckName::Discovery,
         true,
         format!("{provider} at {}", endpoint.uri),
     );
-    if check_intune_tls {
-        if let Ok(url) = url::Url::parse(&endpoint.uri) {
-            let (ok, detail) = check_chain(input.ise, trusted, &url, input.anchors).await;
-            report.push(CheckName::TlsIntune, ok, detail);
+    if let Some(tls) = tls_intune {
+        let (ok, detail) = match tls {
+            Some(t) if known_endpoint == Some(endpoint.uri.as_str()) => t,
+            _ => match url::Url::parse(&endpoint.uri) {
+                Ok(u) => check_chain(input.ise, trusted, &u, input.anchors).await,
+                Err(e) => (false, format!("{} is not a URL: {e}", endpoint.uri)),
+            },
+        };
+        out.push(CheckName::TlsIntune, ok, detail);
+    }
+    // The Intune side ran against the endpoint known beforehand; when this node's own
+    // discovery names another, ask that one.
+    let (token, answer) = match early {
+        Some(r) if known_endpoint == Some(endpoint.uri.as_str()) => r,
+        _ => intune_side(endpoint.uri.clone()).await,
+    };
+    match token {
+        Ok(()) => out.push_for(
+            node,
+            CheckName::IntuneToken,
+            true,
+            format!("token for `{}`", audience.as_str()),
+        ),
+        Err(e) => {
+            out.push_for(node, CheckName::IntuneToken, false, e);
+            return out.checks;
         }
     }
+    if let Some((ok, detail)) = answer {
+        out.push_for(node, CheckName::Mdminfo, ok, detail);
+    }
+    out.checks
+}
 
-    let token = match as_ise.access_token(&audience).await {
-        Ok(t) => t,
-        Err(e) => {
-            report.push_for(node, CheckName::IntuneToken, false, e.to_string());
-            return;
-        }
-    };
-    report.push_for(
-        node,
-        CheckName::IntuneToken,
-        true,
-        format!("token for `{}`", audience.as_str()),
-    );
+/// `mdminfo` with `token`; Intune answers 403 until a just-granted role has
+/// propagated, so that answer is waited on, with a fresh token each time.
+async fn mdminfo(
+    input: &VerifyInput<'_>,
+    as_ise: &GraphClient,
+    audience: &TokenAudience,
+    endpoint: &str,
+    token: graph_client::AccessToken,
+) -> (bool, String) {
     let url = format!(
         "{}/ciscoise/mdminfo/?ise_api_version={}",
-        endpoint.uri.trim_end_matches('/'),
+        endpoint.trim_end_matches('/'),
         if input.version.supports_compliance_v3() {
             3
         } else {
             2
         }
     );
-    // A role just granted reaches tokens once it has propagated: Intune answers 403
-    // until then. Wait on exactly that answer, with a fresh token each time.
     let window = Propagation::new(input.propagation_wait);
     let mut answer = as_ise.get_with_token(&url, &token, "application/xml").await;
     while matches!(answer, Ok((403, _))) && window.open() {
         window.pause().await;
         as_ise.clear_token_cache();
-        answer = match as_ise.access_token(&audience).await {
+        answer = match as_ise.access_token(audience).await {
             Ok(t) => as_ise.get_with_token(&url, &t, "application/xml").await,
             Err(e) => Err(e),
         };
     }
     match answer {
-        Ok((200, body)) if body.contains("<name>mdminfo</name>") => report.push_for(
-            node,
-            CheckName::Mdminfo,
-            true,
-            format!("Intune answered mdminfo{}", window.waited()),
-        ),
-        Ok((status, body)) => report.push_for(
-            node,
-            CheckName::Mdminfo,
+        Ok((200, body)) if body.contains("<name>mdminfo</name>") => {
+            (true, format!("Intune answered mdminfo{}", window.waited()))
+        }
+        Ok((status, body)) => (
             false,
             format!(
                 "Intune answered {status}: {} — check get_device_compliance and its admin consent",
                 body.chars().take(200).collect::<String>()
             ),
         ),
-        Err(e) => report.push_for(node, CheckName::Mdminfo, false, e.to_string()),
+        Err(e) => (false, e.to_string()),
     }
 }
 
@@ -655,14 +779,28 @@ async fn check_chain(
             t.issued_to == issuer_cn || t.sha256_hex().is_some_and(|h| presented_sha.contains(&h))
         })
         .collect();
-    let mut roots = Vec::new();
-    for t in candidates {
-        if let Ok(pem) = ise.trusted_certificates().export(&t.id).await {
-            if let Ok(c) = Certificate::from_pem(&pem) {
-                roots.push((t, c));
+    // A candidate that is one of the anchors (same SHA-256) needs no export; the others
+    // are exported together.
+    let known = |t: &TrustedCertificate| {
+        let sha = t.sha256_hex()?;
+        anchors
+            .anchors()
+            .iter()
+            .find(|a| a.certificate().sha256().to_hex() == sha)
+            .map(|a| a.certificate().clone())
+    };
+    let mut roots: Vec<(&TrustedCertificate, Certificate)> =
+        futures_util::future::join_all(candidates.into_iter().map(|t| async move {
+            if let Some(c) = known(t) {
+                return Some((t, c));
             }
-        }
-    }
+            let pem = ise.trusted_certificates().export(&t.id).await.ok()?;
+            Certificate::from_pem(&pem).ok().map(|c| (t, c))
+        }))
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
     // Trusted entries first: one that works ends the search.
     roots.sort_by_key(|(t, _)| !trusted_for_ise_auth(t));
     let mut untrusted_match = None;

@@ -1,0 +1,297 @@
+//! Onboarding at the speed of its dependency chain.
+//!
+//! `cargo bench --bench onboarding` prints, in one run:
+//! - round trips (wall time ÷ the simulator's per-request latency) at 50 ms for a first
+//!   run, a re-run, and verification alone, next to a sequential baseline — the same
+//!   steps awaited one by one — against the default three-node simulator;
+//! - criterion timings of the same at 0 ms latency;
+//! - the per-request overhead of the library's HTTP core against raw reqwest on the same
+//!   simulator endpoint.
+//!
+//! Certificate parse + fingerprint throughput is `cargo bench --bench certs`.
+//! `ONBOARDING_BENCH_LATENCY_MS` changes the latency of the round-trip table.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use ise_intune::graph_client::{Credentials, GraphClient, TlsRoots, TokenAudience};
+use ise_intune::integration::certs::Certificate;
+use ise_intune::integration::pipeline::{Onboarding, Options};
+use ise_intune::integration::steps;
+use ise_intune::integration::verify::{AdminKey, VerifyInput, verify_connection};
+use ise_intune_simulator::Simulator;
+use ise_intune_testkit::{self as sim, Configurator, SimGuiConfigurator};
+use tokio::runtime::Runtime;
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("tokio runtime: {e}"))
+}
+
+async fn simulator(latency: Duration) -> Simulator {
+    Simulator::builder()
+        .latency(latency)
+        .replication_lag(Duration::ZERO)
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("simulator: {e}"))
+}
+
+fn options() -> Options {
+    let mut o = Options::default();
+    o.propagation_wait = Duration::from_secs(30);
+    o
+}
+
+fn pipeline(s: &Simulator) -> Onboarding {
+    sim::onboarding(s.info(), Configurator::Gui, true, options())
+        .unwrap_or_else(|e| panic!("pipeline: {e}"))
+}
+
+/// The same steps awaited one by one: the baseline the pipeline is compared with.
+async fn sequential(s: &Simulator) {
+    let (ise, graph) = sim::clients(s.info()).unwrap_or_else(|e| panic!("clients: {e}"));
+    let anchors = sim::anchors(s.info(), true);
+    let version = ise.version().await.unwrap_or_else(|e| panic!("{e}"));
+    let app = steps::register_app(&graph, "Cisco ISE Intune integration")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .value;
+    let admins = steps::export_admin_certificates(&ise)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .value;
+    steps::upload_certificates(&graph, &app, &steps::distinct_certificates(&admins))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let targets = steps::permission_targets(&graph)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    steps::grant_permissions_to(&graph, &app, &targets)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    steps::import_trust_anchors(&ise, &anchors)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let details = steps::app_details(&graph, &app);
+    let settings = ise_intune::integration::mdm::MdmServerSettings::for_release(
+        &version,
+        "Intune",
+        details.client_id.clone(),
+        details.token_endpoint,
+        details.auto_discovery_url,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    use ise_intune::integration::mdm::MdmServerConfigurator as _;
+    SimGuiConfigurator::new(ise.clone())
+        .apply(&settings)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let report = verify_connection(VerifyInput {
+        ise: &ise,
+        graph: &graph,
+        client_id: &details.client_id,
+        version,
+        admin_key: AdminKey::ExportFromIse,
+        anchors: &anchors,
+        propagation_wait: Duration::from_secs(30),
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(report.ok, "{report:#?}");
+}
+
+async fn verify_only(s: &Simulator) {
+    let onboarding = pipeline(s);
+    let report = onboarding
+        .verify()
+        .await
+        .unwrap_or_else(|e| panic!("verify: {e}"));
+    assert!(report.ok, "{report:#?}");
+}
+
+struct RoundTrips {
+    first: f64,
+    rerun: f64,
+    verify: f64,
+    sequential_first: f64,
+    sequential_verify: f64,
+}
+
+async fn round_trips(latency: Duration) -> RoundTrips {
+    let rt = |d: Duration| d.as_secs_f64() / latency.as_secs_f64();
+    let s = simulator(latency).await;
+    let p = pipeline(&s);
+    let t = Instant::now();
+    let first = p.apply().await.unwrap_or_else(|e| panic!("first run: {e}"));
+    let first_t = t.elapsed();
+    assert!(first.complete, "{first:#?}");
+    let t = Instant::now();
+    let again = p.apply().await.unwrap_or_else(|e| panic!("re-run: {e}"));
+    let rerun_t = t.elapsed();
+    assert!(again.complete && again.requests.writes == 0);
+    let t = Instant::now();
+    verify_only(&s).await;
+    let verify_t = t.elapsed();
+
+    let base = simulator(latency).await;
+    let t = Instant::now();
+    sequential(&base).await;
+    let seq_t = t.elapsed();
+    let (ise, graph) = sim::clients(base.info()).unwrap_or_else(|e| panic!("{e}"));
+    let app = steps::register_app(&graph, "Cisco ISE Intune integration")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .value;
+    let anchors = sim::anchors(base.info(), true);
+    let t = Instant::now();
+    let report = verify_connection(VerifyInput {
+        ise: &ise,
+        graph: &graph,
+        client_id: &app.client_id,
+        version: ise.version().await.unwrap_or_else(|e| panic!("{e}")),
+        admin_key: AdminKey::ExportFromIse,
+        anchors: &anchors,
+        propagation_wait: Duration::from_secs(30),
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let seq_verify_t = t.elapsed();
+    assert!(report.ok);
+    RoundTrips {
+        first: rt(first_t),
+        rerun: rt(rerun_t),
+        verify: rt(verify_t),
+        sequential_first: rt(seq_t),
+        sequential_verify: rt(seq_verify_t),
+    }
+}
+
+fn report_round_trips(_c: &mut Criterion) {
+    let ms: u64 = std::env::var("ONBOARDING_BENCH_LATENCY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
+    let latency = Duration::from_millis(ms);
+    let r = runtime().block_on(round_trips(latency));
+    println!("\nround trips at {ms} ms per request (three-node simulator):");
+    println!(
+        "  first run     {:>6.1}   sequential baseline {:>6.1}   ({:.2}x faster)",
+        r.first,
+        r.sequential_first,
+        r.sequential_first / r.first
+    );
+    println!("  re-run        {:>6.1}", r.rerun);
+    println!(
+        "  verification  {:>6.1}   sequential verify_connection {:>6.1}",
+        r.verify, r.sequential_verify
+    );
+}
+
+fn at_zero_latency(c: &mut Criterion) {
+    let rt = runtime();
+    let mut group = c.benchmark_group("onboarding@0ms");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(8));
+    group.bench_function("first run", |b| {
+        b.to_async(&rt).iter_custom(|iters| async move {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let s = simulator(Duration::ZERO).await;
+                let p = pipeline(&s);
+                let t = Instant::now();
+                let r = p.apply().await.unwrap_or_else(|e| panic!("{e}"));
+                total += t.elapsed();
+                assert!(r.complete);
+            }
+            total
+        })
+    });
+    let s = rt.block_on(simulator(Duration::ZERO));
+    let p = pipeline(&s);
+    rt.block_on(async {
+        assert!(p.apply().await.unwrap_or_else(|e| panic!("{e}")).complete);
+    });
+    group.bench_function("re-run", |b| {
+        b.to_async(&rt).iter(|| async {
+            let r = p.apply().await.unwrap_or_else(|e| panic!("{e}"));
+            assert!(r.requests.writes == 0);
+        })
+    });
+    group.bench_function("verification", |b| b.to_async(&rt).iter(|| verify_only(&s)));
+    group.finish();
+}
+
+/// One Graph GET through the library's HTTP core against the same GET by raw reqwest.
+fn client_overhead(c: &mut Criterion) {
+    let rt = runtime();
+    let s = rt.block_on(simulator(Duration::ZERO));
+    let info = s.info().clone();
+    let root = Certificate::from_pem(&info.ca_pem).unwrap_or_else(|e| panic!("{e}"));
+    let graph = GraphClient::builder()
+        .login_authority(info.login_url.clone())
+        .graph_base(info.graph_url.clone())
+        .tenant_id(info.tenant_id.clone())
+        .credentials(Credentials::client_secret(
+            info.automation.client_id.clone(),
+            info.automation.client_secret.clone(),
+        ))
+        .tls_roots(TlsRoots::Only(vec![root.der().to_vec()]))
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let scope = TokenAudience::Scope(ise_intune::graph_client::DEFAULT_GRAPH_SCOPE.into());
+    let token = rt
+        .block_on(graph.access_token(&scope))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let url = format!("{}/organization", info.graph_url);
+    let raw = {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(rustls::pki_types::CertificateDer::from(root.der().to_vec()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let tls = rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let bearer = Arc::new(token.secret().to_owned());
+    let mut group = c.benchmark_group("one Graph GET");
+    group.bench_function("ise-intune HTTP core", |b| {
+        b.to_async(&rt).iter(|| async {
+            let (status, _) = graph
+                .get_with_token(&url, &token, "application/json")
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(status, 200);
+        })
+    });
+    group.bench_function("raw reqwest", |b| {
+        b.to_async(&rt).iter(|| async {
+            let r = raw
+                .get(&url)
+                .bearer_auth(bearer.as_str())
+                .header("Accept", "application/json")
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(r.status(), 200);
+            let _ = r.bytes().await;
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    report_round_trips,
+    at_zero_latency,
+    client_overhead
+);
+criterion_main!(benches);
