@@ -129,6 +129,14 @@ async fn round_trips(latency: Duration) -> RoundTrips {
     let first = p.apply().await.unwrap_or_else(|e| panic!("first run: {e}"));
     let first_t = t.elapsed();
     assert!(first.complete, "{first:#?}");
+    println!("\nfirst run, step by step (steps overlap; round trips each):");
+    for step in &first.steps {
+        println!(
+            "  {:<26} {:>5.1}",
+            step.name.as_str(),
+            step.elapsed_ms as f64 / latency.as_millis() as f64
+        );
+    }
     let t = Instant::now();
     let again = p.apply().await.unwrap_or_else(|e| panic!("re-run: {e}"));
     let rerun_t = t.elapsed();

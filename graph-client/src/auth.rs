@@ -325,7 +325,18 @@ impl fmt::Debug for Credentials {
     }
 }
 
-type Slot = Arc<tokio::sync::Mutex<Option<AccessToken>>>;
+/// One audience's cached token, and how the last request for it ended.
+#[derive(Default)]
+pub(crate) struct SlotState {
+    /// The token, when the last request succeeded.
+    pub(crate) token: Option<AccessToken>,
+    /// How many token requests this slot has made.
+    pub(crate) generation: u64,
+    /// The last request's failure, shared with the callers that waited on it.
+    pub(crate) last_error: Option<String>,
+}
+
+pub(crate) type Slot = Arc<tokio::sync::Mutex<SlotState>>;
 
 /// Tokens cached per audience. Callers needing the same audience at once wait for one
 /// token request instead of each sending their own.

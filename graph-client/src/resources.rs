@@ -558,6 +558,13 @@ impl ServicePrincipals {
         if let Some(sp) = self.by_app_id(app_id).await? {
             return Ok(Change::Unchanged(sp));
         }
+        self.upsert(app_id).await
+    }
+
+    /// Creates the service principal of `app_id` by upsert without looking first (for
+    /// an application just created, which cannot have one yet unless a concurrent run
+    /// made it — then it is read and `Unchanged`).
+    pub async fn upsert(&self, app_id: &str) -> Result<Change<ServicePrincipal>> {
         let path = format!(
             "/servicePrincipals(appId={})",
             odata_quote(&segment(app_id)?)

@@ -22,15 +22,34 @@ impl GraphClient {
             ));
         }
         let slot = self.inner.cache.slot(audience);
+        // Which request generation this caller saw before waiting: when the request it
+        // waited on failed, it shares that failure instead of sending one more request
+        // (a failure does not turn into as many retries as there were waiters).
+        let seen = slot.try_lock().ok().map(|g| g.generation);
         let mut guard = slot.lock().await;
-        if let Some(token) = guard.as_ref() {
+        if let Some(token) = guard.token.as_ref() {
             if token.fresh_for(self.inner.refresh_margin) {
                 return Ok(token.clone());
             }
         }
-        let token = self.fetch_token(audience).await?;
-        *guard = Some(token.clone());
-        Ok(token)
+        if let (None, Some(what)) = (seen, guard.last_error.as_ref()) {
+            return Err(Error::Credentials {
+                what: format!("the shared token request failed: {what}"),
+            });
+        }
+        let result = self.fetch_token(audience).await;
+        guard.generation = guard.generation.wrapping_add(1);
+        match result {
+            Ok(token) => {
+                guard.token = Some(token.clone());
+                guard.last_error = None;
+                Ok(token)
+            }
+            Err(e) => {
+                guard.last_error = Some(e.to_string());
+                Err(e)
+            }
+        }
     }
 
     /// Drops cached tokens (e.g. after permissions changed and new roles are needed).

@@ -807,14 +807,16 @@ impl Onboarding {
                 StepName::UploadCertificate,
                 steps::upload_certificates(&self.graph, &app.value, &certs),
             );
+            // An application created just now has a new service principal: it holds no
+            // grant yet, so its assignments are not read.
+            let fresh = app.outcome == Outcome::Created;
             let perms = timed(StepName::GrantPermissions, async {
                 let targets = targets?;
-                let perms = steps::grant_permissions_to(&self.graph, &app.value, &targets).await?;
-                if perms.outcome.is_write() {
-                    self.wait_for_consent(&app.value.service_principal_id, &targets)
+                let held = fresh.then(Vec::new);
+                let perms =
+                    steps::grant_permissions_knowing(&self.graph, &app.value, &targets, held)
                         .await?;
-                }
-                Ok::<_, Error>(perms)
+                Ok::<_, Error>((perms, targets))
             });
             let (upload, perms) = tokio::join!(upload, perms);
             Ok::<_, Error>(((app, app_t), upload, perms))
@@ -882,6 +884,12 @@ impl Onboarding {
                 .ok()
                 .map(|p| (p, t))
         });
+        // Consent just granted must become visible; that wait runs alongside steps 6
+        // and 7 and verification, which each wait for what they need themselves.
+        let consent_to_wait = perms
+            .as_ref()
+            .and_then(|((p, targets), _)| p.outcome.is_write().then(|| targets.clone()));
+        let perms = perms.map(|((p, _), t)| (p, t));
         let anchors = run.check(StepName::ImportTrustAnchors, anchors).ok();
         if let Some((upload, t)) = &upload {
             let names: Vec<String> = certs.iter().map(|c| steps::key_display_name(c)).collect();
@@ -1001,7 +1009,18 @@ impl Onboarding {
                 },
             ),
         );
-        let (((configured, t), cycle), (verification, verify_t)) = tokio::join!(mdm, verify);
+        let consent = async {
+            match &consent_to_wait {
+                Some(targets) => {
+                    self.wait_for_consent(&app_step.value.service_principal_id, targets)
+                        .await
+                }
+                None => Ok(()),
+            }
+        };
+        let (((configured, t), cycle), (verification, verify_t), consent) =
+            tokio::join!(mdm, verify, consent);
+        run.check(StepName::GrantPermissions, consent)?;
         let configured = run.check(StepName::ConfigureMdmServer, configured)?;
         self.record(
             &mut run.log,

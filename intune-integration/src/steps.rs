@@ -296,7 +296,13 @@ pub async fn register_app_from(
             }
         }
     };
-    let sp = graph.service_principals().ensure(&app.app_id).await?;
+    // An application created just now cannot have a service principal (unless a
+    // concurrent run made one, which the upsert reads back): no look first.
+    let sp = if outcome == Outcome::Created {
+        graph.service_principals().upsert(&app.app_id).await?
+    } else {
+        graph.service_principals().ensure(&app.app_id).await?
+    };
     Ok(Step::new(
         outcome.and(Outcome::from(&sp)),
         RegisteredApp {
@@ -379,12 +385,16 @@ pub async fn export_admin_certificates(
 ) -> Result<Step<Vec<AdminCertificate>>, Error> {
     let mut nodes = ise.nodes().await?;
     nodes.sort_by_key(|n| !n.is_primary_admin());
-    let exported = futures_util::future::try_join_all(
+    // Every export runs to its end even when one fails (what is sent must not depend on
+    // which finishes first).
+    let exported = futures_util::future::join_all(
         nodes
             .into_iter()
             .map(|node| export_node_certificate(ise, node)),
     )
-    .await?;
+    .await
+    .into_iter()
+    .collect::<Result<Vec<_>, _>>()?;
     Ok(Step::unchanged(exported))
 }
 
@@ -488,7 +498,7 @@ pub async fn export_admin_certificates_with_keys(
     nodes.sort_by_key(|n| !n.is_primary_admin());
     let any_psn = nodes.iter().any(is_policy_service);
     let password = crate::verify::random_password()?;
-    let exported = futures_util::future::try_join_all(nodes.into_iter().map(|node| {
+    let exported = futures_util::future::join_all(nodes.into_iter().map(|node| {
         let with_key = !any_psn || is_policy_service(&node);
         let kind = if with_key {
             ExportKind::WithPrivateKey(secrecy::SecretString::from(password.clone()))
@@ -515,7 +525,9 @@ pub async fn export_admin_certificates_with_keys(
             Ok::<_, Error>(AdminKeyMaterial { admin, key_pkcs8 })
         }
     }))
-    .await?;
+    .await
+    .into_iter()
+    .collect::<Result<Vec<_>, _>>()?;
     Ok(Step::unchanged(exported))
 }
 
@@ -763,6 +775,19 @@ pub async fn grant_permissions_to(
     app: &RegisteredApp,
     targets: &PermissionTargets,
 ) -> Result<Step<GrantedPermissions>, Error> {
+    grant_permissions_knowing(graph, app, targets, None).await
+}
+
+/// [`grant_permissions_to`] when the service principal's assignments are already
+/// known (`held`; an empty list for a service principal created just now), so they are
+/// not read again. A grant that exists after all is refused by Graph as a duplicate
+/// and read as `Unchanged`.
+pub async fn grant_permissions_knowing(
+    graph: &GraphClient,
+    app: &RegisteredApp,
+    targets: &PermissionTargets,
+    held: Option<Vec<AppRoleAssignment>>,
+) -> Result<Step<GrantedPermissions>, Error> {
     let handle = graph.application(app.object_id.clone());
     let principal = graph.service_principal(app.service_principal_id.clone());
     // The requested permissions and the consent grants are independent: both at once.
@@ -773,22 +798,30 @@ pub async fn grant_permissions_to(
         Ok::<_, Error>(Outcome::from(&change))
     };
     let consented = async {
-        let held = principal.app_role_assignments()?.all().await?;
+        let held = match held {
+            Some(h) => h,
+            None => principal.app_role_assignments()?.all().await?,
+        };
         let missing = missing_grants(&held, targets);
         // Graph refuses a duplicate assignment, read as Unchanged: no second read.
-        let created = futures_util::future::try_join_all(
+        let created = futures_util::future::join_all(
             missing
                 .iter()
                 .map(|(resource, role)| principal.assign_app_role(resource, role)),
         )
-        .await?;
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
         Ok::<_, Error>(if created.iter().any(|c| c.is_write()) {
             Outcome::Updated
         } else {
             Outcome::Unchanged
         })
     };
-    let (requested, consented) = tokio::try_join!(requested, consented)?;
+    // Both run to their end even when one fails, so that what is sent does not depend
+    // on which finishes first.
+    let (requested, consented) = tokio::join!(requested, consented);
+    let (requested, consented) = (requested?, consented?);
     Ok(Step::new(requested.and(consented), targets.roles.clone()))
 }
 

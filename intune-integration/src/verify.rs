@@ -459,13 +459,22 @@ async fn check_node(
                 Err(e) => return Err((CheckName::Token, e.to_string())),
             }
         }
-        let waited = window.waited();
-        match as_ise.intune_endpoints().await {
-            Ok(endpoints) => Ok((waited, endpoints)),
-            Err(e) => Err((
-                CheckName::Discovery,
-                format!("{e} — grant Application.Read.All with admin consent"),
-            )),
+        // Application.Read.All just granted reaches tokens once it has propagated:
+        // Graph answers 403 until then. Wait on exactly that, with a fresh token.
+        loop {
+            match as_ise.intune_endpoints().await {
+                Ok(endpoints) => return Ok((window.waited(), endpoints)),
+                Err(graph_client::Error::Api { status: 403, .. }) if window.open() => {
+                    window.pause().await;
+                    as_ise.clear_token_cache();
+                }
+                Err(e) => {
+                    return Err((
+                        CheckName::Discovery,
+                        format!("{e} — grant Application.Read.All with admin consent"),
+                    ));
+                }
+            }
         }
     };
     let intune_side = |endpoint: String| {

@@ -65,8 +65,14 @@ fn ise_http(s: &Shared) -> Result<reqwest::Client, String> {
         .map_err(|e| format!("Connection Failed to the MDM server: TLS setup failed ({e})"))?
         .with_root_certificates(roots)
         .with_no_client_auth();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        crate::server::ISE_ORIGIN_HEADER,
+        reqwest::header::HeaderValue::from_static("test-connection"),
+    );
     reqwest::Client::builder()
         .use_preconfigured_tls(config)
+        .default_headers(headers)
         .timeout(Duration::from_secs(20))
         .build()
         .map_err(|e| format!("Connection Failed to the MDM server: {e}"))
@@ -185,9 +191,16 @@ async fn run(s: &Shared, name: &str) -> Result<String, String> {
             .map(|n| n.hostname.clone())
             .collect()
     });
+    // The nodes test at the same time; the first failure in node order is reported.
+    let results = futures_util::future::join_all(
+        nodes
+            .iter()
+            .map(|host| run_from(s, &server, rel, &http, host)),
+    )
+    .await;
     let mut message = String::new();
-    for host in &nodes {
-        message = run_from(s, &server, rel, &http, host).await?;
+    for r in results {
+        message = r?;
     }
     Ok(message)
 }

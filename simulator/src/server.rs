@@ -164,6 +164,37 @@ fn fault_response(service: Service, status: u16, retry_after: Option<u64>) -> Re
         .unwrap_or_else(|_| Response::new(Body::empty()))
 }
 
+/// The lane of a token request for fault decisions: its client, the audience asked
+/// for, and the certificate its assertion names (never a secret: the assertion's
+/// header only).
+fn token_lane(body: &[u8]) -> String {
+    let mut client = String::new();
+    let mut audience = String::new();
+    let mut x5t = String::new();
+    for (k, v) in url::form_urlencoded::parse(body) {
+        match k.as_ref() {
+            "client_id" => client = v.into_owned(),
+            "scope" | "resource" => audience = v.into_owned(),
+            "client_assertion" => {
+                use base64::Engine as _;
+                let header = v.split('.').next().unwrap_or_default().to_owned();
+                let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(header.trim_end_matches('='))
+                    .unwrap_or_default();
+                x5t = serde_json::from_slice::<serde_json::Value>(&decoded)
+                    .ok()
+                    .and_then(|h| h.get("x5t").and_then(|t| t.as_str()).map(str::to_owned))
+                    .unwrap_or_default();
+            }
+            _ => {}
+        }
+    }
+    format!("#{client}|{audience}|{x5t}")
+}
+
+/// Marks the simulated ISE's own calls to the Microsoft services.
+pub(crate) const ISE_ORIGIN_HEADER: &str = "x-ise-intune-sim-origin";
+
 /// Accepts TLS connections until `shutdown` turns true. `service` is `None` for the
 /// control API, which has no faults and is not logged.
 pub(crate) async fn serve(
@@ -204,7 +235,29 @@ pub(crate) async fn serve(
                     if !faults.latency.is_zero() {
                         tokio::time::sleep(faults.latency).await;
                     }
-                    let roll = shared.fault_roll(service, &method, &path);
+                    // ISE's own Test Connection (the GUI surface's calls to Microsoft)
+                    // travels ISE's network, not the client's: the faults configured
+                    // model what the library meets, so those calls are not faulted and
+                    // do not advance the per-path counts a seed replays.
+                    let from_ise = req.headers().contains_key(ISE_ORIGIN_HEADER);
+                    // Token requests of several clients (or of one client for two
+                    // audiences) go to one path at once; each is counted in its own
+                    // lane, so which of them meets a fault does not depend on timing.
+                    let (req, lane) = if service == Service::Login && method == "POST" {
+                        let (parts, body) = req.into_parts();
+                        let bytes = axum::body::to_bytes(Body::new(body), 256 * 1024)
+                            .await
+                            .unwrap_or_default();
+                        let lane = token_lane(&bytes);
+                        (Request::from_parts(parts, Body::from(bytes)), lane)
+                    } else {
+                        (req.map(Body::new), String::new())
+                    };
+                    let roll = if from_ise {
+                        1.0
+                    } else {
+                        shared.fault_roll(service, &method, &format!("{path}{lane}"))
+                    };
                     let log = |status: u16, fault: Option<&'static str>| {
                         shared.with_world(|w| {
                             w.log.push(LoggedRequest {
@@ -232,7 +285,7 @@ pub(crate) async fn serve(
                     }
                     edge += faults.lost_response_rate;
                     let lose = roll < edge;
-                    let resp = match router.oneshot(req.map(Body::new)).await {
+                    let resp = match router.oneshot(req).await {
                         Ok(r) => r,
                         Err(e) => match e {},
                     };

@@ -270,9 +270,17 @@ fn decide(current: Option<&GuiEntry>, settings: &MdmServerSettings) -> Outcome {
 }
 
 impl SimGuiConfigurator {
-    /// Adds or edits the entry as the GUI shows it now.
-    async fn apply_once(&self, settings: &MdmServerSettings) -> Result<(), Error> {
-        let current = self.current(&settings.name).await?;
+    /// Adds or edits the entry given how the GUI shows it now (`current`, read again
+    /// when `None`).
+    async fn apply_once(
+        &self,
+        settings: &MdmServerSettings,
+        current: Option<Option<GuiEntry>>,
+    ) -> Result<(), Error> {
+        let current = match current {
+            Some(c) => c,
+            None => self.current(&settings.name).await?,
+        };
         let mut body = serde_json::to_value(settings).map_err(|e| Error::MdmConfiguration {
             message: e.to_string(),
         })?;
@@ -305,10 +313,14 @@ impl MdmServerConfigurator for SimGuiConfigurator {
     }
 
     async fn apply(&self, settings: &MdmServerSettings) -> Result<Step<()>, Error> {
-        let first = decide(self.current(&settings.name).await?.as_ref(), settings);
-        // Each try looks again: a failed Test Connection may have left the entry saved
-        // (disabled), so a second try edits it instead of adding it twice.
-        self.patiently(|| self.apply_once(settings)).await?;
+        let current = self.current(&settings.name).await?;
+        let first = decide(current.as_ref(), settings);
+        // The first try uses what was just read; each later try looks again: a failed
+        // Test Connection may have left the entry saved (disabled), so a second try
+        // edits it instead of adding it twice.
+        let mut known = Some(current);
+        self.patiently(|| self.apply_once(settings, known.take()))
+            .await?;
         Ok(Step::new(first, ()))
     }
 
