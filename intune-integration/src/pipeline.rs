@@ -17,8 +17,7 @@ use crate::mdm::{MdmServerConfigurator, MdmServerSettings};
 use crate::outcome::{Outcome, Step, StepName};
 use crate::steps;
 use crate::verify::{
-    AdminKey, Prefetched, VerificationReport, VerifyInput, verify_connection,
-    verify_connection_with,
+    AdminKey, Prefetched, VerificationReport, VerifyInput, verify_connection_with,
 };
 use crate::version::{IntuneGates as _, IseVersion, TokenAudience};
 
@@ -263,22 +262,65 @@ fn ms(d: Duration) -> u64 {
 
 impl Onboarding {
     /// Verification alone (ISE's Test Connection reproduced per policy service node)
-    /// for the integration's existing application.
+    /// for the integration's existing application. Everything it reads first — ISE's
+    /// version, the application, the nodes' keys, the trusted store, Intune's
+    /// discovery — is read at once.
     pub async fn verify(&self) -> Result<VerificationReport, Error> {
         let identity = self.options.app_identity();
-        let (version, app) = tokio::try_join!(
-            async { Ok::<_, Error>(self.ise.version().await?) },
-            steps::find_app(&self.graph, &identity),
-        )?;
-        verify_connection(VerifyInput {
-            ise: &self.ise,
-            graph: &self.graph,
-            client_id: &app.client_id,
-            version,
-            admin_key: self.options.admin_key.clone(),
-            anchors: &self.anchors,
-            propagation_wait: self.options.propagation_wait,
-        })
+        let export_keys = matches!(self.options.admin_key, AdminKey::ExportFromIse);
+        let (version, app, keys, trusted, endpoints) = tokio::join!(
+            self.ise.version(),
+            async {
+                let seen = steps::observe_app(&self.graph, &identity).await?;
+                match steps::decide_registration(&seen, &identity)? {
+                    steps::Registration::Existing(app) | steps::Registration::Adopt(app) => {
+                        Ok(app.app_id)
+                    }
+                    steps::Registration::Create => Err(Error::Config {
+                        what: format!(
+                            "no application `{}`: run onboard first",
+                            identity.display_name
+                        ),
+                    }),
+                }
+            },
+            async {
+                if export_keys {
+                    steps::export_admin_certificates_with_keys(&self.ise)
+                        .await
+                        .map(|s| Some(s.value))
+                } else {
+                    Ok(None)
+                }
+            },
+            async { self.ise.trusted_certificates().list(&[]).await },
+            self.graph.intune_endpoints(),
+        );
+        let (version, client_id, keys, trusted) = (version?, app?, keys?, trusted?);
+        let provider = if version.supports_compliance_v3() {
+            graph_client::well_known::COMPLIANCE_RETRIEVAL_SERVICE
+        } else {
+            graph_client::well_known::NAC_API_SERVICE
+        };
+        verify_connection_with(
+            VerifyInput {
+                ise: &self.ise,
+                graph: &self.graph,
+                client_id: &client_id,
+                version,
+                admin_key: self.options.admin_key.clone(),
+                anchors: &self.anchors,
+                propagation_wait: self.options.propagation_wait,
+            },
+            Prefetched {
+                trusted: Some(trusted),
+                node_keys: keys,
+                intune_endpoint: endpoints
+                    .ok()
+                    .and_then(|e| e.into_iter().find(|e| e.provider_name == provider))
+                    .map(|e| e.uri),
+            },
+        )
         .await
     }
 
@@ -1003,7 +1045,11 @@ impl Onboarding {
                     propagation_wait: self.options.propagation_wait,
                 },
                 Prefetched {
-                    trusted: None,
+                    // The store as read before step 5, when step 5 changed nothing.
+                    trusted: anchors
+                        .as_ref()
+                        .is_some_and(|a| !a.outcome.is_write())
+                        .then(|| store.clone()),
                     node_keys: export_keys.then_some(material),
                     intune_endpoint,
                 },

@@ -791,7 +791,16 @@ pub async fn grant_permissions_knowing(
     let handle = graph.application(app.object_id.clone());
     let principal = graph.service_principal(app.service_principal_id.clone());
     // The requested permissions and the consent grants are independent: both at once.
+    // A service principal created just now belongs to an application created just
+    // now, which requests nothing yet: its permissions are set without a read.
+    let fresh = held.as_ref().is_some_and(Vec::is_empty);
     let requested = async {
+        if fresh {
+            handle
+                .set_required_resource_access(&targets.required_access())
+                .await?;
+            return Ok::<_, Error>(Outcome::Updated);
+        }
         let change = handle
             .merge_required_resource_access(&targets.required_access())
             .await?;

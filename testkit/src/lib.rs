@@ -234,7 +234,9 @@ const PROPAGATION_PATIENCE: std::time::Duration = std::time::Duration::from_secs
 
 /// Whether a Test Connection failed only because a new key or role is not usable yet.
 fn not_yet_propagated(message: &str) -> bool {
-    message.contains("AADSTS700027") || message.contains("(403)")
+    message.contains("AADSTS700027")
+        || message.contains("(403)")
+        || message.contains("answered 403")
 }
 
 /// The GUI answers refusals with `{"success":false,"message":...}` and an error status.
