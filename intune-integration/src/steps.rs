@@ -125,28 +125,43 @@ pub async fn observe_app(
     identity: &AppIdentity,
 ) -> Result<AppObservation, Error> {
     let apps = graph.applications();
+    // All three lookups at once: the later ones are needed only when the first finds
+    // nothing, and each costs a round trip when awaited in turn.
+    let (by_unique_name, by_client_id, by_display_name) = tokio::join!(
+        apps.get_by_unique_name(&identity.unique_name, false),
+        async {
+            match &identity.adopt_client_id {
+                Some(client_id) => apps.find_by_app_id(client_id).await.map(Some),
+                None => Ok(None),
+            }
+        },
+        async {
+            match &identity.adopt_client_id {
+                Some(_) => Ok(None),
+                None => apps
+                    .find_by_display_name(&identity.display_name)
+                    .await
+                    .map(Some),
+            }
+        },
+    );
     let mut seen = AppObservation {
-        by_unique_name: apps
-            .get_by_unique_name(&identity.unique_name, false)
-            .await?,
+        by_unique_name: by_unique_name?,
         ..AppObservation::default()
     };
     if seen.by_unique_name.is_some() {
         return Ok(seen);
     }
     if let Some(client_id) = &identity.adopt_client_id {
-        seen.by_client_id = Some(apps.find_by_app_id(client_id).await?.ok_or_else(|| {
-            Error::Config {
-                what: format!(
-                    "no application with client id {client_id} (app_client_id) exists in the tenant"
-                ),
-            }
+        seen.by_client_id = Some(by_client_id?.flatten().ok_or_else(|| Error::Config {
+            what: format!(
+                "no application with client id {client_id} (app_client_id) exists in the tenant"
+            ),
         })?);
         return Ok(seen);
     }
-    seen.by_display_name = apps
-        .find_by_display_name(&identity.display_name)
-        .await?
+    seen.by_display_name = by_display_name?
+        .unwrap_or_default()
         .into_iter()
         .filter(|a| a.unique_name.is_none())
         .collect();
