@@ -510,52 +510,72 @@ fn pair_onboarding(pair: &Pair, anchors: &[TrustAnchor]) -> Result<Onboarding, E
     }
 }
 
+/// Runs `op` on every pair of `inventory`; prints JSON or `table`; returns whether any
+/// pair failed or `bad` says its result is bad.
+async fn over_fleet<T, Op, Fut>(
+    cli: &Cli,
+    inventory: &Path,
+    concurrency: usize,
+    op: Op,
+    table: fn(&[fleet::PairResult<T>]) -> String,
+    bad: fn(&T) -> bool,
+) -> Result<u8, Box<dyn std::error::Error>>
+where
+    T: serde::Serialize + Send + 'static,
+    Op: Fn(Onboarding) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Result<T, Error>> + Send + 'static,
+{
+    let anchors = extra_anchors(&cli.anchors)?;
+    let inv = Inventory::load(inventory)?;
+    let results = fleet::run_all(&inv.pairs, concurrency, |pair| {
+        let (anchors, op) = (anchors.clone(), op.clone());
+        async move { op(pair_onboarding(&pair, &anchors)?).await }
+    })
+    .await;
+    if cli.json {
+        print_json(&serde_json::json!({ "pairs": results }))?;
+    } else {
+        print!("{}", table(&results));
+    }
+    let any_bad = results.iter().any(|r| match &r.result {
+        PairOutcome::Ok(t) => bad(t),
+        _ => true,
+    });
+    Ok(u8::from(any_bad))
+}
+
 async fn fleet_command(
     cli: &Cli,
     command: &FleetCommand,
 ) -> Result<u8, Box<dyn std::error::Error>> {
-    let anchors = extra_anchors(&cli.anchors)?;
     match command {
         FleetCommand::Doctor {
             inventory,
             concurrency,
         } => {
-            let inv = Inventory::load(inventory)?;
-            let results = fleet::run_all(&inv.pairs, *concurrency, |pair| {
-                let anchors = anchors.clone();
-                async move { pair_onboarding(&pair, &anchors)?.doctor().await }
-            })
-            .await;
-            if cli.json {
-                print_json(&serde_json::json!({ "pairs": results }))?;
-            } else {
-                print!("{}", fleet::doctor_table(&results));
-            }
-            let bad = results.iter().any(|r| match &r.result {
-                PairOutcome::Ok(d) => d.has_errors(),
-                _ => true,
-            });
-            Ok(u8::from(bad))
+            over_fleet(
+                cli,
+                inventory,
+                *concurrency,
+                |o: Onboarding| async move { o.doctor().await },
+                fleet::doctor_table,
+                Diagnosis::has_errors,
+            )
+            .await
         }
         FleetCommand::Plan {
             inventory,
             concurrency,
         } => {
-            let inv = Inventory::load(inventory)?;
-            let results = fleet::run_all(&inv.pairs, *concurrency, |pair| {
-                let anchors = anchors.clone();
-                async move { pair_onboarding(&pair, &anchors)?.plan().await }
-            })
-            .await;
-            if cli.json {
-                print_json(&serde_json::json!({ "pairs": results }))?;
-            } else {
-                print!("{}", fleet::plan_table(&results));
-            }
-            let bad = results
-                .iter()
-                .any(|r| !matches!(r.result, PairOutcome::Ok(_)));
-            Ok(u8::from(bad))
+            over_fleet(
+                cli,
+                inventory,
+                *concurrency,
+                |o: Onboarding| async move { o.plan().await },
+                fleet::plan_table,
+                |_| false,
+            )
+            .await
         }
     }
 }

@@ -297,11 +297,7 @@ impl Onboarding {
             self.graph.intune_endpoints(),
         );
         let (version, client_id, keys, trusted) = (version?, app?, keys?, trusted?);
-        let provider = if version.supports_compliance_v3() {
-            graph_client::well_known::COMPLIANCE_RETRIEVAL_SERVICE
-        } else {
-            graph_client::well_known::NAC_API_SERVICE
-        };
+        let provider = version.compliance_provider();
         verify_connection_with(
             VerifyInput {
                 ise: &self.ise,
@@ -999,11 +995,7 @@ impl Onboarding {
 
         // Steps 6 and 7, and verification (which reuses the keys, the discovery and
         // needs only what is written by now), at once.
-        let provider = if version.supports_compliance_v3() {
-            graph_client::well_known::COMPLIANCE_RETRIEVAL_SERVICE
-        } else {
-            graph_client::well_known::NAC_API_SERVICE
-        };
+        let provider = version.compliance_provider();
         let intune_endpoint = endpoints
             .ok()
             .and_then(|e| e.into_iter().find(|e| e.provider_name == provider))

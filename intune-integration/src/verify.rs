@@ -5,7 +5,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use graph_client::well_known::{COMPLIANCE_RETRIEVAL_SERVICE, NAC_API_SERVICE};
 use graph_client::{
     AssertionAlgorithm, ClientCertificate, Credentials, GraphClient, TokenAudience,
 };
@@ -396,11 +395,7 @@ pub async fn verify_connection_with(
 /// The Compliance Retrieval (or, before it, NAC) endpoint discovered with the
 /// caller's own Graph identity, if it may read it.
 pub async fn discovered_endpoint(graph: &GraphClient, version: &IseVersion) -> Option<String> {
-    let provider = if version.supports_compliance_v3() {
-        COMPLIANCE_RETRIEVAL_SERVICE
-    } else {
-        NAC_API_SERVICE
-    };
+    let provider = version.compliance_provider();
     graph
         .intune_endpoints()
         .await
@@ -442,11 +437,7 @@ async fn check_node(
         }
     };
     let as_ise = input.graph.with_credentials(Credentials::Certificate(cert));
-    let provider = if input.version.supports_compliance_v3() {
-        COMPLIANCE_RETRIEVAL_SERVICE
-    } else {
-        NAC_API_SERVICE
-    };
+    let provider = input.version.compliance_provider();
     let graph_side = async {
         let graph_scope = TokenAudience::Scope(graph_client::DEFAULT_GRAPH_SCOPE.into());
         // A key just registered is refused (AADSTS700027) until it has propagated to

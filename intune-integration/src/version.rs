@@ -60,6 +60,16 @@ pub trait IntuneGates {
     /// 3.1 patch 8+, 3.2 patch 4+, 3.3 and later.
     fn supports_compliance_v3(&self) -> bool;
 
+    /// The Intune endpoint this release asks Graph's discovery for:
+    /// `ComplianceRetrievalService` with the compliance API, else `NACAPIService`.
+    fn compliance_provider(&self) -> &'static str {
+        if self.supports_compliance_v3() {
+            graph_client::well_known::COMPLIANCE_RETRIEVAL_SERVICE
+        } else {
+            graph_client::well_known::NAC_API_SERVICE
+        }
+    }
+
     /// Whether onboarding can proceed: the release reaches Graph *and* the mandatory
     /// Compliance Retrieval API. Returns the token audience, or
     /// [`Error::UnsupportedIseVersion`] naming the release or patch to install.
