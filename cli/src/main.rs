@@ -247,6 +247,16 @@ fn progress(cli: &Cli, message: &str) -> Option<ProgressBar> {
     Some(bar)
 }
 
+/// Awaits `work` behind a spinner (on a terminal only).
+async fn spinning<T>(cli: &Cli, message: &str, work: impl std::future::Future<Output = T>) -> T {
+    let bar = progress(cli, message);
+    let out = work.await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    out
+}
+
 fn print_json(value: &impl serde::Serialize) -> Result<(), Box<dyn std::error::Error>> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
@@ -344,12 +354,7 @@ fn print_diagnosis(d: &Diagnosis) {
 }
 
 async fn doctor(cli: &Cli, ctx: &Context) -> Result<u8, Box<dyn std::error::Error>> {
-    let bar = progress(cli, "diagnosing");
-    let d = ctx.onboarding.doctor().await;
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    let d = d?;
+    let d = spinning(cli, "diagnosing", ctx.onboarding.doctor()).await?;
     if cli.json {
         print_json(&d)?;
     } else {
@@ -382,15 +387,12 @@ async fn rotate(
     dry_run: bool,
 ) -> Result<u8, Box<dyn std::error::Error>> {
     let renewed = parse_renewed(renewed)?;
-    let bar = progress(cli, "rotating");
-    let r = ctx
-        .onboarding
-        .rotate_admin_certificate(&renewed, dry_run)
-        .await;
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    let r = r?;
+    let r = spinning(
+        cli,
+        "rotating",
+        ctx.onboarding.rotate_admin_certificate(&renewed, dry_run),
+    )
+    .await?;
     if cli.json {
         print_json(&r)?;
     } else {
@@ -417,12 +419,12 @@ async fn trust_sync(
     ctx: &Context,
     dry_run: bool,
 ) -> Result<u8, Box<dyn std::error::Error>> {
-    let bar = progress(cli, "capturing the Microsoft endpoints' chains");
-    let s = ctx.onboarding.sync_trust_anchors(dry_run).await;
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    let s = s?;
+    let s = spinning(
+        cli,
+        "capturing the Microsoft endpoints' chains",
+        ctx.onboarding.sync_trust_anchors(dry_run),
+    )
+    .await?;
     if cli.json {
         print_json(&s)?;
     } else {

@@ -146,7 +146,8 @@ impl Onboarding {
                 s.add(anchor.clone());
                 s
             };
-            let outcome = steps::anchors_outcome(&steps::anchor_actions(&store, &one));
+            let actions = steps::anchor_actions(&store, &one);
+            let outcome = steps::anchors_outcome(&actions);
             needed.add(anchor.clone());
             planned.insert(anchor.name().to_owned(), outcome);
             hosts.push(HostChain {
@@ -154,10 +155,7 @@ impl Onboarding {
                 chain: subjects,
                 root: Some(anchor.name().to_owned()),
                 outcome,
-                detail: match (
-                    steps::anchor_actions(&store, &one).first().map(|(_, a)| a),
-                    dry_run,
-                ) {
+                detail: match (actions.first().map(|(_, a)| a), dry_run) {
                     (Some(AnchorAction::Keep), _) => {
                         format!("`{}` is trusted in ISE", anchor.name())
                     }

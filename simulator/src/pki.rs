@@ -299,14 +299,7 @@ pub(crate) fn server_config(
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
 ) -> Result<Arc<rustls::ServerConfig>, SimError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| SimError::Pki(format!("TLS versions: {e}")))?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .map_err(|e| SimError::Pki(format!("TLS server certificate: {e}")))?;
-    Ok(Arc::new(config))
+    swappable_server_config(SwappableCert::new(chain, &key)?)
 }
 
 /// SHA-1 of DER, raw.
