@@ -368,7 +368,18 @@ impl ApplicationHandle {
         &self,
         certs: &[CertificateKey],
     ) -> Result<Change<Vec<KeyCredential>>> {
-        let mut keys = self.key_credentials().await?;
+        let keys = self.key_credentials().await?;
+        self.add_certificates_to(keys, certs).await
+    }
+
+    /// [`add_certificates`](Self::add_certificates) given the application's current
+    /// keys (with their `key` material, as Graph answered a create), without reading
+    /// them. A key without material is refused, never dropped.
+    pub async fn add_certificates_to(
+        &self,
+        mut keys: Vec<KeyCredential>,
+        certs: &[CertificateKey],
+    ) -> Result<Change<Vec<KeyCredential>>> {
         let before = keys.len();
         for cert in certs {
             let thumbprint = cert.thumbprint();

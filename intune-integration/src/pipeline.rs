@@ -835,28 +835,54 @@ impl Onboarding {
         // together) and ISE's trusted store, at once.
         let microsoft = async {
             let seen = seen?;
-            let (app, app_t) = timed(
-                StepName::RegisterApp,
-                steps::register_app_from(&self.graph, &identity, &seen),
-            )
-            .await;
-            let app = app?;
+            let started = Instant::now();
+            let app = steps::application_from(&self.graph, &identity, &seen).await?;
+            // An application created just now is known as Graph answered it: no keys,
+            // no permissions, a new service principal that holds no grant. Its keys and
+            // requested permissions are written without a read, beside the service
+            // principal's creation; consent follows the service principal.
+            let fresh = app.outcome == Outcome::Created;
             let upload = timed(
                 StepName::UploadCertificate,
-                steps::upload_certificates(&self.graph, &app.value, &certs),
+                steps::upload_certificates_knowing(
+                    &self.graph,
+                    &app.value.id,
+                    &certs,
+                    fresh.then(|| app.value.key_credentials.clone()),
+                ),
             );
-            // An application created just now has a new service principal: it holds no
-            // grant yet, so its assignments are not read.
-            let fresh = app.outcome == Outcome::Created;
-            let perms = timed(StepName::GrantPermissions, async {
+            let grant_started = Instant::now();
+            let requested = async {
+                match &targets {
+                    Ok(t) => {
+                        let known = fresh.then(|| app.value.required_resource_access.clone());
+                        steps::request_permissions(&self.graph, &app.value.id, t, known)
+                            .await
+                            .map(Some)
+                    }
+                    // Reported from `targets` below.
+                    Err(_) => Ok(None),
+                }
+            };
+            let principal = steps::principal_for(&self.graph, &app);
+            let (principal, upload, requested) = tokio::join!(principal, upload, requested);
+            let app = steps::registered(app, principal?);
+            let app_t = started.elapsed();
+            let (perms, _) = timed(StepName::GrantPermissions, async {
                 let targets = targets?;
-                let held = fresh.then(Vec::new);
-                let perms =
-                    steps::grant_permissions_knowing(&self.graph, &app.value, &targets, held)
-                        .await?;
-                Ok::<_, Error>((perms, targets))
-            });
-            let (upload, perms) = tokio::join!(upload, perms);
+                let requested = requested?.unwrap_or(Outcome::Unchanged);
+                let consented = steps::consent_permissions(
+                    &self.graph,
+                    &app.value.service_principal_id,
+                    &targets,
+                    fresh.then(Vec::new),
+                )
+                .await?;
+                let step = Step::new(requested.and(consented), targets.roles.clone());
+                Ok::<_, Error>((step, targets))
+            })
+            .await;
+            let perms = (perms, grant_started.elapsed());
             Ok::<_, Error>(((app, app_t), upload, perms))
         };
         let ise_side = timed(

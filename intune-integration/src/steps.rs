@@ -13,7 +13,7 @@ use graph_client::well_known::{
 };
 use graph_client::{
     AppRoleAssignment, Application, ApplicationUpdate, CertificateKey, GraphClient, KeyCredential,
-    NewApplication, RequiredResourceAccess, ResourceAccess, merge_access,
+    NewApplication, RequiredResourceAccess, ResourceAccess, ServicePrincipal, merge_access,
 };
 use ise_client::{
     DEFAULT_SELF_SIGNED_NAME, ExportKind, ImportOutcome, IseClient, Node, SystemCertificate,
@@ -276,11 +276,25 @@ pub async fn register_app_from(
     identity: &AppIdentity,
     seen: &AppObservation,
 ) -> Result<Step<RegisteredApp>, Error> {
+    let app = application_from(graph, identity, seen).await?;
+    let sp = principal_for(graph, &app).await?;
+    Ok(registered(app, sp))
+}
+
+/// The application half of step 1: finds, adopts or creates the application object
+/// the observation decides, without its service principal ([`principal_for`]). An
+/// application `Created` here is the one Graph answered, with the (empty) keys and
+/// permissions it was created with, so what follows need not read them again.
+pub async fn application_from(
+    graph: &GraphClient,
+    identity: &AppIdentity,
+    seen: &AppObservation,
+) -> Result<Step<Application>, Error> {
     let decision = decide_registration(seen, identity)?;
     let apps = graph.applications();
-    let mut outcome = decision.outcome();
-    let app = match decision {
-        Registration::Existing(app) => app,
+    let outcome = decision.outcome();
+    match decision {
+        Registration::Existing(app) => Ok(Step::new(outcome, app)),
         Registration::Adopt(app) => {
             apps.update(
                 &app.id,
@@ -290,43 +304,61 @@ pub async fn register_app_from(
                 },
             )
             .await?;
-            app
+            Ok(Step::new(outcome, app))
         }
         Registration::Create => {
             let new = NewApplication::single_tenant(identity.display_name.clone());
             match apps.upsert(&identity.unique_name, &new).await? {
-                graph_client::Change::Created(Some(app)) => app,
+                graph_client::Change::Created(Some(app)) => Ok(Step::new(outcome, app)),
                 _ => {
                     // It existed after all (a concurrent run, or our own lost answer).
-                    outcome = Outcome::Unchanged;
-                    apps.get_by_unique_name(&identity.unique_name, true)
+                    let app = apps
+                        .get_by_unique_name(&identity.unique_name, true)
                         .await?
                         .ok_or_else(|| Error::Config {
                             what: format!(
                                 "the application `{}` was upserted but cannot be read back",
                                 identity.unique_name
                             ),
-                        })?
+                        })?;
+                    Ok(Step::unchanged(app))
                 }
             }
         }
-    };
-    // An application created just now cannot have a service principal (unless a
-    // concurrent run made one, which the upsert reads back): no look first.
-    let sp = if outcome == Outcome::Created {
-        graph.service_principals().upsert(&app.app_id).await?
+    }
+}
+
+/// The service principal half of step 1, for the application [`application_from`]
+/// answered. An application created just now cannot have a service principal (unless
+/// a concurrent run made one, which the upsert reads back): no look first.
+pub async fn principal_for(
+    graph: &GraphClient,
+    app: &Step<Application>,
+) -> Result<graph_client::Change<ServicePrincipal>, Error> {
+    let principals = graph.service_principals();
+    Ok(if app.outcome == Outcome::Created {
+        principals.upsert(&app.value.app_id).await?
     } else {
-        graph.service_principals().ensure(&app.app_id).await?
-    };
-    Ok(Step::new(
-        outcome.and(Outcome::from(&sp)),
+        principals.ensure(&app.value.app_id).await?
+    })
+}
+
+/// Step 1's result from its two halves.
+pub fn registered(
+    app: Step<Application>,
+    sp: graph_client::Change<ServicePrincipal>,
+) -> Step<RegisteredApp> {
+    let outcome = app.outcome.and(Outcome::from(&sp));
+    let app = app.value;
+    Step::new(
+        outcome,
         RegisteredApp {
             object_id: app.id,
             client_id: app.app_id,
             service_principal_id: sp.into_inner().id,
             display_name: app.display_name,
         },
-    ))
+    )
 }
 
 /// Step 2's result for one node.
@@ -617,11 +649,28 @@ pub async fn upload_certificates(
     app: &RegisteredApp,
     certs: &[&Certificate],
 ) -> Result<Step<Vec<String>>, Error> {
-    let handle = graph.application(app.object_id.clone());
-    // One read, merged into and written only when a key is missing, never dropping one;
-    // the keys checked below are the ones Graph answered or was sent.
+    upload_certificates_knowing(graph, &app.object_id, certs, None).await
+}
+
+/// [`upload_certificates`] to the application with this object id when its keys are
+/// already known (`known`: with their material, as Graph answered the application
+/// [`application_from`] created just now), so they are not read again. `None` reads
+/// them. Either way the write merges, never dropping a key.
+pub async fn upload_certificates_knowing(
+    graph: &GraphClient,
+    object_id: &str,
+    certs: &[&Certificate],
+    known: Option<Vec<KeyCredential>>,
+) -> Result<Step<Vec<String>>, Error> {
+    let handle = graph.application(object_id.to_owned());
+    // One read (unless known), merged into and written only when a key is missing,
+    // never dropping one; the keys checked below are the ones Graph answered or was
+    // sent.
     let wanted: Vec<CertificateKey> = certs.iter().map(|c| certificate_key(c)).collect();
-    let change = handle.add_certificates(&wanted).await?;
+    let change = match known {
+        Some(current) => handle.add_certificates_to(current, &wanted).await?,
+        None => handle.add_certificates(&wanted).await?,
+    };
     let outcome = Outcome::from(&change);
     let keys = change.into_inner();
     let mut thumbprints = Vec::new();
@@ -803,50 +852,79 @@ pub async fn grant_permissions_knowing(
     targets: &PermissionTargets,
     held: Option<Vec<AppRoleAssignment>>,
 ) -> Result<Step<GrantedPermissions>, Error> {
-    let handle = graph.application(app.object_id.clone());
-    let principal = graph.service_principal(app.service_principal_id.clone());
-    // The requested permissions and the consent grants are independent: both at once.
     // A service principal created just now belongs to an application created just
     // now, which requests nothing yet: its permissions are set without a read.
     let fresh = held.as_ref().is_some_and(Vec::is_empty);
-    let requested = async {
-        if fresh {
-            handle
-                .set_required_resource_access(&targets.required_access())
-                .await?;
-            return Ok::<_, Error>(Outcome::Updated);
-        }
-        let change = handle
-            .merge_required_resource_access(&targets.required_access())
-            .await?;
-        Ok::<_, Error>(Outcome::from(&change))
-    };
-    let consented = async {
-        let held = match held {
-            Some(h) => h,
-            None => principal.app_role_assignments()?.all().await?,
-        };
-        let missing = missing_grants(&held, targets);
-        // Graph refuses a duplicate assignment, read as Unchanged: no second read.
-        let created = futures_util::future::join_all(
-            missing
-                .iter()
-                .map(|(resource, role)| principal.assign_app_role(resource, role)),
-        )
-        .await
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()?;
-        Ok::<_, Error>(if created.iter().any(|c| c.is_write()) {
-            Outcome::Updated
-        } else {
-            Outcome::Unchanged
-        })
-    };
-    // Both run to their end even when one fails, so that what is sent does not depend
-    // on which finishes first.
-    let (requested, consented) = tokio::join!(requested, consented);
+    // The requested permissions and the consent grants are independent: both at once,
+    // and both run to their end even when one fails, so that what is sent does not
+    // depend on which finishes first.
+    let (requested, consented) = tokio::join!(
+        request_permissions(graph, &app.object_id, targets, fresh.then(Vec::new)),
+        consent_permissions(graph, &app.service_principal_id, targets, held),
+    );
     let (requested, consented) = (requested?, consented?);
     Ok(Step::new(requested.and(consented), targets.roles.clone()))
+}
+
+/// The first half of step 4: adds the two permissions to the application's
+/// `requiredResourceAccess`, keeping every other entry. `known` is the current list
+/// when the caller holds it (as Graph answered an application created just now), so it
+/// is not read again; `None` reads it.
+pub async fn request_permissions(
+    graph: &GraphClient,
+    object_id: &str,
+    targets: &PermissionTargets,
+    known: Option<Vec<RequiredResourceAccess>>,
+) -> Result<Outcome, Error> {
+    let handle = graph.application(object_id.to_owned());
+    let wanted = targets.required_access();
+    match known {
+        Some(current) => {
+            let merged = merge_access(&current, &wanted);
+            if merged == current {
+                return Ok(Outcome::Unchanged);
+            }
+            handle.set_required_resource_access(&merged).await?;
+            Ok(Outcome::Updated)
+        }
+        None => {
+            let change = handle.merge_required_resource_access(&wanted).await?;
+            Ok(Outcome::from(&change))
+        }
+    }
+}
+
+/// The second half of step 4: admin consent, the app role assignments of the service
+/// principal with this object id not yet held. `held` is what it holds when known
+/// (an empty list for a service principal created just now); `None` reads it. A
+/// grant that exists after all is refused by Graph as a duplicate and read as
+/// `Unchanged`.
+pub async fn consent_permissions(
+    graph: &GraphClient,
+    service_principal_id: &str,
+    targets: &PermissionTargets,
+    held: Option<Vec<AppRoleAssignment>>,
+) -> Result<Outcome, Error> {
+    let principal = graph.service_principal(service_principal_id.to_owned());
+    let held = match held {
+        Some(h) => h,
+        None => principal.app_role_assignments()?.all().await?,
+    };
+    let missing = missing_grants(&held, targets);
+    // Graph refuses a duplicate assignment, read as Unchanged: no second read.
+    let created = futures_util::future::join_all(
+        missing
+            .iter()
+            .map(|(resource, role)| principal.assign_app_role(resource, role)),
+    )
+    .await
+    .into_iter()
+    .collect::<Result<Vec<_>, _>>()?;
+    Ok(if created.iter().any(|c| c.is_write()) {
+        Outcome::Updated
+    } else {
+        Outcome::Unchanged
+    })
 }
 
 /// What ISE's External MDM form needs from Entra ID.
