@@ -539,7 +539,7 @@ impl HttpCore {
             .await
             .map_err(|e| self.classify_transport(e))?;
         let status = response.status();
-        let headers = response.headers().clone();
+        let headers = std::mem::take(response.headers_mut());
         let success = status.is_success();
         let cap = if success {
             self.settings.limits.cap(meta.body)

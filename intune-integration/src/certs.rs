@@ -181,6 +181,9 @@ fn pem_blocks(text: &str) -> Result<Vec<pem::Pem>, Error> {
                 .unwrap_or_default()
                 .trim()
                 .to_owned();
+            if let Some(pem) = plain_pem_block(chunk, &label) {
+                return Ok(pem);
+            }
             pem::parse(chunk).map_err(|e| match e {
                 pem::PemError::MismatchedTags(begin, end) => {
                     Error::PemLabelMismatch { block, begin, end }
@@ -197,6 +200,143 @@ fn pem_blocks(text: &str) -> Result<Vec<pem::Pem>, Error> {
             })
         })
         .collect()
+}
+
+/// The common case read quickly: `-----BEGIN L-----`, base64 lines, `-----END L-----`
+/// with the same label, no headers. Anything else (`None`) goes to the `pem` crate,
+/// whose errors name what is wrong; both give the same block for well-formed input.
+fn plain_pem_block(chunk: &str, label: &str) -> Option<pem::Pem> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let body = chunk.strip_prefix(begin.as_str())?;
+    let (body, _) = body.split_once(end.as_str())?;
+    if body.contains(':') || body.contains('-') {
+        return None;
+    }
+    let mut compact = Vec::with_capacity(body.len());
+    for line in body.split('\n') {
+        compact.extend_from_slice(line.trim_ascii().as_bytes());
+    }
+    let der = STANDARD.decode(compact).ok()?;
+    if der.is_empty() {
+        return None;
+    }
+    Some(pem::Pem::new(label, der))
+}
+
+/// The attribute types of nearly every certificate name, with the short names
+/// `x509-cert`'s `Display` gives them (read off it once, so the text is the same; that
+/// `Display` searches `const-oid`'s whole database for every attribute it writes).
+fn common_attribute_names() -> &'static [(der::asn1::ObjectIdentifier, Option<String>)] {
+    use der::asn1::ObjectIdentifier as Oid;
+    // CN, C, O, OU, L, ST, street, DC, UID, serialNumber, SN, GN, title, postalCode,
+    // businessCategory, emailAddress (PKCS #9), organizationIdentifier.
+    const COMMON: [Oid; 17] = [
+        Oid::new_unwrap("2.5.4.3"),
+        Oid::new_unwrap("2.5.4.6"),
+        Oid::new_unwrap("2.5.4.10"),
+        Oid::new_unwrap("2.5.4.11"),
+        Oid::new_unwrap("2.5.4.7"),
+        Oid::new_unwrap("2.5.4.8"),
+        Oid::new_unwrap("2.5.4.9"),
+        Oid::new_unwrap("0.9.2342.19200300.100.1.25"),
+        Oid::new_unwrap("0.9.2342.19200300.100.1.1"),
+        Oid::new_unwrap("2.5.4.5"),
+        Oid::new_unwrap("2.5.4.4"),
+        Oid::new_unwrap("2.5.4.42"),
+        Oid::new_unwrap("2.5.4.12"),
+        Oid::new_unwrap("2.5.4.17"),
+        Oid::new_unwrap("2.5.4.15"),
+        Oid::new_unwrap("1.2.840.113549.1.9.1"),
+        Oid::new_unwrap("2.5.4.97"),
+    ];
+    static NAMES: std::sync::OnceLock<Vec<(Oid, Option<String>)>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| {
+        COMMON
+            .into_iter()
+            .map(|oid| (oid, display_name_of(oid)))
+            .collect()
+    })
+}
+
+/// The name `x509-cert`'s `Display` gives attributes of this type: read off what it
+/// writes for a probe value (`KEY=x`); `None` when it writes the OID form.
+fn display_name_of(oid: der::asn1::ObjectIdentifier) -> Option<String> {
+    let value = der::asn1::Utf8StringRef::new("x").ok()?;
+    let probe = x509_cert::attr::AttributeTypeAndValue {
+        oid,
+        value: der::asn1::Any::from(value),
+    };
+    let text = probe.to_string();
+    let key = text.strip_suffix("=x")?;
+    (!key.is_empty() && !key.contains('.')).then(|| key.to_owned())
+}
+
+/// A distinguished name in RFC 4514 form, exactly as `x509-cert`'s `Display` writes
+/// it (last RDN first, `,` between RDNs, `+` inside one, its escapes), with the
+/// attribute names of [`common_attribute_names`] looked up in that short table.
+fn rfc4514(name: &x509_cert::name::Name) -> String {
+    use der::Tagged as _;
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let rdns: Vec<_> = name.iter_rdn().collect();
+    for (i, rdn) in rdns.into_iter().rev().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        for (j, atv) in rdn.iter().enumerate() {
+            if j > 0 {
+                out.push('+');
+            }
+            let known = common_attribute_names()
+                .iter()
+                .find(|(oid, _)| *oid == atv.oid)
+                .and_then(|(_, n)| n.as_deref());
+            // The string types `x509-cert` writes as text, checked as it checks them.
+            let v = &atv.value;
+            let text = match v.tag() {
+                der::Tag::PrintableString => der::asn1::PrintableStringRef::try_from(v)
+                    .ok()
+                    .map(|s| s.as_str()),
+                der::Tag::Utf8String => der::asn1::Utf8StringRef::try_from(v)
+                    .ok()
+                    .map(|s| s.as_str()),
+                der::Tag::Ia5String => der::asn1::Ia5StringRef::try_from(v)
+                    .ok()
+                    .map(|s| s.as_str()),
+                der::Tag::TeletexString => der::asn1::TeletexStringRef::try_from(v)
+                    .ok()
+                    .map(|s| s.as_str()),
+                _ => None,
+            };
+            match (known, text) {
+                (Some(key), Some(value)) => {
+                    out.push_str(key);
+                    out.push('=');
+                    for (k, c) in value.char_indices() {
+                        let last = k + c.len_utf8() == value.len();
+                        match c {
+                            '#' if k == 0 => out.push_str("\\#"),
+                            ' ' if k == 0 || last => out.push_str("\\ "),
+                            '"' | '+' | ',' | ';' | '<' | '>' | '\\' => {
+                                out.push('\\');
+                                out.push(c);
+                            }
+                            '\x00'..='\x1f' | '\x7f' => {
+                                let _ = write!(out, "\\{:02x}", c as u8);
+                            }
+                            _ => out.push(c),
+                        }
+                    }
+                }
+                // Anything else as `x509-cert` writes it.
+                _ => {
+                    let _ = write!(out, "{atv}");
+                }
+            }
+        }
+    }
+    out
 }
 
 fn is_private_key_label(label: &str) -> bool {
@@ -332,12 +472,12 @@ impl Certificate {
 
     /// The subject distinguished name in RFC 4514 form (`CN=...,O=...,C=...`).
     pub fn subject(&self) -> String {
-        self.tbs().subject().to_string()
+        rfc4514(self.tbs().subject())
     }
 
     /// The issuer distinguished name in RFC 4514 form.
     pub fn issuer(&self) -> String {
-        self.tbs().issuer().to_string()
+        rfc4514(self.tbs().issuer())
     }
 
     /// The subject's common name (the last CN attribute), if it has one that decodes.

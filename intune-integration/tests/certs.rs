@@ -348,3 +348,30 @@ fn key_algorithms_are_named() {
     };
     assert!(e.to_string().contains("key type RSA"), "{e}");
 }
+
+/// Every certificate of the system's CA bundle (about 145 real roots from many
+/// issuers, with every common attribute type and escape) and the fixtures: the fast
+/// PEM reading gives the `pem` crate's bytes, and the names read as `x509-cert`'s own
+/// `Display` writes them.
+#[test]
+fn fast_paths_agree_with_the_crates_they_shortcut() {
+    use der::Decode as _;
+    let mut text =
+        std::fs::read_to_string("/etc/ssl/certs/ca-certificates.crt").unwrap_or_default();
+    for fixture in [ROOT, ROOT2, INTER, LEAF, ISE] {
+        text.push_str(fixture);
+    }
+    let ours = Certificate::parse_pem_bundle(&text).expect("bundle parses");
+    let theirs = pem::parse_many(&text).expect("pem parses");
+    assert_eq!(ours.len(), theirs.len());
+    assert!(ours.len() >= 5);
+    for (cert, block) in ours.iter().zip(&theirs) {
+        assert_eq!(cert.der(), block.contents());
+        let parsed = x509_cert::Certificate::from_der(block.contents()).expect("decodes");
+        assert_eq!(
+            cert.subject(),
+            parsed.tbs_certificate().subject().to_string()
+        );
+        assert_eq!(cert.issuer(), parsed.tbs_certificate().issuer().to_string());
+    }
+}
