@@ -45,6 +45,13 @@ struct Args {
     /// Use the manual checklist instead of the simulator's GUI surface.
     #[arg(long)]
     manual: bool,
+    /// Log lines on standard error: -v progress, -vv every request. Without -v or
+    /// -q, `RUST_LOG` decides (`RUST_LOG=debug` shows every request).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Only errors on standard error.
+    #[arg(short, long, conflicts_with = "verbose")]
+    quiet: bool,
 }
 
 fn print_step(step: &StepReport) {
@@ -131,6 +138,7 @@ async fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
+    ise_intune_testkit::logging::init(args.verbose, args.quiet);
     match run(args).await {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,

@@ -56,6 +56,14 @@ struct Cli {
     /// Print one JSON object instead of text (no progress output).
     #[arg(long, global = true)]
     json: bool,
+    /// Log lines on standard error: -v the library's progress, -vv every request
+    /// (method, path, status, attempt, elapsed; never a secret). Without -v or -q,
+    /// `RUST_LOG` decides (e.g. `RUST_LOG=ise_client=debug`).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Only errors on standard error.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -626,6 +634,7 @@ async fn run(cli: Cli) -> Result<u8, Box<dyn std::error::Error>> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    ise_intune_testkit::logging::init(cli.verbose, cli.quiet);
     match run(cli).await {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

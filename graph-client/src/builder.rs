@@ -153,7 +153,9 @@ impl GraphClientBuilder {
         let login = parse_base("login authority", &self.login_authority)?;
         let graph = parse_base("Graph base URL", &self.graph_base)?;
         let tls = rustls_config(&self.tls)?;
-        let core = HttpCore::new(tls, self.settings).map_err(Error::HttpClient)?;
+        let core = HttpCore::new(tls, self.settings)
+            .map_err(Error::HttpClient)?
+            .with_request_log(log_request);
         Ok(GraphClient {
             inner: Arc::new(Inner {
                 core,
@@ -202,3 +204,9 @@ fn rustls_config(roots: &TlsRoots) -> Result<rustls::ClientConfig> {
         .with_no_client_auth();
     Ok(config)
 }
+
+ise_intune_http::request_log!(
+    /// Each request's attempts at debug level under this crate's target
+    /// (`RUST_LOG=graph_client=debug`).
+    fn log_request
+);

@@ -10,8 +10,12 @@ pub mod send;
 pub use retry::{Attempt, Decision, RetryPolicy, StatusClass};
 pub use send::{
     Answer, BodyKind, BodyLimits, Classify, DefaultClassify, HttpCore, HttpSettings, RequestClass,
-    RequestCounts, RequestMeta, SendError, TransportError, TransportErrorKind,
+    RequestCounts, RequestLog, RequestMeta, RequestRecord, SendError, TransportError,
+    TransportErrorKind, default_request_log,
 };
+
+#[doc(hidden)]
+pub use tracing as __tracing;
 
 use std::sync::Arc;
 

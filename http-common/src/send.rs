@@ -359,6 +359,70 @@ pub enum SendError<E> {
     Transport(TransportError),
 }
 
+/// One attempt of one request, as the core reports it to its client's log
+/// ([`HttpCore::with_request_log`]). It holds no query, header or body: no secret.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct RequestRecord<'a> {
+    /// The service.
+    pub service: &'static str,
+    /// HTTP method.
+    pub method: &'a Method,
+    /// The host.
+    pub host: &'a str,
+    /// The URL path.
+    pub path: &'a str,
+    /// The answer's status; `None` when there was no answer.
+    pub status: Option<u16>,
+    /// What went wrong when there was no answer.
+    pub error: Option<&'a TransportErrorKind>,
+    /// Which attempt (from 1).
+    pub attempt: u32,
+    /// How long the attempt took, in milliseconds.
+    pub elapsed_ms: u64,
+}
+
+/// Writes one [`RequestRecord`]; each client passes one that logs under its own
+/// `tracing` target, so that `RUST_LOG=ise_client=debug` shows ISE's requests.
+pub type RequestLog = fn(&RequestRecord<'_>);
+
+/// Defines a [`RequestLog`] function named `$name` in the calling module, so that its
+/// events carry that module's `tracing` target: one debug line per attempt with the
+/// service, method, path, status (or what went wrong), attempt and elapsed time.
+#[macro_export]
+macro_rules! request_log {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident) => {
+        $(#[$meta])*
+        $vis fn $name(r: &$crate::RequestRecord<'_>) {
+            match r.error {
+                None => $crate::__tracing::debug!(
+                    service = %r.service,
+                    method = %r.method,
+                    path = %r.path,
+                    status = r.status.unwrap_or_default(),
+                    attempt = r.attempt,
+                    elapsed_ms = r.elapsed_ms,
+                    "request"
+                ),
+                Some(error) => $crate::__tracing::debug!(
+                    service = %r.service,
+                    method = %r.method,
+                    path = %r.path,
+                    %error,
+                    attempt = r.attempt,
+                    elapsed_ms = r.elapsed_ms,
+                    "request failed"
+                ),
+            }
+        }
+    };
+}
+
+request_log!(
+    /// The core's own request log (target `ise_intune_http::send`).
+    pub fn default_request_log
+);
+
 /// The HTTP core of one client: connections, settings, counters. Cheap to clone.
 #[derive(Clone)]
 pub struct HttpCore {
@@ -366,6 +430,7 @@ pub struct HttpCore {
     settings: HttpSettings,
     counters: Arc<Counters>,
     rng: Arc<SystemRandom>,
+    log: RequestLog,
 }
 
 impl fmt::Debug for HttpCore {
@@ -391,7 +456,15 @@ impl HttpCore {
             settings,
             counters: Arc::default(),
             rng: Arc::new(SystemRandom::new()),
+            log: default_request_log,
         })
+    }
+
+    /// The same core, reporting each attempt to `log` instead of
+    /// [`default_request_log`].
+    pub fn with_request_log(mut self, log: RequestLog) -> Self {
+        self.log = log;
+        self
     }
 
     /// The same connections and settings with fresh counters.
@@ -453,17 +526,21 @@ impl HttpCore {
                 let request = prepare().await.map_err(SendError::Prepare)?;
                 self.count(meta.class);
                 let t0 = Instant::now();
-                let (failure, error) = match self.attempt(meta, request).await {
+                let outcome = self.attempt(meta, request).await;
+                let record = RequestRecord {
+                    service: meta.service,
+                    method: &meta.method,
+                    host: meta.host,
+                    path: meta.path,
+                    status: outcome.as_ref().ok().map(|a| a.status.as_u16()),
+                    error: outcome.as_ref().err().map(|(_, kind, _)| kind),
+                    attempt,
+                    elapsed_ms: u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX),
+                };
+                (self.log)(&record);
+                let (failure, error) = match outcome {
                     Ok(mut answer) => {
                         answer.attempts = attempt;
-                        let elapsed_ms =
-                            u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX);
-                        tracing::debug!(
-                            status = answer.status.as_u16(),
-                            attempt,
-                            elapsed_ms,
-                            "request"
-                        );
                         if answer.status.is_success() {
                             return Ok(answer);
                         }
@@ -476,7 +553,6 @@ impl HttpCore {
                         (Some(failure), Ok(answer))
                     }
                     Err((failure, kind, source)) => {
-                        tracing::debug!(attempt, error = %kind, "request failed");
                         let error = TransportError {
                             service: meta.service,
                             method: meta.method.to_string(),

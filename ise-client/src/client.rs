@@ -122,7 +122,9 @@ impl IseClientBuilder {
         })?;
         let rejections = Arc::new(Rejections::default());
         let tls = client_config(&policy, rejections.clone())?;
-        let core = HttpCore::new(tls, self.settings).map_err(Error::HttpClient)?;
+        let core = HttpCore::new(tls, self.settings)
+            .map_err(Error::HttpClient)?
+            .with_request_log(log_request);
         Ok(IseClient {
             inner: Arc::new(Inner {
                 core,
@@ -448,3 +450,9 @@ impl IseClient {
         decode(&what, &answer.body)
     }
 }
+
+ise_intune_http::request_log!(
+    /// Each request's attempts at debug level under this crate's target
+    /// (`RUST_LOG=ise_client=debug`).
+    fn log_request
+);

@@ -267,16 +267,33 @@ fn filters_of(uri_query: Option<&str>) -> Vec<String> {
 }
 
 fn system_json(s: &Shared, c: &crate::state::SystemCert) -> Value {
+    // ISE shows the certificate's own subject and issuer common names: each node's
+    // self-signed certificate is issued to and by that node's FQDN (or the wildcard).
+    let summary = crate::der::summary(&c.issued.cert_der);
+    let issued_to = summary
+        .as_ref()
+        .map(|x| x.common_name.clone())
+        .unwrap_or_default();
+    let issued_by = summary
+        .as_ref()
+        .map(|x| {
+            x.issuer
+                .split(',')
+                .find_map(|p| p.trim().strip_prefix("CN="))
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .unwrap_or_default();
     json!({
         "id": c.id, "friendlyName": c.friendly_name,
-        "issuedTo": s.with_world(|w| w.ise_fqdn.clone()), "issuedBy": s.with_world(|w| w.ise_fqdn.clone()),
+        "issuedTo": issued_to, "issuedBy": issued_by,
         "validFrom": ise_date(c.not_before), "expirationDate": ise_date(c.not_after),
         "keySize": if c.ecdsa { 256 } else { 2048 }, "selfSigned": c.self_signed,
         "sha256Fingerprint": crate::pki::hex(&crate::pki::sha256(&c.issued.cert_der)).to_ascii_lowercase(),
         "signatureAlgorithm": if c.ecdsa { "SHA256withECDSA" } else { "SHA256withRSA" }, "usedBy": c.used_by,
         "serialNumberDecimalFormat": c.serial_decimal,
         "groupTag": "Default Portal Certificate Group", "portalsUsingTheTag": "BYOD Portal (default)",
-        "link": {"rel": "self", "href": format!("{}/api/v1/certs/system-certificate/ise-pan/{}", s.urls.ise, c.id), "type": "application/json"},
+        "link": {"rel": "self", "href": format!("{}/api/v1/certs/system-certificate/{}/{}", s.urls.ise, c.host, c.id), "type": "application/json"},
     })
 }
 

@@ -743,7 +743,6 @@ impl Simulator {
         let pki = pki::Pki::generate(&["Cisco Root CA 2099", "Cisco ECC Root CA 2099"])?;
         let nodes = state::deployment(b.nodes);
         let ise_hostname = nodes[0].hostname.clone();
-        let ise_fqdn = nodes[0].fqdn.clone();
         // Each node's Admin certificate (one wildcard when shared); the first is the
         // primary's, presented on ISE's HTTPS port.
         let mut node_certs: Vec<(String, pki::Issued)> = Vec::new();
@@ -813,7 +812,6 @@ impl Simulator {
             ise_version: b.ise_version.clone(),
             ise_patch: b.ise_patch,
             ise_hostname: ise_hostname.clone(),
-            ise_fqdn,
             nodes: nodes.clone(),
             system_certs,
             trusted,

@@ -259,6 +259,14 @@ pub(crate) async fn serve(
                         shared.fault_roll(service, &method, &format!("{path}{lane}"))
                     };
                     let log = |status: u16, fault: Option<&'static str>| {
+                        tracing::info!(
+                            service = service.name(),
+                            %method,
+                            %path,
+                            status,
+                            fault = fault.unwrap_or("none"),
+                            "served"
+                        );
                         shared.with_world(|w| {
                             w.log.push(LoggedRequest {
                                 service: service.name(),

@@ -229,7 +229,6 @@ pub(crate) struct World {
     pub(crate) ise_version: String,
     pub(crate) ise_patch: u16,
     pub(crate) ise_hostname: String,
-    pub(crate) ise_fqdn: String,
     /// The deployment's nodes, the primary admin node first.
     pub(crate) nodes: Vec<IseNode>,
     pub(crate) system_certs: Vec<SystemCert>,

@@ -23,6 +23,7 @@
 use std::sync::Arc;
 
 pub mod chaos;
+pub mod logging;
 
 use graph_client::{Credentials, GraphClient, TlsRoots};
 use intune_integration::Error;

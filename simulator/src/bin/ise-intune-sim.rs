@@ -59,6 +59,33 @@ struct Args {
     /// Seed of the fault decisions (default: --seed).
     #[arg(long, value_name = "N")]
     fault_seed: Option<u64>,
+    /// More log lines on standard error: -v every request served, -vv more.
+    /// `RUST_LOG` is used when neither -v nor -q is given.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Only errors on standard error.
+    #[arg(short, long, conflicts_with = "verbose")]
+    quiet: bool,
+}
+
+/// A `tracing` subscriber on standard error: `RUST_LOG`, or -v / -vv / -q.
+fn init_logging(verbose: u8, quiet: bool) {
+    use std::io::IsTerminal as _;
+    let spec = match (quiet, verbose) {
+        (true, _) => "error".to_owned(),
+        (false, 0) => std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+        (false, 1) => "warn,ise_intune_simulator=info".into(),
+        (false, _) => "warn,ise_intune_simulator=debug".into(),
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&spec).unwrap_or_else(|e| {
+        eprintln!("ignoring the log filter `{spec}`: {e}");
+        tracing_subscriber::EnvFilter::new("warn")
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
 }
 
 fn parse_faults(spec: &str) -> Result<(Vec<Service>, Faults), String> {
@@ -68,6 +95,7 @@ fn parse_faults(spec: &str) -> Result<(Vec<Service>, Faults), String> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
+    init_logging(args.verbose, args.quiet);
     let info_file = args.info_file;
     let mut builder = Simulator::builder();
     if let Some(ms) = args.latency_ms {

@@ -1,0 +1,95 @@
+//! Composing steps by hand, without `Onboarding`: register the application, export
+//! ISE's Admin certificates, upload them, grant the permissions, import Intune's roots,
+//! then verify as ISE would. Each step is an idempotent function returning what it
+//! changed; a second run reports `unchanged` everywhere.
+//!
+//! ```text
+//! cargo run --example compose_steps                   # in-process simulator
+//! cargo run --example compose_steps -- --config ise-intune.toml [-vv]
+//! ```
+
+mod common;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use ise_intune::integration::steps;
+use ise_intune::integration::verify::{AdminKey, VerifyInput, verify_connection};
+
+/// Runs steps 1–5 one by one, then verification.
+#[derive(Parser, Debug)]
+struct Args {
+    #[command(flatten)]
+    target: common::Target,
+    /// The application's display name.
+    #[arg(long, default_value = "Cisco ISE Intune integration")]
+    app_name: String,
+}
+
+async fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
+    let connected = args.target.connect().await?;
+    let (ise, graph) = (connected.onboarding.ise(), connected.onboarding.graph());
+    let anchors = connected.onboarding.anchors();
+
+    // Step 1: the application and its service principal (found by uniqueName).
+    let app = steps::register_app(graph, args.app_name.as_str()).await?;
+    println!(
+        "register_app      {:<10} {}",
+        app.outcome, app.value.client_id
+    );
+    // Step 2: every node's Admin certificate.
+    let admins = steps::export_admin_certificates(ise).await?;
+    for a in &admins.value {
+        println!(
+            "export            {:<10} {} SHA-1 {}",
+            admins.outcome.to_string(),
+            a.node.hostname,
+            a.certificate.sha1()
+        );
+    }
+    // Step 3: each distinct certificate as a key of the application (keeping others).
+    let certs = steps::distinct_certificates(&admins.value);
+    let uploaded = steps::upload_certificates(graph, &app.value, &certs).await?;
+    println!(
+        "upload            {:<10} {}",
+        uploaded.outcome.to_string(),
+        uploaded.value.join(", ")
+    );
+    // Step 4: Intune get_device_compliance and Graph Application.Read.All, consented.
+    let granted = steps::grant_permissions(graph, &app.value).await?;
+    println!("grant_permissions {:<10}", granted.outcome.to_string());
+    // Step 5: Intune's roots into ISE's trusted store.
+    let imported = steps::import_trust_anchors(ise, anchors).await?;
+    println!("import_anchors    {:<10}", imported.outcome.to_string());
+
+    // Verification as ISE does it: each node's exported key gets tokens and Intune
+    // answers. New keys and grants take a moment to propagate; it waits for that.
+    let report = verify_connection(VerifyInput {
+        ise,
+        graph,
+        client_id: &app.value.client_id,
+        version: ise.version().await?,
+        admin_key: AdminKey::ExportFromIse,
+        anchors,
+        propagation_wait: Duration::from_secs(120),
+    })
+    .await?;
+    for check in &report.checks {
+        println!(
+            "  [{}] {}",
+            if check.ok { "ok" } else { "FAIL" },
+            check.detail
+        );
+    }
+    Ok(report.ok)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run(Args::parse()).await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => common::report(e.as_ref()),
+    }
+}
