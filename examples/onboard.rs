@@ -13,6 +13,8 @@
 //! Exit status: 0 when every step completed and verification passed; 1 otherwise; 2 for
 //! bad arguments.
 
+mod common;
+
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -142,14 +144,6 @@ async fn main() -> ExitCode {
     match run(args).await {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("error: {e}");
-            let mut source = e.source();
-            while let Some(s) = source {
-                eprintln!("  caused by: {s}");
-                source = s.source();
-            }
-            ExitCode::FAILURE
-        }
+        Err(e) => common::report(e.as_ref()),
     }
 }

@@ -267,8 +267,10 @@ fn filters_of(uri_query: Option<&str>) -> Vec<String> {
 }
 
 fn system_json(s: &Shared, c: &crate::state::SystemCert) -> Value {
-    // ISE shows the certificate's own subject and issuer common names: each node's
-    // self-signed certificate is issued to and by that node's FQDN (or the wildcard).
+    // ISE shows the certificate's own subject and issuer common names (ISE OpenAPI
+    // `GET /api/v1/certs/system-certificate/{hostName}`: `issuedTo`, `issuedBy`, and a
+    // `link.href` under that host): each node's self-signed certificate is issued to
+    // and by that node's FQDN (or the wildcard).
     let summary = crate::der::summary(&c.issued.cert_der);
     let issued_to = summary
         .as_ref()
