@@ -61,3 +61,8 @@ pub use resources::{
     ApplicationHandle, Applications, ListOptions, Pager, ServicePrincipalHandle, ServicePrincipals,
     merge_access, odata_quote,
 };
+
+/// The README's example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

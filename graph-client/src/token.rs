@@ -27,10 +27,10 @@ impl GraphClient {
         // (a failure does not turn into as many retries as there were waiters).
         let seen = slot.try_lock().ok().map(|g| g.generation);
         let mut guard = slot.lock().await;
-        if let Some(token) = guard.token.as_ref() {
-            if token.fresh_for(self.inner.refresh_margin) {
-                return Ok(token.clone());
-            }
+        if let Some(token) = guard.token.as_ref()
+            && token.fresh_for(self.inner.refresh_margin)
+        {
+            return Ok(token.clone());
         }
         if let (None, Some(what)) = (seen, guard.last_error.as_ref()) {
             return Err(Error::Credentials {

@@ -170,3 +170,8 @@ pub fn jitter(rng: &ring::rand::SystemRandom) -> f64 {
         Err(_) => 0.5,
     }
 }
+
+/// The README's example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

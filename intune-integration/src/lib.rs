@@ -27,3 +27,8 @@ pub mod version;
 mod error;
 
 pub use error::Error;
+
+/// The README's example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -77,10 +77,10 @@ impl Onboarding {
         match &intune {
             Ok(endpoints) => {
                 for e in endpoints {
-                    if let Ok(u) = url::Url::parse(&e.uri) {
-                        if !urls.iter().any(|x| host_label(x) == host_label(&u)) {
-                            urls.push(u);
-                        }
+                    if let Ok(u) = url::Url::parse(&e.uri)
+                        && !urls.iter().any(|x| host_label(x) == host_label(&u))
+                    {
+                        urls.push(u);
                     }
                 }
             }
@@ -174,13 +174,13 @@ impl Onboarding {
             let done = steps::import_trust_anchors(&self.ise, &needed).await?;
             for h in hosts.iter_mut() {
                 let Some(root) = &h.root else { continue };
-                if let Some(r) = done.value.iter().find(|r| &r.name == root) {
-                    if r.outcome.is_write() {
-                        h.detail = r
-                            .message
-                            .clone()
-                            .unwrap_or_else(|| format!("`{root}` imported"));
-                    }
+                if let Some(r) = done.value.iter().find(|r| &r.name == root)
+                    && r.outcome.is_write()
+                {
+                    h.detail = r
+                        .message
+                        .clone()
+                        .unwrap_or_else(|| format!("`{root}` imported"));
                 }
             }
         }
@@ -405,12 +405,12 @@ impl Onboarding {
         }
         for t in &stale {
             let mut raw = [0u8; 20];
-            if let Ok(bytes) = hex::decode(t) {
-                if bytes.len() == 20 {
-                    raw.copy_from_slice(&bytes);
-                    handle.remove_key(&KeySelector::Thumbprint(raw)).await?;
-                    r.removed.push(t.clone());
-                }
+            if let Ok(bytes) = hex::decode(t)
+                && bytes.len() == 20
+            {
+                raw.copy_from_slice(&bytes);
+                handle.remove_key(&KeySelector::Thumbprint(raw)).await?;
+                r.removed.push(t.clone());
             }
         }
         r.outcome = Outcome::Updated;

@@ -406,10 +406,11 @@ impl IseClient {
                 attempts: answer.attempts,
             });
         }
-        if let Some(token) = answer.header(CSRF_HEADER) {
-            if csrf.is_some() && !token.eq_ignore_ascii_case("required") {
-                self.set_csrf_token(Some(token.to_owned()));
-            }
+        if let Some(token) = answer.header(CSRF_HEADER)
+            && csrf.is_some()
+            && !token.eq_ignore_ascii_case("required")
+        {
+            self.set_csrf_token(Some(token.to_owned()));
         }
         Ok(answer)
     }

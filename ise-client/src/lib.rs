@@ -58,3 +58,8 @@ pub use resources::{
 };
 pub use secrecy::SecretString;
 pub use tls::TlsPolicy;
+
+/// The README's example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

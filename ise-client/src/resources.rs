@@ -449,13 +449,13 @@ impl TrustedCertificateImport {
                 character: '\'',
             });
         }
-        if let Some(d) = &self.description {
-            if let Some(c) = d.chars().find(|c| matches!(c, '\'' | ',')) {
-                return Err(Error::SecurityFilter {
-                    field: "description",
-                    character: c,
-                });
-            }
+        if let Some(d) = &self.description
+            && let Some(c) = d.chars().find(|c| matches!(c, '\'' | ','))
+        {
+            return Err(Error::SecurityFilter {
+                field: "description",
+                character: c,
+            });
         }
         if self.trust_for_client_auth && !self.trust_for_ise_auth {
             return Err(Error::InvalidInput {

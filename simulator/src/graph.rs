@@ -395,14 +395,14 @@ fn upsert_app(ctx: &Ctx<'_>, unique: &str, body: &Value) -> Response {
     if let Err(r) = authorize(ctx, Need::WriteApps) {
         return r;
     }
-    if let Some(other) = body.get("uniqueName").and_then(Value::as_str) {
-        if other != unique {
-            return ctx.error(
-                StatusCode::BAD_REQUEST,
-                "Request_BadRequest",
-                "Property 'uniqueName' is read-only and cannot be changed once set.",
-            );
-        }
+    if let Some(other) = body.get("uniqueName").and_then(Value::as_str)
+        && other != unique
+    {
+        return ctx.error(
+            StatusCode::BAD_REQUEST,
+            "Request_BadRequest",
+            "Property 'uniqueName' is read-only and cannot be changed once set.",
+        );
     }
     let existing = ctx.s.with_world(|w| {
         w.apps
@@ -723,14 +723,14 @@ fn apply_app_patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Response {
         },
         None => None,
     };
-    if let Some(rra) = body.get("requiredResourceAccess") {
-        if !rra.is_array() {
-            return ctx.error(
-                StatusCode::BAD_REQUEST,
-                "Request_BadRequest",
-                "Invalid value specified for property 'requiredResourceAccess'.",
-            );
-        }
+    if let Some(rra) = body.get("requiredResourceAccess")
+        && !rra.is_array()
+    {
+        return ctx.error(
+            StatusCode::BAD_REQUEST,
+            "Request_BadRequest",
+            "Invalid value specified for property 'requiredResourceAccess'.",
+        );
     }
     ctx.s.with_world(|w| {
         if let Some(app) = w.apps.iter_mut().find(|a| a.id == existing.id) {
@@ -743,10 +743,10 @@ fn apply_app_patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Response {
             if let Some(n) = body.get("displayName").and_then(Value::as_str) {
                 app.display_name = n.to_owned();
             }
-            if app.unique_name.is_none() {
-                if let Some(u) = body.get("uniqueName").and_then(Value::as_str) {
-                    app.unique_name = Some(u.to_owned());
-                }
+            if app.unique_name.is_none()
+                && let Some(u) = body.get("uniqueName").and_then(Value::as_str)
+            {
+                app.unique_name = Some(u.to_owned());
             }
         }
     });

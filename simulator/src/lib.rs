@@ -1118,3 +1118,8 @@ impl Drop for Simulator {
         let _ = self.shutdown.send(true);
     }
 }
+
+/// The README's example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -325,8 +325,8 @@ pub(crate) fn seed_devices(seed: u64, count: usize) -> Vec<Device> {
             let mut r = Rng::keyed(seed, &["device", &n]);
             let guid = r.uuid();
             let mac_bits = r.next_u64() & 0x00FF_FFFF;
-            let registered = r.next_u64() % 25 != 0;
-            let compliant = registered && r.next_u64() % 4 != 0;
+            let registered = !r.next_u64().is_multiple_of(25);
+            let compliant = registered && !r.next_u64().is_multiple_of(4);
             Device {
                 guid,
                 mac: format!("005056{mac_bits:06X}"),

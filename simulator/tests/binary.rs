@@ -23,10 +23,10 @@ fn binary_writes_the_info_file() {
         .expect("starts");
     let started = Instant::now();
     let text = loop {
-        if let Ok(t) = std::fs::read_to_string(&path) {
-            if !t.is_empty() {
-                break t;
-            }
+        if let Ok(t) = std::fs::read_to_string(&path)
+            && !t.is_empty()
+        {
+            break t;
         }
         assert!(started.elapsed() < Duration::from_secs(30), "no info file");
         std::thread::sleep(Duration::from_millis(50));

@@ -123,7 +123,7 @@ pub async fn run_seed(seed: u64, settings: ChaosSettings) -> Result<SeedResult, 
     let lost_rate = pick.unit() * settings.max_lost_response_rate;
     let status = [429u16, 500, 502, 503, 504][(pick.next() % 5) as usize];
     let concurrent = [1usize, 2, 2, 5][(pick.next() % 4) as usize];
-    let name_clash = seed % 5 == 0;
+    let name_clash = seed.is_multiple_of(5);
 
     let builtin = TrustAnchorSet::builtin();
     let pem_of = |name: &str| {

@@ -51,16 +51,15 @@ pub enum Configurator {
 /// simulator's public root, which stands in for Microsoft's roots there.
 pub fn anchors(info: &SimInfo, with_sim_root: bool) -> TrustAnchorSet {
     let mut set = TrustAnchorSet::builtin();
-    if with_sim_root {
-        if let Ok(root) = Certificate::from_pem(&info.ca_pem) {
-            if let Ok(anchor) = TrustAnchor::new(
-                "Simulated Public Root G2",
-                "The simulator's public root: stands in for DigiCert Global Root G2 there",
-                root,
-            ) {
-                set.add(anchor);
-            }
-        }
+    if with_sim_root
+        && let Ok(root) = Certificate::from_pem(&info.ca_pem)
+        && let Ok(anchor) = TrustAnchor::new(
+            "Simulated Public Root G2",
+            "The simulator's public root: stands in for DigiCert Global Root G2 there",
+            root,
+        )
+    {
+        set.add(anchor);
     }
     set
 }
@@ -334,3 +333,8 @@ impl MdmServerConfigurator for SimGuiConfigurator {
         Ok(Step::new(Outcome::Updated, ()))
     }
 }
+
+/// The README's example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
