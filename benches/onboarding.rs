@@ -12,11 +12,10 @@
 //! Certificate parse + fingerprint throughput is `cargo bench --bench certs`.
 //! `ONBOARDING_BENCH_LATENCY_MS` changes the latency of the round-trip table.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use ise_intune::graph_client::{Credentials, GraphClient, TlsRoots, TokenAudience};
+use ise_intune::graph_client::TokenAudience;
 use ise_intune::integration::certs::Certificate;
 use ise_intune::integration::pipeline::{Onboarding, Options};
 use ise_intune::integration::steps;
@@ -240,17 +239,7 @@ fn client_overhead(c: &mut Criterion) {
     let s = rt.block_on(simulator(Duration::ZERO));
     let info = s.info().clone();
     let root = Certificate::from_pem(&info.ca_pem).unwrap_or_else(|e| panic!("{e}"));
-    let graph = GraphClient::builder()
-        .login_authority(info.login_url.clone())
-        .graph_base(info.graph_url.clone())
-        .tenant_id(info.tenant_id.clone())
-        .credentials(Credentials::client_secret(
-            info.automation.client_id.clone(),
-            info.automation.client_secret.clone(),
-        ))
-        .tls_roots(TlsRoots::Only(vec![root.der().to_vec()]))
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let (_, graph) = sim::clients(&info).unwrap_or_else(|e| panic!("{e}"));
     let scope = TokenAudience::Scope(ise_intune::graph_client::DEFAULT_GRAPH_SCOPE.into());
     let token = rt
         .block_on(graph.access_token(&scope))
@@ -270,7 +259,25 @@ fn client_overhead(c: &mut Criterion) {
             .build()
             .unwrap_or_else(|e| panic!("{e}"))
     };
-    let bearer = Arc::new(token.secret().to_owned());
+    let bearer = token.secret().to_owned();
+    let core_get = || async {
+        let (status, _) = graph
+            .get_with_token(&url, &token, "application/json")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(status, 200);
+    };
+    let raw_get = || async {
+        let r = raw
+            .get(&url)
+            .bearer_auth(&bearer)
+            .header("Accept", "application/json")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.status(), 200);
+        let _ = r.bytes().await;
+    };
     // The ratio in one run: blocks of the two kinds of request alternate, so that a
     // change in the machine's load touches both alike.
     let (core_t, raw_t) = rt.block_on(async {
@@ -278,24 +285,12 @@ fn client_overhead(c: &mut Criterion) {
         for _ in 0..40 {
             let t = Instant::now();
             for _ in 0..50 {
-                let (status, _) = graph
-                    .get_with_token(&url, &token, "application/json")
-                    .await
-                    .unwrap_or_else(|e| panic!("{e}"));
-                assert_eq!(status, 200);
+                core_get().await;
             }
             core_t += t.elapsed();
             let t = Instant::now();
             for _ in 0..50 {
-                let r = raw
-                    .get(&url)
-                    .bearer_auth(bearer.as_str())
-                    .header("Accept", "application/json")
-                    .send()
-                    .await
-                    .unwrap_or_else(|e| panic!("{e}"));
-                assert_eq!(r.status(), 200);
-                let _ = r.bytes().await;
+                raw_get().await;
             }
             raw_t += t.elapsed();
         }
@@ -308,28 +303,8 @@ fn client_overhead(c: &mut Criterion) {
         core_t.as_secs_f64() / raw_t.as_secs_f64()
     );
     let mut group = c.benchmark_group("one Graph GET");
-    group.bench_function("ise-intune HTTP core", |b| {
-        b.to_async(&rt).iter(|| async {
-            let (status, _) = graph
-                .get_with_token(&url, &token, "application/json")
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
-            assert_eq!(status, 200);
-        })
-    });
-    group.bench_function("raw reqwest", |b| {
-        b.to_async(&rt).iter(|| async {
-            let r = raw
-                .get(&url)
-                .bearer_auth(bearer.as_str())
-                .header("Accept", "application/json")
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
-            assert_eq!(r.status(), 200);
-            let _ = r.bytes().await;
-        })
-    });
+    group.bench_function("ise-intune HTTP core", |b| b.to_async(&rt).iter(core_get));
+    group.bench_function("raw reqwest", |b| b.to_async(&rt).iter(raw_get));
     group.finish();
 }
 
