@@ -2,8 +2,11 @@
 //!
 //! `cargo bench --bench onboarding` prints, in one run:
 //! - round trips (wall time ÷ the simulator's per-request latency) at 50 ms for a first
-//!   run, a re-run, and verification alone, next to a sequential baseline — the same
-//!   steps awaited one by one — against the default three-node simulator;
+//!   run, a re-run, and verification alone, next to two sequential baselines against
+//!   the default three-node simulator: the same steps awaited one by one (each step
+//!   as concurrent inside as the library makes it), and the same pipeline sending one
+//!   request at a time (an [`InFlightLimit`] of one shared by both clients; the
+//!   simulated ISE's own Test Connection calls are ISE's, not limited);
 //! - criterion timings of the same at 0 ms latency;
 //! - the per-request overhead of the library's HTTP core against raw reqwest on the same
 //!   simulator endpoint: a ratio from 2,000 requests of each, in alternating blocks, then
@@ -20,6 +23,7 @@ use ise_intune::integration::certs::Certificate;
 use ise_intune::integration::pipeline::{Onboarding, Options};
 use ise_intune::integration::steps;
 use ise_intune::integration::verify::{AdminKey, VerifyInput, verify_connection};
+use ise_intune_http::InFlightLimit;
 use ise_intune_simulator::Simulator;
 use ise_intune_testkit::{self as sim, Configurator, SimGuiConfigurator};
 use tokio::runtime::Runtime;
@@ -48,6 +52,17 @@ fn options() -> Options {
 
 fn pipeline(s: &Simulator) -> Onboarding {
     sim::onboarding(s.info(), Configurator::Gui, true, options())
+        .unwrap_or_else(|e| panic!("pipeline: {e}"))
+}
+
+/// The same pipeline sending one request at a time (both clients share one place):
+/// the same requests awaited one after another.
+fn one_at_a_time(s: &Simulator) -> Onboarding {
+    let tuning = sim::Tuning {
+        settings: None,
+        in_flight: Some(InFlightLimit::new(1)),
+    };
+    sim::onboarding_with(s.info(), Configurator::Gui, true, options(), tuning)
         .unwrap_or_else(|e| panic!("pipeline: {e}"))
 }
 
@@ -104,8 +119,7 @@ async fn sequential(s: &Simulator) {
     assert!(report.ok, "{report:#?}");
 }
 
-async fn verify_only(s: &Simulator) {
-    let onboarding = pipeline(s);
+async fn verify_only(onboarding: Onboarding) {
     let report = onboarding
         .verify()
         .await
@@ -119,6 +133,9 @@ struct RoundTrips {
     verify: f64,
     sequential_first: f64,
     sequential_verify: f64,
+    one_first: f64,
+    one_rerun: f64,
+    one_verify: f64,
 }
 
 async fn round_trips(latency: Duration) -> RoundTrips {
@@ -142,7 +159,7 @@ async fn round_trips(latency: Duration) -> RoundTrips {
     let rerun_t = t.elapsed();
     assert!(again.complete && again.requests.writes == 0);
     let t = Instant::now();
-    verify_only(&s).await;
+    verify_only(pipeline(&s)).await;
     let verify_t = t.elapsed();
 
     let base = simulator(latency).await;
@@ -169,7 +186,29 @@ async fn round_trips(latency: Duration) -> RoundTrips {
     .unwrap_or_else(|e| panic!("{e}"));
     let seq_verify_t = t.elapsed();
     assert!(report.ok);
+
+    let one = simulator(latency).await;
+    let p = one_at_a_time(&one);
+    let t = Instant::now();
+    assert!(p.apply().await.unwrap_or_else(|e| panic!("{e}")).complete);
+    let one_first = t.elapsed();
+    let t = Instant::now();
+    assert_eq!(
+        p.apply()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .requests
+            .writes,
+        0
+    );
+    let one_rerun = t.elapsed();
+    let t = Instant::now();
+    verify_only(one_at_a_time(&one)).await;
+    let one_verify = t.elapsed();
     RoundTrips {
+        one_first: rt(one_first),
+        one_rerun: rt(one_rerun),
+        one_verify: rt(one_verify),
         first: rt(first_t),
         rerun: rt(rerun_t),
         verify: rt(verify_t),
@@ -187,15 +226,23 @@ fn report_round_trips(_c: &mut Criterion) {
     let r = runtime().block_on(round_trips(latency));
     println!("\nround trips at {ms} ms per request (three-node simulator):");
     println!(
-        "  first run     {:>6.1}   sequential baseline {:>6.1}   ({:.2}x faster)",
-        r.first,
-        r.sequential_first,
-        r.sequential_first / r.first
+        "  {:<14}{:>6}   {:>22}   {:>22}",
+        "", "", "steps one by one", "one request at a time"
     );
-    println!("  re-run        {:>6.1}", r.rerun);
-    println!(
-        "  verification  {:>6.1}   sequential verify_connection {:>6.1}",
-        r.verify, r.sequential_verify
+    let row = |name: &str, ours: f64, steps: Option<f64>, one: f64| {
+        let steps = steps.map_or_else(String::new, |b| format!("{b:.1} ({:.2}x)", b / ours));
+        println!(
+            "  {name:<14}{ours:>6.1}   {steps:>22}   {:>22}",
+            format!("{one:.1} ({:.2}x)", one / ours)
+        );
+    };
+    row("first run", r.first, Some(r.sequential_first), r.one_first);
+    row("re-run", r.rerun, None, r.one_rerun);
+    row(
+        "verification",
+        r.verify,
+        Some(r.sequential_verify),
+        r.one_verify,
     );
 }
 
@@ -229,7 +276,9 @@ fn at_zero_latency(c: &mut Criterion) {
             assert!(r.requests.writes == 0);
         })
     });
-    group.bench_function("verification", |b| b.to_async(&rt).iter(|| verify_only(&s)));
+    group.bench_function("verification", |b| {
+        b.to_async(&rt).iter(|| verify_only(pipeline(&s)))
+    });
     group.finish();
 }
 

@@ -73,7 +73,7 @@ async fn faulted_log(seed: u64) -> Vec<(String, String, String, u16, Option<Stri
     .await
     .expect("simulator");
     let (ise, graph) =
-        ise_intune_testkit::clients_with(sim.info(), Some(fast_settings())).expect("clients");
+        ise_intune_testkit::clients_with(sim.info(), fast_settings()).expect("clients");
     // The token first, so that no two calls race for it.
     let _ = graph
         .access_token(&TokenAudience::Scope(

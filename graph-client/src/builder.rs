@@ -42,6 +42,7 @@ pub struct GraphClientBuilder {
     credentials: Option<Credentials>,
     tls: TlsRoots,
     settings: HttpSettings,
+    in_flight: Option<ise_intune_http::InFlightLimit>,
     refresh_margin: Duration,
 }
 
@@ -60,6 +61,7 @@ impl Default for GraphClientBuilder {
                 Duration::from_secs(300),
             ),
             refresh_margin: Duration::from_secs(300),
+            in_flight: None,
         }
     }
 }
@@ -155,7 +157,8 @@ impl GraphClientBuilder {
         let tls = rustls_config(&self.tls)?;
         let core = HttpCore::new(tls, self.settings)
             .map_err(Error::HttpClient)?
-            .with_request_log(log_request);
+            .with_request_log(log_request)
+            .with_in_flight_limit(self.in_flight);
         Ok(GraphClient {
             inner: Arc::new(Inner {
                 core,

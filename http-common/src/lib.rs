@@ -9,8 +9,8 @@ pub mod send;
 
 pub use retry::{Attempt, Decision, RetryPolicy, StatusClass};
 pub use send::{
-    Answer, BodyKind, BodyLimits, Classify, DefaultClassify, HttpCore, HttpSettings, RequestClass,
-    RequestCounts, RequestLog, RequestMeta, RequestRecord, SendError, TransportError,
+    Answer, BodyKind, BodyLimits, Classify, DefaultClassify, HttpCore, HttpSettings, InFlightLimit,
+    RequestClass, RequestCounts, RequestLog, RequestMeta, RequestRecord, SendError, TransportError,
     TransportErrorKind, default_request_log,
 };
 
@@ -116,7 +116,8 @@ pub fn decode_json<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, D
 }
 
 /// Generates a client builder's methods for its [`HttpSettings`] (a field named
-/// `settings`): timeouts, retry policy and body caps, so that both clients offer the
+/// `settings`) and its [`InFlightLimit`] (a field `in_flight: Option<InFlightLimit>`):
+/// timeouts, retry policy, body caps and the cap on requests at once, so that both clients offer the
 /// same knobs with the same words. `$request_default` names the per-attempt default.
 #[macro_export]
 macro_rules! http_settings_methods {
@@ -124,6 +125,13 @@ macro_rules! http_settings_methods {
         #[doc = concat!("Per-attempt timeout, from connecting until the body is read (default ", $request_default, ").")]
         pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
             self.settings.request_timeout = timeout;
+            self
+        }
+
+        /// Shares `limit` with every other client given a clone of it: no more
+        /// requests in flight at once than it allows (default: no cap).
+        pub fn in_flight_limit(mut self, limit: $crate::InFlightLimit) -> Self {
+            self.in_flight = Some(limit);
             self
         }
 

@@ -423,6 +423,34 @@ request_log!(
     pub fn default_request_log
 );
 
+/// A cap on the requests in flight at once, shared by every client given a clone of
+/// it: for a server that refuses too many concurrent sessions, or to run the same
+/// work one request at a time (the onboarding bench's baseline). A request waits for
+/// a place before each attempt and gives it back as soon as the attempt ends (not
+/// during a retry's wait); a token request a call needs is an attempt of its own, made
+/// before the call takes its place, so a limit of one cannot deadlock.
+#[derive(Debug, Clone)]
+pub struct InFlightLimit {
+    places: Arc<tokio::sync::Semaphore>,
+    max: usize,
+}
+
+impl InFlightLimit {
+    /// At most `max` requests at once (at least one).
+    pub fn new(max: usize) -> Self {
+        let max = max.clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
+        Self {
+            places: Arc::new(tokio::sync::Semaphore::new(max)),
+            max,
+        }
+    }
+
+    /// The cap.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+}
+
 /// The HTTP core of one client: connections, settings, counters. Cheap to clone.
 #[derive(Clone)]
 pub struct HttpCore {
@@ -431,6 +459,7 @@ pub struct HttpCore {
     counters: Arc<Counters>,
     rng: Arc<SystemRandom>,
     log: RequestLog,
+    in_flight: Option<InFlightLimit>,
 }
 
 impl fmt::Debug for HttpCore {
@@ -457,7 +486,14 @@ impl HttpCore {
             counters: Arc::default(),
             rng: Arc::new(SystemRandom::new()),
             log: default_request_log,
+            in_flight: None,
         })
+    }
+
+    /// The same core, sending no more than `limit` allows at once (`None`: no cap).
+    pub fn with_in_flight_limit(mut self, limit: Option<InFlightLimit>) -> Self {
+        self.in_flight = limit;
+        self
     }
 
     /// The same core, reporting each attempt to `log` instead of
@@ -525,8 +561,14 @@ impl HttpCore {
                 attempt = attempt.saturating_add(1);
                 let request = prepare().await.map_err(SendError::Prepare)?;
                 self.count(meta.class);
+                // The semaphore is never closed, so acquiring cannot fail.
+                let place = match &self.in_flight {
+                    Some(limit) => limit.places.acquire().await.ok(),
+                    None => None,
+                };
                 let t0 = Instant::now();
                 let outcome = self.attempt(meta, request).await;
+                drop(place);
                 let record = RequestRecord {
                     service: meta.service,
                     method: &meta.method,

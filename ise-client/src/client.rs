@@ -28,6 +28,7 @@ pub struct IseClientBuilder {
     password: Option<SecretString>,
     tls: Option<TlsPolicy>,
     settings: HttpSettings,
+    in_flight: Option<ise_intune_http::InFlightLimit>,
     ers_csrf: bool,
 }
 
@@ -46,6 +47,7 @@ impl Default for IseClientBuilder {
                 Duration::from_secs(30),
             )),
             ers_csrf: false,
+            in_flight: None,
         }
     }
 }
@@ -124,7 +126,8 @@ impl IseClientBuilder {
         let tls = client_config(&policy, rejections.clone())?;
         let core = HttpCore::new(tls, self.settings)
             .map_err(Error::HttpClient)?
-            .with_request_log(log_request);
+            .with_request_log(log_request)
+            .with_in_flight_limit(self.in_flight);
         Ok(IseClient {
             inner: Arc::new(Inner {
                 core,

@@ -171,15 +171,8 @@ pub async fn run_seed(seed: u64, settings: ChaosSettings) -> Result<SeedResult, 
             what: format!("simulator: {e}"),
         })?;
     let info = sim.info().clone();
-    let pipeline = || {
-        crate::onboarding_with(
-            &info,
-            Configurator::Gui,
-            true,
-            options(),
-            Some(fast_settings()),
-        )
-    };
+    let pipeline =
+        || crate::onboarding_with(&info, Configurator::Gui, true, options(), fast_settings());
 
     // Faulted, concurrent runs: any may fail; none may leave damage.
     let mut runs = Vec::new();

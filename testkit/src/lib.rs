@@ -33,7 +33,7 @@ use intune_integration::mdm::{ManualChecklist, MdmServerConfigurator, MdmServerS
 use intune_integration::outcome::{Outcome, Step};
 use intune_integration::pipeline::{Onboarding, Options};
 use ise_client::{IseClient, Method, TlsPolicy};
-use ise_intune_http::HttpSettings;
+use ise_intune_http::{HttpSettings, InFlightLimit};
 use ise_intune_simulator::{GUI_BASE_PATH, SimInfo};
 use serde::Deserialize;
 use serde_json::json;
@@ -78,20 +78,47 @@ pub fn next_root_anchor(info: &SimInfo) -> Result<TrustAnchor, Error> {
 /// ISE and Graph clients for the simulator: ISE pinned to its admin certificate, the
 /// Microsoft services trusted through the simulator's root only.
 pub fn clients(info: &SimInfo) -> Result<(IseClient, GraphClient), Error> {
-    clients_with(info, None)
+    clients_with(info, Tuning::default())
 }
 
-/// [`clients`] with these HTTP settings (timeouts, retries, caps) for both.
+/// How the clients of [`clients_with`] and [`onboarding_with`] send: HTTP settings
+/// (timeouts, retries, caps) and a cap on requests in flight, both shared by the two
+/// clients. `Tuning::default()` leaves the builders' defaults.
+#[derive(Debug, Clone, Default)]
+pub struct Tuning {
+    /// Settings for both clients.
+    pub settings: Option<HttpSettings>,
+    /// One cap shared by both clients (e.g. one request at a time).
+    pub in_flight: Option<InFlightLimit>,
+}
+
+impl From<HttpSettings> for Tuning {
+    fn from(settings: HttpSettings) -> Self {
+        Self {
+            settings: Some(settings),
+            in_flight: None,
+        }
+    }
+}
+
+/// [`clients`] tuned for both.
 pub fn clients_with(
     info: &SimInfo,
-    settings: Option<HttpSettings>,
+    tuning: impl Into<Tuning>,
 ) -> Result<(IseClient, GraphClient), Error> {
+    let Tuning {
+        settings,
+        in_flight,
+    } = tuning.into();
     let mut ise = IseClient::builder()
         .base_url(info.ise.url.clone())
         .credentials(info.ise.username.clone(), info.ise.password.clone().into())
         .tls(TlsPolicy::PinnedSha256(info.ise.admin_cert_sha256.clone()));
     if let Some(s) = settings {
         ise = ise.http_settings(s);
+    }
+    if let Some(limit) = &in_flight {
+        ise = ise.in_flight_limit(limit.clone());
     }
     let ise = ise.build()?;
     // Like an operating system's store, the clients trust both of the simulator's
@@ -112,6 +139,9 @@ pub fn clients_with(
     if let Some(s) = settings {
         graph = graph.http_settings(s);
     }
+    if let Some(limit) = in_flight {
+        graph = graph.in_flight_limit(limit);
+    }
     let graph = graph.build()?;
     Ok((ise, graph))
 }
@@ -123,18 +153,24 @@ pub fn onboarding(
     with_sim_root: bool,
     options: Options,
 ) -> Result<Onboarding, Error> {
-    onboarding_with(info, configurator, with_sim_root, options, None)
+    onboarding_with(
+        info,
+        configurator,
+        with_sim_root,
+        options,
+        Tuning::default(),
+    )
 }
 
-/// [`onboarding`] with these HTTP settings for both clients.
+/// [`onboarding`] with both clients tuned.
 pub fn onboarding_with(
     info: &SimInfo,
     configurator: Configurator,
     with_sim_root: bool,
     options: Options,
-    settings: Option<HttpSettings>,
+    tuning: impl Into<Tuning>,
 ) -> Result<Onboarding, Error> {
-    let (ise, graph) = clients_with(info, settings)?;
+    let (ise, graph) = clients_with(info, tuning)?;
     let configurator: Arc<dyn MdmServerConfigurator> = match configurator {
         Configurator::Gui => Arc::new(SimGuiConfigurator::new(ise.clone())),
         Configurator::Manual => Arc::new(ManualChecklist::new(ise.clone())),
