@@ -438,6 +438,17 @@ impl ApplicationHandle {
         additions: &[RequiredResourceAccess],
     ) -> Result<Change<Vec<RequiredResourceAccess>>> {
         let current = self.required_resource_access().await?;
+        self.merge_required_resource_access_into(current, additions)
+            .await
+    }
+
+    /// [`merge_required_resource_access`](Self::merge_required_resource_access) given
+    /// the current list (as Graph answered a create), without reading it.
+    pub async fn merge_required_resource_access_into(
+        &self,
+        current: Vec<RequiredResourceAccess>,
+        additions: &[RequiredResourceAccess],
+    ) -> Result<Change<Vec<RequiredResourceAccess>>> {
         let merged = merge_access(&current, additions);
         if merged == current {
             return Ok(Change::Unchanged(current));

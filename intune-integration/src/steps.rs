@@ -878,20 +878,15 @@ pub async fn request_permissions(
 ) -> Result<Outcome, Error> {
     let handle = graph.application(object_id.to_owned());
     let wanted = targets.required_access();
-    match known {
+    let change = match known {
         Some(current) => {
-            let merged = merge_access(&current, &wanted);
-            if merged == current {
-                return Ok(Outcome::Unchanged);
-            }
-            handle.set_required_resource_access(&merged).await?;
-            Ok(Outcome::Updated)
+            handle
+                .merge_required_resource_access_into(current, &wanted)
+                .await?
         }
-        None => {
-            let change = handle.merge_required_resource_access(&wanted).await?;
-            Ok(Outcome::from(&change))
-        }
-    }
+        None => handle.merge_required_resource_access(&wanted).await?,
+    };
+    Ok(Outcome::from(&change))
 }
 
 /// The second half of step 4: admin consent, the app role assignments of the service

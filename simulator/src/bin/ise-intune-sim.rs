@@ -68,7 +68,8 @@ struct Args {
     quiet: bool,
 }
 
-/// A `tracing` subscriber on standard error: `RUST_LOG`, or -v / -vv / -q.
+/// A `tracing` subscriber on standard error: `RUST_LOG`, or -v / -vv / -q. (Its own
+/// rather than the testkit's: the simulator depends on no crate of the library.)
 fn init_logging(verbose: u8, quiet: bool) {
     use std::io::IsTerminal as _;
     let spec = match (quiet, verbose) {
