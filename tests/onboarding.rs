@@ -126,6 +126,31 @@ async fn fresh_onboarding_then_a_rerun_that_writes_nothing() {
         mdm[0].token_audience,
         "https://api.manage.microsoft.com//.default"
     );
+    // The application created by this run was known as Graph answered it: its keys
+    // and requested permissions were written (two PATCHes) without a read.
+    let object_id = sim.snapshot()["applications"]
+        .as_array()
+        .expect("apps")
+        .iter()
+        .find(|a| a["displayName"] == APP)
+        .expect("app")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let on_app: Vec<String> = sim
+        .request_log()
+        .iter()
+        .filter(|r| r.service == "graph" && r.path == format!("/v1.0/applications/{object_id}"))
+        .map(|r| format!("{} {}", r.method, r.status))
+        .collect();
+    // (A PATCH meeting the new object's replication lag is answered 404 and sent
+    // again; what matters is that none of them is a GET.)
+    assert!(on_app.iter().all(|r| r.starts_with("PATCH ")), "{on_app:?}");
+    assert_eq!(
+        on_app.iter().filter(|r| *r == "PATCH 204").count(),
+        2,
+        "{on_app:?}"
+    );
 
     sim.clear_request_log();
     let second = onboarding.apply().await.expect("second run");

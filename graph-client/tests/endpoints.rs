@@ -702,3 +702,90 @@ async fn a_duplicate_assignment_is_unchanged_not_an_error() {
         other => panic!("unexpected: {other:?}"),
     }
 }
+
+/// Keys already known (as Graph answered a create) are merged without a read: one
+/// PATCH with the known keys and the new one, no GET.
+#[tokio::test]
+async fn add_certificates_to_known_keys_sends_no_read() {
+    let (server, graph) = setup().await;
+    Mock::given(method("PATCH"))
+        .and(path("/v1.0/applications/obj-1"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let known: Vec<graph_client::KeyCredential> =
+        serde_json::from_value(existing_keys()["keyCredentials"].clone()).expect("keys");
+    let change = graph
+        .application("obj-1")
+        .add_certificates_to(known, &[ise_key()])
+        .await
+        .expect("merge");
+    assert!(matches!(change, Change::Updated(ref k) if k.len() == 3));
+    assert!(
+        received(&server, "GET", "/v1.0/applications/obj-1")
+            .await
+            .is_empty()
+    );
+    let patch = &received(&server, "PATCH", "/v1.0/applications/obj-1").await[0];
+    let keys = body_json(patch)["keyCredentials"].clone();
+    assert_eq!(keys[0]["keyId"], "key-a");
+    assert_eq!(keys[1]["keyId"], "key-b");
+    assert_eq!(keys[2]["displayName"], "CN=ise.example.test");
+    assert_eq!(keys[2]["key"], "MAMCAQc=");
+    // A known key without its material is refused, never dropped; nothing is sent.
+    let mut bare: Vec<graph_client::KeyCredential> =
+        serde_json::from_value(existing_keys()["keyCredentials"].clone()).expect("keys");
+    bare[1].key = None;
+    let refused = graph
+        .application("obj-1")
+        .add_certificates_to(bare, &[ise_key()])
+        .await;
+    assert!(
+        matches!(refused, Err(Error::KeyMaterialUnavailable { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(
+        received(&server, "PATCH", "/v1.0/applications/obj-1")
+            .await
+            .len(),
+        1
+    );
+}
+
+/// A known `requiredResourceAccess` (empty, as for an application created just now)
+/// is merged without a read; one already complete writes nothing.
+#[tokio::test]
+async fn merge_into_known_access_sends_no_read() {
+    let (server, graph) = setup().await;
+    Mock::given(method("PATCH"))
+        .and(path("/v1.0/applications/obj-1"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let handle = graph.application("obj-1");
+    let change = handle
+        .merge_required_resource_access_into(Vec::new(), &intune_and_graph_access())
+        .await
+        .expect("merge");
+    assert_eq!(change.label(), "updated");
+    let unchanged = handle
+        .merge_required_resource_access_into(
+            intune_and_graph_access().to_vec(),
+            &intune_and_graph_access(),
+        )
+        .await
+        .expect("merge");
+    assert!(!unchanged.is_write());
+    assert!(
+        received(&server, "GET", "/v1.0/applications/obj-1")
+            .await
+            .is_empty()
+    );
+    let patch = &received(&server, "PATCH", "/v1.0/applications/obj-1").await[0];
+    assert_eq!(
+        body_json(patch),
+        json!({"requiredResourceAccess": serde_json::to_value(intune_and_graph_access()).expect("json")})
+    );
+}
