@@ -23,6 +23,7 @@ use ise_intune::integration::Error;
 use ise_intune::integration::config::IntegrationConfig;
 use ise_intune::integration::mdm::{ManualChecklist, MdmServerConfigurator};
 use ise_intune::integration::pipeline::{Onboarding, Options, Report, StepReport};
+use ise_intune::integration::verify::AdminKey;
 use ise_intune_simulator::{SimInfo, Simulator};
 use ise_intune_testkit::Configurator;
 
@@ -47,6 +48,10 @@ struct Args {
     /// Use the manual checklist instead of the simulator's GUI surface.
     #[arg(long)]
     manual: bool,
+    /// Also verify as each ISE node (its private key exported from ISE, in memory
+    /// only). The embedded simulator always does: its keys are throwaway.
+    #[arg(long)]
+    as_node: bool,
     /// Log lines on standard error: -v progress, -vv every request. Without -v or
     /// -q, `RUST_LOG` decides (`RUST_LOG=debug` shows every request).
     #[arg(short, long, action = clap::ArgAction::Count)]
@@ -94,7 +99,16 @@ async fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
         } else {
             Configurator::Gui
         };
-        ise_intune_testkit::onboarding(&info, configurator, true, Options::default())?
+        let mut options = Options::default();
+        if args.as_node || args.sim_info.is_none() {
+            options.admin_key = AdminKey::ExportFromIse;
+        }
+        ise_intune_testkit::onboarding(&info, configurator, true, options)?
+    };
+    let onboarding = if args.as_node && !onboarding.options().admin_key.acts_as_node() {
+        onboarding.with_admin_key(AdminKey::ExportFromIse)
+    } else {
+        onboarding
     };
     if args.plan {
         let plan = onboarding.plan().await?;

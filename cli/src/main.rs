@@ -26,6 +26,7 @@ use intune_integration::maintenance::RenewedCertificate;
 use intune_integration::mdm::{ManualChecklist, MdmServerConfigurator};
 use intune_integration::outcome::Outcome;
 use intune_integration::pipeline::{Onboarding, Options};
+use intune_integration::verify::AdminKey;
 use ise_intune_simulator::{SimInfo, Simulator};
 use ise_intune_testkit::Configurator;
 
@@ -64,6 +65,12 @@ struct Cli {
     /// Only errors on standard error.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     quiet: bool,
+    /// Also run the checks that act as an ISE node (Entra accepting the node's
+    /// assertion, Intune answering as that node): each policy service node's private
+    /// key is exported from ISE for them, kept in memory only. Without it no private
+    /// key leaves ISE and those checks are reported as not checked.
+    #[arg(long, global = true)]
+    as_node: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -156,10 +163,7 @@ fn extra_anchors(paths: &[PathBuf]) -> Result<Vec<TrustAnchor>, Error> {
     paths
         .iter()
         .map(|p| {
-            let text = std::fs::read_to_string(p).map_err(|source| Error::ReadFile {
-                path: p.clone(),
-                source,
-            })?;
+            let text = intune_integration::files::read_text(p)?;
             let cert = Certificate::from_pem(&text)?;
             let name = cert
                 .common_name()
@@ -181,10 +185,7 @@ fn from_config(path: &Path, anchors: &[TrustAnchor]) -> Result<Onboarding, Error
 
 /// The pipeline for a running simulator (its GUI surface for step 6).
 fn from_sim_info(path: &Path, anchors: &[TrustAnchor]) -> Result<Onboarding, Error> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::ReadFile {
-        path: path.to_owned(),
-        source,
-    })?;
+    let text = intune_integration::files::read_text(path)?;
     let info: SimInfo = serde_json::from_str(&text).map_err(|e| Error::Config {
         what: format!(
             "{} is not a simulator info file (line {}, column {})",
@@ -216,17 +217,26 @@ fn with_anchors(onboarding: Onboarding, extra: &[TrustAnchor]) -> Onboarding {
     )
 }
 
+/// `--as-node` asks for the nodes' keys from ISE, unless a key file is configured.
+fn with_key_choice(onboarding: Onboarding, as_node: bool) -> Onboarding {
+    if as_node && !onboarding.options().admin_key.acts_as_node() {
+        onboarding.with_admin_key(AdminKey::ExportFromIse)
+    } else {
+        onboarding
+    }
+}
+
 async fn context(cli: &Cli) -> Result<Context, Box<dyn std::error::Error>> {
     let anchors = extra_anchors(&cli.anchors)?;
     if let Some(path) = &cli.config {
         return Ok(Context {
-            onboarding: from_config(path, &anchors)?,
+            onboarding: with_key_choice(from_config(path, &anchors)?, cli.as_node),
             _sim: None,
         });
     }
     if let Some(path) = &cli.sim_info {
         return Ok(Context {
-            onboarding: from_sim_info(path, &anchors)?,
+            onboarding: with_key_choice(from_sim_info(path, &anchors)?, cli.as_node),
             _sim: None,
         });
     }
@@ -379,10 +389,7 @@ fn parse_renewed(specs: &[String]) -> Result<Vec<RenewedCertificate>, Error> {
                 what: format!("--renewed `{spec}`: expected NODE=PEM_FILE"),
             })?;
             let path = PathBuf::from(path);
-            let text = std::fs::read_to_string(&path).map_err(|source| Error::ReadFile {
-                path: path.clone(),
-                source,
-            })?;
+            let text = intune_integration::files::read_text(&path)?;
             Ok(RenewedCertificate::new(node, Certificate::from_pem(&text)?))
         })
         .collect()

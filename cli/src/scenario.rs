@@ -6,15 +6,19 @@ use std::time::Duration;
 
 use intune_integration::Error;
 use intune_integration::pipeline::{Onboarding, Options};
+use intune_integration::verify::AdminKey;
 use ise_client::TrustedCertificateUpdate;
 use ise_intune_simulator::Simulator;
 use ise_intune_testkit::{self as testkit, Configurator, SimGuiConfigurator};
 
 use crate::Command;
 
+/// The embedded scenarios' options: their keys are throwaway, so they opt in to the
+/// checks that act as a node and show the full reproduction.
 fn options() -> Options {
     let mut o = Options::default();
     o.propagation_wait = Duration::from_secs(2);
+    o.admin_key = AdminKey::ExportFromIse;
     o
 }
 
@@ -83,8 +87,9 @@ pub(crate) async fn for_command(
     match command {
         Command::Onboard { .. } => {
             let sim = Simulator::builder().start().await?;
-            let onboarding =
-                testkit::onboarding(sim.info(), Configurator::Gui, true, Options::default())?;
+            let mut options = Options::default();
+            options.admin_key = AdminKey::ExportFromIse;
+            let onboarding = testkit::onboarding(sim.info(), Configurator::Gui, true, options)?;
             Ok((sim, onboarding))
         }
         Command::Doctor => {

@@ -115,6 +115,20 @@ pub struct IntegrationConfig {
     /// Anchors.
     #[serde(default)]
     pub anchors: AnchorsConfig,
+    /// Whether the checks that act as an ISE node run, with each policy service node's
+    /// key exported from ISE (kept in memory only). Off by default: no private key
+    /// leaves ISE unless asked.
+    #[serde(default)]
+    pub verify_as_node: bool,
+    /// A PEM file holding a node's Admin certificate and its key, used instead of an
+    /// export for the checks that act as a node (the key never crosses ISE's API). An
+    /// encrypted key's password comes from `ISE_INTUNE_NODE_KEY_PASSWORD`.
+    #[serde(default)]
+    pub node_key_file: Option<PathBuf>,
+    /// The password of `node_key_file`'s key (from `ISE_INTUNE_NODE_KEY_PASSWORD`;
+    /// never read from the file).
+    #[serde(skip)]
+    pub node_key_password: Option<SecretString>,
 }
 
 fn default_app_name() -> String {
@@ -162,10 +176,7 @@ impl IntegrationConfig {
 
     /// Reads a TOML file, then applies the environment.
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::ReadFile {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = crate::files::read_text(path)?;
         let mut config = Self::from_toml(&text)?;
         config.apply_env(|k| std::env::var(k).ok());
         config.validate()?;
@@ -204,6 +215,20 @@ impl IntegrationConfig {
         if let Some(v) = get("ISE_INTUNE_CLIENT_SECRET") {
             self.entra.client_secret = Some(SecretString::from(v));
         }
+        if let Some(v) = get("ISE_INTUNE_NODE_KEY_PASSWORD") {
+            self.node_key_password = Some(SecretString::from(v));
+        }
+    }
+
+    /// Where the checks that act as a node take the node's key from.
+    pub fn admin_key(&self) -> Result<crate::verify::AdminKey, Error> {
+        match (&self.node_key_file, self.verify_as_node) {
+            (Some(path), _) => {
+                crate::verify::AdminKey::from_file(path, self.node_key_password.as_ref())
+            }
+            (None, true) => Ok(crate::verify::AdminKey::ExportFromIse),
+            (None, false) => Ok(crate::verify::AdminKey::None),
+        }
     }
 
     /// Checks that everything needed is there and well-formed: names not empty, the
@@ -231,6 +256,16 @@ impl IntegrationConfig {
         if self.ise.url.is_empty() {
             return Err(missing("ise.url (or ISE_INTUNE_ISE_URL)"));
         }
+        for (name, url) in [
+            ("ise.url", Some(&self.ise.url)),
+            ("ise.ers_url", self.ise.ers_url.as_ref()),
+            ("entra.login_url", self.entra.login_url.as_ref()),
+            ("entra.graph_url", self.entra.graph_url.as_ref()),
+        ] {
+            if let Some(url) = url {
+                check_configured_url(name, url)?;
+            }
+        }
         if self.ise.username.is_empty() {
             return Err(missing("ise.username (or ISE_INTUNE_ISE_USERNAME)"));
         }
@@ -254,6 +289,45 @@ impl IntegrationConfig {
             return Err(missing("the client secret (ISE_INTUNE_CLIENT_SECRET)"));
         }
         Ok(())
+    }
+}
+
+/// A URL the operator configured: parseable, without user info (credentials come from
+/// the environment only, and a URL is echoed in messages), and `https` unless it is a
+/// loopback address (a simulator on this machine). Errors name the setting, never the
+/// value.
+pub fn check_configured_url(name: &str, value: &str) -> Result<(), Error> {
+    let url = url::Url::parse(value).map_err(|e| Error::Config {
+        what: format!("`{name}` is not a URL ({e})"),
+    })?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::Config {
+            what: format!(
+                "`{name}` carries credentials (user:password@host): remove them; the ISE \
+                 password comes from ISE_INTUNE_ISE_PASSWORD and the client secret from \
+                 ISE_INTUNE_CLIENT_SECRET"
+            ),
+        });
+    }
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(&url) => Ok(()),
+        other => Err(Error::Config {
+            what: format!(
+                "`{name}` uses `{other}`: only https is allowed (http only for a loopback \
+                 address)"
+            ),
+        }),
+    }
+}
+
+/// Whether `url`'s host is a loopback address (`localhost`, 127.0.0.0/8, `[::1]`).
+pub fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }
 

@@ -75,8 +75,11 @@ pub mod ids {
     pub const MDM_ENTRY: &str = "mdm.entry";
     /// A check of the reproduced Test Connection failed (`connection.<check>`).
     pub const CONNECTION_PREFIX: &str = "connection.";
-    /// A compliance query made as a policy service node (info).
+    /// A compliance query made as a policy service node or the automating identity
+    /// (info).
     pub const COMPLIANCE_SAMPLE: &str = "compliance.sample";
+    /// A check that needs a node's key was not run: no key source was asked for (info).
+    pub const NOT_CHECKED: &str = "connection.not_checked";
 }
 
 /// How serious a finding is.
@@ -266,7 +269,23 @@ impl Onboarding {
                 propagation_wait: self.options.propagation_wait.min(DOCTOR_PROPAGATION_WAIT),
             })
             .await?;
-            for c in report.checks.iter().filter(|c| !c.ok) {
+            for c in report.skipped() {
+                d.push(
+                    ids::NOT_CHECKED,
+                    Severity::Info,
+                    c.node.as_deref(),
+                    "not checked: needs --as-node",
+                    c.detail.clone(),
+                    "run doctor --as-node (exports each policy service node's key from ISE, in \
+                     memory only) to reproduce Test Connection as each node",
+                );
+            }
+            // A node's registration is already named by `node.key_not_registered`.
+            for c in report
+                .checks
+                .iter()
+                .filter(|c| !c.ok && c.name != CheckName::Registered)
+            {
                 d.push(
                     format!("{}{}", ids::CONNECTION_PREFIX, c.name.as_str()),
                     Severity::Error,
@@ -281,7 +300,11 @@ impl Onboarding {
                     c.node.as_deref() == Some(node) && c.name == CheckName::Mdminfo && c.ok
                 })
             };
-            if let Some(admin) = admins
+            if !self.options.admin_key.acts_as_node() {
+                if report.ok {
+                    self.compliance_sample_as_identity(&mut d).await;
+                }
+            } else if let Some(admin) = admins
                 .iter()
                 .find(|a| steps::is_policy_service(&a.node) && passed(&a.node.hostname))
             {
@@ -567,6 +590,14 @@ impl Onboarding {
         Ok(())
     }
 
+    /// One page of ISE's non-compliant poll, made as the automating identity (no node
+    /// key asked for).
+    async fn compliance_sample_as_identity(&self, d: &mut Diagnosis) {
+        let sample = async { self.compliance_client(None).await?.noncompliant_page(0).await };
+        let result = sample.await;
+        push_sample(d, None, result, "the automating identity");
+    }
+
     /// One page of ISE's non-compliant poll, made with `admin`'s own key.
     async fn compliance_sample(
         &self,
@@ -585,33 +616,54 @@ impl Onboarding {
             let intune = ComplianceClient::discover(node, audience).await?;
             intune.noncompliant_page(0).await
         };
-        match sample.await {
-            Ok((devices, next)) => d.push(
-                ids::COMPLIANCE_SAMPLE,
-                Severity::Info,
-                Some(host),
-                format!(
-                    "Intune answered ISE's non-compliant poll: {} device(s) on the first page{}",
-                    devices.len(),
-                    if next == 0 { "" } else { ", more pages follow" }
-                ),
-                devices
-                    .iter()
-                    .take(3)
-                    .map(|dv| dv.guid.clone())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                "nothing to do",
+        let result = sample.await;
+        push_sample(d, Some(host), result, host);
+    }
+}
+
+/// The finding of a compliance sample made by `who`.
+fn push_sample(
+    d: &mut Diagnosis,
+    node: Option<&str>,
+    result: Result<(Vec<crate::compliance::Device>, u32), Error>,
+    who: &str,
+) {
+    match result {
+        Ok((devices, next)) => d.push(
+            ids::COMPLIANCE_SAMPLE,
+            Severity::Info,
+            node,
+            format!(
+                "Intune answered ISE's non-compliant poll as {who}: {} device(s) on the first \
+                 page{}",
+                devices.len(),
+                if next == 0 { "" } else { ", more pages follow" }
             ),
-            Err(e) => d.push(
-                format!("{}compliance", ids::CONNECTION_PREFIX),
-                Severity::Error,
-                Some(host),
-                "ISE's non-compliant poll fails",
-                e.to_string(),
-                "check get_device_compliance and its admin consent (run onboard)",
-            ),
-        }
+            devices
+                .iter()
+                .take(3)
+                .map(|dv| dv.guid.clone())
+                .collect::<Vec<_>>()
+                .join(", "),
+            "nothing to do",
+        ),
+        Err(e) => d.push(
+            format!("{}compliance", ids::CONNECTION_PREFIX),
+            if node.is_some() {
+                Severity::Error
+            } else {
+                Severity::Warning
+            },
+            node,
+            format!("ISE's non-compliant poll fails as {who}"),
+            e.to_string(),
+            if node.is_some() {
+                "check get_device_compliance and its admin consent (run onboard)"
+            } else {
+                "grant the automating identity the Intune API's get_device_compliance role, \
+                 or run with --as-node to query as a policy service node"
+            },
+        ),
     }
 }
 
@@ -625,6 +677,9 @@ fn connection_remedy(check: CheckName) -> String {
             .into(),
         CheckName::Discovery => "grant Application.Read.All (Microsoft Graph) with admin \
                                  consent: run onboard (step 4)"
+            .into(),
+        CheckName::Registered => "register the node's Admin certificate on the application: \
+                                  run rotate or onboard (step 3)"
             .into(),
         _ => "grant get_device_compliance (Microsoft Intune API) with admin consent: run \
               onboard (step 4)"

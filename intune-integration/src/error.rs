@@ -286,6 +286,18 @@ pub enum Error {
         message: String,
     },
 
+    /// An operation needs an ISE node's private key and no key source was asked for
+    /// ([`crate::verify::AdminKey::None`], the default).
+    #[error(
+        "{what} needs an ISE node's private key, which is used only when asked: pass \
+         --as-node (config `verify_as_node = true`; library `AdminKey::ExportFromIse`) or \
+         supply the node's key from a file"
+    )]
+    NodeKeyNotRequested {
+        /// What needed the key.
+        what: String,
+    },
+
     /// ISE's exported private key could not be decrypted or used.
     #[error("ISE's admin private key is unusable: {what}")]
     AdminKey {

@@ -83,10 +83,7 @@ struct PairSpec {
 impl Inventory {
     /// Reads an inventory file; relative paths are taken from its directory.
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::ReadFile {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = crate::files::read_text(path)?;
         Self::parse(&text, path.parent().unwrap_or_else(|| Path::new(".")))
     }
 

@@ -15,6 +15,7 @@ pub mod certs;
 pub mod compliance;
 pub mod config;
 pub mod doctor;
+pub mod files;
 pub mod fleet;
 pub mod maintenance;
 pub mod mdm;

@@ -209,6 +209,12 @@ names! {
         IntuneToken => "intune_token",
         /// Intune answers `mdminfo`.
         Mdminfo => "mdminfo",
+        /// A node's Admin certificate (exported without its key) is a key of the
+        /// application: the public half of [`CheckName::Token`].
+        Registered => "registered",
+        /// The checks that act as a node (token, Intune token, `mdminfo` with the node's
+        /// key): reported as not checked unless a key source was asked for.
+        AsNode => "as_node",
     }
 }
 

@@ -227,7 +227,7 @@ impl Default for Options {
         Self {
             app_display_name: "Cisco ISE Intune integration".into(),
             mdm_server_name: "Intune".into(),
-            admin_key: AdminKey::ExportFromIse,
+            admin_key: AdminKey::None,
             consent_wait: Duration::from_secs(300),
             app_client_id: None,
             propagation_wait: crate::verify::DEFAULT_PROPAGATION_WAIT,
@@ -335,14 +335,25 @@ impl Onboarding {
         &self.anchors
     }
 
-    /// Intune's compliance API as ISE node `node` calls it (the first policy service
-    /// node when `None`), with that node's own key.
+    /// Intune's compliance API: as ISE node `node` calls it (the first policy service
+    /// node when `None`), with that node's own key, when the options name a key source
+    /// ([`AdminKey::acts_as_node`]); otherwise as the automating identity, which then
+    /// needs the Intune API's `get_device_compliance` role, and no key leaves ISE.
     pub async fn compliance_client(
         &self,
         node: Option<&str>,
     ) -> Result<crate::compliance::ComplianceClient, Error> {
         let version = self.ise.version().await?;
         let audience = version.check_release()?;
+        if !self.options.admin_key.acts_as_node() {
+            if let Some(n) = node {
+                return Err(Error::NodeKeyNotRequested {
+                    what: format!("querying Intune as node `{n}`"),
+                });
+            }
+            return crate::compliance::ComplianceClient::discover(self.graph.clone(), audience)
+                .await;
+        }
         let app = steps::find_app(&self.graph, &self.options.app_identity()).await?;
         let admins = steps::export_admin_certificates(&self.ise).await?.value;
         let admin = match node {
@@ -404,12 +415,7 @@ impl Onboarding {
         configurator: impl FnOnce(IseClient) -> Arc<dyn MdmServerConfigurator>,
     ) -> Result<Self, Error> {
         config.validate()?;
-        let read = |p: &std::path::Path| {
-            std::fs::read_to_string(p).map_err(|source| Error::ReadFile {
-                path: p.to_owned(),
-                source,
-            })
-        };
+        let read = crate::files::read_text;
         let tls = match (&config.ise.tls_pin_sha256, &config.ise.tls_ca_file) {
             (Some(pin), _) => TlsPolicy::PinnedSha256(pin.clone()),
             (None, Some(ca)) => TlsPolicy::CustomCa(read(ca)?),
@@ -466,6 +472,7 @@ impl Onboarding {
             app_display_name: config.app_display_name.clone(),
             mdm_server_name: config.mdm_server_name.clone(),
             app_client_id: config.app_client_id.clone(),
+            admin_key: config.admin_key()?,
             ..Options::default()
         };
         Ok(Self::new(
@@ -475,6 +482,12 @@ impl Onboarding {
             configurator(ise),
             options,
         ))
+    }
+
+    /// The same pipeline with another source for the nodes' keys (see [`AdminKey`]).
+    pub fn with_admin_key(mut self, admin_key: AdminKey) -> Self {
+        self.options.admin_key = admin_key;
+        self
     }
 
     /// Calls `progress` after every step.

@@ -34,6 +34,9 @@ pub struct Check {
     pub ok: bool,
     /// What was found, or what is wrong and how to fix it.
     pub detail: String,
+    /// The check did not run (it needs a node's key and none was asked for); `ok` is
+    /// then `true`, since nothing was found wrong.
+    pub skipped: bool,
 }
 
 /// The result of [`verify_connection`].
@@ -63,17 +66,44 @@ impl VerificationReport {
             name,
             ok,
             detail: detail.into(),
+            skipped: false,
         });
         self.ok = self.checks.iter().all(|c| c.ok);
     }
+
+    /// Records a check that did not run.
+    fn skip(&mut self, name: CheckName, detail: impl Into<String>) {
+        self.push(name, true, detail);
+        if let Some(c) = self.checks.last_mut() {
+            c.skipped = true;
+        }
+    }
+
+    /// The checks that did not run.
+    pub fn skipped(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| c.skipped)
+    }
 }
 
-/// Where ISE's admin key comes from.
-#[derive(Clone)]
+/// Where the key of an ISE node comes from, for the checks that act *as* a node
+/// (Entra accepting the node's client assertion, Intune answering the node).
+///
+/// The default is [`AdminKey::None`]: nothing leaves ISE but certificates, and every
+/// check that needs a node's key is reported as not checked. A key leaves ISE only
+/// with [`AdminKey::ExportFromIse`]; [`AdminKey::from_file`] takes it from a file the
+/// operator holds instead. Keys are kept in memory only, in secret containers that
+/// are zeroized on drop.
+#[derive(Clone, Default)]
 #[non_exhaustive]
 pub enum AdminKey {
+    /// No node key: only what public material shows is checked (certificates,
+    /// registration, consent, anchors, chains, discovery, the audience); the checks
+    /// that need a node's key are reported as not checked.
+    #[default]
+    None,
     /// Exported from ISE with a one-time random password (needs the certificate
-    /// export-with-key right on the ISE account).
+    /// export-with-key right on the ISE account). Only when the operator asks
+    /// (`--as-node`, `verify_as_node = true`).
     ExportFromIse,
     /// Supplied: the admin certificate and its unencrypted PKCS#8 key, in PEM.
     Supplied {
@@ -87,11 +117,91 @@ pub enum AdminKey {
 impl std::fmt::Debug for AdminKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Self::None => f.write_str("None"),
             Self::ExportFromIse => f.write_str("ExportFromIse"),
             Self::Supplied { .. } => f.write_str("Supplied { key_pem: [REDACTED] }"),
         }
     }
 }
+
+impl AdminKey {
+    /// Whether the checks that act as a node run (a key is exported or supplied).
+    pub fn acts_as_node(&self) -> bool {
+        !matches!(self, Self::None)
+    }
+
+    /// A node's certificate and key from a file the operator holds, so that the key
+    /// never leaves ISE over its API: a PEM file with the certificate and its key
+    /// (`PRIVATE KEY`, or `ENCRYPTED PRIVATE KEY` decrypted with `password`). The
+    /// file must be a regular file of at most [`crate::files::MAX_FILE_BYTES`].
+    pub fn from_file(
+        path: &std::path::Path,
+        password: Option<&SecretString>,
+    ) -> Result<Self, Error> {
+        let bytes = secrecy::SecretSlice::from(crate::files::read_bounded(path)?);
+        let text = std::str::from_utf8(bytes.expose_secret()).map_err(|_| Error::AdminKey {
+            what: format!(
+                "{} is not a PEM file (PKCS#12 files: convert with `openssl pkcs12 -nodes`)",
+                path.display()
+            ),
+        })?;
+        Self::from_pem(text, password)
+    }
+
+    /// A node's certificate and key from PEM text holding both (see [`Self::from_file`]).
+    pub fn from_pem(text: &str, password: Option<&SecretString>) -> Result<Self, Error> {
+        let blocks = pem::parse_many(text).map_err(|e| Error::AdminKey {
+            what: format!("not PEM: {e}"),
+        })?;
+        let cert = blocks
+            .iter()
+            .find(|b| b.tag() == "CERTIFICATE")
+            .ok_or_else(|| Error::AdminKey {
+                what: "no CERTIFICATE block: the file must hold the node's certificate and key"
+                    .into(),
+            })?;
+        let key = blocks
+            .iter()
+            .find(|b| b.tag().ends_with("PRIVATE KEY"))
+            .ok_or_else(|| Error::AdminKey {
+                what: "no PRIVATE KEY block: the file must hold the node's certificate and key"
+                    .into(),
+            })?;
+        let der = match key.tag() {
+            "PRIVATE KEY" => secrecy::SecretSlice::from(key.contents().to_vec()),
+            "ENCRYPTED PRIVATE KEY" => {
+                let password = password.ok_or_else(|| Error::AdminKey {
+                    what: "the key is encrypted and no password was given".into(),
+                })?;
+                secrecy::SecretSlice::from(decrypt_pkcs8_pem(
+                    &pem::encode(key),
+                    password.expose_secret(),
+                )?)
+            }
+            other => {
+                return Err(Error::AdminKey {
+                    what: format!(
+                        "a `{other}` block: convert the key to PKCS#8 with `openssl pkcs8 -topk8`"
+                    ),
+                });
+            }
+        };
+        Certificate::from_der(cert.contents())?;
+        Ok(Self::Supplied {
+            cert_pem: pem::encode(cert),
+            key_pem: SecretString::from(pem::encode(&pem::Pem::new(
+                "PRIVATE KEY",
+                der.expose_secret().to_vec(),
+            ))),
+        })
+    }
+}
+
+/// What a report says of the checks that need a node's key when none was asked for.
+pub const NOT_CHECKED_AS_NODE: &str = "not checked: needs --as-node (Entra accepting each \
+     policy service node's assertion and Intune answering as that node need the node's \
+     private key: export it from ISE with --as-node / verify_as_node = true, or supply it \
+     from a file)";
 
 /// Everything [`verify_connection`] needs.
 #[derive(Debug, Clone)]
@@ -231,6 +341,11 @@ pub async fn node_client_certificate(
     admin: Option<&crate::steps::AdminCertificate>,
 ) -> Result<ClientCertificate, Error> {
     let (cert_pem, key_der) = match (key, admin) {
+        (AdminKey::None, _) => {
+            return Err(Error::NodeKeyNotRequested {
+                what: "acting as an ISE node".into(),
+            });
+        }
         (AdminKey::Supplied { cert_pem, key_pem }, _) => (
             cert_pem.clone(),
             decrypt_pkcs8_pem(key_pem.expose_secret(), "")?,
@@ -334,6 +449,9 @@ pub async fn verify_connection_with(
         node_keys: material,
         intune_endpoint,
     } = prefetched;
+    if !input.admin_key.acts_as_node() {
+        return public_verification(&input, trusted, material, intune_endpoint).await;
+    }
     let (trusted, keys, endpoint) = tokio::join!(
         async {
             match trusted {
@@ -389,6 +507,126 @@ pub async fn verify_connection_with(
             report.push_for(c.node.as_deref(), c.name, c.ok, c.detail);
         }
     }
+    Ok(report)
+}
+
+/// Verification from public material only, with no node's key: the TLS chains of
+/// login, Graph and the discovered Intune host against ISE's store, Intune's discovery
+/// as the automating identity sees it, and each node's Admin certificate (exported
+/// without its key) registered on the application. The checks that act as a node are
+/// reported as not checked ([`NOT_CHECKED_AS_NODE`]).
+async fn public_verification(
+    input: &VerifyInput<'_>,
+    trusted: Option<Vec<TrustedCertificate>>,
+    material: Option<Vec<crate::steps::AdminKeyMaterial>>,
+    intune_endpoint: Option<String>,
+) -> Result<VerificationReport, Error> {
+    let mut report = VerificationReport {
+        ok: true,
+        checks: Vec::new(),
+    };
+    let applications = input.graph.applications();
+    let (trusted, admins, endpoint, app) = tokio::join!(
+        async {
+            match trusted {
+                Some(t) => Ok(t),
+                None => input.ise.trusted_certificates().list(&[]).await,
+            }
+        },
+        async {
+            match material {
+                Some(m) => Ok(m.into_iter().map(|m| m.admin).collect::<Vec<_>>()),
+                None => crate::steps::export_admin_certificates(input.ise)
+                    .await
+                    .map(|s| s.value),
+            }
+        },
+        async {
+            match intune_endpoint {
+                Some(e) => Some(e),
+                None => discovered_endpoint(input.graph, &input.version).await,
+            }
+        },
+        applications.find_by_app_id(input.client_id),
+    );
+    let (trusted, admins) = (trusted?, admins?);
+    let login = input.graph.login_authority().clone();
+    let graph_origin = input.graph.graph_base().clone();
+    let intune_url = endpoint.as_deref().and_then(|e| url::Url::parse(e).ok());
+    let (tls_login, tls_graph, tls_intune) = tokio::join!(
+        check_chain(input.ise, &trusted, &login, input.anchors),
+        check_chain(input.ise, &trusted, &graph_origin, input.anchors),
+        async {
+            match &intune_url {
+                Some(u) => Some(check_chain(input.ise, &trusted, u, input.anchors).await),
+                None => None,
+            }
+        },
+    );
+    report.push(CheckName::TlsLogin, tls_login.0, tls_login.1);
+    report.push(CheckName::TlsGraph, tls_graph.0, tls_graph.1);
+    let provider = input.version.compliance_provider();
+    match (&endpoint, tls_intune) {
+        (Some(e), Some(tls)) => {
+            report.push(
+                CheckName::Discovery,
+                true,
+                format!("{provider} at {e} (as the automating identity)"),
+            );
+            report.push(CheckName::TlsIntune, tls.0, tls.1);
+        }
+        (Some(e), None) => report.push(
+            CheckName::Discovery,
+            false,
+            format!("Intune's discovery names `{e}` for {provider}, which is not a URL"),
+        ),
+        (None, _) => report.push(
+            CheckName::Discovery,
+            false,
+            format!(
+                "Intune's discovery names no {provider} endpoint for the automating identity \
+                 (or it may not read it): grant Application.Read.All with admin consent"
+            ),
+        ),
+    }
+    match app {
+        Ok(Some(app)) => {
+            let registered: Vec<String> = app
+                .key_credentials
+                .iter()
+                .filter_map(|k| k.thumbprint_hex())
+                .collect();
+            for a in &admins {
+                let sha1 = a.certificate.sha1().to_hex();
+                let ok = registered.contains(&sha1);
+                report.push_for(
+                    Some(&a.node.hostname),
+                    CheckName::Registered,
+                    ok,
+                    if ok {
+                        format!("Admin certificate SHA-1 {sha1} is a key of the application")
+                    } else {
+                        format!(
+                            "Admin certificate SHA-1 {sha1} is not a key of the application \
+                             (its thumbprints: [{}]): run rotate or onboard (step 3)",
+                            registered.join(", ")
+                        )
+                    },
+                );
+            }
+        }
+        Ok(None) => report.push(
+            CheckName::Registered,
+            false,
+            format!("no application with client id {}: run onboard", input.client_id),
+        ),
+        Err(e) => report.push(
+            CheckName::Registered,
+            false,
+            format!("the application could not be read: {e}"),
+        ),
+    }
+    report.skip(CheckName::AsNode, NOT_CHECKED_AS_NODE);
     Ok(report)
 }
 

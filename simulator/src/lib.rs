@@ -558,6 +558,15 @@ fn seed_directory(
             visible_at: now,
         });
     }
+    // Reading device compliance without a node's key: the Intune API's read-only role.
+    assignments.push(Assignment {
+        id: rng.token(43),
+        principal_id: automation_sp.id.clone(),
+        resource_id: intune_api_sp.id.clone(),
+        app_role_id: ROLE_GET_DEVICE_COMPLIANCE.into(),
+        created: created.to_owned(),
+        visible_at: now,
+    });
     for seed in &builder.seed_apps {
         let mut keys = Vec::new();
         for der in &seed.key_certificates_der {
@@ -823,6 +832,7 @@ impl Simulator {
             id_counts: HashMap::new(),
             devices: state::seed_devices(b.seed, b.devices),
             staged_certs: HashMap::new(),
+            private_key_exports: 0,
         };
         let mut faults = HashMap::new();
         for s in [

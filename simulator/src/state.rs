@@ -245,6 +245,9 @@ pub(crate) struct World {
     pub(crate) devices: Vec<Device>,
     /// Renewed Admin certificates imported but not yet bound, by host.
     pub(crate) staged_certs: HashMap<String, StagedCert>,
+    /// How many exports carried a private key (`CERTIFICATE_WITH_PRIVATE_KEY`), so
+    /// that tests can assert a workflow took no key it was not asked to.
+    pub(crate) private_key_exports: u64,
 }
 
 /// A node of the ISE deployment.
@@ -448,6 +451,7 @@ impl World {
                     "enabled": t.enabled,
                 })).collect::<Vec<_>>(),
                 "mdmServers": self.mdm_servers.values().collect::<Vec<_>>(),
+                "private_key_exports": self.private_key_exports,
             },
             "intune": {
                 "devices": self.devices.iter().map(|d| json!({
