@@ -139,10 +139,108 @@ async fn devices_by_guid_and_mac_and_the_noncompliant_list_through_every_page() 
     ));
 }
 
+/// Options for doctor and rotation: opted in to the checks that act as a node, so
+/// that ISE's Test Connection is reproduced as each policy service node.
 fn quick() -> Options {
     let mut o = Options::default();
     o.propagation_wait = Duration::from_secs(2);
+    o.admin_key = AdminKey::ExportFromIse;
     o
+}
+
+fn private_key_exports(sim: &Simulator) -> u64 {
+    sim.snapshot()["ise"]["private_key_exports"]
+        .as_u64()
+        .expect("private_key_exports")
+}
+
+/// Doctor without the opt-in: no private key leaves ISE, the public checks still give
+/// the verdict, and what needs a node's key is one info finding.
+async fn diagnose_without_keys(sim: &Simulator) -> Diagnosis {
+    let mut o = quick();
+    o.admin_key = AdminKey::None;
+    sim::onboarding(sim.info(), Configurator::Gui, true, o)
+        .expect("pipeline")
+        .doctor()
+        .await
+        .expect("doctor runs")
+}
+
+#[tokio::test]
+async fn doctor_without_opt_in_exports_no_key_and_still_finds_every_defect() {
+    let sim = onboarded(Simulator::builder()).await;
+    let exports_before = private_key_exports(&sim);
+    let d = diagnose_without_keys(&sim).await;
+    assert!(d.healthy(), "{:#?}", problems(&d));
+    let not_checked = finding(&d, ids::NOT_CHECKED);
+    assert_eq!(not_checked.severity, Severity::Info);
+    assert_eq!(not_checked.summary, "not checked: needs --as-node");
+    let sample = finding(&d, ids::COMPLIANCE_SAMPLE);
+    assert_eq!(sample.node, None);
+    assert!(
+        sample
+            .summary
+            .starts_with("Intune answered ISE's non-compliant poll as the automating identity: "),
+        "{}",
+        sample.summary
+    );
+
+    // A revoked consent and a renewed, unregistered node certificate: both named.
+    let (_, graph) = sim::clients(sim.info()).expect("clients");
+    let (_, sp) = app_and_sp(&graph).await;
+    let intune = graph
+        .service_principals()
+        .by_app_id(graph_client::well_known::INTUNE_API_APP_ID)
+        .await
+        .expect("lookup")
+        .expect("intune sp");
+    let held = graph
+        .service_principal(sp)
+        .app_role_assignments()
+        .expect("pager")
+        .all()
+        .await
+        .expect("assignments");
+    for a in held.iter().filter(|a| a.resource_id == intune.id) {
+        graph
+            .service_principal(intune.id.clone())
+            .revoke_app_role_assignment(&a.id)
+            .await
+            .expect("revoke");
+    }
+    sim.renew_admin_certificate("ise-psn", 365).expect("renew");
+    let d = diagnose_without_keys(&sim).await;
+    let mut p = problems(&d);
+    p.sort();
+    assert_eq!(
+        p,
+        [
+            (ids::APP_CONSENT_MISSING.into(), Severity::Error, None),
+            (
+                ids::NODE_KEY_NOT_REGISTERED.into(),
+                Severity::Error,
+                Some("ise-psn".into())
+            ),
+        ]
+    );
+    assert_eq!(private_key_exports(&sim), exports_before);
+}
+
+#[tokio::test]
+async fn devices_without_opt_in_are_read_as_the_automating_identity() {
+    let sim = onboarded(Simulator::builder()).await;
+    let before = private_key_exports(&sim);
+    let mut o = quick();
+    o.admin_key = AdminKey::None;
+    let onboarding = sim::onboarding(sim.info(), Configurator::Gui, true, o).expect("pipeline");
+    let intune = onboarding.compliance_client(None).await.expect("client");
+    let devices = intune.noncompliant().await.expect("list");
+    assert!(!devices.is_empty());
+    assert!(matches!(
+        onboarding.compliance_client(Some("ise-psn")).await,
+        Err(Error::NodeKeyNotRequested { .. })
+    ));
+    assert_eq!(private_key_exports(&sim), before);
 }
 
 fn pipeline(sim: &Simulator) -> ise_intune::integration::pipeline::Onboarding {
@@ -203,7 +301,7 @@ async fn a_healthy_integration_has_only_information() {
     assert!(
         sample
             .summary
-            .starts_with("Intune answered ISE's non-compliant poll: "),
+            .starts_with("Intune answered ISE's non-compliant poll as ise-san: "),
         "{}",
         sample.summary
     );

@@ -33,9 +33,92 @@ fn outcomes(report: &Report) -> Vec<(&'static str, Outcome)> {
         .collect()
 }
 
-/// The pipeline against `sim` with the simulated operator and every anchor.
+/// The pipeline against `sim` with the simulated operator and every anchor, opted in
+/// to the checks that act as a node (the full reproduction of Test Connection).
 fn gui_pipeline(sim: &Simulator) -> ise_intune::integration::pipeline::Onboarding {
-    sim::onboarding(sim.info(), Configurator::Gui, true, Options::default()).expect("pipeline")
+    let mut options = Options::default();
+    options.admin_key = AdminKey::ExportFromIse;
+    sim::onboarding(sim.info(), Configurator::Gui, true, options).expect("pipeline")
+}
+
+fn private_key_exports(sim: &Simulator) -> u64 {
+    sim.snapshot()["ise"]["private_key_exports"]
+        .as_u64()
+        .expect("private_key_exports")
+}
+
+#[tokio::test]
+async fn without_opt_in_no_private_key_leaves_ise_and_the_verdict_stands() {
+    let sim = simulator("3.3.0.430", 2).await;
+    let onboarding =
+        sim::onboarding(sim.info(), Configurator::Gui, true, Options::default()).expect("pipeline");
+    let report = onboarding.apply().await.expect("run");
+    assert!(report.complete, "{report:#?}");
+    assert_eq!(private_key_exports(&sim), 0);
+    assert_eq!(
+        report
+            .verification
+            .checks
+            .iter()
+            .map(|c| (
+                c.node.as_deref().unwrap_or("-"),
+                c.name.as_str(),
+                c.ok,
+                c.skipped
+            ))
+            .collect::<Vec<_>>(),
+        [
+            ("-", "tls:login", true, false),
+            ("-", "tls:graph", true, false),
+            ("-", "discovery", true, false),
+            ("-", "tls:intune", true, false),
+            ("ise-pan", "registered", true, false),
+            ("ise-san", "registered", true, false),
+            ("ise-psn", "registered", true, false),
+            ("-", "as_node", true, true),
+        ]
+    );
+    let not_checked = report.verification.skipped().next().expect("skipped");
+    assert!(
+        not_checked
+            .detail
+            .starts_with("not checked: needs --as-node"),
+        "{}",
+        not_checked.detail
+    );
+    // Verification alone, then with the opt-in: the same verdict, now as each node.
+    let again = onboarding.verify().await.expect("verify");
+    assert!(again.ok, "{again:#?}");
+    assert_eq!(private_key_exports(&sim), 0);
+    let as_node = onboarding
+        .clone()
+        .with_admin_key(AdminKey::ExportFromIse)
+        .verify()
+        .await
+        .expect("verify as node");
+    assert!(as_node.ok, "{as_node:#?}");
+    assert!(as_node.skipped().next().is_none());
+    // One export with its key per policy service node.
+    assert_eq!(private_key_exports(&sim), 2);
+}
+
+#[tokio::test]
+async fn without_opt_in_an_unregistered_node_certificate_fails_verification() {
+    let sim = simulator("3.3.0.430", 2).await;
+    let onboarding =
+        sim::onboarding(sim.info(), Configurator::Gui, true, Options::default()).expect("pipeline");
+    assert!(onboarding.apply().await.expect("run").complete);
+    sim.renew_admin_certificate("ise-psn", 365).expect("renew");
+    let report = onboarding.verify().await.expect("verify");
+    assert!(!report.ok);
+    let failed: Vec<(Option<&str>, &str)> = report
+        .checks
+        .iter()
+        .filter(|c| !c.ok)
+        .map(|c| (c.node.as_deref(), c.name.as_str()))
+        .collect();
+    assert_eq!(failed, [(Some("ise-psn"), "registered")]);
+    assert_eq!(private_key_exports(&sim), 0);
 }
 
 /// Writes the simulator saw on ISE and Graph (certificate exports are reads).
@@ -742,7 +825,7 @@ async fn report_json_keys_are_stable() {
     );
     assert_eq!(
         keys(&report["verification"]["checks"][0]),
-        ["detail", "name", "node", "ok"]
+        ["detail", "name", "node", "ok", "skipped"]
     );
     let names: Vec<&str> = report["verification"]["checks"]
         .as_array()

@@ -99,6 +99,15 @@ async fn a_running_simulator_through_every_subcommand() {
             .all(|f| f["severity"] == "info"),
         "{out}"
     );
+    assert!(
+        json(&out)["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .any(|f| f["id"] == "connection.not_checked"
+                && f["summary"] == "not checked: needs --as-node"),
+        "{out}"
+    );
 
     let snapshot = sim.snapshot();
     let devices = snapshot["intune"]["devices"].as_array().expect("devices");
@@ -123,6 +132,24 @@ async fn a_running_simulator_through_every_subcommand() {
         json(&out)["devices"].as_array().expect("devices").len(),
         expected
     );
+
+    // Onboard, doctor, device and noncompliant took no private key from ISE.
+    let exports = |sim: &Simulator| sim.snapshot()["ise"]["private_key_exports"].as_u64();
+    assert_eq!(exports(&sim), Some(0));
+    let (code, out, _) = run(with(&["doctor", "--as-node"])).await;
+    assert_eq!(code, 0, "{out}");
+    let ids: Vec<String> = json(&out)["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["id"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        !ids.iter().any(|i| i == "connection.not_checked"),
+        "{ids:?}"
+    );
+    // The policy service nodes' keys (Test Connection) and one for the compliance sample.
+    assert_eq!(exports(&sim), Some(3));
 
     let (code, out, _) = run(with(&["trust-sync", "--dry-run"])).await;
     assert_eq!(code, 0, "{out}");

@@ -593,7 +593,12 @@ impl Onboarding {
     /// One page of ISE's non-compliant poll, made as the automating identity (no node
     /// key asked for).
     async fn compliance_sample_as_identity(&self, d: &mut Diagnosis) {
-        let sample = async { self.compliance_client(None).await?.noncompliant_page(0).await };
+        let sample = async {
+            self.compliance_client(None)
+                .await?
+                .noncompliant_page(0)
+                .await
+        };
         let result = sample.await;
         push_sample(d, None, result, "the automating identity");
     }

@@ -46,7 +46,10 @@ pub fn read_bounded(path: &Path) -> Result<Vec<u8>, Error> {
     if meta.len() > MAX_FILE_BYTES {
         return Err(refused(
             path,
-            format!("{} bytes, more than the {MAX_FILE_BYTES} bytes allowed", meta.len()),
+            format!(
+                "{} bytes, more than the {MAX_FILE_BYTES} bytes allowed",
+                meta.len()
+            ),
         ));
     }
     let mut out = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
@@ -64,8 +67,7 @@ pub fn read_bounded(path: &Path) -> Result<Vec<u8>, Error> {
 
 /// The text of `path` (UTF-8), with the bounds of [`read_bounded`].
 pub fn read_text(path: &Path) -> Result<String, Error> {
-    String::from_utf8(read_bounded(path)?)
-        .map_err(|_| refused(path, "not UTF-8 text".into()))
+    String::from_utf8(read_bounded(path)?).map_err(|_| refused(path, "not UTF-8 text".into()))
 }
 
 #[cfg(test)]
@@ -82,9 +84,15 @@ mod tests {
     #[test]
     fn devices_and_directories_are_refused_before_reading() {
         let e = read_bounded(Path::new("/dev/zero")).expect_err("device");
-        assert!(kind(&e).is_some_and(|s| s.contains("not a regular file")), "{e:?}");
+        assert!(
+            kind(&e).is_some_and(|s| s.contains("not a regular file")),
+            "{e:?}"
+        );
         let e = read_bounded(Path::new("/")).expect_err("directory");
-        assert!(kind(&e).is_some_and(|s| s.contains("not a regular file")), "{e:?}");
+        assert!(
+            kind(&e).is_some_and(|s| s.contains("not a regular file")),
+            "{e:?}"
+        );
     }
 
     #[test]

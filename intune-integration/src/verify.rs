@@ -618,7 +618,10 @@ async fn public_verification(
         Ok(None) => report.push(
             CheckName::Registered,
             false,
-            format!("no application with client id {}: run onboard", input.client_id),
+            format!(
+                "no application with client id {}: run onboard",
+                input.client_id
+            ),
         ),
         Err(e) => report.push(
             CheckName::Registered,

@@ -417,7 +417,9 @@ async fn export_system(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
             }
             match crate::keywrap::encrypt_pkcs8(&cert.issued.key_pkcs8, password.as_bytes(), &s) {
                 Some(pem) => {
-                    s.with_world(|w| w.private_key_exports = w.private_key_exports.saturating_add(1));
+                    s.with_world(|w| {
+                        w.private_key_exports = w.private_key_exports.saturating_add(1)
+                    });
                     entries.push((format!("{base}.pvk"), pem));
                 }
                 None => {

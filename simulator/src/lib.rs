@@ -54,7 +54,7 @@ pub use server::{Faults, parse_fault_spec};
 pub use state::{
     Counts, GRAPH_APP_ID, INTUNE_API_APP_ID, INTUNE_DISCOVERY_APP_ID, LoggedRequest, MdmServer,
     ROLE_APP_ROLE_ASSIGNMENT_READWRITE_ALL, ROLE_APPLICATION_READ_ALL,
-    ROLE_APPLICATION_READWRITE_ALL, ROLE_GET_DEVICE_COMPLIANCE,
+    ROLE_APPLICATION_READWRITE_ALL, ROLE_APPLICATION_READWRITE_OWNEDBY, ROLE_GET_DEVICE_COMPLIANCE,
 };
 
 use state::{App, Assignment, Role, Sp, SystemCert, TrustedCert, World};
@@ -130,7 +130,29 @@ pub struct SimulatorBuilder {
     ise_username: String,
     ise_password: String,
     tenant_id: Option<String>,
+    automation_roles: Vec<String>,
 }
+
+/// The automating identity's application roles by default: everything the library's
+/// full profile uses (`Application.ReadWrite.All`, `AppRoleAssignment.ReadWrite.All`,
+/// `Application.Read.All`) and the Intune API's `get_device_compliance`, with which it
+/// reads devices without a node's key.
+pub const DEFAULT_AUTOMATION_ROLES: [&str; 4] = [
+    "Application.ReadWrite.All",
+    "AppRoleAssignment.ReadWrite.All",
+    "Application.Read.All",
+    "get_device_compliance",
+];
+
+/// Every role the automating identity can be given: Microsoft Graph's application
+/// roles the library uses, and the Intune API's `get_device_compliance`.
+pub const AUTOMATION_ROLE_NAMES: [&str; 5] = [
+    "Application.Read.All",
+    "Application.ReadWrite.OwnedBy",
+    "Application.ReadWrite.All",
+    "AppRoleAssignment.ReadWrite.All",
+    "get_device_compliance",
+];
 
 impl Default for SimulatorBuilder {
     fn default() -> Self {
@@ -153,6 +175,7 @@ impl Default for SimulatorBuilder {
             ise_username: "admin".into(),
             ise_password: "C1sco12345".into(),
             tenant_id: None,
+            automation_roles: DEFAULT_AUTOMATION_ROLES.map(str::to_owned).to_vec(),
         }
     }
 }
@@ -195,6 +218,15 @@ impl SimulatorBuilder {
     /// self-signed one).
     pub fn shared_admin_certificate(mut self, shared: bool) -> Self {
         self.shared_admin_certificate = shared;
+        self
+    }
+
+    /// The application roles the automating identity holds, by value (see
+    /// [`AUTOMATION_ROLE_NAMES`]; default [`DEFAULT_AUTOMATION_ROLES`]). A Graph call
+    /// the roles do not allow answers 403 `Authorization_RequestDenied`; an unknown
+    /// name is refused at start.
+    pub fn automation_roles<S: Into<String>>(mut self, roles: impl IntoIterator<Item = S>) -> Self {
+        self.automation_roles = roles.into_iter().map(Into::into).collect();
         self
     }
 
@@ -544,29 +576,24 @@ fn seed_directory(
         vec![],
         vec![],
     );
-    for role in [
-        ROLE_APPLICATION_READWRITE_ALL,
-        ROLE_APP_ROLE_ASSIGNMENT_READWRITE_ALL,
-        ROLE_APPLICATION_READ_ALL,
-    ] {
+    for name in &builder.automation_roles {
+        let (resource, role) = match graph_sp.app_roles.iter().find(|r| r.value == name) {
+            Some(r) => (&graph_sp, r.id),
+            None => match intune_api_sp.app_roles.iter().find(|r| r.value == name) {
+                Some(r) => (&intune_api_sp, r.id),
+                // Refused by `SimulatorBuilder::start` before seeding.
+                None => continue,
+            },
+        };
         assignments.push(Assignment {
             id: rng.token(43),
             principal_id: automation_sp.id.clone(),
-            resource_id: graph_sp.id.clone(),
+            resource_id: resource.id.clone(),
             app_role_id: role.into(),
             created: created.to_owned(),
             visible_at: now,
         });
     }
-    // Reading device compliance without a node's key: the Intune API's read-only role.
-    assignments.push(Assignment {
-        id: rng.token(43),
-        principal_id: automation_sp.id.clone(),
-        resource_id: intune_api_sp.id.clone(),
-        app_role_id: ROLE_GET_DEVICE_COMPLIANCE.into(),
-        created: created.to_owned(),
-        visible_at: now,
-    });
     for seed in &builder.seed_apps {
         let mut keys = Vec::new();
         for der in &seed.key_certificates_der {
@@ -733,6 +760,11 @@ fn graph_roles() -> Vec<Role> {
             display_name: "Read and write all applications",
         },
         Role {
+            id: ROLE_APPLICATION_READWRITE_OWNEDBY,
+            value: "Application.ReadWrite.OwnedBy",
+            display_name: "Manage apps that this app creates or owns",
+        },
+        Role {
             id: ROLE_APP_ROLE_ASSIGNMENT_READWRITE_ALL,
             value: "AppRoleAssignment.ReadWrite.All",
             display_name: "Manage app permission grants and app role assignments",
@@ -747,6 +779,16 @@ impl Simulator {
     }
 
     async fn start(b: SimulatorBuilder) -> Result<Self, SimError> {
+        if let Some(unknown) = b
+            .automation_roles
+            .iter()
+            .find(|r| !AUTOMATION_ROLE_NAMES.contains(&r.as_str()))
+        {
+            return Err(SimError::Config(format!(
+                "unknown automation role `{unknown}` (known: {})",
+                AUTOMATION_ROLE_NAMES.join(", ")
+            )));
+        }
         let mut rng = rng::Rng::new(b.seed);
         let tenant_id = b.tenant_id.clone().unwrap_or_else(|| rng.uuid());
         let pki = pki::Pki::generate(&["Cisco Root CA 2099", "Cisco ECC Root CA 2099"])?;

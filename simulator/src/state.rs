@@ -19,6 +19,8 @@ pub const INTUNE_DISCOVERY_APP_ID: &str = "0000000a-0000-0000-c000-000000000000"
 pub const ROLE_APPLICATION_READ_ALL: &str = "9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30";
 /// Graph `Application.ReadWrite.All`.
 pub const ROLE_APPLICATION_READWRITE_ALL: &str = "1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9";
+/// Graph `Application.ReadWrite.OwnedBy`.
+pub const ROLE_APPLICATION_READWRITE_OWNEDBY: &str = "18a4783c-866b-4cc7-a460-3d5e5662c884";
 /// Graph `AppRoleAssignment.ReadWrite.All`.
 pub const ROLE_APP_ROLE_ASSIGNMENT_READWRITE_ALL: &str = "06b708a9-e830-4db3-a914-8e69da51d44f";
 /// Intune API `get_device_compliance`.

@@ -540,7 +540,17 @@ async fn ers_csrf_when_enabled() {
 
 #[tokio::test]
 async fn intune_answers_ise_xml_to_consented_tokens_only() {
-    let sim = sim().await;
+    // The automation identity without the Intune API's get_device_compliance role.
+    let sim = Simulator::builder()
+        .replication_lag(Duration::from_millis(150))
+        .automation_roles([
+            "Application.ReadWrite.All",
+            "AppRoleAssignment.ReadWrite.All",
+            "Application.Read.All",
+        ])
+        .start()
+        .await
+        .expect("simulator starts");
     let (ok, message, walked) = walk(
         &sim,
         Skip::Nothing,
