@@ -71,6 +71,11 @@ struct Cli {
     /// key leaves ISE and those checks are reported as not checked.
     #[arg(long, global = true)]
     as_node: bool,
+    /// Give up after this many seconds in all (every request, retry and wait
+    /// included), naming what did not finish.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 90,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    timeout: u64,
     #[command(subcommand)]
     command: Command,
 }
@@ -139,17 +144,17 @@ enum FleetCommand {
     Doctor {
         /// The inventory file.
         inventory: PathBuf,
-        /// Pairs examined at once.
-        #[arg(long, default_value_t = 4)]
-        concurrency: usize,
+        /// Pairs examined at once (1 to 256).
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+        concurrency: u16,
     },
     /// Plan every pair.
     Plan {
         /// The inventory file.
         inventory: PathBuf,
-        /// Pairs examined at once.
-        #[arg(long, default_value_t = 4)]
-        concurrency: usize,
+        /// Pairs examined at once (1 to 256).
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+        concurrency: u16,
     },
 }
 
@@ -573,7 +578,7 @@ async fn fleet_command(
             over_fleet(
                 cli,
                 inventory,
-                *concurrency,
+                usize::from(*concurrency),
                 |o: Onboarding| async move { o.doctor().await },
                 fleet::doctor_table,
                 Diagnosis::has_errors,
@@ -587,7 +592,7 @@ async fn fleet_command(
             over_fleet(
                 cli,
                 inventory,
-                *concurrency,
+                usize::from(*concurrency),
                 |o: Onboarding| async move { o.plan().await },
                 fleet::plan_table,
                 |_| false,
@@ -638,18 +643,56 @@ async fn run(cli: Cli) -> Result<u8, Box<dyn std::error::Error>> {
     }
 }
 
+/// An error line made safe to print: the secrets of the environment and anything shaped
+/// like a credential replaced, control characters removed, at most 2,000 characters.
+/// (The clients already scrub server texts; this is the last line of defence.)
+fn scrubbed(text: &str) -> String {
+    let secrets: Vec<String> = [
+        "ISE_INTUNE_ISE_PASSWORD",
+        "ISE_INTUNE_CLIENT_SECRET",
+        "ISE_INTUNE_NODE_KEY_PASSWORD",
+        "AZURE_CLIENT_CERTIFICATE_PASSWORD",
+    ]
+    .iter()
+    .filter_map(|k| std::env::var(k).ok())
+    .collect();
+    let known: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    ise_intune_http::scrub::text_within(text, &known, 2000)
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     ise_intune_testkit::logging::init(cli.verbose, cli.quiet);
-    match run(cli).await {
+    let (json, limit) = (cli.json, Duration::from_secs(cli.timeout));
+    let result = match tokio::time::timeout(limit, run(cli)).await {
+        Ok(result) => result,
+        Err(_) => Err(format!(
+            "not finished within --timeout {} s: a service did not answer in time (run \
+             with -vv to see each request and which one was waiting)",
+            limit.as_secs()
+        )
+        .into()),
+    };
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e}");
+            let mut causes = Vec::new();
             let mut source = e.source();
             while let Some(s) = source {
-                eprintln!("  caused by: {s}");
+                causes.push(scrubbed(&s.to_string()));
                 source = s.source();
+            }
+            let message = scrubbed(&e.to_string());
+            if json {
+                // One JSON object on standard output, failures included.
+                let _ = print_json(&serde_json::json!({
+                    "error": { "message": message, "causes": causes }
+                }));
+            }
+            eprintln!("error: {message}");
+            for c in &causes {
+                eprintln!("  caused by: {c}");
             }
             ExitCode::FAILURE
         }

@@ -160,14 +160,20 @@ impl Classify for GraphClassify {
     }
 }
 
+/// Graph's error body, its texts scrubbed ([`ise_intune_http::scrub`]): a server may
+/// echo what the request carried.
 fn parse_graph_error(body: &[u8]) -> GraphErrorBody {
-    serde_json::from_slice::<GraphErrorEnvelope>(body)
+    use ise_intune_http::scrub::server_text;
+    let mut parsed = serde_json::from_slice::<GraphErrorEnvelope>(body)
         .map(|e| e.error)
         .unwrap_or_else(|_| GraphErrorBody {
             code: String::new(),
-            message: String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned(),
+            message: String::from_utf8_lossy(&body[..body.len().min(4096)]).into_owned(),
             inner_error: None,
-        })
+        });
+    parsed.code = server_text(&parsed.code, &[]);
+    parsed.message = server_text(&parsed.message, &[]);
+    parsed
 }
 
 fn is_replication_lag(status: StatusCode, body: &GraphErrorBody) -> bool {

@@ -10,6 +10,7 @@ use url::Url;
 use crate::auth::{AccessToken, Credentials, TokenAudience};
 use crate::client::{GraphClient, decode};
 use crate::error::{Error, Result, TokenErrorBody};
+use ise_intune_http::scrub;
 
 impl GraphClient {
     /// A token for `audience`, from the cache when still fresh. Concurrent callers for
@@ -109,12 +110,20 @@ impl GraphClient {
             })
             .await?;
         if !answer.status.is_success() {
+            // An answer may echo the form: its secret or assertion is scrubbed.
+            let known: Vec<&str> = form
+                .iter()
+                .filter(|(k, _)| matches!(*k, "client_secret" | "client_assertion"))
+                .map(|(_, v)| v.as_str())
+                .collect();
+            let mut body =
+                serde_json::from_slice::<TokenErrorBody>(&answer.body).unwrap_or_default();
+            body.error = scrub::server_text(&body.error, &known);
+            body.error_description = scrub::server_text(&body.error_description, &known);
             return Err(Error::Token {
                 scope: audience.to_string(),
                 status: answer.status.as_u16(),
-                body: Box::new(
-                    serde_json::from_slice::<TokenErrorBody>(&answer.body).unwrap_or_default(),
-                ),
+                body: Box::new(body),
             });
         }
         parse_token(audience, &answer.body)

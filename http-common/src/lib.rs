@@ -5,6 +5,7 @@
 //! its vendor's knowledge: how to authenticate and how to read its error answers.
 
 pub mod retry;
+pub mod scrub;
 pub mod send;
 
 pub use retry::{Attempt, Decision, RetryPolicy, StatusClass};

@@ -62,6 +62,9 @@ pub enum Attempt {
     },
     /// The connection could not be made: nothing reached the server.
     ConnectFailed,
+    /// The host name does not resolve or the host refused the connection: retried
+    /// once at most (a blip), so that a wrong host fails within seconds.
+    Unreachable,
     /// The request may have reached the server but no answer came in time.
     Timeout,
     /// The connection broke after the request may have been sent.
@@ -178,7 +181,11 @@ impl RetryPolicy {
             } => (idempotent, retry_after),
             Attempt::Status { .. } => (false, None),
             Attempt::ConnectFailed => (true, None),
-            Attempt::Timeout | Attempt::ConnectionLost => (idempotent, None),
+            Attempt::Unreachable => (attempt < 2, None),
+            // A silent server is given one more chance, not six: the operator learns
+            // within two attempt timeouts which service did not answer.
+            Attempt::Timeout => (idempotent && attempt < 2, None),
+            Attempt::ConnectionLost => (idempotent, None),
         };
         if !retryable {
             return Decision::GiveUp;

@@ -102,11 +102,11 @@ impl BodyLimits {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct HttpSettings {
-    /// Time to establish a connection, TLS handshake included (default 10 s).
+    /// Time to establish a connection, TLS handshake included (default 5 s).
     pub connect_timeout: Duration,
-    /// Time for one attempt, from connecting until the body is read (default 60 s).
+    /// Time for one attempt, from connecting until the body is read (default 30 s).
     pub request_timeout: Duration,
-    /// Time for one call, every attempt and wait included (default 5 minutes).
+    /// Time for one call, every attempt and wait included (default 90 s).
     pub overall_timeout: Duration,
     /// When to send again.
     pub retry: RetryPolicy,
@@ -117,9 +117,9 @@ pub struct HttpSettings {
 impl Default for HttpSettings {
     fn default() -> Self {
         Self {
-            connect_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(60),
-            overall_timeout: Duration::from_secs(300),
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+            overall_timeout: Duration::from_secs(90),
             retry: RetryPolicy::default(),
             limits: BodyLimits::default(),
         }
@@ -277,6 +277,29 @@ pub trait Classify: Sync {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DefaultClassify;
 
+/// What kind of connection failure `e` is: a name that does not resolve, a refused
+/// connection, or any other (read from the error's chain of sources).
+fn connect_failure(e: &reqwest::Error) -> TransportErrorKind {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            return TransportErrorKind::Refused;
+        }
+        let text = err.to_string();
+        if text.contains("dns error")
+            || text.contains("failed to lookup address")
+            || text.contains("Name or service not known")
+            || text.contains("No address associated")
+        {
+            return TransportErrorKind::NameNotResolved;
+        }
+        source = err.source();
+    }
+    TransportErrorKind::Connect
+}
+
 impl Classify for DefaultClassify {
     fn status(&self, status: StatusCode, _: &HeaderMap, _: &[u8]) -> StatusClass {
         crate::retry::classify_status(status.as_u16())
@@ -287,8 +310,13 @@ impl Classify for DefaultClassify {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TransportErrorKind {
-    /// No connection could be made (refused, unreachable, TLS handshake failed).
+    /// No connection could be made (unreachable, TLS handshake failed, no connection
+    /// within the connect timeout).
     Connect,
+    /// The host name does not resolve.
+    NameNotResolved,
+    /// The host refused the connection (nothing listens on the port).
+    Refused,
     /// The connection broke after the request may have been sent.
     ConnectionLost,
     /// An attempt got no complete answer within the per-request timeout.
@@ -314,6 +342,8 @@ impl fmt::Display for TransportErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Connect => f.write_str("could not connect"),
+            Self::NameNotResolved => f.write_str("the host name does not resolve"),
+            Self::Refused => f.write_str("the connection was refused"),
             Self::ConnectionLost => f.write_str("the connection broke"),
             Self::Timeout { after } => write!(f, "no complete answer within {after:?}"),
             Self::OverallTimeout { after } => {
@@ -331,15 +361,23 @@ impl fmt::Display for TransportErrorKind {
 /// A request that got no usable answer. Carries no URL query, header or body, so no
 /// secret.
 #[derive(Debug, thiserror::Error)]
-#[error("{method} {path} to {service}: {kind} (after {attempts} attempt(s))")]
+#[error(
+    "{method} {path} to {service} at {host}: {kind} (after {attempts} attempt(s) in {:.1} s){}",
+    Duration::from_millis(*elapsed_ms).as_secs_f64(),
+    setting_hint(service, kind)
+)]
 #[non_exhaustive]
 pub struct TransportError {
     /// The service.
     pub service: &'static str,
+    /// The host the request went to.
+    pub host: Box<str>,
+    /// How long was waited in milliseconds, every attempt and pause included.
+    pub elapsed_ms: u64,
     /// HTTP method.
-    pub method: String,
+    pub method: Box<str>,
     /// URL path.
-    pub path: String,
+    pub path: Box<str>,
     /// Attempts made.
     pub attempts: u32,
     /// What happened.
@@ -347,6 +385,28 @@ pub struct TransportError {
     /// The HTTP stack's error, where there is one.
     #[source]
     pub source: Option<reqwest::Error>,
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// For a host that could not be reached: where its name came from.
+fn setting_hint(service: &str, kind: &TransportErrorKind) -> &'static str {
+    if !matches!(
+        kind,
+        TransportErrorKind::Connect
+            | TransportErrorKind::NameNotResolved
+            | TransportErrorKind::Refused
+    ) {
+        return "";
+    }
+    match service {
+        "ISE" => "; check ise.url / ise.ers_url (or ISE_INTUNE_ISE_URL)",
+        "Entra ID" => "; check entra.login_url (default https://login.microsoftonline.com)",
+        "Graph" => "; check entra.graph_url (default https://graph.microsoft.com/v1.0)",
+        _ => "; the host was named by Intune's discovery in Graph",
+    }
 }
 
 /// The loop's failure: the client's own preparation failed (e.g. no token), or no
@@ -554,8 +614,8 @@ impl HttpCore {
         let overall = self.settings.overall_timeout;
         let span = tracing::debug_span!("http", service = meta.service, method = %meta.method,
             host = meta.host, path = meta.path);
+        let started = Instant::now();
         let run = async {
-            let started = Instant::now();
             let mut attempt = 0u32;
             loop {
                 attempt = attempt.saturating_add(1);
@@ -597,8 +657,10 @@ impl HttpCore {
                     Err((failure, kind, source)) => {
                         let error = TransportError {
                             service: meta.service,
-                            method: meta.method.to_string(),
-                            path: meta.path.to_owned(),
+                            host: meta.host.into(),
+                            elapsed_ms: millis(started.elapsed()),
+                            method: meta.method.as_str().into(),
+                            path: meta.path.into(),
                             attempts: attempt,
                             kind,
                             source,
@@ -637,8 +699,10 @@ impl HttpCore {
             Ok(result) => result,
             Err(_) => Err(SendError::Transport(TransportError {
                 service: meta.service,
-                method: meta.method.to_string(),
-                path: meta.path.to_owned(),
+                host: meta.host.into(),
+                elapsed_ms: millis(started.elapsed()),
+                method: meta.method.as_str().into(),
+                path: meta.path.into(),
                 attempts: 0,
                 kind: TransportErrorKind::OverallTimeout { after: overall },
                 source: None,
@@ -713,11 +777,12 @@ impl HttpCore {
                 Some(e),
             )
         } else if e.is_connect() {
-            (
-                Some(Attempt::ConnectFailed),
-                TransportErrorKind::Connect,
-                Some(e),
-            )
+            let kind = connect_failure(&e);
+            let attempt = match kind {
+                TransportErrorKind::Connect => Attempt::ConnectFailed,
+                _ => Attempt::Unreachable,
+            };
+            (Some(attempt), kind, Some(e))
         } else {
             (
                 Some(Attempt::ConnectionLost),

@@ -223,6 +223,7 @@ impl ComplianceClient {
                         .and_then(|n| n.text().map(str::to_owned))
                 })
                 .unwrap_or_else(|| body.chars().take(200).collect());
+            let message = ise_intune_http::scrub::server_text(&message, &[]);
             return Err(Error::IntuneAnswer { status, message });
         }
         Ok(body)

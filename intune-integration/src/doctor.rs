@@ -78,6 +78,11 @@ pub mod ids {
     /// A compliance query made as a policy service node or the automating identity
     /// (info).
     pub const COMPLIANCE_SAMPLE: &str = "compliance.sample";
+    /// ISE could not be reached or refused the credentials; its checks did not run.
+    pub const ISE_UNAVAILABLE: &str = "ise.unavailable";
+    /// Entra ID or Graph could not be reached or refused the automating identity; its
+    /// checks did not run.
+    pub const ENTRA_UNAVAILABLE: &str = "entra.unavailable";
     /// A check that needs a node's key was not run: no key source was asked for (info).
     pub const NOT_CHECKED: &str = "connection.not_checked";
 }
@@ -172,10 +177,38 @@ impl Onboarding {
     /// principal, ISE's trusted store, the External MDM entry, ISE's Test Connection
     /// reproduced per policy service node (TLS chains included), and a compliance
     /// query. Reads only.
+    ///
+    /// One side failing does not stop the other: an ISE or Entra ID that cannot be
+    /// reached or refuses the credentials is an error finding (`ise.unavailable`,
+    /// `entra.unavailable`) and the other side's checks still run. Both sides are read
+    /// at once, so two silent services cost one timeout.
     pub async fn doctor(&self) -> Result<Diagnosis, Error> {
         let mut d = Diagnosis::default();
         let now = OffsetDateTime::now_utc();
-        let version = self.ise.version().await?;
+        let identity = self.options.app_identity();
+        let (ise_read, seen) = tokio::join!(
+            async {
+                let version = self.ise.version().await?;
+                let exported = steps::export_admin_certificates(&self.ise)
+                    .await
+                    .map(|s| s.value);
+                Ok::<_, Error>((version, exported))
+            },
+            steps::observe_app(&self.graph, &identity),
+        );
+        let (version, exported) = match ise_read {
+            Ok(read) => read,
+            Err(e) => {
+                unavailable(&mut d, &e);
+                // Entra's side still runs, without the nodes' certificates.
+                if let Err(e) = self.app_side(&mut d, seen, &[], now).await {
+                    unavailable(&mut d, &e);
+                }
+                d.findings.retain(|f| f.id != ids::APP_KEY_UNUSED);
+                d.findings.sort_by_key(|f| f.severity);
+                return Ok(d);
+            }
+        };
         let supported = match version.check_release() {
             Ok(audience) => {
                 d.push(
@@ -206,16 +239,36 @@ impl Onboarding {
             Err(e) => return Err(e),
         };
 
-        let admins = self.node_certificates(&mut d, now).await?;
+        let admins = match self.node_certificates(&mut d, exported, now) {
+            Ok(a) => a,
+            Err(e) => {
+                unavailable(&mut d, &e);
+                Vec::new()
+            }
+        };
         let certs: Vec<&crate::certs::Certificate> =
             steps::distinct_certificates(&admins).into_iter().collect();
 
-        let app = self.app_findings(&mut d, &admins, now).await?;
+        let app = match self.app_side(&mut d, seen, &admins, now).await {
+            Ok(app) => app,
+            Err(e) => {
+                unavailable(&mut d, &e);
+                None
+            }
+        };
 
-        self.trust_findings(&mut d).await?;
+        if let Err(e) = self.trust_findings(&mut d).await {
+            unavailable(&mut d, &e);
+        }
 
-        let mdm = self.ise.mdm_info().await?;
-        if mdm.active_mdm_servers_count == 0 {
+        let mdm = match self.ise.mdm_info().await {
+            Ok(m) => Some(m),
+            Err(e) => {
+                unavailable(&mut d, &Error::Ise(e));
+                None
+            }
+        };
+        if mdm.is_some_and(|m| m.active_mdm_servers_count == 0) {
             d.push(
                 ids::MDM_NOT_ACTIVE,
                 Severity::Error,
@@ -230,8 +283,30 @@ impl Onboarding {
             );
         }
 
-        if let (true, Some(client_id)) = (supported, app.as_deref()) {
-            let settings = self.mdm_settings(&version, client_id, &certs)?;
+        if let (true, Some(client_id)) = (supported, app.as_deref())
+            && let Err(e) = self
+                .connection_findings(&mut d, &version, client_id, &certs, &admins)
+                .await
+        {
+            unavailable(&mut d, &e);
+        }
+        d.findings.sort_by_key(|f| f.severity);
+        Ok(d)
+    }
+
+    /// The External MDM entry, ISE's Test Connection reproduced, and a compliance
+    /// sample.
+    async fn connection_findings(
+        &self,
+        d: &mut Diagnosis,
+        version: &crate::version::IseVersion,
+        client_id: &str,
+        certs: &[&crate::certs::Certificate],
+        admins: &[AdminCertificate],
+    ) -> Result<(), Error> {
+        {
+            let version = *version;
+            let settings = self.mdm_settings(&version, client_id, certs)?;
             let inspected = self.configurator.inspect(&settings).await?;
             let (severity, summary) = match inspected.outcome {
                 Outcome::Unchanged => (None, ""),
@@ -302,28 +377,27 @@ impl Onboarding {
             };
             if !self.options.admin_key.acts_as_node() {
                 if report.ok {
-                    self.compliance_sample_as_identity(&mut d).await;
+                    self.compliance_sample_as_identity(d).await;
                 }
             } else if let Some(admin) = admins
                 .iter()
                 .find(|a| steps::is_policy_service(&a.node) && passed(&a.node.hostname))
             {
-                self.compliance_sample(&mut d, &version, client_id, admin)
-                    .await;
+                self.compliance_sample(d, &version, client_id, admin).await;
             }
         }
-        d.findings.sort_by_key(|f| f.severity);
-        Ok(d)
+        Ok(())
     }
 
     /// Every node's Admin certificate, with expiry findings.
-    async fn node_certificates(
+    fn node_certificates(
         &self,
         d: &mut Diagnosis,
+        exported: Result<Vec<AdminCertificate>, Error>,
         now: OffsetDateTime,
     ) -> Result<Vec<AdminCertificate>, Error> {
-        let admins = match steps::export_admin_certificates(&self.ise).await {
-            Ok(a) => a.value,
+        let admins = match exported {
+            Ok(a) => a,
             Err(Error::NonRsaAdminCertificate { node, algorithm }) => {
                 d.push(
                     ids::NODE_CERTIFICATE_NOT_RSA,
@@ -377,14 +451,15 @@ impl Onboarding {
 
     /// The application: registration of every node's key, key expiry, the service
     /// principal, permissions and consent. Returns the client id when the app exists.
-    async fn app_findings(
+    async fn app_side(
         &self,
         d: &mut Diagnosis,
+        seen: Result<steps::AppObservation, Error>,
         admins: &[AdminCertificate],
         now: OffsetDateTime,
     ) -> Result<Option<String>, Error> {
         let identity = self.options.app_identity();
-        let seen = steps::observe_app(&self.graph, &identity).await?;
+        let seen = seen?;
         let app = match steps::decide_registration(&seen, &identity) {
             Ok(steps::Registration::Existing(app) | steps::Registration::Adopt(app)) => app,
             Ok(_) => {
@@ -670,6 +745,49 @@ fn push_sample(
             },
         ),
     }
+}
+
+/// Records that a side could not be read (once per side): which service, what it
+/// answered or why it did not, and what to check.
+fn unavailable(d: &mut Diagnosis, e: &Error) {
+    let (id, service, status) = match e {
+        Error::Graph(g) => (ids::ENTRA_UNAVAILABLE, "Entra ID / Graph", g.status()),
+        Error::Ise(i) => (ids::ISE_UNAVAILABLE, "ISE", i.status()),
+        _ => (ids::ISE_UNAVAILABLE, "ISE", None),
+    };
+    if d.findings.iter().any(|f| f.id == id) {
+        return;
+    }
+    let (summary, remediation) = match (id == ids::ISE_UNAVAILABLE, status) {
+        (true, Some(401 | 403)) => (
+            "ISE refused the credentials: its checks were not run",
+            "check ISE_INTUNE_ISE_USERNAME / ISE_INTUNE_ISE_PASSWORD and that the account \
+             has the ERS and OpenAPI admin rights",
+        ),
+        (true, _) => (
+            "ISE could not be read: its checks were not run",
+            "check that ISE answers at ise.url from here (a proxy? ISE usually belongs in \
+             NO_PROXY) and the TLS pin or CA",
+        ),
+        (false, Some(401 | 403)) => (
+            "Entra ID or Graph refused the automating identity: its checks were not run",
+            "check the automating identity's credentials and its application roles \
+             (Application.Read.All at least, with admin consent)",
+        ),
+        (false, _) => (
+            "Entra ID or Graph could not be read: its checks were not run",
+            "check that login.microsoftonline.com and graph.microsoft.com are reachable from \
+             here (HTTPS_PROXY) and the automating identity's credentials",
+        ),
+    };
+    d.push(
+        id,
+        Severity::Error,
+        None,
+        format!("{summary} ({service})"),
+        e.to_string(),
+        remediation,
+    );
 }
 
 fn connection_remedy(check: CheckName) -> String {

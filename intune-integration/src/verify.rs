@@ -829,7 +829,7 @@ async fn mdminfo(
             false,
             format!(
                 "Intune answered {status}: {} — check get_device_compliance and its admin consent",
-                body.chars().take(200).collect::<String>()
+                ise_intune_http::scrub::server_text(&body, &[])
             ),
         ),
         Err(e) => (false, e.to_string()),

@@ -142,6 +142,19 @@ impl IseClientBuilder {
     }
 }
 
+impl IseClient {
+    /// The Basic credentials as sent (base64 of `user:password`), to scrub from an
+    /// answer that echoes the request.
+    fn basic_credentials(&self) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            self.inner.username,
+            self.inner.password.expose_secret()
+        ))
+    }
+}
+
 struct Inner {
     core: HttpCore,
     base: Url,
@@ -405,7 +418,13 @@ impl IseClient {
                 method: call.method.to_string(),
                 path: url.path().to_owned(),
                 status: answer.status.as_u16(),
-                body: Box::new(parse_error_body(&answer.body)),
+                body: Box::new(parse_error_body(
+                    &answer.body,
+                    &[
+                        self.inner.password.expose_secret(),
+                        &self.basic_credentials(),
+                    ],
+                )),
                 attempts: answer.attempts,
             });
         }

@@ -196,15 +196,24 @@ impl Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Parses any of ISE's error shapes.
-pub(crate) fn parse_error_body(bytes: &[u8]) -> IseErrorBody {
+///
+/// Every text kept is scrubbed ([`ise_intune_http::scrub`]) of `known` secrets, of
+/// whatever looks like a credential, and of control characters, and cut short: ISE
+/// may echo the request (its Basic credentials, an export password).
+pub(crate) fn parse_error_body(bytes: &[u8], known: &[&str]) -> IseErrorBody {
+    use ise_intune_http::scrub::server_text;
     use serde_json::Value;
-    let text = String::from_utf8_lossy(bytes);
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(64 * 1024)]);
     let trimmed = text.trim();
     let mk = |shape, message: String, status: Option<String>, codes: Vec<String>| IseErrorBody {
         shape,
-        message,
-        status,
-        codes,
+        message: server_text(&message, known),
+        status: status.map(|s| server_text(&s, known)),
+        codes: codes
+            .iter()
+            .take(20)
+            .map(|c| server_text(c, known))
+            .collect(),
     };
     if trimmed.is_empty() {
         return mk(ErrorShape::Empty, String::new(), None, Vec::new());

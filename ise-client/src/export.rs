@@ -107,6 +107,9 @@ fn classify_key(block: &pem::Pem) -> KeyFormat {
     }
 }
 
+/// The most entries an export ZIP may have (ISE's hold one or two).
+pub const MAX_EXPORT_ENTRIES: usize = 16;
+
 /// Unpacks an export ZIP, whatever its entry names: every entry is read as text and
 /// searched for PEM blocks.
 pub fn unpack_export(zip_bytes: &[u8]) -> Result<ExportedCertificate> {
@@ -120,6 +123,16 @@ pub fn unpack_export(zip_bytes: &[u8]) -> Result<ExportedCertificate> {
         private_key: None,
         entries: Vec::new(),
     };
+    // ISE's export holds a certificate and, at most, its key: a few entries.
+    if archive.len() > MAX_EXPORT_ENTRIES {
+        return Err(Error::Export {
+            what: format!(
+                "{} entries, more than the {MAX_EXPORT_ENTRIES} an export can hold",
+                archive.len()
+            ),
+            source: None,
+        });
+    }
     let mut total = 0u64;
     let mut other_labels = Vec::new();
     for i in 0..archive.len() {
@@ -132,7 +145,7 @@ pub fn unpack_export(zip_bytes: &[u8]) -> Result<ExportedCertificate> {
         }
         let name = entry
             .name()
-            .map(|n| n.into_owned())
+            .map(|n| ise_intune_http::scrub::text_within(&n, &[], 80))
             .unwrap_or_else(|_| format!("entry {i}"));
         let mut text = Vec::new();
         (&mut entry)
@@ -166,7 +179,10 @@ pub fn unpack_export(zip_bytes: &[u8]) -> Result<ExportedCertificate> {
                         pem: SecretString::from(block),
                     });
                 }
-                other => other_labels.push(other.to_owned()),
+                other if other_labels.len() < 8 => {
+                    other_labels.push(ise_intune_http::scrub::text_within(other, &[], 40));
+                }
+                _ => {}
             }
         }
         out.entries.push(name);
