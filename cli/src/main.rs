@@ -72,7 +72,8 @@ struct Cli {
     #[arg(long, global = true)]
     as_node: bool,
     /// Give up after this many seconds in all (every request, retry and wait
-    /// included), naming what did not finish.
+    /// included), naming what did not finish. For `fleet`, the limit of each pair;
+    /// `sim` runs until interrupted.
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 90,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     timeout: u64,
@@ -180,7 +181,11 @@ fn extra_anchors(paths: &[PathBuf]) -> Result<Vec<TrustAnchor>, Error> {
 
 /// The pipeline for a configuration file (manual checklist for step 6).
 fn from_config(path: &Path, anchors: &[TrustAnchor]) -> Result<Onboarding, Error> {
-    let config = IntegrationConfig::load(path)?;
+    onboarding_for(IntegrationConfig::load(path)?, anchors)
+}
+
+/// The pipeline for a configuration already read.
+fn onboarding_for(config: IntegrationConfig, anchors: &[TrustAnchor]) -> Result<Onboarding, Error> {
     let confirmed = config.mdm_confirmed.clone();
     let onboarding = Onboarding::from_config(&config, |ise| {
         Arc::new(ManualChecklist::new(ise).confirmed(confirmed)) as Arc<dyn MdmServerConfigurator>
@@ -524,7 +529,10 @@ async fn noncompliant(
 
 fn pair_onboarding(pair: &Pair, anchors: &[TrustAnchor]) -> Result<Onboarding, Error> {
     match &pair.target {
-        Target::Config(p) => from_config(p, anchors),
+        // Only the pair's own secrets come from the environment.
+        Target::Config(p) => {
+            onboarding_for(IntegrationConfig::load_for_pair(p, &pair.secrets)?, anchors)
+        }
         Target::SimInfo(p) => from_sim_info(p, anchors),
         _ => Err(Error::Config {
             what: format!("pair `{}`: unsupported target", pair.name),
@@ -549,9 +557,21 @@ where
 {
     let anchors = extra_anchors(&cli.anchors)?;
     let inv = Inventory::load(inventory)?;
+    let (per_pair, as_node) = (Duration::from_secs(cli.timeout), cli.as_node);
     let results = fleet::run_all(&inv.pairs, concurrency, |pair| {
         let (anchors, op) = (anchors.clone(), op.clone());
-        async move { op(pair_onboarding(&pair, &anchors)?).await }
+        async move {
+            let onboarding = with_key_choice(pair_onboarding(&pair, &anchors)?, as_node);
+            match tokio::time::timeout(per_pair, op(onboarding)).await {
+                Ok(result) => result,
+                Err(_) => Err(Error::TimedOut {
+                    what: "the pair (--timeout; run it alone with -vv to see which request \
+                           waited)"
+                        .into(),
+                    seconds: per_pair.as_secs(),
+                }),
+            }
+        }
     })
     .await;
     if cli.json {
@@ -612,7 +632,7 @@ async fn sim(
         builder = builder.seed(s);
     }
     let sim = builder.start().await?;
-    std::fs::write(info_file, serde_json::to_string_pretty(sim.info())?)?;
+    sim.write_info_file(info_file)?;
     println!(
         "ise-intune simulator running (info in {}); Ctrl-C stops it",
         info_file.display()
@@ -665,6 +685,11 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     ise_intune_testkit::logging::init(cli.verbose, cli.quiet);
     let (json, limit) = (cli.json, Duration::from_secs(cli.timeout));
+    // The simulator runs until interrupted; a fleet applies the limit to each pair.
+    let limit = match cli.command {
+        Command::Sim { .. } | Command::Fleet { .. } => Duration::MAX,
+        _ => limit,
+    };
     let result = match tokio::time::timeout(limit, run(cli)).await {
         Ok(result) => result,
         Err(_) => Err(format!(

@@ -24,6 +24,31 @@ pub(crate) fn parse_base(what: &str, value: &str) -> Result<Url> {
     ise_intune_http::parse_base_url(what, value).map_err(|what| Error::InvalidConfig { what })
 }
 
+/// A URL learned from a server's answer (Intune's discovery, a nextLink): `https`
+/// only — plain http is allowed for loopback URLs the operator configured, never for
+/// one a server named — and no user info. The error does not echo the URL's query or
+/// user info.
+pub fn learned_url(value: &str) -> Result<Url> {
+    let url = Url::parse(value).map_err(|_| Error::InvalidInput {
+        what: "a URL named by the server is not a URL: refusing to follow it".into(),
+    })?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::InvalidInput {
+            what: "a URL named by the server carries user info: refusing to follow it".into(),
+        });
+    }
+    if url.scheme() != "https" {
+        return Err(Error::InvalidInput {
+            what: format!(
+                "a URL named by the server ({}://{}) is not https: refusing to follow it",
+                ise_intune_http::scrub::text_within(url.scheme(), &[], 20),
+                ise_intune_http::scrub::text_within(url.host_str().unwrap_or_default(), &[], 100),
+            ),
+        });
+    }
+    Ok(url)
+}
+
 /// The shared state behind a [`GraphClient`] and its clones.
 pub(crate) struct Inner {
     pub(crate) core: HttpCore,
@@ -230,14 +255,15 @@ impl GraphClient {
 
     /// `GET`s a URL of a Microsoft service found through Graph (such as Intune's
     /// compliance endpoint) with `token`, over this client's TLS roots. Returns the
-    /// status and the body as text; only https (or loopback http) URLs are allowed.
+    /// status and the body as text. The URL was learned from an answer, so only
+    /// `https` without user info is allowed ([`learned_url`]), loopback included.
     pub async fn get_with_token(
         &self,
         url: &str,
         token: &AccessToken,
         accept: &str,
     ) -> Result<(u16, String)> {
-        let parsed = parse_base("service URL", url)?;
+        let parsed = learned_url(url)?;
         let meta = RequestMeta::new(
             "Microsoft service",
             Method::GET,

@@ -68,6 +68,8 @@ pub struct Pager<T> {
     client: GraphClient,
     state: PagerState,
     pages: usize,
+    /// Every nextLink followed, to refuse one that comes back.
+    seen: std::collections::HashSet<String>,
     replication_lag: bool,
     _item: PhantomData<fn() -> T>,
 }
@@ -83,7 +85,11 @@ enum PagerState {
 }
 
 /// Most pages a pager follows before it reports a loop.
-const MAX_PAGES: usize = 10_000;
+pub const MAX_PAGES: usize = 1_000;
+
+/// Most items [`Pager::all`] collects from one listing: a bound on memory whatever the
+/// server answers (each page's bytes are capped by the client's body limits).
+pub const MAX_ITEMS: usize = 200_000;
 
 impl<T: DeserializeOwned> Pager<T> {
     fn new(client: GraphClient, path: String, options: &ListOptions) -> Self {
@@ -101,6 +107,7 @@ impl<T: DeserializeOwned> Pager<T> {
             client,
             state: PagerState::First { path, query },
             pages: 0,
+            seen: std::collections::HashSet::new(),
             replication_lag: false,
             _item: PhantomData,
         }
@@ -142,15 +149,34 @@ impl<T: DeserializeOwned> Pager<T> {
             let url = Url::parse(&link).map_err(|_| Error::ForeignNextLink {
                 link: link.split('?').next().unwrap_or_default().to_owned(),
             })?;
+            if !self.seen.insert(url.as_str().to_owned()) {
+                return Err(Error::InvalidInput {
+                    what: format!(
+                        "the server's nextLink repeats an earlier page after {} page(s): \
+                         refusing to loop",
+                        self.pages
+                    ),
+                });
+            }
             self.state = PagerState::Next(url);
         }
         Ok(Some(page.value))
     }
 
     /// Every item of every page.
+    /// At most [`MAX_ITEMS`] are collected: a listing larger than that is an error.
     pub async fn all(mut self) -> Result<Vec<T>> {
         let mut out = Vec::new();
         while let Some(page) = self.next_page().await? {
+            if out.len().saturating_add(page.len()) > MAX_ITEMS {
+                return Err(Error::InvalidInput {
+                    what: format!(
+                        "the listing holds more than {MAX_ITEMS} items after {} page(s): \
+                         refusing to read on",
+                        self.pages
+                    ),
+                });
+            }
             out.extend(page);
         }
         Ok(out)

@@ -552,6 +552,42 @@ impl Certificate {
         }
     }
 
+    /// The DNS names of the subjectAltName extension (empty without one, or when it
+    /// cannot be read).
+    pub fn dns_names(&self) -> Vec<String> {
+        use x509_cert::ext::pkix::SubjectAltName;
+        use x509_cert::ext::pkix::name::GeneralName;
+        match self.tbs().get_extension::<SubjectAltName>() {
+            Ok(Some((_, san))) => san
+                .0
+                .iter()
+                .filter_map(|n| match n {
+                    GeneralName::DnsName(d) => Some(d.as_str().to_owned()),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether the certificate names `fqdn` (a DNS name of its subjectAltName, or its
+    /// common name when it has none), a `*.` wildcard covering one label.
+    pub fn names_host(&self, fqdn: &str) -> bool {
+        let matches = |name: &str| {
+            name.eq_ignore_ascii_case(fqdn)
+                || name.strip_prefix("*.").is_some_and(|domain| {
+                    fqdn.split_once('.')
+                        .is_some_and(|(_, d)| d.eq_ignore_ascii_case(domain))
+                })
+        };
+        let dns = self.dns_names();
+        if dns.is_empty() {
+            self.common_name().is_some_and(|cn| matches(&cn))
+        } else {
+            dns.iter().any(|d| matches(d))
+        }
+    }
+
     /// Whether subject and issuer are the same name (and, where both are present, the
     /// authority key identifier equals the subject key identifier). The signature is not
     /// checked.

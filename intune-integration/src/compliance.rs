@@ -35,12 +35,22 @@ use serde::Serialize;
 
 use crate::Error;
 
-/// At most this many pages are followed in one listing (100 devices each: a million
-/// devices); a server that keeps answering a next page beyond it is refused.
+/// At most this many pages are followed in one listing (100 devices each); a server
+/// that keeps answering a next page beyond it is refused.
 pub const MAX_PAGES: u32 = 10_000;
+
+/// At most this many bytes of answers are read in one listing, whatever the number of
+/// pages: a bound on memory (about 600 pages of 100 devices as Intune writes them).
+pub const MAX_LISTING_BYTES: usize = 64 * 1024 * 1024;
 
 /// At most this many XML nodes are parsed in one answer.
 const XML_NODES_LIMIT: u32 = 1_000_000;
+
+/// The deepest element nesting read (Intune's answers nest five deep).
+pub const MAX_XML_DEPTH: usize = 64;
+
+/// The most attributes one element may carry (Intune's carry one or two).
+pub const MAX_XML_ATTRIBUTES: usize = 64;
 
 /// What `mdminfo` says about the service.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -164,11 +174,25 @@ impl ComplianceClient {
     }
 
     /// Every non-compliant device, following the pages as ISE's poll does.
+    ///
+    /// Bounded: at most [`MAX_PAGES`] pages and [`MAX_LISTING_BYTES`] bytes in all;
+    /// a page number that does not advance is refused.
     pub async fn noncompliant(&self) -> Result<Vec<Device>, Error> {
         let mut out = Vec::new();
         let mut page_no = 0u32;
+        let mut bytes = 0usize;
         for _ in 0..MAX_PAGES {
-            let page = self.page("compliance", "false", page_no).await?;
+            let doc = self.page_text("compliance", "false", page_no).await?;
+            bytes = bytes.saturating_add(doc.len());
+            if bytes > MAX_LISTING_BYTES {
+                return Err(Error::Compliance {
+                    what: format!(
+                        "the non-compliant listing passed {MAX_LISTING_BYTES} bytes at page \
+                         {page_no}: refusing to read on"
+                    ),
+                });
+            }
+            let page = parse_devices(&doc)?;
             out.extend(page.devices);
             match page.next {
                 0 => return Ok(out),
@@ -196,6 +220,10 @@ impl ComplianceClient {
     }
 
     async fn page(&self, criteria: &str, value: &str, page: u32) -> Result<Page, Error> {
+        parse_devices(&self.page_text(criteria, value, page).await?)
+    }
+
+    async fn page_text(&self, criteria: &str, value: &str, page: u32) -> Result<String, Error> {
         let query = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("paging", &page.to_string())
             .append_pair("querycriteria", criteria)
@@ -203,8 +231,7 @@ impl ComplianceClient {
             .append_pair("deviceidentifier", "guid")
             .append_pair("filter", "all")
             .finish();
-        let doc = self.get(&format!("cisco/devices/?{query}")).await?;
-        parse_devices(&doc)
+        self.get(&format!("cisco/devices/?{query}")).await
     }
 
     async fn get(&self, path_and_query: &str) -> Result<String, Error> {
@@ -237,7 +264,79 @@ struct Page {
     next: u32,
 }
 
+/// Refuses, in one linear pass before parsing, XML nested deeper than
+/// [`MAX_XML_DEPTH`] or with an element of more than [`MAX_XML_ATTRIBUTES`]
+/// attributes: the parser checks attribute names pairwise and the reading of nested
+/// attributes recurses, so either would let one answer hang the CPU or overflow the
+/// stack.
+fn check_shape(xml: &str) -> Result<(), Error> {
+    let refuse = |what: String| Error::Compliance {
+        what: format!("Intune's answer is not XML this client reads: {what}"),
+    };
+    let b = xml.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0usize;
+    let skip_to = |from: usize, end: &[u8]| {
+        b[from..]
+            .windows(end.len())
+            .position(|w| w == end)
+            .map_or(b.len(), |p| from + p + end.len())
+    };
+    while i < b.len() {
+        if b[i] != b'<' {
+            i += 1;
+            continue;
+        }
+        let rest = &b[i..];
+        if rest.starts_with(b"<!--") {
+            i = skip_to(i + 4, b"-->");
+        } else if rest.starts_with(b"<![CDATA[") {
+            i = skip_to(i + 9, b"]]>");
+        } else if rest.starts_with(b"<?") {
+            i = skip_to(i + 2, b"?>");
+        } else if rest.starts_with(b"<!") {
+            i = skip_to(i + 2, b">");
+        } else if rest.starts_with(b"</") {
+            depth = depth.saturating_sub(1);
+            i = skip_to(i + 2, b">");
+        } else {
+            // A start tag: count attributes (`=` outside quotes) up to its end.
+            let mut j = i + 1;
+            let mut attributes = 0usize;
+            let mut quote = None;
+            while j < b.len() {
+                match (quote, b[j]) {
+                    (Some(q), c) if c == q => quote = None,
+                    (Some(_), _) => {}
+                    (None, c @ (b'"' | b'\'')) => quote = Some(c),
+                    (None, b'=') => attributes += 1,
+                    (None, b'>') => break,
+                    _ => {}
+                }
+                j += 1;
+            }
+            if attributes > MAX_XML_ATTRIBUTES {
+                return Err(refuse(format!(
+                    "an element with more than {MAX_XML_ATTRIBUTES} attributes"
+                )));
+            }
+            let self_closing = j > 0 && j < b.len() && b[j - 1] == b'/';
+            if !self_closing {
+                depth += 1;
+                if depth > MAX_XML_DEPTH {
+                    return Err(refuse(format!(
+                        "elements nested deeper than {MAX_XML_DEPTH}"
+                    )));
+                }
+            }
+            i = j.saturating_add(1);
+        }
+    }
+    Ok(())
+}
+
 fn parse(xml: &str) -> Result<roxmltree::Document<'_>, Error> {
+    check_shape(xml)?;
     roxmltree::Document::parse_with_options(
         xml,
         roxmltree::ParsingOptions {
@@ -377,6 +476,28 @@ mod tests {
                 .collect(),
             }]
         );
+    }
+
+    #[test]
+    fn deep_nesting_and_attribute_floods_are_refused_before_parsing() {
+        let deep = format!(
+            "<ise_api>{}{}</ise_api>",
+            "<a>".repeat(200_000),
+            "</a>".repeat(200_000)
+        );
+        let Err(Error::Compliance { what }) = parse_devices(&deep) else {
+            panic!("deep nesting accepted");
+        };
+        assert!(what.contains("nested deeper than 64"), "{what}");
+        let attrs: String = (0..300_000).map(|i| format!(" a{i}=\"x\"")).collect();
+        let flood = format!("<ise_api><device{attrs}/></ise_api>");
+        let Err(Error::Compliance { what }) = parse_devices(&flood) else {
+            panic!("attribute flood accepted");
+        };
+        assert!(what.contains("more than 64 attributes"), "{what}");
+        // Comments, CDATA and quoted `>` or `=` do not count.
+        let fine = "<ise_api a=\"x>y=z\"><!-- <b> --><![CDATA[<c>]]><paging_info>0</paging_info></ise_api>";
+        assert_eq!(parse_devices(fine).expect("fine").next, 0);
     }
 
     #[test]

@@ -87,6 +87,30 @@ pub struct AnchorsConfig {
     pub extra_files: Vec<PathBuf>,
 }
 
+/// The environment variables a configuration's secrets are read from (names, never
+/// values). The defaults are `ISE_INTUNE_ISE_PASSWORD`, `ISE_INTUNE_CLIENT_SECRET` and
+/// `ISE_INTUNE_NODE_KEY_PASSWORD`; a fleet's pairs may each name their own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SecretSources {
+    /// The ISE password's variable.
+    pub ise_password_env: String,
+    /// The automating identity's client secret's variable.
+    pub client_secret_env: String,
+    /// The node key file's password's variable.
+    pub node_key_password_env: String,
+}
+
+impl Default for SecretSources {
+    fn default() -> Self {
+        Self {
+            ise_password_env: "ISE_INTUNE_ISE_PASSWORD".into(),
+            client_secret_env: "ISE_INTUNE_CLIENT_SECRET".into(),
+            node_key_password_env: "ISE_INTUNE_NODE_KEY_PASSWORD".into(),
+        }
+    }
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -181,6 +205,35 @@ impl IntegrationConfig {
         config.apply_env(|k| std::env::var(k).ok());
         config.validate()?;
         Ok(config)
+    }
+
+    /// Reads a TOML file for one pair of a fleet: only the secrets come from the
+    /// environment, from the variables `sources` names; no other `ISE_INTUNE_*`
+    /// override is read (it would apply to every pair alike).
+    pub fn load_for_pair(path: &Path, sources: &SecretSources) -> Result<Self, Error> {
+        let text = crate::files::read_text(path)?;
+        let mut config = Self::from_toml(&text)?;
+        config.apply_secrets(sources, |k| std::env::var(k).ok());
+        config.validate().map_err(|e| match e {
+            Error::Config { what } => Error::Config {
+                what: format!("{}: {what}", path.display()),
+            },
+            other => other,
+        })?;
+        Ok(config)
+    }
+
+    /// Takes the secrets from the variables `sources` names, through `get`.
+    pub fn apply_secrets(&mut self, sources: &SecretSources, get: impl Fn(&str) -> Option<String>) {
+        if let Some(v) = get(&sources.ise_password_env) {
+            self.ise.password = Some(SecretString::from(v));
+        }
+        if let Some(v) = get(&sources.client_secret_env) {
+            self.entra.client_secret = Some(SecretString::from(v));
+        }
+        if let Some(v) = get(&sources.node_key_password_env) {
+            self.node_key_password = Some(SecretString::from(v));
+        }
     }
 
     /// Applies `ISE_INTUNE_ISE_URL`, `_ISE_ERS_URL`, `_ISE_USERNAME`, `_ISE_PASSWORD`,

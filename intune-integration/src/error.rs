@@ -286,6 +286,28 @@ pub enum Error {
         message: String,
     },
 
+    /// A renewed certificate given for rotation cannot be the node's Admin certificate;
+    /// nothing was written.
+    #[error(
+        "the renewed certificate for `{node}` is refused, nothing was written: {why}; give \
+         the node's own renewed Admin certificate (end-entity, valid now, naming its FQDN, RSA)"
+    )]
+    RenewedCertificateRefused {
+        /// The node named.
+        node: String,
+        /// Why.
+        why: String,
+    },
+
+    /// An operation did not finish within the time it was given.
+    #[error("{what}: not finished within {seconds} s")]
+    TimedOut {
+        /// What did not finish, and what to do.
+        what: String,
+        /// The limit, in seconds.
+        seconds: u64,
+    },
+
     /// An operation needs an ISE node's private key and no key source was asked for
     /// ([`crate::verify::AdminKey::None`], the default).
     #[error(

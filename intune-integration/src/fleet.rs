@@ -7,10 +7,17 @@
 //! name = "campus-east"
 //! config = "east.toml"          # an integration configuration (secrets from the environment)
 //!
+//! ise_password_env = "EAST_ISE_PASSWORD"     # where its secrets are: variable names,
+//! client_secret_env = "EAST_CLIENT_SECRET"   # never values (defaults: ISE_INTUNE_…)
+//!
 //! [[pair]]
 //! name = "lab"
 //! sim_info = "lab-sim.json"     # a running simulator's info file
 //! ```
+//!
+//! A pair's configuration takes only its secrets from the environment: the other
+//! `ISE_INTUNE_*` overrides (URLs, names, ids) would silently apply to every pair and
+//! are not read for fleets.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), intune_integration::Error> {
@@ -55,7 +62,12 @@ pub struct Pair {
     pub name: String,
     /// Where it is.
     pub target: Target,
+    /// Where its secrets are.
+    pub secrets: crate::config::SecretSources,
 }
+
+/// The most pairs an inventory may hold.
+pub const MAX_PAIRS: usize = 250_000;
 
 /// An inventory of pairs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +90,9 @@ struct PairSpec {
     name: String,
     config: Option<PathBuf>,
     sim_info: Option<PathBuf>,
+    ise_password_env: Option<String>,
+    client_secret_env: Option<String>,
+    node_key_password_env: Option<String>,
 }
 
 impl Inventory {
@@ -100,17 +115,60 @@ impl Inventory {
                 what: "inventory: no [[pair]] entries".into(),
             });
         }
-        let mut pairs: Vec<Pair> = Vec::new();
+        if file.pairs.len() > MAX_PAIRS {
+            return Err(Error::Config {
+                what: format!(
+                    "inventory: {} pairs, more than the {MAX_PAIRS} allowed",
+                    file.pairs.len()
+                ),
+            });
+        }
+        let mut pairs: Vec<Pair> = Vec::with_capacity(file.pairs.len());
+        let mut names = std::collections::HashSet::with_capacity(file.pairs.len());
         for p in file.pairs {
             if p.name.trim().is_empty() {
                 return Err(Error::Config {
                     what: "inventory: a pair has an empty name".into(),
                 });
             }
-            if pairs.iter().any(|q| q.name == p.name) {
+            if !names.insert(p.name.clone()) {
                 return Err(Error::Config {
-                    what: format!("inventory: the name `{}` is used twice", p.name),
+                    what: format!(
+                        "inventory: the name `{}` is used twice",
+                        ise_intune_http::scrub::text_within(&p.name, &[], 80)
+                    ),
                 });
+            }
+            let mut secrets = crate::config::SecretSources::default();
+            for (field, value, slot) in [
+                (
+                    "ise_password_env",
+                    p.ise_password_env,
+                    &mut secrets.ise_password_env,
+                ),
+                (
+                    "client_secret_env",
+                    p.client_secret_env,
+                    &mut secrets.client_secret_env,
+                ),
+                (
+                    "node_key_password_env",
+                    p.node_key_password_env,
+                    &mut secrets.node_key_password_env,
+                ),
+            ] {
+                if let Some(v) = value {
+                    if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                        return Err(Error::Config {
+                            what: format!(
+                                "inventory: pair `{}`: `{field}` must name an environment \
+                                 variable (letters, digits, `_`), not hold a value",
+                                ise_intune_http::scrub::text_within(&p.name, &[], 80)
+                            ),
+                        });
+                    }
+                    *slot = v;
+                }
             }
             let target = match (p.config, p.sim_info) {
                 (Some(c), None) => Target::Config(base.join(c)),
@@ -127,6 +185,7 @@ impl Inventory {
             pairs.push(Pair {
                 name: p.name,
                 target,
+                secrets,
             });
         }
         Ok(Self { pairs })
@@ -290,7 +349,7 @@ mod tests {
     #[test]
     fn inventories_resolve_paths_and_refuse_mistakes() {
         let inv = Inventory::parse(
-            "[[pair]]\nname = \"a\"\nconfig = \"a.toml\"\n[[pair]]\nname = \"b\"\nsim_info = \"/x/b.json\"\n",
+            "[[pair]]\nname = \"a\"\nconfig = \"a.toml\"\nclient_secret_env = \"A_SECRET\"\n[[pair]]\nname = \"b\"\nsim_info = \"/x/b.json\"\n",
             Path::new("/etc/fleet"),
         )
         .expect("inventory");
@@ -299,11 +358,16 @@ mod tests {
             vec![
                 Pair {
                     name: "a".into(),
-                    target: Target::Config("/etc/fleet/a.toml".into())
+                    target: Target::Config("/etc/fleet/a.toml".into()),
+                    secrets: crate::config::SecretSources {
+                        client_secret_env: "A_SECRET".into(),
+                        ..Default::default()
+                    },
                 },
                 Pair {
                     name: "b".into(),
-                    target: Target::SimInfo("/x/b.json".into())
+                    target: Target::SimInfo("/x/b.json".into()),
+                    secrets: Default::default(),
                 },
             ]
         );
@@ -314,6 +378,7 @@ mod tests {
             "[[pair]]\nname = \"a\"\nconfig = \"x\"\n[[pair]]\nname = \"a\"\nconfig = \"y\"\n",
             "[[pair]]\nname = \" \"\nconfig = \"x\"\n",
             "[[pair]]\nname = \"a\"\nconfig = \"x\"\npassword = \"hunter2\"\n",
+            "[[pair]]\nname = \"a\"\nconfig = \"x\"\nclient_secret_env = \"hunter2 value\"\n",
         ] {
             match Inventory::parse(bad, Path::new(".")) {
                 Err(Error::Config { what }) => assert!(!what.contains("hunter2"), "{what}"),
@@ -322,12 +387,28 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_large_inventory_is_checked_in_linear_time() {
+        let text: String = (0..200_000)
+            .map(|i| format!("[[pair]]\nname = \"p{i}\"\nsim_info = \"{i}.json\"\n"))
+            .collect();
+        // Quadratic duplicate checks took minutes here; a hash set takes well under one.
+        let inv = Inventory::parse(&text, Path::new(".")).expect("inventory");
+        assert_eq!(inv.pairs.len(), 200_000);
+        let dup = format!("{text}[[pair]]\nname = \"p7\"\nsim_info = \"x.json\"\n");
+        assert!(matches!(
+            Inventory::parse(&dup, Path::new(".")),
+            Err(Error::Config { what }) if what.contains("`p7` is used twice")
+        ));
+    }
+
     #[tokio::test]
     async fn one_failing_pair_never_stops_the_others() {
         let pairs: Vec<Pair> = (0..6)
             .map(|i| Pair {
                 name: format!("p{i}"),
                 target: Target::Config(format!("{i}.toml").into()),
+                secrets: Default::default(),
             })
             .collect();
         let running = Arc::new(std::sync::atomic::AtomicUsize::new(0));

@@ -59,6 +59,10 @@ fn host_label(url: &url::Url) -> String {
     }
 }
 
+/// The most hosts trust sync probes: login, Graph and the few Intune hosts discovery
+/// names; a longer list from discovery is cut here.
+pub const MAX_PROBED_HOSTS: usize = 6;
+
 impl Onboarding {
     /// Captures the chains login, Graph and the discovered Intune host present (TLS
     /// handshakes), maps each to the anchor of the set it verifies to, and imports into
@@ -76,11 +80,33 @@ impl Onboarding {
         let mut hosts = Vec::new();
         match &intune {
             Ok(endpoints) => {
+                // Learned from an answer: https only, distinct hosts, a few at most.
                 for e in endpoints {
-                    if let Ok(u) = url::Url::parse(&e.uri)
-                        && !urls.iter().any(|x| host_label(x) == host_label(&u))
-                    {
-                        urls.push(u);
+                    match graph_client::learned_url(&e.uri) {
+                        Ok(u) if !urls.iter().any(|x| host_label(x) == host_label(&u)) => {
+                            if urls.len() >= MAX_PROBED_HOSTS {
+                                hosts.push(HostChain {
+                                    host: "Intune (discovery)".into(),
+                                    chain: Vec::new(),
+                                    root: None,
+                                    outcome: Outcome::Failed,
+                                    detail: format!(
+                                        "discovery names more than {MAX_PROBED_HOSTS} hosts: \
+                                         the others were not probed"
+                                    ),
+                                });
+                                break;
+                            }
+                            urls.push(u);
+                        }
+                        Ok(_) => {}
+                        Err(err) => hosts.push(HostChain {
+                            host: "Intune (discovery)".into(),
+                            chain: Vec::new(),
+                            root: None,
+                            outcome: Outcome::Failed,
+                            detail: err.to_string(),
+                        }),
                     }
                 }
             }
@@ -95,9 +121,12 @@ impl Onboarding {
         let store = self.ise.trusted_certificates().list(&[]).await?;
         let mut needed = TrustAnchorSet::empty(self.anchors.version());
         let mut planned: BTreeMap<String, Outcome> = BTreeMap::new();
-        for url in &urls {
+        // Every host's chain at once (a handful, bounded above): a silent host costs one
+        // probe timeout, not one per host.
+        let chains = futures_util::future::join_all(urls.iter().map(|u| presented_chain(u))).await;
+        for (url, chain) in urls.iter().zip(chains) {
             let host = host_label(url);
-            let chain = match presented_chain(url).await {
+            let chain = match chain {
                 Ok(c) => c,
                 Err(e) => {
                     hosts.push(HostChain {
@@ -228,6 +257,68 @@ impl RenewedCertificate {
     }
 }
 
+/// Refuses, before anything is written, a renewed certificate that cannot become
+/// `node`'s Admin certificate: an unknown node, a CA, one not valid now, one that
+/// does not name the node's FQDN, or a key that is not RSA. Its key would otherwise be
+/// registered on the application for nothing, or for the wrong host.
+pub fn check_renewed(
+    renewed: &RenewedCertificate,
+    admins: &[steps::AdminCertificate],
+    now: time::OffsetDateTime,
+) -> Result<(), Error> {
+    let refuse = |why: String| Error::RenewedCertificateRefused {
+        node: ise_intune_http::scrub::text_within(&renewed.node, &[], 80),
+        why,
+    };
+    let cert = &renewed.certificate;
+    let Some(admin) = admins
+        .iter()
+        .find(|a| a.node.hostname.eq_ignore_ascii_case(&renewed.node))
+    else {
+        return Err(refuse(format!(
+            "ISE has no such node (nodes: {})",
+            admins
+                .iter()
+                .map(|a| a.node.hostname.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    };
+    if cert.is_ca() {
+        return Err(refuse(
+            "it is a CA certificate, not the node's own (end-entity) certificate".into(),
+        ));
+    }
+    if !cert.is_valid_at(now) {
+        return Err(refuse(format!(
+            "it is not valid now (valid {} to {})",
+            cert.not_before().date(),
+            cert.not_after().date()
+        )));
+    }
+    if !cert.names_host(&admin.node.fqdn) {
+        return Err(refuse(format!(
+            "it does not name the node's FQDN `{}` (it names {})",
+            admin.node.fqdn,
+            {
+                let names = cert.dns_names();
+                if names.is_empty() {
+                    cert.common_name().unwrap_or_else(|| cert.subject())
+                } else {
+                    names.join(", ")
+                }
+            }
+        )));
+    }
+    if !cert.is_rsa() {
+        return Err(Error::NonRsaAdminCertificate {
+            node: admin.node.hostname.clone(),
+            algorithm: cert.key_algorithm(),
+        });
+    }
+    Ok(())
+}
+
 /// Whether `key`'s display name marks it as an ISE node's Admin certificate this
 /// library registered (`CN=<node FQDN>` or a wildcard covering one).
 fn is_ise_key(display_name: Option<&str>, fqdns: &[String]) -> bool {
@@ -277,13 +368,9 @@ impl Onboarding {
         let admins = steps::export_admin_certificates(&self.ise).await?.value;
         let fqdns: Vec<String> = admins.iter().map(|a| a.node.fqdn.clone()).collect();
         let mut wanted: Vec<&Certificate> = steps::distinct_certificates(&admins);
+        let now = time::OffsetDateTime::now_utc();
         for c in renewed {
-            if !c.certificate.is_rsa() {
-                return Err(Error::NonRsaAdminCertificate {
-                    node: c.node.clone(),
-                    algorithm: c.certificate.key_algorithm(),
-                });
-            }
+            check_renewed(c, &admins, now)?;
             if !wanted.iter().any(|w| w.sha1() == c.certificate.sha1()) {
                 wanted.push(&c.certificate);
             }

@@ -430,19 +430,46 @@ pub async fn export_admin_certificate(ise: &IseClient) -> Result<Step<AdminCerti
 pub async fn export_admin_certificates(
     ise: &IseClient,
 ) -> Result<Step<Vec<AdminCertificate>>, Error> {
-    let mut nodes = ise.nodes().await?;
-    nodes.sort_by_key(|n| !n.is_primary_admin());
+    use futures_util::StreamExt as _;
+    let nodes = deployment_nodes(ise).await?;
     // Every export runs to its end even when one fails (what is sent must not depend on
-    // which finishes first).
-    let exported = futures_util::future::join_all(
+    // which finishes first); at most EXPORTS_AT_ONCE at a time.
+    let exported = futures_util::stream::iter(
         nodes
             .into_iter()
             .map(|node| export_node_certificate(ise, node)),
     )
+    .buffered(EXPORTS_AT_ONCE)
+    .collect::<Vec<_>>()
     .await
     .into_iter()
     .collect::<Result<Vec<_>, _>>()?;
     Ok(Step::unchanged(exported))
+}
+
+/// The most nodes a deployment may list: Cisco's largest deployments have 58 (2 admin,
+/// 2 monitoring, 50 policy service, 4 pxGrid); a longer list is refused rather than
+/// answered with as many exports.
+pub const MAX_DEPLOYMENT_NODES: usize = 64;
+
+/// How many certificate exports run at once.
+pub const EXPORTS_AT_ONCE: usize = 8;
+
+/// The deployment's nodes, the primary admin node first, at most
+/// [`MAX_DEPLOYMENT_NODES`].
+async fn deployment_nodes(ise: &IseClient) -> Result<Vec<ise_client::Node>, Error> {
+    let mut nodes = ise.nodes().await?;
+    if nodes.len() > MAX_DEPLOYMENT_NODES {
+        return Err(Error::Ise(ise_client::Error::InvalidInput {
+            what: format!(
+                "ISE lists {} nodes, more than a deployment can have ({MAX_DEPLOYMENT_NODES}): \
+                 refusing to export as many certificates",
+                nodes.len()
+            ),
+        }));
+    }
+    nodes.sort_by_key(|n| !n.is_primary_admin());
+    Ok(nodes)
 }
 
 /// The distinct certificates of the nodes (a shared wildcard counts once), in order.
@@ -541,11 +568,11 @@ impl AdminKeyMaterial {
 pub async fn export_admin_certificates_with_keys(
     ise: &IseClient,
 ) -> Result<Step<Vec<AdminKeyMaterial>>, Error> {
-    let mut nodes = ise.nodes().await?;
-    nodes.sort_by_key(|n| !n.is_primary_admin());
+    use futures_util::StreamExt as _;
+    let nodes = deployment_nodes(ise).await?;
     let any_psn = nodes.iter().any(is_policy_service);
     let password = crate::verify::random_password()?;
-    let exported = futures_util::future::join_all(nodes.into_iter().map(|node| {
+    let exported = futures_util::stream::iter(nodes.into_iter().map(|node| {
         let with_key = !any_psn || is_policy_service(&node);
         let kind = if with_key {
             ExportKind::WithPrivateKey(secrecy::SecretString::from(password.clone()))
@@ -572,6 +599,8 @@ pub async fn export_admin_certificates_with_keys(
             Ok::<_, Error>(AdminKeyMaterial { admin, key_pkcs8 })
         }
     }))
+    .buffered(EXPORTS_AT_ONCE)
+    .collect::<Vec<_>>()
     .await
     .into_iter()
     .collect::<Result<Vec<_>, _>>()?;

@@ -471,7 +471,9 @@ pub async fn verify_connection_with(
     let keys = keys?;
     let login = input.graph.login_authority().clone();
     let graph_origin = input.graph.graph_base().clone();
-    let intune_url = endpoint.as_deref().and_then(|e| url::Url::parse(e).ok());
+    let intune_url = endpoint
+        .as_deref()
+        .and_then(|e| graph_client::learned_url(e).ok());
     let (tls_login, tls_graph, tls_intune) = tokio::join!(
         check_chain(input.ise, &trusted, &login, input.anchors),
         check_chain(input.ise, &trusted, &graph_origin, input.anchors),
@@ -552,7 +554,9 @@ async fn public_verification(
     let (trusted, admins) = (trusted?, admins?);
     let login = input.graph.login_authority().clone();
     let graph_origin = input.graph.graph_base().clone();
-    let intune_url = endpoint.as_deref().and_then(|e| url::Url::parse(e).ok());
+    let intune_url = endpoint
+        .as_deref()
+        .and_then(|e| graph_client::learned_url(e).ok());
     let (tls_login, tls_graph, tls_intune) = tokio::join!(
         check_chain(input.ise, &trusted, &login, input.anchors),
         check_chain(input.ise, &trusted, &graph_origin, input.anchors),
@@ -578,7 +582,10 @@ async fn public_verification(
         (Some(e), None) => report.push(
             CheckName::Discovery,
             false,
-            format!("Intune's discovery names `{e}` for {provider}, which is not a URL"),
+            match graph_client::learned_url(e) {
+                Err(err) => format!("Intune's discovery for {provider}: {err}"),
+                Ok(_) => format!("Intune's discovery for {provider} names an unusable URL"),
+            },
         ),
         (None, _) => report.push(
             CheckName::Discovery,
@@ -762,9 +769,9 @@ async fn check_node(
     if let Some(tls) = tls_intune {
         let (ok, detail) = match tls {
             Some(t) if known_endpoint == Some(endpoint.uri.as_str()) => t,
-            _ => match url::Url::parse(&endpoint.uri) {
+            _ => match graph_client::learned_url(&endpoint.uri) {
                 Ok(u) => check_chain(input.ise, trusted, &u, input.anchors).await,
-                Err(e) => (false, format!("{} is not a URL: {e}", endpoint.uri)),
+                Err(e) => (false, e.to_string()),
             },
         };
         out.push(CheckName::TlsIntune, ok, detail);
@@ -885,7 +892,7 @@ impl ServerCertVerifier for ChainRecorder {
 }
 
 /// How long [`presented_chain`] waits for the connection and the handshake.
-pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The chain `url`'s server presents (leaf first), within [`PROBE_TIMEOUT`].
 pub async fn presented_chain(url: &url::Url) -> Result<Vec<Vec<u8>>, Error> {

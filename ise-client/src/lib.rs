@@ -44,7 +44,10 @@ pub mod version;
 
 pub use client::{IseClient, IseClientBuilder};
 pub use error::{Error, ErrorShape, IseErrorBody, Result};
-pub use export::{ExportedCertificate, ExportedKey, KeyFormat, MAX_EXPORT_BYTES, unpack_export};
+pub use export::{
+    ExportedCertificate, ExportedKey, KeyFormat, MAX_EXPORT_BYTES, MAX_EXPORT_ENTRIES,
+    unpack_export,
+};
 pub use ise_intune_http::{
     BodyKind, BodyLimits, DecodeError, RequestCounts, TransportError, TransportErrorKind,
 };

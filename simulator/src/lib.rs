@@ -1003,6 +1003,30 @@ impl Simulator {
         &self.info
     }
 
+    /// Writes the info file to `path`, readable by its owner only (mode 0600 on Unix,
+    /// set when the file is created): it holds the ISE password and the automating
+    /// identity's secret. An existing file is replaced, its mode reset.
+    pub fn write_info_file(&self, path: &std::path::Path) -> std::io::Result<()> {
+        use std::io::Write as _;
+        let json = serde_json::to_string_pretty(&self.info).map_err(std::io::Error::other)?;
+        // A file left by an earlier run may be world-readable: start afresh.
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.mode(0o600);
+        }
+        let mut file = options.open(path)?;
+        file.write_all(json.as_bytes())?;
+        file.sync_all()
+    }
+
     /// A JSON snapshot of all state (no secrets or private keys).
     pub fn snapshot(&self) -> serde_json::Value {
         self.shared.with_world(|w| w.snapshot())

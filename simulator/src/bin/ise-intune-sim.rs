@@ -137,14 +137,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let info = match serde_json::to_string_pretty(sim.info()) {
-        Ok(j) => j,
-        Err(e) => {
-            eprintln!("cannot write the info file: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    if let Err(e) = std::fs::write(&info_file, info) {
+    if let Err(e) = sim.write_info_file(std::path::Path::new(&info_file)) {
         eprintln!("cannot write {info_file}: {e}");
         return ExitCode::FAILURE;
     }
