@@ -123,7 +123,7 @@ impl Onboarding {
         let mut planned: BTreeMap<String, Outcome> = BTreeMap::new();
         // Every host's chain at once (a handful, bounded above): a silent host costs one
         // probe timeout, not one per host.
-        let chains = futures_util::future::join_all(urls.iter().map(|u| presented_chain(u))).await;
+        let chains = futures_util::future::join_all(urls.iter().map(presented_chain)).await;
         for (url, chain) in urls.iter().zip(chains) {
             let host = host_label(url);
             let chain = match chain {
