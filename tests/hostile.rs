@@ -392,7 +392,7 @@ async fn plan_against_silent_servers_ends_within_the_timeouts() {
         .expect_err("silent");
     let text = err.to_string();
     assert!(
-        text.contains("no complete answer within") || text.contains("overall timeout"),
+        text.contains("no complete answer in time") || text.contains("overall timeout"),
         "{text}"
     );
     assert!(

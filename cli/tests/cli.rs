@@ -237,3 +237,147 @@ async fn usage_errors_exit_2() {
     .await;
     assert_eq!(code, 2);
 }
+
+/// Runs the command with `env` set and the secrets of a configuration; returns (exit
+/// code, stdout, stderr, seconds taken).
+async fn run_with_env(
+    args: Vec<String>,
+    env: Vec<(&'static str, String)>,
+) -> (i32, String, String, f64) {
+    tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        let out = Command::new(env!("CARGO_BIN_EXE_ise-intune"))
+            .args(&args)
+            .envs(env)
+            .env("ISE_INTUNE_ISE_PASSWORD", "pw-never-printed-4711")
+            .env("ISE_INTUNE_CLIENT_SECRET", "secret-never-printed-4711")
+            .output()
+            .expect("the command runs");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            started.elapsed().as_secs_f64(),
+        )
+    })
+    .await
+    .expect("join")
+}
+
+/// A configuration whose ISE is `ise` and whose login and Graph are `entra`.
+fn config_file(name: &str, ise: &str, entra: &str) -> PathBuf {
+    let path = temp(name);
+    std::fs::write(
+        &path,
+        format!(
+            "[ise]\nurl = \"{ise}\"\nusername = \"admin\"\ntls_pin_sha256 = \"{}\"\n[entra]\n\
+             tenant_id = \"00000000-0000-0000-0000-000000000000\"\n\
+             client_id = \"11111111-1111-1111-1111-111111111111\"\n\
+             login_url = \"{entra}\"\ngraph_url = \"{entra}/v1.0\"\n",
+            "AB".repeat(32)
+        ),
+    )
+    .expect("config");
+    path
+}
+
+fn finding_ids(out: &str) -> Vec<String> {
+    json(out)["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn unresolvable_and_refused_hosts_fail_fast_and_are_named() {
+    // Nothing listens on port 9 of loopback; `.invalid` never resolves.
+    let config = config_file(
+        "fast.toml",
+        "https://ise.nowhere.invalid",
+        "https://127.0.0.1:9",
+    );
+    let path = config.display().to_string();
+    let (code, out, err, secs) =
+        run_with_env(args(&["doctor", "--config", &path, "--json"]), vec![]).await;
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(secs < 3.0, "{secs} s");
+    assert_eq!(finding_ids(&out), ["ise.unavailable", "entra.unavailable"]);
+    assert!(
+        out.contains("ise.nowhere.invalid: the host name does not resolve"),
+        "{out}"
+    );
+    assert!(out.contains("check ise.url"), "{out}");
+    assert!(
+        out.contains("127.0.0.1: the connection was refused"),
+        "{out}"
+    );
+    assert!(out.contains("check entra.login_url"), "{out}");
+    assert!(!out.contains("never-printed") && !err.contains("never-printed"));
+    let _ = std::fs::remove_file(config);
+}
+
+#[tokio::test]
+async fn silent_services_end_within_the_default_limit_naming_each() {
+    // Both accept connections and never answer.
+    let mut held = Vec::new();
+    let mut urls = Vec::new();
+    for _ in 0..2 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        urls.push(format!("https://{}", listener.local_addr().expect("addr")));
+        held.push(tokio::spawn(async move {
+            let mut conns = Vec::new();
+            while let Ok((c, _)) = listener.accept().await {
+                conns.push(c);
+            }
+        }));
+    }
+    let config = config_file("silent.toml", &urls[0], &urls[1]);
+    let path = config.display().to_string();
+    let (code, out, err, secs) =
+        run_with_env(args(&["doctor", "--config", &path, "--json"]), vec![]).await;
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(secs < 90.0, "{secs} s");
+    assert_eq!(finding_ids(&out), ["ise.unavailable", "entra.unavailable"]);
+    assert!(
+        out.contains("to ISE at 127.0.0.1: no complete answer in time"),
+        "{out}"
+    );
+    assert!(
+        out.contains("to Entra ID at 127.0.0.1: no complete answer in time"),
+        "{out}"
+    );
+    for h in held {
+        h.abort();
+    }
+    let _ = std::fs::remove_file(config);
+}
+
+#[tokio::test]
+async fn hostile_command_lines_are_usage_errors_or_typed_failures() {
+    // An absurd concurrency is a usage error, not a panic.
+    let (code, _, err) = run(args(&[
+        "fleet",
+        "doctor",
+        "fleet.toml",
+        "--concurrency",
+        "18446744073709551615",
+    ]))
+    .await;
+    assert_eq!(code, 2, "{err}");
+    // A device given as a file fails at once, naming it; under --json, one object.
+    let (code, out, err, secs) =
+        run_with_env(args(&["doctor", "--config", "/dev/zero", "--json"]), vec![]).await;
+    assert_eq!(code, 1, "{err}");
+    assert!(secs < 3.0);
+    assert!(err.contains("not a regular file"), "{err}");
+    assert!(
+        json(&out)["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("/dev/zero")),
+        "{out}"
+    );
+}

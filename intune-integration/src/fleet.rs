@@ -66,8 +66,9 @@ pub struct Pair {
     pub secrets: crate::config::SecretSources,
 }
 
-/// The most pairs an inventory may hold.
-pub const MAX_PAIRS: usize = 250_000;
+/// The most pairs an inventory may hold (an inventory file is also at most
+/// [`crate::files::MAX_FILE_BYTES`] long).
+pub const MAX_PAIRS: usize = 10_000;
 
 /// An inventory of pairs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,6 +105,15 @@ impl Inventory {
 
     /// Parses an inventory; relative paths are taken from `base`.
     pub fn parse(text: &str, base: &Path) -> Result<Self, Error> {
+        let max = usize::try_from(crate::files::MAX_FILE_BYTES).unwrap_or(usize::MAX);
+        if text.len() > max {
+            return Err(Error::Config {
+                what: format!(
+                    "inventory: {} bytes, more than the {max} allowed",
+                    text.len()
+                ),
+            });
+        }
         let file: InventoryFile = toml::from_str(text).map_err(|e| Error::Config {
             what: format!(
                 "inventory: {}",
@@ -389,12 +399,16 @@ mod tests {
 
     #[test]
     fn a_large_inventory_is_checked_in_linear_time() {
-        let text: String = (0..200_000)
+        let text: String = (0..MAX_PAIRS)
             .map(|i| format!("[[pair]]\nname = \"p{i}\"\nsim_info = \"{i}.json\"\n"))
             .collect();
-        // Quadratic duplicate checks took minutes here; a hash set takes well under one.
         let inv = Inventory::parse(&text, Path::new(".")).expect("inventory");
-        assert_eq!(inv.pairs.len(), 200_000);
+        assert_eq!(inv.pairs.len(), MAX_PAIRS);
+        let more = format!("{text}[[pair]]\nname = \"one-more\"\nsim_info = \"x.json\"\n");
+        assert!(matches!(
+            Inventory::parse(&more, Path::new(".")),
+            Err(Error::Config { what }) if what.contains("more than the 10000 allowed")
+        ));
         let dup = format!("{text}[[pair]]\nname = \"p7\"\nsim_info = \"x.json\"\n");
         assert!(matches!(
             Inventory::parse(&dup, Path::new(".")),
