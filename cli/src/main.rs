@@ -136,6 +136,10 @@ enum Command {
         /// Seed of ids and faults.
         #[arg(long)]
         seed: Option<u64>,
+        /// The automating identity's application roles, comma-separated (default: the
+        /// full profile and get_device_compliance).
+        #[arg(long, value_name = "ROLE,ROLE…", value_delimiter = ',')]
+        automation_roles: Option<Vec<String>>,
     },
 }
 
@@ -626,10 +630,14 @@ async fn sim(
     info_file: &Path,
     nodes: usize,
     seed: Option<u64>,
+    roles: Option<&[String]>,
 ) -> Result<u8, Box<dyn std::error::Error>> {
     let mut builder = Simulator::builder().nodes(nodes);
     if let Some(s) = seed {
         builder = builder.seed(s);
+    }
+    if let Some(r) = roles {
+        builder = builder.automation_roles(r.iter().cloned());
     }
     let sim = builder.start().await?;
     sim.write_info_file(info_file)?;
@@ -647,7 +655,8 @@ async fn run(cli: Cli) -> Result<u8, Box<dyn std::error::Error>> {
             info_file,
             nodes,
             seed,
-        } => return sim(info_file, *nodes, *seed).await,
+            automation_roles,
+        } => return sim(info_file, *nodes, *seed, automation_roles.as_deref()).await,
         Command::Fleet { command } => return fleet_command(&cli, command).await,
         _ => {}
     }

@@ -381,3 +381,34 @@ async fn hostile_command_lines_are_usage_errors_or_typed_failures() {
         "{out}"
     );
 }
+
+#[tokio::test]
+async fn an_operator_without_consent_rights_is_told_what_to_approve_exit_3() {
+    let sim = Simulator::builder()
+        .replication_lag(Duration::from_millis(100))
+        .automation_roles(["Application.ReadWrite.OwnedBy"])
+        .start()
+        .await
+        .expect("simulator");
+    let info = temp("operator.json");
+    sim.write_info_file(&info).expect("info");
+    let info_arg = info.display().to_string();
+    let (code, out, err) = run(args(&["onboard", "--sim-info", &info_arg])).await;
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(out.contains("/adminconsent?client_id="), "{out}");
+    assert!(out.contains("get_device_compliance"), "{out}");
+    let client_id = sim.snapshot()["applications"]
+        .as_array()
+        .expect("apps")
+        .iter()
+        .find(|a| a["displayName"] == "Cisco ISE Intune integration")
+        .and_then(|a| a["appId"].as_str().map(str::to_owned))
+        .expect("app");
+    // The administrator's click, then the run completes.
+    assert_eq!(sim.admin_consent(&client_id).expect("consent"), 2);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (code, out, err) = run(args(&["onboard", "--sim-info", &info_arg, "--json"])).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(json(&out)["complete"], true);
+    let _ = std::fs::remove_file(info);
+}

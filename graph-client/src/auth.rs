@@ -63,6 +63,27 @@ impl AccessToken {
         }
     }
 
+    /// The application roles the token carries (its `roles` claim), read without
+    /// verifying the signature — for saying what the caller may do, never for deciding
+    /// trust. `None` when the token is not a JWT with such a claim.
+    pub fn roles(&self) -> Option<Vec<String>> {
+        use base64::Engine as _;
+        let payload = self.secret.expose_secret().split('.').nth(1)?;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload.trim_end_matches('='))
+            .ok()?;
+        let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        Some(
+            claims
+                .get("roles")?
+                .as_array()?
+                .iter()
+                .filter_map(|r| r.as_str().map(str::to_owned))
+                .take(100)
+                .collect(),
+        )
+    }
+
     /// The bearer value. Handle with care: never log it.
     pub fn secret(&self) -> &str {
         self.secret.expose_secret()

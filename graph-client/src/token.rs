@@ -13,6 +13,11 @@ use crate::error::{Error, Result, TokenErrorBody};
 use ise_intune_http::scrub;
 
 impl GraphClient {
+    /// The application roles of this client's Graph token (see [`AccessToken::roles`]).
+    pub async fn graph_roles(&self) -> Result<Option<Vec<String>>> {
+        Ok(self.access_token(&self.inner.graph_scope).await?.roles())
+    }
+
     /// A token for `audience`, from the cache when still fresh. Concurrent callers for
     /// the same audience share one token request.
     pub async fn access_token(&self, audience: &TokenAudience) -> Result<AccessToken> {

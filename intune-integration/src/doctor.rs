@@ -78,6 +78,9 @@ pub mod ids {
     /// A compliance query made as a policy service node or the automating identity
     /// (info).
     pub const COMPLIANCE_SAMPLE: &str = "compliance.sample";
+    /// The automating identity's profile (monitor, operator, full) and what it cannot
+    /// do (info; an error when it cannot read applications).
+    pub const IDENTITY_PROFILE: &str = "identity.profile";
     /// ISE could not be reached or refused the credentials; its checks did not run.
     pub const ISE_UNAVAILABLE: &str = "ise.unavailable";
     /// Entra ID or Graph could not be reached or refused the automating identity; its
@@ -186,7 +189,7 @@ impl Onboarding {
         let mut d = Diagnosis::default();
         let now = OffsetDateTime::now_utc();
         let identity = self.options.app_identity();
-        let (ise_read, seen) = tokio::join!(
+        let (ise_read, seen, roles) = tokio::join!(
             async {
                 let version = self.ise.version().await?;
                 let exported = steps::export_admin_certificates(&self.ise)
@@ -195,7 +198,11 @@ impl Onboarding {
                 Ok::<_, Error>((version, exported))
             },
             steps::observe_app(&self.graph, &identity),
+            self.graph.graph_roles(),
         );
+        if let Ok(Some(roles)) = roles {
+            profile_finding(&mut d, &roles);
+        }
         let (version, exported) = match ise_read {
             Ok(read) => read,
             Err(e) => {
@@ -745,6 +752,85 @@ fn push_sample(
             },
         ),
     }
+}
+
+/// What the automating identity may do, from its Graph token's application roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Profile {
+    /// `Application.Read.All` (or more reading) only: doctor, verify, plan, device
+    /// queries; nothing is written.
+    Monitor,
+    /// `Application.ReadWrite.OwnedBy` (or `.All`) without
+    /// `AppRoleAssignment.ReadWrite.All`: everything but admin consent, which an
+    /// administrator grants through the admin-consent URL onboard prints.
+    Operator,
+    /// Writes applications and grants consent (`AppRoleAssignment.ReadWrite.All`).
+    Full,
+    /// No role the library uses.
+    None,
+}
+
+impl Profile {
+    /// The profile application roles give.
+    pub fn from_roles(roles: &[String]) -> Self {
+        let has = |r: &str| roles.iter().any(|x| x == r);
+        let writes = has("Application.ReadWrite.All") || has("Application.ReadWrite.OwnedBy");
+        let reads = writes || has("Application.Read.All") || has("Directory.Read.All");
+        match (writes, has("AppRoleAssignment.ReadWrite.All"), reads) {
+            (true, true, _) => Self::Full,
+            (true, false, _) => Self::Operator,
+            (false, _, true) => Self::Monitor,
+            (false, _, false) => Self::None,
+        }
+    }
+
+    /// Its name as printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Monitor => "monitor",
+            Self::Operator => "operator",
+            Self::Full => "full",
+            Self::None => "none",
+        }
+    }
+}
+
+/// The `identity.profile` finding: which profile the automating identity has and
+/// what it therefore cannot do.
+fn profile_finding(d: &mut Diagnosis, roles: &[String]) {
+    let profile = Profile::from_roles(roles);
+    let (severity, cannot) = match profile {
+        Profile::Full => (Severity::Info, "nothing the library needs is missing"),
+        Profile::Operator => (
+            Severity::Info,
+            "it cannot grant admin consent: onboard prints the admin-consent URL for an \
+             administrator, then completes on the next run",
+        ),
+        Profile::Monitor => (
+            Severity::Info,
+            "it reads only: onboard, rotate and writes to the application are refused \
+             (Application.ReadWrite.OwnedBy adds them)",
+        ),
+        Profile::None => (
+            Severity::Error,
+            "it cannot read applications: grant it Application.Read.All with admin consent",
+        ),
+    };
+    let mut shown: Vec<&str> = roles.iter().map(String::as_str).collect();
+    shown.sort_unstable();
+    d.push(
+        ids::IDENTITY_PROFILE,
+        severity,
+        None,
+        format!(
+            "the automating identity has the {} profile",
+            profile.as_str()
+        ),
+        format!("its Graph token's roles: [{}]", shown.join(", ")),
+        cannot,
+    );
 }
 
 /// Records that a side could not be read (once per side): which service, what it

@@ -409,7 +409,7 @@ mod tests {
             Inventory::parse(&more, Path::new(".")),
             Err(Error::Config { what }) if what.contains("more than the 10000 allowed")
         ));
-        let dup = format!("{text}[[pair]]\nname = \"p7\"\nsim_info = \"x.json\"\n");
+        let dup = text.replacen("name = \"p9999\"", "name = \"p7\"", 1);
         assert!(matches!(
             Inventory::parse(&dup, Path::new(".")),
             Err(Error::Config { what }) if what.contains("`p7` is used twice")

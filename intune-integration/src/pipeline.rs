@@ -982,13 +982,25 @@ impl Onboarding {
                 ),
             );
         }
+        let consent_needed = match (&perms, &app) {
+            (Some((p, _)), Some((app, _))) if p.outcome == Outcome::ManualActionRequired => {
+                Some(steps::admin_consent_instructions(&self.graph, &app.value))
+            }
+            _ => None,
+        };
         if let Some((perms, t)) = &perms {
             self.record(
                 &mut run.log,
                 StepName::GrantPermissions,
                 perms,
                 *t,
-                "get_device_compliance and Application.Read.All consented".into(),
+                if consent_needed.is_some() {
+                    "get_device_compliance and Application.Read.All requested; an administrator \
+                     must grant admin consent"
+                        .into()
+                } else {
+                    "get_device_compliance and Application.Read.All consented".into()
+                },
             );
         }
         if let (Some((app, _)), Some(_)) = (&app, &upload) {
@@ -1026,6 +1038,15 @@ impl Onboarding {
         else {
             return Err(());
         };
+        // Without consent ISE's Test Connection (steps 6 and 7) cannot pass: an
+        // administrator acts first, and the next run carries on from here.
+        if let Some(consent) = consent_needed {
+            return Ok(Report {
+                ise_version: version.to_string(),
+                manual_action: Some(consent),
+                ..Report::default()
+            });
+        }
         let details = steps::app_details(&self.graph, &app_step.value);
         let settings = run.check(
             StepName::ConfigureMdmServer,
@@ -1114,6 +1135,7 @@ impl Onboarding {
             manual_action: configured.instructions.clone(),
             ..Report::default()
         };
+
         let Some((needs_cycle, (cycled, t))) = cycle else {
             return Ok(report);
         };

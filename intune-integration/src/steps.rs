@@ -936,19 +936,49 @@ pub async fn consent_permissions(
     };
     let missing = missing_grants(&held, targets);
     // Graph refuses a duplicate assignment, read as Unchanged: no second read.
-    let created = futures_util::future::join_all(
+    let results = futures_util::future::join_all(
         missing
             .iter()
             .map(|(resource, role)| principal.assign_app_role(resource, role)),
     )
-    .await
-    .into_iter()
-    .collect::<Result<Vec<_>, _>>()?;
-    Ok(if created.iter().any(|c| c.is_write()) {
-        Outcome::Updated
-    } else {
-        Outcome::Unchanged
-    })
+    .await;
+    let mut outcome = Outcome::Unchanged;
+    for result in results {
+        match result {
+            Ok(c) if c.is_write() => outcome = outcome.and(Outcome::Updated),
+            Ok(_) => {}
+            // An identity without AppRoleAssignment.ReadWrite.All (the operator
+            // profile): an administrator grants consent (`admin_consent_instructions`).
+            Err(graph_client::Error::Api { status: 403, .. }) => {
+                outcome = outcome.and(Outcome::ManualActionRequired);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(outcome)
+}
+
+/// What a privileged administrator does when the automating identity may not grant
+/// admin consent itself: the admin-consent URL and the exact grants to approve.
+pub fn admin_consent_instructions(graph: &GraphClient, app: &RegisteredApp) -> String {
+    format!(
+        "Admin consent is needed, and the automating identity may not grant it (it lacks \
+         AppRoleAssignment.ReadWrite.All). A privileged administrator (Privileged Role \
+         Administrator, Cloud Application Administrator or Global Administrator) approves \
+         these application permissions of `{name}` (client id {client_id}):\n\
+         \x20 - Microsoft Intune API ({intune}): get_device_compliance\n\
+         \x20 - Microsoft Graph ({graph_app}): Application.Read.All\n\
+         by opening\n\
+         \x20 {login}/{tenant}/adminconsent?client_id={client_id}\n\
+         (or Entra admin center > App registrations > {name} > API permissions > Grant \
+         admin consent), then runs onboard again.",
+        name = app.display_name,
+        client_id = app.client_id,
+        intune = INTUNE_API_APP_ID,
+        graph_app = MICROSOFT_GRAPH_APP_ID,
+        login = graph.login_authority().as_str().trim_end_matches('/'),
+        tenant = graph.tenant_id(),
+    )
 }
 
 /// What ISE's External MDM form needs from Entra ID.

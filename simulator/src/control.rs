@@ -6,6 +6,9 @@
 //!   `retry_after`, `drop_rate`, `lost_response_rate`, `latency_ms`) as JSON numbers.
 //!   It replaces every fault: `{}` clears them all. 204, or 400 with `{"error": "..."}`.
 //! * `GET /snapshot` — the state as [`crate::Simulator::snapshot`] gives it.
+//! * `POST /admin-consent` — body `{"client_id": "…"}`: what an administrator's click
+//!   on "Grant admin consent" (or the admin-consent URL) does — every application role
+//!   the application requests is assigned. 200 `{"granted": N}`, or 400.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,7 +18,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use serde_json::{Value, json};
 
 use crate::server::services_named;
@@ -25,6 +28,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/faults", put(set_faults))
         .route("/snapshot", get(snapshot))
+        .route("/admin-consent", post(admin_consent))
         .with_state(shared)
 }
 
@@ -58,6 +62,19 @@ pub(crate) fn faults_from_json(body: &Value) -> Result<HashMap<Service, Faults>,
         }
     }
     Ok(out)
+}
+
+async fn admin_consent(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let Some(client_id) = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v["client_id"].as_str().map(str::to_owned))
+    else {
+        return refuse("the body must be {\"client_id\": \"…\"}".into());
+    };
+    match s.with_world(|w| w.admin_consent(&client_id)) {
+        Ok(granted) => axum::Json(json!({ "granted": granted })).into_response(),
+        Err(e) => refuse(e),
+    }
 }
 
 async fn set_faults(State(s): State<Arc<Shared>>, body: Bytes) -> Response {

@@ -96,13 +96,18 @@ fn authorize(ctx: &Ctx<'_>, need: Need) -> Result<crate::state::Token, Response>
         ));
     }
     let has = |r: &str| token.roles.iter().any(|x| x == r);
+    // `Application.ReadWrite.OwnedBy` reads every application and service principal
+    // (a caller holding only it still lists the tenant's applications: Microsoft Tech
+    // Community, "Application.ReadWrite.OwnedBy: List all applications owned by the
+    // calling application") and writes only what it owns: see `owned_or_denied`.
     let ok = match need {
         Need::Read => {
             has("Application.Read.All")
                 || has("Application.ReadWrite.All")
+                || has("Application.ReadWrite.OwnedBy")
                 || has("Directory.Read.All")
         }
-        Need::WriteApps => has("Application.ReadWrite.All"),
+        Need::WriteApps => has("Application.ReadWrite.All") || has("Application.ReadWrite.OwnedBy"),
         Need::Assign => has("AppRoleAssignment.ReadWrite.All"),
     };
     if ok {
@@ -114,6 +119,54 @@ fn authorize(ctx: &Ctx<'_>, need: Need) -> Result<crate::state::Token, Response>
             "Insufficient privileges to complete the operation.",
         ))
     }
+}
+
+/// A write to the application with object id `app` (or, with `None`, the making of a
+/// new one) by `token`'s caller: `Application.ReadWrite.All` writes any application,
+/// `Application.ReadWrite.OwnedBy` only those its service principal owns.
+fn owned_or_denied(
+    ctx: &Ctx<'_>,
+    token: &crate::state::Token,
+    app: Option<&str>,
+) -> Result<(), Response> {
+    if token.roles.iter().any(|r| r == "Application.ReadWrite.All") {
+        return Ok(());
+    }
+    let Some(app) = app else {
+        return Ok(());
+    };
+    let owned = ctx.s.with_world(|w| {
+        let caller = w
+            .sps
+            .iter()
+            .find(|s| s.app_id == token.client_id)?
+            .id
+            .clone();
+        Some(
+            w.apps
+                .iter()
+                .any(|a| (a.id == app || a.app_id == app) && a.owners.contains(&caller)),
+        )
+    });
+    if owned == Some(true) {
+        Ok(())
+    } else {
+        Err(ctx.error(
+            StatusCode::FORBIDDEN,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+        ))
+    }
+}
+
+/// The service principal object id of `token`'s caller.
+fn caller_sp(ctx: &Ctx<'_>, token: &crate::state::Token) -> Option<String> {
+    ctx.s.with_world(|w| {
+        w.sps
+            .iter()
+            .find(|s| s.app_id == token.client_id)
+            .map(|s| s.id.clone())
+    })
 }
 
 fn key_json(k: &KeyCred, with_key: bool) -> Value {
@@ -392,9 +445,10 @@ fn get_app_by_unique_name(ctx: &Ctx<'_>, unique: &str, q: &HashMap<String, Strin
 /// 404. The write path sees every object, replicated or not: the directory enforces the
 /// key's uniqueness, so concurrent upserts make one application.
 fn upsert_app(ctx: &Ctx<'_>, unique: &str, body: &Value) -> Response {
-    if let Err(r) = authorize(ctx, Need::WriteApps) {
-        return r;
-    }
+    let token = match authorize(ctx, Need::WriteApps) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
     if let Some(other) = body.get("uniqueName").and_then(Value::as_str)
         && other != unique
     {
@@ -410,17 +464,24 @@ fn upsert_app(ctx: &Ctx<'_>, unique: &str, body: &Value) -> Response {
             .find(|a| a.unique_name.as_deref() == Some(unique))
             .map(|a| a.id.clone())
     });
+    if let Err(r) = owned_or_denied(ctx, &token, existing.as_deref()) {
+        return r;
+    }
     match existing {
         Some(id) => apply_app_patch(ctx, &id, body),
         None if !create_if_missing(ctx.headers) => ctx.not_found(unique),
-        None => create_app_with(ctx, body, Some(unique.to_owned())),
+        None => create_app_with(ctx, body, Some(unique.to_owned()), caller_sp(ctx, &token)),
     }
 }
 
 /// `PATCH /servicePrincipals(appId='…')`: upsert as for applications. Creating needs an
 /// application with that appId (the write path sees unreplicated ones).
 fn upsert_sp(ctx: &Ctx<'_>, app_id: &str, body: &Value) -> Response {
-    if let Err(r) = authorize(ctx, Need::WriteApps) {
+    let token = match authorize(ctx, Need::WriteApps) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    if let Err(r) = owned_or_denied(ctx, &token, Some(app_id)) {
         return r;
     }
     let upsert = create_if_missing(ctx.headers);
@@ -502,13 +563,19 @@ fn list_apps(ctx: &Ctx<'_>, uri: &Uri, q: &HashMap<String, String>) -> Response 
 }
 
 fn create_app(ctx: &Ctx<'_>, body: &Value) -> Response {
-    if let Err(r) = authorize(ctx, Need::WriteApps) {
-        return r;
-    }
-    create_app_with(ctx, body, None)
+    let token = match authorize(ctx, Need::WriteApps) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    create_app_with(ctx, body, None, caller_sp(ctx, &token))
 }
 
-fn create_app_with(ctx: &Ctx<'_>, body: &Value, unique_name: Option<String>) -> Response {
+fn create_app_with(
+    ctx: &Ctx<'_>,
+    body: &Value,
+    unique_name: Option<String>,
+    owner: Option<String>,
+) -> Response {
     let Some(name) = body
         .get("displayName")
         .and_then(Value::as_str)
@@ -539,6 +606,7 @@ fn create_app_with(ctx: &Ctx<'_>, body: &Value, unique_name: Option<String>) -> 
             created: w.now_iso(),
             visible_at: Instant::now() + w.replication_lag,
             unique_name: unique_name.clone(),
+            owners: owner.into_iter().collect(),
         };
         w.apps.push(app.clone());
         app
@@ -664,11 +732,15 @@ fn thumb_of(der: &[u8]) -> Vec<u8> {
 }
 
 fn patch_app(ctx: &Ctx<'_>, id: &str, body: &Value) -> Response {
-    if let Err(r) = authorize(ctx, Need::WriteApps) {
-        return r;
-    }
+    let token = match authorize(ctx, Need::WriteApps) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
     if ctx.s.with_world(|w| find_app(w, id).is_none()) {
         return ctx.not_found(id);
+    }
+    if let Err(r) = owned_or_denied(ctx, &token, Some(id)) {
+        return r;
     }
     apply_app_patch(ctx, id, body)
 }
@@ -754,7 +826,11 @@ fn apply_app_patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Response {
 }
 
 fn delete_app(ctx: &Ctx<'_>, id: &str) -> Response {
-    if let Err(r) = authorize(ctx, Need::WriteApps) {
+    let token = match authorize(ctx, Need::WriteApps) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    if let Err(r) = owned_or_denied(ctx, &token, Some(id)) {
         return r;
     }
     let removed = ctx.s.with_world(|w| {
@@ -801,14 +877,18 @@ fn list_sps(ctx: &Ctx<'_>, uri: &Uri, q: &HashMap<String, String>) -> Response {
 }
 
 fn create_sp(ctx: &Ctx<'_>, body: &Value) -> Response {
-    if let Err(r) = authorize(ctx, Need::WriteApps) {
-        return r;
-    }
+    let token = match authorize(ctx, Need::WriteApps) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
     let app_id = body
         .get("appId")
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
+    if let Err(r) = owned_or_denied(ctx, &token, Some(&app_id)) {
+        return r;
+    }
     let result = ctx.s.with_world(|w| {
         let app = w.visible_app_by_app_id(&app_id).cloned();
         let Some(app) = app else {

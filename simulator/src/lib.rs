@@ -568,6 +568,7 @@ fn seed_directory(
         created: created.to_owned(),
         visible_at: now,
         unique_name: None,
+        owners: Vec::new(),
     });
     let automation_sp = first_party(
         rng,
@@ -620,6 +621,7 @@ fn seed_directory(
             created: created.to_owned(),
             visible_at: now,
             unique_name: None,
+            owners: Vec::new(),
         });
     }
     sps.extend([graph_sp, intune_api_sp, discovery_sp, automation_sp]);
@@ -996,6 +998,58 @@ impl Simulator {
             shutdown: tx,
             _dir: TempDir(dir),
         })
+    }
+
+    /// Replaces the automating identity's application roles (by value, see
+    /// [`AUTOMATION_ROLE_NAMES`]), as an administrator editing its API permissions
+    /// would. Tokens issued before keep their roles until they expire, as Entra's do.
+    pub fn set_automation_roles<S: AsRef<str>>(&self, roles: &[S]) -> Result<(), SimError> {
+        let client_id = self.info.automation.client_id.clone();
+        let roles: Vec<String> = roles.iter().map(|r| r.as_ref().to_owned()).collect();
+        if let Some(unknown) = roles
+            .iter()
+            .find(|r| !AUTOMATION_ROLE_NAMES.contains(&r.as_str()))
+        {
+            return Err(SimError::Config(format!(
+                "unknown automation role `{unknown}`"
+            )));
+        }
+        self.shared.with_world(|w| {
+            let Some(principal) = w.sps.iter().find(|s| s.app_id == client_id).cloned() else {
+                return Err(SimError::Config("no automating identity".into()));
+            };
+            w.assignments.retain(|a| a.principal_id != principal.id);
+            for name in &roles {
+                let Some((resource, role)) = w.sps.iter().find_map(|s| {
+                    s.app_roles
+                        .iter()
+                        .find(|r| r.value == name)
+                        .map(|r| (s.id.clone(), r.id.to_owned()))
+                }) else {
+                    continue;
+                };
+                let id = w.rng.token(43);
+                let created = w.now_iso();
+                w.assignments.push(Assignment {
+                    id,
+                    principal_id: principal.id.clone(),
+                    resource_id: resource,
+                    app_role_id: role,
+                    created,
+                    visible_at: Instant::now(),
+                });
+            }
+            Ok(())
+        })
+    }
+
+    /// Grants admin consent to the application with client id `client_id`, as an
+    /// administrator's click would: every application role it requests is assigned.
+    /// Returns how many assignments were new.
+    pub fn admin_consent(&self, client_id: &str) -> Result<usize, SimError> {
+        self.shared
+            .with_world(|w| w.admin_consent(client_id))
+            .map_err(SimError::Config)
     }
 
     /// Where everything is and how to log in.

@@ -328,11 +328,32 @@ fn issue(
             Audience::Intune => INTUNE_API_APP_ID,
         };
         let roles = w.roles_of(&client_id, resource_app);
-        let token = format!("sim.{}", w.rng.token(48));
+        // Shaped like Entra's access tokens (a JWT whose `roles` claim lists the app
+        // roles granted), so that a client may read what it holds. The signature is
+        // random: only this simulator validates its tokens, by lookup.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let header = URL_SAFE_NO_PAD.encode(br#"{"typ":"JWT","alg":"RS256"}"#);
+        let claims = json!({
+            "aud": match audience {
+                Audience::Graph => "https://graph.microsoft.com",
+                Audience::Intune => "https://api.manage.microsoft.com/",
+            },
+            "iss": format!("https://sts.windows.net/{}/", w.tenant_id),
+            "iat": now, "nbf": now, "exp": now + 3599,
+            "appid": client_id, "tid": w.tenant_id, "roles": roles,
+        });
+        let token = format!(
+            "{header}.{}.{}",
+            URL_SAFE_NO_PAD.encode(claims.to_string()),
+            w.rng.token(43)
+        );
         w.tokens.insert(
             token.clone(),
             Token {
                 audience: audience.clone(),
+                client_id: client_id.clone(),
                 roles,
                 expires: Instant::now() + Duration::from_secs(3599),
             },

@@ -57,6 +57,10 @@ pub(crate) struct App {
     pub(crate) visible_at: Instant,
     /// The client-chosen alternate key, immutable once set.
     pub(crate) unique_name: Option<String>,
+    /// Owners (service principal object ids): an application made by an application
+    /// is owned by the maker's service principal, which `Application.ReadWrite.OwnedBy`
+    /// then lets it manage.
+    pub(crate) owners: Vec<String>,
 }
 
 /// An app role a resource offers.
@@ -100,6 +104,8 @@ pub(crate) enum Audience {
 #[derive(Debug, Clone)]
 pub(crate) struct Token {
     pub(crate) audience: Audience,
+    /// The caller's application (client) id.
+    pub(crate) client_id: String,
     pub(crate) roles: Vec<String>,
     pub(crate) expires: Instant,
 }
@@ -379,6 +385,67 @@ impl World {
     }
 
     /// Roles the application's service principal holds on the resource with `resource_app_id`.
+    /// What an administrator's click on "Grant admin consent" does for the application
+    /// with client id `client_id`: every application role its `requiredResourceAccess`
+    /// requests is assigned to its service principal (those already assigned are
+    /// kept). Returns how many were new.
+    pub(crate) fn admin_consent(&mut self, client_id: &str) -> Result<usize, String> {
+        let Some(app) = self.apps.iter().find(|a| a.app_id == client_id).cloned() else {
+            return Err(format!("no application with client id `{client_id}`"));
+        };
+        let Some(principal) = self.sps.iter().find(|s| s.app_id == app.app_id).cloned() else {
+            return Err(format!(
+                "the application `{}` has no service principal in the tenant",
+                app.display_name
+            ));
+        };
+        let mut wanted = Vec::new();
+        for resource in app
+            .required_resource_access
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let resource_app = resource["resourceAppId"].as_str().unwrap_or_default();
+            let Some(sp) = self.sps.iter().find(|s| s.app_id == resource_app) else {
+                continue;
+            };
+            for access in resource["resourceAccess"].as_array().into_iter().flatten() {
+                let id = access["id"].as_str().unwrap_or_default();
+                if access["type"] == "Role" && sp.app_roles.iter().any(|r| r.id == id) {
+                    wanted.push((sp.id.clone(), id.to_owned()));
+                }
+            }
+        }
+        let mut granted = 0;
+        for (resource_id, role) in wanted {
+            if self.assignments.iter().any(|a| {
+                a.principal_id == principal.id
+                    && a.resource_id == resource_id
+                    && a.app_role_id == role
+            }) {
+                continue;
+            }
+            let id = self
+                .id_rng(
+                    "appRoleAssignment",
+                    &format!("{}/{resource_id}/{role}", principal.id),
+                )
+                .token(43);
+            let created = self.now_iso();
+            self.assignments.push(Assignment {
+                id,
+                principal_id: principal.id.clone(),
+                resource_id,
+                app_role_id: role,
+                created,
+                visible_at: Instant::now() + self.replication_lag,
+            });
+            granted += 1;
+        }
+        Ok(granted)
+    }
+
     pub(crate) fn roles_of(&self, app_id: &str, resource_app_id: &str) -> Vec<String> {
         let (Some(sp), Some(resource)) = (
             self.sps.iter().find(|s| s.app_id == app_id),

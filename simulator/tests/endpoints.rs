@@ -863,3 +863,160 @@ fn xml_value(xml: &str, element: &str) -> String {
         .map(|(v, _)| v.to_owned())
         .expect("element present")
 }
+
+#[tokio::test]
+async fn automation_roles_ownership_and_admin_consent() {
+    use base64::Engine as _;
+    let sim = Simulator::builder()
+        .replication_lag(Duration::from_millis(0))
+        .automation_roles(["Application.ReadWrite.OwnedBy"])
+        .seed_app(SeedApp {
+            display_name: "Someone else's app".into(),
+            key_certificates_der: Vec::new(),
+        })
+        .start()
+        .await
+        .expect("simulator");
+    assert!(matches!(
+        Simulator::builder().automation_roles(["Directory.ReadWrite.All"]).start().await,
+        Err(ise_intune_simulator::SimError::Config(m)) if m.contains("unknown automation role")
+    ));
+    let info = sim.info();
+    let c = http(info);
+    let token = automation_token(&c, info).await;
+    // Shaped like Entra's: a JWT whose `roles` claim lists what was granted.
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token.split('.').nth(1).expect("payload"))
+            .expect("base64url"),
+    )
+    .expect("claims");
+    assert_eq!(claims["roles"], json!(["Application.ReadWrite.OwnedBy"]));
+    assert_eq!(claims["appid"], json!(info.automation.client_id));
+
+    // It may make an application, which it then owns and may change.
+    let r = c
+        .patch(format!(
+            "{}/applications(uniqueName='ise-x')",
+            info.graph_url
+        ))
+        .bearer_auth(&token)
+        .header("Prefer", "create-if-missing")
+        .json(&json!({"displayName": "x"}))
+        .send()
+        .await
+        .expect("upsert");
+    assert_eq!(r.status(), 201);
+    let app: Value = r.json().await.expect("json");
+    let app_id = app["appId"].as_str().expect("appId").to_owned();
+    let r = c
+        .patch(format!(
+            "{}/applications/{}",
+            info.graph_url,
+            app["id"].as_str().expect("id")
+        ))
+        .bearer_auth(&token)
+        .json(&json!({"requiredResourceAccess": [
+            {"resourceAppId": "c161e42e-d4df-4a3d-9b42-e7a3c31f59d4",
+             "resourceAccess": [{"id": "7ec88bad-30c7-4928-a005-4455362cfd98", "type": "Role"}]},
+            {"resourceAppId": "00000003-0000-0000-c000-000000000000",
+             "resourceAccess": [{"id": "9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30", "type": "Role"}]}
+        ]}))
+        .send()
+        .await
+        .expect("patch own");
+    assert_eq!(r.status(), 204);
+    let r = c
+        .patch(format!(
+            "{}/servicePrincipals(appId='{app_id}')",
+            info.graph_url
+        ))
+        .bearer_auth(&token)
+        .header("Prefer", "create-if-missing")
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("sp");
+    assert_eq!(r.status(), 201);
+    let sp: Value = r.json().await.expect("json");
+    // Another's application: refused as Graph refuses it.
+    let apps: Value = c
+        .get(format!("{}/applications", info.graph_url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    let other = apps["value"]
+        .as_array()
+        .expect("apps")
+        .iter()
+        .find(|a| a["displayName"] == "Someone else's app")
+        .expect("listed: OwnedBy reads every application");
+    let r = c
+        .patch(format!(
+            "{}/applications/{}",
+            info.graph_url,
+            other["id"].as_str().expect("id")
+        ))
+        .bearer_auth(&token)
+        .json(&json!({"displayName": "mine now"}))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(r.status(), 403);
+    let e: Value = r.json().await.expect("json");
+    assert_eq!(e["error"]["code"], "Authorization_RequestDenied");
+    assert_eq!(
+        e["error"]["message"],
+        "Insufficient privileges to complete the operation."
+    );
+    // Consent is not its to grant.
+    let graph_sp = sim.snapshot()["servicePrincipals"]
+        .as_array()
+        .expect("sps")
+        .iter()
+        .find(|s| s["appId"] == "00000003-0000-0000-c000-000000000000")
+        .and_then(|s| s["id"].as_str().map(str::to_owned))
+        .expect("graph sp");
+    let r = c
+        .post(format!(
+            "{}/servicePrincipals/{graph_sp}/appRoleAssignedTo",
+            info.graph_url
+        ))
+        .bearer_auth(&token)
+        .json(&json!({"principalId": sp["id"], "resourceId": graph_sp,
+                      "appRoleId": "9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30"}))
+        .send()
+        .await
+        .expect("assign");
+    assert_eq!(r.status(), 403);
+
+    // The administrator's click: both requested roles granted, once.
+    let consent = |body: Value| {
+        c.post(format!("{}/admin-consent", info.control_url))
+            .json(&body)
+            .send()
+    };
+    let r = consent(json!({"client_id": app_id}))
+        .await
+        .expect("consent");
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json::<Value>().await.expect("json"),
+        json!({"granted": 2})
+    );
+    let r = consent(json!({"client_id": app_id})).await.expect("again");
+    assert_eq!(
+        r.json::<Value>().await.expect("json"),
+        json!({"granted": 0})
+    );
+    let r = consent(json!({"client": "x"})).await.expect("bad");
+    assert_eq!(r.status(), 400);
+    let r = consent(json!({"client_id": "00000000-0000-0000-0000-00000000dead"}))
+        .await
+        .expect("unknown");
+    assert_eq!(r.status(), 400);
+}

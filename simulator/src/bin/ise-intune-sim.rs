@@ -56,6 +56,12 @@ struct Args {
     /// `retry_after`, `drop_rate`, `lost_response_rate`, `latency_ms`.
     #[arg(long, value_name = "SPEC", value_parser = parse_faults)]
     faults: Vec<(Vec<Service>, Faults)>,
+    /// The automating identity's application roles, comma-separated (default: all of
+    /// Application.ReadWrite.All, AppRoleAssignment.ReadWrite.All, Application.Read.All
+    /// and get_device_compliance). E.g. `Application.Read.All` for the monitor profile,
+    /// `Application.ReadWrite.OwnedBy` for the operator without consent rights.
+    #[arg(long, value_name = "ROLE,ROLE…", value_delimiter = ',')]
+    automation_roles: Option<Vec<String>>,
     /// Seed of the fault decisions (default: --seed).
     #[arg(long, value_name = "N")]
     fault_seed: Option<u64>,
@@ -118,6 +124,9 @@ async fn main() -> ExitCode {
         .ise_public_roots(!args.bare_trust_store);
     if let Some(seed) = args.fault_seed {
         builder = builder.fault_seed(seed);
+    }
+    if let Some(roles) = args.automation_roles {
+        builder = builder.automation_roles(roles);
     }
     for (services, faults) in args.faults {
         for service in services {

@@ -1,0 +1,163 @@
+//! Least privilege: the three profiles of the automating identity, each end to end
+//! against a simulator whose identity holds exactly those roles.
+//!
+//! * monitor — `Application.Read.All`: doctor and the other reads work; what it may not
+//!   read is a finding, never a crash;
+//! * operator — `Application.ReadWrite.OwnedBy`: onboard does everything but consent,
+//!   then names the admin-consent URL and the grants; after an administrator's consent
+//!   the next run completes;
+//! * full — plus `AppRoleAssignment.ReadWrite.All`: onboard completes alone.
+
+use std::time::Duration;
+
+use ise_intune::integration::doctor::{Severity, ids};
+use ise_intune::integration::outcome::Outcome;
+use ise_intune::integration::pipeline::{Onboarding, Options};
+use ise_intune_simulator::Simulator;
+use ise_intune_testkit::{self as sim, Configurator};
+
+async fn simulator(roles: &[&str]) -> Simulator {
+    Simulator::builder()
+        .replication_lag(Duration::from_millis(100))
+        .automation_roles(roles.iter().copied())
+        .start()
+        .await
+        .expect("simulator")
+}
+
+fn pipeline(sim: &Simulator) -> Onboarding {
+    let mut o = Options::default();
+    o.propagation_wait = Duration::from_secs(2);
+    sim::onboarding(sim.info(), Configurator::Gui, true, o).expect("pipeline")
+}
+
+fn graph_writes(sim: &Simulator) -> usize {
+    sim.request_log()
+        .iter()
+        .filter(|r| r.service == "graph" && r.method != "GET")
+        .count()
+}
+
+#[tokio::test]
+async fn full_profile_onboards_alone_and_doctor_says_so() {
+    let sim = simulator(&[
+        "Application.ReadWrite.All",
+        "AppRoleAssignment.ReadWrite.All",
+    ])
+    .await;
+    let report = pipeline(&sim).apply().await.expect("onboard");
+    assert!(report.complete, "{report:#?}");
+    let d = pipeline(&sim).doctor().await.expect("doctor");
+    let profile = d.with_id(ids::IDENTITY_PROFILE).next().expect("profile");
+    assert_eq!(
+        profile.summary,
+        "the automating identity has the full profile"
+    );
+    assert_eq!(
+        profile.evidence,
+        "its Graph token's roles: [AppRoleAssignment.ReadWrite.All, Application.ReadWrite.All]"
+    );
+}
+
+#[tokio::test]
+async fn operator_profile_asks_an_administrator_for_consent_then_completes() {
+    let sim = simulator(&["Application.ReadWrite.OwnedBy"]).await;
+    let first = pipeline(&sim).apply().await.expect("first run");
+    assert!(!first.complete);
+    let step = first
+        .steps
+        .iter()
+        .find(|s| s.name.as_str() == "grant_permissions")
+        .expect("step 4");
+    assert_eq!(step.outcome, Outcome::ManualActionRequired);
+    let manual = first.manual_action.clone().expect("instructions");
+    let app = sim.snapshot()["applications"]
+        .as_array()
+        .expect("apps")
+        .iter()
+        .find(|a| a["displayName"] == Options::default().app_display_name.as_str())
+        .cloned()
+        .expect("the application was registered");
+    let client_id = app["appId"].as_str().expect("appId").to_owned();
+    // The exact URL and grants an administrator approves.
+    let url = format!(
+        "{}/{}/adminconsent?client_id={client_id}",
+        sim.info().login_url.trim_end_matches('/'),
+        sim.info().tenant_id
+    );
+    assert!(manual.contains(&url), "{manual}");
+    assert!(
+        manual.contains(
+            "Microsoft Intune API (c161e42e-d4df-4a3d-9b42-e7a3c31f59d4): get_device_compliance"
+        ),
+        "{manual}"
+    );
+    assert!(
+        manual.contains(
+            "Microsoft Graph (00000003-0000-0000-c000-000000000000): Application.Read.All"
+        ),
+        "{manual}"
+    );
+    // Everything else was done: the key is registered and permissions requested.
+    assert_eq!(app["keyCredentials"].as_array().map(Vec::len), Some(3));
+    assert_eq!(
+        app["requiredResourceAccess"].as_array().map(Vec::len),
+        Some(2)
+    );
+    // A second run before consent changes nothing and asks again.
+    let before = graph_writes(&sim);
+    let again = pipeline(&sim).apply().await.expect("second run");
+    assert!(!again.complete);
+    assert!(again.manual_action.is_some_and(|m| m.contains(&url)));
+    let denied = sim
+        .request_log()
+        .iter()
+        .filter(|r| r.service == "graph" && r.method != "GET")
+        .count()
+        - before;
+    // Only the refused consent attempts: nothing else is written again.
+    assert!(denied <= 2, "{denied} writes");
+
+    // The administrator's click, then the run completes.
+    assert_eq!(sim.admin_consent(&client_id).expect("consent"), 2);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let done = pipeline(&sim).apply().await.expect("after consent");
+    assert!(done.complete, "{done:#?}");
+    let d = pipeline(&sim).doctor().await.expect("doctor");
+    assert_eq!(
+        d.with_id(ids::IDENTITY_PROFILE)
+            .next()
+            .map(|f| f.summary.as_str()),
+        Some("the automating identity has the operator profile")
+    );
+    assert!(!d.has_errors(), "{:#?}", d.findings);
+}
+
+#[tokio::test]
+async fn monitor_profile_reads_everything_and_names_what_it_cannot() {
+    let sim = simulator(&[
+        "Application.ReadWrite.All",
+        "AppRoleAssignment.ReadWrite.All",
+        "Application.Read.All",
+    ])
+    .await;
+    assert!(pipeline(&sim).apply().await.expect("onboard").complete);
+    sim.set_automation_roles(&["Application.Read.All"])
+        .expect("roles");
+    let before = graph_writes(&sim);
+    let d = pipeline(&sim).doctor().await.expect("doctor runs");
+    assert!(!d.has_errors(), "{:#?}", d.findings);
+    assert_eq!(
+        d.with_id(ids::IDENTITY_PROFILE)
+            .next()
+            .map(|f| f.summary.as_str()),
+        Some("the automating identity has the monitor profile")
+    );
+    // It may not query Intune itself: a warning naming the role, not a crash.
+    let sample = d.with_id("connection.compliance").next().expect("sample");
+    assert_eq!(sample.severity, Severity::Warning);
+    assert!(sample.remediation.contains("get_device_compliance"));
+    // Plan reads only and works; apply is refused as Graph refuses it.
+    pipeline(&sim).plan().await.expect("plan");
+    assert_eq!(graph_writes(&sim), before);
+}
