@@ -314,6 +314,48 @@ pub enum Credentials {
     StaticToken(SecretString),
     /// A caller-supplied token source.
     Provider(Arc<dyn TokenProvider>),
+    /// Workload identity federation: the token in `token_file` (a Kubernetes projected
+    /// service-account token, a CI system's OIDC token, ...) is the client assertion,
+    /// read again for every token request so that a rotated file is picked up
+    /// (azure-identity's `AZURE_FEDERATED_TOKEN_FILE`).
+    FederatedTokenFile {
+        /// Application (client) id.
+        client_id: String,
+        /// The file holding the external token.
+        token_file: std::path::PathBuf,
+    },
+}
+
+/// The largest federated token file read (Kubernetes' are about 1 KiB).
+pub const MAX_FEDERATED_TOKEN_BYTES: u64 = 64 * 1024;
+
+/// Reads a federated token file: a regular file of at most
+/// [`MAX_FEDERATED_TOKEN_BYTES`], its text trimmed.
+pub(crate) fn read_federated_token(path: &std::path::Path) -> Result<SecretString> {
+    use std::io::Read as _;
+    let refuse = |what: String| Error::Credentials {
+        what: format!("the federated token file {}: {what}", path.display()),
+    };
+    let meta = std::fs::metadata(path).map_err(|e| refuse(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(refuse("not a regular file".into()));
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .map_err(|e| refuse(e.to_string()))?
+        .take(MAX_FEDERATED_TOKEN_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| refuse(e.to_string()))?;
+    if text.len() as u64 > MAX_FEDERATED_TOKEN_BYTES {
+        return Err(refuse(format!(
+            "larger than {MAX_FEDERATED_TOKEN_BYTES} bytes"
+        )));
+    }
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(refuse("empty".into()));
+    }
+    Ok(SecretString::from(token.to_owned()))
 }
 
 impl Credentials {
@@ -341,6 +383,14 @@ impl fmt::Debug for Credentials {
                 .finish(),
             Self::Certificate(c) => c.fmt(f),
             Self::StaticToken(_) => f.write_str("StaticToken([REDACTED])"),
+            Self::FederatedTokenFile {
+                client_id,
+                token_file,
+            } => f
+                .debug_struct("FederatedTokenFile")
+                .field("client_id", client_id)
+                .field("token_file", token_file)
+                .finish(),
             Self::Provider(p) => f.debug_tuple("Provider").field(p).finish(),
         }
     }

@@ -84,6 +84,18 @@ impl GraphClient {
                 ));
                 form.push(("client_assertion", assertion.expose_secret().to_owned()));
             }
+            Credentials::FederatedTokenFile {
+                client_id,
+                token_file,
+            } => {
+                let assertion = crate::auth::read_federated_token(token_file)?;
+                form.push(("client_id", client_id.clone()));
+                form.push((
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into(),
+                ));
+                form.push(("client_assertion", assertion.expose_secret().to_owned()));
+            }
             Credentials::Provider(p) => return p.token(audience).await,
             Credentials::StaticToken(t) => {
                 return Ok(AccessToken::new(

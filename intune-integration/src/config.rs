@@ -76,6 +76,33 @@ pub struct EntraConfig {
     /// The client secret (from `ISE_INTUNE_CLIENT_SECRET`; never read from the file).
     #[serde(skip)]
     pub client_secret: Option<SecretString>,
+    /// A PEM file with the automating identity's certificate and its key, instead of a
+    /// secret (or `AZURE_CLIENT_CERTIFICATE_PATH`).
+    pub client_certificate_path: Option<PathBuf>,
+    /// The password of an encrypted key in `client_certificate_path` (from
+    /// `AZURE_CLIENT_CERTIFICATE_PASSWORD`; never read from the file).
+    #[serde(skip)]
+    pub client_certificate_password: Option<SecretString>,
+    /// Workload identity federation: a file whose token is the client assertion, read
+    /// again for every token request (or `AZURE_FEDERATED_TOKEN_FILE`).
+    pub federated_token_file: Option<PathBuf>,
+}
+
+impl EntraConfig {
+    /// The credential sources given, by the names an operator sets.
+    fn credential_sources(&self) -> Vec<&'static str> {
+        let mut given = Vec::new();
+        if self.client_secret.is_some() {
+            given.push("ISE_INTUNE_CLIENT_SECRET");
+        }
+        if self.client_certificate_path.is_some() {
+            given.push("AZURE_CLIENT_CERTIFICATE_PATH");
+        }
+        if self.federated_token_file.is_some() {
+            given.push("AZURE_FEDERATED_TOKEN_FILE");
+        }
+        given
+    }
 }
 
 /// Extra trust anchors.
@@ -99,6 +126,8 @@ pub struct SecretSources {
     pub client_secret_env: String,
     /// The node key file's password's variable.
     pub node_key_password_env: String,
+    /// The client certificate key's password's variable.
+    pub client_certificate_password_env: String,
 }
 
 impl Default for SecretSources {
@@ -107,6 +136,7 @@ impl Default for SecretSources {
             ise_password_env: "ISE_INTUNE_ISE_PASSWORD".into(),
             client_secret_env: "ISE_INTUNE_CLIENT_SECRET".into(),
             node_key_password_env: "ISE_INTUNE_NODE_KEY_PASSWORD".into(),
+            client_certificate_password_env: "AZURE_CLIENT_CERTIFICATE_PASSWORD".into(),
         }
     }
 }
@@ -234,6 +264,9 @@ impl IntegrationConfig {
         if let Some(v) = get(&sources.node_key_password_env) {
             self.node_key_password = Some(SecretString::from(v));
         }
+        if let Some(v) = get(&sources.client_certificate_password_env) {
+            self.entra.client_certificate_password = Some(SecretString::from(v));
+        }
     }
 
     /// Applies `ISE_INTUNE_ISE_URL`, `_ISE_ERS_URL`, `_ISE_USERNAME`, `_ISE_PASSWORD`,
@@ -270,6 +303,16 @@ impl IntegrationConfig {
         }
         if let Some(v) = get("ISE_INTUNE_NODE_KEY_PASSWORD") {
             self.node_key_password = Some(SecretString::from(v));
+        }
+        // azure-identity's names for the other credential kinds.
+        if let Some(v) = get("AZURE_CLIENT_CERTIFICATE_PATH") {
+            self.entra.client_certificate_path = Some(PathBuf::from(v));
+        }
+        if let Some(v) = get("AZURE_CLIENT_CERTIFICATE_PASSWORD") {
+            self.entra.client_certificate_password = Some(SecretString::from(v));
+        }
+        if let Some(v) = get("AZURE_FEDERATED_TOKEN_FILE") {
+            self.entra.federated_token_file = Some(PathBuf::from(v));
         }
     }
 
@@ -338,8 +381,22 @@ impl IntegrationConfig {
         if self.entra.client_id.is_empty() {
             return Err(missing("entra.client_id (or ISE_INTUNE_CLIENT_ID)"));
         }
-        if self.entra.client_secret.is_none() {
-            return Err(missing("the client secret (ISE_INTUNE_CLIENT_SECRET)"));
+        match self.entra.credential_sources().as_slice() {
+            [_] => {}
+            [] => {
+                return Err(missing(
+                    "the automating identity's credential (ISE_INTUNE_CLIENT_SECRET, \
+                     AZURE_CLIENT_CERTIFICATE_PATH or AZURE_FEDERATED_TOKEN_FILE)",
+                ));
+            }
+            several => {
+                return Err(Error::Config {
+                    what: format!(
+                        "more than one credential for the automating identity ({}): keep one",
+                        several.join(", ")
+                    ),
+                });
+            }
         }
         Ok(())
     }

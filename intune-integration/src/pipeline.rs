@@ -235,6 +235,50 @@ impl Default for Options {
     }
 }
 
+/// The automating identity's credentials from the configuration: a client secret, a
+/// certificate (PEM with its key), or a federated token file (checked by
+/// [`IntegrationConfig::validate`] to be exactly one).
+fn automation_credentials(entra: &crate::config::EntraConfig) -> Result<Credentials, Error> {
+    let client_id = entra.client_id.clone();
+    match (
+        &entra.client_secret,
+        &entra.client_certificate_path,
+        &entra.federated_token_file,
+    ) {
+        (Some(secret), None, None) => Ok(Credentials::ClientSecret {
+            client_id,
+            secret: secret.clone(),
+        }),
+        (None, Some(path), None) => {
+            let (cert_der, key) = crate::verify::certificate_and_key_file(
+                path,
+                entra.client_certificate_password.as_ref(),
+            )?;
+            use secrecy::ExposeSecret as _;
+            graph_client::ClientCertificate::from_der(
+                client_id,
+                cert_der,
+                &rustls::pki_types::PrivateKeyDer::Pkcs8(
+                    rustls::pki_types::PrivatePkcs8KeyDer::from(key.expose_secret().to_vec()),
+                ),
+                graph_client::AssertionAlgorithm::Rs256,
+            )
+            .map(Credentials::Certificate)
+            .map_err(Error::Graph)
+        }
+        (None, None, Some(file)) => Ok(Credentials::FederatedTokenFile {
+            client_id,
+            token_file: file.clone(),
+        }),
+        _ => Err(Error::Config {
+            what: "give exactly one credential for the automating identity: \
+                   ISE_INTUNE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH or \
+                   AZURE_FEDERATED_TOKEN_FILE"
+                .into(),
+        }),
+    }
+}
+
 /// The onboarding pipeline.
 #[derive(Clone)]
 pub struct Onboarding {
@@ -433,19 +477,9 @@ impl Onboarding {
             ise = ise.ers_base_url(ers.clone());
         }
         let ise = ise.build()?;
-        let secret = config
-            .entra
-            .client_secret
-            .clone()
-            .ok_or_else(|| Error::Config {
-                what: "the client secret (ISE_INTUNE_CLIENT_SECRET) is missing".into(),
-            })?;
         let mut graph = GraphClient::builder()
             .tenant_id(config.entra.tenant_id.clone())
-            .credentials(Credentials::ClientSecret {
-                client_id: config.entra.client_id.clone(),
-                secret,
-            })
+            .credentials(automation_credentials(&config.entra)?)
             .tls_roots(TlsRoots::System);
         if let Some(u) = &config.entra.login_url {
             graph = graph.login_authority(u.clone());

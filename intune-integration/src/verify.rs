@@ -138,63 +138,87 @@ impl AdminKey {
         path: &std::path::Path,
         password: Option<&SecretString>,
     ) -> Result<Self, Error> {
-        let bytes = secrecy::SecretSlice::from(crate::files::read_bounded(path)?);
-        let text = std::str::from_utf8(bytes.expose_secret()).map_err(|_| Error::AdminKey {
-            what: format!(
-                "{} is not a PEM file (PKCS#12 files: convert with `openssl pkcs12 -nodes`)",
-                path.display()
-            ),
-        })?;
-        Self::from_pem(text, password)
+        let (cert_der, key) = certificate_and_key_file(path, password)?;
+        Ok(Self::Supplied {
+            cert_pem: pem::encode(&pem::Pem::new("CERTIFICATE", cert_der)),
+            key_pem: SecretString::from(pem::encode(&pem::Pem::new(
+                "PRIVATE KEY",
+                key.expose_secret().to_vec(),
+            ))),
+        })
     }
 
     /// A node's certificate and key from PEM text holding both (see [`Self::from_file`]).
     pub fn from_pem(text: &str, password: Option<&SecretString>) -> Result<Self, Error> {
-        let blocks = pem::parse_many(text).map_err(|e| Error::AdminKey {
-            what: format!("not PEM: {e}"),
-        })?;
-        let cert = blocks
-            .iter()
-            .find(|b| b.tag() == "CERTIFICATE")
-            .ok_or_else(|| Error::AdminKey {
-                what: "no CERTIFICATE block: the file must hold the node's certificate and key"
-                    .into(),
-            })?;
-        let key = blocks
-            .iter()
-            .find(|b| b.tag().ends_with("PRIVATE KEY"))
-            .ok_or_else(|| Error::AdminKey {
-                what: "no PRIVATE KEY block: the file must hold the node's certificate and key"
-                    .into(),
-            })?;
-        let der = match key.tag() {
-            "PRIVATE KEY" => secrecy::SecretSlice::from(key.contents().to_vec()),
-            "ENCRYPTED PRIVATE KEY" => {
-                let password = password.ok_or_else(|| Error::AdminKey {
-                    what: "the key is encrypted and no password was given".into(),
-                })?;
-                secrecy::SecretSlice::from(decrypt_pkcs8_pem(
-                    &pem::encode(key),
-                    password.expose_secret(),
-                )?)
-            }
-            other => {
-                return Err(Error::AdminKey {
-                    what: format!(
-                        "a `{other}` block: convert the key to PKCS#8 with `openssl pkcs8 -topk8`"
-                    ),
-                });
-            }
-        };
-        Certificate::from_der(cert.contents())?;
+        let (cert_der, key) = certificate_and_key_pem(text, password)?;
         Ok(Self::Supplied {
-            cert_pem: pem::encode(cert),
+            cert_pem: pem::encode(&pem::Pem::new("CERTIFICATE", cert_der)),
             key_pem: SecretString::from(pem::encode(&pem::Pem::new(
                 "PRIVATE KEY",
-                der.expose_secret().to_vec(),
+                key.expose_secret().to_vec(),
             ))),
         })
     }
+}
+
+/// A certificate (DER) and its PKCS#8 key (DER, secret) from a PEM file holding both,
+/// the key possibly encrypted (`ENCRYPTED PRIVATE KEY`, decrypted with `password`).
+/// The file is read with [`crate::files::read_bounded`].
+pub fn certificate_and_key_file(
+    path: &std::path::Path,
+    password: Option<&SecretString>,
+) -> Result<(Vec<u8>, secrecy::SecretSlice<u8>), Error> {
+    let bytes = secrecy::SecretSlice::from(crate::files::read_bounded(path)?);
+    let text = std::str::from_utf8(bytes.expose_secret()).map_err(|_| Error::AdminKey {
+        what: format!(
+            "{} is not a PEM file (PKCS#12 files: convert with `openssl pkcs12 -in FILE \
+             -nodes`)",
+            path.display()
+        ),
+    })?;
+    certificate_and_key_pem(text, password)
+}
+
+fn certificate_and_key_pem(
+    text: &str,
+    password: Option<&SecretString>,
+) -> Result<(Vec<u8>, secrecy::SecretSlice<u8>), Error> {
+    let blocks = pem::parse_many(text).map_err(|e| Error::AdminKey {
+        what: format!("not PEM: {e}"),
+    })?;
+    let cert = blocks
+        .iter()
+        .find(|b| b.tag() == "CERTIFICATE")
+        .ok_or_else(|| Error::AdminKey {
+            what: "no CERTIFICATE block: the file must hold the certificate and its key".into(),
+        })?;
+    let key = blocks
+        .iter()
+        .find(|b| b.tag().ends_with("PRIVATE KEY"))
+        .ok_or_else(|| Error::AdminKey {
+            what: "no PRIVATE KEY block: the file must hold the certificate and its key".into(),
+        })?;
+    let der = match key.tag() {
+        "PRIVATE KEY" => secrecy::SecretSlice::from(key.contents().to_vec()),
+        "ENCRYPTED PRIVATE KEY" => {
+            let password = password.ok_or_else(|| Error::AdminKey {
+                what: "the key is encrypted and no password was given".into(),
+            })?;
+            secrecy::SecretSlice::from(decrypt_pkcs8_pem(
+                &pem::encode(key),
+                password.expose_secret(),
+            )?)
+        }
+        other => {
+            return Err(Error::AdminKey {
+                what: format!(
+                    "a `{other}` block: convert the key to PKCS#8 with `openssl pkcs8 -topk8`"
+                ),
+            });
+        }
+    };
+    Certificate::from_der(cert.contents())?;
+    Ok((cert.contents().to_vec(), der))
 }
 
 /// What a report says of the checks that need a node's key when none was asked for.

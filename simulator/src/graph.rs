@@ -607,6 +607,7 @@ fn create_app_with(
             visible_at: Instant::now() + w.replication_lag,
             unique_name: unique_name.clone(),
             owners: owner.into_iter().collect(),
+            federated: Vec::new(),
         };
         w.apps.push(app.clone());
         app

@@ -75,6 +75,30 @@ impl Jwt {
     }
 }
 
+/// A JWT with `claims`, signed RS256 with the RSA key `key_pkcs8` (header `kid`).
+pub(crate) fn sign_rs256(
+    key_pkcs8: &[u8],
+    kid: &str,
+    claims: &serde_json::Value,
+) -> Option<String> {
+    let pair = ring::signature::RsaKeyPair::from_pkcs8(key_pkcs8).ok()?;
+    let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": kid});
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let mut sig = vec![0u8; pair.public().modulus_len()];
+    pair.sign(
+        &ring::signature::RSA_PKCS1_SHA256,
+        &ring::rand::SystemRandom::new(),
+        input.as_bytes(),
+        &mut sig,
+    )
+    .ok()?;
+    Some(format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig)))
+}
+
 /// Signs a client assertion as ISE does (header `x5t` = SHA-1 of its certificate):
 /// RS256 with an RSA Admin key, ES256 with an ECDSA P-256 one (which Entra refuses).
 pub(crate) fn sign_assertion(

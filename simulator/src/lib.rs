@@ -426,6 +426,15 @@ pub struct AutomationInfo {
     pub client_id: String,
     /// Client secret.
     pub client_secret: String,
+    /// A PEM file with the automating identity's certificate (registered on its
+    /// application) and its key: `AZURE_CLIENT_CERTIFICATE_PATH`.
+    #[serde(default)]
+    pub certificate_path: String,
+    /// A file with a federated token the automating identity's federated credential
+    /// accepts (issuer [`WORKLOAD_ISSUER`], subject [`WORKLOAD_SUBJECT`]), valid for a
+    /// day from start: `AZURE_FEDERATED_TOKEN_FILE`.
+    #[serde(default)]
+    pub federated_token_file: String,
 }
 
 /// Where ISE's simulated admin GUI for External MDM servers is served (a surface of
@@ -469,8 +478,48 @@ pub struct Simulator {
     /// What login, Graph and Intune present, replaceable while running.
     microsoft_certs: [Arc<pki::SwappableCert>; 3],
     next_hierarchy: pki::Hierarchy,
+    /// The workload issuer's key, to mint federated tokens.
+    workload_issuer_key: Vec<u8>,
     shutdown: watch::Sender<bool>,
     _dir: TempDir,
+}
+
+/// A federated token from the simulated workload issuer, valid for `valid_secs` from
+/// now (negative: already expired).
+fn federated_token(
+    issuer_key: &[u8],
+    subject: &str,
+    audience: &str,
+    valid_secs: i64,
+) -> Result<String, SimError> {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let exp = now.saturating_add(valid_secs);
+    let claims = serde_json::json!({
+        "iss": WORKLOAD_ISSUER, "sub": subject, "aud": audience,
+        "iat": now.min(exp - 1), "nbf": now.min(exp - 1), "exp": exp,
+    });
+    jwt::sign_rs256(issuer_key, "sim-workload-issuer", &claims)
+        .ok_or_else(|| SimError::Config("signing a federated token failed".into()))
+}
+
+/// Writes `text` to a new file at `path` readable by its owner only (0600 on Unix).
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
 }
 
 impl std::fmt::Debug for Simulator {
@@ -500,6 +549,14 @@ struct Directory {
     automation_secret: String,
 }
 
+/// The issuer of the simulated workload identity's tokens (a Kubernetes cluster's
+/// OIDC issuer, say).
+pub const WORKLOAD_ISSUER: &str = "https://workload-issuer.sim.example/";
+/// The subject the automating identity's federated credential accepts.
+pub const WORKLOAD_SUBJECT: &str = "system:serviceaccount:ise-intune:automation";
+/// The audience Entra expects of federated tokens.
+pub const WORKLOAD_AUDIENCE: &str = "api://AzureADTokenExchange";
+
 /// Seeds the directory: Microsoft's first-party service principals (Graph, the Intune
 /// API, Intune discovery with its endpoints), the automating identity and its roles,
 /// and the applications the builder asked for.
@@ -507,6 +564,7 @@ fn seed_directory(
     rng: &mut rng::Rng,
     builder: &SimulatorBuilder,
     urls: &Urls,
+    automation_cert_der: &[u8],
     now: Instant,
     created: &str,
 ) -> Directory {
@@ -554,7 +612,8 @@ fn seed_directory(
             ),
         ],
     );
-    // The automating identity, allowed to manage applications and grant consent.
+    // The automating identity, allowed to manage applications and grant consent. It
+    // authenticates with a secret, a certificate, or a federated token.
     let automation_app_id = rng.uuid();
     let automation_secret = format!("sim~{}", rng.token(34));
     apps.push(App {
@@ -562,13 +621,28 @@ fn seed_directory(
         app_id: automation_app_id.clone(),
         display_name: "ise-intune automation".into(),
         sign_in_audience: "AzureADMyOrg".into(),
-        key_credentials: Vec::new(),
+        key_credentials: vec![state::KeyCred {
+            key_id: rng.uuid(),
+            display_name: Some("CN=ise-intune-automation".into()),
+            custom_key_identifier: pki::sha1(automation_cert_der),
+            key_der: automation_cert_der.to_vec(),
+            start: Some(created.to_owned()),
+            end: Some("2030-01-01T00:00:00Z".into()),
+            usage: "Verify".into(),
+            key_type: "AsymmetricX509Cert".into(),
+            usable_at: now,
+        }],
         required_resource_access: serde_json::json!([]),
         secrets: vec![automation_secret.clone()],
         created: created.to_owned(),
         visible_at: now,
         unique_name: None,
         owners: Vec::new(),
+        federated: vec![state::FederatedCredential {
+            issuer: WORKLOAD_ISSUER.into(),
+            subject: WORKLOAD_SUBJECT.into(),
+            audiences: vec![WORKLOAD_AUDIENCE.into()],
+        }],
     });
     let automation_sp = first_party(
         rng,
@@ -622,6 +696,7 @@ fn seed_directory(
             visible_at: now,
             unique_name: None,
             owners: Vec::new(),
+            federated: Vec::new(),
         });
     }
     sps.extend([graph_sp, intune_api_sp, discovery_sp, automation_sp]);
@@ -845,7 +920,25 @@ impl Simulator {
 
         let now = Instant::now();
         let created = state::iso(time::OffsetDateTime::now_utc());
-        let directory = seed_directory(&mut rng, &b, &urls, now, &created);
+        // The automating identity's certificate and the workload issuer's signing
+        // certificate: RSA keys of the pool (rcgen makes no RSA keys), on certificates
+        // of their own names.
+        let automation_cert =
+            pki::ise_admin_certificate("ise-intune-automation", 1, rng.next_u64() >> 1, false)?;
+        let workload_issuer = pki::ise_admin_certificate(
+            "workload-issuer.sim.example",
+            2,
+            rng.next_u64() >> 1,
+            false,
+        )?;
+        let directory = seed_directory(
+            &mut rng,
+            &b,
+            &urls,
+            &automation_cert.cert_der,
+            now,
+            &created,
+        );
         let (apps, sps, assignments) = (directory.apps, directory.sps, directory.assignments);
         let (automation_app_id, automation_secret) =
             (directory.automation_app_id, directory.automation_secret);
@@ -877,6 +970,7 @@ impl Simulator {
             devices: state::seed_devices(b.seed, b.devices),
             staged_certs: HashMap::new(),
             private_key_exports: 0,
+            workload_issuer_der: workload_issuer.cert_der.to_vec(),
         };
         let mut faults = HashMap::new();
         for s in [
@@ -915,6 +1009,22 @@ impl Simulator {
         std::fs::write(&ca_path, &pki.current.root.cert_pem)
             .and_then(|_| std::fs::write(&admin_path, &admin.cert_pem))
             .map_err(|e| SimError::Config(format!("writing certificates: {e}")))?;
+        // The automating identity's certificate with its key, and a federated token
+        // valid for a day: files readable by their owner only.
+        let automation_cert_path = dir.join("automation-certificate.pem");
+        let token_path = dir.join("federated-token.jwt");
+        let token = federated_token(
+            &workload_issuer.key_pkcs8,
+            WORKLOAD_SUBJECT,
+            WORKLOAD_AUDIENCE,
+            24 * 3600,
+        )?;
+        write_private(
+            &automation_cert_path,
+            &format!("{}{}", automation_cert.cert_pem, pki::ISE_KEYS[1]),
+        )
+        .and_then(|_| write_private(&token_path, &token))
+        .map_err(|e| SimError::Config(format!("writing credentials: {e}")))?;
 
         let current = &pki.current;
         let microsoft_certs = [
@@ -987,6 +1097,8 @@ impl Simulator {
             automation: AutomationInfo {
                 client_id: automation_app_id,
                 client_secret: automation_secret,
+                certificate_path: automation_cert_path.display().to_string(),
+                federated_token_file: token_path.display().to_string(),
             },
             control_url,
         };
@@ -995,6 +1107,7 @@ impl Simulator {
             info,
             microsoft_certs,
             next_hierarchy: pki.next,
+            workload_issuer_key: workload_issuer.key_pkcs8,
             shutdown: tx,
             _dir: TempDir(dir),
         })
@@ -1061,24 +1174,21 @@ impl Simulator {
     /// set when the file is created): it holds the ISE password and the automating
     /// identity's secret. An existing file is replaced, its mode reset.
     pub fn write_info_file(&self, path: &std::path::Path) -> std::io::Result<()> {
-        use std::io::Write as _;
         let json = serde_json::to_string_pretty(&self.info).map_err(std::io::Error::other)?;
-        // A file left by an earlier run may be world-readable: start afresh.
-        match std::fs::remove_file(path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
-        }
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt as _;
-            options.mode(0o600);
-        }
-        let mut file = options.open(path)?;
-        file.write_all(json.as_bytes())?;
-        file.sync_all()
+        // A file left by an earlier run may be world-readable: it is replaced.
+        write_private(path, &json)
+    }
+
+    /// A federated token from the simulated workload issuer for `subject` and
+    /// `audience`, valid for `valid_secs` from now (negative: already expired), to
+    /// write into the federated token file.
+    pub fn federated_token(
+        &self,
+        subject: &str,
+        audience: &str,
+        valid_secs: i64,
+    ) -> Result<String, SimError> {
+        federated_token(&self.workload_issuer_key, subject, audience, valid_secs)
     }
 
     /// A JSON snapshot of all state (no secrets or private keys).

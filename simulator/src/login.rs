@@ -260,6 +260,34 @@ fn issue(
         let Some(jwt) = crate::jwt::decode(assertion) else {
             return Err(refuse(400, "invalid_request", 50027, "JWT token is invalid or malformed."));
         };
+        // An assertion the application did not issue itself is an external token:
+        // workload identity federation, matched against the application's federated
+        // identity credentials (Microsoft Learn, "Workload identity federation";
+        // AADSTS70021 names the issuer, subject and audience presented).
+        if jwt.claim_str("iss").is_some_and(|iss| iss != client_id) {
+            let (iss, sub, aud) = (
+                jwt.claim_str("iss").unwrap_or_default(),
+                jwt.claim_str("sub").unwrap_or_default(),
+                jwt.claim_str("aud").unwrap_or_default(),
+            );
+            if !app.federated.iter().any(|f| {
+                f.issuer == iss && f.subject == sub && f.audiences.iter().any(|a| a == aud)
+            }) {
+                return Err(refuse(400, "invalid_request", 70021, &format!("No matching federated identity record found for presented assertion. Assertion Issuer: '{iss}'. Assertion Subject: '{sub}'. Assertion Audience: '{aud}'.")));
+            }
+            if !jwt.verify_with(&w.workload_issuer_der) {
+                return Err(refuse(400, "invalid_request", 50013, "Assertion failed signature validation. [Reason - The key was not found.]"));
+            }
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            let (nbf, exp) = (jwt.claim_u64("nbf").unwrap_or(0), jwt.claim_u64("exp").unwrap_or(0));
+            if exp <= now || nbf > now + 300 {
+                return Err(refuse(400, "invalid_request", 700024, "Client assertion is not within its valid time range."));
+            }
+            return Ok(());
+        }
         // Find the registered key the assertion names. Entra accepts base64url with or
         // without `=` padding (MSAL for Python pads its x5t).
         let thumb = |name: &str| {

@@ -57,10 +57,22 @@ pub(crate) struct App {
     pub(crate) visible_at: Instant,
     /// The client-chosen alternate key, immutable once set.
     pub(crate) unique_name: Option<String>,
+    /// Federated identity credentials: external tokens this application accepts as
+    /// its client assertion.
+    pub(crate) federated: Vec<FederatedCredential>,
     /// Owners (service principal object ids): an application made by an application
     /// is owned by the maker's service principal, which `Application.ReadWrite.OwnedBy`
     /// then lets it manage.
     pub(crate) owners: Vec<String>,
+}
+
+/// A federated identity credential: Entra accepts, as the application's client
+/// assertion, a token from `issuer` about `subject` for one of `audiences`.
+#[derive(Debug, Clone)]
+pub(crate) struct FederatedCredential {
+    pub(crate) issuer: String,
+    pub(crate) subject: String,
+    pub(crate) audiences: Vec<String>,
 }
 
 /// An app role a resource offers.
@@ -253,6 +265,8 @@ pub(crate) struct World {
     pub(crate) devices: Vec<Device>,
     /// Renewed Admin certificates imported but not yet bound, by host.
     pub(crate) staged_certs: HashMap<String, StagedCert>,
+    /// The workload identity issuer's certificate (it signs federated tokens).
+    pub(crate) workload_issuer_der: Vec<u8>,
     /// How many exports carried a private key (`CERTIFICATE_WITH_PRIVATE_KEY`), so
     /// that tests can assert a workflow took no key it was not asked to.
     pub(crate) private_key_exports: u64,
