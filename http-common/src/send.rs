@@ -362,9 +362,10 @@ impl fmt::Display for TransportErrorKind {
 /// secret.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "{method} {path} to {service} at {host}: {kind} (after {attempts} attempt(s) in {:.1} s){}",
+    "{method} {path} to {service} at {host}: {kind} (after {attempts} attempt(s) in {:.1} s){}{}",
     Duration::from_millis(*elapsed_ms).as_secs_f64(),
-    setting_hint(service, kind)
+    setting_hint(service, kind),
+    proxy_hint(kind)
 )]
 #[non_exhaustive]
 pub struct TransportError {
@@ -389,6 +390,24 @@ pub struct TransportError {
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// For a host that could not be reached while a proxy is configured: say so, since
+/// the refusal or the failed lookup may be the proxy's.
+fn proxy_hint(kind: &TransportErrorKind) -> &'static str {
+    let proxied = ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
+        .iter()
+        .any(|k| std::env::var_os(k).is_some_and(|v| !v.is_empty()));
+    match kind {
+        TransportErrorKind::Connect
+        | TransportErrorKind::NameNotResolved
+        | TransportErrorKind::Refused
+            if proxied =>
+        {
+            "; a proxy is configured (HTTPS_PROXY): check it, or list the host in NO_PROXY"
+        }
+        _ => "",
+    }
 }
 
 /// For a host that could not be reached: where its name came from.
