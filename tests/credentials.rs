@@ -189,3 +189,52 @@ async fn one_credential_exactly() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn a_pkcs12_certificate_credential_with_its_password() {
+    let sim = simulator().await;
+    let info = sim.info();
+    // The automating identity's certificate as Windows and OpenSSL 3 export it.
+    let p12 = std::env::temp_dir().join(format!("ise-intune-auto-{}.p12", std::process::id()));
+    let status = std::process::Command::new("openssl")
+        .args([
+            "pkcs12",
+            "-export",
+            "-in",
+            &info.automation.certificate_path,
+            "-out",
+        ])
+        .arg(&p12)
+        .args(["-passout", "pass:p12-password-4711"])
+        .status()
+        .expect("openssl runs");
+    assert!(status.success());
+    let path = p12.display().to_string();
+    let without = config(info, &[("AZURE_CLIENT_CERTIFICATE_PATH", path.clone())]).expect("config");
+    let refused = Onboarding::from_config(&without, |ise| {
+        Arc::new(SimGuiConfigurator::new(ise)) as Arc<dyn MdmServerConfigurator>
+    });
+    assert!(
+        matches!(&refused, Err(Error::AdminKey { what }) if what.contains("no password was given")),
+        "{:?}",
+        refused.err()
+    );
+    let config = config(
+        info,
+        &[
+            ("AZURE_CLIENT_CERTIFICATE_PATH", path),
+            (
+                "AZURE_CLIENT_CERTIFICATE_PASSWORD",
+                "p12-password-4711".into(),
+            ),
+        ],
+    )
+    .expect("config");
+    let d = pipeline(&config).doctor().await.expect("doctor");
+    assert!(
+        d.with_id("entra.unavailable").next().is_none(),
+        "{:#?}",
+        d.findings
+    );
+    let _ = std::fs::remove_file(&p12);
+}

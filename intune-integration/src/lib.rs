@@ -21,6 +21,7 @@ pub mod maintenance;
 pub mod mdm;
 pub mod outcome;
 pub mod pipeline;
+pub mod pkcs12;
 pub mod steps;
 pub mod verify;
 pub mod version;

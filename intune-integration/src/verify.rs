@@ -132,8 +132,9 @@ impl AdminKey {
 
     /// A node's certificate and key from a file the operator holds, so that the key
     /// never leaves ISE over its API: a PEM file with the certificate and its key
-    /// (`PRIVATE KEY`, or `ENCRYPTED PRIVATE KEY` decrypted with `password`). The
-    /// file must be a regular file of at most [`crate::files::MAX_FILE_BYTES`].
+    /// (`PRIVATE KEY`, or `ENCRYPTED PRIVATE KEY` decrypted with `password`), or a
+    /// PKCS#12 file decrypted with `password`. The file must be a regular file of at
+    /// most [`crate::files::MAX_FILE_BYTES`].
     pub fn from_file(
         path: &std::path::Path,
         password: Option<&SecretString>,
@@ -162,19 +163,41 @@ impl AdminKey {
 }
 
 /// A certificate (DER) and its PKCS#8 key (DER, secret) from a PEM file holding both,
-/// the key possibly encrypted (`ENCRYPTED PRIVATE KEY`, decrypted with `password`).
+/// the key possibly encrypted (`ENCRYPTED PRIVATE KEY`, decrypted with `password`), or
+/// from a PKCS#12 file (`.pfx`, `.p12`) decrypted with `password`.
 /// The file is read with [`crate::files::read_bounded`].
 pub fn certificate_and_key_file(
     path: &std::path::Path,
     password: Option<&SecretString>,
 ) -> Result<(Vec<u8>, secrecy::SecretSlice<u8>), Error> {
     let bytes = secrecy::SecretSlice::from(crate::files::read_bounded(path)?);
+    if crate::pkcs12::looks_like_pkcs12(bytes.expose_secret()) {
+        let password = password.ok_or_else(|| Error::AdminKey {
+            what: format!(
+                "{} is a PKCS#12 file and no password was given (set \
+                 AZURE_CLIENT_CERTIFICATE_PASSWORD or ISE_INTUNE_NODE_KEY_PASSWORD)",
+                path.display()
+            ),
+        })?;
+        let contents = crate::pkcs12::parse(bytes.expose_secret(), password)?;
+        let key = contents.key.ok_or_else(|| Error::AdminKey {
+            what: format!("{} holds no private key", path.display()),
+        })?;
+        // The end-entity certificate: the first that is not a CA.
+        let cert = contents
+            .certificates
+            .iter()
+            .find(|c| Certificate::from_der(c).is_ok_and(|c| !c.is_ca()))
+            .or_else(|| contents.certificates.first())
+            .cloned()
+            .ok_or_else(|| Error::AdminKey {
+                what: format!("{} holds no certificate", path.display()),
+            })?;
+        Certificate::from_der(&cert)?;
+        return Ok((cert, key));
+    }
     let text = std::str::from_utf8(bytes.expose_secret()).map_err(|_| Error::AdminKey {
-        what: format!(
-            "{} is not a PEM file (PKCS#12 files: convert with `openssl pkcs12 -in FILE \
-             -nodes`)",
-            path.display()
-        ),
+        what: format!("{} is neither a PEM nor a PKCS#12 file", path.display()),
     })?;
     certificate_and_key_pem(text, password)
 }
