@@ -78,28 +78,17 @@ fn is_token_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~' | '+' | '/' | '=' | '%')
 }
 
-/// `Basic xxx` and `Bearer xxx` (any case): the credential after the scheme.
-fn redact_schemes(s: &str) -> String {
-    let lower = s.to_ascii_lowercase();
+/// `s` with every match of `at` replaced by [`REDACTED`]: `at(s, i)` says, for a
+/// match starting at byte `i`, where the kept prefix ends and where the match ends.
+fn rewrite(s: &str, at: impl Fn(&str, usize) -> Option<(usize, usize)>) -> String {
     let mut out = String::with_capacity(s.len());
     let mut i = 0;
     while i < s.len() {
-        let rest = &lower[i..];
-        let scheme = ["basic ", "bearer "]
-            .into_iter()
-            .find(|p| rest.starts_with(p));
-        if let Some(p) = scheme {
-            let start = i + p.len();
-            let end = s[start..]
-                .char_indices()
-                .find(|(_, c)| !is_token_char(*c))
-                .map_or(s.len(), |(j, _)| start + j);
-            if end > start {
-                out.push_str(&s[i..start]);
-                out.push_str(REDACTED);
-                i = end;
-                continue;
-            }
+        if let Some((keep, end)) = at(s, i).filter(|&(keep, end)| i <= keep && keep < end) {
+            out.push_str(&s[i..keep]);
+            out.push_str(REDACTED);
+            i = end;
+            continue;
         }
         let Some(c) = s[i..].chars().next() else {
             break;
@@ -108,104 +97,82 @@ fn redact_schemes(s: &str) -> String {
         i += c.len_utf8();
     }
     out
+}
+
+/// The byte offset, from `from`, of the first character `stop` says ends a value.
+fn value_end(s: &str, from: usize, stop: impl Fn(char) -> bool) -> usize {
+    s[from..]
+        .char_indices()
+        .find(|(_, c)| stop(*c))
+        .map_or(s.len(), |(j, _)| from + j)
+}
+
+/// `Basic xxx` and `Bearer xxx` (any case): the credential after the scheme.
+fn redact_schemes(s: &str) -> String {
+    let lower = s.to_ascii_lowercase();
+    rewrite(s, |s, i| {
+        let rest = lower.get(i..)?;
+        let scheme = ["basic ", "bearer "]
+            .into_iter()
+            .find(|p| rest.starts_with(p))?;
+        let start = i + scheme.len();
+        Some((start, value_end(s, start, |c| !is_token_char(c))))
+    })
 }
 
 /// `name=value`, `name: value`, `"name":"value"` for the names of [`SECRET_NAMES`].
 fn redact_named(s: &str) -> String {
     let lower = s.to_ascii_lowercase();
-    let mut out = String::with_capacity(s.len());
-    let mut i = 0;
-    while i < s.len() {
-        let rest = &lower[i..];
-        let at_word_start = i == 0
-            || !lower[..i]
-                .chars()
-                .next_back()
-                .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
-        let name = if at_word_start {
-            SECRET_NAMES.iter().find(|n| {
-                rest.starts_with(*n)
-                    && !rest[n.len()..]
-                        .chars()
-                        .next()
-                        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
-            })
-        } else {
-            None
-        };
-        if let Some(n) = name {
-            // After the name: an optional closing quote, spaces, `=` or `:`, spaces, an
-            // optional opening quote, then the value.
-            let mut j = i + n.len();
-            let bytes = s.as_bytes();
-            let skip = |j: &mut usize, set: &[u8]| {
-                while *j < bytes.len() && set.contains(&bytes[*j]) {
-                    *j += 1;
-                }
-            };
-            skip(&mut j, b"\"'");
-            skip(&mut j, b" \t");
-            if j < bytes.len() && (bytes[j] == b'=' || bytes[j] == b':') {
-                j += 1;
-                skip(&mut j, b" \t");
-                let quoted = j < bytes.len() && (bytes[j] == b'"' || bytes[j] == b'\'');
-                if quoted {
-                    j += 1;
-                }
-                let end = if quoted {
-                    let q = bytes[j - 1];
-                    s[j..]
-                        .bytes()
-                        .position(|b| b == q)
-                        .map_or(s.len(), |p| j + p)
-                } else {
-                    s[j..]
-                        .char_indices()
-                        .find(|(_, c)| {
-                            c.is_whitespace() || matches!(c, '&' | ',' | ';' | '}' | ')')
-                        })
-                        .map_or(s.len(), |(p, _)| j + p)
-                };
-                if end > j {
-                    out.push_str(&s[i..j]);
-                    out.push_str(REDACTED);
-                    i = end;
-                    continue;
-                }
-            }
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    rewrite(s, |s, i| {
+        let rest = lower.get(i..)?;
+        if lower[..i].chars().next_back().is_some_and(word) {
+            return None;
         }
-        let Some(c) = s[i..].chars().next() else {
-            break;
+        let n = SECRET_NAMES
+            .iter()
+            .find(|n| rest.starts_with(*n) && !rest[n.len()..].chars().next().is_some_and(word))?;
+        // After the name: an optional closing quote, spaces, `=` or `:`, spaces, an
+        // optional opening quote, then the value.
+        let bytes = s.as_bytes();
+        let mut j = i + n.len();
+        let skip = |j: &mut usize, set: &[u8]| {
+            while *j < bytes.len() && set.contains(&bytes[*j]) {
+                *j += 1;
+            }
         };
-        out.push(c);
-        i += c.len_utf8();
-    }
-    out
+        skip(&mut j, b"\"'");
+        skip(&mut j, b" \t");
+        if j >= bytes.len() || (bytes[j] != b'=' && bytes[j] != b':') {
+            return None;
+        }
+        j += 1;
+        skip(&mut j, b" \t");
+        let quote = bytes.get(j).copied().filter(|b| *b == b'"' || *b == b'\'');
+        if quote.is_some() {
+            j += 1;
+        }
+        let end = match quote {
+            Some(q) => value_end(s, j, |c| c == char::from(q)),
+            None => value_end(s, j, |c| {
+                c.is_whitespace() || matches!(c, '&' | ',' | ';' | '}' | ')')
+            }),
+        };
+        Some((j, end))
+    })
 }
 
 /// Anything shaped like a JWT (`eyJ…` base64url, dot, base64url).
 fn redact_jwts(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut i = 0;
-    while i < s.len() {
-        if s[i..].starts_with("eyJ") {
-            let end = s[i..]
-                .char_indices()
-                .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-                .map_or(s.len(), |(p, _)| i + p);
-            if s[i..end].contains('.') {
-                out.push_str(REDACTED);
-                i = end;
-                continue;
-            }
+    rewrite(s, |s, i| {
+        if !s.get(i..)?.starts_with("eyJ") {
+            return None;
         }
-        let Some(c) = s[i..].chars().next() else {
-            break;
-        };
-        out.push(c);
-        i += c.len_utf8();
-    }
-    out
+        let end = value_end(s, i, |c| {
+            !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        });
+        s[i..end].contains('.').then_some((i, end))
+    })
 }
 
 #[cfg(test)]

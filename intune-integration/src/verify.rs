@@ -516,23 +516,7 @@ pub async fn verify_connection_with(
     );
     let trusted = trusted?;
     let keys = keys?;
-    let login = input.graph.login_authority().clone();
-    let graph_origin = input.graph.graph_base().clone();
-    let intune_url = endpoint
-        .as_deref()
-        .and_then(|e| graph_client::learned_url(e).ok());
-    let (tls_login, tls_graph, tls_intune) = tokio::join!(
-        check_chain(input.ise, &trusted, &login, input.anchors),
-        check_chain(input.ise, &trusted, &graph_origin, input.anchors),
-        async {
-            match &intune_url {
-                Some(u) => Some(check_chain(input.ise, &trusted, u, input.anchors).await),
-                None => None,
-            }
-        },
-    );
-    report.push(CheckName::TlsLogin, tls_login.0, tls_login.1);
-    report.push(CheckName::TlsGraph, tls_graph.0, tls_graph.1);
+    let tls_intune = tls_checks(&input, &trusted, endpoint.as_deref(), &mut report).await;
 
     let nodes =
         futures_util::future::join_all(keys.into_iter().enumerate().map(|(i, (node, cert))| {
@@ -557,6 +541,34 @@ pub async fn verify_connection_with(
         }
     }
     Ok(report)
+}
+
+/// The TLS chains of login and Graph (recorded in `report`) and of the discovered
+/// Intune host (returned: where it is recorded depends on the caller), probed at once
+/// and checked against ISE's store. The Intune URL was learned from an answer, so only
+/// an https one is probed.
+async fn tls_checks(
+    input: &VerifyInput<'_>,
+    trusted: &[TrustedCertificate],
+    intune_endpoint: Option<&str>,
+    report: &mut VerificationReport,
+) -> Option<(bool, String)> {
+    let login = input.graph.login_authority().clone();
+    let graph_origin = input.graph.graph_base().clone();
+    let intune_url = intune_endpoint.and_then(|e| graph_client::learned_url(e).ok());
+    let (tls_login, tls_graph, tls_intune) = tokio::join!(
+        check_chain(input.ise, trusted, &login, input.anchors),
+        check_chain(input.ise, trusted, &graph_origin, input.anchors),
+        async {
+            match &intune_url {
+                Some(u) => Some(check_chain(input.ise, trusted, u, input.anchors).await),
+                None => None,
+            }
+        },
+    );
+    report.push(CheckName::TlsLogin, tls_login.0, tls_login.1);
+    report.push(CheckName::TlsGraph, tls_graph.0, tls_graph.1);
+    tls_intune
 }
 
 /// Verification from public material only, with no node's key: the TLS chains of
@@ -599,23 +611,7 @@ async fn public_verification(
         applications.find_by_app_id(input.client_id),
     );
     let (trusted, admins) = (trusted?, admins?);
-    let login = input.graph.login_authority().clone();
-    let graph_origin = input.graph.graph_base().clone();
-    let intune_url = endpoint
-        .as_deref()
-        .and_then(|e| graph_client::learned_url(e).ok());
-    let (tls_login, tls_graph, tls_intune) = tokio::join!(
-        check_chain(input.ise, &trusted, &login, input.anchors),
-        check_chain(input.ise, &trusted, &graph_origin, input.anchors),
-        async {
-            match &intune_url {
-                Some(u) => Some(check_chain(input.ise, &trusted, u, input.anchors).await),
-                None => None,
-            }
-        },
-    );
-    report.push(CheckName::TlsLogin, tls_login.0, tls_login.1);
-    report.push(CheckName::TlsGraph, tls_graph.0, tls_graph.1);
+    let tls_intune = tls_checks(input, &trusted, endpoint.as_deref(), &mut report).await;
     let provider = input.version.compliance_provider();
     match (&endpoint, tls_intune) {
         (Some(e), Some(tls)) => {

@@ -278,12 +278,7 @@ fn issue(
             if !jwt.verify_with(&w.workload_issuer_der) {
                 return Err(refuse(400, "invalid_request", 50013, "Assertion failed signature validation. [Reason - The key was not found.]"));
             }
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
-            let (nbf, exp) = (jwt.claim_u64("nbf").unwrap_or(0), jwt.claim_u64("exp").unwrap_or(0));
-            if exp <= now || nbf > now + 300 {
+            if !within_time(&jwt) {
                 return Err(refuse(400, "invalid_request", 700024, "Client assertion is not within its valid time range."));
             }
             return Ok(());
@@ -333,12 +328,7 @@ fn issue(
         if jwt.claim_str("iss") != Some(client_id.as_str()) || jwt.claim_str("sub") != Some(client_id.as_str()) {
             return Err(refuse(401, "invalid_client", 700021, "Client assertion application identifier doesn't match 'client_id' parameter."));
         }
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        let (nbf, exp) = (jwt.claim_u64("nbf").unwrap_or(0), jwt.claim_u64("exp").unwrap_or(0));
-        if exp <= now || nbf > now + 300 {
+        if !within_time(&jwt) {
             return Err(refuse(401, "invalid_client", 700024, "Client assertion is not within its valid time range."));
         }
         let jti = jwt.claim_str("jti").unwrap_or_default().to_owned();
@@ -401,6 +391,20 @@ fn issue(
         }))
         .into_response(),
     }
+}
+
+/// Whether an assertion is within its valid time: not expired, and not valid only from
+/// more than five minutes ahead (Entra's allowance for clock skew).
+fn within_time(jwt: &crate::jwt::Jwt) -> bool {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (nbf, exp) = (
+        jwt.claim_u64("nbf").unwrap_or(0),
+        jwt.claim_u64("exp").unwrap_or(0),
+    );
+    exp > now && nbf <= now + 300
 }
 
 /// Looks up a bearer token.
