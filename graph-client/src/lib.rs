@@ -42,7 +42,8 @@ mod token;
 pub mod well_known;
 
 pub use auth::{
-    AccessToken, AssertionAlgorithm, ClientCertificate, Credentials, TokenAudience, TokenProvider,
+    AccessToken, AssertionAlgorithm, ClientCertificate, Credentials, MAX_FEDERATED_TOKEN_BYTES,
+    TokenAudience, TokenProvider,
 };
 pub use builder::{
     DEFAULT_GRAPH_BASE, DEFAULT_GRAPH_SCOPE, DEFAULT_LOGIN_AUTHORITY, GraphClientBuilder, TlsRoots,
@@ -58,8 +59,8 @@ pub use model::{
     ResourceAccess, ServiceEndpoint, ServicePrincipal, VerifiedDomain,
 };
 pub use resources::{
-    ApplicationHandle, Applications, ListOptions, Pager, ServicePrincipalHandle, ServicePrincipals,
-    merge_access, odata_quote,
+    ApplicationHandle, Applications, ListOptions, MAX_ITEMS, MAX_PAGES, Pager,
+    ServicePrincipalHandle, ServicePrincipals, merge_access, odata_quote,
 };
 
 /// The README's example, compiled as a doctest.
