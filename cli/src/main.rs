@@ -16,7 +16,6 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use intune_integration::Error;
 use intune_integration::anchors::TrustAnchor;
 use intune_integration::certs::Certificate;
 use intune_integration::config::IntegrationConfig;
@@ -27,6 +26,7 @@ use intune_integration::mdm::{ManualChecklist, MdmServerConfigurator};
 use intune_integration::outcome::Outcome;
 use intune_integration::pipeline::{Onboarding, Options};
 use intune_integration::verify::AdminKey;
+use intune_integration::{Error, ErrorKind};
 use ise_intune_simulator::{SimInfo, Simulator};
 use ise_intune_testkit::Configurator;
 
@@ -109,6 +109,7 @@ enum Command {
     /// One device as ISE sees it, by MAC address or Intune GUID.
     Device {
         /// A MAC address (any notation) or a device GUID.
+        #[arg(value_parser = device_id)]
         id: String,
         /// The ISE node whose key to use (default: the first policy service node).
         #[arg(long)]
@@ -161,6 +162,26 @@ enum FleetCommand {
         #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
         concurrency: u16,
     },
+}
+
+/// A device GUID (8-4-4-4-12 hex digits) or a MAC address in any notation; anything
+/// else is a usage error.
+fn device_id(value: &str) -> Result<String, String> {
+    let groups: Vec<&str> = value.split('-').collect();
+    let guid = groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && groups
+            .iter()
+            .all(|g| g.chars().all(|c| c.is_ascii_hexdigit()));
+    if guid {
+        return Ok(value.to_owned());
+    }
+    intune_integration::compliance::normalize_mac(value)
+        .map(|_| value.to_owned())
+        .map_err(|_| {
+            "expected a device GUID (8-4-4-4-12 hex digits) or a MAC address (12 hex digits, \
+             optionally separated by `:`, `-` or `.`)"
+                .to_owned()
+        })
 }
 
 /// What the command runs against; keeps an embedded simulator alive.
@@ -289,8 +310,21 @@ async fn spinning<T>(cli: &Cli, message: &str, work: impl std::future::Future<Ou
     out
 }
 
+/// The version of the command's JSON output: every object printed carries it. Keys
+/// are added, never renamed.
+const SCHEMA_VERSION: u32 = 1;
+
+/// Prints one JSON object: `value` (an object, or wrapped as `{"result": …}`) with
+/// `schema_version`.
 fn print_json(value: &impl serde::Serialize) -> Result<(), Box<dyn std::error::Error>> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    let mut value = serde_json::to_value(value)?;
+    if !value.is_object() {
+        value = serde_json::json!({ "result": value });
+    }
+    if let Some(object) = value.as_object_mut() {
+        object.insert("schema_version".into(), SCHEMA_VERSION.into());
+    }
+    println!("{}", serde_json::to_string_pretty(&value)?);
     Ok(())
 }
 
@@ -298,7 +332,7 @@ async fn onboard(cli: &Cli, ctx: &Context, plan: bool) -> Result<u8, Box<dyn std
     if plan {
         let plan = ctx.onboarding.plan().await?;
         if cli.json {
-            print_json(&plan)?;
+            print_json(&serde_json::json!({ "plan": plan }))?;
         } else {
             for p in &plan {
                 println!("{:<22} {:<21} {}", p.step, p.outcome.planned(), p.detail);
@@ -434,7 +468,11 @@ async fn rotate(
         if let Some(i) = &r.instructions {
             println!("\n{i}");
         }
-        println!("\nrotation: {}", r.outcome);
+        if dry_run {
+            println!("\nrotation (dry run): would {}", r.outcome.planned());
+        } else {
+            println!("\nrotation: {}", r.outcome);
+        }
     }
     Ok(match r.outcome {
         Outcome::Updated | Outcome::Unchanged | Outcome::Created => 0,
@@ -458,10 +496,15 @@ async fn trust_sync(
         print_json(&s)?;
     } else {
         for h in &s.hosts {
+            let outcome = if dry_run && h.outcome.is_write() {
+                format!("would {}", h.outcome.planned())
+            } else {
+                h.outcome.to_string()
+            };
             println!(
-                "{:<28} {:<12} root {:<32} {}",
+                "{:<28} {:<14} root {:<32} {}",
                 h.host,
-                h.outcome.to_string(),
+                outcome,
                 h.root.as_deref().unwrap_or("(none known)"),
                 h.detail
             );
@@ -477,7 +520,7 @@ async fn device(
     node: Option<&str>,
 ) -> Result<u8, Box<dyn std::error::Error>> {
     let intune = ctx.onboarding.compliance_client(node).await?;
-    let found = if id.len() == 36 && id.contains('-') {
+    let found = if id.len() == 36 && id.split('-').count() == 5 {
         intune.device_by_guid(id).await?
     } else {
         intune.device_by_mac(id).await?
@@ -485,7 +528,7 @@ async fn device(
     match found {
         Some(d) => {
             if cli.json {
-                print_json(&d)?;
+                print_json(&serde_json::json!({ "device": d }))?;
             } else {
                 println!("guid        {}", d.guid);
                 println!("mac         {}", d.mac.as_deref().unwrap_or("-"));
@@ -672,6 +715,28 @@ async fn run(cli: Cli) -> Result<u8, Box<dyn std::error::Error>> {
     }
 }
 
+/// What an operator does about an error of `kind`.
+fn remediation(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::Configuration => {
+            "correct the command line or the configuration as the message says (ise-intune \
+             --help)"
+        }
+        ErrorKind::NotOnboarded => "run ise-intune onboard",
+        ErrorKind::Permission => {
+            "check the credentials and the automating identity's roles and consent \
+             (ise-intune doctor names its profile)"
+        }
+        ErrorKind::Transport => {
+            "check that the host named is reachable from here (proxy, firewall, NO_PROXY), \
+             or give more time with --timeout"
+        }
+        ErrorKind::Certificate => "replace the certificate or key the message names",
+        ErrorKind::Remote => "run ise-intune doctor: it names what is wrong and the fix",
+        _ => "run again with -vv and report the output",
+    }
+}
+
 /// An error line made safe to print: the secrets of the environment and anything shaped
 /// like a credential replaced, control characters removed, at most 2,000 characters.
 /// (The clients already scrub server texts; this is the last line of defence.)
@@ -691,7 +756,28 @@ fn scrubbed(text: &str) -> String {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind as Clap;
+            if !matches!(e.kind(), Clap::DisplayHelp | Clap::DisplayVersion)
+                && std::env::args().any(|a| a == "--json")
+            {
+                // A usage mistake under --json is one JSON object too.
+                let message = e.to_string();
+                let first = message.lines().next().unwrap_or_default();
+                let _ = print_json(&serde_json::json!({
+                    "error": {
+                        "kind": ErrorKind::Configuration.as_str(),
+                        "message": scrubbed(first.trim_start_matches("error: ")),
+                        "remediation": remediation(ErrorKind::Configuration),
+                        "causes": [],
+                    }
+                }));
+            }
+            e.exit();
+        }
+    };
     ise_intune_testkit::logging::init(cli.verbose, cli.quiet);
     let (json, limit) = (cli.json, Duration::from_secs(cli.timeout));
     // The simulator runs until interrupted; a fleet applies the limit to each pair.
@@ -718,17 +804,33 @@ async fn main() -> ExitCode {
                 source = s.source();
             }
             let message = scrubbed(&e.to_string());
+            let kind = match e.downcast_ref::<Error>() {
+                Some(e) => e.kind(),
+                None if e.is::<serde_json::Error>() => ErrorKind::Internal,
+                None => ErrorKind::Transport,
+            };
             if json {
                 // One JSON object on standard output, failures included.
                 let _ = print_json(&serde_json::json!({
-                    "error": { "message": message, "causes": causes }
+                    "error": {
+                        "kind": kind.as_str(),
+                        "message": message,
+                        "remediation": remediation(kind),
+                        "causes": causes,
+                    }
                 }));
             }
             eprintln!("error: {message}");
             for c in &causes {
                 eprintln!("  caused by: {c}");
             }
-            ExitCode::FAILURE
+            eprintln!("  what to do: {}", remediation(kind));
+            // Anything wrong on the command line or in the configuration is a usage error.
+            ExitCode::from(if kind == ErrorKind::Configuration {
+                2
+            } else {
+                1
+            })
         }
     }
 }

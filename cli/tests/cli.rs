@@ -116,14 +116,18 @@ async fn a_running_simulator_through_every_subcommand() {
     assert_eq!(code, 0, "{out}");
     let d = json(&out);
     assert_eq!(
-        (&d["guid"], &d["compliant"]),
+        (&d["device"]["guid"], &d["device"]["compliant"]),
         (&one["guid"], &one["compliant"])
     );
+    assert_eq!(d["schema_version"], 1);
     let (code, out, _) = run(with(&["device", one["mac"].as_str().expect("mac")])).await;
     assert_eq!(code, 0);
-    assert_eq!(json(&out)["guid"], one["guid"]);
+    assert_eq!(json(&out)["device"]["guid"], one["guid"]);
     let (code, out, _) = run(with(&["device", "00:00:00:00:00:01"])).await;
-    assert_eq!((code, json(&out)), (1, serde_json::json!({"device": null})));
+    assert_eq!(
+        (code, json(&out)),
+        (1, serde_json::json!({"device": null, "schema_version": 1}))
+    );
 
     let (code, out, _) = run(with(&["noncompliant"])).await;
     assert_eq!(code, 0);
@@ -371,7 +375,7 @@ async fn hostile_command_lines_are_usage_errors_or_typed_failures() {
     // A device given as a file fails at once, naming it; under --json, one object.
     let (code, out, err, secs) =
         run_with_env(args(&["doctor", "--config", "/dev/zero", "--json"]), vec![]).await;
-    assert_eq!(code, 1, "{err}");
+    assert_eq!(code, 2, "{err}");
     assert!(secs < 3.0);
     assert!(err.contains("not a regular file"), "{err}");
     assert!(
@@ -497,4 +501,100 @@ async fn a_fleet_takes_each_pairs_own_secrets_and_no_global_override() {
     );
     assert!(!out.contains(&sims[0].info().automation.client_secret));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn every_failure_under_json_is_one_object_with_its_exit_code() {
+    let (sim, info) = sim_with_info("contract.json").await;
+    let info_arg = info.display().to_string();
+    // (arguments, exit code, error kind when the run itself failed)
+    let cases: Vec<(Vec<String>, i32, Option<&str>)> = vec![
+        (args(&["device", "foo", "--json"]), 2, Some("configuration")),
+        (
+            args(&["fleet", "plan", "f.toml", "--concurrency", "0", "--json"]),
+            2,
+            Some("configuration"),
+        ),
+        (
+            args(&[
+                "doctor",
+                "--config",
+                "/nonexistent/ise-intune.toml",
+                "--json",
+            ]),
+            2,
+            Some("configuration"),
+        ),
+        (
+            args(&[
+                "rotate",
+                "--sim-info",
+                &info_arg,
+                "--renewed",
+                "new.pem",
+                "--json",
+            ]),
+            2,
+            Some("configuration"),
+        ),
+        (
+            args(&["onboard", "--plan", "--sim-info", &info_arg, "--json"]),
+            0,
+            None,
+        ),
+        (
+            args(&["noncompliant", "--sim-info", &info_arg, "--json"]),
+            0,
+            None,
+        ),
+    ];
+    for (argv, expected, kind) in cases {
+        let (code, out, err) = run(argv.clone()).await;
+        assert_eq!(code, expected, "{argv:?}: {out}{err}");
+        let v = json(&out);
+        assert!(v.is_object(), "{argv:?}: {out}");
+        assert_eq!(v["schema_version"], 1, "{argv:?}: {out}");
+        match kind {
+            Some(k) => {
+                assert_eq!(v["error"]["kind"], k, "{argv:?}: {out}");
+                assert!(v["error"]["remediation"].is_string(), "{argv:?}: {out}");
+            }
+            None => assert!(v.get("error").is_none(), "{argv:?}: {out}"),
+        }
+    }
+    // The plan is one object with its changes under `plan`.
+    let (_, out, _) = run(args(&[
+        "onboard",
+        "--plan",
+        "--sim-info",
+        &info_arg,
+        "--json",
+    ]))
+    .await;
+    assert!(
+        json(&out)["plan"].as_array().is_some_and(|p| !p.is_empty()),
+        "{out}"
+    );
+    // A wrong ISE password: doctor names it and still checks Entra; one object, exit 1.
+    let mut wrong: Value =
+        serde_json::from_str(&std::fs::read_to_string(&info).expect("info")).expect("json");
+    wrong["ise"]["password"] = "wrong-password-4711".into();
+    let wrong_path = temp("contract-wrong.json");
+    std::fs::write(&wrong_path, wrong.to_string()).expect("write");
+    let (code, out, _) = run(args(&[
+        "doctor",
+        "--sim-info",
+        &wrong_path.display().to_string(),
+        "--json",
+    ]))
+    .await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        finding_ids(&out).iter().any(|i| i == "ise.unavailable"),
+        "{out}"
+    );
+    assert!(!out.contains("wrong-password-4711"));
+    drop(sim);
+    let _ = std::fs::remove_file(info);
+    let _ = std::fs::remove_file(wrong_path);
 }

@@ -355,3 +355,88 @@ pub enum Error {
         what: String,
     },
 }
+
+/// What kind of failure an [`Error`] is, coarsely, for a caller to switch on (and for
+/// the command's exit code and JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Something given is wrong: the configuration, a file, an argument.
+    Configuration,
+    /// The integration is not there yet (run onboard).
+    NotOnboarded,
+    /// A service refused the identity: credentials, roles, consent.
+    Permission,
+    /// A service answered something else that cannot be used.
+    Remote,
+    /// A service could not be reached or did not answer in time.
+    Transport,
+    /// A certificate or key is unusable.
+    Certificate,
+    /// A fault of this library (a task that panicked).
+    Internal,
+}
+
+impl ErrorKind {
+    /// The name as printed and serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Configuration => "configuration",
+            Self::NotOnboarded => "not_onboarded",
+            Self::Permission => "permission",
+            Self::Remote => "remote",
+            Self::Transport => "transport",
+            Self::Certificate => "certificate",
+            Self::Internal => "internal",
+        }
+    }
+}
+
+/// The kind of an HTTP status a service answered.
+fn status_kind(status: Option<u16>) -> ErrorKind {
+    match status {
+        Some(401 | 403) => ErrorKind::Permission,
+        _ => ErrorKind::Remote,
+    }
+}
+
+impl Error {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        use ErrorKind as K;
+        match self {
+            Self::Ise(e) => match e {
+                ise_client::Error::Transport(_) => K::Transport,
+                ise_client::Error::PinMismatch { .. }
+                | ise_client::Error::UntrustedCertificate { .. } => K::Certificate,
+                ise_client::Error::InvalidConfig { .. }
+                | ise_client::Error::InvalidInput { .. } => K::Configuration,
+                other => status_kind(other.status()),
+            },
+            Self::Graph(e) => match e {
+                graph_client::Error::Transport(_) => K::Transport,
+                graph_client::Error::InvalidConfig { .. }
+                | graph_client::Error::Credentials { .. } => K::Configuration,
+                graph_client::Error::Token { .. } => K::Permission,
+                other => status_kind(other.status()),
+            },
+            Self::Config { .. }
+            | Self::ReadFile { .. }
+            | Self::NodeKeyNotRequested { .. }
+            | Self::RenewedCertificateRefused { .. }
+            | Self::AnchorNameTaken { .. }
+            | Self::AmbiguousApplication { .. } => K::Configuration,
+            Self::Compliance { .. } => K::Remote,
+            Self::IntuneAnswer { status, .. } => status_kind(Some(*status)),
+            Self::Unreachable { .. } | Self::TimedOut { .. } => K::Transport,
+            Self::UnsupportedIseVersion { .. }
+            | Self::MdmConfiguration { .. }
+            | Self::ConsentNotVisible { .. }
+            | Self::NoAdminCertificate { .. } => K::Remote,
+            Self::Apply(f) => f.errors.first().map_or(K::Remote, |(_, e)| e.kind()),
+            Self::Task(_) => K::Internal,
+            _ => K::Certificate,
+        }
+    }
+}

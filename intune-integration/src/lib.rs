@@ -28,7 +28,7 @@ pub mod version;
 
 mod error;
 
-pub use error::Error;
+pub use error::{Error, ErrorKind};
 
 /// The README's example, compiled as a doctest.
 #[cfg(doctest)]
