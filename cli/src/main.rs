@@ -126,6 +126,17 @@ enum Command {
         #[command(subcommand)]
         command: FleetCommand,
     },
+    /// Write a commented configuration template to fill in (for --config).
+    Init {
+        /// Where to write it (refused if it exists).
+        #[arg(long, value_name = "FILE", default_value = "ise-intune.toml")]
+        output: PathBuf,
+    },
+    /// Print shell completions for bash, zsh, fish, elvish or powershell.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Run the simulator and write its info file; runs until interrupted.
     Sim {
         /// Where to write the info file.
@@ -387,12 +398,24 @@ async fn onboard(cli: &Cli, ctx: &Context, plan: bool) -> Result<u8, Box<dyn std
     })
 }
 
+/// Whether standard output takes colours: a terminal, and `NO_COLOR` unset or empty
+/// (<https://no-color.org>).
+fn colour() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 fn print_diagnosis(d: &Diagnosis) {
+    let colour = colour();
     for f in &d.findings {
-        let level = match f.severity {
-            Severity::Error => "ERROR  ",
-            Severity::Warning => "WARNING",
-            _ => "info   ",
+        let (level, ansi) = match f.severity {
+            Severity::Error => ("ERROR  ", "\x1b[1;31m"),
+            Severity::Warning => ("WARNING", "\x1b[33m"),
+            _ => ("info   ", "\x1b[2m"),
+        };
+        let level = if colour {
+            format!("{ansi}{level}\x1b[0m")
+        } else {
+            level.to_owned()
         };
         let node = f
             .node
@@ -669,6 +692,65 @@ async fn fleet_command(
     }
 }
 
+/// The configuration template `init` writes: every key, commented, with placeholders
+/// in angle brackets. Secrets are never in it: they come from the environment.
+const CONFIG_TEMPLATE: &str = r#"# ise-intune configuration. Fill in every <placeholder>, then:
+#   export ISE_INTUNE_ISE_PASSWORD=...   # secrets come from the environment only
+#   export ISE_INTUNE_CLIENT_SECRET=...  # or AZURE_CLIENT_CERTIFICATE_PATH / AZURE_FEDERATED_TOKEN_FILE
+#   ise-intune doctor --config ise-intune.toml
+# Relative paths are taken from this file's folder.
+
+app_display_name = "Cisco ISE Intune integration"   # the Entra application ISE uses
+mdm_server_name = "Intune"                          # ISE's External MDM server entry
+# app_client_id = "<client id>"                     # adopt a hand-made application
+# mdm_confirmed = "<fingerprint>"                   # printed by onboard once you saved the entry
+# verify_as_node = false                            # true: export each node's key to check as ISE
+# node_key_file = "<node certificate and key, PEM or PKCS#12>"
+
+[ise]
+url = "<https://your-primary-admin-node>"
+username = "<api admin account>"
+tls_pin_sha256 = "<SHA-256 of ISE's admin certificate, 64 hex digits>"
+# tls_ca_file = "<CA that issued ISE's admin certificate, PEM>"   # instead of the pin
+# ers_url = "<https://your-primary-admin-node:9060>"
+
+[entra]
+tenant_id = "<tenant id>"
+client_id = "<the automating application's client id>"
+# client_certificate_path = "<PEM or PKCS#12>"     # instead of ISE_INTUNE_CLIENT_SECRET
+# federated_token_file = "<token file>"            # workload identity federation
+# login_url = "https://login.microsoftonline.com"
+# graph_url = "https://graph.microsoft.com/v1.0"
+# extra_ca_file = "<a TLS-inspecting proxy's root, PEM>"
+
+[anchors]
+# extra_files = ["<an extra root for ISE's trusted store, PEM>"]
+"#;
+
+fn init(cli: &Cli, output: &Path) -> Result<u8, Box<dyn std::error::Error>> {
+    use std::io::Write as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(output)
+        .map_err(|source| Error::ReadFile {
+            path: output.to_owned(),
+            source,
+        })?;
+    file.write_all(CONFIG_TEMPLATE.as_bytes())?;
+    if cli.json {
+        print_json(&serde_json::json!({ "written": output }))?;
+    } else {
+        println!(
+            "wrote {}: fill in its <placeholders>, set the secrets in the environment, then \
+             run ise-intune doctor --config {}",
+            output.display(),
+            output.display()
+        );
+    }
+    Ok(0)
+}
+
 async fn sim(
     info_file: &Path,
     nodes: usize,
@@ -701,6 +783,17 @@ async fn run(cli: Cli) -> Result<u8, Box<dyn std::error::Error>> {
             automation_roles,
         } => return sim(info_file, *nodes, *seed, automation_roles.as_deref()).await,
         Command::Fleet { command } => return fleet_command(&cli, command).await,
+        Command::Init { output } => return init(&cli, output),
+        Command::Completions { shell } => {
+            use clap::CommandFactory as _;
+            clap_complete::generate(
+                *shell,
+                &mut Cli::command(),
+                "ise-intune",
+                &mut std::io::stdout(),
+            );
+            return Ok(0);
+        }
         _ => {}
     }
     let ctx = context(&cli).await?;
@@ -711,7 +804,10 @@ async fn run(cli: Cli) -> Result<u8, Box<dyn std::error::Error>> {
         Command::TrustSync { dry_run } => trust_sync(&cli, &ctx, *dry_run).await,
         Command::Device { id, node } => device(&cli, &ctx, id, node.as_deref()).await,
         Command::Noncompliant { node } => noncompliant(&cli, &ctx, node.as_deref()).await,
-        Command::Fleet { .. } | Command::Sim { .. } => Ok(0),
+        Command::Fleet { .. }
+        | Command::Sim { .. }
+        | Command::Init { .. }
+        | Command::Completions { .. } => Ok(0),
     }
 }
 

@@ -252,9 +252,9 @@ async fn run_with_env(
         let started = std::time::Instant::now();
         let out = Command::new(env!("CARGO_BIN_EXE_ise-intune"))
             .args(&args)
-            .envs(env)
             .env("ISE_INTUNE_ISE_PASSWORD", "pw-never-printed-4711")
             .env("ISE_INTUNE_CLIENT_SECRET", "secret-never-printed-4711")
+            .envs(env)
             .output()
             .expect("the command runs");
         (
@@ -597,4 +597,71 @@ async fn every_failure_under_json_is_one_object_with_its_exit_code() {
     drop(sim);
     let _ = std::fs::remove_file(info);
     let _ = std::fs::remove_file(wrong_path);
+}
+
+#[tokio::test]
+async fn init_writes_a_template_that_config_accepts_once_filled_and_completions_print() {
+    let (sim, _info) = sim_with_info("init-sim.json").await;
+    let info = sim.info();
+    let path = temp("init.toml");
+    let _ = std::fs::remove_file(&path);
+    let path_arg = path.display().to_string();
+    let (code, out, err) = run(args(&["init", "--output", &path_arg])).await;
+    assert_eq!(code, 0, "{out}{err}");
+    // A second init does not overwrite it: a configuration error, exit 2.
+    let (code, _, _) = run(args(&["init", "--output", &path_arg])).await;
+    assert_eq!(code, 2);
+    let template = std::fs::read_to_string(&path).expect("template");
+    // As written, the placeholders are refused (not URLs, not a pin).
+    let (code, _, err, _) = run_with_env(args(&["doctor", "--config", &path_arg]), vec![]).await;
+    assert_eq!(code, 2, "{err}");
+    let filled = template
+        .replace("<https://your-primary-admin-node>", &info.ise.url)
+        .replace("<api admin account>", &info.ise.username)
+        .replace(
+            "<SHA-256 of ISE's admin certificate, 64 hex digits>",
+            &info.ise.admin_cert_sha256,
+        )
+        .replace("<tenant id>", &info.tenant_id)
+        .replace(
+            "<the automating application's client id>",
+            &info.automation.client_id,
+        )
+        .replace(
+            "# login_url = \"https://login.microsoftonline.com\"",
+            &format!("login_url = \"{}\"", info.login_url),
+        )
+        .replace(
+            "# graph_url = \"https://graph.microsoft.com/v1.0\"",
+            &format!("graph_url = \"{}\"", info.graph_url),
+        )
+        .replace(
+            "# extra_ca_file = \"<a TLS-inspecting proxy's root, PEM>\"",
+            &format!("extra_ca_file = \"{}\"", info.ca_pem_path),
+        );
+    std::fs::write(&path, filled).expect("fill");
+    let (code, out, err, _) = run_with_env(
+        args(&["doctor", "--config", &path_arg, "--json"]),
+        vec![
+            ("ISE_INTUNE_ISE_PASSWORD", info.ise.password.clone()),
+            (
+                "ISE_INTUNE_CLIENT_SECRET",
+                info.automation.client_secret.clone(),
+            ),
+        ],
+    )
+    .await;
+    // A fresh tenant: doctor runs and names what onboard would do (exit 1).
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        finding_ids(&out).iter().any(|i| i == "app.missing"),
+        "{out}"
+    );
+    let (code, out, _) = run(args(&["completions", "bash"])).await;
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("ise-intune") && out.contains("trust-sync"),
+        "{out}"
+    );
+    let _ = std::fs::remove_file(&path);
 }

@@ -228,10 +228,13 @@ impl IntegrationConfig {
         })
     }
 
-    /// Reads a TOML file, then applies the environment.
+    /// Reads a TOML file, then applies the environment. Relative paths in the file are
+    /// taken from the file's folder (as an inventory's are), not from the current
+    /// directory; paths from the environment are left as given.
     pub fn load(path: &Path) -> Result<Self, Error> {
         let text = crate::files::read_text(path)?;
         let mut config = Self::from_toml(&text)?;
+        config.resolve_paths(path.parent().unwrap_or_else(|| Path::new(".")));
         config.apply_env(|k| std::env::var(k).ok());
         config.validate()?;
         Ok(config)
@@ -243,6 +246,7 @@ impl IntegrationConfig {
     pub fn load_for_pair(path: &Path, sources: &SecretSources) -> Result<Self, Error> {
         let text = crate::files::read_text(path)?;
         let mut config = Self::from_toml(&text)?;
+        config.resolve_paths(path.parent().unwrap_or_else(|| Path::new(".")));
         config.apply_secrets(sources, |k| std::env::var(k).ok());
         config.validate().map_err(|e| match e {
             Error::Config { what } => Error::Config {
@@ -251,6 +255,31 @@ impl IntegrationConfig {
             other => other,
         })?;
         Ok(config)
+    }
+
+    /// Makes every relative path of the configuration relative to `base` (the
+    /// configuration file's folder).
+    pub fn resolve_paths(&mut self, base: &Path) {
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        for p in [
+            self.ise.tls_ca_file.as_mut(),
+            self.entra.extra_ca_file.as_mut(),
+            self.entra.client_certificate_path.as_mut(),
+            self.entra.federated_token_file.as_mut(),
+            self.node_key_file.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            resolve(p);
+        }
+        for p in &mut self.anchors.extra_files {
+            resolve(p);
+        }
     }
 
     /// Takes the secrets from the variables `sources` names, through `get`.

@@ -246,3 +246,29 @@ fn validate_rejects_bad_pins_and_empty_names() {
         }
     }
 }
+
+#[test]
+fn relative_paths_are_taken_from_the_configuration_files_folder() {
+    let dir = std::env::temp_dir().join(format!("ise-intune-relpaths-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("certs")).expect("dir");
+    let file = dir.join("ise-intune.toml");
+    std::fs::write(
+        &file,
+        "[ise]\nurl = \"https://ise.example\"\nusername = \"u\"\ntls_ca_file = \"certs/ise-ca.pem\"\n\
+         [entra]\ntenant_id = \"t\"\nclient_id = \"c\"\nextra_ca_file = \"/etc/ssl/proxy.pem\"\n\
+         [anchors]\nextra_files = [\"certs/root.pem\"]\n",
+    )
+    .expect("write");
+    // `load` resolves from the file's folder; the environment of a test process holds
+    // no secrets, so the resolution is checked on the parsed file.
+    let mut parsed = IntegrationConfig::from_toml(&std::fs::read_to_string(&file).expect("read"))
+        .expect("parses");
+    parsed.resolve_paths(&dir);
+    assert_eq!(parsed.ise.tls_ca_file, Some(dir.join("certs/ise-ca.pem")));
+    assert_eq!(
+        parsed.entra.extra_ca_file,
+        Some(std::path::PathBuf::from("/etc/ssl/proxy.pem"))
+    );
+    assert_eq!(parsed.anchors.extra_files, vec![dir.join("certs/root.pem")]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
