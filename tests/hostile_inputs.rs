@@ -257,15 +257,20 @@ async fn intune_answering(xml: Handler) -> (Server, Server) {
     );
     let discovery =
         format!(r#"{{"value":[{{"providerName":"ComplianceRetrievalService","uri":"{uri}"}}]}}"#);
-    let graph = Server::plain(Arc::new(move |line: &str| {
+    (intune, graph_answering(body(discovery)).await)
+}
+
+/// A Graph stand-in (plain, configured): a token for token requests, `answer` (JSON)
+/// for everything else.
+async fn graph_answering(answer: Arc<Vec<u8>>) -> Server {
+    Server::plain(Arc::new(move |line: &str| {
         if line.contains("/oauth2/") {
             (200, body(TOKEN), "application/json")
         } else {
-            (200, body(discovery.clone()), "application/json")
+            (200, answer.clone(), "application/json")
         }
     }))
-    .await;
-    (intune, graph)
+    .await
 }
 
 async fn compliance(intune: &Server, graph: &Server) -> ComplianceClient {
@@ -400,15 +405,7 @@ async fn probe_05_many_discovered_endpoints_are_probed_a_few_at_once() {
     let endpoints: Vec<String> = (2..42)
         .map(|i| format!(r#"{{"providerName":"P{i}","uri":"https://127.0.0.{i}:9/x"}}"#))
         .collect();
-    let discovery = body(format!(r#"{{"value":[{}]}}"#, endpoints.join(",")));
-    let graph = Server::plain(Arc::new(move |line: &str| {
-        if line.contains("/oauth2/") {
-            (200, body(TOKEN), "application/json")
-        } else {
-            (200, discovery.clone(), "application/json")
-        }
-    }))
-    .await;
+    let graph = graph_answering(body(format!(r#"{{"value":[{}]}}"#, endpoints.join(",")))).await;
     let ise_server = ise_with_nodes(1).await;
     let ise = ise_at(&ise_server);
     let onboarding = Onboarding::new(
@@ -614,14 +611,7 @@ async fn probe_15_an_http_discovery_url_is_not_followed() {
         r#"{{"value":[{{"providerName":"ComplianceRetrievalService","uri":"{}/x"}}]}}"#,
         intune.url
     );
-    let graph = Server::plain(Arc::new(move |line: &str| {
-        if line.contains("/oauth2/") {
-            (200, body(TOKEN), "application/json")
-        } else {
-            (200, body(discovery.clone()), "application/json")
-        }
-    }))
-    .await;
+    let graph = graph_answering(body(discovery)).await;
     let client = ComplianceClient::discover(
         graph_at(&graph, None),
         TokenAudience::Scope("https://api.manage.microsoft.com//.default".into()),
