@@ -303,11 +303,21 @@ async fn unresolvable_and_refused_hosts_fail_fast_and_are_named() {
         "https://127.0.0.1:9",
     );
     let path = config.display().to_string();
-    let (code, out, err, secs) =
-        run_with_env(args(&["doctor", "--config", &path, "--json"]), vec![]).await;
+    let (code, out, err, secs) = run_with_env(
+        args(&["doctor", "--config", &path, "--json"]),
+        vec![("RUST_LOG", "ise_intune_http=info".to_owned())],
+    )
+    .await;
     assert_eq!(code, 1, "{out}{err}");
     assert!(secs < 3.0, "{secs} s");
     assert_eq!(finding_ids(&out), ["ise.unavailable", "entra.unavailable"]);
+    // Each retry names the request and its cause.
+    assert!(
+        err.contains(r#"retrying service="ISE" method=GET host="ise.nowhere.invalid""#)
+            && err.contains("cause=the host name does not resolve"),
+        "{err}"
+    );
+    assert!(err.contains("cause=the connection was refused"), "{err}");
     assert!(
         out.contains("ise.nowhere.invalid: the host name does not resolve"),
         "{out}"

@@ -702,7 +702,17 @@ impl HttpCore {
                 };
                 match decision {
                     Decision::RetryAfter(delay) => {
+                        // The request and the cause, never a query, header or body.
+                        let cause = match &error {
+                            Ok(answer) => format!("status {}", answer.status.as_u16()),
+                            Err(e) => e.kind.to_string(),
+                        };
                         tracing::info!(
+                            service = meta.service,
+                            method = %meta.method,
+                            host = meta.host,
+                            path = meta.path,
+                            cause = %cause,
                             attempt,
                             delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
                             "retrying"
