@@ -36,7 +36,7 @@ mod builder;
 mod client;
 mod error;
 mod model;
-mod resources;
+pub mod resources;
 pub mod retry;
 mod token;
 pub mod well_known;
@@ -60,7 +60,7 @@ pub use model::{
 };
 pub use resources::{
     ApplicationHandle, Applications, ListOptions, MAX_ITEMS, MAX_PAGES, Pager,
-    ServicePrincipalHandle, ServicePrincipals, merge_access, odata_quote,
+    ServicePrincipalHandle, ServicePrincipals, merge_access, merge_keys, odata_quote,
 };
 
 /// The README's example, compiled as a doctest.

@@ -37,7 +37,7 @@ mod client;
 mod error;
 mod export;
 mod model;
-mod resources;
+pub mod resources;
 pub mod retry;
 mod tls;
 pub mod version;

@@ -1,0 +1,68 @@
+//! The entry points to each resource handler, and the one-off reads: Intune's
+//! published endpoints and the tenant's organization.
+
+use super::applications::{ApplicationHandle, Applications};
+use super::paging::{ListOptions, Pager};
+use super::service_principals::{ServicePrincipalHandle, ServicePrincipals};
+use crate::client::GraphClient;
+use crate::error::{Error, Result};
+use crate::model::{Organization, ServiceEndpoint};
+use crate::well_known::INTUNE_DISCOVERY_APP_ID;
+
+impl GraphClient {
+    /// The `/applications` collection.
+    pub fn applications(&self) -> Applications {
+        Applications {
+            client: self.clone(),
+        }
+    }
+
+    /// One application by object id.
+    pub fn application(&self, object_id: impl Into<String>) -> ApplicationHandle {
+        ApplicationHandle {
+            client: self.clone(),
+            id: object_id.into(),
+        }
+    }
+
+    /// The `/servicePrincipals` collection.
+    pub fn service_principals(&self) -> ServicePrincipals {
+        ServicePrincipals {
+            client: self.clone(),
+        }
+    }
+
+    /// One service principal by object id.
+    pub fn service_principal(&self, object_id: impl Into<String>) -> ServicePrincipalHandle {
+        ServicePrincipalHandle {
+            client: self.clone(),
+            id: object_id.into(),
+        }
+    }
+
+    /// The endpoints Microsoft Intune publishes for ISE's discovery
+    /// (`/servicePrincipals/appId=0000000a-0000-0000-c000-000000000000/endpoints`).
+    pub async fn intune_endpoints(&self) -> Result<Vec<ServiceEndpoint>> {
+        Pager::new(
+            self.clone(),
+            format!("/servicePrincipals/appId={INTUNE_DISCOVERY_APP_ID}/endpoints"),
+            &ListOptions::default(),
+        )
+        .all()
+        .await
+    }
+
+    /// The tenant's organization object.
+    pub async fn organization(&self) -> Result<Organization> {
+        let orgs: Vec<Organization> = Pager::new(
+            self.clone(),
+            "/organization".into(),
+            &ListOptions::default(),
+        )
+        .all()
+        .await?;
+        orgs.into_iter().next().ok_or_else(|| Error::InvalidInput {
+            what: "Graph returned no organization for this tenant".into(),
+        })
+    }
+}

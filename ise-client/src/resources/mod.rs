@@ -1,0 +1,22 @@
+//! Resource handlers, one module per resource:
+//!
+//! * [`listing`] — the OpenAPI listings' [`Filter`] and paging;
+//! * [`deployment`] — the deployment's nodes, its version and patch, ERS deployment
+//!   info (`mdmInfo`), and the entry points to the handlers below;
+//! * [`system_certificates`] — one node's system certificates: list, get, export;
+//! * [`trusted_certificates`] — the trusted store: list, import (checked against ISE's
+//!   rules first), update, delete, export;
+//! * [`ers`] — raw ERS requests.
+
+pub mod deployment;
+pub mod ers;
+pub mod listing;
+pub mod system_certificates;
+pub mod trusted_certificates;
+
+pub use ers::Ers;
+pub use listing::Filter;
+pub use system_certificates::{ExportKind, SystemCertificates};
+pub use trusted_certificates::{
+    ImportOutcome, TrustedCertificateImport, TrustedCertificateUpdate, TrustedCertificates,
+};
