@@ -15,14 +15,16 @@
 //! Certificate parse + fingerprint throughput is `cargo bench --bench certs`.
 //! `ONBOARDING_BENCH_LATENCY_MS` changes the latency of the round-trip table.
 
+use ise_intune::integration::{onboard, verify};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use ise_intune::graph_client::TokenAudience;
 use ise_intune::integration::certs::Certificate;
-use ise_intune::integration::pipeline::{Onboarding, Options};
+use ise_intune::integration::keys::{AdminKey, KeyExport, distinct_certificates};
 use ise_intune::integration::steps;
-use ise_intune::integration::verify::{AdminKey, VerifyInput, verify_connection};
+use ise_intune::integration::verify::{VerifyInput, verify_connection};
+use ise_intune::integration::{Integration, context::Options};
 use ise_intune_http::InFlightLimit;
 use ise_intune_simulator::Simulator;
 use ise_intune_testkit::{self as sim, Configurator, SimGuiConfigurator};
@@ -50,19 +52,19 @@ fn options() -> Options {
     o
 }
 
-fn pipeline(s: &Simulator) -> Onboarding {
-    sim::onboarding(s.info(), Configurator::Gui, true, options())
+fn pipeline(s: &Simulator) -> Integration {
+    sim::integration(s.info(), Configurator::Gui, true, options())
         .unwrap_or_else(|e| panic!("pipeline: {e}"))
 }
 
 /// The same pipeline sending one request at a time (both clients share one place):
 /// the same requests awaited one after another.
-fn one_at_a_time(s: &Simulator) -> Onboarding {
+fn one_at_a_time(s: &Simulator) -> Integration {
     let tuning = sim::Tuning {
         settings: None,
         in_flight: Some(InFlightLimit::new(1)),
     };
-    sim::onboarding_with(s.info(), Configurator::Gui, true, options(), tuning)
+    sim::integration_with(s.info(), Configurator::Gui, true, options(), tuning)
         .unwrap_or_else(|e| panic!("pipeline: {e}"))
 }
 
@@ -71,24 +73,27 @@ async fn sequential(s: &Simulator) {
     let (ise, graph) = sim::clients(s.info()).unwrap_or_else(|e| panic!("clients: {e}"));
     let anchors = sim::anchors(s.info(), true);
     let version = ise.version().await.unwrap_or_else(|e| panic!("{e}"));
-    let app = steps::register_app(&graph, "Cisco ISE Intune integration")
+    let app = steps::register_app(&graph, &"Cisco ISE Intune integration".into(), None)
         .await
         .unwrap_or_else(|e| panic!("{e}"))
         .value;
-    let admins = steps::export_admin_certificates(&ise)
+    let admins: Vec<_> = steps::export_admin_certificates(&ise, KeyExport::CertificatesOnly)
         .await
         .unwrap_or_else(|e| panic!("{e}"))
-        .value;
-    steps::upload_certificates(&graph, &app, &steps::distinct_certificates(&admins))
+        .value
+        .into_iter()
+        .map(|m| m.admin)
+        .collect();
+    steps::upload_certificates(&graph, &app, &distinct_certificates(&admins))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let targets = steps::permission_targets(&graph)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    steps::grant_permissions_to(&graph, &app, &targets)
+    steps::grant_permissions(&graph, &app, Some(targets))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    steps::import_trust_anchors(&ise, &anchors)
+    steps::import_trust_anchors(&ise, &anchors, None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let details = steps::app_details(&graph, &app);
@@ -119,9 +124,8 @@ async fn sequential(s: &Simulator) {
     assert!(report.ok, "{report:#?}");
 }
 
-async fn verify_only(onboarding: Onboarding) {
-    let report = onboarding
-        .verify()
+async fn verify_only(onboarding: Integration) {
+    let report = verify::verify(&onboarding)
         .await
         .unwrap_or_else(|e| panic!("verify: {e}"));
     assert!(report.ok, "{report:#?}");
@@ -143,7 +147,9 @@ async fn round_trips(latency: Duration) -> RoundTrips {
     let s = simulator(latency).await;
     let p = pipeline(&s);
     let t = Instant::now();
-    let first = p.apply().await.unwrap_or_else(|e| panic!("first run: {e}"));
+    let first = onboard::apply(&p)
+        .await
+        .unwrap_or_else(|e| panic!("first run: {e}"));
     let first_t = t.elapsed();
     assert!(first.complete, "{first:#?}");
     println!("\nfirst run, step by step (steps overlap; round trips each):");
@@ -155,7 +161,9 @@ async fn round_trips(latency: Duration) -> RoundTrips {
         );
     }
     let t = Instant::now();
-    let again = p.apply().await.unwrap_or_else(|e| panic!("re-run: {e}"));
+    let again = onboard::apply(&p)
+        .await
+        .unwrap_or_else(|e| panic!("re-run: {e}"));
     let rerun_t = t.elapsed();
     assert!(again.complete && again.requests.writes == 0);
     let t = Instant::now();
@@ -167,7 +175,7 @@ async fn round_trips(latency: Duration) -> RoundTrips {
     sequential(&base).await;
     let seq_t = t.elapsed();
     let (ise, graph) = sim::clients(base.info()).unwrap_or_else(|e| panic!("{e}"));
-    let app = steps::register_app(&graph, "Cisco ISE Intune integration")
+    let app = steps::register_app(&graph, &"Cisco ISE Intune integration".into(), None)
         .await
         .unwrap_or_else(|e| panic!("{e}"))
         .value;
@@ -190,11 +198,16 @@ async fn round_trips(latency: Duration) -> RoundTrips {
     let one = simulator(latency).await;
     let p = one_at_a_time(&one);
     let t = Instant::now();
-    assert!(p.apply().await.unwrap_or_else(|e| panic!("{e}")).complete);
+    assert!(
+        onboard::apply(&p)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .complete
+    );
     let one_first = t.elapsed();
     let t = Instant::now();
     assert_eq!(
-        p.apply()
+        onboard::apply(&p)
             .await
             .unwrap_or_else(|e| panic!("{e}"))
             .requests
@@ -258,7 +271,7 @@ fn at_zero_latency(c: &mut Criterion) {
                 let s = simulator(Duration::ZERO).await;
                 let p = pipeline(&s);
                 let t = Instant::now();
-                let r = p.apply().await.unwrap_or_else(|e| panic!("{e}"));
+                let r = onboard::apply(&p).await.unwrap_or_else(|e| panic!("{e}"));
                 total += t.elapsed();
                 assert!(r.complete);
             }
@@ -268,11 +281,16 @@ fn at_zero_latency(c: &mut Criterion) {
     let s = rt.block_on(simulator(Duration::ZERO));
     let p = pipeline(&s);
     rt.block_on(async {
-        assert!(p.apply().await.unwrap_or_else(|e| panic!("{e}")).complete);
+        assert!(
+            onboard::apply(&p)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .complete
+        );
     });
     group.bench_function("re-run", |b| {
         b.to_async(&rt).iter(|| async {
-            let r = p.apply().await.unwrap_or_else(|e| panic!("{e}"));
+            let r = onboard::apply(&p).await.unwrap_or_else(|e| panic!("{e}"));
             assert!(r.requests.writes == 0);
         })
     });

@@ -1,4 +1,4 @@
-//! Composing steps by hand, without `Onboarding`: register the application, export
+//! Composing steps by hand, without `Integration`: register the application, export
 //! ISE's Admin certificates, upload them, grant the permissions, import Intune's roots,
 //! then verify as ISE would. Each step is an idempotent function returning what it
 //! changed; a second run reports `unchanged` everywhere.
@@ -14,8 +14,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use ise_intune::integration::decide::AppIdentity;
+use ise_intune::integration::keys::{AdminKey, KeyExport, distinct_certificates};
 use ise_intune::integration::steps;
-use ise_intune::integration::verify::{AdminKey, VerifyInput, verify_connection};
+use ise_intune::integration::verify::{VerifyInput, verify_connection};
 
 /// Runs steps 1–5 one by one, then verification.
 #[derive(Parser, Debug)]
@@ -33,23 +35,25 @@ async fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
     let anchors = connected.onboarding.anchors();
 
     // Step 1: the application and its service principal (found by uniqueName).
-    let app = steps::register_app(graph, args.app_name.as_str()).await?;
+    let identity = AppIdentity::new(args.app_name.as_str());
+    let app = steps::register_app(graph, &identity, None).await?;
     println!(
         "register_app      {:<10} {}",
         app.outcome, app.value.client_id
     );
     // Step 2: every node's Admin certificate.
-    let admins = steps::export_admin_certificates(ise).await?;
-    for a in &admins.value {
+    let exported = steps::export_admin_certificates(ise, KeyExport::CertificatesOnly).await?;
+    let admins: Vec<_> = exported.value.into_iter().map(|m| m.admin).collect();
+    for a in &admins {
         println!(
             "export            {:<10} {} SHA-1 {}",
-            admins.outcome.to_string(),
+            exported.outcome.to_string(),
             a.node.hostname,
             a.certificate.sha1()
         );
     }
     // Step 3: each distinct certificate as a key of the application (keeping others).
-    let certs = steps::distinct_certificates(&admins.value);
+    let certs = distinct_certificates(&admins);
     let uploaded = steps::upload_certificates(graph, &app.value, &certs).await?;
     println!(
         "upload            {:<10} {}",
@@ -57,10 +61,10 @@ async fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
         uploaded.value.join(", ")
     );
     // Step 4: Intune get_device_compliance and Graph Application.Read.All, consented.
-    let granted = steps::grant_permissions(graph, &app.value).await?;
+    let granted = steps::grant_permissions(graph, &app.value, None).await?;
     println!("grant_permissions {:<10}", granted.outcome.to_string());
     // Step 5: Intune's roots into ISE's trusted store.
-    let imported = steps::import_trust_anchors(ise, anchors).await?;
+    let imported = steps::import_trust_anchors(ise, anchors, None).await?;
     println!("import_anchors    {:<10}", imported.outcome.to_string());
 
     // Verification as ISE does it: each node's exported key gets tokens and Intune

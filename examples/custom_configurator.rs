@@ -1,7 +1,7 @@
 //! A custom `MdmServerConfigurator`: steps 6 and 7 (the External MDM server entry)
 //! go through a change ticket instead of ISE's GUI. The configurator writes the
 //! settings to a ticket file and waits for the change team's confirmation file; the
-//! rest of the pipeline is `Onboarding` as usual.
+//! rest of the pipeline is `Integration` as usual.
 //!
 //! Against the in-process simulator, a background task plays the change team: it
 //! applies each ticket on the simulated GUI and confirms it.
@@ -12,6 +12,7 @@
 
 mod common;
 
+use ise_intune::integration::onboard;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use clap::Parser;
 use ise_intune::integration::Error;
 use ise_intune::integration::mdm::{MdmServerConfigurator, MdmServerSettings};
 use ise_intune::integration::outcome::{Outcome, Step};
-use ise_intune::integration::pipeline::{Onboarding, Options};
+use ise_intune::integration::{Integration, context::Options};
 use ise_intune_testkit::SimGuiConfigurator;
 
 /// Onboards with steps 6 and 7 done through change tickets.
@@ -177,14 +178,12 @@ async fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
         dir: dir.clone(),
         wait: Duration::from_secs(args.wait_secs),
     });
-    let onboarding = Onboarding::new(
-        base.ise().clone(),
-        base.graph().clone(),
-        base.anchors().clone(),
-        configurator,
-        Options::default(),
-    );
-    let report = onboarding.apply().await?;
+    let onboarding = Integration::builder(base.ise().clone(), base.graph().clone())
+        .anchors(base.anchors().clone())
+        .configurator(configurator)
+        .options(Options::default())
+        .build();
+    let report = onboard::apply(&onboarding).await?;
     print!("{}", report.render_summary());
     println!("tickets in {}", dir.display());
     Ok(report.complete)

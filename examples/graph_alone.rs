@@ -9,6 +9,7 @@
 
 mod common;
 
+use ise_intune::integration::onboard;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -38,7 +39,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let onboarding = &connected.onboarding;
     if connected.sim.is_some() {
         // A simulator starts with an empty tenant: onboard so there is an application.
-        onboarding.apply().await?;
+        onboard::apply(onboarding).await?;
     }
     // Any `GraphClient` will do: here the one the onboarding settings built.
     let graph = onboarding.graph();

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Runs `onboard` twice against one simulator: the first run must complete, the second
+"""Runs `ise-intune onboard` twice against one simulator: the first run must complete, the second
 must write nothing; and `onboard --json` must print the documented report keys.
 
 With `--msal PYTHON`, MSAL for Python (installed for that interpreter) then gets an
 Intune token with a policy service node's exported key (scripts/msal_node_token.py).
 
-Usage: scripts/check_onboard.py TARGET_DIR [--msal PYTHON] (where debug/examples/onboard
-and debug/ise-intune-sim were built).
+Usage: scripts/check_onboard.py TARGET_DIR [--msal PYTHON] (where debug/ise-intune and
+debug/ise-intune-sim were built).
 """
 
 import json
@@ -25,7 +25,7 @@ def main():
         msal_python = args[i + 1]
         del args[i:i + 2]
     target = args[0] if args else "target"
-    onboard = os.path.join(target, "debug", "examples", "onboard")
+    onboard = os.path.join(target, "debug", "ise-intune")
     sim_bin = os.path.join(target, "debug", "ise-intune-sim")
     with tempfile.TemporaryDirectory() as tmp:
         info = os.path.join(tmp, "sim.json")
@@ -38,11 +38,14 @@ def main():
                 time.sleep(0.1)
             runs = []
             for _ in range(2):
-                out = subprocess.run([onboard, "--sim-info", info, "--json"],
+                out = subprocess.run([onboard, "--sim-info", info, "--json", "onboard"],
                                      capture_output=True, text=True, timeout=300)
                 if out.returncode != 0:
                     sys.exit(f"onboard failed ({out.returncode}): {out.stdout}\n{out.stderr}")
-                runs.append(json.loads(out.stdout))
+                report = json.loads(out.stdout)
+                if report.get("schema_version") is None:
+                    sys.exit("the report lacks schema_version")
+                runs.append(report)
             if msal_python:
                 script = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                       "msal_node_token.py")

@@ -3,14 +3,14 @@
 //! a certificate (`AZURE_CLIENT_CERTIFICATE_PATH`) and workload identity federation
 //! (`AZURE_FEDERATED_TOKEN_FILE`, read again for every token request).
 
+use ise_intune::integration::{doctor, onboard};
 use std::sync::Arc;
 use std::time::Duration;
 
 use ise_intune::graph_client::{self, Credentials, GraphClient, TokenAudience};
 use ise_intune::integration::Error;
+use ise_intune::integration::Integration;
 use ise_intune::integration::config::IntegrationConfig;
-use ise_intune::integration::mdm::MdmServerConfigurator;
-use ise_intune::integration::pipeline::Onboarding;
 use ise_intune_simulator::{SimInfo, Simulator, WORKLOAD_AUDIENCE, WORKLOAD_SUBJECT};
 use ise_intune_testkit::SimGuiConfigurator;
 
@@ -51,11 +51,10 @@ fn config(info: &SimInfo, env: &[(&str, String)]) -> Result<IntegrationConfig, E
     Ok(config)
 }
 
-fn pipeline(config: &IntegrationConfig) -> Onboarding {
-    Onboarding::from_config(config, |ise| {
-        Arc::new(SimGuiConfigurator::new(ise)) as Arc<dyn MdmServerConfigurator>
-    })
-    .expect("pipeline")
+fn pipeline(config: &IntegrationConfig) -> Integration {
+    let builder = Integration::builder_from_config(config).expect("pipeline");
+    let gui = Arc::new(SimGuiConfigurator::new(builder.ise().clone()));
+    builder.configurator(gui).build()
 }
 
 #[tokio::test]
@@ -71,7 +70,7 @@ async fn a_certificate_credential_onboards_without_a_secret() {
     )
     .expect("config");
     assert!(config.entra.client_secret.is_none());
-    let report = pipeline(&config).apply().await.expect("onboard");
+    let report = onboard::apply(&pipeline(&config)).await.expect("onboard");
     assert!(report.complete, "{report:#?}");
 }
 
@@ -89,7 +88,7 @@ async fn a_federated_token_file_is_read_for_every_token_request() {
     .expect("config");
     assert!(config.entra.client_secret.is_none());
     let onboarding = pipeline(&config);
-    let report = onboarding.apply().await.expect("onboard");
+    let report = onboard::apply(&onboarding).await.expect("onboard");
     assert!(report.complete, "{report:#?}");
 
     let graph = onboarding.graph().clone();
@@ -211,9 +210,7 @@ async fn a_pkcs12_certificate_credential_with_its_password() {
     assert!(status.success());
     let path = p12.display().to_string();
     let without = config(info, &[("AZURE_CLIENT_CERTIFICATE_PATH", path.clone())]).expect("config");
-    let refused = Onboarding::from_config(&without, |ise| {
-        Arc::new(SimGuiConfigurator::new(ise)) as Arc<dyn MdmServerConfigurator>
-    });
+    let refused = Integration::from_config(&without);
     assert!(
         matches!(&refused, Err(Error::AdminKey { what }) if what.contains("no password was given")),
         "{:?}",
@@ -230,7 +227,7 @@ async fn a_pkcs12_certificate_credential_with_its_password() {
         ],
     )
     .expect("config");
-    let d = pipeline(&config).doctor().await.expect("doctor");
+    let d = doctor::diagnose(&pipeline(&config)).await.expect("doctor");
     assert!(
         d.with_id("entra.unavailable").next().is_none(),
         "{:#?}",

@@ -2,6 +2,7 @@
 //! an absurd token lifetime, a server that accepts and never answers. Each ends in a
 //! typed error naming the cause, with bounded bytes read and no panic.
 
+use ise_intune::integration::onboard;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 use ise_intune::graph_client::{self, Credentials, GraphClient};
 use ise_intune::integration::anchors::TrustAnchorSet;
 use ise_intune::integration::mdm::ManualChecklist;
-use ise_intune::integration::pipeline::{Onboarding, Options};
+use ise_intune::integration::{Integration, context::Options};
 use ise_intune::ise_client::{self, IseClient, TlsPolicy};
 use ise_intune_http::retry::RetryPolicy;
 use ise_intune_http::{BodyKind, BodyLimits, HttpSettings, TransportError, TransportErrorKind};
@@ -353,23 +354,20 @@ async fn ise_silent_server_is_abandoned_within_the_overall_timeout() {
     );
 }
 
-fn onboarding(ise_server: &Hostile, graph_server: &Hostile) -> Onboarding {
+fn onboarding(ise_server: &Hostile, graph_server: &Hostile) -> Integration {
     let ise = ise(ise_server);
-    Onboarding::new(
-        ise.clone(),
-        graph(graph_server),
-        TrustAnchorSet::builtin(),
-        Arc::new(ManualChecklist::new(ise)),
-        Options::default(),
-    )
+    Integration::builder(ise.clone(), graph(graph_server))
+        .anchors(TrustAnchorSet::builtin())
+        .configurator(Arc::new(ManualChecklist::new(ise)))
+        .options(Options::default())
+        .build()
 }
 
 #[tokio::test]
 async fn plan_against_an_endless_ise_ends_in_a_typed_error() {
     let ise_server = Hostile::always(Behaviour::Endless(200)).await;
     let graph_server = Hostile::graph(HUGE_EXPIRY_TOKEN, Behaviour::Endless(200)).await;
-    let err = onboarding(&ise_server, &graph_server)
-        .plan()
+    let err = onboard::plan(&onboarding(&ise_server, &graph_server))
         .await
         .expect_err("hostile");
     let text = err.to_string();
@@ -386,8 +384,7 @@ async fn plan_against_silent_servers_ends_within_the_timeouts() {
     let ise_server = Hostile::always(Behaviour::Silent).await;
     let graph_server = Hostile::always(Behaviour::Silent).await;
     let started = Instant::now();
-    let err = onboarding(&ise_server, &graph_server)
-        .plan()
+    let err = onboard::plan(&onboarding(&ise_server, &graph_server))
         .await
         .expect_err("silent");
     let text = err.to_string();
@@ -407,10 +404,12 @@ async fn tls_chain_probe_of_a_silent_server_gives_up_in_time() {
     let server = Hostile::always(Behaviour::Silent).await;
     let url = url::Url::parse(&server.url.replace("http://", "https://")).expect("url");
     let started = Instant::now();
-    let err =
-        ise_intune::integration::verify::presented_chain_within(&url, Duration::from_millis(300))
-            .await
-            .expect_err("silent");
+    let err = ise_intune::integration::tls_probe::presented_chain_within(
+        &url,
+        Duration::from_millis(300),
+    )
+    .await
+    .expect_err("silent");
     assert!(
         matches!(
             &err,

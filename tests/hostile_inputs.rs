@@ -7,6 +7,7 @@
 //! with a throwaway certificate for what a server's answer names (Intune's endpoint),
 //! which must be https.
 
+use ise_intune::integration::{onboard, rotate, trust_sync};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -18,7 +19,7 @@ use ise_intune::integration::compliance::{ComplianceClient, MAX_LISTING_BYTES};
 use ise_intune::integration::config::IntegrationConfig;
 use ise_intune::integration::fleet::Inventory;
 use ise_intune::integration::mdm::ManualChecklist;
-use ise_intune::integration::pipeline::{Onboarding, Options};
+use ise_intune::integration::{Integration, context::Options};
 use ise_intune::ise_client::{self, IseClient, TlsPolicy};
 use ise_intune_http::retry::RetryPolicy;
 use ise_intune_http::{BodyLimits, HttpSettings};
@@ -408,14 +409,12 @@ async fn probe_05_many_discovered_endpoints_are_probed_a_few_at_once() {
     let graph = graph_answering(body(format!(r#"{{"value":[{}]}}"#, endpoints.join(",")))).await;
     let ise_server = ise_with_nodes(1).await;
     let ise = ise_at(&ise_server);
-    let onboarding = Onboarding::new(
-        ise.clone(),
-        graph_at(&graph, None),
-        TrustAnchorSet::builtin(),
-        Arc::new(ManualChecklist::new(ise)),
-        Options::default(),
-    );
-    let sync = probe("40 discovered hosts", onboarding.sync_trust_anchors(true))
+    let onboarding = Integration::builder(ise.clone(), graph_at(&graph, None))
+        .anchors(TrustAnchorSet::builtin())
+        .configurator(Arc::new(ManualChecklist::new(ise)))
+        .options(Options::default())
+        .build();
+    let sync = probe("40 discovered hosts", trust_sync::plan(&onboarding))
         .await
         .expect("a bounded result");
     assert!(!sync.ok());
@@ -426,7 +425,7 @@ async fn probe_05_many_discovered_endpoints_are_probed_a_few_at_once() {
         .filter(|h| !h.host.contains("discovery"))
         .count();
     assert!(
-        probed <= ise_intune::integration::maintenance::MAX_PROBED_HOSTS,
+        probed <= ise_intune::integration::trust_sync::MAX_PROBED_HOSTS,
         "{probed}"
     );
     assert!(
@@ -442,7 +441,7 @@ async fn probe_06_a_20k_node_list_exports_nothing() {
     let ise_server = ise_with_nodes(20_000).await;
     let err = probe(
         "20k nodes",
-        ise_intune::integration::steps::export_admin_certificates(&ise_at(&ise_server)),
+        ise_intune::integration::keys::admin_certificates(&ise_at(&ise_server)),
     )
     .await
     .expect_err("refused");
@@ -470,7 +469,7 @@ async fn probe_07_devices_and_fifos_as_files_are_refused_at_once() {
         for result in [
             IntegrationConfig::load(path).map(|_| ()),
             Inventory::load(path).map(|_| ()),
-            ise_intune::integration::verify::AdminKey::from_file(path, None).map(|_| ()),
+            ise_intune::integration::keys::AdminKey::from_file(path, None).map(|_| ()),
         ] {
             let err = probe("device or FIFO", async { result })
                 .await
@@ -628,7 +627,7 @@ async fn probe_15_an_http_discovery_url_is_not_followed() {
 #[tokio::test]
 async fn probe_10_a_wrong_renewed_certificate_is_refused_before_any_write() {
     use ise_intune::integration::certs::Certificate;
-    use ise_intune::integration::maintenance::RenewedCertificate;
+    use ise_intune::integration::rotate::RenewedCertificate;
     use ise_intune_simulator::Simulator;
     use ise_intune_testkit::{self as sim, Configurator};
     let simulator = Simulator::builder()
@@ -636,14 +635,14 @@ async fn probe_10_a_wrong_renewed_certificate_is_refused_before_any_write() {
         .start()
         .await
         .expect("simulator");
-    let onboarding = sim::onboarding(
+    let onboarding = sim::integration(
         simulator.info(),
         Configurator::Gui,
         true,
         Options::default(),
     )
     .expect("pipeline");
-    assert!(onboarding.apply().await.expect("onboard").complete);
+    assert!(onboard::apply(&onboarding).await.expect("onboard").complete);
     let pem = |p: String| Certificate::from_pem(&p).expect("pem");
     let expired = pem(simulator
         .stage_admin_certificate("ise-psn", -5)
@@ -670,7 +669,7 @@ async fn probe_10_a_wrong_renewed_certificate_is_refused_before_any_write() {
     ] {
         let err = probe(
             "renewed certificate",
-            onboarding.rotate_admin_certificate(&[RenewedCertificate::new(node, cert)], false),
+            rotate::apply(&onboarding, &[RenewedCertificate::new(node, cert)]),
         )
         .await
         .expect_err("refused");
@@ -682,8 +681,7 @@ async fn probe_10_a_wrong_renewed_certificate_is_refused_before_any_write() {
     }
     assert_eq!(writes(&simulator), before, "nothing written to Entra");
     // The right certificate is taken (then waits for ISE to bind it).
-    let r = onboarding
-        .rotate_admin_certificate(&[RenewedCertificate::new("ise-psn", good)], false)
+    let r = rotate::apply(&onboarding, &[RenewedCertificate::new("ise-psn", good)])
         .await
         .expect("rotation");
     assert_eq!(r.added.len(), 1);

@@ -1,17 +1,18 @@
 //! Keeping an integration healthy, against the simulator: ISE's view of a device,
 //! doctor, certificate rotation and trust sync.
 
+use ise_intune::integration::{compliance, doctor, onboard, rotate, trust_sync};
 use std::time::Duration;
 
 use ise_intune::graph_client;
-use ise_intune::integration::Error;
+use ise_intune::integration::{Error, PartialReport};
 use ise_intune::integration::compliance::{ComplianceClient, Device};
+use ise_intune::integration::context::Options;
 use ise_intune::integration::doctor::{Diagnosis, Finding, Severity, ids};
-use ise_intune::integration::maintenance::RenewedCertificate;
-use ise_intune::integration::outcome::Outcome;
-use ise_intune::integration::pipeline::Options;
-use ise_intune::integration::steps::{app_details, export_admin_certificates, register_app};
-use ise_intune::integration::verify::{AdminKey, node_client_certificate};
+use ise_intune::integration::keys::{AdminKey, node_client_certificate};
+use ise_intune::integration::outcome::{Outcome, StepName};
+use ise_intune::integration::rotate::RenewedCertificate;
+use ise_intune::integration::steps::app_details;
 use ise_intune::ise_client::TrustedCertificateUpdate;
 use ise_intune_simulator::Simulator;
 use ise_intune_testkit::{self as sim, Configurator};
@@ -25,11 +26,12 @@ async fn onboarded(builder: ise_intune_simulator::SimulatorBuilder) -> Simulator
         .start()
         .await
         .expect("simulator");
-    let report = sim::onboarding(sim.info(), Configurator::Gui, true, Options::default())
-        .expect("pipeline")
-        .apply()
-        .await
-        .expect("onboarding");
+    let report = onboard::apply(
+        &sim::integration(sim.info(), Configurator::Gui, true, Options::default())
+            .expect("pipeline"),
+    )
+    .await
+    .expect("onboarding");
     assert!(report.complete, "{report:#?}");
     sim
 }
@@ -37,9 +39,14 @@ async fn onboarded(builder: ise_intune_simulator::SimulatorBuilder) -> Simulator
 /// The compliance client as `host` uses it: its own exported key.
 async fn as_node(sim: &Simulator, host: &str) -> ComplianceClient {
     let (ise, graph) = sim::clients(sim.info()).expect("clients");
-    let app = register_app(&graph, APP).await.expect("app").value;
+    let app = ise_intune::integration::steps::register_app(&graph, &APP.into(), None)
+        .await
+        .expect("app")
+        .value;
     let client_id = app_details(&graph, &app).client_id;
-    let admins = export_admin_certificates(&ise).await.expect("export").value;
+    let admins = ise_intune::integration::keys::admin_certificates(&ise)
+        .await
+        .expect("export");
     let admin = admins
         .iter()
         .find(|a| a.node.hostname == host)
@@ -159,9 +166,7 @@ fn private_key_exports(sim: &Simulator) -> u64 {
 async fn diagnose_without_keys(sim: &Simulator) -> Diagnosis {
     let mut o = quick();
     o.admin_key = AdminKey::None;
-    sim::onboarding(sim.info(), Configurator::Gui, true, o)
-        .expect("pipeline")
-        .doctor()
+    doctor::diagnose(&sim::integration(sim.info(), Configurator::Gui, true, o).expect("pipeline"))
         .await
         .expect("doctor runs")
 }
@@ -232,23 +237,23 @@ async fn devices_without_opt_in_are_read_as_the_automating_identity() {
     let before = private_key_exports(&sim);
     let mut o = quick();
     o.admin_key = AdminKey::None;
-    let onboarding = sim::onboarding(sim.info(), Configurator::Gui, true, o).expect("pipeline");
-    let intune = onboarding.compliance_client(None).await.expect("client");
+    let onboarding = sim::integration(sim.info(), Configurator::Gui, true, o).expect("pipeline");
+    let intune = compliance::client(&onboarding, None).await.expect("client");
     let devices = intune.noncompliant().await.expect("list");
     assert!(!devices.is_empty());
     assert!(matches!(
-        onboarding.compliance_client(Some("ise-psn")).await,
+        compliance::client(&onboarding, Some("ise-psn")).await,
         Err(Error::NodeKeyNotRequested { .. })
     ));
     assert_eq!(private_key_exports(&sim), before);
 }
 
-fn pipeline(sim: &Simulator) -> ise_intune::integration::pipeline::Onboarding {
-    sim::onboarding(sim.info(), Configurator::Gui, true, quick()).expect("pipeline")
+fn pipeline(sim: &Simulator) -> ise_intune::integration::Integration {
+    sim::integration(sim.info(), Configurator::Gui, true, quick()).expect("pipeline")
 }
 
 async fn diagnose(sim: &Simulator) -> Diagnosis {
-    pipeline(sim).doctor().await.expect("doctor runs")
+    doctor::diagnose(&pipeline(sim)).await.expect("doctor runs")
 }
 
 /// The (id, severity, node) of every error and warning.
@@ -268,14 +273,17 @@ fn finding<'a>(d: &'a Diagnosis, id: &'a str) -> &'a Finding {
 
 /// `onboard` repairs what doctor found: a run completes and doctor is clean again.
 async fn repaired_by_onboard(sim: &Simulator) {
-    let report = pipeline(sim).apply().await.expect("onboard");
+    let report = onboard::apply(&pipeline(sim)).await.expect("onboard");
     assert!(report.complete, "{report:#?}");
     let after = diagnose(sim).await;
     assert!(after.healthy(), "{:#?}", problems(&after));
 }
 
 async fn app_and_sp(graph: &graph_client::GraphClient) -> (String, String) {
-    let app = register_app(graph, APP).await.expect("app").value;
+    let app = ise_intune::integration::steps::register_app(graph, &APP.into(), None)
+        .await
+        .expect("app")
+        .value;
     (app.object_id, app.service_principal_id)
 }
 
@@ -372,10 +380,9 @@ async fn a_removed_node_key_is_named_and_onboard_uploads_it_again() {
     let sim = onboarded(Simulator::builder()).await;
     let (ise, graph) = sim::clients(sim.info()).expect("clients");
     let (app, _) = app_and_sp(&graph).await;
-    let psn = export_admin_certificates(&ise)
+    let psn = ise_intune::integration::keys::admin_certificates(&ise)
         .await
         .expect("export")
-        .value
         .into_iter()
         .find(|a| a.node.hostname == "ise-psn")
         .expect("psn");
@@ -552,17 +559,17 @@ async fn releases_without_the_compliance_api_are_named() {
 }
 
 /// A pipeline whose anchor set also holds the root the Microsoft hosts move to.
-fn pipeline_with_next_root(sim: &Simulator) -> ise_intune::integration::pipeline::Onboarding {
+fn pipeline_with_next_root(sim: &Simulator) -> ise_intune::integration::Integration {
     let (ise, graph) = sim::clients(sim.info()).expect("clients");
     let mut anchors = sim::anchors(sim.info(), true);
     anchors.add(sim::next_root_anchor(sim.info()).expect("anchor"));
-    ise_intune::integration::pipeline::Onboarding::new(
-        ise.clone(),
-        graph,
-        anchors,
-        std::sync::Arc::new(ise_intune_testkit::SimGuiConfigurator::new(ise)),
-        quick(),
-    )
+    ise_intune::integration::Integration::builder(ise.clone(), graph)
+        .anchors(anchors)
+        .configurator(std::sync::Arc::new(
+            ise_intune_testkit::SimGuiConfigurator::new(ise),
+        ))
+        .options(quick())
+        .build()
 }
 
 #[tokio::test]
@@ -583,10 +590,22 @@ async fn a_moved_microsoft_chain_is_found_and_trust_sync_fixes_it() {
     );
 
     // With an anchor set that does not know the new root: found, named, not fixed.
-    let unknown = pipeline(&sim)
-        .sync_trust_anchors(false)
-        .await
-        .expect("sync");
+    let unknown = match trust_sync::apply(&pipeline(&sim)).await {
+        Err(Error::Apply(failure)) => {
+            assert!(failure.written.is_empty(), "{failure}");
+            assert!(
+                failure.errors.iter().all(|(step, e)| *step
+                    == StepName::ImportTrustAnchors
+                    && matches!(e, Error::HostNotTrusted { .. })),
+                "{failure}"
+            );
+            match failure.report {
+                PartialReport::TrustSync(s) => s,
+                other => panic!("another workflow's report: {other:?}"),
+            }
+        }
+        other => panic!("a host ending at an unknown root must fail: {other:?}"),
+    };
     assert!(!unknown.ok() && !unknown.changed);
     assert!(
         unknown
@@ -605,7 +624,7 @@ async fn a_moved_microsoft_chain_is_found_and_trust_sync_fixes_it() {
     };
     let writes_before = writes();
     let next = pipeline_with_next_root(&sim);
-    let plan = next.sync_trust_anchors(true).await.expect("dry run");
+    let plan = trust_sync::plan(&next).await.expect("dry run");
     assert!(plan.changed && plan.ok());
     assert_eq!(
         plan.hosts
@@ -631,7 +650,7 @@ async fn a_moved_microsoft_chain_is_found_and_trust_sync_fixes_it() {
             .collect::<Vec<_>>()
     );
 
-    let done = next.sync_trust_anchors(false).await.expect("sync");
+    let done = trust_sync::apply(&next).await.expect("sync");
     assert!(done.ok() && done.changed, "{done:#?}");
     assert_eq!(writes(), writes_before + 1, "one import");
     assert_eq!(
@@ -639,10 +658,10 @@ async fn a_moved_microsoft_chain_is_found_and_trust_sync_fixes_it() {
         Ok(()),
         "Test Connection passes again"
     );
-    let after = next.doctor().await.expect("doctor");
+    let after = doctor::diagnose(&next).await.expect("doctor");
     assert!(after.healthy(), "{:#?}", problems(&after));
     // Nothing removed: the old root is still there, and a second sync writes nothing.
-    let again = next.sync_trust_anchors(false).await.expect("again");
+    let again = trust_sync::apply(&next).await.expect("again");
     assert!(!again.changed);
     assert_eq!(writes(), writes_before + 1);
     assert!(
@@ -669,10 +688,9 @@ async fn rotation_keeps_test_connection_working_and_removes_the_old_key_last() {
             .filter_map(|k| k.thumbprint_hex())
             .collect::<Vec<_>>()
     };
-    let old_psn = export_admin_certificates(&ise)
+    let old_psn = ise_intune::integration::keys::admin_certificates(&ise)
         .await
         .expect("export")
-        .value
         .into_iter()
         .find(|a| a.node.hostname == "ise-psn")
         .expect("psn")
@@ -705,18 +723,12 @@ async fn rotation_keeps_test_connection_working_and_removes_the_old_key_last() {
     let new_psn = renewed[0].certificate.sha1().to_hex();
     let rotation = pipeline(&sim);
 
-    let dry = rotation
-        .rotate_admin_certificate(&renewed, true)
-        .await
-        .expect("dry run");
+    let dry = rotate::plan(&rotation, &renewed).await.expect("dry run");
     assert_eq!(dry.outcome, Outcome::ManualActionRequired);
     assert_eq!(dry.added, vec![new_psn.clone()]);
     assert_eq!(keys().await.len(), 3, "a dry run writes nothing");
 
-    let first = rotation
-        .rotate_admin_certificate(&renewed, false)
-        .await
-        .expect("first");
+    let first = rotate::apply(&rotation, &renewed).await.expect("first");
     assert_eq!(first.outcome, Outcome::ManualActionRequired);
     assert!(first.removed.is_empty());
     let now = keys().await;
@@ -731,10 +743,7 @@ async fn rotation_keeps_test_connection_working_and_removes_the_old_key_last() {
     sim.activate_staged_certificate("ise-psn")
         .expect("activate");
 
-    let second = rotation
-        .rotate_admin_certificate(&[], false)
-        .await
-        .expect("second");
+    let second = rotate::apply(&rotation, &[]).await.expect("second");
     assert_eq!(second.outcome, Outcome::Updated, "{second:#?}");
     assert!(second.verification.as_ref().is_some_and(|v| v.ok));
     assert_eq!(second.removed, vec![old_psn.clone()]);
@@ -745,10 +754,7 @@ async fn rotation_keeps_test_connection_working_and_removes_the_old_key_last() {
         "after the old key's removal"
     );
 
-    let third = rotation
-        .rotate_admin_certificate(&[], false)
-        .await
-        .expect("third");
+    let third = rotate::apply(&rotation, &[]).await.expect("third");
     assert_eq!(third.outcome, Outcome::Unchanged);
 
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -787,10 +793,23 @@ async fn a_rotation_that_fails_verification_removes_nothing() {
         .await
         .expect("keys")
         .len();
-    let r = pipeline(&sim)
-        .rotate_admin_certificate(&[], false)
-        .await
-        .expect("rotation runs");
+    let r = match rotate::apply(&pipeline(&sim), &[]).await {
+        Err(Error::Apply(failure)) => {
+            assert!(
+                matches!(
+                    failure.errors.as_slice(),
+                    [(StepName::CycleMdmServer, Error::MdmConfiguration { .. })]
+                ),
+                "{failure}"
+            );
+            assert_eq!(failure.written.len(), 1, "{failure}");
+            match failure.report {
+                PartialReport::Rotate(r) => r,
+                other => panic!("another workflow's report: {other:?}"),
+            }
+        }
+        other => panic!("a rotation failing verification must fail: {other:?}"),
+    };
     assert_eq!(r.outcome, Outcome::Failed);
     assert!(r.removed.is_empty());
     let after = graph

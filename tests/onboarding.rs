@@ -1,14 +1,16 @@
 //! End-to-end: the library's onboarding pipeline against the simulator.
 
+use ise_intune::integration::{onboard, verify};
 use std::time::Duration;
 
 use ise_intune::integration::Error;
+use ise_intune::integration::Integration;
+use ise_intune::integration::keys::AdminKey;
 use ise_intune::integration::mdm::{ManualChecklist, MdmServerConfigurator, MdmServerSettings};
 use ise_intune::integration::outcome::{CheckName, Outcome, StepName};
-use ise_intune::integration::pipeline::Onboarding;
-use ise_intune::integration::pipeline::{Options, Report};
 use ise_intune::integration::steps::app_details;
-use ise_intune::integration::verify::{AdminKey, VerifyInput, verify_connection};
+use ise_intune::integration::verify::{VerifyInput, verify_connection};
+use ise_intune::integration::{context::Options, onboard::Report};
 use ise_intune_simulator::{SeedApp, Simulator};
 use ise_intune_testkit::{self as sim, Configurator, SimGuiConfigurator};
 use serde_json::Value;
@@ -35,10 +37,10 @@ fn outcomes(report: &Report) -> Vec<(&'static str, Outcome)> {
 
 /// The pipeline against `sim` with the simulated operator and every anchor, opted in
 /// to the checks that act as a node (the full reproduction of Test Connection).
-fn gui_pipeline(sim: &Simulator) -> ise_intune::integration::pipeline::Onboarding {
+fn gui_pipeline(sim: &Simulator) -> ise_intune::integration::Integration {
     let mut options = Options::default();
     options.admin_key = AdminKey::ExportFromIse;
-    sim::onboarding(sim.info(), Configurator::Gui, true, options).expect("pipeline")
+    sim::integration(sim.info(), Configurator::Gui, true, options).expect("pipeline")
 }
 
 fn private_key_exports(sim: &Simulator) -> u64 {
@@ -50,9 +52,9 @@ fn private_key_exports(sim: &Simulator) -> u64 {
 #[tokio::test]
 async fn without_opt_in_no_private_key_leaves_ise_and_the_verdict_stands() {
     let sim = simulator("3.3.0.430", 2).await;
-    let onboarding =
-        sim::onboarding(sim.info(), Configurator::Gui, true, Options::default()).expect("pipeline");
-    let report = onboarding.apply().await.expect("run");
+    let onboarding = sim::integration(sim.info(), Configurator::Gui, true, Options::default())
+        .expect("pipeline");
+    let report = onboard::apply(&onboarding).await.expect("run");
     assert!(report.complete, "{report:#?}");
     assert_eq!(private_key_exports(&sim), 0);
     assert_eq!(
@@ -87,13 +89,10 @@ async fn without_opt_in_no_private_key_leaves_ise_and_the_verdict_stands() {
         not_checked.detail
     );
     // Verification alone, then with the opt-in: the same verdict, now as each node.
-    let again = onboarding.verify().await.expect("verify");
+    let again = verify::verify(&onboarding).await.expect("verify");
     assert!(again.ok, "{again:#?}");
     assert_eq!(private_key_exports(&sim), 0);
-    let as_node = onboarding
-        .clone()
-        .with_admin_key(AdminKey::ExportFromIse)
-        .verify()
+    let as_node = verify::verify(&onboarding.clone().with_admin_key(AdminKey::ExportFromIse))
         .await
         .expect("verify as node");
     assert!(as_node.ok, "{as_node:#?}");
@@ -105,11 +104,11 @@ async fn without_opt_in_no_private_key_leaves_ise_and_the_verdict_stands() {
 #[tokio::test]
 async fn without_opt_in_an_unregistered_node_certificate_fails_verification() {
     let sim = simulator("3.3.0.430", 2).await;
-    let onboarding =
-        sim::onboarding(sim.info(), Configurator::Gui, true, Options::default()).expect("pipeline");
-    assert!(onboarding.apply().await.expect("run").complete);
+    let onboarding = sim::integration(sim.info(), Configurator::Gui, true, Options::default())
+        .expect("pipeline");
+    assert!(onboard::apply(&onboarding).await.expect("run").complete);
     sim.renew_admin_certificate("ise-psn", 365).expect("renew");
-    let report = onboarding.verify().await.expect("verify");
+    let report = verify::verify(&onboarding).await.expect("verify");
     assert!(!report.ok);
     let failed: Vec<(Option<&str>, &str)> = report
         .checks
@@ -135,7 +134,7 @@ fn remote_writes(sim: &Simulator) -> Vec<String> {
 async fn fresh_onboarding_then_a_rerun_that_writes_nothing() {
     let sim = simulator("3.3.0.430", 2).await;
     let onboarding = gui_pipeline(&sim);
-    let first = onboarding.apply().await.expect("first run");
+    let first = onboard::apply(&onboarding).await.expect("first run");
     assert!(first.complete, "{first:#?}");
     use Outcome::*;
     assert_eq!(
@@ -236,7 +235,7 @@ async fn fresh_onboarding_then_a_rerun_that_writes_nothing() {
     );
 
     sim.clear_request_log();
-    let second = onboarding.apply().await.expect("second run");
+    let second = onboard::apply(&onboarding).await.expect("second run");
     assert!(second.complete);
     assert_eq!(second.requests.writes, 0, "{second:#?}");
     assert!(
@@ -261,7 +260,7 @@ async fn an_app_with_two_unrelated_keys_keeps_them() {
         .await
         .expect("sim");
     let onboarding = gui_pipeline(&sim);
-    let report = onboarding.apply().await.expect("run");
+    let report = onboard::apply(&onboarding).await.expect("run");
     assert!(report.complete, "{report:#?}");
     assert_eq!(
         report.steps[1].outcome,
@@ -305,7 +304,7 @@ async fn trusted_certificates_already_in_ise_are_kept() {
         .expect("list")
         .clone();
     let onboarding = gui_pipeline(&sim);
-    let report = onboarding.apply().await.expect("run");
+    let report = onboard::apply(&onboarding).await.expect("run");
     assert!(report.complete, "{report:#?}");
     let after: Vec<Value> = sim.snapshot()["ise"]["trustedCertificates"]
         .as_array()
@@ -371,8 +370,8 @@ async fn releases_without_graph_or_the_compliance_api_are_refused_before_any_wri
         let sim = simulator(version, patch).await;
         let onboarding = gui_pipeline(&sim);
         for result in [
-            onboarding.plan().await.map(drop),
-            onboarding.apply().await.map(drop),
+            onboard::plan(&onboarding).await.map(drop),
+            onboard::apply(&onboarding).await.map(drop),
         ] {
             match result {
                 Err(
@@ -406,7 +405,7 @@ async fn releases_get_their_audiences_and_pass_test_connection() {
     ] {
         let sim = simulator(version, patch).await;
         let onboarding = gui_pipeline(&sim);
-        let report = onboarding.apply().await.expect("run");
+        let report = onboard::apply(&onboarding).await.expect("run");
         assert!(report.complete, "{version} p{patch}: {report:#?}");
         assert_eq!(sim.mdm_servers()[0].token_audience, audience);
         assert!(
@@ -420,9 +419,9 @@ async fn releases_get_their_audiences_and_pass_test_connection() {
 async fn without_the_root_import_ise_and_verification_name_the_problem() {
     let sim = simulator("3.3.0.430", 2).await;
     // Only the built-in (real) anchors: the simulator's root is not imported.
-    let onboarding = sim::onboarding(sim.info(), Configurator::Gui, false, Options::default())
+    let onboarding = sim::integration(sim.info(), Configurator::Gui, false, Options::default())
         .expect("pipeline");
-    match onboarding.apply().await {
+    match onboard::apply(&onboarding).await {
         Err(Error::Apply(failure)) => {
             match failure.errors.as_slice() {
                 [(StepName::ConfigureMdmServer, Error::MdmConfiguration { message })] => {
@@ -431,13 +430,15 @@ async fn without_the_root_import_ise_and_verification_name_the_problem() {
                 other => panic!("unexpected errors: {other:?}"),
             }
             // The failed run still says what it did and what it wrote.
-            assert_eq!(failure.report.ise_version, "3.3.0.430 patch 2");
-            assert_eq!(failure.report.errors[0].step, StepName::ConfigureMdmServer);
+            let report = failure.onboard_report().expect("onboarding's report");
+            assert_eq!(report.ise_version, "3.3.0.430 patch 2");
+            assert_eq!(report.errors[0].step, StepName::ConfigureMdmServer);
             assert!(
-                failure.report.written[0].starts_with("register_app (created): application"),
+                report.written[0].starts_with("register_app (created): application"),
                 "{:?}",
-                failure.report.written
+                report.written
             );
+            assert_eq!(failure.written, report.written);
             let json = serde_json::to_value(&failure.report).expect("json");
             assert_eq!(json["errors"][0]["step"], "configure_mdm_server");
         }
@@ -449,7 +450,7 @@ async fn without_the_root_import_ise_and_verification_name_the_problem() {
     );
 
     let (ise, graph) = sim::clients(sim.info()).expect("clients");
-    let app = ise_intune::integration::steps::register_app(&graph, APP)
+    let app = ise_intune::integration::steps::register_app(&graph, &APP.into(), None)
         .await
         .expect("app")
         .value;
@@ -518,9 +519,9 @@ async fn without_the_root_import_ise_and_verification_name_the_problem() {
 #[tokio::test]
 async fn after_manual_action_a_second_run_completes() {
     let sim = simulator("3.2.0.542", 4).await;
-    let manual = sim::onboarding(sim.info(), Configurator::Manual, true, Options::default())
+    let manual = sim::integration(sim.info(), Configurator::Manual, true, Options::default())
         .expect("pipeline");
-    let first = manual.apply().await.expect("first run");
+    let first = onboard::apply(&manual).await.expect("first run");
     assert!(!first.complete);
     let step = first
         .steps
@@ -537,15 +538,14 @@ async fn after_manual_action_a_second_run_completes() {
 
     // The operator follows the checklist in ISE's GUI.
     let (ise, graph) = sim::clients(sim.info()).expect("clients");
-    let app = ise_intune::integration::steps::register_app(&graph, APP)
+    let app = ise_intune::integration::steps::register_app(&graph, &APP.into(), None)
         .await
         .expect("app")
         .value;
     let details = app_details(&graph, &app);
-    let node_keys: Vec<String> = ise_intune::integration::steps::export_admin_certificates(&ise)
+    let node_keys: Vec<String> = ise_intune::integration::keys::admin_certificates(&ise)
         .await
         .expect("export")
-        .value
         .iter()
         .map(|a| a.certificate.sha1().to_hex())
         .collect();
@@ -566,32 +566,33 @@ async fn after_manual_action_a_second_run_completes() {
 
     // ISE has no API to read the entry: without the operator's confirmation the step
     // still waits, whatever mdmInfo says.
-    let second = manual.apply().await.expect("second run");
+    let second = onboard::apply(&manual).await.expect("second run");
     assert!(!second.complete);
     assert!(checklist.contains(&format!("mdm_confirmed = \"{}\"", settings.fingerprint())));
 
     let confirmed = |fingerprint: String| {
         let (ise, graph) = sim::clients(sim.info()).expect("clients");
-        Onboarding::new(
-            ise.clone(),
-            graph,
-            sim::anchors(sim.info(), true),
-            std::sync::Arc::new(ManualChecklist::new(ise).confirmed(Some(fingerprint))),
-            Options::default(),
-        )
+        Integration::builder(ise.clone(), graph)
+            .anchors(sim::anchors(sim.info(), true))
+            .configurator(std::sync::Arc::new(
+                ManualChecklist::new(ise).confirmed(Some(fingerprint)),
+            ))
+            .options(Options::default())
+            .build()
     };
     // A confirmation of other settings (another client id) names what changed.
     let mut stale = settings.clone();
     stale.client_id = "00000000-0000-0000-0000-000000000000".into();
-    let third = confirmed(stale.fingerprint()).apply().await.expect("stale");
+    let third = onboard::apply(&confirmed(stale.fingerprint()))
+        .await
+        .expect("stale");
     let todo = third.manual_action.expect("still manual");
     assert!(
         todo.contains("changed since they were confirmed: Client ID."),
         "{todo}"
     );
 
-    let fourth = confirmed(settings.fingerprint())
-        .apply()
+    let fourth = onboard::apply(&confirmed(settings.fingerprint()))
         .await
         .expect("confirmed run");
     assert!(fourth.complete, "{fourth:#?}");
@@ -643,7 +644,7 @@ fn sha1_hex(der: &[u8]) -> String {
 async fn plan_reads_and_writes_nothing() {
     let sim = simulator("3.3.0.430", 2).await;
     let onboarding = gui_pipeline(&sim);
-    let plan = onboarding.plan().await.expect("plan");
+    let plan = onboard::plan(&onboarding).await.expect("plan");
     let changes: Vec<(&str, &str)> = plan
         .iter()
         .map(|p| (p.step.as_str(), p.outcome.planned()))
@@ -693,7 +694,7 @@ async fn two_applications_with_the_name_are_ambiguous() {
         .await
         .expect("sim");
     let (_, graph) = sim::clients(sim.info()).expect("clients");
-    match ise_intune::integration::steps::register_app(&graph, APP).await {
+    match ise_intune::integration::steps::register_app(&graph, &APP.into(), None).await {
         Err(Error::AmbiguousApplication {
             name,
             count,
@@ -719,11 +720,11 @@ async fn two_applications_with_the_name_are_ambiguous() {
         .to_owned();
     graph
         .application(first)
-        .add_certificate(&ise_intune::integration::steps::certificate_key(&admin))
+        .add_certificate(&ise_intune::integration::decide::certificate_key(&admin))
         .await
         .expect("key added");
     let onboarding = gui_pipeline(&sim);
-    match onboarding.apply().await {
+    match onboard::apply(&onboarding).await {
         Err(Error::Apply(failure)) => match failure.errors.as_slice() {
             [(StepName::RegisterApp, e @ Error::AmbiguousApplication { candidates, .. })] => {
                 let marked: Vec<Option<bool>> =
@@ -740,17 +741,17 @@ async fn two_applications_with_the_name_are_ambiguous() {
 #[tokio::test]
 async fn a_registered_key_with_another_name_is_reported() {
     use ise_intune::graph_client::CertificateKey;
-    use ise_intune::integration::steps::{
-        export_admin_certificate, register_app, upload_certificate,
-    };
+    use ise_intune::integration::keys::admin_certificates;
+    use ise_intune::integration::steps::upload_certificates;
     let sim = simulator("3.3.0.430", 2).await;
     let (ise, graph) = sim::clients(sim.info()).expect("clients");
-    let app = register_app(&graph, APP).await.expect("app").value;
-    let cert = export_admin_certificate(&ise)
+    let app = ise_intune::integration::steps::register_app(&graph, &APP.into(), None)
         .await
-        .expect("export")
-        .value
-        .certificate;
+        .expect("app")
+        .value;
+    let cert = admin_certificates(&ise).await.expect("export")[0]
+        .certificate
+        .clone();
     graph
         .application(app.object_id.clone())
         .add_certificate(&CertificateKey {
@@ -761,7 +762,7 @@ async fn a_registered_key_with_another_name_is_reported() {
         })
         .await
         .expect("key added by hand");
-    match upload_certificate(&graph, &app, &cert).await {
+    match upload_certificates(&graph, &app, &[&cert]).await {
         Err(Error::KeyNameMismatch { expected, found }) => {
             assert_eq!(expected, format!("CN={}", cert.common_name().expect("cn")));
             assert_eq!(found, "CN=someone else");
@@ -775,8 +776,8 @@ async fn plan_predicts_what_apply_reports() {
     let sim = simulator("3.3.0.430", 2).await;
     let onboarding = gui_pipeline(&sim);
     for run in ["first", "second"] {
-        let plan = onboarding.plan().await.expect("plan");
-        let report = onboarding.apply().await.expect("apply");
+        let plan = onboard::plan(&onboarding).await.expect("plan");
+        let report = onboard::apply(&onboarding).await.expect("apply");
         assert!(report.complete, "{run}: {report:#?}");
         for planned in &plan {
             let applied = report
@@ -803,7 +804,8 @@ async fn report_json_keys_are_stable() {
     }
     let sim = simulator("3.3.0.430", 2).await;
     let onboarding = gui_pipeline(&sim);
-    let report = serde_json::to_value(onboarding.apply().await.expect("run")).expect("json");
+    let report =
+        serde_json::to_value(onboard::apply(&onboarding).await.expect("run")).expect("json");
     assert_eq!(
         keys(&report),
         [
@@ -871,7 +873,7 @@ async fn a_friendly_name_clash_still_ends_with_the_root_trusted() {
         .await
         .expect("simulator");
     let onboarding = gui_pipeline(&sim);
-    let report = onboarding.apply().await.expect("run");
+    let report = onboard::apply(&onboarding).await.expect("run");
     assert!(report.complete, "{report:#?}");
     let g1 = builtin
         .get("DigiCert Global Root CA")
@@ -925,7 +927,7 @@ async fn a_friendly_name_clash_still_ends_with_the_root_trusted() {
         .expect("step");
     assert_eq!(step.outcome, Outcome::Created);
     // A second run changes nothing.
-    let again = onboarding.apply().await.expect("second run");
+    let again = onboard::apply(&onboarding).await.expect("second run");
     assert_eq!(again.requests.writes, 0, "{again:#?}");
 }
 
@@ -942,7 +944,7 @@ async fn shared_and_standalone_deployments() {
             .await
             .expect("simulator");
         let onboarding = gui_pipeline(&sim);
-        let report = onboarding.apply().await.expect("run");
+        let report = onboard::apply(&onboarding).await.expect("run");
         assert!(
             report.complete,
             "{nodes} nodes, shared {shared}: {report:#?}"
@@ -969,12 +971,12 @@ async fn a_policy_service_node_queries_intune_with_its_own_key() {
     use ise_intune::graph_client::{
         AssertionAlgorithm, ClientCertificate, Credentials, TokenAudience,
     };
-    use ise_intune::integration::verify::decrypt_pkcs8_pem;
+    use ise_intune::integration::keys::decrypt_pkcs8_pem;
     use ise_intune::ise_client::{ExportKind, SecretString};
 
     let sim = simulator("3.3.0.430", 2).await;
     let onboarding = gui_pipeline(&sim);
-    let report = onboarding.apply().await.expect("run");
+    let report = onboard::apply(&onboarding).await.expect("run");
     assert!(report.complete, "{report:#?}");
     let client_id = report.steps[1]
         .detail
@@ -986,10 +988,9 @@ async fn a_policy_service_node_queries_intune_with_its_own_key() {
 
     // The policy service node's own certificate and key, exported from ISE.
     let (ise, graph) = sim::clients(sim.info()).expect("clients");
-    let psn = ise_intune::integration::steps::export_admin_certificates(&ise)
+    let psn = ise_intune::integration::keys::admin_certificates(&ise)
         .await
         .expect("export")
-        .value
         .into_iter()
         .find(|a| a.node.hostname == "ise-psn")
         .expect("policy service node");
@@ -1080,18 +1081,18 @@ async fn ecdsa_admin_certificates_are_refused_before_any_write() {
         .await
         .expect("simulator");
     let onboarding = gui_pipeline(&sim);
-    match onboarding.plan().await {
+    match onboard::plan(&onboarding).await {
         Err(Error::NonRsaAdminCertificate { node, algorithm }) => {
             assert_eq!((node.as_str(), algorithm.as_str()), ("ise-pan", "EC"));
         }
         other => panic!("plan: unexpected {other:?}"),
     }
-    match onboarding.apply().await {
+    match onboard::apply(&onboarding).await {
         Err(Error::Apply(failure)) => match failure.errors.as_slice() {
             [(StepName::ExportAdminCertificate, e @ Error::NonRsaAdminCertificate { .. })] => {
                 let text = e.to_string();
                 assert!(text.contains("key type RSA"), "{text}");
-                assert!(failure.report.written.is_empty());
+                assert!(failure.written.is_empty());
             }
             other => panic!("unexpected errors: {other:?}"),
         },

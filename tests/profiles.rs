@@ -8,11 +8,12 @@
 //!   the next run completes;
 //! * full — plus `AppRoleAssignment.ReadWrite.All`: onboard completes alone.
 
+use ise_intune::integration::{doctor, onboard};
 use std::time::Duration;
 
 use ise_intune::integration::doctor::{Severity, ids};
 use ise_intune::integration::outcome::Outcome;
-use ise_intune::integration::pipeline::{Onboarding, Options};
+use ise_intune::integration::{Integration, context::Options};
 use ise_intune_simulator::Simulator;
 use ise_intune_testkit::{self as sim, Configurator};
 
@@ -25,10 +26,10 @@ async fn simulator(roles: &[&str]) -> Simulator {
         .expect("simulator")
 }
 
-fn pipeline(sim: &Simulator) -> Onboarding {
+fn pipeline(sim: &Simulator) -> Integration {
     let mut o = Options::default();
     o.propagation_wait = Duration::from_secs(2);
-    sim::onboarding(sim.info(), Configurator::Gui, true, o).expect("pipeline")
+    sim::integration(sim.info(), Configurator::Gui, true, o).expect("pipeline")
 }
 
 fn graph_writes(sim: &Simulator) -> usize {
@@ -45,9 +46,9 @@ async fn full_profile_onboards_alone_and_doctor_says_so() {
         "AppRoleAssignment.ReadWrite.All",
     ])
     .await;
-    let report = pipeline(&sim).apply().await.expect("onboard");
+    let report = onboard::apply(&pipeline(&sim)).await.expect("onboard");
     assert!(report.complete, "{report:#?}");
-    let d = pipeline(&sim).doctor().await.expect("doctor");
+    let d = doctor::diagnose(&pipeline(&sim)).await.expect("doctor");
     let profile = d.with_id(ids::IDENTITY_PROFILE).next().expect("profile");
     assert_eq!(
         profile.summary,
@@ -62,7 +63,7 @@ async fn full_profile_onboards_alone_and_doctor_says_so() {
 #[tokio::test]
 async fn operator_profile_asks_an_administrator_for_consent_then_completes() {
     let sim = simulator(&["Application.ReadWrite.OwnedBy"]).await;
-    let first = pipeline(&sim).apply().await.expect("first run");
+    let first = onboard::apply(&pipeline(&sim)).await.expect("first run");
     assert!(!first.complete);
     let step = first
         .steps
@@ -106,7 +107,7 @@ async fn operator_profile_asks_an_administrator_for_consent_then_completes() {
     );
     // A second run before consent changes nothing and asks again.
     let before = graph_writes(&sim);
-    let again = pipeline(&sim).apply().await.expect("second run");
+    let again = onboard::apply(&pipeline(&sim)).await.expect("second run");
     assert!(!again.complete);
     assert!(again.manual_action.is_some_and(|m| m.contains(&url)));
     let denied = sim
@@ -121,9 +122,11 @@ async fn operator_profile_asks_an_administrator_for_consent_then_completes() {
     // The administrator's click, then the run completes.
     assert_eq!(sim.admin_consent(&client_id).expect("consent"), 2);
     tokio::time::sleep(Duration::from_millis(150)).await;
-    let done = pipeline(&sim).apply().await.expect("after consent");
+    let done = onboard::apply(&pipeline(&sim))
+        .await
+        .expect("after consent");
     assert!(done.complete, "{done:#?}");
-    let d = pipeline(&sim).doctor().await.expect("doctor");
+    let d = doctor::diagnose(&pipeline(&sim)).await.expect("doctor");
     assert_eq!(
         d.with_id(ids::IDENTITY_PROFILE)
             .next()
@@ -141,11 +144,18 @@ async fn monitor_profile_reads_everything_and_names_what_it_cannot() {
         "Application.Read.All",
     ])
     .await;
-    assert!(pipeline(&sim).apply().await.expect("onboard").complete);
+    assert!(
+        onboard::apply(&pipeline(&sim))
+            .await
+            .expect("onboard")
+            .complete
+    );
     sim.set_automation_roles(&["Application.Read.All"])
         .expect("roles");
     let before = graph_writes(&sim);
-    let d = pipeline(&sim).doctor().await.expect("doctor runs");
+    let d = doctor::diagnose(&pipeline(&sim))
+        .await
+        .expect("doctor runs");
     assert!(!d.has_errors(), "{:#?}", d.findings);
     assert_eq!(
         d.with_id(ids::IDENTITY_PROFILE)
@@ -158,6 +168,6 @@ async fn monitor_profile_reads_everything_and_names_what_it_cannot() {
     assert_eq!(sample.severity, Severity::Warning);
     assert!(sample.remediation.contains("get_device_compliance"));
     // Plan reads only and works; apply is refused as Graph refuses it.
-    pipeline(&sim).plan().await.expect("plan");
+    onboard::plan(&pipeline(&sim)).await.expect("plan");
     assert_eq!(graph_writes(&sim), before);
 }

@@ -8,6 +8,9 @@
 //! Exit status: 0 healthy or complete; 1 failed, or an error finding; 2 usage; 3 a
 //! person must act (manual step).
 
+use intune_integration::{
+    ApplyFailure, PartialReport, compliance, doctor, onboard, rotate, trust_sync,
+};
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -21,12 +24,11 @@ use intune_integration::certs::Certificate;
 use intune_integration::config::IntegrationConfig;
 use intune_integration::doctor::{Diagnosis, Severity};
 use intune_integration::fleet::{self, Inventory, Pair, PairOutcome, Target};
-use intune_integration::maintenance::RenewedCertificate;
-use intune_integration::mdm::{ManualChecklist, MdmServerConfigurator};
+use intune_integration::keys::AdminKey;
 use intune_integration::outcome::Outcome;
-use intune_integration::pipeline::{Onboarding, Options};
-use intune_integration::verify::AdminKey;
+use intune_integration::rotate::RenewedCertificate;
 use intune_integration::{Error, ErrorKind};
+use intune_integration::{Integration, context::Options};
 use ise_intune_simulator::{SimInfo, Simulator};
 use ise_intune_testkit::Configurator;
 
@@ -197,7 +199,7 @@ fn device_id(value: &str) -> Result<String, String> {
 
 /// What the command runs against; keeps an embedded simulator alive.
 struct Context {
-    onboarding: Onboarding,
+    onboarding: Integration,
     _sim: Option<Simulator>,
 }
 
@@ -210,27 +212,30 @@ fn extra_anchors(paths: &[PathBuf]) -> Result<Vec<TrustAnchor>, Error> {
             let name = cert
                 .common_name()
                 .unwrap_or_else(|| p.display().to_string());
-            TrustAnchor::new(name, format!("added with --anchor {}", p.display()), cert)
+            Ok(TrustAnchor::new(
+                name,
+                format!("added with --anchor {}", p.display()),
+                cert,
+            )?)
         })
         .collect()
 }
 
 /// The pipeline for a configuration file (manual checklist for step 6).
-fn from_config(path: &Path, anchors: &[TrustAnchor]) -> Result<Onboarding, Error> {
+fn from_config(path: &Path, anchors: &[TrustAnchor]) -> Result<Integration, Error> {
     onboarding_for(IntegrationConfig::load(path)?, anchors)
 }
 
 /// The pipeline for a configuration already read.
-fn onboarding_for(config: IntegrationConfig, anchors: &[TrustAnchor]) -> Result<Onboarding, Error> {
-    let confirmed = config.mdm_confirmed.clone();
-    let onboarding = Onboarding::from_config(&config, |ise| {
-        Arc::new(ManualChecklist::new(ise).confirmed(confirmed)) as Arc<dyn MdmServerConfigurator>
-    })?;
-    Ok(with_anchors(onboarding, anchors))
+fn onboarding_for(
+    config: IntegrationConfig,
+    anchors: &[TrustAnchor],
+) -> Result<Integration, Error> {
+    Ok(with_anchors(Integration::from_config(&config)?, anchors))
 }
 
 /// The pipeline for a running simulator (its GUI surface for step 6).
-fn from_sim_info(path: &Path, anchors: &[TrustAnchor]) -> Result<Onboarding, Error> {
+fn from_sim_info(path: &Path, anchors: &[TrustAnchor]) -> Result<Integration, Error> {
     let text = intune_integration::files::read_text(path)?;
     let info: SimInfo = serde_json::from_str(&text).map_err(|e| Error::Config {
         what: format!(
@@ -241,12 +246,12 @@ fn from_sim_info(path: &Path, anchors: &[TrustAnchor]) -> Result<Onboarding, Err
         ),
     })?;
     Ok(with_anchors(
-        ise_intune_testkit::onboarding(&info, Configurator::Gui, true, Options::default())?,
+        ise_intune_testkit::integration(&info, Configurator::Gui, true, Options::default())?,
         anchors,
     ))
 }
 
-fn with_anchors(onboarding: Onboarding, extra: &[TrustAnchor]) -> Onboarding {
+fn with_anchors(onboarding: Integration, extra: &[TrustAnchor]) -> Integration {
     if extra.is_empty() {
         return onboarding;
     }
@@ -254,17 +259,15 @@ fn with_anchors(onboarding: Onboarding, extra: &[TrustAnchor]) -> Onboarding {
     for a in extra {
         set.add(a.clone());
     }
-    Onboarding::new(
-        onboarding.ise().clone(),
-        onboarding.graph().clone(),
-        set,
-        onboarding.configurator(),
-        onboarding.options().clone(),
-    )
+    Integration::builder(onboarding.ise().clone(), onboarding.graph().clone())
+        .anchors(set)
+        .configurator(onboarding.configurator())
+        .options(onboarding.options().clone())
+        .build()
 }
 
 /// `--as-node` asks for the nodes' keys from ISE, unless a key file is configured.
-fn with_key_choice(onboarding: Onboarding, as_node: bool) -> Onboarding {
+fn with_key_choice(onboarding: Integration, as_node: bool) -> Integration {
     if as_node && !onboarding.options().admin_key.acts_as_node() {
         onboarding.with_admin_key(AdminKey::ExportFromIse)
     } else {
@@ -341,7 +344,7 @@ fn print_json(value: &impl serde::Serialize) -> Result<(), Box<dyn std::error::E
 
 async fn onboard(cli: &Cli, ctx: &Context, plan: bool) -> Result<u8, Box<dyn std::error::Error>> {
     if plan {
-        let plan = ctx.onboarding.plan().await?;
+        let plan = onboard::plan(&ctx.onboarding).await?;
         if cli.json {
             print_json(&serde_json::json!({ "plan": plan }))?;
         } else {
@@ -365,7 +368,7 @@ async fn onboard(cli: &Cli, ctx: &Context, plan: bool) -> Result<u8, Box<dyn std
             .clone()
             .with_progress(Arc::new(|step| println!("{}", step.render()))),
     };
-    let result = onboarding.apply().await;
+    let result = onboard::apply(&onboarding).await;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -375,7 +378,9 @@ async fn onboard(cli: &Cli, ctx: &Context, plan: bool) -> Result<u8, Box<dyn std
             if cli.json {
                 print_json(&failure.report)?;
             } else {
-                print!("{}", failure.report.render_summary());
+                if let Some(report) = failure.onboard_report() {
+                    print!("{}", report.render_summary());
+                }
                 for (step, e) in &failure.errors {
                     eprintln!("error in {step}: {e}");
                 }
@@ -443,7 +448,7 @@ fn print_diagnosis(d: &Diagnosis) {
 }
 
 async fn doctor(cli: &Cli, ctx: &Context) -> Result<u8, Box<dyn std::error::Error>> {
-    let d = spinning(cli, "diagnosing", ctx.onboarding.doctor()).await?;
+    let d = spinning(cli, "diagnosing", doctor::diagnose(&ctx.onboarding)).await?;
     if cli.json {
         print_json(&d)?;
     } else {
@@ -473,12 +478,17 @@ async fn rotate(
     dry_run: bool,
 ) -> Result<u8, Box<dyn std::error::Error>> {
     let renewed = parse_renewed(renewed)?;
-    let r = spinning(
-        cli,
-        "rotating",
-        ctx.onboarding.rotate_admin_certificate(&renewed, dry_run),
-    )
-    .await?;
+    let run = async {
+        if dry_run {
+            rotate::plan(&ctx.onboarding, &renewed).await
+        } else {
+            rotate::apply(&ctx.onboarding, &renewed).await
+        }
+    };
+    let (r, failed) = partial(spinning(cli, "rotating", run).await, |p| match p {
+        PartialReport::Rotate(r) => Some(r),
+        _ => None,
+    })?;
     if cli.json {
         print_json(&r)?;
     } else {
@@ -498,10 +508,40 @@ async fn rotate(
         }
     }
     Ok(match r.outcome {
+        _ if failed => 1,
         Outcome::Updated | Outcome::Unchanged | Outcome::Created => 0,
         Outcome::ManualActionRequired => EXIT_MANUAL,
         _ => 1,
     })
+}
+
+/// A workflow's report, and whether its apply failed after writing: a failure carrying
+/// the workflow's partial report (picked by `pick`) is printed like a report and exits
+/// 1; any other error is returned.
+fn partial<T>(
+    result: Result<T, Error>,
+    pick: fn(PartialReport) -> Option<T>,
+) -> Result<(T, bool), Error> {
+    match result {
+        Ok(r) => Ok((r, false)),
+        Err(Error::Apply(failure)) => {
+            let ApplyFailure { report, errors, .. } = *failure;
+            for (step, e) in &errors {
+                eprintln!("error in {step}: {e}");
+            }
+            match pick(report) {
+                Some(r) => Ok((r, true)),
+                None => Err(errors
+                    .into_iter()
+                    .next()
+                    .map(|(_, e)| e)
+                    .unwrap_or(Error::Config {
+                        what: "a workflow failed without an error".into(),
+                    })),
+            }
+        }
+        Err(e) => Err(e),
+    }
 }
 
 async fn trust_sync(
@@ -509,12 +549,18 @@ async fn trust_sync(
     ctx: &Context,
     dry_run: bool,
 ) -> Result<u8, Box<dyn std::error::Error>> {
-    let s = spinning(
-        cli,
-        "capturing the Microsoft endpoints' chains",
-        ctx.onboarding.sync_trust_anchors(dry_run),
-    )
-    .await?;
+    let run = async {
+        if dry_run {
+            trust_sync::plan(&ctx.onboarding).await
+        } else {
+            trust_sync::apply(&ctx.onboarding).await
+        }
+    };
+    let spun = spinning(cli, "capturing the Microsoft endpoints' chains", run).await;
+    let (s, _) = partial(spun, |p| match p {
+        PartialReport::TrustSync(s) => Some(s),
+        _ => None,
+    })?;
     if cli.json {
         print_json(&s)?;
     } else {
@@ -542,7 +588,7 @@ async fn device(
     id: &str,
     node: Option<&str>,
 ) -> Result<u8, Box<dyn std::error::Error>> {
-    let intune = ctx.onboarding.compliance_client(node).await?;
+    let intune = compliance::client(&ctx.onboarding, node).await?;
     let found = if id.len() == 36 && id.split('-').count() == 5 {
         intune.device_by_guid(id).await?
     } else {
@@ -579,7 +625,7 @@ async fn noncompliant(
     ctx: &Context,
     node: Option<&str>,
 ) -> Result<u8, Box<dyn std::error::Error>> {
-    let intune = ctx.onboarding.compliance_client(node).await?;
+    let intune = compliance::client(&ctx.onboarding, node).await?;
     let devices = intune.noncompliant().await?;
     if cli.json {
         print_json(&serde_json::json!({ "devices": devices }))?;
@@ -597,7 +643,7 @@ async fn noncompliant(
     Ok(0)
 }
 
-fn pair_onboarding(pair: &Pair, anchors: &[TrustAnchor]) -> Result<Onboarding, Error> {
+fn pair_onboarding(pair: &Pair, anchors: &[TrustAnchor]) -> Result<Integration, Error> {
     match &pair.target {
         // Only the pair's own secrets come from the environment.
         Target::Config(p) => {
@@ -622,7 +668,7 @@ async fn over_fleet<T, Op, Fut>(
 ) -> Result<u8, Box<dyn std::error::Error>>
 where
     T: serde::Serialize + Send + 'static,
-    Op: Fn(Onboarding) -> Fut + Clone + Send + 'static,
+    Op: Fn(Integration) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = Result<T, Error>> + Send + 'static,
 {
     let anchors = extra_anchors(&cli.anchors)?;
@@ -669,7 +715,7 @@ async fn fleet_command(
                 cli,
                 inventory,
                 usize::from(*concurrency),
-                |o: Onboarding| async move { o.doctor().await },
+                |o: Integration| async move { doctor::diagnose(&o).await },
                 fleet::doctor_table,
                 Diagnosis::has_errors,
             )
@@ -683,7 +729,7 @@ async fn fleet_command(
                 cli,
                 inventory,
                 usize::from(*concurrency),
-                |o: Onboarding| async move { o.plan().await },
+                |o: Integration| async move { onboard::plan(&o).await },
                 fleet::plan_table,
                 |_| false,
             )

@@ -1,15 +1,15 @@
 //! The embedded simulator scenarios: what each subcommand shows when given neither
 //! `--config` nor `--sim-info`.
 
-use std::sync::Arc;
+use intune_integration::onboard;
 use std::time::Duration;
 
 use intune_integration::Error;
-use intune_integration::pipeline::{Onboarding, Options};
-use intune_integration::verify::AdminKey;
+use intune_integration::keys::AdminKey;
+use intune_integration::{Integration, context::Options};
 use ise_client::TrustedCertificateUpdate;
 use ise_intune_simulator::Simulator;
-use ise_intune_testkit::{self as testkit, Configurator, SimGuiConfigurator};
+use ise_intune_testkit::{self as testkit, Configurator};
 
 use crate::Command;
 
@@ -22,17 +22,17 @@ fn options() -> Options {
     o
 }
 
-fn pipeline(sim: &Simulator) -> Result<Onboarding, Error> {
-    testkit::onboarding(sim.info(), Configurator::Gui, true, options())
+fn pipeline(sim: &Simulator) -> Result<Integration, Error> {
+    testkit::integration(sim.info(), Configurator::Gui, true, options())
 }
 
-async fn onboarded() -> Result<(Simulator, Onboarding), Box<dyn std::error::Error>> {
+async fn onboarded() -> Result<(Simulator, Integration), Box<dyn std::error::Error>> {
     let sim = Simulator::builder()
         .replication_lag(Duration::from_millis(100))
         .start()
         .await?;
     let onboarding = pipeline(&sim)?;
-    let report = onboarding.apply().await?;
+    let report = onboard::apply(&onboarding).await?;
     if !report.complete {
         return Err("the embedded scenario's onboarding did not complete".into());
     }
@@ -42,7 +42,7 @@ async fn onboarded() -> Result<(Simulator, Onboarding), Box<dyn std::error::Erro
 /// Breaks an onboarded integration the way time does: consent for the Intune API
 /// revoked, a node's Admin certificate renewed for 30 days only (and not registered),
 /// a root no longer trusted for authentication within ISE.
-async fn seed_defects(sim: &Simulator, onboarding: &Onboarding) -> Result<(), Error> {
+async fn seed_defects(sim: &Simulator, onboarding: &Integration) -> Result<(), Error> {
     let graph = onboarding.graph();
     let app =
         intune_integration::steps::find_app(graph, &onboarding.options().app_identity()).await?;
@@ -83,13 +83,13 @@ async fn seed_defects(sim: &Simulator, onboarding: &Onboarding) -> Result<(), Er
 /// The simulator and pipeline for `command`.
 pub(crate) async fn for_command(
     command: &Command,
-) -> Result<(Simulator, Onboarding), Box<dyn std::error::Error>> {
+) -> Result<(Simulator, Integration), Box<dyn std::error::Error>> {
     match command {
         Command::Onboard { .. } => {
             let sim = Simulator::builder().start().await?;
             let mut options = Options::default();
             options.admin_key = AdminKey::ExportFromIse;
-            let onboarding = testkit::onboarding(sim.info(), Configurator::Gui, true, options)?;
+            let onboarding = testkit::integration(sim.info(), Configurator::Gui, true, options)?;
             Ok((sim, onboarding))
         }
         Command::Doctor => {
@@ -108,16 +108,7 @@ pub(crate) async fn for_command(
             // ships.
             let (sim, onboarding) = onboarded().await?;
             sim.move_microsoft_chains()?;
-            let mut anchors = onboarding.anchors().clone();
-            anchors.add(testkit::next_root_anchor(sim.info())?);
-            let ise = onboarding.ise().clone();
-            let onboarding = Onboarding::new(
-                ise.clone(),
-                onboarding.graph().clone(),
-                anchors,
-                Arc::new(SimGuiConfigurator::new(ise)),
-                options(),
-            );
+            let onboarding = onboarding.with_anchor(testkit::next_root_anchor(sim.info())?);
             Ok((sim, onboarding))
         }
         _ => onboarded().await,

@@ -9,11 +9,9 @@
 #![allow(dead_code)] // each example uses its own part of this module
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use ise_intune::integration::config::IntegrationConfig;
-use ise_intune::integration::mdm::{ManualChecklist, MdmServerConfigurator};
-use ise_intune::integration::pipeline::{Onboarding, Options};
+use ise_intune::integration::{Integration, context::Options};
 use ise_intune_simulator::{SimInfo, Simulator};
 use ise_intune_testkit::Configurator;
 
@@ -34,12 +32,12 @@ pub struct Target {
     pub quiet: bool,
 }
 
-/// Where an example runs: the clients and settings of an [`Onboarding`] (which the
+/// Where an example runs: the clients and settings of an [`Integration`] (which the
 /// examples that do not onboard use only for its clients), and the simulator when it
 /// runs in this process.
 pub struct Connected {
     /// Clients, trust anchors and configurator.
-    pub onboarding: Onboarding,
+    pub onboarding: Integration,
     /// The simulator's info (URLs, tenant, credentials) when running against one.
     pub sim: Option<SimInfo>,
     /// Keeps an in-process simulator alive.
@@ -51,12 +49,8 @@ impl Target {
     pub async fn connect(&self) -> Result<Connected, Box<dyn std::error::Error>> {
         ise_intune_testkit::logging::init(self.verbose, self.quiet);
         if let Some(path) = &self.config {
-            let config = IntegrationConfig::load(path)?;
-            let confirmed = config.mdm_confirmed.clone();
-            let onboarding = Onboarding::from_config(&config, |ise| {
-                Arc::new(ManualChecklist::new(ise).confirmed(confirmed))
-                    as Arc<dyn MdmServerConfigurator>
-            })?;
+            // The manual configurator, confirmed by the configuration's mdm_confirmed.
+            let onboarding = Integration::from_config(&IntegrationConfig::load(path)?)?;
             return Ok(Connected {
                 onboarding,
                 sim: None,
@@ -71,7 +65,7 @@ impl Target {
             }
         };
         let onboarding =
-            ise_intune_testkit::onboarding(&info, Configurator::Gui, true, Options::default())?;
+            ise_intune_testkit::integration(&info, Configurator::Gui, true, Options::default())?;
         Ok(Connected {
             onboarding,
             sim: Some(info),

@@ -20,7 +20,7 @@
 //! );
 //! ```
 
-use crate::Error;
+use crate::CertificateError;
 use crate::certs::{Certificate, Sha256Fingerprint};
 
 /// Version of the built-in anchor set: the month it was last reviewed against
@@ -52,10 +52,10 @@ impl TrustAnchor {
         name: impl Into<String>,
         purpose: impl Into<String>,
         certificate: Certificate,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, CertificateError> {
         let name = name.into();
         if !certificate.is_ca() {
-            return Err(Error::AnchorNotCa {
+            return Err(CertificateError::AnchorNotCa {
                 name,
                 subject: certificate.subject(),
             });

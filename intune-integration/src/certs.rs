@@ -25,7 +25,7 @@ use der::{Decode as _, Encode as _};
 use time::OffsetDateTime;
 use x509_cert::ext::pkix::{AuthorityKeyIdentifier, BasicConstraints, SubjectKeyIdentifier};
 
-use crate::Error;
+use crate::CertificateError;
 
 /// A digest as a fixed-size array. `N` must be the algorithm's output length (20 for
 /// SHA-1, 32 for SHA-256): the two call sites pair them, so the copy cannot fail.
@@ -49,13 +49,13 @@ fn upper_hex(bytes: &[u8]) -> String {
 
 /// Parses hex written with or without `:`/space separators, in either case, optionally
 /// prefixed by a label such as `SHA1 Fingerprint=` (as `openssl x509 -fingerprint` prints).
-fn parse_hex<const N: usize>(input: &str, kind: &'static str) -> Result<[u8; N], Error> {
+fn parse_hex<const N: usize>(input: &str, kind: &'static str) -> Result<[u8; N], CertificateError> {
     let value = input.rsplit('=').next().unwrap_or(input);
     let digits: Vec<u8> = value
         .bytes()
         .filter(|b| !matches!(b, b':' | b' ' | b'-' | b'\t'))
         .collect();
-    let invalid = || Error::InvalidFingerprint {
+    let invalid = || CertificateError::InvalidFingerprint {
         kind,
         input: input.chars().take(120).collect(),
     };
@@ -108,11 +108,11 @@ macro_rules! fingerprint_type {
         }
 
         impl FromStr for $name {
-            type Err = Error;
+            type Err = CertificateError;
 
             /// Accepts hex in either case, with or without `:` or space separators, and
             /// an optional `...Fingerprint=` prefix as printed by OpenSSL.
-            fn from_str(s: &str) -> Result<Self, Error> {
+            fn from_str(s: &str) -> Result<Self, CertificateError> {
                 parse_hex::<$len>(s.trim(), $kind).map(Self)
             }
         }
@@ -165,7 +165,7 @@ impl fmt::Debug for Certificate {
 /// Reads PEM text into its blocks with the `pem` crate, tolerating CRLF line ends,
 /// text between blocks and RFC 1421 headers inside a block. Each block is read on its
 /// own (from its BEGIN line to the next one) so that an error names the block.
-fn pem_blocks(text: &str) -> Result<Vec<pem::Pem>, Error> {
+fn pem_blocks(text: &str) -> Result<Vec<pem::Pem>, CertificateError> {
     const BEGIN: &str = "-----BEGIN ";
     let starts: Vec<usize> = text.match_indices(BEGIN).map(|(i, _)| i).collect();
     starts
@@ -186,14 +186,16 @@ fn pem_blocks(text: &str) -> Result<Vec<pem::Pem>, Error> {
             }
             pem::parse(chunk).map_err(|e| match e {
                 pem::PemError::MismatchedTags(begin, end) => {
-                    Error::PemLabelMismatch { block, begin, end }
+                    CertificateError::PemLabelMismatch { block, begin, end }
                 }
-                pem::PemError::InvalidData(source) => Error::InvalidBase64 { block, source },
-                pem::PemError::MissingData => Error::EmptyPemBlock { block },
+                pem::PemError::InvalidData(source) => {
+                    CertificateError::InvalidBase64 { block, source }
+                }
+                pem::PemError::MissingData => CertificateError::EmptyPemBlock { block },
                 pem::PemError::MalformedFraming | pem::PemError::MissingEndTag => {
-                    Error::PemUnterminated { block, label }
+                    CertificateError::PemUnterminated { block, label }
                 }
-                other => Error::MalformedPem {
+                other => CertificateError::MalformedPem {
                     block,
                     source: other,
                 },
@@ -343,12 +345,12 @@ fn is_private_key_label(label: &str) -> bool {
     label.ends_with("PRIVATE KEY")
 }
 
-fn check_size(len: usize) -> Result<(), Error> {
+fn check_size(len: usize) -> Result<(), CertificateError> {
     if len == 0 {
-        return Err(Error::EmptyInput);
+        return Err(CertificateError::EmptyInput);
     }
     if len > MAX_INPUT_BYTES {
-        return Err(Error::InputTooLarge {
+        return Err(CertificateError::InputTooLarge {
             size: len,
             limit: MAX_INPUT_BYTES,
         });
@@ -358,14 +360,14 @@ fn check_size(len: usize) -> Result<(), Error> {
 
 impl Certificate {
     /// Parses one DER-encoded certificate. Trailing bytes are refused.
-    pub fn from_der(der: &[u8]) -> Result<Self, Error> {
+    pub fn from_der(der: &[u8]) -> Result<Self, CertificateError> {
         check_size(der.len())?;
         Self::from_der_in_block(der.to_vec(), None)
     }
 
-    fn from_der_in_block(der: Vec<u8>, block: Option<usize>) -> Result<Self, Error> {
+    fn from_der_in_block(der: Vec<u8>, block: Option<usize>) -> Result<Self, CertificateError> {
         let parsed = x509_cert::Certificate::from_der(&der)
-            .map_err(|source| Error::InvalidDer { block, source })?;
+            .map_err(|source| CertificateError::InvalidDer { block, source })?;
         let sha1 = Sha1Fingerprint(digest_array(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &der));
         let sha256 = Sha256Fingerprint(digest_array(&ring::digest::SHA256, &der));
         let cert = Self {
@@ -384,13 +386,13 @@ impl Certificate {
     /// any text between them, CRLF or LF line ends).
     ///
     /// A block with another label is an error: a private key gives
-    /// [`Error::PrivateKeyNotCertificate`], anything else [`Error::UnexpectedPemLabel`].
-    /// Text with no PEM block at all gives [`Error::NoCertificate`].
-    pub fn parse_pem_bundle(text: &str) -> Result<Vec<Self>, Error> {
+    /// [`CertificateError::PrivateKeyNotCertificate`], anything else [`CertificateError::UnexpectedPemLabel`].
+    /// Text with no PEM block at all gives [`CertificateError::NoCertificate`].
+    pub fn parse_pem_bundle(text: &str) -> Result<Vec<Self>, CertificateError> {
         check_size(text.len())?;
         let blocks = pem_blocks(text)?;
         if blocks.is_empty() {
-            return Err(Error::NoCertificate);
+            return Err(CertificateError::NoCertificate);
         }
         blocks
             .into_iter()
@@ -400,13 +402,13 @@ impl Certificate {
                 match block.tag() {
                     "CERTIFICATE" | "X509 CERTIFICATE" => {}
                     label if is_private_key_label(label) => {
-                        return Err(Error::PrivateKeyNotCertificate {
+                        return Err(CertificateError::PrivateKeyNotCertificate {
                             block: index,
                             label: label.to_owned(),
                         });
                     }
                     label => {
-                        return Err(Error::UnexpectedPemLabel {
+                        return Err(CertificateError::UnexpectedPemLabel {
                             block: index,
                             label: label.to_owned(),
                         });
@@ -414,7 +416,7 @@ impl Certificate {
                 }
                 let der = block.into_contents();
                 if der.is_empty() {
-                    return Err(Error::EmptyPemBlock { block: index });
+                    return Err(CertificateError::EmptyPemBlock { block: index });
                 }
                 Self::from_der_in_block(der, Some(index))
             })
@@ -422,17 +424,17 @@ impl Certificate {
     }
 
     /// Parses a single PEM certificate; more than one block is an error.
-    pub fn from_pem(text: &str) -> Result<Self, Error> {
+    pub fn from_pem(text: &str) -> Result<Self, CertificateError> {
         let mut certs = Self::parse_pem_bundle(text)?;
         match certs.len() {
             1 => Ok(certs.remove(0)),
-            found => Err(Error::ExpectedOneCertificate { found }),
+            found => Err(CertificateError::ExpectedOneCertificate { found }),
         }
     }
 
     /// Parses file contents that may be PEM (one or several certificates) or a single
     /// DER certificate, deciding by content rather than by file name.
-    pub fn parse_any(bytes: &[u8]) -> Result<Vec<Self>, Error> {
+    pub fn parse_any(bytes: &[u8]) -> Result<Vec<Self>, CertificateError> {
         check_size(bytes.len())?;
         let looks_like_pem = bytes.windows(11).any(|w| w == b"-----BEGIN ");
         if looks_like_pem {
@@ -441,9 +443,9 @@ impl Certificate {
         } else if bytes.first() == Some(&0x30) {
             Self::from_der_in_block(bytes.to_vec(), None).map(|c| vec![c])
         } else if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-            Err(Error::EmptyInput)
+            Err(CertificateError::EmptyInput)
         } else {
-            Err(Error::NoCertificate)
+            Err(CertificateError::NoCertificate)
         }
     }
 
@@ -510,7 +512,7 @@ impl Certificate {
         upper_hex(trimmed)
     }
 
-    fn checked_time(&self, start: bool) -> Result<OffsetDateTime, Error> {
+    fn checked_time(&self, start: bool) -> Result<OffsetDateTime, CertificateError> {
         let validity = self.tbs().validity();
         let t = if start {
             validity.not_before
@@ -518,7 +520,7 @@ impl Certificate {
             validity.not_after
         };
         let secs = i64::try_from(t.to_unix_duration().as_secs()).unwrap_or(i64::MAX);
-        OffsetDateTime::from_unix_timestamp(secs).map_err(|_| Error::InvalidValidity {
+        OffsetDateTime::from_unix_timestamp(secs).map_err(|_| CertificateError::InvalidValidity {
             subject: self.subject(),
         })
     }
@@ -674,11 +676,11 @@ impl Certificate {
     }
 
     /// The DER encoding of the SubjectPublicKeyInfo.
-    pub fn public_key_info_der(&self) -> Result<Vec<u8>, Error> {
+    pub fn public_key_info_der(&self) -> Result<Vec<u8>, CertificateError> {
         self.tbs()
             .subject_public_key_info()
             .to_der()
-            .map_err(|source| Error::InvalidDer {
+            .map_err(|source| CertificateError::InvalidDer {
                 block: None,
                 source,
             })

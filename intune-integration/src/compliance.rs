@@ -34,6 +34,8 @@ use graph_client::{GraphClient, TokenAudience};
 use serde::Serialize;
 
 use crate::Error;
+use crate::context::Integration;
+use crate::version::IntuneGates as _;
 
 /// At most this many pages are followed in one listing (100 devices each); a server
 /// that keeps answering a next page beyond it is refused.
@@ -431,6 +433,62 @@ pub fn normalize_mac(mac: &str) -> Result<String, Error> {
             ),
         })
     }
+}
+
+/// Intune's compliance API: as ISE node `node` calls it (the first policy service
+/// node when `None`), with that node's own key, when the options name a key source
+/// ([`AdminKey::acts_as_node`]); otherwise as the automating identity, which then
+/// needs the Intune API's `get_device_compliance` role, and no key leaves ISE.
+pub async fn client(ctx: &Integration, node: Option<&str>) -> Result<ComplianceClient, Error> {
+    let version = ctx.ise.version().await?;
+    let audience = version.check_release()?;
+    if !ctx.options.admin_key.acts_as_node() {
+        if let Some(n) = node {
+            return Err(Error::NodeKeyNotRequested {
+                what: format!("querying Intune as node `{n}`"),
+            });
+        }
+        return ComplianceClient::discover(ctx.graph.clone(), audience).await;
+    }
+    let app = crate::steps::find_app(&ctx.graph, &ctx.options.app_identity()).await?;
+    let admins: Vec<_> = crate::keys::export(&ctx.ise, crate::keys::KeyExport::CertificatesOnly)
+        .await?
+        .into_iter()
+        .map(|m| m.admin)
+        .collect();
+    let admin = match node {
+        Some(n) => admins
+            .iter()
+            .find(|a| a.node.hostname == n)
+            .ok_or_else(|| Error::NotOnboarded {
+                what: format!(
+                    "no ISE node `{n}` (nodes: {})",
+                    admins
+                        .iter()
+                        .map(|a| a.node.hostname.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })?,
+        None => admins
+            .iter()
+            .find(|a| crate::keys::is_policy_service(&a.node))
+            .or_else(|| admins.first())
+            .ok_or_else(|| Error::Config {
+                what: "ISE lists no node".into(),
+            })?,
+    };
+    let cert = crate::keys::node_client_certificate(
+        &ctx.ise,
+        &app.client_id,
+        &ctx.options.admin_key,
+        Some(admin),
+    )
+    .await?;
+    let as_node = ctx
+        .graph
+        .with_credentials(graph_client::Credentials::Certificate(cert));
+    ComplianceClient::discover(as_node, audience).await
 }
 
 #[cfg(test)]

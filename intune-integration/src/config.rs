@@ -346,13 +346,13 @@ impl IntegrationConfig {
     }
 
     /// Where the checks that act as a node take the node's key from.
-    pub fn admin_key(&self) -> Result<crate::verify::AdminKey, Error> {
+    pub fn admin_key(&self) -> Result<crate::keys::AdminKey, Error> {
         match (&self.node_key_file, self.verify_as_node) {
             (Some(path), _) => {
-                crate::verify::AdminKey::from_file(path, self.node_key_password.as_ref())
+                crate::keys::AdminKey::from_file(path, self.node_key_password.as_ref())
             }
-            (None, true) => Ok(crate::verify::AdminKey::ExportFromIse),
-            (None, false) => Ok(crate::verify::AdminKey::None),
+            (None, true) => Ok(crate::keys::AdminKey::ExportFromIse),
+            (None, false) => Ok(crate::keys::AdminKey::None),
         }
     }
 

@@ -3,12 +3,12 @@
 //!
 //! Findings carry a stable `id` (listed in [`ids`]), a [`Severity`], a one-line
 //! summary, the evidence read, and the remediation — in ISE's or Entra's words, or the
-//! library call that fixes it. A diagnosis is [`Diagnosis::healthy`] when it has no
+//! command that fixes it (`ise-intune onboard`, `rotate`, `trust-sync`). A diagnosis is [`Diagnosis::healthy`] when it has no
 //! error and no warning.
 //!
 //! ```no_run
-//! # async fn run(onboarding: intune_integration::pipeline::Onboarding) -> Result<(), intune_integration::Error> {
-//! let diagnosis = onboarding.doctor().await?;
+//! # async fn run(integration: intune_integration::Integration) -> Result<(), intune_integration::Error> {
+//! let diagnosis = intune_integration::doctor::diagnose(&integration).await?;
 //! for f in &diagnosis.findings {
 //!     println!("{:?} {}: {} — {}", f.severity, f.id, f.summary, f.remediation);
 //! }
@@ -23,10 +23,12 @@ use time::OffsetDateTime;
 
 use crate::Error;
 use crate::compliance::ComplianceClient;
+use crate::context::Integration;
+use crate::decide::{self, AnchorAction, PermissionTargets};
+use crate::keys::{AdminCertificate, KeyExport, node_client_certificate};
 use crate::outcome::{CheckName, Outcome};
-use crate::pipeline::Onboarding;
-use crate::steps::{self, AdminCertificate, AnchorAction};
-use crate::verify::{VerifyInput, node_client_certificate, verify_connection};
+use crate::steps;
+use crate::verify::{VerifyInput, verify_connection};
 use crate::version::IntuneGates as _;
 
 /// Certificates and keys that expire within this window are warned about.
@@ -174,538 +176,560 @@ fn warning_window() -> time::Duration {
     time::Duration::seconds(i64::try_from(EXPIRY_WARNING.as_secs()).unwrap_or(i64::MAX))
 }
 
-impl Onboarding {
-    /// Diagnoses the integration: version gates, every node's Admin certificate and
-    /// its registration, the application's keys, permissions, consent and service
-    /// principal, ISE's trusted store, the External MDM entry, ISE's Test Connection
-    /// reproduced per policy service node (TLS chains included), and a compliance
-    /// query. Reads only.
-    ///
-    /// One side failing does not stop the other: an ISE or Entra ID that cannot be
-    /// reached or refuses the credentials is an error finding (`ise.unavailable`,
-    /// `entra.unavailable`) and the other side's checks still run. Both sides are read
-    /// at once, so two silent services cost one timeout.
-    pub async fn doctor(&self) -> Result<Diagnosis, Error> {
-        let mut d = Diagnosis::default();
-        let now = OffsetDateTime::now_utc();
-        let identity = self.options.app_identity();
-        let (ise_read, seen, roles) = tokio::join!(
-            async {
-                let version = self.ise.version().await?;
-                let exported = steps::export_admin_certificates(&self.ise)
-                    .await
-                    .map(|s| s.value);
-                Ok::<_, Error>((version, exported))
-            },
-            steps::observe_app(&self.graph, &identity),
-            self.graph.graph_roles(),
-        );
-        if let Ok(Some(roles)) = roles {
-            profile_finding(&mut d, &roles);
-        }
-        let (version, exported) = match ise_read {
-            Ok(read) => read,
-            Err(e) => {
-                unavailable(&mut d, &e);
-                // Entra's side still runs, without the nodes' certificates.
-                if let Err(e) = self.app_side(&mut d, seen, &[], now).await {
-                    unavailable(&mut d, &e);
-                }
-                d.findings.retain(|f| f.id != ids::APP_KEY_UNUSED);
-                d.findings.sort_by_key(|f| f.severity);
-                return Ok(d);
-            }
-        };
-        let supported = match version.check_release() {
-            Ok(audience) => {
-                d.push(
-                    ids::ISE_RELEASE,
-                    Severity::Info,
-                    None,
-                    format!("ISE {version}"),
-                    format!("token audience {audience}"),
-                    "nothing to do",
-                );
-                true
-            }
-            Err(Error::UnsupportedIseVersion {
-                version: v,
-                install,
-                reason,
-            }) => {
-                d.push(
-                    ids::ISE_RELEASE_UNSUPPORTED,
-                    Severity::Error,
-                    None,
-                    format!("ISE {v} cannot integrate with Intune"),
-                    reason,
-                    format!("install {install} on every node, then run onboard"),
-                );
-                false
-            }
-            Err(e) => return Err(e),
-        };
-
-        let admins = match self.node_certificates(&mut d, exported, now) {
-            Ok(a) => a,
-            Err(e) => {
-                unavailable(&mut d, &e);
-                Vec::new()
-            }
-        };
-        let certs: Vec<&crate::certs::Certificate> =
-            steps::distinct_certificates(&admins).into_iter().collect();
-
-        let app = match self.app_side(&mut d, seen, &admins, now).await {
-            Ok(app) => app,
-            Err(e) => {
-                unavailable(&mut d, &e);
-                None
-            }
-        };
-
-        if let Err(e) = self.trust_findings(&mut d).await {
+/// Diagnoses the integration: version gates, every node's Admin certificate and
+/// its registration, the application's keys, permissions, consent and service
+/// principal, ISE's trusted store, the External MDM entry, ISE's Test Connection
+/// reproduced per policy service node (TLS chains included), and a compliance
+/// query. Reads only.
+///
+/// One side failing does not stop the other: an ISE or Entra ID that cannot be
+/// reached or refuses the credentials is an error finding (`ise.unavailable`,
+/// `entra.unavailable`) and the other side's checks still run. Both sides are read
+/// at once, so two silent services cost one timeout.
+pub async fn diagnose(ctx: &Integration) -> Result<Diagnosis, Error> {
+    let mut d = Diagnosis::default();
+    let now = OffsetDateTime::now_utc();
+    let identity = ctx.options.app_identity();
+    let (ise_read, seen, roles) = tokio::join!(
+        async {
+            let version = ctx.ise.version().await?;
+            let exported = steps::export_admin_certificates(&ctx.ise, KeyExport::CertificatesOnly)
+                .await
+                .map(|s| s.value.into_iter().map(|m| m.admin).collect::<Vec<_>>());
+            Ok::<_, Error>((version, exported))
+        },
+        steps::observe_app(&ctx.graph, &identity),
+        ctx.graph.graph_roles(),
+    );
+    if let Ok(Some(roles)) = roles {
+        profile_finding(&mut d, &roles);
+    }
+    let (version, exported) = match ise_read {
+        Ok(read) => read,
+        Err(e) => {
             unavailable(&mut d, &e);
-        }
-
-        let mdm = match self.ise.mdm_info().await {
-            Ok(m) => Some(m),
-            Err(e) => {
-                unavailable(&mut d, &Error::Ise(e));
-                None
+            // Entra's side still runs, without the nodes' certificates.
+            if let Err(e) = app_side(ctx, &mut d, seen, &[], now).await {
+                unavailable(&mut d, &e);
             }
-        };
-        if mdm.is_some_and(|m| m.active_mdm_servers_count == 0) {
+            d.findings.retain(|f| f.id != ids::APP_KEY_UNUSED);
+            d.findings.sort_by_key(|f| f.severity);
+            return Ok(d);
+        }
+    };
+    let supported = match version.check_release() {
+        Ok(audience) => {
             d.push(
-                ids::MDM_NOT_ACTIVE,
+                ids::ISE_RELEASE,
+                Severity::Info,
+                None,
+                format!("ISE {version}"),
+                format!("token audience {audience}"),
+                "nothing to do",
+            );
+            true
+        }
+        Err(Error::UnsupportedIseVersion {
+            version: v,
+            install,
+            reason,
+        }) => {
+            d.push(
+                ids::ISE_RELEASE_UNSUPPORTED,
                 Severity::Error,
                 None,
-                "ISE reports no active External MDM server",
-                "ERS deploymentinfo: mdmInfo.activeMdmServersCount = 0",
-                format!(
-                    "in ISE: Administration > Network Resources > External MDM > {}: set Status \
-                     to Enabled and Save (or run onboard)",
-                    self.options.mdm_server_name
-                ),
+                format!("ISE {v} cannot integrate with Intune"),
+                reason,
+                format!("install {install} on every node, then run onboard"),
+            );
+            false
+        }
+        Err(e) => return Err(e),
+    };
+
+    let admins = match node_certificates(&mut d, exported, now) {
+        Ok(a) => a,
+        Err(e) => {
+            unavailable(&mut d, &e);
+            Vec::new()
+        }
+    };
+    let certs: Vec<&crate::certs::Certificate> = crate::keys::distinct_certificates(&admins)
+        .into_iter()
+        .collect();
+
+    let app = match app_side(ctx, &mut d, seen, &admins, now).await {
+        Ok(app) => app,
+        Err(e) => {
+            unavailable(&mut d, &e);
+            None
+        }
+    };
+
+    if let Err(e) = trust_findings(ctx, &mut d).await {
+        unavailable(&mut d, &e);
+    }
+
+    let mdm = match ctx.ise.mdm_info().await {
+        Ok(m) => Some(m),
+        Err(e) => {
+            unavailable(&mut d, &Error::Ise(e));
+            None
+        }
+    };
+    if mdm.is_some_and(|m| m.active_mdm_servers_count == 0) {
+        d.push(
+            ids::MDM_NOT_ACTIVE,
+            Severity::Error,
+            None,
+            "ISE reports no active External MDM server",
+            "ERS deploymentinfo: mdmInfo.activeMdmServersCount = 0",
+            format!(
+                "in ISE: Administration > Network Resources > External MDM > {}: set Status \
+                 to Enabled and Save (or run onboard)",
+                ctx.options.mdm_server_name
+            ),
+        );
+    }
+
+    if let (true, Some(client_id)) = (supported, app.as_deref())
+        && let Err(e) = connection_findings(ctx, &mut d, &version, client_id, &certs, &admins).await
+    {
+        unavailable(&mut d, &e);
+    }
+    d.findings.sort_by_key(|f| f.severity);
+    Ok(d)
+}
+
+/// The External MDM entry, ISE's Test Connection reproduced, and a compliance
+/// sample.
+async fn connection_findings(
+    ctx: &Integration,
+    d: &mut Diagnosis,
+    version: &crate::version::IseVersion,
+    client_id: &str,
+    certs: &[&crate::certs::Certificate],
+    admins: &[AdminCertificate],
+) -> Result<(), Error> {
+    {
+        let version = *version;
+        let settings = ctx.mdm_settings(&version, client_id, certs)?;
+        let inspected = ctx.configurator.inspect(&settings).await?;
+        let (severity, summary) = match inspected.outcome {
+            Outcome::Unchanged => (None, ""),
+            Outcome::ManualActionRequired => (
+                Some(Severity::Warning),
+                "the External MDM entry's settings are not confirmed as expected",
+            ),
+            Outcome::Created => (Some(Severity::Error), "no External MDM entry"),
+            _ => (
+                Some(Severity::Error),
+                "the External MDM entry differs from the expected settings",
+            ),
+        };
+        if let Some(severity) = severity {
+            d.push(
+                ids::MDM_ENTRY,
+                severity,
+                None,
+                summary,
+                inspected
+                    .instructions
+                    .clone()
+                    .unwrap_or_else(|| settings.checklist()),
+                "run onboard (step 6), or edit the entry in ISE as the evidence says",
             );
         }
 
-        if let (true, Some(client_id)) = (supported, app.as_deref())
-            && let Err(e) = self
-                .connection_findings(&mut d, &version, client_id, &certs, &admins)
-                .await
-        {
-            unavailable(&mut d, &e);
+        let report = verify_connection(VerifyInput {
+            ise: &ctx.ise,
+            graph: &ctx.graph,
+            client_id,
+            version,
+            admin_key: ctx.options.admin_key.clone(),
+            anchors: &ctx.anchors,
+            propagation_wait: ctx.options.propagation_wait.min(DOCTOR_PROPAGATION_WAIT),
+        })
+        .await?;
+        for c in report.skipped() {
+            d.push(
+                ids::NOT_CHECKED,
+                Severity::Info,
+                c.node.as_deref(),
+                "not checked: needs --as-node",
+                c.detail.clone(),
+                "run doctor --as-node (exports each policy service node's key from ISE, in \
+                 memory only) to reproduce Test Connection as each node",
+            );
         }
-        d.findings.sort_by_key(|f| f.severity);
-        Ok(d)
-    }
-
-    /// The External MDM entry, ISE's Test Connection reproduced, and a compliance
-    /// sample.
-    async fn connection_findings(
-        &self,
-        d: &mut Diagnosis,
-        version: &crate::version::IseVersion,
-        client_id: &str,
-        certs: &[&crate::certs::Certificate],
-        admins: &[AdminCertificate],
-    ) -> Result<(), Error> {
+        // A node's registration is already named by `node.key_not_registered`.
+        for c in report
+            .checks
+            .iter()
+            .filter(|c| !c.ok && c.name != CheckName::Registered)
         {
-            let version = *version;
-            let settings = self.mdm_settings(&version, client_id, certs)?;
-            let inspected = self.configurator.inspect(&settings).await?;
-            let (severity, summary) = match inspected.outcome {
-                Outcome::Unchanged => (None, ""),
-                Outcome::ManualActionRequired => (
-                    Some(Severity::Warning),
-                    "the External MDM entry's settings are not confirmed as expected",
-                ),
-                Outcome::Created => (Some(Severity::Error), "no External MDM entry"),
-                _ => (
-                    Some(Severity::Error),
-                    "the External MDM entry differs from the expected settings",
-                ),
-            };
-            if let Some(severity) = severity {
-                d.push(
-                    ids::MDM_ENTRY,
-                    severity,
-                    None,
-                    summary,
-                    inspected
-                        .instructions
-                        .clone()
-                        .unwrap_or_else(|| settings.checklist()),
-                    "run onboard (step 6), or edit the entry in ISE as the evidence says",
-                );
-            }
-
-            let report = verify_connection(VerifyInput {
-                ise: &self.ise,
-                graph: &self.graph,
-                client_id,
-                version,
-                admin_key: self.options.admin_key.clone(),
-                anchors: &self.anchors,
-                propagation_wait: self.options.propagation_wait.min(DOCTOR_PROPAGATION_WAIT),
-            })
-            .await?;
-            for c in report.skipped() {
-                d.push(
-                    ids::NOT_CHECKED,
-                    Severity::Info,
-                    c.node.as_deref(),
-                    "not checked: needs --as-node",
-                    c.detail.clone(),
-                    "run doctor --as-node (exports each policy service node's key from ISE, in \
-                     memory only) to reproduce Test Connection as each node",
-                );
-            }
-            // A node's registration is already named by `node.key_not_registered`.
-            for c in report
+            d.push(
+                format!("{}{}", ids::CONNECTION_PREFIX, c.name.as_str()),
+                Severity::Error,
+                c.node.as_deref(),
+                format!("Test Connection fails at {}", c.name.as_str()),
+                c.detail.clone(),
+                connection_remedy(c.name),
+            );
+        }
+        let passed = |node: &str| {
+            report
                 .checks
                 .iter()
-                .filter(|c| !c.ok && c.name != CheckName::Registered)
-            {
-                d.push(
-                    format!("{}{}", ids::CONNECTION_PREFIX, c.name.as_str()),
-                    Severity::Error,
-                    c.node.as_deref(),
-                    format!("Test Connection fails at {}", c.name.as_str()),
-                    c.detail.clone(),
-                    connection_remedy(c.name),
-                );
-            }
-            let passed = |node: &str| {
-                report.checks.iter().any(|c| {
-                    c.node.as_deref() == Some(node) && c.name == CheckName::Mdminfo && c.ok
-                })
-            };
-            if !self.options.admin_key.acts_as_node() {
-                if report.ok {
-                    self.compliance_sample_as_identity(d).await;
-                }
-            } else if let Some(admin) = admins
-                .iter()
-                .find(|a| steps::is_policy_service(&a.node) && passed(&a.node.hostname))
-            {
-                self.compliance_sample(d, &version, client_id, admin).await;
-            }
-        }
-        Ok(())
-    }
-
-    /// Every node's Admin certificate, with expiry findings.
-    fn node_certificates(
-        &self,
-        d: &mut Diagnosis,
-        exported: Result<Vec<AdminCertificate>, Error>,
-        now: OffsetDateTime,
-    ) -> Result<Vec<AdminCertificate>, Error> {
-        let admins = match exported {
-            Ok(a) => a,
-            Err(Error::NonRsaAdminCertificate { node, algorithm }) => {
-                d.push(
-                    ids::NODE_CERTIFICATE_NOT_RSA,
-                    Severity::Error,
-                    Some(&node),
-                    format!("{node}'s Admin certificate is {algorithm}, not RSA"),
-                    "Entra ID refuses client assertions not signed with RSA (AADSTS5002738)",
-                    "generate an RSA (2048-bit or larger) certificate for the Admin role \
-                     (Administration > System > Certificates > Certificate Signing Requests, \
-                     key type RSA), then run onboard",
-                );
-                return Ok(Vec::new());
-            }
-            Err(e) => return Err(e),
+                .any(|c| c.node.as_deref() == Some(node) && c.name == CheckName::Mdminfo && c.ok)
         };
-        for a in &admins {
+        if !ctx.options.admin_key.acts_as_node() {
+            if report.ok {
+                compliance_sample_as_identity(ctx, d).await;
+            }
+        } else if let Some(admin) = admins
+            .iter()
+            .find(|a| crate::keys::is_policy_service(&a.node) && passed(&a.node.hostname))
+        {
+            compliance_sample(ctx, d, &version, client_id, admin).await;
+        }
+    }
+    Ok(())
+}
+
+/// Every node's Admin certificate, with expiry findings.
+fn node_certificates(
+    d: &mut Diagnosis,
+    exported: Result<Vec<AdminCertificate>, Error>,
+    now: OffsetDateTime,
+) -> Result<Vec<AdminCertificate>, Error> {
+    let admins = match exported {
+        Ok(a) => a,
+        Err(Error::NonRsaAdminCertificate { node, algorithm }) => {
+            d.push(
+                ids::NODE_CERTIFICATE_NOT_RSA,
+                Severity::Error,
+                Some(&node),
+                format!("{node}'s Admin certificate is {algorithm}, not RSA"),
+                "Entra ID refuses client assertions not signed with RSA (AADSTS5002738)",
+                "generate an RSA (2048-bit or larger) certificate for the Admin role \
+                 (Administration > System > Certificates > Certificate Signing Requests, \
+                 key type RSA), then run onboard",
+            );
+            return Ok(Vec::new());
+        }
+        Err(e) => return Err(e),
+    };
+    for a in &admins {
+        let host = a.node.hostname.as_str();
+        let left = a.certificate.not_after() - now;
+        let evidence = format!(
+            "`{}` (SHA-1 {}) valid until {}",
+            a.system_certificate.friendly_name,
+            a.certificate.sha1(),
+            a.certificate.not_after().date()
+        );
+        let renew = format!(
+            "renew {host}'s Admin certificate in ISE (Administration > System > \
+             Certificates > System Certificates), then run rotate"
+        );
+        if left.is_negative() {
+            d.push(
+                ids::NODE_CERTIFICATE_EXPIRED,
+                Severity::Error,
+                Some(host),
+                format!("{host}'s Admin certificate has expired"),
+                evidence,
+                renew,
+            );
+        } else if left < warning_window() {
+            d.push(
+                ids::NODE_CERTIFICATE_EXPIRING,
+                Severity::Warning,
+                Some(host),
+                format!("{host}'s Admin certificate expires in {} days", days(left)),
+                evidence,
+                renew,
+            );
+        }
+    }
+    Ok(admins)
+}
+
+/// The application: registration of every node's key, key expiry, the service
+/// principal, permissions and consent. Returns the client id when the app exists.
+async fn app_side(
+    ctx: &Integration,
+    d: &mut Diagnosis,
+    seen: Result<decide::AppObservation, Error>,
+    admins: &[AdminCertificate],
+    now: OffsetDateTime,
+) -> Result<Option<String>, Error> {
+    let identity = ctx.options.app_identity();
+    let seen = seen?;
+    let app = match decide::decide_registration(&seen, &identity) {
+        Ok(decide::Registration::Existing(app) | decide::Registration::Adopt(app)) => app,
+        Ok(_) => {
+            d.push(
+                ids::APP_MISSING,
+                Severity::Error,
+                None,
+                format!("no application `{}`", ctx.options.app_display_name),
+                format!("no application with uniqueName {}", identity.unique_name),
+                "run onboard (step 1 registers it)",
+            );
+            return Ok(None);
+        }
+        Err(e @ Error::AmbiguousApplication { .. }) => {
+            d.push(
+                ids::APP_MISSING,
+                Severity::Error,
+                None,
+                "the integration's application is ambiguous",
+                e.to_string(),
+                "set app_client_id to the application ISE uses, or delete the others",
+            );
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    let handle = ctx.graph.application(app.id.clone());
+    let principals = ctx.graph.service_principals();
+    let (keys, access, sp) = tokio::try_join!(
+        handle.key_credentials(),
+        handle.required_resource_access(),
+        principals.by_app_id(&app.app_id),
+    )?;
+    let targets = steps::permission_targets(&ctx.graph).await?;
+    key_findings(d, &keys, admins, now);
+    if decide::access_outcome(&access, &targets) != Outcome::Unchanged {
+        d.push(
+            ids::APP_PERMISSION_MISSING,
+            Severity::Error,
+            None,
+            "the application does not request get_device_compliance and \
+             Application.Read.All",
+            format!("requiredResourceAccess holds {} resource(s)", access.len()),
+            "run onboard (step 4), or in Entra ID: App registrations > API permissions > \
+             Add: Intune get_device_compliance and Microsoft Graph Application.Read.All \
+             (Application)",
+        );
+    }
+    principal_findings(ctx, d, sp, &targets, &app.app_id).await?;
+    Ok(Some(app.app_id))
+}
+
+/// The application's keys against the nodes' Admin certificates: a node's key missing
+/// (through [`decide::keys_outcome`], the decision step 3 makes), keys expired or
+/// expiring, keys no node uses.
+fn key_findings(
+    d: &mut Diagnosis,
+    keys: &[graph_client::KeyCredential],
+    admins: &[AdminCertificate],
+    now: OffsetDateTime,
+) {
+    let node_sha1: Vec<String> = admins
+        .iter()
+        .map(|a| a.certificate.sha1().to_hex())
+        .collect();
+    for a in admins {
+        if decide::keys_outcome(keys, &[&a.certificate]).is_write() {
             let host = a.node.hostname.as_str();
-            let left = a.certificate.not_after() - now;
-            let evidence = format!(
-                "`{}` (SHA-1 {}) valid until {}",
-                a.system_certificate.friendly_name,
-                a.certificate.sha1(),
-                a.certificate.not_after().date()
+            d.push(
+                ids::NODE_KEY_NOT_REGISTERED,
+                Severity::Error,
+                Some(host),
+                format!("{host}'s Admin certificate is not a key of the application"),
+                format!(
+                    "SHA-1 {} is not among the application's thumbprints [{}]",
+                    a.certificate.sha1(),
+                    keys.iter()
+                        .filter_map(|k| k.thumbprint_hex())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                "run rotate (adds the key, cycles the MDM server, verifies) or onboard \
+                 (step 3 uploads it)",
             );
-            let renew = format!(
-                "renew {host}'s Admin certificate in ISE (Administration > System > \
-                 Certificates > System Certificates), then run rotate"
-            );
+        }
+    }
+    for k in keys {
+        let thumb = k.thumbprint_hex().unwrap_or_else(|| "?".into());
+        let name = k.display_name.clone().unwrap_or_default();
+        let end = k.end_date_time.as_deref().and_then(|t| {
+            OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+        });
+        if let Some(end) = end {
+            let left = end - now;
             if left.is_negative() {
                 d.push(
-                    ids::NODE_CERTIFICATE_EXPIRED,
-                    Severity::Error,
-                    Some(host),
-                    format!("{host}'s Admin certificate has expired"),
-                    evidence,
-                    renew,
-                );
-            } else if left < warning_window() {
-                d.push(
-                    ids::NODE_CERTIFICATE_EXPIRING,
+                    ids::APP_KEY_EXPIRED,
                     Severity::Warning,
-                    Some(host),
-                    format!("{host}'s Admin certificate expires in {} days", days(left)),
-                    evidence,
-                    renew,
+                    None,
+                    format!("key {thumb} ({name}) has expired"),
+                    format!("endDateTime {end}"),
+                    "remove it in Entra ID (App registrations > Certificates & secrets), or \
+                     run rotate when it is an ISE key no node uses",
+                );
+            } else if left < warning_window() && node_sha1.contains(&thumb) {
+                d.push(
+                    ids::APP_KEY_EXPIRING,
+                    Severity::Warning,
+                    None,
+                    format!("key {thumb} ({name}) expires in {} days", days(left)),
+                    format!("endDateTime {end}"),
+                    "renew the node's Admin certificate in ISE, then run rotate",
                 );
             }
         }
-        Ok(admins)
-    }
-
-    /// The application: registration of every node's key, key expiry, the service
-    /// principal, permissions and consent. Returns the client id when the app exists.
-    async fn app_side(
-        &self,
-        d: &mut Diagnosis,
-        seen: Result<steps::AppObservation, Error>,
-        admins: &[AdminCertificate],
-        now: OffsetDateTime,
-    ) -> Result<Option<String>, Error> {
-        let identity = self.options.app_identity();
-        let seen = seen?;
-        let app = match steps::decide_registration(&seen, &identity) {
-            Ok(steps::Registration::Existing(app) | steps::Registration::Adopt(app)) => app,
-            Ok(_) => {
-                d.push(
-                    ids::APP_MISSING,
-                    Severity::Error,
-                    None,
-                    format!("no application `{}`", self.options.app_display_name),
-                    format!("no application with uniqueName {}", identity.unique_name),
-                    "run onboard (step 1 registers it)",
-                );
-                return Ok(None);
-            }
-            Err(e @ Error::AmbiguousApplication { .. }) => {
-                d.push(
-                    ids::APP_MISSING,
-                    Severity::Error,
-                    None,
-                    "the integration's application is ambiguous",
-                    e.to_string(),
-                    "set app_client_id to the application ISE uses, or delete the others",
-                );
-                return Ok(None);
-            }
-            Err(e) => return Err(e),
-        };
-        let handle = self.graph.application(app.id.clone());
-        let principals = self.graph.service_principals();
-        let (keys, access, sp) = tokio::try_join!(
-            handle.key_credentials(),
-            handle.required_resource_access(),
-            principals.by_app_id(&app.app_id),
-        )?;
-        let targets = steps::permission_targets(&self.graph).await?;
-        let node_sha1: Vec<String> = admins
-            .iter()
-            .map(|a| a.certificate.sha1().to_hex())
-            .collect();
-        for a in admins {
-            if steps::key_outcome(&keys, &a.certificate) != Outcome::Unchanged {
-                let host = a.node.hostname.as_str();
-                d.push(
-                    ids::NODE_KEY_NOT_REGISTERED,
-                    Severity::Error,
-                    Some(host),
-                    format!("{host}'s Admin certificate is not a key of the application"),
-                    format!(
-                        "SHA-1 {} is not among the application's thumbprints [{}]",
-                        a.certificate.sha1(),
-                        keys.iter()
-                            .filter_map(|k| k.thumbprint_hex())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                    "run rotate (adds the key, cycles the MDM server, verifies) or onboard \
-                     (step 3 uploads it)",
-                );
-            }
-        }
-        for k in &keys {
-            let thumb = k.thumbprint_hex().unwrap_or_else(|| "?".into());
-            let name = k.display_name.clone().unwrap_or_default();
-            let end = k.end_date_time.as_deref().and_then(|t| {
-                OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
-            });
-            if let Some(end) = end {
-                let left = end - now;
-                if left.is_negative() {
-                    d.push(
-                        ids::APP_KEY_EXPIRED,
-                        Severity::Warning,
-                        None,
-                        format!("key {thumb} ({name}) has expired"),
-                        format!("endDateTime {end}"),
-                        "remove it in Entra ID (App registrations > Certificates & secrets), or \
-                         run rotate when it is an ISE key no node uses",
-                    );
-                } else if left < warning_window() && node_sha1.contains(&thumb) {
-                    d.push(
-                        ids::APP_KEY_EXPIRING,
-                        Severity::Warning,
-                        None,
-                        format!("key {thumb} ({name}) expires in {} days", days(left)),
-                        format!("endDateTime {end}"),
-                        "renew the node's Admin certificate in ISE, then run rotate",
-                    );
-                }
-            }
-            if !node_sha1.contains(&thumb) {
-                d.push(
-                    ids::APP_KEY_UNUSED,
-                    Severity::Info,
-                    None,
-                    format!("key {thumb} ({name}) is not an Admin certificate of any ISE node"),
-                    format!("nodes use [{}]", node_sha1.join(", ")),
-                    "nothing, if another system uses it; rotate removes ISE keys no node uses \
-                     after a renewal",
-                );
-            }
-        }
-        if steps::access_outcome(&access, &targets) != Outcome::Unchanged {
+        if !node_sha1.contains(&thumb) {
             d.push(
-                ids::APP_PERMISSION_MISSING,
-                Severity::Error,
+                ids::APP_KEY_UNUSED,
+                Severity::Info,
                 None,
-                "the application does not request get_device_compliance and \
-                 Application.Read.All",
-                format!("requiredResourceAccess holds {} resource(s)", access.len()),
-                "run onboard (step 4), or in Entra ID: App registrations > API permissions > \
-                 Add: Intune get_device_compliance and Microsoft Graph Application.Read.All \
-                 (Application)",
+                format!("key {thumb} ({name}) is not an Admin certificate of any ISE node"),
+                format!("nodes use [{}]", node_sha1.join(", ")),
+                "nothing, if another system uses it; rotate removes ISE keys no node uses \
+                 after a renewal",
             );
         }
-        match sp {
-            None => d.push(
-                ids::APP_SERVICE_PRINCIPAL_MISSING,
-                Severity::Error,
-                None,
-                "the application has no service principal (enterprise application)",
-                format!("no service principal with appId {}", app.app_id),
-                "run onboard (step 1 creates it)",
-            ),
-            Some(sp) => {
-                let held = self
-                    .graph
-                    .service_principal(sp.id.clone())
-                    .app_role_assignments()?
-                    .all()
-                    .await?;
-                let missing = steps::missing_grants(&held, &targets);
-                if !missing.is_empty() {
-                    let names: Vec<&str> = missing
-                        .iter()
-                        .map(|(resource, _)| {
-                            if *resource == targets.intune_resource_id {
-                                "get_device_compliance (Microsoft Intune API)"
-                            } else {
-                                "Application.Read.All (Microsoft Graph)"
-                            }
-                        })
-                        .collect();
-                    d.push(
-                        ids::APP_CONSENT_MISSING,
-                        Severity::Error,
-                        None,
-                        format!("no admin consent for {}", names.join(" and ")),
-                        format!(
-                            "the service principal holds {} of 2 role assignments",
-                            2usize.saturating_sub(missing.len())
-                        ),
-                        "run onboard (step 4 grants it), or in Entra ID: App registrations > API \
-                         permissions > Grant admin consent",
-                    );
-                }
+    }
+}
+
+/// The service principal and its admin consent (through [`decide::missing_grants`],
+/// the decision step 4 makes).
+async fn principal_findings(
+    ctx: &Integration,
+    d: &mut Diagnosis,
+    sp: Option<graph_client::ServicePrincipal>,
+    targets: &PermissionTargets,
+    app_id: &str,
+) -> Result<(), Error> {
+    match sp {
+        None => d.push(
+            ids::APP_SERVICE_PRINCIPAL_MISSING,
+            Severity::Error,
+            None,
+            "the application has no service principal (enterprise application)",
+            format!("no service principal with appId {app_id}"),
+            "run onboard (step 1 creates it)",
+        ),
+        Some(sp) => {
+            let held = ctx
+                .graph
+                .service_principal(sp.id.clone())
+                .app_role_assignments()?
+                .all()
+                .await?;
+            let missing = decide::missing_grants(&held, targets);
+            if !missing.is_empty() {
+                let names: Vec<&str> = missing
+                    .iter()
+                    .map(|(resource, _)| {
+                        if *resource == targets.intune_resource_id {
+                            "get_device_compliance (Microsoft Intune API)"
+                        } else {
+                            "Application.Read.All (Microsoft Graph)"
+                        }
+                    })
+                    .collect();
+                d.push(
+                    ids::APP_CONSENT_MISSING,
+                    Severity::Error,
+                    None,
+                    format!("no admin consent for {}", names.join(" and ")),
+                    format!(
+                        "the service principal holds {} of 2 role assignments",
+                        2usize.saturating_sub(missing.len())
+                    ),
+                    "run onboard (step 4 grants it), or in Entra ID: App registrations > API \
+                     permissions > Grant admin consent",
+                );
             }
         }
-        Ok(Some(app.app_id))
     }
+    Ok(())
+}
 
-    /// Each anchor: present, enabled and trusted for authentication within ISE.
-    async fn trust_findings(&self, d: &mut Diagnosis) -> Result<(), Error> {
-        let store = self.ise.trusted_certificates().list(&[]).await?;
-        for (anchor, action) in steps::anchor_actions(&store, &self.anchors) {
-            match action {
-                AnchorAction::Keep => {}
-                AnchorAction::Import => d.push(
-                    ids::TRUST_ANCHOR_MISSING,
+/// Each anchor: present, enabled and trusted for authentication within ISE.
+async fn trust_findings(ctx: &Integration, d: &mut Diagnosis) -> Result<(), Error> {
+    let store = ctx.ise.trusted_certificates().list(&[]).await?;
+    for (anchor, action) in decide::anchor_actions(&store, &ctx.anchors) {
+        match action {
+            AnchorAction::Keep => {}
+            AnchorAction::Import => d.push(
+                ids::TRUST_ANCHOR_MISSING,
+                Severity::Warning,
+                None,
+                format!("`{}` is not in ISE's trusted store", anchor.name()),
+                anchor.purpose().to_owned(),
+                "run trust-sync or onboard (step 5 imports it trusted for authentication \
+                 within ISE)",
+            ),
+            AnchorAction::Fix { id, update } => {
+                let entry = store.iter().find(|t| t.id == id);
+                d.push(
+                    ids::TRUST_ANCHOR_NOT_TRUSTED,
                     Severity::Warning,
                     None,
-                    format!("`{}` is not in ISE's trusted store", anchor.name()),
-                    anchor.purpose().to_owned(),
-                    "run trust-sync or onboard (step 5 imports it trusted for authentication \
-                     within ISE)",
-                ),
-                AnchorAction::Fix { id, update } => {
-                    let entry = store.iter().find(|t| t.id == id);
-                    d.push(
-                        ids::TRUST_ANCHOR_NOT_TRUSTED,
-                        Severity::Warning,
-                        None,
-                        format!(
-                            "`{}` is in ISE's store but not enabled and trusted for \
-                             authentication within ISE",
-                            update.name
-                        ),
-                        format!(
-                            "status {}, trusted for `{}`",
-                            entry.and_then(|t| t.status.clone()).unwrap_or_default(),
-                            entry
-                                .and_then(|t| t.trusted_for.clone())
-                                .unwrap_or_default()
-                        ),
-                        format!(
-                            "in ISE: Administration > System > Certificates > Trusted \
-                             Certificates > {}: Enabled, tick \"Trust for authentication within \
-                             ISE\" (or run trust-sync / onboard)",
-                            update.name
-                        ),
-                    );
-                }
+                    format!(
+                        "`{}` is in ISE's store but not enabled and trusted for \
+                         authentication within ISE",
+                        update.name
+                    ),
+                    format!(
+                        "status {}, trusted for `{}`",
+                        entry.and_then(|t| t.status.clone()).unwrap_or_default(),
+                        entry
+                            .and_then(|t| t.trusted_for.clone())
+                            .unwrap_or_default()
+                    ),
+                    format!(
+                        "in ISE: Administration > System > Certificates > Trusted \
+                         Certificates > {}: Enabled, tick \"Trust for authentication within \
+                         ISE\" (or run trust-sync / onboard)",
+                        update.name
+                    ),
+                );
             }
         }
-        Ok(())
     }
+    Ok(())
+}
 
-    /// One page of ISE's non-compliant poll, made as the automating identity (no node
-    /// key asked for).
-    async fn compliance_sample_as_identity(&self, d: &mut Diagnosis) {
-        let sample = async {
-            self.compliance_client(None)
-                .await?
-                .noncompliant_page(0)
-                .await
-        };
-        let result = sample.await;
-        push_sample(d, None, result, "the automating identity");
-    }
+/// One page of ISE's non-compliant poll, made as the automating identity (no node
+/// key asked for).
+async fn compliance_sample_as_identity(ctx: &Integration, d: &mut Diagnosis) {
+    let sample = async {
+        crate::compliance::client(ctx, None)
+            .await?
+            .noncompliant_page(0)
+            .await
+    };
+    let result = sample.await;
+    push_sample(d, None, result, "the automating identity");
+}
 
-    /// One page of ISE's non-compliant poll, made with `admin`'s own key.
-    async fn compliance_sample(
-        &self,
-        d: &mut Diagnosis,
-        version: &crate::version::IseVersion,
-        client_id: &str,
-        admin: &AdminCertificate,
-    ) {
-        let host = admin.node.hostname.as_str();
-        let sample = async {
-            let audience = version.token_audience()?;
-            let cert =
-                node_client_certificate(&self.ise, client_id, &self.options.admin_key, Some(admin))
-                    .await?;
-            let node = self.graph.with_credentials(Credentials::Certificate(cert));
-            let intune = ComplianceClient::discover(node, audience).await?;
-            intune.noncompliant_page(0).await
-        };
-        let result = sample.await;
-        push_sample(d, Some(host), result, host);
-    }
+/// One page of ISE's non-compliant poll, made with `admin`'s own key.
+async fn compliance_sample(
+    ctx: &Integration,
+    d: &mut Diagnosis,
+    version: &crate::version::IseVersion,
+    client_id: &str,
+    admin: &AdminCertificate,
+) {
+    let host = admin.node.hostname.as_str();
+    let sample = async {
+        let audience = version.token_audience()?;
+        let cert =
+            node_client_certificate(&ctx.ise, client_id, &ctx.options.admin_key, Some(admin))
+                .await?;
+        let node = ctx.graph.with_credentials(Credentials::Certificate(cert));
+        let intune = ComplianceClient::discover(node, audience).await?;
+        intune.noncompliant_page(0).await
+    };
+    let result = sample.await;
+    push_sample(d, Some(host), result, host);
 }
 
 /// The finding of a compliance sample made by `who`.

@@ -1,10 +1,263 @@
-//! The crate's error type.
+//! The crate's error type, its certificate errors, and the failure every workflow's
+//! `apply` reports after writing something.
+
+use crate::outcome::StepName;
+use crate::report::{Report, Rotation, TrustSync};
 
 /// Everything that can go wrong in this crate. Each variant says what was wrong and,
 /// where there is one, what to do about it.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// A certificate or anchor is unusable: the input, its encoding, its fields.
+    #[error(transparent)]
+    Certificate(#[from] CertificateError),
+
+    /// The ISE release cannot integrate with Intune: no Microsoft Graph, or no
+    /// Compliance Retrieval API.
+    #[error("ISE {version} cannot integrate with Intune: {reason}; install {install}")]
+    UnsupportedIseVersion {
+        /// The release found.
+        version: ise_client::version::IseVersion,
+        /// What to install.
+        install: &'static str,
+        /// Why.
+        reason: &'static str,
+    },
+
+    /// An error from the ISE client (including ISE version parsing).
+    #[error(transparent)]
+    Ise(#[from] ise_client::Error),
+
+    /// An error from the Entra ID / Graph client.
+    #[error(transparent)]
+    Graph(#[from] graph_client::Error),
+
+    /// Several hand-made applications carry the display name, so the one to adopt is
+    /// unclear.
+    #[error(
+        "{count} applications are named `{name}` in Entra ID and none carries the \
+         integration's uniqueName: set app_client_id to the one to adopt (the one holding \
+         ISE's key), or rename or delete the others. Candidates: {}",
+        candidates.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    )]
+    AmbiguousApplication {
+        /// The display name.
+        name: String,
+        /// How many carry it.
+        count: usize,
+        /// Each candidate with its key thumbprints.
+        candidates: Vec<crate::decide::AppCandidate>,
+    },
+
+    /// ISE has no certificate usable as its admin certificate.
+    #[error(
+        "ISE node `{node}` has no system certificate used for Admin and no default self-signed \
+         certificate: assign the Admin role to a certificate (Administration > System > Certificates)"
+    )]
+    NoAdminCertificate {
+        /// The primary admin node.
+        node: String,
+    },
+
+    /// The Admin certificate's key is not RSA: Entra ID refuses client assertions signed
+    /// with anything else (AADSTS5002738), so ISE could never get a token with it.
+    #[error(
+        "ISE node `{node}` uses an {algorithm} Admin certificate, but Entra ID accepts only RSA \
+         keys for client assertions: generate an RSA (2048-bit or larger) certificate for the \
+         Admin role (Administration > System > Certificates > Certificate Signing Requests, \
+         key type RSA) and run again"
+    )]
+    NonRsaAdminCertificate {
+        /// The node.
+        node: String,
+        /// The key algorithm found.
+        algorithm: String,
+    },
+
+    /// After the upload, Entra ID holds no key with ISE's thumbprint.
+    #[error(
+        "the application's keys do not include ISE's admin certificate: ISE's SHA-1 thumbprint is \
+         {ise}, Entra ID holds {entra:?}; upload the certificate ISE exports now"
+    )]
+    ThumbprintMismatch {
+        /// ISE's SHA-1 fingerprint (uppercase hex).
+        ise: String,
+        /// The thumbprints Entra ID holds.
+        entra: Vec<String>,
+    },
+
+    /// The key has ISE's thumbprint but another name than the certificate's CN.
+    #[error(
+        "the key with ISE's thumbprint is named `{found}`, not `{expected}`: the portal check \
+         compares both; remove the key and run again to upload it with the certificate's name"
+    )]
+    KeyNameMismatch {
+        /// The expected name (`CN=<common name>`).
+        expected: String,
+        /// The name found.
+        found: String,
+    },
+
+    /// A file named in the configuration could not be read.
+    #[error("cannot read {}", path.display())]
+    ReadFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Every name tried for a trust anchor is held by another certificate.
+    #[error(
+        "trust anchor `{anchor}` could not be imported: the names {names:?} are held by other \
+         certificates in ISE's trusted store; rename one (Administration > System > Certificates \
+         > Trusted Certificates) and run again"
+    )]
+    AnchorNameTaken {
+        /// The anchor.
+        anchor: String,
+        /// The names tried.
+        names: Vec<String>,
+    },
+
+    /// Admin consent did not become visible in time.
+    #[error(
+        "admin consent is still not visible after {waited:?}: missing {missing:?}; Entra ID \
+         replication can take minutes — run again later, or check the grants in the portal \
+         (Enterprise applications > the integration > Permissions)"
+    )]
+    ConsentNotVisible {
+        /// How long was waited.
+        waited: std::time::Duration,
+        /// The grants not yet visible (`resource id / role id`).
+        missing: Vec<String>,
+    },
+
+    /// A workflow's `apply` failed after something ran: the partial report (onboard,
+    /// rotate or trust sync), what was written, and every error.
+    #[error("{} failed: {}", .0.report.workflow(), .0)]
+    Apply(Box<ApplyFailure>),
+
+    /// The integration is not there yet: its application, service principal or a node
+    /// it names is missing. Run `ise-intune onboard` (the library's
+    /// [`crate::onboard::apply`]) first.
+    #[error("not onboarded: {what}")]
+    NotOnboarded {
+        /// What is missing.
+        what: String,
+    },
+
+    /// ISE's Test Connection, reproduced, failed: rotation removes no key then.
+    #[error("verification failed: {}", failed.join("; "))]
+    VerificationFailed {
+        /// Each failed check, `name: detail`.
+        failed: Vec<String>,
+    },
+
+    /// A Microsoft host's chain could not be probed or ends at a root no anchor is.
+    #[error("{host}: {detail}")]
+    HostNotTrusted {
+        /// The host.
+        host: String,
+        /// Why, and what to do.
+        detail: String,
+    },
+
+    /// A task the library spawned panicked or was cancelled.
+    #[error("an internal task did not finish: {0}")]
+    Task(#[source] tokio::task::JoinError),
+
+    /// The configuration is incomplete or wrong.
+    #[error("configuration: {what}")]
+    Config {
+        /// What is wrong and how to fix it.
+        what: String,
+    },
+
+    /// The External MDM server could not be configured.
+    #[error("configuring the External MDM server failed: {message}")]
+    MdmConfiguration {
+        /// What the configurator (or ISE) said.
+        message: String,
+    },
+
+    /// A renewed certificate given for rotation cannot be the node's Admin certificate;
+    /// nothing was written.
+    #[error(
+        "the renewed certificate for `{node}` is refused, nothing was written: {why}; give \
+         the node's own renewed Admin certificate (end-entity, valid now, naming its FQDN, RSA)"
+    )]
+    RenewedCertificateRefused {
+        /// The node named.
+        node: String,
+        /// Why.
+        why: String,
+    },
+
+    /// An operation did not finish within the time it was given.
+    #[error("{what}: not finished within {seconds} s")]
+    TimedOut {
+        /// What did not finish, and what to do.
+        what: String,
+        /// The limit, in seconds.
+        seconds: u64,
+    },
+
+    /// An operation needs an ISE node's private key and no key source was asked for
+    /// ([`crate::verify::AdminKey::None`], the default).
+    #[error(
+        "{what} needs an ISE node's private key, which is used only when asked: pass \
+         --as-node (config `verify_as_node = true`; library `AdminKey::ExportFromIse`) or \
+         supply the node's key from a file"
+    )]
+    NodeKeyNotRequested {
+        /// What needed the key.
+        what: String,
+    },
+
+    /// ISE's exported private key could not be decrypted or used.
+    #[error("ISE's admin private key is unusable: {what}")]
+    AdminKey {
+        /// What is wrong.
+        what: String,
+    },
+
+    /// Intune's compliance API answered something this client cannot use.
+    #[error("Intune's compliance API: {what}")]
+    Compliance {
+        /// What is wrong.
+        what: String,
+    },
+
+    /// Intune's compliance API refused a request.
+    #[error(
+        "Intune answered {status}: {message} (401: the token's audience or the key; 403: \
+         get_device_compliance and its admin consent)"
+    )]
+    IntuneAnswer {
+        /// HTTP status.
+        status: u16,
+        /// Intune's message.
+        message: String,
+    },
+
+    /// A TLS or HTTP problem during verification.
+    #[error("verification could not reach {host}: {what}")]
+    Unreachable {
+        /// The host.
+        host: String,
+        /// What went wrong.
+        what: String,
+    },
+}
+
+/// A certificate or anchor that cannot be used: what was wrong with the input, its
+/// encoding or its fields, and where (the PEM block, 1-based).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CertificateError {
     /// The input held no bytes (or only white space).
     #[error("the input is empty: expected a PEM or DER certificate")]
     EmptyInput,
@@ -140,220 +393,83 @@ pub enum Error {
         /// Subject of the certificate.
         subject: String,
     },
+}
+/// The partial report of a workflow whose `apply` failed; serialised as the report
+/// itself (the same keys as the workflow's report on success).
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(untagged)]
+#[non_exhaustive]
+pub enum PartialReport {
+    /// Onboarding's report so far ([`crate::onboard::apply`]).
+    Onboard(Report),
+    /// The rotation so far ([`crate::rotate::apply`]): keys added, none removed.
+    Rotate(Rotation),
+    /// The trust sync so far ([`crate::trust_sync::apply`]).
+    TrustSync(TrustSync),
+}
 
-    /// The ISE release cannot integrate with Intune: no Microsoft Graph, or no
-    /// Compliance Retrieval API.
-    #[error("ISE {version} cannot integrate with Intune: {reason}; install {install}")]
-    UnsupportedIseVersion {
-        /// The release found.
-        version: ise_client::version::IseVersion,
-        /// What to install.
-        install: &'static str,
-        /// Why.
-        reason: &'static str,
-    },
+impl PartialReport {
+    /// The workflow's name: `onboarding`, `rotation`, `trust sync`.
+    pub fn workflow(&self) -> &'static str {
+        match self {
+            Self::Onboard(_) => "onboarding",
+            Self::Rotate(_) => "rotation",
+            Self::TrustSync(_) => "trust sync",
+        }
+    }
+}
 
-    /// An error from the ISE client (including ISE version parsing).
-    #[error(transparent)]
-    Ise(#[from] ise_client::Error),
+/// The one failure convention of the workflows: an `apply` that failed after anything
+/// ran returns [`Error::Apply`] with this — the partial report, what was written
+/// (empty when nothing was), and every error with the step it ended.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ApplyFailure {
+    /// The workflow's report until the failure.
+    pub report: PartialReport,
+    /// What was written before the failure, one line each.
+    pub written: Vec<String>,
+    /// Every error, with the step it ended.
+    pub errors: Vec<(StepName, Error)>,
+}
 
-    /// An error from the Entra ID / Graph client.
-    #[error(transparent)]
-    Graph(#[from] graph_client::Error),
+impl ApplyFailure {
+    /// A failure with its partial report, what was written, and its errors.
+    pub fn new(
+        report: PartialReport,
+        written: Vec<String>,
+        errors: Vec<(StepName, Error)>,
+    ) -> Self {
+        Self {
+            report,
+            written,
+            errors,
+        }
+    }
 
-    /// Several hand-made applications carry the display name, so the one to adopt is
-    /// unclear.
-    #[error(
-        "{count} applications are named `{name}` in Entra ID and none carries the \
-         integration's uniqueName: set app_client_id to the one to adopt (the one holding \
-         ISE's key), or rename or delete the others. Candidates: {}",
-        candidates.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
-    )]
-    AmbiguousApplication {
-        /// The display name.
-        name: String,
-        /// How many carry it.
-        count: usize,
-        /// Each candidate with its key thumbprints.
-        candidates: Vec<crate::steps::AppCandidate>,
-    },
+    /// Onboarding's partial report, when this is onboarding's failure.
+    pub fn onboard_report(&self) -> Option<&Report> {
+        match &self.report {
+            PartialReport::Onboard(r) => Some(r),
+            _ => None,
+        }
+    }
+}
 
-    /// ISE has no certificate usable as its admin certificate.
-    #[error(
-        "ISE node `{node}` has no system certificate used for Admin and no default self-signed \
-         certificate: assign the Admin role to a certificate (Administration > System > Certificates)"
-    )]
-    NoAdminCertificate {
-        /// The primary admin node.
-        node: String,
-    },
-
-    /// The Admin certificate's key is not RSA: Entra ID refuses client assertions signed
-    /// with anything else (AADSTS5002738), so ISE could never get a token with it.
-    #[error(
-        "ISE node `{node}` uses an {algorithm} Admin certificate, but Entra ID accepts only RSA \
-         keys for client assertions: generate an RSA (2048-bit or larger) certificate for the \
-         Admin role (Administration > System > Certificates > Certificate Signing Requests, \
-         key type RSA) and run again"
-    )]
-    NonRsaAdminCertificate {
-        /// The node.
-        node: String,
-        /// The key algorithm found.
-        algorithm: String,
-    },
-
-    /// After the upload, Entra ID holds no key with ISE's thumbprint.
-    #[error(
-        "the application's keys do not include ISE's admin certificate: ISE's SHA-1 thumbprint is \
-         {ise}, Entra ID holds {entra:?}; upload the certificate ISE exports now"
-    )]
-    ThumbprintMismatch {
-        /// ISE's SHA-1 fingerprint (uppercase hex).
-        ise: String,
-        /// The thumbprints Entra ID holds.
-        entra: Vec<String>,
-    },
-
-    /// The key has ISE's thumbprint but another name than the certificate's CN.
-    #[error(
-        "the key with ISE's thumbprint is named `{found}`, not `{expected}`: the portal check \
-         compares both; remove the key and run again to upload it with the certificate's name"
-    )]
-    KeyNameMismatch {
-        /// The expected name (`CN=<common name>`).
-        expected: String,
-        /// The name found.
-        found: String,
-    },
-
-    /// A file named in the configuration could not be read.
-    #[error("cannot read {}", path.display())]
-    ReadFile {
-        /// The file.
-        path: std::path::PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-
-    /// Every name tried for a trust anchor is held by another certificate.
-    #[error(
-        "trust anchor `{anchor}` could not be imported: the names {names:?} are held by other \
-         certificates in ISE's trusted store; rename one (Administration > System > Certificates \
-         > Trusted Certificates) and run again"
-    )]
-    AnchorNameTaken {
-        /// The anchor.
-        anchor: String,
-        /// The names tried.
-        names: Vec<String>,
-    },
-
-    /// Admin consent did not become visible in time.
-    #[error(
-        "admin consent is still not visible after {waited:?}: missing {missing:?}; Entra ID \
-         replication can take minutes — run again later, or check the grants in the portal \
-         (Enterprise applications > the integration > Permissions)"
-    )]
-    ConsentNotVisible {
-        /// How long was waited.
-        waited: std::time::Duration,
-        /// The grants not yet visible (`resource id / role id`).
-        missing: Vec<String>,
-    },
-
-    /// A run failed after some steps ran: the report so far, what was written, and
-    /// every error of both sides.
-    #[error("onboarding failed: {0}")]
-    Apply(Box<crate::pipeline::ApplyFailure>),
-
-    /// A task the library spawned panicked or was cancelled.
-    #[error("an internal task did not finish: {0}")]
-    Task(#[source] tokio::task::JoinError),
-
-    /// The configuration is incomplete or wrong.
-    #[error("configuration: {what}")]
-    Config {
-        /// What is wrong and how to fix it.
-        what: String,
-    },
-
-    /// The External MDM server could not be configured.
-    #[error("configuring the External MDM server failed: {message}")]
-    MdmConfiguration {
-        /// What the configurator (or ISE) said.
-        message: String,
-    },
-
-    /// A renewed certificate given for rotation cannot be the node's Admin certificate;
-    /// nothing was written.
-    #[error(
-        "the renewed certificate for `{node}` is refused, nothing was written: {why}; give \
-         the node's own renewed Admin certificate (end-entity, valid now, naming its FQDN, RSA)"
-    )]
-    RenewedCertificateRefused {
-        /// The node named.
-        node: String,
-        /// Why.
-        why: String,
-    },
-
-    /// An operation did not finish within the time it was given.
-    #[error("{what}: not finished within {seconds} s")]
-    TimedOut {
-        /// What did not finish, and what to do.
-        what: String,
-        /// The limit, in seconds.
-        seconds: u64,
-    },
-
-    /// An operation needs an ISE node's private key and no key source was asked for
-    /// ([`crate::verify::AdminKey::None`], the default).
-    #[error(
-        "{what} needs an ISE node's private key, which is used only when asked: pass \
-         --as-node (config `verify_as_node = true`; library `AdminKey::ExportFromIse`) or \
-         supply the node's key from a file"
-    )]
-    NodeKeyNotRequested {
-        /// What needed the key.
-        what: String,
-    },
-
-    /// ISE's exported private key could not be decrypted or used.
-    #[error("ISE's admin private key is unusable: {what}")]
-    AdminKey {
-        /// What is wrong.
-        what: String,
-    },
-
-    /// Intune's compliance API answered something this client cannot use.
-    #[error("Intune's compliance API: {what}")]
-    Compliance {
-        /// What is wrong.
-        what: String,
-    },
-
-    /// Intune's compliance API refused a request.
-    #[error(
-        "Intune answered {status}: {message} (401: the token's audience or the key; 403: \
-         get_device_compliance and its admin consent)"
-    )]
-    IntuneAnswer {
-        /// HTTP status.
-        status: u16,
-        /// Intune's message.
-        message: String,
-    },
-
-    /// A TLS or HTTP problem during verification.
-    #[error("verification could not reach {host}: {what}")]
-    Unreachable {
-        /// The host.
-        host: String,
-        /// What went wrong.
-        what: String,
-    },
+impl std::fmt::Display for ApplyFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let failed: Vec<String> = self
+            .errors
+            .iter()
+            .map(|(step, e)| format!("{step}: {e}"))
+            .collect();
+        write!(f, "{}", failed.join("; "))?;
+        if self.written.is_empty() {
+            write!(f, " (nothing was written)")
+        } else {
+            write!(f, " (already written: {})", self.written.join("; "))
+        }
+    }
 }
 
 /// What kind of failure an [`Error`] is, coarsely, for a caller to switch on (and for
@@ -435,8 +551,14 @@ impl Error {
             | Self::ConsentNotVisible { .. }
             | Self::NoAdminCertificate { .. } => K::Remote,
             Self::Apply(f) => f.errors.first().map_or(K::Remote, |(_, e)| e.kind()),
+            Self::NotOnboarded { .. } => K::NotOnboarded,
+            Self::VerificationFailed { .. } | Self::HostNotTrusted { .. } => K::Remote,
             Self::Task(_) => K::Internal,
-            _ => K::Certificate,
+            Self::Certificate(_)
+            | Self::ThumbprintMismatch { .. }
+            | Self::KeyNameMismatch { .. }
+            | Self::NonRsaAdminCertificate { .. }
+            | Self::AdminKey { .. } => K::Certificate,
         }
     }
 }

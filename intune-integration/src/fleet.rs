@@ -24,7 +24,7 @@
 //! use intune_integration::fleet::{Inventory, run_all};
 //! let inventory = Inventory::load(std::path::Path::new("fleet.toml"))?;
 //! let results = run_all(&inventory.pairs, 4, |pair| async move {
-//!     // build an Onboarding for `pair` and call doctor() or plan()
+//!     // build an Integration for `pair` and call doctor::diagnose or onboard::plan
 //!     Ok::<_, intune_integration::Error>(pair.name.len())
 //! })
 //! .await;
@@ -42,7 +42,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 use crate::doctor::{Diagnosis, Severity};
-use crate::pipeline::PlannedChange;
+use crate::onboard::PlannedChange;
 
 /// Where a pair is reached.
 #[derive(Debug, Clone, PartialEq, Eq)]

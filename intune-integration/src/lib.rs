@@ -1,34 +1,68 @@
-//! The Intune–ISE integration domain.
+//! The Intune–ISE integration domain: a context, the seven steps, and the workflows
+//! over them.
 //!
-//! * [`certs`] — parse PEM/DER certificates, fingerprints (SHA-1 "Thumbprint", SHA-256),
-//!   Graph key identifiers, JWT `x5t` values, chain ordering;
-//! * [`anchors`] — the versioned set of Microsoft/DigiCert roots ISE must trust to reach
-//!   Entra ID, Graph and Intune, extendable by callers;
-//! * [`version`] — ISE releases and what each supports (Microsoft Graph, token
-//!   audience, compliance retrieval v3);
-//! * [`compliance`] — Intune's Compliance Retrieval API as an ISE node calls it.
+//! Start with [`Integration`] (the context: clients, anchors, configurator, options),
+//! then call a workflow — a module of free functions over it, each with its own result
+//! type: [`onboard::plan`] / [`onboard::apply`], [`verify::verify`],
+//! [`doctor::diagnose`], [`rotate::plan`] / [`rotate::apply`], [`trust_sync::plan`] /
+//! [`trust_sync::apply`], [`compliance::client`], and [`fleet`] over many pairs.
+//! Every workflow that writes has the same two entry points: `plan` says what would
+//! change and writes nothing, `apply` does it; a failure after anything was written is
+//! [`Error::Apply`], carrying the partial report.
 //!
-//! Every fallible function returns the crate's single [`Error`] type.
+//! Modules:
+//!
+//! * [`context`] — [`Integration`], its builder, [`context::Options`];
+//! * [`steps`] — Cisco's seven steps, one async function each, the ones
+//!   [`onboard::apply`] runs;
+//! * [`decide`] — the pure decisions of the steps, shared by plan, apply and doctor;
+//! * [`onboard`] — the seven steps as one re-runnable workflow, in three phases;
+//! * [`verify`] — ISE's Test Connection reproduced, per policy service node;
+//! * [`doctor`] — findings with severity, evidence and remediation;
+//! * [`rotate`] — registering a node's renewed Admin certificate, then retiring the old;
+//! * [`trust_sync`] — importing the roots Microsoft's endpoints moved to;
+//! * [`compliance`] — Intune's Compliance Retrieval API as an ISE node calls it;
+//! * [`fleet`] — inventories of pairs, run with bounded concurrency;
+//! * [`keys`] — the nodes' Admin certificates and keys: export, key sources, PKCS#8;
+//! * [`tls_probe`] — the chain a server presents, and whether it ends at a root;
+//! * [`mdm`] — External MDM settings per release and the configurators of steps 6–7;
+//! * [`certs`] — certificates: PEM/DER, fingerprints, Graph key ids, chains;
+//! * [`anchors`] — the versioned set of Microsoft/DigiCert roots ISE must trust;
+//! * [`version`] — ISE releases and their gates (Graph, audience, compliance API v3);
+//! * [`config`] — the configuration file and environment;
+//! * [`files`] — bounded file reads;
+//! * [`pkcs12`] — PKCS#12 key files;
+//! * [`outcome`] — outcomes, step and check names (stable JSON names).
+//!
+//! Every fallible function returns the crate's single [`Error`] type; [`Error::kind`]
+//! is the coarse class a caller switches on.
 
 pub mod anchors;
 pub mod certs;
 pub mod compliance;
 pub mod config;
+pub mod context;
+pub mod decide;
 pub mod doctor;
 pub mod files;
 pub mod fleet;
-pub mod maintenance;
+pub mod keys;
 pub mod mdm;
+pub mod onboard;
 pub mod outcome;
-pub mod pipeline;
 pub mod pkcs12;
+pub mod report;
+pub mod rotate;
 pub mod steps;
+pub mod tls_probe;
+pub mod trust_sync;
 pub mod verify;
 pub mod version;
 
 mod error;
 
-pub use error::{Error, ErrorKind};
+pub use context::{Integration, IntegrationBuilder};
+pub use error::{ApplyFailure, CertificateError, Error, ErrorKind, PartialReport};
 
 /// The README's example, compiled as a doctest.
 #[cfg(doctest)]

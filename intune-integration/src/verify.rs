@@ -1,247 +1,81 @@
 //! Reproducing ISE's Test Connection from the library: a token with ISE's own admin key,
 //! Graph discovery of the Intune endpoint, an Intune token with the release's audience,
 //! the `mdminfo` call, and every TLS chain checked against ISE's trusted store.
+//! [`verify`] runs it for an [`Integration`]; [`verify_connection`] for given inputs.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use graph_client::{
     AssertionAlgorithm, ClientCertificate, Credentials, GraphClient, TokenAudience,
 };
-use ise_client::{ExportKind, IseClient, TrustedCertificate};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
-use secrecy::{ExposeSecret, SecretString};
-use serde::Serialize;
+use ise_client::{IseClient, TrustedCertificate};
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use crate::Error;
 use crate::anchors::TrustAnchorSet;
 use crate::certs::Certificate;
+use crate::context::Integration;
+use crate::decide::Registration;
+use crate::keys::{AdminKey, AdminKeyMaterial, KeyExport, node_client_certificate};
 use crate::outcome::CheckName;
+pub use crate::report::{Check, VerificationReport};
+use crate::tls_probe::{chain_ends_at, presented_chain};
 use crate::version::{IntuneGates as _, IseVersion};
 
-/// One check of the verification.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct Check {
-    /// Which check (`tls:login`, `token`, `discovery`, ...).
-    pub name: CheckName,
-    /// The ISE node whose key the check used (`None` for the TLS checks, which are the
-    /// deployment's trusted store).
-    pub node: Option<String>,
-    /// Whether it passed.
-    pub ok: bool,
-    /// What was found, or what is wrong and how to fix it.
-    pub detail: String,
-    /// The check did not run (it needs a node's key and none was asked for); `ok` is
-    /// then `true`, since nothing was found wrong.
-    pub skipped: bool,
-}
-
-/// The result of [`verify_connection`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct VerificationReport {
-    /// Whether every check passed.
-    pub ok: bool,
-    /// Every check, in order.
-    pub checks: Vec<Check>,
-}
-
-impl VerificationReport {
-    fn push(&mut self, name: CheckName, ok: bool, detail: impl Into<String>) {
-        self.push_for(None, name, ok, detail);
-    }
-
-    fn push_for(
-        &mut self,
-        node: Option<&str>,
-        name: CheckName,
-        ok: bool,
-        detail: impl Into<String>,
-    ) {
-        self.checks.push(Check {
-            node: node.map(str::to_owned),
-            name,
-            ok,
-            detail: detail.into(),
-            skipped: false,
-        });
-        self.ok = self.checks.iter().all(|c| c.ok);
-    }
-
-    /// Records a check that did not run.
-    fn skip(&mut self, name: CheckName, detail: impl Into<String>) {
-        self.push(name, true, detail);
-        if let Some(c) = self.checks.last_mut() {
-            c.skipped = true;
-        }
-    }
-
-    /// The checks that did not run.
-    pub fn skipped(&self) -> impl Iterator<Item = &Check> {
-        self.checks.iter().filter(|c| c.skipped)
-    }
-}
-
-/// Where the key of an ISE node comes from, for the checks that act *as* a node
-/// (Entra accepting the node's client assertion, Intune answering the node).
-///
-/// The default is [`AdminKey::None`]: nothing leaves ISE but certificates, and every
-/// check that needs a node's key is reported as not checked. A key leaves ISE only
-/// with [`AdminKey::ExportFromIse`]; [`AdminKey::from_file`] takes it from a file the
-/// operator holds instead. Keys are kept in memory only, in secret containers that
-/// are zeroized on drop.
-#[derive(Clone, Default)]
-#[non_exhaustive]
-pub enum AdminKey {
-    /// No node key: only what public material shows is checked (certificates,
-    /// registration, consent, anchors, chains, discovery, the audience); the checks
-    /// that need a node's key are reported as not checked.
-    #[default]
-    None,
-    /// Exported from ISE with a one-time random password (needs the certificate
-    /// export-with-key right on the ISE account). Only when the operator asks
-    /// (`--as-node`, `verify_as_node = true`).
-    ExportFromIse,
-    /// Supplied: the admin certificate and its unencrypted PKCS#8 key, in PEM.
-    Supplied {
-        /// Certificate PEM.
-        cert_pem: String,
-        /// Key PEM (`PRIVATE KEY`).
-        key_pem: SecretString,
-    },
-}
-
-impl std::fmt::Debug for AdminKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::None => f.write_str("None"),
-            Self::ExportFromIse => f.write_str("ExportFromIse"),
-            Self::Supplied { .. } => f.write_str("Supplied { key_pem: [REDACTED] }"),
-        }
-    }
-}
-
-impl AdminKey {
-    /// Whether the checks that act as a node run (a key is exported or supplied).
-    pub fn acts_as_node(&self) -> bool {
-        !matches!(self, Self::None)
-    }
-
-    /// A node's certificate and key from a file the operator holds, so that the key
-    /// never leaves ISE over its API: a PEM file with the certificate and its key
-    /// (`PRIVATE KEY`, or `ENCRYPTED PRIVATE KEY` decrypted with `password`), or a
-    /// PKCS#12 file decrypted with `password`. The file must be a regular file of at
-    /// most [`crate::files::MAX_FILE_BYTES`].
-    pub fn from_file(
-        path: &std::path::Path,
-        password: Option<&SecretString>,
-    ) -> Result<Self, Error> {
-        let (cert_der, key) = certificate_and_key_file(path, password)?;
-        Ok(Self::Supplied {
-            cert_pem: pem::encode(&pem::Pem::new("CERTIFICATE", cert_der)),
-            key_pem: SecretString::from(pem::encode(&pem::Pem::new(
-                "PRIVATE KEY",
-                key.expose_secret().to_vec(),
-            ))),
-        })
-    }
-
-    /// A node's certificate and key from PEM text holding both (see [`Self::from_file`]).
-    pub fn from_pem(text: &str, password: Option<&SecretString>) -> Result<Self, Error> {
-        let (cert_der, key) = certificate_and_key_pem(text, password)?;
-        Ok(Self::Supplied {
-            cert_pem: pem::encode(&pem::Pem::new("CERTIFICATE", cert_der)),
-            key_pem: SecretString::from(pem::encode(&pem::Pem::new(
-                "PRIVATE KEY",
-                key.expose_secret().to_vec(),
-            ))),
-        })
-    }
-}
-
-/// A certificate (DER) and its PKCS#8 key (DER, secret) from a PEM file holding both,
-/// the key possibly encrypted (`ENCRYPTED PRIVATE KEY`, decrypted with `password`), or
-/// from a PKCS#12 file (`.pfx`, `.p12`) decrypted with `password`.
-/// The file is read with [`crate::files::read_bounded`].
-pub fn certificate_and_key_file(
-    path: &std::path::Path,
-    password: Option<&SecretString>,
-) -> Result<(Vec<u8>, secrecy::SecretSlice<u8>), Error> {
-    let bytes = secrecy::SecretSlice::from(crate::files::read_bounded(path)?);
-    if crate::pkcs12::looks_like_pkcs12(bytes.expose_secret()) {
-        let password = password.ok_or_else(|| Error::AdminKey {
-            what: format!(
-                "{} is a PKCS#12 file and no password was given (set \
-                 AZURE_CLIENT_CERTIFICATE_PASSWORD or ISE_INTUNE_NODE_KEY_PASSWORD)",
-                path.display()
-            ),
-        })?;
-        let contents = crate::pkcs12::parse(bytes.expose_secret(), password)?;
-        let key = contents.key.ok_or_else(|| Error::AdminKey {
-            what: format!("{} holds no private key", path.display()),
-        })?;
-        // The end-entity certificate: the first that is not a CA.
-        let cert = contents
-            .certificates
-            .iter()
-            .find(|c| Certificate::from_der(c).is_ok_and(|c| !c.is_ca()))
-            .or_else(|| contents.certificates.first())
-            .cloned()
-            .ok_or_else(|| Error::AdminKey {
-                what: format!("{} holds no certificate", path.display()),
-            })?;
-        Certificate::from_der(&cert)?;
-        return Ok((cert, key));
-    }
-    let text = std::str::from_utf8(bytes.expose_secret()).map_err(|_| Error::AdminKey {
-        what: format!("{} is neither a PEM nor a PKCS#12 file", path.display()),
-    })?;
-    certificate_and_key_pem(text, password)
-}
-
-fn certificate_and_key_pem(
-    text: &str,
-    password: Option<&SecretString>,
-) -> Result<(Vec<u8>, secrecy::SecretSlice<u8>), Error> {
-    let blocks = pem::parse_many(text).map_err(|e| Error::AdminKey {
-        what: format!("not PEM: {e}"),
-    })?;
-    let cert = blocks
-        .iter()
-        .find(|b| b.tag() == "CERTIFICATE")
-        .ok_or_else(|| Error::AdminKey {
-            what: "no CERTIFICATE block: the file must hold the certificate and its key".into(),
-        })?;
-    let key = blocks
-        .iter()
-        .find(|b| b.tag().ends_with("PRIVATE KEY"))
-        .ok_or_else(|| Error::AdminKey {
-            what: "no PRIVATE KEY block: the file must hold the certificate and its key".into(),
-        })?;
-    let der = match key.tag() {
-        "PRIVATE KEY" => secrecy::SecretSlice::from(key.contents().to_vec()),
-        "ENCRYPTED PRIVATE KEY" => {
-            let password = password.ok_or_else(|| Error::AdminKey {
-                what: "the key is encrypted and no password was given".into(),
-            })?;
-            secrecy::SecretSlice::from(decrypt_pkcs8_pem(
-                &pem::encode(key),
-                password.expose_secret(),
-            )?)
-        }
-        other => {
-            return Err(Error::AdminKey {
-                what: format!(
-                    "a `{other}` block: convert the key to PKCS#8 with `openssl pkcs8 -topk8`"
-                ),
-            });
-        }
-    };
-    Certificate::from_der(cert.contents())?;
-    Ok((cert.contents().to_vec(), der))
+/// Verification alone, for the integration's existing application: ISE's Test
+/// Connection reproduced — from public material only, or per policy service node as
+/// that node when [`crate::context::Options::admin_key`] names a key source.
+/// Everything it reads first — ISE's version, the application, the nodes' keys, the
+/// trusted store, Intune's discovery — is read at once. No application is
+/// [`Error::NotOnboarded`].
+pub async fn verify(ctx: &Integration) -> Result<VerificationReport, Error> {
+    let identity = ctx.options.app_identity();
+    let export_keys = ctx.options.admin_key.exports_from_ise();
+    let (version, app, keys, trusted, endpoints) = tokio::join!(
+        ctx.ise.version(),
+        async {
+            let seen = crate::steps::observe_app(&ctx.graph, &identity).await?;
+            match crate::decide::decide_registration(&seen, &identity)? {
+                Registration::Existing(app) | Registration::Adopt(app) => Ok(app.app_id),
+                Registration::Create => Err(Error::NotOnboarded {
+                    what: format!("no application `{}`", identity.display_name),
+                }),
+            }
+        },
+        async {
+            if export_keys {
+                crate::keys::export(&ctx.ise, KeyExport::PolicyServiceKeys)
+                    .await
+                    .map(Some)
+            } else {
+                Ok(None)
+            }
+        },
+        async { ctx.ise.trusted_certificates().list(&[]).await },
+        ctx.graph.intune_endpoints(),
+    );
+    let (version, client_id, keys, trusted) = (version?, app?, keys?, trusted?);
+    let provider = version.compliance_provider();
+    verify_connection_with(
+        VerifyInput {
+            ise: &ctx.ise,
+            graph: &ctx.graph,
+            client_id: &client_id,
+            version,
+            admin_key: ctx.options.admin_key.clone(),
+            anchors: &ctx.anchors,
+            propagation_wait: ctx.options.propagation_wait,
+        },
+        Prefetched {
+            trusted: Some(trusted),
+            node_keys: keys,
+            intune_endpoint: endpoints
+                .ok()
+                .and_then(|e| e.into_iter().find(|e| e.provider_name == provider))
+                .map(|e| e.uri),
+        },
+    )
+    .await
 }
 
 /// What a report says of the checks that need a node's key when none was asked for.
@@ -274,54 +108,6 @@ pub struct VerifyInput<'a> {
 /// How long verification waits, at most, for keys and roles to propagate.
 pub const DEFAULT_PROPAGATION_WAIT: Duration = Duration::from_secs(120);
 
-pub(crate) fn random_password() -> Result<String, Error> {
-    use ring::rand::SecureRandom as _;
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut bytes = [0u8; 24];
-    ring::rand::SystemRandom::new()
-        .fill(&mut bytes)
-        .map_err(|_| Error::AdminKey {
-            what: "the system random generator failed".into(),
-        })?;
-    Ok(bytes
-        .iter()
-        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
-        .collect())
-}
-
-/// Decrypts an `ENCRYPTED PRIVATE KEY` PEM (PKCS#8, PBES2) to PKCS#8 DER.
-pub fn decrypt_pkcs8_pem(pem: &str, password: &str) -> Result<Vec<u8>, Error> {
-    if pem.contains("Proc-Type: 4,ENCRYPTED") {
-        return Err(Error::AdminKey {
-            what: "the key is in OpenSSL's legacy encrypted format (DEK-Info), which is not \
-                   supported: convert it with `openssl pkcs8 -topk8` or supply the key"
-                .into(),
-        });
-    }
-    let (label, der) =
-        der::pem::decode_vec(pem.trim().as_bytes()).map_err(|e| Error::AdminKey {
-            what: format!("not a PEM key: {e}"),
-        })?;
-    match label {
-        "ENCRYPTED PRIVATE KEY" => {
-            let info =
-                pkcs8::EncryptedPrivateKeyInfoRef::try_from(der.as_slice()).map_err(|e| {
-                    Error::AdminKey {
-                        what: format!("not a PKCS#8 encrypted key: {e}"),
-                    }
-                })?;
-            let doc = info.decrypt(password).map_err(|e| Error::AdminKey {
-                what: format!("decryption failed (wrong password or unsupported cipher): {e}"),
-            })?;
-            Ok(doc.as_bytes().to_vec())
-        }
-        "PRIVATE KEY" => Ok(der),
-        other => Err(Error::AdminKey {
-            what: format!("found a `{other}` block, expected ENCRYPTED PRIVATE KEY or PRIVATE KEY"),
-        }),
-    }
-}
-
 /// What verification can reuse from a caller that already read it (the pipeline reads
 /// all of it before its writes), so that it is not read twice.
 #[derive(Debug, Clone, Default)]
@@ -330,8 +116,8 @@ pub struct Prefetched {
     /// ISE's trusted store.
     pub trusted: Option<Vec<TrustedCertificate>>,
     /// The nodes' Admin certificates with the policy service nodes' keys
-    /// ([`crate::steps::export_admin_certificates_with_keys`]).
-    pub node_keys: Option<Vec<crate::steps::AdminKeyMaterial>>,
+    /// ([`crate::keys::export`] with [`KeyExport::PolicyServiceKeys`]).
+    pub node_keys: Option<Vec<AdminKeyMaterial>>,
     /// The Compliance Retrieval endpoint as discovered by the automating identity.
     pub intune_endpoint: Option<String>,
 }
@@ -341,7 +127,7 @@ pub struct Prefetched {
 /// certificates in one pass (or taken from `prefetched`).
 async fn node_keys(
     input: &VerifyInput<'_>,
-    prefetched: Option<Vec<crate::steps::AdminKeyMaterial>>,
+    prefetched: Option<Vec<AdminKeyMaterial>>,
 ) -> Result<Vec<(Option<String>, Result<ClientCertificate, Error>)>, Error> {
     if let AdminKey::Supplied { .. } = &input.admin_key {
         return Ok(vec![(
@@ -351,11 +137,7 @@ async fn node_keys(
     }
     let material = match prefetched {
         Some(m) => m,
-        None => {
-            crate::steps::export_admin_certificates_with_keys(input.ise)
-                .await?
-                .value
-        }
+        None => crate::keys::export(input.ise, KeyExport::PolicyServiceKeys).await?,
     };
     let mut out = Vec::new();
     let mut seen = Vec::new();
@@ -376,57 +158,6 @@ async fn node_keys(
         out.push((Some(m.admin.node.hostname.clone()), cert));
     }
     Ok(out)
-}
-
-/// The credentials an ISE node signs its client assertions with, for `client_id`: the
-/// supplied key, or `admin`'s certificate (the primary node's when `None`) with its key
-/// exported from ISE under a one-time random password and decrypted in memory.
-pub async fn node_client_certificate(
-    ise: &IseClient,
-    client_id: &str,
-    key: &AdminKey,
-    admin: Option<&crate::steps::AdminCertificate>,
-) -> Result<ClientCertificate, Error> {
-    let (cert_pem, key_der) = match (key, admin) {
-        (AdminKey::None, _) => {
-            return Err(Error::NodeKeyNotRequested {
-                what: "acting as an ISE node".into(),
-            });
-        }
-        (AdminKey::Supplied { cert_pem, key_pem }, _) => (
-            cert_pem.clone(),
-            decrypt_pkcs8_pem(key_pem.expose_secret(), "")?,
-        ),
-        (_, admin) => {
-            let admin = match admin {
-                Some(a) => a.clone(),
-                None => crate::steps::export_admin_certificate(ise).await?.value,
-            };
-            let password = random_password()?;
-            let export = ise
-                .system_certificates(admin.node.hostname.clone())
-                .export(
-                    &admin.system_certificate.id,
-                    &ExportKind::WithPrivateKey(SecretString::from(password.clone())),
-                )
-                .await?;
-            let key = export.private_key.ok_or_else(|| Error::AdminKey {
-                what: "ISE's export holds no private key".into(),
-            })?;
-            (
-                admin.certificate.to_pem(),
-                decrypt_pkcs8_pem(key.pem(), &password)?,
-            )
-        }
-    };
-    let cert = Certificate::from_pem(&cert_pem)?;
-    ClientCertificate::from_der(
-        client_id,
-        cert.der().to_vec(),
-        &PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_der)),
-        AssertionAlgorithm::Rs256,
-    )
-    .map_err(Error::Graph)
 }
 
 /// A bounded wait for a key or role to propagate.
@@ -579,7 +310,7 @@ async fn tls_checks(
 async fn public_verification(
     input: &VerifyInput<'_>,
     trusted: Option<Vec<TrustedCertificate>>,
-    material: Option<Vec<crate::steps::AdminKeyMaterial>>,
+    material: Option<Vec<AdminKeyMaterial>>,
     intune_endpoint: Option<String>,
 ) -> Result<VerificationReport, Error> {
     let mut report = VerificationReport {
@@ -597,9 +328,9 @@ async fn public_verification(
         async {
             match material {
                 Some(m) => Ok(m.into_iter().map(|m| m.admin).collect::<Vec<_>>()),
-                None => crate::steps::export_admin_certificates(input.ise)
+                None => crate::keys::export(input.ise, KeyExport::CertificatesOnly)
                     .await
-                    .map(|s| s.value),
+                    .map(|m| m.into_iter().map(|m| m.admin).collect()),
             }
         },
         async {
@@ -886,117 +617,6 @@ async fn mdminfo(
     }
 }
 
-/// Records the chain a server presents and refuses it: used only to learn the chain,
-/// never to accept a connection.
-#[derive(Debug)]
-struct ChainRecorder {
-    chain: Mutex<Vec<Vec<u8>>>,
-    schemes: Vec<SignatureScheme>,
-}
-
-impl ServerCertVerifier for ChainRecorder {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let mut chain = vec![end_entity.to_vec()];
-        chain.extend(intermediates.iter().map(|c| c.to_vec()));
-        *self.chain.lock().unwrap_or_else(|p| p.into_inner()) = chain;
-        Err(rustls::Error::General(
-            "chain recorded; connection not used".into(),
-        ))
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        _message: &[u8],
-        _cert: &CertificateDer<'_>,
-        _dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Err(rustls::Error::General("not used".into()))
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        _message: &[u8],
-        _cert: &CertificateDer<'_>,
-        _dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Err(rustls::Error::General("not used".into()))
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.schemes.clone()
-    }
-}
-
-/// How long [`presented_chain`] waits for the connection and the handshake.
-pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The chain `url`'s server presents (leaf first), within [`PROBE_TIMEOUT`].
-pub async fn presented_chain(url: &url::Url) -> Result<Vec<Vec<u8>>, Error> {
-    presented_chain_within(url, PROBE_TIMEOUT).await
-}
-
-/// The chain `url`'s server presents (leaf first); connecting and the handshake
-/// together are given `timeout`, after which the host is reported unreachable.
-pub async fn presented_chain_within(
-    url: &url::Url,
-    timeout: Duration,
-) -> Result<Vec<Vec<u8>>, Error> {
-    let host = url.host_str().unwrap_or_default().to_owned();
-    match tokio::time::timeout(timeout, probe_chain(url)).await {
-        Ok(result) => result,
-        Err(_) => Err(Error::Unreachable {
-            host,
-            what: format!("no TLS handshake within {timeout:?}"),
-        }),
-    }
-}
-
-async fn probe_chain(url: &url::Url) -> Result<Vec<Vec<u8>>, Error> {
-    let host = url.host_str().unwrap_or_default().to_owned();
-    let port = url.port_or_known_default().unwrap_or(443);
-    let unreachable = |what: String| Error::Unreachable {
-        host: host.clone(),
-        what,
-    };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let recorder = Arc::new(ChainRecorder {
-        chain: Mutex::new(Vec::new()),
-        schemes: provider
-            .signature_verification_algorithms
-            .supported_schemes(),
-    });
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| unreachable(e.to_string()))?
-        .dangerous()
-        .with_custom_certificate_verifier(recorder.clone())
-        .with_no_client_auth();
-    let name = ServerName::try_from(host.clone()).map_err(|e| unreachable(e.to_string()))?;
-    let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
-        .await
-        .map_err(|e| unreachable(e.to_string()))?;
-    // The handshake fails by design once the chain is recorded.
-    let _ = tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await;
-    let chain = recorder
-        .chain
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone();
-    if chain.is_empty() {
-        return Err(unreachable("the server presented no certificate".into()));
-    }
-    Ok(chain)
-}
-
 fn trusted_for_ise_auth(t: &TrustedCertificate) -> bool {
     let enabled = t
         .status
@@ -1007,36 +627,6 @@ fn trusted_for_ise_auth(t: &TrustedCertificate) -> bool {
         .as_deref()
         .is_none_or(|f| f.contains("Infrastructure"));
     enabled && infra
-}
-
-/// Whether `chain` (leaf first, then intermediates, DER) verifies for server
-/// authentication up to the root `root_der`, now.
-pub(crate) fn chain_ends_at(chain: &[Vec<u8>], root_der: &[u8]) -> bool {
-    let Some((leaf, rest)) = chain.split_first() else {
-        return false;
-    };
-    let root_der = CertificateDer::from(root_der.to_vec());
-    let Ok(anchor) = webpki::anchor_from_trusted_cert(&root_der) else {
-        return false;
-    };
-    let leaf = CertificateDer::from(leaf.clone());
-    let Ok(ee) = webpki::EndEntityCert::try_from(&leaf) else {
-        return false;
-    };
-    let intermediates: Vec<CertificateDer<'static>> = rest
-        .iter()
-        .map(|d| CertificateDer::from(d.clone()))
-        .collect();
-    ee.verify_for_usage(
-        webpki::ALL_VERIFICATION_ALGS,
-        &[anchor],
-        &intermediates,
-        UnixTime::now(),
-        webpki::KeyUsage::server_auth(),
-        None,
-        None,
-    )
-    .is_ok()
 }
 
 /// Checks that `url`'s chain ends in a certificate of ISE's trusted store.

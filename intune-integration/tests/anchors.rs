@@ -1,7 +1,7 @@
 //! The shipped trust anchors, checked against fingerprints computed independently with
 //! `openssl x509 -noout -fingerprint -sha1|-sha256 -in /etc/ssl/certs/<name>.pem`.
 
-use intune_integration::Error;
+use intune_integration::CertificateError;
 use intune_integration::anchors::{
     AnchorOrigin, BUILTIN_ANCHOR_SET_VERSION, TrustAnchor, TrustAnchorSet,
 };
@@ -115,7 +115,7 @@ fn callers_add_and_remove_their_own() {
     let leaf = Certificate::from_pem(include_str!("data/leaf.pem")).expect("fixture parses");
     assert!(matches!(
         TrustAnchor::new("leaf", "wrong", leaf),
-        Err(Error::AnchorNotCa { .. })
+        Err(CertificateError::AnchorNotCa { .. })
     ));
     let mut empty = TrustAnchorSet::empty("mine-1");
     assert_eq!(empty.version(), "mine-1");

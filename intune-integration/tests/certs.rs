@@ -2,7 +2,7 @@
 //! OpenSSL (`openssl x509 -noout -fingerprint -sha1|-sha256 -serial -dates`) and Python's
 //! `base64` module, never with this crate.
 
-use intune_integration::Error;
+use intune_integration::CertificateError;
 use intune_integration::certs::{
     Certificate, MAX_INPUT_BYTES, Sha1Fingerprint, Sha256Fingerprint, order_chains,
 };
@@ -136,20 +136,23 @@ fn der_roundtrip_and_detection() {
 fn empty_and_blank_input() {
     assert!(matches!(
         Certificate::parse_pem_bundle(""),
-        Err(Error::EmptyInput)
+        Err(CertificateError::EmptyInput)
     ));
-    assert!(matches!(Certificate::from_der(&[]), Err(Error::EmptyInput)));
+    assert!(matches!(
+        Certificate::from_der(&[]),
+        Err(CertificateError::EmptyInput)
+    ));
     assert!(matches!(
         Certificate::parse_any(b" \r\n\t"),
-        Err(Error::EmptyInput)
+        Err(CertificateError::EmptyInput)
     ));
     assert!(matches!(
         Certificate::parse_pem_bundle("just some text\n"),
-        Err(Error::NoCertificate)
+        Err(CertificateError::NoCertificate)
     ));
     assert!(matches!(
         Certificate::parse_any(b"\x01\x02garbage"),
-        Err(Error::NoCertificate)
+        Err(CertificateError::NoCertificate)
     ));
 }
 
@@ -158,7 +161,7 @@ fn bad_base64_is_reported_with_its_block() {
     let broken =
         format!("{LEAF}-----BEGIN CERTIFICATE-----\nMIIB$$$notbase64\n-----END CERTIFICATE-----\n");
     match Certificate::parse_pem_bundle(&broken) {
-        Err(Error::InvalidBase64 { block, .. }) => assert_eq!(block, 2),
+        Err(CertificateError::InvalidBase64 { block, .. }) => assert_eq!(block, 2),
         other => panic!("unexpected: {other:?}"),
     }
 }
@@ -166,7 +169,7 @@ fn bad_base64_is_reported_with_its_block() {
 #[test]
 fn wrong_labels_and_private_keys() {
     match Certificate::parse_pem_bundle(LEAF_KEY) {
-        Err(Error::PrivateKeyNotCertificate { block, label }) => {
+        Err(CertificateError::PrivateKeyNotCertificate { block, label }) => {
             assert_eq!((block, label.as_str()), (1, "PRIVATE KEY"));
         }
         other => panic!("unexpected: {other:?}"),
@@ -174,22 +177,22 @@ fn wrong_labels_and_private_keys() {
     let csr = LEAF.replace("CERTIFICATE", "CERTIFICATE REQUEST");
     assert!(matches!(
         Certificate::parse_pem_bundle(&csr),
-        Err(Error::UnexpectedPemLabel { block: 1, .. })
+        Err(CertificateError::UnexpectedPemLabel { block: 1, .. })
     ));
     let mismatched = LEAF.replace("END CERTIFICATE", "END X509 CRL");
     assert!(matches!(
         Certificate::parse_pem_bundle(&mismatched),
-        Err(Error::PemLabelMismatch { block: 1, .. })
+        Err(CertificateError::PemLabelMismatch { block: 1, .. })
     ));
     let unterminated = LEAF.replace("-----END CERTIFICATE-----", "");
     assert!(matches!(
         Certificate::parse_pem_bundle(&unterminated),
-        Err(Error::PemUnterminated { block: 1, .. })
+        Err(CertificateError::PemUnterminated { block: 1, .. })
     ));
     let empty_block = "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n";
     assert!(matches!(
         Certificate::parse_pem_bundle(empty_block),
-        Err(Error::EmptyPemBlock { block: 1 })
+        Err(CertificateError::EmptyPemBlock { block: 1 })
     ));
 }
 
@@ -200,26 +203,26 @@ fn truncated_garbage_and_trailing_der() {
         assert!(
             matches!(
                 Certificate::from_der(&der[..cut]),
-                Err(Error::InvalidDer { block: None, .. })
+                Err(CertificateError::InvalidDer { block: None, .. })
             ),
             "cut at {cut}"
         );
     }
     assert!(matches!(
         Certificate::from_der(&[0x30, 0x03, 0x02, 0x01, 0x05]),
-        Err(Error::InvalidDer { .. })
+        Err(CertificateError::InvalidDer { .. })
     ));
     let mut trailing = der.clone();
     trailing.extend_from_slice(&[0, 0, 0]);
     assert!(matches!(
         Certificate::from_der(&trailing),
-        Err(Error::InvalidDer { .. })
+        Err(CertificateError::InvalidDer { .. })
     ));
     // A PEM block whose base64 decodes to garbage names the block.
     let garbage_pem = "-----BEGIN CERTIFICATE-----\nMAMCAQU=\n-----END CERTIFICATE-----\n";
     assert!(matches!(
         Certificate::parse_pem_bundle(garbage_pem),
-        Err(Error::InvalidDer { block: Some(1), .. })
+        Err(CertificateError::InvalidDer { block: Some(1), .. })
     ));
 }
 
@@ -239,7 +242,7 @@ fn every_prefix_of_a_bundle_is_handled_without_panic() {
 fn oversized_input_is_refused() {
     let big = "A".repeat(50 * 1024 * 1024);
     match Certificate::parse_pem_bundle(&big) {
-        Err(Error::InputTooLarge { size, limit }) => {
+        Err(CertificateError::InputTooLarge { size, limit }) => {
             assert_eq!(size, 50 * 1024 * 1024);
             assert_eq!(limit, MAX_INPUT_BYTES);
         }
@@ -247,7 +250,7 @@ fn oversized_input_is_refused() {
     }
     assert!(matches!(
         Certificate::parse_any(big.as_bytes()),
-        Err(Error::InputTooLarge { .. })
+        Err(CertificateError::InputTooLarge { .. })
     ));
 }
 
@@ -256,7 +259,7 @@ fn expected_one_certificate() {
     let two = format!("{LEAF}{INTER}");
     assert!(matches!(
         Certificate::from_pem(&two),
-        Err(Error::ExpectedOneCertificate { found: 2 })
+        Err(CertificateError::ExpectedOneCertificate { found: 2 })
     ));
 }
 
@@ -271,11 +274,11 @@ fn fingerprints_parse_from_openssl_output() {
     assert_eq!(g, one(LEAF).sha256());
     assert!(matches!(
         "ABCD".parse::<Sha1Fingerprint>(),
-        Err(Error::InvalidFingerprint { kind: "SHA-1", .. })
+        Err(CertificateError::InvalidFingerprint { kind: "SHA-1", .. })
     ));
     assert!(matches!(
         "ZZ".repeat(32).parse::<Sha256Fingerprint>(),
-        Err(Error::InvalidFingerprint {
+        Err(CertificateError::InvalidFingerprint {
             kind: "SHA-256",
             ..
         })

@@ -121,7 +121,7 @@ fn mdm_settings_follow_the_release() {
 
 #[test]
 fn admin_key_decryption_errors_are_typed() {
-    use intune_integration::verify::decrypt_pkcs8_pem;
+    use intune_integration::keys::decrypt_pkcs8_pem;
     let legacy = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,00\n\nAAAA\n-----END RSA PRIVATE KEY-----\n";
     match decrypt_pkcs8_pem(legacy, "pw") {
         Err(Error::AdminKey { what }) => assert!(what.contains("legacy"), "{what}"),

@@ -9,12 +9,13 @@
 //! Invariants: one application for the integration, the unrelated keys kept, no
 //! duplicate trusted certificate, service principal or role assignment.
 
+use intune_integration::onboard;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use intune_integration::Error;
 use intune_integration::anchors::TrustAnchorSet;
-use intune_integration::pipeline::{Options, Report};
+use intune_integration::{context::Options, onboard::Report};
 use ise_intune_http::HttpSettings;
 use ise_intune_http::retry::RetryPolicy;
 use ise_intune_simulator::{Faults, SeedApp, Service, Simulator};
@@ -172,14 +173,14 @@ pub async fn run_seed(seed: u64, settings: ChaosSettings) -> Result<SeedResult, 
         })?;
     let info = sim.info().clone();
     let pipeline =
-        || crate::onboarding_with(&info, Configurator::Gui, true, options(), fast_settings());
+        || crate::integration_with(&info, Configurator::Gui, true, options(), fast_settings());
 
     // Faulted, concurrent runs: any may fail; none may leave damage.
     let mut runs = Vec::new();
     for _ in 0..concurrent {
         runs.push(pipeline()?);
     }
-    let results = futures_util::future::join_all(runs.iter().map(|p| p.apply())).await;
+    let results = futures_util::future::join_all(runs.iter().map(onboard::apply)).await;
     let faulted_complete = results
         .iter()
         .filter(|r| matches!(r, Ok(Report { complete: true, .. })))
@@ -190,7 +191,7 @@ pub async fn run_seed(seed: u64, settings: ChaosSettings) -> Result<SeedResult, 
     let mut rerun_failure = None;
     loop {
         reruns += 1;
-        let why = match pipeline()?.apply().await {
+        let why = match onboard::apply(&pipeline()?).await {
             Ok(report) if report.complete => break,
             Ok(report) => format!(
                 "incomplete: {:?}",
@@ -209,7 +210,7 @@ pub async fn run_seed(seed: u64, settings: ChaosSettings) -> Result<SeedResult, 
             break;
         }
     }
-    let writes_after = match pipeline()?.apply().await {
+    let writes_after = match onboard::apply(&pipeline()?).await {
         Ok(r) => r.requests.writes,
         Err(_) => u64::MAX,
     };

@@ -7,16 +7,17 @@
 //! * [`anchors`] — the built-in trust anchors plus the simulator's public root;
 //! * [`SimGuiConfigurator`] — an [`MdmServerConfigurator`] that plays the operator on
 //!   the simulator's stand-in for ISE's admin GUI;
-//! * [`onboarding`] — all of it as an [`Onboarding`] pipeline.
+//! * [`integration`] — all of it as an [`Integration`], the context every workflow runs in.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use intune_integration::onboard;
 //! use ise_intune_simulator::Simulator;
-//! use ise_intune_testkit::{Configurator, onboarding};
+//! use ise_intune_testkit::{Configurator, integration};
 //!
 //! let sim = Simulator::builder().start().await?;
-//! let pipeline = onboarding(sim.info(), Configurator::Gui, true, Default::default())?;
-//! assert!(pipeline.apply().await?.complete);
+//! let integration = integration(sim.info(), Configurator::Gui, true, Default::default())?;
+//! assert!(onboard::apply(&integration).await?.complete);
 //! # Ok(()) }
 //! ```
 
@@ -31,7 +32,7 @@ use intune_integration::anchors::{TrustAnchor, TrustAnchorSet};
 use intune_integration::certs::Certificate;
 use intune_integration::mdm::{ManualChecklist, MdmServerConfigurator, MdmServerSettings};
 use intune_integration::outcome::{Outcome, Step};
-use intune_integration::pipeline::{Onboarding, Options};
+use intune_integration::{Integration, context::Options};
 use ise_client::{IseClient, Method, TlsPolicy};
 use ise_intune_http::{HttpSettings, InFlightLimit};
 use ise_intune_simulator::{GUI_BASE_PATH, SimInfo};
@@ -73,6 +74,7 @@ pub fn next_root_anchor(info: &SimInfo) -> Result<TrustAnchor, Error> {
         "The root the simulated Microsoft hosts move to",
         Certificate::from_pem(&info.next_ca_pem)?,
     )
+    .map_err(Error::from)
 }
 
 /// ISE and Graph clients for the simulator: ISE pinned to its admin certificate, the
@@ -81,7 +83,7 @@ pub fn clients(info: &SimInfo) -> Result<(IseClient, GraphClient), Error> {
     clients_with(info, Tuning::default())
 }
 
-/// How the clients of [`clients_with`] and [`onboarding_with`] send: HTTP settings
+/// How the clients of [`clients_with`] and [`integration_with`] send: HTTP settings
 /// (timeouts, retries, caps) and a cap on requests in flight, both shared by the two
 /// clients. `Tuning::default()` leaves the builders' defaults.
 #[derive(Debug, Clone, Default)]
@@ -147,13 +149,13 @@ pub fn clients_with(
 }
 
 /// A pipeline against the simulator.
-pub fn onboarding(
+pub fn integration(
     info: &SimInfo,
     configurator: Configurator,
     with_sim_root: bool,
     options: Options,
-) -> Result<Onboarding, Error> {
-    onboarding_with(
+) -> Result<Integration, Error> {
+    integration_with(
         info,
         configurator,
         with_sim_root,
@@ -162,26 +164,24 @@ pub fn onboarding(
     )
 }
 
-/// [`onboarding`] with both clients tuned.
-pub fn onboarding_with(
+/// [`integration`] with both clients tuned.
+pub fn integration_with(
     info: &SimInfo,
     configurator: Configurator,
     with_sim_root: bool,
     options: Options,
     tuning: impl Into<Tuning>,
-) -> Result<Onboarding, Error> {
+) -> Result<Integration, Error> {
     let (ise, graph) = clients_with(info, tuning)?;
     let configurator: Arc<dyn MdmServerConfigurator> = match configurator {
         Configurator::Gui => Arc::new(SimGuiConfigurator::new(ise.clone())),
         Configurator::Manual => Arc::new(ManualChecklist::new(ise.clone())),
     };
-    Ok(Onboarding::new(
-        ise,
-        graph,
-        anchors(info, with_sim_root),
-        configurator,
-        options,
-    ))
+    Ok(Integration::builder(ise, graph)
+        .anchors(anchors(info, with_sim_root))
+        .configurator(configurator)
+        .options(options)
+        .build())
 }
 
 /// Plays the operator on the simulator's stand-in for ISE's admin GUI

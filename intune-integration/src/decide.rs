@@ -1,0 +1,449 @@
+//! The decisions of the seven steps, as pure functions over what was read: plan,
+//! apply and doctor decide through these same functions, so what a plan shows is what
+//! a run does and what a diagnosis reports. Nothing here sends a request.
+//!
+//! | Step | Decision |
+//! |---|---|
+//! | 1 | [`decide_registration`]: existing, adopt, or create |
+//! | 3 | [`keys_outcome`] (through graph-client's one key merge, [`merge_keys`]), [`check_registered`] |
+//! | 4 | [`access_outcome`] (through [`merge_access`]), [`missing_grants`] |
+//! | 5 | [`anchor_actions`], [`anchors_outcome`] |
+//! | 6 | [`mdm_settings`] |
+
+use graph_client::well_known::{INTUNE_API_APP_ID, MICROSOFT_GRAPH_APP_ID};
+use graph_client::{
+    AppRoleAssignment, Application, CertificateKey, KeyCredential, RequiredResourceAccess,
+    ResourceAccess, merge_access, merge_keys,
+};
+use ise_client::{TrustedCertificate, TrustedCertificateImport, TrustedCertificateUpdate};
+use serde::Serialize;
+
+use crate::Error;
+use crate::anchors::{TrustAnchor, TrustAnchorSet};
+use crate::certs::Certificate;
+use crate::mdm::MdmServerSettings;
+use crate::outcome::Outcome;
+use crate::version::IseVersion;
+
+/// Who the integration's application is: its display name, the uniqueName it is
+/// found by (an alternate key Graph keeps unique, so lost answers and concurrent runs
+/// cannot make two), and optionally the client id of a hand-made application to adopt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AppIdentity {
+    /// Display name.
+    pub display_name: String,
+    /// The uniqueName ([`unique_name_for`] of the display name by default).
+    pub unique_name: String,
+    /// A hand-made application to adopt, by client id.
+    pub adopt_client_id: Option<String>,
+}
+
+impl AppIdentity {
+    /// The identity for a display name, with its derived uniqueName.
+    pub fn new(display_name: impl Into<String>) -> Self {
+        let display_name = display_name.into();
+        Self {
+            unique_name: unique_name_for(&display_name),
+            display_name,
+            adopt_client_id: None,
+        }
+    }
+
+    /// The same identity, adopting the application with this client id when no
+    /// application carries the uniqueName yet.
+    pub fn adopting(mut self, client_id: impl Into<String>) -> Self {
+        self.adopt_client_id = Some(client_id.into());
+        self
+    }
+}
+
+impl From<&str> for AppIdentity {
+    fn from(display_name: &str) -> Self {
+        Self::new(display_name)
+    }
+}
+
+/// The uniqueName of the integration's application, derived from its display name:
+/// `ise-intune-`, the name in lowercase letters, digits and dashes (at most 40
+/// characters), a dash, and the first 8 hex digits of the SHA-256 of the exact name —
+/// so two integrations in one tenant differ whenever their names do.
+///
+/// ```
+/// use intune_integration::steps::unique_name_for;
+/// let u = unique_name_for("Cisco ISE Intune integration");
+/// assert!(u.starts_with("ise-intune-cisco-ise-intune-integration-"));
+/// assert_eq!(u.len(), "ise-intune-cisco-ise-intune-integration-".len() + 8);
+/// ```
+pub fn unique_name_for(display_name: &str) -> String {
+    let mut slug = String::new();
+    for c in display_name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+    }
+    let slug: String = slug.trim_end_matches('-').chars().take(40).collect();
+    let digest = ring::digest::digest(&ring::digest::SHA256, display_name.as_bytes());
+    let short = hex::encode(&digest.as_ref()[..4]);
+    format!("ise-intune-{}-{short}", slug.trim_end_matches('-'))
+}
+
+/// What step 1 found in Entra ID.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct AppObservation {
+    /// The application carrying the uniqueName.
+    pub by_unique_name: Option<Application>,
+    /// The application with the configured client id, when asked to adopt one.
+    pub by_client_id: Option<Application>,
+    /// Applications with the display name and no uniqueName (hand-made ones).
+    pub by_display_name: Vec<Application>,
+}
+
+/// Step 1's decision.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Registration {
+    /// The application carries the uniqueName: use it as it is.
+    Existing(Application),
+    /// Adopt a hand-made application: give it the uniqueName.
+    Adopt(Application),
+    /// None exists: create it by upsert.
+    Create,
+}
+
+impl Registration {
+    /// The outcome the decision leads to.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            Self::Existing(_) => Outcome::Unchanged,
+            Self::Adopt(_) => Outcome::Updated,
+            Self::Create => Outcome::Created,
+        }
+    }
+}
+
+/// Step 1's decision from what was observed: the application with the uniqueName, else
+/// the configured one, else the one hand-made application with the display name, else a
+/// new one. Several hand-made candidates are an error listing each with its keys.
+pub fn decide_registration(
+    seen: &AppObservation,
+    identity: &AppIdentity,
+) -> Result<Registration, Error> {
+    if let Some(app) = &seen.by_unique_name {
+        return Ok(Registration::Existing(app.clone()));
+    }
+    if let Some(app) = &seen.by_client_id {
+        return Ok(match &app.unique_name {
+            Some(_) => Registration::Existing(app.clone()),
+            None => Registration::Adopt(app.clone()),
+        });
+    }
+    match seen.by_display_name.as_slice() {
+        [] => Ok(Registration::Create),
+        [one] => Ok(Registration::Adopt(one.clone())),
+        many => Err(Error::AmbiguousApplication {
+            name: identity.display_name.clone(),
+            count: many.len(),
+            candidates: many
+                .iter()
+                .map(|a| AppCandidate {
+                    client_id: a.app_id.clone(),
+                    key_thumbprints: a
+                        .key_credentials
+                        .iter()
+                        .filter_map(|k| k.thumbprint_hex())
+                        .collect(),
+                    holds_ise_key: None,
+                })
+                .collect(),
+        }),
+    }
+}
+
+/// An application that could be the integration's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AppCandidate {
+    /// Its client id.
+    pub client_id: String,
+    /// SHA-1 thumbprints of its keys: the one holding ISE's is the integration's.
+    pub key_thumbprints: Vec<String>,
+    /// Whether it holds ISE's Admin certificate, when that is known (the pipeline
+    /// fills it in from the export that ran beside the registration).
+    pub holds_ise_key: Option<bool>,
+}
+
+impl std::fmt::Display for AppCandidate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (keys: ", self.client_id)?;
+        if self.key_thumbprints.is_empty() {
+            f.write_str("none")?;
+        } else {
+            f.write_str(&self.key_thumbprints.join(", "))?;
+        }
+        f.write_str(")")?;
+        if self.holds_ise_key == Some(true) {
+            f.write_str(" — holds ISE's key")?;
+        }
+        Ok(())
+    }
+}
+
+/// The key name the Azure portal check expects: `CN=<common name>`.
+pub fn key_display_name(cert: &Certificate) -> String {
+    format!(
+        "CN={}",
+        cert.common_name().unwrap_or_else(|| cert.subject())
+    )
+}
+
+/// RFC 3339 in UTC with whole seconds, as Graph writes `endDateTime`.
+fn iso(t: time::OffsetDateTime) -> String {
+    let t = t
+        .to_offset(time::UtcOffset::UTC)
+        .replace_nanosecond(0)
+        .unwrap_or(t);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
+}
+
+/// What step 3 decides from the application's keys: `Updated` when graph-client's one
+/// key merge ([`merge_keys`]) adds any of `certs` (a thumbprint no key carries),
+/// `Unchanged` when every certificate is registered already.
+pub fn keys_outcome(keys: &[KeyCredential], certs: &[&Certificate]) -> Outcome {
+    let wanted: Vec<CertificateKey> = certs.iter().map(|c| certificate_key(c)).collect();
+    if merge_keys(keys, &wanted).len() == keys.len() {
+        Outcome::Unchanged
+    } else {
+        Outcome::Updated
+    }
+}
+
+/// The key credential step 3 registers for `cert`: named `CN=<common name>`, valid
+/// as long as the certificate.
+pub fn certificate_key(cert: &Certificate) -> CertificateKey {
+    CertificateKey {
+        der: cert.der().to_vec(),
+        display_name: key_display_name(cert),
+        start_date_time: Some(iso(cert.not_before())),
+        end_date_time: Some(iso(cert.not_after())),
+    }
+}
+
+/// The certificate's thumbprint when a key with it and the certificate's name is
+/// registered.
+pub fn check_registered(keys: &[KeyCredential], cert: &Certificate) -> Result<String, Error> {
+    let ise = cert.sha1().to_hex();
+    let registered = keys
+        .iter()
+        .find(|k| k.thumbprint_hex().as_deref() == Some(ise.as_str()))
+        .ok_or_else(|| Error::ThumbprintMismatch {
+            ise: ise.clone(),
+            entra: keys.iter().filter_map(|k| k.thumbprint_hex()).collect(),
+        })?;
+    let expected = key_display_name(cert);
+    match registered.display_name.as_deref() {
+        Some(found) if !found.eq_ignore_ascii_case(&expected) => {
+            return Err(Error::KeyNameMismatch {
+                expected,
+                found: found.to_owned(),
+            });
+        }
+        _ => {}
+    }
+    Ok(ise)
+}
+
+/// Step 4's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct GrantedPermissions {
+    /// Intune API `get_device_compliance` role id.
+    pub get_device_compliance: String,
+    /// Graph `Application.Read.All` role id.
+    pub application_read_all: String,
+}
+
+/// The permissions step 4 grants, resolved in the tenant: the resource service
+/// principals and the role ids they publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PermissionTargets {
+    /// The Microsoft Intune API service principal's object id.
+    pub intune_resource_id: String,
+    /// The Microsoft Graph service principal's object id.
+    pub graph_resource_id: String,
+    /// The role ids granted.
+    pub roles: GrantedPermissions,
+}
+
+impl PermissionTargets {
+    /// The `requiredResourceAccess` entries to add.
+    pub fn required_access(&self) -> [RequiredResourceAccess; 2] {
+        [
+            RequiredResourceAccess {
+                resource_app_id: INTUNE_API_APP_ID.into(),
+                resource_access: vec![ResourceAccess::role(
+                    self.roles.get_device_compliance.clone(),
+                )],
+            },
+            RequiredResourceAccess {
+                resource_app_id: MICROSOFT_GRAPH_APP_ID.into(),
+                resource_access: vec![ResourceAccess::role(
+                    self.roles.application_read_all.clone(),
+                )],
+            },
+        ]
+    }
+
+    /// The (resource service principal id, app role id) pairs to hold.
+    pub fn grants(&self) -> [(&str, &str); 2] {
+        [
+            (
+                self.intune_resource_id.as_str(),
+                self.roles.get_device_compliance.as_str(),
+            ),
+            (
+                self.graph_resource_id.as_str(),
+                self.roles.application_read_all.as_str(),
+            ),
+        ]
+    }
+}
+
+/// What step 4 decides about `requiredResourceAccess`: `Updated` when adding the
+/// permissions changes it, `Unchanged` when they are all requested already.
+pub fn access_outcome(current: &[RequiredResourceAccess], targets: &PermissionTargets) -> Outcome {
+    if merge_access(current, &targets.required_access()) == current {
+        Outcome::Unchanged
+    } else {
+        Outcome::Updated
+    }
+}
+
+/// What step 4 decides about admin consent: the grants not yet held (compared by
+/// resource and role id).
+pub fn missing_grants<'a>(
+    held: &[AppRoleAssignment],
+    targets: &'a PermissionTargets,
+) -> Vec<(&'a str, &'a str)> {
+    targets
+        .grants()
+        .into_iter()
+        .filter(|(resource, role)| {
+            !held.iter().any(|a| {
+                a.resource_id.eq_ignore_ascii_case(resource)
+                    && a.app_role_id.eq_ignore_ascii_case(role)
+            })
+        })
+        .collect()
+}
+
+/// The import request for one anchor: trusted for authentication within ISE and for
+/// Cisco services, nothing else.
+pub fn anchor_import_request(anchor: &TrustAnchor) -> TrustedCertificateImport {
+    let name: String = anchor
+        .name()
+        .chars()
+        .map(|c| if matches!(c, '\'' | ',') { ' ' } else { c })
+        .collect();
+    let mut req = TrustedCertificateImport::new(name, anchor.certificate().to_pem());
+    req.description = Some("Microsoft Intune trust anchor imported by ise-intune".into());
+    req.trust_for_ise_auth = true;
+    req.trust_for_cisco_services_auth = true;
+    req
+}
+
+/// What step 5 does for one anchor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AnchorAction {
+    /// In the store, enabled and trusted for what the integration needs.
+    Keep,
+    /// In the store but disabled or lacking a trust flag: updated in place.
+    Fix {
+        /// The store entry.
+        id: String,
+        /// The update (its other settings kept).
+        update: TrustedCertificateUpdate,
+    },
+    /// Not in the store (by SHA-256): imported.
+    Import,
+}
+
+/// Whether a store entry serves the integration: enabled, trusted for authentication
+/// within ISE (TLS to Microsoft) and for Cisco services.
+fn serves_integration(update: &TrustedCertificateUpdate) -> bool {
+    update.enabled && update.trust_for_ise_auth && update.trust_for_cisco_services_auth
+}
+
+/// Step 5's decision for each anchor from the store as read: a root counts as present
+/// only when a certificate with its SHA-256 is there, whatever its friendly name.
+pub fn anchor_actions<'a>(
+    store: &[TrustedCertificate],
+    anchors: &'a TrustAnchorSet,
+) -> Vec<(&'a TrustAnchor, AnchorAction)> {
+    anchors
+        .anchors()
+        .iter()
+        .map(|anchor| {
+            let sha = anchor.certificate().sha256().to_hex();
+            let action = match store
+                .iter()
+                .find(|t| t.sha256_hex().as_deref() == Some(sha.as_str()))
+            {
+                None => AnchorAction::Import,
+                Some(t) => {
+                    let mut update = TrustedCertificateUpdate::keeping(t);
+                    if serves_integration(&update) {
+                        AnchorAction::Keep
+                    } else {
+                        update.enabled = true;
+                        update.trust_for_ise_auth = true;
+                        update.trust_for_cisco_services_auth = true;
+                        AnchorAction::Fix {
+                            id: t.id.clone(),
+                            update,
+                        }
+                    }
+                }
+            };
+            (anchor, action)
+        })
+        .collect()
+}
+
+/// The outcome step 5 has for these actions.
+pub fn anchors_outcome(actions: &[(&TrustAnchor, AnchorAction)]) -> Outcome {
+    actions.iter().fold(Outcome::Unchanged, |o, (_, a)| {
+        o.and(match a {
+            AnchorAction::Keep => Outcome::Unchanged,
+            AnchorAction::Fix { .. } => Outcome::Updated,
+            AnchorAction::Import => Outcome::Created,
+        })
+    })
+}
+
+/// The External MDM settings step 6 writes (and doctor compares with): the release's
+/// token audience and URLs, the application's client id, the tenant's token endpoint,
+/// the Graph origin, and the nodes' certificate thumbprints.
+pub fn mdm_settings(
+    version: &IseVersion,
+    server_name: &str,
+    client_id: &str,
+    token_endpoint: String,
+    graph_origin: String,
+    certificates: &[&Certificate],
+) -> Result<MdmServerSettings, Error> {
+    Ok(MdmServerSettings::for_release(
+        version,
+        server_name.to_owned(),
+        client_id.to_owned(),
+        token_endpoint,
+        graph_origin,
+    )?
+    .with_ise_certificates(certificates.iter().map(|c| c.sha1().to_hex())))
+}

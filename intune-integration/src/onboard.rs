@@ -1,0 +1,789 @@
+//! Onboarding, the seven steps as one safe, re-runnable workflow over an
+//! [`Integration`]: [`plan`] reads and says what would change; [`apply`] runs the
+//! steps — the functions of [`crate::steps`], in three phases — and writes nothing when
+//! everything is in place already.
+//!
+//! 1. **Reads**, all at once: ISE's release (checked before anything is sent to
+//!    Microsoft), step 2's export, ISE's trusted store, and what steps 1 and 4 decide
+//!    from on the Microsoft side.
+//! 2. **Writes**, both sides at once: steps 1, then 3 and 4 together, on the Microsoft
+//!    side; step 5 on ISE's.
+//! 3. **Finish**: steps 6 and 7, verification (ISE's Test Connection reproduced) and
+//!    the wait for just-granted consent to replicate, at once.
+//!
+//! A failure after anything ran is [`Error::Apply`], carrying the report so far.
+
+use std::time::{Duration, Instant};
+
+use ise_client::TrustedCertificate;
+
+use crate::Error;
+use crate::context::{Integration, ms};
+use crate::decide::GrantedPermissions;
+use crate::decide::{self, AnchorAction, AppObservation, PermissionTargets};
+pub use crate::error::{ApplyFailure, PartialReport};
+use crate::keys::{AdminKeyMaterial, KeyExport, distinct_certificates};
+use crate::outcome::{Outcome, Step, StepName};
+pub use crate::report::{PlannedChange, Report, Requests, StepError, StepReport};
+use crate::steps::{self, AnchorImport, RegisteredApp};
+use crate::verify::{Prefetched, VerificationReport, VerifyInput, verify_connection_with};
+use crate::version::{IntuneGates as _, IseVersion};
+
+/// Reads everything and says what [`apply`] would change, step by step, with the
+/// decision functions `apply` uses ([`crate::decide`]). Writes nothing.
+pub async fn plan(ctx: &Integration) -> Result<Vec<PlannedChange>, Error> {
+    let (version, audience) = ctx.checked_version().await?;
+    let mut plan = vec![PlannedChange::new(
+        StepName::CheckIseVersion,
+        Outcome::Unchanged,
+        format!("ISE {version}: token audience {audience}"),
+    )];
+    let identity = ctx.options.app_identity();
+    let (seen, exported, targets, store) = tokio::try_join!(
+        steps::observe_app(&ctx.graph, &identity),
+        steps::export_admin_certificates(&ctx.ise, KeyExport::CertificatesOnly),
+        steps::permission_targets(&ctx.graph),
+        async { Ok(ctx.ise.trusted_certificates().list(&[]).await?) },
+    )?;
+    let admins: Vec<_> = exported.value.into_iter().map(|m| m.admin).collect();
+    let certs = distinct_certificates(&admins);
+    let client_id = plan_microsoft(ctx, &seen, &certs, &targets, &mut plan).await?;
+    plan.push(plan_anchors(ctx, &store));
+    let settings = ctx.mdm_settings(&version, &client_id, &certs)?;
+    let inspected = ctx.configurator.inspect(&settings).await?;
+    plan.push(PlannedChange::new(
+        StepName::ConfigureMdmServer,
+        inspected.outcome,
+        format!("External MDM server `{}`", settings.name),
+    ));
+    Ok(plan)
+}
+
+/// Steps 1, 3 and 4 of a plan; the client id steps 6 and 7 would use.
+async fn plan_microsoft(
+    ctx: &Integration,
+    seen: &AppObservation,
+    certs: &[&crate::certs::Certificate],
+    targets: &PermissionTargets,
+    plan: &mut Vec<PlannedChange>,
+) -> Result<String, Error> {
+    let name = &ctx.options.app_display_name;
+    let registration = decide::decide_registration(seen, &ctx.options.app_identity())?;
+    let sha1 = certs
+        .iter()
+        .map(|c| c.sha1().to_hex())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let outcome = registration.outcome();
+    let (decide::Registration::Existing(app) | decide::Registration::Adopt(app)) = registration
+    else {
+        plan.extend([
+            PlannedChange::new(
+                StepName::RegisterApp,
+                outcome,
+                format!("application `{name}` and its service principal"),
+            ),
+            PlannedChange::new(
+                StepName::UploadCertificate,
+                decide::keys_outcome(&[], certs),
+                format!("add key(s) {sha1}"),
+            ),
+            PlannedChange::new(
+                StepName::GrantPermissions,
+                decide::access_outcome(&[], targets),
+                "get_device_compliance and Application.Read.All with admin consent",
+            ),
+        ]);
+        return Ok("<new application>".into());
+    };
+    let handle = ctx.graph.application(app.id.clone());
+    let principals = ctx.graph.service_principals();
+    let (sp, keys, access) = tokio::try_join!(
+        principals.by_app_id(&app.app_id),
+        handle.key_credentials(),
+        handle.required_resource_access(),
+    )?;
+    let held = match &sp {
+        Some(sp) => {
+            ctx.graph
+                .service_principal(sp.id.clone())
+                .app_role_assignments()?
+                .all()
+                .await?
+        }
+        None => Vec::new(),
+    };
+    let missing = decide::missing_grants(&held, targets);
+    let consent = if missing.is_empty() {
+        Outcome::Unchanged
+    } else {
+        Outcome::Updated
+    };
+    let principal = if sp.is_some() {
+        Outcome::Unchanged
+    } else {
+        Outcome::Created
+    };
+    plan.extend([
+        PlannedChange::new(
+            StepName::RegisterApp,
+            outcome.and(principal),
+            format!("application {} exists", app.app_id),
+        ),
+        PlannedChange::new(
+            StepName::UploadCertificate,
+            decide::keys_outcome(&keys, certs),
+            format!("key(s) {sha1} (keeping {} existing key(s))", keys.len()),
+        ),
+        PlannedChange::new(
+            StepName::GrantPermissions,
+            decide::access_outcome(&access, targets).and(consent),
+            format!("{} of 2 admin consent grant(s) missing", missing.len()),
+        ),
+    ]);
+    Ok(app.app_id)
+}
+
+/// Step 5 of a plan.
+fn plan_anchors(ctx: &Integration, store: &[TrustedCertificate]) -> PlannedChange {
+    let actions = decide::anchor_actions(store, &ctx.anchors);
+    let names = |wanted: fn(&AnchorAction) -> bool| {
+        actions
+            .iter()
+            .filter(|(_, a)| wanted(a))
+            .map(|(anchor, _)| anchor.name().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let imports = names(|a| matches!(a, AnchorAction::Import));
+    let fixes = names(|a| matches!(a, AnchorAction::Fix { .. }));
+    let mut detail = Vec::new();
+    if !imports.is_empty() {
+        detail.push(format!("import {}", imports.join(", ")));
+    }
+    if !fixes.is_empty() {
+        detail.push(format!("enable and trust {}", fixes.join(", ")));
+    }
+    PlannedChange::new(
+        StepName::ImportTrustAnchors,
+        decide::anchors_outcome(&actions),
+        if detail.is_empty() {
+            "every anchor is trusted in ISE's store".into()
+        } else {
+            detail.join("; ")
+        },
+    )
+}
+
+/// Runs the seven steps in three phases (see the module's docs): refuses unsupported
+/// ISE releases before any write; a second run on an integrated pair writes nothing;
+/// after [`Outcome::ManualActionRequired`] a later run carries on from the remote
+/// state.
+///
+/// When a step fails after others ran, the error is [`Error::Apply`]: it holds the
+/// report so far (each step's outcome, what was written) and every error of both
+/// sides. A failure before any step completed (e.g. an unsupported release) is
+/// returned as it is.
+pub async fn apply(ctx: &Integration) -> Result<Report, Error> {
+    let before = ctx.counts();
+    let mut run = Run::new(ctx);
+    let finished = run_phases(&mut run).await;
+    let after = ctx.counts();
+    let requests = Requests {
+        reads: after.reads.saturating_sub(before.reads),
+        writes: after.writes.saturating_sub(before.writes),
+    };
+    run.conclude(finished, requests)
+}
+
+/// The three phases, recording into `run`; [`Stopped`] when one ended the run.
+async fn run_phases(run: &mut Run<'_>) -> Result<Report, Stopped> {
+    let (reads, microsoft) = read_phase(run).await?;
+    let writes = write_phase(run.ctx, &reads, microsoft).await;
+    let written = record_writes(run, &reads, writes)?;
+    // Without consent ISE's Test Connection (steps 6 and 7) cannot pass: an
+    // administrator acts first, and the next run carries on from here.
+    if let Some(consent) = written.consent_needed.clone() {
+        return Ok(Report {
+            ise_version: reads.version.to_string(),
+            manual_action: Some(consent),
+            ..Report::default()
+        });
+    }
+    finish_phase(run, reads, written).await
+}
+
+/// What the run decides from, read in phase 1.
+struct Reads {
+    version: IseVersion,
+    /// Step 2's export (with the nodes' keys when verification acts as them).
+    exported: Vec<AdminKeyMaterial>,
+    export_elapsed: Duration,
+    store: Vec<TrustedCertificate>,
+    /// The Compliance Retrieval endpoint the automating identity discovered.
+    intune_endpoint: Option<String>,
+}
+
+impl Reads {
+    fn admins(&self) -> Vec<crate::keys::AdminCertificate> {
+        self.exported.iter().map(|m| m.admin.clone()).collect()
+    }
+}
+
+/// What steps 1 and 4 decide from (their errors are theirs to report).
+struct MicrosoftReads {
+    seen: Result<AppObservation, Error>,
+    targets: Result<PermissionTargets, Error>,
+}
+
+/// Phase 1: every read at once — ISE's export (step 2) and trusted store from the
+/// start; Microsoft's only once the release is known to be supported, so that nothing
+/// is sent to Microsoft for a release that is refused. Every node's Admin certificate
+/// is there before any write: a node without one, or with a key Entra ID would refuse,
+/// stops the run here.
+async fn read_phase(run: &mut Run<'_>) -> Result<(Reads, MicrosoftReads), Stopped> {
+    let ctx = run.ctx;
+    let identity = ctx.options.app_identity();
+    let keys = KeyExport::for_admin_key(&ctx.options.admin_key);
+    let trusted = ctx.ise.trusted_certificates();
+    let ise_reads = async {
+        tokio::join!(
+            timed(
+                StepName::ExportAdminCertificate,
+                steps::export_admin_certificates(&ctx.ise, keys),
+            ),
+            trusted.list(&[]),
+        )
+    };
+    let microsoft_reads = async {
+        let (version, t) = timed(StepName::CheckIseVersion, ctx.checked_version()).await;
+        if version.is_err() {
+            return ((version, t), None);
+        }
+        let reads = tokio::join!(
+            steps::observe_app(&ctx.graph, &identity),
+            steps::permission_targets(&ctx.graph),
+            ctx.graph.intune_endpoints(),
+        );
+        ((version, t), Some(reads))
+    };
+    let (((export, export_elapsed), store), ((version, version_t), microsoft)) =
+        tokio::join!(ise_reads, microsoft_reads);
+    let (version, audience) = run.check(StepName::CheckIseVersion, version)?;
+    run.ise_version = version.to_string();
+    run.record(
+        StepName::CheckIseVersion,
+        Outcome::Unchanged,
+        version_t,
+        format!("ISE {version}; token audience {audience}"),
+    );
+    let exported = run.check(StepName::ExportAdminCertificate, export)?.value;
+    let (seen, targets, endpoints) = microsoft.ok_or(Stopped)?;
+    let store = run.check(StepName::ImportTrustAnchors, store.map_err(Error::from))?;
+    let provider = version.compliance_provider();
+    let intune_endpoint = endpoints
+        .ok()
+        .and_then(|e| e.into_iter().find(|e| e.provider_name == provider))
+        .map(|e| e.uri);
+    Ok((
+        Reads {
+            version,
+            exported,
+            export_elapsed,
+            store,
+            intune_endpoint,
+        },
+        MicrosoftReads { seen, targets },
+    ))
+}
+
+/// A step's result and how long it took.
+type Timed<T> = (Result<T, Error>, Duration);
+
+/// Phase 2's results, each with how long it took.
+struct Writes {
+    app: Result<(Step<RegisteredApp>, Duration), Error>,
+    upload: Option<Timed<Step<Vec<String>>>>,
+    permissions: Option<Timed<(Step<GrantedPermissions>, PermissionTargets)>>,
+    anchors: (Result<Step<Vec<AnchorImport>>, Error>, Duration),
+}
+
+/// Phase 2: the Microsoft side (step 1, then steps 3 and 4 together) and ISE's trusted
+/// store (step 5), at once. Every future runs to its end, so that what is sent does
+/// not depend on which side finishes first.
+async fn write_phase(ctx: &Integration, reads: &Reads, microsoft: MicrosoftReads) -> Writes {
+    let admins = reads.admins();
+    let certs = distinct_certificates(&admins);
+    let identity = ctx.options.app_identity();
+    let microsoft_side = async {
+        let (app, app_t) = timed(StepName::RegisterApp, async {
+            steps::register_app(&ctx.graph, &identity, Some(microsoft.seen?)).await
+        })
+        .await;
+        let app = match app {
+            Ok(app) => app,
+            Err(e) => return (Err(e), None, None),
+        };
+        let upload = timed(
+            StepName::UploadCertificate,
+            steps::upload_certificates(&ctx.graph, &app.value, &certs),
+        );
+        let permissions = timed(StepName::GrantPermissions, async {
+            let targets = microsoft.targets?;
+            let step = steps::grant_permissions(&ctx.graph, &app.value, Some(targets.clone()));
+            Ok((step.await?, targets))
+        });
+        let (upload, permissions) = tokio::join!(upload, permissions);
+        (Ok((app, app_t)), Some(upload), Some(permissions))
+    };
+    let ise_side = timed(
+        StepName::ImportTrustAnchors,
+        steps::import_trust_anchors(&ctx.ise, &ctx.anchors, Some(&reads.store)),
+    );
+    let ((app, upload, permissions), anchors) = tokio::join!(microsoft_side, ise_side);
+    Writes {
+        app,
+        upload,
+        permissions,
+        anchors,
+    }
+}
+
+/// What phase 2 wrote, as phase 3 needs it.
+struct Written {
+    app: RegisteredApp,
+    /// Whether step 3 changed the application's keys (step 7 then cycles the entry).
+    keys_changed: bool,
+    /// Whether step 5 changed ISE's store (verification then reads it again).
+    store_changed: bool,
+    /// The grants to wait for, when step 4 granted some just now.
+    consent_to_wait: Option<PermissionTargets>,
+    /// What an administrator does when the automating identity may not consent.
+    consent_needed: Option<String>,
+}
+
+/// Records phase 2 in the established order (register, export, upload, permissions,
+/// details, anchors); [`Stopped`] when a step failed.
+fn record_writes(run: &mut Run<'_>, reads: &Reads, writes: Writes) -> Result<Written, Stopped> {
+    let ctx = run.ctx;
+    let admins = reads.admins();
+    let certs = distinct_certificates(&admins);
+    let app = run.check(StepName::RegisterApp, writes.app).ok();
+    if let Some((app, t)) = &app {
+        run.record_step(
+            StepName::RegisterApp,
+            app,
+            *t,
+            format!(
+                "application `{}` (client id {})",
+                app.value.display_name, app.value.client_id
+            ),
+        );
+    }
+    run.name_ise_key_holder(&certs);
+    run.record(
+        StepName::ExportAdminCertificate,
+        Outcome::Unchanged,
+        reads.export_elapsed,
+        admins
+            .iter()
+            .map(|a| {
+                format!(
+                    "`{}` of {} (SHA-1 {})",
+                    a.system_certificate.friendly_name,
+                    a.node.hostname,
+                    a.certificate.sha1()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+    );
+    let upload = writes.upload.and_then(|(u, t)| {
+        run.check(StepName::UploadCertificate, u)
+            .ok()
+            .map(|u| (u, t))
+    });
+    let permissions = writes.permissions.and_then(|(p, t)| {
+        run.check(StepName::GrantPermissions, p)
+            .ok()
+            .map(|p| (p, t))
+    });
+    let (anchors, anchors_t) = writes.anchors;
+    let anchors = run.check(StepName::ImportTrustAnchors, anchors).ok();
+    if let Some((upload, t)) = &upload {
+        let names: Vec<String> = certs.iter().map(|c| decide::key_display_name(c)).collect();
+        run.record_step(
+            StepName::UploadCertificate,
+            upload,
+            *t,
+            format!(
+                "thumbprint(s) {} registered and named {}",
+                upload.value.join(", "),
+                names.join(", ")
+            ),
+        );
+    }
+    let consent_needed = match (&permissions, &app) {
+        (Some(((p, _), _)), Some((app, _))) if p.outcome == Outcome::ManualActionRequired => {
+            Some(steps::admin_consent_instructions(&ctx.graph, &app.value))
+        }
+        _ => None,
+    };
+    if let Some(((p, _), t)) = &permissions {
+        run.record_step(
+            StepName::GrantPermissions,
+            p,
+            *t,
+            if consent_needed.is_some() {
+                "get_device_compliance and Application.Read.All requested; an administrator \
+                 must grant admin consent"
+                    .into()
+            } else {
+                "get_device_compliance and Application.Read.All consented".into()
+            },
+        );
+    }
+    if let (Some((app, _)), Some(_)) = (&app, &upload) {
+        let details = steps::app_details(&ctx.graph, &app.value);
+        run.record(
+            StepName::AppDetails,
+            Outcome::Unchanged,
+            Duration::ZERO,
+            format!(
+                "client id {}, tenant {}, token endpoint {}",
+                details.client_id, details.tenant_id, details.token_endpoint
+            ),
+        );
+    }
+    if let Some(anchors) = &anchors {
+        let imported = anchors
+            .value
+            .iter()
+            .filter(|a| a.outcome == Outcome::Created)
+            .count();
+        run.record_step(
+            StepName::ImportTrustAnchors,
+            anchors,
+            anchors_t,
+            format!(
+                "{imported} imported, {} already trusted",
+                anchors.value.len().saturating_sub(imported)
+            ),
+        );
+    }
+    let (Some((app, _)), Some((upload, _)), Some(anchors), Some(((perms, targets), _))) =
+        (app, upload, anchors, permissions)
+    else {
+        return Err(Stopped);
+    };
+    Ok(Written {
+        app: app.value,
+        keys_changed: upload.outcome.is_write(),
+        store_changed: anchors.outcome.is_write(),
+        consent_to_wait: perms.outcome.is_write().then_some(targets),
+        consent_needed,
+    })
+}
+
+/// Phase 3: steps 6 and 7, verification (which reuses the keys and the discovery, and
+/// needs only what is written by now) and the wait for consent, at once.
+async fn finish_phase(
+    run: &mut Run<'_>,
+    reads: Reads,
+    written: Written,
+) -> Result<Report, Stopped> {
+    let ctx = run.ctx;
+    let admins = reads.admins();
+    let certs = distinct_certificates(&admins);
+    let details = steps::app_details(&ctx.graph, &written.app);
+    let settings = run.check(
+        StepName::ConfigureMdmServer,
+        ctx.mdm_settings(&reads.version, &details.client_id, &certs),
+    )?;
+    let mdm = configure_and_cycle(ctx, &settings, written.keys_changed);
+    let verify = timed(
+        StepName::VerifyConnection,
+        verify_connection_with(
+            VerifyInput {
+                ise: &ctx.ise,
+                graph: &ctx.graph,
+                client_id: &details.client_id,
+                version: reads.version,
+                admin_key: ctx.options.admin_key.clone(),
+                anchors: &ctx.anchors,
+                propagation_wait: ctx.options.propagation_wait,
+            },
+            Prefetched {
+                // The store as read before step 5, when step 5 changed nothing.
+                trusted: (!written.store_changed).then(|| reads.store.clone()),
+                node_keys: ctx
+                    .options
+                    .admin_key
+                    .exports_from_ise()
+                    .then(|| reads.exported.clone()),
+                intune_endpoint: reads.intune_endpoint.clone(),
+            },
+        ),
+    );
+    let consent = async {
+        match &written.consent_to_wait {
+            Some(targets) => {
+                wait_for_consent(ctx, &written.app.service_principal_id, targets).await
+            }
+            None => Ok(()),
+        }
+    };
+    let (((configured, t), cycle), (verification, verify_t), consent) =
+        tokio::join!(mdm, verify, consent);
+    run.check(StepName::GrantPermissions, consent)?;
+    let configured = run.check(StepName::ConfigureMdmServer, configured)?;
+    run.record_step(
+        StepName::ConfigureMdmServer,
+        &configured,
+        t,
+        format!(
+            "`{}` with audience {}",
+            settings.name, settings.token_audience
+        ),
+    );
+    let mut report = Report {
+        ise_version: reads.version.to_string(),
+        manual_action: configured.instructions.clone(),
+        ..Report::default()
+    };
+    let Some((needs_cycle, (cycled, t))) = cycle else {
+        return Ok(report);
+    };
+    let cycled = run.check(StepName::CycleMdmServer, cycled)?;
+    report.manual_action = cycled.instructions.clone();
+    run.record_step(
+        StepName::CycleMdmServer,
+        &cycled,
+        t,
+        if needs_cycle {
+            "disabled, tested and re-enabled after the certificate change".into()
+        } else {
+            "not needed: no certificate change on an existing entry".into()
+        },
+    );
+    if report.manual_action.is_some() {
+        return Ok(report);
+    }
+    let verification = run.check(StepName::VerifyConnection, verification)?;
+    run.record_verification(&verification, verify_t);
+    report.complete = verification.ok;
+    report.verification = verification;
+    Ok(report)
+}
+
+/// Step 6's result (timed) and, when it did not stop for a person, whether step 7 was
+/// needed and its result (timed).
+type MdmResults = (Timed<Step<()>>, Option<(bool, Timed<Step<()>>)>);
+
+/// Step 6, then step 7 when a certificate changed on an existing entry (disable →
+/// test → enable).
+async fn configure_and_cycle(
+    ctx: &Integration,
+    settings: &crate::mdm::MdmServerSettings,
+    keys_changed: bool,
+) -> MdmResults {
+    let (configured, t) = timed(
+        StepName::ConfigureMdmServer,
+        steps::configure_mdm_server(ctx.configurator.as_ref(), settings),
+    )
+    .await;
+    let Ok(configured) = configured else {
+        return ((configured, t), None);
+    };
+    if configured.outcome == Outcome::ManualActionRequired {
+        return ((Ok(configured), t), None);
+    }
+    let needs_cycle = keys_changed && configured.outcome != Outcome::Created;
+    let cycled = timed(StepName::CycleMdmServer, async {
+        if needs_cycle {
+            steps::cycle_mdm_server(ctx.configurator.as_ref(), &settings.name).await
+        } else {
+            Ok(Step::unchanged(()))
+        }
+    })
+    .await;
+    ((Ok(configured), t), Some((needs_cycle, cycled)))
+}
+
+/// Waits until every grant is visible (admin consent replicates), or fails naming
+/// what is still missing.
+async fn wait_for_consent(
+    ctx: &Integration,
+    sp_id: &str,
+    targets: &PermissionTargets,
+) -> Result<(), Error> {
+    let started = Instant::now();
+    loop {
+        let held = ctx
+            .graph
+            .service_principal(sp_id.to_owned())
+            .app_role_assignments()?
+            .all()
+            .await?;
+        let missing = decide::missing_grants(&held, targets);
+        if missing.is_empty() {
+            return Ok(());
+        }
+        if started.elapsed() > ctx.options.consent_wait {
+            return Err(Error::ConsentNotVisible {
+                waited: started.elapsed(),
+                missing: missing
+                    .iter()
+                    .map(|(resource, role)| format!("{resource} / {role}"))
+                    .collect(),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The run ended early; its errors are in the [`Run`].
+struct Stopped;
+
+/// What a run has done so far: each step's report, in order, and each error.
+struct Run<'a> {
+    ctx: &'a Integration,
+    log: Vec<StepReport>,
+    errors: Vec<(StepName, Error)>,
+    ise_version: String,
+}
+
+impl<'a> Run<'a> {
+    fn new(ctx: &'a Integration) -> Self {
+        Self {
+            ctx,
+            log: Vec::new(),
+            errors: Vec::new(),
+            ise_version: String::new(),
+        }
+    }
+
+    /// The value, or [`Stopped`] with the error recorded against `step`.
+    fn check<T>(&mut self, step: StepName, result: Result<T, Error>) -> Result<T, Stopped> {
+        result.map_err(|e| {
+            self.errors.push((step, e));
+            Stopped
+        })
+    }
+
+    /// Records a finished step: the progress callback, then the run's list.
+    fn record(&mut self, name: StepName, outcome: Outcome, elapsed: Duration, detail: String) {
+        let report = StepReport {
+            name,
+            outcome,
+            elapsed_ms: ms(elapsed),
+            detail,
+        };
+        self.ctx.report_progress(&report);
+        self.log.push(report);
+    }
+
+    fn record_step<T>(
+        &mut self,
+        name: StepName,
+        step: &Step<T>,
+        elapsed: Duration,
+        detail: String,
+    ) {
+        self.record(name, step.outcome, elapsed, detail);
+    }
+
+    fn record_verification(&mut self, verification: &VerificationReport, elapsed: Duration) {
+        let failed: Vec<String> = verification
+            .checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| format!("{}: {}", c.name, c.detail))
+            .collect();
+        self.record(
+            StepName::VerifyConnection,
+            if verification.ok {
+                Outcome::Unchanged
+            } else {
+                Outcome::Failed
+            },
+            elapsed,
+            if verification.ok {
+                format!("{} checks passed", verification.checks.len())
+            } else {
+                failed.join("; ")
+            },
+        );
+    }
+
+    /// Says which candidate holds ISE's key when the application was ambiguous.
+    fn name_ise_key_holder(&mut self, certs: &[&crate::certs::Certificate]) {
+        let ise_keys: Vec<String> = certs.iter().map(|c| c.sha1().to_hex()).collect();
+        for (_, e) in &mut self.errors {
+            if let Error::AmbiguousApplication { candidates, .. } = e {
+                for c in candidates.iter_mut() {
+                    c.holds_ise_key = Some(c.key_thumbprints.iter().any(|t| ise_keys.contains(t)));
+                }
+            }
+        }
+    }
+
+    /// The run's result: the report, or [`Error::Apply`] with it when a step failed.
+    fn conclude(
+        mut self,
+        finished: Result<Report, Stopped>,
+        requests: Requests,
+    ) -> Result<Report, Error> {
+        let mut report = match finished {
+            Ok(report) => report,
+            Err(Stopped) if self.log.is_empty() && self.errors.len() == 1 => {
+                return Err(self.errors.remove(0).1);
+            }
+            Err(Stopped) => Report {
+                ise_version: self.ise_version.clone(),
+                ..Report::default()
+            },
+        };
+        report.written = self
+            .log
+            .iter()
+            .filter(|s| s.outcome.is_write())
+            .map(|s| format!("{} ({}): {}", s.name, s.outcome, s.detail))
+            .collect();
+        report.errors = self
+            .errors
+            .iter()
+            .map(|(step, e)| StepError {
+                step: *step,
+                message: e.to_string(),
+            })
+            .collect();
+        report.steps = self.log;
+        report.requests = requests;
+        if self.errors.is_empty() {
+            return Ok(report);
+        }
+        report.complete = false;
+        let written = report.written.clone();
+        Err(Error::Apply(Box::new(ApplyFailure::new(
+            PartialReport::Onboard(report),
+            written,
+            self.errors,
+        ))))
+    }
+}
+
+/// Awaits `f` inside a `step` span named after the step, measuring how long it took.
+async fn timed<T>(step: StepName, f: impl std::future::Future<Output = T>) -> (T, Duration) {
+    use tracing::Instrument as _;
+    let started = Instant::now();
+    let out = f
+        .instrument(tracing::info_span!("step", name = step.as_str()))
+        .await;
+    let elapsed = started.elapsed();
+    tracing::debug!(
+        step = step.as_str(),
+        elapsed_ms = ms(elapsed),
+        "step finished"
+    );
+    (out, elapsed)
+}

@@ -1,0 +1,295 @@
+//! What the workflows report: the data their results carry, in one place so that the
+//! crate's error (which carries a partial report) and the workflows that fill the
+//! reports depend on it and not on each other. Each type is re-exported by its
+//! workflow. Every field is part of the `--json` output: add, never rename.
+
+use serde::Serialize;
+
+use crate::outcome::{CheckName, Outcome, StepName};
+
+/// One step of a run.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct StepReport {
+    /// The step, named after its function, e.g. `register_app`.
+    pub name: StepName,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// How long it took.
+    pub elapsed_ms: u64,
+    /// What it found or did.
+    pub detail: String,
+}
+
+/// HTTP requests a run sent (every attempt counts; token requests are neither).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Requests {
+    /// Reads (GET, and ISE's certificate export).
+    pub reads: u64,
+    /// Writes (anything that may change state).
+    pub writes: u64,
+}
+
+/// The result of [`crate::onboard::apply`].
+#[derive(Debug, Clone, Default, Serialize)]
+#[non_exhaustive]
+pub struct Report {
+    /// ISE's release.
+    pub ise_version: String,
+    /// Every step, in order.
+    pub steps: Vec<StepReport>,
+    /// Requests sent by this run.
+    pub requests: Requests,
+    /// The reproduced Test Connection (empty and not ok when it did not run).
+    pub verification: VerificationReport,
+    /// What a person has to do, when a step needs it.
+    pub manual_action: Option<String>,
+    /// Whether every step completed and verification passed.
+    pub complete: bool,
+    /// What this run wrote, step by step (`register_app (created): …`).
+    pub written: Vec<String>,
+    /// The errors that ended the run, with their steps (empty when it ran through).
+    pub errors: Vec<StepError>,
+}
+
+/// An error that ended a step, as reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct StepError {
+    /// The step.
+    pub step: StepName,
+    /// The error, as text.
+    pub message: String,
+}
+
+/// One change [`crate::onboard::plan`] expects: the outcome [`crate::onboard::apply`] would
+/// report for the step, decided by the same functions on the same reads.
+///
+/// Serialised as `{"step", "change", "outcome", "detail"}`, where `change` is the plan's
+/// word for the outcome (`create`, `update`, `none`, `manual action`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PlannedChange {
+    /// The step.
+    pub step: StepName,
+    /// The outcome the step would have.
+    pub outcome: Outcome,
+    /// What exactly.
+    pub detail: String,
+}
+
+impl PlannedChange {
+    pub(crate) fn new(step: StepName, outcome: Outcome, detail: impl Into<String>) -> Self {
+        Self {
+            step,
+            outcome,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl Serialize for PlannedChange {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut st = serializer.serialize_struct("PlannedChange", 4)?;
+        st.serialize_field("step", &self.step)?;
+        st.serialize_field("change", self.outcome.planned())?;
+        st.serialize_field("outcome", &self.outcome)?;
+        st.serialize_field("detail", &self.detail)?;
+        st.end()
+    }
+}
+
+impl StepReport {
+    /// One line: outcome, step, elapsed time, detail.
+    pub fn render(&self) -> String {
+        let symbol = match self.outcome {
+            Outcome::Created => "+ created  ",
+            Outcome::Updated => "~ updated  ",
+            Outcome::Unchanged => "= unchanged",
+            Outcome::ManualActionRequired => "! manual   ",
+            _ => "x FAILED   ",
+        };
+        format!(
+            "{symbol} {:<26} {:>6} ms  {}",
+            self.name, self.elapsed_ms, self.detail
+        )
+    }
+}
+
+impl Report {
+    /// The report after the steps, for a person: version, requests, each check, what
+    /// was written, what to do by hand, and the verdict.
+    pub fn render_summary(&self) -> String {
+        use std::fmt::Write as _;
+        let mut s = String::new();
+        let _ = writeln!(s, "\nISE {}", self.ise_version);
+        let _ = writeln!(
+            s,
+            "Requests: {} reads, {} writes{}",
+            self.requests.reads,
+            self.requests.writes,
+            if self.requests.writes == 0 {
+                " (nothing changed)"
+            } else {
+                ""
+            }
+        );
+        for c in &self.verification.checks {
+            let _ = writeln!(
+                s,
+                "  [{}] {:<13} {}{}",
+                if c.ok { "ok" } else { "FAIL" },
+                c.name,
+                c.node
+                    .as_deref()
+                    .map(|n| format!("{n}: "))
+                    .unwrap_or_default(),
+                c.detail
+            );
+        }
+        if !self.written.is_empty() {
+            let _ = writeln!(s, "Written by this run:");
+            for w in &self.written {
+                let _ = writeln!(s, "  {w}");
+            }
+        }
+        if let Some(m) = &self.manual_action {
+            let _ = writeln!(s, "\nAction required:\n{m}");
+        }
+        let _ = writeln!(
+            s,
+            "\n{}",
+            if self.complete {
+                "Onboarding complete: ISE reaches Intune through Microsoft Graph."
+            } else if self.manual_action.is_some() {
+                "Onboarding paused: do the steps above, then run again."
+            } else if !self.errors.is_empty() {
+                "Onboarding failed: run again to carry on from here."
+            } else {
+                "Onboarding incomplete: see the failed checks above."
+            }
+        );
+        s
+    }
+}
+
+/// One check of the verification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Check {
+    /// Which check (`tls:login`, `token`, `discovery`, ...).
+    pub name: CheckName,
+    /// The ISE node whose key the check used (`None` for the TLS checks, which are the
+    /// deployment's trusted store).
+    pub node: Option<String>,
+    /// Whether it passed.
+    pub ok: bool,
+    /// What was found, or what is wrong and how to fix it.
+    pub detail: String,
+    /// The check did not run (it needs a node's key and none was asked for); `ok` is
+    /// then `true`, since nothing was found wrong.
+    pub skipped: bool,
+}
+
+/// The result of [`crate::verify::verify_connection`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct VerificationReport {
+    /// Whether every check passed.
+    pub ok: bool,
+    /// Every check, in order.
+    pub checks: Vec<Check>,
+}
+
+impl VerificationReport {
+    pub(crate) fn push(&mut self, name: CheckName, ok: bool, detail: impl Into<String>) {
+        self.push_for(None, name, ok, detail);
+    }
+
+    pub(crate) fn push_for(
+        &mut self,
+        node: Option<&str>,
+        name: CheckName,
+        ok: bool,
+        detail: impl Into<String>,
+    ) {
+        self.checks.push(Check {
+            node: node.map(str::to_owned),
+            name,
+            ok,
+            detail: detail.into(),
+            skipped: false,
+        });
+        self.ok = self.checks.iter().all(|c| c.ok);
+    }
+
+    /// Records a check that did not run.
+    pub(crate) fn skip(&mut self, name: CheckName, detail: impl Into<String>) {
+        self.push(name, true, detail);
+        if let Some(c) = self.checks.last_mut() {
+            c.skipped = true;
+        }
+    }
+
+    /// The checks that did not run.
+    pub fn skipped(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| c.skipped)
+    }
+}
+
+/// The result of [`crate::rotate::plan`] and [`crate::rotate::apply`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Rotation {
+    /// SHA-1s of keys added beside the old ones.
+    pub added: Vec<String>,
+    /// SHA-1s of ISE keys removed (after the new ones verified).
+    pub removed: Vec<String>,
+    /// `Unchanged` (nothing to rotate), `Updated` (done), `ManualActionRequired` (a
+    /// person must bind a supplied certificate in ISE, or cycle the MDM server), or
+    /// `Failed` (verification failed; nothing was removed).
+    pub outcome: Outcome,
+    /// What to do next, when a person must act.
+    pub instructions: Option<String>,
+    /// The verification run before removing anything.
+    pub verification: Option<VerificationReport>,
+    /// What a dry run would do, or what was done, step by step.
+    pub steps: Vec<String>,
+}
+
+/// What one Microsoft host presents and what ISE's store does about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct HostChain {
+    /// The host (`login.microsoftonline.com`, ...), with its port when not 443.
+    pub host: String,
+    /// Subjects of the presented chain, leaf first.
+    pub chain: Vec<String>,
+    /// The anchor the chain verifies to, if any anchor of the set does.
+    pub root: Option<String>,
+    /// `Unchanged` (already trusted), `Created` (imported), `Updated` (enabled and
+    /// trusted in place), `Failed` (no anchor of the set verifies it, or the host could
+    /// not be reached) — or, in a dry run, what would happen.
+    pub outcome: Outcome,
+    /// What was done or what to do.
+    pub detail: String,
+}
+
+/// The result of [`crate::trust_sync::plan`] and [`crate::trust_sync::apply`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct TrustSync {
+    /// Each host probed.
+    pub hosts: Vec<HostChain>,
+    /// Whether ISE's store was (or, in a dry run, would be) changed.
+    pub changed: bool,
+}
+
+impl TrustSync {
+    /// Whether every host's chain ends at a root ISE trusts (or will).
+    pub fn ok(&self) -> bool {
+        self.hosts.iter().all(|h| h.outcome != Outcome::Failed)
+    }
+}
