@@ -5,7 +5,6 @@ use ise_intune::integration::{compliance, doctor, onboard, rotate, trust_sync};
 use std::time::Duration;
 
 use ise_intune::graph_client;
-use ise_intune::integration::{Error, PartialReport};
 use ise_intune::integration::compliance::{ComplianceClient, Device};
 use ise_intune::integration::context::Options;
 use ise_intune::integration::doctor::{Diagnosis, Finding, Severity, ids};
@@ -13,6 +12,7 @@ use ise_intune::integration::keys::{AdminKey, node_client_certificate};
 use ise_intune::integration::outcome::{Outcome, StepName};
 use ise_intune::integration::rotate::RenewedCertificate;
 use ise_intune::integration::steps::app_details;
+use ise_intune::integration::{Error, PartialReport};
 use ise_intune::ise_client::TrustedCertificateUpdate;
 use ise_intune_simulator::Simulator;
 use ise_intune_testkit::{self as sim, Configurator};
@@ -594,9 +594,11 @@ async fn a_moved_microsoft_chain_is_found_and_trust_sync_fixes_it() {
         Err(Error::Apply(failure)) => {
             assert!(failure.written.is_empty(), "{failure}");
             assert!(
-                failure.errors.iter().all(|(step, e)| *step
-                    == StepName::ImportTrustAnchors
-                    && matches!(e, Error::HostNotTrusted { .. })),
+                failure
+                    .errors
+                    .iter()
+                    .all(|(step, e)| *step == StepName::ImportTrustAnchors
+                        && matches!(e, Error::HostNotTrusted { .. })),
                 "{failure}"
             );
             match failure.report {

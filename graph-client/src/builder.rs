@@ -46,6 +46,13 @@ pub struct GraphClientBuilder {
     refresh_margin: Duration,
 }
 
+impl GraphClient {
+    /// Starts building a client.
+    pub fn builder() -> GraphClientBuilder {
+        GraphClientBuilder::default()
+    }
+}
+
 impl Default for GraphClientBuilder {
     fn default() -> Self {
         Self {

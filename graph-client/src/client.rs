@@ -13,7 +13,6 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::auth::{AccessToken, Credentials, TokenAudience, TokenCache, random_id};
-use crate::builder::GraphClientBuilder;
 use crate::error::{Error, GraphErrorBody, GraphErrorEnvelope, Result};
 use crate::retry::StatusClass;
 
@@ -214,11 +213,6 @@ pub(crate) fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T>
 }
 
 impl GraphClient {
-    /// Starts building a client.
-    pub fn builder() -> GraphClientBuilder {
-        GraphClientBuilder::default()
-    }
-
     /// The tenant id this client works in.
     pub fn tenant_id(&self) -> &str {
         &self.inner.tenant_id

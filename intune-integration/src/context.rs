@@ -19,8 +19,11 @@ use crate::config::IntegrationConfig;
 use crate::decide::AppIdentity;
 use crate::keys::AdminKey;
 use crate::mdm::{ManualChecklist, MdmServerConfigurator, MdmServerSettings};
-use crate::onboard::{Requests, StepReport};
+use crate::report::{Requests, StepReport};
 use crate::version::{IntuneGates as _, IseVersion, TokenAudience};
+
+/// How long verification waits, at most, for keys and roles to propagate.
+pub const DEFAULT_PROPAGATION_WAIT: Duration = Duration::from_secs(120);
 
 /// Called after each step (for progress output).
 pub type Progress = Arc<dyn Fn(&StepReport) + Send + Sync>;
@@ -63,7 +66,7 @@ impl Default for Options {
             admin_key: AdminKey::None,
             consent_wait: Duration::from_secs(300),
             app_client_id: None,
-            propagation_wait: crate::verify::DEFAULT_PROPAGATION_WAIT,
+            propagation_wait: DEFAULT_PROPAGATION_WAIT,
         }
     }
 }

@@ -217,35 +217,7 @@ pub async fn diagnose(ctx: &Integration) -> Result<Diagnosis, Error> {
             return Ok(d);
         }
     };
-    let supported = match version.check_release() {
-        Ok(audience) => {
-            d.push(
-                ids::ISE_RELEASE,
-                Severity::Info,
-                None,
-                format!("ISE {version}"),
-                format!("token audience {audience}"),
-                "nothing to do",
-            );
-            true
-        }
-        Err(Error::UnsupportedIseVersion {
-            version: v,
-            install,
-            reason,
-        }) => {
-            d.push(
-                ids::ISE_RELEASE_UNSUPPORTED,
-                Severity::Error,
-                None,
-                format!("ISE {v} cannot integrate with Intune"),
-                reason,
-                format!("install {install} on every node, then run onboard"),
-            );
-            false
-        }
-        Err(e) => return Err(e),
-    };
+    let supported = release_findings(&mut d, &version)?;
 
     let admins = match node_certificates(&mut d, exported, now) {
         Ok(a) => a,
@@ -270,10 +242,60 @@ pub async fn diagnose(ctx: &Integration) -> Result<Diagnosis, Error> {
         unavailable(&mut d, &e);
     }
 
+    mdm_findings(ctx, &mut d).await;
+
+    if let (true, Some(client_id)) = (supported, app.as_deref())
+        && let Err(e) = connection_findings(ctx, &mut d, &version, client_id, &certs, &admins).await
+    {
+        unavailable(&mut d, &e);
+    }
+    d.findings.sort_by_key(|f| f.severity);
+    Ok(d)
+}
+
+/// The release's gates: an info finding naming the audience, or an error finding
+/// when the release cannot integrate. Whether it is supported.
+fn release_findings(
+    d: &mut Diagnosis,
+    version: &ise_client::version::IseVersion,
+) -> Result<bool, Error> {
+    match version.check_release() {
+        Ok(audience) => {
+            d.push(
+                ids::ISE_RELEASE,
+                Severity::Info,
+                None,
+                format!("ISE {version}"),
+                format!("token audience {audience}"),
+                "nothing to do",
+            );
+            Ok(true)
+        }
+        Err(Error::UnsupportedIseVersion {
+            version: v,
+            install,
+            reason,
+        }) => {
+            d.push(
+                ids::ISE_RELEASE_UNSUPPORTED,
+                Severity::Error,
+                None,
+                format!("ISE {v} cannot integrate with Intune"),
+                reason,
+                format!("install {install} on every node, then run onboard"),
+            );
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether ISE reports an active External MDM server.
+async fn mdm_findings(ctx: &Integration, d: &mut Diagnosis) {
     let mdm = match ctx.ise.mdm_info().await {
         Ok(m) => Some(m),
         Err(e) => {
-            unavailable(&mut d, &Error::Ise(e));
+            unavailable(d, &Error::Ise(e));
             None
         }
     };
@@ -291,14 +313,6 @@ pub async fn diagnose(ctx: &Integration) -> Result<Diagnosis, Error> {
             ),
         );
     }
-
-    if let (true, Some(client_id)) = (supported, app.as_deref())
-        && let Err(e) = connection_findings(ctx, &mut d, &version, client_id, &certs, &admins).await
-    {
-        unavailable(&mut d, &e);
-    }
-    d.findings.sort_by_key(|f| f.severity);
-    Ok(d)
 }
 
 /// The External MDM entry, ISE's Test Connection reproduced, and a compliance

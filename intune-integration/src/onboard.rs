@@ -380,23 +380,7 @@ fn record_writes(run: &mut Run<'_>, reads: &Reads, writes: Writes) -> Result<Wri
         );
     }
     run.name_ise_key_holder(&certs);
-    run.record(
-        StepName::ExportAdminCertificate,
-        Outcome::Unchanged,
-        reads.export_elapsed,
-        admins
-            .iter()
-            .map(|a| {
-                format!(
-                    "`{}` of {} (SHA-1 {})",
-                    a.system_certificate.friendly_name,
-                    a.node.hostname,
-                    a.certificate.sha1()
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("; "),
-    );
+    record_export(run, reads, &admins);
     let upload = writes.upload.and_then(|(u, t)| {
         run.check(StepName::UploadCertificate, u)
             .ok()
@@ -443,32 +427,10 @@ fn record_writes(run: &mut Run<'_>, reads: &Reads, writes: Writes) -> Result<Wri
         );
     }
     if let (Some((app, _)), Some(_)) = (&app, &upload) {
-        let details = steps::app_details(&ctx.graph, &app.value);
-        run.record(
-            StepName::AppDetails,
-            Outcome::Unchanged,
-            Duration::ZERO,
-            format!(
-                "client id {}, tenant {}, token endpoint {}",
-                details.client_id, details.tenant_id, details.token_endpoint
-            ),
-        );
+        record_details(run, &app.value);
     }
     if let Some(anchors) = &anchors {
-        let imported = anchors
-            .value
-            .iter()
-            .filter(|a| a.outcome == Outcome::Created)
-            .count();
-        run.record_step(
-            StepName::ImportTrustAnchors,
-            anchors,
-            anchors_t,
-            format!(
-                "{imported} imported, {} already trusted",
-                anchors.value.len().saturating_sub(imported)
-            ),
-        );
+        record_anchors(run, anchors, anchors_t);
     }
     let (Some((app, _)), Some((upload, _)), Some(anchors), Some(((perms, targets), _))) =
         (app, upload, anchors, permissions)
@@ -482,6 +444,59 @@ fn record_writes(run: &mut Run<'_>, reads: &Reads, writes: Writes) -> Result<Wri
         consent_to_wait: perms.outcome.is_write().then_some(targets),
         consent_needed,
     })
+}
+
+/// Records step 2 (its reads ran in phase 1).
+fn record_export(run: &mut Run<'_>, reads: &Reads, admins: &[crate::keys::AdminCertificate]) {
+    run.record(
+        StepName::ExportAdminCertificate,
+        Outcome::Unchanged,
+        reads.export_elapsed,
+        admins
+            .iter()
+            .map(|a| {
+                format!(
+                    "`{}` of {} (SHA-1 {})",
+                    a.system_certificate.friendly_name,
+                    a.node.hostname,
+                    a.certificate.sha1()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+    );
+}
+
+/// Records step 4b: the details ISE's External MDM form needs.
+fn record_details(run: &mut Run<'_>, app: &RegisteredApp) {
+    let details = steps::app_details(&run.ctx.graph, app);
+    run.record(
+        StepName::AppDetails,
+        Outcome::Unchanged,
+        Duration::ZERO,
+        format!(
+            "client id {}, tenant {}, token endpoint {}",
+            details.client_id, details.tenant_id, details.token_endpoint
+        ),
+    );
+}
+
+/// Records step 5.
+fn record_anchors(run: &mut Run<'_>, anchors: &Step<Vec<AnchorImport>>, elapsed: Duration) {
+    let imported = anchors
+        .value
+        .iter()
+        .filter(|a| a.outcome == Outcome::Created)
+        .count();
+    run.record_step(
+        StepName::ImportTrustAnchors,
+        anchors,
+        elapsed,
+        format!(
+            "{imported} imported, {} already trusted",
+            anchors.value.len().saturating_sub(imported)
+        ),
+    );
 }
 
 /// Phase 3: steps 6 and 7, verification (which reuses the keys and the discovery, and

@@ -105,8 +105,7 @@ pub struct VerifyInput<'a> {
     pub propagation_wait: Duration,
 }
 
-/// How long verification waits, at most, for keys and roles to propagate.
-pub const DEFAULT_PROPAGATION_WAIT: Duration = Duration::from_secs(120);
+pub use crate::context::DEFAULT_PROPAGATION_WAIT;
 
 /// What verification can reuse from a caller that already read it (the pipeline reads
 /// all of it before its writes), so that it is not read twice.
@@ -370,6 +369,18 @@ async fn public_verification(
             ),
         ),
     }
+    registered_checks(&mut report, app, &admins, input.client_id);
+    report.skip(CheckName::AsNode, NOT_CHECKED_AS_NODE);
+    Ok(report)
+}
+
+/// Each node's Admin certificate (public part) against the application's keys.
+fn registered_checks(
+    report: &mut VerificationReport,
+    app: Result<Option<graph_client::Application>, graph_client::Error>,
+    admins: &[crate::keys::AdminCertificate],
+    client_id: &str,
+) {
     match app {
         Ok(Some(app)) => {
             let registered: Vec<String> = app
@@ -377,7 +388,7 @@ async fn public_verification(
                 .iter()
                 .filter_map(|k| k.thumbprint_hex())
                 .collect();
-            for a in &admins {
+            for a in admins {
                 let sha1 = a.certificate.sha1().to_hex();
                 let ok = registered.contains(&sha1);
                 report.push_for(
@@ -399,10 +410,7 @@ async fn public_verification(
         Ok(None) => report.push(
             CheckName::Registered,
             false,
-            format!(
-                "no application with client id {}: run onboard",
-                input.client_id
-            ),
+            format!("no application with client id {client_id}: run onboard"),
         ),
         Err(e) => report.push(
             CheckName::Registered,
@@ -410,8 +418,6 @@ async fn public_verification(
             format!("the application could not be read: {e}"),
         ),
     }
-    report.skip(CheckName::AsNode, NOT_CHECKED_AS_NODE);
-    Ok(report)
 }
 
 /// The Compliance Retrieval (or, before it, NAC) endpoint discovered with the
@@ -460,51 +466,8 @@ async fn check_node(
     };
     let as_ise = input.graph.with_credentials(Credentials::Certificate(cert));
     let provider = input.version.compliance_provider();
-    let graph_side = async {
-        let graph_scope = TokenAudience::Scope(graph_client::DEFAULT_GRAPH_SCOPE.into());
-        // A key just registered is refused (AADSTS700027) until it has propagated to
-        // the token service: wait on exactly that answer, within the bounded window.
-        let window = Propagation::new(input.propagation_wait);
-        loop {
-            match as_ise.access_token(&graph_scope).await {
-                Ok(_) => break,
-                Err(e) if is_key_not_yet_usable(&e) && window.open() => window.pause().await,
-                Err(e) => return Err((CheckName::Token, e.to_string())),
-            }
-        }
-        // Application.Read.All just granted reaches tokens once it has propagated:
-        // Graph answers 403 until then. Wait on exactly that, with a fresh token.
-        loop {
-            match as_ise.intune_endpoints().await {
-                Ok(endpoints) => return Ok((window.waited(), endpoints)),
-                Err(graph_client::Error::Api { status: 403, .. }) if window.open() => {
-                    window.pause().await;
-                    as_ise.clear_token_cache();
-                }
-                Err(e) => {
-                    return Err((
-                        CheckName::Discovery,
-                        format!("{e} — grant Application.Read.All with admin consent"),
-                    ));
-                }
-            }
-        }
-    };
-    let intune_side = |endpoint: String| {
-        let (as_ise, audience) = (&as_ise, &audience);
-        async move {
-            let window = Propagation::new(input.propagation_wait);
-            let token = loop {
-                match as_ise.access_token(audience).await {
-                    Ok(t) => break t,
-                    Err(e) if is_key_not_yet_usable(&e) && window.open() => window.pause().await,
-                    Err(e) => return (Err(e.to_string()), None),
-                }
-            };
-            let answer = mdminfo(input, as_ise, audience, &endpoint, token).await;
-            (Ok(()), Some(answer))
-        }
-    };
+    let graph_side = node_graph_checks(input, &as_ise);
+    let intune_side = |endpoint: String| node_intune_checks(input, &as_ise, &audience, endpoint);
     let (graph_result, early) = match known_endpoint {
         Some(e) => {
             let (g, i) = tokio::join!(graph_side, intune_side(e.to_owned()));
@@ -574,6 +537,60 @@ async fn check_node(
     out.checks
 }
 
+/// A node's Graph side: a token with its key, then Intune's discovery. A key just
+/// registered is refused (AADSTS700027) until it has propagated to the token service,
+/// and Application.Read.All just granted reaches tokens once it has propagated (Graph
+/// answers 403 until then): each is waited on, exactly, within the bounded window.
+async fn node_graph_checks(
+    input: &VerifyInput<'_>,
+    as_ise: &GraphClient,
+) -> Result<(String, Vec<graph_client::ServiceEndpoint>), (CheckName, String)> {
+    let graph_scope = TokenAudience::Scope(graph_client::DEFAULT_GRAPH_SCOPE.into());
+    let window = Propagation::new(input.propagation_wait);
+    loop {
+        match as_ise.access_token(&graph_scope).await {
+            Ok(_) => break,
+            Err(e) if is_key_not_yet_usable(&e) && window.open() => window.pause().await,
+            Err(e) => return Err((CheckName::Token, e.to_string())),
+        }
+    }
+    loop {
+        match as_ise.intune_endpoints().await {
+            Ok(endpoints) => return Ok((window.waited(), endpoints)),
+            Err(graph_client::Error::Api { status: 403, .. }) if window.open() => {
+                window.pause().await;
+                as_ise.clear_token_cache();
+            }
+            Err(e) => {
+                return Err((
+                    CheckName::Discovery,
+                    format!("{e} — grant Application.Read.All with admin consent"),
+                ));
+            }
+        }
+    }
+}
+
+/// A node's Intune side at `endpoint`: a token for the release's audience (waiting
+/// for a just-registered key), then `mdminfo`.
+async fn node_intune_checks(
+    input: &VerifyInput<'_>,
+    as_ise: &GraphClient,
+    audience: &TokenAudience,
+    endpoint: String,
+) -> (Result<(), String>, Option<(bool, String)>) {
+    let window = Propagation::new(input.propagation_wait);
+    let token = loop {
+        match as_ise.access_token(audience).await {
+            Ok(t) => break t,
+            Err(e) if is_key_not_yet_usable(&e) && window.open() => window.pause().await,
+            Err(e) => return (Err(e.to_string()), None),
+        }
+    };
+    let answer = mdminfo(input, as_ise, audience, &endpoint, token).await;
+    (Ok(()), Some(answer))
+}
+
 /// `mdminfo` with `token`; Intune answers 403 until a just-granted role has
 /// propagated, so that answer is waited on, with a fresh token each time.
 async fn mdminfo(
@@ -629,6 +646,46 @@ fn trusted_for_ise_auth(t: &TrustedCertificate) -> bool {
     enabled && infra
 }
 
+/// The trusted store's entries that could be a chain's root, with their certificates:
+/// those named like the top certificate's issuer, or equal to a presented certificate —
+/// also those present but not enabled and trusted for authentication within ISE (a
+/// fresh ISE ships public roots trusted for Cisco Services only), to say so. An entry
+/// that is an anchor (same SHA-256) needs no export; the others are exported together.
+async fn candidate_roots<'t>(
+    ise: &IseClient,
+    trusted: &'t [TrustedCertificate],
+    parsed: &[Certificate],
+    issuer_cn: &str,
+    anchors: &TrustAnchorSet,
+) -> Vec<(&'t TrustedCertificate, Certificate)> {
+    let presented_sha: Vec<String> = parsed.iter().map(|c| c.sha256().to_hex()).collect();
+    let candidates: Vec<&TrustedCertificate> = trusted
+        .iter()
+        .filter(|t| {
+            t.issued_to == issuer_cn || t.sha256_hex().is_some_and(|h| presented_sha.contains(&h))
+        })
+        .collect();
+    let known = |t: &TrustedCertificate| {
+        let sha = t.sha256_hex()?;
+        anchors
+            .anchors()
+            .iter()
+            .find(|a| a.certificate().sha256().to_hex() == sha)
+            .map(|a| a.certificate().clone())
+    };
+    futures_util::future::join_all(candidates.into_iter().map(|t| async move {
+        if let Some(c) = known(t) {
+            return Some((t, c));
+        }
+        let pem = ise.trusted_certificates().export(&t.id).await.ok()?;
+        Certificate::from_pem(&pem).ok().map(|c| (t, c))
+    }))
+    .await
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
 /// Checks that `url`'s chain ends in a certificate of ISE's trusted store.
 async fn check_chain(
     ise: &IseClient,
@@ -649,39 +706,7 @@ async fn check_chain(
         return (false, format!("{host} presented no readable certificate"));
     };
     let issuer_cn = top.issuer_common_name().unwrap_or_else(|| top.issuer());
-    // Candidates: trusted certificates named like the top certificate's issuer, or
-    // equal to a presented certificate.
-    let presented_sha: Vec<String> = parsed.iter().map(|c| c.sha256().to_hex()).collect();
-    // Those present but not enabled and trusted for authentication within ISE (a fresh
-    // ISE ships public roots trusted for Cisco Services only) are tried too, to say so.
-    let candidates: Vec<&TrustedCertificate> = trusted
-        .iter()
-        .filter(|t| {
-            t.issued_to == issuer_cn || t.sha256_hex().is_some_and(|h| presented_sha.contains(&h))
-        })
-        .collect();
-    // A candidate that is one of the anchors (same SHA-256) needs no export; the others
-    // are exported together.
-    let known = |t: &TrustedCertificate| {
-        let sha = t.sha256_hex()?;
-        anchors
-            .anchors()
-            .iter()
-            .find(|a| a.certificate().sha256().to_hex() == sha)
-            .map(|a| a.certificate().clone())
-    };
-    let mut roots: Vec<(&TrustedCertificate, Certificate)> =
-        futures_util::future::join_all(candidates.into_iter().map(|t| async move {
-            if let Some(c) = known(t) {
-                return Some((t, c));
-            }
-            let pem = ise.trusted_certificates().export(&t.id).await.ok()?;
-            Certificate::from_pem(&pem).ok().map(|c| (t, c))
-        }))
-        .await
-        .into_iter()
-        .flatten()
-        .collect();
+    let mut roots = candidate_roots(ise, trusted, &parsed, &issuer_cn, anchors).await;
     // Trusted entries first: one that works ends the search.
     roots.sort_by_key(|(t, _)| !trusted_for_ise_auth(t));
     let mut untrusted_match = None;
@@ -706,8 +731,8 @@ async fn check_chain(
                 "{host} chains to `{name}` in ISE's trusted store, but ISE does not use it for \
                  this connection: it is {status} and trusted for `{flags}`; enable it and tick \
                  \"Trust for authentication within ISE\" (Administration > System > \
-                 Certificates > Trusted Certificates > {name}), or run step 5 \
-                 (import_trust_anchors) with an anchor set that holds it",
+                 Certificates > Trusted Certificates > {name}), or run `ise-intune onboard` \
+                 (step 5) with an anchor set that holds it",
                 name = entry.friendly_name,
                 status = entry
                     .status
