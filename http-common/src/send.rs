@@ -388,6 +388,53 @@ pub struct TransportError {
     pub source: Option<reqwest::Error>,
 }
 
+/// Why one attempt failed without an answer: what the retry policy sees, the kind,
+/// and the underlying error.
+type AttemptFailure = (Option<Attempt>, TransportErrorKind, Option<reqwest::Error>);
+
+/// The transport error of `meta`'s request after `attempts` attempts since `started`.
+fn transport_error(
+    meta: &RequestMeta<'_>,
+    started: Instant,
+    attempts: u32,
+    kind: TransportErrorKind,
+    source: Option<reqwest::Error>,
+) -> TransportError {
+    TransportError {
+        service: meta.service,
+        host: meta.host.into(),
+        elapsed_ms: millis(started.elapsed()),
+        method: meta.method.as_str().into(),
+        path: meta.path.into(),
+        attempts,
+        kind,
+        source,
+    }
+}
+
+/// The retry log line: the request and the cause, never a query, header or body.
+fn log_retry(
+    meta: &RequestMeta<'_>,
+    error: &Result<Answer, TransportError>,
+    attempt: u32,
+    delay: Duration,
+) {
+    let cause = match error {
+        Ok(answer) => format!("status {}", answer.status.as_u16()),
+        Err(e) => e.kind.to_string(),
+    };
+    tracing::info!(
+        service = meta.service,
+        method = %meta.method,
+        host = meta.host,
+        path = meta.path,
+        cause = %cause,
+        attempt,
+        delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+        "retrying"
+    );
+}
+
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
@@ -640,25 +687,7 @@ impl HttpCore {
                 attempt = attempt.saturating_add(1);
                 let request = prepare().await.map_err(SendError::Prepare)?;
                 self.count(meta.class);
-                // The semaphore is never closed, so acquiring cannot fail.
-                let place = match &self.in_flight {
-                    Some(limit) => limit.places.acquire().await.ok(),
-                    None => None,
-                };
-                let t0 = Instant::now();
-                let outcome = self.attempt(meta, request).await;
-                drop(place);
-                let record = RequestRecord {
-                    service: meta.service,
-                    method: &meta.method,
-                    host: meta.host,
-                    path: meta.path,
-                    status: outcome.as_ref().ok().map(|a| a.status.as_u16()),
-                    error: outcome.as_ref().err().map(|(_, kind, _)| kind),
-                    attempt,
-                    elapsed_ms: u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX),
-                };
-                (self.log)(&record);
+                let outcome = self.logged_attempt(meta, request, attempt).await;
                 let (failure, error) = match outcome {
                     Ok(mut answer) => {
                         answer.attempts = attempt;
@@ -674,16 +703,7 @@ impl HttpCore {
                         (Some(failure), Ok(answer))
                     }
                     Err((failure, kind, source)) => {
-                        let error = TransportError {
-                            service: meta.service,
-                            host: meta.host.into(),
-                            elapsed_ms: millis(started.elapsed()),
-                            method: meta.method.as_str().into(),
-                            path: meta.path.into(),
-                            attempts: attempt,
-                            kind,
-                            source,
-                        };
+                        let error = transport_error(meta, started, attempt, kind, source);
                         if classify.transport_is_final() {
                             return Err(SendError::Transport(error));
                         }
@@ -702,21 +722,7 @@ impl HttpCore {
                 };
                 match decision {
                     Decision::RetryAfter(delay) => {
-                        // The request and the cause, never a query, header or body.
-                        let cause = match &error {
-                            Ok(answer) => format!("status {}", answer.status.as_u16()),
-                            Err(e) => e.kind.to_string(),
-                        };
-                        tracing::info!(
-                            service = meta.service,
-                            method = %meta.method,
-                            host = meta.host,
-                            path = meta.path,
-                            cause = %cause,
-                            attempt,
-                            delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-                            "retrying"
-                        );
+                        log_retry(meta, &error, attempt, delay);
                         tokio::time::sleep(delay).await;
                     }
                     Decision::GiveUp => return error.map_err(SendError::Transport),
@@ -726,17 +732,43 @@ impl HttpCore {
         .instrument(span);
         match tokio::time::timeout(overall, run).await {
             Ok(result) => result,
-            Err(_) => Err(SendError::Transport(TransportError {
-                service: meta.service,
-                host: meta.host.into(),
-                elapsed_ms: millis(started.elapsed()),
-                method: meta.method.as_str().into(),
-                path: meta.path.into(),
-                attempts: 0,
-                kind: TransportErrorKind::OverallTimeout { after: overall },
-                source: None,
-            })),
+            Err(_) => Err(SendError::Transport(transport_error(
+                meta,
+                started,
+                0,
+                TransportErrorKind::OverallTimeout { after: overall },
+                None,
+            ))),
         }
+    }
+
+    /// One attempt in its in-flight place, recorded in the request log.
+    async fn logged_attempt(
+        &self,
+        meta: &RequestMeta<'_>,
+        request: reqwest::RequestBuilder,
+        attempt: u32,
+    ) -> Result<Answer, AttemptFailure> {
+        // The semaphore is never closed, so acquiring cannot fail.
+        let place = match &self.in_flight {
+            Some(limit) => limit.places.acquire().await.ok(),
+            None => None,
+        };
+        let t0 = Instant::now();
+        let outcome = self.attempt(meta, request).await;
+        drop(place);
+        let record = RequestRecord {
+            service: meta.service,
+            method: &meta.method,
+            host: meta.host,
+            path: meta.path,
+            status: outcome.as_ref().ok().map(|a| a.status.as_u16()),
+            error: outcome.as_ref().err().map(|(_, kind, _)| kind),
+            attempt,
+            elapsed_ms: u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX),
+        };
+        (self.log)(&record);
+        outcome
     }
 
     /// One attempt: send, then read the body within its cap.
@@ -744,7 +776,7 @@ impl HttpCore {
         &self,
         meta: &RequestMeta<'_>,
         request: reqwest::RequestBuilder,
-    ) -> Result<Answer, (Option<Attempt>, TransportErrorKind, Option<reqwest::Error>)> {
+    ) -> Result<Answer, AttemptFailure> {
         let mut response = request
             .send()
             .await

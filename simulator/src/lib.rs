@@ -849,6 +849,195 @@ fn graph_roles() -> Vec<Role> {
     ]
 }
 
+/// Each node's Admin certificate (one wildcard when shared); the first is the primary's,
+/// presented on ISE's HTTPS port.
+fn node_admin_certificates(
+    b: &SimulatorBuilder,
+    nodes: &[state::IseNode],
+    rng: &mut rng::Rng,
+) -> Result<Vec<(String, pki::Issued)>, SimError> {
+    // Each node's Admin certificate (one wildcard when shared); the first is the
+    // primary's, presented on ISE's HTTPS port.
+    let mut node_certs: Vec<(String, pki::Issued)> = Vec::new();
+    if b.shared_admin_certificate {
+        let wildcard = pki::ise_admin_certificate(
+            "*.sim.example",
+            0,
+            rng.next_u64() >> 1,
+            b.ecdsa_admin_certificates,
+        )?;
+        for n in nodes {
+            node_certs.push((n.hostname.clone(), wildcard.clone()));
+        }
+    } else {
+        for (i, n) in nodes.iter().enumerate() {
+            let cert = pki::ise_admin_certificate(
+                &n.fqdn,
+                i,
+                rng.next_u64() >> 1,
+                b.ecdsa_admin_certificates,
+            )?;
+            node_certs.push((n.hostname.clone(), cert));
+        }
+    }
+    Ok(node_certs)
+}
+
+/// The simulator's listeners, one per service, on loopback ports the system picks.
+struct Listeners {
+    ise: TcpListener,
+    login: TcpListener,
+    graph: TcpListener,
+    intune: TcpListener,
+    control: TcpListener,
+}
+
+impl Listeners {
+    async fn bind() -> Result<Self, SimError> {
+        let bind = || async {
+            TcpListener::bind("127.0.0.1:0")
+                .await
+                .map_err(SimError::Bind)
+        };
+        Ok(Self {
+            ise: bind().await?,
+            login: bind().await?,
+            graph: bind().await?,
+            intune: bind().await?,
+            control: bind().await?,
+        })
+    }
+
+    /// The services' URLs, and the control surface's.
+    fn urls(&self) -> Result<(Urls, String), SimError> {
+        let url = |l: &TcpListener| {
+            l.local_addr()
+                .map(|a| format!("https://127.0.0.1:{}", a.port()))
+                .map_err(SimError::Bind)
+        };
+        let urls = Urls {
+            ise: url(&self.ise)?,
+            login: url(&self.login)?,
+            graph_origin: url(&self.graph)?,
+            intune: url(&self.intune)?,
+        };
+        Ok((urls, url(&self.control)?))
+    }
+}
+
+/// What the simulator writes for its clients.
+struct Files {
+    dir: std::path::PathBuf,
+    ca_path: std::path::PathBuf,
+    admin_path: std::path::PathBuf,
+    automation_cert_path: std::path::PathBuf,
+    token_path: std::path::PathBuf,
+}
+
+/// Writes the public root, ISE's admin certificate, the automating identity's
+/// certificate with its key, and a federated token valid for a day (the last two
+/// readable by their owner only), in a directory of this simulator's own.
+fn write_files(
+    pki: &pki::Pki,
+    admin: &pki::Issued,
+    automation_cert: &pki::Issued,
+    workload_issuer: &pki::Issued,
+) -> Result<Files, SimError> {
+    // One directory per simulator: simulators of one seed in one process (parallel
+    // tests) must not share it, or the first to stop deletes the others' files.
+    static STARTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "ise-intune-sim-{}-{}",
+        std::process::id(),
+        STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).map_err(|e| SimError::Config(format!("temp dir: {e}")))?;
+    let ca_path = dir.join("simulated-public-root.pem");
+    let admin_path = dir.join("ise-admin-certificate.pem");
+    std::fs::write(&ca_path, &pki.current.root.cert_pem)
+        .and_then(|_| std::fs::write(&admin_path, &admin.cert_pem))
+        .map_err(|e| SimError::Config(format!("writing certificates: {e}")))?;
+    // The automating identity's certificate with its key, and a federated token
+    // valid for a day: files readable by their owner only.
+    let automation_cert_path = dir.join("automation-certificate.pem");
+    let token_path = dir.join("federated-token.jwt");
+    let token = federated_token(
+        &workload_issuer.key_pkcs8,
+        WORKLOAD_SUBJECT,
+        WORKLOAD_AUDIENCE,
+        24 * 3600,
+    )?;
+    write_private(
+        &automation_cert_path,
+        &format!("{}{}", automation_cert.cert_pem, pki::ISE_KEYS[1]),
+    )
+    .and_then(|_| write_private(&token_path, &token))
+    .map_err(|e| SimError::Config(format!("writing credentials: {e}")))?;
+
+    Ok(Files {
+        dir,
+        ca_path,
+        admin_path,
+        automation_cert_path,
+        token_path,
+    })
+}
+
+/// Serves each service on its listener until `shutdown`.
+fn spawn_services(
+    listeners: Listeners,
+    shared: &Arc<Shared>,
+    pki: &pki::Pki,
+    admin: &pki::Issued,
+    microsoft_certs: &[Arc<pki::SwappableCert>; 3],
+    shutdown: &watch::Receiver<bool>,
+) -> Result<(), SimError> {
+    let current = &pki.current;
+    let spawn = |listener, tls, router, service| {
+        tokio::spawn(server::serve(
+            listener,
+            tls,
+            router,
+            service,
+            shared.clone(),
+            shutdown.clone(),
+        ));
+    };
+    spawn(
+        listeners.ise,
+        pki::server_config(vec![admin.cert_der.clone()], admin.key_der())?,
+        ise::router(shared.clone()),
+        Some(Service::Ise),
+    );
+    spawn(
+        listeners.login,
+        pki::swappable_server_config(microsoft_certs[0].clone())?,
+        login::router(shared.clone()),
+        Some(Service::Login),
+    );
+    spawn(
+        listeners.graph,
+        pki::swappable_server_config(microsoft_certs[1].clone())?,
+        graph::router(shared.clone()),
+        Some(Service::Graph),
+    );
+    spawn(
+        listeners.intune,
+        pki::swappable_server_config(microsoft_certs[2].clone())?,
+        intune::router(shared.clone()),
+        Some(Service::Intune),
+    );
+
+    spawn(
+        listeners.control,
+        pki::server_config(current.chain(&current.graph), current.graph.key_der())?,
+        control::router(shared.clone()),
+        None,
+    );
+
+    Ok(())
+}
+
 impl Simulator {
     /// Starts building.
     pub fn builder() -> SimulatorBuilder {
@@ -871,52 +1060,11 @@ impl Simulator {
         let pki = pki::Pki::generate(&["Cisco Root CA 2099", "Cisco ECC Root CA 2099"])?;
         let nodes = state::deployment(b.nodes);
         let ise_hostname = nodes[0].hostname.clone();
-        // Each node's Admin certificate (one wildcard when shared); the first is the
-        // primary's, presented on ISE's HTTPS port.
-        let mut node_certs: Vec<(String, pki::Issued)> = Vec::new();
-        if b.shared_admin_certificate {
-            let wildcard = pki::ise_admin_certificate(
-                "*.sim.example",
-                0,
-                rng.next_u64() >> 1,
-                b.ecdsa_admin_certificates,
-            )?;
-            for n in &nodes {
-                node_certs.push((n.hostname.clone(), wildcard.clone()));
-            }
-        } else {
-            for (i, n) in nodes.iter().enumerate() {
-                let cert = pki::ise_admin_certificate(
-                    &n.fqdn,
-                    i,
-                    rng.next_u64() >> 1,
-                    b.ecdsa_admin_certificates,
-                )?;
-                node_certs.push((n.hostname.clone(), cert));
-            }
-        }
+        let node_certs = node_admin_certificates(&b, &nodes, &mut rng)?;
         let admin = node_certs[0].1.clone();
 
-        let bind = || async {
-            TcpListener::bind("127.0.0.1:0")
-                .await
-                .map_err(SimError::Bind)
-        };
-        let (l_ise, l_login, l_graph, l_intune, l_control) = (
-            bind().await?,
-            bind().await?,
-            bind().await?,
-            bind().await?,
-            bind().await?,
-        );
-        let port = |l: &TcpListener| l.local_addr().map(|a| a.port()).map_err(SimError::Bind);
-        let urls = Urls {
-            ise: format!("https://127.0.0.1:{}", port(&l_ise)?),
-            login: format!("https://127.0.0.1:{}", port(&l_login)?),
-            graph_origin: format!("https://127.0.0.1:{}", port(&l_graph)?),
-            intune: format!("https://127.0.0.1:{}", port(&l_intune)?),
-        };
-        let control_url = format!("https://127.0.0.1:{}", port(&l_control)?);
+        let listeners = Listeners::bind().await?;
+        let (urls, control_url) = listeners.urls()?;
 
         let now = Instant::now();
         let created = state::iso(time::OffsetDateTime::now_utc());
@@ -995,36 +1143,7 @@ impl Simulator {
             ise_password: b.ise_password.clone(),
         });
 
-        // One directory per simulator: simulators of one seed in one process (parallel
-        // tests) must not share it, or the first to stop deletes the others' files.
-        static STARTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "ise-intune-sim-{}-{}",
-            std::process::id(),
-            STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).map_err(|e| SimError::Config(format!("temp dir: {e}")))?;
-        let ca_path = dir.join("simulated-public-root.pem");
-        let admin_path = dir.join("ise-admin-certificate.pem");
-        std::fs::write(&ca_path, &pki.current.root.cert_pem)
-            .and_then(|_| std::fs::write(&admin_path, &admin.cert_pem))
-            .map_err(|e| SimError::Config(format!("writing certificates: {e}")))?;
-        // The automating identity's certificate with its key, and a federated token
-        // valid for a day: files readable by their owner only.
-        let automation_cert_path = dir.join("automation-certificate.pem");
-        let token_path = dir.join("federated-token.jwt");
-        let token = federated_token(
-            &workload_issuer.key_pkcs8,
-            WORKLOAD_SUBJECT,
-            WORKLOAD_AUDIENCE,
-            24 * 3600,
-        )?;
-        write_private(
-            &automation_cert_path,
-            &format!("{}{}", automation_cert.cert_pem, pki::ISE_KEYS[1]),
-        )
-        .and_then(|_| write_private(&token_path, &token))
-        .map_err(|e| SimError::Config(format!("writing credentials: {e}")))?;
+        let files = write_files(&pki, &admin, &automation_cert, &workload_issuer)?;
 
         let current = &pki.current;
         let microsoft_certs = [
@@ -1033,54 +1152,14 @@ impl Simulator {
             pki::SwappableCert::new(current.chain(&current.intune), &current.intune.key_der())?,
         ];
         let (tx, rx) = watch::channel(false);
-        let spawn = |listener, tls, router, service| {
-            tokio::spawn(server::serve(
-                listener,
-                tls,
-                router,
-                service,
-                shared.clone(),
-                rx.clone(),
-            ));
-        };
-        spawn(
-            l_ise,
-            pki::server_config(vec![admin.cert_der.clone()], admin.key_der())?,
-            ise::router(shared.clone()),
-            Some(Service::Ise),
-        );
-        spawn(
-            l_login,
-            pki::swappable_server_config(microsoft_certs[0].clone())?,
-            login::router(shared.clone()),
-            Some(Service::Login),
-        );
-        spawn(
-            l_graph,
-            pki::swappable_server_config(microsoft_certs[1].clone())?,
-            graph::router(shared.clone()),
-            Some(Service::Graph),
-        );
-        spawn(
-            l_intune,
-            pki::swappable_server_config(microsoft_certs[2].clone())?,
-            intune::router(shared.clone()),
-            Some(Service::Intune),
-        );
-
-        spawn(
-            l_control,
-            pki::server_config(current.chain(&current.graph), current.graph.key_der())?,
-            control::router(shared.clone()),
-            None,
-        );
+        spawn_services(listeners, &shared, &pki, &admin, &microsoft_certs, &rx)?;
 
         let info = SimInfo {
             tenant_id,
             login_url: urls.login.clone(),
             graph_url: format!("{}/v1.0", urls.graph_origin),
             intune_url: urls.intune.clone(),
-            ca_pem_path: ca_path.display().to_string(),
+            ca_pem_path: files.ca_path.display().to_string(),
             ca_pem: pki.current.root.cert_pem.clone(),
             next_ca_pem: pki.next.root.cert_pem.clone(),
             ise: IseInfo {
@@ -1089,7 +1168,7 @@ impl Simulator {
                 password: b.ise_password,
                 version: b.ise_version,
                 patch: b.ise_patch,
-                admin_cert_pem_path: admin_path.display().to_string(),
+                admin_cert_pem_path: files.admin_path.display().to_string(),
                 admin_cert_sha256: pki::hex(&pki::sha256(&admin.cert_der)),
                 gui_url: format!("{}{GUI_BASE_PATH}", urls.ise),
                 hostname: ise_hostname,
@@ -1097,8 +1176,8 @@ impl Simulator {
             automation: AutomationInfo {
                 client_id: automation_app_id,
                 client_secret: automation_secret,
-                certificate_path: automation_cert_path.display().to_string(),
-                federated_token_file: token_path.display().to_string(),
+                certificate_path: files.automation_cert_path.display().to_string(),
+                federated_token_file: files.token_path.display().to_string(),
             },
             control_url,
         };
@@ -1109,7 +1188,7 @@ impl Simulator {
             next_hierarchy: pki.next,
             workload_issuer_key: workload_issuer.key_pkcs8,
             shutdown: tx,
-            _dir: TempDir(dir),
+            _dir: TempDir(files.dir),
         })
     }
 

@@ -15,6 +15,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 
 use crate::Shared;
+use crate::state::{App, World};
 use crate::state::{Audience, GRAPH_APP_ID, INTUNE_API_APP_ID, Token};
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
@@ -194,190 +195,16 @@ fn issue(
             "The request body must contain the following parameter: 'client_id'.",
         );
     };
-    let audience = match &requested {
-        Requested::V2Scope(scope) => {
-            let Some(resource) = default_scope(scope).and_then(|s| s.strip_suffix("/.default"))
-            else {
-                return aadsts(
-                    s,
-                    400,
-                    "invalid_scope",
-                    1002012,
-                    &format!(
-                        "The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
-                    ),
-                );
-            };
-            match resource_of(resource) {
-                Some(a) => a,
-                None => {
-                    return aadsts(
-                        s,
-                        400,
-                        "invalid_scope",
-                        70011,
-                        &format!(
-                            "The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid."
-                        ),
-                    );
-                }
-            }
-        }
-        Requested::V1Resource(resource) => match resource_of(resource) {
-            Some(a) if !resource.contains(".default") => a,
-            _ => {
-                return aadsts(
-                    s,
-                    400,
-                    "invalid_resource",
-                    500011,
-                    &format!(
-                        "The resource principal named {resource} was not found in the tenant named {tenant_id}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant."
-                    ),
-                );
-            }
-        },
+    let audience = match requested_audience(&tenant_id, &requested) {
+        Ok(a) => a,
+        Err((status, error, code, text)) => return aadsts(s, status, error, code, &text),
     };
-    let checked = s.with_world(|w| -> Result<(), Refusal> {
-        let Some(app) = w.visible_app_by_app_id(&client_id).cloned() else {
-            return Err(refuse(400, "unauthorized_client", 700016, &format!("Application with identifier '{client_id}' was not found in the directory '{}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.", w.tenant_name)));
-        };
-        if let Some(secret) = form.get("client_secret") {
-            return if app.secrets.iter().any(|x| x == secret) {
-                Ok(())
-            } else {
-                Err(refuse(401, "invalid_client", 7000215, "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app."))
-            };
-        }
-        let Some(assertion) = form.get("client_assertion") else {
-            return Err(refuse(401, "invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."));
-        };
-        if form.get("client_assertion_type").map(String::as_str)
-            != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
-        {
-            return Err(refuse(400, "invalid_request", 50027, "Invalid client_assertion_type."));
-        }
-        let Some(jwt) = crate::jwt::decode(assertion) else {
-            return Err(refuse(400, "invalid_request", 50027, "JWT token is invalid or malformed."));
-        };
-        // An assertion the application did not issue itself is an external token:
-        // workload identity federation, matched against the application's federated
-        // identity credentials (Microsoft Learn, "Workload identity federation";
-        // AADSTS70021 names the issuer, subject and audience presented).
-        if jwt.claim_str("iss").is_some_and(|iss| iss != client_id) {
-            let (iss, sub, aud) = (
-                jwt.claim_str("iss").unwrap_or_default(),
-                jwt.claim_str("sub").unwrap_or_default(),
-                jwt.claim_str("aud").unwrap_or_default(),
-            );
-            if !app.federated.iter().any(|f| {
-                f.issuer == iss && f.subject == sub && f.audiences.iter().any(|a| a == aud)
-            }) {
-                return Err(refuse(400, "invalid_request", 70021, &format!("No matching federated identity record found for presented assertion. Assertion Issuer: '{iss}'. Assertion Subject: '{sub}'. Assertion Audience: '{aud}'.")));
-            }
-            if !jwt.verify_with(&w.workload_issuer_der) {
-                return Err(refuse(400, "invalid_request", 50013, "Assertion failed signature validation. [Reason - The key was not found.]"));
-            }
-            if !within_time(&jwt) {
-                return Err(refuse(400, "invalid_request", 700024, "Client assertion is not within its valid time range."));
-            }
-            return Ok(());
-        }
-        // Find the registered key the assertion names. Entra accepts base64url with or
-        // without `=` padding (MSAL for Python pads its x5t).
-        let thumb = |name: &str| {
-            jwt.header
-                .get(name)
-                .and_then(|v| v.as_str())
-                .and_then(decode_thumbprint)
-        };
-        let by_sha1 = thumb("x5t");
-        let by_sha256 = thumb("x5t#S256");
-        // Entra signs client assertions only with RSA keys: an ECDSA assertion is refused
-        // (AADSTS5002738; microsoft-identity-web #3467).
-        if jwt.header.get("alg").and_then(|v| v.as_str()).is_some_and(|a| a.starts_with("ES")) {
-            return Err(refuse(400, "invalid_request", 5002738, "Invalid JWT token. 'ES256' is not a supported signature algorithm. Supported signing algorithms are: 'RS256, RS384, RS512'"));
-        }
-        let key = app.key_credentials.iter().find(|k| {
-            by_sha1.as_deref() == Some(crate::pki::sha1(&k.key_der).as_slice())
-                || by_sha256.as_deref() == Some(crate::pki::sha256(&k.key_der).as_slice())
-        });
-        let shown = by_sha1
-            .as_deref()
-            .or(by_sha256.as_deref())
-            .map(crate::pki::hex)
-            .unwrap_or_default();
-        // Listed by Graph but not yet propagated to the token service: refused as if
-        // unknown, as Entra does for some time after a key is added.
-        let key = key.filter(|k| k.usable_at <= Instant::now());
-        let Some(key) = key else {
-            return Err(refuse(401, "invalid_client", 700027, &format!("The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '{shown}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys on app Id '{client_id}'.]")));
-        };
-        if !jwt.verify_with(&key.key_der) {
-            return Err(refuse(401, "invalid_client", 700027, "Client assertion failed signature validation."));
-        }
-        // The tenant's v1 or v2 token URL, under the canonical host or this simulator's,
-        // on either endpoint (ISE's own flow posts to v1 with aud = the v1 URL).
-        let accepted = accepted_assertion_audiences(&s.urls.login, &tenant_id);
-        if !jwt
-            .claim_str("aud")
-            .is_some_and(|aud| accepted.iter().any(|a| a == aud))
-        {
-            return Err(refuse(401, "invalid_client", 700212, &format!("No matching federated identity record found for presented assertion audience '{}'.", jwt.claim_str("aud").unwrap_or_default())));
-        }
-        if jwt.claim_str("iss") != Some(client_id.as_str()) || jwt.claim_str("sub") != Some(client_id.as_str()) {
-            return Err(refuse(401, "invalid_client", 700021, "Client assertion application identifier doesn't match 'client_id' parameter."));
-        }
-        if !within_time(&jwt) {
-            return Err(refuse(401, "invalid_client", 700024, "Client assertion is not within its valid time range."));
-        }
-        let jti = jwt.claim_str("jti").unwrap_or_default().to_owned();
-        if jti.is_empty() || !w.jtis.insert(jti) {
-            return Err(refuse(401, "invalid_client", 7000215, "Client assertion contains a replayed jti claim."));
-        }
-        Ok(())
-    });
+    let login = s.urls.login.clone();
+    let checked = s.with_world(|w| check_client(w, &login, &tenant_id, &client_id, form));
     if let Err((status, error, code, text)) = checked {
         return aadsts(s, status, error, code, &text);
     }
-    let (token, lifetime) = s.with_world(|w| {
-        let resource_app = match audience {
-            Audience::Graph => GRAPH_APP_ID,
-            Audience::Intune => INTUNE_API_APP_ID,
-        };
-        let roles = w.roles_of(&client_id, resource_app);
-        // Shaped like Entra's access tokens (a JWT whose `roles` claim lists the app
-        // roles granted), so that a client may read what it holds. The signature is
-        // random: only this simulator validates its tokens, by lookup.
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let header = URL_SAFE_NO_PAD.encode(br#"{"typ":"JWT","alg":"RS256"}"#);
-        let claims = json!({
-            "aud": match audience {
-                Audience::Graph => "https://graph.microsoft.com",
-                Audience::Intune => "https://api.manage.microsoft.com/",
-            },
-            "iss": format!("https://sts.windows.net/{}/", w.tenant_id),
-            "iat": now, "nbf": now, "exp": now + 3599,
-            "appid": client_id, "tid": w.tenant_id, "roles": roles,
-        });
-        let token = format!(
-            "{header}.{}.{}",
-            URL_SAFE_NO_PAD.encode(claims.to_string()),
-            w.rng.token(43)
-        );
-        w.tokens.insert(
-            token.clone(),
-            Token {
-                audience: audience.clone(),
-                client_id: client_id.clone(),
-                roles,
-                expires: Instant::now() + Duration::from_secs(3599),
-            },
-        );
-        (token, 3599u64)
-    });
+    let (token, lifetime) = s.with_world(|w| mint_token(w, &audience, &client_id));
     match requested {
         Requested::V2Scope(_) => Json(json!({
             "token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime,
@@ -391,6 +218,312 @@ fn issue(
         }))
         .into_response(),
     }
+}
+
+/// The audience a token request asks for: a v2 `scope` ending in `/.default`, or a v1
+/// `resource`, naming Graph or the Intune API.
+fn requested_audience(tenant_id: &str, requested: &Requested) -> Result<Audience, Refusal> {
+    let audience = match requested {
+        Requested::V2Scope(scope) => {
+            let Some(resource) = default_scope(scope).and_then(|s| s.strip_suffix("/.default"))
+            else {
+                return Err(refuse(
+                    400,
+                    "invalid_scope",
+                    1002012,
+                    &format!(
+                        "The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
+                    ),
+                ));
+            };
+            resource_of(resource).ok_or_else(|| {
+                refuse(
+                    400,
+                    "invalid_scope",
+                    70011,
+                    &format!(
+                        "The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid."
+                    ),
+                )
+            })?
+        }
+        Requested::V1Resource(resource) => match resource_of(resource) {
+            Some(a) if !resource.contains(".default") => a,
+            _ => {
+                return Err(refuse(
+                    400,
+                    "invalid_resource",
+                    500011,
+                    &format!(
+                        "The resource principal named {resource} was not found in the tenant named {tenant_id}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant."
+                    ),
+                ));
+            }
+        },
+    };
+    Ok(audience)
+}
+
+/// Authenticates the client: its secret, or a client assertion signed with one of its
+/// registered keys (propagated, unreplayed, within its time, for this tenant's token
+/// URL), or an external token matching one of its federated identity credentials.
+fn check_client(
+    w: &mut World,
+    login: &str,
+    tenant_id: &str,
+    client_id: &str,
+    form: &HashMap<String, String>,
+) -> Result<(), Refusal> {
+    let Some(app) = w.visible_app_by_app_id(&client_id).cloned() else {
+        return Err(refuse(
+            400,
+            "unauthorized_client",
+            700016,
+            &format!(
+                "Application with identifier '{client_id}' was not found in the directory '{}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.",
+                w.tenant_name
+            ),
+        ));
+    };
+    if let Some(secret) = form.get("client_secret") {
+        return if app.secrets.iter().any(|x| x == secret) {
+            Ok(())
+        } else {
+            Err(refuse(
+                401,
+                "invalid_client",
+                7000215,
+                "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app.",
+            ))
+        };
+    }
+    let Some(assertion) = form.get("client_assertion") else {
+        return Err(refuse(
+            401,
+            "invalid_client",
+            7000218,
+            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+        ));
+    };
+    if form.get("client_assertion_type").map(String::as_str)
+        != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+    {
+        return Err(refuse(
+            400,
+            "invalid_request",
+            50027,
+            "Invalid client_assertion_type.",
+        ));
+    }
+    let Some(jwt) = crate::jwt::decode(assertion) else {
+        return Err(refuse(
+            400,
+            "invalid_request",
+            50027,
+            "JWT token is invalid or malformed.",
+        ));
+    };
+    if jwt.claim_str("iss").is_some_and(|iss| iss != client_id) {
+        return check_federated(w, &app, &jwt);
+    }
+    check_assertion(w, &app, &jwt, login, tenant_id, client_id)
+}
+
+/// An external token (workload identity federation): matched against the
+/// application's federated identity credentials, signed by the workload issuer, within
+/// its time.
+// An assertion the application did not issue itself is an external token:
+// workload identity federation, matched against the application's federated
+// identity credentials (Microsoft Learn, "Workload identity federation";
+// AADSTS70021 names the issuer, subject and audience presented).
+fn check_federated(w: &World, app: &App, jwt: &crate::jwt::Jwt) -> Result<(), Refusal> {
+    let (iss, sub, aud) = (
+        jwt.claim_str("iss").unwrap_or_default(),
+        jwt.claim_str("sub").unwrap_or_default(),
+        jwt.claim_str("aud").unwrap_or_default(),
+    );
+    if !app
+        .federated
+        .iter()
+        .any(|f| f.issuer == iss && f.subject == sub && f.audiences.iter().any(|a| a == aud))
+    {
+        return Err(refuse(
+            400,
+            "invalid_request",
+            70021,
+            &format!(
+                "No matching federated identity record found for presented assertion. Assertion Issuer: '{iss}'. Assertion Subject: '{sub}'. Assertion Audience: '{aud}'."
+            ),
+        ));
+    }
+    if !jwt.verify_with(&w.workload_issuer_der) {
+        return Err(refuse(
+            400,
+            "invalid_request",
+            50013,
+            "Assertion failed signature validation. [Reason - The key was not found.]",
+        ));
+    }
+    if !within_time(&jwt) {
+        return Err(refuse(
+            400,
+            "invalid_request",
+            700024,
+            "Client assertion is not within its valid time range.",
+        ));
+    }
+    Ok(())
+}
+
+/// A client assertion: signed with a registered, propagated RSA key of the application,
+/// for this tenant's token URL, issued by and for the client, within its time, its
+/// `jti` never seen before.
+fn check_assertion(
+    w: &mut World,
+    app: &App,
+    jwt: &crate::jwt::Jwt,
+    login: &str,
+    tenant_id: &str,
+    client_id: &str,
+) -> Result<(), Refusal> {
+    // Find the registered key the assertion names. Entra accepts base64url with or
+    // without `=` padding (MSAL for Python pads its x5t).
+    let thumb = |name: &str| {
+        jwt.header
+            .get(name)
+            .and_then(|v| v.as_str())
+            .and_then(decode_thumbprint)
+    };
+    let by_sha1 = thumb("x5t");
+    let by_sha256 = thumb("x5t#S256");
+    // Entra signs client assertions only with RSA keys: an ECDSA assertion is refused
+    // (AADSTS5002738; microsoft-identity-web #3467).
+    if jwt
+        .header
+        .get("alg")
+        .and_then(|v| v.as_str())
+        .is_some_and(|a| a.starts_with("ES"))
+    {
+        return Err(refuse(
+            400,
+            "invalid_request",
+            5002738,
+            "Invalid JWT token. 'ES256' is not a supported signature algorithm. Supported signing algorithms are: 'RS256, RS384, RS512'",
+        ));
+    }
+    let key = app.key_credentials.iter().find(|k| {
+        by_sha1.as_deref() == Some(crate::pki::sha1(&k.key_der).as_slice())
+            || by_sha256.as_deref() == Some(crate::pki::sha256(&k.key_der).as_slice())
+    });
+    let shown = by_sha1
+        .as_deref()
+        .or(by_sha256.as_deref())
+        .map(crate::pki::hex)
+        .unwrap_or_default();
+    // Listed by Graph but not yet propagated to the token service: refused as if
+    // unknown, as Entra does for some time after a key is added.
+    let key = key.filter(|k| k.usable_at <= Instant::now());
+    let Some(key) = key else {
+        return Err(refuse(
+            401,
+            "invalid_client",
+            700027,
+            &format!(
+                "The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '{shown}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys on app Id '{client_id}'.]"
+            ),
+        ));
+    };
+    if !jwt.verify_with(&key.key_der) {
+        return Err(refuse(
+            401,
+            "invalid_client",
+            700027,
+            "Client assertion failed signature validation.",
+        ));
+    }
+    // The tenant's v1 or v2 token URL, under the canonical host or this simulator's,
+    // on either endpoint (ISE's own flow posts to v1 with aud = the v1 URL).
+    let accepted = accepted_assertion_audiences(login, tenant_id);
+    if !jwt
+        .claim_str("aud")
+        .is_some_and(|aud| accepted.iter().any(|a| a == aud))
+    {
+        return Err(refuse(
+            401,
+            "invalid_client",
+            700212,
+            &format!(
+                "No matching federated identity record found for presented assertion audience '{}'.",
+                jwt.claim_str("aud").unwrap_or_default()
+            ),
+        ));
+    }
+    if jwt.claim_str("iss") != Some(client_id) || jwt.claim_str("sub") != Some(client_id) {
+        return Err(refuse(
+            401,
+            "invalid_client",
+            700021,
+            "Client assertion application identifier doesn't match 'client_id' parameter.",
+        ));
+    }
+    if !within_time(&jwt) {
+        return Err(refuse(
+            401,
+            "invalid_client",
+            700024,
+            "Client assertion is not within its valid time range.",
+        ));
+    }
+    let jti = jwt.claim_str("jti").unwrap_or_default().to_owned();
+    if jti.is_empty() || !w.jtis.insert(jti) {
+        return Err(refuse(
+            401,
+            "invalid_client",
+            7000215,
+            "Client assertion contains a replayed jti claim.",
+        ));
+    }
+    Ok(())
+}
+
+/// Issues an access token for `audience` carrying the roles granted to `client_id`.
+fn mint_token(w: &mut World, audience: &Audience, client_id: &str) -> (String, u64) {
+    let resource_app = match audience {
+        Audience::Graph => GRAPH_APP_ID,
+        Audience::Intune => INTUNE_API_APP_ID,
+    };
+    let roles = w.roles_of(&client_id, resource_app);
+    // Shaped like Entra's access tokens (a JWT whose `roles` claim lists the app
+    // roles granted), so that a client may read what it holds. The signature is
+    // random: only this simulator validates its tokens, by lookup.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let header = URL_SAFE_NO_PAD.encode(br#"{"typ":"JWT","alg":"RS256"}"#);
+    let claims = json!({
+        "aud": match audience {
+            Audience::Graph => "https://graph.microsoft.com",
+            Audience::Intune => "https://api.manage.microsoft.com/",
+        },
+        "iss": format!("https://sts.windows.net/{}/", w.tenant_id),
+        "iat": now, "nbf": now, "exp": now + 3599,
+        "appid": client_id, "tid": w.tenant_id, "roles": roles,
+    });
+    let token = format!(
+        "{header}.{}.{}",
+        URL_SAFE_NO_PAD.encode(claims.to_string()),
+        w.rng.token(43)
+    );
+    w.tokens.insert(
+        token.clone(),
+        Token {
+            audience: audience.clone(),
+            client_id: client_id.to_owned(),
+            roles,
+            expires: Instant::now() + Duration::from_secs(3599),
+        },
+    );
+    (token, 3599u64)
 }
 
 /// Whether an assertion is within its valid time: not expired, and not valid only from
