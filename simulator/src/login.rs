@@ -274,7 +274,7 @@ fn check_client(
     client_id: &str,
     form: &HashMap<String, String>,
 ) -> Result<(), Refusal> {
-    let Some(app) = w.visible_app_by_app_id(&client_id).cloned() else {
+    let Some(app) = w.visible_app_by_app_id(client_id).cloned() else {
         return Err(refuse(
             400,
             "unauthorized_client",
@@ -364,7 +364,7 @@ fn check_federated(w: &World, app: &App, jwt: &crate::jwt::Jwt) -> Result<(), Re
             "Assertion failed signature validation. [Reason - The key was not found.]",
         ));
     }
-    if !within_time(&jwt) {
+    if !within_time(jwt) {
         return Err(refuse(
             400,
             "invalid_request",
@@ -466,7 +466,7 @@ fn check_assertion(
             "Client assertion application identifier doesn't match 'client_id' parameter.",
         ));
     }
-    if !within_time(&jwt) {
+    if !within_time(jwt) {
         return Err(refuse(
             401,
             "invalid_client",
@@ -492,7 +492,7 @@ fn mint_token(w: &mut World, audience: &Audience, client_id: &str) -> (String, u
         Audience::Graph => GRAPH_APP_ID,
         Audience::Intune => INTUNE_API_APP_ID,
     };
-    let roles = w.roles_of(&client_id, resource_app);
+    let roles = w.roles_of(client_id, resource_app);
     // Shaped like Entra's access tokens (a JWT whose `roles` claim lists the app
     // roles granted), so that a client may read what it holds. The signature is
     // random: only this simulator validates its tokens, by lookup.
