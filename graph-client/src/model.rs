@@ -175,7 +175,10 @@ impl CertificateKey {
         out
     }
 
-    pub(crate) fn to_credential(&self) -> KeyCredential {
+    /// The key credential this certificate becomes on an application: an
+    /// `AsymmetricX509Cert` for `Verify`, with its material, SHA-1 key identifier, name
+    /// and dates.
+    pub fn to_credential(&self) -> KeyCredential {
         use base64::Engine as _;
         KeyCredential {
             key_id: None,
