@@ -141,19 +141,8 @@ enum Command {
     },
     /// Run the simulator and write its info file; runs until interrupted.
     Sim {
-        /// Where to write the info file.
-        #[arg(long, value_name = "FILE")]
-        info_file: PathBuf,
-        /// ISE nodes in the deployment.
-        #[arg(long, default_value_t = 3)]
-        nodes: usize,
-        /// Seed of ids and faults.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// The automating identity's application roles, comma-separated (default: the
-        /// full profile and get_device_compliance).
-        #[arg(long, value_name = "ROLE,ROLE…", value_delimiter = ',')]
-        automation_roles: Option<Vec<String>>,
+        #[command(flatten)]
+        launch: ise_intune_simulator::launcher::LaunchArgs,
     },
 }
 
@@ -797,37 +786,12 @@ fn init(cli: &Cli, output: &Path) -> Result<u8, Box<dyn std::error::Error>> {
     Ok(0)
 }
 
-async fn sim(
-    info_file: &Path,
-    nodes: usize,
-    seed: Option<u64>,
-    roles: Option<&[String]>,
-) -> Result<u8, Box<dyn std::error::Error>> {
-    let mut builder = Simulator::builder().nodes(nodes);
-    if let Some(s) = seed {
-        builder = builder.seed(s);
-    }
-    if let Some(r) = roles {
-        builder = builder.automation_roles(r.iter().cloned());
-    }
-    let sim = builder.start().await?;
-    sim.write_info_file(info_file)?;
-    println!(
-        "ise-intune simulator running (info in {}); Ctrl-C stops it",
-        info_file.display()
-    );
-    tokio::signal::ctrl_c().await?;
-    Ok(0)
-}
-
 async fn run(cli: Cli) -> Result<u8, Box<dyn std::error::Error>> {
     match &cli.command {
-        Command::Sim {
-            info_file,
-            nodes,
-            seed,
-            automation_roles,
-        } => return sim(info_file, *nodes, *seed, automation_roles.as_deref()).await,
+        Command::Sim { launch } => {
+            ise_intune_simulator::launcher::run(launch).await?;
+            return Ok(0);
+        }
         Command::Fleet { command } => return fleet_command(&cli, command).await,
         Command::Init { output } => return init(&cli, output),
         Command::Completions { shell } => {

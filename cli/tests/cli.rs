@@ -675,3 +675,194 @@ async fn init_writes_a_template_that_config_accepts_once_filled_and_completions_
     );
     let _ = std::fs::remove_file(&path);
 }
+
+/// The command's contract, subcommand by subcommand: under `--json` stdout is exactly
+/// one JSON object with `schema_version` — on success and on each failure an operator
+/// meets (a wrong password, a refused connection, a bad MAC, a bad `NODE=PEM`, a
+/// missing configuration) — and the exit code is the README's: 0 done, 1 failed or an
+/// error finding, 2 the command line or configuration, 3 a person must act.
+#[tokio::test]
+async fn every_subcommand_under_json_prints_one_object_in_success_and_failure() {
+    let (sim, info) = sim_with_info("every.json").await;
+    let info_arg = info.display().to_string();
+    let sim_json: Value =
+        serde_json::from_str(&std::fs::read_to_string(&info).expect("info")).expect("json");
+    // The same simulator with a wrong ISE password, and with ISE at a refused port.
+    let variant = |name: &str, edit: &dyn Fn(&mut Value)| {
+        let mut v = sim_json.clone();
+        edit(&mut v);
+        let path = temp(name);
+        std::fs::write(&path, v.to_string()).expect("write");
+        path.display().to_string()
+    };
+    let wrong = variant("every-wrong.json", &|v| {
+        v["ise"]["password"] = "wrong-password-4711".into()
+    });
+    let refused = variant("every-refused.json", &|v| {
+        v["ise"]["url"] = "https://127.0.0.1:1".into()
+    });
+    let inventory = temp("every-fleet.toml");
+    std::fs::write(
+        &inventory,
+        format!("[[pair]]\nname = \"east\"\nsim_info = {info_arg:?}\n"),
+    )
+    .expect("inventory");
+    let inv = inventory.display().to_string();
+    let bad_inventory = temp("every-fleet-bad.toml");
+    std::fs::write(&bad_inventory, "[[pair]]\nname = \"east\"\n").expect("inventory");
+    let bad_inv = bad_inventory.display().to_string();
+    let template = temp("every-init.toml").display().to_string();
+    let _ = std::fs::remove_file(&template);
+    let guid = sim.snapshot()["intune"]["devices"][0]["guid"]
+        .as_str()
+        .expect("guid")
+        .to_owned();
+    let on = |target: &str, list: &[&str]| {
+        let mut a = args(list);
+        a.extend([
+            "--sim-info".to_owned(),
+            target.to_owned(),
+            "--json".to_owned(),
+        ]);
+        a
+    };
+    let bare = |list: &[&str]| {
+        let mut a = args(list);
+        a.push("--json".to_owned());
+        a
+    };
+    // (arguments, exit code, the error kind when the run itself failed). In order: the
+    // successes change the simulator (onboard first).
+    let cases: Vec<(Vec<String>, i32, Option<&str>)> = vec![
+        (on(&info_arg, &["onboard", "--plan"]), 0, None),
+        (on(&info_arg, &["onboard"]), 0, None),
+        (on(&info_arg, &["doctor"]), 0, None),
+        (on(&info_arg, &["rotate", "--dry-run"]), 0, None),
+        (on(&info_arg, &["rotate"]), 0, None),
+        (on(&info_arg, &["trust-sync", "--dry-run"]), 0, None),
+        (on(&info_arg, &["trust-sync"]), 0, None),
+        (on(&info_arg, &["device", &guid]), 0, None),
+        (on(&info_arg, &["noncompliant"]), 0, None),
+        (bare(&["fleet", "doctor", &inv]), 0, None),
+        (bare(&["fleet", "plan", &inv]), 0, None),
+        (bare(&["init", "--output", &template]), 0, None),
+        // A wrong password: ISE refuses the credentials.
+        (on(&wrong, &["onboard"]), 1, Some("permission")),
+        (on(&wrong, &["onboard", "--plan"]), 1, Some("permission")),
+        (on(&wrong, &["rotate"]), 1, Some("permission")),
+        (on(&wrong, &["trust-sync"]), 1, Some("permission")),
+        (on(&wrong, &["device", &guid]), 1, Some("permission")),
+        (on(&wrong, &["noncompliant"]), 1, Some("permission")),
+        // Doctor reports an unavailable side as a finding, not as a failure.
+        (on(&wrong, &["doctor"]), 1, None),
+        // A refused connection.
+        (on(&refused, &["onboard"]), 1, Some("transport")),
+        (on(&refused, &["rotate", "--dry-run"]), 1, Some("transport")),
+        (on(&refused, &["noncompliant"]), 1, Some("transport")),
+        (on(&refused, &["doctor"]), 1, None),
+        // The command line: a bad MAC, a bad NODE=PEM, no configuration.
+        (
+            on(&info_arg, &["device", "00:11:22"]),
+            2,
+            Some("configuration"),
+        ),
+        (
+            on(
+                &info_arg,
+                &["rotate", "--renewed", "ise-psn=/nonexistent/new.pem"],
+            ),
+            2,
+            Some("configuration"),
+        ),
+        (
+            on(&info_arg, &["rotate", "--renewed", "new.pem"]),
+            2,
+            Some("configuration"),
+        ),
+        (
+            bare(&["onboard", "--config", "/nonexistent/ise-intune.toml"]),
+            2,
+            Some("configuration"),
+        ),
+        (
+            bare(&["trust-sync", "--config", "/nonexistent/ise-intune.toml"]),
+            2,
+            Some("configuration"),
+        ),
+        (
+            bare(&["fleet", "doctor", &bad_inv]),
+            2,
+            Some("configuration"),
+        ),
+        (
+            bare(&["fleet", "plan", "/nonexistent/fleet.toml"]),
+            2,
+            Some("configuration"),
+        ),
+        (
+            bare(&["init", "--output", &template]),
+            2,
+            Some("configuration"),
+        ),
+        (bare(&["frobnicate"]), 2, Some("configuration")),
+    ];
+    for (argv, expected, kind) in cases {
+        let (code, out, err) = run(argv.clone()).await;
+        // Exactly one object: serde refuses anything after the first value.
+        let v = json(&out);
+        assert!(v.is_object(), "{argv:?}: {out}");
+        assert_eq!(code, expected, "{argv:?}: {out}{err}");
+        assert_eq!(v["schema_version"], 1, "{argv:?}: {out}");
+        match kind {
+            Some(k) => {
+                assert_eq!(v["error"]["kind"], k, "{argv:?}: {out}");
+                assert!(v["error"]["message"].is_string(), "{argv:?}: {out}");
+                assert!(v["error"]["remediation"].is_string(), "{argv:?}: {out}");
+            }
+            None => assert!(v.get("error").is_none(), "{argv:?}: {out}"),
+        }
+        assert!(!out.contains("wrong-password-4711"), "{argv:?}: {out}");
+    }
+    drop(sim);
+    for f in [info_arg, wrong, refused, inv, bad_inv, template] {
+        let _ = std::fs::remove_file(f);
+    }
+}
+
+/// `ise-intune sim` and `ise-intune-sim` are one launcher: the same options.
+#[test]
+fn the_two_simulator_launchers_take_the_same_options() {
+    let options = |program: &str, args: &[&str]| {
+        let out = Command::new(program)
+            .args(args)
+            .output()
+            .expect("help runs");
+        let help = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut longs: Vec<String> = help
+            .split_whitespace()
+            .filter(|w| w.starts_with("--"))
+            .map(|w| w.trim_end_matches([',', '.']).to_owned())
+            .filter(|w| !["--help", "--version", "--verbose", "--quiet"].contains(&w.as_str()))
+            .collect();
+        longs.sort();
+        longs.dedup();
+        longs
+    };
+    let sim_bin = PathBuf::from(env!("CARGO_BIN_EXE_ise-intune"))
+        .with_file_name(format!("ise-intune-sim{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        sim_bin.exists(),
+        "{} is built with the workspace",
+        sim_bin.display()
+    );
+    let standalone = options(&sim_bin.display().to_string(), &["--help"]);
+    let mut through_the_command = options(env!("CARGO_BIN_EXE_ise-intune"), &["sim", "--help"]);
+    // The command's global options are not the launcher's.
+    let globals = options(env!("CARGO_BIN_EXE_ise-intune"), &["--help"]);
+    through_the_command.retain(|o| !globals.contains(o) || standalone.contains(o));
+    assert!(
+        standalone.contains(&"--faults".to_owned()),
+        "{standalone:?}"
+    );
+    assert_eq!(through_the_command, standalone);
+}

@@ -36,6 +36,7 @@ mod intune;
 mod ise;
 mod jwt;
 mod keywrap;
+pub mod launcher;
 mod login;
 mod pki;
 mod rng;
