@@ -4,33 +4,35 @@
 //! external MDM server: Cisco's seven-step procedure as typed, idempotent async steps,
 //! run as one safe, re-runnable pipeline.
 //!
-//! Start with [`integration::pipeline::Onboarding`]: build it from a configuration (or
-//! from your own clients), ask it what it would change with `plan()`, and run it with
-//! `apply()`. A second run on an integrated pair writes nothing.
+//! Start with [`integration::Integration`], the context every workflow runs in: build it
+//! from a configuration (or from your own clients with its builder), then call the
+//! workflows over it — [`integration::onboard::plan`] says what would change,
+//! [`integration::onboard::apply`] does it; a second run on an integrated pair writes
+//! nothing. `tests/docs.rs` runs this example against the simulator to completion.
 //!
 //! ```no_run
-//! use std::sync::Arc;
-//!
 //! use ise_intune::integration::config::IntegrationConfig;
-//! use ise_intune::integration::mdm::{ManualChecklist, MdmServerConfigurator};
-//! use ise_intune::integration::pipeline::Onboarding;
+//! use ise_intune::integration::{Error, Integration, onboard};
 //!
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! // Non-secret settings from a file; ISE_INTUNE_ISE_PASSWORD and
-//! // ISE_INTUNE_CLIENT_SECRET from the environment.
-//! let config = IntegrationConfig::load("ise-intune.toml".as_ref())?;
-//! let onboarding = Onboarding::from_config(&config, |ise| {
-//!     Arc::new(ManualChecklist::new(ise)) as Arc<dyn MdmServerConfigurator>
-//! })?;
-//! for change in onboarding.plan().await? {
-//!     println!("{:<22} {:<8} {}", change.step, change.outcome.planned(), change.detail);
+//! /// Onboards the pair a configuration describes. The configuration holds no secret:
+//! /// `ISE_INTUNE_ISE_PASSWORD` and `ISE_INTUNE_CLIENT_SECRET` come from the environment.
+//! /// Step 6 has no ISE API: the first run prints the External MDM form's values; once
+//! /// they are entered in ISE, `mdm_confirmed` in the configuration confirms them and the
+//! /// next run completes. Returns whether onboarding is complete.
+//! async fn onboard_pair(path: &std::path::Path) -> Result<bool, Error> {
+//!     let config = IntegrationConfig::load(path)?;
+//!     // Both clients, the anchors, and the manual configurator confirmed by the
+//!     // configuration's `mdm_confirmed`.
+//!     let integration = Integration::from_config(&config)?;
+//!     for change in onboard::plan(&integration).await? {
+//!         println!("{:<22} {:<8} {}", change.step, change.outcome.planned(), change.detail);
+//!     }
+//!     let report = onboard::apply(&integration).await?;
+//!     if let Some(todo) = &report.manual_action {
+//!         println!("In ISE, then run again:\n{todo}");
+//!     }
+//!     Ok(report.complete)
 //! }
-//! let report = onboarding.apply().await?;
-//! if let Some(todo) = &report.manual_action {
-//!     println!("In ISE's GUI, then run again:\n{todo}");
-//! }
-//! println!("complete: {}", report.complete);
-//! # Ok(()) }
 //! ```
 //!
 //! The crates underneath, usable on their own:
@@ -40,7 +42,7 @@
 //! * [`graph_client`] — typed async client for Entra ID tokens and Microsoft Graph
 //!   (applications, key credentials, permissions and admin consent);
 //! * [`integration`] — the domain: certificates, ISE versions and their Intune gates,
-//!   trust anchors, the seven steps, verification and the pipeline.
+//!   trust anchors, the seven steps, and the workflows over an `Integration`.
 
 pub use graph_client;
 pub use intune_integration as integration;

@@ -12,7 +12,7 @@ use ise_intune::integration::Error;
 use ise_intune::integration::Integration;
 use ise_intune::integration::config::IntegrationConfig;
 use ise_intune_simulator::{SimInfo, Simulator, WORKLOAD_AUDIENCE, WORKLOAD_SUBJECT};
-use ise_intune_testkit::SimGuiConfigurator;
+use ise_intune_testkit::{self as sim, SimGuiConfigurator};
 
 async fn simulator() -> Simulator {
     Simulator::builder()
@@ -24,21 +24,7 @@ async fn simulator() -> Simulator {
 
 /// The configuration an operator writes for `info`, with `env` as the environment.
 fn config(info: &SimInfo, env: &[(&str, String)]) -> Result<IntegrationConfig, Error> {
-    let toml = format!(
-        "[ise]\nurl = \"{}\"\nusername = \"{}\"\ntls_pin_sha256 = \"{}\"\n\
-         [entra]\ntenant_id = \"{}\"\nclient_id = \"{}\"\nlogin_url = \"{}\"\n\
-         graph_url = \"{}\"\nextra_ca_file = \"{}\"\n\
-         [anchors]\nextra_files = [\"{}\"]\n",
-        info.ise.url,
-        info.ise.username,
-        info.ise.admin_cert_sha256,
-        info.tenant_id,
-        info.automation.client_id,
-        info.login_url,
-        info.graph_url,
-        info.ca_pem_path,
-        info.ca_pem_path,
-    );
+    let toml = sim::config_toml(info, "");
     let mut config = IntegrationConfig::from_toml(&toml)?;
     let password = info.ise.password.clone();
     config.apply_env(|k| {

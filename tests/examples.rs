@@ -1,5 +1,5 @@
 //! Every example program runs against the simulator, and `RUST_LOG=debug` output of
-//! `onboard` shows its requests and no secret.
+//! `embed` (onboarding from a configuration) shows its requests and no secret.
 //!
 //! The examples are built by `cargo test` before the tests run; this finds them next
 //! to the test binary (`target/<profile>/examples/`).
@@ -75,16 +75,36 @@ fn each_example_runs_against_the_embedded_simulator() {
 #[tokio::test(flavor = "multi_thread")]
 async fn debug_logs_show_requests_and_no_secret() {
     let sim = Simulator::builder().start().await.expect("simulator");
-    let info_path =
-        std::env::temp_dir().join(format!("ise-intune-log-test-{}.json", std::process::id()));
-    std::fs::write(&info_path, serde_json::to_string(sim.info()).expect("info")).expect("write");
-    let path = info_path.to_string_lossy().into_owned();
+    let config_path =
+        std::env::temp_dir().join(format!("ise-intune-log-test-{}.toml", std::process::id()));
+    std::fs::write(
+        &config_path,
+        ise_intune_testkit::config_toml(sim.info(), ""),
+    )
+    .expect("write");
+    let path = config_path.to_string_lossy().into_owned();
+    let (password, secret) = (
+        sim.info().ise.password.clone(),
+        sim.info().automation.client_secret.clone(),
+    );
     let out = tokio::task::spawn_blocking(move || {
-        run("onboard", &["--sim-info", &path], &[("RUST_LOG", "debug")])
+        let mut cmd = Command::new(example("embed"));
+        cmd.arg(&path)
+            .env("RUST_LOG", "debug")
+            .env("ISE_INTUNE_ISE_PASSWORD", password)
+            .env("ISE_INTUNE_CLIENT_SECRET", secret);
+        cmd.output().expect("example runs")
     })
     .await
     .expect("join");
-    let _ = std::fs::remove_file(&info_path);
+    let _ = std::fs::remove_file(&config_path);
+    // Step 6 waits for a person (exit 3): everything before it ran.
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let logs = String::from_utf8_lossy(&out.stderr);
     // One line per request under each client's target, with method, path, status.
     let ise_line = logs

@@ -70,7 +70,7 @@ impl From<&str> for AppIdentity {
 /// so two integrations in one tenant differ whenever their names do.
 ///
 /// ```
-/// use intune_integration::steps::unique_name_for;
+/// use intune_integration::decide::unique_name_for;
 /// let u = unique_name_for("Cisco ISE Intune integration");
 /// assert!(u.starts_with("ise-intune-cisco-ise-intune-integration-"));
 /// assert_eq!(u.len(), "ise-intune-cisco-ise-intune-integration-".len() + 8);

@@ -77,6 +77,29 @@ pub fn next_root_anchor(info: &SimInfo) -> Result<TrustAnchor, Error> {
     .map_err(Error::from)
 }
 
+/// The configuration file an operator writes for this simulator (TOML, no secret:
+/// `ISE_INTUNE_ISE_PASSWORD` and `ISE_INTUNE_CLIENT_SECRET` come from the environment):
+/// ISE pinned to its admin certificate, Entra ID and Graph at the simulator's URLs
+/// trusted through its root, which is also an extra trust anchor. `top` is placed
+/// before the first table (top-level keys such as `mdm_confirmed`).
+pub fn config_toml(info: &SimInfo, top: &str) -> String {
+    format!(
+        "{top}\n[ise]\nurl = {:?}\nusername = {:?}\ntls_pin_sha256 = {:?}\n\
+         [entra]\ntenant_id = {:?}\nclient_id = {:?}\nlogin_url = {:?}\n\
+         graph_url = {:?}\nextra_ca_file = {:?}\n\
+         [anchors]\nextra_files = [{:?}]\n",
+        info.ise.url,
+        info.ise.username,
+        info.ise.admin_cert_sha256,
+        info.tenant_id,
+        info.automation.client_id,
+        info.login_url,
+        info.graph_url,
+        info.ca_pem_path,
+        info.ca_pem_path,
+    )
+}
+
 /// ISE and Graph clients for the simulator: ISE pinned to its admin certificate, the
 /// Microsoft services trusted through the simulator's root only.
 pub fn clients(info: &SimInfo) -> Result<(IseClient, GraphClient), Error> {

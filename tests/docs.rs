@@ -1,0 +1,124 @@
+//! Docs that run: the embedding example the workspace README, the facade's crate docs
+//! and `intune-integration`'s README show is exactly `examples/embed.rs`, and that
+//! example onboards a simulated pair to completion — step 6 through the operator's
+//! `mdm_confirmed`, as the docs say.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use ise_intune::integration::context::Options;
+use ise_intune::integration::onboard;
+use ise_intune_simulator::{SimInfo, Simulator};
+use ise_intune_testkit::{self as sim, Configurator};
+
+fn root(path: &str) -> String {
+    std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path))
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The function between the example's `embed:begin` and `embed:end` markers.
+fn snippet() -> String {
+    let example = root("examples/embed.rs");
+    let begin = example.find("// embed:begin\n").expect("begin marker") + 15;
+    let end = example.find("// embed:end").expect("end marker");
+    example[begin..end].to_owned()
+}
+
+#[test]
+fn the_docs_show_the_example_that_runs() {
+    let snippet = snippet();
+    assert!(snippet.contains("async fn onboard_pair"), "{snippet}");
+    for readme in ["README.md", "intune-integration/README.md"] {
+        assert!(
+            root(readme).contains(&snippet),
+            "{readme} does not show examples/embed.rs's onboard_pair as it is"
+        );
+    }
+    // The facade's crate docs: the same lines behind `//! `.
+    let docs: String = root("src/lib.rs")
+        .lines()
+        .filter_map(|l| l.strip_prefix("//!"))
+        .map(|l| format!("{}\n", l.strip_prefix(' ').unwrap_or(l)))
+        .collect();
+    assert!(
+        docs.contains(&snippet),
+        "src/lib.rs's docs differ from examples/embed.rs"
+    );
+}
+
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>");
+    let path = profile_dir.join("examples").join(name);
+    assert!(path.exists(), "{} not built", path.display());
+    path
+}
+
+/// Runs `embed CONFIG` with the pair's secrets in the environment.
+async fn embed(info: &SimInfo, config: PathBuf) -> Output {
+    let (password, secret) = (
+        info.ise.password.clone(),
+        info.automation.client_secret.clone(),
+    );
+    tokio::task::spawn_blocking(move || {
+        Command::new(example("embed"))
+            .arg(config)
+            .env_remove("RUST_LOG")
+            .env("ISE_INTUNE_ISE_PASSWORD", password)
+            .env("ISE_INTUNE_CLIENT_SECRET", secret)
+            .output()
+            .expect("the example runs")
+    })
+    .await
+    .expect("join")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_embedding_example_onboards_to_completion() {
+    let sim = Simulator::builder().start().await.expect("simulator");
+    let info = sim.info().clone();
+    let config = std::env::temp_dir().join(format!("ise-intune-embed-{}.toml", std::process::id()));
+    std::fs::write(&config, sim::config_toml(&info, "")).expect("config");
+
+    // First run: everything up to step 6, whose values a person enters in ISE.
+    let first = embed(&info, config.clone()).await;
+    let out = String::from_utf8_lossy(&first.stdout).into_owned();
+    assert_eq!(
+        first.status.code(),
+        Some(3),
+        "{out}{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(out.contains("register_app"), "the plan is printed: {out}");
+    assert!(out.contains("In ISE, then run again:"), "{out}");
+    let fingerprint = out
+        .split("mdm_confirmed = \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("the checklist names mdm_confirmed: {out}"))
+        .to_owned();
+
+    // The operator enters the values in ISE's External MDM form (the simulator's GUI)…
+    let gui = sim::integration(&info, Configurator::Gui, true, Options::default())
+        .expect("the operator's hands");
+    assert!(onboard::apply(&gui).await.expect("GUI").complete);
+    // …and confirms them in the configuration: the next run completes.
+    std::fs::write(
+        &config,
+        sim::config_toml(&info, &format!("mdm_confirmed = {fingerprint:?}")),
+    )
+    .expect("config");
+    let second = embed(&info, config.clone()).await;
+    let out = String::from_utf8_lossy(&second.stdout).into_owned();
+    assert_eq!(
+        second.status.code(),
+        Some(0),
+        "{out}{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    assert!(!out.contains("In ISE, then run again:"), "{out}");
+    let _ = std::fs::remove_file(config);
+}
