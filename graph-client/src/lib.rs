@@ -30,6 +30,21 @@
 //! }
 //! # Ok(()) }
 //! ```
+//!
+//! Modules:
+//!
+//! * `builder` — [`GraphClientBuilder`]: tenant, authorities, TLS roots, credentials;
+//! * `client` — [`GraphClient`]: the send path, the token cache, request counting;
+//! * `auth` — [`Credentials`]: client secret, certificate-signed assertion, federated
+//!   token file, static token or your own [`TokenProvider`]; [`AccessToken`];
+//! * `token` — the token endpoint's requests and answers;
+//! * [`resources`] — one module per resource: applications (keys, permissions, the pure
+//!   merges [`merge_keys`] and [`merge_access`]), service principals (app role
+//!   assignments), directory reads, paging;
+//! * `model` — Graph's types ([`Application`], [`KeyCredential`], …);
+//! * `error` — [`Error`] with Graph's and Entra's error bodies;
+//! * [`retry`] — what is retried, and how;
+//! * [`well_known`] — the documented application and role ids.
 
 mod auth;
 mod builder;

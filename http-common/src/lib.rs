@@ -3,6 +3,9 @@
 //! request counting and tracing ([`send`]), the rule for base URLs, the TLS provider and
 //! system roots, and JSON decoding that names the failing path. Each client keeps only
 //! its vendor's knowledge: how to authenticate and how to read its error answers.
+//!
+//! Modules: [`retry`] (the policy), [`send`] (the send loop, bodies, timeouts, counts),
+//! [`scrub`] (making a server's text safe to print).
 
 pub mod retry;
 pub mod scrub;

@@ -437,7 +437,7 @@ pub fn normalize_mac(mac: &str) -> Result<String, Error> {
 
 /// Intune's compliance API: as ISE node `node` calls it (the first policy service
 /// node when `None`), with that node's own key, when the options name a key source
-/// ([`AdminKey::acts_as_node`]); otherwise as the automating identity, which then
+/// ([`crate::keys::AdminKey::acts_as_node`]); otherwise as the automating identity, which then
 /// needs the Intune API's `get_device_compliance` role, and no key leaves ISE.
 pub async fn client(ctx: &Integration, node: Option<&str>) -> Result<ComplianceClient, Error> {
     let version = ctx.ise.version().await?;

@@ -206,7 +206,7 @@ pub enum Error {
     },
 
     /// An operation needs an ISE node's private key and no key source was asked for
-    /// ([`crate::verify::AdminKey::None`], the default).
+    /// ([`crate::keys::AdminKey::None`], the default).
     #[error(
         "{what} needs an ISE node's private key, which is used only when asked: pass \
          --as-node (config `verify_as_node = true`; library `AdminKey::ExportFromIse`) or \

@@ -32,6 +32,19 @@
 //! }
 //! # Ok(()) }
 //! ```
+//!
+//! Modules:
+//!
+//! * `client` — [`IseClient`] and its builder: base URLs, credentials, timeouts, CSRF;
+//! * [`resources`] — one module per resource: deployment (nodes, version, `mdmInfo`),
+//!   system certificates, trusted certificates, ERS, listings;
+//! * `export` — unpacking a certificate export (ZIP → PEM, key), bounded;
+//! * `model` — the resources' types ([`Node`], [`SystemCertificate`],
+//!   [`TrustedCertificate`], [`MdmInfo`]);
+//! * `tls` — [`TlsPolicy`]: system roots, custom CA, pinned fingerprint;
+//! * `error` — [`Error`] and ISE's error shapes ([`IseErrorBody`]);
+//! * [`retry`] — what is retried, and how;
+//! * [`version`] — [`version::IseVersion`] and its Intune gates.
 
 mod client;
 mod error;

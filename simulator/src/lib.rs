@@ -27,6 +27,15 @@
 
 // Handlers return a ready HTTP answer as their error; its size does not matter here.
 #![allow(clippy::result_large_err)]
+//!
+//! Modules: `ise` (OpenAPI certificates, ERS, the deployment), `gui` (the stand-in for
+//! ISE's admin GUI: External MDM servers and Test Connection), `login` (Entra ID's
+//! token endpoint: secrets, assertions, federation), `graph` (applications, service
+//! principals, app role assignments, discovery), `intune` (the Compliance Retrieval
+//! API), `control` (test-only state changes), `state` (the world they share), `server`
+//! (TLS listeners and injected faults), `pki` / `der` / `jwt` / `keywrap` (its own
+//! certificates, DER, JWTs and key wrapping, independent of the library's), `rng`
+//! (seeded ids), and [`launcher`] (the standalone simulator's options and run).
 
 mod control;
 mod der;

@@ -20,6 +20,9 @@
 //! assert!(onboard::apply(&integration).await?.complete);
 //! # Ok(()) }
 //! ```
+//!
+//! Modules: [`chaos`] (onboarding under seeded faults, checked against the simulator's
+//! state) and [`logging`] (the `tracing` subscriber of the examples and the command).
 
 use std::sync::Arc;
 
