@@ -47,14 +47,7 @@ fn the_docs_show_the_example_that_runs() {
 }
 
 fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>");
-    let path = profile_dir.join("examples").join(name);
-    assert!(path.exists(), "{} not built", path.display());
-    path
+    ise_intune_testkit::example_binary(name)
 }
 
 /// Runs `embed CONFIG` with the pair's secrets in the environment.

@@ -10,14 +10,7 @@ use std::process::{Command, Output};
 use ise_intune_simulator::Simulator;
 
 fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>");
-    let path = profile_dir.join("examples").join(name);
-    assert!(path.exists(), "{} not built", path.display());
-    path
+    ise_intune_testkit::example_binary(name)
 }
 
 fn run(name: &str, args: &[&str], env: &[(&str, &str)]) -> Output {

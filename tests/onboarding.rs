@@ -102,6 +102,22 @@ async fn without_opt_in_no_private_key_leaves_ise_and_the_verdict_stands() {
 }
 
 #[tokio::test]
+async fn verification_before_onboarding_is_not_onboarded() {
+    let sim = simulator("3.3.0.430", 2).await;
+    let fresh = gui_pipeline(&sim);
+    match verify::verify(&fresh).await {
+        Err(e @ Error::NotOnboarded { .. }) => {
+            assert_eq!(e.kind(), ise_intune::integration::ErrorKind::NotOnboarded);
+            assert!(
+                e.to_string().contains("Cisco ISE Intune integration"),
+                "{e}"
+            );
+        }
+        other => panic!("expected NotOnboarded, got {other:?}"),
+    }
+}
+
+#[tokio::test]
 async fn without_opt_in_an_unregistered_node_certificate_fails_verification() {
     let sim = simulator("3.3.0.430", 2).await;
     let onboarding = sim::integration(sim.info(), Configurator::Gui, true, Options::default())

@@ -451,19 +451,7 @@ async fn a_fleet_takes_each_pairs_own_secrets_and_no_global_override() {
         let info = sim.info();
         std::fs::write(
             dir.join(format!("{name}.toml")),
-            format!(
-                "[ise]\nurl = \"{}\"\nusername = \"{}\"\ntls_pin_sha256 = \"{}\"\n\
-                 [entra]\ntenant_id = \"{}\"\nclient_id = \"{}\"\nlogin_url = \"{}\"\n\
-                 graph_url = \"{}\"\nextra_ca_file = \"{}\"\n",
-                info.ise.url,
-                info.ise.username,
-                info.ise.admin_cert_sha256,
-                info.tenant_id,
-                info.automation.client_id,
-                info.login_url,
-                info.graph_url,
-                info.ca_pem_path,
-            ),
+            ise_intune_testkit::config_toml(info, ""),
         )
         .expect("config");
         let upper = name.to_ascii_uppercase();
@@ -685,6 +673,9 @@ async fn init_writes_a_template_that_config_accepts_once_filled_and_completions_
 async fn every_subcommand_under_json_prints_one_object_in_success_and_failure() {
     let (sim, info) = sim_with_info("every.json").await;
     let info_arg = info.display().to_string();
+    // A pair never onboarded.
+    let (_fresh_sim, fresh) = sim_with_info("every-fresh.json").await;
+    let fresh = fresh.display().to_string();
     let sim_json: Value =
         serde_json::from_str(&std::fs::read_to_string(&info).expect("info")).expect("json");
     // The same simulator with a wrong ISE password, and with ISE at a refused port.
@@ -753,6 +744,13 @@ async fn every_subcommand_under_json_prints_one_object_in_success_and_failure() 
         (on(&wrong, &["trust-sync"]), 1, Some("permission")),
         (on(&wrong, &["device", &guid]), 1, Some("permission")),
         (on(&wrong, &["noncompliant"]), 1, Some("permission")),
+        // Not onboarded yet: the maintenance commands say so.
+        (on(&fresh, &["rotate"]), 1, Some("not_onboarded")),
+        (
+            on(&fresh, &["rotate", "--dry-run"]),
+            1,
+            Some("not_onboarded"),
+        ),
         // Doctor reports an unavailable side as a finding, not as a failure.
         (on(&wrong, &["doctor"]), 1, None),
         // A refused connection.
@@ -824,7 +822,7 @@ async fn every_subcommand_under_json_prints_one_object_in_success_and_failure() 
         assert!(!out.contains("wrong-password-4711"), "{argv:?}: {out}");
     }
     drop(sim);
-    for f in [info_arg, wrong, refused, inv, bad_inv, template] {
+    for f in [info_arg, fresh, wrong, refused, inv, bad_inv, template] {
         let _ = std::fs::remove_file(f);
     }
 }

@@ -460,21 +460,15 @@ pub async fn client(ctx: &Integration, node: Option<&str>) -> Result<ComplianceC
         Some(n) => admins
             .iter()
             .find(|a| a.node.hostname == n)
-            .ok_or_else(|| Error::NotOnboarded {
-                what: format!(
-                    "no ISE node `{n}` (nodes: {})",
-                    admins
-                        .iter()
-                        .map(|a| a.node.hostname.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
+            .ok_or_else(|| Error::UnknownNode {
+                node: n.to_owned(),
+                known: crate::keys::node_names(&admins),
             })?,
         None => admins
             .iter()
             .find(|a| crate::keys::is_policy_service(&a.node))
             .or_else(|| admins.first())
-            .ok_or_else(|| Error::Config {
+            .ok_or_else(|| Error::RemoteState {
                 what: "ISE lists no node".into(),
             })?,
     };

@@ -149,6 +149,24 @@ pub enum Error {
         what: String,
     },
 
+    /// A service's state is not what the integration can work with: the tenant lacks
+    /// a service principal (no Intune licence), ISE lists no node, an object written
+    /// cannot be read back.
+    #[error("{what}")]
+    RemoteState {
+        /// What, and what to do.
+        what: String,
+    },
+
+    /// A node named on the command line or in code is not one of ISE's.
+    #[error("ISE has no node `{node}` (its nodes: {known})")]
+    UnknownNode {
+        /// The node asked for.
+        node: String,
+        /// The deployment's nodes.
+        known: String,
+    },
+
     /// ISE's Test Connection, reproduced, failed: rotation removes no key then.
     #[error("verification failed: {}", failed.join("; "))]
     VerificationFailed {
@@ -552,7 +570,10 @@ impl Error {
             | Self::NoAdminCertificate { .. } => K::Remote,
             Self::Apply(f) => f.errors.first().map_or(K::Remote, |(_, e)| e.kind()),
             Self::NotOnboarded { .. } => K::NotOnboarded,
-            Self::VerificationFailed { .. } | Self::HostNotTrusted { .. } => K::Remote,
+            Self::VerificationFailed { .. }
+            | Self::HostNotTrusted { .. }
+            | Self::RemoteState { .. } => K::Remote,
+            Self::UnknownNode { .. } => K::Configuration,
             Self::Task(_) => K::Internal,
             Self::Certificate(_)
             | Self::ThumbprintMismatch { .. }

@@ -69,6 +69,15 @@ pub fn distinct_certificates(admins: &[AdminCertificate]) -> Vec<&Certificate> {
     out
 }
 
+/// The nodes' host names, comma-separated (for messages naming the known nodes).
+pub fn node_names(admins: &[AdminCertificate]) -> String {
+    admins
+        .iter()
+        .map(|a| a.node.hostname.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Whether a node runs the policy service (it queries Intune at authorization).
 pub fn is_policy_service(node: &Node) -> bool {
     node.services.iter().any(|s| s == "Session")
@@ -468,7 +477,7 @@ pub async fn node_client_certificate(
                         .await?
                         .into_iter()
                         .next()
-                        .ok_or_else(|| Error::Config {
+                        .ok_or_else(|| Error::RemoteState {
                             what: "ISE lists no node".into(),
                         })?
                         .admin

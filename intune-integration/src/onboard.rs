@@ -708,12 +708,7 @@ impl<'a> Run<'a> {
     }
 
     fn record_verification(&mut self, verification: &VerificationReport, elapsed: Duration) {
-        let failed: Vec<String> = verification
-            .checks
-            .iter()
-            .filter(|c| !c.ok)
-            .map(|c| format!("{}: {}", c.name, c.detail))
-            .collect();
+        let failed = verification.failures();
         self.record(
             StepName::VerifyConnection,
             if verification.ok {

@@ -233,6 +233,15 @@ impl VerificationReport {
         }
     }
 
+    /// Each failed check, `name: detail`.
+    pub fn failures(&self) -> Vec<String> {
+        self.checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| format!("{}: {}", c.name, c.detail))
+            .collect()
+    }
+
     /// The checks that did not run.
     pub fn skipped(&self) -> impl Iterator<Item = &Check> {
         self.checks.iter().filter(|c| c.skipped)

@@ -58,11 +58,7 @@ pub fn check_renewed(
     else {
         return Err(refuse(format!(
             "ISE has no such node (nodes: {})",
-            admins
-                .iter()
-                .map(|a| a.node.hostname.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            crate::keys::node_names(admins)
         )));
     };
     if cert.is_ca() {
@@ -298,12 +294,7 @@ pub async fn apply(ctx: &Integration, renewed: &[RenewedCertificate]) -> Result<
         propagation_wait: ctx.options.propagation_wait,
     })
     .await?;
-    let failed_checks: Vec<String> = report
-        .checks
-        .iter()
-        .filter(|c| !c.ok)
-        .map(|c| format!("{}: {}", c.name, c.detail))
-        .collect();
+    let failed_checks = report.failures();
     r.verification = Some(report);
     if !failed_checks.is_empty() {
         let e = Error::VerificationFailed {

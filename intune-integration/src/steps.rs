@@ -173,7 +173,7 @@ async fn write_application(
                     let app = apps
                         .get_by_unique_name(&identity.unique_name, true)
                         .await?
-                        .ok_or_else(|| Error::Config {
+                        .ok_or_else(|| Error::RemoteState {
                             what: format!(
                                 "the application `{}` was upserted but cannot be read back",
                                 identity.unique_name
@@ -193,9 +193,9 @@ pub async fn find_app(graph: &GraphClient, identity: &AppIdentity) -> Result<Reg
     let app = match decide_registration(&seen, identity)? {
         Registration::Existing(app) | Registration::Adopt(app) => app,
         Registration::Create => {
-            return Err(Error::Config {
+            return Err(Error::NotOnboarded {
                 what: format!(
-                    "no application `{}` (uniqueName {}): run onboard first",
+                    "no application `{}` (uniqueName {})",
                     identity.display_name, identity.unique_name
                 ),
             });
@@ -205,11 +205,8 @@ pub async fn find_app(graph: &GraphClient, identity: &AppIdentity) -> Result<Reg
         .service_principals()
         .by_app_id(&app.app_id)
         .await?
-        .ok_or_else(|| Error::Config {
-            what: format!(
-                "application {} has no service principal: run onboard first",
-                app.app_id
-            ),
+        .ok_or_else(|| Error::NotOnboarded {
+            what: format!("application {} has no service principal", app.app_id),
         })?;
     Ok(RegisteredApp {
         object_id: app.id,
@@ -265,7 +262,7 @@ pub async fn permission_targets(graph: &GraphClient) -> Result<PermissionTargets
         sps.by_app_id(INTUNE_API_APP_ID),
         sps.by_app_id(MICROSOFT_GRAPH_APP_ID)
     )?;
-    let missing = |name: &str| Error::Config {
+    let missing = |name: &str| Error::RemoteState {
         what: format!(
             "the tenant has no service principal for {name}: it needs an Intune licence \
              (Microsoft Intune API) and Microsoft Graph"

@@ -103,6 +103,26 @@ pub fn config_toml(info: &SimInfo, top: &str) -> String {
     )
 }
 
+/// The example program `name` of the test binary calling this, built by `cargo test`
+/// next to it (`target/<profile>/examples/`).
+///
+/// # Panics
+/// When it was not built (a test-only helper: the message says which).
+pub fn example_binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let path = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|profile| profile.join("examples").join(name))
+        .unwrap_or_default();
+    assert!(
+        path.exists(),
+        "{} not built (cargo test builds the examples)",
+        path.display()
+    );
+    path
+}
+
 /// ISE and Graph clients for the simulator: ISE pinned to its admin certificate, the
 /// Microsoft services trusted through the simulator's root only.
 pub fn clients(info: &SimInfo) -> Result<(IseClient, GraphClient), Error> {
