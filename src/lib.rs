@@ -25,7 +25,12 @@
 //!     // configuration's `mdm_confirmed`.
 //!     let integration = Integration::from_config(&config)?;
 //!     for change in onboard::plan(&integration).await? {
-//!         println!("{:<22} {:<8} {}", change.step, change.outcome.planned(), change.detail);
+//!         println!(
+//!             "{:<22} {:<8} {}",
+//!             change.step,
+//!             change.outcome.planned(),
+//!             change.detail
+//!         );
 //!     }
 //!     let report = onboard::apply(&integration).await?;
 //!     if let Some(todo) = &report.manual_action {
