@@ -84,13 +84,13 @@ async fn sequential(s: &Simulator) {
         .into_iter()
         .map(|m| m.admin)
         .collect();
-    steps::upload_certificates(&graph, &app, &distinct_certificates(&admins))
+    steps::upload_certificates(&graph, &app, &distinct_certificates(&admins), None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let targets = steps::permission_targets(&graph)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    steps::grant_permissions(&graph, &app, Some(targets))
+    steps::grant_permissions(&graph, &app, Some(targets), None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     steps::import_trust_anchors(&ise, &anchors, None)

@@ -54,14 +54,14 @@ async fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
     }
     // Step 3: each distinct certificate as a key of the application (keeping others).
     let certs = distinct_certificates(&admins);
-    let uploaded = steps::upload_certificates(graph, &app.value, &certs).await?;
+    let uploaded = steps::upload_certificates(graph, &app.value, &certs, None).await?;
     println!(
         "upload            {:<10} {}",
         uploaded.outcome.to_string(),
         uploaded.value.join(", ")
     );
     // Step 4: Intune get_device_compliance and Graph Application.Read.All, consented.
-    let granted = steps::grant_permissions(graph, &app.value, None).await?;
+    let granted = steps::grant_permissions(graph, &app.value, None, None).await?;
     println!("grant_permissions {:<10}", granted.outcome.to_string());
     // Step 5: Intune's roots into ISE's trusted store.
     let imported = steps::import_trust_anchors(ise, anchors, None).await?;

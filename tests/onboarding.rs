@@ -778,7 +778,7 @@ async fn a_registered_key_with_another_name_is_reported() {
         })
         .await
         .expect("key added by hand");
-    match upload_certificates(&graph, &app, &[&cert]).await {
+    match upload_certificates(&graph, &app, &[&cert], None).await {
         Err(Error::KeyNameMismatch { expected, found }) => {
             assert_eq!(expected, format!("CN={}", cert.common_name().expect("cn")));
             assert_eq!(found, "CN=someone else");

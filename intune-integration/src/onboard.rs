@@ -323,13 +323,18 @@ async fn write_phase(ctx: &Integration, reads: &Reads, microsoft: MicrosoftReads
             Ok(app) => app,
             Err(e) => return (Err(e), None, None),
         };
+        // An application this run created just now has no key, requests nothing and
+        // holds no grant: steps 3 and 4 are told so and write without reading first.
+        let fresh = app.value.created_now;
         let upload = timed(
             StepName::UploadCertificate,
-            steps::upload_certificates(&ctx.graph, &app.value, &certs),
+            steps::upload_certificates(&ctx.graph, &app.value, &certs, fresh.then(Vec::new)),
         );
         let permissions = timed(StepName::GrantPermissions, async {
             let targets = microsoft.targets?;
-            let step = steps::grant_permissions(&ctx.graph, &app.value, Some(targets.clone()));
+            let known = fresh.then(steps::GrantsRead::default);
+            let step =
+                steps::grant_permissions(&ctx.graph, &app.value, Some(targets.clone()), known);
             Ok((step.await?, targets))
         });
         let (upload, permissions) = tokio::join!(upload, permissions);

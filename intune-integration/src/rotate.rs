@@ -270,7 +270,7 @@ pub async fn apply(ctx: &Integration, renewed: &[RenewedCertificate]) -> Result<
     }
     if !state.missing.is_empty() {
         let certs: Vec<&Certificate> = state.missing.iter().collect();
-        steps::upload_certificates(&ctx.graph, &state.app, &certs).await?;
+        steps::upload_certificates(&ctx.graph, &state.app, &certs, None).await?;
     }
     if r.outcome == Outcome::ManualActionRequired {
         return Ok(r);

@@ -20,7 +20,10 @@ use graph_client::well_known::{
     APPLICATION_READ_ALL, APPLICATION_READ_ALL_ROLE_ID, GET_DEVICE_COMPLIANCE,
     GET_DEVICE_COMPLIANCE_ROLE_ID, INTUNE_API_APP_ID, MICROSOFT_GRAPH_APP_ID,
 };
-use graph_client::{Application, ApplicationUpdate, CertificateKey, GraphClient, NewApplication};
+use graph_client::{
+    AppRoleAssignment, Application, ApplicationUpdate, CertificateKey, GraphClient, KeyCredential,
+    NewApplication, RequiredResourceAccess,
+};
 use ise_client::{ImportOutcome, IseClient, TrustedCertificate};
 use serde::Serialize;
 
@@ -48,8 +51,10 @@ pub struct RegisteredApp {
     pub service_principal_id: String,
     /// Display name.
     pub display_name: String,
-    /// Whether step 1 created the application just now: it then has no keys, requests
-    /// no permission and holds no grant, so steps 3 and 4 write without reading first.
+    /// Whether this call of step 1 created the application: it had then no key,
+    /// requested no permission and held no grant. A caller that goes on at once may
+    /// tell steps 3 and 4 so (their `known` arguments) to spare their reads; the steps
+    /// never assume it themselves.
     #[serde(skip)]
     pub created_now: bool,
 }
@@ -231,19 +236,20 @@ pub async fn export_admin_certificates(
 /// Step 3: adds the nodes' certificates the application lacks, in one write keeping
 /// every other key (graph-client's one key merge), then checks that Entra ID holds
 /// each with ISE's SHA-1 thumbprint and the certificate's name. Returns the
-/// thumbprints, in order. The keys of an application step 1 created just now are
-/// known (none) and not read.
+/// thumbprints, in order. `known` is the application's keys, with their material,
+/// when the caller holds them (an application step 1 created just now has none);
+/// `None` reads them.
 pub async fn upload_certificates(
     graph: &GraphClient,
     app: &RegisteredApp,
     certs: &[&Certificate],
+    known: Option<Vec<KeyCredential>>,
 ) -> Result<Step<Vec<String>>, Error> {
     let handle = graph.application(app.object_id.clone());
     let wanted: Vec<CertificateKey> = certs.iter().map(|c| certificate_key(c)).collect();
-    let change = if app.created_now {
-        handle.add_certificates_to(Vec::new(), &wanted).await?
-    } else {
-        handle.add_certificates(&wanted).await?
+    let change = match known {
+        Some(keys) => handle.add_certificates_to(keys, &wanted).await?,
+        None => handle.add_certificates(&wanted).await?,
     };
     let outcome = Outcome::from(&change);
     let keys = change.into_inner();
@@ -291,59 +297,78 @@ pub async fn permission_targets(graph: &GraphClient) -> Result<PermissionTargets
 /// Step 4: requests Intune `get_device_compliance` and Graph `Application.Read.All`
 /// (keeping any other permission) and grants admin consent (app role assignments).
 /// `targets` is what [`permission_targets`] resolved, when the caller read it already;
-/// `None` resolves it. Both halves run at once and to their end. When the automating
-/// identity may not grant consent (403), the outcome is
-/// [`Outcome::ManualActionRequired`] and [`admin_consent_instructions`] says what an
-/// administrator does.
+/// `None` resolves it; `known` is what the application requests and its service
+/// principal holds, when the caller holds it ([`GrantsRead::default`] for an
+/// application step 1 created just now); `None` reads them. Both halves run at once
+/// and to their end. When the automating identity may not grant consent (403), the
+/// outcome is [`Outcome::ManualActionRequired`] and [`admin_consent_instructions`]
+/// says what an administrator does.
 pub async fn grant_permissions(
     graph: &GraphClient,
     app: &RegisteredApp,
     targets: Option<PermissionTargets>,
+    known: Option<GrantsRead>,
 ) -> Result<Step<GrantedPermissions>, Error> {
     let targets = match targets {
         Some(t) => t,
         None => permission_targets(graph).await?,
     };
+    let (requested, held) = match known {
+        Some(k) => (Some(k.requested), Some(k.held)),
+        None => (None, None),
+    };
     let (requested, consented) = tokio::join!(
-        request_permissions(graph, app, &targets),
-        consent_permissions(graph, app, &targets),
+        request_permissions(graph, app, &targets, requested),
+        consent_permissions(graph, app, &targets, held),
     );
     let (requested, consented) = (requested?, consented?);
     Ok(Step::new(requested.and(consented), targets.roles))
 }
 
+/// What step 4 would otherwise read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GrantsRead {
+    /// The application's `requiredResourceAccess`.
+    pub requested: Vec<RequiredResourceAccess>,
+    /// The service principal's app role assignments.
+    pub held: Vec<AppRoleAssignment>,
+}
+
 /// Step 4's first half: the two permissions merged into `requiredResourceAccess`
-/// (known to be empty for an application created just now).
+/// (`known` when the caller holds it, else read).
 async fn request_permissions(
     graph: &GraphClient,
     app: &RegisteredApp,
     targets: &PermissionTargets,
+    known: Option<Vec<RequiredResourceAccess>>,
 ) -> Result<Outcome, Error> {
     let handle = graph.application(app.object_id.clone());
     let wanted = targets.required_access();
-    let change = if app.created_now {
-        handle
-            .merge_required_resource_access_into(Vec::new(), &wanted)
-            .await?
-    } else {
-        handle.merge_required_resource_access(&wanted).await?
+    let change = match known {
+        Some(current) => {
+            handle
+                .merge_required_resource_access_into(current, &wanted)
+                .await?
+        }
+        None => handle.merge_required_resource_access(&wanted).await?,
     };
     Ok(Outcome::from(&change))
 }
 
-/// Step 4's second half: the grants [`missing_grants`] finds (none held by a service
-/// principal created just now). A grant that exists after all is refused by Graph as
-/// a duplicate and read as `Unchanged`.
+/// Step 4's second half: the grants [`missing_grants`] finds among those held
+/// (`known` when the caller holds them, else read). A grant that exists after all is
+/// refused by Graph as a duplicate and read as `Unchanged`.
 async fn consent_permissions(
     graph: &GraphClient,
     app: &RegisteredApp,
     targets: &PermissionTargets,
+    known: Option<Vec<AppRoleAssignment>>,
 ) -> Result<Outcome, Error> {
     let principal = graph.service_principal(app.service_principal_id.clone());
-    let held = if app.created_now {
-        Vec::new()
-    } else {
-        principal.app_role_assignments()?.all().await?
+    let held = match known {
+        Some(h) => h,
+        None => principal.app_role_assignments()?.all().await?,
     };
     let missing = missing_grants(&held, targets);
     let results = futures_util::future::join_all(
