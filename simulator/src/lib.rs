@@ -191,6 +191,42 @@ impl Default for SimulatorBuilder {
 }
 
 impl SimulatorBuilder {
+    /// Refuses what cannot be simulated before anything starts.
+    fn check(&self) -> Result<(), SimError> {
+        if let Some(unknown) = self
+            .automation_roles
+            .iter()
+            .find(|r| !AUTOMATION_ROLE_NAMES.contains(&r.as_str()))
+        {
+            return Err(SimError::Config(format!(
+                "unknown automation role `{unknown}` (known: {})",
+                AUTOMATION_ROLE_NAMES.join(", ")
+            )));
+        }
+        Ok(())
+    }
+
+    /// Each service's faults: as configured, else only the common latency.
+    fn initial_faults(&self) -> HashMap<Service, Faults> {
+        [
+            Service::Ise,
+            Service::Login,
+            Service::Graph,
+            Service::Intune,
+        ]
+        .into_iter()
+        .map(|s| {
+            let f = self.faults.get(&s).cloned().unwrap_or(Faults {
+                latency: self.latency,
+                ..Faults::default()
+            });
+            (s, f)
+        })
+        .collect()
+    }
+}
+
+impl SimulatorBuilder {
     /// ISE's version (`3.3.0.430`) and highest patch.
     pub fn ise_version(mut self, version: impl Into<String>, patch: u16) -> Self {
         self.ise_version = version.into();
@@ -570,6 +606,113 @@ pub const WORKLOAD_AUDIENCE: &str = "api://AzureADTokenExchange";
 /// Seeds the directory: Microsoft's first-party service principals (Graph, the Intune
 /// API, Intune discovery with its endpoints), the automating identity and its roles,
 /// and the applications the builder asked for.
+/// A key credential seeded on an application: `der`'s certificate, named `name`.
+fn seeded_key(
+    rng: &mut rng::Rng,
+    der: &[u8],
+    name: String,
+    created: &str,
+    now: Instant,
+) -> state::KeyCred {
+    state::KeyCred {
+        key_id: rng.uuid(),
+        display_name: Some(name),
+        custom_key_identifier: pki::sha1(der),
+        key_der: der.to_vec(),
+        start: Some(created.to_owned()),
+        end: Some("2030-01-01T00:00:00Z".into()),
+        usage: "Verify".into(),
+        key_type: "AsymmetricX509Cert".into(),
+        usable_at: now,
+    }
+}
+
+/// The endpoints Intune publishes for discovery, at this simulator's Intune host.
+fn intune_endpoints(urls: &Urls) -> Vec<(String, String)> {
+    let base = format!("{}/TrafficGateway/TrafficRoutingService", urls.intune);
+    vec![
+        (
+            "NACAPIService".into(),
+            format!("{base}/NACAPI/NACAPIService"),
+        ),
+        (
+            "ComplianceRetrievalService".into(),
+            format!("{base}/ResourceAccess/ComplianceRetrievalService"),
+        ),
+    ]
+}
+
+/// The automating identity's application and its client secret.
+fn automation_app(
+    rng: &mut rng::Rng,
+    automation_cert_der: &[u8],
+    created: &str,
+    now: Instant,
+) -> (App, String) {
+    // The automating identity, allowed to manage applications and grant consent. It
+    // authenticates with a secret, a certificate, or a federated token.
+    let automation_app_id = rng.uuid();
+    let automation_secret = format!("sim~{}", rng.token(34));
+    let app = App {
+        id: rng.uuid(),
+        app_id: automation_app_id,
+        display_name: "ise-intune automation".into(),
+        sign_in_audience: "AzureADMyOrg".into(),
+        key_credentials: vec![seeded_key(
+            rng,
+            automation_cert_der,
+            "CN=ise-intune-automation".into(),
+            created,
+            now,
+        )],
+        required_resource_access: serde_json::json!([]),
+        secrets: vec![automation_secret.clone()],
+        created: created.to_owned(),
+        visible_at: now,
+        unique_name: None,
+        owners: Vec::new(),
+        federated: vec![state::FederatedCredential {
+            issuer: WORKLOAD_ISSUER.into(),
+            subject: WORKLOAD_SUBJECT.into(),
+            audiences: vec![WORKLOAD_AUDIENCE.into()],
+        }],
+    };
+    (app, automation_secret)
+}
+
+/// The automating identity's app role assignments: each role it is given, on the
+/// resource that publishes it.
+fn automation_assignments(
+    rng: &mut rng::Rng,
+    roles: &[String],
+    principal_id: &str,
+    resources: [&Sp; 2],
+    created: &str,
+    now: Instant,
+) -> Vec<Assignment> {
+    let mut assignments = Vec::new();
+    for name in roles {
+        // An unknown role is refused by `SimulatorBuilder::start` before seeding.
+        let Some((resource, role)) = resources.iter().find_map(|sp| {
+            sp.app_roles
+                .iter()
+                .find(|r| r.value == name)
+                .map(|r| (sp, r.id))
+        }) else {
+            continue;
+        };
+        assignments.push(Assignment {
+            id: rng.token(43),
+            principal_id: principal_id.to_owned(),
+            resource_id: resource.id.clone(),
+            app_role_id: role.into(),
+            created: created.to_owned(),
+            visible_at: now,
+        });
+    }
+    assignments
+}
+
 fn seed_directory(
     rng: &mut rng::Rng,
     builder: &SimulatorBuilder,
@@ -605,55 +748,16 @@ fn seed_directory(
         }],
         vec![],
     );
-    let intune_base = format!("{}/TrafficGateway/TrafficRoutingService", urls.intune);
     let discovery_sp = first_party(
         rng,
         INTUNE_DISCOVERY_APP_ID,
         "Microsoft Intune",
         vec![],
-        vec![
-            (
-                "NACAPIService".into(),
-                format!("{intune_base}/NACAPI/NACAPIService"),
-            ),
-            (
-                "ComplianceRetrievalService".into(),
-                format!("{intune_base}/ResourceAccess/ComplianceRetrievalService"),
-            ),
-        ],
+        intune_endpoints(urls),
     );
-    // The automating identity, allowed to manage applications and grant consent. It
-    // authenticates with a secret, a certificate, or a federated token.
-    let automation_app_id = rng.uuid();
-    let automation_secret = format!("sim~{}", rng.token(34));
-    apps.push(App {
-        id: rng.uuid(),
-        app_id: automation_app_id.clone(),
-        display_name: "ise-intune automation".into(),
-        sign_in_audience: "AzureADMyOrg".into(),
-        key_credentials: vec![state::KeyCred {
-            key_id: rng.uuid(),
-            display_name: Some("CN=ise-intune-automation".into()),
-            custom_key_identifier: pki::sha1(automation_cert_der),
-            key_der: automation_cert_der.to_vec(),
-            start: Some(created.to_owned()),
-            end: Some("2030-01-01T00:00:00Z".into()),
-            usage: "Verify".into(),
-            key_type: "AsymmetricX509Cert".into(),
-            usable_at: now,
-        }],
-        required_resource_access: serde_json::json!([]),
-        secrets: vec![automation_secret.clone()],
-        created: created.to_owned(),
-        visible_at: now,
-        unique_name: None,
-        owners: Vec::new(),
-        federated: vec![state::FederatedCredential {
-            issuer: WORKLOAD_ISSUER.into(),
-            subject: WORKLOAD_SUBJECT.into(),
-            audiences: vec![WORKLOAD_AUDIENCE.into()],
-        }],
-    });
+    let (automation, automation_secret) = automation_app(rng, automation_cert_der, created, now);
+    let automation_app_id = automation.app_id.clone();
+    apps.push(automation);
     let automation_sp = first_party(
         rng,
         &automation_app_id,
@@ -661,39 +765,21 @@ fn seed_directory(
         vec![],
         vec![],
     );
-    for name in &builder.automation_roles {
-        let (resource, role) = match graph_sp.app_roles.iter().find(|r| r.value == name) {
-            Some(r) => (&graph_sp, r.id),
-            None => match intune_api_sp.app_roles.iter().find(|r| r.value == name) {
-                Some(r) => (&intune_api_sp, r.id),
-                // Refused by `SimulatorBuilder::start` before seeding.
-                None => continue,
-            },
-        };
-        assignments.push(Assignment {
-            id: rng.token(43),
-            principal_id: automation_sp.id.clone(),
-            resource_id: resource.id.clone(),
-            app_role_id: role.into(),
-            created: created.to_owned(),
-            visible_at: now,
-        });
-    }
+    assignments.extend(automation_assignments(
+        rng,
+        &builder.automation_roles,
+        &automation_sp.id,
+        [&graph_sp, &intune_api_sp],
+        created,
+        now,
+    ));
     for seed in &builder.seed_apps {
-        let mut keys = Vec::new();
-        for der in &seed.key_certificates_der {
-            keys.push(state::KeyCred {
-                key_id: rng.uuid(),
-                display_name: Some(format!("CN={} key {}", seed.display_name, keys.len() + 1)),
-                custom_key_identifier: pki::sha1(der),
-                key_der: der.clone(),
-                start: Some(created.to_owned()),
-                end: Some("2030-01-01T00:00:00Z".into()),
-                usage: "Verify".into(),
-                key_type: "AsymmetricX509Cert".into(),
-                usable_at: now,
-            });
-        }
+        let keys = (seed.key_certificates_der.iter().enumerate())
+            .map(|(i, der)| {
+                let name = format!("CN={} key {}", seed.display_name, i + 1);
+                seeded_key(rng, der, name, created, now)
+            })
+            .collect();
         apps.push(App {
             id: rng.uuid(),
             app_id: rng.uuid(),
@@ -993,6 +1079,60 @@ fn write_files(
     })
 }
 
+impl World {
+    /// A world with the builder's settings and nothing in it yet.
+    fn empty(rng: rng::Rng, b: &SimulatorBuilder, tenant_id: String) -> Self {
+        World {
+            rng,
+            replication_lag: b.replication_lag,
+            tenant_id,
+            tenant_name: "Contoso (simulated)".into(),
+            apps: Vec::new(),
+            sps: Vec::new(),
+            assignments: Vec::new(),
+            tokens: HashMap::new(),
+            jtis: HashSet::new(),
+            ise_version: b.ise_version.clone(),
+            ise_patch: b.ise_patch,
+            ise_hostname: String::new(),
+            nodes: Vec::new(),
+            system_certs: Vec::new(),
+            trusted: Vec::new(),
+            mdm_servers: BTreeMap::new(),
+            csrf_enabled: b.csrf,
+            csrf_token: None,
+            log: Vec::new(),
+            seed: b.seed,
+            id_counts: HashMap::new(),
+            devices: state::seed_devices(b.seed, b.devices),
+            staged_certs: HashMap::new(),
+            private_key_exports: 0,
+            workload_issuer_der: Vec::new(),
+        }
+    }
+}
+
+/// Where ISE is and who may call it, for the info file.
+fn ise_info(
+    b: &SimulatorBuilder,
+    urls: &Urls,
+    files: &Files,
+    admin: &pki::Issued,
+    hostname: String,
+) -> IseInfo {
+    IseInfo {
+        url: urls.ise.clone(),
+        username: b.ise_username.clone(),
+        password: b.ise_password.clone(),
+        version: b.ise_version.clone(),
+        patch: b.ise_patch,
+        admin_cert_pem_path: files.admin_path.display().to_string(),
+        admin_cert_sha256: pki::hex(&pki::sha256(&admin.cert_der)),
+        gui_url: format!("{}{GUI_BASE_PATH}", urls.ise),
+        hostname,
+    }
+}
+
 /// Serves each service on its listener until `shutdown`.
 fn spawn_services(
     listeners: Listeners,
@@ -1055,16 +1195,7 @@ impl Simulator {
     }
 
     async fn start(b: SimulatorBuilder) -> Result<Self, SimError> {
-        if let Some(unknown) = b
-            .automation_roles
-            .iter()
-            .find(|r| !AUTOMATION_ROLE_NAMES.contains(&r.as_str()))
-        {
-            return Err(SimError::Config(format!(
-                "unknown automation role `{unknown}` (known: {})",
-                AUTOMATION_ROLE_NAMES.join(", ")
-            )));
-        }
+        b.check()?;
         let mut rng = rng::Rng::new(b.seed);
         let tenant_id = b.tenant_id.clone().unwrap_or_else(|| rng.uuid());
         let pki = pki::Pki::generate(&["Cisco Root CA 2099", "Cisco ECC Root CA 2099"])?;
@@ -1097,52 +1228,23 @@ impl Simulator {
             now,
             &created,
         );
-        let (apps, sps, assignments) = (directory.apps, directory.sps, directory.assignments);
-        let (automation_app_id, automation_secret) =
-            (directory.automation_app_id, directory.automation_secret);
-
+        let (automation_app_id, automation_secret) = (
+            directory.automation_app_id.clone(),
+            directory.automation_secret.clone(),
+        );
         let (system_certs, trusted) = seed_ise(&mut rng, &b, &pki, &node_certs, &nodes)?;
-
         let world = World {
-            rng,
-            replication_lag: b.replication_lag,
-            tenant_id: tenant_id.clone(),
-            tenant_name: "Contoso (simulated)".into(),
-            apps,
-            sps,
-            assignments,
-            tokens: HashMap::new(),
-            jtis: HashSet::new(),
-            ise_version: b.ise_version.clone(),
-            ise_patch: b.ise_patch,
+            apps: directory.apps,
+            sps: directory.sps,
+            assignments: directory.assignments,
             ise_hostname: ise_hostname.clone(),
             nodes: nodes.clone(),
             system_certs,
             trusted,
-            mdm_servers: BTreeMap::new(),
-            csrf_enabled: b.csrf,
-            csrf_token: None,
-            log: Vec::new(),
-            seed: b.seed,
-            id_counts: HashMap::new(),
-            devices: state::seed_devices(b.seed, b.devices),
-            staged_certs: HashMap::new(),
-            private_key_exports: 0,
             workload_issuer_der: workload_issuer.cert_der.to_vec(),
+            ..World::empty(rng, &b, tenant_id.clone())
         };
-        let mut faults = HashMap::new();
-        for s in [
-            Service::Ise,
-            Service::Login,
-            Service::Graph,
-            Service::Intune,
-        ] {
-            let f = b.faults.get(&s).cloned().unwrap_or(Faults {
-                latency: b.latency,
-                ..Faults::default()
-            });
-            faults.insert(s, f);
-        }
+        let faults = b.initial_faults();
         let shared = Arc::new(Shared {
             world: Mutex::new(world),
             faults: Mutex::new(faults),
@@ -1172,17 +1274,7 @@ impl Simulator {
             ca_pem_path: files.ca_path.display().to_string(),
             ca_pem: pki.current.root.cert_pem.clone(),
             next_ca_pem: pki.next.root.cert_pem.clone(),
-            ise: IseInfo {
-                url: urls.ise.clone(),
-                username: b.ise_username,
-                password: b.ise_password,
-                version: b.ise_version,
-                patch: b.ise_patch,
-                admin_cert_pem_path: files.admin_path.display().to_string(),
-                admin_cert_sha256: pki::hex(&pki::sha256(&admin.cert_der)),
-                gui_url: format!("{}{GUI_BASE_PATH}", urls.ise),
-                hostname: ise_hostname,
-            },
+            ise: ise_info(&b, &urls, &files, &admin, ise_hostname),
             automation: AutomationInfo {
                 client_id: automation_app_id,
                 client_secret: automation_secret,
