@@ -498,7 +498,16 @@ fn upsert_sp(ctx: &Ctx<'_>, app_id: &str, body: &Value) -> Response {
         let Some(app) = w.apps.iter().find(|a| a.app_id.eq_ignore_ascii_case(app_id)).cloned() else {
             return Err((StatusCode::BAD_REQUEST, "Request_BadRequest", format!("The appId '{app_id}' of the service principal does not reference a valid application object.")));
         };
-        let sp = new_sp(w, &app);
+        let mut sp = new_sp(w, &app);
+        // A displayName sent with the upsert names the new service principal (Graph's
+        // servicePrincipal upsert, as Microsoft's Graph SDK sends it); without one it
+        // takes the application's.
+        if let Some(n) = body.get("displayName").and_then(Value::as_str) {
+            sp.display_name = n.to_owned();
+            if let Some(stored) = w.sps.iter_mut().find(|s| s.id == sp.id) {
+                stored.display_name = n.to_owned();
+            }
+        }
         Ok(Some(sp))
     });
     match result {
@@ -692,6 +701,28 @@ fn parse_keys(ctx: &Ctx<'_>, existing: &[KeyCred], v: &Value) -> Result<Vec<KeyC
                 .map_err(|_| bad("customKeyIdentifier is not valid base64."))?,
             None => thumb,
         };
+        // Graph fills a key's missing dates from its certificate, and refuses an end
+        // past the certificate's expiry with 400 KeyCredentialsInvalidEndDate "Key
+        // credential end date is invalid." (the code and text Graph answers; see e.g.
+        // Azure/azure-cli#11146 and microsoft/b2c-to-meeid-migration-tool#18).
+        let validity = crate::der::summary(&der);
+        let not_before = validity.as_ref().and_then(|c| c.not_before);
+        let not_after = validity.as_ref().and_then(|c| c.not_after);
+        let date = |name: &str| item.get(name).and_then(Value::as_str).map(str::to_owned);
+        let (start, end) = (date("startDateTime"), date("endDateTime"));
+        if let (Some(end), Some(expiry)) = (&end, not_after) {
+            let parsed =
+                time::OffsetDateTime::parse(end, &time::format_description::well_known::Rfc3339);
+            if parsed.map_or(true, |e| e > expiry) {
+                return Err(ctx.error(
+                    StatusCode::BAD_REQUEST,
+                    "KeyCredentialsInvalidEndDate",
+                    "Key credential end date is invalid.",
+                ));
+            }
+        }
+        let start = start.or_else(|| not_before.map(crate::state::iso));
+        let end = end.or_else(|| not_after.map(crate::state::iso));
         // A key already registered keeps its time; a new one is usable at the token
         // service only after the propagation delay (the replication lag).
         let usable_at = existing
@@ -712,14 +743,8 @@ fn parse_keys(ctx: &Ctx<'_>, existing: &[KeyCred], v: &Value) -> Result<Vec<KeyC
                 .map(str::to_owned),
             key_der: der,
             custom_key_identifier: custom,
-            start: item
-                .get("startDateTime")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            end: item
-                .get("endDateTime")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
+            start,
+            end,
             usage: usage.to_owned(),
             key_type: key_type.to_owned(),
             usable_at,

@@ -40,6 +40,7 @@ pub(crate) fn pem_to_der(pem: &str) -> Option<Vec<u8>> {
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/api/v1/deployment/node", get(nodes))
+        .route("/api/v1/deployment/node/{hostname}", get(node))
         .route("/api/v1/patch", get(patch))
         .route("/ers/config/op/systemconfig/iseversion", get(ers_version))
         .route(
@@ -162,16 +163,38 @@ async fn guard(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Respon
     next.run(req).await
 }
 
+fn node_json(n: &crate::state::IseNode) -> Value {
+    json!({"hostname": n.hostname, "fqdn": n.fqdn, "ipAddress": "127.0.0.1",
+        "roles": n.roles, "services": n.services, "nodeStatus": "Connected"})
+}
+
 async fn nodes(State(s): State<Arc<Shared>>) -> Response {
     let nodes = s.with_world(|w| w.nodes.clone());
-    let items: Vec<Value> = nodes
-        .iter()
-        .map(|n| {
-            json!({"hostname": n.hostname, "fqdn": n.fqdn, "ipAddress": "127.0.0.1",
-                "roles": n.roles, "services": n.services, "nodeStatus": "Connected"})
-        })
-        .collect();
+    let items: Vec<Value> = nodes.iter().map(node_json).collect();
     Json(json!({"response": items, "version": "1.0.0"})).into_response()
+}
+
+/// `GET /api/v1/deployment/node/{hostname}`: one node as `DeploymentNodeResponse`
+/// (`{response: DeploymentNode, version}`), or 404 with `ErrorResponse`
+/// (`{error: {message}, version}`) — cisco-ise-open-api-deployment.yaml, getNodeDetails.
+async fn node(State(s): State<Arc<Shared>>, Path(hostname): Path<String>) -> Response {
+    let found = s.with_world(|w| {
+        w.nodes
+            .iter()
+            .find(|n| n.hostname.eq_ignore_ascii_case(&hostname))
+            .cloned()
+    });
+    match found {
+        Some(n) => Json(json!({"response": node_json(&n), "version": "1.0.0"})).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(
+                json!({"error": {"message": format!("No deployment node found: {hostname}")},
+                "version": "1.0.0"}),
+            ),
+        )
+            .into_response(),
+    }
 }
 
 async fn patch(State(s): State<Arc<Shared>>) -> Response {

@@ -606,7 +606,8 @@ pub const WORKLOAD_AUDIENCE: &str = "api://AzureADTokenExchange";
 /// Seeds the directory: Microsoft's first-party service principals (Graph, the Intune
 /// API, Intune discovery with its endpoints), the automating identity and its roles,
 /// and the applications the builder asked for.
-/// A key credential seeded on an application: `der`'s certificate, named `name`.
+/// A key credential seeded on an application: `der`'s certificate, named `name`, valid
+/// from now to the certificate's expiry (as Graph fills a key's dates).
 fn seeded_key(
     rng: &mut rng::Rng,
     der: &[u8],
@@ -614,13 +615,14 @@ fn seeded_key(
     created: &str,
     now: Instant,
 ) -> state::KeyCred {
+    let expiry = der::summary(der).and_then(|c| c.not_after).map(state::iso);
     state::KeyCred {
         key_id: rng.uuid(),
         display_name: Some(name),
         custom_key_identifier: pki::sha1(der),
         key_der: der.to_vec(),
         start: Some(created.to_owned()),
-        end: Some("2030-01-01T00:00:00Z".into()),
+        end: Some(expiry.unwrap_or_else(|| "2030-01-01T00:00:00Z".into())),
         usage: "Verify".into(),
         key_type: "AsymmetricX509Cert".into(),
         usable_at: now,

@@ -1020,3 +1020,107 @@ async fn automation_roles_ownership_and_admin_consent() {
         .expect("unknown");
     assert_eq!(r.status(), 400);
 }
+
+/// Four behaviours Microsoft's Graph SDK and Cisco's schemas showed the simulator
+/// lacked: a key's dates filled from its certificate, an end past the certificate's
+/// expiry refused, a service principal named by its upsert, one node by host name.
+#[tokio::test]
+async fn key_dates_service_principal_names_and_one_node() {
+    let sim = sim().await;
+    let info = sim.info();
+    let c = http(info);
+    let graph = Graph {
+        c: &c,
+        info,
+        token: automation_token(&c, info).await,
+    };
+    let cert_pem = include_str!("data/client-cert.pem");
+    let (_, app) = graph
+        .call(
+            reqwest::Method::POST,
+            "/applications",
+            Some(&json!({"displayName": "dates"})),
+        )
+        .await;
+    let (obj, app_id) = (
+        app["id"].as_str().expect("id").to_owned(),
+        app["appId"].as_str().expect("appId").to_owned(),
+    );
+    let key = |end: Option<&str>| {
+        let mut k = json!({"type": "AsymmetricX509Cert", "usage": "Verify",
+            "key": b64(&pem_der(cert_pem))});
+        if let Some(e) = end {
+            k["endDateTime"] = e.into();
+        }
+        json!({"keyCredentials": [k]})
+    };
+    // Past the certificate's expiry (2029-03-01T00:22:33Z): refused, as Entra does.
+    let (s, v) = graph
+        .call_until(
+            reqwest::Method::PATCH,
+            &format!("/applications/{obj}"),
+            Some(&key(Some("2029-03-01T00:22:34Z"))),
+            400,
+        )
+        .await;
+    assert_eq!(s, 400);
+    assert_eq!(v["error"]["code"], "KeyCredentialsInvalidEndDate", "{v}");
+    assert_eq!(v["error"]["message"], "Key credential end date is invalid.");
+    // Without dates: read back with the certificate's validity.
+    graph
+        .call_until(
+            reqwest::Method::PATCH,
+            &format!("/applications/{obj}"),
+            Some(&key(None)),
+            204,
+        )
+        .await;
+    let (_, v) = graph
+        .call(
+            reqwest::Method::GET,
+            &format!("/applications/{obj}?$select=keyCredentials"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        v["keyCredentials"][0]["startDateTime"], "2026-11-27T00:22:33Z",
+        "{v}"
+    );
+    assert_eq!(
+        v["keyCredentials"][0]["endDateTime"], "2029-03-01T00:22:33Z",
+        "{v}"
+    );
+
+    // A service principal upserted with a displayName carries it.
+    let upsert = c
+        .patch(format!(
+            "{}/servicePrincipals(appId='{app_id}')",
+            info.graph_url
+        ))
+        .bearer_auth(&graph.token)
+        .header("Prefer", "create-if-missing")
+        .json(&json!({"displayName": "named by its upsert"}))
+        .send()
+        .await
+        .expect("upsert");
+    assert_eq!(upsert.status().as_u16(), 201);
+    let (_, v) = graph
+        .call_until(
+            reqwest::Method::GET,
+            &format!("/servicePrincipals(appId='{app_id}')"),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(v["displayName"], "named by its upsert", "{v}");
+
+    // One node by host name (getNodeDetails), and 404 for another.
+    let ise = Ise { c: &c, info };
+    let (s, v) = ise.get("/api/v1/deployment/node/ise-psn").await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["response"]["fqdn"], "ise-psn.sim.example");
+    assert_eq!(v["version"], "1.0.0");
+    let (s, v) = ise.get("/api/v1/deployment/node/nowhere").await;
+    assert_eq!(s, 404, "{v}");
+    assert!(v["error"]["message"].is_string(), "{v}");
+}
