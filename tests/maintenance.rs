@@ -287,6 +287,32 @@ async fn app_and_sp(graph: &graph_client::GraphClient) -> (String, String) {
     (app.object_id, app.service_principal_id)
 }
 
+/// Field Notice FN74227: a release that strong mapping breaks onboards, and plan and
+/// doctor warn, naming the patch; a fixed one gets no warning.
+#[tokio::test]
+async fn a_release_affected_by_strong_mapping_is_warned_about() {
+    let sim = onboarded(Simulator::builder().ise_version("3.2.0.542", 5)).await;
+    let d = diagnose(&sim).await;
+    let warning = finding(&d, ids::ISE_RELEASE_STRONG_MAPPING);
+    assert_eq!(warning.severity, Severity::Warning);
+    assert!(
+        warning.remediation.contains("ISE 3.2 patch 7"),
+        "{warning:#?}"
+    );
+    assert!(warning.evidence.contains("FN74227"), "{warning:#?}");
+    assert!(!d.has_errors(), "{:#?}", problems(&d));
+    let plan = onboard::plan(&pipeline(&sim)).await.expect("plan");
+    assert!(
+        plan[0].detail.contains("FN74227") && plan[0].detail.contains("ISE 3.2 patch 7"),
+        "{}",
+        plan[0].detail
+    );
+    let fixed = onboarded(Simulator::builder().ise_version("3.2.0.542", 7)).await;
+    let d = diagnose(&fixed).await;
+    assert_eq!(d.with_id(ids::ISE_RELEASE_STRONG_MAPPING).count(), 0);
+    assert!(d.healthy(), "{:#?}", problems(&d));
+}
+
 #[tokio::test]
 async fn a_healthy_integration_has_only_information() {
     let sim = onboarded(Simulator::builder()).await;
@@ -302,7 +328,7 @@ async fn a_healthy_integration_has_only_information() {
     );
     assert_eq!(
         finding(&d, ids::ISE_RELEASE).summary,
-        "ISE 3.3.0.430 patch 2"
+        "ISE 3.3.0.430 patch 4"
     );
     let sample = finding(&d, ids::COMPLIANCE_SAMPLE);
     assert_eq!(sample.node.as_deref(), Some("ise-san"));

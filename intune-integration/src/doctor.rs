@@ -44,6 +44,10 @@ pub mod ids {
     pub const ISE_RELEASE: &str = "ise.release";
     /// The release cannot use Graph or the compliance API.
     pub const ISE_RELEASE_UNSUPPORTED: &str = "ise.release_unsupported";
+    /// The release is affected by Field Notice FN74227: certificates with security
+    /// identifiers in their SAN URI (Windows strong mapping) break certificate
+    /// authentication and the Intune MDM integration.
+    pub const ISE_RELEASE_STRONG_MAPPING: &str = "ise.release_strong_mapping";
     /// A node's Admin certificate has expired.
     pub const NODE_CERTIFICATE_EXPIRED: &str = "node.certificate_expired";
     /// A node's Admin certificate expires within [`super::EXPIRY_WARNING`].
@@ -253,6 +257,12 @@ pub async fn diagnose(ctx: &Integration) -> Result<Diagnosis, Error> {
     Ok(d)
 }
 
+/// What FN74227 says, for the finding's evidence and the plan's warning.
+pub const STRONG_MAPPING_EVIDENCE: &str = "Cisco Field Notice FN74227 (CSCwk73785): Intune adds \
+     security identifiers to certificates' SAN URI for Windows strong mapping; ISE 3.1 patch \
+     9 and earlier, 3.2 patch 6 and earlier, 3.3 patch 3 and earlier and 3.4 unpatched then \
+     fail certificate authentication and the Intune MDM integration";
+
 /// The release's gates: an info finding naming the audience, or an error finding
 /// when the release cannot integrate. Whether it is supported.
 fn release_findings(
@@ -269,6 +279,19 @@ fn release_findings(
                 format!("token audience {audience}"),
                 "nothing to do",
             );
+            if let Some(install) = version.strong_mapping_fix() {
+                d.push(
+                    ids::ISE_RELEASE_STRONG_MAPPING,
+                    Severity::Warning,
+                    None,
+                    format!(
+                        "ISE {version} fails certificate authentication and the Intune \
+                         integration once Intune puts security identifiers into certificates"
+                    ),
+                    STRONG_MAPPING_EVIDENCE,
+                    format!("install {install} on every node (Cisco Field Notice FN74227)"),
+                );
+            }
             Ok(true)
         }
         Err(Error::UnsupportedIseVersion {

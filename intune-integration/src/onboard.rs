@@ -36,7 +36,10 @@ pub async fn plan(ctx: &Integration) -> Result<Vec<PlannedChange>, Error> {
     let mut plan = vec![PlannedChange::new(
         StepName::CheckIseVersion,
         Outcome::Unchanged,
-        format!("ISE {version}: token audience {audience}"),
+        format!(
+            "ISE {version}: token audience {audience}{}",
+            strong_mapping_warning(&version)
+        ),
     )];
     let identity = ctx.options.app_identity();
     let (seen, exported, targets, store) = tokio::try_join!(
@@ -57,6 +60,20 @@ pub async fn plan(ctx: &Integration) -> Result<Vec<PlannedChange>, Error> {
         format!("External MDM server `{}`", settings.name),
     ));
     Ok(plan)
+}
+
+/// The warning for a release affected by Field Notice FN74227, or nothing.
+fn strong_mapping_warning(version: &IseVersion) -> String {
+    version
+        .strong_mapping_fix()
+        .map(|install| {
+            format!(
+                "; warning: affected by Cisco Field Notice FN74227 (certificates with \
+                 security identifiers break certificate authentication and the Intune \
+                 integration): install {install}"
+            )
+        })
+        .unwrap_or_default()
 }
 
 /// Steps 1, 3 and 4 of a plan; the client id steps 6 and 7 would use.
@@ -274,7 +291,10 @@ async fn read_phase(run: &mut Run<'_>) -> Result<(Reads, MicrosoftReads), Stoppe
         StepName::CheckIseVersion,
         Outcome::Unchanged,
         version_t,
-        format!("ISE {version}; token audience {audience}"),
+        format!(
+            "ISE {version}; token audience {audience}{}",
+            strong_mapping_warning(&version)
+        ),
     );
     let exported = run.check(StepName::ExportAdminCertificate, export)?.value;
     let (seen, targets, endpoints) = microsoft.ok_or(Stopped)?;

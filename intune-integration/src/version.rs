@@ -2,15 +2,28 @@
 //! integration. [`IseVersion`] itself (parsing, ordering) comes from [`ise_client`];
 //! the gates live here, as the [`IntuneGates`] extension trait.
 //!
-//! | ISE release | Microsoft Graph | Compliance Retrieval API | Token audience | Onboarding |
-//! |---|---|---|---|---|
-//! | < 3.1 patch 3 | no | no | – | refused: upgrade |
-//! | 3.1 patch 3 – 7 | yes | no | `https://api.manage.microsoft.com/` | refused: install 3.1 patch 8 |
-//! | 3.1 patch 8+ | yes | yes | `https://api.manage.microsoft.com//.default` | yes |
-//! | 3.2 patch 0 – 2 | yes | no | `https://api.manage.microsoft.com/` | refused: install 3.2 patch 4 |
-//! | 3.2 patch 3 | yes | no | `https://api.manage.microsoft.com//.default` | refused: install 3.2 patch 4 |
-//! | 3.2 patch 4+ | yes | yes | `https://api.manage.microsoft.com//.default` | yes |
-//! | 3.3+ | yes | yes | `https://api.manage.microsoft.com//.default` | yes |
+//! | ISE release | Microsoft Graph | Compliance Retrieval API | Token audience | Onboarding | Strong mapping (FN74227) |
+//! |---|---|---|---|---|---|
+//! | < 3.1 patch 3 | no | no | – | refused: upgrade | – |
+//! | 3.1 patch 3 – 7 | yes | no | `https://api.manage.microsoft.com/` | refused: install 3.1 patch 8 | – |
+//! | 3.1 patch 8 – 9 | yes | yes | `https://api.manage.microsoft.com//.default` | yes | warned: install 3.1 patch 10 |
+//! | 3.1 patch 10+ | yes | yes | `https://api.manage.microsoft.com//.default` | yes | fixed |
+//! | 3.2 patch 0 – 2 | yes | no | `https://api.manage.microsoft.com/` | refused: install 3.2 patch 4 | – |
+//! | 3.2 patch 3 | yes | no | `https://api.manage.microsoft.com//.default` | refused: install 3.2 patch 4 | – |
+//! | 3.2 patch 4 – 6 | yes | yes | `https://api.manage.microsoft.com//.default` | yes | warned: install 3.2 patch 7 |
+//! | 3.2 patch 7+ | yes | yes | `https://api.manage.microsoft.com//.default` | yes | fixed |
+//! | 3.3 patch 0 – 3 | yes | yes | `https://api.manage.microsoft.com//.default` | yes | warned: install 3.3 patch 4 |
+//! | 3.3 patch 4+ | yes | yes | `https://api.manage.microsoft.com//.default` | yes | fixed |
+//! | 3.4 patch 0 | yes | yes | `https://api.manage.microsoft.com//.default` | yes | warned: install 3.4 patch 1 |
+//! | 3.4 patch 1+, later | yes | yes | `https://api.manage.microsoft.com//.default` | yes | fixed |
+//!
+//! Strong mapping: Cisco Field Notice FN74227 (defect CSCwk73785, "Certificate Based
+//! Authentication with SID") lists ISE 3.1 patch 9 and earlier, 3.2 patch 6 and earlier,
+//! 3.3 patch 3 and earlier and 3.4 unpatched as failing certificate authentication *and
+//! the Intune MDM integration* once Intune adds security identifiers to certificates'
+//! SAN URI (`tag:microsoft.com,2022-09-14:sid:…`) for Windows strong mapping. These
+//! releases still onboard (the integration itself connects); plan and doctor warn
+//! ([`IntuneGates::strong_mapping_fix`], finding `ise.release_strong_mapping`).
 //!
 //! The Compliance Retrieval API (v3) is mandatory: since 2024-03-24 Intune answers only
 //! it (Cisco ISE admin guide, "Integrate Microsoft Endpoint Manager Intune"; Microsoft
@@ -70,6 +83,13 @@ pub trait IntuneGates {
         }
     }
 
+    /// The patch to install when this release is affected by Field Notice FN74227
+    /// (certificates with security identifiers in their SAN URI break certificate
+    /// authentication and the Intune MDM integration), or `None` when it is not: 3.1
+    /// patch 9 and earlier, 3.2 patch 6 and earlier, 3.3 patch 3 and earlier, 3.4
+    /// unpatched. Releases before 3.1 are refused by [`Self::check_release`] anyway.
+    fn strong_mapping_fix(&self) -> Option<&'static str>;
+
     /// Whether onboarding can proceed: the release reaches Graph *and* the mandatory
     /// Compliance Retrieval API. Returns the token audience, or
     /// [`Error::UnsupportedIseVersion`] naming the release or patch to install.
@@ -116,6 +136,16 @@ impl IntuneGates for IseVersion {
                      only one Intune answers since 2024-03-24, so it cannot retrieve device \
                      registration and compliance",
         })
+    }
+
+    fn strong_mapping_fix(&self) -> Option<&'static str> {
+        match self.release() {
+            (3, 1) if self.patch() <= 9 => Some("ISE 3.1 patch 10"),
+            (3, 2) if self.patch() <= 6 => Some("ISE 3.2 patch 7"),
+            (3, 3) if self.patch() <= 3 => Some("ISE 3.3 patch 4"),
+            (3, 4) if self.patch() == 0 => Some("ISE 3.4 patch 1"),
+            _ => None,
+        }
     }
 
     fn supports_compliance_v3(&self) -> bool {

@@ -66,3 +66,24 @@ fn audience_text_is_exact() {
         "https://api.manage.microsoft.com//.default"
     );
 }
+
+/// Field Notice FN74227's rows: affected up to 3.1 p9, 3.2 p6, 3.3 p3, 3.4 p0.
+#[test]
+fn strong_mapping_rows_follow_the_field_notice() {
+    let fix = |v: &str| {
+        v.parse::<IseVersion>()
+            .expect("version")
+            .strong_mapping_fix()
+    };
+    assert_eq!(fix("3.1 patch 8"), Some("ISE 3.1 patch 10"));
+    assert_eq!(fix("3.1 patch 9"), Some("ISE 3.1 patch 10"));
+    assert_eq!(fix("3.1 patch 10"), None);
+    assert_eq!(fix("3.2 patch 4"), Some("ISE 3.2 patch 7"));
+    assert_eq!(fix("3.2 patch 6"), Some("ISE 3.2 patch 7"));
+    assert_eq!(fix("3.2 patch 7"), None);
+    assert_eq!(fix("3.3 patch 3"), Some("ISE 3.3 patch 4"));
+    assert_eq!(fix("3.3 patch 4"), None);
+    assert_eq!(fix("3.4 patch 0"), Some("ISE 3.4 patch 1"));
+    assert_eq!(fix("3.4 patch 1"), None);
+    assert_eq!(fix("3.5 patch 0"), None);
+}

@@ -11,7 +11,7 @@
 //! ```no_run
 //! # async fn run() -> Result<(), ise_intune_simulator::SimError> {
 //! let sim = ise_intune_simulator::Simulator::builder()
-//!     .ise_version("3.3.0.430", 2)
+//!     .ise_version("3.3.0.430", 4)
 //!     .start()
 //!     .await?;
 //! let info = sim.info();
@@ -168,7 +168,7 @@ impl Default for SimulatorBuilder {
     fn default() -> Self {
         Self {
             ise_version: "3.3.0.430".into(),
-            ise_patch: 2,
+            ise_patch: 4,
             seed: 0x15E_1A7E,
             replication_lag: Duration::from_millis(300),
             latency: Duration::ZERO,
