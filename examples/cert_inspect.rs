@@ -47,6 +47,9 @@ fn to_json(file: &str, c: &Certificate) -> Value {
         "graph_key_identifier": c.graph_key_identifier(),
         "x5t": c.x5t(),
         "x5t_s256": c.x5t_s256(),
+        "dns_names": c.dns_names(),
+        "san_uris": c.san_uris(),
+        "intune_device": c.intune_device_identity(),
     })
 }
 
@@ -66,6 +69,19 @@ fn print_text(file: &str, index: usize, c: &Certificate) {
     println!("  Graph key identifier: {}", c.graph_key_identifier());
     println!("  x5t:                  {}", c.x5t());
     println!("  x5t#S256:             {}", c.x5t_s256());
+    for name in c.dns_names() {
+        println!("  SAN DNS:              {name}");
+    }
+    for uri in c.san_uris() {
+        println!("  SAN URI:              {uri}");
+    }
+    let device = c.intune_device_identity();
+    if let Some(guid) = &device.guid {
+        println!("  Intune device GUID:   {guid}");
+    }
+    if let Some(sid) = &device.sid {
+        println!("  SID (strong mapping): {sid}");
+    }
 }
 
 /// Prints every certificate found in each file: subject, validity, SHA-1 "Thumbprint",

@@ -17,7 +17,22 @@ import tempfile
 KEYS = {
     "file", "subject", "common_name", "issuer", "serial", "not_before", "not_after",
     "is_ca", "sha1", "sha256", "graph_key_identifier", "x5t", "x5t_s256",
+    "dns_names", "san_uris", "intune_device",
 }
+
+
+def openssl_san(path):
+    """(DNS names, URIs) of the first certificate's subjectAltName, as openssl prints
+    them (entries separated by ", "; a URI may hold a comma but not ", ")."""
+    out = subprocess.run(
+        ["openssl", "x509", "-in", path, "-noout", "-ext", "subjectAltName"],
+        capture_output=True, text=True,
+    ).stdout
+    lines = out.strip().splitlines()[1:]
+    entries = [e.strip() for line in lines for e in line.split(", ")]
+    dns = [e[4:] for e in entries if e.startswith("DNS:")]
+    uris = [e[4:] for e in entries if e.startswith("URI:")]
+    return dns, uris
 
 
 def openssl(path, *args):
@@ -33,6 +48,8 @@ def main():
     files = sorted(glob.glob("/etc/ssl/certs/*.pem"))
     if not files:
         sys.exit("no /etc/ssl/certs/*.pem: install ca-certificates")
+    # Device certificates as Intune issues them: SAN URIs with the device GUID and SID.
+    files += sorted(glob.glob("intune-integration/tests/data/device-*.pem"))
     run = subprocess.run([binary, "--json", *files], capture_output=True, text=True)
     if run.returncode != 0:
         sys.exit(f"cert_inspect failed ({run.returncode}): {run.stderr}")
@@ -61,6 +78,10 @@ def main():
             if (mine or "0") != value:
                 print(f"{path}: {key} {first[key]} != openssl {value}")
                 errors += 1
+        dns, uris = openssl_san(path)
+        if (first["dns_names"], first["san_uris"]) != (dns, uris):
+            print(f"{path}: SAN {first['dns_names']} {first['san_uris']} != openssl {dns} {uris}")
+            errors += 1
 
     with tempfile.TemporaryDirectory() as tmp:
         bad = os.path.join(tmp, "bad.pem")
@@ -74,6 +95,9 @@ def main():
 
     if errors:
         sys.exit(f"{errors} difference(s) from openssl")
+    device = by_file.get("intune-integration/tests/data/device-endpoint-manager.pem", [{}])[0]
+    if device.get("intune_device", {}).get("guid") != "6f9c2c3a-1b2d-4e5f-8a9b-0c1d2e3f4a5b":
+        sys.exit(f"the device GUID was not read from the SAN URI: {device}")
     print(f"cert_inspect agrees with openssl on {len(files)} files ({len(items)} certificates)")
 
 

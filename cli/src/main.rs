@@ -27,7 +27,7 @@ use intune_integration::fleet::{self, Inventory, Pair, PairOutcome, Target};
 use intune_integration::keys::AdminKey;
 use intune_integration::outcome::Outcome;
 use intune_integration::rotate::RenewedCertificate;
-use intune_integration::{Error, ErrorKind};
+use intune_integration::{CertificateError, Error, ErrorKind};
 use intune_integration::{Integration, context::Options};
 use ise_intune_simulator::{SimInfo, Simulator};
 use ise_intune_testkit::Configurator;
@@ -111,8 +111,12 @@ enum Command {
     /// One device as ISE sees it, by MAC address or Intune GUID.
     Device {
         /// A MAC address (any notation) or a device GUID.
-        #[arg(value_parser = device_id)]
-        id: String,
+        #[arg(value_parser = device_id, required_unless_present = "cert", conflicts_with = "cert")]
+        id: Option<String>,
+        /// A device certificate Intune issued (PEM or DER): the device its SAN URI names
+        /// (`ID:Microsoft Endpoint Manager:GUID:…` or `ID:Intune:GUID:…`).
+        #[arg(long, value_name = "FILE")]
+        cert: Option<PathBuf>,
         /// The ISE node whose key to use (default: the first policy service node).
         #[arg(long)]
         node: Option<String>,
@@ -574,14 +578,34 @@ async fn trust_sync(
 async fn device(
     cli: &Cli,
     ctx: &Context,
-    id: &str,
+    id: Option<&str>,
+    cert: Option<&Path>,
     node: Option<&str>,
 ) -> Result<u8, Box<dyn std::error::Error>> {
+    // The certificate is read (and its device identity checked) before anything is sent.
+    let cert = match cert {
+        Some(path) => {
+            let bytes = intune_integration::files::read_bounded(path)?;
+            let leaf = Certificate::parse_any(&bytes)
+                .map_err(Error::from)?
+                .into_iter()
+                .next()
+                .ok_or(Error::Certificate(CertificateError::NoCertificate))?;
+            leaf.intune_device_identity()
+                .guid
+                .ok_or_else(|| Error::NoDeviceIdentity {
+                    subject: leaf.subject(),
+                })?;
+            Some(leaf)
+        }
+        None => None,
+    };
     let intune = compliance::client(&ctx.onboarding, node).await?;
-    let found = if id.len() == 36 && id.split('-').count() == 5 {
-        intune.device_by_guid(id).await?
-    } else {
-        intune.device_by_mac(id).await?
+    let id = id.unwrap_or_default();
+    let found = match &cert {
+        Some(c) => intune.device_by_certificate(c).await?,
+        None if id.len() == 36 && id.split('-').count() == 5 => intune.device_by_guid(id).await?,
+        None => intune.device_by_mac(id).await?,
     };
     match found {
         Some(d) => {
@@ -602,7 +626,10 @@ async fn device(
             if cli.json {
                 print_json(&serde_json::json!({"device": null}))?;
             } else {
-                println!("Intune does not know `{id}`");
+                match &cert {
+                    Some(c) => println!("Intune does not know the device `{}` names", c.subject()),
+                    None => println!("Intune does not know `{id}`"),
+                }
             }
             Ok(1)
         }
@@ -812,7 +839,9 @@ async fn run(cli: Cli) -> Result<u8, Box<dyn std::error::Error>> {
         Command::Doctor => doctor(&cli, &ctx).await,
         Command::Rotate { renewed, dry_run } => rotate(&cli, &ctx, renewed, *dry_run).await,
         Command::TrustSync { dry_run } => trust_sync(&cli, &ctx, *dry_run).await,
-        Command::Device { id, node } => device(&cli, &ctx, id, node.as_deref()).await,
+        Command::Device { id, cert, node } => {
+            device(&cli, &ctx, id.as_deref(), cert.as_deref(), node.as_deref()).await
+        }
         Command::Noncompliant { node } => noncompliant(&cli, &ctx, node.as_deref()).await,
         Command::Fleet { .. }
         | Command::Sim { .. }

@@ -708,6 +708,40 @@ async fn every_subcommand_under_json_prints_one_object_in_success_and_failure() 
         .as_str()
         .expect("guid")
         .to_owned();
+    // A device certificate as Intune issues it, naming the device in its SAN URI; and
+    // one that names no device.
+    let device_cert = temp("every-device.pem");
+    let conf = temp("every-device.cnf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[req]\ndistinguished_name = dn\nx509_extensions = ext\nprompt = no\n[dn]\n\
+             CN = LAPTOP-1\n[ext]\nsubjectAltName = @alt\n[alt]\n\
+             URI.1 = ID:Microsoft Endpoint Manager:GUID:{{{}}}\n\
+             URI.2 = tag:microsoft.com,2022-09-14:sid:S-1-5-21-1-2-3-500\n",
+            guid.to_ascii_uppercase()
+        ),
+    )
+    .expect("openssl config");
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+        ])
+        .arg("-keyout")
+        .arg(temp("every-device-key.pem"))
+        .arg("-out")
+        .arg(&device_cert)
+        .arg("-config")
+        .arg(&conf)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let device_cert = device_cert.display().to_string();
+    let no_device = info_root_pem(&sim_json);
     let on = |target: &str, list: &[&str]| {
         let mut a = args(list);
         a.extend([
@@ -734,6 +768,7 @@ async fn every_subcommand_under_json_prints_one_object_in_success_and_failure() 
         (on(&info_arg, &["trust-sync"]), 0, None),
         (on(&info_arg, &["device", &guid]), 0, None),
         (on(&info_arg, &["noncompliant"]), 0, None),
+        (on(&info_arg, &["device", "--cert", &device_cert]), 0, None),
         (bare(&["fleet", "doctor", &inv]), 0, None),
         (bare(&["fleet", "plan", &inv]), 0, None),
         (bare(&["init", "--output", &template]), 0, None),
@@ -744,6 +779,12 @@ async fn every_subcommand_under_json_prints_one_object_in_success_and_failure() 
         (on(&wrong, &["trust-sync"]), 1, Some("permission")),
         (on(&wrong, &["device", &guid]), 1, Some("permission")),
         (on(&wrong, &["noncompliant"]), 1, Some("permission")),
+        // A certificate that names no device.
+        (
+            on(&info_arg, &["device", "--cert", &no_device]),
+            1,
+            Some("certificate"),
+        ),
         // Not onboarded yet: the maintenance commands say so.
         (on(&fresh, &["rotate"]), 1, Some("not_onboarded")),
         (
@@ -803,9 +844,17 @@ async fn every_subcommand_under_json_prints_one_object_in_success_and_failure() 
             Some("configuration"),
         ),
         (bare(&["frobnicate"]), 2, Some("configuration")),
+        (
+            on(&info_arg, &["device", &guid, "--cert", &device_cert]),
+            2,
+            Some("configuration"),
+        ),
     ];
     for (argv, expected, kind) in cases {
         let (code, out, err) = run(argv.clone()).await;
+        if argv.contains(&device_cert) && expected == 0 {
+            assert_eq!(json(&out)["device"]["guid"], guid, "{out}");
+        }
         // Exactly one object: serde refuses anything after the first value.
         let v = json(&out);
         assert!(v.is_object(), "{argv:?}: {out}");
@@ -822,9 +871,26 @@ async fn every_subcommand_under_json_prints_one_object_in_success_and_failure() 
         assert!(!out.contains("wrong-password-4711"), "{argv:?}: {out}");
     }
     drop(sim);
-    for f in [info_arg, fresh, wrong, refused, inv, bad_inv, template] {
+    for f in [
+        info_arg,
+        fresh,
+        wrong,
+        refused,
+        inv,
+        bad_inv,
+        template,
+        device_cert,
+    ] {
         let _ = std::fs::remove_file(f);
     }
+}
+
+/// The simulator's public root (a certificate that names no device), as a file.
+fn info_root_pem(info: &Value) -> String {
+    info["ca_pem_path"]
+        .as_str()
+        .expect("ca_pem_path")
+        .to_owned()
 }
 
 /// `ise-intune sim` and `ise-intune-sim` are one launcher: the same options.

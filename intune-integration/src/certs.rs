@@ -572,6 +572,48 @@ impl Certificate {
         }
     }
 
+    /// The URIs of its subjectAltName, in order (as text; a URI that is not valid
+    /// IA5 text is skipped).
+    pub fn san_uris(&self) -> Vec<String> {
+        use x509_cert::ext::pkix::SubjectAltName;
+        use x509_cert::ext::pkix::name::GeneralName;
+        match self.tbs().get_extension::<SubjectAltName>() {
+            Ok(Some((_, san))) => san
+                .0
+                .iter()
+                .filter_map(|n| match n {
+                    GeneralName::UniformResourceIdentifier(u) => Some(u.as_str().to_owned()),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// What a device certificate Intune issued says about the device, from its SAN
+    /// URIs: the Intune device GUID (`ID:Microsoft Endpoint Manager:GUID:<guid>`, or the
+    /// older `ID:Intune:GUID:<guid>`; Cisco's Intune integration guide, "Configure the
+    /// subject alternative name"), by which ISE matches devices behind random MACs or
+    /// docks, and the security identifier Intune adds for Windows strong mapping
+    /// (`tag:microsoft.com,2022-09-14:sid:<SID>`; Cisco Field Notice FN74227).
+    pub fn intune_device_identity(&self) -> DeviceIdentity {
+        let mut identity = DeviceIdentity::default();
+        for uri in self.san_uris() {
+            let guid = ["ID:Microsoft Endpoint Manager:GUID:", "ID:Intune:GUID:"]
+                .iter()
+                .find_map(|prefix| strip_prefix_ignore_case(&uri, prefix));
+            if let Some(g) = guid {
+                let g = g.trim_matches(|c| c == '{' || c == '}');
+                if identity.guid.is_none() && is_guid(g) {
+                    identity.guid = Some(g.to_ascii_lowercase());
+                }
+            } else if let Some(sid) = strip_prefix_ignore_case(&uri, SID_URI_PREFIX) {
+                identity.sid.get_or_insert_with(|| sid.to_owned());
+            }
+        }
+        identity
+    }
+
     /// Whether the certificate names `fqdn` (a DNS name of its subjectAltName, or its
     /// common name when it has none), a `*.` wildcard covering one label.
     pub fn names_host(&self, fqdn: &str) -> bool {
@@ -738,4 +780,33 @@ pub fn order_chains(certs: &[Certificate]) -> Vec<Vec<Certificate>> {
             chain
         })
         .collect()
+}
+
+/// The SAN URI prefix of the security identifier Intune adds for strong mapping.
+pub const SID_URI_PREFIX: &str = "tag:microsoft.com,2022-09-14:sid:";
+
+/// A device's identity in a certificate Intune issued ([`Certificate::intune_device_identity`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct DeviceIdentity {
+    /// The Intune device GUID, lowercase, without braces.
+    pub guid: Option<String>,
+    /// The security identifier for Windows strong mapping (`S-1-5-…`).
+    pub sid: Option<String>,
+}
+
+fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = text.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &text[prefix.len()..])
+}
+
+/// `8-4-4-4-12` hex digits.
+fn is_guid(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
 }

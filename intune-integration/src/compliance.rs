@@ -175,6 +175,23 @@ impl ComplianceClient {
         Ok(page.devices.into_iter().next())
     }
 
+    /// The device a device certificate Intune issued names: its Intune device GUID from
+    /// the SAN URI ([`crate::certs::Certificate::intune_device_identity`]), queried as
+    /// ISE does for devices behind random MACs or docks. A certificate without one is
+    /// [`Error::NoDeviceIdentity`].
+    pub async fn device_by_certificate(
+        &self,
+        cert: &crate::certs::Certificate,
+    ) -> Result<Option<Device>, Error> {
+        let guid = cert
+            .intune_device_identity()
+            .guid
+            .ok_or_else(|| Error::NoDeviceIdentity {
+                subject: cert.subject(),
+            })?;
+        self.device_by_guid(&guid).await
+    }
+
     /// Every non-compliant device, following the pages as ISE's poll does.
     ///
     /// Bounded: at most [`MAX_PAGES`] pages and [`MAX_LISTING_BYTES`] bytes in all;

@@ -158,6 +158,17 @@ pub enum Error {
         what: String,
     },
 
+    /// A device certificate names no Intune device.
+    #[error(
+        "the certificate `{subject}` names no Intune device: its SAN has no URI \
+         `ID:Microsoft Endpoint Manager:GUID:<guid>` (or `ID:Intune:GUID:<guid>`); add it to \
+         the Intune certificate profile's subject alternative name"
+    )]
+    NoDeviceIdentity {
+        /// The certificate's subject.
+        subject: String,
+    },
+
     /// A node named on the command line or in code is not one of ISE's.
     #[error("ISE has no node `{node}` (its nodes: {known})")]
     UnknownNode {
@@ -579,7 +590,8 @@ impl Error {
             | Self::ThumbprintMismatch { .. }
             | Self::KeyNameMismatch { .. }
             | Self::NonRsaAdminCertificate { .. }
-            | Self::AdminKey { .. } => K::Certificate,
+            | Self::AdminKey { .. }
+            | Self::NoDeviceIdentity { .. } => K::Certificate,
         }
     }
 }

@@ -378,3 +378,39 @@ fn fast_paths_agree_with_the_crates_they_shortcut() {
         assert_eq!(cert.issuer(), parsed.tbs_certificate().issuer().to_string());
     }
 }
+
+/// Device certificates Intune issues carry the device GUID in a SAN URI (both forms)
+/// and, for Windows strong mapping, a security identifier.
+#[test]
+fn intune_device_identity_from_san_uris() {
+    let current =
+        Certificate::from_pem(include_str!("data/device-endpoint-manager.pem")).expect("fixture");
+    assert_eq!(
+        current.san_uris(),
+        vec![
+            "ID:Microsoft Endpoint Manager:GUID:{6F9C2C3A-1B2D-4E5F-8A9B-0C1D2E3F4A5B}".to_owned(),
+            "tag:microsoft.com,2022-09-14:sid:S-1-5-21-1004336348-1177238915-682003330-512"
+                .to_owned(),
+        ]
+    );
+    let id = current.intune_device_identity();
+    assert_eq!(
+        id.guid.as_deref(),
+        Some("6f9c2c3a-1b2d-4e5f-8a9b-0c1d2e3f4a5b")
+    );
+    assert_eq!(
+        id.sid.as_deref(),
+        Some("S-1-5-21-1004336348-1177238915-682003330-512")
+    );
+    let legacy =
+        Certificate::from_pem(include_str!("data/device-intune-legacy.pem")).expect("fixture");
+    let id = legacy.intune_device_identity();
+    assert_eq!(
+        id.guid.as_deref(),
+        Some("0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0")
+    );
+    assert_eq!(id.sid, None);
+    // A certificate without them: nothing.
+    let root = Certificate::from_pem(include_str!("data/root.pem")).expect("fixture");
+    assert_eq!(root.intune_device_identity(), Default::default());
+}
