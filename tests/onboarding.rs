@@ -1124,3 +1124,81 @@ async fn ecdsa_admin_certificates_are_refused_before_any_write() {
         "nothing written to Graph"
     );
 }
+
+/// Entra's app-management policies can cap key lifetimes below ISE's long-lived
+/// certificates. With `Policy.Read.All` the library reads them and stops before any
+/// key is written, naming the policy and the limit; without it, Graph's own refusal is
+/// reported as the same error. Either way the application holds no key afterwards.
+#[tokio::test]
+async fn a_key_lifetime_policy_stops_the_upload_before_any_write() {
+    use ise_intune_simulator::DEFAULT_AUTOMATION_ROLES;
+    for may_read_policies in [true, false] {
+        let mut roles: Vec<&str> = DEFAULT_AUTOMATION_ROLES.to_vec();
+        if may_read_policies {
+            roles.push("Policy.Read.All");
+        }
+        let sim = Simulator::builder()
+            .replication_lag(Duration::from_millis(100))
+            .automation_roles(roles)
+            .start()
+            .await
+            .expect("simulator");
+        sim.set_key_lifetime_policy(90, None);
+        let failure = match onboard::apply(&gui_pipeline(&sim)).await {
+            Err(Error::Apply(failure)) => failure,
+            other => panic!("expected the upload to be refused, got {other:?}"),
+        };
+        let refused = failure
+            .errors
+            .iter()
+            .find(|(step, _)| *step == StepName::UploadCertificate)
+            .map(|(_, e)| e)
+            .unwrap_or_else(|| panic!("upload_certificate failed: {failure}"));
+        match refused {
+            Error::KeyRefusedByPolicy {
+                policy,
+                max_lifetime,
+                lifetime_days,
+                ..
+            } => {
+                assert!(*lifetime_days > 90, "{refused}");
+                if may_read_policies {
+                    assert!(policy.contains("the tenant's default"), "{policy}");
+                    assert_eq!(max_lifetime, "P90D");
+                } else {
+                    assert!(policy.contains("Credential lifetime exceeds"), "{policy}");
+                }
+            }
+            other => panic!("expected KeyRefusedByPolicy, got {other:?}"),
+        }
+        assert_eq!(
+            refused.kind(),
+            ise_intune::integration::ErrorKind::Certificate
+        );
+        assert!(
+            refused.to_string().contains("nothing was written"),
+            "{refused}"
+        );
+        let apps = sim.snapshot()["applications"].clone();
+        let ours = apps
+            .as_array()
+            .expect("applications")
+            .iter()
+            .find(|a| a["displayName"] == APP)
+            .expect("the application was registered");
+        assert_eq!(
+            ours["keyCredentials"].as_array().map(Vec::len),
+            Some(0),
+            "no key was written: {ours}"
+        );
+        // Doctor names the policy when it may read it.
+        let d = ise_intune::integration::doctor::diagnose(&gui_pipeline(&sim))
+            .await
+            .expect("doctor");
+        let named = d.with_id("app.key_policy").next();
+        assert_eq!(named.is_some(), may_read_policies, "{:#?}", d.findings);
+        if let Some(f) = named {
+            assert!(f.summary.contains("P90D"), "{f:#?}");
+        }
+    }
+}

@@ -69,9 +69,10 @@ pub use ise_intune_http::{
     BodyKind, BodyLimits, DecodeError, RequestCounts, TransportError, TransportErrorKind,
 };
 pub use model::{
-    AppRole, AppRoleAssignment, Application, ApplicationUpdate, CertificateKey, Change,
-    KeyCredential, KeySelector, NewApplication, Organization, RequiredResourceAccess,
-    ResourceAccess, ServiceEndpoint, ServicePrincipal, VerifiedDomain,
+    AppManagementPolicy, AppRestrictions, AppRole, AppRoleAssignment, Application,
+    ApplicationUpdate, CertificateKey, Change, KeyCredential, KeyCredentialRestriction,
+    KeySelector, NewApplication, Organization, RequiredResourceAccess, ResourceAccess,
+    ServiceEndpoint, ServicePrincipal, TenantAppManagementPolicy, VerifiedDomain,
 };
 pub use resources::{
     ApplicationHandle, Applications, ListOptions, MAX_ITEMS, MAX_PAGES, Pager,

@@ -358,3 +358,57 @@ pub(crate) struct PageBody<T> {
     #[serde(rename = "@odata.nextLink", default)]
     pub(crate) next_link: Option<String>,
 }
+
+/// Restrictions of an app-management policy on key credentials (and passwords, which
+/// the integration does not use), as Graph v1.0 names them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+#[non_exhaustive]
+pub struct AppRestrictions {
+    /// Restrictions on certificates (`keyCredentials`).
+    pub key_credentials: Vec<KeyCredentialRestriction>,
+}
+
+/// One restriction on key credentials: `asymmetricKeyLifetime` (with `maxLifetime`, an
+/// ISO 8601 duration), `trustedCertificateAuthority`, ….
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+#[non_exhaustive]
+pub struct KeyCredentialRestriction {
+    /// The kind of restriction.
+    pub restriction_type: String,
+    /// The longest lifetime allowed (ISO 8601 duration, e.g. `P90D`).
+    pub max_lifetime: Option<String>,
+    /// Applications created after this date are restricted (older ones are not).
+    pub restrict_for_apps_created_after_date_time: Option<String>,
+}
+
+/// The tenant's default app-management policy (`/policies/defaultAppManagementPolicy`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+#[non_exhaustive]
+pub struct TenantAppManagementPolicy {
+    /// Policy id.
+    pub id: String,
+    /// Whether it is enforced.
+    pub is_enabled: bool,
+    /// Restrictions on applications.
+    pub application_restrictions: Option<AppRestrictions>,
+}
+
+/// An app-management policy assigned to an application
+/// (`/applications/{id}/appManagementPolicies`); it takes precedence over the tenant's
+/// default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+#[non_exhaustive]
+pub struct AppManagementPolicy {
+    /// Policy id.
+    pub id: String,
+    /// Display name.
+    pub display_name: Option<String>,
+    /// Whether it is enforced.
+    pub is_enabled: bool,
+    /// Its restrictions.
+    pub restrictions: Option<AppRestrictions>,
+}

@@ -12,8 +12,8 @@
 
 use graph_client::well_known::{INTUNE_API_APP_ID, MICROSOFT_GRAPH_APP_ID};
 use graph_client::{
-    AppRoleAssignment, Application, CertificateKey, KeyCredential, RequiredResourceAccess,
-    ResourceAccess, merge_access, merge_keys,
+    AppManagementPolicy, AppRoleAssignment, Application, CertificateKey, KeyCredential,
+    RequiredResourceAccess, ResourceAccess, TenantAppManagementPolicy, merge_access, merge_keys,
 };
 use ise_client::{TrustedCertificate, TrustedCertificateImport, TrustedCertificateUpdate};
 use serde::Serialize;
@@ -427,6 +427,128 @@ pub fn anchors_outcome(actions: &[(&TrustAnchor, AnchorAction)]) -> Outcome {
     })
 }
 
+/// Why the tenant's app-management policy would refuse one of ISE's certificates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct KeyPolicyRefusal {
+    /// The policy (its id, and display name when it has one).
+    pub policy: String,
+    /// The restriction's longest lifetime (ISO 8601, e.g. `P90D`).
+    pub max_lifetime: String,
+    /// The certificate refused (`CN=…`, SHA-1).
+    pub certificate: String,
+    /// Its lifetime in days.
+    pub lifetime_days: i64,
+}
+
+/// Step 3's check before writing: whether an app-management policy restricts key
+/// lifetimes below one of `certs`' validity. The application's own enabled policy takes
+/// precedence over the tenant's default (Microsoft Learn, "Microsoft Entra application
+/// management policies"); a restriction with `restrictForAppsCreatedAfterDateTime`
+/// applies only to applications created after it (and to one whose creation date is
+/// unknown).
+pub fn key_policy_refusal(
+    tenant: Option<&TenantAppManagementPolicy>,
+    assigned: &[AppManagementPolicy],
+    app_created: Option<&str>,
+    certs: &[&Certificate],
+) -> Option<KeyPolicyRefusal> {
+    let (policy, restrictions) = match assigned.iter().find(|p| p.is_enabled) {
+        Some(p) => {
+            let name = match &p.display_name {
+                Some(n) => format!("{} ({n})", p.id),
+                None => p.id.clone(),
+            };
+            (name, p.restrictions.as_ref()?)
+        }
+        None => {
+            let t = tenant.filter(|t| t.is_enabled)?;
+            (
+                format!("{} (the tenant's default)", t.id),
+                t.application_restrictions.as_ref()?,
+            )
+        }
+    };
+    let rfc3339 = |s: &str| {
+        time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+    };
+    let created = app_created.and_then(rfc3339);
+    for r in &restrictions.key_credentials {
+        if !r
+            .restriction_type
+            .eq_ignore_ascii_case("asymmetricKeyLifetime")
+        {
+            continue;
+        }
+        let applies = match (
+            r.restrict_for_apps_created_after_date_time
+                .as_deref()
+                .and_then(rfc3339),
+            created,
+        ) {
+            (Some(after), Some(created)) => created > after,
+            _ => true,
+        };
+        let Some(max) = r.max_lifetime.as_deref().and_then(iso8601_duration) else {
+            continue;
+        };
+        if !applies {
+            continue;
+        }
+        for cert in certs {
+            let lifetime = cert.not_after() - cert.not_before();
+            if lifetime > max {
+                return Some(KeyPolicyRefusal {
+                    policy,
+                    max_lifetime: r.max_lifetime.clone().unwrap_or_default(),
+                    certificate: format!("{} (SHA-1 {})", key_display_name(cert), cert.sha1()),
+                    lifetime_days: lifetime.whole_days(),
+                });
+            }
+        }
+    }
+    None
+}
+
+/// An ISO 8601 duration (`P[nY][nM][nW][nD][T[nH][nM][nS]]`) with a year counted as 365
+/// days and a month as 30 (Graph's policies use days in practice, e.g. `P90D`).
+pub fn iso8601_duration(text: &str) -> Option<time::Duration> {
+    let rest = text.trim().strip_prefix(['P', 'p'])?;
+    let (date, clock) = match rest.split_once(['T', 't']) {
+        Some((d, c)) => (d, Some(c)),
+        None => (rest, None),
+    };
+    let mut seconds: i64 = 0;
+    let mut add = |part: &str, units: &[(char, i64)]| -> Option<()> {
+        let mut number = String::new();
+        for c in part.chars() {
+            if c.is_ascii_digit() {
+                number.push(c);
+                continue;
+            }
+            let (_, unit) = units.iter().find(|(u, _)| u.eq_ignore_ascii_case(&c))?;
+            let n: i64 = number.parse().ok()?;
+            seconds = seconds.checked_add(n.checked_mul(*unit)?)?;
+            number.clear();
+        }
+        number.is_empty().then_some(())
+    };
+    const DAY: i64 = 86_400;
+    add(
+        date,
+        &[
+            ('Y', 365 * DAY),
+            ('M', 30 * DAY),
+            ('W', 7 * DAY),
+            ('D', DAY),
+        ],
+    )?;
+    if let Some(c) = clock {
+        add(c, &[('H', 3_600), ('M', 60), ('S', 1)])?;
+    }
+    Some(time::Duration::seconds(seconds))
+}
+
 /// The External MDM settings step 6 writes (and doctor compares with): the release's
 /// token audience and URLs, the application's client id, the tenant's token endpoint,
 /// the Graph origin, and the nodes' certificate thumbprints.
@@ -695,5 +817,78 @@ mod tests {
         assert_eq!(current.client_id, "client");
         let early = settings("3.2.0.542", "2");
         assert!(matches!(early, Err(Error::UnsupportedIseVersion { .. })));
+    }
+
+    #[test]
+    fn iso8601_durations_as_graph_writes_them() {
+        let days = |s: &str| iso8601_duration(s).map(|d| d.whole_days());
+        assert_eq!(days("P90D"), Some(90));
+        assert_eq!(days("P1Y"), Some(365));
+        assert_eq!(days("P2W"), Some(14));
+        assert_eq!(days("P1M15D"), Some(45));
+        assert_eq!(
+            iso8601_duration("P4DT12H30M5S").map(|d| d.whole_seconds()),
+            Some(4 * 86_400 + 12 * 3_600 + 30 * 60 + 5)
+        );
+        for bad in ["90D", "P", "P1X", "P9D9", "P99999999999999999999D"] {
+            assert!(
+                iso8601_duration(bad).is_none_or(|d| bad == "P" && d.is_zero()),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_key_lifetime_policy_refuses_a_longer_certificate() {
+        let leaf = cert(LEAF);
+        let lifetime = (leaf.not_after() - leaf.not_before()).whole_days();
+        let restrictions = |days: i64, after: Option<&str>| {
+            serde_json::from_value::<graph_client::AppRestrictions>(json!({
+                "keyCredentials": [{"restrictionType": "asymmetricKeyLifetime",
+                    "maxLifetime": format!("P{days}D"),
+                    "restrictForAppsCreatedAfterDateTime": after}]
+            }))
+            .expect("restrictions")
+        };
+        let tenant = |days: i64, enabled: bool| {
+            let mut t: TenantAppManagementPolicy =
+                serde_json::from_value(json!({"id": "tenant-default", "isEnabled": enabled}))
+                    .expect("policy");
+            t.application_restrictions = Some(restrictions(days, None));
+            t
+        };
+        let short = tenant(lifetime - 1, true);
+        let refusal = key_policy_refusal(Some(&short), &[], None, &[&leaf]).expect("refused");
+        assert_eq!(refusal.lifetime_days, lifetime);
+        assert_eq!(refusal.max_lifetime, format!("P{}D", lifetime - 1));
+        assert!(refusal.policy.contains("tenant-default"));
+        // Long enough, or not enforced: nothing.
+        assert_eq!(
+            key_policy_refusal(Some(&tenant(lifetime + 1, true)), &[], None, &[&leaf]),
+            None
+        );
+        assert_eq!(
+            key_policy_refusal(Some(&tenant(lifetime - 1, false)), &[], None, &[&leaf]),
+            None
+        );
+        // The application's own policy takes precedence over the tenant's.
+        let mut own: AppManagementPolicy =
+            serde_json::from_value(json!({"id": "exempt", "isEnabled": true})).expect("policy");
+        own.restrictions = Some(restrictions(lifetime + 1, None));
+        assert_eq!(
+            key_policy_refusal(Some(&short), &[own], None, &[&leaf]),
+            None
+        );
+        // A restriction for applications created after a date spares older ones.
+        let mut dated = tenant(lifetime - 1, true);
+        dated.application_restrictions =
+            Some(restrictions(lifetime - 1, Some("2025-01-01T00:00:00Z")));
+        assert_eq!(
+            key_policy_refusal(Some(&dated), &[], Some("2024-06-01T00:00:00Z"), &[&leaf]),
+            None
+        );
+        assert!(
+            key_policy_refusal(Some(&dated), &[], Some("2025-06-01T00:00:00Z"), &[&leaf]).is_some()
+        );
     }
 }

@@ -42,6 +42,8 @@ pub const DOCTOR_PROPAGATION_WAIT: Duration = Duration::from_secs(10);
 pub mod ids {
     /// The ISE release and the audience it uses (info).
     pub const ISE_RELEASE: &str = "ise.release";
+    /// An app-management policy would refuse a node's certificate as a key.
+    pub const APP_KEY_POLICY: &str = "app.key_policy";
     /// The release cannot use Graph or the compliance API.
     pub const ISE_RELEASE_UNSUPPORTED: &str = "ise.release_unsupported";
     /// The release is affected by Field Notice FN74227: certificates with security
@@ -539,6 +541,32 @@ async fn app_side(
     )?;
     let targets = steps::permission_targets(&ctx.graph).await?;
     key_findings(d, &keys, admins, now);
+    let certs = crate::keys::distinct_certificates(admins);
+    if let Some(refusal) = steps::key_policy_check(
+        &ctx.graph,
+        &app.id,
+        app.created_date_time.as_deref(),
+        &certs,
+    )
+    .await?
+    {
+        d.push(
+            ids::APP_KEY_POLICY,
+            Severity::Warning,
+            None,
+            format!(
+                "Entra's app-management policy refuses ISE's certificate as a key: at most {}",
+                refusal.max_lifetime
+            ),
+            format!(
+                "policy {}; {} is valid for {} days",
+                refusal.policy, refusal.certificate, refusal.lifetime_days
+            ),
+            "give the nodes Admin certificates within the limit (ISE: Administration > \
+             System > Certificates), or have an administrator assign the application an \
+             app-management policy without this restriction",
+        );
+    }
     if decide::access_outcome(&access, &targets) != Outcome::Unchanged {
         d.push(
             ids::APP_PERMISSION_MISSING,

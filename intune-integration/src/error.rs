@@ -158,6 +158,27 @@ pub enum Error {
         what: String,
     },
 
+    /// An Entra app-management policy restricts key lifetimes below ISE's certificate's
+    /// validity: Entra would refuse the upload. Nothing was written.
+    #[error(
+        "Entra's app-management policy {policy} allows certificates valid for at most \
+         {max_lifetime}, and ISE's certificate {certificate} is valid for {lifetime_days} days: \
+         Entra would refuse it, so nothing was written. Give the nodes an Admin certificate \
+         within the limit (ISE: Administration > System > Certificates), or have an \
+         administrator exempt the application (assign it an app-management policy without \
+         this restriction)"
+    )]
+    KeyRefusedByPolicy {
+        /// The policy.
+        policy: String,
+        /// Its longest lifetime (ISO 8601).
+        max_lifetime: String,
+        /// The certificate refused.
+        certificate: String,
+        /// Its lifetime in days.
+        lifetime_days: i64,
+    },
+
     /// A device certificate names no Intune device.
     #[error(
         "the certificate `{subject}` names no Intune device: its SAN has no URI \
@@ -591,6 +612,7 @@ impl Error {
             | Self::KeyNameMismatch { .. }
             | Self::NonRsaAdminCertificate { .. }
             | Self::AdminKey { .. }
+            | Self::KeyRefusedByPolicy { .. }
             | Self::NoDeviceIdentity { .. } => K::Certificate,
         }
     }

@@ -31,8 +31,9 @@ use crate::Error;
 use crate::anchors::{TrustAnchor, TrustAnchorSet};
 use crate::certs::{Certificate, Sha256Fingerprint};
 use crate::decide::{
-    AnchorAction, AppIdentity, AppObservation, GrantedPermissions, PermissionTargets, Registration,
-    anchor_actions, anchor_import_request, certificate_key, check_registered, decide_registration,
+    AnchorAction, AppIdentity, AppObservation, GrantedPermissions, KeyPolicyRefusal,
+    PermissionTargets, Registration, anchor_actions, anchor_import_request, certificate_key,
+    check_registered, decide_registration, key_display_name, key_policy_refusal, keys_outcome,
     missing_grants,
 };
 use crate::keys::{AdminKeyMaterial, KeyExport};
@@ -57,6 +58,10 @@ pub struct RegisteredApp {
     /// never assume it themselves.
     #[serde(skip)]
     pub created_now: bool,
+    /// When the application was created (Graph's `createdDateTime`), when known: an
+    /// app-management restriction may apply only to applications created after a date.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_date_time: Option<String>,
 }
 
 /// Reads what step 1 decides from: by uniqueName first; then the configured client
@@ -142,6 +147,7 @@ pub async fn register_app(
             service_principal_id: sp.into_inner().id,
             display_name: app.display_name,
             created_now,
+            created_date_time: app.created_date_time,
         },
     ))
 }
@@ -219,6 +225,7 @@ pub async fn find_app(graph: &GraphClient, identity: &AppIdentity) -> Result<Reg
         service_principal_id: sp.id,
         display_name: app.display_name,
         created_now: false,
+        created_date_time: app.created_date_time,
     })
 }
 
@@ -247,10 +254,53 @@ pub async fn upload_certificates(
 ) -> Result<Step<Vec<String>>, Error> {
     let handle = graph.application(app.object_id.clone());
     let wanted: Vec<CertificateKey> = certs.iter().map(|c| certificate_key(c)).collect();
-    let change = match known {
-        Some(keys) => handle.add_certificates_to(keys, &wanted).await?,
-        None => handle.add_certificates(&wanted).await?,
+    let keys = match known {
+        Some(keys) => keys,
+        None => handle.key_credentials().await?,
     };
+    // Before a key is added, the tenant's app-management policies: a restriction that
+    // would refuse it stops here, with what to change, rather than at Graph's 400.
+    let adding: Vec<&Certificate> = certs
+        .iter()
+        .copied()
+        .filter(|c| keys_outcome(&keys, &[c]).is_write())
+        .collect();
+    if !adding.is_empty()
+        && let Some(refusal) = key_policy_check(
+            graph,
+            &app.object_id,
+            app.created_date_time.as_deref(),
+            &adding,
+        )
+        .await?
+    {
+        return Err(refusal_error(refusal));
+    }
+    let change = handle
+        .add_certificates_to(keys, &wanted)
+        .await
+        .map_err(|e| match &e {
+            // Graph's own refusal (the policy could not be read first).
+            graph_client::Error::Api { body, .. }
+                if body.code == "CredentialInvalidLifetimeAsPerAppPolicy" =>
+            {
+                Error::KeyRefusedByPolicy {
+                    policy: body.message.clone(),
+                    max_lifetime: "the policy's limit".into(),
+                    certificate: adding
+                        .iter()
+                        .map(|c| format!("{} (SHA-1 {})", key_display_name(c), c.sha1()))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    lifetime_days: adding
+                        .iter()
+                        .map(|c| (c.not_after() - c.not_before()).whole_days())
+                        .max()
+                        .unwrap_or(0),
+                }
+            }
+            _ => Error::Graph(e),
+        })?;
     let outcome = Outcome::from(&change);
     let keys = change.into_inner();
     let thumbprints = certs
@@ -292,6 +342,57 @@ pub async fn permission_targets(graph: &GraphClient) -> Result<PermissionTargets
             application_read_all: read_all,
         },
     })
+}
+
+/// The refusal the tenant's app-management policies (the application's own, else the
+/// tenant's default) would make of `certs`, decided by [`key_policy_refusal`].
+/// Reading them needs `Policy.Read.All`: without it (403) nothing is decided here and
+/// Graph's own refusal, if any, is reported instead.
+pub async fn key_policy_check(
+    graph: &GraphClient,
+    object_id: &str,
+    app_created: Option<&str>,
+    certs: &[&Certificate],
+) -> Result<Option<KeyPolicyRefusal>, Error> {
+    let handle = graph.application(object_id.to_owned());
+    let (tenant, assigned) = tokio::join!(
+        graph.default_app_management_policy(),
+        handle.app_management_policies(),
+    );
+    let unreadable = |e: &graph_client::Error| {
+        matches!(
+            e,
+            graph_client::Error::Api {
+                status: 403 | 404,
+                ..
+            }
+        )
+    };
+    let tenant = match tenant {
+        Ok(t) => Some(t),
+        Err(e) if unreadable(&e) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let assigned = match assigned {
+        Ok(a) => a,
+        Err(e) if unreadable(&e) => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(key_policy_refusal(
+        tenant.as_ref(),
+        &assigned,
+        app_created,
+        certs,
+    ))
+}
+
+fn refusal_error(r: KeyPolicyRefusal) -> Error {
+    Error::KeyRefusedByPolicy {
+        policy: r.policy,
+        max_lifetime: r.max_lifetime,
+        certificate: r.certificate,
+        lifetime_days: r.lifetime_days,
+    }
 }
 
 /// Step 4: requests Intune `get_device_compliance` and Graph `Application.Read.All`

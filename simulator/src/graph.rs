@@ -76,6 +76,8 @@ impl Ctx<'_> {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Need {
     Read,
+    /// `Policy.Read.All`: the tenant's policies.
+    Policies,
     WriteApps,
     Assign,
 }
@@ -108,6 +110,7 @@ fn authorize(ctx: &Ctx<'_>, need: Need) -> Result<crate::state::Token, Response>
                 || has("Directory.Read.All")
         }
         Need::WriteApps => has("Application.ReadWrite.All") || has("Application.ReadWrite.OwnedBy"),
+        Need::Policies => has("Policy.Read.All"),
         Need::Assign => has("AppRoleAssignment.ReadWrite.All"),
     };
     if ok {
@@ -350,6 +353,8 @@ async fn dispatch(
             }
         }
         ("GET", ["applications", id]) => get_app(&ctx, id, &q),
+        ("GET", ["applications", id, "appManagementPolicies"]) => app_policies(&ctx, &uri, &q, id),
+        ("GET", ["policies", "defaultAppManagementPolicy"]) => default_policy(&ctx),
         ("PATCH", ["applications", id]) => patch_app(&ctx, id, &body),
         ("DELETE", ["applications", id]) => delete_app(&ctx, id),
         ("GET", ["servicePrincipals"]) => list_sps(&ctx, &uri, &q),
@@ -383,6 +388,86 @@ async fn dispatch(
             ),
         ),
     }
+}
+
+/// An app-management policy's restrictions with one `asymmetricKeyLifetime` on keys
+/// (Graph v1.0 `appManagementConfiguration`), or none.
+fn key_restrictions(policy: Option<&crate::state::KeyLifetimePolicy>) -> Value {
+    let keys: Vec<Value> = policy
+        .map(|p| {
+            json!({"restrictionType": "asymmetricKeyLifetime",
+                "maxLifetime": format!("P{}D", p.max_days),
+                "restrictForAppsCreatedAfterDateTime": "2000-01-01T00:00:00Z",
+                "state": "enabled"})
+        })
+        .into_iter()
+        .collect();
+    json!({"passwordCredentials": [], "keyCredentials": keys})
+}
+
+/// `GET /policies/defaultAppManagementPolicy` (needs `Policy.Read.All`): the
+/// `tenantAppManagementPolicy`, enabled when a key-lifetime restriction is set.
+fn default_policy(ctx: &Ctx<'_>) -> Response {
+    if let Err(r) = authorize(ctx, Need::Policies) {
+        return r;
+    }
+    let policy = ctx.s.with_world(|w| w.default_key_policy.clone());
+    ctx.answer(
+        StatusCode::OK,
+        Some(json!({
+            "id": "00000000-0000-0000-0000-000000000000",
+            "displayName": "Default app management tenant policy",
+            "isEnabled": policy.is_some(),
+            "applicationRestrictions": key_restrictions(policy.as_ref()),
+            "servicePrincipalRestrictions": key_restrictions(None),
+        })),
+    )
+}
+
+/// `GET /applications/{id}/appManagementPolicies` (needs `Policy.Read.All`): the
+/// policies assigned to the application.
+fn app_policies(
+    ctx: &Ctx<'_>,
+    uri: &axum::http::Uri,
+    q: &HashMap<String, String>,
+    id: &str,
+) -> Response {
+    if let Err(r) = authorize(ctx, Need::Policies) {
+        return r;
+    }
+    let (exists, assigned) = ctx.s.with_world(|w| {
+        (
+            w.apps.iter().any(|a| a.id == id),
+            w.app_key_policies
+                .iter()
+                .filter(|(app, _)| app == id)
+                .map(|(_, p)| p.clone())
+                .collect::<Vec<_>>(),
+        )
+    });
+    if !exists {
+        return ctx.not_found(id);
+    }
+    let items = assigned
+        .iter()
+        .map(|p| {
+            json!({"id": p.id, "displayName": "Certificate lifetime", "isEnabled": true,
+                "restrictions": key_restrictions(Some(p))})
+        })
+        .collect();
+    page(ctx, uri, q, items)
+}
+
+/// The key-lifetime restriction that applies to application `app_id` (object id): its
+/// own assigned policy, else the tenant's default.
+fn key_policy_for(ctx: &Ctx<'_>, app_id: &str) -> Option<crate::state::KeyLifetimePolicy> {
+    ctx.s.with_world(|w| {
+        w.app_key_policies
+            .iter()
+            .find(|(a, _)| a == app_id)
+            .map(|(_, p)| p.clone())
+            .or_else(|| w.default_key_policy.clone())
+    })
 }
 
 /// The value of an alternate-key segment such as `applications(uniqueName='x')`,
@@ -653,6 +738,19 @@ fn get_app(ctx: &Ctx<'_>, id: &str, q: &HashMap<String, String>) -> Response {
     }
 }
 
+/// A key's lifetime in whole days (end − start), when both dates read.
+fn lifetime_days(k: &KeyCred) -> Option<i64> {
+    let parse = |s: &Option<String>| {
+        time::OffsetDateTime::parse(
+            s.as_deref()?,
+            &time::format_description::well_known::Rfc3339,
+        )
+        .ok()
+    };
+    let (start, end) = (parse(&k.start)?, parse(&k.end)?);
+    Some((end - start).whole_days())
+}
+
 fn parse_keys(ctx: &Ctx<'_>, existing: &[KeyCred], v: &Value) -> Result<Vec<KeyCred>, Response> {
     let bad = |m: &str| ctx.error(StatusCode::BAD_REQUEST, "Request_BadRequest", m);
     let Some(items) = v.as_array() else {
@@ -821,6 +919,29 @@ fn apply_app_patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Response {
         },
         None => None,
     };
+    // A new key living longer than the app-management policy allows is refused: 400
+    // CredentialInvalidLifetimeAsPerAppPolicy "Credential lifetime exceeds the max value
+    // allowed as per assigned policy '<id>'." (the code and text Graph answers, e.g.
+    // microsoft/PubSec-Info-Assistant#681).
+    if let (Some(keys), Some(policy)) = (&keys, key_policy_for(ctx, &existing.id)) {
+        let too_long = keys.iter().any(|k| {
+            let new = !existing
+                .key_credentials
+                .iter()
+                .any(|e| crate::pki::sha1(&e.key_der) == crate::pki::sha1(&k.key_der));
+            new && lifetime_days(k).is_none_or(|d| d > i64::from(policy.max_days))
+        });
+        if too_long {
+            return ctx.error(
+                StatusCode::BAD_REQUEST,
+                "CredentialInvalidLifetimeAsPerAppPolicy",
+                &format!(
+                    "Credential lifetime exceeds the max value allowed as per assigned policy '{}'.",
+                    policy.id
+                ),
+            );
+        }
+    }
     if let Some(rra) = body.get("requiredResourceAccess")
         && !rra.is_array()
     {

@@ -65,6 +65,7 @@ pub use state::{
     Counts, GRAPH_APP_ID, INTUNE_API_APP_ID, INTUNE_DISCOVERY_APP_ID, LoggedRequest, MdmServer,
     ROLE_APP_ROLE_ASSIGNMENT_READWRITE_ALL, ROLE_APPLICATION_READ_ALL,
     ROLE_APPLICATION_READWRITE_ALL, ROLE_APPLICATION_READWRITE_OWNEDBY, ROLE_GET_DEVICE_COMPLIANCE,
+    ROLE_POLICY_READ_ALL,
 };
 
 use state::{App, Assignment, Role, Sp, SystemCert, TrustedCert, World};
@@ -156,8 +157,9 @@ pub const DEFAULT_AUTOMATION_ROLES: [&str; 4] = [
 
 /// Every role the automating identity can be given: Microsoft Graph's application
 /// roles the library uses, and the Intune API's `get_device_compliance`.
-pub const AUTOMATION_ROLE_NAMES: [&str; 5] = [
+pub const AUTOMATION_ROLE_NAMES: [&str; 6] = [
     "Application.Read.All",
+    "Policy.Read.All",
     "Application.ReadWrite.OwnedBy",
     "Application.ReadWrite.All",
     "AppRoleAssignment.ReadWrite.All",
@@ -944,6 +946,11 @@ fn graph_roles() -> Vec<Role> {
             value: "AppRoleAssignment.ReadWrite.All",
             display_name: "Manage app permission grants and app role assignments",
         },
+        Role {
+            id: ROLE_POLICY_READ_ALL,
+            value: "Policy.Read.All",
+            display_name: "Read your organization's policies",
+        },
     ]
 }
 
@@ -1110,6 +1117,8 @@ impl World {
             staged_certs: HashMap::new(),
             private_key_exports: 0,
             workload_issuer_der: Vec::new(),
+            default_key_policy: None,
+            app_key_policies: Vec::new(),
         }
     }
 }
@@ -1294,6 +1303,25 @@ impl Simulator {
             shutdown: tx,
             _dir: TempDir(files.dir),
         })
+    }
+
+    /// Sets an app-management policy restricting certificates to `max_days` of
+    /// lifetime (`asymmetricKeyLifetime`, `maxLifetime` `P{max_days}D`): the tenant's
+    /// default with `app_object_id` `None`, else one assigned to that application (it
+    /// takes precedence over the default). Graph then refuses a new key that lives
+    /// longer, as Entra does.
+    pub fn set_key_lifetime_policy(&self, max_days: u32, app_object_id: Option<&str>) {
+        self.shared.with_world(|w| {
+            let id = w.rng.uuid();
+            let policy = state::KeyLifetimePolicy { id, max_days };
+            match app_object_id {
+                None => w.default_key_policy = Some(policy),
+                Some(app) => {
+                    w.app_key_policies.retain(|(a, _)| a != app);
+                    w.app_key_policies.push((app.to_owned(), policy));
+                }
+            }
+        });
     }
 
     /// Replaces the automating identity's application roles (by value, see

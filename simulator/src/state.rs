@@ -23,6 +23,8 @@ pub const ROLE_APPLICATION_READWRITE_ALL: &str = "1bfefb4e-e0b5-418b-a88f-73c46d
 pub const ROLE_APPLICATION_READWRITE_OWNEDBY: &str = "18a4783c-866b-4cc7-a460-3d5e5662c884";
 /// Graph `AppRoleAssignment.ReadWrite.All`.
 pub const ROLE_APP_ROLE_ASSIGNMENT_READWRITE_ALL: &str = "06b708a9-e830-4db3-a914-8e69da51d44f";
+/// Microsoft Graph `Policy.Read.All` (application permission).
+pub const ROLE_POLICY_READ_ALL: &str = "246dd0d5-5bd0-4def-940b-0421030a5b68";
 /// Intune API `get_device_compliance`.
 pub const ROLE_GET_DEVICE_COMPLIANCE: &str = "7ec88bad-30c7-4928-a005-4455362cfd98";
 
@@ -270,6 +272,19 @@ pub(crate) struct World {
     /// How many exports carried a private key (`CERTIFICATE_WITH_PRIVATE_KEY`), so
     /// that tests can assert a workflow took no key it was not asked to.
     pub(crate) private_key_exports: u64,
+    /// The tenant's default app-management policy: its key-lifetime restriction.
+    pub(crate) default_key_policy: Option<KeyLifetimePolicy>,
+    /// App-management policies assigned to applications (by object id).
+    pub(crate) app_key_policies: Vec<(String, KeyLifetimePolicy)>,
+}
+
+/// An app-management policy's `asymmetricKeyLifetime` restriction.
+#[derive(Debug, Clone)]
+pub(crate) struct KeyLifetimePolicy {
+    /// The policy's id.
+    pub(crate) id: String,
+    /// The longest lifetime allowed, in days (`P{days}D`).
+    pub(crate) max_days: u32,
 }
 
 /// A node of the ISE deployment.

@@ -6,8 +6,8 @@ use super::paging::{ListOptions, Pager, odata_quote, segment};
 use crate::client::{Call, GraphClient};
 use crate::error::{Error, Result};
 use crate::model::{
-    Application, ApplicationUpdate, CertificateKey, Change, KeyCredential, KeySelector,
-    NewApplication, RequiredResourceAccess,
+    AppManagementPolicy, Application, ApplicationUpdate, CertificateKey, Change, KeyCredential,
+    KeySelector, NewApplication, RequiredResourceAccess,
 };
 
 /// `/applications`.
@@ -165,6 +165,18 @@ impl ApplicationHandle {
                     .replication_lag(),
             )
             .await
+    }
+
+    /// The app-management policies assigned to this application (needs
+    /// `Policy.Read.All` and `Application.Read.All`).
+    pub async fn app_management_policies(&self) -> Result<Vec<AppManagementPolicy>> {
+        Pager::new(
+            self.client.clone(),
+            format!("{}/appManagementPolicies", self.path()?),
+            &ListOptions::default(),
+        )
+        .all()
+        .await
     }
 
     /// PATCHes the application.

@@ -6,7 +6,7 @@ use super::paging::{ListOptions, Pager};
 use super::service_principals::{ServicePrincipalHandle, ServicePrincipals};
 use crate::client::GraphClient;
 use crate::error::{Error, Result};
-use crate::model::{Organization, ServiceEndpoint};
+use crate::model::{Organization, ServiceEndpoint, TenantAppManagementPolicy};
 use crate::well_known::INTUNE_DISCOVERY_APP_ID;
 
 impl GraphClient {
@@ -49,6 +49,15 @@ impl GraphClient {
             &ListOptions::default(),
         )
         .all()
+        .await
+    }
+
+    /// The tenant's default app-management policy (needs `Policy.Read.All`).
+    pub async fn default_app_management_policy(&self) -> Result<TenantAppManagementPolicy> {
+        self.send_json(crate::client::Call::new(
+            reqwest::Method::GET,
+            "/policies/defaultAppManagementPolicy",
+        ))
         .await
     }
 
