@@ -557,17 +557,20 @@ impl Certificate {
     /// The DNS names of the subjectAltName extension (empty without one, or when it
     /// cannot be read).
     pub fn dns_names(&self) -> Vec<String> {
+        self.san_entries(|n| match n {
+            x509_cert::ext::pkix::name::GeneralName::DnsName(d) => Some(d.as_str().to_owned()),
+            _ => None,
+        })
+    }
+
+    /// The subjectAltName entries `pick` takes, in order (none without the extension).
+    fn san_entries(
+        &self,
+        pick: impl Fn(&x509_cert::ext::pkix::name::GeneralName) -> Option<String>,
+    ) -> Vec<String> {
         use x509_cert::ext::pkix::SubjectAltName;
-        use x509_cert::ext::pkix::name::GeneralName;
         match self.tbs().get_extension::<SubjectAltName>() {
-            Ok(Some((_, san))) => san
-                .0
-                .iter()
-                .filter_map(|n| match n {
-                    GeneralName::DnsName(d) => Some(d.as_str().to_owned()),
-                    _ => None,
-                })
-                .collect(),
+            Ok(Some((_, san))) => san.0.iter().filter_map(pick).collect(),
             _ => Vec::new(),
         }
     }
@@ -575,19 +578,12 @@ impl Certificate {
     /// The URIs of its subjectAltName, in order (as text; a URI that is not valid
     /// IA5 text is skipped).
     pub fn san_uris(&self) -> Vec<String> {
-        use x509_cert::ext::pkix::SubjectAltName;
-        use x509_cert::ext::pkix::name::GeneralName;
-        match self.tbs().get_extension::<SubjectAltName>() {
-            Ok(Some((_, san))) => san
-                .0
-                .iter()
-                .filter_map(|n| match n {
-                    GeneralName::UniformResourceIdentifier(u) => Some(u.as_str().to_owned()),
-                    _ => None,
-                })
-                .collect(),
-            _ => Vec::new(),
-        }
+        self.san_entries(|n| match n {
+            x509_cert::ext::pkix::name::GeneralName::UniformResourceIdentifier(u) => {
+                Some(u.as_str().to_owned())
+            }
+            _ => None,
+        })
     }
 
     /// What a device certificate Intune issued says about the device, from its SAN

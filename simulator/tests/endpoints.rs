@@ -685,24 +685,10 @@ async fn intune_device_queries_answer_ise_xml() {
     let sim = sim().await;
     let info = sim.info();
     let c = http(info);
-    let graph = Graph {
-        c: &c,
-        info,
-        token: automation_token(&c, info).await,
-    };
+    let graph = Graph::automation(&c, info).await;
     // An application with a certificate and get_device_compliance consented.
     let cert_pem = include_str!("data/client-cert.pem");
-    let (_, app) = graph
-        .call(
-            reqwest::Method::POST,
-            "/applications",
-            Some(&json!({"displayName": "compliance-reader"})),
-        )
-        .await;
-    let (obj, app_id) = (
-        app["id"].as_str().expect("id").to_owned(),
-        app["appId"].as_str().expect("appId").to_owned(),
-    );
+    let (obj, app_id) = graph.create_app("compliance-reader").await;
     graph
         .call_until(reqwest::Method::PATCH, &format!("/applications/{obj}"),
             Some(&json!({"keyCredentials": [{"type": "AsymmetricX509Cert", "usage": "Verify", "key": b64(&pem_der(cert_pem))}]})), 204)
@@ -1029,23 +1015,9 @@ async fn key_dates_service_principal_names_and_one_node() {
     let sim = sim().await;
     let info = sim.info();
     let c = http(info);
-    let graph = Graph {
-        c: &c,
-        info,
-        token: automation_token(&c, info).await,
-    };
+    let graph = Graph::automation(&c, info).await;
     let cert_pem = include_str!("data/client-cert.pem");
-    let (_, app) = graph
-        .call(
-            reqwest::Method::POST,
-            "/applications",
-            Some(&json!({"displayName": "dates"})),
-        )
-        .await;
-    let (obj, app_id) = (
-        app["id"].as_str().expect("id").to_owned(),
-        app["appId"].as_str().expect("appId").to_owned(),
-    );
+    let (obj, app_id) = graph.create_app("dates").await;
     let key = |end: Option<&str>| {
         let mut k = json!({"type": "AsymmetricX509Cert", "usage": "Verify",
             "key": b64(&pem_der(cert_pem))});

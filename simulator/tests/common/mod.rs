@@ -109,7 +109,30 @@ pub struct Graph<'a> {
     pub token: String,
 }
 
-impl Graph<'_> {
+impl<'a> Graph<'a> {
+    /// Graph as the automating identity.
+    pub async fn automation(c: &'a reqwest::Client, info: &'a SimInfo) -> Self {
+        Graph {
+            c,
+            info,
+            token: automation_token(c, info).await,
+        }
+    }
+
+    /// Creates an application; its (object id, client id).
+    pub async fn create_app(&self, display_name: &str) -> (String, String) {
+        let (_, app) = self
+            .call(
+                reqwest::Method::POST,
+                "/applications",
+                Some(&serde_json::json!({ "displayName": display_name })),
+            )
+            .await;
+        (
+            app["id"].as_str().expect("id").to_owned(),
+            app["appId"].as_str().expect("appId").to_owned(),
+        )
+    }
     pub async fn call(&self, m: reqwest::Method, path: &str, body: Option<&Value>) -> (u16, Value) {
         let url = if path.starts_with("https://") {
             path.to_owned()
