@@ -69,8 +69,9 @@ pub use model::{
 };
 pub use reqwest::Method;
 pub use resources::{
-    Ers, ExportKind, Filter, ImportOutcome, SystemCertificates, TrustedCertificateImport,
-    TrustedCertificateUpdate, TrustedCertificates,
+    AuthorizationProfile, AuthorizationRule, Condition, Ers, ExportKind, Filter, ImportOutcome,
+    NetworkAccessPolicy, PolicySet, RuleCommon, RuleState, SystemCertificates,
+    TrustedCertificateImport, TrustedCertificateUpdate, TrustedCertificates,
 };
 pub use secrecy::SecretString;
 pub use tls::TlsPolicy;

@@ -9,13 +9,19 @@
 //! * `POST /admin-consent` — body `{"client_id": "…"}`: what an administrator's click
 //!   on "Grant admin consent" (or the admin-consent URL) does — every application role
 //!   the application requests is assigned. 200 `{"granted": N}`, or 400.
+//! * `POST /authorize` — body `{"mac": "…"}`: ISE's authorization of that endpoint —
+//!   Intune's answer for the device through the enabled External MDM entry and the
+//!   compliance API, then the first matching rule of the first matching policy set.
+//!   200 `{"policy_set", "rule", "profiles", "mdm": {…}}`, or 400.
+//! * `PUT /devices/{guid}` — body `{"compliant": bool}` and/or `{"registered": bool}`:
+//!   changes a device in Intune. 200 with the device, 404 for an unknown GUID, or 400.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -29,6 +35,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/faults", put(set_faults))
         .route("/snapshot", get(snapshot))
         .route("/admin-consent", post(admin_consent))
+        .route("/authorize", post(authorize))
+        .route("/devices/{guid}", put(update_device))
         .with_state(shared)
 }
 
@@ -92,4 +100,53 @@ async fn set_faults(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
 
 async fn snapshot(State(s): State<Arc<Shared>>) -> Response {
     axum::Json(s.with_world(|w| w.snapshot())).into_response()
+}
+
+async fn authorize(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let Some(mac) = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v["mac"].as_str().map(str::to_owned))
+    else {
+        return refuse("the body must be {\"mac\": \"…\"}".into());
+    };
+    match crate::policy::authorize(&s, &mac).await {
+        Ok(answer) => axum::Json(answer).into_response(),
+        Err(e) => refuse(e),
+    }
+}
+
+/// Reads `{"compliant": bool, "registered": bool}` (either or both).
+pub(crate) fn device_change(body: &Value) -> Result<(Option<bool>, Option<bool>), String> {
+    let flag = |k: &str| match body.get(k) {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(format!("`{k}` must be true or false")),
+    };
+    let (compliant, registered) = (flag("compliant")?, flag("registered")?);
+    if compliant.is_none() && registered.is_none() {
+        return Err("the body must be {\"compliant\": bool} and/or {\"registered\": bool}".into());
+    }
+    Ok((compliant, registered))
+}
+
+async fn update_device(
+    State(s): State<Arc<Shared>>,
+    Path(guid): Path<String>,
+    body: Bytes,
+) -> Response {
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return refuse("the body is not JSON".into());
+    };
+    let (compliant, registered) = match device_change(&body) {
+        Ok(change) => change,
+        Err(e) => return refuse(e),
+    };
+    match s.with_world(|w| w.set_device(&guid, compliant, registered)) {
+        Some(device) => axum::Json(device).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"error": format!("no device {guid} in Intune")})),
+        )
+            .into_response(),
+    }
 }

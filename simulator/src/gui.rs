@@ -13,7 +13,7 @@ use crate::Shared;
 const TRUST_STORE: &str = "Connection Failed to the MDM server: There is a problem with the server Certificates or Cisco ISE trust store";
 
 /// (major, minor, patch) of the configured release.
-fn release(s: &Shared) -> (u32, u32, u32) {
+pub(crate) fn release(s: &Shared) -> (u32, u32, u32) {
     s.with_world(|w| {
         let mut parts = w
             .ise_version
@@ -46,7 +46,7 @@ fn compliance_v3((major, minor, patch): (u32, u32, u32)) -> bool {
 
 /// An HTTP client that trusts exactly what ISE's trusted store trusts for
 /// "authentication within ISE".
-fn ise_http(s: &Shared) -> Result<reqwest::Client, String> {
+pub(crate) fn ise_http(s: &Shared) -> Result<reqwest::Client, String> {
     let ders: Vec<Vec<u8>> = s.with_world(|w| {
         w.trusted
             .iter()
@@ -205,14 +205,24 @@ async fn run(s: &Shared, name: &str) -> Result<String, String> {
     Ok(message)
 }
 
-/// Test Connection from one policy service node, with that node's key.
-async fn run_from(
+/// What a policy service node holds after connecting to Intune: the compliance
+/// service's base (from auto discovery), an Intune token, and whether the release
+/// speaks the v3 Compliance Retrieval API.
+pub(crate) struct Session {
+    pub(crate) base: String,
+    pub(crate) token: String,
+    pub(crate) v3: bool,
+}
+
+/// What ISE does before it can ask Intune anything, from one policy service node with
+/// that node's key: a Graph token, auto discovery, an Intune token.
+pub(crate) async fn connect(
     s: &Shared,
     server: &crate::state::MdmServer,
     rel: (u32, u32, u32),
     http: &reqwest::Client,
     host: &str,
-) -> Result<String, String> {
+) -> Result<Session, String> {
     let http = http.clone();
     let token_url = s.map_url(&server.token_issuing_url);
     let graph_token = token(
@@ -306,7 +316,26 @@ async fn run_from(
         )
         .await?
     };
+    Ok(Session {
+        base,
+        token: intune_token,
+        v3,
+    })
+}
 
+/// Test Connection from one policy service node, with that node's key.
+async fn run_from(
+    s: &Shared,
+    server: &crate::state::MdmServer,
+    rel: (u32, u32, u32),
+    http: &reqwest::Client,
+    host: &str,
+) -> Result<String, String> {
+    let Session {
+        base,
+        token: intune_token,
+        v3,
+    } = connect(s, server, rel, http, host).await?;
     let mdminfo = format!(
         "{base}/ciscoise/mdminfo/?ise_api_version={}",
         if v3 { 3 } else { 2 }

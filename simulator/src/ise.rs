@@ -77,6 +77,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/sim-gui/external-mdm/{name}/test", post(gui_test))
         .route("/sim-gui/external-mdm/{name}/enable", post(gui_enable))
         .route("/sim-gui/external-mdm/{name}/disable", post(gui_disable))
+        .merge(crate::policy::routes())
         .layer(middleware::from_fn_with_state(shared.clone(), guard))
         .with_state(shared)
 }

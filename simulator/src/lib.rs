@@ -48,6 +48,7 @@ mod keywrap;
 pub mod launcher;
 mod login;
 mod pki;
+mod policy;
 mod rng;
 mod server;
 mod state;
@@ -60,6 +61,7 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+pub use policy::PolicyWrite;
 pub use server::{Faults, parse_fault_spec};
 pub use state::{
     Counts, GRAPH_APP_ID, INTUNE_API_APP_ID, INTUNE_DISCOVERY_APP_ID, LoggedRequest, MdmServer,
@@ -1090,7 +1092,8 @@ fn write_files(
 
 impl World {
     /// A world with the builder's settings and nothing in it yet.
-    fn empty(rng: rng::Rng, b: &SimulatorBuilder, tenant_id: String) -> Self {
+    fn empty(mut rng: rng::Rng, b: &SimulatorBuilder, tenant_id: String) -> Self {
+        let policy = policy::PolicyModel::seeded(&mut rng);
         World {
             rng,
             replication_lag: b.replication_lag,
@@ -1119,6 +1122,7 @@ impl World {
             workload_issuer_der: Vec::new(),
             default_key_policy: None,
             app_key_policies: Vec::new(),
+            policy,
         }
     }
 }
@@ -1454,6 +1458,41 @@ impl Simulator {
             w.ise_version = version;
             w.ise_patch = patch;
         });
+    }
+
+    /// ISE's authorization of the endpoint `mac` (any notation), as the control API's
+    /// `POST /authorize` answers it: `{"policy_set", "rule", "profiles", "mdm": {…}}`.
+    pub async fn authorize(&self, mac: &str) -> Result<serde_json::Value, SimError> {
+        policy::authorize(&self.shared, mac)
+            .await
+            .map_err(SimError::Config)
+    }
+
+    /// Changes a device in Intune, as the control API's `PUT /devices/{guid}` does.
+    pub fn set_device(
+        &self,
+        guid: &str,
+        compliant: Option<bool>,
+        registered: Option<bool>,
+    ) -> Result<serde_json::Value, SimError> {
+        self.shared
+            .with_world(|w| w.set_device(guid, compliant, registered))
+            .ok_or_else(|| SimError::Config(format!("no device {guid} in Intune")))
+    }
+
+    /// The devices Intune knows: (GUID, MAC as uppercase hex, registered, compliant).
+    pub fn devices(&self) -> Vec<(String, String, bool, bool)> {
+        self.shared.with_world(|w| {
+            w.devices
+                .iter()
+                .map(|d| (d.guid.clone(), d.mac.clone(), d.registered, d.compliant))
+                .collect()
+        })
+    }
+
+    /// Every write received by the network-access policy API, with its JSON body.
+    pub fn policy_writes(&self) -> Vec<PolicyWrite> {
+        self.shared.with_world(|w| w.policy.writes.clone())
     }
 
     /// The External MDM servers configured in the fake ISE.

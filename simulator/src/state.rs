@@ -276,6 +276,8 @@ pub(crate) struct World {
     pub(crate) default_key_policy: Option<KeyLifetimePolicy>,
     /// App-management policies assigned to applications (by object id).
     pub(crate) app_key_policies: Vec<(String, KeyLifetimePolicy)>,
+    /// ISE's network-access policy.
+    pub(crate) policy: crate::policy::PolicyModel,
 }
 
 /// An app-management policy's `asymmetricKeyLifetime` restriction.
@@ -511,6 +513,30 @@ impl World {
     }
 
     /// A JSON snapshot of everything (secrets and private keys left out).
+    /// Changes a device in Intune (an unregistered device is never compliant); the
+    /// device as the snapshot shows it, or `None` for an unknown GUID.
+    pub(crate) fn set_device(
+        &mut self,
+        guid: &str,
+        compliant: Option<bool>,
+        registered: Option<bool>,
+    ) -> Option<Value> {
+        let d = self
+            .devices
+            .iter_mut()
+            .find(|d| d.guid.eq_ignore_ascii_case(guid))?;
+        if let Some(r) = registered {
+            d.registered = r;
+        }
+        if let Some(c) = compliant {
+            d.compliant = c;
+        }
+        d.compliant &= d.registered;
+        Some(
+            json!({"guid": d.guid, "mac": d.mac, "registered": d.registered, "compliant": d.compliant}),
+        )
+    }
+
     pub(crate) fn snapshot(&self) -> Value {
         json!({
             "tenant_id": self.tenant_id,

@@ -6,16 +6,23 @@
 //! * [`system_certificates`] — one node's system certificates: list, get, export;
 //! * [`trusted_certificates`] — the trusted store: list, import (checked against ISE's
 //!   rules first), update, delete, export;
+//! * [`policy`] — network-access policy: policy sets, authorization rules, profiles,
+//!   library conditions;
 //! * [`ers`] — raw ERS requests.
 
 pub mod deployment;
 pub mod ers;
 pub mod listing;
+pub mod policy;
 pub mod system_certificates;
 pub mod trusted_certificates;
 
 pub use ers::Ers;
 pub use listing::Filter;
+pub use policy::{
+    AuthorizationProfile, AuthorizationRule, Condition, NetworkAccessPolicy, PolicySet, RuleCommon,
+    RuleState,
+};
 pub use system_certificates::{ExportKind, SystemCertificates};
 pub use trusted_certificates::{
     ImportOutcome, TrustedCertificateImport, TrustedCertificateUpdate, TrustedCertificates,

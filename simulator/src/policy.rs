@@ -1,0 +1,1225 @@
+//! ISE's network-access policy: policy sets, authorization rules (rank, state,
+//! conditions of single attributes, AND and OR blocks and library references),
+//! authorization profiles, library conditions and the dictionaries rules use — served
+//! at Cisco's paths and in Cisco's shapes (`cisco-ise-open-api-policy.yaml`), with
+//! requests checked the way ISE checks them — and ISE's authorization of an endpoint:
+//! Intune's answer for the device through the enabled External MDM entry, then the
+//! first matching rule.
+//!
+//! The MDM dictionary's attributes and values are those of ISE's administrator guide
+//! ("Mobile Device Management Servers": `DeviceRegisterStatus` Registered/UnRegistered,
+//! `DeviceCompliantStatus` Compliant/NonCompliant, `MDMServerReachable`
+//! Reachable/UnReachable, `MDMServerName`, and the device attributes) as Cisco's
+//! Intune configuration example writes its rules (`MDM:DeviceRegisterStatus EQUALS
+//! UnRegistered`).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Map, Value, json};
+
+use crate::Shared;
+use crate::rng::Rng;
+
+/// The base of the network-access policy API.
+const BASE: &str = "/api/v1/policy/network-access";
+
+/// An authorization rule.
+#[derive(Debug, Clone)]
+pub(crate) struct Rule {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) state: String,
+    pub(crate) default: bool,
+    pub(crate) condition: Option<Value>,
+    pub(crate) profiles: Vec<String>,
+    pub(crate) security_group: Option<String>,
+    pub(crate) hit_counts: u64,
+}
+
+/// A policy set; its rules' ranks are their places in `rules`.
+#[derive(Debug, Clone)]
+pub(crate) struct PolicySet {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) description: Option<String>,
+    pub(crate) state: String,
+    pub(crate) default: bool,
+    pub(crate) condition: Option<Value>,
+    pub(crate) service_name: String,
+    pub(crate) rules: Vec<Rule>,
+    pub(crate) hit_counts: u64,
+}
+
+/// A write to the policy API, as received (for tests to check requests).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyWrite {
+    /// `POST`, `PUT` or `DELETE`.
+    pub method: String,
+    /// The path.
+    pub path: String,
+    /// The JSON body (`null` when there was none or it was not JSON).
+    pub body: Value,
+    /// The status answered.
+    pub status: u16,
+}
+
+/// The whole policy model.
+#[derive(Debug, Clone)]
+pub(crate) struct PolicyModel {
+    /// Policy sets in rank order (the default set last).
+    pub(crate) sets: Vec<PolicySet>,
+    /// Authorization profiles: (id, name).
+    pub(crate) profiles: Vec<(String, String)>,
+    /// Library conditions (Cisco's `LibraryConditionAttributes` shape).
+    pub(crate) library: Vec<Value>,
+    /// Writes received.
+    pub(crate) writes: Vec<PolicyWrite>,
+}
+
+/// A dictionary attribute: name, data type, allowed values (empty: any value).
+struct Attribute {
+    name: &'static str,
+    data_type: &'static str,
+    allowed: &'static [&'static str],
+}
+
+const fn attr(
+    name: &'static str,
+    data_type: &'static str,
+    allowed: &'static [&'static str],
+) -> Attribute {
+    Attribute {
+        name,
+        data_type,
+        allowed,
+    }
+}
+
+/// The dictionaries a rule may name: (name, attribute type, attributes).
+const DICTIONARIES: &[(&str, &str, &[Attribute])] = &[
+    (
+        "MDM",
+        "ENTITY_ATTR",
+        &[
+            attr("DaysSinceLastCheckin", "INT", &[]),
+            attr(
+                "DeviceCompliantStatus",
+                "STRING",
+                &["Compliant", "NonCompliant"],
+            ),
+            attr(
+                "DeviceRegisterStatus",
+                "STRING",
+                &["Registered", "UnRegistered"],
+            ),
+            attr("DiskEncryptionStatus", "STRING", &["On", "Off"]),
+            attr("IMEI", "STRING", &[]),
+            attr("JailBrokenStatus", "STRING", &["Broken", "Unbroken"]),
+            attr("MDMServerName", "STRING", &[]),
+            attr(
+                "MDMServerReachable",
+                "STRING",
+                &["Reachable", "UnReachable"],
+            ),
+            attr("MEID", "STRING", &[]),
+            attr("Manufacturer", "STRING", &[]),
+            attr("Model", "STRING", &[]),
+            attr("OsVersion", "STRING", &[]),
+            attr("PhoneNumber", "STRING", &[]),
+            attr("PinLockStatus", "STRING", &["On", "Off"]),
+            attr("SerialNumber", "STRING", &[]),
+            attr("UDID", "STRING", &[]),
+        ],
+    ),
+    (
+        "Network Access",
+        "MSG_ATTR",
+        &[
+            attr(
+                "AuthenticationStatus",
+                "STRING",
+                &[
+                    "AuthenticationPassed",
+                    "AuthenticationFailed",
+                    "UnknownUser",
+                ],
+            ),
+            attr("EapAuthentication", "STRING", &[]),
+            attr("Protocol", "STRING", &["RADIUS", "TACACS"]),
+        ],
+    ),
+    (
+        "Radius",
+        "MSG_ATTR",
+        &[
+            attr("Called-Station-ID", "STRING", &[]),
+            attr("Calling-Station-ID", "STRING", &[]),
+            attr(
+                "NAS-Port-Type",
+                "STRING",
+                &["Ethernet", "Wireless - IEEE 802.11", "Virtual"],
+            ),
+        ],
+    ),
+    (
+        "IdentityGroup",
+        "ENTITY_ATTR",
+        &[
+            attr("Description", "STRING", &[]),
+            attr("Name", "STRING", &[]),
+        ],
+    ),
+];
+
+/// Security groups a rule may assign.
+const SECURITY_GROUPS: &[&str] = &["BYOD", "Employees", "Guests", "Quarantined_Systems"];
+
+/// Operators of `ConditionAttributes` (Cisco's enum).
+const OPERATORS: &[&str] = &[
+    "contains",
+    "endsWith",
+    "equals",
+    "greaterOrEquals",
+    "greaterThan",
+    "in",
+    "ipEquals",
+    "ipGreaterThan",
+    "ipLessThan",
+    "ipNotEquals",
+    "lessOrEquals",
+    "lessThan",
+    "macContains",
+    "macEndsWith",
+    "macEquals",
+    "macIn",
+    "macNotContains",
+    "macNotEndsWith",
+    "macNotEquals",
+    "macNotIn",
+    "macNotStartsWith",
+    "macStartsWith",
+    "matches",
+    "notContains",
+    "notEndsWith",
+    "notEquals",
+    "notIn",
+    "notStartsWith",
+    "startsWith",
+];
+
+/// The profiles ISE ships, and those a site creates for MDM enforcement (the
+/// simulator seeds both so that a fresh simulator can be enforced on).
+const PROFILES: &[&str] = &[
+    "Blackhole_Wireless_Access",
+    "Cisco_IP_Phones",
+    "DenyAccess",
+    "MDM_Quarantine",
+    "MDM_Redirect",
+    "MDM_Unreachable",
+    "NSP_Onboard",
+    "PermitAccess",
+];
+
+fn attribute(dictionary: &str, name: &str) -> Option<&'static Attribute> {
+    DICTIONARIES
+        .iter()
+        .find(|(d, _, _)| *d == dictionary)
+        .and_then(|(_, _, attrs)| attrs.iter().find(|a| a.name == name))
+}
+
+fn leaf(dictionary: &str, name: &str, operator: &str, value: &str) -> Value {
+    json!({"conditionType": "ConditionAttributes", "isNegate": false,
+        "dictionaryName": dictionary, "attributeName": name,
+        "operator": operator, "attributeValue": value})
+}
+
+impl PolicyModel {
+    /// ISE's fresh network-access policy: the Default policy set with the rules ISE
+    /// ships (`Basic_Authenticated_Access` disabled, as sites that authorize by MDM
+    /// compliance leave it: enabled, it grants PermitAccess to every authenticated
+    /// endpoint before any rule below it is looked at), no rule on the MDM dictionary.
+    pub(crate) fn seeded(rng: &mut Rng) -> Self {
+        let library = vec![
+            json!({"conditionType": "LibraryConditionAttributes", "isNegate": false,
+                "id": rng.uuid(), "name": "Network_Access_Authentication_Passed",
+                "description": "Default condition used for basic Network Access requiring that authentication was successful",
+                "dictionaryName": "Network Access", "attributeName": "AuthenticationStatus",
+                "operator": "equals", "attributeValue": "AuthenticationPassed"}),
+            json!({"conditionType": "LibraryConditionAttributes", "isNegate": false,
+                "id": rng.uuid(), "name": "Wireless_Access",
+                "description": "A condition to match wireless access requests",
+                "dictionaryName": "Radius", "attributeName": "NAS-Port-Type",
+                "operator": "equals", "attributeValue": "Wireless - IEEE 802.11"}),
+        ];
+        let reference = |i: usize| {
+            json!({"conditionType": "ConditionReference", "isNegate": false,
+                "id": library[i]["id"], "name": library[i]["name"],
+                "description": library[i]["description"]})
+        };
+        let mut rule = |name: &str, condition: Option<Value>, profile: &str, state: &str| Rule {
+            id: rng.uuid(),
+            name: name.into(),
+            state: state.into(),
+            default: condition.is_none(),
+            condition,
+            profiles: vec![profile.into()],
+            security_group: None,
+            hit_counts: 0,
+        };
+        let rules = vec![
+            rule(
+                "Wireless Black List Default",
+                Some(
+                    json!({"conditionType": "ConditionAndBlock", "isNegate": false,
+                    "children": [reference(1), leaf("IdentityGroup", "Name", "equals",
+                        "Endpoint Identity Groups:Blocked List")]}),
+                ),
+                "Blackhole_Wireless_Access",
+                "enabled",
+            ),
+            rule(
+                "Profiled Cisco IP Phones",
+                Some(leaf(
+                    "IdentityGroup",
+                    "Name",
+                    "equals",
+                    "Endpoint Identity Groups:Profiled:Cisco-IP-Phone",
+                )),
+                "Cisco_IP_Phones",
+                "enabled",
+            ),
+            rule(
+                "Basic_Authenticated_Access",
+                Some(reference(0)),
+                "PermitAccess",
+                "disabled",
+            ),
+            rule("Default", None, "DenyAccess", "enabled"),
+        ];
+        let profiles = PROFILES
+            .iter()
+            .map(|p| (rng.uuid(), (*p).to_owned()))
+            .collect();
+        PolicyModel {
+            sets: vec![PolicySet {
+                id: rng.uuid(),
+                name: "Default".into(),
+                description: Some("Default policy set".into()),
+                state: "enabled".into(),
+                default: true,
+                condition: None,
+                service_name: "Default Network Access".into(),
+                rules,
+                hit_counts: 0,
+            }],
+            profiles,
+            library,
+            writes: Vec::new(),
+        }
+    }
+
+    fn set_index(&self, id: &str) -> Option<usize> {
+        self.sets.iter().position(|s| s.id == id)
+    }
+}
+
+fn link(href: String) -> Value {
+    json!({"rel": "self", "href": href, "type": "application/json"})
+}
+
+fn set_json(s: &PolicySet, rank: usize) -> Value {
+    json!({"default": s.default, "id": s.id, "name": s.name, "description": s.description,
+        "hitCounts": s.hit_counts, "rank": rank, "state": s.state, "condition": s.condition,
+        "serviceName": s.service_name, "isProxy": false,
+        "link": link(format!("{BASE}/policy-set/{}", s.id))})
+}
+
+fn rule_json(set: &PolicySet, r: &Rule, rank: usize) -> Value {
+    let rule = json!({"default": r.default, "id": r.id, "name": r.name,
+        "hitCounts": r.hit_counts, "rank": rank, "state": r.state, "condition": r.condition});
+    let mut out = json!({"rule": rule, "profile": r.profiles,
+        "link": link(format!("{BASE}/policy-set/{}/authorization/{}", set.id, r.id))});
+    if let (Some(sg), Some(o)) = (&r.security_group, out.as_object_mut()) {
+        o.insert("securityGroup".into(), json!(sg));
+    }
+    out
+}
+
+/// Cisco's `Error` shape: `{"code": "400", "message": …}` (the document types `code`
+/// as a string). The messages are the simulator's wording.
+fn error(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        axum::Json(json!({"code": status.as_u16().to_string(), "message": message})),
+    )
+        .into_response()
+}
+
+fn entity(status: StatusCode, response: Value) -> Response {
+    (
+        status,
+        axum::Json(json!({"response": response, "version": "1.0.0"})),
+    )
+        .into_response()
+}
+
+/// The routes, merged into ISE's (behind its Basic auth).
+pub(crate) fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route(&format!("{BASE}/policy-set"), get(list_sets))
+        .route(&format!("{BASE}/policy-set/{{policy}}"), get(get_set))
+        .route(
+            &format!("{BASE}/policy-set/{{policy}}/authorization"),
+            get(list_rules).post(create_rule),
+        )
+        .route(
+            &format!("{BASE}/policy-set/{{policy}}/authorization/{{rule}}"),
+            get(get_rule).put(update_rule).delete(delete_rule),
+        )
+        .route(&format!("{BASE}/authorization-profiles"), get(profiles))
+        .route(&format!("{BASE}/condition"), get(library))
+        .route(&format!("{BASE}/dictionaries"), get(dictionaries))
+        .route(&format!("{BASE}/dictionaries/{{name}}"), get(dictionary))
+        .route(
+            &format!("{BASE}/dictionaries/{{name}}/attribute"),
+            get(dictionary_attributes),
+        )
+}
+
+async fn list_sets(State(s): State<Arc<Shared>>) -> Response {
+    let sets: Vec<Value> = s.with_world(|w| {
+        w.policy
+            .sets
+            .iter()
+            .enumerate()
+            .map(|(i, p)| set_json(p, i))
+            .collect()
+    });
+    entity(StatusCode::OK, Value::Array(sets))
+}
+
+fn no_set(id: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        &format!("Policy set with id {id} does not exist"),
+    )
+}
+
+async fn get_set(State(s): State<Arc<Shared>>, Path(policy): Path<String>) -> Response {
+    s.with_world(|w| match w.policy.set_index(&policy) {
+        Some(i) => entity(StatusCode::OK, set_json(&w.policy.sets[i], i)),
+        None => no_set(&policy),
+    })
+}
+
+async fn list_rules(State(s): State<Arc<Shared>>, Path(policy): Path<String>) -> Response {
+    s.with_world(|w| match w.policy.set_index(&policy) {
+        Some(i) => {
+            let set = &w.policy.sets[i];
+            let rules = set
+                .rules
+                .iter()
+                .enumerate()
+                .map(|(rank, r)| rule_json(set, r, rank))
+                .collect();
+            entity(StatusCode::OK, Value::Array(rules))
+        }
+        None => no_set(&policy),
+    })
+}
+
+async fn get_rule(
+    State(s): State<Arc<Shared>>,
+    Path((policy, rule)): Path<(String, String)>,
+) -> Response {
+    s.with_world(|w| {
+        let Some(i) = w.policy.set_index(&policy) else {
+            return no_set(&policy);
+        };
+        let set = &w.policy.sets[i];
+        match set.rules.iter().position(|r| r.id == rule) {
+            Some(rank) => entity(StatusCode::OK, rule_json(set, &set.rules[rank], rank)),
+            None => no_rule(&rule),
+        }
+    })
+}
+
+fn no_rule(id: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        &format!("Authorization rule with id {id} does not exist"),
+    )
+}
+
+/// Names ISE accepts for rules: alphanumerics, underscore, hyphen, space, period,
+/// parentheses (the document's `RuleCommon.name`).
+fn valid_name(name: &str) -> bool {
+    !name.trim().is_empty()
+        && name.len() <= 255
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_- .()".contains(c))
+}
+
+/// Checks a condition as ISE does: a known type, the fields its type requires, a
+/// known dictionary attribute and operator, an allowed value, a library condition
+/// that exists. Returns the condition as stored.
+fn check_condition(model: &PolicyModel, c: &Value, depth: usize) -> Result<Value, String> {
+    if depth > 16 {
+        return Err("The condition is nested too deeply".into());
+    }
+    let Some(o) = c.as_object() else {
+        return Err("A condition must be an object".into());
+    };
+    let negate = match o.get("isNegate") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err("isNegate must be a boolean".into()),
+    };
+    let text = |k: &str| o.get(k).and_then(Value::as_str);
+    match text("conditionType") {
+        Some("ConditionAttributes") => {
+            let (Some(dictionary), Some(name), Some(operator), Some(value)) = (
+                text("dictionaryName"),
+                text("attributeName"),
+                text("operator"),
+                text("attributeValue"),
+            ) else {
+                return Err("ConditionAttributes requires dictionaryName, attributeName, operator and attributeValue".into());
+            };
+            let Some(a) = attribute(dictionary, name) else {
+                return Err(format!(
+                    "Attribute {name} does not exist in dictionary {dictionary}"
+                ));
+            };
+            if !OPERATORS.contains(&operator) {
+                return Err(format!("Operator {operator} is not valid"));
+            }
+            if !a.allowed.is_empty()
+                && matches!(operator, "equals" | "notEquals")
+                && !a.allowed.contains(&value)
+            {
+                return Err(format!(
+                    "Value {value} is not allowed for attribute {dictionary}:{name}; allowed values are {}",
+                    a.allowed.join(", ")
+                ));
+            }
+            Ok(
+                json!({"conditionType": "ConditionAttributes", "isNegate": negate,
+                "dictionaryName": dictionary, "attributeName": name,
+                "operator": operator, "attributeValue": value}),
+            )
+        }
+        Some(kind @ ("ConditionAndBlock" | "ConditionOrBlock")) => {
+            let children = o
+                .get("children")
+                .and_then(Value::as_array)
+                .filter(|c| c.len() >= 2)
+                .ok_or_else(|| format!("{kind} requires at least two children"))?;
+            let children = children
+                .iter()
+                .map(|c| check_condition(model, c, depth + 1))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(json!({"conditionType": kind, "isNegate": negate, "children": children}))
+        }
+        Some("ConditionReference") => {
+            let id =
+                text("id").ok_or("ConditionReference requires the id of a library condition")?;
+            let found = model
+                .library
+                .iter()
+                .find(|l| l["id"].as_str() == Some(id))
+                .ok_or_else(|| format!("Library condition with id {id} does not exist"))?;
+            Ok(
+                json!({"conditionType": "ConditionReference", "isNegate": negate,
+                "id": id, "name": found["name"], "description": found["description"]}),
+            )
+        }
+        Some(other) => Err(format!(
+            "Condition type {other} is not supported in an authorization rule by this simulator"
+        )),
+        None => Err("conditionType is required".into()),
+    }
+}
+
+/// A rule as received, checked: (rule as stored, requested rank).
+fn check_rule(
+    model: &PolicyModel,
+    set: &PolicySet,
+    body: &Value,
+    existing: Option<&Rule>,
+) -> Result<(Rule, Option<usize>), String> {
+    let Some(rule) = body.get("rule").and_then(Value::as_object) else {
+        return Err("rule is required".into());
+    };
+    let name = rule
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or("rule.name is required")?;
+    if !valid_name(name) {
+        return Err(format!(
+            "Rule name {name} is not valid: valid characters are alphanumerics, underscore, hyphen, space, period, parentheses"
+        ));
+    }
+    if set
+        .rules
+        .iter()
+        .any(|r| r.name == name && existing.is_none_or(|e| e.id != r.id))
+    {
+        return Err(format!(
+            "Rule name {name} already exists in this policy set"
+        ));
+    }
+    let state = match rule.get("state") {
+        None | Some(Value::Null) => "enabled",
+        Some(Value::String(s)) if ["enabled", "disabled", "monitor"].contains(&s.as_str()) => s,
+        Some(_) => return Err("rule.state must be enabled, disabled or monitor".into()),
+    };
+    let default = existing.is_some_and(|e| e.default);
+    if rule.get("default").and_then(Value::as_bool) == Some(true) && !default {
+        return Err("Only the policy set's default rule can be the default rule".into());
+    }
+    let condition = match rule.get("condition") {
+        None | Some(Value::Null) if default => None,
+        None | Some(Value::Null) => {
+            return Err("Rule must include a condition".into());
+        }
+        Some(_) if default => return Err("The default rule cannot have a condition".into()),
+        Some(c) => Some(check_condition(model, c, 0)?),
+    };
+    let rank = match rule.get("rank") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            v.as_u64()
+                .and_then(|r| usize::try_from(r).ok())
+                .ok_or("rule.rank must be a non-negative integer")?,
+        ),
+    };
+    let profiles: Vec<String> = match body.get("profile") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|p| {
+                p.as_str()
+                    .map(str::to_owned)
+                    .ok_or("profile must be an array of names")
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err("profile must be an array of names".into()),
+    };
+    for p in &profiles {
+        if !model.profiles.iter().any(|(_, n)| n == p) {
+            return Err(format!("Authorization profile {p} does not exist"));
+        }
+    }
+    let security_group = match body.get("securityGroup") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(g)) if SECURITY_GROUPS.contains(&g.as_str()) => Some(g.clone()),
+        Some(g) => return Err(format!("Security group {g} does not exist")),
+    };
+    if profiles.is_empty() && security_group.is_none() {
+        return Err(
+            "Rule must include at least one authorization profile or a security group".into(),
+        );
+    }
+    Ok((
+        Rule {
+            id: existing.map(|e| e.id.clone()).unwrap_or_default(),
+            name: name.to_owned(),
+            state: state.to_owned(),
+            default,
+            condition,
+            profiles,
+            security_group,
+            hit_counts: existing.map_or(0, |e| e.hit_counts),
+        },
+        rank,
+    ))
+}
+
+/// Records a write and answers.
+fn recorded(s: &Shared, method: &str, path: String, body: &Bytes, answer: Response) -> Response {
+    let body = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let status = answer.status().as_u16();
+    s.with_world(|w| {
+        w.policy.writes.push(PolicyWrite {
+            method: method.into(),
+            path,
+            body,
+            status,
+        });
+    });
+    answer
+}
+
+async fn create_rule(
+    State(s): State<Arc<Shared>>,
+    Path(policy): Path<String>,
+    body: Bytes,
+) -> Response {
+    let answer = s.with_world(|w| {
+        let Some(i) = w.policy.set_index(&policy) else {
+            return no_set(&policy);
+        };
+        let Ok(value) = serde_json::from_slice::<Value>(&body) else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "The request body is not valid JSON",
+            );
+        };
+        let (mut rule, rank) = match check_rule(&w.policy, &w.policy.sets[i], &value, None) {
+            Ok(r) => r,
+            Err(m) => return error(StatusCode::BAD_REQUEST, &m),
+        };
+        rule.id = w.rng.uuid();
+        let set = &mut w.policy.sets[i];
+        // Rules go above the default rule, which stays last.
+        let last = set
+            .rules
+            .iter()
+            .position(|r| r.default)
+            .unwrap_or(set.rules.len());
+        let at = rank.unwrap_or(last);
+        if at > last {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("Rank {at} is out of range: the default rule is at rank {last}"),
+            );
+        }
+        set.rules.insert(at, rule);
+        let set = &w.policy.sets[i];
+        entity(StatusCode::CREATED, rule_json(set, &set.rules[at], at))
+    });
+    let path = format!("{BASE}/policy-set/{policy}/authorization");
+    recorded(&s, "POST", path, &body, answer)
+}
+
+async fn update_rule(
+    State(s): State<Arc<Shared>>,
+    Path((policy, rule_id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let answer = s.with_world(|w| {
+        let Some(i) = w.policy.set_index(&policy) else {
+            return no_set(&policy);
+        };
+        let Some(at) = w.policy.sets[i].rules.iter().position(|r| r.id == rule_id) else {
+            return no_rule(&rule_id);
+        };
+        let Ok(value) = serde_json::from_slice::<Value>(&body) else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "The request body is not valid JSON",
+            );
+        };
+        if let Some(id) = value.pointer("/rule/id").and_then(Value::as_str)
+            && id != rule_id
+        {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "The rule id in the body differs from the id in the path",
+            );
+        }
+        let set = &w.policy.sets[i];
+        let existing = set.rules[at].clone();
+        let (rule, rank) = match check_rule(&w.policy, set, &value, Some(&existing)) {
+            Ok(r) => r,
+            Err(m) => return error(StatusCode::BAD_REQUEST, &m),
+        };
+        let last = set.rules.len().saturating_sub(1);
+        let to = rank.unwrap_or(at);
+        if (rule.default && to != at) || (!rule.default && to >= last) {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("Rank {to} is out of range: the default rule is at rank {last}"),
+            );
+        }
+        let set = &mut w.policy.sets[i];
+        set.rules.remove(at);
+        set.rules.insert(to, rule);
+        let set = &w.policy.sets[i];
+        entity(StatusCode::OK, rule_json(set, &set.rules[to], to))
+    });
+    let path = format!("{BASE}/policy-set/{policy}/authorization/{rule_id}");
+    recorded(&s, "PUT", path, &body, answer)
+}
+
+async fn delete_rule(
+    State(s): State<Arc<Shared>>,
+    Path((policy, rule_id)): Path<(String, String)>,
+) -> Response {
+    let answer = s.with_world(|w| {
+        let Some(i) = w.policy.set_index(&policy) else {
+            return no_set(&policy);
+        };
+        let set = &mut w.policy.sets[i];
+        match set.rules.iter().position(|r| r.id == rule_id) {
+            None => no_rule(&rule_id),
+            Some(at) if set.rules[at].default => error(
+                StatusCode::BAD_REQUEST,
+                "The default rule cannot be deleted",
+            ),
+            Some(at) => {
+                set.rules.remove(at);
+                entity(StatusCode::OK, json!({"id": rule_id}))
+            }
+        }
+    });
+    let path = format!("{BASE}/policy-set/{policy}/authorization/{rule_id}");
+    recorded(&s, "DELETE", path, &Bytes::new(), answer)
+}
+
+/// The document gives this listing as a bare array of `Profile`.
+async fn profiles(State(s): State<Arc<Shared>>) -> Response {
+    let list: Vec<Value> = s.with_world(|w| {
+        w.policy
+            .profiles
+            .iter()
+            .map(|(id, name)| json!({"id": id, "name": name}))
+            .collect()
+    });
+    axum::Json(Value::Array(list)).into_response()
+}
+
+async fn library(State(s): State<Arc<Shared>>) -> Response {
+    let list = s.with_world(|w| w.policy.library.clone());
+    entity(StatusCode::OK, Value::Array(list))
+}
+
+fn dictionary_json(name: &str, kind: &str) -> Value {
+    json!({"name": name, "dictionaryAttrType": kind, "version": "1.0",
+        "description": format!("{name} dictionary"),
+        "link": link(format!("{BASE}/dictionaries/{name}"))})
+}
+
+async fn dictionaries() -> Response {
+    let list = DICTIONARIES
+        .iter()
+        .map(|(name, kind, _)| dictionary_json(name, kind))
+        .collect();
+    entity(StatusCode::OK, Value::Array(list))
+}
+
+fn no_dictionary(name: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        &format!("Dictionary {name} does not exist"),
+    )
+}
+
+async fn dictionary(Path(name): Path<String>) -> Response {
+    match DICTIONARIES.iter().find(|(n, _, _)| *n == name) {
+        Some((n, kind, _)) => entity(StatusCode::OK, dictionary_json(n, kind)),
+        None => no_dictionary(&name),
+    }
+}
+
+async fn dictionary_attributes(Path(name): Path<String>) -> Response {
+    let Some((n, _, attrs)) = DICTIONARIES.iter().find(|(n, _, _)| *n == name) else {
+        return no_dictionary(&name);
+    };
+    let list = attrs
+        .iter()
+        .map(|a| {
+            let mut o = Map::new();
+            o.insert("name".into(), json!(a.name));
+            o.insert("internalName".into(), json!(a.name));
+            o.insert("dataType".into(), json!(a.data_type));
+            o.insert("dictionaryName".into(), json!(n));
+            o.insert("directionType".into(), json!("IN"));
+            if !a.allowed.is_empty() {
+                let values: Vec<Value> = a
+                    .allowed
+                    .iter()
+                    .map(|v| json!({"key": v, "value": v, "isDefault": false}))
+                    .collect();
+                o.insert("allowedValues".into(), Value::Array(values));
+            }
+            Value::Object(o)
+        })
+        .collect();
+    entity(StatusCode::OK, Value::Array(list))
+}
+
+// ----- authorization ---------------------------------------------------------------
+
+/// The attributes of one authorization request: (dictionary, attribute) → value.
+pub(crate) type Attributes = Vec<((String, String), String)>;
+
+fn value_of<'a>(attrs: &'a Attributes, dictionary: &str, name: &str) -> Option<&'a str> {
+    attrs
+        .iter()
+        .find(|((d, n), _)| d == dictionary && n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Whether `c` matches: a missing attribute matches nothing (as in ISE); operators
+/// beyond the string and list comparisons never match here.
+fn matches(model: &PolicyModel, attrs: &Attributes, c: &Value, depth: usize) -> bool {
+    if depth > 16 {
+        return false;
+    }
+    let text = |k: &str| c.get(k).and_then(Value::as_str).unwrap_or("");
+    let result = match text("conditionType") {
+        "ConditionAttributes" | "LibraryConditionAttributes" => {
+            match value_of(attrs, text("dictionaryName"), text("attributeName")) {
+                None => false,
+                Some(actual) => compare(text("operator"), actual, text("attributeValue")),
+            }
+        }
+        "ConditionAndBlock" | "LibraryConditionAndBlock" => c["children"]
+            .as_array()
+            .is_some_and(|ch| ch.iter().all(|x| matches(model, attrs, x, depth + 1))),
+        "ConditionOrBlock" | "LibraryConditionOrBlock" => c["children"]
+            .as_array()
+            .is_some_and(|ch| ch.iter().any(|x| matches(model, attrs, x, depth + 1))),
+        "ConditionReference" => model
+            .library
+            .iter()
+            .find(|l| l["id"] == c["id"])
+            .is_some_and(|l| matches(model, attrs, l, depth + 1)),
+        _ => false,
+    };
+    result != c["isNegate"].as_bool().unwrap_or(false)
+}
+
+fn compare(operator: &str, actual: &str, expected: &str) -> bool {
+    let list = || expected.split(',').map(str::trim);
+    match operator {
+        "equals" => actual == expected,
+        "notEquals" => actual != expected,
+        "contains" => actual.contains(expected),
+        "notContains" => !actual.contains(expected),
+        "startsWith" => actual.starts_with(expected),
+        "notStartsWith" => !actual.starts_with(expected),
+        "endsWith" => actual.ends_with(expected),
+        "notEndsWith" => !actual.ends_with(expected),
+        "in" => list().any(|v| v == actual),
+        "notIn" => !list().any(|v| v == actual),
+        _ => false,
+    }
+}
+
+/// What ISE's authorization decided.
+pub(crate) struct Decision {
+    pub(crate) policy_set: Option<String>,
+    pub(crate) rule: Option<String>,
+    pub(crate) profiles: Vec<String>,
+}
+
+/// The first enabled policy set whose condition matches, then its first enabled rule
+/// that matches (counting hits, as ISE does).
+pub(crate) fn decide(model: &mut PolicyModel, attrs: &Attributes) -> Decision {
+    let snapshot = model.clone();
+    let set = model.sets.iter_mut().find(|s| {
+        s.state == "enabled"
+            && s.condition
+                .as_ref()
+                .is_none_or(|c| matches(&snapshot, attrs, c, 0))
+    });
+    let Some(set) = set else {
+        return Decision {
+            policy_set: None,
+            rule: None,
+            profiles: vec!["DenyAccess".into()],
+        };
+    };
+    set.hit_counts = set.hit_counts.saturating_add(1);
+    let rule = set.rules.iter_mut().find(|r| {
+        r.state == "enabled"
+            && r.condition
+                .as_ref()
+                .is_none_or(|c| matches(&snapshot, attrs, c, 0))
+    });
+    match rule {
+        Some(r) => {
+            r.hit_counts = r.hit_counts.saturating_add(1);
+            Decision {
+                policy_set: Some(set.name.clone()),
+                rule: Some(r.name.clone()),
+                profiles: r.profiles.clone(),
+            }
+        }
+        None => Decision {
+            policy_set: Some(set.name.clone()),
+            rule: None,
+            profiles: vec!["DenyAccess".into()],
+        },
+    }
+}
+
+/// Intune's view of a device as ISE's MDM dictionary holds it.
+pub(crate) struct MdmView {
+    pub(crate) server: Option<String>,
+    pub(crate) reachable: bool,
+    pub(crate) registered: Option<bool>,
+    pub(crate) compliant: Option<bool>,
+    pub(crate) detail: String,
+}
+
+impl MdmView {
+    pub(crate) fn to_json(&self) -> Value {
+        let mut o = Map::new();
+        o.insert("MDMServerName".into(), json!(self.server));
+        o.insert(
+            "MDMServerReachable".into(),
+            json!(if self.reachable {
+                "Reachable"
+            } else {
+                "UnReachable"
+            }),
+        );
+        if let Some(r) = self.registered {
+            o.insert(
+                "DeviceRegisterStatus".into(),
+                json!(if r { "Registered" } else { "UnRegistered" }),
+            );
+        }
+        if let Some(c) = self.compliant {
+            o.insert(
+                "DeviceCompliantStatus".into(),
+                json!(if c { "Compliant" } else { "NonCompliant" }),
+            );
+        }
+        o.insert("detail".into(), json!(self.detail));
+        Value::Object(o)
+    }
+}
+
+/// The text of the first `<tag>` element of `xml`.
+fn element<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
+    let open = format!("<{tag}>");
+    let start = xml.find(&open)? + open.len();
+    let end = xml[start..].find(&format!("</{tag}>"))? + start;
+    Some(&xml[start..end])
+}
+
+/// Asks Intune about `mac` the way ISE does at authorization: through the first
+/// enabled External MDM entry, from the first policy service node with its key (Graph
+/// token, discovery, Intune token), then `cisco/devices` by MAC address.
+pub(crate) async fn mdm_view(s: &Shared, mac: &str) -> MdmView {
+    let server = s.with_world(|w| {
+        w.mdm_servers
+            .values()
+            .find(|m| m.status == "Enabled")
+            .cloned()
+    });
+    let Some(server) = server else {
+        return MdmView {
+            server: None,
+            reachable: false,
+            registered: None,
+            compliant: None,
+            detail: "no External MDM server is enabled".into(),
+        };
+    };
+    let unreachable = |detail: String| MdmView {
+        server: Some(server.name.clone()),
+        reachable: false,
+        registered: None,
+        compliant: None,
+        detail,
+    };
+    let host = s.with_world(|w| {
+        w.nodes
+            .iter()
+            .find(|n| n.is_policy_service())
+            .map(|n| n.hostname.clone())
+    });
+    let Some(host) = host else {
+        return unreachable("no policy service node".into());
+    };
+    let http = match crate::gui::ise_http(s) {
+        Ok(h) => h,
+        Err(e) => return unreachable(e),
+    };
+    let rel = crate::gui::release(s);
+    let session = match crate::gui::connect(s, &server, rel, &http, &host).await {
+        Ok(session) => session,
+        Err(e) => return unreachable(e),
+    };
+    let url = format!(
+        "{}/cisco/devices/?paging=0&querycriteria=macaddress&value={mac}&filter=all",
+        session.base
+    );
+    let answer = http
+        .get(&url)
+        .bearer_auth(&session.token)
+        .header("Accept", "application/xml")
+        .send()
+        .await;
+    let text = match answer {
+        Ok(r) if r.status().is_success() => r.text().await.unwrap_or_default(),
+        Ok(r) => return unreachable(format!("Intune answered {}", r.status().as_u16())),
+        Err(_) => return unreachable("Intune could not be reached".into()),
+    };
+    let (registered, compliant) = match element(&text, "device") {
+        None => (false, false),
+        Some(device) => (
+            element(device, "register_status") == Some("true"),
+            element(device, "status") == Some("true"),
+        ),
+    };
+    MdmView {
+        server: Some(server.name),
+        reachable: true,
+        registered: Some(registered),
+        compliant: Some(compliant),
+        detail: if element(&text, "device").is_some() {
+            "Intune knows the device".into()
+        } else {
+            "Intune does not know the device".into()
+        },
+    }
+}
+
+/// The request's attributes: the endpoint's MAC (as ISE writes Calling-Station-ID),
+/// a passed 802.1X authentication over wireless, the Unknown identity group, and the
+/// MDM dictionary as Intune answered.
+pub(crate) fn attributes(mac: &str, mdm: &MdmView) -> Attributes {
+    let dashed: String = mac
+        .as_bytes()
+        .chunks(2)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join("-");
+    let mut attrs: Attributes = vec![
+        (("Radius".into(), "Calling-Station-ID".into()), dashed),
+        (
+            ("Radius".into(), "NAS-Port-Type".into()),
+            "Wireless - IEEE 802.11".into(),
+        ),
+        (
+            ("Network Access".into(), "AuthenticationStatus".into()),
+            "AuthenticationPassed".into(),
+        ),
+        (
+            ("IdentityGroup".into(), "Name".into()),
+            "Endpoint Identity Groups:Unknown".into(),
+        ),
+    ];
+    let mut put = |name: &str, value: String| attrs.push((("MDM".into(), name.into()), value));
+    if let Some(name) = &mdm.server {
+        put("MDMServerName", name.clone());
+    }
+    put(
+        "MDMServerReachable",
+        if mdm.reachable {
+            "Reachable"
+        } else {
+            "UnReachable"
+        }
+        .into(),
+    );
+    if let Some(r) = mdm.registered {
+        put(
+            "DeviceRegisterStatus",
+            if r { "Registered" } else { "UnRegistered" }.into(),
+        );
+    }
+    if let Some(c) = mdm.compliant {
+        put(
+            "DeviceCompliantStatus",
+            if c { "Compliant" } else { "NonCompliant" }.into(),
+        );
+    }
+    attrs
+}
+
+/// ISE's authorization of the endpoint `mac` (any notation): Intune's answer through
+/// the enabled External MDM entry, then the first matching rule. The answer is
+/// `{"policy_set", "rule", "profiles", "mdm": {…}}`.
+pub(crate) async fn authorize(s: &Shared, mac: &str) -> Result<Value, String> {
+    let mac: String = mac
+        .chars()
+        .filter(|c| !matches!(c, ':' | '-' | '.'))
+        .collect::<String>()
+        .to_ascii_uppercase();
+    if mac.len() != 12 || !mac.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err("mac must be a MAC address (12 hexadecimal digits, any notation)".into());
+    }
+    let view = mdm_view(s, &mac).await;
+    let attrs = attributes(&mac, &view);
+    let d = s.with_world(|w| decide(&mut w.policy, &attrs));
+    Ok(
+        json!({"policy_set": d.policy_set, "rule": d.rule, "profiles": d.profiles,
+        "mdm": view.to_json()}),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model() -> PolicyModel {
+        PolicyModel::seeded(&mut Rng::new(7))
+    }
+
+    #[test]
+    fn conditions_are_refused_as_ise_refuses_them() {
+        let m = model();
+        let bad_value = leaf("MDM", "DeviceCompliantStatus", "equals", "Yes");
+        assert_eq!(
+            check_condition(&m, &bad_value, 0),
+            Err("Value Yes is not allowed for attribute MDM:DeviceCompliantStatus; allowed values are Compliant, NonCompliant".into())
+        );
+        let unknown = leaf("MDM", "Compliance", "equals", "true");
+        assert_eq!(
+            check_condition(&m, &unknown, 0),
+            Err("Attribute Compliance does not exist in dictionary MDM".into())
+        );
+        let lonely = json!({"conditionType": "ConditionAndBlock", "children": [bad_value]});
+        assert!(check_condition(&m, &lonely, 0).is_err());
+        let reference = json!({"conditionType": "ConditionReference", "id": "nope"});
+        assert_eq!(
+            check_condition(&m, &reference, 0),
+            Err("Library condition with id nope does not exist".into())
+        );
+    }
+
+    #[test]
+    fn evaluation_follows_rank_state_negation_and_blocks() {
+        let mut m = model();
+        let view = MdmView {
+            server: Some("Intune".into()),
+            reachable: true,
+            registered: Some(true),
+            compliant: Some(false),
+            detail: String::new(),
+        };
+        let attrs = attributes("A1B2C3D4E5F6", &view);
+        // Basic_Authenticated_Access is disabled: the default rule answers.
+        let d = decide(&mut m, &attrs);
+        assert_eq!(d.rule.as_deref(), Some("Default"));
+        assert_eq!(d.profiles, ["DenyAccess"]);
+        let quarantine = json!({"conditionType": "ConditionAndBlock", "isNegate": false, "children": [
+            leaf("MDM", "DeviceRegisterStatus", "equals", "Registered"),
+            json!({"conditionType": "ConditionOrBlock", "isNegate": true, "children": [
+                leaf("MDM", "DeviceCompliantStatus", "equals", "Compliant"),
+                leaf("Radius", "Calling-Station-ID", "equals", "00-00-00-00-00-00")]})]});
+        m.sets[0].rules.insert(
+            0,
+            Rule {
+                id: "q".into(),
+                name: "Q".into(),
+                state: "enabled".into(),
+                default: false,
+                condition: Some(quarantine),
+                profiles: vec!["MDM_Quarantine".into()],
+                security_group: None,
+                hit_counts: 0,
+            },
+        );
+        let d = decide(&mut m, &attrs);
+        assert_eq!(d.rule.as_deref(), Some("Q"));
+        assert_eq!(m.sets[0].rules[0].hit_counts, 1);
+        m.sets[0].rules[0].state = "monitor".into();
+        assert_eq!(decide(&mut m, &attrs).rule.as_deref(), Some("Default"));
+    }
+}
