@@ -9,7 +9,7 @@
 //! person must act (manual step).
 
 use intune_integration::{
-    ApplyFailure, PartialReport, compliance, doctor, onboard, rotate, trust_sync,
+    ApplyFailure, PartialReport, compliance, doctor, enforce, onboard, rotate, trust_sync,
 };
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
@@ -107,6 +107,13 @@ enum Command {
         /// Say what would happen; change nothing.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Create or fix the authorization rules that act on Intune's answer (the
+    /// configuration's [enforce] table); no other rule is touched.
+    Enforce {
+        /// Print what would change; change nothing.
+        #[arg(long)]
+        plan: bool,
     },
     /// One device as ISE sees it, by MAC address or Intune GUID.
     Device {
@@ -575,6 +582,49 @@ async fn trust_sync(
     Ok(u8::from(!s.ok()))
 }
 
+async fn enforce(cli: &Cli, ctx: &Context, plan: bool) -> Result<u8, Box<dyn std::error::Error>> {
+    let run = async {
+        if plan {
+            enforce::plan(&ctx.onboarding).await
+        } else {
+            enforce::apply(&ctx.onboarding).await
+        }
+    };
+    let (e, failed) = partial(
+        spinning(cli, "reading the policy set", run).await,
+        |p| match p {
+            PartialReport::Enforce(e) => Some(e),
+            _ => None,
+        },
+    )?;
+    if cli.json {
+        print_json(&e)?;
+    } else {
+        println!("policy set `{}`", e.policy_set);
+        for r in &e.rules {
+            let outcome = if plan && r.outcome.is_write() {
+                format!("would {}", r.outcome.planned())
+            } else {
+                r.outcome.to_string()
+            };
+            let changed = if r.changed.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} differ)", r.changed.join(", "))
+            };
+            println!(
+                "  {:<14} {:<26} {:<14} -> {}{changed}\n      when {}",
+                outcome,
+                r.rule,
+                r.state.to_string(),
+                r.profile,
+                r.condition
+            );
+        }
+    }
+    Ok(u8::from(failed))
+}
+
 async fn device(
     cli: &Cli,
     ctx: &Context,
@@ -787,6 +837,13 @@ client_id = "<the automating application's client id>"
 
 [anchors]
 # extra_files = ["<an extra root for ISE's trusted store, PEM>"]
+
+[enforce]                                           # the rules `ise-intune enforce` owns
+policy_set = "Default"                              # the network-access policy set, by name
+compliant = { rule = "Intune_Compliant", profile = "PermitAccess" }
+non_compliant = { rule = "Intune_NonCompliant", profile = "<quarantine profile>" }
+unregistered = { rule = "Intune_Unregistered", profile = "<enrollment redirect profile>" }
+unreachable = { rule = "Intune_MDM_Unreachable", profile = "<profile while Intune is unreachable>" }
 "#;
 
 fn init(cli: &Cli, output: &Path) -> Result<u8, Box<dyn std::error::Error>> {
@@ -839,6 +896,7 @@ async fn run(cli: Cli) -> Result<u8, Box<dyn std::error::Error>> {
         Command::Doctor => doctor(&cli, &ctx).await,
         Command::Rotate { renewed, dry_run } => rotate(&cli, &ctx, renewed, *dry_run).await,
         Command::TrustSync { dry_run } => trust_sync(&cli, &ctx, *dry_run).await,
+        Command::Enforce { plan } => enforce(&cli, &ctx, *plan).await,
         Command::Device { id, cert, node } => {
             device(&cli, &ctx, id.as_deref(), cert.as_deref(), node.as_deref()).await
         }

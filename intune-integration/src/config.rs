@@ -169,6 +169,10 @@ pub struct IntegrationConfig {
     /// Anchors.
     #[serde(default)]
     pub anchors: AnchorsConfig,
+    /// The desired state of enforcement (default: see
+    /// [`crate::enforce::EnforcementPolicy::default`]).
+    #[serde(default)]
+    pub enforce: crate::enforce::EnforcementPolicy,
     /// Whether the checks that act as an ISE node run, with each policy service node's
     /// key exported from ISE (kept in memory only). Off by default: no private key
     /// leaves ISE unless asked.
@@ -368,6 +372,7 @@ impl IntegrationConfig {
         if self.mdm_server_name.trim().is_empty() {
             return Err(missing("mdm_server_name"));
         }
+        self.enforce.validate()?;
         if let Some(pin) = &self.ise.tls_pin_sha256 {
             let hex: String = pin.chars().filter(|c| *c != ':').collect();
             if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {

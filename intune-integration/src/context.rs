@@ -45,6 +45,8 @@ pub struct Options {
     pub app_client_id: Option<String>,
     /// How long verification waits for new keys and roles to propagate.
     pub propagation_wait: Duration,
+    /// The desired state of enforcement ([`crate::enforce`]).
+    pub enforcement: crate::enforce::EnforcementPolicy,
 }
 
 impl Options {
@@ -67,6 +69,7 @@ impl Default for Options {
             consent_wait: Duration::from_secs(300),
             app_client_id: None,
             propagation_wait: DEFAULT_PROPAGATION_WAIT,
+            enforcement: crate::enforce::EnforcementPolicy::default(),
         }
     }
 }
@@ -306,6 +309,7 @@ impl Integration {
             mdm_server_name: config.mdm_server_name.clone(),
             app_client_id: config.app_client_id.clone(),
             admin_key: config.admin_key()?,
+            enforcement: config.enforce.clone(),
             ..Options::default()
         };
         let mut builder = Self::builder(ise, graph).anchors(anchors).options(options);

@@ -301,6 +301,22 @@ pub enum Error {
         /// What went wrong.
         what: String,
     },
+
+    /// Enforcement names a policy set or authorization profile ISE does not have.
+    /// Nothing was written.
+    #[error(
+        "ISE has no {kind} named `{name}` (it has: {}): create it in ISE, or name one of \
+         these in the configuration's [enforce] table",
+        list_names(available)
+    )]
+    PolicyTargetMissing {
+        /// `policy set` or `authorization profile`.
+        kind: &'static str,
+        /// The name asked for.
+        name: String,
+        /// The names ISE has.
+        available: Vec<String>,
+    },
 }
 
 /// A certificate or anchor that cannot be used: what was wrong with the input, its
@@ -444,6 +460,18 @@ pub enum CertificateError {
         subject: String,
     },
 }
+
+/// At most 20 names, for a message.
+fn list_names(names: &[String]) -> String {
+    if names.is_empty() {
+        return "none".into();
+    }
+    let mut shown: Vec<&str> = names.iter().take(20).map(String::as_str).collect();
+    if names.len() > 20 {
+        shown.push("…");
+    }
+    shown.join(", ")
+}
 /// The partial report of a workflow whose `apply` failed; serialised as the report
 /// itself (the same keys as the workflow's report on success).
 #[derive(Debug, Clone, serde::Serialize)]
@@ -456,6 +484,8 @@ pub enum PartialReport {
     Rotate(Rotation),
     /// The trust sync so far ([`crate::trust_sync::apply`]).
     TrustSync(TrustSync),
+    /// The enforcement so far ([`crate::enforce::apply`]).
+    Enforce(crate::enforce::Enforcement),
 }
 
 impl PartialReport {
@@ -465,6 +495,7 @@ impl PartialReport {
             Self::Onboard(_) => "onboarding",
             Self::Rotate(_) => "rotation",
             Self::TrustSync(_) => "trust sync",
+            Self::Enforce(_) => "enforcement",
         }
     }
 }
@@ -600,6 +631,7 @@ impl Error {
             | Self::MdmConfiguration { .. }
             | Self::ConsentNotVisible { .. }
             | Self::NoAdminCertificate { .. } => K::Remote,
+            Self::PolicyTargetMissing { .. } => K::Configuration,
             Self::Apply(f) => f.errors.first().map_or(K::Remote, |(_, e)| e.kind()),
             Self::NotOnboarded { .. } => K::NotOnboarded,
             Self::VerificationFailed { .. }

@@ -5,7 +5,8 @@
 //! then call a workflow — a module of free functions over it, each with its own result
 //! type: [`onboard::plan`] / [`onboard::apply`], [`verify::verify`],
 //! [`doctor::diagnose`], [`rotate::plan`] / [`rotate::apply`], [`trust_sync::plan`] /
-//! [`trust_sync::apply`], [`compliance::client`], and [`fleet`] over many pairs.
+//! [`trust_sync::apply`], [`enforce::plan`] / [`enforce::apply`], [`compliance::client`],
+//! and [`fleet`] over many pairs.
 //! Every workflow that writes has the same two entry points: `plan` says what would
 //! change and writes nothing, `apply` does it; a failure after anything was written is
 //! [`Error::Apply`], carrying the partial report.
@@ -21,6 +22,7 @@
 //! * [`doctor`] — findings with severity, evidence and remediation;
 //! * [`rotate`] — registering a node's renewed Admin certificate, then retiring the old;
 //! * [`trust_sync`] — importing the roots Microsoft's endpoints moved to;
+//! * [`enforce`] — the authorization rules that act on Intune's answer;
 //! * [`compliance`] — Intune's Compliance Retrieval API as an ISE node calls it;
 //! * [`fleet`] — inventories of pairs, run with bounded concurrency;
 //! * [`keys`] — the nodes' Admin certificates and keys: export, key sources, PKCS#8;
@@ -44,6 +46,7 @@ pub mod config;
 pub mod context;
 pub mod decide;
 pub mod doctor;
+pub mod enforce;
 pub mod files;
 pub mod fleet;
 pub mod keys;

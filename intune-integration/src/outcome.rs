@@ -189,6 +189,8 @@ names! {
         CycleMdmServer => "cycle_mdm_server",
         /// ISE's Test Connection, reproduced.
         VerifyConnection => "verify_connection",
+        /// The authorization rules of [`crate::enforce`].
+        Enforce => "enforce",
     }
 }
 
@@ -240,7 +242,8 @@ mod tests {
                 "\"import_trust_anchors\"",
                 "\"configure_mdm_server\"",
                 "\"cycle_mdm_server\"",
-                "\"verify_connection\""
+                "\"verify_connection\"",
+                "\"enforce\""
             ]
         );
         assert_eq!(

@@ -1,0 +1,647 @@
+//! Enforcement: the authorization rules that make ISE act on what Intune says.
+//!
+//! Connecting Intune to ISE is only worth something when ISE's authorization policy
+//! uses the MDM dictionary. The desired state ([`EnforcementPolicy`]) names one
+//! network-access policy set and, for each state a device can be in, the rule the
+//! library owns and the authorization profile it grants:
+//!
+//! | state | condition | default rule | default profile |
+//! |---|---|---|---|
+//! | MDM unreachable | `MDM:MDMServerReachable equals UnReachable` | `Intune_MDM_Unreachable` | `MDM_Unreachable` |
+//! | unregistered | `MDMServerReachable equals Reachable AND DeviceRegisterStatus equals UnRegistered` | `Intune_Unregistered` | `MDM_Redirect` |
+//! | non-compliant | `DeviceRegisterStatus equals Registered AND DeviceCompliantStatus equals NonCompliant` | `Intune_NonCompliant` | `MDM_Quarantine` |
+//! | compliant | `DeviceRegisterStatus equals Registered AND DeviceCompliantStatus equals Compliant` | `Intune_Compliant` | `PermitAccess` |
+//!
+//! The four conditions exclude one another, so their order among themselves does not
+//! matter. [`plan`] says what [`apply`] would do; [`apply`] creates the rules that are
+//! missing — directly above the set's default rule, so no other rule moves — and fixes
+//! those whose condition, profiles or state differ (keeping their rank, id and security
+//! group). Rules are matched by name; no other rule is read for writing, moved or
+//! changed. A second run writes nothing.
+//!
+//! ```no_run
+//! # async fn run(integration: intune_integration::Integration) -> Result<(), intune_integration::Error> {
+//! let planned = intune_integration::enforce::plan(&integration).await?;
+//! for r in &planned.rules {
+//!     println!("{} {}: {}", r.outcome.planned(), r.rule, r.condition);
+//! }
+//! intune_integration::enforce::apply(&integration).await?;
+//! # Ok(()) }
+//! ```
+
+use ise_client::{AuthorizationRule, Condition, PolicySet, RuleState};
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+use crate::context::Integration;
+use crate::error::{ApplyFailure, PartialReport};
+use crate::outcome::{Outcome, StepName};
+
+/// ISE's MDM dictionary.
+pub const MDM_DICTIONARY: &str = "MDM";
+
+/// The MDM attributes ISE still fills for Intune since the Compliance Retrieval API
+/// replaced the old one: registration and compliance (from Intune), and the server's
+/// name and reachability (ISE's own). Intune supplies only compliance, management,
+/// MAC address and registration (Microsoft, "Network access control integration with
+/// Intune"; Cisco, "Integrate MDM and UEM Servers with Cisco ISE"): a rule on any other
+/// MDM attribute (disk encryption, PIN lock, jailbreak, device details) never matches.
+pub const SUPPLIED_ATTRIBUTES: &[&str] = &[
+    "DeviceCompliantStatus",
+    "DeviceRegisterStatus",
+    "MDMServerName",
+    "MDMServerReachable",
+];
+
+/// A state a device can be in, as ISE's MDM dictionary says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DeviceState {
+    /// ISE could not reach the MDM server.
+    Unreachable,
+    /// Intune does not know the device.
+    Unregistered,
+    /// Enrolled, not compliant.
+    NonCompliant,
+    /// Enrolled and compliant.
+    Compliant,
+}
+
+impl DeviceState {
+    /// Every state, in the order the rules are created.
+    pub const ALL: [DeviceState; 4] = [
+        DeviceState::Unreachable,
+        DeviceState::Unregistered,
+        DeviceState::NonCompliant,
+        DeviceState::Compliant,
+    ];
+
+    /// The condition that matches this state (and no other).
+    pub fn condition(self) -> Condition {
+        let mdm = |attribute: &str, value: &str| {
+            Condition::attribute(MDM_DICTIONARY, attribute, "equals", value)
+        };
+        match self {
+            Self::Unreachable => mdm("MDMServerReachable", "UnReachable"),
+            Self::Unregistered => Condition::and(vec![
+                mdm("MDMServerReachable", "Reachable"),
+                mdm("DeviceRegisterStatus", "UnRegistered"),
+            ]),
+            Self::NonCompliant => Condition::and(vec![
+                mdm("DeviceRegisterStatus", "Registered"),
+                mdm("DeviceCompliantStatus", "NonCompliant"),
+            ]),
+            Self::Compliant => Condition::and(vec![
+                mdm("DeviceRegisterStatus", "Registered"),
+                mdm("DeviceCompliantStatus", "Compliant"),
+            ]),
+        }
+    }
+}
+
+impl std::fmt::Display for DeviceState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Unreachable => "unreachable",
+            Self::Unregistered => "unregistered",
+            Self::NonCompliant => "non_compliant",
+            Self::Compliant => "compliant",
+        })
+    }
+}
+
+/// One rule the library owns: its name and the authorization profile it grants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct EnforcedRule {
+    /// The rule's name (alphanumerics, underscore, hyphen, space, period, parentheses).
+    pub rule: String,
+    /// The authorization profile it grants (must exist in ISE).
+    pub profile: String,
+}
+
+impl EnforcedRule {
+    /// A rule named `rule` granting `profile`.
+    pub fn new(rule: impl Into<String>, profile: impl Into<String>) -> Self {
+        Self {
+            rule: rule.into(),
+            profile: profile.into(),
+        }
+    }
+}
+
+/// The desired state of enforcement (the configuration's `[enforce]` table).
+///
+/// ```toml
+/// [enforce]
+/// policy_set = "Default"
+/// compliant = { rule = "Intune_Compliant", profile = "PermitAccess" }
+/// non_compliant = { rule = "Intune_NonCompliant", profile = "MDM_Quarantine" }
+/// unregistered = { rule = "Intune_Unregistered", profile = "MDM_Redirect" }
+/// unreachable = { rule = "Intune_MDM_Unreachable", profile = "MDM_Unreachable" }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct EnforcementPolicy {
+    /// The network-access policy set the rules live in, by name.
+    pub policy_set: String,
+    /// Registered and compliant.
+    pub compliant: EnforcedRule,
+    /// Registered, not compliant (quarantine or remediation).
+    pub non_compliant: EnforcedRule,
+    /// Unknown to Intune (redirect to enrollment).
+    pub unregistered: EnforcedRule,
+    /// The MDM server could not be reached.
+    pub unreachable: EnforcedRule,
+}
+
+impl Default for EnforcementPolicy {
+    /// The default desired state: the `Default` policy set, the profiles of the table
+    /// above (the simulator's seeded ones).
+    fn default() -> Self {
+        Self {
+            policy_set: "Default".into(),
+            compliant: EnforcedRule::new("Intune_Compliant", "PermitAccess"),
+            non_compliant: EnforcedRule::new("Intune_NonCompliant", "MDM_Quarantine"),
+            unregistered: EnforcedRule::new("Intune_Unregistered", "MDM_Redirect"),
+            unreachable: EnforcedRule::new("Intune_MDM_Unreachable", "MDM_Unreachable"),
+        }
+    }
+}
+
+impl EnforcementPolicy {
+    /// The rule for `state`.
+    pub fn rule(&self, state: DeviceState) -> &EnforcedRule {
+        match state {
+            DeviceState::Unreachable => &self.unreachable,
+            DeviceState::Unregistered => &self.unregistered,
+            DeviceState::NonCompliant => &self.non_compliant,
+            DeviceState::Compliant => &self.compliant,
+        }
+    }
+
+    /// Checks the names: valid for ISE, and four distinct rules.
+    pub fn validate(&self) -> Result<(), Error> {
+        let mut seen: Vec<&str> = Vec::new();
+        for state in DeviceState::ALL {
+            let r = self.rule(state);
+            if !valid_rule_name(&r.rule) {
+                return Err(Error::Config {
+                    what: format!(
+                        "`enforce.{state}.rule` = `{}` is not a valid ISE rule name: use \
+                         letters, digits, underscore, hyphen, space, period, parentheses",
+                        r.rule
+                    ),
+                });
+            }
+            if r.profile.trim().is_empty() {
+                return Err(Error::Config {
+                    what: format!("`enforce.{state}.profile` is empty"),
+                });
+            }
+            if seen.contains(&r.rule.as_str()) {
+                return Err(Error::Config {
+                    what: format!(
+                        "`enforce.{state}.rule` = `{}` names a rule another state already \
+                         uses: give each state its own rule",
+                        r.rule
+                    ),
+                });
+            }
+            seen.push(&r.rule);
+        }
+        if self.policy_set.trim().is_empty() {
+            return Err(Error::Config {
+                what: "`enforce.policy_set` is empty".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// ISE's rule names: alphanumerics, underscore, hyphen, space, period, parentheses
+/// (Cisco's `RuleCommon.name`).
+pub fn valid_rule_name(name: &str) -> bool {
+    !name.trim().is_empty()
+        && name.len() <= 255
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_- .()".contains(c))
+}
+
+/// One owned rule in a plan or an apply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct RuleChange {
+    /// The device state it handles.
+    pub state: DeviceState,
+    /// The rule's name.
+    pub rule: String,
+    /// The profile it grants.
+    pub profile: String,
+    /// Its condition, as ISE shows it.
+    pub condition: String,
+    /// Created, updated, unchanged (planned, in a plan), or failed.
+    pub outcome: Outcome,
+    /// What differs in an existing rule (`condition`, `profile`, `state`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changed: Vec<String>,
+    /// Its rank in the set, once known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rank: Option<i64>,
+}
+
+/// The result of [`plan`] and [`apply`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Enforcement {
+    /// The policy set.
+    pub policy_set: String,
+    /// Each owned rule, in the order of [`DeviceState::ALL`].
+    pub rules: Vec<RuleChange>,
+    /// Whether ISE's policy was (or, in a plan, would be) changed.
+    pub changed: bool,
+}
+
+impl Enforcement {
+    /// How many rules were (or would be) written.
+    pub fn writes(&self) -> usize {
+        self.rules.iter().filter(|r| r.outcome.is_write()).count()
+    }
+}
+
+/// What to do about one owned rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RuleAction {
+    /// Create this rule.
+    Create(AuthorizationRule),
+    /// Replace rule `id` with this one; the fields that differ.
+    Update {
+        /// The rule's id.
+        id: String,
+        /// The rule as it should be (rank, id and security group kept).
+        rule: AuthorizationRule,
+        /// What differs.
+        changed: Vec<String>,
+    },
+    /// Already as wanted (its rank).
+    Unchanged(Option<i64>),
+}
+
+/// Decides, for each state, what to do with the set's `existing` rules (pure).
+/// Refuses a desired name that is the set's default rule's.
+pub fn rule_actions(
+    desired: &EnforcementPolicy,
+    existing: &[AuthorizationRule],
+) -> Result<Vec<(DeviceState, RuleAction)>, Error> {
+    let mut out = Vec::new();
+    for state in DeviceState::ALL {
+        let want = desired.rule(state);
+        let condition = state.condition();
+        let found = existing.iter().find(|r| r.rule.name == want.rule);
+        let action = match found {
+            None => RuleAction::Create(AuthorizationRule::new(
+                want.rule.clone(),
+                condition,
+                vec![want.profile.clone()],
+            )),
+            Some(r) if r.rule.default => {
+                return Err(Error::Config {
+                    what: format!(
+                        "`enforce.{state}.rule` = `{}` is the policy set's default rule: \
+                         name another rule",
+                        want.rule
+                    ),
+                });
+            }
+            Some(r) => {
+                let mut changed = Vec::new();
+                if !r
+                    .rule
+                    .condition
+                    .as_ref()
+                    .is_some_and(|c| c.same_as(&condition))
+                {
+                    changed.push("condition".to_owned());
+                }
+                if r.profile != [want.profile.clone()] {
+                    changed.push("profile".to_owned());
+                }
+                if r.rule.state != RuleState::Enabled {
+                    changed.push("state".to_owned());
+                }
+                match (changed.is_empty(), r.rule.id.clone()) {
+                    (true, _) => RuleAction::Unchanged(r.rule.rank),
+                    (false, Some(id)) => {
+                        let mut rule = r.clone();
+                        rule.rule.condition = Some(condition);
+                        rule.rule.state = RuleState::Enabled;
+                        rule.profile = vec![want.profile.clone()];
+                        RuleAction::Update { id, rule, changed }
+                    }
+                    (false, None) => {
+                        return Err(Error::RemoteState {
+                            what: format!(
+                                "ISE listed rule `{}` without an id: it cannot be updated; \
+                                 check the rule in ISE's policy sets",
+                                want.rule
+                            ),
+                        });
+                    }
+                }
+            }
+        };
+        out.push((state, action));
+    }
+    Ok(out)
+}
+
+/// What was read before deciding.
+struct Read {
+    set: PolicySet,
+    rules: Vec<AuthorizationRule>,
+}
+
+/// Reads the policy set and its rules, and checks the profiles exist.
+async fn read(ctx: &Integration, desired: &EnforcementPolicy) -> Result<Read, Error> {
+    desired.validate()?;
+    let policy = ctx.ise.network_access_policy();
+    let (sets, profiles) = tokio::join!(policy.policy_sets(), policy.authorization_profiles());
+    let sets = sets?;
+    let set = sets
+        .iter()
+        .find(|s| s.name == desired.policy_set)
+        .cloned()
+        .ok_or_else(|| Error::PolicyTargetMissing {
+            kind: "policy set",
+            name: desired.policy_set.clone(),
+            available: sets.iter().map(|s| s.name.clone()).collect(),
+        })?;
+    let profiles = profiles?;
+    for state in DeviceState::ALL {
+        let want = &desired.rule(state).profile;
+        if !profiles.iter().any(|p| &p.name == want) {
+            return Err(Error::PolicyTargetMissing {
+                kind: "authorization profile",
+                name: want.clone(),
+                available: profiles.iter().map(|p| p.name.clone()).collect(),
+            });
+        }
+    }
+    let rules = policy.authorization_rules(&set.id).await?;
+    Ok(Read { set, rules })
+}
+
+fn change(desired: &EnforcementPolicy, state: DeviceState, outcome: Outcome) -> RuleChange {
+    let want = desired.rule(state);
+    RuleChange {
+        state,
+        rule: want.rule.clone(),
+        profile: want.profile.clone(),
+        condition: state.condition().to_string(),
+        outcome,
+        changed: Vec::new(),
+        rank: None,
+    }
+}
+
+/// What [`apply`] would do; writes nothing.
+pub async fn plan(ctx: &Integration) -> Result<Enforcement, Error> {
+    let desired = &ctx.options.enforcement;
+    let Read { set, rules } = read(ctx, desired).await?;
+    let actions = rule_actions(desired, &rules)?;
+    let mut report = Enforcement {
+        policy_set: set.name,
+        ..Enforcement::default()
+    };
+    for (state, action) in actions {
+        let mut c = change(desired, state, Outcome::Unchanged);
+        match action {
+            RuleAction::Create(_) => c.outcome = Outcome::Created,
+            RuleAction::Update { rule, changed, .. } => {
+                c.outcome = Outcome::Updated;
+                c.changed = changed;
+                c.rank = rule.rule.rank;
+            }
+            RuleAction::Unchanged(rank) => c.rank = rank,
+        }
+        report.rules.push(c);
+    }
+    report.changed = report.writes() > 0;
+    Ok(report)
+}
+
+/// Creates or fixes the owned rules (see the module's description); writes nothing
+/// when they are as wanted. A failure after a write is [`Error::Apply`] with the
+/// enforcement so far.
+pub async fn apply(ctx: &Integration) -> Result<Enforcement, Error> {
+    let desired = &ctx.options.enforcement;
+    let Read { set, rules } = read(ctx, desired).await?;
+    let actions = rule_actions(desired, &rules)?;
+    let policy = ctx.ise.network_access_policy();
+    // New rules go directly above the default rule, which moves down one each time.
+    let mut default_rank = rules
+        .iter()
+        .find(|r| r.rule.default)
+        .and_then(|r| r.rule.rank);
+    let mut report = Enforcement {
+        policy_set: set.name.clone(),
+        ..Enforcement::default()
+    };
+    let mut written = Vec::new();
+    let mut failure = None;
+    for (state, action) in actions {
+        let mut c = change(desired, state, Outcome::Unchanged);
+        if failure.is_some() {
+            // Not attempted after a failure: reported as it stands.
+            report.rules.push(c);
+            continue;
+        }
+        let result = match action {
+            RuleAction::Unchanged(rank) => {
+                c.rank = rank;
+                Ok(None)
+            }
+            RuleAction::Create(mut rule) => {
+                rule.rule.rank = default_rank;
+                let r = policy.create_authorization_rule(&set.id, &rule).await;
+                if r.is_ok() {
+                    default_rank = default_rank.and_then(|d| d.checked_add(1));
+                }
+                c.outcome = Outcome::Created;
+                r.map(Some)
+            }
+            RuleAction::Update { id, rule, changed } => {
+                c.outcome = Outcome::Updated;
+                c.changed = changed;
+                policy
+                    .update_authorization_rule(&set.id, &id, &rule)
+                    .await
+                    .map(Some)
+            }
+        };
+        match result {
+            Ok(Some(answer)) => {
+                c.rank = answer.rule.rank;
+                written.push(format!(
+                    "rule `{}` {} in policy set `{}`",
+                    c.rule,
+                    if c.outcome == Outcome::Created {
+                        "created"
+                    } else {
+                        "updated"
+                    },
+                    set.name
+                ));
+            }
+            Ok(None) => {}
+            Err(e) => {
+                c.outcome = Outcome::Failed;
+                failure = Some(Error::Ise(e));
+            }
+        }
+        report.rules.push(c);
+    }
+    report.changed = !written.is_empty();
+    match failure {
+        None => Ok(report),
+        Some(e) => Err(Error::Apply(Box::new(ApplyFailure::new(
+            PartialReport::Enforce(report),
+            written,
+            vec![(StepName::Enforce, e)],
+        )))),
+    }
+}
+
+/// Whether `condition`, with the library conditions it references resolved, uses
+/// the MDM dictionary; and the MDM attribute conditions it holds.
+pub fn mdm_conditions<'a>(
+    condition: &'a Condition,
+    library: &'a [Condition],
+) -> Vec<&'a Condition> {
+    let mut out = Vec::new();
+    let mut pending = vec![condition];
+    let mut visited = 0usize;
+    while let Some(c) = pending.pop() {
+        // Library conditions may reference one another; the walk is bounded.
+        visited += 1;
+        if visited > 1000 {
+            break;
+        }
+        for node in c.walk() {
+            if node.attribute_name.is_some()
+                && node.dictionary_name.as_deref() == Some(MDM_DICTIONARY)
+            {
+                out.push(node);
+            }
+        }
+        for id in c.references() {
+            if let Some(l) = library.iter().find(|l| l.id.as_deref() == Some(id)) {
+                pending.push(l);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn existing(name: &str, condition: Condition, profile: &str, rank: i64) -> AuthorizationRule {
+        let mut r = AuthorizationRule::new(name, condition, vec![profile.into()]);
+        r.rule.id = Some(format!("id-{name}"));
+        r.rule.rank = Some(rank);
+        r
+    }
+
+    #[test]
+    fn missing_rules_are_created_and_differing_ones_fixed_in_place() {
+        let desired = EnforcementPolicy::default();
+        let mut drifted = existing(
+            "Intune_NonCompliant",
+            DeviceState::NonCompliant.condition(),
+            "DenyAccess",
+            1,
+        );
+        drifted.rule.state = RuleState::Disabled;
+        drifted.security_group = Some("Quarantined_Systems".into());
+        let rules = vec![
+            existing("Foreign", Condition::reference("lib"), "PermitAccess", 0),
+            drifted,
+            existing(
+                "Intune_Compliant",
+                DeviceState::Compliant.condition(),
+                "PermitAccess",
+                2,
+            ),
+        ];
+        let actions = rule_actions(&desired, &rules).expect("actions");
+        let kinds: Vec<(DeviceState, &str)> = actions
+            .iter()
+            .map(|(s, a)| {
+                (
+                    *s,
+                    match a {
+                        RuleAction::Create(_) => "create",
+                        RuleAction::Update { .. } => "update",
+                        RuleAction::Unchanged(_) => "unchanged",
+                    },
+                )
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (DeviceState::Unreachable, "create"),
+                (DeviceState::Unregistered, "create"),
+                (DeviceState::NonCompliant, "update"),
+                (DeviceState::Compliant, "unchanged"),
+            ]
+        );
+        let RuleAction::Update { id, rule, changed } = &actions[2].1 else {
+            panic!("an update");
+        };
+        assert_eq!(id, "id-Intune_NonCompliant");
+        assert_eq!(changed, &["profile", "state"]);
+        assert_eq!(rule.rule.rank, Some(1));
+        assert_eq!(rule.profile, ["MDM_Quarantine"]);
+        assert_eq!(rule.security_group.as_deref(), Some("Quarantined_Systems"));
+        assert_eq!(actions[3].1, RuleAction::Unchanged(Some(2)));
+    }
+
+    #[test]
+    fn the_default_rules_name_and_bad_names_are_refused() {
+        let mut desired = EnforcementPolicy::default();
+        desired.compliant.rule = "Default".into();
+        let mut default = existing("Default", Condition::default(), "DenyAccess", 0);
+        default.rule.default = true;
+        default.rule.condition = None;
+        assert!(matches!(
+            rule_actions(&desired, &[default]),
+            Err(Error::Config { .. })
+        ));
+        desired.compliant.rule = "Intune:Compliant".into();
+        assert!(matches!(desired.validate(), Err(Error::Config { .. })));
+        desired.compliant.rule = "Intune_Unregistered".into();
+        assert!(matches!(desired.validate(), Err(Error::Config { .. })));
+    }
+
+    #[test]
+    fn mdm_use_is_found_through_library_references() {
+        let mut lib = Condition::attribute(MDM_DICTIONARY, "PinLockStatus", "equals", "On");
+        lib.id = Some("pin".into());
+        let rule = Condition::and(vec![
+            Condition::attribute("Radius", "NAS-Port-Type", "equals", "Ethernet"),
+            Condition::reference("pin"),
+        ]);
+        let found = mdm_conditions(&rule, std::slice::from_ref(&lib));
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].attribute_name.as_deref(), Some("PinLockStatus"));
+        assert!(mdm_conditions(&rule, &[]).is_empty());
+    }
+}
