@@ -26,13 +26,14 @@ async fn onboarded(builder: ise_intune_simulator::SimulatorBuilder) -> Simulator
         .start()
         .await
         .expect("simulator");
-    let report = onboard::apply(
-        &sim::integration(sim.info(), Configurator::Gui, true, Options::default())
-            .expect("pipeline"),
-    )
-    .await
-    .expect("onboarding");
+    let ctx = sim::integration(sim.info(), Configurator::Gui, true, Options::default())
+        .expect("pipeline");
+    let report = onboard::apply(&ctx).await.expect("onboarding");
     assert!(report.complete, "{report:#?}");
+    // A healthy integration enforces: its rules are in ISE's policy.
+    ise_intune::integration::enforce::apply(&ctx)
+        .await
+        .expect("enforce");
     sim
 }
 

@@ -89,6 +89,14 @@ async fn a_running_simulator_through_every_subcommand() {
     let report = json(&out);
     assert_eq!(report["complete"], true);
 
+    let (code, out, err) = run(with(&["enforce", "--plan"])).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(json(&out)["changed"], true);
+    let (code, out, err) = run(with(&["enforce"])).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(json(&out)["rules"][3]["rule"], "Intune_Compliant");
+    assert_eq!(json(&out)["rules"][3]["outcome"], "created");
+
     let (code, out, _) = run(with(&["doctor"])).await;
     assert_eq!(code, 0, "{out}");
     assert!(
@@ -766,6 +774,8 @@ async fn every_subcommand_under_json_prints_one_object_in_success_and_failure() 
         (on(&info_arg, &["rotate"]), 0, None),
         (on(&info_arg, &["trust-sync", "--dry-run"]), 0, None),
         (on(&info_arg, &["trust-sync"]), 0, None),
+        (on(&info_arg, &["enforce", "--plan"]), 0, None),
+        (on(&info_arg, &["enforce"]), 0, None),
         (on(&info_arg, &["device", &guid]), 0, None),
         (on(&info_arg, &["noncompliant"]), 0, None),
         (on(&info_arg, &["device", "--cert", &device_cert]), 0, None),
@@ -777,6 +787,7 @@ async fn every_subcommand_under_json_prints_one_object_in_success_and_failure() 
         (on(&wrong, &["onboard", "--plan"]), 1, Some("permission")),
         (on(&wrong, &["rotate"]), 1, Some("permission")),
         (on(&wrong, &["trust-sync"]), 1, Some("permission")),
+        (on(&wrong, &["enforce"]), 1, Some("permission")),
         (on(&wrong, &["device", &guid]), 1, Some("permission")),
         (on(&wrong, &["noncompliant"]), 1, Some("permission")),
         // A certificate that names no device.

@@ -283,7 +283,8 @@ pub enum RuleAction {
     Update {
         /// The rule's id.
         id: String,
-        /// The rule as it should be (rank, id and security group kept).
+        /// The rule as it should be (rank and security group kept; the id, read-only,
+        /// is in the path).
         rule: AuthorizationRule,
         /// What differs.
         changed: Vec<String>,
@@ -338,6 +339,8 @@ pub fn rule_actions(
                     (true, _) => RuleAction::Unchanged(r.rule.rank),
                     (false, Some(id)) => {
                         let mut rule = r.clone();
+                        // The id is read-only in Cisco's document: it goes in the path.
+                        rule.rule.id = None;
                         rule.rule.condition = Some(condition);
                         rule.rule.state = RuleState::Enabled;
                         rule.profile = vec![want.profile.clone()];

@@ -67,6 +67,8 @@ pub struct PolicyWrite {
     pub body: Value,
     /// The status answered.
     pub status: u16,
+    /// The JSON answered.
+    pub answer: Value,
 }
 
 /// The whole policy model.
@@ -351,22 +353,32 @@ fn rule_json(set: &PolicySet, r: &Rule, rank: usize) -> Value {
     out
 }
 
+/// A status and a JSON body.
+type Answer = (StatusCode, Value);
+
+fn respond((status, body): Answer) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
 /// Cisco's `Error` shape: `{"code": "400", "message": …}` (the document types `code`
 /// as a string). The messages are the simulator's wording.
-fn error(status: StatusCode, message: &str) -> Response {
+fn error_answer(status: StatusCode, message: &str) -> Answer {
     (
         status,
-        axum::Json(json!({"code": status.as_u16().to_string(), "message": message})),
+        json!({"code": status.as_u16().to_string(), "message": message}),
     )
-        .into_response()
+}
+
+fn entity_answer(status: StatusCode, response: Value) -> Answer {
+    (status, json!({"response": response, "version": "1.0.0"}))
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    respond(error_answer(status, message))
 }
 
 fn entity(status: StatusCode, response: Value) -> Response {
-    (
-        status,
-        axum::Json(json!({"response": response, "version": "1.0.0"})),
-    )
-        .into_response()
+    respond(entity_answer(status, response))
 }
 
 /// The routes, merged into ISE's (behind its Basic auth).
@@ -404,11 +416,12 @@ async fn list_sets(State(s): State<Arc<Shared>>) -> Response {
     entity(StatusCode::OK, Value::Array(sets))
 }
 
+fn no_set_text(id: &str) -> String {
+    format!("Policy set with id {id} does not exist")
+}
+
 fn no_set(id: &str) -> Response {
-    error(
-        StatusCode::NOT_FOUND,
-        &format!("Policy set with id {id} does not exist"),
-    )
+    error(StatusCode::NOT_FOUND, &no_set_text(id))
 }
 
 async fn get_set(State(s): State<Arc<Shared>>, Path(policy): Path<String>) -> Response {
@@ -450,11 +463,12 @@ async fn get_rule(
     })
 }
 
+fn no_rule_text(id: &str) -> String {
+    format!("Authorization rule with id {id} does not exist")
+}
+
 fn no_rule(id: &str) -> Response {
-    error(
-        StatusCode::NOT_FOUND,
-        &format!("Authorization rule with id {id} does not exist"),
-    )
+    error(StatusCode::NOT_FOUND, &no_rule_text(id))
 }
 
 /// Names ISE accepts for rules: alphanumerics, underscore, hyphen, space, period,
@@ -644,18 +658,18 @@ fn check_rule(
 }
 
 /// Records a write and answers.
-fn recorded(s: &Shared, method: &str, path: String, body: &Bytes, answer: Response) -> Response {
+fn recorded(s: &Shared, method: &str, path: String, body: &Bytes, answer: Answer) -> Response {
     let body = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let status = answer.status().as_u16();
     s.with_world(|w| {
         w.policy.writes.push(PolicyWrite {
             method: method.into(),
             path,
             body,
-            status,
+            status: answer.0.as_u16(),
+            answer: answer.1.clone(),
         });
     });
-    answer
+    respond(answer)
 }
 
 async fn create_rule(
@@ -665,17 +679,17 @@ async fn create_rule(
 ) -> Response {
     let answer = s.with_world(|w| {
         let Some(i) = w.policy.set_index(&policy) else {
-            return no_set(&policy);
+            return error_answer(StatusCode::NOT_FOUND, &no_set_text(&policy));
         };
         let Ok(value) = serde_json::from_slice::<Value>(&body) else {
-            return error(
+            return error_answer(
                 StatusCode::BAD_REQUEST,
                 "The request body is not valid JSON",
             );
         };
         let (mut rule, rank) = match check_rule(&w.policy, &w.policy.sets[i], &value, None) {
             Ok(r) => r,
-            Err(m) => return error(StatusCode::BAD_REQUEST, &m),
+            Err(m) => return error_answer(StatusCode::BAD_REQUEST, &m),
         };
         rule.id = w.rng.uuid();
         let set = &mut w.policy.sets[i];
@@ -687,14 +701,14 @@ async fn create_rule(
             .unwrap_or(set.rules.len());
         let at = rank.unwrap_or(last);
         if at > last {
-            return error(
+            return error_answer(
                 StatusCode::BAD_REQUEST,
                 &format!("Rank {at} is out of range: the default rule is at rank {last}"),
             );
         }
         set.rules.insert(at, rule);
         let set = &w.policy.sets[i];
-        entity(StatusCode::CREATED, rule_json(set, &set.rules[at], at))
+        entity_answer(StatusCode::CREATED, rule_json(set, &set.rules[at], at))
     });
     let path = format!("{BASE}/policy-set/{policy}/authorization");
     recorded(&s, "POST", path, &body, answer)
@@ -707,13 +721,13 @@ async fn update_rule(
 ) -> Response {
     let answer = s.with_world(|w| {
         let Some(i) = w.policy.set_index(&policy) else {
-            return no_set(&policy);
+            return error_answer(StatusCode::NOT_FOUND, &no_set_text(&policy));
         };
         let Some(at) = w.policy.sets[i].rules.iter().position(|r| r.id == rule_id) else {
-            return no_rule(&rule_id);
+            return error_answer(StatusCode::NOT_FOUND, &no_rule_text(&rule_id));
         };
         let Ok(value) = serde_json::from_slice::<Value>(&body) else {
-            return error(
+            return error_answer(
                 StatusCode::BAD_REQUEST,
                 "The request body is not valid JSON",
             );
@@ -721,7 +735,7 @@ async fn update_rule(
         if let Some(id) = value.pointer("/rule/id").and_then(Value::as_str)
             && id != rule_id
         {
-            return error(
+            return error_answer(
                 StatusCode::BAD_REQUEST,
                 "The rule id in the body differs from the id in the path",
             );
@@ -730,12 +744,12 @@ async fn update_rule(
         let existing = set.rules[at].clone();
         let (rule, rank) = match check_rule(&w.policy, set, &value, Some(&existing)) {
             Ok(r) => r,
-            Err(m) => return error(StatusCode::BAD_REQUEST, &m),
+            Err(m) => return error_answer(StatusCode::BAD_REQUEST, &m),
         };
         let last = set.rules.len().saturating_sub(1);
         let to = rank.unwrap_or(at);
         if (rule.default && to != at) || (!rule.default && to >= last) {
-            return error(
+            return error_answer(
                 StatusCode::BAD_REQUEST,
                 &format!("Rank {to} is out of range: the default rule is at rank {last}"),
             );
@@ -744,7 +758,7 @@ async fn update_rule(
         set.rules.remove(at);
         set.rules.insert(to, rule);
         let set = &w.policy.sets[i];
-        entity(StatusCode::OK, rule_json(set, &set.rules[to], to))
+        entity_answer(StatusCode::OK, rule_json(set, &set.rules[to], to))
     });
     let path = format!("{BASE}/policy-set/{policy}/authorization/{rule_id}");
     recorded(&s, "PUT", path, &body, answer)
@@ -756,18 +770,18 @@ async fn delete_rule(
 ) -> Response {
     let answer = s.with_world(|w| {
         let Some(i) = w.policy.set_index(&policy) else {
-            return no_set(&policy);
+            return error_answer(StatusCode::NOT_FOUND, &no_set_text(&policy));
         };
         let set = &mut w.policy.sets[i];
         match set.rules.iter().position(|r| r.id == rule_id) {
-            None => no_rule(&rule_id),
-            Some(at) if set.rules[at].default => error(
+            None => error_answer(StatusCode::NOT_FOUND, &no_rule_text(&rule_id)),
+            Some(at) if set.rules[at].default => error_answer(
                 StatusCode::BAD_REQUEST,
                 "The default rule cannot be deleted",
             ),
             Some(at) => {
                 set.rules.remove(at);
-                entity(StatusCode::OK, json!({"id": rule_id}))
+                entity_answer(StatusCode::OK, json!({"id": rule_id}))
             }
         }
     });
