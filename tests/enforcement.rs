@@ -264,3 +264,51 @@ async fn a_drifted_rule_is_fixed_in_place_and_a_missing_profile_stops_before_any
     }
     assert_eq!(sim.policy_writes().len(), before);
 }
+
+#[tokio::test]
+async fn doctor_names_rules_on_attributes_intune_no_longer_supplies_and_on_other_servers() {
+    let (_sim, ctx) = onboarded().await;
+    let set = default_set(&ctx).await;
+    let rule = |name: &str, condition: Value| json!({"rule": {"name": name, "condition": condition}, "profile": ["PermitAccess"]});
+    let leaf = |attribute: &str, value: &str| {
+        json!({"conditionType": "ConditionAttributes", "dictionaryName": "MDM",
+            "attributeName": attribute, "operator": "equals", "attributeValue": value})
+    };
+    for body in [
+        rule(
+            "Corporate PIN",
+            json!({"conditionType": "ConditionAndBlock", "children": [
+                leaf("DeviceCompliantStatus", "Compliant"), leaf("PinLockStatus", "On")]}),
+        ),
+        rule("Old AirWatch", leaf("MDMServerName", "AirWatch")),
+    ] {
+        ctx.ise()
+            .request(
+                Method::POST,
+                &format!("{BASE}/policy-set/{set}/authorization"),
+                Some(body),
+            )
+            .await
+            .expect("a rule");
+    }
+    let d = doctor::diagnose(&ctx).await.expect("doctor");
+    let pin = d
+        .with_id(ids::ENFORCE_UNSUPPLIED_ATTRIBUTE)
+        .next()
+        .expect("unsupplied");
+    assert_eq!(
+        pin.summary,
+        "rule `Corporate PIN` in policy set `Default` conditions on MDM:PinLockStatus, which \
+         Intune no longer supplies"
+    );
+    let server = d
+        .with_id(ids::ENFORCE_INACTIVE_MDM_SERVER)
+        .next()
+        .expect("server");
+    assert_eq!(
+        server.summary,
+        "rule `Old AirWatch` in policy set `Default` names MDM server `AirWatch`, which is not active"
+    );
+    // The rules use the MDM dictionary: the integration enforces something.
+    assert_eq!(d.with_id(ids::ENFORCE_NOTHING).count(), 0);
+}

@@ -1096,3 +1096,111 @@ async fn key_dates_service_principal_names_and_one_node() {
     assert_eq!(s, 404, "{v}");
     assert!(v["error"]["message"].is_string(), "{v}");
 }
+
+/// The policy API refuses what ISE refuses, in Cisco's error shape; the control API
+/// authorizes an endpoint and changes a device.
+#[tokio::test]
+async fn policy_refusals_and_the_authorization_control_routes() {
+    let sim = common::sim().await;
+    let info = sim.info();
+    let c = common::http(info);
+    let ise = common::Ise { c: &c, info };
+    let (status, sets) = ise.get("/api/v1/policy/network-access/policy-set").await;
+    assert_eq!(status, 200);
+    let set = sets["response"][0]["id"].as_str().expect("id").to_owned();
+    let rules = format!("/api/v1/policy/network-access/policy-set/{set}/authorization");
+    let leaf = |attribute: &str, value: &str| {
+        json!({"conditionType": "ConditionAttributes", "dictionaryName": "MDM",
+            "attributeName": attribute, "operator": "equals", "attributeValue": value})
+    };
+    let refused = [
+        (
+            json!({"rule": {"name": "A", "condition": leaf("DeviceCompliantStatus", "true")},
+                "profile": ["PermitAccess"]}),
+            "Value true is not allowed for attribute MDM:DeviceCompliantStatus; allowed values are Compliant, NonCompliant",
+        ),
+        (
+            json!({"rule": {"name": "A", "condition": leaf("DeviceCompliantStatus", "Compliant")},
+                "profile": ["Quarantine_VLAN"]}),
+            "Authorization profile Quarantine_VLAN does not exist",
+        ),
+        (
+            json!({"rule": {"name": "A:B", "condition": leaf("DeviceCompliantStatus", "Compliant")},
+                "profile": ["PermitAccess"]}),
+            "Rule name A:B is not valid: valid characters are alphanumerics, underscore, hyphen, space, period, parentheses",
+        ),
+        (
+            json!({"rule": {"name": "Default", "condition": leaf("DeviceCompliantStatus", "Compliant")},
+                "profile": ["PermitAccess"]}),
+            "Rule name Default already exists in this policy set",
+        ),
+        (
+            json!({"rule": {"name": "A", "rank": 9, "condition": leaf("DeviceCompliantStatus", "Compliant")},
+                "profile": ["PermitAccess"]}),
+            "Rank 9 is out of range: the default rule is at rank 3",
+        ),
+        (
+            json!({"rule": {"name": "A"}, "profile": ["PermitAccess"]}),
+            "Rule must include a condition",
+        ),
+    ];
+    for (body, message) in refused {
+        let (status, answer) = ise.post(&rules, &body).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(answer, json!({"code": "400", "message": message}));
+    }
+    let (status, answer) = ise
+        .get("/api/v1/policy/network-access/policy-set/00000000-0000-0000-0000-000000000000/authorization")
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(answer["code"], "404");
+
+    // No MDM entry enabled: ISE cannot reach Intune; the default rule denies.
+    let authorize = |body: Value| {
+        c.post(format!("{}/authorize", info.control_url))
+            .json(&body)
+            .send()
+    };
+    let r = authorize(json!({"mac": "02-00-00-00-00-01"}))
+        .await
+        .expect("authorize");
+    assert_eq!(r.status(), 200);
+    let answer: Value = r.json().await.expect("json");
+    assert_eq!(answer["policy_set"], "Default");
+    assert_eq!(answer["rule"], "Default");
+    assert_eq!(answer["profiles"], json!(["DenyAccess"]));
+    assert_eq!(answer["mdm"]["MDMServerReachable"], "UnReachable");
+    assert_eq!(answer["mdm"]["detail"], "no External MDM server is enabled");
+    let r = authorize(json!({"mac": "not a mac"})).await.expect("bad");
+    assert_eq!(r.status(), 400);
+
+    // A device changed in Intune.
+    let guid = sim.devices()[0].0.clone();
+    let r = c
+        .put(format!("{}/devices/{guid}", info.control_url))
+        .json(&json!({"registered": false}))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(r.status(), 200);
+    let device: Value = r.json().await.expect("json");
+    assert_eq!(device["registered"], false);
+    assert_eq!(device["compliant"], false);
+    let r = c
+        .put(format!("{}/devices/{guid}", info.control_url))
+        .json(&json!({"compliant": "yes"}))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(r.status(), 400);
+    let r = c
+        .put(format!(
+            "{}/devices/00000000-0000-0000-0000-00000000dead",
+            info.control_url
+        ))
+        .json(&json!({"compliant": true}))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(r.status(), 404);
+}
