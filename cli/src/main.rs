@@ -814,6 +814,7 @@ const CONFIG_TEMPLATE: &str = r#"# ise-intune configuration. Fill in every <plac
 
 app_display_name = "Cisco ISE Intune integration"   # the Entra application ISE uses
 mdm_server_name = "Intune"                          # ISE's External MDM server entry
+# cloud = "global"                                  # or usgov, usgov-dod, china: login, Graph, Intune names
 # app_client_id = "<client id>"                     # adopt a hand-made application
 # mdm_confirmed = "<fingerprint>"                   # printed by onboard once you saved the entry
 # verify_as_node = false                            # true: export each node's key to check as ISE
@@ -832,7 +833,8 @@ client_id = "<the automating application's client id>"
 # client_certificate_path = "<PEM or PKCS#12>"     # instead of ISE_INTUNE_CLIENT_SECRET
 # federated_token_file = "<token file>"            # workload identity federation
 # login_url = "https://login.microsoftonline.com"
-# graph_url = "https://graph.microsoft.com/v1.0"
+# graph_url = "https://graph.microsoft.com/v1.0"   # the Graph scope follows its host
+# intune_resource = "<the Intune API's resource, where the cloud's is not confirmed>"
 # extra_ca_file = "<a TLS-inspecting proxy's root, PEM>"
 
 [anchors]

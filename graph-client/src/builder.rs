@@ -10,6 +10,7 @@ use rustls::pki_types::pem::PemObject;
 
 use crate::auth::{Credentials, TokenAudience, TokenCache};
 use crate::client::{GraphClient, Inner, parse_base};
+use crate::cloud::Cloud;
 use crate::error::{Error, Result};
 
 /// Default Entra ID authority.
@@ -35,9 +36,11 @@ pub enum TlsRoots {
 /// Builder for [`GraphClient`].
 #[derive(Debug)]
 pub struct GraphClientBuilder {
-    login_authority: String,
-    graph_base: String,
-    graph_scope: String,
+    cloud: Cloud,
+    login_authority: Option<String>,
+    graph_base: Option<String>,
+    graph_scope: Option<String>,
+    intune_resource: Option<String>,
     tenant_id: Option<String>,
     credentials: Option<Credentials>,
     tls: TlsRoots,
@@ -56,9 +59,11 @@ impl GraphClient {
 impl Default for GraphClientBuilder {
     fn default() -> Self {
         Self {
-            login_authority: DEFAULT_LOGIN_AUTHORITY.into(),
-            graph_base: DEFAULT_GRAPH_BASE.into(),
-            graph_scope: DEFAULT_GRAPH_SCOPE.into(),
+            cloud: Cloud::Global,
+            login_authority: None,
+            graph_base: None,
+            graph_scope: None,
+            intune_resource: None,
             tenant_id: None,
             credentials: None,
             tls: TlsRoots::System,
@@ -74,21 +79,39 @@ impl Default for GraphClientBuilder {
 }
 
 impl GraphClientBuilder {
-    /// Entra ID authority (default `https://login.microsoftonline.com`).
+    /// The Microsoft cloud (default [`Cloud::Global`]): the login authority, Graph base
+    /// and Intune API resource not set explicitly come from its row of the table (see
+    /// [`crate::cloud`]).
+    pub fn cloud(mut self, cloud: Cloud) -> Self {
+        self.cloud = cloud;
+        self
+    }
+
+    /// Entra ID authority (default: the cloud's, `https://login.microsoftonline.com`).
     pub fn login_authority(mut self, url: impl Into<String>) -> Self {
-        self.login_authority = url.into();
+        self.login_authority = Some(url.into());
         self
     }
 
-    /// Graph base URL including the version (default `https://graph.microsoft.com/v1.0`).
+    /// Graph base URL including the version (default: the cloud's,
+    /// `https://graph.microsoft.com/v1.0`).
     pub fn graph_base(mut self, url: impl Into<String>) -> Self {
-        self.graph_base = url.into();
+        self.graph_base = Some(url.into());
         self
     }
 
-    /// Scope of Graph tokens (default `https://graph.microsoft.com/.default`).
+    /// Scope of Graph tokens (default: the one the Graph host's cloud gives, see
+    /// [`crate::cloud::graph_scope_for`]). Set it only for a Graph that answers under
+    /// another resource name.
     pub fn graph_scope(mut self, scope: impl Into<String>) -> Self {
-        self.graph_scope = scope.into();
+        self.graph_scope = Some(scope.into());
+        self
+    }
+
+    /// The Intune API's resource (default: the cloud's,
+    /// `https://api.manage.microsoft.com/`), for the Intune token audience.
+    pub fn intune_resource(mut self, resource: impl Into<String>) -> Self {
+        self.intune_resource = Some(resource.into());
         self
     }
 
@@ -159,8 +182,31 @@ impl GraphClientBuilder {
         let credentials = self.credentials.ok_or_else(|| Error::InvalidConfig {
             what: "credentials missing: call .credentials(...)".into(),
         })?;
-        let login = parse_base("login authority", &self.login_authority)?;
-        let graph = parse_base("Graph base URL", &self.graph_base)?;
+        let endpoints = self.cloud.endpoints();
+        let login = parse_base(
+            "login authority",
+            self.login_authority
+                .as_deref()
+                .unwrap_or(endpoints.login_authority),
+        )?;
+        let graph = parse_base(
+            "Graph base URL",
+            &self.graph_base.unwrap_or_else(|| self.cloud.graph_base()),
+        )?;
+        let graph_scope = self
+            .graph_scope
+            .unwrap_or_else(|| crate::cloud::graph_scope_for(&graph, self.cloud));
+        let explicit: &[&str] = if self.intune_resource.is_some() {
+            &["intune_resource"]
+        } else {
+            &[]
+        };
+        for warning in self.cloud.warnings(explicit) {
+            tracing::warn!("{warning}");
+        }
+        let intune_resource = self
+            .intune_resource
+            .unwrap_or_else(|| endpoints.intune_resource.to_owned());
         let tls = rustls_config(&self.tls)?;
         let core = HttpCore::new(tls, self.settings)
             .map_err(Error::HttpClient)?
@@ -171,7 +217,10 @@ impl GraphClientBuilder {
                 core,
                 login,
                 graph,
-                graph_scope: TokenAudience::Scope(self.graph_scope),
+                graph_scope: TokenAudience::Scope(graph_scope),
+                cloud: self.cloud,
+                intune_resource,
+                intune_resource_explicit: !explicit.is_empty(),
                 tenant_id,
                 credentials,
                 cache: TokenCache::default(),

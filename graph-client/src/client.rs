@@ -54,6 +54,9 @@ pub(crate) struct Inner {
     pub(crate) login: Url,
     pub(crate) graph: Url,
     pub(crate) graph_scope: TokenAudience,
+    pub(crate) cloud: crate::cloud::Cloud,
+    pub(crate) intune_resource: String,
+    pub(crate) intune_resource_explicit: bool,
     pub(crate) tenant_id: String,
     pub(crate) credentials: Credentials,
     pub(crate) cache: TokenCache,
@@ -223,6 +226,33 @@ impl GraphClient {
         &self.inner.graph
     }
 
+    /// The Microsoft cloud this client was built for.
+    pub fn cloud(&self) -> crate::cloud::Cloud {
+        self.inner.cloud
+    }
+
+    /// The scope of its Graph tokens (it follows the Graph host).
+    pub fn graph_scope(&self) -> &TokenAudience {
+        &self.inner.graph_scope
+    }
+
+    /// The Intune API's resource in this cloud (`https://api.manage.microsoft.com/` in
+    /// the commercial one), for Intune token audiences.
+    pub fn intune_resource(&self) -> &str {
+        &self.inner.intune_resource
+    }
+
+    /// What cannot be confirmed about this client's cloud (see
+    /// [`crate::cloud::Cloud::warnings`]); empty when every value is confirmed or set.
+    pub fn cloud_warnings(&self) -> Vec<String> {
+        let explicit: &[&str] = if self.inner.intune_resource_explicit {
+            &["intune_resource"]
+        } else {
+            &[]
+        };
+        self.inner.cloud.warnings(explicit)
+    }
+
     /// A client for the same tenant, endpoints, TLS roots and policies, authenticating
     /// with other credentials (its own token cache and counters; connections shared).
     pub fn with_credentials(&self, credentials: Credentials) -> GraphClient {
@@ -233,6 +263,9 @@ impl GraphClient {
                 login: i.login.clone(),
                 graph: i.graph.clone(),
                 graph_scope: i.graph_scope.clone(),
+                cloud: i.cloud,
+                intune_resource: i.intune_resource.clone(),
+                intune_resource_explicit: i.intune_resource_explicit,
                 tenant_id: i.tenant_id.clone(),
                 credentials,
                 cache: TokenCache::default(),

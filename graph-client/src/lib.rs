@@ -49,6 +49,7 @@
 mod auth;
 mod builder;
 mod client;
+pub mod cloud;
 mod error;
 mod model;
 pub mod resources;
@@ -64,6 +65,7 @@ pub use builder::{
     DEFAULT_GRAPH_BASE, DEFAULT_GRAPH_SCOPE, DEFAULT_LOGIN_AUTHORITY, GraphClientBuilder, TlsRoots,
 };
 pub use client::{GraphClient, learned_url};
+pub use cloud::Cloud;
 pub use error::{Error, GraphErrorBody, GraphInnerError, Result, TokenErrorBody};
 pub use ise_intune_http::{
     BodyKind, BodyLimits, DecodeError, RequestCounts, TransportError, TransportErrorKind,

@@ -458,7 +458,7 @@ pub fn normalize_mac(mac: &str) -> Result<String, Error> {
 /// needs the Intune API's `get_device_compliance` role, and no key leaves ISE.
 pub async fn client(ctx: &Integration, node: Option<&str>) -> Result<ComplianceClient, Error> {
     let version = ctx.ise.version().await?;
-    let audience = version.check_release()?;
+    let audience = version.check_release_for(ctx.graph.intune_resource())?;
     if !ctx.options.admin_key.acts_as_node() {
         if let Some(n) = node {
             return Err(Error::NodeKeyNotRequested {

@@ -4,6 +4,7 @@
 //! ```toml
 //! app_display_name = "Cisco ISE"
 //! mdm_server_name = "Intune"
+//! # cloud = "usgov"    # global (default), usgov, usgov-dod, china
 //! # app_client_id = "22222222-2222-2222-2222-222222222222"   # adopt a hand-made app
 //!
 //! [ise]
@@ -69,8 +70,12 @@ pub struct EntraConfig {
     pub client_id: String,
     /// Login authority override.
     pub login_url: Option<String>,
-    /// Graph base override (ending in `/v1.0`).
+    /// Graph base override (ending in `/v1.0`); the Graph scope follows its host.
     pub graph_url: Option<String>,
+    /// The Intune API's resource, overriding the cloud's (e.g.
+    /// `https://api.manage.microsoft.us/`): set it once confirmed where the cloud's
+    /// table says it is not.
+    pub intune_resource: Option<String>,
     /// An extra CA file for the Microsoft endpoints (TLS inspection proxies).
     pub extra_ca_file: Option<PathBuf>,
     /// The client secret (from `ISE_INTUNE_CLIENT_SECRET`; never read from the file).
@@ -151,6 +156,12 @@ pub struct IntegrationConfig {
     /// Name of ISE's External MDM server entry.
     #[serde(default = "default_mdm_name")]
     pub mdm_server_name: String,
+    /// The Microsoft cloud of the tenant: `global` (default), `usgov`, `usgov-dod` or
+    /// `china`. It sets the login authority, Graph host and scope, the Intune token
+    /// audience and the Auto Discovery URL (see `graph_client::cloud`); `[entra]`
+    /// URLs still override it.
+    #[serde(default)]
+    pub cloud: graph_client::Cloud,
     /// Client id of a hand-made application to adopt as the integration's (optional;
     /// the integration's own application is found by the uniqueName derived from
     /// `app_display_name`, see `steps::unique_name_for`).

@@ -280,6 +280,7 @@ impl Integration {
         }
         let ise = ise.build()?;
         let mut graph = GraphClient::builder()
+            .cloud(config.cloud)
             .tenant_id(config.entra.tenant_id.clone())
             .credentials(automation_credentials(&config.entra)?)
             .tls_roots(TlsRoots::System);
@@ -288,6 +289,9 @@ impl Integration {
         }
         if let Some(u) = &config.entra.graph_url {
             graph = graph.graph_base(u.clone());
+        }
+        if let Some(r) = &config.entra.intune_resource {
+            graph = graph.intune_resource(r.clone());
         }
         if let Some(ca) = &config.entra.extra_ca_file {
             graph = graph.add_root_certificates_pem(&read(ca)?)?;
@@ -372,7 +376,7 @@ impl Integration {
     /// Reads ISE's version and refuses releases without Microsoft Graph support.
     pub(crate) async fn checked_version(&self) -> Result<(IseVersion, TokenAudience), Error> {
         let version = self.ise.version().await?;
-        let audience = version.check_release()?;
+        let audience = version.check_release_for(self.graph.intune_resource())?;
         Ok((version, audience))
     }
 
@@ -386,6 +390,7 @@ impl Integration {
     ) -> Result<MdmServerSettings, Error> {
         crate::decide::mdm_settings(
             version,
+            self.graph.intune_resource(),
             &self.options.mdm_server_name,
             client_id,
             self.graph.token_endpoint(),

@@ -554,14 +554,16 @@ pub fn iso8601_duration(text: &str) -> Option<time::Duration> {
 /// the Graph origin, and the nodes' certificate thumbprints.
 pub fn mdm_settings(
     version: &IseVersion,
+    intune_resource: &str,
     server_name: &str,
     client_id: &str,
     token_endpoint: String,
     graph_origin: String,
     certificates: &[&Certificate],
 ) -> Result<MdmServerSettings, Error> {
-    Ok(MdmServerSettings::for_release(
+    Ok(MdmServerSettings::for_release_in(
         version,
+        intune_resource,
         server_name.to_owned(),
         client_id.to_owned(),
         token_endpoint,
@@ -802,6 +804,7 @@ mod tests {
             let version = IseVersion::from_ers(v, patch).expect("version");
             mdm_settings(
                 &version,
+                crate::version::INTUNE_RESOURCE,
                 "Intune",
                 "client",
                 "https://login.microsoftonline.com/t/oauth2/v2.0/token".into(),

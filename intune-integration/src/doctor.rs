@@ -107,6 +107,9 @@ pub mod ids {
     /// The network-access policy could not be read; enforcement was not checked
     /// (info).
     pub const ENFORCE_NOT_CHECKED: &str = "enforce.not_checked";
+    /// A value of the tenant's cloud that no public document confirms is in use (see
+    /// `graph_client::cloud`).
+    pub const CLOUD_UNCONFIRMED: &str = "cloud.unconfirmed";
 }
 
 /// The most policy sets doctor reads the rules of.
@@ -223,6 +226,21 @@ pub async fn diagnose(ctx: &Integration) -> Result<Diagnosis, Error> {
     );
     if let Ok(Some(roles)) = roles {
         profile_finding(&mut d, &roles);
+    }
+    for warning in ctx.graph.cloud_warnings() {
+        d.push(
+            ids::CLOUD_UNCONFIRMED,
+            Severity::Warning,
+            None,
+            format!(
+                "the {} cloud's endpoints are not all confirmed",
+                ctx.graph.cloud()
+            ),
+            warning,
+            "confirm the value with Microsoft for your tenant and set it in the \
+             configuration ([entra] intune_resource); until then the library uses the \
+             table's value",
+        );
     }
     let (version, exported) = match ise_read {
         Ok(read) => read,
@@ -909,7 +927,7 @@ async fn compliance_sample(
 ) {
     let host = admin.node.hostname.as_str();
     let sample = async {
-        let audience = version.token_audience()?;
+        let audience = version.token_audience_for(ctx.graph.intune_resource())?;
         let cert =
             node_client_certificate(&ctx.ise, client_id, &ctx.options.admin_key, Some(admin))
                 .await?;

@@ -18,9 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 use crate::outcome::Step;
-use crate::version::{
-    INTUNE_DEFAULT_SCOPE, INTUNE_RESOURCE, IntuneGates as _, IseVersion, TokenAudience,
-};
+use crate::version::{INTUNE_RESOURCE, IntuneGates as _, IseVersion, TokenAudience};
 
 /// The name [`MdmServerSettings::changed_since`] gives a change of ISE's certificates.
 pub const ISE_CERTIFICATES_FIELD: &str = "ISE certificates";
@@ -61,8 +59,8 @@ pub struct MdmServerSettings {
 }
 
 impl MdmServerSettings {
-    /// The settings for `version`, or [`Error::UnsupportedIseVersion`] for releases
-    /// that cannot use Microsoft Graph.
+    /// The settings for `version` in the commercial cloud, or
+    /// [`Error::UnsupportedIseVersion`] for releases that cannot use Microsoft Graph.
     pub fn for_release(
         version: &IseVersion,
         name: impl Into<String>,
@@ -70,7 +68,27 @@ impl MdmServerSettings {
         token_issuing_url: impl Into<String>,
         auto_discovery_url: impl Into<String>,
     ) -> Result<Self, Error> {
-        let audience = version.check_release()?;
+        Self::for_release_in(
+            version,
+            INTUNE_RESOURCE,
+            name,
+            client_id,
+            token_issuing_url,
+            auto_discovery_url,
+        )
+    }
+
+    /// The settings for `version` with the Intune API resource of the tenant's cloud
+    /// (`GraphClient::intune_resource`).
+    pub fn for_release_in(
+        version: &IseVersion,
+        intune_resource: &str,
+        name: impl Into<String>,
+        client_id: impl Into<String>,
+        token_issuing_url: impl Into<String>,
+        auto_discovery_url: impl Into<String>,
+    ) -> Result<Self, Error> {
+        let audience = version.check_release_for(intune_resource)?;
         Ok(Self {
             name: name.into(),
             authentication_type: AUTH_TYPE.into(),
@@ -101,13 +119,19 @@ impl MdmServerSettings {
         self
     }
 
-    /// The audience as a typed value, if it is one of the two ISE uses.
+    /// The audience as a typed value, if it has one of the two forms ISE uses for a
+    /// cloud's Intune API: `<resource>/.default` (a scope) or the resource itself.
     pub fn audience(&self) -> Option<TokenAudience> {
-        match self.token_audience.as_str() {
-            INTUNE_RESOURCE => Some(TokenAudience::Resource(INTUNE_RESOURCE.into())),
-            INTUNE_DEFAULT_SCOPE => Some(TokenAudience::Scope(INTUNE_DEFAULT_SCOPE.into())),
-            _ => None,
+        let a = self.token_audience.as_str();
+        let resources = graph_client::Cloud::ALL.map(|c| c.endpoints().intune_resource);
+        if let Some(resource) = a.strip_suffix("/.default")
+            && resources.contains(&resource)
+        {
+            return Some(TokenAudience::Scope(a.into()));
         }
+        resources
+            .contains(&a)
+            .then(|| TokenAudience::Resource(a.into()))
     }
 
     /// The fields an operator enters, by name, in the form's order, then the

@@ -37,8 +37,13 @@ pub async fn plan(ctx: &Integration) -> Result<Vec<PlannedChange>, Error> {
         StepName::CheckIseVersion,
         Outcome::Unchanged,
         format!(
-            "ISE {version}: token audience {audience}{}",
-            strong_mapping_warning(&version)
+            "ISE {version}: token audience {audience}{}{}",
+            strong_mapping_warning(&version),
+            ctx.graph
+                .cloud_warnings()
+                .iter()
+                .map(|w| format!("; warning: {w}"))
+                .collect::<String>()
         ),
     )];
     let identity = ctx.options.app_identity();

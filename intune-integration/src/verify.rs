@@ -445,7 +445,10 @@ async fn check_node(
     tls_intune: Option<Option<(bool, String)>>,
 ) -> Vec<Check> {
     let mut out = VerificationReport::default();
-    let audience = match input.version.token_audience() {
+    let audience = match input
+        .version
+        .token_audience_for(input.graph.intune_resource())
+    {
         Ok(a) => a,
         Err(e) => {
             out.push_for(node, CheckName::Token, false, e.to_string());
@@ -545,7 +548,8 @@ async fn node_graph_checks(
     input: &VerifyInput<'_>,
     as_ise: &GraphClient,
 ) -> Result<(String, Vec<graph_client::ServiceEndpoint>), (CheckName, String)> {
-    let graph_scope = TokenAudience::Scope(graph_client::DEFAULT_GRAPH_SCOPE.into());
+    // ISE asks for its Auto Discovery URL's scope: the cloud's Graph.
+    let graph_scope = input.graph.graph_scope().clone();
     let window = Propagation::new(input.propagation_wait);
     loop {
         match as_ise.access_token(&graph_scope).await {

@@ -65,9 +65,16 @@ pub trait IntuneGates {
     /// Whether this release can reach Intune through Microsoft Graph (3.1 patch 3+).
     fn supports_microsoft_graph(&self) -> bool;
 
-    /// The token audience this release sends, or [`Error::UnsupportedIseVersion`] for
-    /// releases that cannot use Microsoft Graph.
-    fn token_audience(&self) -> Result<TokenAudience, Error>;
+    /// The token audience this release sends in the commercial cloud, or
+    /// [`Error::UnsupportedIseVersion`] for releases that cannot use Microsoft Graph.
+    fn token_audience(&self) -> Result<TokenAudience, Error> {
+        self.token_audience_for(INTUNE_RESOURCE)
+    }
+
+    /// The token audience this release sends for the Intune API resource `resource`
+    /// (a cloud's, see [`graph_client::cloud`]): the resource itself for the early
+    /// releases, else `<resource>/.default`.
+    fn token_audience_for(&self, resource: &str) -> Result<TokenAudience, Error>;
 
     /// Whether this release supports Intune's compliance retrieval (v3, "NAC 2.0") API:
     /// 3.1 patch 8+, 3.2 patch 4+, 3.3 and later.
@@ -91,9 +98,14 @@ pub trait IntuneGates {
     fn strong_mapping_fix(&self) -> Option<&'static str>;
 
     /// Whether onboarding can proceed: the release reaches Graph *and* the mandatory
-    /// Compliance Retrieval API. Returns the token audience, or
+    /// Compliance Retrieval API. Returns the token audience (commercial cloud), or
     /// [`Error::UnsupportedIseVersion`] naming the release or patch to install.
-    fn check_release(&self) -> Result<TokenAudience, Error>;
+    fn check_release(&self) -> Result<TokenAudience, Error> {
+        self.check_release_for(INTUNE_RESOURCE)
+    }
+
+    /// [`Self::check_release`] for the Intune API resource `resource`.
+    fn check_release_for(&self, resource: &str) -> Result<TokenAudience, Error>;
 }
 
 impl IntuneGates for IseVersion {
@@ -104,7 +116,7 @@ impl IntuneGates for IseVersion {
         }
     }
 
-    fn token_audience(&self) -> Result<TokenAudience, Error> {
+    fn token_audience_for(&self, resource: &str) -> Result<TokenAudience, Error> {
         if !self.supports_microsoft_graph() {
             return Err(Error::UnsupportedIseVersion {
                 version: *self,
@@ -113,14 +125,14 @@ impl IntuneGates for IseVersion {
             });
         }
         Ok(match self.release() {
-            (3, 1) if self.patch() < 8 => TokenAudience::Resource(INTUNE_RESOURCE.into()),
-            (3, 2) if self.patch() < 3 => TokenAudience::Resource(INTUNE_RESOURCE.into()),
-            _ => TokenAudience::Scope(INTUNE_DEFAULT_SCOPE.into()),
+            (3, 1) if self.patch() < 8 => TokenAudience::Resource(resource.into()),
+            (3, 2) if self.patch() < 3 => TokenAudience::Resource(resource.into()),
+            _ => TokenAudience::Scope(format!("{resource}/.default")),
         })
     }
 
-    fn check_release(&self) -> Result<TokenAudience, Error> {
-        let audience = self.token_audience()?;
+    fn check_release_for(&self, resource: &str) -> Result<TokenAudience, Error> {
+        let audience = self.token_audience_for(resource)?;
         if self.supports_compliance_v3() {
             return Ok(audience);
         }

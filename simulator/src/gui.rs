@@ -225,13 +225,15 @@ pub(crate) async fn connect(
 ) -> Result<Session, String> {
     let http = http.clone();
     let token_url = s.map_url(&server.token_issuing_url);
+    // ISE asks for the Auto Discovery URL's own scope.
+    let graph_scope = format!("{}/.default", s.real_origin(&server.auto_discovery_url));
     let graph_token = token(
         s,
         host,
         &http,
         &token_url,
         &server.client_id,
-        ("scope", "https://graph.microsoft.com/.default"),
+        ("scope", &graph_scope),
     )
     .await?;
 

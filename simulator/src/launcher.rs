@@ -60,6 +60,10 @@ pub struct LaunchArgs {
     /// Seed of the fault decisions (default: --seed).
     #[arg(long, value_name = "N")]
     pub fault_seed: Option<u64>,
+    /// The Microsoft cloud to stand for: global, usgov, usgov-dod or china (scopes and
+    /// resources of another cloud are refused).
+    #[arg(long, value_name = "CLOUD", default_value = "global")]
+    pub cloud: String,
 }
 
 impl LaunchArgs {
@@ -70,7 +74,8 @@ impl LaunchArgs {
             .shared_admin_certificate(self.shared_admin_certificate)
             .ecdsa_admin_certificates(self.ecdsa_admin_certificates)
             .ise_public_roots(!self.bare_trust_store)
-            .ers_csrf(self.ers_csrf);
+            .ers_csrf(self.ers_csrf)
+            .cloud(self.cloud.clone());
         if let Some(ms) = self.latency_ms {
             builder = builder.latency(Duration::from_millis(ms));
         }

@@ -37,6 +37,7 @@
 //! certificates, DER, JWTs and key wrapping, independent of the library's), `rng`
 //! (seeded ids), and [`launcher`] (the standalone simulator's options and run).
 
+mod cloud;
 mod control;
 mod der;
 mod graph;
@@ -144,6 +145,7 @@ pub struct SimulatorBuilder {
     ise_password: String,
     tenant_id: Option<String>,
     automation_roles: Vec<String>,
+    cloud: String,
 }
 
 /// The automating identity's application roles by default: everything the library's
@@ -190,6 +192,7 @@ impl Default for SimulatorBuilder {
             ise_password: "C1sco12345".into(),
             tenant_id: None,
             automation_roles: DEFAULT_AUTOMATION_ROLES.map(str::to_owned).to_vec(),
+            cloud: "global".into(),
         }
     }
 }
@@ -197,6 +200,12 @@ impl Default for SimulatorBuilder {
 impl SimulatorBuilder {
     /// Refuses what cannot be simulated before anything starts.
     fn check(&self) -> Result<(), SimError> {
+        if cloud::named(&self.cloud).is_none() {
+            return Err(SimError::Config(format!(
+                "unknown cloud `{}` (known: global, usgov, usgov-dod, china)",
+                self.cloud
+            )));
+        }
         if let Some(unknown) = self
             .automation_roles
             .iter()
@@ -359,6 +368,14 @@ impl SimulatorBuilder {
         self
     }
 
+    /// The Microsoft cloud to stand for (default `global`; `usgov`, `usgov-dod`,
+    /// `china`): the resource names login accepts and writes into tokens. Scopes and
+    /// resources of another cloud are refused, as Entra refuses them.
+    pub fn cloud(mut self, cloud: impl Into<String>) -> Self {
+        self.cloud = cloud.into();
+        self
+    }
+
     /// Starts the four services on loopback ports.
     pub async fn start(self) -> Result<Simulator, SimError> {
         Simulator::start(self).await
@@ -383,6 +400,8 @@ pub(crate) struct Shared {
     pub(crate) urls: Urls,
     pub(crate) ise_username: String,
     pub(crate) ise_password: String,
+    /// The cloud it stands for.
+    pub(crate) cloud: &'static cloud::CloudNames,
 }
 
 impl Shared {
@@ -428,14 +447,8 @@ impl Shared {
     /// can name either.
     pub(crate) fn map_url(&self, url: &str) -> String {
         let pairs = [
-            (
-                "https://login.microsoftonline.com",
-                self.urls.login.as_str(),
-            ),
-            (
-                "https://graph.microsoft.com",
-                self.urls.graph_origin.as_str(),
-            ),
+            (self.cloud.login, self.urls.login.as_str()),
+            (self.cloud.graph, self.urls.graph_origin.as_str()),
         ];
         for (real, sim) in pairs {
             if let Some(rest) = url.strip_prefix(real) {
@@ -443,6 +456,17 @@ impl Shared {
             }
         }
         url.to_owned()
+    }
+
+    /// The real origin a URL given to ISE stands for: this simulator's Graph stands for
+    /// its cloud's Graph (ISE asks for the Auto Discovery URL's `/.default` scope).
+    pub(crate) fn real_origin(&self, url: &str) -> String {
+        let url = url.trim_end_matches('/');
+        if url == self.urls.graph_origin {
+            self.cloud.graph.to_owned()
+        } else {
+            url.to_owned()
+        }
     }
 }
 
@@ -497,6 +521,10 @@ pub const GUI_BASE_PATH: &str = "/sim-gui/external-mdm";
 pub struct SimInfo {
     /// Tenant id.
     pub tenant_id: String,
+    /// The Microsoft cloud the simulator stands for (`global`, `usgov`, `usgov-dod`,
+    /// `china`): the names its login and Graph answer to.
+    #[serde(default = "default_cloud")]
+    pub cloud: String,
     /// Login authority (`https://127.0.0.1:PORT`).
     pub login_url: String,
     /// Graph base ending in `/v1.0`.
@@ -519,6 +547,10 @@ pub struct SimInfo {
     /// The control API (`PUT /faults`, `GET /snapshot`), HTTPS with the same CA.
     #[serde(default)]
     pub control_url: String,
+}
+
+fn default_cloud() -> String {
+    "global".into()
 }
 
 /// A running simulator. Dropping it stops the services.
@@ -1268,6 +1300,7 @@ impl Simulator {
             urls: urls.clone(),
             ise_username: b.ise_username.clone(),
             ise_password: b.ise_password.clone(),
+            cloud: cloud::named(&b.cloud).unwrap_or(&cloud::CLOUDS[0]),
         });
 
         let files = write_files(&pki, &admin, &automation_cert, &workload_issuer)?;
@@ -1283,6 +1316,7 @@ impl Simulator {
 
         let info = SimInfo {
             tenant_id,
+            cloud: b.cloud.clone(),
             login_url: urls.login.clone(),
             graph_url: format!("{}/v1.0", urls.graph_origin),
             intune_url: urls.intune.clone(),

@@ -15,6 +15,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 
 use crate::Shared;
+use crate::cloud::CloudNames;
 use crate::state::{App, World};
 use crate::state::{Audience, GRAPH_APP_ID, INTUNE_API_APP_ID, Token};
 
@@ -100,20 +101,32 @@ enum Requested {
 /// `https://api.manage.microsoft.com/` with its trailing slash (so the scope needs
 /// `//.default`: Entra takes everything before the last `/` as the resource — Microsoft
 /// Learn, daemon app "acquire token"; MSAL.NET #747), Graph with or without it.
-fn resource_of(identifier: &str) -> Option<Audience> {
-    match identifier {
-        "https://graph.microsoft.com" | "https://graph.microsoft.com/" | GRAPH_APP_ID => {
-            Some(Audience::Graph)
-        }
-        "https://api.manage.microsoft.com/" | INTUNE_API_APP_ID => Some(Audience::Intune),
-        _ => None,
+fn resource_of(cloud: &CloudNames, identifier: &str) -> Option<Audience> {
+    if identifier == GRAPH_APP_ID
+        || identifier == cloud.graph
+        || identifier.strip_suffix('/') == Some(cloud.graph)
+    {
+        return Some(Audience::Graph);
     }
+    (identifier == INTUNE_API_APP_ID || identifier == cloud.intune).then_some(Audience::Intune)
+}
+
+/// Entra's answer to a resource its cloud does not have (AADSTS500011).
+fn not_in_tenant(resource: &str, tenant_id: &str) -> Refusal {
+    refuse(
+        400,
+        "invalid_resource",
+        500011,
+        &format!(
+            "The resource principal named {resource} was not found in the tenant named {tenant_id}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant."
+        ),
+    )
 }
 
 /// The `aud` values Entra accepts in a client assertion: the tenant's v1 or v2 token
 /// URL, under the canonical host or this simulator's, whichever endpoint is called.
-fn accepted_assertion_audiences(login: &str, tenant_id: &str) -> Vec<String> {
-    [login, "https://login.microsoftonline.com"]
+fn accepted_assertion_audiences(login: &str, real: &str, tenant_id: &str) -> Vec<String> {
+    [login, real]
         .iter()
         .flat_map(|host| {
             [
@@ -195,16 +208,17 @@ fn issue(
             "The request body must contain the following parameter: 'client_id'.",
         );
     };
-    let audience = match requested_audience(&tenant_id, &requested) {
+    let audience = match requested_audience(s.cloud, &tenant_id, &requested) {
         Ok(a) => a,
         Err((status, error, code, text)) => return aadsts(s, status, error, code, &text),
     };
     let login = s.urls.login.clone();
-    let checked = s.with_world(|w| check_client(w, &login, &tenant_id, &client_id, form));
+    let hosts = [login.as_str(), s.cloud.login];
+    let checked = s.with_world(|w| check_client(w, &hosts, &tenant_id, &client_id, form));
     if let Err((status, error, code, text)) = checked {
         return aadsts(s, status, error, code, &text);
     }
-    let (token, lifetime) = s.with_world(|w| mint_token(w, &audience, &client_id));
+    let (token, lifetime) = s.with_world(|w| mint_token(w, s.cloud, &audience, &client_id));
     match requested {
         Requested::V2Scope(_) => Json(json!({
             "token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime,
@@ -222,7 +236,11 @@ fn issue(
 
 /// The audience a token request asks for: a v2 `scope` ending in `/.default`, or a v1
 /// `resource`, naming Graph or the Intune API.
-fn requested_audience(tenant_id: &str, requested: &Requested) -> Result<Audience, Refusal> {
+fn requested_audience(
+    cloud: &CloudNames,
+    tenant_id: &str,
+    requested: &Requested,
+) -> Result<Audience, Refusal> {
     let audience = match requested {
         Requested::V2Scope(scope) => {
             let Some(resource) = default_scope(scope).and_then(|s| s.strip_suffix("/.default"))
@@ -236,7 +254,10 @@ fn requested_audience(tenant_id: &str, requested: &Requested) -> Result<Audience
                     ),
                 ));
             };
-            resource_of(resource).ok_or_else(|| {
+            if crate::cloud::of_another_cloud(cloud, resource) {
+                return Err(not_in_tenant(resource, tenant_id));
+            }
+            resource_of(cloud, resource).ok_or_else(|| {
                 refuse(
                     400,
                     "invalid_scope",
@@ -247,18 +268,9 @@ fn requested_audience(tenant_id: &str, requested: &Requested) -> Result<Audience
                 )
             })?
         }
-        Requested::V1Resource(resource) => match resource_of(resource) {
+        Requested::V1Resource(resource) => match resource_of(cloud, resource) {
             Some(a) if !resource.contains(".default") => a,
-            _ => {
-                return Err(refuse(
-                    400,
-                    "invalid_resource",
-                    500011,
-                    &format!(
-                        "The resource principal named {resource} was not found in the tenant named {tenant_id}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant."
-                    ),
-                ));
-            }
+            _ => return Err(not_in_tenant(resource, tenant_id)),
         },
     };
     Ok(audience)
@@ -269,7 +281,7 @@ fn requested_audience(tenant_id: &str, requested: &Requested) -> Result<Audience
 /// URL), or an external token matching one of its federated identity credentials.
 fn check_client(
     w: &mut World,
-    login: &str,
+    login: &[&str; 2],
     tenant_id: &str,
     client_id: &str,
     form: &HashMap<String, String>,
@@ -382,7 +394,7 @@ fn check_assertion(
     w: &mut World,
     app: &App,
     jwt: &crate::jwt::Jwt,
-    login: &str,
+    login: &[&str; 2],
     tenant_id: &str,
     client_id: &str,
 ) -> Result<(), Refusal> {
@@ -443,7 +455,7 @@ fn check_assertion(
     }
     // The tenant's v1 or v2 token URL, under the canonical host or this simulator's,
     // on either endpoint (ISE's own flow posts to v1 with aud = the v1 URL).
-    let accepted = accepted_assertion_audiences(login, tenant_id);
+    let accepted = accepted_assertion_audiences(login[0], login[1], tenant_id);
     if !jwt
         .claim_str("aud")
         .is_some_and(|aud| accepted.iter().any(|a| a == aud))
@@ -487,7 +499,12 @@ fn check_assertion(
 }
 
 /// Issues an access token for `audience` carrying the roles granted to `client_id`.
-fn mint_token(w: &mut World, audience: &Audience, client_id: &str) -> (String, u64) {
+fn mint_token(
+    w: &mut World,
+    cloud: &CloudNames,
+    audience: &Audience,
+    client_id: &str,
+) -> (String, u64) {
     let resource_app = match audience {
         Audience::Graph => GRAPH_APP_ID,
         Audience::Intune => INTUNE_API_APP_ID,
@@ -502,8 +519,8 @@ fn mint_token(w: &mut World, audience: &Audience, client_id: &str) -> (String, u
     let header = URL_SAFE_NO_PAD.encode(br#"{"typ":"JWT","alg":"RS256"}"#);
     let claims = json!({
         "aud": match audience {
-            Audience::Graph => "https://graph.microsoft.com",
-            Audience::Intune => "https://api.manage.microsoft.com/",
+            Audience::Graph => cloud.graph,
+            Audience::Intune => cloud.intune,
         },
         "iss": format!("https://sts.windows.net/{}/", w.tenant_id),
         "iat": now, "nbf": now, "exp": now + 3599,
@@ -554,11 +571,21 @@ mod tests {
 
     #[test]
     fn audiences_are_exact() {
-        assert!(resource_of("https://api.manage.microsoft.com/") == Some(Audience::Intune));
+        let global = &crate::cloud::CLOUDS[0];
+        assert!(resource_of(global, "https://api.manage.microsoft.com/") == Some(Audience::Intune));
         // The one-slash typo names another resource: no Intune token.
-        assert!(resource_of("https://api.manage.microsoft.com").is_none());
-        assert!(resource_of("https://graph.microsoft.com") == Some(Audience::Graph));
-        assert!(resource_of("https://graph.microsoft.com/") == Some(Audience::Graph));
+        assert!(resource_of(global, "https://api.manage.microsoft.com").is_none());
+        assert!(resource_of(global, "https://graph.microsoft.com") == Some(Audience::Graph));
+        assert!(resource_of(global, "https://graph.microsoft.com/") == Some(Audience::Graph));
+        // Another cloud's Graph is not this tenant's.
+        let usgov = crate::cloud::named("usgov").expect("usgov");
+        assert!(resource_of(usgov, "https://graph.microsoft.com").is_none());
+        assert!(crate::cloud::of_another_cloud(
+            usgov,
+            "https://graph.microsoft.com"
+        ));
+        assert!(resource_of(usgov, "https://graph.microsoft.us") == Some(Audience::Graph));
+        assert!(resource_of(usgov, "https://api.manage.microsoft.us/") == Some(Audience::Intune));
         assert_eq!(
             default_scope(
                 "openid https://api.manage.microsoft.com//.default profile offline_access"
@@ -580,7 +607,11 @@ mod tests {
 
     #[test]
     fn both_assertion_audiences_on_both_hosts() {
-        let got = accepted_assertion_audiences("https://127.0.0.1:1", "t");
+        let got = accepted_assertion_audiences(
+            "https://127.0.0.1:1",
+            "https://login.microsoftonline.com",
+            "t",
+        );
         assert_eq!(
             got,
             [

@@ -175,7 +175,10 @@ pub fn clients_with(
     if !info.next_ca_pem.is_empty() {
         roots.push(Certificate::from_pem(&info.next_ca_pem)?.der().to_vec());
     }
+    // The simulator stands for a cloud: tokens are asked for that cloud's names.
+    let cloud: graph_client::Cloud = info.cloud.parse().map_err(|what| Error::Config { what })?;
     let mut graph = GraphClient::builder()
+        .cloud(cloud)
         .login_authority(info.login_url.clone())
         .graph_base(info.graph_url.clone())
         .tenant_id(info.tenant_id.clone())
