@@ -22,9 +22,11 @@ async fn simulator(cloud: &str) -> Simulator {
         .expect("simulator")
 }
 
-/// The integration an operator's configuration describes, with `top` at its top.
-fn from_config(info: &SimInfo, top: &str) -> Integration {
-    let mut config = IntegrationConfig::from_toml(&sim::config_toml(info, top)).expect("config");
+/// The configuration an operator writes for `info` (`top` at its top, `entra` added to
+/// its `[entra]` table), with the secrets from the environment.
+fn config(info: &SimInfo, top: &str, entra: &str) -> IntegrationConfig {
+    let text = sim::config_toml(info, top).replace("[entra]\n", &format!("[entra]\n{entra}"));
+    let mut config = IntegrationConfig::from_toml(&text).expect("config");
     let (password, secret) = (
         info.ise.password.clone(),
         info.automation.client_secret.clone(),
@@ -34,18 +36,21 @@ fn from_config(info: &SimInfo, top: &str) -> Integration {
         "ISE_INTUNE_CLIENT_SECRET" => Some(secret.clone()),
         _ => None,
     });
-    let builder = Integration::builder_from_config(&config).expect("integration");
-    let gui = Arc::new(SimGuiConfigurator::new(builder.ise().clone()));
-    let mut options = builder_options(&config);
-    options.propagation_wait = Duration::from_secs(2);
-    builder.configurator(gui).options(options).build()
+    config
 }
 
-fn builder_options(config: &IntegrationConfig) -> ise_intune::integration::context::Options {
-    let mut o = ise_intune::integration::context::Options::default();
-    o.app_display_name = config.app_display_name.clone();
-    o.mdm_server_name = config.mdm_server_name.clone();
-    o
+/// The integration that configuration describes, with the simulator's GUI for step 6
+/// and a short propagation wait.
+fn from_config(info: &SimInfo, top: &str) -> Integration {
+    let built = Integration::from_config(&config(info, top, "")).expect("integration");
+    let mut options = built.options().clone();
+    options.propagation_wait = Duration::from_secs(2);
+    let gui = Arc::new(SimGuiConfigurator::new(built.ise().clone()));
+    Integration::builder(built.ise().clone(), built.graph().clone())
+        .anchors(built.anchors().clone())
+        .configurator(gui)
+        .options(options)
+        .build()
 }
 
 fn graph(info: &SimInfo, cloud: Cloud) -> GraphClient {
@@ -148,23 +153,11 @@ async fn an_unconfirmed_value_is_warned_about_until_it_is_set() {
     assert_eq!(d.with_id(ids::CLOUD_UNCONFIRMED).count(), 1);
 
     // Confirmed and set explicitly: no warning.
-    let mut toml_top = String::from("cloud = \"usgov-dod\"");
-    toml_top.push('\n');
-    let info = sim.info();
-    let text = sim::config_toml(info, &toml_top).replace(
-        "[entra]\n",
-        "[entra]\nintune_resource = \"https://api.manage.microsoft.us/\"\n",
+    let config = config(
+        sim.info(),
+        "cloud = \"usgov-dod\"",
+        "intune_resource = \"https://api.manage.microsoft.us/\"\n",
     );
-    let mut config = IntegrationConfig::from_toml(&text).expect("config");
-    let (password, secret) = (
-        info.ise.password.clone(),
-        info.automation.client_secret.clone(),
-    );
-    config.apply_env(|k| match k {
-        "ISE_INTUNE_ISE_PASSWORD" => Some(password.clone()),
-        "ISE_INTUNE_CLIENT_SECRET" => Some(secret.clone()),
-        _ => None,
-    });
     let confirmed = Integration::from_config(&config).expect("integration");
     assert!(confirmed.graph().cloud_warnings().is_empty());
 }

@@ -657,6 +657,20 @@ fn check_rule(
     ))
 }
 
+fn rank_out_of_range(rank: usize, default_rank: usize) -> Answer {
+    error_answer(
+        StatusCode::BAD_REQUEST,
+        &format!("Rank {rank} is out of range: the default rule is at rank {default_rank}"),
+    )
+}
+
+fn not_json() -> Answer {
+    error_answer(
+        StatusCode::BAD_REQUEST,
+        "The request body is not valid JSON",
+    )
+}
+
 /// Records a write and answers.
 fn recorded(s: &Shared, method: &str, path: String, body: &Bytes, answer: Answer) -> Response {
     let body = serde_json::from_slice(body).unwrap_or(Value::Null);
@@ -682,10 +696,7 @@ async fn create_rule(
             return error_answer(StatusCode::NOT_FOUND, &no_set_text(&policy));
         };
         let Ok(value) = serde_json::from_slice::<Value>(&body) else {
-            return error_answer(
-                StatusCode::BAD_REQUEST,
-                "The request body is not valid JSON",
-            );
+            return not_json();
         };
         let (mut rule, rank) = match check_rule(&w.policy, &w.policy.sets[i], &value, None) {
             Ok(r) => r,
@@ -701,10 +712,7 @@ async fn create_rule(
             .unwrap_or(set.rules.len());
         let at = rank.unwrap_or(last);
         if at > last {
-            return error_answer(
-                StatusCode::BAD_REQUEST,
-                &format!("Rank {at} is out of range: the default rule is at rank {last}"),
-            );
+            return rank_out_of_range(at, last);
         }
         set.rules.insert(at, rule);
         let set = &w.policy.sets[i];
@@ -727,10 +735,7 @@ async fn update_rule(
             return error_answer(StatusCode::NOT_FOUND, &no_rule_text(&rule_id));
         };
         let Ok(value) = serde_json::from_slice::<Value>(&body) else {
-            return error_answer(
-                StatusCode::BAD_REQUEST,
-                "The request body is not valid JSON",
-            );
+            return not_json();
         };
         if let Some(id) = value.pointer("/rule/id").and_then(Value::as_str)
             && id != rule_id
@@ -749,10 +754,7 @@ async fn update_rule(
         let last = set.rules.len().saturating_sub(1);
         let to = rank.unwrap_or(at);
         if (rule.default && to != at) || (!rule.default && to >= last) {
-            return error_answer(
-                StatusCode::BAD_REQUEST,
-                &format!("Rank {to} is out of range: the default rule is at rank {last}"),
-            );
+            return rank_out_of_range(to, last);
         }
         let set = &mut w.policy.sets[i];
         set.rules.remove(at);
