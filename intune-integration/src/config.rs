@@ -30,9 +30,10 @@
 use std::path::{Path, PathBuf};
 
 use secrecy::SecretString;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::Error;
+use crate::report::DeviceState;
 
 /// ISE connection settings.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -181,9 +182,9 @@ pub struct IntegrationConfig {
     #[serde(default)]
     pub anchors: AnchorsConfig,
     /// The desired state of enforcement (default: see
-    /// [`crate::enforce::EnforcementPolicy::default`]).
+    /// [`EnforcementPolicy::default`]).
     #[serde(default)]
-    pub enforce: crate::enforce::EnforcementPolicy,
+    pub enforce: EnforcementPolicy,
     /// Whether the checks that act as an ISE node run, with each policy service node's
     /// key exported from ISE (kept in memory only). Off by default: no private key
     /// leaves ISE unless asked.
@@ -544,4 +545,125 @@ fn first_line(message: &str) -> &str {
         Some((i, _)) => &line[..i],
         None => line,
     }
+}
+
+/// One rule the library owns: its name and the authorization profile it grants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct EnforcedRule {
+    /// The rule's name (alphanumerics, underscore, hyphen, space, period, parentheses).
+    pub rule: String,
+    /// The authorization profile it grants (must exist in ISE).
+    pub profile: String,
+}
+
+impl EnforcedRule {
+    /// A rule named `rule` granting `profile`.
+    pub fn new(rule: impl Into<String>, profile: impl Into<String>) -> Self {
+        Self {
+            rule: rule.into(),
+            profile: profile.into(),
+        }
+    }
+}
+
+/// The desired state of enforcement (the configuration's `[enforce]` table).
+///
+/// ```toml
+/// [enforce]
+/// policy_set = "Default"
+/// compliant = { rule = "Intune_Compliant", profile = "PermitAccess" }
+/// non_compliant = { rule = "Intune_NonCompliant", profile = "MDM_Quarantine" }
+/// unregistered = { rule = "Intune_Unregistered", profile = "MDM_Redirect" }
+/// unreachable = { rule = "Intune_MDM_Unreachable", profile = "MDM_Unreachable" }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct EnforcementPolicy {
+    /// The network-access policy set the rules live in, by name.
+    pub policy_set: String,
+    /// Registered and compliant.
+    pub compliant: EnforcedRule,
+    /// Registered, not compliant (quarantine or remediation).
+    pub non_compliant: EnforcedRule,
+    /// Unknown to Intune (redirect to enrollment).
+    pub unregistered: EnforcedRule,
+    /// The MDM server could not be reached.
+    pub unreachable: EnforcedRule,
+}
+
+impl Default for EnforcementPolicy {
+    /// The default desired state: the `Default` policy set, the profiles of the table
+    /// above (the simulator's seeded ones).
+    fn default() -> Self {
+        Self {
+            policy_set: "Default".into(),
+            compliant: EnforcedRule::new("Intune_Compliant", "PermitAccess"),
+            non_compliant: EnforcedRule::new("Intune_NonCompliant", "MDM_Quarantine"),
+            unregistered: EnforcedRule::new("Intune_Unregistered", "MDM_Redirect"),
+            unreachable: EnforcedRule::new("Intune_MDM_Unreachable", "MDM_Unreachable"),
+        }
+    }
+}
+
+impl EnforcementPolicy {
+    /// The rule for `state`.
+    pub fn rule(&self, state: DeviceState) -> &EnforcedRule {
+        match state {
+            DeviceState::Unreachable => &self.unreachable,
+            DeviceState::Unregistered => &self.unregistered,
+            DeviceState::NonCompliant => &self.non_compliant,
+            DeviceState::Compliant => &self.compliant,
+        }
+    }
+
+    /// Checks the names: valid for ISE, and four distinct rules.
+    pub fn validate(&self) -> Result<(), Error> {
+        let mut seen: Vec<&str> = Vec::new();
+        for state in DeviceState::ALL {
+            let r = self.rule(state);
+            if !valid_rule_name(&r.rule) {
+                return Err(Error::Config {
+                    what: format!(
+                        "`enforce.{state}.rule` = `{}` is not a valid ISE rule name: use \
+                         letters, digits, underscore, hyphen, space, period, parentheses",
+                        r.rule
+                    ),
+                });
+            }
+            if r.profile.trim().is_empty() {
+                return Err(Error::Config {
+                    what: format!("`enforce.{state}.profile` is empty"),
+                });
+            }
+            if seen.contains(&r.rule.as_str()) {
+                return Err(Error::Config {
+                    what: format!(
+                        "`enforce.{state}.rule` = `{}` names a rule another state already \
+                         uses: give each state its own rule",
+                        r.rule
+                    ),
+                });
+            }
+            seen.push(&r.rule);
+        }
+        if self.policy_set.trim().is_empty() {
+            return Err(Error::Config {
+                what: "`enforce.policy_set` is empty".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// ISE's rule names: alphanumerics, underscore, hyphen, space, period, parentheses
+/// (Cisco's `RuleCommon.name`).
+pub fn valid_rule_name(name: &str) -> bool {
+    !name.trim().is_empty()
+        && name.len() <= 255
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_- .()".contains(c))
 }

@@ -46,7 +46,7 @@ pub struct Options {
     /// How long verification waits for new keys and roles to propagate.
     pub propagation_wait: Duration,
     /// The desired state of enforcement ([`crate::enforce`]).
-    pub enforcement: crate::enforce::EnforcementPolicy,
+    pub enforcement: crate::config::EnforcementPolicy,
 }
 
 impl Options {
@@ -69,7 +69,7 @@ impl Default for Options {
             consent_wait: Duration::from_secs(300),
             app_client_id: None,
             propagation_wait: DEFAULT_PROPAGATION_WAIT,
-            enforcement: crate::enforce::EnforcementPolicy::default(),
+            enforcement: crate::config::EnforcementPolicy::default(),
         }
     }
 }

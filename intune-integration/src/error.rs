@@ -485,7 +485,7 @@ pub enum PartialReport {
     /// The trust sync so far ([`crate::trust_sync::apply`]).
     TrustSync(TrustSync),
     /// The enforcement so far ([`crate::enforce::apply`]).
-    Enforce(crate::enforce::Enforcement),
+    Enforce(crate::report::Enforcement),
 }
 
 impl PartialReport {

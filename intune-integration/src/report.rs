@@ -302,3 +302,105 @@ impl TrustSync {
         self.hosts.iter().all(|h| h.outcome != Outcome::Failed)
     }
 }
+
+/// ISE's MDM dictionary.
+pub const MDM_DICTIONARY: &str = "MDM";
+
+/// A state a device can be in, as ISE's MDM dictionary says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DeviceState {
+    /// ISE could not reach the MDM server.
+    Unreachable,
+    /// Intune does not know the device.
+    Unregistered,
+    /// Enrolled, not compliant.
+    NonCompliant,
+    /// Enrolled and compliant.
+    Compliant,
+}
+
+impl DeviceState {
+    /// Every state, in the order the rules are created.
+    pub const ALL: [DeviceState; 4] = [
+        DeviceState::Unreachable,
+        DeviceState::Unregistered,
+        DeviceState::NonCompliant,
+        DeviceState::Compliant,
+    ];
+
+    /// The condition that matches this state (and no other).
+    pub fn condition(self) -> ise_client::Condition {
+        let mdm = |attribute: &str, value: &str| {
+            ise_client::Condition::attribute(MDM_DICTIONARY, attribute, "equals", value)
+        };
+        match self {
+            Self::Unreachable => mdm("MDMServerReachable", "UnReachable"),
+            Self::Unregistered => ise_client::Condition::and(vec![
+                mdm("MDMServerReachable", "Reachable"),
+                mdm("DeviceRegisterStatus", "UnRegistered"),
+            ]),
+            Self::NonCompliant => ise_client::Condition::and(vec![
+                mdm("DeviceRegisterStatus", "Registered"),
+                mdm("DeviceCompliantStatus", "NonCompliant"),
+            ]),
+            Self::Compliant => ise_client::Condition::and(vec![
+                mdm("DeviceRegisterStatus", "Registered"),
+                mdm("DeviceCompliantStatus", "Compliant"),
+            ]),
+        }
+    }
+}
+
+impl std::fmt::Display for DeviceState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Unreachable => "unreachable",
+            Self::Unregistered => "unregistered",
+            Self::NonCompliant => "non_compliant",
+            Self::Compliant => "compliant",
+        })
+    }
+}
+
+/// One owned rule in a plan or an apply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct RuleChange {
+    /// The device state it handles.
+    pub state: DeviceState,
+    /// The rule's name.
+    pub rule: String,
+    /// The profile it grants.
+    pub profile: String,
+    /// Its condition, as ISE shows it.
+    pub condition: String,
+    /// Created, updated, unchanged (planned, in a plan), or failed.
+    pub outcome: Outcome,
+    /// What differs in an existing rule (`condition`, `profile`, `state`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changed: Vec<String>,
+    /// Its rank in the set, once known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rank: Option<i64>,
+}
+
+/// The result of [`crate::enforce::plan`] and [`crate::enforce::apply`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Enforcement {
+    /// The policy set.
+    pub policy_set: String,
+    /// Each owned rule, in the order of [`DeviceState::ALL`].
+    pub rules: Vec<RuleChange>,
+    /// Whether ISE's policy was (or, in a plan, would be) changed.
+    pub changed: bool,
+}
+
+impl Enforcement {
+    /// How many rules were (or would be) written.
+    pub fn writes(&self) -> usize {
+        self.rules.iter().filter(|r| r.outcome.is_write()).count()
+    }
+}

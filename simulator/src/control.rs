@@ -109,7 +109,7 @@ async fn authorize(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
     else {
         return refuse("the body must be {\"mac\": \"…\"}".into());
     };
-    match crate::policy::authorize(&s, &mac).await {
+    match crate::authorize::authorize(&s, &mac).await {
         Ok(answer) => axum::Json(answer).into_response(),
         Err(e) => refuse(e),
     }

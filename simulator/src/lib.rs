@@ -37,6 +37,7 @@
 //! certificates, DER, JWTs and key wrapping, independent of the library's), `rng`
 //! (seeded ids), and [`launcher`] (the standalone simulator's options and run).
 
+mod authorize;
 mod cloud;
 mod control;
 mod der;
@@ -1497,7 +1498,7 @@ impl Simulator {
     /// ISE's authorization of the endpoint `mac` (any notation), as the control API's
     /// `POST /authorize` answers it: `{"policy_set", "rule", "profiles", "mdm": {…}}`.
     pub async fn authorize(&self, mac: &str) -> Result<serde_json::Value, SimError> {
-        policy::authorize(&self.shared, mac)
+        authorize::authorize(&self.shared, mac)
             .await
             .map_err(SimError::Config)
     }
