@@ -33,6 +33,7 @@ use ise_intune_simulator::{SimInfo, Simulator};
 use ise_intune_testkit::Configurator;
 
 mod scenario;
+mod watch;
 
 /// Exit status when a person must act.
 const EXIT_MANUAL: u8 = 3;
@@ -139,6 +140,9 @@ enum Command {
         #[command(subcommand)]
         command: FleetCommand,
     },
+    /// Check every pair on a schedule: Prometheus metrics, a status page, webhook
+    /// alerts on change, and the safe repairs switched on with --auto.
+    Watch(watch::WatchArgs),
     /// Write a commented configuration template to fill in (for --config).
     Init {
         /// Where to write it (refused if it exists).
@@ -768,6 +772,40 @@ where
     Ok(u8::from(any_bad))
 }
 
+/// `watch` over the inventory's share of this replica, or over the one pair.
+async fn watch_command(
+    cli: &Cli,
+    args: &watch::WatchArgs,
+) -> Result<u8, Box<dyn std::error::Error>> {
+    let timeout = Duration::from_secs(cli.timeout);
+    if let Some(path) = args.inventory.clone() {
+        let anchors = extra_anchors(&cli.anchors)?;
+        let (shard, as_node) = (args.shard, cli.as_node);
+        let source: watch::PairSource = Box::new(move || {
+            let inventory = Inventory::load(&path)?;
+            Ok(inventory
+                .pairs
+                .iter()
+                .filter(|p| {
+                    shard.is_none_or(|(i, n)| intune_integration::watch::shard_of(&p.name, n) == i)
+                })
+                .map(|p| {
+                    let ctx = pair_onboarding(p, &anchors).map(|o| with_key_choice(o, as_node));
+                    (p.name.clone(), ctx)
+                })
+                .collect())
+        });
+        return watch::run(args.clone(), timeout, source).await;
+    }
+    let ctx = context(cli).await?;
+    let one = ctx.onboarding.clone();
+    let source: watch::PairSource =
+        Box::new(move || Ok(vec![("default".to_owned(), Ok(one.clone()))]));
+    let code = watch::run(args.clone(), timeout, source).await;
+    drop(ctx);
+    code
+}
+
 async fn fleet_command(
     cli: &Cli,
     command: &FleetCommand,
@@ -879,6 +917,7 @@ async fn run(cli: Cli) -> Result<u8, Box<dyn std::error::Error>> {
             return Ok(0);
         }
         Command::Fleet { command } => return fleet_command(&cli, command).await,
+        Command::Watch(args) => return watch_command(&cli, args).await,
         Command::Init { output } => return init(&cli, output),
         Command::Completions { shell } => {
             use clap::CommandFactory as _;
@@ -904,6 +943,7 @@ async fn run(cli: Cli) -> Result<u8, Box<dyn std::error::Error>> {
         }
         Command::Noncompliant { node } => noncompliant(&cli, &ctx, node.as_deref()).await,
         Command::Fleet { .. }
+        | Command::Watch(_)
         | Command::Sim { .. }
         | Command::Init { .. }
         | Command::Completions { .. } => Ok(0),

@@ -111,6 +111,12 @@ pub(crate) async fn for_command(
             let onboarding = onboarding.with_anchor(testkit::next_root_anchor(sim.info())?);
             Ok((sim, onboarding))
         }
+        Command::Watch(_) => {
+            // An integrated pair: onboarded and enforcing, so watch starts healthy.
+            let (sim, onboarding) = onboarded().await?;
+            intune_integration::enforce::apply(&onboarding).await?;
+            Ok((sim, onboarding))
+        }
         _ => onboarded().await,
     }
 }

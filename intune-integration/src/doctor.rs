@@ -147,12 +147,80 @@ pub struct Finding {
     pub remediation: String,
 }
 
+impl Finding {
+    /// A finding (for callers that report their own, such as a watch whose check could
+    /// not run).
+    pub fn new(
+        id: impl Into<String>,
+        severity: Severity,
+        node: Option<&str>,
+        summary: impl Into<String>,
+        evidence: impl Into<String>,
+        remediation: impl Into<String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            severity,
+            node: node.map(str::to_owned),
+            summary: summary.into(),
+            evidence: evidence.into(),
+            remediation: remediation.into(),
+        }
+    }
+}
+
+/// What expires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ExpiryKind {
+    /// A node's Admin certificate.
+    AdminCertificate,
+    /// A key credential of the integration's application.
+    ApplicationKey,
+}
+
+impl ExpiryKind {
+    /// `admin_certificate` or `application_key`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AdminCertificate => "admin_certificate",
+            Self::ApplicationKey => "application_key",
+        }
+    }
+}
+
+/// One certificate or key and when it expires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Expiry {
+    /// The node (for an Admin certificate) or the key's display name (thumbprint when
+    /// it has none).
+    pub subject: String,
+    /// What it is.
+    pub kind: ExpiryKind,
+    /// When it expires (RFC 3339).
+    #[serde(serialize_with = "rfc3339")]
+    pub not_after: OffsetDateTime,
+}
+
+pub(crate) fn rfc3339<S: serde::Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::Error as _;
+    let text = t
+        .format(&time::format_description::well_known::Rfc3339)
+        .map_err(S::Error::custom)?;
+    s.serialize_str(&text)
+}
+
 /// Everything doctor found.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Diagnosis {
     /// The findings, most serious first.
     pub findings: Vec<Finding>,
+    /// Every node's Admin certificate and every application key read, with its expiry
+    /// (for monitoring; the findings already say which expire soon).
+    pub expiries: Vec<Expiry>,
 }
 
 impl Diagnosis {
@@ -603,6 +671,11 @@ fn node_certificates(
     };
     for a in &admins {
         let host = a.node.hostname.as_str();
+        d.expiries.push(Expiry {
+            subject: host.to_owned(),
+            kind: ExpiryKind::AdminCertificate,
+            not_after: a.certificate.not_after(),
+        });
         let left = a.certificate.not_after() - now;
         let evidence = format!(
             "`{}` (SHA-1 {}) valid until {}",
@@ -767,6 +840,15 @@ fn key_findings(
             OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
         });
         if let Some(end) = end {
+            d.expiries.push(Expiry {
+                subject: if name.is_empty() {
+                    thumb.clone()
+                } else {
+                    name.clone()
+                },
+                kind: ExpiryKind::ApplicationKey,
+                not_after: end,
+            });
             let left = end - now;
             if left.is_negative() {
                 d.push(

@@ -25,6 +25,7 @@
 //! * [`enforce`] — the authorization rules that act on Intune's answer;
 //! * [`compliance`] — Intune's Compliance Retrieval API as an ISE node calls it;
 //! * [`fleet`] — inventories of pairs, run with bounded concurrency;
+//! * [`watch`] — the alerts of change between checks, and replicas' shares of a fleet;
 //! * [`keys`] — the nodes' Admin certificates and keys: export, key sources, PKCS#8;
 //! * [`tls_probe`] — the chain a server presents, and whether it ends at a root;
 //! * [`mdm`] — External MDM settings per release and the configurators of steps 6–7;
@@ -61,6 +62,7 @@ pub mod tls_probe;
 pub mod trust_sync;
 pub mod verify;
 pub mod version;
+pub mod watch;
 
 mod error;
 

@@ -1,0 +1,775 @@
+//! `ise-intune watch`: the read-only checks of every pair on a schedule, their results
+//! as Prometheus metrics and a status page, alerts on change to webhooks, and the safe
+//! repairs switched on one by one.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use intune_integration::doctor::{self, Diagnosis, Finding, Severity, ids};
+use intune_integration::watch::{Alert, Alerts, shard_of};
+use intune_integration::{Error, Integration, rotate, trust_sync};
+use time::OffsetDateTime;
+use tokio::sync::{mpsc, watch};
+
+/// A repair `watch` may do on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum AutoAction {
+    /// Import a root Microsoft moved to (never removes anything).
+    TrustSync,
+    /// Register a node's renewed Admin certificate ISE already presents, then rotate
+    /// (never removes a key a node still uses).
+    Rotate,
+}
+
+/// `watch`'s options.
+#[derive(clap::Args, Debug, Clone)]
+pub(crate) struct WatchArgs {
+    /// An inventory of pairs (default: the one pair of --config, --sim-info, or the
+    /// embedded simulator's); reloaded on SIGHUP.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) inventory: Option<PathBuf>,
+    /// Time between two checks of a pair (e.g. 30s, 5m, 1h), jittered by up to a tenth;
+    /// the first check runs at start.
+    #[arg(long, default_value = "30s", value_parser = parse_interval)]
+    pub(crate) interval: Duration,
+    /// Where /metrics, /healthz, /readyz and the status page are served.
+    #[arg(long, default_value = "127.0.0.1:9464")]
+    pub(crate) listen: SocketAddr,
+    /// A URL receiving one JSON object per finding that fires, resolves or is repaired
+    /// (repeatable).
+    #[arg(long = "webhook", value_name = "URL")]
+    pub(crate) webhooks: Vec<url::Url>,
+    /// A safe repair to do without a person: trust-sync or rotate (repeatable).
+    #[arg(long = "auto", value_enum, value_name = "ACTION")]
+    pub(crate) auto: Vec<AutoAction>,
+    /// This replica's share of the inventory, I/N (0 ≤ I < N): pairs are split by a hash
+    /// of their name, so N replicas watch every pair exactly once.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub(crate) shard: Option<(u32, u32)>,
+    /// Pairs checked at once (1 to 1024).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub(crate) concurrency: u16,
+}
+
+/// `30s`, `5m`, `1h`, `500ms` (at least 100 ms, at most a day).
+pub(crate) fn parse_interval(text: &str) -> Result<Duration, String> {
+    let (digits, unit): (String, String) = text.chars().partition(char::is_ascii_digit);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not an interval such as 30s, 5m or 1h"))?;
+    let d = match unit.as_str() {
+        "ms" => Duration::from_millis(n),
+        "s" | "" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.saturating_mul(60)),
+        "h" => Duration::from_secs(n.saturating_mul(3600)),
+        _ => return Err(format!("`{text}`: the unit must be ms, s, m or h")),
+    };
+    if !text.starts_with(|c: char| c.is_ascii_digit())
+        || d < Duration::from_millis(100)
+        || d > Duration::from_secs(86_400)
+    {
+        return Err(format!(
+            "`{text}`: an interval is from 100ms to 24h, digits then a unit"
+        ));
+    }
+    Ok(d)
+}
+
+/// `I/N` with `0 ≤ I < N ≤ 4096`.
+pub(crate) fn parse_shard(text: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("`{text}` is not a shard I/N with 0 <= I < N (e.g. 0/3)");
+    let (i, n) = text.split_once('/').ok_or_else(bad)?;
+    let (i, n): (u32, u32) = (i.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
+    if n == 0 || i >= n || n > 4096 {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+/// The last result of one pair.
+#[derive(Debug, Clone, Default)]
+struct PairStatus {
+    /// When the last check ended.
+    checked_at: Option<OffsetDateTime>,
+    /// How long it took.
+    duration: Option<Duration>,
+    /// Its diagnosis, or why there is none.
+    result: Option<Result<Diagnosis, String>>,
+}
+
+impl PairStatus {
+    /// Checked, and both sides answered.
+    fn up(&self) -> bool {
+        matches!(&self.result, Some(Ok(d)) if d.with_id(ids::ISE_UNAVAILABLE).next().is_none()
+            && d.with_id(ids::ENTRA_UNAVAILABLE).next().is_none())
+    }
+
+    fn findings(&self) -> &[Finding] {
+        match &self.result {
+            Some(Ok(d)) => &d.findings,
+            _ => &[],
+        }
+    }
+}
+
+/// What every task and the HTTP handlers share.
+struct Watch {
+    pairs: Mutex<BTreeMap<String, PairStatus>>,
+    alerts: Mutex<Alerts>,
+    to_webhooks: mpsc::Sender<Alert>,
+    args: WatchArgs,
+    timeout: Duration,
+}
+
+impl Watch {
+    fn pairs(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, PairStatus>> {
+        self.pairs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn alerts(&self) -> std::sync::MutexGuard<'_, Alerts> {
+        self.alerts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Sends alerts on (dropped with a log line when the queue is full: a webhook that
+    /// cannot keep up never stalls the checks).
+    fn send(&self, alerts: Vec<Alert>) {
+        for a in alerts {
+            tracing::info!(pair = %a.pair, id = %a.id, state = ?a.state, "{}", a.summary);
+            if !self.args.webhooks.is_empty() && self.to_webhooks.try_send(a).is_err() {
+                tracing::warn!("the webhook queue is full: an alert was dropped");
+            }
+        }
+    }
+
+    /// One check of `name`: doctor, bounded by the timeout; the alerts of change.
+    async fn check(&self, name: &str, ctx: &Integration) {
+        let started = Instant::now();
+        let result = match tokio::time::timeout(self.timeout, doctor::diagnose(ctx)).await {
+            Ok(Ok(d)) => Ok(d),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!(
+                "the check took longer than {} s (--timeout)",
+                self.timeout.as_secs()
+            )),
+        };
+        let now = OffsetDateTime::now_utc();
+        let findings = match &result {
+            Ok(d) => d.findings.clone(),
+            Err(e) => vec![check_failed(e)],
+        };
+        let alerts = self.alerts().update(name, &findings, now);
+        self.send(alerts);
+        self.pairs().insert(
+            name.to_owned(),
+            PairStatus {
+                checked_at: Some(now),
+                duration: Some(started.elapsed()),
+                result: Some(result),
+            },
+        );
+    }
+
+    /// The repairs switched on, for what the last check found; whether any ran.
+    async fn repair(&self, name: &str, ctx: &Integration) -> bool {
+        let findings: Vec<Finding> = self
+            .pairs()
+            .get(name)
+            .map(|p| p.findings().to_vec())
+            .unwrap_or_default();
+        let mut repaired = false;
+        for action in &self.args.auto {
+            let (wanted, run): (fn(&Finding) -> bool, _) = match action {
+                AutoAction::TrustSync => (needs_trust_sync as fn(&Finding) -> bool, "trust-sync"),
+                AutoAction::Rotate => (needs_rotation as fn(&Finding) -> bool, "rotate"),
+            };
+            let matched: Vec<&Finding> = findings.iter().filter(|f| wanted(f)).collect();
+            if matched.is_empty() {
+                continue;
+            }
+            let outcome = match action {
+                AutoAction::TrustSync => trust_sync::apply(ctx).await.map(|s| s.changed),
+                AutoAction::Rotate => rotate::apply(ctx, &[])
+                    .await
+                    .map(|r| r.outcome == intune_integration::outcome::Outcome::Updated),
+            };
+            match outcome {
+                Ok(true) => {
+                    tracing::info!(pair = name, action = run, "repaired");
+                    let now = OffsetDateTime::now_utc();
+                    let alerts: Vec<Alert> = matched
+                        .into_iter()
+                        .map(|f| self.alerts().repaired(name, f, now))
+                        .collect();
+                    self.send(alerts);
+                    repaired = true;
+                }
+                Ok(false) => tracing::info!(pair = name, action = run, "nothing to repair"),
+                Err(e) => tracing::warn!(pair = name, action = run, error = %e, "repair failed"),
+            }
+        }
+        repaired
+    }
+}
+
+/// A check that could not run, as a finding (so that it alerts and counts).
+fn check_failed(error: &str) -> Finding {
+    doctor::Finding::new(
+        "watch.check_failed",
+        Severity::Error,
+        None,
+        "the check could not run",
+        error,
+        "run ise-intune doctor for this pair with -vv",
+    )
+}
+
+fn needs_trust_sync(f: &Finding) -> bool {
+    f.id == ids::TRUST_ANCHOR_MISSING
+        || f.id == ids::TRUST_ANCHOR_NOT_TRUSTED
+        || (f.id.starts_with("connection.tls:") && f.severity == Severity::Error)
+}
+
+fn needs_rotation(f: &Finding) -> bool {
+    f.id == ids::NODE_KEY_NOT_REGISTERED
+}
+
+// ----- metrics -----------------------------------------------------------------------
+
+mod metrics {
+    use prometheus_client::encoding::EncodeLabelSet;
+    use prometheus_client::metrics::family::Family;
+    use prometheus_client::metrics::gauge::Gauge;
+    use prometheus_client::registry::Registry;
+    use std::sync::atomic::AtomicU64;
+
+    use super::{PairStatus, Severity};
+
+    #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+    struct PairLabel {
+        pair: String,
+    }
+
+    #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+    struct SeverityLabels {
+        pair: String,
+        severity: String,
+    }
+
+    #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+    struct FindingLabels {
+        pair: String,
+        id: String,
+        severity: String,
+    }
+
+    #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+    struct ExpiryLabels {
+        pair: String,
+        node: String,
+        kind: String,
+    }
+
+    type F64 = Gauge<f64, AtomicU64>;
+
+    fn severity_name(s: Severity) -> &'static str {
+        match s {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            _ => "info",
+        }
+    }
+
+    /// The exposition (OpenMetrics text, which Prometheus scrapes) of `pairs`.
+    pub(super) fn render<'a>(
+        pairs: impl Iterator<Item = (&'a String, &'a PairStatus)>,
+    ) -> Result<String, std::fmt::Error> {
+        let mut registry = Registry::default();
+        let up = Family::<PairLabel, Gauge>::default();
+        let findings = Family::<SeverityLabels, Gauge>::default();
+        let finding = Family::<FindingLabels, Gauge>::default();
+        let expiry = Family::<ExpiryLabels, F64>::default();
+        let duration = Family::<PairLabel, F64>::default();
+        let last = Family::<PairLabel, F64>::default();
+        registry.register(
+            "ise_intune_up",
+            "Whether the pair's last check read both ISE and Entra ID",
+            up.clone(),
+        );
+        registry.register(
+            "ise_intune_findings",
+            "Findings of the pair's last check, by severity",
+            findings.clone(),
+        );
+        registry.register(
+            "ise_intune_finding",
+            "1 while the finding is present",
+            finding.clone(),
+        );
+        registry.register(
+            "ise_intune_certificate_expiry_timestamp_seconds",
+            "When each node's Admin certificate and each application key expires (Unix time)",
+            expiry.clone(),
+        );
+        registry.register(
+            "ise_intune_check_duration_seconds",
+            "How long the pair's last check took",
+            duration.clone(),
+        );
+        registry.register(
+            "ise_intune_last_check_timestamp_seconds",
+            "When the pair's last check ended (Unix time)",
+            last.clone(),
+        );
+        for (name, status) in pairs {
+            let pair = PairLabel { pair: name.clone() };
+            up.get_or_create(&pair).set(i64::from(status.up()));
+            for s in [Severity::Error, Severity::Warning, Severity::Info] {
+                let n = status.findings().iter().filter(|f| f.severity == s).count();
+                findings
+                    .get_or_create(&SeverityLabels {
+                        pair: name.clone(),
+                        severity: severity_name(s).into(),
+                    })
+                    .set(i64::try_from(n).unwrap_or(i64::MAX));
+            }
+            for f in status.findings() {
+                finding
+                    .get_or_create(&FindingLabels {
+                        pair: name.clone(),
+                        id: f.id.clone(),
+                        severity: severity_name(f.severity).into(),
+                    })
+                    .set(1);
+            }
+            if let Some(Ok(d)) = &status.result {
+                for e in &d.expiries {
+                    expiry
+                        .get_or_create(&ExpiryLabels {
+                            pair: name.clone(),
+                            node: e.subject.clone(),
+                            kind: e.kind.as_str().into(),
+                        })
+                        .set(e.not_after.unix_timestamp() as f64);
+                }
+            }
+            if let Some(d) = status.duration {
+                duration.get_or_create(&pair).set(d.as_secs_f64());
+            }
+            if let Some(t) = status.checked_at {
+                last.get_or_create(&pair).set(t.unix_timestamp() as f64);
+            }
+        }
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &registry)?;
+        Ok(out)
+    }
+}
+
+// ----- the status page ---------------------------------------------------------------
+
+/// HTML-escapes text (server texts are scrubbed too before they reach a finding).
+fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The status page: one row per pair (health, findings with what to do, next expiry)
+/// and the upcoming expiries on a 180-day timeline, as inline SVG. No script, no
+/// external asset.
+fn page(pairs: &BTreeMap<String, PairStatus>, now: OffsetDateTime) -> String {
+    let mut rows = String::new();
+    let mut expiries: Vec<(String, String, OffsetDateTime)> = Vec::new();
+    for (name, p) in pairs {
+        let health = match (&p.result, p.up()) {
+            (None, _) => "not checked yet",
+            (Some(Err(_)), _) | (Some(Ok(_)), false) => "down",
+            (Some(Ok(d)), true) if d.has_errors() => "error",
+            (Some(Ok(d)), true) if !d.healthy() => "warning",
+            _ => "healthy",
+        };
+        let mut findings = String::new();
+        for f in p.findings().iter().filter(|f| f.severity != Severity::Info) {
+            findings.push_str(&format!(
+                "<li class=\"{sev}\"><b>{sev}</b> {summary}<br><small>{remedy}</small></li>",
+                sev = if f.severity == Severity::Error {
+                    "error"
+                } else {
+                    "warning"
+                },
+                summary = esc(&f.summary),
+                remedy = esc(&f.remediation),
+            ));
+        }
+        if let Some(Err(e)) = &p.result {
+            findings.push_str(&format!("<li class=\"error\"><b>error</b> {}</li>", esc(e)));
+        }
+        let next = match &p.result {
+            Some(Ok(d)) => d.expiries.iter().min_by_key(|e| e.not_after),
+            _ => None,
+        };
+        if let Some(Ok(d)) = &p.result {
+            for e in &d.expiries {
+                expiries.push((name.clone(), e.subject.clone(), e.not_after));
+            }
+        }
+        let next = next.map_or_else(
+            || "–".to_owned(),
+            |e| {
+                format!(
+                    "{} ({}) {}",
+                    esc(&e.subject),
+                    e.kind.as_str(),
+                    e.not_after.date()
+                )
+            },
+        );
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td class=\"{health}\">{health}</td><td><ul>{}</ul></td><td>{next}</td></tr>",
+            esc(name),
+            if findings.is_empty() { "<li>none</li>".to_owned() } else { findings },
+        ));
+    }
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>ise-intune watch</title>\
+         <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}\
+         td,th{{border:1px solid #999;padding:.4em;vertical-align:top}}.error{{color:#a00}}\
+         .warning{{color:#a60}}.healthy{{color:#060}}.down{{color:#a00}}ul{{margin:0;padding-left:1em}}</style>\
+         </head><body><h1>ise-intune watch</h1><p>{} pair(s); page made {}</p>\
+         <table><thead><tr><th>pair</th><th>health</th><th>findings and what to do</th><th>next expiry</th></tr></thead>\
+         <tbody>{rows}</tbody></table><h2>Upcoming expiries</h2>{}</body></html>",
+        pairs.len(),
+        now.date(),
+        timeline(&expiries, now),
+    )
+}
+
+/// Expiries within 180 days on a line, one labelled tick each.
+fn timeline(expiries: &[(String, String, OffsetDateTime)], now: OffsetDateTime) -> String {
+    const DAYS: i64 = 180;
+    const WIDTH: i64 = 900;
+    let mut shown: Vec<&(String, String, OffsetDateTime)> = expiries
+        .iter()
+        .filter(|(_, _, t)| (*t - now).whole_days() <= DAYS)
+        .collect();
+    shown.sort_by_key(|(_, _, t)| *t);
+    shown.truncate(40);
+    let height = 40 + 18 * i64::try_from(shown.len()).unwrap_or(40);
+    let mut marks = String::new();
+    for (i, (pair, subject, t)) in shown.iter().enumerate() {
+        let days = (*t - now).whole_days().clamp(0, DAYS);
+        let x = 20 + days * (WIDTH - 40) / DAYS;
+        let y = 40 + 18 * i64::try_from(i).unwrap_or(0);
+        let class = if *t < now {
+            "error"
+        } else if days < 60 {
+            "warning"
+        } else {
+            "healthy"
+        };
+        marks.push_str(&format!(
+            "<line x1=\"{x}\" y1=\"20\" x2=\"{x}\" y2=\"{y}\" stroke=\"#999\"/>\
+             <circle cx=\"{x}\" cy=\"20\" r=\"4\" class=\"{class}\" fill=\"currentColor\"/>\
+             <text x=\"{x}\" y=\"{y}\" font-size=\"12\">{} {} {}</text>",
+            esc(pair),
+            esc(subject),
+            t.date()
+        ));
+    }
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{height}\" role=\"img\" \
+         aria-label=\"expiries within {DAYS} days\"><title>Expiries within {DAYS} days</title>\
+         <line x1=\"20\" y1=\"20\" x2=\"{}\" y2=\"20\" stroke=\"#333\"/>\
+         <text x=\"20\" y=\"14\" font-size=\"12\">today</text>\
+         <text x=\"{}\" y=\"14\" font-size=\"12\" text-anchor=\"end\">+{DAYS} days</text>{marks}</svg>",
+        WIDTH - 20,
+        WIDTH - 20
+    )
+}
+
+// ----- HTTP --------------------------------------------------------------------------
+
+fn router(w: Arc<Watch>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics_handler))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/", get(status_page))
+        .with_state(w)
+}
+
+async fn metrics_handler(State(w): State<Arc<Watch>>) -> Response {
+    let text = {
+        let pairs = w.pairs();
+        metrics::render(pairs.iter())
+    };
+    match text {
+        Ok(t) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            t,
+        )
+            .into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// Ready once every pair was checked at least once.
+async fn readyz(State(w): State<Arc<Watch>>) -> Response {
+    let pairs = w.pairs();
+    let waiting = pairs.values().filter(|p| p.checked_at.is_none()).count();
+    if waiting == 0 {
+        (StatusCode::OK, "ready\n".to_owned()).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{waiting} of {} pair(s) not checked yet\n", pairs.len()),
+        )
+            .into_response()
+    }
+}
+
+async fn status_page(State(w): State<Arc<Watch>>) -> Html<String> {
+    let pairs = w.pairs();
+    Html(page(&pairs, OffsetDateTime::now_utc()))
+}
+
+// ----- webhooks ----------------------------------------------------------------------
+
+/// Posts each alert to every webhook, retried with backoff (0.5 s doubling, five tries);
+/// an alert is posted once per state, never again after a success.
+async fn deliver(mut rx: mpsc::Receiver<Alert>, urls: Vec<url::Url>, http: reqwest::Client) {
+    while let Some(alert) = rx.recv().await {
+        for url in &urls {
+            let mut wait = Duration::from_millis(500);
+            for attempt in 1..=5 {
+                let sent = http.post(url.clone()).json(&alert).send().await;
+                match sent {
+                    Ok(r) if r.status().is_success() => break,
+                    Ok(r) => {
+                        tracing::warn!(webhook = %url, status = r.status().as_u16(), attempt, "webhook refused the alert")
+                    }
+                    Err(e) => {
+                        tracing::warn!(webhook = %url, error = %e, attempt, "webhook unreachable")
+                    }
+                }
+                if attempt < 5 {
+                    tokio::time::sleep(wait).await;
+                    wait = wait.saturating_mul(2);
+                }
+            }
+        }
+    }
+}
+
+fn webhook_client() -> Result<reqwest::Client, Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Config {
+            what: format!("TLS for webhooks: {e}"),
+        })?
+        .with_root_certificates(ise_intune_http::system_roots())
+        .with_no_client_auth();
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(15))
+        .build()
+        .map_err(|e| Error::Config {
+            what: format!("the webhook client: {e}"),
+        })
+}
+
+// ----- scheduling --------------------------------------------------------------------
+
+/// A jitter of up to a tenth of `interval`, different per pair and cycle.
+fn jittered(interval: Duration, name: &str, cycle: u64) -> Duration {
+    let tenth = interval / 10;
+    if tenth.is_zero() {
+        return interval;
+    }
+    let spread = u64::from(shard_of(&format!("{name}#{cycle}"), 1000));
+    let nanos = u64::try_from(tenth.as_nanos()).unwrap_or(u64::MAX);
+    interval - tenth / 2 + Duration::from_nanos(nanos / 1000 * spread)
+}
+
+/// Checks one pair every interval until `stop`; repairs what is switched on.
+async fn watch_pair(
+    w: Arc<Watch>,
+    name: String,
+    ctx: Integration,
+    permits: Arc<tokio::sync::Semaphore>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut cycle = 0u64;
+    loop {
+        {
+            let Ok(_permit) = permits.acquire().await else {
+                return;
+            };
+            tokio::select! {
+                () = w.check(&name, &ctx) => {}
+                _ = stop.changed() => return,
+            }
+            if !w.args.auto.is_empty() {
+                let repaired = tokio::select! {
+                    r = w.repair(&name, &ctx) => r,
+                    _ = stop.changed() => return,
+                };
+                if repaired {
+                    w.check(&name, &ctx).await;
+                }
+            }
+        }
+        cycle = cycle.wrapping_add(1);
+        tokio::select! {
+            () = tokio::time::sleep(jittered(w.args.interval, &name, cycle)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// The pairs to watch: the inventory's share of this replica, or the one pair.
+pub(crate) type PairSource =
+    Box<dyn Fn() -> Result<Vec<(String, Result<Integration, Error>)>, Error> + Send + Sync>;
+
+/// Runs `watch` until SIGTERM or Ctrl-C; SIGHUP reloads the pairs. Prints the address
+/// it serves on first.
+pub(crate) async fn run(
+    args: WatchArgs,
+    timeout: Duration,
+    pairs: PairSource,
+) -> Result<u8, Box<dyn std::error::Error>> {
+    let (to_webhooks, from_checks) = mpsc::channel(4096);
+    let w = Arc::new(Watch {
+        pairs: Mutex::new(BTreeMap::new()),
+        alerts: Mutex::new(Alerts::default()),
+        to_webhooks,
+        args: args.clone(),
+        timeout,
+    });
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let addr = listener.local_addr()?;
+    println!("watching; serving http://{addr}/ (metrics at /metrics)");
+    use std::io::Write as _;
+    std::io::stdout().flush()?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let server = {
+        let mut stop = stop_rx.clone();
+        let app = router(w.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.changed().await;
+                })
+                .await;
+        })
+    };
+    let webhooks = tokio::spawn(deliver(
+        from_checks,
+        args.webhooks.clone(),
+        webhook_client()?,
+    ));
+    let permits = Arc::new(tokio::sync::Semaphore::new(usize::from(args.concurrency)));
+    let mut tasks: BTreeMap<String, tokio::task::JoinHandle<()>> = BTreeMap::new();
+    let start = |w: &Arc<Watch>,
+                 tasks: &mut BTreeMap<String, tokio::task::JoinHandle<()>>,
+                 list: Vec<(String, Result<Integration, Error>)>| {
+        let wanted: Vec<String> = list.iter().map(|(n, _)| n.clone()).collect();
+        for gone in tasks
+            .keys()
+            .filter(|n| !wanted.contains(n))
+            .cloned()
+            .collect::<Vec<_>>()
+        {
+            if let Some(t) = tasks.remove(&gone) {
+                t.abort();
+            }
+            w.pairs().remove(&gone);
+            w.alerts().forget(&gone);
+            tracing::info!(pair = %gone, "no longer watched");
+        }
+        for (name, ctx) in list {
+            if tasks.contains_key(&name) {
+                continue;
+            }
+            match ctx {
+                Ok(ctx) => {
+                    w.pairs().entry(name.clone()).or_default();
+                    let task = tokio::spawn(watch_pair(
+                        w.clone(),
+                        name.clone(),
+                        ctx,
+                        permits.clone(),
+                        stop_rx.clone(),
+                    ));
+                    tasks.insert(name, task);
+                }
+                Err(e) => {
+                    // A pair that cannot be built is watched as failing.
+                    let now = OffsetDateTime::now_utc();
+                    let alerts = w
+                        .alerts()
+                        .update(&name, &[check_failed(&e.to_string())], now);
+                    w.send(alerts);
+                    w.pairs().insert(
+                        name.clone(),
+                        PairStatus {
+                            checked_at: Some(now),
+                            duration: None,
+                            result: Some(Err(e.to_string())),
+                        },
+                    );
+                }
+            }
+        }
+    };
+    start(&w, &mut tasks, pairs()?);
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    loop {
+        tokio::select! {
+            _ = hangup.recv() => match pairs() {
+                Ok(list) => {
+                    tracing::info!(pairs = list.len(), "reloaded");
+                    start(&w, &mut tasks, list);
+                }
+                Err(e) => tracing::warn!(error = %e, "reload refused; keeping the pairs watched"),
+            },
+            _ = term.recv() => break,
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    // Stop: in-flight checks are abandoned, the server finishes its answers.
+    let _ = stop_tx.send(true);
+    let all = futures_util::future::join_all(tasks.into_values());
+    let _ = tokio::time::timeout(Duration::from_secs(3), all).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), server).await;
+    webhooks.abort();
+    Ok(0)
+}

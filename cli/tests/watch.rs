@@ -1,0 +1,265 @@
+//! `ise-intune watch` against a running simulator: metrics that parse, an alert firing
+//! within two intervals of a defect and resolving after the repair, a repair done
+//! without a person, the status page, and a clean stop on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use intune_integration::context::Options;
+use intune_integration::{enforce, onboard};
+use ise_intune_simulator::Simulator;
+use ise_intune_testkit::{self as testkit, Configurator};
+use serde_json::Value;
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// The interval the test runs watch with.
+const INTERVAL: Duration = Duration::from_secs(1);
+
+fn temp(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("ise-intune-watch-{}-{name}", std::process::id()))
+}
+
+async fn integrated() -> (Simulator, intune_integration::Integration) {
+    let sim = Simulator::builder()
+        .replication_lag(Duration::from_millis(50))
+        .start()
+        .await
+        .expect("simulator");
+    let mut o = Options::default();
+    o.propagation_wait = Duration::from_secs(2);
+    let ctx = testkit::integration(sim.info(), Configurator::Gui, true, o).expect("integration");
+    assert!(onboard::apply(&ctx).await.expect("onboard").complete);
+    enforce::apply(&ctx).await.expect("enforce");
+    (sim, ctx)
+}
+
+/// The watch process and the address it serves on.
+struct Running {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+fn start(info: &std::path::Path, extra: &[&str]) -> Running {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ise-intune"))
+        .arg("--sim-info")
+        .arg(info)
+        .args(["watch", "--interval", "1s", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("watch starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("first line");
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("the address")
+        .trim_end_matches('/')
+        .to_owned();
+    Running { child, base }
+}
+
+async fn get(url: &str) -> (u16, String) {
+    let r = reqwest::get(url).await.expect("GET");
+    let status = r.status().as_u16();
+    (status, r.text().await.unwrap_or_default())
+}
+
+async fn until<F: Fn() -> Fut, Fut: std::future::Future<Output = bool>>(
+    limit: Duration,
+    f: F,
+) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < limit {
+        if f().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+/// The value of `family{labels}` in an exposition, which must parse as OpenMetrics.
+fn sample(text: &str, family: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let parsed = openmetrics_parser::openmetrics::parse_openmetrics(text).expect("OpenMetrics");
+    let family = parsed.families.get(family)?;
+    family
+        .iter_samples()
+        .find(|s| {
+            s.get_labelset().is_ok_and(|set| {
+                labels
+                    .iter()
+                    .all(|(k, v)| set.get_label_value(k) == Some(v))
+            })
+        })
+        .and_then(|s| match &s.value {
+            openmetrics_parser::OpenMetricsValue::Gauge(n) => Some(n.as_f64()),
+            _ => None,
+        })
+}
+
+async fn alerts(server: &MockServer) -> Vec<Value> {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| serde_json::from_slice(&r.body).ok())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn watch_alerts_on_revoked_consent_resolves_after_onboard_and_stops_on_sigterm() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (sim, ctx) = integrated().await;
+    let info = temp("info.json");
+    sim.write_info_file(&info).expect("info");
+    let hook = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&hook)
+        .await;
+    let running = start(&info, &["--webhook", &hook.uri()]);
+    let base = running.base.clone();
+    assert!(
+        until(Duration::from_secs(30), || async {
+            get(&format!("{base}/readyz")).await.0 == 200
+        })
+        .await,
+        "never ready"
+    );
+    let (status, text) = get(&format!("{base}/metrics")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        sample(&text, "ise_intune_up", &[("pair", "default")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "ise_intune_findings",
+            &[("pair", "default"), ("severity", "error")]
+        ),
+        Some(0.0)
+    );
+    assert!(text.contains("ise_intune_certificate_expiry_timestamp_seconds{pair=\"default\",node=\"ise-psn\",kind=\"admin_certificate\"}"), "{text}");
+    assert_eq!(get(&format!("{base}/healthz")).await.0, 200);
+
+    // Consent for the Intune API revoked through Graph.
+    let graph = ctx.graph();
+    let app = intune_integration::steps::find_app(graph, &ctx.options().app_identity())
+        .await
+        .expect("app");
+    let intune = graph
+        .service_principals()
+        .by_app_id(graph_client::well_known::INTUNE_API_APP_ID)
+        .await
+        .expect("read")
+        .expect("Intune's service principal");
+    let held = graph
+        .service_principal(app.service_principal_id.clone())
+        .app_role_assignments()
+        .expect("assignments")
+        .all()
+        .await
+        .expect("read");
+    for a in held.iter().filter(|a| a.resource_id == intune.id) {
+        graph
+            .service_principal(intune.id.clone())
+            .revoke_app_role_assignment(&a.id)
+            .await
+            .expect("revoke");
+    }
+    let revoked = Instant::now();
+    // Two intervals, plus the check's own time (doctor against the simulator).
+    let limit = 2 * INTERVAL + Duration::from_secs(3);
+    let fired = until(limit, || async {
+        alerts(&hook)
+            .await
+            .iter()
+            .any(|a| a["id"] == "app.consent_missing" && a["state"] == "firing")
+    })
+    .await;
+    assert!(fired, "no firing alert: {:#?}", alerts(&hook).await);
+    assert!(revoked.elapsed() <= limit);
+    let text = get(&format!("{base}/metrics")).await.1;
+    assert!(
+        sample(
+            &text,
+            "ise_intune_findings",
+            &[("pair", "default"), ("severity", "error")]
+        )
+        .unwrap_or(0.0)
+            >= 1.0,
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "ise_intune_finding",
+            &[
+                ("pair", "default"),
+                ("id", "app.consent_missing"),
+                ("severity", "error")
+            ]
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    let page = get(&format!("{base}/")).await.1;
+    assert!(
+        page.contains("app.consent_missing") || page.contains("consent"),
+        "{page}"
+    );
+
+    // Onboard repairs it: a resolved alert follows, and the firing one was sent once.
+    assert!(onboard::apply(&ctx).await.expect("onboard").complete);
+    let resolved = until(Duration::from_secs(15), || async {
+        alerts(&hook)
+            .await
+            .iter()
+            .any(|a| a["id"] == "app.consent_missing" && a["state"] == "resolved")
+    })
+    .await;
+    assert!(resolved, "no resolved alert: {:#?}", alerts(&hook).await);
+    let firing = alerts(&hook)
+        .await
+        .iter()
+        .filter(|a| a["id"] == "app.consent_missing" && a["state"] == "firing")
+        .count();
+    assert_eq!(firing, 1);
+
+    // SIGTERM: exit 0 within 5 s.
+    let mut running = running;
+    let pid = running.child.id().to_string();
+    let stopped = Instant::now();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let status = loop {
+        if let Some(s) = running.child.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(
+            stopped.elapsed() < Duration::from_secs(5),
+            "still running 5 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+}

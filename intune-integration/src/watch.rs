@@ -1,0 +1,240 @@
+//! Watching: what a long-running check keeps per pair, and the alerts of change.
+//!
+//! [`Alerts`] turns successive diagnoses of a pair into events: a warning or error
+//! finding that appears is `firing`, one that clears is `resolved`, a repair done
+//! automatically is `repaired`; a finding that stays is never announced twice. A
+//! finding is the same finding from one check to the next when its id, node and
+//! summary (numbers aside — "expires in 29 days" is the one of "30 days") are.
+//!
+//! ```
+//! use intune_integration::watch::{AlertState, Alerts};
+//! let mut alerts = Alerts::default();
+//! let now = time::OffsetDateTime::UNIX_EPOCH;
+//! assert!(alerts.update("east", &[], now).is_empty());
+//! ```
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::doctor::{Finding, Severity};
+
+/// What happened to a finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum AlertState {
+    /// It appeared.
+    Firing,
+    /// It cleared.
+    Resolved,
+    /// An automatic action repaired it.
+    Repaired,
+}
+
+/// One alert, as webhooks receive it (one JSON object each).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Alert {
+    /// The pair.
+    pub pair: String,
+    /// The finding's id (see [`crate::doctor::ids`]).
+    pub id: String,
+    /// Its severity.
+    pub severity: Severity,
+    /// The ISE node concerned, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// One line.
+    pub summary: String,
+    /// What to do.
+    pub remediation: String,
+    /// Firing, resolved or repaired.
+    pub state: AlertState,
+    /// When the finding first appeared (RFC 3339).
+    #[serde(serialize_with = "crate::doctor::rfc3339")]
+    pub since: OffsetDateTime,
+}
+
+/// A finding's identity across checks: id, node, and its summary without digits.
+type Key = (String, Option<String>, String);
+
+fn key(f: &Finding) -> Key {
+    (
+        f.id.clone(),
+        f.node.clone(),
+        f.summary.chars().filter(|c| !c.is_ascii_digit()).collect(),
+    )
+}
+
+/// The findings firing per pair, and since when.
+#[derive(Debug, Clone, Default)]
+pub struct Alerts {
+    firing: BTreeMap<String, BTreeMap<Key, (Finding, OffsetDateTime)>>,
+}
+
+impl Alerts {
+    /// The alerts of `pair`'s new findings at `now`: `firing` for each warning or error
+    /// that was not firing, `resolved` for each that no longer is. Info findings never
+    /// alert.
+    pub fn update(&mut self, pair: &str, findings: &[Finding], now: OffsetDateTime) -> Vec<Alert> {
+        let before = self.firing.remove(pair).unwrap_or_default();
+        let mut after = BTreeMap::new();
+        let mut out = Vec::new();
+        for f in findings.iter().filter(|f| f.severity != Severity::Info) {
+            let k = key(f);
+            if after.contains_key(&k) {
+                continue;
+            }
+            let since = match before.get(&k) {
+                Some((_, since)) => *since,
+                None => {
+                    out.push(alert(pair, f, AlertState::Firing, now));
+                    now
+                }
+            };
+            after.insert(k, (f.clone(), since));
+        }
+        for (k, (f, since)) in before {
+            if !after.contains_key(&k) {
+                out.push(alert(pair, &f, AlertState::Resolved, since));
+            }
+        }
+        if !after.is_empty() {
+            self.firing.insert(pair.to_owned(), after);
+        }
+        out
+    }
+
+    /// The `repaired` alert for `finding` of `pair`, which an automatic action fixed;
+    /// it stops firing (the next check resolves nothing for it).
+    pub fn repaired(&mut self, pair: &str, finding: &Finding, now: OffsetDateTime) -> Alert {
+        let since = self
+            .firing
+            .get_mut(pair)
+            .and_then(|m| m.remove(&key(finding)))
+            .map_or(now, |(_, since)| since);
+        alert(pair, finding, AlertState::Repaired, since)
+    }
+
+    /// Forgets a pair (removed from the inventory).
+    pub fn forget(&mut self, pair: &str) {
+        self.firing.remove(pair);
+    }
+}
+
+fn alert(pair: &str, f: &Finding, state: AlertState, since: OffsetDateTime) -> Alert {
+    Alert {
+        pair: pair.to_owned(),
+        id: f.id.clone(),
+        severity: f.severity,
+        node: f.node.clone(),
+        summary: f.summary.clone(),
+        remediation: f.remediation.clone(),
+        state,
+        since,
+    }
+}
+
+/// Which of `n` replicas watches `pair`: a stable hash of its name (FNV-1a), so that
+/// replicas started with `--shard I/N` split an inventory without talking to each
+/// other and a pair stays with its replica as others are added or removed.
+pub fn shard_of(pair: &str, n: u32) -> u32 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in pair.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    u32::try_from(h % u64::from(n.max(1))).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(id: &str, severity: Severity, summary: &str) -> Finding {
+        Finding {
+            id: id.into(),
+            severity,
+            node: Some("ise-psn".into()),
+            summary: summary.into(),
+            evidence: String::new(),
+            remediation: "do this".into(),
+        }
+    }
+
+    #[test]
+    fn a_finding_fires_once_and_resolves_once() {
+        let mut a = Alerts::default();
+        let t0 = OffsetDateTime::UNIX_EPOCH;
+        let t1 = t0 + time::Duration::minutes(1);
+        let consent = finding("app.consent_missing", Severity::Error, "no consent");
+        let expiring = finding(
+            "node.certificate_expiring",
+            Severity::Warning,
+            "expires in 30 days",
+        );
+        let info = finding("ise.release", Severity::Info, "ISE 3.3");
+        let first = a.update(
+            "east",
+            &[consent.clone(), expiring.clone(), info.clone()],
+            t0,
+        );
+        assert_eq!(
+            first
+                .iter()
+                .map(|x| (x.id.as_str(), x.state))
+                .collect::<Vec<_>>(),
+            [
+                ("app.consent_missing", AlertState::Firing),
+                ("node.certificate_expiring", AlertState::Firing)
+            ]
+        );
+        // The same findings a day later (the count changed): nothing new.
+        let later = finding(
+            "node.certificate_expiring",
+            Severity::Warning,
+            "expires in 29 days",
+        );
+        assert!(
+            a.update("east", &[consent.clone(), later.clone()], t1)
+                .is_empty()
+        );
+        // Consent granted again: resolved, with the time it first fired.
+        let resolved = a.update("east", &[later], t1);
+        assert_eq!(resolved.len(), 1);
+        assert_eq!(resolved[0].state, AlertState::Resolved);
+        assert_eq!(resolved[0].since, t0);
+        assert_eq!(
+            serde_json::to_value(&resolved[0]).expect("json")["since"],
+            "1970-01-01T00:00:00Z"
+        );
+        // Another pair is separate.
+        assert_eq!(a.update("west", &[consent], t1).len(), 1);
+    }
+
+    #[test]
+    fn a_repair_is_announced_and_not_resolved_again() {
+        let mut a = Alerts::default();
+        let t0 = OffsetDateTime::UNIX_EPOCH;
+        let missing = finding("trust.anchor_missing", Severity::Error, "root missing");
+        a.update("east", std::slice::from_ref(&missing), t0);
+        let repaired = a.repaired("east", &missing, t0);
+        assert_eq!(repaired.state, AlertState::Repaired);
+        assert!(a.update("east", &[], t0).is_empty());
+    }
+
+    #[test]
+    fn shards_are_stable_and_cover_every_pair() {
+        let names: Vec<String> = (0..1000).map(|i| format!("pair-{i}")).collect();
+        let mut counts = [0u32; 4];
+        for n in &names {
+            counts[shard_of(n, 4) as usize] += 1;
+            assert_eq!(shard_of(n, 4), shard_of(n, 4));
+        }
+        assert_eq!(counts.iter().sum::<u32>(), 1000);
+        assert!(counts.iter().all(|c| *c > 200), "{counts:?}");
+        assert_eq!(shard_of("x", 0), 0);
+    }
+}
