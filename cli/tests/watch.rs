@@ -263,3 +263,82 @@ async fn watch_alerts_on_revoked_consent_resolves_after_onboard_and_stops_on_sig
     };
     assert!(status.success(), "{status:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn watch_repairs_a_moved_chain_and_rotates_a_renewed_certificate_when_asked() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (sim, ctx) = integrated().await;
+    let info = temp("repair-info.json");
+    sim.write_info_file(&info).expect("info");
+    let next = temp("next-root.pem");
+    std::fs::write(&next, &sim.info().next_ca_pem).expect("next root");
+    let hook = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&hook)
+        .await;
+    // Microsoft moved its endpoints to a new root, which a newer anchor set ships;
+    // ISE's Test Connection fails until ISE trusts it.
+    sim.move_microsoft_chains().expect("move");
+    let entry = ctx.options().mdm_server_name.clone();
+    assert!(sim.test_connection(&entry).await.is_err());
+    let next_arg = next.display().to_string();
+    let running = start(
+        &info,
+        &[
+            "--anchor",
+            &next_arg,
+            "--auto",
+            "trust-sync",
+            "--auto",
+            "rotate",
+            "--webhook",
+            &hook.uri(),
+        ],
+    );
+    let repaired = until(Duration::from_secs(30), || async {
+        sim.test_connection(&entry).await.is_ok()
+    })
+    .await;
+    assert!(
+        repaired,
+        "Test Connection still fails: {:#?}",
+        alerts(&hook).await
+    );
+    assert!(
+        until(Duration::from_secs(5), || async {
+            alerts(&hook).await.iter().any(|a| a["state"] == "repaired")
+        })
+        .await,
+        "{:#?}",
+        alerts(&hook).await
+    );
+
+    // A node's Admin certificate renewed in ISE: registered, then the old key removed
+    // only once verification passed.
+    let graph = ctx.graph();
+    let app = intune_integration::steps::find_app(graph, &ctx.options().app_identity())
+        .await
+        .expect("app");
+    let keys = || async {
+        graph
+            .application(app.object_id.clone())
+            .key_credentials()
+            .await
+            .expect("keys")
+            .iter()
+            .filter_map(graph_client::KeyCredential::thumbprint_hex)
+            .collect::<Vec<String>>()
+    };
+    let before = keys().await;
+    let renewed = sim.renew_admin_certificate("ise-psn", 730).expect("renew");
+    assert!(!before.contains(&renewed));
+    let rotated = until(Duration::from_secs(60), || async {
+        let now = keys().await;
+        now.contains(&renewed) && now.len() == before.len()
+    })
+    .await;
+    assert!(rotated, "keys now {:?}, renewed {renewed}", keys().await);
+    assert!(sim.test_connection(&entry).await.is_ok());
+    drop(running);
+}
