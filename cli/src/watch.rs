@@ -97,7 +97,7 @@ pub(crate) fn parse_shard(text: &str) -> Result<(u32, u32), String> {
 /// The last result of one pair.
 #[derive(Debug, Clone, Default)]
 struct PairStatus {
-    /// When the last check ended.
+    /// When the last check ended (or the pair was found unusable).
     checked_at: Option<OffsetDateTime>,
     /// How long it took.
     duration: Option<Duration>,
@@ -112,10 +112,12 @@ impl PairStatus {
             && d.with_id(ids::ENTRA_UNAVAILABLE).next().is_none())
     }
 
-    fn findings(&self) -> &[Finding] {
+    /// The last check's findings; a check that could not run is one error finding.
+    fn findings(&self) -> Vec<Finding> {
         match &self.result {
-            Some(Ok(d)) => &d.findings,
-            _ => &[],
+            Some(Ok(d)) => d.findings.clone(),
+            Some(Err(e)) => vec![check_failed(e)],
+            None => Vec::new(),
         }
     }
 }
@@ -125,6 +127,8 @@ struct Watch {
     pairs: Mutex<BTreeMap<String, PairStatus>>,
     alerts: Mutex<Alerts>,
     to_webhooks: mpsc::Sender<Alert>,
+    /// Set once the pairs were loaded: not ready before.
+    loaded: std::sync::atomic::AtomicBool,
     args: WatchArgs,
     timeout: Duration,
 }
@@ -186,7 +190,7 @@ impl Watch {
         let findings: Vec<Finding> = self
             .pairs()
             .get(name)
-            .map(|p| p.findings().to_vec())
+            .map(PairStatus::findings)
             .unwrap_or_default();
         let mut repaired = false;
         for action in &self.args.auto {
@@ -413,7 +417,9 @@ fn page(pairs: &BTreeMap<String, PairStatus>, now: OffsetDateTime) -> String {
         let mut findings = String::new();
         for f in p.findings().iter().filter(|f| f.severity != Severity::Info) {
             findings.push_str(&format!(
-                "<li class=\"{sev}\"><b>{sev}</b> {summary}<br><small>{remedy}</small></li>",
+                "<li class=\"{sev}\"><b>{sev}</b> {summary}<br><small>{evidence}</small>\
+                 <br><small>what to do: {remedy}</small></li>",
+                evidence = esc(&f.evidence),
                 sev = if f.severity == Severity::Error {
                     "error"
                 } else {
@@ -422,9 +428,6 @@ fn page(pairs: &BTreeMap<String, PairStatus>, now: OffsetDateTime) -> String {
                 summary = esc(&f.summary),
                 remedy = esc(&f.remediation),
             ));
-        }
-        if let Some(Err(e)) = &p.result {
-            findings.push_str(&format!("<li class=\"error\"><b>error</b> {}</li>", esc(e)));
         }
         let next = match &p.result {
             Some(Ok(d)) => d.expiries.iter().min_by_key(|e| e.not_after),
@@ -538,8 +541,11 @@ async fn metrics_handler(State(w): State<Arc<Watch>>) -> Response {
     }
 }
 
-/// Ready once every pair was checked at least once.
+/// Ready once the pairs are loaded and every one was checked at least once.
 async fn readyz(State(w): State<Arc<Watch>>) -> Response {
+    if !w.loaded.load(std::sync::atomic::Ordering::Acquire) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "loading the pairs\n").into_response();
+    }
     let pairs = w.pairs();
     let waiting = pairs.values().filter(|p| p.checked_at.is_none()).count();
     if waiting == 0 {
@@ -670,6 +676,7 @@ pub(crate) async fn run(
         pairs: Mutex::new(BTreeMap::new()),
         alerts: Mutex::new(Alerts::default()),
         to_webhooks,
+        loaded: std::sync::atomic::AtomicBool::new(false),
         args: args.clone(),
         timeout,
     });
@@ -750,6 +757,7 @@ pub(crate) async fn run(
         }
     };
     start(&w, &mut tasks, pairs()?);
+    w.loaded.store(true, std::sync::atomic::Ordering::Release);
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {

@@ -54,7 +54,10 @@ fn start(info: &std::path::Path, extra: &[&str]) -> Running {
         .args(["watch", "--interval", "1s", "--listen", "127.0.0.1:0"])
         .args(extra)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(
+            std::fs::File::create(temp("watch-stderr.log"))
+                .map_or_else(|_| Stdio::null(), Stdio::from),
+        )
         .spawn()
         .expect("watch starts");
     let mut line = String::new();
@@ -143,7 +146,9 @@ async fn watch_alerts_on_revoked_consent_resolves_after_onboard_and_stops_on_sig
     assert_eq!(status, 200);
     assert_eq!(
         sample(&text, "ise_intune_up", &[("pair", "default")]),
-        Some(1.0)
+        Some(1.0),
+        "{text}\n{}",
+        get(&format!("{base}/")).await.1
     );
     assert_eq!(
         sample(
@@ -340,5 +345,88 @@ async fn watch_repairs_a_moved_chain_and_rotates_a_renewed_certificate_when_aske
     .await;
     assert!(rotated, "keys now {:?}, renewed {renewed}", keys().await);
     assert!(sim.test_connection(&entry).await.is_ok());
+    drop(running);
+}
+
+/// Debian's Chromium (`.ci/run` installs it).
+fn chromium() -> String {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| {
+            Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .map(str::to_owned)
+        .expect("a headless Chromium (apt-get install chromium; .ci/run installs it)")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_status_page_shows_each_pair_its_findings_and_expiries_in_a_real_browser() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (sim, _ctx) = integrated().await;
+    // A node's certificate renewed for 30 days and not registered yet: an error with
+    // its remediation, and an expiry on the timeline.
+    sim.renew_admin_certificate("ise-psn", 30).expect("renew");
+    let info = temp("page-info.json");
+    sim.write_info_file(&info).expect("info");
+    let running = start(&info, &[]);
+    let base = running.base.clone();
+    assert!(
+        until(Duration::from_secs(30), || async {
+            get(&format!("{base}/readyz")).await.0 == 200
+        })
+        .await
+    );
+    let browser = chromium();
+    let profile = temp("chromium-profile");
+    let shot = temp("status.png");
+    let run = |extra: &[&str]| {
+        Command::new(&browser)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .args(extra)
+            .arg(format!("{base}/"))
+            .output()
+            .expect("chromium runs")
+    };
+    let dom = run(&["--dump-dom"]);
+    assert!(
+        dom.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
+    let dom = String::from_utf8_lossy(&dom.stdout).into_owned();
+    assert!(dom.contains("<td>default</td>"), "{dom}");
+    assert!(dom.contains("<td class=\"error\">error</td>"), "{dom}");
+    assert!(
+        dom.contains("ise-psn's Admin certificate is not registered") || dom.contains("ise-psn"),
+        "{dom}"
+    );
+    assert!(dom.contains("then run rotate"), "{dom}");
+    assert!(dom.contains("<svg"), "{dom}");
+    assert!(dom.contains("Expiries within 180 days"), "{dom}");
+    assert!(!dom.contains("<script"), "{dom}");
+    let png = run(&[
+        &format!("--screenshot={}", shot.display()),
+        "--window-size=1200,900",
+    ]);
+    assert!(
+        png.status.success(),
+        "{}",
+        String::from_utf8_lossy(&png.stderr)
+    );
+    let bytes = std::fs::read(&shot).expect("screenshot");
+    assert!(
+        bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000,
+        "{} bytes",
+        bytes.len()
+    );
     drop(running);
 }
