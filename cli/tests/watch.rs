@@ -48,11 +48,17 @@ impl Drop for Running {
 }
 
 fn start(info: &std::path::Path, extra: &[&str]) -> Running {
+    let info = info.display().to_string();
+    let mut args = vec!["--sim-info", &info, "watch"];
+    args.extend_from_slice(extra);
+    start_with(&args)
+}
+
+/// `ise-intune ARGS --interval 1s --listen 127.0.0.1:0` (ARGS name the subcommand).
+fn start_with(args: &[&str]) -> Running {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ise-intune"))
-        .arg("--sim-info")
-        .arg(info)
-        .args(["watch", "--interval", "1s", "--listen", "127.0.0.1:0"])
-        .args(extra)
+        .args(args)
+        .args(["--interval", "1s", "--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(
             std::fs::File::create(temp("watch-stderr.log"))
@@ -95,6 +101,11 @@ async fn until<F: Fn() -> Fut, Fut: std::future::Future<Output = bool>>(
 
 /// The value of `family{labels}` in an exposition, which must parse as OpenMetrics.
 fn sample(text: &str, family: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    // An exposition of no sample at all is the end marker alone, which this parser
+    // does not take (it is valid OpenMetrics).
+    if text.trim() == "# EOF" {
+        return None;
+    }
     let parsed = openmetrics_parser::openmetrics::parse_openmetrics(text).expect("OpenMetrics");
     let family = parsed.families.get(family)?;
     family
@@ -429,4 +440,88 @@ async fn the_status_page_shows_each_pair_its_findings_and_expiries_in_a_real_bro
         bytes.len()
     );
     drop(running);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_inventory_is_split_by_shard_and_reloaded_on_sighup() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (sim, _ctx) = integrated().await;
+    let info = temp("fleet-info.json");
+    sim.write_info_file(&info).expect("info");
+    let inventory = temp("fleet.toml");
+    let pairs = |names: &[&str]| {
+        names
+            .iter()
+            .map(|n| {
+                format!(
+                    "[[pair]]\nname = {n:?}\nsim_info = {:?}\n",
+                    info.display().to_string()
+                )
+            })
+            .collect::<String>()
+    };
+    let names = ["east", "west", "north", "south", "lab"];
+    std::fs::write(&inventory, pairs(&names[..4])).expect("inventory");
+    let inv = inventory.display().to_string();
+    let shard = |i: u32| {
+        names[..4]
+            .iter()
+            .filter(|n| intune_integration::watch::shard_of(n, 2) == i)
+            .map(|n| (*n).to_owned())
+            .collect::<Vec<String>>()
+    };
+    let watched = |text: &str| {
+        let mut pairs: Vec<String> = names
+            .iter()
+            .filter(|n| sample(text, "ise_intune_up", &[("pair", n)]).is_some())
+            .map(|n| (*n).to_owned())
+            .collect();
+        pairs.sort();
+        pairs
+    };
+    let mut seen = Vec::new();
+    for i in 0..2u32 {
+        let running = start_with(&["watch", "--inventory", &inv, "--shard", &format!("{i}/2")]);
+        let base = running.base.clone();
+        assert!(
+            until(Duration::from_secs(30), || async {
+                get(&format!("{base}/readyz")).await.0 == 200
+            })
+            .await
+        );
+        let mut expected = shard(i);
+        expected.sort();
+        assert_eq!(watched(&get(&format!("{base}/metrics")).await.1), expected);
+        seen.extend(expected);
+        if i == 1 {
+            // SIGHUP: the inventory now also names `lab`; `east` is gone.
+            std::fs::write(&inventory, pairs(&names[1..])).expect("inventory");
+            let pid = running.child.id().to_string();
+            assert!(
+                Command::new("kill")
+                    .args(["-HUP", &pid])
+                    .status()
+                    .expect("kill")
+                    .success()
+            );
+            let mut want: Vec<String> = names[1..]
+                .iter()
+                .filter(|n| intune_integration::watch::shard_of(n, 2) == 1)
+                .map(|n| (*n).to_owned())
+                .collect();
+            want.sort();
+            let reloaded = until(Duration::from_secs(15), || async {
+                watched(&get(&format!("{base}/metrics")).await.1) == want
+            })
+            .await;
+            assert!(reloaded, "{}", get(&format!("{base}/metrics")).await.1);
+        }
+    }
+    seen.sort();
+    let mut all: Vec<String> = names[..4].iter().map(|n| (*n).to_owned()).collect();
+    all.sort();
+    assert_eq!(
+        seen, all,
+        "every pair watched exactly once across the shards"
+    );
 }
