@@ -18,6 +18,7 @@
 use std::time::Duration;
 
 use graph_client::Credentials;
+use ise_client::TrustedCertificate;
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -25,10 +26,10 @@ use crate::Error;
 use crate::compliance::ComplianceClient;
 use crate::context::Integration;
 use crate::decide::{self, AnchorAction, PermissionTargets};
-use crate::keys::{AdminCertificate, KeyExport, node_client_certificate};
+use crate::keys::{AdminCertificate, AdminKeyMaterial, KeyExport, node_client_certificate};
 use crate::outcome::{CheckName, Outcome};
 use crate::steps;
-use crate::verify::{VerifyInput, verify_connection};
+use crate::verify::{VerifyInput, verify_connection_with};
 use crate::version::IntuneGates as _;
 
 /// Certificates and keys that expire within this window are warned about.
@@ -257,6 +258,12 @@ impl Diagnosis {
             remediation: remediation.into(),
         });
     }
+
+    /// Adds another diagnosis's findings and expiries.
+    fn merge(&mut self, other: Diagnosis) {
+        self.findings.extend(other.findings);
+        self.expiries.extend(other.expiries);
+    }
 }
 
 fn days(d: time::Duration) -> i64 {
@@ -281,20 +288,125 @@ pub async fn diagnose(ctx: &Integration) -> Result<Diagnosis, Error> {
     let mut d = Diagnosis::default();
     let now = OffsetDateTime::now_utc();
     let identity = ctx.options.app_identity();
-    let (ise_read, seen, roles) = tokio::join!(
+    // Everything that depends on nothing is read at once: ISE's release and the nodes'
+    // certificates (with the keys verification needs, when asked for: one export),
+    // the application, the identity's roles, ISE's store, mdmInfo and policy, the
+    // permission targets and Intune's discovery.
+    let key_export = KeyExport::for_admin_key(&ctx.options.admin_key);
+    let store = ctx.ise.trusted_certificates();
+    let (ise_read, seen, roles, store, mdm, targets, endpoints, enforcement) = tokio::join!(
         async {
             let version = ctx.ise.version().await?;
-            let exported = steps::export_admin_certificates(&ctx.ise, KeyExport::CertificatesOnly)
+            let exported = steps::export_admin_certificates(&ctx.ise, key_export)
                 .await
-                .map(|s| s.value.into_iter().map(|m| m.admin).collect::<Vec<_>>());
+                .map(|s| s.value);
             Ok::<_, Error>((version, exported))
         },
         steps::observe_app(&ctx.graph, &identity),
         ctx.graph.graph_roles(),
+        store.list(&[]),
+        ctx.ise.mdm_info(),
+        steps::permission_targets(&ctx.graph),
+        ctx.graph.intune_endpoints(),
+        enforcement_diagnosis(ctx),
     );
     if let Ok(Some(roles)) = roles {
         profile_finding(&mut d, &roles);
     }
+    cloud_findings(ctx, &mut d);
+    let (version, exported) = match ise_read {
+        Ok(read) => read,
+        Err(e) => {
+            unavailable(&mut d, &e);
+            // Entra's side still runs, without the nodes' certificates.
+            let (app, side) = app_side(ctx, seen, targets, &[], now).await;
+            d.merge(side);
+            if let Err(e) = app {
+                unavailable(&mut d, &e);
+            }
+            d.findings.retain(|f| f.id != ids::APP_KEY_UNUSED);
+            d.findings.sort_by_key(|f| f.severity);
+            return Ok(d);
+        }
+    };
+    let supported = release_findings(&mut d, &version)?;
+    let (admins, material) = match node_certificates(
+        &mut d,
+        exported.map(|m| (m.iter().map(|m| m.admin.clone()).collect(), m)),
+        now,
+    ) {
+        Ok(read) => read,
+        Err(e) => {
+            unavailable(&mut d, &e);
+            (Vec::new(), Vec::new())
+        }
+    };
+    let certs: Vec<&crate::certs::Certificate> = crate::keys::distinct_certificates(&admins)
+        .into_iter()
+        .collect();
+    let trusted = match store {
+        Ok(store) => {
+            trust_findings(ctx, &mut d, &store);
+            Some(store)
+        }
+        Err(e) => {
+            unavailable(&mut d, &Error::Ise(e));
+            None
+        }
+    };
+    mdm_findings(ctx, &mut d, mdm);
+    d.merge(enforcement);
+    let intune_endpoint = endpoints.ok().and_then(|list| {
+        list.into_iter()
+            .find(|e| e.provider_name == version.compliance_provider())
+            .map(|e| e.uri)
+    });
+
+    // The application's details and the reproduced Test Connection both need only the
+    // application's client id: they run at once.
+    let client_id = match &seen {
+        Ok(seen) => match decide::decide_registration(seen, &identity) {
+            Ok(decide::Registration::Existing(app) | decide::Registration::Adopt(app)) => {
+                Some(app.app_id.clone())
+            }
+            _ => None,
+        },
+        Err(_) => None,
+    };
+    let prefetched = crate::verify::Prefetched {
+        trusted,
+        node_keys: Some(material),
+        intune_endpoint,
+    };
+    let connection = async {
+        let mut c = Diagnosis::default();
+        let result = match (supported, client_id.as_deref()) {
+            (true, Some(client_id)) => {
+                connection_findings(
+                    ctx, &mut c, &version, client_id, &certs, &admins, prefetched,
+                )
+                .await
+            }
+            _ => Ok(()),
+        };
+        (result, c)
+    };
+    let ((app, side), (connected, c)) =
+        tokio::join!(app_side(ctx, seen, targets, &admins, now), connection);
+    d.merge(side);
+    if let Err(e) = app {
+        unavailable(&mut d, &e);
+    }
+    d.merge(c);
+    if let Err(e) = connected {
+        unavailable(&mut d, &e);
+    }
+    d.findings.sort_by_key(|f| f.severity);
+    Ok(d)
+}
+
+/// What cannot be confirmed about the tenant's cloud.
+fn cloud_findings(ctx: &Integration, d: &mut Diagnosis) {
     for warning in ctx.graph.cloud_warnings() {
         d.push(
             ids::CLOUD_UNCONFIRMED,
@@ -310,46 +422,11 @@ pub async fn diagnose(ctx: &Integration) -> Result<Diagnosis, Error> {
              table's value",
         );
     }
-    let (version, exported) = match ise_read {
-        Ok(read) => read,
-        Err(e) => {
-            unavailable(&mut d, &e);
-            // Entra's side still runs, without the nodes' certificates.
-            if let Err(e) = app_side(ctx, &mut d, seen, &[], now).await {
-                unavailable(&mut d, &e);
-            }
-            d.findings.retain(|f| f.id != ids::APP_KEY_UNUSED);
-            d.findings.sort_by_key(|f| f.severity);
-            return Ok(d);
-        }
-    };
-    let supported = release_findings(&mut d, &version)?;
+}
 
-    let admins = match node_certificates(&mut d, exported, now) {
-        Ok(a) => a,
-        Err(e) => {
-            unavailable(&mut d, &e);
-            Vec::new()
-        }
-    };
-    let certs: Vec<&crate::certs::Certificate> = crate::keys::distinct_certificates(&admins)
-        .into_iter()
-        .collect();
-
-    let app = match app_side(ctx, &mut d, seen, &admins, now).await {
-        Ok(app) => app,
-        Err(e) => {
-            unavailable(&mut d, &e);
-            None
-        }
-    };
-
-    if let Err(e) = trust_findings(ctx, &mut d).await {
-        unavailable(&mut d, &e);
-    }
-
-    mdm_findings(ctx, &mut d).await;
-
+/// Enforcement's findings, or the info finding that it could not be checked.
+async fn enforcement_diagnosis(ctx: &Integration) -> Diagnosis {
+    let mut d = Diagnosis::default();
     if let Err(e) = enforcement_findings(ctx, &mut d).await {
         d.push(
             ids::ENFORCE_NOT_CHECKED,
@@ -360,14 +437,7 @@ pub async fn diagnose(ctx: &Integration) -> Result<Diagnosis, Error> {
             "give the ISE account read access to Policy (ISE 3.1 or later), then run doctor again",
         );
     }
-
-    if let (true, Some(client_id)) = (supported, app.as_deref())
-        && let Err(e) = connection_findings(ctx, &mut d, &version, client_id, &certs, &admins).await
-    {
-        unavailable(&mut d, &e);
-    }
-    d.findings.sort_by_key(|f| f.severity);
-    Ok(d)
+    d
 }
 
 /// What FN74227 says, for the finding's evidence and the plan's warning.
@@ -526,8 +596,12 @@ async fn enforcement_findings(ctx: &Integration, d: &mut Diagnosis) -> Result<()
 }
 
 /// Whether ISE reports an active External MDM server.
-async fn mdm_findings(ctx: &Integration, d: &mut Diagnosis) {
-    let mdm = match ctx.ise.mdm_info().await {
+fn mdm_findings(
+    ctx: &Integration,
+    d: &mut Diagnosis,
+    mdm: Result<ise_client::MdmInfo, ise_client::Error>,
+) {
+    let mdm = match mdm {
         Ok(m) => Some(m),
         Err(e) => {
             unavailable(d, &Error::Ise(e));
@@ -559,11 +633,38 @@ async fn connection_findings(
     client_id: &str,
     certs: &[&crate::certs::Certificate],
     admins: &[AdminCertificate],
+    prefetched: crate::verify::Prefetched,
 ) -> Result<(), Error> {
     {
         let version = *version;
         let settings = ctx.mdm_settings(&version, client_id, certs)?;
-        let inspected = ctx.configurator.inspect(&settings).await?;
+        // The entry, the reproduction and (as the automating identity) a compliance
+        // sample are independent reads: at once. The sample is kept only when the
+        // reproduction passed.
+        let as_identity = !ctx.options.admin_key.acts_as_node();
+        let (inspected, report, sample) = tokio::join!(
+            ctx.configurator.inspect(&settings),
+            verify_connection_with(
+                VerifyInput {
+                    ise: &ctx.ise,
+                    graph: &ctx.graph,
+                    client_id,
+                    version,
+                    admin_key: ctx.options.admin_key.clone(),
+                    anchors: &ctx.anchors,
+                    propagation_wait: ctx.options.propagation_wait.min(DOCTOR_PROPAGATION_WAIT),
+                },
+                prefetched,
+            ),
+            async {
+                if as_identity {
+                    Some(identity_sample(ctx).await)
+                } else {
+                    None
+                }
+            },
+        );
+        let inspected = inspected?;
         let (severity, summary) = match inspected.outcome {
             Outcome::Unchanged => (None, ""),
             Outcome::ManualActionRequired => (
@@ -590,16 +691,7 @@ async fn connection_findings(
             );
         }
 
-        let report = verify_connection(VerifyInput {
-            ise: &ctx.ise,
-            graph: &ctx.graph,
-            client_id,
-            version,
-            admin_key: ctx.options.admin_key.clone(),
-            anchors: &ctx.anchors,
-            propagation_wait: ctx.options.propagation_wait.min(DOCTOR_PROPAGATION_WAIT),
-        })
-        .await?;
+        let report = report?;
         for c in report.skipped() {
             d.push(
                 ids::NOT_CHECKED,
@@ -632,9 +724,9 @@ async fn connection_findings(
                 .iter()
                 .any(|c| c.node.as_deref() == Some(node) && c.name == CheckName::Mdminfo && c.ok)
         };
-        if !ctx.options.admin_key.acts_as_node() {
+        if let Some(sample) = sample {
             if report.ok {
-                compliance_sample_as_identity(ctx, d).await;
+                push_sample(d, None, sample, "the automating identity");
             }
         } else if let Some(admin) = admins
             .iter()
@@ -649,10 +741,10 @@ async fn connection_findings(
 /// Every node's Admin certificate, with expiry findings.
 fn node_certificates(
     d: &mut Diagnosis,
-    exported: Result<Vec<AdminCertificate>, Error>,
+    exported: Result<(Vec<AdminCertificate>, Vec<AdminKeyMaterial>), Error>,
     now: OffsetDateTime,
-) -> Result<Vec<AdminCertificate>, Error> {
-    let admins = match exported {
+) -> Result<(Vec<AdminCertificate>, Vec<AdminKeyMaterial>), Error> {
+    let (admins, material) = match exported {
         Ok(a) => a,
         Err(Error::NonRsaAdminCertificate { node, algorithm }) => {
             d.push(
@@ -665,7 +757,7 @@ fn node_certificates(
                  (Administration > System > Certificates > Certificate Signing Requests, \
                  key type RSA), then run onboard",
             );
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         }
         Err(e) => return Err(e),
     };
@@ -707,15 +799,28 @@ fn node_certificates(
             );
         }
     }
-    Ok(admins)
+    Ok((admins, material))
 }
 
 /// The application: registration of every node's key, key expiry, the service
 /// principal, permissions and consent. Returns the client id when the app exists.
 async fn app_side(
     ctx: &Integration,
+    seen: Result<decide::AppObservation, Error>,
+    targets: Result<PermissionTargets, Error>,
+    admins: &[AdminCertificate],
+    now: OffsetDateTime,
+) -> (Result<Option<String>, Error>, Diagnosis) {
+    let mut d = Diagnosis::default();
+    let result = app_side_into(ctx, &mut d, seen, targets, admins, now).await;
+    (result, d)
+}
+
+async fn app_side_into(
+    ctx: &Integration,
     d: &mut Diagnosis,
     seen: Result<decide::AppObservation, Error>,
+    targets: Result<PermissionTargets, Error>,
     admins: &[AdminCertificate],
     now: OffsetDateTime,
 ) -> Result<Option<String>, Error> {
@@ -749,22 +854,21 @@ async fn app_side(
     };
     let handle = ctx.graph.application(app.id.clone());
     let principals = ctx.graph.service_principals();
-    let (keys, access, sp) = tokio::try_join!(
-        handle.key_credentials(),
-        handle.required_resource_access(),
-        principals.by_app_id(&app.app_id),
-    )?;
-    let targets = steps::permission_targets(&ctx.graph).await?;
-    key_findings(d, &keys, admins, now);
     let certs = crate::keys::distinct_certificates(admins);
-    if let Some(refusal) = steps::key_policy_check(
-        &ctx.graph,
-        &app.id,
-        app.created_date_time.as_deref(),
-        &certs,
-    )
-    .await?
-    {
+    let (keys, access, sp, refusal) = tokio::try_join!(
+        async { Ok::<_, Error>(handle.key_credentials().await?) },
+        async { Ok(handle.required_resource_access().await?) },
+        async { Ok(principals.by_app_id(&app.app_id).await?) },
+        steps::key_policy_check(
+            &ctx.graph,
+            &app.id,
+            app.created_date_time.as_deref(),
+            &certs,
+        ),
+    )?;
+    let targets = targets?;
+    key_findings(d, &keys, admins, now);
+    if let Some(refusal) = refusal {
         d.push(
             ids::APP_KEY_POLICY,
             Severity::Warning,
@@ -941,9 +1045,8 @@ async fn principal_findings(
 }
 
 /// Each anchor: present, enabled and trusted for authentication within ISE.
-async fn trust_findings(ctx: &Integration, d: &mut Diagnosis) -> Result<(), Error> {
-    let store = ctx.ise.trusted_certificates().list(&[]).await?;
-    for (anchor, action) in decide::anchor_actions(&store, &ctx.anchors) {
+fn trust_findings(ctx: &Integration, d: &mut Diagnosis, store: &[TrustedCertificate]) {
+    for (anchor, action) in decide::anchor_actions(store, &ctx.anchors) {
         match action {
             AnchorAction::Keep => {}
             AnchorAction::Import => d.push(
@@ -983,20 +1086,17 @@ async fn trust_findings(ctx: &Integration, d: &mut Diagnosis) -> Result<(), Erro
             }
         }
     }
-    Ok(())
 }
 
 /// One page of ISE's non-compliant poll, made as the automating identity (no node
 /// key asked for).
-async fn compliance_sample_as_identity(ctx: &Integration, d: &mut Diagnosis) {
-    let sample = async {
-        crate::compliance::client(ctx, None)
-            .await?
-            .noncompliant_page(0)
-            .await
-    };
-    let result = sample.await;
-    push_sample(d, None, result, "the automating identity");
+async fn identity_sample(
+    ctx: &Integration,
+) -> Result<(Vec<crate::compliance::Device>, u32), Error> {
+    crate::compliance::client(ctx, None)
+        .await?
+        .noncompliant_page(0)
+        .await
 }
 
 /// One page of ISE's non-compliant poll, made with `admin`'s own key.

@@ -70,6 +70,11 @@ pub struct Pair {
 /// [`crate::files::MAX_FILE_BYTES`] long).
 pub const MAX_PAIRS: usize = 10_000;
 
+/// How many pairs `fleet doctor` and `fleet plan` examine at once by default: enough
+/// for an inventory of a hundred pairs to take about as long as one (each pair is its
+/// own ISE and tenant, and waits on their latency, not on this machine).
+pub const DEFAULT_CONCURRENCY: usize = 128;
+
 /// An inventory of pairs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
