@@ -30,7 +30,8 @@
 use std::collections::BTreeMap;
 
 use graph_client::well_known::COMPLIANCE_RETRIEVAL_SERVICE;
-use graph_client::{GraphClient, TokenAudience};
+use graph_client::{AssertionAlgorithm, ClientCertificate, GraphClient, TokenAudience};
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde::Serialize;
 
 use crate::Error;
@@ -457,49 +458,106 @@ pub fn normalize_mac(mac: &str) -> Result<String, Error> {
 /// ([`crate::keys::AdminKey::acts_as_node`]); otherwise as the automating identity, which then
 /// needs the Intune API's `get_device_compliance` role, and no key leaves ISE.
 pub async fn client(ctx: &Integration, node: Option<&str>) -> Result<ComplianceClient, Error> {
-    let version = ctx.ise.version().await?;
-    let audience = version.check_release_for(ctx.graph.intune_resource())?;
-    if !ctx.options.admin_key.acts_as_node() {
-        if let Some(n) = node {
-            return Err(Error::NodeKeyNotRequested {
-                what: format!("querying Intune as node `{n}`"),
-            });
-        }
-        return ComplianceClient::discover(ctx.graph.clone(), audience).await;
+    use crate::keys::{AdminKey, KeyExport};
+    if let (false, Some(n)) = (ctx.options.admin_key.acts_as_node(), node) {
+        return Err(Error::NodeKeyNotRequested {
+            what: format!("querying Intune as node `{n}`"),
+        });
     }
-    let app = crate::steps::find_app(&ctx.graph, &ctx.options.app_identity()).await?;
-    let admins: Vec<_> = crate::keys::export(&ctx.ise, crate::keys::KeyExport::CertificatesOnly)
-        .await?
-        .into_iter()
-        .map(|m| m.admin)
-        .collect();
-    let admin = match node {
-        Some(n) => admins
-            .iter()
-            .find(|a| a.node.hostname == n)
-            .ok_or_else(|| Error::UnknownNode {
-                node: n.to_owned(),
-                known: crate::keys::node_names(&admins),
-            })?,
-        None => admins
-            .iter()
-            .find(|a| crate::keys::is_policy_service(&a.node))
-            .or_else(|| admins.first())
-            .ok_or_else(|| Error::RemoteState {
-                what: "ISE lists no node".into(),
-            })?,
+    // The release, Intune's endpoint (discovered by the automating identity), and —
+    // as a node — the application and the node's key, all at once: the query then
+    // needs only the Intune token.
+    let supplied = matches!(ctx.options.admin_key, AdminKey::Supplied { .. });
+    let needs_nodes = ctx.options.admin_key.acts_as_node() && (!supplied || node.is_some());
+    let as_node = ctx.options.admin_key.acts_as_node();
+    let (version, endpoints, app, material) = tokio::join!(
+        ctx.ise.version(),
+        ctx.graph.intune_endpoints(),
+        async {
+            if as_node {
+                crate::steps::find_application(&ctx.graph, &ctx.options.app_identity())
+                    .await
+                    .map(|app| Some(app.app_id))
+            } else {
+                Ok(None)
+            }
+        },
+        async {
+            if needs_nodes {
+                crate::keys::export(&ctx.ise, KeyExport::for_admin_key(&ctx.options.admin_key))
+                    .await
+                    .map(Some)
+            } else {
+                Ok(None)
+            }
+        },
+    );
+    let audience = version?.check_release_for(ctx.graph.intune_resource())?;
+    let endpoint =
+        |graph: GraphClient,
+         found: Result<Vec<graph_client::ServiceEndpoint>, graph_client::Error>| async move {
+            match found {
+                Ok(list) => match list
+                    .into_iter()
+                    .find(|e| e.provider_name == COMPLIANCE_RETRIEVAL_SERVICE)
+                {
+                    Some(e) => Ok(ComplianceClient::at(graph, audience, e.uri)),
+                    // Not published to the identity: ask as the node, which ISE does.
+                    None => ComplianceClient::discover(graph, audience).await,
+                },
+                Err(_) => ComplianceClient::discover(graph, audience).await,
+            }
+        };
+    let Some(client_id) = app? else {
+        return endpoint(ctx.graph.clone(), endpoints).await;
     };
-    let cert = crate::keys::node_client_certificate(
-        &ctx.ise,
-        &app.client_id,
-        &ctx.options.admin_key,
-        Some(admin),
-    )
-    .await?;
+    let cert = match material? {
+        None => {
+            crate::keys::node_client_certificate(&ctx.ise, &client_id, &ctx.options.admin_key, None)
+                .await?
+        }
+        Some(material) => {
+            let admins: Vec<_> = material.iter().map(|m| m.admin.clone()).collect();
+            let chosen = match node {
+                Some(n) => material
+                    .iter()
+                    .find(|m| m.admin.node.hostname == n)
+                    .ok_or_else(|| Error::UnknownNode {
+                        node: n.to_owned(),
+                        known: crate::keys::node_names(&admins),
+                    })?,
+                None => material
+                    .iter()
+                    .find(|m| crate::keys::is_policy_service(&m.admin.node))
+                    .or_else(|| material.first())
+                    .ok_or_else(|| Error::RemoteState {
+                        what: "ISE lists no node".into(),
+                    })?,
+            };
+            match (&ctx.options.admin_key, chosen.key_pkcs8()) {
+                // The key came with the export.
+                (AdminKey::ExportFromIse, Some(key)) => ClientCertificate::from_der(
+                    &client_id,
+                    chosen.admin.certificate.der().to_vec(),
+                    &PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.to_vec())),
+                    AssertionAlgorithm::Rs256,
+                )?,
+                _ => {
+                    crate::keys::node_client_certificate(
+                        &ctx.ise,
+                        &client_id,
+                        &ctx.options.admin_key,
+                        Some(&chosen.admin),
+                    )
+                    .await?
+                }
+            }
+        }
+    };
     let as_node = ctx
         .graph
         .with_credentials(graph_client::Credentials::Certificate(cert));
-    ComplianceClient::discover(as_node, audience).await
+    endpoint(as_node, endpoints).await
 }
 
 #[cfg(test)]

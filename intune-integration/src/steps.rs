@@ -200,18 +200,7 @@ async fn write_application(
 /// The integration's existing application and service principal, read only; an
 /// error telling to run onboarding when there is none.
 pub async fn find_app(graph: &GraphClient, identity: &AppIdentity) -> Result<RegisteredApp, Error> {
-    let seen = observe_app(graph, identity).await?;
-    let app = match decide_registration(&seen, identity)? {
-        Registration::Existing(app) | Registration::Adopt(app) => app,
-        Registration::Create => {
-            return Err(Error::NotOnboarded {
-                what: format!(
-                    "no application `{}` (uniqueName {})",
-                    identity.display_name, identity.unique_name
-                ),
-            });
-        }
-    };
+    let app = find_application(graph, identity).await?;
     let sp = graph
         .service_principals()
         .by_app_id(&app.app_id)
@@ -227,6 +216,24 @@ pub async fn find_app(graph: &GraphClient, identity: &AppIdentity) -> Result<Reg
         created_now: false,
         created_date_time: app.created_date_time,
     })
+}
+
+/// The integration's application alone (no service principal read): what acting as
+/// a node needs (its client id), one request after the token.
+pub async fn find_application(
+    graph: &GraphClient,
+    identity: &AppIdentity,
+) -> Result<Application, Error> {
+    let seen = observe_app(graph, identity).await?;
+    match decide_registration(&seen, identity)? {
+        Registration::Existing(app) | Registration::Adopt(app) => Ok(app),
+        Registration::Create => Err(Error::NotOnboarded {
+            what: format!(
+                "no application `{}` (uniqueName {})",
+                identity.display_name, identity.unique_name
+            ),
+        }),
+    }
 }
 
 /// Step 2: exports the Admin certificate of every node of the deployment, primary
