@@ -194,26 +194,12 @@ async fn doctor_without_opt_in_exports_no_key_and_still_finds_every_defect() {
     // A revoked consent and a renewed, unregistered node certificate: both named.
     let (_, graph) = sim::clients(sim.info()).expect("clients");
     let (_, sp) = app_and_sp(&graph).await;
-    let intune = graph
-        .service_principals()
-        .by_app_id(graph_client::well_known::INTUNE_API_APP_ID)
-        .await
-        .expect("lookup")
-        .expect("intune sp");
-    let held = graph
-        .service_principal(sp)
-        .app_role_assignments()
-        .expect("pager")
-        .all()
-        .await
-        .expect("assignments");
-    for a in held.iter().filter(|a| a.resource_id == intune.id) {
-        graph
-            .service_principal(intune.id.clone())
-            .revoke_app_role_assignment(&a.id)
+    assert_eq!(
+        sim::revoke_intune_consent(&graph, &sp)
             .await
-            .expect("revoke");
-    }
+            .expect("revoke"),
+        1
+    );
     sim.renew_admin_certificate("ise-psn", 365).expect("renew");
     let d = diagnose_without_keys(&sim).await;
     let mut p = problems(&d);

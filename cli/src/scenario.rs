@@ -46,23 +46,7 @@ async fn seed_defects(sim: &Simulator, onboarding: &Integration) -> Result<(), E
     let graph = onboarding.graph();
     let app =
         intune_integration::steps::find_app(graph, &onboarding.options().app_identity()).await?;
-    let intune = graph
-        .service_principals()
-        .by_app_id(graph_client::well_known::INTUNE_API_APP_ID)
-        .await?;
-    let held = graph
-        .service_principal(app.service_principal_id.clone())
-        .app_role_assignments()?
-        .all()
-        .await?;
-    if let Some(intune) = intune {
-        for a in held.iter().filter(|a| a.resource_id == intune.id) {
-            graph
-                .service_principal(intune.id.clone())
-                .revoke_app_role_assignment(&a.id)
-                .await?;
-        }
-    }
+    testkit::revoke_intune_consent(graph, &app.service_principal_id).await?;
     sim.renew_admin_certificate("ise-psn", 30)
         .map_err(|e| Error::Config {
             what: format!("simulator: {e}"),

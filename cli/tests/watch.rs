@@ -177,26 +177,10 @@ async fn watch_alerts_on_revoked_consent_resolves_after_onboard_and_stops_on_sig
     let app = intune_integration::steps::find_app(graph, &ctx.options().app_identity())
         .await
         .expect("app");
-    let intune = graph
-        .service_principals()
-        .by_app_id(graph_client::well_known::INTUNE_API_APP_ID)
+    let revoked_roles = testkit::revoke_intune_consent(graph, &app.service_principal_id)
         .await
-        .expect("read")
-        .expect("Intune's service principal");
-    let held = graph
-        .service_principal(app.service_principal_id.clone())
-        .app_role_assignments()
-        .expect("assignments")
-        .all()
-        .await
-        .expect("read");
-    for a in held.iter().filter(|a| a.resource_id == intune.id) {
-        graph
-            .service_principal(intune.id.clone())
-            .revoke_app_role_assignment(&a.id)
-            .await
-            .expect("revoke");
-    }
+        .expect("revoke");
+    assert_eq!(revoked_roles, 1);
     let revoked = Instant::now();
     // Two intervals, plus the check's own time (doctor against the simulator).
     let limit = 2 * INTERVAL + Duration::from_secs(3);

@@ -249,14 +249,14 @@ impl Diagnosis {
         evidence: impl Into<String>,
         remediation: impl Into<String>,
     ) {
-        self.findings.push(Finding {
-            id: id.into(),
+        self.findings.push(Finding::new(
+            id,
             severity,
-            node: node.map(str::to_owned),
-            summary: summary.into(),
-            evidence: evidence.into(),
-            remediation: remediation.into(),
-        });
+            node,
+            summary,
+            evidence,
+            remediation,
+        ));
     }
 
     /// Adds another diagnosis's findings and expiries.

@@ -423,3 +423,33 @@ impl MdmServerConfigurator for SimGuiConfigurator {
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// Revokes the Intune API roles granted to the application with service principal
+/// `principal_id` — what an administrator's "Revoke admin consent" does to the
+/// integration. Returns how many were revoked.
+pub async fn revoke_intune_consent(
+    graph: &GraphClient,
+    principal_id: &str,
+) -> Result<usize, Error> {
+    let Some(intune) = graph
+        .service_principals()
+        .by_app_id(graph_client::well_known::INTUNE_API_APP_ID)
+        .await?
+    else {
+        return Ok(0);
+    };
+    let held = graph
+        .service_principal(principal_id.to_owned())
+        .app_role_assignments()?
+        .all()
+        .await?;
+    let mut revoked = 0;
+    for a in held.iter().filter(|a| a.resource_id == intune.id) {
+        graph
+            .service_principal(intune.id.clone())
+            .revoke_app_role_assignment(&a.id)
+            .await?;
+        revoked += 1;
+    }
+    Ok(revoked)
+}
