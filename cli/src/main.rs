@@ -161,22 +161,26 @@ enum Command {
     },
 }
 
+/// `fleet`'s default concurrency (the library's, [`fleet::DEFAULT_CONCURRENCY`]).
+const DEFAULT_FLEET_CONCURRENCY: u16 = 128;
+const _: () = assert!(DEFAULT_FLEET_CONCURRENCY as usize == fleet::DEFAULT_CONCURRENCY);
+
 #[derive(Subcommand, Debug)]
 enum FleetCommand {
     /// Doctor every pair.
     Doctor {
         /// The inventory file.
         inventory: PathBuf,
-        /// Pairs examined at once (1 to 256).
-        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+        /// Pairs examined at once (1 to 256; default 128).
+        #[arg(long, default_value_t = DEFAULT_FLEET_CONCURRENCY, value_parser = clap::value_parser!(u16).range(1..=256))]
         concurrency: u16,
     },
     /// Plan every pair.
     Plan {
         /// The inventory file.
         inventory: PathBuf,
-        /// Pairs examined at once (1 to 256).
-        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+        /// Pairs examined at once (1 to 256; default 128).
+        #[arg(long, default_value_t = DEFAULT_FLEET_CONCURRENCY, value_parser = clap::value_parser!(u16).range(1..=256))]
         concurrency: u16,
     },
 }
