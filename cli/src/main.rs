@@ -75,8 +75,8 @@ struct Cli {
     #[arg(long, global = true)]
     as_node: bool,
     /// Give up after this many seconds in all (every request, retry and wait
-    /// included), naming what did not finish. For `fleet`, the limit of each pair;
-    /// `sim` runs until interrupted.
+    /// included), naming what did not finish. For `fleet`, the limit of each pair; for
+    /// `watch`, of each check; `sim` and `watch` run until interrupted.
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 90,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     timeout: u64,
@@ -1019,9 +1019,10 @@ async fn main() -> ExitCode {
     };
     ise_intune_testkit::logging::init(cli.verbose, cli.quiet);
     let (json, limit) = (cli.json, Duration::from_secs(cli.timeout));
-    // The simulator runs until interrupted; a fleet applies the limit to each pair.
+    // The simulator and watch run until interrupted; a fleet applies the limit to each
+    // pair, watch to each check.
     let limit = match cli.command {
-        Command::Sim { .. } | Command::Fleet { .. } => Duration::MAX,
+        Command::Sim { .. } | Command::Fleet { .. } | Command::Watch(_) => Duration::MAX,
         _ => limit,
     };
     let result = match tokio::time::timeout(limit, run(cli)).await {

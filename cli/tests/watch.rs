@@ -144,7 +144,18 @@ async fn watch_alerts_on_revoked_consent_resolves_after_onboard_and_stops_on_sig
         .respond_with(ResponseTemplate::new(200))
         .mount(&hook)
         .await;
-    let running = start(&info, &["--webhook", &hook.uri()]);
+    // --timeout bounds each check, not the watch.
+    let info_arg = info.display().to_string();
+    let started = Instant::now();
+    let running = start_with(&[
+        "--sim-info",
+        &info_arg,
+        "--timeout",
+        "3",
+        "watch",
+        "--webhook",
+        &hook.uri(),
+    ]);
     let base = running.base.clone();
     assert!(
         until(Duration::from_secs(30), || async {
@@ -240,8 +251,18 @@ async fn watch_alerts_on_revoked_consent_resolves_after_onboard_and_stops_on_sig
         .count();
     assert_eq!(firing, 1);
 
-    // SIGTERM: exit 0 within 5 s.
+    // Still running past --timeout.
+    while started.elapsed() < Duration::from_secs(4) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let mut running = running;
+    assert!(
+        running.child.try_wait().expect("wait").is_none(),
+        "watch ended with --timeout 3: it must bound each check, not the watch"
+    );
+    assert_eq!(get(&format!("{base}/healthz")).await.0, 200);
+
+    // SIGTERM: exit 0 within 5 s.
     let pid = running.child.id().to_string();
     let stopped = Instant::now();
     assert!(
