@@ -660,6 +660,70 @@ async fn watch_pair(
     }
 }
 
+/// The pairs' tasks.
+struct Tasks {
+    running: BTreeMap<String, tokio::task::JoinHandle<()>>,
+    permits: Arc<tokio::sync::Semaphore>,
+    stop: watch::Receiver<bool>,
+}
+
+impl Tasks {
+    /// Watches exactly the pairs of `list`: stops the others, starts the new ones; a
+    /// pair that cannot be built is reported as failing.
+    fn reconcile(&mut self, w: &Arc<Watch>, list: Vec<(String, Result<Integration, Error>)>) {
+        let wanted: std::collections::HashSet<&str> =
+            list.iter().map(|(n, _)| n.as_str()).collect();
+        let gone: Vec<String> = self
+            .running
+            .keys()
+            .filter(|n| !wanted.contains(n.as_str()))
+            .cloned()
+            .collect();
+        for name in gone {
+            if let Some(t) = self.running.remove(&name) {
+                t.abort();
+            }
+            w.pairs().remove(&name);
+            w.alerts().forget(&name);
+            tracing::info!(pair = %name, "no longer watched");
+        }
+        for (name, ctx) in list {
+            if self.running.contains_key(&name) {
+                continue;
+            }
+            match ctx {
+                Ok(ctx) => {
+                    w.pairs().entry(name.clone()).or_default();
+                    let task = tokio::spawn(watch_pair(
+                        w.clone(),
+                        name.clone(),
+                        ctx,
+                        self.permits.clone(),
+                        self.stop.clone(),
+                    ));
+                    self.running.insert(name, task);
+                }
+                Err(e) => {
+                    // A pair that cannot be built is watched as failing.
+                    let now = OffsetDateTime::now_utc();
+                    let alerts = w
+                        .alerts()
+                        .update(&name, &[check_failed(&e.to_string())], now);
+                    w.send(alerts);
+                    w.pairs().insert(
+                        name.clone(),
+                        PairStatus {
+                            checked_at: Some(now),
+                            duration: None,
+                            result: Some(Err(e.to_string())),
+                        },
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// The pairs to watch: the inventory's share of this replica, or the one pair.
 pub(crate) type PairSource =
     Box<dyn Fn() -> Result<Vec<(String, Result<Integration, Error>)>, Error> + Send + Sync>;
@@ -702,61 +766,12 @@ pub(crate) async fn run(
         args.webhooks.clone(),
         webhook_client()?,
     ));
-    let permits = Arc::new(tokio::sync::Semaphore::new(usize::from(args.concurrency)));
-    let mut tasks: BTreeMap<String, tokio::task::JoinHandle<()>> = BTreeMap::new();
-    let start = |w: &Arc<Watch>,
-                 tasks: &mut BTreeMap<String, tokio::task::JoinHandle<()>>,
-                 list: Vec<(String, Result<Integration, Error>)>| {
-        let wanted: Vec<String> = list.iter().map(|(n, _)| n.clone()).collect();
-        for gone in tasks
-            .keys()
-            .filter(|n| !wanted.contains(n))
-            .cloned()
-            .collect::<Vec<_>>()
-        {
-            if let Some(t) = tasks.remove(&gone) {
-                t.abort();
-            }
-            w.pairs().remove(&gone);
-            w.alerts().forget(&gone);
-            tracing::info!(pair = %gone, "no longer watched");
-        }
-        for (name, ctx) in list {
-            if tasks.contains_key(&name) {
-                continue;
-            }
-            match ctx {
-                Ok(ctx) => {
-                    w.pairs().entry(name.clone()).or_default();
-                    let task = tokio::spawn(watch_pair(
-                        w.clone(),
-                        name.clone(),
-                        ctx,
-                        permits.clone(),
-                        stop_rx.clone(),
-                    ));
-                    tasks.insert(name, task);
-                }
-                Err(e) => {
-                    // A pair that cannot be built is watched as failing.
-                    let now = OffsetDateTime::now_utc();
-                    let alerts = w
-                        .alerts()
-                        .update(&name, &[check_failed(&e.to_string())], now);
-                    w.send(alerts);
-                    w.pairs().insert(
-                        name.clone(),
-                        PairStatus {
-                            checked_at: Some(now),
-                            duration: None,
-                            result: Some(Err(e.to_string())),
-                        },
-                    );
-                }
-            }
-        }
+    let mut tasks = Tasks {
+        running: BTreeMap::new(),
+        permits: Arc::new(tokio::sync::Semaphore::new(usize::from(args.concurrency))),
+        stop: stop_rx.clone(),
     };
-    start(&w, &mut tasks, pairs()?);
+    tasks.reconcile(&w, pairs()?);
     w.loaded.store(true, std::sync::atomic::Ordering::Release);
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -765,7 +780,7 @@ pub(crate) async fn run(
             _ = hangup.recv() => match pairs() {
                 Ok(list) => {
                     tracing::info!(pairs = list.len(), "reloaded");
-                    start(&w, &mut tasks, list);
+                    tasks.reconcile(&w, list);
                 }
                 Err(e) => tracing::warn!(error = %e, "reload refused; keeping the pairs watched"),
             },
@@ -775,7 +790,7 @@ pub(crate) async fn run(
     }
     // Stop: in-flight checks are abandoned, the server finishes its answers.
     let _ = stop_tx.send(true);
-    let all = futures_util::future::join_all(tasks.into_values());
+    let all = futures_util::future::join_all(tasks.running.into_values());
     let _ = tokio::time::timeout(Duration::from_secs(3), all).await;
     let _ = tokio::time::timeout(Duration::from_secs(1), server).await;
     webhooks.abort();
