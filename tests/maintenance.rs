@@ -779,6 +779,68 @@ async fn rotation_keeps_test_connection_working_and_removes_the_old_key_last() {
     assert!(diagnose(&sim).await.healthy());
 }
 
+/// Rotation trusts only what a node presents: a renewed certificate that ISE's API
+/// names but the node does not present on its address is neither registered nor used
+/// to retire the old key; once the node presents it, the rotation goes through.
+#[tokio::test]
+async fn a_rotation_registers_only_what_the_node_presents_on_the_wire() {
+    let sim = onboarded(Simulator::builder()).await;
+    let (_, graph) = sim::clients(sim.info()).expect("clients");
+    let (app, _) = app_and_sp(&graph).await;
+    let keys = || async {
+        graph
+            .application(app.clone())
+            .key_credentials()
+            .await
+            .expect("keys")
+            .iter()
+            .filter_map(|k| k.thumbprint_hex())
+            .collect::<Vec<_>>()
+    };
+    let before = keys().await;
+    let renewed = sim.renew_admin_certificate("ise-psn", 730).expect("renew");
+    // ise-psn's address points at ise-san, which presents its own certificate.
+    let san = sim
+        .info()
+        .ise
+        .nodes
+        .iter()
+        .find(|n| n.hostname == "ise-san")
+        .expect("ise-san")
+        .url
+        .clone();
+    let mut o = quick();
+    o.node_urls
+        .insert("ise-psn".into(), url::Url::parse(&san).expect("url"));
+    let elsewhere = sim::integration(sim.info(), Configurator::Gui, true, o).expect("pipeline");
+    for result in [
+        rotate::plan(&elsewhere, &[]).await,
+        rotate::apply(&elsewhere, &[]).await,
+    ] {
+        match result {
+            Err(Error::CertificateNotPresented { node, address, why }) => {
+                assert_eq!(node, "ise-psn");
+                assert_eq!(address, san);
+                assert!(why.contains(&renewed), "{why}");
+            }
+            other => panic!("must refuse: {other:?}"),
+        }
+    }
+    assert_eq!(keys().await, before, "nothing written");
+    // At its own address the node presents the renewed certificate: rotated.
+    let r = rotate::apply(&pipeline(&sim), &[]).await.expect("rotate");
+    assert_eq!(r.outcome, Outcome::Updated, "{r:#?}");
+    assert_eq!(r.added, vec![renewed.clone()]);
+    assert_eq!(r.removed.len(), 1);
+    assert!(
+        r.steps
+            .iter()
+            .any(|s| s.starts_with("checked: ise-psn presents SHA-1") && s.contains(&renewed)),
+        "{:?}",
+        r.steps
+    );
+}
+
 #[tokio::test]
 async fn a_rotation_that_fails_verification_removes_nothing() {
     let sim = onboarded(Simulator::builder()).await;

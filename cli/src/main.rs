@@ -506,6 +506,9 @@ async fn rotate(
         if !r.removed.is_empty() {
             println!("removed old key(s): {}", r.removed.join(", "));
         }
+        if !r.kept.is_empty() {
+            println!("kept old key(s): {}", r.kept.join(", "));
+        }
         if let Some(i) = &r.instructions {
             println!("\n{i}");
         }

@@ -178,7 +178,25 @@ async fn a_running_simulator_through_every_subcommand() {
     assert_eq!(json(&out)["outcome"], "manual_action_required");
     tokio::time::sleep(Duration::from_millis(300)).await;
     sim.activate_staged_certificate("ise-psn").expect("bind");
+    // Without --as-node nothing proves every node works without the old key: it is
+    // kept, and a person is asked to run with --as-node (exit 3).
     let (code, out, _) = run(with(&["rotate"])).await;
+    assert_eq!(code, 3, "{out}");
+    assert_eq!(json(&out)["outcome"], "manual_action_required");
+    assert!(
+        json(&out)["removed"]
+            .as_array()
+            .expect("removed")
+            .is_empty()
+    );
+    assert_eq!(json(&out)["kept"].as_array().expect("kept").len(), 1);
+    assert!(
+        json(&out)["instructions"]
+            .as_str()
+            .is_some_and(|i| i.contains("--as-node")),
+        "{out}"
+    );
+    let (code, out, _) = run(with(&["rotate", "--as-node"])).await;
     assert_eq!(code, 0, "{out}");
     assert_eq!(json(&out)["removed"].as_array().expect("removed").len(), 1);
     let _ = std::fs::remove_file(pem_path);

@@ -35,10 +35,18 @@ async fn integrated() -> (Simulator, intune_integration::Integration) {
     (sim, ctx)
 }
 
-/// The watch process and the address it serves on.
+/// The watch process, the address it serves on and its standard error's file.
 struct Running {
     child: Child,
     base: String,
+    log: std::path::PathBuf,
+}
+
+impl Running {
+    /// What it wrote on standard error so far.
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
 }
 
 impl Drop for Running {
@@ -56,14 +64,14 @@ fn start(info: &std::path::Path, extra: &[&str]) -> Running {
 
 /// `ise-intune ARGS --interval 1s --listen 127.0.0.1:0` (ARGS name the subcommand).
 fn start_with(args: &[&str]) -> Running {
+    static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let log = temp(&format!("watch-stderr-{n}.log"));
     let mut child = Command::new(env!("CARGO_BIN_EXE_ise-intune"))
         .args(args)
         .args(["--interval", "1s", "--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
-        .stderr(
-            std::fs::File::create(temp("watch-stderr.log"))
-                .map_or_else(|_| Stdio::null(), Stdio::from),
-        )
+        .stderr(std::fs::File::create(&log).map_or_else(|_| Stdio::null(), Stdio::from))
         .spawn()
         .expect("watch starts");
     let mut line = String::new();
@@ -76,7 +84,7 @@ fn start_with(args: &[&str]) -> Running {
         .expect("the address")
         .trim_end_matches('/')
         .to_owned();
-    Running { child, base }
+    Running { child, base, log }
 }
 
 async fn get(url: &str) -> (u16, String) {
@@ -313,6 +321,7 @@ async fn watch_repairs_a_moved_chain_and_rotates_a_renewed_certificate_when_aske
             "trust-sync",
             "--auto",
             "rotate",
+            "--as-node",
             "--webhook",
             &hook.uri(),
         ],
@@ -529,4 +538,230 @@ async fn an_inventory_is_split_by_shard_and_reloaded_on_sighup() {
         seen, all,
         "every pair watched exactly once across the shards"
     );
+}
+
+/// A TLS proxy in front of the simulated ISE: it passes every request through, but
+/// answers the export of `node`'s Admin certificate with `swapped` (PEM) — ISE's API
+/// answer altered on its way, while the node itself keeps presenting its own
+/// certificate in its TLS handshakes.
+struct SwappingProxy {
+    /// `https://127.0.0.1:PORT`.
+    url: String,
+    /// SHA-256 of the proxy's certificate (uppercase hex), to pin.
+    sha256: String,
+    /// Exports answered with the swapped certificate.
+    swaps: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for SwappingProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn swapping_proxy(
+    info: &ise_intune_simulator::SimInfo,
+    node: &'static str,
+    swapped: String,
+) -> SwappingProxy {
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, Method, StatusCode, Uri};
+    use axum::response::IntoResponse as _;
+    use rustls::pki_types::pem::PemObject as _;
+    use std::sync::Arc;
+
+    // Upstream: the simulated ISE, reached by its primary's name with its self-signed
+    // certificate as the one root.
+    let primary = info.ise.nodes.first().expect("nodes").fqdn.clone();
+    let port = url::Url::parse(&info.ise.url)
+        .expect("ise url")
+        .port()
+        .expect("port");
+    let admin = rustls::pki_types::CertificateDer::from_pem_file(&info.ise.admin_cert_pem_path)
+        .expect("ISE's certificate");
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(admin).expect("root");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let upstream = reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .resolve(&primary, std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+        .build()
+        .expect("upstream client");
+    let base = format!("https://{primary}:{port}");
+    let swaps = Arc::new(std::sync::atomic::AtomicU32::new(0));
+
+    let handler = {
+        let swaps = swaps.clone();
+        move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+            let (upstream, base, swapped, swaps) = (
+                upstream.clone(),
+                base.clone(),
+                swapped.clone(),
+                swaps.clone(),
+            );
+            async move {
+                let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+                let asked: Value = serde_json::from_slice(&body).unwrap_or_default();
+                let swap =
+                    path == "/api/v1/certs/system-certificate/export" && asked["hostName"] == node;
+                let mut request = upstream.request(method, format!("{base}{path}"));
+                for (name, value) in &headers {
+                    if name != "host" && name != "content-length" {
+                        request = request.header(name, value);
+                    }
+                }
+                match request.body(body).send().await {
+                    Ok(answer) => {
+                        let status = StatusCode::from_u16(answer.status().as_u16())
+                            .unwrap_or(StatusCode::BAD_GATEWAY);
+                        let mut out = HeaderMap::new();
+                        for (name, value) in answer.headers() {
+                            if name != "content-length" && name != "transfer-encoding" {
+                                out.insert(name.clone(), value.clone());
+                            }
+                        }
+                        let mut bytes = answer.bytes().await.unwrap_or_default().to_vec();
+                        if swap && status == StatusCode::OK {
+                            swaps.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            bytes = with_certificate(&bytes, &swapped);
+                        }
+                        (status, out, bytes).into_response()
+                    }
+                    Err(_) => StatusCode::BAD_GATEWAY.into_response(),
+                }
+            }
+        }
+    };
+    let router = axum::Router::new().fallback(handler);
+
+    // The proxy's own certificate, which the command pins.
+    let issued = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("cert");
+    let sha256 = ring::digest::digest(&ring::digest::SHA256, issued.cert.der())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<String>();
+    let server = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![issued.cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(issued.signing_key.serialize_der().into()),
+        )
+        .expect("server TLS");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!(
+        "https://127.0.0.1:{}",
+        listener.local_addr().expect("addr").port()
+    );
+    let task = tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, router) = (acceptor.clone(), router.clone());
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let service = hyper_util::service::TowerToHyperService::new(router);
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+    SwappingProxy {
+        url,
+        sha256,
+        swaps,
+        task,
+    }
+}
+
+/// ISE's export ZIP with each certificate (`.pem`) replaced by `pem`, other entries
+/// (an encrypted key) kept.
+fn with_certificate(zip: &[u8], pem: &str) -> Vec<u8> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).expect("ISE's ZIP");
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).expect("entry");
+        let name = entry.name().expect("entry name").to_string();
+        let mut content = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut content).expect("read");
+        if name.ends_with(".pem") {
+            content = pem.as_bytes().to_vec();
+        }
+        out.start_file(name, zip::write::SimpleFileOptions::default())
+            .expect("entry");
+        std::io::Write::write_all(&mut out, &content).expect("write");
+    }
+    out.finish().expect("zip").into_inner()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn auto_rotate_behind_a_proxy_that_swaps_a_nodes_certificate_writes_nothing() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (sim, ctx) = integrated().await;
+    // A certificate for ise-psn that ISE never bound, so the node never presents it:
+    // valid, naming the node, self-signed like the genuine one.
+    let swapped = sim.stage_admin_certificate("ise-psn", 730).expect("stage");
+    let proxy = swapping_proxy(sim.info(), "ise-psn", swapped).await;
+    let mut info = sim.info().clone();
+    info.ise.url = proxy.url.clone();
+    info.ise.gui_url = format!("{}{}", proxy.url, ise_intune_simulator::GUI_BASE_PATH);
+    info.ise.admin_cert_sha256 = proxy.sha256.clone();
+    let path = temp("proxied-info.json");
+    std::fs::write(&path, serde_json::to_string(&info).expect("json")).expect("info");
+
+    let graph = ctx.graph();
+    let app = intune_integration::steps::find_app(graph, &ctx.options().app_identity())
+        .await
+        .expect("app");
+    let keys = || async {
+        graph
+            .application(app.object_id.clone())
+            .key_credentials()
+            .await
+            .expect("keys")
+            .iter()
+            .filter_map(graph_client::KeyCredential::thumbprint_hex)
+            .collect::<Vec<String>>()
+    };
+    let before = keys().await;
+
+    let running = start(&path, &["--auto", "rotate", "--as-node"]);
+    let refused = until(Duration::from_secs(30), || async {
+        running.stderr().contains("does not present")
+    })
+    .await;
+    let log = running.stderr();
+    assert!(refused, "no refusal logged: {log}");
+    assert!(proxy.swaps.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    // It says why: the node, where it was asked, and both fingerprints.
+    let line = log
+        .lines()
+        .find(|l| l.contains("does not present"))
+        .expect("line");
+    assert!(
+        line.contains("`ise-psn`") && line.contains("the node presents SHA-1"),
+        "{line}"
+    );
+    // A few more checks and repairs: still nothing written.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(keys().await, before, "no key added or removed");
+    assert!(
+        sim.test_connection(&ctx.options().mdm_server_name)
+            .await
+            .is_ok()
+    );
+    drop(running);
+    let _ = std::fs::remove_file(path);
 }

@@ -57,6 +57,32 @@ pub struct IseConfig {
     /// The password (from `ISE_INTUNE_ISE_PASSWORD`; never read from the file).
     #[serde(skip)]
     pub password: Option<SecretString>,
+    /// Where each node presents its Admin certificate, by short host name, when not at
+    /// `https://<its FQDN>/` (a NAT, another port): `{ "ise-psn" = "https://10.0.0.7" }`.
+    #[serde(default)]
+    pub node_urls: std::collections::BTreeMap<String, String>,
+}
+
+impl IseConfig {
+    /// [`Self::node_urls`] checked (https, or http on loopback; no credentials).
+    pub fn node_urls(&self) -> Result<std::collections::BTreeMap<String, url::Url>, Error> {
+        self.node_urls
+            .iter()
+            .map(|(node, value)| {
+                let name = format!("ise.node_urls.{node}");
+                check_configured_url(&name, value)?;
+                let url = url::Url::parse(value).map_err(|e| Error::Config {
+                    what: format!("`{name}` is not a URL ({e})"),
+                })?;
+                if url.host_str().is_none_or(str::is_empty) {
+                    return Err(Error::Config {
+                        what: format!("`{name}` names no host"),
+                    });
+                }
+                Ok((node.clone(), url))
+            })
+            .collect()
+    }
 }
 
 /// Entra ID settings of the automating identity.
@@ -408,6 +434,7 @@ impl IntegrationConfig {
                 check_configured_url(name, url)?;
             }
         }
+        self.ise.node_urls()?;
         if self.ise.username.is_empty() {
             return Err(missing("ise.username (or ISE_INTUNE_ISE_USERNAME)"));
         }

@@ -47,6 +47,10 @@ pub struct Options {
     pub propagation_wait: Duration,
     /// The desired state of enforcement ([`crate::enforce`]).
     pub enforcement: crate::config::EnforcementPolicy,
+    /// Where a node presents its Admin certificate in a TLS handshake, by its short
+    /// host name, when not at `https://<its FQDN>/` (configuration `[ise] node_urls`).
+    /// Rotation registers a node's certificate only once the node presents it there.
+    pub node_urls: std::collections::BTreeMap<String, url::Url>,
 }
 
 impl Options {
@@ -70,6 +74,7 @@ impl Default for Options {
             app_client_id: None,
             propagation_wait: DEFAULT_PROPAGATION_WAIT,
             enforcement: crate::config::EnforcementPolicy::default(),
+            node_urls: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -314,6 +319,7 @@ impl Integration {
             app_client_id: config.app_client_id.clone(),
             admin_key: config.admin_key()?,
             enforcement: config.enforce.clone(),
+            node_urls: config.ise.node_urls()?,
             ..Options::default()
         };
         let mut builder = Self::builder(ise, graph).anchors(anchors).options(options);

@@ -246,6 +246,26 @@ pub enum Error {
         why: String,
     },
 
+    /// A node does not present, in a TLS handshake on its own address, the Admin
+    /// certificate ISE's API names for it (or presents one that does not chain as its
+    /// registered one did): rotation registered and removed nothing, since only what
+    /// the node itself presents is trusted.
+    #[error(
+        "`{node}` does not present at {address} the Admin certificate ISE's API names for it \
+         ({why}); nothing was written. If the certificate was renewed just now, wait for the \
+         node's application server to restart and run again; if the node answers elsewhere, \
+         set [ise] node_urls.{node} in the configuration; otherwise ISE's API answer may \
+         have been altered on its way here: check the path to ISE before trusting it"
+    )]
+    CertificateNotPresented {
+        /// The node (short host name).
+        node: String,
+        /// Where it was asked (scheme, host, port).
+        address: String,
+        /// What the API names and what the node presented, or why nothing was seen.
+        why: String,
+    },
+
     /// An operation did not finish within the time it was given.
     #[error("{what}: not finished within {seconds} s")]
     TimedOut {
@@ -643,6 +663,7 @@ impl Error {
             | Self::ThumbprintMismatch { .. }
             | Self::KeyNameMismatch { .. }
             | Self::NonRsaAdminCertificate { .. }
+            | Self::CertificateNotPresented { .. }
             | Self::AdminKey { .. }
             | Self::KeyRefusedByPolicy { .. }
             | Self::NoDeviceIdentity { .. } => K::Certificate,

@@ -256,6 +256,9 @@ pub struct Rotation {
     pub added: Vec<String>,
     /// SHA-1s of ISE keys removed (after the new ones verified).
     pub removed: Vec<String>,
+    /// SHA-1s of old ISE keys no node uses that were kept: removing one needs the
+    /// verification as each node (`--as-node`), which this run did not do.
+    pub kept: Vec<String>,
     /// `Unchanged` (nothing to rotate), `Updated` (done), `ManualActionRequired` (a
     /// person must bind a supplied certificate in ISE, or cycle the MDM server), or
     /// `Failed` (verification failed; nothing was removed).

@@ -112,13 +112,139 @@ fn is_ise_key(display_name: Option<&str>, fqdns: &[String]) -> bool {
 }
 
 /// What rotation found: the keys to add, the old ones to retire, the renewed
-/// certificates ISE does not use yet.
+/// certificates ISE does not use yet, and what each node presented on the wire.
 struct State {
     version: IseVersion,
     app: RegisteredApp,
     missing: Vec<Certificate>,
     stale: Vec<String>,
     pending: Vec<RenewedCertificate>,
+    /// One line per node checked in a TLS handshake (empty when nothing is to change).
+    presented: Vec<String>,
+}
+
+/// Where `node` presents its Admin certificate: [`crate::context::Options::node_urls`]
+/// when configured, else `https://<its FQDN>/`.
+pub fn node_address(
+    node: &ise_client::Node,
+    node_urls: &std::collections::BTreeMap<String, url::Url>,
+) -> Result<url::Url, Error> {
+    if let Some(url) = node_urls.get(&node.hostname) {
+        return Ok(url.clone());
+    }
+    url::Url::parse(&format!("https://{}/", node.fqdn)).map_err(|e| Error::Config {
+        what: format!(
+            "node `{}`'s FQDN `{}` makes no URL ({e}): set [ise] node_urls.{} in the \
+             configuration",
+            node.hostname, node.fqdn, node.hostname
+        ),
+    })
+}
+
+/// Whether `presented` — what a node presented in a TLS handshake — is `named`, the
+/// certificate ISE's API names for it, and chains as the node's registered
+/// certificate `old` did (self-signed as it was, or from the same issuer). Pure; the
+/// error says what differs.
+pub fn check_presented(
+    named: &Certificate,
+    presented: &Certificate,
+    old: Option<&Certificate>,
+) -> Result<(), String> {
+    let named = named.sha1();
+    if presented.sha1() != named {
+        return Err(format!(
+            "the API names SHA-1 {named}, the node presents SHA-1 {} ({})",
+            presented.sha1(),
+            presented.subject()
+        ));
+    }
+    let Some(old) = old.filter(|o| o.sha1() != named) else {
+        return Ok(());
+    };
+    match (old.is_self_issued(), presented.is_self_issued()) {
+        (true, false) => Err(format!(
+            "its registered certificate was self-signed, the presented one is issued by {}",
+            presented.issuer()
+        )),
+        (false, true) => Err(format!(
+            "its registered certificate was issued by {}, the presented one is self-signed",
+            old.issuer()
+        )),
+        (false, false) if old.issuer() != presented.issuer() => Err(format!(
+            "its registered certificate was issued by {}, the presented one by {}",
+            old.issuer(),
+            presented.issuer()
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Checks, before anything is written, that every node presents on its own address
+/// the Admin certificate ISE's API names for it (all nodes at once, each within
+/// [`crate::tls_probe::PROBE_TIMEOUT`]); returns one line per node saying what it
+/// presented. `keys` are the application's keys, for the node's registered certificate;
+/// `adding` the certificates about to be registered, which must also be usable ones
+/// ([`check_renewed`]).
+async fn check_on_the_wire(
+    ctx: &Integration,
+    admins: &[AdminCertificate],
+    keys: &[graph_client::KeyCredential],
+    adding: &[Certificate],
+) -> Result<Vec<String>, Error> {
+    let now = time::OffsetDateTime::now_utc();
+    let probes = admins.iter().map(|admin| async move {
+        let address = node_address(&admin.node, &ctx.options.node_urls)?;
+        let shown = format!(
+            "{}://{}:{}",
+            address.scheme(),
+            address.host_str().unwrap_or_default(),
+            address.port_or_known_default().unwrap_or(443)
+        );
+        let refuse = |why: String| Error::CertificateNotPresented {
+            node: admin.node.hostname.clone(),
+            address: shown.clone(),
+            why: ise_intune_http::scrub::text_within(&why, &[], 400),
+        };
+        let chain = crate::tls_probe::presented_chain(&address)
+            .await
+            .map_err(|e| refuse(format!("no certificate seen: {e}")))?;
+        let presented = chain
+            .first()
+            .map(|der| Certificate::from_der(der))
+            .transpose()
+            .map_err(|e| refuse(format!("the presented certificate does not parse: {e}")))?
+            .ok_or_else(|| refuse("the node presented no certificate".into()))?;
+        let fqdn = [admin.node.fqdn.clone()];
+        let old = keys
+            .iter()
+            .filter(|k| is_ise_key(k.display_name.as_deref(), &fqdn))
+            .filter_map(|k| k.key.as_deref())
+            .filter_map(|b64| {
+                use base64::Engine as _;
+                base64::engine::general_purpose::STANDARD.decode(b64).ok()
+            })
+            .filter_map(|der| Certificate::from_der(&der).ok())
+            .find(|c| c.sha1() != admin.certificate.sha1());
+        check_presented(&admin.certificate, &presented, old.as_ref()).map_err(refuse)?;
+        if adding.iter().any(|c| c.sha1() == presented.sha1()) {
+            // A certificate about to be registered: the node's own, usable one.
+            check_renewed(
+                &RenewedCertificate::new(admin.node.hostname.clone(), presented.clone()),
+                admins,
+                now,
+            )
+            .map_err(|e| refuse(e.to_string()))?;
+        }
+        Ok::<_, Error>(format!(
+            "{} presents SHA-1 {} at {shown}, as ISE's API names",
+            admin.node.hostname,
+            presented.sha1()
+        ))
+    });
+    futures_util::future::join_all(probes)
+        .await
+        .into_iter()
+        .collect()
 }
 
 /// Reads what rotation decides from: the release, every node's Admin certificate
@@ -173,13 +299,20 @@ async fn read_state(ctx: &Integration, renewed: &[RenewedCertificate]) -> Result
         .filter(|c| !in_use.contains(&c.certificate.sha1().to_hex()))
         .cloned()
         .collect();
-    Ok(State {
+    let mut state = State {
         version,
         app,
         missing,
         stale,
         pending,
-    })
+        presented: Vec::new(),
+    };
+    // Only what the nodes present is trusted: before a key is added for an API's
+    // answer, or removed because the API says no node uses it.
+    if !state.missing.is_empty() || !state.stale.is_empty() {
+        state.presented = check_on_the_wire(ctx, &admins, &keys, &state.missing).await?;
+    }
+    Ok(state)
 }
 
 /// What rotation would do from `state`: its steps, in order, and the outcome it would
@@ -190,6 +323,7 @@ fn decide_rotation(ctx: &Integration, state: &State) -> Rotation {
     let mut r = Rotation {
         added: state.missing.iter().map(|c| c.sha1().to_hex()).collect(),
         removed: Vec::new(),
+        kept: Vec::new(),
         outcome: Outcome::Updated,
         instructions: None,
         verification: None,
@@ -201,6 +335,8 @@ fn decide_rotation(ctx: &Integration, state: &State) -> Rotation {
             .push("every node's Admin certificate is registered; no old ISE key".into());
         return r;
     }
+    r.steps
+        .extend(state.presented.iter().map(|p| format!("checked: {p}")));
     if !state.missing.is_empty() {
         r.steps.push(format!("add key(s) {}", r.added.join(", ")));
     }
@@ -229,17 +365,57 @@ fn decide_rotation(ctx: &Integration, state: &State) -> Rotation {
         ));
         return r;
     }
+    let as_node = ctx.options.admin_key.acts_as_node();
+    if state.missing.is_empty() && !as_node {
+        // Only old keys are left, and they cannot be removed without proof.
+        r.outcome = Outcome::ManualActionRequired;
+        r.kept.clone_from(&state.stale);
+        r.steps.push(keep_step(&state.stale));
+        r.instructions = Some(keep_instructions(&state.stale));
+        return r;
+    }
     r.steps.push(format!(
         "cycle External MDM server `{}` (disable, Test Connection, enable)",
         ctx.options.mdm_server_name
     ));
-    r.steps
-        .push("verify Test Connection with every node's key".into());
-    if !state.stale.is_empty() {
+    if as_node {
         r.steps
-            .push(format!("remove old ISE key(s) {}", state.stale.join(", ")));
+            .push("verify Test Connection with every node's key".into());
+    } else {
+        r.steps
+            .push("verify what is observable without a node's key".into());
+    }
+    if !state.stale.is_empty() {
+        if as_node {
+            r.steps
+                .push(format!("remove old ISE key(s) {}", state.stale.join(", ")));
+        } else {
+            r.kept.clone_from(&state.stale);
+            r.steps.push(keep_step(&state.stale));
+            r.instructions = Some(keep_instructions(&state.stale));
+        }
     }
     r
+}
+
+/// The step of a rotation that keeps old keys for want of proof.
+fn keep_step(stale: &[String]) -> String {
+    format!(
+        "keep old ISE key(s) {}: only verification as each node (--as-node) proves every \
+         node works without them",
+        stale.join(", ")
+    )
+}
+
+/// What to do about old keys kept.
+fn keep_instructions(stale: &[String]) -> String {
+    format!(
+        "Old ISE key(s) {} are no longer used by any node but were kept: removing a key \
+         needs proof that every node obtains its token with what remains, which only \
+         verification as each node gives. Run `ise-intune rotate --as-node` (or set \
+         verify_as_node = true) to remove them.",
+        stale.join(", ")
+    )
 }
 
 /// What [`apply`] would do, step by step, with the outcome it would have. Reads only.
@@ -257,8 +433,15 @@ pub async fn plan(ctx: &Integration, renewed: &[RenewedCertificate]) -> Result<R
 ///    stays until then, so ISE keeps working);
 /// 3. cycles the External MDM server (step 7, through the configurator);
 /// 4. verifies ISE's Test Connection with the keys now in use;
-/// 5. only then removes ISE keys (named `CN=<node FQDN>`) that no node uses; other
-///    keys are never touched.
+/// 5. only then, and only when verification acted as each node
+///    ([`AdminKey::acts_as_node`](crate::keys::AdminKey::acts_as_node)), removes ISE keys
+///    (named `CN=<node FQDN>`) that no node uses; other keys are never touched.
+///    Without it the old keys are kept and listed in [`Rotation::kept`].
+///
+/// Nothing is written for an API's word alone: before adding or removing a key, every
+/// node must present, in a TLS handshake on its own address ([`node_address`]), the
+/// Admin certificate ISE's API names for it, chaining as its registered one did;
+/// otherwise [`Error::CertificateNotPresented`] and nothing was written.
 ///
 /// When cycling or verification fails after keys were added, the error is
 /// [`Error::Apply`] with the rotation so far; no key was removed.
@@ -302,6 +485,9 @@ pub async fn apply(ctx: &Integration, renewed: &[RenewedCertificate]) -> Result<
         };
         return Err(failed(r, StepName::VerifyConnection, e));
     }
+    if !ctx.options.admin_key.acts_as_node() {
+        return Ok(r);
+    }
     let handle = ctx.graph.application(state.app.object_id.clone());
     for t in &state.stale {
         let mut raw = [0u8; 20];
@@ -329,4 +515,41 @@ fn failed(mut r: Rotation, step: StepName, e: Error) -> Error {
         written,
         vec![(step, e)],
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cert(pem: &str) -> Certificate {
+        Certificate::from_pem(pem).expect("fixture")
+    }
+
+    #[test]
+    fn only_the_certificate_the_api_names_and_chaining_as_before_passes() {
+        let ise = cert(include_str!("../tests/data/ise-selfsigned.pem"));
+        let leaf = cert(include_str!("../tests/data/leaf.pem"));
+        let inter = cert(include_str!("../tests/data/inter.pem"));
+        // The node presents what the API names: no registered certificate to compare.
+        assert_eq!(check_presented(&ise, &ise, None), Ok(()));
+        // Another certificate on the wire: both fingerprints named.
+        let other = check_presented(&ise, &leaf, None).expect_err("swapped");
+        assert!(
+            other.contains(&ise.sha1().to_string()) && other.contains(&leaf.sha1().to_string()),
+            "{other}"
+        );
+        // Registered self-signed, now CA-issued (and the reverse): refused.
+        let moved = check_presented(&leaf, &leaf, Some(&ise)).expect_err("issuer changed");
+        assert!(moved.contains("was self-signed"), "{moved}");
+        let back = check_presented(&ise, &ise, Some(&leaf)).expect_err("now self-signed");
+        assert!(back.contains("the presented one is self-signed"), "{back}");
+        // Registered CA-issued, now from another issuer: refused, both issuers named.
+        let issuers = check_presented(&inter, &inter, Some(&leaf)).expect_err("other issuer");
+        assert!(
+            issuers.contains(&leaf.issuer()) && issuers.contains(&inter.issuer()),
+            "{issuers}"
+        );
+        // The registered certificate is the one presented: nothing to compare.
+        assert_eq!(check_presented(&leaf, &leaf, Some(&leaf)), Ok(()));
+    }
 }

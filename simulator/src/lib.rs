@@ -492,6 +492,22 @@ pub struct IseInfo {
     pub gui_url: String,
     /// The primary admin node's short host name.
     pub hostname: String,
+    /// Every node and the address where it presents its current Admin certificate in
+    /// a TLS handshake, as a real node does on its own port 443.
+    #[serde(default)]
+    pub nodes: Vec<IseNodeInfo>,
+}
+
+/// One ISE node of [`IseInfo`].
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct IseNodeInfo {
+    /// Short host name (as ISE's deployment API names it).
+    pub hostname: String,
+    /// Fully qualified name.
+    pub fqdn: String,
+    /// `https://127.0.0.1:PORT`: the node's own address, presenting the certificate
+    /// bound to its Admin role (the renewed one once activated).
+    pub url: String,
 }
 
 /// The automating identity pre-seeded in the tenant.
@@ -560,6 +576,8 @@ pub struct Simulator {
     info: SimInfo,
     /// What login, Graph and Intune present, replaceable while running.
     microsoft_certs: [Arc<pki::SwappableCert>; 3],
+    /// What each node presents on its own address, by host name.
+    node_portals: BTreeMap<String, Arc<pki::SwappableCert>>,
     next_hierarchy: pki::Hierarchy,
     /// The workload issuer's key, to mint federated tokens.
     workload_issuer_key: Vec<u8>,
@@ -1178,7 +1196,49 @@ fn ise_info(
         admin_cert_sha256: pki::hex(&pki::sha256(&admin.cert_der)),
         gui_url: format!("{}{GUI_BASE_PATH}", urls.ise),
         hostname,
+        nodes: Vec::new(),
     }
+}
+
+/// Each node's own address: a loopback listener presenting the node's Admin
+/// certificate (swapped when a renewed one is bound), serving what a node's port 443
+/// serves to a browser — a redirect to the admin portal's login.
+async fn spawn_node_portals(
+    nodes: &[state::IseNode],
+    node_certs: &[(String, pki::Issued)],
+    shared: &Arc<Shared>,
+    shutdown: &watch::Receiver<bool>,
+) -> Result<(BTreeMap<String, Arc<pki::SwappableCert>>, Vec<IseNodeInfo>), SimError> {
+    let mut portals = BTreeMap::new();
+    let mut infos = Vec::new();
+    for (node, (host, issued)) in nodes.iter().zip(node_certs) {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(SimError::Bind)?;
+        let port = listener.local_addr().map_err(SimError::Bind)?.port();
+        let cert = pki::SwappableCert::new(vec![issued.cert_der.clone()], &issued.key_der())?;
+        let router = axum::Router::new().fallback(|| async {
+            (
+                axum::http::StatusCode::FOUND,
+                [(axum::http::header::LOCATION, "/admin/login.jsp")],
+            )
+        });
+        tokio::spawn(server::serve(
+            listener,
+            pki::swappable_server_config(cert.clone())?,
+            router,
+            None,
+            shared.clone(),
+            shutdown.clone(),
+        ));
+        portals.insert(host.clone(), cert);
+        infos.push(IseNodeInfo {
+            hostname: node.hostname.clone(),
+            fqdn: node.fqdn.clone(),
+            url: format!("https://127.0.0.1:{port}"),
+        });
+    }
+    Ok((portals, infos))
 }
 
 /// Serves each service on its listener until `shutdown`.
@@ -1314,6 +1374,8 @@ impl Simulator {
         ];
         let (tx, rx) = watch::channel(false);
         spawn_services(listeners, &shared, &pki, &admin, &microsoft_certs, &rx)?;
+        let (node_portals, node_infos) =
+            spawn_node_portals(&nodes, &node_certs, &shared, &rx).await?;
 
         let info = SimInfo {
             tenant_id,
@@ -1324,7 +1386,10 @@ impl Simulator {
             ca_pem_path: files.ca_path.display().to_string(),
             ca_pem: pki.current.root.cert_pem.clone(),
             next_ca_pem: pki.next.root.cert_pem.clone(),
-            ise: ise_info(&b, &urls, &files, &admin, ise_hostname),
+            ise: IseInfo {
+                nodes: node_infos,
+                ..ise_info(&b, &urls, &files, &admin, ise_hostname)
+            },
             automation: AutomationInfo {
                 client_id: automation_app_id,
                 client_secret: automation_secret,
@@ -1337,6 +1402,7 @@ impl Simulator {
             shared,
             info,
             microsoft_certs,
+            node_portals,
             next_hierarchy: pki.next,
             workload_issuer_key: workload_issuer.key_pkcs8,
             shutdown: tx,
@@ -1600,8 +1666,10 @@ impl Simulator {
     }
 
     /// Binds `host`'s staged certificate to the Admin role (new id); returns its SHA-1.
+    /// The node presents it on its own address ([`IseNodeInfo::url`]) from the next
+    /// handshake on, as ISE does once its application server restarts.
     pub fn activate_staged_certificate(&self, host: &str) -> Result<String, SimError> {
-        self.shared.with_world(|w| {
+        let (sha1, issued) = self.shared.with_world(|w| {
             let staged = w
                 .staged_certs
                 .remove(host)
@@ -1617,8 +1685,15 @@ impl Simulator {
             cert.serial_decimal = staged.serial.to_string();
             cert.not_before = staged.not_before;
             cert.not_after = staged.not_after;
-            Ok(pki::hex(&pki::sha1(&cert.issued.cert_der)))
-        })
+            Ok::<_, SimError>((
+                pki::hex(&pki::sha1(&cert.issued.cert_der)),
+                cert.issued.clone(),
+            ))
+        })?;
+        if let Some(portal) = self.node_portals.get(host) {
+            portal.swap(vec![issued.cert_der.clone()], &issued.key_der())?;
+        }
+        Ok(sha1)
     }
 
     /// Moves login, Graph and Intune to the other public hierarchy ("Simulated Public

@@ -222,6 +222,17 @@ pub fn integration_with(
     tuning: impl Into<Tuning>,
 ) -> Result<Integration, Error> {
     let (ise, graph) = clients_with(info, tuning)?;
+    let mut options = options;
+    // Where each simulated node presents its Admin certificate (its own loopback port),
+    // unless the caller said otherwise.
+    for node in &info.ise.nodes {
+        if let Ok(url) = url::Url::parse(&node.url) {
+            options
+                .node_urls
+                .entry(node.hostname.clone())
+                .or_insert(url);
+        }
+    }
     let configurator: Arc<dyn MdmServerConfigurator> = match configurator {
         Configurator::Gui => Arc::new(SimGuiConfigurator::new(ise.clone())),
         Configurator::Manual => Arc::new(ManualChecklist::new(ise.clone())),
