@@ -423,3 +423,48 @@ async fn tls_chain_probe_of_a_silent_server_gives_up_in_time() {
         started.elapsed()
     );
 }
+
+/// An unknown CA on the login endpoint (a TLS-inspecting proxy, a wrong host) is a
+/// certificate problem, named as one with the setting that adds a root — not "could
+/// not connect".
+#[tokio::test]
+async fn an_unknown_ca_on_the_login_endpoint_is_reported_as_a_certificate_problem() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = ise_intune_simulator::Simulator::builder()
+        .start()
+        .await
+        .expect("simulator");
+    let info = sim.info();
+    // The system's roots only: the simulator's public root is unknown to them.
+    let graph = GraphClient::builder()
+        .tenant_id(info.tenant_id.clone())
+        .credentials(Credentials::client_secret(
+            info.automation.client_id.clone(),
+            info.automation.client_secret.clone(),
+        ))
+        .login_authority(info.login_url.clone())
+        .graph_base(info.graph_url.clone())
+        .http_settings(tight())
+        .build()
+        .expect("graph client");
+    let e = graph
+        .applications()
+        .find_by_display_name("x")
+        .await
+        .expect_err("untrusted");
+    assert_eq!(
+        transport_kind_graph(&e),
+        TransportErrorKind::UntrustedCertificate
+    );
+    let message = e.to_string();
+    assert!(
+        message.contains("TLS certificate is not trusted")
+            && message.contains("entra.extra_ca_file")
+            && !message.contains("could not connect"),
+        "{message}"
+    );
+    assert_eq!(
+        ise_intune::integration::Error::Graph(e).kind(),
+        ise_intune::integration::ErrorKind::Certificate
+    );
+}

@@ -29,11 +29,26 @@ use intune_integration::outcome::Outcome;
 use intune_integration::rotate::RenewedCertificate;
 use intune_integration::{CertificateError, Error, ErrorKind};
 use intune_integration::{Integration, context::Options};
+use ise_intune_http::scrub::{MAX_PRINTED_LINE, printable, printable_lines};
 use ise_intune_simulator::{SimInfo, Simulator};
 use ise_intune_testkit::Configurator;
 
 mod scenario;
 mod watch;
+
+/// `println!` through the one sanitiser ([`terminal`]): reports quote server text.
+macro_rules! say {
+    ($($arg:tt)*) => { println!("{}", terminal(&format!($($arg)*))) };
+}
+
+/// Text for the terminal: each line made printable (no control character, no escape
+/// sequence, secrets replaced) and at most 2,000 characters long.
+fn terminal(text: &str) -> String {
+    text.split('\n')
+        .map(|l| printable(l, 2000))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
 
 /// Exit status when a person must act.
 const EXIT_MANUAL: u8 = 3;
@@ -357,7 +372,7 @@ async fn onboard(cli: &Cli, ctx: &Context, plan: bool) -> Result<u8, Box<dyn std
             print_json(&serde_json::json!({ "plan": plan }))?;
         } else {
             for p in &plan {
-                println!("{:<22} {:<21} {}", p.step, p.outcome.planned(), p.detail);
+                say!("{:<22} {:<21} {}", p.step, p.outcome.planned(), p.detail);
             }
         }
         return Ok(0);
@@ -374,7 +389,7 @@ async fn onboard(cli: &Cli, ctx: &Context, plan: bool) -> Result<u8, Box<dyn std
         None => ctx
             .onboarding
             .clone()
-            .with_progress(Arc::new(|step| println!("{}", step.render()))),
+            .with_progress(Arc::new(|step| say!("{}", step.render()))),
     };
     let result = onboard::apply(&onboarding).await;
     if let Some(bar) = bar {
@@ -387,10 +402,10 @@ async fn onboard(cli: &Cli, ctx: &Context, plan: bool) -> Result<u8, Box<dyn std
                 print_json(&failure.report)?;
             } else {
                 if let Some(report) = failure.onboard_report() {
-                    print!("{}", report.render_summary());
+                    print!("{}", terminal(&report.render_summary()));
                 }
                 for (step, e) in &failure.errors {
-                    eprintln!("error in {step}: {e}");
+                    eprintln!("error in {step}: {}", scrubbed(&e.to_string()));
                 }
             }
             return Ok(1);
@@ -400,7 +415,7 @@ async fn onboard(cli: &Cli, ctx: &Context, plan: bool) -> Result<u8, Box<dyn std
     if cli.json {
         print_json(&report)?;
     } else {
-        print!("{}", report.render_summary());
+        print!("{}", terminal(&report.render_summary()));
     }
     Ok(if report.complete {
         0
@@ -430,17 +445,26 @@ fn print_diagnosis(d: &Diagnosis) {
         } else {
             level.to_owned()
         };
+        // Findings quote server text (rule names, condition values, entry names):
+        // printed through the one sanitiser, no escape reaches the terminal.
         let node = f
             .node
             .as_deref()
-            .map(|n| format!(" [{n}]"))
+            .map(|n| format!(" [{}]", printable(n, 200)))
             .unwrap_or_default();
-        println!("{level} {}{node}: {}", f.id, f.summary);
+        println!(
+            "{level} {}{node}: {}",
+            printable(&f.id, 200),
+            printable(&f.summary, MAX_PRINTED_LINE)
+        );
         if f.severity != Severity::Info {
-            for line in f.evidence.lines() {
+            for line in printable_lines(&f.evidence) {
                 println!("        evidence: {line}");
             }
-            println!("        fix: {}", f.remediation);
+            println!(
+                "        fix: {}",
+                printable(&f.remediation, MAX_PRINTED_LINE)
+            );
         }
     }
     println!(
@@ -501,21 +525,21 @@ async fn rotate(
         print_json(&r)?;
     } else {
         for s in &r.steps {
-            println!("{} {s}", if dry_run { "would" } else { "-" });
+            say!("{} {s}", if dry_run { "would" } else { "-" });
         }
         if !r.removed.is_empty() {
-            println!("removed old key(s): {}", r.removed.join(", "));
+            say!("removed old key(s): {}", r.removed.join(", "));
         }
         if !r.kept.is_empty() {
-            println!("kept old key(s): {}", r.kept.join(", "));
+            say!("kept old key(s): {}", r.kept.join(", "));
         }
         if let Some(i) = &r.instructions {
-            println!("\n{i}");
+            say!("\n{i}");
         }
         if dry_run {
-            println!("\nrotation (dry run): would {}", r.outcome.planned());
+            say!("\nrotation (dry run): would {}", r.outcome.planned());
         } else {
-            println!("\nrotation: {}", r.outcome);
+            say!("\nrotation: {}", r.outcome);
         }
     }
     Ok(match r.outcome {
@@ -538,7 +562,7 @@ fn partial<T>(
         Err(Error::Apply(failure)) => {
             let ApplyFailure { report, errors, .. } = *failure;
             for (step, e) in &errors {
-                eprintln!("error in {step}: {e}");
+                eprintln!("error in {step}: {}", scrubbed(&e.to_string()));
             }
             match pick(report) {
                 Some(r) => Ok((r, true)),
@@ -581,7 +605,7 @@ async fn trust_sync(
             } else {
                 h.outcome.to_string()
             };
-            println!(
+            say!(
                 "{:<28} {:<14} root {:<32} {}",
                 h.host,
                 outcome,
@@ -611,7 +635,7 @@ async fn enforce(cli: &Cli, ctx: &Context, plan: bool) -> Result<u8, Box<dyn std
     if cli.json {
         print_json(&e)?;
     } else {
-        println!("policy set `{}`", e.policy_set);
+        say!("policy set `{}`", e.policy_set);
         for r in &e.rules {
             let outcome = if plan && r.outcome.is_write() {
                 format!("would {}", r.outcome.planned())
@@ -623,7 +647,7 @@ async fn enforce(cli: &Cli, ctx: &Context, plan: bool) -> Result<u8, Box<dyn std
             } else {
                 format!(" ({} differ)", r.changed.join(", "))
             };
-            println!(
+            say!(
                 "  {:<14} {:<26} {:<14} -> {}{changed}\n      when {}",
                 outcome,
                 r.rule,
@@ -673,12 +697,12 @@ async fn device(
             if cli.json {
                 print_json(&serde_json::json!({ "device": d }))?;
             } else {
-                println!("guid        {}", d.guid);
-                println!("mac         {}", d.mac.as_deref().unwrap_or("-"));
-                println!("registered  {}", d.registered);
-                println!("compliant   {}", d.compliant);
+                say!("guid        {}", d.guid);
+                say!("mac         {}", d.mac.as_deref().unwrap_or("-"));
+                say!("registered  {}", d.registered);
+                say!("compliant   {}", d.compliant);
                 for (k, v) in &d.attributes {
-                    println!("  {k} = {v}");
+                    say!("  {k} = {v}");
                 }
             }
             Ok(0)
@@ -688,8 +712,8 @@ async fn device(
                 print_json(&serde_json::json!({"device": null}))?;
             } else {
                 match &cert {
-                    Some(c) => println!("Intune does not know the device `{}` names", c.subject()),
-                    None => println!("Intune does not know `{id}`"),
+                    Some(c) => say!("Intune does not know the device `{}` names", c.subject()),
+                    None => say!("Intune does not know `{id}`"),
                 }
             }
             Ok(1)
@@ -708,14 +732,14 @@ async fn noncompliant(
         print_json(&serde_json::json!({ "devices": devices }))?;
     } else {
         for d in &devices {
-            println!(
+            say!(
                 "{}  {:<12}  registered={}",
                 d.guid,
                 d.mac.as_deref().unwrap_or("-"),
                 d.registered
             );
         }
-        println!("{} non-compliant device(s)", devices.len());
+        say!("{} non-compliant device(s)", devices.len());
     }
     Ok(0)
 }
@@ -770,7 +794,7 @@ where
     if cli.json {
         print_json(&serde_json::json!({ "pairs": results }))?;
     } else {
-        print!("{}", table(&results));
+        print!("{}", terminal(&table(&results)));
     }
     let any_bad = results.iter().any(|r| match &r.result {
         PairOutcome::Ok(t) => bad(t),
@@ -907,7 +931,7 @@ fn init(cli: &Cli, output: &Path) -> Result<u8, Box<dyn std::error::Error>> {
     if cli.json {
         print_json(&serde_json::json!({ "written": output }))?;
     } else {
-        println!(
+        say!(
             "wrote {}: fill in its <placeholders>, set the secrets in the environment, then \
              run ise-intune doctor --config {}",
             output.display(),
@@ -973,7 +997,10 @@ fn remediation(kind: ErrorKind) -> &'static str {
             "check that the host named is reachable from here (proxy, firewall, NO_PROXY), \
              or give more time with --timeout"
         }
-        ErrorKind::Certificate => "replace the certificate or key the message names",
+        ErrorKind::Certificate => {
+            "trust, pin or replace the certificate the message names, with the setting it \
+             names"
+        }
         ErrorKind::Remote => "run ise-intune doctor: it names what is wrong and the fix",
         _ => "run again with -vv and report the output",
     }

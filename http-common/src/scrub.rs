@@ -175,9 +175,111 @@ fn redact_jwts(s: &str) -> String {
     })
 }
 
+/// The longest line printed for a person (terminal, log, webhook, status page), in
+/// characters.
+pub const MAX_PRINTED_LINE: usize = 500;
+
+/// The most lines of one multi-line text printed for a person.
+pub const MAX_PRINTED_LINES: usize = 20;
+
+/// Text made safe to leave the process — on a terminal, in a log line, a webhook or a
+/// page: secrets replaced, control and bidirectional-override characters (terminal
+/// escapes, BEL, CR, backspace) replaced by a space, and cut to `max_chars` with `…`
+/// marking the cut. The one sanitiser every output uses.
+///
+/// ```
+/// use ise_intune_http::scrub::printable;
+/// let hostile = format!("rule\u{1b}]0;owned\u{7}\r\u{8}{}", "x".repeat(10_000));
+/// let shown = printable(&hostile, 40);
+/// assert!(!shown.chars().any(char::is_control));
+/// assert_eq!(shown.chars().count(), 41);
+/// assert!(shown.ends_with('…'));
+/// ```
+pub fn printable(text: &str, max_chars: usize) -> String {
+    text_within(text, &[], max_chars)
+}
+
+/// A multi-line text made safe line by line ([`printable`], each line at most
+/// [`MAX_PRINTED_LINE`] characters), at most [`MAX_PRINTED_LINES`] lines; a last line
+/// says how many more there were.
+pub fn printable_lines(text: &str) -> Vec<String> {
+    let mut lines: Vec<String> = text
+        .lines()
+        .take(MAX_PRINTED_LINES)
+        .map(|l| printable(l, MAX_PRINTED_LINE))
+        .collect();
+    let more = text.lines().skip(MAX_PRINTED_LINES).take(100_000).count();
+    if more > 0 {
+        lines.push(format!("… ({more} more line(s) cut)"));
+    }
+    lines
+}
+
+/// A URL as it may be printed or logged: scheme, host and port only — user info, path
+/// and query may hold secrets (webhook URLs of Slack, Teams and PagerDuty carry theirs
+/// in the path) — and the first 8 hex digits of the whole URL's SHA-256, to tell two
+/// URLs of one host apart.
+///
+/// ```
+/// let url = url::Url::parse("https://user:hunter2@hooks.example/services/T0/B0/SeCrEt?token=x").unwrap();
+/// let shown = ise_intune_http::scrub::url_for_display(&url);
+/// assert!(shown.starts_with("https://hooks.example/#"));
+/// assert!(!shown.contains("hunter2") && !shown.contains("SeCrEt") && !shown.contains("token"));
+/// ```
+pub fn url_for_display(url: &url::Url) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, url.as_str().as_bytes());
+    let short: String = digest.as_ref()[..4]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let host = match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_owned(),
+        (None, _) => String::new(),
+    };
+    printable(&format!("{}://{host}/#{short}", url.scheme()), 200)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hostile_text_is_printable_and_bounded() {
+        // A terminal retitle, BEL, CR, backspaces and 10 KB of text on one line.
+        let hostile = format!("a\u{1b}]0;pwned\u{7}b\rc\u{8}\u{8}d{}", "x".repeat(10_000));
+        let shown = printable(&hostile, MAX_PRINTED_LINE);
+        assert!(!shown.chars().any(|c| c.is_control()), "{shown:?}");
+        assert_eq!(shown.chars().count(), MAX_PRINTED_LINE + 1);
+        assert!(shown.starts_with("a ]0;pwned b c  d") && shown.ends_with('…'));
+        // Many lines: at most MAX_PRINTED_LINES, then how many were cut.
+        let many = (0..50)
+            .map(|i| format!("line {i}\u{1b}[2J"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let lines = printable_lines(&many);
+        assert_eq!(lines.len(), MAX_PRINTED_LINES + 1);
+        assert_eq!(lines[0], "line 0 [2J");
+        assert_eq!(lines[MAX_PRINTED_LINES], "… (30 more line(s) cut)");
+    }
+
+    #[test]
+    fn urls_are_shown_without_user_info_path_or_query() {
+        let a = url::Url::parse(
+            "http://user:hunter2@127.0.0.1:8080/services/T0/B0/SeCrEt?token=hunter3",
+        )
+        .expect("url");
+        let b = url::Url::parse("http://127.0.0.1:8080/other").expect("url");
+        let (sa, sb) = (url_for_display(&a), url_for_display(&b));
+        assert!(
+            sa.starts_with("http://127.0.0.1:8080/#")
+                && sa.len() == "http://127.0.0.1:8080/#".len() + 8
+        );
+        for secret in ["user", "hunter2", "services", "SeCrEt", "token", "hunter3"] {
+            assert!(!sa.contains(secret), "{sa}");
+        }
+        assert_ne!(sa, sb, "two URLs of one host are told apart");
+    }
 
     #[test]
     fn echoed_credentials_are_replaced() {

@@ -287,6 +287,14 @@ fn connect_failure(e: &reqwest::Error) -> TransportErrorKind {
         {
             return TransportErrorKind::Refused;
         }
+        if rustls_error(err).is_some_and(|tls| {
+            matches!(
+                tls,
+                rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
+            )
+        }) {
+            return TransportErrorKind::UntrustedCertificate;
+        }
         let text = err.to_string();
         if text.contains("dns error")
             || text.contains("failed to lookup address")
@@ -298,6 +306,19 @@ fn connect_failure(e: &reqwest::Error) -> TransportErrorKind {
         source = err.source();
     }
     TransportErrorKind::Connect
+}
+
+/// The TLS error `err` is or wraps: rustls's error reaches reqwest inside I/O errors
+/// (nested, up to a few levels), whose `source()` skips the error they wrap.
+fn rustls_error<'e>(err: &'e (dyn std::error::Error + 'static)) -> Option<&'e rustls::Error> {
+    let mut current: &(dyn std::error::Error + 'static) = err;
+    for _ in 0..8 {
+        if let Some(tls) = current.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        current = current.downcast_ref::<std::io::Error>()?.get_ref()?;
+    }
+    None
 }
 
 impl Classify for DefaultClassify {
@@ -315,6 +336,9 @@ pub enum TransportErrorKind {
     Connect,
     /// The host name does not resolve.
     NameNotResolved,
+    /// The server's TLS certificate was not trusted (an unknown issuer — a
+    /// TLS-inspecting proxy's, say —, expired, or for another name): nothing was sent.
+    UntrustedCertificate,
     /// The host refused the connection (nothing listens on the port).
     Refused,
     /// The connection broke after the request may have been sent.
@@ -344,6 +368,10 @@ impl fmt::Display for TransportErrorKind {
             Self::Connect => f.write_str("could not connect"),
             Self::NameNotResolved => f.write_str("the host name does not resolve"),
             Self::Refused => f.write_str("the connection was refused"),
+            Self::UntrustedCertificate => f.write_str(
+                "the server's TLS certificate is not trusted (unknown issuer, expired, or for \
+                 another name)",
+            ),
             Self::ConnectionLost => f.write_str("the connection broke"),
             Self::Timeout { .. } => f.write_str("no complete answer in time"),
             Self::OverallTimeout { after } => {
@@ -457,8 +485,24 @@ fn proxy_hint(kind: &TransportErrorKind) -> &'static str {
     }
 }
 
-/// For a host that could not be reached: where its name came from.
+/// For a host that could not be reached: where its name came from; for a certificate
+/// not trusted, where a root is added.
 fn setting_hint(service: &str, kind: &TransportErrorKind) -> &'static str {
+    if *kind == TransportErrorKind::UntrustedCertificate {
+        return match service {
+            "ISE" => {
+                "; pin ISE's certificate with ise.tls_pin_sha256 or name its CA in ise.tls_ca_file"
+            }
+            "Entra ID" | "Graph" => {
+                "; if a TLS-inspecting proxy stands between, add its root with \
+                 entra.extra_ca_file; otherwise check that entra.login_url / entra.graph_url \
+                 name Microsoft's hosts"
+            }
+            _ => {
+                "; if a TLS-inspecting proxy stands between, add its root with entra.extra_ca_file"
+            }
+        };
+    }
     if !matches!(
         kind,
         TransportErrorKind::Connect

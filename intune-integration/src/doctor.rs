@@ -1060,14 +1060,18 @@ fn trust_findings(ctx: &Integration, d: &mut Diagnosis, store: &[TrustedCertific
             ),
             AnchorAction::Fix { id, update } => {
                 let entry = store.iter().find(|t| t.id == id);
+                let (lacks, boxes) = entry.map_or_else(
+                    || (vec!["not usable".to_owned()], Vec::new()),
+                    |t| anchor_lacks(&ise_client::TrustedCertificateUpdate::keeping(t)),
+                );
                 d.push(
                     ids::TRUST_ANCHOR_NOT_TRUSTED,
                     Severity::Warning,
                     None,
                     format!(
-                        "`{}` is in ISE's store but not enabled and trusted for \
-                         authentication within ISE",
-                        update.name
+                        "`{}` is in ISE's store but {}",
+                        update.name,
+                        lacks.join(" and ")
                     ),
                     format!(
                         "status {}, trusted for `{}`",
@@ -1078,14 +1082,38 @@ fn trust_findings(ctx: &Integration, d: &mut Diagnosis, store: &[TrustedCertific
                     ),
                     format!(
                         "in ISE: Administration > System > Certificates > Trusted \
-                         Certificates > {}: Enabled, tick \"Trust for authentication within \
-                         ISE\" (or run trust-sync / onboard)",
-                        update.name
+                         Certificates > {}: {} (or run trust-sync / onboard)",
+                        update.name,
+                        if boxes.is_empty() {
+                            "Enabled, tick every \"Trust for …\" box".to_owned()
+                        } else {
+                            boxes.join(", ")
+                        }
                     ),
                 );
             }
         }
     }
+}
+
+/// What a trusted certificate lacks for the integration (as the doctor says it), and
+/// the boxes to set in ISE's GUI for each.
+fn anchor_lacks(was: &ise_client::TrustedCertificateUpdate) -> (Vec<String>, Vec<String>) {
+    let mut lacks = Vec::new();
+    let mut boxes = Vec::new();
+    if !was.enabled {
+        lacks.push("disabled".to_owned());
+        boxes.push("set Status to Enabled".to_owned());
+    }
+    if !was.trust_for_ise_auth {
+        lacks.push("not trusted for authentication within ISE".to_owned());
+        boxes.push("tick \"Trust for authentication within ISE\"".to_owned());
+    }
+    if !was.trust_for_cisco_services_auth {
+        lacks.push("not trusted for authentication of Cisco Services".to_owned());
+        boxes.push("tick \"Trust for authentication of Cisco Services\"".to_owned());
+    }
+    (lacks, boxes)
 }
 
 /// One page of ISE's non-compliant poll, made as the automating identity (no node
@@ -1306,5 +1334,41 @@ fn connection_remedy(check: CheckName) -> String {
         _ => "grant get_device_compliance (Microsoft Intune API) with admin consent: run \
               onboard (step 4)"
             .into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(status: &str, trusted_for: &str) -> ise_client::TrustedCertificateUpdate {
+        let mut t = TrustedCertificate::default();
+        t.status = Some(status.into());
+        t.trusted_for = Some(trusted_for.into());
+        ise_client::TrustedCertificateUpdate::keeping(&t)
+    }
+
+    #[test]
+    fn an_anchor_not_trusted_names_exactly_what_is_off() {
+        // Only trust for Cisco Services off: ISE authentication is not blamed.
+        let (lacks, boxes) = anchor_lacks(&entry("Enabled", "Infrastructure,Endpoints"));
+        assert_eq!(
+            lacks,
+            vec!["not trusted for authentication of Cisco Services"]
+        );
+        assert_eq!(
+            boxes,
+            vec!["tick \"Trust for authentication of Cisco Services\""]
+        );
+        // Disabled and without ISE authentication.
+        let (lacks, _) = anchor_lacks(&entry("Disabled", "Cisco Services"));
+        assert_eq!(
+            lacks,
+            vec!["disabled", "not trusted for authentication within ISE"]
+        );
+        assert_eq!(
+            anchor_lacks(&entry("Enabled", "Infrastructure,Cisco Services")).0,
+            Vec::<String>::new()
+        );
     }
 }

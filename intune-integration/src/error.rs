@@ -610,6 +610,16 @@ impl ErrorKind {
     }
 }
 
+/// A certificate not trusted is a certificate problem; any other failure to get an
+/// answer is transport.
+fn transport_kind(t: &ise_intune_http::TransportError) -> ErrorKind {
+    if t.kind == ise_intune_http::TransportErrorKind::UntrustedCertificate {
+        ErrorKind::Certificate
+    } else {
+        ErrorKind::Transport
+    }
+}
+
 /// The kind of an HTTP status a service answered.
 fn status_kind(status: Option<u16>) -> ErrorKind {
     match status {
@@ -624,7 +634,7 @@ impl Error {
         use ErrorKind as K;
         match self {
             Self::Ise(e) => match e {
-                ise_client::Error::Transport(_) => K::Transport,
+                ise_client::Error::Transport(t) => transport_kind(t),
                 ise_client::Error::PinMismatch { .. }
                 | ise_client::Error::UntrustedCertificate { .. } => K::Certificate,
                 ise_client::Error::InvalidConfig { .. }
@@ -632,7 +642,7 @@ impl Error {
                 other => status_kind(other.status()),
             },
             Self::Graph(e) => match e {
-                graph_client::Error::Transport(_) => K::Transport,
+                graph_client::Error::Transport(t) => transport_kind(t),
                 graph_client::Error::InvalidConfig { .. }
                 | graph_client::Error::Credentials { .. } => K::Configuration,
                 graph_client::Error::Token { .. } => K::Permission,

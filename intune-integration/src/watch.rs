@@ -124,14 +124,17 @@ impl Alerts {
     }
 }
 
+/// The alert of `f`, its texts made printable ([`ise_intune_http::scrub::printable`]):
+/// alerts leave the process, to logs and webhooks.
 fn alert(pair: &str, f: &Finding, state: AlertState, since: OffsetDateTime) -> Alert {
+    use ise_intune_http::scrub::{MAX_PRINTED_LINE, printable};
     Alert {
-        pair: pair.to_owned(),
-        id: f.id.clone(),
+        pair: printable(pair, 200),
+        id: printable(&f.id, 200),
         severity: f.severity,
-        node: f.node.clone(),
-        summary: f.summary.clone(),
-        remediation: f.remediation.clone(),
+        node: f.node.as_deref().map(|n| printable(n, 200)),
+        summary: printable(&f.summary, MAX_PRINTED_LINE),
+        remediation: printable(&f.remediation, MAX_PRINTED_LINE),
         state,
         since,
     }
@@ -162,6 +165,26 @@ mod tests {
             evidence: String::new(),
             remediation: "do this".into(),
         }
+    }
+
+    #[test]
+    fn alerts_carry_printable_bounded_text() {
+        let hostile = format!("rule \u{1b}]0;owned\u{7}\r{}", "v".repeat(10_000));
+        let mut a = Alerts::default();
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let fired = a.update(
+            "east",
+            &[finding("enforce.nothing", Severity::Warning, &hostile)],
+            now,
+        );
+        assert_eq!(fired.len(), 1);
+        let summary = &fired[0].summary;
+        assert!(!summary.chars().any(char::is_control), "{summary:?}");
+        assert!(summary.starts_with("rule  ]0;owned  v"), "{summary:?}");
+        assert_eq!(
+            summary.chars().count(),
+            ise_intune_http::scrub::MAX_PRINTED_LINE + 1
+        );
     }
 
     #[test]
