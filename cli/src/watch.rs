@@ -16,16 +16,21 @@ use axum::routing::get;
 use intune_integration::doctor::{self, Diagnosis, Finding, Severity, ids};
 use intune_integration::watch::{Alert, Alerts, shard_of};
 use intune_integration::{Error, Integration, rotate, trust_sync};
+use ise_intune_http::scrub::{MAX_PRINTED_LINE, printable, printable_lines};
 use time::OffsetDateTime;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
+
+mod listener;
+mod webhooks;
 
 /// A repair `watch` may do on its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum AutoAction {
     /// Import a root Microsoft moved to (never removes anything).
     TrustSync,
-    /// Register a node's renewed Admin certificate ISE already presents, then rotate
-    /// (never removes a key a node still uses).
+    /// Register a node's renewed Admin certificate once the node presents it in its
+    /// TLS handshake, then rotate; old keys are removed only with --as-node (after
+    /// verification as each node), never a key a node still uses.
     Rotate,
 }
 
@@ -40,11 +45,19 @@ pub(crate) struct WatchArgs {
     /// the first check runs at start.
     #[arg(long, default_value = "30s", value_parser = parse_interval)]
     pub(crate) interval: Duration,
-    /// Where /metrics, /healthz, /readyz and the status page are served.
+    /// Where /metrics, /healthz, /readyz and the status page are served. Beyond
+    /// loopback, set ISE_INTUNE_WATCH_TOKEN: /metrics and the page then need
+    /// `Authorization: Bearer <token>` (the probes stay open).
     #[arg(long, default_value = "127.0.0.1:9464")]
     pub(crate) listen: SocketAddr,
-    /// A URL receiving one JSON object per finding that fires, resolves or is repaired
-    /// (repeatable).
+    /// A host name the listener answers to when bound beyond loopback, besides IP
+    /// addresses (repeatable; e.g. the Service's DNS name). Other `Host:` headers are
+    /// refused, against DNS rebinding.
+    #[arg(long = "allowed-host", value_name = "NAME")]
+    pub(crate) allowed_hosts: Vec<String>,
+    /// An https (or http) URL receiving one JSON object per finding that fires,
+    /// resolves or is repaired (repeatable). Redirects are not followed; each receiver
+    /// has its own queue. Logged only as scheme, host and a short digest.
     #[arg(long = "webhook", value_name = "URL")]
     pub(crate) webhooks: Vec<url::Url>,
     /// A safe repair to do without a person: trust-sync or rotate (repeatable).
@@ -126,7 +139,8 @@ impl PairStatus {
 struct Watch {
     pairs: Mutex<BTreeMap<String, PairStatus>>,
     alerts: Mutex<Alerts>,
-    to_webhooks: mpsc::Sender<Alert>,
+    /// One queue per webhook receiver.
+    receivers: Vec<Arc<webhooks::Receiver>>,
     /// Set once the pairs were loaded: not ready before.
     loaded: std::sync::atomic::AtomicBool,
     args: WatchArgs,
@@ -146,13 +160,14 @@ impl Watch {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Sends alerts on (dropped with a log line when the queue is full: a webhook that
-    /// cannot keep up never stalls the checks).
+    /// Logs alerts and queues them for every receiver (an alert a receiver's full
+    /// queue cannot take is dropped and counted: a webhook that cannot keep up never
+    /// stalls the checks or another receiver). Alerts' texts are printable already.
     fn send(&self, alerts: Vec<Alert>) {
         for a in alerts {
             tracing::info!(pair = %a.pair, id = %a.id, state = ?a.state, "{}", a.summary);
-            if !self.args.webhooks.is_empty() && self.to_webhooks.try_send(a).is_err() {
-                tracing::warn!("the webhook queue is full: an alert was dropped");
+            for r in &self.receivers {
+                r.offer(a.clone());
             }
         }
     }
@@ -162,7 +177,7 @@ impl Watch {
         let started = Instant::now();
         let result = match tokio::time::timeout(self.timeout, doctor::diagnose(ctx)).await {
             Ok(Ok(d)) => Ok(d),
-            Ok(Err(e)) => Err(e.to_string()),
+            Ok(Err(e)) => Err(printable(&e.to_string(), 2000)),
             Err(_) => Err(format!(
                 "the check took longer than {} s (--timeout)",
                 self.timeout.as_secs()
@@ -202,15 +217,50 @@ impl Watch {
             if matched.is_empty() {
                 continue;
             }
-            let outcome = match action {
-                AutoAction::TrustSync => trust_sync::apply(ctx).await.map(|s| s.changed),
-                AutoAction::Rotate => rotate::apply(ctx, &[])
-                    .await
-                    .map(|r| r.outcome == intune_integration::outcome::Outcome::Updated),
+            // What the repair did, when it changed something; the outcome otherwise.
+            let outcome: Result<Result<String, String>, Error> = match action {
+                AutoAction::TrustSync => trust_sync::apply(ctx).await.map(|s| {
+                    let imported: Vec<String> = s
+                        .hosts
+                        .iter()
+                        .filter(|h| h.outcome.is_write())
+                        .map(|h| format!("{} (root {})", h.host, h.root.as_deref().unwrap_or("-")))
+                        .collect();
+                    if s.changed {
+                        Ok(format!("trusted the roots of {}", imported.join(", ")))
+                    } else {
+                        Err("nothing to import".to_owned())
+                    }
+                }),
+                AutoAction::Rotate => rotate::apply(ctx, &[]).await.map(|r| {
+                    let mut done = Vec::new();
+                    if !r.added.is_empty() {
+                        done.push(format!("registered key(s) {}", r.added.join(", ")));
+                    }
+                    if !r.removed.is_empty() {
+                        done.push(format!("removed old key(s) {}", r.removed.join(", ")));
+                    }
+                    if !r.kept.is_empty() {
+                        done.push(format!(
+                            "kept old key(s) {} (removing needs --as-node)",
+                            r.kept.join(", ")
+                        ));
+                    }
+                    if r.outcome == intune_integration::outcome::Outcome::Updated {
+                        Ok(done.join("; "))
+                    } else {
+                        Err(format!("{}: {}", r.outcome, done.join("; ")))
+                    }
+                }),
             };
             match outcome {
-                Ok(true) => {
-                    tracing::info!(pair = name, action = run, "repaired");
+                Ok(Ok(what)) => {
+                    tracing::info!(
+                        pair = name,
+                        action = run,
+                        "repaired: {}",
+                        printable(&what, 2000)
+                    );
                     let now = OffsetDateTime::now_utc();
                     let alerts: Vec<Alert> = matched
                         .into_iter()
@@ -219,8 +269,20 @@ impl Watch {
                     self.send(alerts);
                     repaired = true;
                 }
-                Ok(false) => tracing::info!(pair = name, action = run, "nothing to repair"),
-                Err(e) => tracing::warn!(pair = name, action = run, error = %e, "repair failed"),
+                Ok(Err(why)) => {
+                    tracing::info!(
+                        pair = name,
+                        action = run,
+                        "not repaired: {}",
+                        printable(&why, 2000)
+                    );
+                }
+                Err(e) => tracing::warn!(
+                    pair = name,
+                    action = run,
+                    "repair refused or failed: {}",
+                    printable(&e.to_string(), 2000)
+                ),
             }
         }
         repaired
@@ -234,7 +296,7 @@ fn check_failed(error: &str) -> Finding {
         Severity::Error,
         None,
         "the check could not run",
-        error,
+        printable(error, 2000),
         "run ise-intune doctor for this pair with -vv",
     )
 }
@@ -253,6 +315,7 @@ fn needs_rotation(f: &Finding) -> bool {
 
 mod metrics {
     use prometheus_client::encoding::EncodeLabelSet;
+    use prometheus_client::metrics::counter::Counter;
     use prometheus_client::metrics::family::Family;
     use prometheus_client::metrics::gauge::Gauge;
     use prometheus_client::registry::Registry;
@@ -295,11 +358,38 @@ mod metrics {
         }
     }
 
-    /// The exposition (OpenMetrics text, which Prometheus scrapes) of `pairs`.
+    #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+    struct DroppedLabels {
+        webhook: String,
+        reason: String,
+    }
+
+    /// The exposition (OpenMetrics text, which Prometheus scrapes) of `pairs`, and of
+    /// the alerts each webhook receiver dropped.
     pub(super) fn render<'a>(
         pairs: impl Iterator<Item = (&'a String, &'a PairStatus)>,
+        receivers: &[std::sync::Arc<super::webhooks::Receiver>],
     ) -> Result<String, std::fmt::Error> {
         let mut registry = Registry::default();
+        let dropped = Family::<DroppedLabels, Counter>::default();
+        registry.register(
+            "ise_intune_webhook_dropped",
+            "Alerts a webhook receiver did not get: its queue was full, or every try failed",
+            dropped.clone(),
+        );
+        for r in receivers {
+            for (reason, n) in [
+                ("queue_full", r.queue_full()),
+                ("undelivered", r.undelivered()),
+            ] {
+                dropped
+                    .get_or_create(&DroppedLabels {
+                        webhook: r.shown().to_owned(),
+                        reason: reason.to_owned(),
+                    })
+                    .inc_by(n);
+            }
+        }
         let up = Family::<PairLabel, Gauge>::default();
         let findings = Family::<SeverityLabels, Gauge>::default();
         let finding = Family::<FindingLabels, Gauge>::default();
@@ -419,14 +509,18 @@ fn page(pairs: &BTreeMap<String, PairStatus>, now: OffsetDateTime) -> String {
             findings.push_str(&format!(
                 "<li class=\"{sev}\"><b>{sev}</b> {summary}<br><small>{evidence}</small>\
                  <br><small>what to do: {remedy}</small></li>",
-                evidence = esc(&f.evidence),
+                evidence = printable_lines(&f.evidence)
+                    .iter()
+                    .map(|l| esc(l))
+                    .collect::<Vec<_>>()
+                    .join("<br>"),
                 sev = if f.severity == Severity::Error {
                     "error"
                 } else {
                     "warning"
                 },
-                summary = esc(&f.summary),
-                remedy = esc(&f.remediation),
+                summary = esc(&printable(&f.summary, MAX_PRINTED_LINE)),
+                remedy = esc(&printable(&f.remediation, MAX_PRINTED_LINE)),
             ));
         }
         let next = match &p.result {
@@ -514,19 +608,20 @@ fn timeline(expiries: &[(String, String, OffsetDateTime)], now: OffsetDateTime) 
 
 // ----- HTTP --------------------------------------------------------------------------
 
-fn router(w: Arc<Watch>) -> Router {
+fn router(w: Arc<Watch>, guard: Arc<listener::Guard>) -> Router {
     Router::new()
         .route("/metrics", get(metrics_handler))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/", get(status_page))
         .with_state(w)
+        .layer(axum::middleware::from_fn_with_state(guard, listener::guard))
 }
 
 async fn metrics_handler(State(w): State<Arc<Watch>>) -> Response {
     let text = {
         let pairs = w.pairs();
-        metrics::render(pairs.iter())
+        metrics::render(pairs.iter(), &w.receivers)
     };
     match text {
         Ok(t) => (
@@ -562,53 +657,6 @@ async fn readyz(State(w): State<Arc<Watch>>) -> Response {
 async fn status_page(State(w): State<Arc<Watch>>) -> Html<String> {
     let pairs = w.pairs();
     Html(page(&pairs, OffsetDateTime::now_utc()))
-}
-
-// ----- webhooks ----------------------------------------------------------------------
-
-/// Posts each alert to every webhook, retried with backoff (0.5 s doubling, five tries);
-/// an alert is posted once per state, never again after a success.
-async fn deliver(mut rx: mpsc::Receiver<Alert>, urls: Vec<url::Url>, http: reqwest::Client) {
-    while let Some(alert) = rx.recv().await {
-        for url in &urls {
-            let mut wait = Duration::from_millis(500);
-            for attempt in 1..=5 {
-                let sent = http.post(url.clone()).json(&alert).send().await;
-                match sent {
-                    Ok(r) if r.status().is_success() => break,
-                    Ok(r) => {
-                        tracing::warn!(webhook = %url, status = r.status().as_u16(), attempt, "webhook refused the alert")
-                    }
-                    Err(e) => {
-                        tracing::warn!(webhook = %url, error = %e, attempt, "webhook unreachable")
-                    }
-                }
-                if attempt < 5 {
-                    tokio::time::sleep(wait).await;
-                    wait = wait.saturating_mul(2);
-                }
-            }
-        }
-    }
-}
-
-fn webhook_client() -> Result<reqwest::Client, Error> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Config {
-            what: format!("TLS for webhooks: {e}"),
-        })?
-        .with_root_certificates(ise_intune_http::system_roots())
-        .with_no_client_auth();
-    reqwest::Client::builder()
-        .use_preconfigured_tls(tls)
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(15))
-        .build()
-        .map_err(|e| Error::Config {
-            what: format!("the webhook client: {e}"),
-        })
 }
 
 // ----- scheduling --------------------------------------------------------------------
@@ -729,42 +777,52 @@ pub(crate) type PairSource =
     Box<dyn Fn() -> Result<Vec<(String, Result<Integration, Error>)>, Error> + Send + Sync>;
 
 /// Runs `watch` until SIGTERM or Ctrl-C; SIGHUP reloads the pairs. Prints the address
-/// it serves on first.
+/// it serves on first. Webhooks that are not http(s) are refused before anything
+/// starts (a configuration error, exit 2).
 pub(crate) async fn run(
     args: WatchArgs,
     timeout: Duration,
     pairs: PairSource,
 ) -> Result<u8, Box<dyn std::error::Error>> {
-    let (to_webhooks, from_checks) = mpsc::channel(4096);
+    let client = webhooks::client()?;
+    let receivers = args
+        .webhooks
+        .iter()
+        .map(|url| webhooks::Receiver::start(url, client.clone()).map(Arc::new))
+        .collect::<Result<Vec<_>, Error>>()?;
+    let token = listener::token_from_env()?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| Error::Config {
+            what: format!(
+                "cannot listen on {} ({e}): choose another address or port with --listen",
+                args.listen
+            ),
+        })?;
+    let addr = listener.local_addr()?;
+    let guard = Arc::new(listener::Guard::new(addr, &args.allowed_hosts, token));
+    if !addr.ip().is_loopback() && !guard.has_token() {
+        tracing::warn!(
+            "serving on {addr}, beyond loopback, without a token: whoever reaches it reads \
+             the findings; set ISE_INTUNE_WATCH_TOKEN (scrapers then send it as a bearer token)"
+        );
+    }
     let w = Arc::new(Watch {
         pairs: Mutex::new(BTreeMap::new()),
         alerts: Mutex::new(Alerts::default()),
-        to_webhooks,
+        receivers,
         loaded: std::sync::atomic::AtomicBool::new(false),
         args: args.clone(),
         timeout,
     });
-    let listener = tokio::net::TcpListener::bind(args.listen).await?;
-    let addr = listener.local_addr()?;
     println!("watching; serving http://{addr}/ (metrics at /metrics)");
     use std::io::Write as _;
     std::io::stdout().flush()?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let server = {
-        let mut stop = stop_rx.clone();
-        let app = router(w.clone());
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop.changed().await;
-                })
-                .await;
-        })
-    };
-    let webhooks = tokio::spawn(deliver(
-        from_checks,
-        args.webhooks.clone(),
-        webhook_client()?,
+    let server = tokio::spawn(listener::serve(
+        listener,
+        router(w.clone(), guard),
+        stop_rx.clone(),
     ));
     let mut tasks = Tasks {
         running: BTreeMap::new(),
@@ -782,7 +840,10 @@ pub(crate) async fn run(
                     tracing::info!(pairs = list.len(), "reloaded");
                     tasks.reconcile(&w, list);
                 }
-                Err(e) => tracing::warn!(error = %e, "reload refused; keeping the pairs watched"),
+                Err(e) => tracing::warn!(
+                    "reload refused, the pairs watched are kept: {}",
+                    printable(&with_causes(&e), 2000)
+                ),
             },
             _ = term.recv() => break,
             _ = tokio::signal::ctrl_c() => break,
@@ -793,6 +854,24 @@ pub(crate) async fn run(
     let all = futures_util::future::join_all(tasks.running.into_values());
     let _ = tokio::time::timeout(Duration::from_secs(3), all).await;
     let _ = tokio::time::timeout(Duration::from_secs(1), server).await;
-    webhooks.abort();
+    for r in &w.receivers {
+        r.stop();
+    }
     Ok(0)
+}
+
+/// An error with its causes, `: `-separated (the cause of a refused reload is in its
+/// source, e.g. "the inventory is larger than 1 MiB").
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let cause = s.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+        source = s.source();
+    }
+    text
 }
