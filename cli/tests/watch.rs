@@ -64,12 +64,24 @@ fn start(info: &std::path::Path, extra: &[&str]) -> Running {
 
 /// `ise-intune ARGS --interval 1s --listen 127.0.0.1:0` (ARGS name the subcommand).
 fn start_with(args: &[&str]) -> Running {
+    start_env(args, &[])
+}
+
+/// [`start_with`] with these variables in its environment.
+fn start_env(args: &[&str], env: &[(&str, &str)]) -> Running {
     static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let log = temp(&format!("watch-stderr-{n}.log"));
+    let listen: &[&str] = if args.contains(&"--listen") {
+        &[]
+    } else {
+        &["--listen", "127.0.0.1:0"]
+    };
     let mut child = Command::new(env!("CARGO_BIN_EXE_ise-intune"))
         .args(args)
-        .args(["--interval", "1s", "--listen", "127.0.0.1:0"])
+        .args(["--interval", "1s"])
+        .args(listen)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&log).map_or_else(|_| Stdio::null(), Stdio::from))
         .spawn()
@@ -83,7 +95,7 @@ fn start_with(args: &[&str]) -> Running {
         .find(|w| w.starts_with("http://"))
         .expect("the address")
         .trim_end_matches('/')
-        .to_owned();
+        .replace("0.0.0.0", "127.0.0.1");
     Running { child, base, log }
 }
 
@@ -343,6 +355,14 @@ async fn watch_repairs_a_moved_chain_and_rotates_a_renewed_certificate_when_aske
         "{:#?}",
         alerts(&hook).await
     );
+    // The repair is a line at the default verbosity, saying what it did.
+    let log = running.stderr();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("action=\"trust-sync\"")
+                && l.contains("repaired: trusted the roots of")),
+        "{log}"
+    );
 
     // A node's Admin certificate renewed in ISE: registered, then the old key removed
     // only once verification passed.
@@ -529,6 +549,33 @@ async fn an_inventory_is_split_by_shard_and_reloaded_on_sighup() {
             })
             .await;
             assert!(reloaded, "{}", get(&format!("{base}/metrics")).await.1);
+
+            // An inventory grown past the cap: the reload is refused with its cause,
+            // and the pairs watched are kept.
+            std::fs::File::create(&inventory)
+                .and_then(|f| f.set_len(intune_integration::files::MAX_FILE_BYTES + 1))
+                .expect("oversize inventory");
+            assert!(
+                Command::new("kill")
+                    .args(["-HUP", &pid])
+                    .status()
+                    .expect("kill")
+                    .success()
+            );
+            let logged = until(Duration::from_secs(10), || async {
+                running.stderr().contains("reload refused")
+            })
+            .await;
+            let log = running.stderr();
+            let line = log
+                .lines()
+                .find(|l| l.contains("reload refused"))
+                .unwrap_or_default();
+            assert!(
+                logged && line.contains("cannot read") && line.contains("more than the"),
+                "{log}"
+            );
+            assert_eq!(watched(&get(&format!("{base}/metrics")).await.1), want);
         }
     }
     seen.sort();
@@ -764,4 +811,444 @@ async fn auto_rotate_behind_a_proxy_that_swaps_a_nodes_certificate_writes_nothin
     );
     drop(running);
     let _ = std::fs::remove_file(path);
+}
+
+/// A value no terminal, log or webhook may see raw: a terminal retitle, BEL, CR,
+/// backspaces, then 10 KB.
+fn hostile_value() -> String {
+    format!(
+        "AirWatch\u{1b}]0;owned\u{7}\r\u{8}\u{8}{}",
+        "v".repeat(10_000)
+    )
+}
+
+/// A rule of ISE's default policy set naming the MDM server `server`.
+async fn foreign_rule(ctx: &intune_integration::Integration, server: &str) {
+    let base = "/api/v1/policy/network-access";
+    let sets = ctx
+        .ise()
+        .request(ise_client::Method::GET, &format!("{base}/policy-set"), None)
+        .await
+        .expect("policy sets");
+    let set = sets["response"]
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["name"] == "Default"))
+        .and_then(|s| s["id"].as_str())
+        .expect("the default set")
+        .to_owned();
+    let body = serde_json::json!({
+        "rule": {"name": "Foreign rule", "condition": {
+            "conditionType": "ConditionAttributes", "dictionaryName": "MDM",
+            "attributeName": "MDMServerName", "operator": "equals", "attributeValue": server}},
+        "profile": ["PermitAccess"]
+    });
+    ctx.ise()
+        .request(
+            ise_client::Method::POST,
+            &format!("{base}/policy-set/{set}/authorization"),
+            Some(body),
+        )
+        .await
+        .expect("a foreign rule");
+}
+
+/// A loopback port nothing listens on.
+fn dead_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_server_text_and_webhook_secrets_never_leave_raw() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (sim, ctx) = integrated().await;
+    foreign_rule(&ctx, &hostile_value()).await;
+    let info = temp("hostile-info.json");
+    sim.write_info_file(&info).expect("info");
+    let info_arg = info.display().to_string();
+
+    // doctor's text: no control character but line ends, no line past the cap.
+    let out = Command::new(env!("CARGO_BIN_EXE_ise-intune"))
+        .args(["--sim-info", &info_arg, "doctor"])
+        .output()
+        .expect("doctor");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("names MDM server `AirWatch ]0;owned"),
+        "{text}"
+    );
+    assert!(
+        !text.chars().any(|c| c.is_control() && c != '\n'),
+        "{text:?}"
+    );
+    let longest = text.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    // The widest line: a label and a node before text cut at 500 characters.
+    assert!(longest <= 560, "a line of {longest} characters");
+    assert!(text.contains('…'), "the cut is marked");
+
+    // watch: the same finding reaches a webhook printable and bounded; a webhook
+    // whose URL carries credentials, a path secret and a token is never logged whole.
+    let hook = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&hook)
+        .await;
+    let secret_hook = format!(
+        "http://user:hunter2@127.0.0.1:{}/services/T0/B0/SeCrEt?token=hunter3",
+        dead_port()
+    );
+    let running = start(
+        &info,
+        &["--webhook", &secret_hook, "--webhook", &hook.uri()],
+    );
+    let fired = until(Duration::from_secs(20), || async {
+        alerts(&hook)
+            .await
+            .iter()
+            .any(|a| a["id"] == "enforce.inactive_mdm_server")
+    })
+    .await;
+    assert!(fired, "{:#?}", alerts(&hook).await);
+    let all = alerts(&hook).await;
+    let alert = all
+        .iter()
+        .find(|a| a["id"] == "enforce.inactive_mdm_server")
+        .expect("alert");
+    for field in ["summary", "remediation"] {
+        let t = alert[field].as_str().expect("text");
+        assert!(!t.chars().any(char::is_control), "{field}: {t:?}");
+        assert!(
+            t.chars().count() <= 501,
+            "{field}: {} characters",
+            t.chars().count()
+        );
+    }
+    // The unreachable webhook's tries are logged, without its secrets.
+    let logged = until(Duration::from_secs(10), || async {
+        running.stderr().contains("the webhook is unreachable")
+    })
+    .await;
+    let log = running.stderr();
+    assert!(logged, "{log}");
+    for secret in ["hunter2", "SeCrEt", "hunter3", "services/T0", "user:"] {
+        assert!(!log.contains(secret), "`{secret}` logged: {log}");
+    }
+    assert!(log.contains("webhook=http://127.0.0.1:"), "{log}");
+    assert!(!log.chars().any(|c| c.is_control() && c != '\n'), "{log:?}");
+    drop(running);
+    let _ = std::fs::remove_file(info);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn webhooks_follow_no_redirect_and_a_hanging_one_delays_no_other() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (sim, ctx) = integrated().await;
+    let info = temp("hooks-info.json");
+    sim.write_info_file(&info).expect("info");
+    // A receiver that accepts and never answers, listed first.
+    let hanging = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let hanging_url = format!("http://{}/hook", hanging.local_addr().expect("addr"));
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((tcp, _)) = hanging.accept().await {
+            open.push(tcp);
+        }
+    });
+    // A receiver that redirects (307 would re-post the finding) to another.
+    let elsewhere = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&elsewhere)
+        .await;
+    let redirecting = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(307)
+                .insert_header("Location", format!("{}/stolen", elsewhere.uri())),
+        )
+        .mount(&redirecting)
+        .await;
+    let healthy = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&healthy)
+        .await;
+    let running = start(
+        &info,
+        &[
+            "--webhook",
+            &hanging_url,
+            "--webhook",
+            &redirecting.uri(),
+            "--webhook",
+            &healthy.uri(),
+        ],
+    );
+    let base = running.base.clone();
+    assert!(
+        until(Duration::from_secs(30), || async {
+            get(&format!("{base}/readyz")).await.0 == 200
+        })
+        .await
+    );
+    let graph = ctx.graph();
+    let app = intune_integration::steps::find_app(graph, &ctx.options().app_identity())
+        .await
+        .expect("app");
+    testkit::revoke_intune_consent(graph, &app.service_principal_id)
+        .await
+        .expect("revoke");
+    // Within two intervals and a check, though the first receiver never answers.
+    let limit = 2 * INTERVAL + Duration::from_secs(3);
+    let fired = until(limit, || async {
+        alerts(&healthy)
+            .await
+            .iter()
+            .any(|a| a["id"] == "app.consent_missing" && a["state"] == "firing")
+    })
+    .await;
+    assert!(
+        fired,
+        "the healthy receiver waited: {:#?}",
+        alerts(&healthy).await
+    );
+    // The redirect was not followed, nor the alert re-posted to the redirect's target.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let redirected = alerts(&redirecting).await;
+    assert_eq!(
+        redirected.len(),
+        alerts(&healthy).await.len(),
+        "one try per alert, no retry of a redirect"
+    );
+    assert!(
+        alerts(&elsewhere).await.is_empty(),
+        "a redirect was followed"
+    );
+    assert!(
+        running
+            .stderr()
+            .contains("the webhook answered with a redirect, which is not followed"),
+        "{}",
+        running.stderr()
+    );
+    // What the redirecting receiver did not get is counted, by receiver and reason.
+    let metrics = get(&format!("{base}/metrics")).await.1;
+    let port = redirecting.address().port();
+    let counted = metrics.lines().find(|l| {
+        l.starts_with(&format!(
+            "ise_intune_webhook_dropped_total{{webhook=\"http://127.0.0.1:{port}/#"
+        )) && l.contains("reason=\"undelivered\"")
+    });
+    assert!(
+        counted.is_some_and(|l| l.ends_with(&format!(" {}", redirected.len()))),
+        "{metrics}"
+    );
+    drop(running);
+    held.abort();
+}
+
+/// Sends `request` raw and returns the answer's head (status line and headers).
+async fn raw(port: u16, request: &str) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    tcp.write_all(request.as_bytes()).await.expect("write");
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// Whether the server closed `tcp` within `limit` (a read ends or fails).
+async fn closed_within(tcp: &mut tokio::net::TcpStream, limit: Duration) -> bool {
+    use tokio::io::AsyncReadExt as _;
+    let mut buf = [0u8; 1024];
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        match tokio::time::timeout(limit.saturating_sub(started.elapsed()), tcp.read(&mut buf))
+            .await
+        {
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => {}
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_listener_sheds_slow_and_excess_connections_and_guards_beyond_loopback() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (sim, _ctx) = integrated().await;
+    let info = temp("listener-info.json");
+    sim.write_info_file(&info).expect("info");
+    let info_arg = info.display().to_string();
+    let token = "0123456789abcdef0123456789abcdef";
+
+    // Beyond loopback without a token: a warning.
+    let open = start_with(&["--sim-info", &info_arg, "watch", "--listen", "0.0.0.0:0"]);
+    assert!(
+        until(Duration::from_secs(10), || async {
+            open.stderr().contains("without a token")
+        })
+        .await,
+        "{}",
+        open.stderr()
+    );
+    drop(open);
+
+    let running = start_env(
+        &[
+            "--sim-info",
+            &info_arg,
+            "watch",
+            "--listen",
+            "0.0.0.0:0",
+            "--allowed-host",
+            "watch.example",
+        ],
+        &[("ISE_INTUNE_WATCH_TOKEN", token)],
+    );
+    assert!(!running.stderr().contains("without a token"));
+    let port: u16 = running
+        .base
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    let ask = |path: &str, host: &str, auth: Option<&str>| {
+        format!(
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\n{}Connection: close\r\n\r\n",
+            auth.map(|t| format!("Authorization: Bearer {t}\r\n"))
+                .unwrap_or_default()
+        )
+    };
+    let here = format!("127.0.0.1:{port}");
+    // Probes stay open; the metrics and the page need the token.
+    assert!(
+        raw(port, &ask("/healthz", &here, None))
+            .await
+            .starts_with("HTTP/1.1 200")
+    );
+    let refused = raw(port, &ask("/metrics", &here, None)).await;
+    assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
+    assert!(
+        refused
+            .to_ascii_lowercase()
+            .contains("www-authenticate: bearer"),
+        "{refused}"
+    );
+    assert!(
+        raw(
+            port,
+            &ask("/metrics", &here, Some("wrong-token-wrong-token"))
+        )
+        .await
+        .starts_with("HTTP/1.1 401")
+    );
+    let page = raw(port, &ask("/", &here, Some(token))).await;
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    let head = page.to_ascii_lowercase();
+    assert!(
+        head.contains("content-security-policy: default-src 'none'"),
+        "{page}"
+    );
+    assert!(head.contains("x-content-type-options: nosniff"), "{page}");
+    // A name the listener was not given (DNS rebinding): refused; an allowed one served.
+    let rebound = raw(
+        port,
+        &ask(
+            "/metrics",
+            &format!("rebind.attacker.example:{port}"),
+            Some(token),
+        ),
+    )
+    .await;
+    assert!(rebound.starts_with("HTTP/1.1 421"), "{rebound}");
+    assert!(
+        raw(
+            port,
+            &ask("/healthz", &format!("watch.example:{port}"), None)
+        )
+        .await
+        .starts_with("HTTP/1.1 200")
+    );
+
+    // Slowloris: headers that never end are cut off within the header timeout.
+    use tokio::io::AsyncWriteExt as _;
+    let mut slow = Vec::new();
+    for _ in 0..20 {
+        let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
+        tcp.write_all(format!("GET /metrics HTTP/1.1\r\nHost: {here}\r\nX-Slow: a").as_bytes())
+            .await
+            .expect("write");
+        slow.push(tcp);
+    }
+    for tcp in &mut slow {
+        assert!(
+            closed_within(tcp, Duration::from_secs(8)).await,
+            "a slow connection was held"
+        );
+    }
+    // Past the cap of open connections, a new one is closed at once.
+    let mut idle = Vec::new();
+    for _ in 0..128 {
+        idle.push(
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .expect("connect"),
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut extra = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    assert!(
+        closed_within(&mut extra, Duration::from_secs(1)).await,
+        "the 129th connection was kept"
+    );
+    drop(idle);
+    drop(running);
+    let _ = std::fs::remove_file(info);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_webhook_that_is_not_http_is_refused_at_start_with_exit_2() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (sim, _ctx) = integrated().await;
+    let info = temp("scheme-info.json");
+    sim.write_info_file(&info).expect("info");
+    let info_arg = info.display().to_string();
+    for bad in [
+        "file:///etc/passwd",
+        "ftp://files.example/x",
+        "javascript:alert(1)",
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_ise-intune"))
+            .args([
+                "--sim-info",
+                &info_arg,
+                "watch",
+                "--listen",
+                "127.0.0.1:0",
+                "--webhook",
+                bad,
+            ])
+            .output()
+            .expect("watch");
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("only https or http webhooks are allowed"),
+            "{err}"
+        );
+        assert!(out.stdout.is_empty(), "nothing served");
+    }
+    let _ = std::fs::remove_file(info);
 }
