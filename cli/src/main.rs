@@ -895,6 +895,7 @@ username = "<api admin account>"
 tls_pin_sha256 = "<SHA-256 of ISE's admin certificate, 64 hex digits>"
 # tls_ca_file = "<CA that issued ISE's admin certificate, PEM>"   # instead of the pin
 # ers_url = "<https://your-primary-admin-node:9060>"
+# node_urls = { "<node host name>" = "<https://address>" }   # where a node presents its certificate, if not https://<its FQDN>/
 
 [entra]
 tenant_id = "<tenant id>"
