@@ -266,6 +266,18 @@ async fn repaired_by_onboard(sim: &Simulator) {
     assert!(after.healthy(), "{:#?}", problems(&after));
 }
 
+/// The SHA-1 thumbprints of application `app`'s keys.
+async fn thumbprints(graph: &graph_client::GraphClient, app: &str) -> Vec<String> {
+    graph
+        .application(app.to_owned())
+        .key_credentials()
+        .await
+        .expect("keys")
+        .iter()
+        .filter_map(|k| k.thumbprint_hex())
+        .collect()
+}
+
 async fn app_and_sp(graph: &graph_client::GraphClient) -> (String, String) {
     let app = ise_intune::integration::steps::register_app(graph, &APP.into(), None)
         .await
@@ -693,16 +705,7 @@ async fn rotation_keeps_test_connection_working_and_removes_the_old_key_last() {
     let sim = std::sync::Arc::new(onboarded(Simulator::builder()).await);
     let (ise, graph) = sim::clients(sim.info()).expect("clients");
     let (app, _) = app_and_sp(&graph).await;
-    let keys = || async {
-        graph
-            .application(app.clone())
-            .key_credentials()
-            .await
-            .expect("keys")
-            .iter()
-            .filter_map(|k| k.thumbprint_hex())
-            .collect::<Vec<_>>()
-    };
+    let keys = || thumbprints(&graph, &app);
     let old_psn = ise_intune::integration::keys::admin_certificates(&ise)
         .await
         .expect("export")
@@ -787,16 +790,7 @@ async fn a_rotation_registers_only_what_the_node_presents_on_the_wire() {
     let sim = onboarded(Simulator::builder()).await;
     let (_, graph) = sim::clients(sim.info()).expect("clients");
     let (app, _) = app_and_sp(&graph).await;
-    let keys = || async {
-        graph
-            .application(app.clone())
-            .key_credentials()
-            .await
-            .expect("keys")
-            .iter()
-            .filter_map(|k| k.thumbprint_hex())
-            .collect::<Vec<_>>()
-    };
+    let keys = || thumbprints(&graph, &app);
     let before = keys().await;
     let renewed = sim.renew_admin_certificate("ise-psn", 730).expect("renew");
     // ise-psn's address points at ise-san, which presents its own certificate.

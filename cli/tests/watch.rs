@@ -35,6 +35,22 @@ async fn integrated() -> (Simulator, intune_integration::Integration) {
     (sim, ctx)
 }
 
+/// The SHA-1 thumbprints of the integration's application keys.
+async fn key_thumbprints(ctx: &intune_integration::Integration) -> Vec<String> {
+    let graph = ctx.graph();
+    let app = intune_integration::steps::find_app(graph, &ctx.options().app_identity())
+        .await
+        .expect("app");
+    graph
+        .application(app.object_id)
+        .key_credentials()
+        .await
+        .expect("keys")
+        .iter()
+        .filter_map(graph_client::KeyCredential::thumbprint_hex)
+        .collect()
+}
+
 /// The watch process, the address it serves on and its standard error's file.
 struct Running {
     child: Child,
@@ -366,20 +382,7 @@ async fn watch_repairs_a_moved_chain_and_rotates_a_renewed_certificate_when_aske
 
     // A node's Admin certificate renewed in ISE: registered, then the old key removed
     // only once verification passed.
-    let graph = ctx.graph();
-    let app = intune_integration::steps::find_app(graph, &ctx.options().app_identity())
-        .await
-        .expect("app");
-    let keys = || async {
-        graph
-            .application(app.object_id.clone())
-            .key_credentials()
-            .await
-            .expect("keys")
-            .iter()
-            .filter_map(graph_client::KeyCredential::thumbprint_hex)
-            .collect::<Vec<String>>()
-    };
+    let keys = || key_thumbprints(&ctx);
     let before = keys().await;
     let renewed = sim.renew_admin_certificate("ise-psn", 730).expect("renew");
     assert!(!before.contains(&renewed));
@@ -768,20 +771,7 @@ async fn auto_rotate_behind_a_proxy_that_swaps_a_nodes_certificate_writes_nothin
     let path = temp("proxied-info.json");
     std::fs::write(&path, serde_json::to_string(&info).expect("json")).expect("info");
 
-    let graph = ctx.graph();
-    let app = intune_integration::steps::find_app(graph, &ctx.options().app_identity())
-        .await
-        .expect("app");
-    let keys = || async {
-        graph
-            .application(app.object_id.clone())
-            .key_credentials()
-            .await
-            .expect("keys")
-            .iter()
-            .filter_map(graph_client::KeyCredential::thumbprint_hex)
-            .collect::<Vec<String>>()
-    };
+    let keys = || key_thumbprints(&ctx);
     let before = keys().await;
 
     let running = start(&path, &["--auto", "rotate", "--as-node"]);
