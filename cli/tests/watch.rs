@@ -407,7 +407,7 @@ fn chromium() -> String {
                 .is_ok_and(|o| o.status.success())
         })
         .map(str::to_owned)
-        .expect("a headless Chromium (apt-get install chromium; .ci/run installs it)")
+        .expect("a headless Chromium: apt-get install chromium (bash scripts/test.sh installs it)")
 }
 
 #[tokio::test(flavor = "multi_thread")]

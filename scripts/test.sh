@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The whole test suite, with what it needs: the README's test command.
+#
+# Installs what the tests call when it is missing (Debian packages: openssl and
+# ca-certificates for the certificate cross-checks, chromium for the status page's
+# test, python3 and python3-venv for Microsoft's MSAL), then runs every test binary to
+# its end (--no-fail-fast) and the cross-checks against OpenSSL and MSAL for Python.
+# Exits non-zero on any failure. Extra arguments go to `cargo test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+ls /etc/ssl/certs/*.pem >/dev/null 2>&1 || need+=(ca-certificates)
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need+=(chromium)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
+if [ "${#need[@]}" -gt 0 ]; then
+  install=(apt-get install -y -qq "${need[@]}")
+  if [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq && "${install[@]}"
+  elif command -v sudo >/dev/null 2>&1; then
+    echo "installing what the tests need: ${need[*]} (sudo)"
+    sudo apt-get update -qq && sudo "${install[@]}"
+  else
+    echo "the tests need: ${need[*]}; install them with: apt-get install ${need[*]}" >&2
+    exit 1
+  fi
+fi
+
+status=0
+echo "== cargo test --workspace --no-fail-fast"
+cargo test --workspace --no-fail-fast "$@" || status=1
+
+echo "== cert_inspect against openssl"
+cargo build -q --example cert_inspect
+python3 scripts/crosscheck_cert_inspect.py target/debug/examples/cert_inspect || status=1
+
+echo "== onboard against a running simulator, twice; then MSAL for Python with a node's key"
+cargo build -q -p ise-intune-cli --bin ise-intune
+cargo build -q -p ise-intune-simulator --bin ise-intune-sim
+# Microsoft's MSAL for Python, pinned, in a virtual environment under target/.
+msal_env=target/msal-venv
+if ! "$msal_env/bin/python" -c "import msal; assert msal.__version__ == '1.39.0'" 2>/dev/null; then
+  python3 -m venv "$msal_env"
+  "$msal_env/bin/pip" install -q --disable-pip-version-check "msal==1.39.0"
+fi
+python3 scripts/check_onboard.py target --msal "$msal_env/bin/python" || status=1
+
+exit "$status"
