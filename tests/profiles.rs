@@ -29,6 +29,8 @@ async fn simulator(roles: &[&str]) -> Simulator {
 fn pipeline(sim: &Simulator) -> Integration {
     let mut o = Options::default();
     o.propagation_wait = Duration::from_secs(2);
+    // A re-run waits this long for consent an administrator may have just given.
+    o.consent_wait = Duration::from_secs(2);
     sim::integration(sim.info(), Configurator::Gui, true, o).expect("pipeline")
 }
 
@@ -105,11 +107,17 @@ async fn operator_profile_asks_an_administrator_for_consent_then_completes() {
         app["requiredResourceAccess"].as_array().map(Vec::len),
         Some(2)
     );
-    // A second run before consent changes nothing and asks again.
+    // A second run before consent changes nothing, waits a bounded time in case consent
+    // is replicating, and asks again saying so.
     let before = graph_writes(&sim);
     let again = onboard::apply(&pipeline(&sim)).await.expect("second run");
     assert!(!again.complete);
-    assert!(again.manual_action.is_some_and(|m| m.contains(&url)));
+    let asked = again.manual_action.expect("asked again");
+    assert!(asked.contains(&url), "{asked}");
+    assert!(
+        asked.contains("Entra ID may still be replicating it (this run waited 2 s for it)"),
+        "{asked}"
+    );
     let denied = sim
         .request_log()
         .iter()
@@ -119,9 +127,10 @@ async fn operator_profile_asks_an_administrator_for_consent_then_completes() {
     // Only the refused consent attempts: nothing else is written again.
     assert!(denied <= 2, "{denied} writes");
 
-    // The administrator's click, then the run completes.
+    // The administrator's click, then an immediate run completes: the consent is
+    // waited for while Entra replicates it.
+    sim.set_replication_lag(Duration::from_millis(800));
     assert_eq!(sim.admin_consent(&client_id).expect("consent"), 2);
-    tokio::time::sleep(Duration::from_millis(150)).await;
     let done = onboard::apply(&pipeline(&sim))
         .await
         .expect("after consent");
@@ -170,4 +179,60 @@ async fn monitor_profile_reads_everything_and_names_what_it_cannot() {
     // Plan reads only and works; apply is refused as Graph refuses it.
     onboard::plan(&pipeline(&sim)).await.expect("plan");
     assert_eq!(graph_writes(&sim), before);
+}
+
+/// With the monitor profile on a pair that needs writes, the plan names the missing
+/// grant as a blocker, and apply stops before its first write on either side: both
+/// systems are as they were, byte for byte.
+#[tokio::test]
+async fn monitor_profile_is_stopped_before_any_write_naming_the_grant() {
+    let sim = simulator(&["Application.Read.All"]).await;
+    let plan = onboard::plan(&pipeline(&sim)).await.expect("plan");
+    let blocker = plan
+        .iter()
+        .find(|p| p.step.as_str() == "check_rights")
+        .expect("a blocker row");
+    assert_eq!(blocker.outcome, Outcome::ManualActionRequired);
+    assert!(
+        blocker.detail.starts_with(
+            "blocked, nothing would be written: missing Application.ReadWrite.OwnedBy (or \
+             Application.ReadWrite.All)"
+        ) && blocker.detail.contains(
+            "(to register the application, add ISE's key(s) to it, request its permissions)"
+        ),
+        "{}",
+        blocker.detail
+    );
+    let before = sim.snapshot();
+    match onboard::apply(&pipeline(&sim)).await {
+        Err(ise_intune::integration::Error::MissingRights { missing }) => {
+            assert_eq!(missing.len(), 1);
+            assert_eq!(missing[0].side, "entra");
+            assert!(
+                missing[0]
+                    .grant
+                    .starts_with("Application.ReadWrite.OwnedBy")
+            );
+        }
+        other => panic!("apply must stop for want of rights: {other:?}"),
+    }
+    let after = sim.snapshot();
+    for part in [
+        "applications",
+        "servicePrincipals",
+        "appRoleAssignments",
+        "ise",
+    ] {
+        assert_eq!(after[part], before[part], "{part} changed");
+    }
+    // No write was even tried: besides reads, only ISE's certificate exports (a POST
+    // that reads).
+    let tried: Vec<String> = sim
+        .request_log()
+        .iter()
+        .filter(|r| r.method != "GET" && r.service != "login")
+        .filter(|r| r.path != "/api/v1/certs/system-certificate/export")
+        .map(|r| format!("{} {} {}", r.service, r.method, r.path))
+        .collect();
+    assert!(tried.is_empty(), "{tried:?}");
 }

@@ -6,7 +6,7 @@
 //! neither, against an embedded simulator scenario that has something to show.
 //!
 //! Exit status: 0 healthy or complete; 1 failed, or an error finding; 2 usage; 3 a
-//! person must act (manual step).
+//! person must act (manual step); 4 the run lacks rights (nothing was written).
 
 use intune_integration::{
     ApplyFailure, PartialReport, compliance, doctor, enforce, onboard, rotate, trust_sync,
@@ -53,11 +53,14 @@ fn terminal(text: &str) -> String {
 /// Exit status when a person must act.
 const EXIT_MANUAL: u8 = 3;
 
+/// Exit status when the run lacks rights it needs: nothing was written.
+const EXIT_RIGHTS: u8 = 4;
+
 /// Onboard, diagnose and maintain Cisco ISE's integration with Microsoft Intune.
 ///
 /// With neither --config nor --sim-info, each subcommand runs against an embedded
 /// simulator scenario. Exit status: 0 healthy/complete, 1 failed or an error finding,
-/// 2 usage, 3 manual action required.
+/// 2 usage, 3 manual action required, 4 rights missing (nothing was written).
 #[derive(Parser, Debug)]
 #[command(name = "ise-intune", version)]
 struct Cli {
@@ -375,7 +378,11 @@ async fn onboard(cli: &Cli, ctx: &Context, plan: bool) -> Result<u8, Box<dyn std
                 say!("{:<22} {:<21} {}", p.step, p.outcome.planned(), p.detail);
             }
         }
-        return Ok(0);
+        // A plan blocked for want of rights exits as apply would.
+        let blocked = plan
+            .iter()
+            .any(|p| p.step == intune_integration::outcome::StepName::CheckRights);
+        return Ok(if blocked { EXIT_RIGHTS } else { 0 });
     }
     let bar = progress(cli, "onboarding");
     let onboarding = match &bar {
@@ -1097,7 +1104,10 @@ async fn main() -> ExitCode {
             }
             eprintln!("  what to do: {}", remediation(kind));
             // Anything wrong on the command line or in the configuration is a usage error.
-            ExitCode::from(if kind == ErrorKind::Configuration {
+            let rights = matches!(e.downcast_ref::<Error>(), Some(Error::MissingRights { .. }));
+            ExitCode::from(if rights {
+                EXIT_RIGHTS
+            } else if kind == ErrorKind::Configuration {
                 2
             } else {
                 1

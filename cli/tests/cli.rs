@@ -453,6 +453,51 @@ async fn an_operator_without_consent_rights_is_told_what_to_approve_exit_3() {
     let _ = std::fs::remove_file(info);
 }
 
+/// An identity that may only read: the plan names the missing grant as a blocker and
+/// onboard stops before any write, with exit 4, ISE and Entra as they were.
+#[tokio::test]
+async fn a_monitor_identity_is_stopped_before_any_write_with_exit_4() {
+    let sim = Simulator::builder()
+        .automation_roles(["Application.Read.All"])
+        .start()
+        .await
+        .expect("simulator");
+    let info = temp("monitor.json");
+    sim.write_info_file(&info).expect("info");
+    let info_arg = info.display().to_string();
+    let (code, out, err) = run(args(&["onboard", "--plan", "--sim-info", &info_arg])).await;
+    assert_eq!(code, 4, "{out}{err}");
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("check_rights"))
+        .expect("the blocker row");
+    assert!(
+        row.contains("manual action") && row.contains("missing Application.ReadWrite.OwnedBy"),
+        "{row}"
+    );
+    let before = sim.snapshot();
+    let (code, out, err) = run(args(&["onboard", "--sim-info", &info_arg, "--json"])).await;
+    assert_eq!(code, 4, "{out}{err}");
+    let e = &json(&out)["error"];
+    assert_eq!(e["kind"], "permission");
+    assert!(
+        e["message"].as_str().is_some_and(|m| m
+            .starts_with("nothing was written: the run needs rights")
+            && m.contains("Application.ReadWrite.OwnedBy")),
+        "{out}"
+    );
+    let after = sim.snapshot();
+    for part in [
+        "applications",
+        "servicePrincipals",
+        "appRoleAssignments",
+        "ise",
+    ] {
+        assert_eq!(after[part], before[part], "{part} changed");
+    }
+    let _ = std::fs::remove_file(info);
+}
+
 #[tokio::test]
 async fn a_fleet_takes_each_pairs_own_secrets_and_no_global_override() {
     let mut sims = Vec::new();

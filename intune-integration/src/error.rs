@@ -266,6 +266,17 @@ pub enum Error {
         why: String,
     },
 
+    /// The run would stop half-way for want of rights, so it wrote nothing: each
+    /// missing right with what supplies it.
+    #[error(
+        "nothing was written: the run needs rights it does not have, and would otherwise          stop half-way: {}. Grant them, then run again",
+        missing.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    )]
+    MissingRights {
+        /// What is missing.
+        missing: Vec<crate::rights::MissingRight>,
+    },
+
     /// An operation did not finish within the time it was given.
     #[error("{what}: not finished within {seconds} s")]
     TimedOut {
@@ -655,6 +666,7 @@ impl Error {
             | Self::AnchorNameTaken { .. }
             | Self::AmbiguousApplication { .. } => K::Configuration,
             Self::Compliance { .. } => K::Remote,
+            Self::MissingRights { .. } => K::Permission,
             Self::IntuneAnswer { status, .. } => status_kind(Some(*status)),
             Self::Unreachable { .. } | Self::TimedOut { .. } => K::Transport,
             Self::UnsupportedIseVersion { .. }

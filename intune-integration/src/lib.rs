@@ -56,6 +56,7 @@ pub mod onboard;
 pub mod outcome;
 pub mod pkcs12;
 pub mod report;
+pub mod rights;
 pub mod rotate;
 pub mod steps;
 pub mod tls_probe;

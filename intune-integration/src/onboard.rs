@@ -47,15 +47,21 @@ pub async fn plan(ctx: &Integration) -> Result<Vec<PlannedChange>, Error> {
         ),
     )];
     let identity = ctx.options.app_identity();
-    let (seen, exported, targets, store) = tokio::try_join!(
+    let (seen, exported, targets, store, roles) = tokio::try_join!(
         steps::observe_app(&ctx.graph, &identity),
         steps::export_admin_certificates(&ctx.ise, KeyExport::CertificatesOnly),
         steps::permission_targets(&ctx.graph),
         async { Ok(ctx.ise.trusted_certificates().list(&[]).await?) },
+        async { Ok(ctx.graph.graph_roles().await?) },
     )?;
     let admins: Vec<_> = exported.value.into_iter().map(|m| m.admin).collect();
     let certs = distinct_certificates(&admins);
-    let client_id = plan_microsoft(ctx, &seen, &certs, &targets, &mut plan).await?;
+    let mut writes = Vec::new();
+    let client_id = plan_microsoft(ctx, &seen, &certs, &targets, &mut plan, &mut writes).await?;
+    let missing = crate::rights::graph_blockers(roles.as_deref(), &writes);
+    if !missing.is_empty() {
+        plan.insert(1, rights_blocked(&missing));
+    }
     plan.push(plan_anchors(ctx, &store));
     let settings = ctx.mdm_settings(&version, &client_id, &certs)?;
     let inspected = ctx.configurator.inspect(&settings).await?;
@@ -81,13 +87,31 @@ fn strong_mapping_warning(version: &IseVersion) -> String {
         .unwrap_or_default()
 }
 
-/// Steps 1, 3 and 4 of a plan; the client id steps 6 and 7 would use.
+/// The plan's row for rights the run lacks: a person must grant them first.
+fn rights_blocked(missing: &[crate::rights::MissingRight]) -> PlannedChange {
+    PlannedChange::new(
+        StepName::CheckRights,
+        Outcome::ManualActionRequired,
+        format!(
+            "blocked, nothing would be written: missing {}",
+            missing
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+    )
+}
+
+/// Steps 1, 3 and 4 of a plan; the client id steps 6 and 7 would use. `writes` gets
+/// the application writes they need (for [`crate::rights::graph_blockers`]).
 async fn plan_microsoft(
     ctx: &Integration,
     seen: &AppObservation,
     certs: &[&crate::certs::Certificate],
     targets: &PermissionTargets,
     plan: &mut Vec<PlannedChange>,
+    writes: &mut Vec<&'static str>,
 ) -> Result<String, Error> {
     let name = &ctx.options.app_display_name;
     let registration = decide::decide_registration(seen, &ctx.options.app_identity())?;
@@ -99,6 +123,11 @@ async fn plan_microsoft(
     let outcome = registration.outcome();
     let (decide::Registration::Existing(app) | decide::Registration::Adopt(app)) = registration
     else {
+        writes.extend([
+            "register the application",
+            "add ISE's key(s) to it",
+            "request its permissions",
+        ]);
         plan.extend([
             PlannedChange::new(
                 StepName::RegisterApp,
@@ -146,6 +175,17 @@ async fn plan_microsoft(
     } else {
         Outcome::Created
     };
+    let requested = decide::access_outcome(&access, targets);
+    for (outcome, write) in [
+        (outcome, "adopt or update the application"),
+        (principal, "create its service principal"),
+        (decide::keys_outcome(&keys, certs), "add ISE's key(s) to it"),
+        (requested, "request its permissions"),
+    ] {
+        if outcome.is_write() {
+            writes.push(write);
+        }
+    }
     plan.extend([
         PlannedChange::new(
             StepName::RegisterApp,
@@ -159,7 +199,7 @@ async fn plan_microsoft(
         ),
         PlannedChange::new(
             StepName::GrantPermissions,
-            decide::access_outcome(&access, targets).and(consent),
+            requested.and(consent),
             format!("{} of 2 admin consent grant(s) missing", missing.len()),
         ),
     ]);
@@ -221,17 +261,62 @@ pub async fn apply(ctx: &Integration) -> Result<Report, Error> {
 async fn run_phases(run: &mut Run<'_>) -> Result<Report, Stopped> {
     let (reads, microsoft) = read_phase(run).await?;
     let writes = write_phase(run.ctx, &reads, microsoft).await;
-    let written = record_writes(run, &reads, writes)?;
+    let mut written = record_writes(run, &reads, writes)?;
     // Without consent ISE's Test Connection (steps 6 and 7) cannot pass: an
     // administrator acts first, and the next run carries on from here.
-    if let Some(consent) = written.consent_needed.clone() {
+    if let Some(consent) = written.consent_needed.take()
+        && !replicated_consent(run.ctx, &written).await
+    {
         return Ok(Report {
             ise_version: reads.version.to_string(),
-            manual_action: Some(consent),
+            manual_action: Some(format!(
+                "{consent}\nIf an administrator granted it in the last minutes, Entra ID may \
+                 still be replicating it (this run waited {} s for it): run onboard again in \
+                 a minute.",
+                consent_replication_wait(run.ctx).as_secs()
+            )),
             ..Report::default()
         });
     }
     finish_phase(run, reads, written).await
+}
+
+/// How long a run waits for admin consent an administrator may have just given.
+pub const CONSENT_REPLICATION_WAIT: Duration = Duration::from_secs(60);
+
+/// The wait for replicating consent: [`CONSENT_REPLICATION_WAIT`], or the
+/// integration's shorter `consent_wait`.
+fn consent_replication_wait(ctx: &Integration) -> Duration {
+    CONSENT_REPLICATION_WAIT.min(ctx.options.consent_wait)
+}
+
+/// Whether admin consent for an application that existed before this run becomes
+/// visible within [`consent_replication_wait`]: an administrator may have approved it
+/// moments ago, and Entra ID replicates grants with a lag. A line of progress says so
+/// first. An application created by this run has had no consent to wait for.
+async fn replicated_consent(ctx: &Integration, written: &Written) -> bool {
+    if written.app.created_now {
+        return false;
+    }
+    let bound = consent_replication_wait(ctx);
+    ctx.report_progress(&StepReport {
+        name: StepName::GrantPermissions,
+        outcome: Outcome::ManualActionRequired,
+        elapsed_ms: 0,
+        detail: format!(
+            "admin consent not visible yet: waiting up to {} s in case an administrator \
+             has just granted it (Entra ID replicates it with a delay)",
+            bound.as_secs()
+        ),
+    });
+    wait_for_consent_within(
+        ctx,
+        &written.app.service_principal_id,
+        &written.targets,
+        bound,
+    )
+    .await
+    .is_ok()
 }
 
 /// What the run decides from, read in phase 1.
@@ -285,6 +370,7 @@ async fn read_phase(run: &mut Run<'_>) -> Result<(Reads, MicrosoftReads), Stoppe
             steps::observe_app(&ctx.graph, &identity),
             steps::permission_targets(&ctx.graph),
             ctx.graph.intune_endpoints(),
+            ctx.graph.graph_roles(),
         );
         ((version, t), Some(reads))
     };
@@ -302,7 +388,15 @@ async fn read_phase(run: &mut Run<'_>) -> Result<(Reads, MicrosoftReads), Stoppe
         ),
     );
     let exported = run.check(StepName::ExportAdminCertificate, export)?.value;
-    let (seen, targets, endpoints) = microsoft.ok_or(Stopped)?;
+    let (seen, targets, endpoints, roles) = microsoft.ok_or(Stopped)?;
+    if let (Ok(Some(roles)), Ok(seen), Ok(targets)) = (&roles, &seen, &targets) {
+        let missing = graph_rights(ctx, roles, seen, targets, &exported).await;
+        if !missing.is_empty() {
+            run.errors
+                .push((StepName::CheckRights, Error::MissingRights { missing }));
+            return Err(Stopped);
+        }
+    }
     let store = run.check(StepName::ImportTrustAnchors, store.map_err(Error::from))?;
     let provider = version.compliance_provider();
     let intune_endpoint = endpoints
@@ -319,6 +413,29 @@ async fn read_phase(run: &mut Run<'_>) -> Result<(Reads, MicrosoftReads), Stoppe
         },
         MicrosoftReads { seen, targets },
     ))
+}
+
+/// What the automating identity lacks for the application writes this run would make
+/// (from the plan's own decisions), before the first write. An identity that may write
+/// applications is not asked anything more.
+async fn graph_rights(
+    ctx: &Integration,
+    roles: &[String],
+    seen: &AppObservation,
+    targets: &PermissionTargets,
+    exported: &[AdminKeyMaterial],
+) -> Vec<crate::rights::MissingRight> {
+    if crate::rights::graph_blockers(Some(roles), &["write"]).is_empty() {
+        return Vec::new();
+    }
+    let admins: Vec<_> = exported.iter().map(|m| m.admin.clone()).collect();
+    let certs = distinct_certificates(&admins);
+    let (mut rows, mut writes) = (Vec::new(), Vec::new());
+    match plan_microsoft(ctx, seen, &certs, targets, &mut rows, &mut writes).await {
+        Ok(_) => crate::rights::graph_blockers(Some(roles), &writes),
+        // The steps themselves will meet and report what failed here.
+        Err(_) => Vec::new(),
+    }
 }
 
 /// A step's result and how long it took.
@@ -389,6 +506,8 @@ struct Written {
     consent_to_wait: Option<PermissionTargets>,
     /// What an administrator does when the automating identity may not consent.
     consent_needed: Option<String>,
+    /// The grants admin consent gives.
+    targets: PermissionTargets,
 }
 
 /// Records phase 2 in the established order (register, export, upload, permissions,
@@ -471,8 +590,9 @@ fn record_writes(run: &mut Run<'_>, reads: &Reads, writes: Writes) -> Result<Wri
         app: app.value,
         keys_changed: upload.outcome.is_write(),
         store_changed: anchors.outcome.is_write(),
-        consent_to_wait: perms.outcome.is_write().then_some(targets),
+        consent_to_wait: perms.outcome.is_write().then(|| targets.clone()),
         consent_needed,
+        targets,
     })
 }
 
@@ -661,7 +781,18 @@ async fn wait_for_consent(
     sp_id: &str,
     targets: &PermissionTargets,
 ) -> Result<(), Error> {
+    wait_for_consent_within(ctx, sp_id, targets, ctx.options.consent_wait).await
+}
+
+/// [`wait_for_consent`] within `bound`.
+async fn wait_for_consent_within(
+    ctx: &Integration,
+    sp_id: &str,
+    targets: &PermissionTargets,
+    bound: Duration,
+) -> Result<(), Error> {
     let started = Instant::now();
+    let mut pause = Duration::from_millis(250);
     loop {
         let held = ctx
             .graph
@@ -673,7 +804,7 @@ async fn wait_for_consent(
         if missing.is_empty() {
             return Ok(());
         }
-        if started.elapsed() > ctx.options.consent_wait {
+        if started.elapsed() > bound {
             return Err(Error::ConsentNotVisible {
                 waited: started.elapsed(),
                 missing: missing
@@ -682,7 +813,9 @@ async fn wait_for_consent(
                     .collect(),
             });
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        // 250 ms, doubling to 5 s: a few reads, not one every instant.
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(5));
     }
 }
 
@@ -776,6 +909,13 @@ impl<'a> Run<'a> {
         let mut report = match finished {
             Ok(report) => report,
             Err(Stopped) if self.log.is_empty() && self.errors.len() == 1 => {
+                return Err(self.errors.remove(0).1);
+            }
+            // Stopped for want of rights before any write: the error itself.
+            Err(Stopped)
+                if !self.log.iter().any(|s| s.outcome.is_write())
+                    && matches!(self.errors.as_slice(), [(_, Error::MissingRights { .. })]) =>
+            {
                 return Err(self.errors.remove(0).1);
             }
             Err(Stopped) => Report {

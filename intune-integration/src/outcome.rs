@@ -171,6 +171,8 @@ names! {
     StepName {
         /// Read ISE's release and check its gates.
         CheckIseVersion => "check_ise_version",
+        /// The rights the run's writes need ([`crate::rights`]).
+        CheckRights => "check_rights",
         /// Step 1.
         RegisterApp => "register_app",
         /// Step 2.
@@ -234,6 +236,7 @@ mod tests {
             steps,
             [
                 "\"check_ise_version\"",
+                "\"check_rights\"",
                 "\"register_app\"",
                 "\"export_admin_certificate\"",
                 "\"upload_certificate\"",

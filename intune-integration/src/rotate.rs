@@ -307,6 +307,21 @@ async fn read_state(ctx: &Integration, renewed: &[RenewedCertificate]) -> Result
         pending,
         presented: Vec::new(),
     };
+    // Rights before anything: adding or removing a key writes the application.
+    let mut writes = Vec::new();
+    if !state.missing.is_empty() || !state.pending.is_empty() {
+        writes.push("add the nodes' key(s) to the application");
+    }
+    if !state.stale.is_empty() && ctx.options.admin_key.acts_as_node() {
+        writes.push("remove old ISE key(s) from the application");
+    }
+    if !writes.is_empty() {
+        let roles = ctx.graph.graph_roles().await?;
+        let missing = crate::rights::graph_blockers(roles.as_deref(), &writes);
+        if !missing.is_empty() {
+            return Err(Error::MissingRights { missing });
+        }
+    }
     // Only what the nodes present is trusted: before a key is added for an API's
     // answer, or removed because the API says no node uses it.
     if !state.missing.is_empty() || !state.stale.is_empty() {

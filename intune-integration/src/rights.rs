@@ -1,0 +1,101 @@
+//! Rights checked before the first write: a run that could not finish writes nothing.
+//!
+//! The automating identity's rights come from its Graph token's application roles (as
+//! `doctor`'s `identity.profile` reads them); ISE's account is probed by the reads a
+//! workflow makes before it writes, whose 401 or 403 stops it there. The decision is
+//! pure ([`graph_blockers`]): the Graph writes a run is about to make, against the
+//! roles that allow them.
+//!
+//! ```
+//! use intune_integration::rights::graph_blockers;
+//! let monitor = vec!["Application.Read.All".to_owned()];
+//! let missing = graph_blockers(Some(&monitor), &["register the application"]);
+//! assert_eq!(missing.len(), 1);
+//! assert!(missing[0].grant.starts_with("Application.ReadWrite.OwnedBy"));
+//! // Nothing to write: nothing missing.
+//! assert!(graph_blockers(Some(&monitor), &[]).is_empty());
+//! ```
+
+use serde::Serialize;
+
+/// The Graph application roles that let the automating identity write the
+/// integration's application (its keys and requested permissions included).
+pub const APPLICATION_WRITE_ROLES: [&str; 2] =
+    ["Application.ReadWrite.OwnedBy", "Application.ReadWrite.All"];
+
+/// A right a run needs and the automating identity (or ISE's account) lacks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct MissingRight {
+    /// `entra` or `ise`.
+    pub side: &'static str,
+    /// What the run would have done with it.
+    pub needed_for: String,
+    /// Exactly what supplies it, and who grants it.
+    pub grant: String,
+}
+
+impl std::fmt::Display for MissingRight {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (to {})", self.grant, self.needed_for)
+    }
+}
+
+/// What is missing for `writes` — the Graph writes a run is about to make, described
+/// ("register the application", "add ISE's key(s)") — given the automating identity's
+/// token roles (`None` when the token carries none to read: nothing is assumed
+/// missing). Admin consent is not a blocker: an identity that may not grant it gets the
+/// admin-consent URL and the run resumes afterwards.
+pub fn graph_blockers(roles: Option<&[String]>, writes: &[&str]) -> Vec<MissingRight> {
+    let Some(roles) = roles else {
+        return Vec::new();
+    };
+    if writes.is_empty()
+        || roles
+            .iter()
+            .any(|r| APPLICATION_WRITE_ROLES.contains(&r.as_str()))
+    {
+        return Vec::new();
+    }
+    vec![MissingRight {
+        side: "entra",
+        needed_for: writes.join(", "),
+        grant: "Application.ReadWrite.OwnedBy (or Application.ReadWrite.All): a Microsoft \
+                Graph application permission of the automating identity, with admin consent \
+                by a Privileged Role Administrator or Global Administrator"
+            .into(),
+    }]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roles(r: &[&str]) -> Vec<String> {
+        r.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn only_application_writes_without_a_write_role_are_blocked() {
+        let monitor = roles(&["Application.Read.All"]);
+        let missing = graph_blockers(Some(&monitor), &["register the application", "add key(s)"]);
+        assert_eq!(missing.len(), 1);
+        assert_eq!(missing[0].side, "entra");
+        assert_eq!(
+            missing[0].needed_for,
+            "register the application, add key(s)"
+        );
+        for writer in ["Application.ReadWrite.OwnedBy", "Application.ReadWrite.All"] {
+            assert!(graph_blockers(Some(&roles(&[writer])), &["add key(s)"]).is_empty());
+        }
+        // Consent alone is no blocker, nor a token without roles to read.
+        assert!(
+            graph_blockers(
+                Some(&roles(&["Application.ReadWrite.OwnedBy"])),
+                &["add key(s)"]
+            )
+            .is_empty()
+        );
+        assert!(graph_blockers(None, &["add key(s)"]).is_empty());
+    }
+}
