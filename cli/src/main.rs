@@ -163,9 +163,12 @@ enum Command {
     Watch(watch::WatchArgs),
     /// Write a commented configuration template to fill in (for --config).
     Init {
-        /// Where to write it (refused if it exists).
+        /// Where to write it (refused if it exists, unless --force).
         #[arg(long, value_name = "FILE", default_value = "ise-intune.toml")]
         output: PathBuf,
+        /// Overwrite the file if it exists.
+        #[arg(long)]
+        force: bool,
     },
     /// Print shell completions for bash, zsh, fish, elvish or powershell.
     Completions {
@@ -354,6 +357,36 @@ async fn spinning<T>(cli: &Cli, message: &str, work: impl std::future::Future<Ou
 /// are added, never renamed.
 const SCHEMA_VERSION: u32 = 1;
 
+/// A dry run's JSON: `"dry_run": true`, and no `outcome` that claims something was
+/// done — `created` and `updated` read `would_create` and `would_update` (a plan's
+/// `change` key keeps its words).
+fn dry_run_json(mut value: serde_json::Value) -> serde_json::Value {
+    fn conditional(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map.iter_mut() {
+                    if k == "outcome" {
+                        match v.as_str() {
+                            Some("created") => *v = "would_create".into(),
+                            Some("updated") => *v = "would_update".into(),
+                            _ => {}
+                        }
+                    } else {
+                        conditional(v);
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(conditional),
+            _ => {}
+        }
+    }
+    conditional(&mut value);
+    if let Some(object) = value.as_object_mut() {
+        object.insert("dry_run".into(), true.into());
+    }
+    value
+}
+
 /// Prints one JSON object: `value` (an object, or wrapped as `{"result": …}`) with
 /// `schema_version`.
 fn print_json(value: &impl serde::Serialize) -> Result<(), Box<dyn std::error::Error>> {
@@ -372,10 +405,15 @@ async fn onboard(cli: &Cli, ctx: &Context, plan: bool) -> Result<u8, Box<dyn std
     if plan {
         let plan = onboard::plan(&ctx.onboarding).await?;
         if cli.json {
-            print_json(&serde_json::json!({ "plan": plan }))?;
+            print_json(&dry_run_json(serde_json::json!({ "plan": plan })))?;
         } else {
             for p in &plan {
-                say!("{:<22} {:<21} {}", p.step, p.outcome.planned(), p.detail);
+                say!(
+                    "{:<22} {:<15} {}",
+                    p.step,
+                    p.outcome.conditional(),
+                    p.detail
+                );
             }
         }
         // A plan blocked for want of rights exits as apply would.
@@ -529,10 +567,14 @@ async fn rotate(
         _ => None,
     })?;
     if cli.json {
-        print_json(&r)?;
+        let value = serde_json::to_value(&r)?;
+        print_json(&if dry_run { dry_run_json(value) } else { value })?;
     } else {
+        if dry_run {
+            say!("plan (dry run, nothing is written):");
+        }
         for s in &r.steps {
-            say!("{} {s}", if dry_run { "would" } else { "-" });
+            say!("  - {s}");
         }
         if !r.removed.is_empty() {
             say!("removed old key(s): {}", r.removed.join(", "));
@@ -544,7 +586,7 @@ async fn rotate(
             say!("\n{i}");
         }
         if dry_run {
-            say!("\nrotation (dry run): would {}", r.outcome.planned());
+            say!("\nrotation (dry run): {}", r.outcome.conditional());
         } else {
             say!("\nrotation: {}", r.outcome);
         }
@@ -604,11 +646,12 @@ async fn trust_sync(
         _ => None,
     })?;
     if cli.json {
-        print_json(&s)?;
+        let value = serde_json::to_value(&s)?;
+        print_json(&if dry_run { dry_run_json(value) } else { value })?;
     } else {
         for h in &s.hosts {
-            let outcome = if dry_run && h.outcome.is_write() {
-                format!("would {}", h.outcome.planned())
+            let outcome = if dry_run {
+                h.outcome.conditional().to_owned()
             } else {
                 h.outcome.to_string()
             };
@@ -640,12 +683,13 @@ async fn enforce(cli: &Cli, ctx: &Context, plan: bool) -> Result<u8, Box<dyn std
         },
     )?;
     if cli.json {
-        print_json(&e)?;
+        let value = serde_json::to_value(&e)?;
+        print_json(&if plan { dry_run_json(value) } else { value })?;
     } else {
         say!("policy set `{}`", e.policy_set);
         for r in &e.rules {
-            let outcome = if plan && r.outcome.is_write() {
-                format!("would {}", r.outcome.planned())
+            let outcome = if plan {
+                r.outcome.conditional().to_owned()
             } else {
                 r.outcome.to_string()
             };
@@ -925,17 +969,30 @@ unregistered = { rule = "Intune_Unregistered", profile = "<enrollment redirect p
 unreachable = { rule = "Intune_MDM_Unreachable", profile = "<profile while Intune is unreachable>" }
 "#;
 
-fn init(cli: &Cli, output: &Path) -> Result<u8, Box<dyn std::error::Error>> {
+fn init(cli: &Cli, output: &Path, force: bool) -> Result<u8, Box<dyn std::error::Error>> {
     use std::io::Write as _;
+    let cannot_write = |e: std::io::Error| {
+        let why = match e.kind() {
+            std::io::ErrorKind::AlreadyExists => {
+                "it exists already: choose another --output, or add --force to overwrite it"
+                    .to_owned()
+            }
+            std::io::ErrorKind::NotFound => "its folder does not exist: create it first".into(),
+            _ => e.to_string(),
+        };
+        Error::Config {
+            what: format!("cannot write {}: {why}", output.display()),
+        }
+    };
     let mut file = std::fs::OpenOptions::new()
         .write(true)
-        .create_new(true)
+        .create_new(!force)
+        .create(force)
+        .truncate(force)
         .open(output)
-        .map_err(|source| Error::ReadFile {
-            path: output.to_owned(),
-            source,
-        })?;
-    file.write_all(CONFIG_TEMPLATE.as_bytes())?;
+        .map_err(cannot_write)?;
+    file.write_all(CONFIG_TEMPLATE.as_bytes())
+        .map_err(cannot_write)?;
     if cli.json {
         print_json(&serde_json::json!({ "written": output }))?;
     } else {
@@ -949,7 +1006,38 @@ fn init(cli: &Cli, output: &Path) -> Result<u8, Box<dyn std::error::Error>> {
     Ok(0)
 }
 
+/// Refuses the global options that a subcommand would silently ignore (a usage error).
+fn options_apply(cli: &Cli) -> Result<(), Error> {
+    let name = match cli.command {
+        Command::Init { .. } => "init",
+        Command::Completions { .. } => "completions",
+        Command::Sim { .. } => "sim",
+        _ => return Ok(()),
+    };
+    let given: Vec<&str> = [
+        ("--config", cli.config.is_some()),
+        ("--sim-info", cli.sim_info.is_some()),
+        ("--anchor", !cli.anchors.is_empty()),
+        ("--as-node", cli.as_node),
+        ("--timeout", cli.timeout != 90),
+    ]
+    .into_iter()
+    .filter_map(|(flag, set)| set.then_some(flag))
+    .collect();
+    if given.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Config {
+        what: format!(
+            "{} do(es) not apply to `{name}`: remove {}",
+            given.join(", "),
+            if given.len() == 1 { "it" } else { "them" }
+        ),
+    })
+}
+
 async fn run(cli: Cli) -> Result<u8, Box<dyn std::error::Error>> {
+    options_apply(&cli)?;
     match &cli.command {
         Command::Sim { launch } => {
             ise_intune_simulator::launcher::run(launch).await?;
@@ -957,7 +1045,7 @@ async fn run(cli: Cli) -> Result<u8, Box<dyn std::error::Error>> {
         }
         Command::Fleet { command } => return fleet_command(&cli, command).await,
         Command::Watch(args) => return watch_command(&cli, args).await,
-        Command::Init { output } => return init(&cli, output),
+        Command::Init { output, force } => return init(&cli, output, *force),
         Command::Completions { shell } => {
             use clap::CommandFactory as _;
             clap_complete::generate(

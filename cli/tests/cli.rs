@@ -92,6 +92,8 @@ async fn a_running_simulator_through_every_subcommand() {
     let (code, out, err) = run(with(&["enforce", "--plan"])).await;
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(json(&out)["changed"], true);
+    assert_dry_run(&json(&out));
+    assert_eq!(json(&out)["rules"][3]["outcome"], "would_create");
     let (code, out, err) = run(with(&["enforce"])).await;
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(json(&out)["rules"][3]["rule"], "Intune_Compliant");
@@ -166,6 +168,7 @@ async fn a_running_simulator_through_every_subcommand() {
     let (code, out, _) = run(with(&["trust-sync", "--dry-run"])).await;
     assert_eq!(code, 0, "{out}");
     assert_eq!(json(&out)["changed"], false);
+    assert_dry_run(&json(&out));
 
     // A renewed certificate supplied ahead of time: its key is added beside the old one
     // and the command waits for a person to bind it in ISE (exit 3).
@@ -472,7 +475,7 @@ async fn a_monitor_identity_is_stopped_before_any_write_with_exit_4() {
         .find(|l| l.starts_with("check_rights"))
         .expect("the blocker row");
     assert!(
-        row.contains("manual action") && row.contains("missing Application.ReadWrite.OwnedBy"),
+        row.contains("needs a person") && row.contains("missing Application.ReadWrite.OwnedBy"),
         "{row}"
     );
     let before = sim.snapshot();
@@ -496,6 +499,22 @@ async fn a_monitor_identity_is_stopped_before_any_write_with_exit_4() {
         assert_eq!(after[part], before[part], "{part} changed");
     }
     let _ = std::fs::remove_file(info);
+}
+
+/// A dry run's JSON says so and claims nothing was done: no `outcome` anywhere is
+/// `created` or `updated`.
+fn assert_dry_run(v: &Value) {
+    fn claims(v: &Value) -> bool {
+        match v {
+            Value::Object(m) => m
+                .iter()
+                .any(|(k, v)| (k == "outcome" && (v == "created" || v == "updated")) || claims(v)),
+            Value::Array(a) => a.iter().any(claims),
+            _ => false,
+        }
+    }
+    assert_eq!(v["dry_run"], true, "{v}");
+    assert!(!claims(v), "a dry run claims something was done: {v}");
 }
 
 #[tokio::test]
@@ -644,6 +663,7 @@ async fn every_failure_under_json_is_one_object_with_its_exit_code() {
         json(&out)["plan"].as_array().is_some_and(|p| !p.is_empty()),
         "{out}"
     );
+    assert_dry_run(&json(&out));
     // A wrong ISE password: doctor names it and still checks Entra; one object, exit 1.
     let mut wrong: Value =
         serde_json::from_str(&std::fs::read_to_string(&info).expect("info")).expect("json");
@@ -677,9 +697,37 @@ async fn init_writes_a_template_that_config_accepts_once_filled_and_completions_
     let path_arg = path.display().to_string();
     let (code, out, err) = run(args(&["init", "--output", &path_arg])).await;
     assert_eq!(code, 0, "{out}{err}");
-    // A second init does not overwrite it: a configuration error, exit 2.
-    let (code, _, _) = run(args(&["init", "--output", &path_arg])).await;
+    // A second init does not overwrite it: a configuration error, exit 2, saying why.
+    let (code, _, err) = run(args(&["init", "--output", &path_arg])).await;
     assert_eq!(code, 2);
+    assert!(
+        err.contains(&format!("cannot write {path_arg}: it exists already"))
+            && err.contains("--force"),
+        "{err}"
+    );
+    let (code, out, err) = run(args(&["init", "--output", &path_arg, "--force"])).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let missing = temp("no-such-folder").join("init.toml");
+    let (code, _, err) = run(args(&["init", "--output", &missing.display().to_string()])).await;
+    assert_eq!(code, 2);
+    assert!(err.contains("its folder does not exist"), "{err}");
+    // Options that do not apply are refused, not ignored.
+    for argv in [
+        vec!["sim", "--info-file", "sim.json", "--config", "x.toml", "--as-node"],
+        vec![
+            "init",
+            "--output",
+            &path_arg,
+            "--force",
+            "--sim-info",
+            "x.json",
+        ],
+        vec!["completions", "bash", "--anchor", "root.pem"],
+    ] {
+        let (code, _, err) = run(args(&argv)).await;
+        assert_eq!(code, 2, "{argv:?}: {err}");
+        assert!(err.contains("not apply to"), "{argv:?}: {err}");
+    }
     let template = std::fs::read_to_string(&path).expect("template");
     // As written, the placeholders are refused (not URLs, not a pin).
     let (code, _, err, _) = run_with_env(args(&["doctor", "--config", &path_arg]), vec![]).await;

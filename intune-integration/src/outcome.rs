@@ -60,8 +60,20 @@ impl Outcome {
         }
     }
 
-    /// The word a plan uses for it: `"create"`, `"update"`, `"none"`,
-    /// `"manual action"`, `"fail"`.
+    /// In a dry run, as a person reads it: `"would create"`, `"would update"`,
+    /// `"nothing to do"`, `"needs a person"`, `"would fail"`.
+    pub fn conditional(self) -> &'static str {
+        match self {
+            Self::Created => "would create",
+            Self::Updated => "would update",
+            Self::Unchanged => "nothing to do",
+            Self::ManualActionRequired => "needs a person",
+            Self::Failed => "would fail",
+        }
+    }
+
+    /// The word a plan's JSON uses for it (its `change` key): `"create"`, `"update"`,
+    /// `"none"`, `"manual action"`, `"fail"`.
     pub fn planned(self) -> &'static str {
         match self {
             Self::Created => "create",
@@ -75,7 +87,8 @@ impl Outcome {
 
 impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        // `pad`, so that `{:<14}` aligns columns.
+        f.pad(self.as_str())
     }
 }
 
@@ -160,7 +173,8 @@ macro_rules! names {
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
+                // `pad`, so that `{:<22}` aligns columns.
+                f.pad(self.as_str())
             }
         }
     };
