@@ -877,13 +877,13 @@ async fn watch_command(
                 })
                 .collect())
         });
-        return watch::run(args.clone(), timeout, source).await;
+        return watch::run(args.clone(), timeout, cli.json, source).await;
     }
     let ctx = context(cli).await?;
     let one = ctx.onboarding.clone();
     let source: watch::PairSource =
         Box::new(move || Ok(vec![("default".to_owned(), Ok(one.clone()))]));
-    let code = watch::run(args.clone(), timeout, source).await;
+    let code = watch::run(args.clone(), timeout, cli.json, source).await;
     drop(ctx);
     code
 }

@@ -145,6 +145,8 @@ struct Watch {
     loaded: std::sync::atomic::AtomicBool,
     args: WatchArgs,
     timeout: Duration,
+    /// `--json`: each event is also one JSON object on standard output (JSON Lines).
+    json: bool,
 }
 
 impl Watch {
@@ -166,10 +168,30 @@ impl Watch {
     fn send(&self, alerts: Vec<Alert>) {
         for a in alerts {
             tracing::info!(pair = %a.pair, id = %a.id, state = ?a.state, "{}", a.summary);
+            if let Ok(mut value) = serde_json::to_value(&a) {
+                if let Some(o) = value.as_object_mut() {
+                    o.insert("event".into(), "alert".into());
+                }
+                self.event(value);
+            }
             for r in &self.receivers {
                 r.offer(a.clone());
             }
         }
+    }
+
+    /// Under `--json`, prints `event` as one line (JSON Lines), with `schema_version`.
+    fn event(&self, event: serde_json::Value) {
+        emit(self.json, event);
+    }
+
+    /// The `repair` event of `pair`: what `action` did (`repaired`, `not_repaired`,
+    /// `failed`) and the detail.
+    fn repair_event(&self, pair: &str, action: &str, result: &str, detail: &str) {
+        self.event(serde_json::json!({
+            "event": "repair", "pair": pair, "action": action, "result": result,
+            "detail": printable(detail, 2000),
+        }));
     }
 
     /// One check of `name`: doctor, bounded by the timeout; the alerts of change.
@@ -261,6 +283,7 @@ impl Watch {
                         "repaired: {}",
                         printable(&what, 2000)
                     );
+                    self.repair_event(name, run, "repaired", &what);
                     let now = OffsetDateTime::now_utc();
                     let alerts: Vec<Alert> = matched
                         .into_iter()
@@ -276,13 +299,17 @@ impl Watch {
                         "not repaired: {}",
                         printable(&why, 2000)
                     );
+                    self.repair_event(name, run, "not_repaired", &why);
                 }
-                Err(e) => tracing::warn!(
-                    pair = name,
-                    action = run,
-                    "repair refused or failed: {}",
-                    printable(&e.to_string(), 2000)
-                ),
+                Err(e) => {
+                    tracing::warn!(
+                        pair = name,
+                        action = run,
+                        "repair refused or failed: {}",
+                        printable(&e.to_string(), 2000)
+                    );
+                    self.repair_event(name, run, "failed", &e.to_string());
+                }
             }
         }
         repaired
@@ -782,6 +809,7 @@ pub(crate) type PairSource =
 pub(crate) async fn run(
     args: WatchArgs,
     timeout: Duration,
+    json: bool,
     pairs: PairSource,
 ) -> Result<u8, Box<dyn std::error::Error>> {
     let client = webhooks::client()?;
@@ -814,8 +842,19 @@ pub(crate) async fn run(
         loaded: std::sync::atomic::AtomicBool::new(false),
         args: args.clone(),
         timeout,
+        json,
     });
-    println!("watching; serving http://{addr}/ (metrics at /metrics)");
+    if json {
+        emit(
+            true,
+            serde_json::json!({
+                "event": "listening", "url": format!("http://{addr}/"),
+                "metrics": format!("http://{addr}/metrics"),
+            }),
+        );
+    } else {
+        println!("watching; serving http://{addr}/ (metrics at /metrics)");
+    }
     use std::io::Write as _;
     std::io::stdout().flush()?;
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -838,12 +877,14 @@ pub(crate) async fn run(
             _ = hangup.recv() => match pairs() {
                 Ok(list) => {
                     tracing::info!(pairs = list.len(), "reloaded");
+                    w.event(serde_json::json!({"event": "reloaded", "pairs": list.len()}));
                     tasks.reconcile(&w, list);
                 }
-                Err(e) => tracing::warn!(
-                    "reload refused, the pairs watched are kept: {}",
-                    printable(&with_causes(&e), 2000)
-                ),
+                Err(e) => {
+                    let why = printable(&with_causes(&e), 2000);
+                    tracing::warn!("reload refused, the pairs watched are kept: {why}");
+                    w.event(serde_json::json!({"event": "reload_refused", "error": why}));
+                }
             },
             _ = term.recv() => break,
             _ = tokio::signal::ctrl_c() => break,
@@ -857,7 +898,23 @@ pub(crate) async fn run(
     for r in &w.receivers {
         r.stop();
     }
+    w.event(serde_json::json!({"event": "stopped"}));
     Ok(0)
+}
+
+/// Prints `event` as one JSON line with `schema_version` when `json` (a line is
+/// written whole, so events of concurrent checks never interleave).
+fn emit(json: bool, mut event: serde_json::Value) {
+    if !json {
+        return;
+    }
+    if let Some(o) = event.as_object_mut() {
+        o.insert("schema_version".into(), 1.into());
+    }
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{event}");
+    let _ = out.flush();
 }
 
 /// An error with its causes, `: `-separated (the cause of a refused reload is in its

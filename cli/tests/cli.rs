@@ -713,7 +713,14 @@ async fn init_writes_a_template_that_config_accepts_once_filled_and_completions_
     assert!(err.contains("its folder does not exist"), "{err}");
     // Options that do not apply are refused, not ignored.
     for argv in [
-        vec!["sim", "--info-file", "sim.json", "--config", "x.toml", "--as-node"],
+        vec![
+            "sim",
+            "--info-file",
+            "sim.json",
+            "--config",
+            "x.toml",
+            "--as-node",
+        ],
         vec![
             "init",
             "--output",

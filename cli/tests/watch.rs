@@ -1242,3 +1242,94 @@ async fn a_webhook_that_is_not_http_is_refused_at_start_with_exit_2() {
     }
     let _ = std::fs::remove_file(info);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn watch_json_prints_one_object_per_event() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (sim, ctx) = integrated().await;
+    let info = temp("json-info.json");
+    sim.write_info_file(&info).expect("info");
+    let info_arg = info.display().to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ise-intune"))
+        .args([
+            "--sim-info",
+            &info_arg,
+            "--json",
+            "watch",
+            "--interval",
+            "1s",
+        ])
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("watch starts");
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let reader = {
+        let (lines, stdout) = (lines.clone(), child.stdout.take().expect("stdout"));
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                lines.lock().expect("lines").push(line);
+            }
+        })
+    };
+    let seen = |pred: &dyn Fn(&Value) -> bool| {
+        lines
+            .lock()
+            .expect("lines")
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .any(|v| pred(&v))
+    };
+    assert!(
+        until(Duration::from_secs(10), || async {
+            seen(&|v| {
+                v["event"] == "listening"
+                    && v["url"]
+                        .as_str()
+                        .is_some_and(|u| u.starts_with("http://127.0.0.1:"))
+            })
+        })
+        .await
+    );
+    let graph = ctx.graph();
+    let app = intune_integration::steps::find_app(graph, &ctx.options().app_identity())
+        .await
+        .expect("app");
+    testkit::revoke_intune_consent(graph, &app.service_principal_id)
+        .await
+        .expect("revoke");
+    assert!(
+        until(Duration::from_secs(15), || async {
+            seen(&|v| {
+                v["event"] == "alert" && v["id"] == "app.consent_missing" && v["state"] == "firing"
+            })
+        })
+        .await,
+        "{:#?}",
+        lines.lock().expect("lines")
+    );
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    assert!(child.wait().expect("wait").success());
+    reader.join().expect("reader");
+    let all = lines.lock().expect("lines").clone();
+    // Every line is one JSON object with its event and the schema version; the last
+    // says the watch stopped.
+    for line in &all {
+        let v: Value = serde_json::from_str(line).expect("a JSON line");
+        assert!(v["event"].is_string() && v["schema_version"] == 1, "{line}");
+    }
+    assert_eq!(
+        all.last()
+            .and_then(|l| serde_json::from_str::<Value>(l).ok())
+            .map(|v| v["event"].clone()),
+        Some(Value::from("stopped"))
+    );
+}
