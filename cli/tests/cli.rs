@@ -162,8 +162,19 @@ async fn a_running_simulator_through_every_subcommand() {
         !ids.iter().any(|i| i == "connection.not_checked"),
         "{ids:?}"
     );
-    // The policy service nodes' keys (Test Connection) and one for the compliance sample.
+    // The two policy service nodes' keys, for Test Connection and the compliance
+    // sample alike: no key is exported twice.
+    assert_eq!(exports(&sim), Some(2));
+    // A device as one node: that node's key only.
+    let mac = one["mac"].as_str().expect("mac");
+    let (code, out, err) = run(with(&["device", mac, "--as-node", "--node", "ise-psn"])).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(json(&out)["device"]["guid"], one["guid"]);
     assert_eq!(exports(&sim), Some(3));
+    // As the default node (the first policy service node): one key again.
+    let (code, out, err) = run(with(&["device", mac, "--as-node"])).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(exports(&sim), Some(4));
 
     let (code, out, _) = run(with(&["trust-sync", "--dry-run"])).await;
     assert_eq!(code, 0, "{out}");

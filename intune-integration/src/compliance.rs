@@ -30,8 +30,7 @@
 use std::collections::BTreeMap;
 
 use graph_client::well_known::COMPLIANCE_RETRIEVAL_SERVICE;
-use graph_client::{AssertionAlgorithm, ClientCertificate, GraphClient, TokenAudience};
-use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use graph_client::{GraphClient, TokenAudience};
 use serde::Serialize;
 
 use crate::Error;
@@ -484,9 +483,13 @@ pub async fn client(ctx: &Integration, node: Option<&str>) -> Result<ComplianceC
         },
         async {
             if needs_nodes {
-                crate::keys::export(&ctx.ise, KeyExport::for_admin_key(&ctx.options.admin_key))
-                    .await
-                    .map(Some)
+                // The key of the one node the query is made as, and no other.
+                let keys = if ctx.options.admin_key.exports_from_ise() {
+                    KeyExport::NodeKey(node.map(str::to_owned))
+                } else {
+                    KeyExport::CertificatesOnly
+                };
+                crate::keys::export(&ctx.ise, keys).await.map(Some)
             } else {
                 Ok(None)
             }
@@ -534,15 +537,10 @@ pub async fn client(ctx: &Integration, node: Option<&str>) -> Result<ComplianceC
                         what: "ISE lists no node".into(),
                     })?,
             };
-            match (&ctx.options.admin_key, chosen.key_pkcs8()) {
+            match chosen.client_certificate(&client_id) {
                 // The key came with the export.
-                (AdminKey::ExportFromIse, Some(key)) => ClientCertificate::from_der(
-                    &client_id,
-                    chosen.admin.certificate.der().to_vec(),
-                    &PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.to_vec())),
-                    AssertionAlgorithm::Rs256,
-                )?,
-                _ => {
+                Some(cert) => cert?,
+                None => {
                     crate::keys::node_client_certificate(
                         &ctx.ise,
                         &client_id,

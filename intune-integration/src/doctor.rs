@@ -635,6 +635,8 @@ async fn connection_findings(
     admins: &[AdminCertificate],
     prefetched: crate::verify::Prefetched,
 ) -> Result<(), Error> {
+    // The nodes' keys exported for the reproduction serve the compliance sample too.
+    let node_keys = prefetched.node_keys.clone().unwrap_or_default();
     {
         let version = *version;
         let settings = ctx.mdm_settings(&version, client_id, certs)?;
@@ -732,7 +734,10 @@ async fn connection_findings(
             .iter()
             .find(|a| crate::keys::is_policy_service(&a.node) && passed(&a.node.hostname))
         {
-            compliance_sample(ctx, d, &version, client_id, admin).await;
+            let exported = node_keys
+                .iter()
+                .find(|m| m.admin.node.hostname == admin.node.hostname);
+            compliance_sample(ctx, d, &version, client_id, admin, exported).await;
         }
     }
     Ok(())
@@ -1127,20 +1132,27 @@ async fn identity_sample(
         .await
 }
 
-/// One page of ISE's non-compliant poll, made with `admin`'s own key.
+/// One page of ISE's non-compliant poll, made with `admin`'s own key: the one already
+/// `exported` with its certificate when there is one (no second export), else the
+/// supplied key or a fresh export.
 async fn compliance_sample(
     ctx: &Integration,
     d: &mut Diagnosis,
     version: &crate::version::IseVersion,
     client_id: &str,
     admin: &AdminCertificate,
+    exported: Option<&AdminKeyMaterial>,
 ) {
     let host = admin.node.hostname.as_str();
     let sample = async {
         let audience = version.token_audience_for(ctx.graph.intune_resource())?;
-        let cert =
-            node_client_certificate(&ctx.ise, client_id, &ctx.options.admin_key, Some(admin))
-                .await?;
+        let cert = match exported.and_then(|m| m.client_certificate(client_id)) {
+            Some(cert) => cert?,
+            None => {
+                node_client_certificate(&ctx.ise, client_id, &ctx.options.admin_key, Some(admin))
+                    .await?
+            }
+        };
         let node = ctx.graph.with_credentials(Credentials::Certificate(cert));
         let intune = ComplianceClient::discover(node, audience).await?;
         intune.noncompliant_page(0).await

@@ -134,6 +134,21 @@ impl std::fmt::Debug for AdminKeyMaterial {
 }
 
 impl AdminKeyMaterial {
+    /// The node's credentials for `client_id` from the key that came with the export,
+    /// if it did: signing as the node without exporting its key again.
+    pub fn client_certificate(&self, client_id: &str) -> Option<Result<ClientCertificate, Error>> {
+        let key = self.key_pkcs8()?;
+        Some(
+            ClientCertificate::from_der(
+                client_id,
+                self.admin.certificate.der().to_vec(),
+                &PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.to_vec())),
+                AssertionAlgorithm::Rs256,
+            )
+            .map_err(Error::Graph),
+        )
+    }
+
     /// A certificate without its key.
     pub fn without_key(admin: AdminCertificate) -> Self {
         Self {
@@ -150,7 +165,7 @@ impl AdminKeyMaterial {
 }
 
 /// Which private keys an export brings out of ISE.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum KeyExport {
     /// Certificates only: no key leaves ISE (the default).
@@ -161,6 +176,10 @@ pub enum KeyExport {
     /// memory, for verification as each node. Same requests as without: the keys come
     /// with the certificates.
     PolicyServiceKeys,
+    /// The private key of one node only: the one named, or (`None`) the first policy
+    /// service node (the first node when none runs the policy service) — what a query
+    /// made as one node uses, and nothing more.
+    NodeKey(Option<String>),
 }
 
 impl KeyExport {
@@ -184,12 +203,24 @@ pub async fn export(ise: &IseClient, keys: KeyExport) -> Result<Vec<AdminKeyMate
     let any_psn = nodes.iter().any(is_policy_service);
     let password = match keys {
         KeyExport::CertificatesOnly => None,
-        KeyExport::PolicyServiceKeys => Some(random_password()?),
+        KeyExport::PolicyServiceKeys | KeyExport::NodeKey(_) => Some(random_password()?),
+    };
+    // The one node whose key `NodeKey` asks for.
+    let one = match &keys {
+        KeyExport::NodeKey(Some(name)) => Some(name.clone()),
+        KeyExport::NodeKey(None) => nodes
+            .iter()
+            .find(|n| is_policy_service(n))
+            .or_else(|| nodes.first())
+            .map(|n| n.hostname.clone()),
+        _ => None,
+    };
+    let wants_key = |node: &Node| match &keys {
+        KeyExport::NodeKey(_) => one.as_deref() == Some(node.hostname.as_str()),
+        _ => !any_psn || is_policy_service(node),
     };
     futures_util::stream::iter(nodes.into_iter().map(|node| {
-        let password = password
-            .clone()
-            .filter(|_| !any_psn || is_policy_service(&node));
+        let password = password.clone().filter(|_| wants_key(&node));
         export_one(ise, node, password)
     }))
     .buffered(EXPORTS_AT_ONCE)
