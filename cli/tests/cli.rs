@@ -592,12 +592,23 @@ async fn a_fleet_takes_each_pairs_own_secrets_and_no_global_override() {
     assert!(by_name("a").get("ok").is_some(), "{out}");
     assert!(by_name("b").get("ok").is_some(), "{out}");
     let c = by_name("c");
+    // Named as the pair's own configuration names it: its variable, not the
+    // single-pair defaults, and no override that fleets do not read.
+    let error = c["error"].as_str().unwrap_or_default();
     assert!(
-        c["error"]
-            .as_str()
-            .is_some_and(|e| e.contains("credential") && e.contains("missing")),
+        error.contains("credential")
+            && error.contains("missing")
+            && error.contains("the variable C_SECRET is not set")
+            && error.contains("entra.client_certificate_path"),
         "{out}"
     );
+    for foreign in [
+        "ISE_INTUNE_CLIENT_SECRET",
+        "ISE_INTUNE_",
+        "AZURE_CLIENT_CERTIFICATE_PATH",
+    ] {
+        assert!(!error.contains(foreign), "`{foreign}` named: {error}");
+    }
     assert!(!out.contains(&sims[0].info().automation.client_secret));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -225,6 +225,14 @@ pub struct IntegrationConfig {
     /// never read from the file).
     #[serde(skip)]
     pub node_key_password: Option<SecretString>,
+    /// The variables the secrets were read from (for messages that name them): the
+    /// defaults, or a fleet pair's own ([`Self::apply_secrets`]).
+    #[serde(skip)]
+    pub secret_sources: SecretSources,
+    /// Whether the `ISE_INTUNE_*` overrides were read ([`Self::load`]; never for a
+    /// fleet's pair): messages offer them only then.
+    #[serde(skip)]
+    pub env_overrides: bool,
 }
 
 fn default_app_name() -> String {
@@ -258,14 +266,21 @@ impl IntegrationConfig {
         serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();
             let reason = e.inner().message().to_owned();
-            // Unknown-field messages name keys only; others may quote a value.
+            // Unknown-field messages name keys only, and the list of valid keys is
+            // ours: whole. Others may quote a value: not echoed.
             let reason = if reason.starts_with("unknown field") {
-                first_line(&reason).to_owned()
+                reason.lines().next().unwrap_or_default().to_owned()
             } else {
                 "has the wrong type or value".to_owned()
             };
+            // Where: the TOML parser's own span for the same mistake (its message is
+            // not used: it may quote the value).
+            let at = toml::from_str::<Self>(text)
+                .err()
+                .map(|t| position(text, t.span()))
+                .unwrap_or_default();
             Error::Config {
-                what: format!("`{path}` {reason}"),
+                what: format!("`{path}`{at} {reason}"),
             }
         })
     }
@@ -275,9 +290,10 @@ impl IntegrationConfig {
     /// directory; paths from the environment are left as given.
     pub fn load(path: &Path) -> Result<Self, Error> {
         let text = crate::files::read_text(path)?;
-        let mut config = Self::from_toml(&text)?;
+        let mut config = Self::from_toml(&text).map_err(|e| in_file(path, e))?;
         config.resolve_paths(path.parent().unwrap_or_else(|| Path::new(".")));
         config.apply_env(|k| std::env::var(k).ok());
+        config.env_overrides = true;
         config.validate()?;
         Ok(config)
     }
@@ -287,7 +303,7 @@ impl IntegrationConfig {
     /// override is read (it would apply to every pair alike).
     pub fn load_for_pair(path: &Path, sources: &SecretSources) -> Result<Self, Error> {
         let text = crate::files::read_text(path)?;
-        let mut config = Self::from_toml(&text)?;
+        let mut config = Self::from_toml(&text).map_err(|e| in_file(path, e))?;
         config.resolve_paths(path.parent().unwrap_or_else(|| Path::new(".")));
         config.apply_secrets(sources, |k| std::env::var(k).ok());
         config.validate().map_err(|e| match e {
@@ -326,6 +342,7 @@ impl IntegrationConfig {
 
     /// Takes the secrets from the variables `sources` names, through `get`.
     pub fn apply_secrets(&mut self, sources: &SecretSources, get: impl Fn(&str) -> Option<String>) {
+        self.secret_sources = sources.clone();
         if let Some(v) = get(&sources.ise_password_env) {
             self.ise.password = Some(SecretString::from(v));
         }
@@ -421,8 +438,17 @@ impl IntegrationConfig {
                 });
             }
         }
+        // A setting, and the override variable only where overrides are read.
+        let or_env = |key: &str, var: &str| {
+            if self.env_overrides {
+                format!("{key} (or {var})")
+            } else {
+                key.to_owned()
+            }
+        };
+        let sources = &self.secret_sources;
         if self.ise.url.is_empty() {
-            return Err(missing("ise.url (or ISE_INTUNE_ISE_URL)"));
+            return Err(missing(&or_env("ise.url", "ISE_INTUNE_ISE_URL")));
         }
         for (name, url) in [
             ("ise.url", Some(&self.ise.url)),
@@ -436,10 +462,13 @@ impl IntegrationConfig {
         }
         self.ise.node_urls()?;
         if self.ise.username.is_empty() {
-            return Err(missing("ise.username (or ISE_INTUNE_ISE_USERNAME)"));
+            return Err(missing(&or_env("ise.username", "ISE_INTUNE_ISE_USERNAME")));
         }
         if self.ise.password.is_none() {
-            return Err(missing("the ISE password (ISE_INTUNE_ISE_PASSWORD)"));
+            return Err(missing(&format!(
+                "the ISE password (the variable {} is not set)",
+                sources.ise_password_env
+            )));
         }
         if self.ise.tls_pin_sha256.is_none() && self.ise.tls_ca_file.is_none() {
             return Err(Error::Config {
@@ -449,18 +478,24 @@ impl IntegrationConfig {
             });
         }
         if self.entra.tenant_id.is_empty() {
-            return Err(missing("entra.tenant_id (or ISE_INTUNE_TENANT_ID)"));
+            return Err(missing(&or_env("entra.tenant_id", "ISE_INTUNE_TENANT_ID")));
         }
         if self.entra.client_id.is_empty() {
-            return Err(missing("entra.client_id (or ISE_INTUNE_CLIENT_ID)"));
+            return Err(missing(&or_env("entra.client_id", "ISE_INTUNE_CLIENT_ID")));
         }
         match self.entra.credential_sources().as_slice() {
             [_] => {}
             [] => {
-                return Err(missing(
-                    "the automating identity's credential (ISE_INTUNE_CLIENT_SECRET, \
-                     AZURE_CLIENT_CERTIFICATE_PATH or AZURE_FEDERATED_TOKEN_FILE)",
-                ));
+                let others = if self.env_overrides {
+                    "AZURE_CLIENT_CERTIFICATE_PATH or AZURE_FEDERATED_TOKEN_FILE"
+                } else {
+                    "entra.client_certificate_path or entra.federated_token_file in the file"
+                };
+                return Err(missing(&format!(
+                    "the automating identity's credential (the variable {} is not set; or \
+                     {others})",
+                    sources.client_secret_env
+                )));
             }
             several => {
                 return Err(Error::Config {
@@ -563,6 +598,16 @@ fn position(text: &str, span: Option<std::ops::Range<usize>>) -> String {
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     format!(" at line {line}, column {column}")
+}
+
+/// A configuration error of the file at `path`, named with it.
+fn in_file(path: &Path, e: Error) -> Error {
+    match e {
+        Error::Config { what } => Error::Config {
+            what: format!("{}: {what}", path.display()),
+        },
+        other => other,
+    }
 }
 
 /// The first line of a parser message, cut to 160 characters.

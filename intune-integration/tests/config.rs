@@ -194,12 +194,26 @@ fn parse_and_type_errors_name_the_place_not_the_text() {
     );
     match IntegrationConfig::from_toml(&wrong_type) {
         Err(Error::Config { what }) => {
-            assert_eq!(what, "`ise.ers_csrf` has the wrong type or value");
+            assert_eq!(
+                what,
+                "`ise.ers_csrf` at line 7, column 12 has the wrong type or value"
+            );
         }
         other => panic!("unexpected: {other:?}"),
     }
     match IntegrationConfig::from_toml(&format!("{FILE}\n[extra]\nname = 1\n")) {
         Err(Error::Config { what }) => assert!(what.contains("unknown field `extra`"), "{what}"),
+        other => panic!("unexpected: {other:?}"),
+    }
+    // An unknown key: where it is, and every valid key, the list whole.
+    match IntegrationConfig::from_toml(&format!("bogus = 1\n{FILE}")) {
+        Err(Error::Config { what }) => assert_eq!(
+            what,
+            "`bogus` at line 1, column 1 unknown field `bogus`, expected one of \
+             `app_display_name`, `mdm_server_name`, `cloud`, `app_client_id`, \
+             `mdm_confirmed`, `ise`, `entra`, `anchors`, `enforce`, `verify_as_node`, \
+             `node_key_file`"
+        ),
         other => panic!("unexpected: {other:?}"),
     }
 }
@@ -271,4 +285,50 @@ fn relative_paths_are_taken_from_the_configuration_files_folder() {
     );
     assert_eq!(parsed.anchors.extra_files, vec![dir.join("certs/root.pem")]);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_fleet_pairs_missing_secret_is_named_by_its_own_variable() {
+    let mut c = IntegrationConfig::from_toml(FILE).expect("parses");
+    let mut sources = intune_integration::config::SecretSources::default();
+    sources.ise_password_env = "EAST_ISE_PASSWORD".into();
+    sources.client_secret_env = "EAST_CLIENT_SECRET".into();
+    // The defaults are set, the pair's own are not: the pair is told of its own.
+    c.apply_secrets(
+        &sources,
+        env(&[
+            ("ISE_INTUNE_ISE_PASSWORD", "x"),
+            ("ISE_INTUNE_CLIENT_SECRET", "y"),
+        ]),
+    );
+    match c.validate() {
+        Err(Error::Config { what }) => {
+            assert_eq!(
+                what,
+                "the ISE password (the variable EAST_ISE_PASSWORD is not set) is missing"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    c.apply_secrets(&sources, env(&[("EAST_ISE_PASSWORD", "x")]));
+    match c.validate() {
+        Err(Error::Config { what }) => {
+            assert!(
+                what.contains("the variable EAST_CLIENT_SECRET is not set"),
+                "{what}"
+            );
+            assert!(
+                !what.contains("ISE_INTUNE_") && !what.contains("AZURE_"),
+                "{what}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // Without the overrides read, no override is offered for a missing setting.
+    let mut bare = IntegrationConfig::from_toml("[ise]\nusername = \"u\"\n").expect("parses");
+    bare.apply_secrets(&sources, env(&[]));
+    match bare.validate() {
+        Err(Error::Config { what }) => assert_eq!(what, "ise.url is missing"),
+        other => panic!("{other:?}"),
+    }
 }
