@@ -33,8 +33,11 @@ use ise_intune_http::scrub::{MAX_PRINTED_LINE, printable, printable_lines};
 use ise_intune_simulator::{SimInfo, Simulator};
 use ise_intune_testkit::Configurator;
 
+mod causes;
 mod scenario;
 mod watch;
+
+use causes::{Cause, Source};
 
 /// `println!` through the one sanitiser ([`terminal`]): reports quote server text.
 macro_rules! say {
@@ -1077,31 +1080,6 @@ async fn run(cli: Cli) -> Result<u8, Box<dyn std::error::Error>> {
     }
 }
 
-/// What an operator does about an error of `kind`.
-fn remediation(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::Configuration => {
-            "correct the command line or the configuration as the message says (ise-intune \
-             --help)"
-        }
-        ErrorKind::NotOnboarded => "run ise-intune onboard",
-        ErrorKind::Permission => {
-            "check the credentials and the automating identity's roles and consent \
-             (ise-intune doctor names its profile)"
-        }
-        ErrorKind::Transport => {
-            "check that the host named is reachable from here (proxy, firewall, NO_PROXY), \
-             or give more time with --timeout"
-        }
-        ErrorKind::Certificate => {
-            "trust, pin or replace the certificate the message names, with the setting it \
-             names"
-        }
-        ErrorKind::Remote => "run ise-intune doctor: it names what is wrong and the fix",
-        _ => "run again with -vv and report the output",
-    }
-}
-
 /// An error line made safe to print: the secrets of the environment and anything shaped
 /// like a credential replaced, control characters removed, at most 2,000 characters.
 /// (The clients already scrub server texts; this is the last line of defence.)
@@ -1134,8 +1112,9 @@ async fn main() -> ExitCode {
                 let _ = print_json(&serde_json::json!({
                     "error": {
                         "kind": ErrorKind::Configuration.as_str(),
+                        "cause": Cause::Configuration.as_str(),
                         "message": scrubbed(first.trim_start_matches("error: ")),
-                        "remediation": remediation(ErrorKind::Configuration),
+                        "remediation": Cause::Configuration.remediation(Source::Config),
                         "causes": [],
                     }
                 }));
@@ -1145,6 +1124,14 @@ async fn main() -> ExitCode {
     };
     ise_intune_testkit::logging::init(cli.verbose, cli.quiet);
     let (json, limit) = (cli.json, Duration::from_secs(cli.timeout));
+    let started = std::time::Instant::now();
+    let settings = if cli.config.is_some() {
+        Source::Config
+    } else if cli.sim_info.is_some() {
+        Source::SimInfo
+    } else {
+        Source::Embedded
+    };
     // The simulator and watch run until interrupted; a fleet applies the limit to each
     // pair, watch to each check.
     let limit = match cli.command {
@@ -1175,14 +1162,22 @@ async fn main() -> ExitCode {
                 None if e.is::<serde_json::Error>() => ErrorKind::Internal,
                 None => ErrorKind::Transport,
             };
+            let cause = Cause::of(e.as_ref());
+            let remediation = cause.remediation(settings);
+            // The whole time waited, when a message's own count is of one request.
+            let took = started.elapsed();
+            let waited = (took >= Duration::from_secs(2))
+                .then(|| format!("the run took {:.1} s in all", took.as_secs_f64()));
             if json {
                 // One JSON object on standard output, failures included.
                 let _ = print_json(&serde_json::json!({
                     "error": {
                         "kind": kind.as_str(),
+                        "cause": cause.as_str(),
                         "message": message,
-                        "remediation": remediation(kind),
+                        "remediation": remediation,
                         "causes": causes,
+                        "elapsed_ms": u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
                     }
                 }));
             }
@@ -1190,7 +1185,10 @@ async fn main() -> ExitCode {
             for c in &causes {
                 eprintln!("  caused by: {c}");
             }
-            eprintln!("  what to do: {}", remediation(kind));
+            if let Some(w) = &waited {
+                eprintln!("  ({w})");
+            }
+            eprintln!("  what to do: {remediation}");
             // Anything wrong on the command line or in the configuration is a usage error.
             let rights = matches!(e.downcast_ref::<Error>(), Some(Error::MissingRights { .. }));
             ExitCode::from(if rights {

@@ -1081,3 +1081,156 @@ fn the_two_simulator_launchers_take_the_same_options() {
     );
     assert_eq!(through_the_command, standalone);
 }
+
+/// Each cause of failure, provoked through the command: it is named (`cause`), and
+/// what to do names only settings of where the run's settings came from.
+#[tokio::test]
+async fn each_cause_is_named_with_what_to_do_that_applies() {
+    let (sim, info) = sim_with_info("causes.json").await;
+    let base: Value =
+        serde_json::from_str(&std::fs::read_to_string(&info).expect("info")).expect("json");
+    let variant = |name: &str, edit: &dyn Fn(&mut Value)| {
+        let mut v = base.clone();
+        edit(&mut v);
+        let path = temp(name);
+        std::fs::write(&path, v.to_string()).expect("write");
+        path.display().to_string()
+    };
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    // A host that takes connections and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let silent_port = silent.local_addr().expect("addr").port();
+    // Detached: it holds what it accepts until the test process ends.
+    std::thread::spawn(move || {
+        let mut open = Vec::new();
+        for tcp in silent.incoming().take(64).flatten() {
+            open.push(tcp);
+        }
+    });
+    let admin_pem = std::fs::read_to_string(&sim.info().ise.admin_cert_pem_path).expect("pem");
+    let cases: Vec<(String, Vec<&str>, &str)> = vec![
+        (
+            variant("pin.json", &|v| {
+                v["ise"]["admin_cert_sha256"] = "AB".repeat(32).into()
+            }),
+            vec!["onboard", "--plan"],
+            "pin_mismatch",
+        ),
+        (
+            variant("ca.json", &|v| {
+                v["ca_pem"] = admin_pem.clone().into();
+                v["next_ca_pem"] = "".into();
+            }),
+            vec!["onboard", "--plan"],
+            "untrusted_certificate",
+        ),
+        (
+            variant("dns.json", &|v| {
+                v["ise"]["url"] = "https://no-such-host.invalid".into()
+            }),
+            vec!["onboard", "--plan"],
+            "name_not_resolved",
+        ),
+        (
+            variant("refused.json", &|v| {
+                v["ise"]["url"] = format!("https://127.0.0.1:{dead}").into();
+            }),
+            vec!["onboard", "--plan"],
+            "refused",
+        ),
+        (
+            variant("silent.json", &|v| {
+                v["ise"]["url"] = format!("https://127.0.0.1:{silent_port}").into();
+            }),
+            vec!["onboard", "--plan", "--timeout", "3"],
+            "silent",
+        ),
+        (
+            variant("password.json", &|v| {
+                v["ise"]["password"] = "wrong-4711".into()
+            }),
+            vec!["onboard", "--plan"],
+            "ise_credentials",
+        ),
+        (
+            variant("secret.json", &|v| {
+                v["automation"]["client_secret"] = "wrong-secret-4711".into();
+            }),
+            vec!["onboard", "--plan"],
+            "entra_sign_in",
+        ),
+    ];
+    for (path, argv, cause) in cases {
+        let mut a = args(&argv);
+        a.extend(["--sim-info".to_owned(), path.clone(), "--json".to_owned()]);
+        let (code, out, err) = run(a).await;
+        assert_eq!(code, 1, "{cause}: {out}{err}");
+        let e = &json(&out)["error"];
+        assert_eq!(e["cause"], cause, "{out}");
+        let what = e["remediation"].as_str().expect("remediation");
+        // A simulator's info file: no environment variable or configuration key of a
+        // real pair is offered.
+        for foreign in ["ISE_INTUNE_", "tls_pin_sha256", "entra.extra_ca_file"] {
+            assert!(!what.contains(foreign), "{cause}: `{foreign}` in {what}");
+        }
+        assert!(e["elapsed_ms"].is_u64(), "{out}");
+    }
+
+    // The same pin mismatch from a configuration names the configuration's key.
+    let mut config = ise_intune_testkit::config_toml(sim.info(), "");
+    config = config.replace(&sim.info().ise.admin_cert_sha256, &"AB".repeat(32));
+    let config_path = temp("causes.toml");
+    std::fs::write(&config_path, config).expect("config");
+    let (code, out, err, _) = run_with_env(
+        args(&[
+            "--config",
+            &config_path.display().to_string(),
+            "onboard",
+            "--plan",
+            "--json",
+        ]),
+        vec![
+            ("ISE_INTUNE_ISE_PASSWORD", sim.info().ise.password.clone()),
+            (
+                "ISE_INTUNE_CLIENT_SECRET",
+                sim.info().automation.client_secret.clone(),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(code, 1, "{out}{err}");
+    let e = &json(&out)["error"];
+    assert_eq!(e["cause"], "pin_mismatch");
+    assert!(
+        e["remediation"]
+            .as_str()
+            .is_some_and(|r| r.contains("set ise.tls_pin_sha256 to it")),
+        "{out}"
+    );
+
+    // A port in use: a configuration error naming the address, exit 2.
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let busy_addr = busy.local_addr().expect("addr").to_string();
+    let (code, out, err) = run(args(&[
+        "watch",
+        "--sim-info",
+        &info.display().to_string(),
+        "--listen",
+        &busy_addr,
+        "--json",
+    ]))
+    .await;
+    assert_eq!(code, 2, "{out}{err}");
+    let e = &json(&out)["error"];
+    assert_eq!(e["cause"], "configuration");
+    assert!(
+        e["message"].as_str().is_some_and(
+            |m| m.contains(&format!("cannot listen on {busy_addr}")) && m.contains("--listen")
+        ),
+        "{out}"
+    );
+    drop(busy);
+}
