@@ -1179,6 +1179,22 @@ async fn each_cause_is_named_with_what_to_do_that_applies() {
         assert!(e["elapsed_ms"].is_u64(), "{out}");
     }
 
+    // doctor on a wrong pin: the finding says to pin, not to look for a proxy.
+    let pin = variant("pin-doctor.json", &|v| {
+        v["ise"]["admin_cert_sha256"] = "AB".repeat(32).into()
+    });
+    let (code, out, _) = run(args(&["doctor", "--sim-info", &pin, "--json"])).await;
+    assert_eq!(code, 1, "{out}");
+    let finding = json(&out)["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["id"] == "ise.unavailable")
+        .cloned()
+        .expect("ise.unavailable");
+    let fix = finding["remediation"].as_str().unwrap_or_default();
+    assert!(fix.contains("pin it") && !fix.contains("proxy"), "{fix}");
+
     // The same pin mismatch from a configuration names the configuration's key.
     let mut config = ise_intune_testkit::config_toml(sim.info(), "");
     config = config.replace(&sim.info().ise.admin_cert_sha256, &"AB".repeat(32));

@@ -1297,11 +1297,28 @@ fn unavailable(d: &mut Diagnosis, e: &Error) {
     if d.findings.iter().any(|f| f.id == id) {
         return;
     }
+    let pin = matches!(
+        e,
+        Error::Ise(
+            ise_client::Error::PinMismatch { .. } | ise_client::Error::UntrustedCertificate { .. }
+        )
+    );
     let (summary, remediation) = match (id == ids::ISE_UNAVAILABLE, status) {
-        (true, Some(401 | 403)) => (
-            "ISE refused the credentials: its checks were not run",
-            "check ISE_INTUNE_ISE_USERNAME / ISE_INTUNE_ISE_PASSWORD and that the account \
-             has the ERS and OpenAPI admin rights",
+        (true, _) if pin => (
+            "ISE's certificate is not the one pinned or trusted: its checks were not run",
+            "if the certificate the evidence names is your ISE's admin certificate (in ISE: \
+             Administration > System > Certificates), pin it (ise.tls_pin_sha256) or trust \
+             its CA (ise.tls_ca_file); if it is not, something else answers at ise.url",
+        ),
+        (true, Some(401)) => (
+            "ISE refused the username or password: its checks were not run",
+            "check ise.username and the ISE password (its variable, ISE_INTUNE_ISE_PASSWORD \
+             by default), and that the account is not locked",
+        ),
+        (true, Some(403)) => (
+            "ISE refused the account the API: its checks were not run",
+            "give the ISE account the ERS Admin (or Super Admin) role and enable ERS and Open \
+             API (Administration > System > Settings > API Settings)",
         ),
         (true, _) => (
             "ISE could not be read: its checks were not run",

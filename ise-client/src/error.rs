@@ -97,7 +97,11 @@ pub enum Error {
     Transport(#[from] ise_intune_http::TransportError),
 
     /// ISE answered with an error.
-    #[error("{method} {path}: ISE answered {status}: {} (after {attempts} attempt(s)){}", body.message, hint(*status))]
+    #[error(
+        "{method} {path}: ISE answered {status}{} (after {attempts} attempt(s)){}",
+        said(&body.message),
+        hint(*status)
+    )]
     Api {
         /// HTTP method.
         method: String,
@@ -162,6 +166,15 @@ impl Error {
             ),
             _ => false,
         }
+    }
+}
+
+/// `: <what ISE said>`, or nothing when it said nothing.
+fn said(message: &str) -> String {
+    if message.trim().is_empty() {
+        String::new()
+    } else {
+        format!(": {message}")
     }
 }
 
