@@ -115,3 +115,34 @@ async fn the_embedding_example_onboards_to_completion() {
     assert!(!out.contains("In ISE, then run again:"), "{out}");
     let _ = std::fs::remove_file(config);
 }
+
+/// `docs/troubleshooting.md` explains every finding id the library and the command can
+/// report, and every error cause; and names none that does not exist.
+#[test]
+fn every_finding_id_has_a_troubleshooting_entry() {
+    use ise_intune::integration::doctor::ids;
+    use ise_intune::integration::outcome::CheckName;
+    let page = root("docs/troubleshooting.md");
+    let headings: Vec<&str> = page
+        .lines()
+        .filter_map(|l| l.strip_prefix("### `"))
+        .filter_map(|l| l.strip_suffix('`'))
+        .collect();
+    let mut ids_known: Vec<String> = ids::ALL.iter().map(|s| (*s).to_owned()).collect();
+    ids_known.extend(
+        CheckName::ALL
+            .iter()
+            .map(|c| format!("{}{}", ids::CONNECTION_PREFIX, c.as_str())),
+    );
+    ids_known.push(format!("{}compliance", ids::CONNECTION_PREFIX));
+    ids_known.push("watch.check_failed".into());
+    for id in &ids_known {
+        assert!(headings.contains(&id.as_str()), "no entry for `{id}`");
+    }
+    for h in &headings {
+        assert!(
+            ids_known.iter().any(|i| i == h),
+            "an entry for an unknown id `{h}`"
+        );
+    }
+}

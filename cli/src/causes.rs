@@ -223,3 +223,46 @@ impl Cause {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [Cause; 16] = [
+        Cause::PinMismatch,
+        Cause::UntrustedIseCertificate,
+        Cause::UntrustedCertificate,
+        Cause::NameNotResolved,
+        Cause::Refused,
+        Cause::Silent,
+        Cause::Unreachable,
+        Cause::IseCredentials,
+        Cause::IseRights,
+        Cause::EntraSignIn,
+        Cause::GraphRights,
+        Cause::MissingRights,
+        Cause::NotOnboarded,
+        Cause::Configuration,
+        Cause::Remote,
+        Cause::Internal,
+    ];
+
+    #[test]
+    fn every_cause_is_in_the_troubleshooting_page_and_fits_its_source() {
+        let page = include_str!("../../docs/troubleshooting.md");
+        for cause in ALL {
+            assert!(
+                page.contains(&format!("| `{}` |", cause.as_str())),
+                "{} is not in docs/troubleshooting.md",
+                cause.as_str()
+            );
+            // An info file or the embedded simulator has no environment variable.
+            for source in [Source::SimInfo, Source::Embedded] {
+                assert!(
+                    !cause.remediation(source).contains("ISE_INTUNE_"),
+                    "{cause:?}"
+                );
+            }
+        }
+    }
+}

@@ -111,6 +111,40 @@ pub mod ids {
     /// A value of the tenant's cloud that no public document confirms is in use (see
     /// `graph_client::cloud`).
     pub const CLOUD_UNCONFIRMED: &str = "cloud.unconfirmed";
+
+    /// Every fixed id above (findings named `connection.<check>` carry a
+    /// [`crate::outcome::CheckName`], or `compliance`, after [`CONNECTION_PREFIX`]).
+    pub const ALL: &[&str] = &[
+        ISE_RELEASE,
+        APP_KEY_POLICY,
+        ISE_RELEASE_UNSUPPORTED,
+        ISE_RELEASE_STRONG_MAPPING,
+        NODE_CERTIFICATE_EXPIRED,
+        NODE_CERTIFICATE_EXPIRING,
+        NODE_CERTIFICATE_NOT_RSA,
+        NODE_KEY_NOT_REGISTERED,
+        APP_MISSING,
+        APP_KEY_EXPIRED,
+        APP_KEY_EXPIRING,
+        APP_KEY_UNUSED,
+        APP_SERVICE_PRINCIPAL_MISSING,
+        APP_PERMISSION_MISSING,
+        APP_CONSENT_MISSING,
+        TRUST_ANCHOR_MISSING,
+        TRUST_ANCHOR_NOT_TRUSTED,
+        MDM_NOT_ACTIVE,
+        MDM_ENTRY,
+        COMPLIANCE_SAMPLE,
+        IDENTITY_PROFILE,
+        ISE_UNAVAILABLE,
+        ENTRA_UNAVAILABLE,
+        NOT_CHECKED,
+        ENFORCE_NOTHING,
+        ENFORCE_UNSUPPLIED_ATTRIBUTE,
+        ENFORCE_INACTIVE_MDM_SERVER,
+        ENFORCE_NOT_CHECKED,
+        CLOUD_UNCONFIRMED,
+    ];
 }
 
 /// The most policy sets doctor reads the rules of.
@@ -1375,6 +1409,27 @@ mod tests {
         t.status = Some(status.into());
         t.trusted_for = Some(trusted_for.into());
         ise_client::TrustedCertificateUpdate::keeping(&t)
+    }
+
+    #[test]
+    fn every_fixed_id_is_in_all() {
+        // Each `pub const NAME: &str = "<id>";` of the ids module, read from this file.
+        let source = include_str!("doctor.rs");
+        let module = source
+            .split("pub mod ids {")
+            .nth(1)
+            .and_then(|rest| rest.split("pub const ALL").next())
+            .expect("the ids module");
+        let declared: Vec<&str> = module
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("pub const "))
+            .filter_map(|l| l.split('"').nth(1))
+            .filter(|id| *id != ids::CONNECTION_PREFIX)
+            .collect();
+        assert_eq!(declared.len(), ids::ALL.len(), "{declared:?}");
+        for id in declared {
+            assert!(ids::ALL.contains(&id), "{id} is missing from ids::ALL");
+        }
     }
 
     #[test]
