@@ -1,4 +1,4 @@
-//! Docs that run: the embedding example the workspace README, the facade's crate docs
+//! Docs that run: the embedding example the developers' page, the facade's crate docs
 //! and `intune-integration`'s README show is exactly `examples/embed.rs`, and that
 //! example onboards a simulated pair to completion — step 6 through the operator's
 //! `mdm_confirmed`, as the docs say.
@@ -28,7 +28,7 @@ fn snippet() -> String {
 fn the_docs_show_the_example_that_runs() {
     let snippet = snippet();
     assert!(snippet.contains("async fn onboard_pair"), "{snippet}");
-    for readme in ["README.md", "intune-integration/README.md"] {
+    for readme in ["docs/developers.md", "intune-integration/README.md"] {
         assert!(
             root(readme).contains(&snippet),
             "{readme} does not show examples/embed.rs's onboard_pair as it is"
