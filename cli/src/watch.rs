@@ -180,6 +180,33 @@ impl Watch {
         }
     }
 
+    /// At start, with `--auto rotate`: whether the automating identity may write the
+    /// application at all; when it may not, one warning (and a `repair` event) now
+    /// rather than a refusal at each repair.
+    async fn rotation_rights(&self, name: &str, ctx: &Integration) {
+        let Ok(roles) = ctx.graph().graph_roles().await else {
+            return;
+        };
+        let missing = intune_integration::rights::graph_blockers(
+            roles.as_deref(),
+            &["add the nodes' renewed key(s) to the application"],
+        );
+        if missing.is_empty() {
+            return;
+        }
+        let what = missing
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        tracing::warn!(
+            pair = name,
+            "--auto rotate cannot write: missing {}",
+            printable(&what, 2000)
+        );
+        self.repair_event(name, "rotate", "failed", &format!("missing {what}"));
+    }
+
     /// Under `--json`, prints `event` as one line (JSON Lines), with `schema_version`.
     fn event(&self, event: serde_json::Value) {
         emit(self.json, event);
@@ -707,6 +734,9 @@ async fn watch_pair(
     permits: Arc<tokio::sync::Semaphore>,
     mut stop: watch::Receiver<bool>,
 ) {
+    if w.args.auto.contains(&AutoAction::Rotate) {
+        w.rotation_rights(&name, &ctx).await;
+    }
     let mut cycle = 0u64;
     loop {
         {

@@ -1333,3 +1333,27 @@ async fn watch_json_prints_one_object_per_event() {
         Some(Value::from("stopped"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn auto_rotate_without_write_rights_says_so_at_start() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = Simulator::builder()
+        .automation_roles(["Application.Read.All"])
+        .start()
+        .await
+        .expect("simulator");
+    let info = temp("monitor-info.json");
+    sim.write_info_file(&info).expect("info");
+    let running = start(&info, &["--auto", "rotate"]);
+    let warned = until(Duration::from_secs(10), || async {
+        running.stderr().contains("--auto rotate cannot write")
+    })
+    .await;
+    let log = running.stderr();
+    assert!(
+        warned && log.contains("missing Application.ReadWrite.OwnedBy"),
+        "{log}"
+    );
+    drop(running);
+    let _ = std::fs::remove_file(info);
+}

@@ -229,8 +229,8 @@ pub struct IntegrationConfig {
     /// defaults, or a fleet pair's own ([`Self::apply_secrets`]).
     #[serde(skip)]
     pub secret_sources: SecretSources,
-    /// Whether the `ISE_INTUNE_*` overrides were read ([`Self::load`]; never for a
-    /// fleet's pair): messages offer them only then.
+    /// Whether the `ISE_INTUNE_*` overrides were read ([`Self::apply_env`], as
+    /// [`Self::load`] does; never for a fleet's pair): messages offer them only then.
     #[serde(skip)]
     pub env_overrides: bool,
 }
@@ -293,7 +293,6 @@ impl IntegrationConfig {
         let mut config = Self::from_toml(&text).map_err(|e| in_file(path, e))?;
         config.resolve_paths(path.parent().unwrap_or_else(|| Path::new(".")));
         config.apply_env(|k| std::env::var(k).ok());
-        config.env_overrides = true;
         config.validate()?;
         Ok(config)
     }
@@ -361,6 +360,7 @@ impl IntegrationConfig {
     /// `_ISE_PIN_SHA256`, `_TENANT_ID`, `_CLIENT_ID`, `_CLIENT_SECRET`, `_LOGIN_URL`,
     /// `_GRAPH_URL`, `_APP_NAME` from `get` (the process environment in [`Self::load`]).
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) {
+        self.env_overrides = true;
         let set = |target: &mut String, key: &str| {
             if let Some(v) = get(key) {
                 *target = v;
