@@ -199,12 +199,12 @@ impl Watch {
             .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join("; ");
-        tracing::warn!(
-            pair = name,
-            "--auto rotate cannot write: missing {}",
-            printable(&what, 2000)
+        self.repair_event(
+            name,
+            "rotate",
+            "failed",
+            &format!("--auto rotate cannot write: missing {what}"),
         );
-        self.repair_event(name, "rotate", "failed", &format!("missing {what}"));
     }
 
     /// Under `--json`, prints `event` as one line (JSON Lines), with `schema_version`.
@@ -212,9 +212,15 @@ impl Watch {
         emit(self.json, event);
     }
 
-    /// The `repair` event of `pair`: what `action` did (`repaired`, `not_repaired`,
-    /// `failed`) and the detail.
+    /// What a repair of `pair` did (`repaired`, `not_repaired`, `failed`): one log
+    /// line at the default verbosity (a warning when it failed) and the `repair` event.
     fn repair_event(&self, pair: &str, action: &str, result: &str, detail: &str) {
+        let shown = printable(detail, 2000);
+        match result {
+            "repaired" => tracing::info!(pair, action, "repaired: {shown}"),
+            "not_repaired" => tracing::info!(pair, action, "not repaired: {shown}"),
+            _ => tracing::warn!(pair, action, "repair refused or failed: {shown}"),
+        }
         self.event(serde_json::json!({
             "event": "repair", "pair": pair, "action": action, "result": result,
             "detail": printable(detail, 2000),
@@ -304,12 +310,6 @@ impl Watch {
             };
             match outcome {
                 Ok(Ok(what)) => {
-                    tracing::info!(
-                        pair = name,
-                        action = run,
-                        "repaired: {}",
-                        printable(&what, 2000)
-                    );
                     self.repair_event(name, run, "repaired", &what);
                     let now = OffsetDateTime::now_utc();
                     let alerts: Vec<Alert> = matched
@@ -319,24 +319,8 @@ impl Watch {
                     self.send(alerts);
                     repaired = true;
                 }
-                Ok(Err(why)) => {
-                    tracing::info!(
-                        pair = name,
-                        action = run,
-                        "not repaired: {}",
-                        printable(&why, 2000)
-                    );
-                    self.repair_event(name, run, "not_repaired", &why);
-                }
-                Err(e) => {
-                    tracing::warn!(
-                        pair = name,
-                        action = run,
-                        "repair refused or failed: {}",
-                        printable(&e.to_string(), 2000)
-                    );
-                    self.repair_event(name, run, "failed", &e.to_string());
-                }
+                Ok(Err(why)) => self.repair_event(name, run, "not_repaired", &why),
+                Err(e) => self.repair_event(name, run, "failed", &e.to_string()),
             }
         }
         repaired
