@@ -481,6 +481,23 @@ async fn a_monitor_identity_is_stopped_before_any_write_with_exit_4() {
     let info_arg = info.display().to_string();
     let (code, out, err) = run(args(&["onboard", "--plan", "--sim-info", &info_arg])).await;
     assert_eq!(code, 4, "{out}{err}");
+    // The plan as a table: step, then what would happen, then the detail, aligned.
+    for line in out.lines() {
+        let (step, rest) = line.split_at(23);
+        assert!(!step.starts_with(' ') && step.ends_with(' '), "{line}");
+        let (change, detail) = rest.split_at(16);
+        assert!(
+            [
+                "would create    ",
+                "would update    ",
+                "nothing to do   ",
+                "needs a person  "
+            ]
+            .contains(&change),
+            "{line}"
+        );
+        assert!(!detail.starts_with(' '), "{line}");
+    }
     let row = out
         .lines()
         .find(|l| l.starts_with("check_rights"))
@@ -1019,6 +1036,11 @@ async fn every_subcommand_under_json_prints_one_object_in_success_and_failure() 
             }
             None => assert!(v.get("error").is_none(), "{argv:?}: {out}"),
         }
+        // A dry run that ran never reports an action as done.
+        let dry = argv.iter().any(|a| a == "--dry-run" || a == "--plan");
+        if dry && kind.is_none() && !argv.iter().any(|a| a == "fleet") {
+            assert_dry_run(&v);
+        }
         assert!(!out.contains("wrong-password-4711"), "{argv:?}: {out}");
     }
     drop(sim);
@@ -1163,6 +1185,20 @@ async fn each_cause_is_named_with_what_to_do_that_applies() {
             "entra_sign_in",
         ),
     ];
+    // An identity with no role at all: Graph refuses it (403) before anything else.
+    let bare = Simulator::builder()
+        .automation_roles(Vec::<String>::new())
+        .start()
+        .await
+        .expect("simulator");
+    let bare_info = temp("causes-bare.json");
+    bare.write_info_file(&bare_info).expect("info");
+    let mut cases = cases;
+    cases.push((
+        bare_info.display().to_string(),
+        vec!["onboard", "--plan"],
+        "graph_rights",
+    ));
     for (path, argv, cause) in cases {
         let mut a = args(&argv);
         a.extend(["--sim-info".to_owned(), path.clone(), "--json".to_owned()]);
