@@ -221,7 +221,8 @@ pub fn printable_lines(text: &str) -> Vec<String> {
 /// URLs of one host apart.
 ///
 /// ```
-/// let url = url::Url::parse("https://user:hunter2@hooks.example/services/T0/B0/SeCrEt?token=x").unwrap();
+/// let url = url::Url::parse("https://user:hunter2@hooks.example/services/T0/B0/SeCrEt?token=x")
+///     .expect("a URL");
 /// let shown = ise_intune_http::scrub::url_for_display(&url);
 /// assert!(shown.starts_with("https://hooks.example/#"));
 /// assert!(!shown.contains("hunter2") && !shown.contains("SeCrEt") && !shown.contains("token"));

@@ -1202,7 +1202,11 @@ fn ise_info(
 
 /// Each node's own address: a loopback listener presenting the node's Admin
 /// certificate (swapped when a renewed one is bound), serving what a node's port 443
-/// serves to a browser — a redirect to the admin portal's login.
+/// serves to a browser — a redirect to the admin portal's login. Evidence: ISE's
+/// certificate usage ("Admin: server authentication for the Admin portal and
+/// inter-node communication", Cisco ISE Administrator Guide, Certificate Management) —
+/// every node presents the certificate bound to its Admin role on TCP 443, and a newly
+/// bound one after its application server restarts.
 async fn spawn_node_portals(
     nodes: &[state::IseNode],
     node_certs: &[(String, pki::Issued)],
