@@ -846,7 +846,15 @@ where
     })
     .await;
     if cli.json {
-        print_json(&serde_json::json!({ "pairs": results }))?;
+        let value = serde_json::json!({ "pairs": results });
+        // `fleet plan` is a dry run across the pairs.
+        let plan = matches!(
+            &cli.command,
+            Command::Fleet {
+                command: FleetCommand::Plan { .. }
+            }
+        );
+        print_json(&if plan { dry_run_json(value) } else { value })?;
     } else {
         print!("{}", terminal(&table(&results)));
     }
