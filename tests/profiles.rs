@@ -236,3 +236,54 @@ async fn monitor_profile_is_stopped_before_any_write_naming_the_grant() {
         .collect();
     assert!(tried.is_empty(), "{tried:?}");
 }
+
+/// ISE's account as an ERS Operator (reads only): the plan names the ISE admin group
+/// as a blocker, apply writes nothing on either side and says what is missing; once an
+/// ISE administrator moves the account to ERS Admin, the next run completes.
+#[tokio::test]
+async fn an_ise_account_that_may_only_read_is_stopped_before_any_write() {
+    use ise_intune_simulator::IseRole;
+    let sim = Simulator::builder()
+        .replication_lag(Duration::from_millis(100))
+        .ise_role(IseRole::ErsOperator)
+        .start()
+        .await
+        .expect("simulator");
+    let plan = onboard::plan(&pipeline(&sim)).await.expect("plan");
+    let steps: Vec<&str> = plan.iter().map(|p| p.step.as_str()).collect();
+    assert_eq!(steps, ["check_ise_version", "check_rights"]);
+    assert_eq!(plan[1].outcome, Outcome::ManualActionRequired);
+    assert_eq!(
+        plan[1].detail,
+        format!(
+            "blocked, nothing would be written: missing {} (to export the nodes' Admin \
+             certificates)",
+            ise_intune::integration::rights::ISE_WRITE_GROUP
+        )
+    );
+    let before = sim.snapshot();
+    match onboard::apply(&pipeline(&sim)).await {
+        Err(ise_intune::integration::Error::MissingRights { missing }) => {
+            assert_eq!(missing.len(), 1, "{missing:?}");
+            assert_eq!(missing[0].side, "ise");
+            assert_eq!(
+                missing[0].needed_for,
+                "export the nodes' Admin certificates"
+            );
+        }
+        other => panic!("apply must stop for want of ISE rights: {other:?}"),
+    }
+    let after = sim.snapshot();
+    for part in [
+        "applications",
+        "servicePrincipals",
+        "appRoleAssignments",
+        "ise",
+    ] {
+        assert_eq!(after[part], before[part], "{part} changed");
+    }
+    assert_eq!(graph_writes(&sim), 0);
+    sim.set_ise_role(IseRole::ErsAdmin);
+    let report = onboard::apply(&pipeline(&sim)).await.expect("onboard");
+    assert!(report.complete, "{report:#?}");
+}

@@ -184,15 +184,19 @@ impl Cause {
                  NO_PROXY)"
             }
             (Self::IseCredentials, Config) => {
-                "check ise.username and the password in ISE_INTUNE_ISE_PASSWORD (and that \
-                 the account is not locked or expired)"
+                "check ise.username and the password in ISE_INTUNE_ISE_PASSWORD, that the \
+                 account is not locked or expired, and that it is in the ERS Admin or Super \
+                 Admin admin group (ISE answers 401 to an account outside the API groups)"
             }
             (Self::IseCredentials, SimInfo | Embedded) => {
-                "check ise.username and ise.password in the info file"
+                "check ise.username and ise.password in the info file, and the simulated \
+                 account's role (sim --ise-role)"
             }
             (Self::IseRights, _) => {
-                "give ISE's account the ERS Admin (or Super Admin) role, and enable ERS and \
-                 Open API in ISE (Administration > System > Settings > API Settings)"
+                "put ISE's account in the ERS Admin (or Super Admin) admin group \
+                 (Administration > System > Admin Access > Administrators > Admin Users; an \
+                 ERS Operator may only read), and enable ERS and Open API (Administration > \
+                 System > Settings > API Settings)"
             }
             (Self::EntraSignIn, Config) => {
                 "Entra ID refused the automating identity's sign-in for the reason the \
@@ -209,9 +213,10 @@ impl Cause {
                  consent (ise-intune doctor names its profile and what it lacks)"
             }
             (Self::MissingRights, _) => {
-                "an administrator grants the rights the message lists to the automating \
-                 identity (Entra admin center > App registrations > it > API permissions > \
-                 Grant admin consent); then run again"
+                "an administrator grants what the message lists — in Entra, to the \
+                 automating identity (Entra admin center > App registrations > it > API \
+                 permissions > Grant admin consent); in ISE, the account's admin group — \
+                 then run again"
             }
             (Self::NotOnboarded, _) => "run ise-intune onboard",
             (Self::Configuration, _) => {

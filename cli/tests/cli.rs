@@ -1215,6 +1215,59 @@ async fn each_cause_is_named_with_what_to_do_that_applies() {
         assert!(e["elapsed_ms"].is_u64(), "{out}");
     }
 
+    // ISE's account in no API group: answered as a wrong password (401); as an ERS
+    // Operator: the plan's blocker and exit 4 naming the admin group, and a write that
+    // ISE refuses (trust-sync's import) is `ise_rights`.
+    let limited = Simulator::builder()
+        .ise_role(ise_intune_simulator::IseRole::NoApiAccess)
+        .start()
+        .await
+        .expect("simulator");
+    let limited_info = temp("causes-ise-role.json");
+    limited.write_info_file(&limited_info).expect("info");
+    let limited_info = limited_info.display().to_string();
+    let (code, out, _) = run(args(&[
+        "onboard",
+        "--plan",
+        "--sim-info",
+        &limited_info,
+        "--json",
+    ]))
+    .await;
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(json(&out)["error"]["cause"], "ise_credentials", "{out}");
+    assert!(
+        json(&out)["error"]["remediation"]
+            .as_str()
+            .is_some_and(|r| r.contains("sim --ise-role")),
+        "{out}"
+    );
+    limited.set_ise_role(ise_intune_simulator::IseRole::ErsOperator);
+    let before = limited.snapshot();
+    let (code, out, _) = run(args(&["onboard", "--sim-info", &limited_info, "--json"])).await;
+    assert_eq!(code, 4, "{out}");
+    let e = &json(&out)["error"];
+    assert_eq!(e["cause"], "missing_rights", "{out}");
+    assert!(
+        e["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("the ERS Admin (or Super Admin) admin group")),
+        "{out}"
+    );
+    assert_eq!(limited.snapshot()["ise"], before["ise"]);
+    let (code, out, _) = run(args(&["trust-sync", "--sim-info", &limited_info, "--json"])).await;
+    assert_eq!(code, 1, "{out}");
+    let e = &json(&out)["error"];
+    assert_eq!(e["cause"], "ise_rights", "{out}");
+    assert!(
+        e["remediation"]
+            .as_str()
+            .is_some_and(|r| r.contains("an ERS Operator may only read")),
+        "{out}"
+    );
+    assert_eq!(limited.snapshot()["ise"], before["ise"]);
+    drop(limited);
+
     // doctor on a wrong pin: the finding says to pin, not to look for a proxy.
     let pin = variant("pin-doctor.json", &|v| {
         v["ise"]["admin_cert_sha256"] = "AB".repeat(32).into()

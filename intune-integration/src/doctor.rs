@@ -1347,12 +1347,15 @@ fn unavailable(d: &mut Diagnosis, e: &Error) {
         (true, Some(401)) => (
             "ISE refused the username or password: its checks were not run",
             "check ise.username and the ISE password (its variable, ISE_INTUNE_ISE_PASSWORD \
-             by default), and that the account is not locked",
+             by default), that the account is not locked, and that it is in the ERS Admin or \
+             Super Admin admin group (ISE answers 401 to an account outside the API groups)",
         ),
         (true, Some(403)) => (
-            "ISE refused the account the API: its checks were not run",
-            "give the ISE account the ERS Admin (or Super Admin) role and enable ERS and Open \
-             API (Administration > System > Settings > API Settings)",
+            "ISE refused its account a request doctor needs (exporting the nodes' \
+             certificates is a write in ISE's API): its checks were not run",
+            "put the ISE account in the ERS Admin (or Super Admin) admin group — an ERS \
+             Operator may only read — and enable ERS and Open API (Administration > System \
+             > Settings > API Settings)",
         ),
         (true, _) => (
             "ISE could not be read: its checks were not run",

@@ -269,7 +269,7 @@ pub enum Error {
     /// The run would stop half-way for want of rights, so it wrote nothing: each
     /// missing right with what supplies it.
     #[error(
-        "nothing was written: the run needs rights it does not have, and would otherwise          stop half-way: {}. Grant them, then run again",
+        "nothing was written: the run needs rights it does not have, and would otherwise stop half-way: {}. Grant them, then run again",
         missing.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
     )]
     MissingRights {

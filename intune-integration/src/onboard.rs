@@ -47,13 +47,27 @@ pub async fn plan(ctx: &Integration) -> Result<Vec<PlannedChange>, Error> {
         ),
     )];
     let identity = ctx.options.app_identity();
-    let (seen, exported, targets, store, roles) = tokio::try_join!(
+    let trusted = ctx.ise.trusted_certificates();
+    let (seen, exported, targets, store, roles) = tokio::join!(
         steps::observe_app(&ctx.graph, &identity),
         steps::export_admin_certificates(&ctx.ise, KeyExport::CertificatesOnly),
         steps::permission_targets(&ctx.graph),
-        async { Ok(ctx.ise.trusted_certificates().list(&[]).await?) },
-        async { Ok(ctx.graph.graph_roles().await?) },
-    )?;
+        trusted.list(&[]),
+        async { Ok::<_, Error>(ctx.graph.graph_roles().await?) },
+    );
+    let ise_missing = ise_blockers(exported.as_ref().err(), store.as_ref().err());
+    let (seen, targets, roles) = (seen?, targets?, roles?);
+    if !ise_missing.is_empty() {
+        // ISE refused a read the run starts from: what Graph would lack is still told
+        // (the application's writes, without ISE's keys, which could not be read).
+        let mut writes = Vec::new();
+        plan_microsoft(ctx, &seen, &[], &targets, &mut Vec::new(), &mut writes).await?;
+        let mut missing = ise_missing;
+        missing.extend(crate::rights::graph_blockers(roles.as_deref(), &writes));
+        plan.push(rights_blocked(&missing));
+        return Ok(plan);
+    }
+    let (exported, store) = (exported?, store?);
     let admins: Vec<_> = exported.value.into_iter().map(|m| m.admin).collect();
     let certs = distinct_certificates(&admins);
     let mut writes = Vec::new();
@@ -85,6 +99,26 @@ fn strong_mapping_warning(version: &IseVersion) -> String {
             )
         })
         .unwrap_or_default()
+}
+
+/// What ISE's account lacks, from the reads every onboarding starts from: exporting the
+/// nodes' certificates (a POST in ISE's API, which an ERS Operator may not make) and
+/// listing the trusted store.
+fn ise_blockers(
+    export: Option<&Error>,
+    store: Option<&ise_client::Error>,
+) -> Vec<crate::rights::MissingRight> {
+    let export = export.and_then(|e| match e {
+        Error::Ise(e) => Some(e),
+        _ => None,
+    });
+    [
+        export.and_then(|e| crate::rights::ise_blocker(e, "export the nodes' Admin certificates")),
+        store.and_then(|e| crate::rights::ise_blocker(e, "read and import trusted certificates")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// The plan's row for rights the run lacks: a person must grant them first.
@@ -387,6 +421,16 @@ async fn read_phase(run: &mut Run<'_>) -> Result<(Reads, MicrosoftReads), Stoppe
             strong_mapping_warning(&version)
         ),
     );
+    let ise_missing = ise_blockers(export.as_ref().err(), store.as_ref().err());
+    if !ise_missing.is_empty() {
+        run.errors.push((
+            StepName::CheckRights,
+            Error::MissingRights {
+                missing: ise_missing,
+            },
+        ));
+        return Err(Stopped);
+    }
     let exported = run.check(StepName::ExportAdminCertificate, export)?.value;
     let (seen, targets, endpoints, roles) = microsoft.ok_or(Stopped)?;
     if let (Ok(Some(roles)), Ok(seen), Ok(targets)) = (&roles, &seen, &targets) {

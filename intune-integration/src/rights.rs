@@ -67,6 +67,24 @@ pub fn graph_blockers(roles: Option<&[String]>, writes: &[&str]) -> Vec<MissingR
     }]
 }
 
+/// What ISE's account lacks, from ISE's answer to a request made before any write:
+/// a 403 means the account is known and its admin group does not allow the request
+/// (an ERS Operator reads but may not write, and exporting a node's certificate is a
+/// write in ISE's API), so `needed_for` is blocked. Anything else is not a missing
+/// right (a 401 is a wrong password as much as a missing group: it stays that error).
+pub fn ise_blocker(error: &ise_client::Error, needed_for: &str) -> Option<MissingRight> {
+    (error.status() == Some(403)).then(|| MissingRight {
+        side: "ise",
+        needed_for: needed_for.to_owned(),
+        grant: ISE_WRITE_GROUP.to_owned(),
+    })
+}
+
+/// What supplies every ISE right the tool needs.
+pub const ISE_WRITE_GROUP: &str = "the ERS Admin (or Super Admin) admin group for ISE's \
+    account, given by an ISE Super Admin (Administration > System > Admin Access > \
+    Administrators > Admin Users); an ERS Operator may only read";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,9 @@
 //!   200 `{"policy_set", "rule", "profiles", "mdm": {…}}`, or 400.
 //! * `PUT /devices/{guid}` — body `{"compliant": bool}` and/or `{"registered": bool}`:
 //!   changes a device in Intune. 200 with the device, 404 for an unknown GUID, or 400.
+//! * `PUT /ise-role` — body `{"role": "super-admin" | "ers-admin" | "ers-operator" |
+//!   "none"}`: moves ISE's API account to that admin group ([`crate::IseRole`]), as an
+//!   ISE administrator would. 204, or 400.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -37,6 +40,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/admin-consent", post(admin_consent))
         .route("/authorize", post(authorize))
         .route("/devices/{guid}", put(update_device))
+        .route("/ise-role", put(set_ise_role))
         .with_state(shared)
 }
 
@@ -81,6 +85,22 @@ async fn admin_consent(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
     };
     match s.with_world(|w| w.admin_consent(&client_id)) {
         Ok(granted) => axum::Json(json!({ "granted": granted })).into_response(),
+        Err(e) => refuse(e),
+    }
+}
+
+async fn set_ise_role(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let Some(role) = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v["role"].as_str().map(str::to_owned))
+    else {
+        return refuse("the body must be {\"role\": \"…\"}".into());
+    };
+    match role.parse::<crate::IseRole>() {
+        Ok(role) => {
+            s.with_world(|w| w.ise_role = role);
+            StatusCode::NO_CONTENT.into_response()
+        }
         Err(e) => refuse(e),
     }
 }

@@ -57,6 +57,10 @@ pub struct LaunchArgs {
     /// `Application.ReadWrite.OwnedBy` for the operator without consent rights.
     #[arg(long, value_name = "ROLE,ROLE…", value_delimiter = ',')]
     pub automation_roles: Option<Vec<String>>,
+    /// The admin group of ISE's API account: super-admin (default), ers-admin,
+    /// ers-operator (reads only: every write answers 403) or none (answered 401).
+    #[arg(long, value_name = "ROLE", default_value = "super-admin")]
+    pub ise_role: crate::IseRole,
     /// Seed of the fault decisions (default: --seed).
     #[arg(long, value_name = "N")]
     pub fault_seed: Option<u64>,
@@ -75,6 +79,7 @@ impl LaunchArgs {
             .ecdsa_admin_certificates(self.ecdsa_admin_certificates)
             .ise_public_roots(!self.bare_trust_store)
             .ers_csrf(self.ers_csrf)
+            .ise_role(self.ise_role)
             .cloud(self.cloud.clone());
         if let Some(ms) = self.latency_ms {
             builder = builder.latency(Duration::from_millis(ms));

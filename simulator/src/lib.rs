@@ -63,6 +63,7 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+pub use ise::IseRole;
 pub use policy::PolicyWrite;
 pub use server::{Faults, parse_fault_spec};
 pub use state::{
@@ -146,6 +147,7 @@ pub struct SimulatorBuilder {
     ise_password: String,
     tenant_id: Option<String>,
     automation_roles: Vec<String>,
+    ise_role: IseRole,
     cloud: String,
 }
 
@@ -193,6 +195,7 @@ impl Default for SimulatorBuilder {
             ise_password: "C1sco12345".into(),
             tenant_id: None,
             automation_roles: DEFAULT_AUTOMATION_ROLES.map(str::to_owned).to_vec(),
+            ise_role: IseRole::SuperAdmin,
             cloud: "global".into(),
         }
     }
@@ -325,6 +328,13 @@ impl SimulatorBuilder {
     /// Faults for one service (replaces the common latency for it).
     pub fn faults(mut self, service: Service, faults: Faults) -> Self {
         self.faults.insert(service, faults);
+        self
+    }
+
+    /// The admin group of ISE's API account (default [`IseRole::SuperAdmin`]): an ERS
+    /// Operator's writes answer 403, an account outside the API groups 401.
+    pub fn ise_role(mut self, role: IseRole) -> Self {
+        self.ise_role = role;
         self
     }
 
@@ -1163,6 +1173,7 @@ impl World {
             trusted: Vec::new(),
             mdm_servers: BTreeMap::new(),
             csrf_enabled: b.csrf,
+            ise_role: b.ise_role,
             csrf_token: None,
             log: Vec::new(),
             seed: b.seed,
@@ -1431,6 +1442,13 @@ impl Simulator {
                 }
             }
         });
+    }
+
+    /// Moves ISE's API account to another admin group, as an ISE administrator would
+    /// (Administration > System > Admin Access > Administrators > Admin Users); the next
+    /// request is answered as the new group allows.
+    pub fn set_ise_role(&self, role: IseRole) {
+        self.shared.with_world(|w| w.ise_role = role);
     }
 
     /// Replaces the automating identity's application roles (by value, see

@@ -257,6 +257,8 @@ pub(crate) struct World {
     pub(crate) trusted: Vec<TrustedCert>,
     pub(crate) mdm_servers: BTreeMap<String, MdmServer>,
     pub(crate) csrf_enabled: bool,
+    /// The admin group of the API account.
+    pub(crate) ise_role: crate::IseRole,
     pub(crate) csrf_token: Option<String>,
     pub(crate) log: Vec<LoggedRequest>,
     /// The seed, for ids derived from content.

@@ -538,6 +538,99 @@ async fn ers_csrf_when_enabled() {
     assert_eq!(r.status(), 405);
 }
 
+/// ISE's API account's admin group: an ERS Operator reads and is refused every write
+/// with 403 in the family's shape; an account outside the API groups is answered 401
+/// like a wrong password; the control API moves the account between groups.
+#[tokio::test]
+async fn ise_account_roles_limit_the_api() {
+    use ise_intune_simulator::IseRole;
+    let sim = Simulator::builder()
+        .ise_role(IseRole::ErsOperator)
+        .start()
+        .await
+        .expect("sim");
+    let info = sim.info();
+    let c = http(info);
+    let ise = Ise { c: &c, info };
+    let trusted = "/api/v1/certs/trusted-certificate";
+    let r = ise
+        .req(reqwest::Method::GET, trusted)
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(r.status(), 200);
+    let r = ise
+        .req(
+            reqwest::Method::POST,
+            "/api/v1/certs/trusted-certificate/import",
+        )
+        .json(&json!({"data": "x", "name": "x"}))
+        .send()
+        .await
+        .expect("import");
+    assert_eq!(r.status(), 403);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["status"], "403");
+    assert!(
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("read operations only"))
+    );
+    let r = ise
+        .req(reqwest::Method::POST, "/ers/config/authorizationprofile")
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("ers write");
+    assert_eq!(r.status(), 403);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(
+        v["ERSResponse"]["operation"],
+        "POST-/ers/config/authorizationprofile"
+    );
+    // Moved out of the API groups: 401, with the challenge a wrong password gets.
+    let r = c
+        .put(format!("{}/ise-role", info.control_url))
+        .json(&json!({"role": "none"}))
+        .send()
+        .await
+        .expect("control");
+    assert_eq!(r.status(), 204);
+    let r = ise
+        .req(reqwest::Method::GET, trusted)
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        r.headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok()),
+        Some("Basic realm=\"Cisco ISE\"")
+    );
+    // Back to ERS Admin: writes pass the role check (and meet the route's own answer).
+    let r = c
+        .put(format!("{}/ise-role", info.control_url))
+        .json(&json!({"role": "ers-admin"}))
+        .send()
+        .await
+        .expect("control");
+    assert_eq!(r.status(), 204);
+    let r = ise
+        .req(reqwest::Method::GET, trusted)
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(r.status(), 200);
+    let r = c
+        .put(format!("{}/ise-role", info.control_url))
+        .json(&json!({"role": "root"}))
+        .send()
+        .await
+        .expect("control");
+    assert_eq!(r.status(), 400);
+}
+
 #[tokio::test]
 async fn intune_answers_ise_xml_to_consented_tokens_only() {
     // The automation identity without the Intune API's get_device_compliance role.
