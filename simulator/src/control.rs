@@ -15,6 +15,10 @@
 //!   200 `{"policy_set", "rule", "profiles", "mdm": {…}}`, or 400.
 //! * `PUT /devices/{guid}` — body `{"compliant": bool}` and/or `{"registered": bool}`:
 //!   changes a device in Intune. 200 with the device, 404 for an unknown GUID, or 400.
+//! * `POST /clock` — body `{"advance_secs": N}` or `{"at": "2027-03-01T00:00:00Z"}`:
+//!   moves the simulated clock forward (never back); tokens, replication, Intune's
+//!   throttle windows and device check-ins follow it. 200 `{"now", "offset_secs"}`, or
+//!   400.
 //! * `PUT /ise-role` — body `{"role": "super-admin" | "ers-admin" | "ers-operator" |
 //!   "none"}`: moves ISE's API account to that admin group ([`crate::IseRole`]), as an
 //!   ISE administrator would. 204, or 400.
@@ -41,6 +45,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/authorize", post(authorize))
         .route("/devices/{guid}", put(update_device))
         .route("/ise-role", put(set_ise_role))
+        .route("/clock", post(set_clock))
         .with_state(shared)
 }
 
@@ -85,6 +90,40 @@ async fn admin_consent(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
     };
     match s.with_world(|w| w.admin_consent(&client_id)) {
         Ok(granted) => axum::Json(json!({ "granted": granted })).into_response(),
+        Err(e) => refuse(e),
+    }
+}
+
+/// How far forward `body` moves a clock that reads `now` (Unix seconds).
+pub(crate) fn clock_step(body: &Value, now: u64) -> Result<u64, String> {
+    if let Some(secs) = body.get("advance_secs") {
+        return secs
+            .as_u64()
+            .ok_or_else(|| "`advance_secs` must be a whole number of seconds, 0 or more".into());
+    }
+    let Some(at) = body.get("at").and_then(Value::as_str) else {
+        return Err("the body must be {\"advance_secs\": N} or {\"at\": \"RFC 3339 time\"}".into());
+    };
+    let at = time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| format!("`at` is not an RFC 3339 time: {e}"))?;
+    let at = u64::try_from(at.unix_timestamp()).unwrap_or(0);
+    at.checked_sub(now)
+        .ok_or_else(|| "the simulated clock only moves forward: `at` is before its time".into())
+}
+
+async fn set_clock(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return refuse("the body is not JSON".into());
+    };
+    let result = s.with_world(|w| {
+        let step = clock_step(&body, w.now_unix())?;
+        w.clock_offset = w
+            .clock_offset
+            .saturating_add(std::time::Duration::from_secs(step));
+        Ok::<_, String>(json!({"now": w.now_iso(), "offset_secs": w.clock_offset.as_secs()}))
+    });
+    match result {
+        Ok(v) => axum::Json(v).into_response(),
         Err(e) => refuse(e),
     }
 }

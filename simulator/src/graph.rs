@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -511,7 +510,7 @@ fn get_app_by_unique_name(ctx: &Ctx<'_>, unique: &str, q: &HashMap<String, Strin
     if let Err(r) = authorize(ctx, Need::Read) {
         return r;
     }
-    let now = Instant::now();
+    let now = ctx.s.with_world(|w| w.now());
     let found = ctx.s.with_world(|w| {
         w.apps
             .iter()
@@ -609,7 +608,7 @@ fn new_sp(w: &mut World, app: &App) -> Sp {
         display_name: app.display_name.clone(),
         app_roles: Vec::new(),
         endpoints: Vec::new(),
-        visible_at: Instant::now() + w.replication_lag,
+        visible_at: w.now() + w.replication_lag,
     };
     w.sps.push(sp.clone());
     sp
@@ -640,7 +639,7 @@ fn list_apps(ctx: &Ctx<'_>, uri: &Uri, q: &HashMap<String, String>) -> Response 
         Ok(f) => f,
         Err(r) => return r,
     };
-    let now = Instant::now();
+    let now = ctx.s.with_world(|w| w.now());
     let items = ctx.s.with_world(|w| {
         w.apps
             .iter()
@@ -698,7 +697,7 @@ fn create_app_with(
             required_resource_access: json!([]),
             secrets: Vec::new(),
             created: w.now_iso(),
-            visible_at: Instant::now() + w.replication_lag,
+            visible_at: w.now() + w.replication_lag,
             unique_name: unique_name.clone(),
             owners: owner.into_iter().collect(),
             federated: Vec::new(),
@@ -715,7 +714,7 @@ fn create_app_with(
 }
 
 fn find_app<'w>(w: &'w World, id: &str) -> Option<&'w App> {
-    let now = Instant::now();
+    let now = w.now();
     w.apps
         .iter()
         .find(|a| a.id.eq_ignore_ascii_case(id) && a.visible_at <= now)
@@ -827,7 +826,7 @@ fn parse_keys(ctx: &Ctx<'_>, existing: &[KeyCred], v: &Value) -> Result<Vec<KeyC
             .iter()
             .find(|e| crate::pki::sha1(&e.key_der) == crate::pki::sha1(&der))
             .map(|e| e.usable_at)
-            .unwrap_or_else(|| Instant::now() + ctx.s.with_world(|w| w.replication_lag));
+            .unwrap_or_else(|| ctx.s.with_world(|w| w.now() + w.replication_lag));
         out.push(KeyCred {
             key_id: key_id.unwrap_or_else(|| {
                 ctx.s.with_world(|w| {
@@ -1007,7 +1006,7 @@ fn list_sps(ctx: &Ctx<'_>, uri: &Uri, q: &HashMap<String, String>) -> Response {
         Ok(f) => f,
         Err(r) => return r,
     };
-    let now = Instant::now();
+    let now = ctx.s.with_world(|w| w.now());
     let items = ctx.s.with_world(|w| {
         w.sps
             .iter()
@@ -1104,7 +1103,7 @@ fn list_assignments(
     if let Err(r) = authorize(ctx, Need::Read) {
         return r;
     }
-    let now = Instant::now();
+    let now = ctx.s.with_world(|w| w.now());
     let found = ctx.s.with_world(|w| {
         w.visible_sp(id)?;
         Some(
@@ -1192,7 +1191,7 @@ fn assign(ctx: &Ctx<'_>, resource: &str, body: &Value) -> Response {
             resource_id: res.id.clone(),
             app_role_id: role.clone(),
             created: w.now_iso(),
-            visible_at: Instant::now() + w.replication_lag,
+            visible_at: w.now() + w.replication_lag,
         };
         w.assignments.push(a.clone());
         Ok(assignment_json(w, &a))

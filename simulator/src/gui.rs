@@ -109,9 +109,9 @@ async fn token(
         .ok_or_else(|| {
             "Connection Failed to the MDM server: no Admin certificate on this node".to_owned()
         })?;
-    let jti = s.with_world(|w| w.rng.uuid());
+    let (jti, now) = s.with_world(|w| (w.rng.uuid(), w.now_unix()));
     let assertion =
-        crate::jwt::sign_assertion(&key, &cert, client_id, url, &jti).ok_or_else(|| {
+        crate::jwt::sign_assertion(&key, &cert, client_id, url, &jti, now).ok_or_else(|| {
             "Connection Failed to the MDM server: signing the client assertion failed".to_owned()
         })?;
     let form = [

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Query, State};
@@ -23,6 +24,59 @@ const PAGE: usize = 100;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new().fallback(dispatch).with_state(shared)
+}
+
+/// Query criteria that name one device: never throttled.
+const DEVICE_SPECIFIC: [&str; 6] = ["guid", "macaddress", "udid", "imei", "meid", "serialnumber"];
+
+/// How long after a throttle window opens unfiltered queries are answered.
+const ANSWERED_FOR: Duration = Duration::from_secs(60 * 60);
+
+/// How long a throttle window lasts.
+const WINDOW: Duration = Duration::from_secs(4 * 60 * 60);
+
+/// Intune's throttle of broad, unfiltered compliance queries. Microsoft Learn,
+/// "503 errors that NAC partners receive from Intune" (troubleshoot/mem/intune/general/
+/// nac-integration-errors): "Device specific calls … NAC solutions are allowed to make
+/// as many device-specific calls as necessary. These calls will never result in 503
+/// errors. … unfiltered queries are made only once every four hours. Queries made more
+/// frequently will return HTTP 503 errors. The four-hour throttle window starts after
+/// the first unfiltered call to Intune (and after the previous throttle has expired, if
+/// this isn't the first call). Unfiltered compliance calls can be repeated for the first
+/// 60 minutes without throttling. After the 60-minute interval has passed, it is
+/// followed by three hours" of 503s. The page keys the window by NAC partner; the
+/// simulator keys it by tenant and calling application, or by tenant alone
+/// (`intune_throttle_per_tenant`). The 503's body text is the simulator's (Microsoft
+/// documents the status, not the text), and it carries no `Retry-After`: the page names
+/// none.
+fn throttle(w: &mut crate::state::World, client_id: &str) -> Result<(), Response> {
+    let key = if w.throttle_per_tenant {
+        w.tenant_id.clone()
+    } else {
+        format!("{}/{client_id}", w.tenant_id)
+    };
+    let now = w.now();
+    let opened = match w.throttle_windows.get(&key) {
+        Some(opened) if now.saturating_duration_since(*opened) < WINDOW => *opened,
+        _ => {
+            w.throttle_windows.insert(key, now);
+            now
+        }
+    };
+    if now.saturating_duration_since(opened) < ANSWERED_FOR {
+        *w.unfiltered_queries
+            .entry(client_id.to_owned())
+            .or_default() += 1;
+        return Ok(());
+    }
+    *w.throttled.entry(client_id.to_owned()).or_default() += 1;
+    Err(xml(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "<error><message>Service Unavailable: unfiltered compliance queries are throttled \
+         until the four-hour window that opened with the first of them ends; device-specific \
+         queries are not.</message></error>"
+            .into(),
+    ))
 }
 
 fn xml(status: StatusCode, body: String) -> Response {
@@ -103,6 +157,11 @@ async fn dispatch(
         );
     }
     let criteria = q.get("querycriteria").map(String::as_str).unwrap_or("");
+    if !DEVICE_SPECIFIC.contains(&criteria)
+        && let Err(refused) = s.with_world(|w| throttle(w, &token.client_id))
+    {
+        return refused;
+    }
     let value = q.get("value").cloned().unwrap_or_default();
     let page: usize = match q.get("paging").map(|p| p.parse::<usize>()) {
         None => 0,

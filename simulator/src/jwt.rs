@@ -107,11 +107,8 @@ pub(crate) fn sign_assertion(
     client_id: &str,
     audience: &str,
     jti: &str,
+    now: u64,
 ) -> Option<String> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?
-        .as_secs();
     let rsa = ring::signature::RsaKeyPair::from_pkcs8(key_pkcs8).ok();
     let header = serde_json::json!({
         "alg": if rsa.is_some() { "RS256" } else { "ES256" }, "typ": "JWT",

@@ -61,6 +61,10 @@ pub struct LaunchArgs {
     /// ers-operator (reads only: every write answers 403) or none (answered 401).
     #[arg(long, value_name = "ROLE", default_value = "super-admin")]
     pub ise_role: crate::IseRole,
+    /// Keep Intune's throttle window of unfiltered compliance queries per tenant across
+    /// applications (default: per tenant and application).
+    #[arg(long)]
+    pub intune_throttle_per_tenant: bool,
     /// Seed of the fault decisions (default: --seed).
     #[arg(long, value_name = "N")]
     pub fault_seed: Option<u64>,
@@ -80,6 +84,7 @@ impl LaunchArgs {
             .ise_public_roots(!self.bare_trust_store)
             .ers_csrf(self.ers_csrf)
             .ise_role(self.ise_role)
+            .intune_throttle_per_tenant(self.intune_throttle_per_tenant)
             .cloud(self.cloud.clone());
         if let Some(ms) = self.latency_ms {
             builder = builder.latency(Duration::from_millis(ms));

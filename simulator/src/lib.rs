@@ -148,6 +148,7 @@ pub struct SimulatorBuilder {
     tenant_id: Option<String>,
     automation_roles: Vec<String>,
     ise_role: IseRole,
+    throttle_per_tenant: bool,
     cloud: String,
 }
 
@@ -196,6 +197,7 @@ impl Default for SimulatorBuilder {
             tenant_id: None,
             automation_roles: DEFAULT_AUTOMATION_ROLES.map(str::to_owned).to_vec(),
             ise_role: IseRole::SuperAdmin,
+            throttle_per_tenant: false,
             cloud: "global".into(),
         }
     }
@@ -335,6 +337,15 @@ impl SimulatorBuilder {
     /// Operator's writes answer 403, an account outside the API groups 401.
     pub fn ise_role(mut self, role: IseRole) -> Self {
         self.ise_role = role;
+        self
+    }
+
+    /// Keeps Intune's throttle window of unfiltered compliance queries per tenant
+    /// across calling applications (default: per tenant and application). The stricter
+    /// reading: with it, any unfiltered query the tool makes as its own identity would
+    /// cost ISE's window too, which tests use to show the tool makes none.
+    pub fn intune_throttle_per_tenant(mut self, per_tenant: bool) -> Self {
+        self.throttle_per_tenant = per_tenant;
         self
     }
 
@@ -1173,6 +1184,11 @@ impl World {
             trusted: Vec::new(),
             mdm_servers: BTreeMap::new(),
             csrf_enabled: b.csrf,
+            clock_offset: Duration::ZERO,
+            throttle_windows: HashMap::new(),
+            throttle_per_tenant: b.throttle_per_tenant,
+            unfiltered_queries: std::collections::BTreeMap::new(),
+            throttled: std::collections::BTreeMap::new(),
             ise_role: b.ise_role,
             csrf_token: None,
             log: Vec::new(),
@@ -1487,7 +1503,7 @@ impl Simulator {
                     resource_id: resource,
                     app_role_id: role,
                     created,
-                    visible_at: Instant::now(),
+                    visible_at: w.now(),
                 });
             }
             Ok(())
@@ -1532,6 +1548,21 @@ impl Simulator {
     /// A JSON snapshot of all state (no secrets or private keys).
     pub fn snapshot(&self) -> serde_json::Value {
         self.shared.with_world(|w| w.snapshot())
+    }
+
+    /// Moves the simulated clock forward by `by` (it never goes back): tokens expire,
+    /// replication completes, Intune's throttle windows close and devices check in as
+    /// they would have in that time. Returns the simulated time, ISO 8601.
+    pub fn advance_clock(&self, by: Duration) -> String {
+        self.shared.with_world(|w| {
+            w.clock_offset = w.clock_offset.saturating_add(by);
+            w.now_iso()
+        })
+    }
+
+    /// The simulated clock's time in seconds since the Unix epoch.
+    pub fn now_unix(&self) -> u64 {
+        self.shared.with_world(|w| w.now_unix())
     }
 
     /// Every request served so far.

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Form, Path, State};
@@ -376,7 +376,7 @@ fn check_federated(w: &World, app: &App, jwt: &crate::jwt::Jwt) -> Result<(), Re
             "Assertion failed signature validation. [Reason - The key was not found.]",
         ));
     }
-    if !within_time(jwt) {
+    if !within_time(jwt, w.now_unix()) {
         return Err(refuse(
             400,
             "invalid_request",
@@ -434,7 +434,7 @@ fn check_assertion(
         .unwrap_or_default();
     // Listed by Graph but not yet propagated to the token service: refused as if
     // unknown, as Entra does for some time after a key is added.
-    let key = key.filter(|k| k.usable_at <= Instant::now());
+    let key = key.filter(|k| k.usable_at <= w.now());
     let Some(key) = key else {
         return Err(refuse(
             401,
@@ -478,7 +478,7 @@ fn check_assertion(
             "Client assertion application identifier doesn't match 'client_id' parameter.",
         ));
     }
-    if !within_time(jwt) {
+    if !within_time(jwt, w.now_unix()) {
         return Err(refuse(
             401,
             "invalid_client",
@@ -513,9 +513,7 @@ fn mint_token(
     // Shaped like Entra's access tokens (a JWT whose `roles` claim lists the app
     // roles granted), so that a client may read what it holds. The signature is
     // random: only this simulator validates its tokens, by lookup.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = w.now_unix();
     let header = URL_SAFE_NO_PAD.encode(br#"{"typ":"JWT","alg":"RS256"}"#);
     let claims = json!({
         "aud": match audience {
@@ -537,7 +535,7 @@ fn mint_token(
             audience: audience.clone(),
             client_id: client_id.to_owned(),
             roles,
-            expires: Instant::now() + Duration::from_secs(3599),
+            expires: w.now() + Duration::from_secs(3599),
         },
     );
     (token, 3599u64)
@@ -545,11 +543,7 @@ fn mint_token(
 
 /// Whether an assertion is within its valid time: not expired, and not valid only from
 /// more than five minutes ahead (Entra's allowance for clock skew).
-fn within_time(jwt: &crate::jwt::Jwt) -> bool {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+fn within_time(jwt: &crate::jwt::Jwt, now: u64) -> bool {
     let (nbf, exp) = (
         jwt.claim_u64("nbf").unwrap_or(0),
         jwt.claim_u64("exp").unwrap_or(0),
@@ -561,8 +555,7 @@ fn within_time(jwt: &crate::jwt::Jwt) -> bool {
 pub(crate) fn bearer(s: &Shared, headers: &HeaderMap) -> Option<Token> {
     let value = headers.get("authorization")?.to_str().ok()?;
     let token = value.strip_prefix("Bearer ")?;
-    s.with_world(|w| w.tokens.get(token).cloned())
-        .filter(|t| t.expires > Instant::now())
+    s.with_world(|w| w.tokens.get(token).filter(|t| t.expires > w.now()).cloned())
 }
 
 #[cfg(test)]

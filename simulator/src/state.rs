@@ -257,6 +257,18 @@ pub(crate) struct World {
     pub(crate) trusted: Vec<TrustedCert>,
     pub(crate) mdm_servers: BTreeMap<String, MdmServer>,
     pub(crate) csrf_enabled: bool,
+    /// How far the simulated clock is ahead of this machine's (`POST /clock`).
+    pub(crate) clock_offset: Duration,
+    /// Intune's throttle windows of unfiltered compliance queries, by tenant and
+    /// calling application (by tenant alone with `throttle_per_tenant`): when each
+    /// opened.
+    pub(crate) throttle_windows: HashMap<String, Instant>,
+    /// One window per tenant across applications (the stricter reading).
+    pub(crate) throttle_per_tenant: bool,
+    /// Unfiltered compliance queries answered, by calling application.
+    pub(crate) unfiltered_queries: BTreeMap<String, u64>,
+    /// Unfiltered compliance queries refused by the throttle, by calling application.
+    pub(crate) throttled: BTreeMap<String, u64>,
     /// The admin group of the API account.
     pub(crate) ise_role: crate::IseRole,
     pub(crate) csrf_token: Option<String>,
@@ -393,25 +405,42 @@ impl World {
     }
 
     pub(crate) fn now_iso(&self) -> String {
-        iso(time::OffsetDateTime::now_utc())
+        iso(self.now_utc())
+    }
+
+    /// The simulated clock's instant: this machine's plus the offset. Everything that
+    /// happens with time (tokens expiring, replication, throttle windows, check-ins)
+    /// reads it, so advancing the clock moves all of them.
+    pub(crate) fn now(&self) -> Instant {
+        Instant::now() + self.clock_offset
+    }
+
+    /// The simulated clock's date and time.
+    pub(crate) fn now_utc(&self) -> time::OffsetDateTime {
+        time::OffsetDateTime::now_utc() + self.clock_offset
+    }
+
+    /// The simulated clock in seconds since the Unix epoch.
+    pub(crate) fn now_unix(&self) -> u64 {
+        u64::try_from(self.now_utc().unix_timestamp()).unwrap_or(0)
     }
 
     pub(crate) fn visible_app_by_app_id(&self, app_id: &str) -> Option<&App> {
-        let now = Instant::now();
+        let now = self.now();
         self.apps
             .iter()
             .find(|a| a.app_id.eq_ignore_ascii_case(app_id) && a.visible_at <= now)
     }
 
     pub(crate) fn visible_sp_by_app_id(&self, app_id: &str) -> Option<&Sp> {
-        let now = Instant::now();
+        let now = self.now();
         self.sps
             .iter()
             .find(|s| s.app_id.eq_ignore_ascii_case(app_id) && s.visible_at <= now)
     }
 
     pub(crate) fn visible_sp(&self, id: &str) -> Option<&Sp> {
-        let now = Instant::now();
+        let now = self.now();
         self.sps
             .iter()
             .find(|s| s.id.eq_ignore_ascii_case(id) && s.visible_at <= now)
@@ -472,7 +501,7 @@ impl World {
                 resource_id,
                 app_role_id: role,
                 created,
-                visible_at: Instant::now() + self.replication_lag,
+                visible_at: self.now() + self.replication_lag,
             });
             granted += 1;
         }
@@ -487,7 +516,7 @@ impl World {
             return Vec::new();
         };
         // A new role reaches tokens once it has propagated (as it becomes visible).
-        let now = Instant::now();
+        let now = self.now();
         self.assignments
             .iter()
             .filter(|a| a.principal_id == sp.id && a.resource_id == resource.id)
@@ -584,7 +613,10 @@ impl World {
                     "guid": d.guid, "mac": d.mac, "registered": d.registered,
                     "compliant": d.compliant,
                 })).collect::<Vec<_>>(),
+                "unfiltered_queries": self.unfiltered_queries,
+                "throttled": self.throttled,
             },
+            "clock": {"now": self.now_iso(), "offset_secs": self.clock_offset.as_secs()},
         })
     }
 }

@@ -1297,3 +1297,98 @@ async fn policy_refusals_and_the_authorization_control_routes() {
         .expect("put");
     assert_eq!(r.status(), 404);
 }
+
+/// Intune's throttle of unfiltered compliance queries (Microsoft Learn, "503 errors that
+/// NAC partners receive from Intune"): a four-hour window opens at the first one, whose
+/// first hour is answered and the rest refused with 503; device-specific queries are
+/// never throttled. The clock is the simulator's, moved through the control API.
+#[tokio::test]
+async fn unfiltered_compliance_queries_are_throttled_by_a_four_hour_window() {
+    let sim = sim().await;
+    let info = sim.info();
+    let c = http(info);
+    let client_id = info.automation.client_id.clone();
+    let base = format!(
+        "{}/TrafficGateway/TrafficRoutingService/ResourceAccess/ComplianceRetrievalService/cisco/devices/",
+        info.intune_url
+    );
+    // A fresh token each time: one lives an hour, as the clock moves hours.
+    let query = |q: &'static str| {
+        let (c, base) = (c.clone(), base.clone());
+        async move {
+            let r = c
+                .post(token_url(info))
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", info.automation.client_id.as_str()),
+                    ("client_secret", info.automation.client_secret.as_str()),
+                    ("scope", "https://api.manage.microsoft.com//.default"),
+                ])
+                .send()
+                .await
+                .expect("token");
+            assert_eq!(r.status(), 200);
+            let token: Value = r.json().await.expect("json");
+            let r = c
+                .get(format!("{base}?paging=0&{q}&filter=all"))
+                .bearer_auth(token["access_token"].as_str().expect("token"))
+                .send()
+                .await
+                .expect("query");
+            (r.status().as_u16(), r.text().await.expect("body"))
+        }
+    };
+    let advance = |secs: u64| {
+        let c = c.clone();
+        async move {
+            let r = c
+                .post(format!("{}/clock", info.control_url))
+                .json(&json!({ "advance_secs": secs }))
+                .send()
+                .await
+                .expect("clock");
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.expect("json")
+        }
+    };
+    let unfiltered = "querycriteria=compliance&value=false";
+    let one = "querycriteria=macaddress&value=AABBCC000001";
+    assert_eq!(query(unfiltered).await.0, 200);
+    // 59 minutes into the window: still answered.
+    advance(59 * 60).await;
+    assert_eq!(query(unfiltered).await.0, 200);
+    assert_eq!(query("querycriteria=compliance&value=true").await.0, 200);
+    // 61 minutes: refused until the window closes; a device-specific query is not.
+    let moved = advance(2 * 60).await;
+    assert_eq!(moved["offset_secs"], 61 * 60);
+    let (status, body) = query(unfiltered).await;
+    assert_eq!(status, 503);
+    assert!(body.contains("throttled"), "{body}");
+    assert_eq!(query("filter=all&paging=1").await.0, 503);
+    assert_eq!(query(one).await.0, 200);
+    // 3 h 59 min: still the same window.
+    advance(178 * 60).await;
+    assert_eq!(query(unfiltered).await.0, 503);
+    // 4 h 1 min: the window has closed; the next unfiltered query opens a new one.
+    advance(2 * 60).await;
+    assert_eq!(query(unfiltered).await.0, 200);
+    let snapshot = sim.snapshot();
+    assert_eq!(snapshot["intune"]["unfiltered_queries"][&client_id], 4);
+    assert_eq!(snapshot["intune"]["throttled"][&client_id], 3);
+    assert_eq!(snapshot["clock"]["offset_secs"], 4 * 3600 + 60);
+    // The clock only moves forward, and says why not.
+    let r = c
+        .post(format!("{}/clock", info.control_url))
+        .json(&json!({ "at": "2001-01-01T00:00:00Z" }))
+        .send()
+        .await
+        .expect("clock");
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.expect("json");
+    assert!(
+        v["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("only moves forward")),
+        "{v}"
+    );
+}
