@@ -183,12 +183,19 @@ async fn doctor_without_opt_in_exports_no_key_and_still_finds_every_defect() {
     assert_eq!(not_checked.summary, "not checked: needs --as-node");
     let sample = finding(&d, ids::COMPLIANCE_SAMPLE);
     assert_eq!(sample.node, None);
-    assert!(
-        sample
-            .summary
-            .starts_with("Intune answered ISE's non-compliant poll as the automating identity: "),
-        "{}",
-        sample.summary
+    assert_eq!(
+        sample.summary,
+        "Intune answered a device query as the automating identity"
+    );
+    assert_eq!(
+        sample.evidence,
+        "querycriteria=macaddress for the documentation MAC 00:00:5E:00:53:01: 0 device(s) \
+         (a device-specific query: never throttled, reads no device)"
+    );
+    // Doctor makes no unfiltered query: nothing spent of Intune's throttle window.
+    assert_eq!(
+        sim.snapshot()["intune"]["unfiltered_queries"],
+        serde_json::json!({})
     );
 
     // A revoked consent and a renewed, unregistered node certificate: both named.
@@ -331,12 +338,10 @@ async fn a_healthy_integration_has_only_information() {
     );
     let sample = finding(&d, ids::COMPLIANCE_SAMPLE);
     assert_eq!(sample.node.as_deref(), Some("ise-san"));
-    assert!(
-        sample
-            .summary
-            .starts_with("Intune answered ISE's non-compliant poll as ise-san: "),
-        "{}",
-        sample.summary
+    assert_eq!(sample.summary, "Intune answered a device query as ise-san");
+    assert_eq!(
+        sim.snapshot()["intune"]["unfiltered_queries"],
+        serde_json::json!({})
     );
     let json = serde_json::to_value(&d).expect("json");
     let keys: Vec<&str> = json["findings"][0]

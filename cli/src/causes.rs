@@ -44,6 +44,8 @@ pub(crate) enum Cause {
     GraphRights,
     /// The run lacks rights and wrote nothing.
     MissingRights,
+    /// Intune throttled an unfiltered compliance query.
+    IntuneThrottled,
     /// Nothing is onboarded yet.
     NotOnboarded,
     /// The command line or the configuration.
@@ -76,6 +78,7 @@ impl Cause {
                 .first()
                 .map_or(Self::Remote, |(_, e)| Self::of_error(e)),
             Error::MissingRights { .. } => Self::MissingRights,
+            Error::IntuneThrottled { .. } => Self::IntuneThrottled,
             Error::TimedOut { .. } => Self::Silent,
             Error::Unreachable { .. } => Self::Unreachable,
             Error::Ise(ise_client::Error::PinMismatch { .. }) => Self::PinMismatch,
@@ -130,6 +133,7 @@ impl Cause {
             Self::EntraSignIn => "entra_sign_in",
             Self::GraphRights => "graph_rights",
             Self::MissingRights => "missing_rights",
+            Self::IntuneThrottled => "intune_throttled",
             Self::NotOnboarded => "not_onboarded",
             Self::Configuration => "configuration",
             Self::Remote => "remote",
@@ -218,6 +222,10 @@ impl Cause {
                  permissions > Grant admin consent); in ISE, the account's admin group — \
                  then run again"
             }
+            (Self::IntuneThrottled, _) => {
+                "wait until Intune's window reopens (the message says when), or ask about one \
+                 device with ise-intune device, which is never throttled"
+            }
             (Self::NotOnboarded, _) => "run ise-intune onboard",
             (Self::Configuration, _) => {
                 "correct the command line or the configuration as the message says \
@@ -233,7 +241,7 @@ impl Cause {
 mod tests {
     use super::*;
 
-    const ALL: [Cause; 16] = [
+    const ALL: [Cause; 17] = [
         Cause::PinMismatch,
         Cause::UntrustedIseCertificate,
         Cause::UntrustedCertificate,
@@ -246,6 +254,7 @@ mod tests {
         Cause::EntraSignIn,
         Cause::GraphRights,
         Cause::MissingRights,
+        Cause::IntuneThrottled,
         Cause::NotOnboarded,
         Cause::Configuration,
         Cause::Remote,

@@ -150,11 +150,18 @@ enum Command {
         #[arg(long)]
         node: Option<String>,
     },
-    /// Every non-compliant device, as ISE's poll sees them.
+    /// Every non-compliant device, as ISE's poll sees them. This is an unfiltered query,
+    /// which Intune throttles: it answers them only in the first hour of a four-hour
+    /// window opened by the first, and 503 for the rest (reported, not retried). For one
+    /// device, use `device` (never throttled).
     Noncompliant {
         /// The ISE node whose key to use (default: the first policy service node).
         #[arg(long)]
         node: Option<String>,
+        /// With --as-node: run the query as ISE's own application although it spends
+        /// that application's throttle window, which ISE needs for its own poll.
+        #[arg(long)]
+        spend_ise_window: bool,
     },
     /// Doctor or plan across an inventory of (ISE, tenant) pairs.
     Fleet {
@@ -277,8 +284,11 @@ fn from_sim_info(path: &Path, anchors: &[TrustAnchor]) -> Result<Integration, Er
             e.column()
         ),
     })?;
+    // A simulator's clock may be moved ahead: the command follows it.
+    let clock = Arc::new(ise_intune_testkit::SimulatorClock::of_info_file(path));
     Ok(with_anchors(
-        ise_intune_testkit::integration(&info, Configurator::Gui, true, Options::default())?,
+        ise_intune_testkit::integration(&info, Configurator::Gui, true, Options::default())?
+            .with_clock(clock),
         anchors,
     ))
 }
@@ -779,11 +789,33 @@ async fn noncompliant(
     cli: &Cli,
     ctx: &Context,
     node: Option<&str>,
+    spend_ise_window: bool,
 ) -> Result<u8, Box<dyn std::error::Error>> {
+    if ctx.onboarding.options().admin_key.acts_as_node() && !spend_ise_window {
+        return Err(Error::Config {
+            what: "with --as-node, noncompliant would ask Intune as ISE's own application, \
+                   and an unfiltered query spends that application's throttle window (one \
+                   hour of answers in four), which ISE needs for its own poll of \
+                   non-compliant devices: run it without --as-node (as the automating \
+                   identity, which needs get_device_compliance), or add --spend-ise-window"
+                .into(),
+        }
+        .into());
+    }
+    if !cli.json {
+        // On standard error: the list on standard output stays the list.
+        eprintln!(
+            "note: an unfiltered query — Intune answers these only in the first hour of a \
+             four-hour window opened by the first of them"
+        );
+    }
     let intune = compliance::client(&ctx.onboarding, node).await?;
     let devices = intune.noncompliant().await?;
     if cli.json {
-        print_json(&serde_json::json!({ "devices": devices }))?;
+        print_json(&serde_json::json!({
+            "devices": devices,
+            "unfiltered_query": true,
+        }))?;
     } else {
         for d in &devices {
             say!(
@@ -1079,7 +1111,10 @@ async fn run(cli: Cli) -> Result<u8, Box<dyn std::error::Error>> {
         Command::Device { id, cert, node } => {
             device(&cli, &ctx, id.as_deref(), cert.as_deref(), node.as_deref()).await
         }
-        Command::Noncompliant { node } => noncompliant(&cli, &ctx, node.as_deref()).await,
+        Command::Noncompliant {
+            node,
+            spend_ise_window,
+        } => noncompliant(&cli, &ctx, node.as_deref(), *spend_ise_window).await,
         Command::Fleet { .. }
         | Command::Watch(_)
         | Command::Sim { .. }

@@ -238,7 +238,7 @@ impl Watch {
                 self.timeout.as_secs()
             )),
         };
-        let now = OffsetDateTime::now_utc();
+        let now = ctx.now();
         let findings = match &result {
             Ok(d) => d.findings.clone(),
             Err(e) => vec![check_failed(e)],
@@ -311,7 +311,7 @@ impl Watch {
             match outcome {
                 Ok(Ok(what)) => {
                     self.repair_event(name, run, "repaired", &what);
-                    let now = OffsetDateTime::now_utc();
+                    let now = ctx.now();
                     let alerts: Vec<Alert> = matched
                         .into_iter()
                         .map(|f| self.alerts().repaired(name, f, now))

@@ -1339,3 +1339,85 @@ async fn each_cause_is_named_with_what_to_do_that_applies() {
     );
     drop(busy);
 }
+
+/// `noncompliant` across Intune's throttle window: answered in the window's first hour,
+/// then `intune_throttled` in one request (no retry) naming the device query instead,
+/// answered again once the window has closed; with `--as-node` it refuses to spend
+/// ISE's own window unless told to. The command follows the simulator's clock.
+#[tokio::test]
+async fn noncompliant_says_what_it_costs_and_is_not_retried_when_throttled() {
+    let sim = Simulator::builder()
+        .replication_lag(Duration::from_millis(100))
+        .start()
+        .await
+        .expect("simulator");
+    let info = temp("throttle.json");
+    sim.write_info_file(&info).expect("info");
+    let info = info.display().to_string();
+    let list = || run(args(&["noncompliant", "--sim-info", &info, "--json"]));
+    let devices_asked = |sim: &Simulator| {
+        sim.request_log()
+            .iter()
+            .filter(|r| r.service == "intune" && r.path.ends_with("/cisco/devices/"))
+            .count()
+    };
+    let (code, out, err) = list().await;
+    assert_eq!(code, 0, "{out}{err}");
+    let v = json(&out);
+    assert_eq!(v["unfiltered_query"], true);
+    assert!(!v["devices"].as_array().expect("devices").is_empty());
+    // In text, the note is on standard error and the list alone on standard output.
+    let (code, out, err) = run(args(&["noncompliant", "--sim-info", &info])).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("note: an unfiltered query"), "{err}");
+    assert!(!out.contains("note:"), "{out}");
+
+    sim.advance_clock(Duration::from_secs(61 * 60));
+    let before = devices_asked(&sim);
+    let (code, out, _) = list().await;
+    assert_eq!(code, 1, "{out}");
+    let e = &json(&out)["error"];
+    assert_eq!(e["cause"], "intune_throttled", "{out}");
+    let message = e["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("503") && message.contains("Not retried") && message.contains("device"),
+        "{message}"
+    );
+    assert_eq!(devices_asked(&sim) - before, 1, "one request, not retried");
+    assert!(
+        e["remediation"]
+            .as_str()
+            .is_some_and(|r| r.contains("ise-intune device")),
+        "{out}"
+    );
+
+    // As ISE's own application: refused before anything is sent, unless told.
+    let before = devices_asked(&sim);
+    let (code, out, _) = run(args(&[
+        "noncompliant",
+        "--sim-info",
+        &info,
+        "--as-node",
+        "--json",
+    ]))
+    .await;
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        json(&out)["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("--spend-ise-window")),
+        "{out}"
+    );
+    assert_eq!(devices_asked(&sim), before);
+
+    // Four hours after the window opened: answered again.
+    sim.advance_clock(Duration::from_secs(3 * 3600));
+    let (code, out, _) = list().await;
+    assert_eq!(code, 0, "{out}");
+    let snapshot = sim.snapshot();
+    let automation = &sim.info().automation.client_id;
+    assert_eq!(snapshot["intune"]["throttled"][automation], 1);
+    // One page each (the non-compliant devices fit in one): two runs in the first
+    // window's hour, one in the next window.
+    assert_eq!(snapshot["intune"]["unfiltered_queries"][automation], 3);
+}

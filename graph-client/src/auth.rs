@@ -46,6 +46,8 @@ impl fmt::Display for TokenAudience {
 pub struct AccessToken {
     secret: SecretString,
     expires_at: Instant,
+    /// When it expires by the client's clock (set for the tokens the client fetched).
+    valid_until: Option<SystemTime>,
 }
 
 impl AccessToken {
@@ -60,7 +62,25 @@ impl AccessToken {
         Self {
             secret: SecretString::from(token.into()),
             expires_at,
+            valid_until: None,
         }
+    }
+
+    /// The same token, also judged by a clock that read `now` when it was issued: it
+    /// stops being fresh when either this machine's monotonic time or that clock
+    /// reaches its end (a clock an embedder moves ahead expires it with the rest).
+    pub(crate) fn issued_at(mut self, now: SystemTime, lifetime: Duration) -> Self {
+        self.valid_until = now.checked_add(lifetime);
+        self
+    }
+
+    /// Whether the token is still good for at least `margin` at `now` by the client's
+    /// clock (and by this machine's monotonic time).
+    pub(crate) fn fresh_at(&self, now: SystemTime, margin: Duration) -> bool {
+        self.fresh_for(margin)
+            && self
+                .valid_until
+                .is_none_or(|end| now.checked_add(margin).is_some_and(|t| t < end))
     }
 
     /// The application roles the token carries (its `roles` claim), read without

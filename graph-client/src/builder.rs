@@ -47,6 +47,7 @@ pub struct GraphClientBuilder {
     settings: HttpSettings,
     in_flight: Option<ise_intune_http::InFlightLimit>,
     refresh_margin: Duration,
+    clock: ise_intune_http::clock::SharedClock,
 }
 
 impl GraphClient {
@@ -74,6 +75,7 @@ impl Default for GraphClientBuilder {
             ),
             refresh_margin: Duration::from_secs(300),
             in_flight: None,
+            clock: ise_intune_http::clock::system(),
         }
     }
 }
@@ -163,6 +165,13 @@ impl GraphClientBuilder {
 
     ise_intune_http::http_settings_methods!("30 s");
 
+    /// The clock tokens' freshness and client assertions' times are read from (default:
+    /// the system's; a test or an embedder may run at another date).
+    pub fn clock(mut self, clock: ise_intune_http::clock::SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// Tokens are renewed this long before they expire (default 5 minutes).
     pub fn token_refresh_margin(mut self, margin: Duration) -> Self {
         self.refresh_margin = margin;
@@ -225,6 +234,7 @@ impl GraphClientBuilder {
                 credentials,
                 cache: TokenCache::default(),
                 refresh_margin: self.refresh_margin,
+                clock: self.clock,
                 rng: SystemRandom::new(),
             }),
         })

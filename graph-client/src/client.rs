@@ -61,6 +61,7 @@ pub(crate) struct Inner {
     pub(crate) credentials: Credentials,
     pub(crate) cache: TokenCache,
     pub(crate) refresh_margin: Duration,
+    pub(crate) clock: ise_intune_http::clock::SharedClock,
     pub(crate) rng: SystemRandom,
 }
 
@@ -172,6 +173,31 @@ fn encode_component(s: &str) -> String {
     out
 }
 
+/// The answer of a service found through Graph ([`GraphClient::get_with_token_final_on`]).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct LearnedAnswer {
+    /// HTTP status.
+    pub status: u16,
+    /// `Retry-After`, when the service sent one in seconds.
+    pub retry_after: Option<std::time::Duration>,
+    /// The body, as text.
+    pub body: String,
+}
+
+/// The default classification, except that the statuses listed are final.
+struct FinalOn<'a>(&'a [u16]);
+
+impl Classify for FinalOn<'_> {
+    fn status(&self, status: StatusCode, _: &HeaderMap, _: &[u8]) -> StatusClass {
+        if self.0.contains(&status.as_u16()) {
+            StatusClass::Final
+        } else {
+            ise_intune_http::retry::classify_status(status.as_u16())
+        }
+    }
+}
+
 /// Graph's reading of its answers: 429 and (on the calls that declare them) the
 /// replication-lag answers were not processed; 500/502/503/504 are transient.
 struct GraphClassify {
@@ -270,9 +296,38 @@ impl GraphClient {
                 credentials,
                 cache: TokenCache::default(),
                 refresh_margin: i.refresh_margin,
+                clock: i.clock.clone(),
                 rng: SystemRandom::new(),
             }),
         }
+    }
+
+    /// The same client reading time from `clock` (its own token cache; connections
+    /// shared).
+    pub fn with_clock(&self, clock: ise_intune_http::clock::SharedClock) -> GraphClient {
+        let i = &self.inner;
+        GraphClient {
+            inner: Arc::new(Inner {
+                core: i.core.with_fresh_counters(),
+                login: i.login.clone(),
+                graph: i.graph.clone(),
+                graph_scope: i.graph_scope.clone(),
+                cloud: i.cloud,
+                intune_resource: i.intune_resource.clone(),
+                intune_resource_explicit: i.intune_resource_explicit,
+                tenant_id: i.tenant_id.clone(),
+                credentials: i.credentials.clone(),
+                cache: TokenCache::default(),
+                refresh_margin: i.refresh_margin,
+                clock,
+                rng: SystemRandom::new(),
+            }),
+        }
+    }
+
+    /// The clock this client reads.
+    pub fn clock(&self) -> &ise_intune_http::clock::SharedClock {
+        &self.inner.clock
     }
 
     /// The login authority URL.
@@ -290,6 +345,23 @@ impl GraphClient {
         token: &AccessToken,
         accept: &str,
     ) -> Result<(u16, String)> {
+        let answer = self
+            .get_with_token_final_on(url, token, accept, &[])
+            .await?;
+        Ok((answer.status, answer.body))
+    }
+
+    /// [`Self::get_with_token`], with the statuses in `final_on` taken as final answers
+    /// (never retried) and the answer's `Retry-After` kept: for a service whose 503
+    /// means "not before the window ends" (Intune's throttle of unfiltered compliance
+    /// queries), where retrying only spends more of the window.
+    pub async fn get_with_token_final_on(
+        &self,
+        url: &str,
+        token: &AccessToken,
+        accept: &str,
+        final_on: &[u16],
+    ) -> Result<LearnedAnswer> {
         let parsed = learned_url(url)?;
         let meta = RequestMeta::new(
             "Microsoft service",
@@ -298,20 +370,29 @@ impl GraphClient {
             RequestClass::Read,
             BodyKind::Text,
         );
+        let classify = FinalOn(final_on);
         let answer = self
-            .send_built(&meta, || {
-                self.inner
-                    .core
-                    .http()
-                    .get(parsed.clone())
-                    .bearer_auth(token.secret())
-                    .header("Accept", accept)
+            .inner
+            .core
+            .send(&meta, &classify, || {
+                std::future::ready(Ok::<_, Error>(
+                    self.inner
+                        .core
+                        .http()
+                        .get(parsed.clone())
+                        .bearer_auth(token.secret())
+                        .header("Accept", accept),
+                ))
             })
-            .await?;
-        Ok((
-            answer.status.as_u16(),
-            String::from_utf8_lossy(&answer.body).into_owned(),
-        ))
+            .await
+            .map_err(send_error)?;
+        Ok(LearnedAnswer {
+            status: answer.status.as_u16(),
+            retry_after: answer
+                .header("retry-after")
+                .and_then(ise_intune_http::retry::parse_retry_after),
+            body: String::from_utf8_lossy(&answer.body).into_owned(),
+        })
     }
 
     /// Sends a request built the same way for every attempt, with the default

@@ -64,7 +64,7 @@ pub use auth::{
 pub use builder::{
     DEFAULT_GRAPH_BASE, DEFAULT_GRAPH_SCOPE, DEFAULT_LOGIN_AUTHORITY, GraphClientBuilder, TlsRoots,
 };
-pub use client::{GraphClient, learned_url};
+pub use client::{GraphClient, LearnedAnswer, learned_url};
 pub use cloud::Cloud;
 pub use error::{Error, GraphErrorBody, GraphInnerError, Result, TokenErrorBody};
 pub use ise_intune_http::{

@@ -34,7 +34,7 @@ impl GraphClient {
         let seen = slot.try_lock().ok().map(|g| g.generation);
         let mut guard = slot.lock().await;
         if let Some(token) = guard.token.as_ref()
-            && token.fresh_for(self.inner.refresh_margin)
+            && token.fresh_at(self.inner.clock.now(), self.inner.refresh_margin)
         {
             return Ok(token.clone());
         }
@@ -76,7 +76,7 @@ impl GraphClient {
                 form.push(("client_secret", secret.expose_secret().to_owned()));
             }
             Credentials::Certificate(cert) => {
-                let assertion = cert.assertion(&url, SystemTime::now())?;
+                let assertion = cert.assertion(&url, self.inner.clock.now())?;
                 form.push(("client_id", cert.client_id().to_owned()));
                 form.push((
                     "client_assertion_type",
@@ -143,7 +143,7 @@ impl GraphClient {
                 body: Box::new(body),
             });
         }
-        parse_token(audience, &answer.body)
+        parse_token(audience, &answer.body, self.inner.clock.now())
     }
 }
 
@@ -157,7 +157,7 @@ struct TokenAnswer {
     expires_in: Option<serde_json::Value>,
 }
 
-fn parse_token(audience: &TokenAudience, body: &[u8]) -> Result<AccessToken> {
+fn parse_token(audience: &TokenAudience, body: &[u8], now: SystemTime) -> Result<AccessToken> {
     let answer: TokenAnswer = decode(&format!("token for `{audience}`"), body)?;
     // expires_in is a number on v2 and a string on v1. Whatever the server says, the
     // lifetime is clamped to a day: an absurd value must not overflow a deadline.
@@ -167,8 +167,6 @@ fn parse_token(audience: &TokenAudience, body: &[u8]) -> Result<AccessToken> {
         _ => 3599,
     }
     .min(MAX_TOKEN_LIFETIME_SECS);
-    Ok(AccessToken::new(
-        answer.access_token,
-        Duration::from_secs(secs),
-    ))
+    let lifetime = Duration::from_secs(secs);
+    Ok(AccessToken::new(answer.access_token, lifetime).issued_at(now, lifetime))
 }

@@ -5,8 +5,10 @@
 //! its vendor's knowledge: how to authenticate and how to read its error answers.
 //!
 //! Modules: [`retry`] (the policy), [`send`] (the send loop, bodies, timeouts, counts),
-//! [`scrub`] (making a server's text safe to print).
+//! [`scrub`] (making a server's text safe to print), [`clock`] (the time of day, as a
+//! dependency).
 
+pub mod clock;
 pub mod retry;
 pub mod scrub;
 pub mod send;

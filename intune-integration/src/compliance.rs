@@ -41,6 +41,11 @@ use crate::version::IntuneGates as _;
 /// that keeps answering a next page beyond it is refused.
 pub const MAX_PAGES: u32 = 10_000;
 
+/// The MAC address [`ComplianceClient::probe`] asks Intune about: `00:00:5E:00:53:01`,
+/// from the block RFC 7042 (section 2.1.2) reserves for documentation, which no device
+/// has.
+pub const PROBE_MAC: &str = "00005E005301";
+
 /// At most this many bytes of answers are read in one listing, whatever the number of
 /// pages: a bound on memory (about 600 pages of 100 devices as Intune writes them).
 pub const MAX_LISTING_BYTES: usize = 64 * 1024 * 1024;
@@ -137,7 +142,9 @@ impl ComplianceClient {
 
     /// `mdminfo`, version 3.
     pub async fn mdm_info(&self) -> Result<MdmInfo, Error> {
-        let doc = self.get("ciscoise/mdminfo/?ise_api_version=3").await?;
+        let doc = self
+            .get("ciscoise/mdminfo/?ise_api_version=3", false)
+            .await?;
         let parsed = parse(&doc)?;
         let root = parsed.root_element();
         let text = |name: &str| child_text(root, name).unwrap_or_default();
@@ -192,7 +199,23 @@ impl ComplianceClient {
         self.device_by_guid(&guid).await
     }
 
+    /// A device-specific query that no device answers (the documentation MAC
+    /// [`PROBE_MAC`]): it proves what a sample of ISE's poll would — the token, its
+    /// audience and `get_device_compliance`, reachability, the answer's shape — without
+    /// an unfiltered query, which Intune throttles (a four-hour window from the first,
+    /// answered for an hour: Microsoft Learn, "503 errors that NAC partners receive
+    /// from Intune"), and without reading any device. Returns the devices Intune listed
+    /// (none is expected).
+    pub async fn probe(&self) -> Result<Vec<Device>, Error> {
+        Ok(self.page("macaddress", PROBE_MAC, 0).await?.devices)
+    }
+
     /// Every non-compliant device, following the pages as ISE's poll does.
+    ///
+    /// This is a broad, unfiltered query: Intune answers those only in the first hour
+    /// of a four-hour window that the first opens, and answers 503 for the rest
+    /// ([`Error::IntuneThrottled`]; not retried). Ask for it only when a person wants
+    /// the list; to check the connection, use [`Self::probe`].
     ///
     /// Bounded: at most [`MAX_PAGES`] pages and [`MAX_LISTING_BYTES`] bytes in all;
     /// a page number that does not advance is refused.
@@ -232,7 +255,7 @@ impl ComplianceClient {
     }
 
     /// Page `page` of ISE's non-compliant poll and the next page's number (0 after the
-    /// last).
+    /// last). Unfiltered, like [`Self::noncompliant`]: throttled the same way.
     pub async fn noncompliant_page(&self, page: u32) -> Result<(Vec<Device>, u32), Error> {
         let p = self.page("compliance", "false", page).await?;
         Ok((p.devices, p.next))
@@ -250,16 +273,28 @@ impl ComplianceClient {
             .append_pair("deviceidentifier", "guid")
             .append_pair("filter", "all")
             .finish();
-        self.get(&format!("cisco/devices/?{query}")).await
+        // A query for one device names it by one of its identifiers; the rest are broad.
+        let unfiltered = !["macaddress", "guid"].contains(&criteria);
+        self.get(&format!("cisco/devices/?{query}"), unfiltered)
+            .await
     }
 
-    async fn get(&self, path_and_query: &str) -> Result<String, Error> {
+    /// `GET`s `path_and_query`; `unfiltered` when it is a broad query Intune throttles.
+    async fn get(&self, path_and_query: &str, unfiltered: bool) -> Result<String, Error> {
         let url = format!("{}/{path_and_query}", self.base);
         let token = self.node.access_token(&self.audience).await?;
-        let (status, body) = self
+        // Intune's 503 to an unfiltered query is its throttle: final, not transient.
+        let final_on: &[u16] = if unfiltered { &[503] } else { &[] };
+        let answer = self
             .node
-            .get_with_token(&url, &token, "application/xml")
+            .get_with_token_final_on(&url, &token, "application/xml", final_on)
             .await?;
+        let (status, body) = (answer.status, answer.body);
+        if status == 503 && unfiltered {
+            return Err(Error::IntuneThrottled {
+                retry_after_secs: answer.retry_after.map(|d| d.as_secs()),
+            });
+        }
         if status != 200 {
             let message = parse(&body)
                 .ok()

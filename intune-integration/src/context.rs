@@ -220,6 +220,14 @@ impl IntegrationBuilder {
         self
     }
 
+    /// The clock every judgement of a date reads (expiry warnings, "expires in N
+    /// days") and the Graph client's tokens and client assertions follow (default: the
+    /// system's). A test or an embedder runs the library at any date with it.
+    pub fn clock(mut self, clock: ise_intune_http::clock::SharedClock) -> Self {
+        self.graph = self.graph.with_clock(clock);
+        self
+    }
+
     /// Called after every step of [`crate::onboard::apply`].
     pub fn progress(mut self, progress: Progress) -> Self {
         self.progress = Some(progress);
@@ -333,6 +341,12 @@ impl Integration {
         self
     }
 
+    /// The same integration reading time from `clock` (see [`IntegrationBuilder::clock`]).
+    pub fn with_clock(mut self, clock: ise_intune_http::clock::SharedClock) -> Self {
+        self.graph = self.graph.with_clock(clock);
+        self
+    }
+
     /// The same integration with one more trust anchor (see [`TrustAnchorSet::add`]).
     pub fn with_anchor(mut self, anchor: TrustAnchor) -> Self {
         self.anchors.add(anchor);
@@ -348,6 +362,11 @@ impl Integration {
     /// The options.
     pub fn options(&self) -> &Options {
         &self.options
+    }
+
+    /// The current time by the context's clock ([`IntegrationBuilder::clock`]).
+    pub fn now(&self) -> time::OffsetDateTime {
+        time::OffsetDateTime::from(self.graph.clock().now())
     }
 
     /// The configurator of steps 6 and 7.

@@ -320,7 +320,7 @@ fn warning_window() -> time::Duration {
 /// at once, so two silent services cost one timeout.
 pub async fn diagnose(ctx: &Integration) -> Result<Diagnosis, Error> {
     let mut d = Diagnosis::default();
-    let now = OffsetDateTime::now_utc();
+    let now = ctx.now();
     let identity = ctx.options.app_identity();
     // Everything that depends on nothing is read at once: ISE's release and the nodes'
     // certificates (with the keys verification needs, when asked for: one export),
@@ -1155,18 +1155,14 @@ fn anchor_lacks(was: &ise_client::TrustedCertificateUpdate) -> (Vec<String>, Vec
     (lacks, boxes)
 }
 
-/// One page of ISE's non-compliant poll, made as the automating identity (no node
-/// key asked for).
-async fn identity_sample(
-    ctx: &Integration,
-) -> Result<(Vec<crate::compliance::Device>, u32), Error> {
-    crate::compliance::client(ctx, None)
-        .await?
-        .noncompliant_page(0)
-        .await
+/// A device-specific compliance query ([`ComplianceClient::probe`]), made as the
+/// automating identity (no node key asked for).
+async fn identity_sample(ctx: &Integration) -> Result<Vec<crate::compliance::Device>, Error> {
+    crate::compliance::client(ctx, None).await?.probe().await
 }
 
-/// One page of ISE's non-compliant poll, made with `admin`'s own key: the one already
+/// A device-specific compliance query ([`ComplianceClient::probe`]), made with
+/// `admin`'s own key: the one already
 /// `exported` with its certificate when there is one (no second export), else the
 /// supplied key or a fresh export.
 async fn compliance_sample(
@@ -1189,7 +1185,7 @@ async fn compliance_sample(
         };
         let node = ctx.graph.with_credentials(Credentials::Certificate(cert));
         let intune = ComplianceClient::discover(node, audience).await?;
-        intune.noncompliant_page(0).await
+        intune.probe().await
     };
     let result = sample.await;
     push_sample(d, Some(host), result, host);
@@ -1199,26 +1195,20 @@ async fn compliance_sample(
 fn push_sample(
     d: &mut Diagnosis,
     node: Option<&str>,
-    result: Result<(Vec<crate::compliance::Device>, u32), Error>,
+    result: Result<Vec<crate::compliance::Device>, Error>,
     who: &str,
 ) {
     match result {
-        Ok((devices, next)) => d.push(
+        Ok(devices) => d.push(
             ids::COMPLIANCE_SAMPLE,
             Severity::Info,
             node,
+            format!("Intune answered a device query as {who}"),
             format!(
-                "Intune answered ISE's non-compliant poll as {who}: {} device(s) on the first \
-                 page{}",
-                devices.len(),
-                if next == 0 { "" } else { ", more pages follow" }
+                "querycriteria=macaddress for the documentation MAC 00:00:5E:00:53:01: {} \
+                 device(s) (a device-specific query: never throttled, reads no device)",
+                devices.len()
             ),
-            devices
-                .iter()
-                .take(3)
-                .map(|dv| dv.guid.clone())
-                .collect::<Vec<_>>()
-                .join(", "),
             "nothing to do",
         ),
         Err(e) => d.push(
@@ -1229,7 +1219,7 @@ fn push_sample(
                 Severity::Warning
             },
             node,
-            format!("ISE's non-compliant poll fails as {who}"),
+            format!("Intune's device query fails as {who}"),
             e.to_string(),
             if node.is_some() {
                 "check get_device_compliance and its admin consent (run onboard)"

@@ -312,6 +312,24 @@ pub enum Error {
         what: String,
     },
 
+    /// Intune throttled an unfiltered compliance query (503): such queries are answered
+    /// only in the first hour of a four-hour window that the first of them opens. Not
+    /// retried: a retry would only spend more of the window.
+    #[error(
+        "Intune throttles unfiltered compliance queries and refused this one (503): they are \
+         answered only in the first hour of a four-hour window opened by the first of them, \
+         and this window's hour has passed{}. Not retried. A device-specific query is never \
+         throttled: ise-intune device MAC-or-GUID",
+        match retry_after_secs {
+            Some(s) => format!("; Intune says to wait {s} s"),
+            None => "; it reopens at most four hours after the window's first query".to_owned(),
+        }
+    )]
+    IntuneThrottled {
+        /// Intune's `Retry-After`, when it sent one.
+        retry_after_secs: Option<u64>,
+    },
+
     /// Intune's compliance API refused a request.
     #[error(
         "Intune answered {status}: {message} (401: the token's audience or the key; 403: \
@@ -668,6 +686,7 @@ impl Error {
             Self::Compliance { .. } => K::Remote,
             Self::MissingRights { .. } => K::Permission,
             Self::IntuneAnswer { status, .. } => status_kind(Some(*status)),
+            Self::IntuneThrottled { .. } => K::Remote,
             Self::Unreachable { .. } | Self::TimedOut { .. } => K::Transport,
             Self::UnsupportedIseVersion { .. }
             | Self::MdmConfiguration { .. }

@@ -191,7 +191,7 @@ async fn check_on_the_wire(
     keys: &[graph_client::KeyCredential],
     adding: &[Certificate],
 ) -> Result<Vec<String>, Error> {
-    let now = time::OffsetDateTime::now_utc();
+    let now = ctx.now();
     let probes = admins.iter().map(|admin| async move {
         let address = node_address(&admin.node, &ctx.options.node_urls)?;
         let shown = format!(
@@ -262,7 +262,7 @@ async fn read_state(ctx: &Integration, renewed: &[RenewedCertificate]) -> Result
             .collect();
     let fqdns: Vec<String> = admins.iter().map(|a| a.node.fqdn.clone()).collect();
     let mut wanted: Vec<&Certificate> = distinct_certificates(&admins);
-    let now = time::OffsetDateTime::now_utc();
+    let now = ctx.now();
     for c in renewed {
         check_renewed(c, &admins, now)?;
         if !wanted.iter().any(|w| w.sha1() == c.certificate.sha1()) {

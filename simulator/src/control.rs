@@ -115,15 +115,11 @@ async fn set_clock(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return refuse("the body is not JSON".into());
     };
-    let result = s.with_world(|w| {
-        let step = clock_step(&body, w.now_unix())?;
-        w.clock_offset = w
-            .clock_offset
-            .saturating_add(std::time::Duration::from_secs(step));
-        Ok::<_, String>(json!({"now": w.now_iso(), "offset_secs": w.clock_offset.as_secs()}))
-    });
-    match result {
-        Ok(v) => axum::Json(v).into_response(),
+    match clock_step(&body, s.with_world(|w| w.now_unix())) {
+        Ok(step) => {
+            let (now, offset) = s.advance_clock(std::time::Duration::from_secs(step));
+            axum::Json(json!({"now": now, "offset_secs": offset.as_secs()})).into_response()
+        }
         Err(e) => refuse(e),
     }
 }

@@ -424,9 +424,41 @@ pub(crate) struct Shared {
     pub(crate) ise_password: String,
     /// The cloud it stands for.
     pub(crate) cloud: &'static cloud::CloudNames,
+    /// Where the simulated clock's offset is published for clients in other
+    /// processes (beside the info file, once one is written).
+    pub(crate) clock_file: Mutex<Option<std::path::PathBuf>>,
+}
+
+/// The name of the file, beside an info file `FILE`, that holds how many seconds the
+/// simulated clock is ahead of the machine's (`FILE.clock`: one decimal number). It is
+/// replaced atomically before the clock's move is answered, so a client in another
+/// process that reads it ([`clock_file_of`]) follows the simulated clock exactly.
+pub fn clock_file_of(info_file: &std::path::Path) -> std::path::PathBuf {
+    let mut name = info_file.as_os_str().to_owned();
+    name.push(".clock");
+    std::path::PathBuf::from(name)
 }
 
 impl Shared {
+    /// Moves the simulated clock forward by `secs` and publishes it; the new time,
+    /// ISO 8601, and the offset.
+    pub(crate) fn advance_clock(&self, by: Duration) -> (String, Duration) {
+        let (now, offset) = self.with_world(|w| {
+            w.clock_offset = w.clock_offset.saturating_add(by);
+            (w.now_iso(), w.clock_offset)
+        });
+        let file = self
+            .clock_file
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(file) = file {
+            // Best effort: a client that cannot read it keeps the machine's time.
+            let _ = publish_clock(&file, offset);
+        }
+        (now, offset)
+    }
+
     pub(crate) fn with_world<T>(&self, f: impl FnOnce(&mut World) -> T) -> T {
         let mut w = self.world.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut w)
@@ -625,6 +657,16 @@ fn federated_token(
 }
 
 /// Writes `text` to a new file at `path` readable by its owner only (0600 on Unix).
+/// Replaces the clock file with `offset` in whole seconds, atomically (a reader sees
+/// the old or the new number, never half of one).
+fn publish_clock(path: &std::path::Path, offset: Duration) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    std::fs::write(&tmp, format!("{}\n", offset.as_secs()))?;
+    std::fs::rename(&tmp, path)
+}
+
 fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     use std::io::Write as _;
     match std::fs::remove_file(path) {
@@ -1393,6 +1435,7 @@ impl Simulator {
             ise_username: b.ise_username.clone(),
             ise_password: b.ise_password.clone(),
             cloud: cloud::named(&b.cloud).unwrap_or(&cloud::CLOUDS[0]),
+            clock_file: Mutex::new(None),
         });
 
         let files = write_files(&pki, &admin, &automation_cert, &workload_issuer)?;
@@ -1530,7 +1573,16 @@ impl Simulator {
     pub fn write_info_file(&self, path: &std::path::Path) -> std::io::Result<()> {
         let json = serde_json::to_string_pretty(&self.info).map_err(std::io::Error::other)?;
         // A file left by an earlier run may be world-readable: it is replaced.
-        write_private(path, &json)
+        write_private(path, &json)?;
+        let clock = clock_file_of(path);
+        let offset = self.shared.with_world(|w| w.clock_offset);
+        publish_clock(&clock, offset)?;
+        *self
+            .shared
+            .clock_file
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(clock);
+        Ok(())
     }
 
     /// A federated token from the simulated workload issuer for `subject` and
@@ -1554,10 +1606,7 @@ impl Simulator {
     /// replication completes, Intune's throttle windows close and devices check in as
     /// they would have in that time. Returns the simulated time, ISO 8601.
     pub fn advance_clock(&self, by: Duration) -> String {
-        self.shared.with_world(|w| {
-            w.clock_offset = w.clock_offset.saturating_add(by);
-            w.now_iso()
-        })
+        self.shared.advance_clock(by).0
     }
 
     /// The simulated clock's time in seconds since the Unix epoch.

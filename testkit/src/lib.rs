@@ -197,6 +197,47 @@ pub fn clients_with(
     Ok((ise, graph))
 }
 
+/// The clock of a simulator running in another process, read from the file it
+/// publishes beside its info file ([`ise_intune_simulator::clock_file_of`]): the
+/// machine's time plus the simulator's offset, so that a client follows the simulated
+/// clock as it is moved (`POST {control_url}/clock`). A file that cannot be read counts
+/// as no offset.
+#[derive(Debug, Clone)]
+pub struct SimulatorClock {
+    file: std::path::PathBuf,
+}
+
+impl SimulatorClock {
+    /// The clock of the simulator that wrote `info_file`.
+    pub fn of_info_file(info_file: &std::path::Path) -> Self {
+        Self {
+            file: ise_intune_simulator::clock_file_of(info_file),
+        }
+    }
+
+    /// How far ahead the simulated clock is.
+    pub fn ahead(&self) -> std::time::Duration {
+        use std::io::Read as _;
+        let mut text = String::new();
+        let read = std::fs::File::open(&self.file)
+            .and_then(|f| f.take(32).read_to_string(&mut text))
+            .is_ok();
+        let secs = if read {
+            text.trim().parse::<u64>().unwrap_or(0)
+        } else {
+            0
+        };
+        std::time::Duration::from_secs(secs)
+    }
+}
+
+impl ise_intune_http::clock::Clock for SimulatorClock {
+    fn now(&self) -> std::time::SystemTime {
+        let now = std::time::SystemTime::now();
+        now.checked_add(self.ahead()).unwrap_or(now)
+    }
+}
+
 /// A pipeline against the simulator.
 pub fn integration(
     info: &SimInfo,
