@@ -10,7 +10,7 @@ use intune_integration::context::Options;
 use intune_integration::{enforce, onboard};
 use ise_intune_simulator::Simulator;
 use ise_intune_testkit::{self as testkit, Configurator};
-use serde_json::Value;
+use serde_json::{Value, json};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -1356,4 +1356,78 @@ async fn auto_rotate_without_write_rights_says_so_at_start() {
     );
     drop(running);
     let _ = std::fs::remove_file(info);
+}
+
+/// Two simulated hours of `watch --as-node` at one check per 30 simulated seconds, with
+/// Intune's throttle window kept per tenant (the stricter reading: whatever the tool
+/// asks costs ISE's window too): not one unfiltered query, not one throttled answer,
+/// tokens renewed as the simulated clock expires them, and not one alert.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_hours_of_watch_cost_no_unfiltered_query_and_renew_tokens() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = Simulator::builder()
+        .replication_lag(Duration::from_millis(50))
+        .intune_throttle_per_tenant(true)
+        .start()
+        .await
+        .expect("simulator");
+    let mut o = Options::default();
+    o.propagation_wait = Duration::from_secs(2);
+    let ctx = testkit::integration(sim.info(), Configurator::Gui, true, o).expect("integration");
+    assert!(onboard::apply(&ctx).await.expect("onboard").complete);
+    enforce::apply(&ctx).await.expect("enforce");
+    let info = temp("two-hours.json");
+    sim.write_info_file(&info).expect("info");
+    let info_arg = info.display().to_string();
+    sim.clear_request_log();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ise-intune"))
+        .args(["--sim-info", &info_arg, "--json", "--as-node", "watch"])
+        .args(["--interval", "200ms", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("watch starts");
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let reader = {
+        let (lines, stdout) = (lines.clone(), child.stdout.take().expect("stdout"));
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                lines.lock().expect("lines").push(line);
+            }
+        })
+    };
+    // 240 steps of 30 simulated seconds, one every 200 ms: two hours.
+    for _ in 0..240 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        sim.advance_clock(Duration::from_secs(30));
+    }
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    assert!(child.wait().expect("wait").success());
+    reader.join().expect("reader");
+    let snapshot = sim.snapshot();
+    assert_eq!(snapshot["clock"]["offset_secs"], 2 * 3600);
+    assert_eq!(snapshot["intune"]["unfiltered_queries"], json!({}));
+    assert_eq!(snapshot["intune"]["throttled"], json!({}));
+    let log = sim.request_log();
+    let device_queries = log
+        .iter()
+        .filter(|r| r.service == "intune" && r.path.ends_with("/cisco/devices/"))
+        .count();
+    assert!(device_queries >= 100, "{device_queries} device queries");
+    // Tokens live an hour of simulated time: over two hours each identity got new ones.
+    let token_requests = log
+        .iter()
+        .filter(|r| r.service == "login" && r.method == "POST")
+        .count();
+    assert!(token_requests >= 3, "{token_requests} token requests");
+    let all = lines.lock().expect("lines").clone();
+    let alerts: Vec<&String> = all.iter().filter(|l| l.contains("\"alert\"")).collect();
+    assert!(alerts.is_empty(), "{alerts:#?}");
 }
