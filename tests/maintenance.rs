@@ -941,3 +941,144 @@ async fn a_stale_discovery_url_in_the_entry_is_named_and_onboard_corrects_it() {
     repaired_by_onboard(&sim).await;
     assert!(sim.test_connection("Intune").await.is_ok());
 }
+
+/// An ISE that trusts, of the roots Microsoft's endpoints chain to, only the G1 root
+/// Microsoft is leaving: doctor says so as an error; trust sync imports the roots it is
+/// moving to, and the finding clears.
+#[tokio::test]
+async fn an_ise_trusting_only_a_root_microsoft_is_leaving_is_told_so() {
+    let sim = Simulator::builder().start().await.expect("simulator");
+    // The built-in anchors only (not the simulator's own root).
+    let builtin =
+        || sim::integration(sim.info(), Configurator::Gui, false, quick()).expect("pipeline");
+    let leaving = finding_ids(&doctor::diagnose(&builtin()).await.expect("doctor"));
+    assert!(
+        !leaving.contains(&ids::TRUST_ONLY_LEAVING_ROOTS.to_owned()),
+        "{leaving:?}"
+    );
+    // Trust G1 alone (as an ISE administrator might have, years ago).
+    let (ise, _) = sim::clients(sim.info()).expect("clients");
+    let trust = |name: &'static str| {
+        let ise = ise.clone();
+        async move {
+            let store = ise.trusted_certificates().list(&[]).await.expect("store");
+            let entry = store
+                .iter()
+                .find(|t| t.friendly_name == name)
+                .expect("in a fresh ISE's store");
+            let mut trusted = TrustedCertificateUpdate::keeping(entry);
+            trusted.enabled = true;
+            trusted.trust_for_ise_auth = true;
+            trusted.trust_for_cisco_services_auth = true;
+            ise.trusted_certificates()
+                .update(&entry.id, &trusted)
+                .await
+                .expect("trust");
+        }
+    };
+    trust("DigiCert Global Root CA").await;
+    let d = doctor::diagnose(&builtin()).await.expect("doctor");
+    let f = finding(&d, ids::TRUST_ONLY_LEAVING_ROOTS);
+    assert_eq!(f.severity, Severity::Error);
+    assert_eq!(f.summary, "ISE trusts only roots Microsoft is leaving");
+    assert!(
+        f.evidence
+            .starts_with("trusted for authentication within ISE: DigiCert Global Root CA;"),
+        "{}",
+        f.evidence
+    );
+    // What trust sync does for a root Microsoft is moving to, done by hand: cleared.
+    trust("DigiCert Global Root G2").await;
+    let after = finding_ids(&doctor::diagnose(&builtin()).await.expect("doctor"));
+    assert!(
+        !after.contains(&ids::TRUST_ONLY_LEAVING_ROOTS.to_owned()),
+        "{after:?}"
+    );
+}
+
+fn finding_ids(d: &Diagnosis) -> Vec<String> {
+    d.findings.iter().map(|f| f.id.clone()).collect()
+}
+
+/// Doctor at any date, through the context's clock: a node's Admin certificate 29, 13
+/// and 6 days before it expires is named at the 30-, 14- and 7-day thresholds, as a
+/// warning, a warning and an error; thresholds come from the options.
+#[tokio::test]
+async fn expiry_findings_rise_as_each_threshold_passes() {
+    use ise_intune::integration::doctor::ExpiryKind;
+    use ise_intune_http::clock::OffsetClock;
+    use std::sync::Arc;
+    let sim = onboarded(Simulator::builder()).await;
+    let at = |clock: Arc<OffsetClock>, thresholds: Vec<u32>| {
+        let mut o = quick();
+        o.admin_key = AdminKey::None;
+        o.expiry_thresholds_days = thresholds;
+        sim::integration(sim.info(), Configurator::Gui, true, o)
+            .expect("pipeline")
+            .with_clock(clock)
+    };
+    let today = doctor::diagnose(&at(Arc::new(OffsetClock::default()), vec![30, 14, 7]))
+        .await
+        .expect("doctor");
+    let not_after = today
+        .expiries
+        .iter()
+        .find(|e| e.kind == ExpiryKind::AdminCertificate && e.subject == "ise-psn")
+        .expect("ise-psn's expiry")
+        .not_after;
+    assert!(
+        today
+            .with_id(ids::NODE_CERTIFICATE_EXPIRING)
+            .next()
+            .is_none()
+    );
+    for (left, threshold, severity) in [
+        (29, 30, Severity::Warning),
+        (13, 14, Severity::Warning),
+        (6, 7, Severity::Error),
+    ] {
+        // The clock moved to `left` days (and an hour) before ise-psn's expiry.
+        let clock = Arc::new(OffsetClock::default());
+        let target = not_after - time::Duration::days(left) - time::Duration::hours(1);
+        let ahead = target - time::OffsetDateTime::now_utc();
+        clock.advance(Duration::from_secs(
+            u64::try_from(ahead.whole_seconds()).expect("ahead"),
+        ));
+        let d = doctor::diagnose(&at(clock, vec![30, 14, 7]))
+            .await
+            .expect("doctor");
+        let f = d
+            .with_id(ids::NODE_CERTIFICATE_EXPIRING)
+            .find(|f| f.node.as_deref() == Some("ise-psn"))
+            .unwrap_or_else(|| panic!("{left} days: {:#?}", d.findings));
+        assert_eq!(
+            (f.severity, f.threshold_days),
+            (severity, Some(threshold)),
+            "{left} days"
+        );
+        assert_eq!(
+            f.summary,
+            format!("ise-psn's Admin certificate expires in {left} days")
+        );
+    }
+    // Other thresholds from the options: 6 days left is only a warning under [10, 3].
+    let clock = Arc::new(OffsetClock::default());
+    let ahead = not_after
+        - time::Duration::days(6)
+        - time::Duration::hours(1)
+        - time::OffsetDateTime::now_utc();
+    clock.advance(Duration::from_secs(
+        u64::try_from(ahead.whole_seconds()).expect("ahead"),
+    ));
+    let d = doctor::diagnose(&at(clock, vec![10, 3]))
+        .await
+        .expect("doctor");
+    let f = d
+        .with_id(ids::NODE_CERTIFICATE_EXPIRING)
+        .find(|f| f.node.as_deref() == Some("ise-psn"))
+        .expect("named");
+    assert_eq!(
+        (f.severity, f.threshold_days),
+        (Severity::Warning, Some(10))
+    );
+}

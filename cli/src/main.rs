@@ -1004,6 +1004,9 @@ client_id = "<the automating application's client id>"
 [anchors]
 # extra_files = ["<an extra root for ISE's trusted store, PEM>"]
 
+[expiry]
+# thresholds_days = [30, 14, 7]                    # named at each; the smallest is an error
+
 [enforce]                                           # the rules `ise-intune enforce` owns
 policy_set = "Default"                              # the network-access policy set, by name
 compliant = { rule = "Intune_Compliant", profile = "PermitAccess" }

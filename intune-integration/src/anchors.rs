@@ -44,6 +44,7 @@ pub struct TrustAnchor {
     purpose: String,
     origin: AnchorOrigin,
     certificate: Certificate,
+    leaving: bool,
 }
 
 impl TrustAnchor {
@@ -65,7 +66,15 @@ impl TrustAnchor {
             purpose: purpose.into(),
             origin: AnchorOrigin::Custom,
             certificate,
+            leaving: false,
         })
+    }
+
+    /// Whether Microsoft is moving its services off this root: still shipped while some
+    /// endpoints chain to it, but an ISE that trusts only such roots breaks as they
+    /// finish (doctor's `trust.only_leaving_roots`).
+    pub fn is_leaving(&self) -> bool {
+        self.leaving
     }
 
     /// Human name, also used as the friendly name in ISE's trusted store.
@@ -93,6 +102,7 @@ struct BuiltinAnchor {
     name: &'static str,
     purpose: &'static str,
     pem: &'static str,
+    leaving: bool,
 }
 
 const BUILTIN: &[BuiltinAnchor] = &[
@@ -102,29 +112,37 @@ const BUILTIN: &[BuiltinAnchor] = &[
                   and its other hosts in January 2026; Microsoft Graph and Intune also chain to it. \
                   Without it ISE's token request fails the TLS check.",
         pem: include_str!("../anchors/DigiCert_Global_Root_G2.pem"),
+        leaving: false,
     },
     BuiltinAnchor {
         name: "DigiCert Global Root CA",
         purpose: "The G1 root that Microsoft's older server certificates chain to; still \
-                  presented by some Intune and Graph endpoints during the move to G2.",
+                  presented by some Intune and Graph endpoints during the move to G2. \
+                  Microsoft is leaving it (Entra ID moved to G2 in 2025 and January 2026), \
+                  and browsers' root programs stop trusting roots of its age for TLS in \
+                  2026: trusted alone, it will not last.",
         pem: include_str!("../anchors/DigiCert_Global_Root_CA.pem"),
+        leaving: true,
     },
     BuiltinAnchor {
         name: "DigiCert Global Root G3",
         purpose: "The ECC root of DigiCert's G3 hierarchy, used by Microsoft services that \
                   present ECDSA certificates.",
         pem: include_str!("../anchors/DigiCert_Global_Root_G3.pem"),
+        leaving: false,
     },
     BuiltinAnchor {
         name: "Microsoft RSA Root Certificate Authority 2017",
         purpose: "Microsoft's own RSA root, to which Azure and Microsoft 365 services are \
                   moving their TLS certificates.",
         pem: include_str!("../anchors/Microsoft_RSA_Root_Certificate_Authority_2017.pem"),
+        leaving: false,
     },
     BuiltinAnchor {
         name: "Microsoft ECC Root Certificate Authority 2017",
         purpose: "Microsoft's own ECC root, the ECDSA counterpart of the RSA 2017 root.",
         pem: include_str!("../anchors/Microsoft_ECC_Root_Certificate_Authority_2017.pem"),
+        leaving: false,
     },
 ];
 
@@ -148,6 +166,7 @@ impl TrustAnchorSet {
                 // unit test `builtin_anchors_parse_and_match_openssl` parses every one.
                 #[allow(clippy::expect_used)]
                 certificate: Certificate::from_pem(a.pem).expect("embedded anchor parses"),
+                leaving: a.leaving,
             })
             .collect();
         Self {

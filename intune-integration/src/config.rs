@@ -146,6 +146,29 @@ pub struct AnchorsConfig {
     pub extra_files: Vec<PathBuf>,
 }
 
+/// When expiries are announced (`[expiry]`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpiryConfig {
+    /// Days before a node's Admin certificate or an application key expires at which
+    /// doctor names it, rising in severity as each passes (default `[30, 14, 7]`: a
+    /// warning at 30 and 14 days, an error at 7), and watch alerts once per threshold.
+    #[serde(default = "default_thresholds")]
+    pub thresholds_days: Vec<u32>,
+}
+
+impl Default for ExpiryConfig {
+    fn default() -> Self {
+        Self {
+            thresholds_days: default_thresholds(),
+        }
+    }
+}
+
+fn default_thresholds() -> Vec<u32> {
+    crate::doctor::DEFAULT_EXPIRY_THRESHOLDS_DAYS.to_vec()
+}
+
 /// The environment variables a configuration's secrets are read from (names, never
 /// values). The defaults are `ISE_INTUNE_ISE_PASSWORD`, `ISE_INTUNE_CLIENT_SECRET` and
 /// `ISE_INTUNE_NODE_KEY_PASSWORD`; a fleet's pairs may each name their own.
@@ -211,6 +234,9 @@ pub struct IntegrationConfig {
     /// [`EnforcementPolicy::default`]).
     #[serde(default)]
     pub enforce: EnforcementPolicy,
+    /// When expiries are announced.
+    #[serde(default)]
+    pub expiry: ExpiryConfig,
     /// Whether the checks that act as an ISE node run, with each policy service node's
     /// key exported from ISE (kept in memory only). Off by default: no private key
     /// leaves ISE unless asked.

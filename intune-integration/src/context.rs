@@ -51,6 +51,10 @@ pub struct Options {
     /// host name, when not at `https://<its FQDN>/` (configuration `[ise] node_urls`).
     /// Rotation registers a node's certificate only once the node presents it there.
     pub node_urls: std::collections::BTreeMap<String, url::Url>,
+    /// Days before an expiry at which doctor names it, rising in severity as each
+    /// passes (configuration `[expiry] thresholds_days`; default
+    /// [`crate::doctor::DEFAULT_EXPIRY_THRESHOLDS_DAYS`]).
+    pub expiry_thresholds_days: Vec<u32>,
 }
 
 impl Options {
@@ -75,6 +79,7 @@ impl Default for Options {
             propagation_wait: DEFAULT_PROPAGATION_WAIT,
             enforcement: crate::config::EnforcementPolicy::default(),
             node_urls: std::collections::BTreeMap::new(),
+            expiry_thresholds_days: crate::doctor::DEFAULT_EXPIRY_THRESHOLDS_DAYS.to_vec(),
         }
     }
 }
@@ -328,6 +333,7 @@ impl Integration {
             admin_key: config.admin_key()?,
             enforcement: config.enforce.clone(),
             node_urls: config.ise.node_urls()?,
+            expiry_thresholds_days: config.expiry.thresholds_days.clone(),
             ..Options::default()
         };
         let mut builder = Self::builder(ise, graph).anchors(anchors).options(options);

@@ -32,8 +32,40 @@ use crate::steps;
 use crate::verify::{VerifyInput, verify_connection_with};
 use crate::version::IntuneGates as _;
 
-/// Certificates and keys that expire within this window are warned about.
-pub const EXPIRY_WARNING: Duration = Duration::from_secs(60 * 24 * 3600);
+/// The default days before an expiry at which doctor names it: 30 and 14 as warnings,
+/// 7 as an error ([`expiry_stage`]).
+pub const DEFAULT_EXPIRY_THRESHOLDS_DAYS: [u32; 3] = [30, 14, 7];
+
+/// The threshold an expiry `left` away has passed, and the severity that gives, for
+/// `thresholds` in days (any order): the smallest passed threshold, an error when it is
+/// the smallest of all, a warning otherwise; `None` before the largest (or with no
+/// thresholds). An expiry already past is not a stage: it has its own finding.
+///
+/// ```
+/// use intune_integration::doctor::{Severity, expiry_stage};
+/// let days = |d| time::Duration::days(d);
+/// assert_eq!(expiry_stage(days(31), &[30, 14, 7]), None);
+/// assert_eq!(expiry_stage(days(30), &[30, 14, 7]), None);
+/// assert_eq!(expiry_stage(days(29), &[30, 14, 7]), Some((30, Severity::Warning)));
+/// assert_eq!(expiry_stage(days(13), &[30, 14, 7]), Some((14, Severity::Warning)));
+/// assert_eq!(expiry_stage(days(6), &[7, 30, 14]), Some((7, Severity::Error)));
+/// ```
+pub fn expiry_stage(left: time::Duration, thresholds: &[u32]) -> Option<(u32, Severity)> {
+    let smallest = thresholds.iter().copied().min()?;
+    thresholds
+        .iter()
+        .copied()
+        .filter(|t| left < time::Duration::days(i64::from(*t)))
+        .min()
+        .map(|t| {
+            let severity = if t == smallest {
+                Severity::Error
+            } else {
+                Severity::Warning
+            };
+            (t, severity)
+        })
+}
 
 /// How long doctor waits, at most, for a key or role to propagate (a just-onboarded
 /// integration); a defect shows after this.
@@ -53,7 +85,7 @@ pub mod ids {
     pub const ISE_RELEASE_STRONG_MAPPING: &str = "ise.release_strong_mapping";
     /// A node's Admin certificate has expired.
     pub const NODE_CERTIFICATE_EXPIRED: &str = "node.certificate_expired";
-    /// A node's Admin certificate expires within [`super::EXPIRY_WARNING`].
+    /// A node's Admin certificate expires within the largest of [`crate::context::Options::expiry_thresholds_days`].
     pub const NODE_CERTIFICATE_EXPIRING: &str = "node.certificate_expiring";
     /// A node's Admin certificate is not RSA.
     pub const NODE_CERTIFICATE_NOT_RSA: &str = "node.certificate_not_rsa";
@@ -63,7 +95,7 @@ pub mod ids {
     pub const APP_MISSING: &str = "app.missing";
     /// A key of the application has expired.
     pub const APP_KEY_EXPIRED: &str = "app.key_expired";
-    /// A key of the application expires within [`super::EXPIRY_WARNING`].
+    /// A key of the application expires within the largest of [`crate::context::Options::expiry_thresholds_days`].
     pub const APP_KEY_EXPIRING: &str = "app.key_expiring";
     /// A key of the application that no ISE node uses (info).
     pub const APP_KEY_UNUSED: &str = "app.key_unused";
@@ -75,6 +107,9 @@ pub mod ids {
     pub const APP_CONSENT_MISSING: &str = "app.consent_missing";
     /// A root ISE should trust is not in its store.
     pub const TRUST_ANCHOR_MISSING: &str = "trust.anchor_missing";
+    /// Every anchor ISE trusts is one Microsoft is leaving
+    /// ([`crate::anchors::TrustAnchor::is_leaving`]).
+    pub const TRUST_ONLY_LEAVING_ROOTS: &str = "trust.only_leaving_roots";
     /// A root is in ISE's store but disabled or not trusted for authentication.
     pub const TRUST_ANCHOR_NOT_TRUSTED: &str = "trust.anchor_not_trusted";
     /// ISE reports no active External MDM server.
@@ -131,6 +166,7 @@ pub mod ids {
         APP_PERMISSION_MISSING,
         APP_CONSENT_MISSING,
         TRUST_ANCHOR_MISSING,
+        TRUST_ONLY_LEAVING_ROOTS,
         TRUST_ANCHOR_NOT_TRUSTED,
         MDM_NOT_ACTIVE,
         MDM_ENTRY,
@@ -180,6 +216,10 @@ pub struct Finding {
     pub evidence: String,
     /// Exactly what to do.
     pub remediation: String,
+    /// For an approaching expiry: the threshold in days it has passed
+    /// ([`expiry_stage`]). Watch alerts once per threshold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold_days: Option<u32>,
 }
 
 impl Finding {
@@ -200,7 +240,14 @@ impl Finding {
             summary: summary.into(),
             evidence: evidence.into(),
             remediation: remediation.into(),
+            threshold_days: None,
         }
+    }
+
+    /// The same finding, for an expiry that has passed the threshold of `days`.
+    pub fn at_threshold(mut self, days: u32) -> Self {
+        self.threshold_days = Some(days);
+        self
     }
 }
 
@@ -304,10 +351,6 @@ fn days(d: time::Duration) -> i64 {
     d.whole_days()
 }
 
-fn warning_window() -> time::Duration {
-    time::Duration::seconds(i64::try_from(EXPIRY_WARNING.as_secs()).unwrap_or(i64::MAX))
-}
-
 /// Diagnoses the integration: version gates, every node's Admin certificate and
 /// its registration, the application's keys, permissions, consent and service
 /// principal, ISE's trusted store, the External MDM entry, ISE's Test Connection
@@ -368,6 +411,7 @@ pub async fn diagnose(ctx: &Integration) -> Result<Diagnosis, Error> {
         &mut d,
         exported.map(|m| (m.iter().map(|m| m.admin.clone()).collect(), m)),
         now,
+        &ctx.options.expiry_thresholds_days,
     ) {
         Ok(read) => read,
         Err(e) => {
@@ -782,6 +826,7 @@ fn node_certificates(
     d: &mut Diagnosis,
     exported: Result<(Vec<AdminCertificate>, Vec<AdminKeyMaterial>), Error>,
     now: OffsetDateTime,
+    thresholds: &[u32],
 ) -> Result<(Vec<AdminCertificate>, Vec<AdminKeyMaterial>), Error> {
     let (admins, material) = match exported {
         Ok(a) => a,
@@ -827,14 +872,17 @@ fn node_certificates(
                 evidence,
                 renew,
             );
-        } else if left < warning_window() {
-            d.push(
-                ids::NODE_CERTIFICATE_EXPIRING,
-                Severity::Warning,
-                Some(host),
-                format!("{host}'s Admin certificate expires in {} days", days(left)),
-                evidence,
-                renew,
+        } else if let Some((threshold, severity)) = expiry_stage(left, thresholds) {
+            d.findings.push(
+                Finding::new(
+                    ids::NODE_CERTIFICATE_EXPIRING,
+                    severity,
+                    Some(host),
+                    format!("{host}'s Admin certificate expires in {} days", days(left)),
+                    format!("{evidence}; within the {threshold}-day threshold"),
+                    renew,
+                )
+                .at_threshold(threshold),
             );
         }
     }
@@ -906,7 +954,7 @@ async fn app_side_into(
         ),
     )?;
     let targets = targets?;
-    key_findings(d, &keys, admins, now);
+    key_findings(d, &keys, admins, now, &ctx.options.expiry_thresholds_days);
     if let Some(refusal) = refusal {
         d.push(
             ids::APP_KEY_POLICY,
@@ -950,6 +998,7 @@ fn key_findings(
     keys: &[graph_client::KeyCredential],
     admins: &[AdminCertificate],
     now: OffsetDateTime,
+    thresholds: &[u32],
 ) {
     let node_sha1: Vec<String> = admins
         .iter()
@@ -1003,14 +1052,19 @@ fn key_findings(
                     "remove it in Entra ID (App registrations > Certificates & secrets), or \
                      run rotate when it is an ISE key no node uses",
                 );
-            } else if left < warning_window() && node_sha1.contains(&thumb) {
-                d.push(
-                    ids::APP_KEY_EXPIRING,
-                    Severity::Warning,
-                    None,
-                    format!("key {thumb} ({name}) expires in {} days", days(left)),
-                    format!("endDateTime {end}"),
-                    "renew the node's Admin certificate in ISE, then run rotate",
+            } else if let Some((threshold, severity)) =
+                expiry_stage(left, thresholds).filter(|_| node_sha1.contains(&thumb))
+            {
+                d.findings.push(
+                    Finding::new(
+                        ids::APP_KEY_EXPIRING,
+                        severity,
+                        None,
+                        format!("key {thumb} ({name}) expires in {} days", days(left)),
+                        format!("endDateTime {end}; within the {threshold}-day threshold"),
+                        "renew the node's Admin certificate in ISE, then run rotate",
+                    )
+                    .at_threshold(threshold),
                 );
             }
         }
@@ -1085,7 +1139,32 @@ async fn principal_findings(
 
 /// Each anchor: present, enabled and trusted for authentication within ISE.
 fn trust_findings(ctx: &Integration, d: &mut Diagnosis, store: &[TrustedCertificate]) {
-    for (anchor, action) in decide::anchor_actions(store, &ctx.anchors) {
+    let actions = decide::anchor_actions(store, &ctx.anchors);
+    let serving: Vec<&str> = actions
+        .iter()
+        .filter(|(_, action)| matches!(action, AnchorAction::Keep))
+        .map(|(anchor, _)| anchor.name())
+        .collect();
+    let leaving_only = actions
+        .iter()
+        .filter(|(_, action)| matches!(action, AnchorAction::Keep))
+        .all(|(anchor, _)| anchor.is_leaving());
+    if !serving.is_empty() && leaving_only {
+        d.push(
+            ids::TRUST_ONLY_LEAVING_ROOTS,
+            Severity::Error,
+            None,
+            "ISE trusts only roots Microsoft is leaving",
+            format!(
+                "trusted for authentication within ISE: {}; Entra ID chains to DigiCert \
+                 Global Root G2 since 2025–January 2026",
+                serving.join(", ")
+            ),
+            "run trust-sync or onboard (step 5 imports DigiCert Global Root G2 and \
+             Microsoft's 2017 roots trusted for authentication within ISE)",
+        );
+    }
+    for (anchor, action) in actions {
         match action {
             AnchorAction::Keep => {}
             AnchorAction::Import => d.push(

@@ -4,7 +4,9 @@
 //! finding that appears is `firing`, one that clears is `resolved`, a repair done
 //! automatically is `repaired`; a finding that stays is never announced twice. A
 //! finding is the same finding from one check to the next when its id, node and
-//! summary (numbers aside — "expires in 29 days" is the one of "30 days") are.
+//! summary (numbers aside — "expires in 29 days" is the one of "30 days") are, and the
+//! expiry threshold it has passed: crossing the next threshold (30, 14, 7 days by
+//! default) fires once more.
 //!
 //! ```
 //! use intune_integration::watch::{AlertState, Alerts};
@@ -57,15 +59,22 @@ pub struct Alert {
     pub since: OffsetDateTime,
 }
 
-/// A finding's identity across checks: id, node, and its summary without digits.
-type Key = (String, Option<String>, String);
+/// A finding's identity across checks: id, node, its summary without digits, and the
+/// expiry threshold it has passed (a new threshold is a new alert).
+type Key = (String, Option<String>, String, Option<u32>);
 
 fn key(f: &Finding) -> Key {
     (
         f.id.clone(),
         f.node.clone(),
         f.summary.chars().filter(|c| !c.is_ascii_digit()).collect(),
+        f.threshold_days,
     )
+}
+
+/// Whether `a` and `b` are one finding at two expiry thresholds.
+fn same_but_threshold(a: &Key, b: &Key) -> bool {
+    (&a.0, &a.1, &a.2) == (&b.0, &b.1, &b.2)
 }
 
 /// The findings firing per pair, and since when.
@@ -97,7 +106,8 @@ impl Alerts {
             after.insert(k, (f.clone(), since));
         }
         for (k, (f, since)) in before {
-            if !after.contains_key(&k) {
+            // An expiry that passed its next threshold fired anew: it did not resolve.
+            if !after.contains_key(&k) && !after.keys().any(|a| same_but_threshold(a, &k)) {
                 out.push(alert(pair, &f, AlertState::Resolved, since));
             }
         }
@@ -157,14 +167,59 @@ mod tests {
     use super::*;
 
     fn finding(id: &str, severity: Severity, summary: &str) -> Finding {
-        Finding {
-            id: id.into(),
-            severity,
-            node: Some("ise-psn".into()),
-            summary: summary.into(),
-            evidence: String::new(),
-            remediation: "do this".into(),
+        Finding::new(id, severity, Some("ise-psn"), summary, "", "do this")
+    }
+
+    #[test]
+    fn an_expiry_alerts_once_per_threshold_and_resolves_once() {
+        let mut a = Alerts::default();
+        let t0 = OffsetDateTime::UNIX_EPOCH;
+        let at = |days: u32, left: u32| {
+            let severity = if days == 7 {
+                Severity::Error
+            } else {
+                Severity::Warning
+            };
+            finding(
+                "node.certificate_expiring",
+                severity,
+                &format!("ise-psn's Admin certificate expires in {left} days"),
+            )
+            .at_threshold(days)
+        };
+        let mut fired = Vec::new();
+        // Day by day from 29 days left to 1: one alert at 30, 14 and 7 each.
+        for left in (1..30).rev() {
+            let threshold = [7, 14, 30].into_iter().find(|t| left < *t).unwrap_or(30);
+            fired.extend(a.update("east", &[at(threshold, left)], t0));
         }
+        assert_eq!(
+            fired
+                .iter()
+                .map(|x| (x.state, x.severity, x.summary.clone()))
+                .collect::<Vec<_>>(),
+            [
+                (
+                    AlertState::Firing,
+                    Severity::Warning,
+                    "ise-psn's Admin certificate expires in 29 days".to_owned()
+                ),
+                (
+                    AlertState::Firing,
+                    Severity::Warning,
+                    "ise-psn's Admin certificate expires in 13 days".to_owned()
+                ),
+                (
+                    AlertState::Firing,
+                    Severity::Error,
+                    "ise-psn's Admin certificate expires in 6 days".to_owned()
+                ),
+            ]
+        );
+        // Renewed and registered: resolved once.
+        let resolved = a.update("east", &[], t0);
+        assert_eq!(resolved.len(), 1);
+        assert_eq!(resolved[0].state, AlertState::Resolved);
     }
 
     #[test]

@@ -211,8 +211,8 @@ fn parse_and_type_errors_name_the_place_not_the_text() {
             what,
             "`bogus` at line 1, column 1 unknown field `bogus`, expected one of \
              `app_display_name`, `mdm_server_name`, `cloud`, `app_client_id`, \
-             `mdm_confirmed`, `ise`, `entra`, `anchors`, `enforce`, `verify_as_node`, \
-             `node_key_file`"
+             `mdm_confirmed`, `ise`, `entra`, `anchors`, `enforce`, `expiry`, \
+             `verify_as_node`, `node_key_file`"
         ),
         other => panic!("unexpected: {other:?}"),
     }
@@ -330,5 +330,23 @@ fn a_fleet_pairs_missing_secret_is_named_by_its_own_variable() {
     match bare.validate() {
         Err(Error::Config { what }) => assert_eq!(what, "ise.url is missing"),
         other => panic!("{other:?}"),
+    }
+}
+
+/// `[expiry] thresholds_days` reaches the options; without it, 30, 14 and 7.
+#[test]
+fn expiry_thresholds_come_from_the_configuration() {
+    let default = IntegrationConfig::from_toml(FILE).expect("config");
+    assert_eq!(default.expiry.thresholds_days, [30, 14, 7]);
+    let set =
+        IntegrationConfig::from_toml(&format!("{FILE}\n[expiry]\nthresholds_days = [21, 3]\n"))
+            .expect("config");
+    assert_eq!(set.expiry.thresholds_days, [21, 3]);
+    match IntegrationConfig::from_toml(&format!("{FILE}\n[expiry]\ndays = [1]\n")) {
+        Err(Error::Config { what }) => assert!(
+            what.contains("unknown field `days`, expected `thresholds_days`"),
+            "{what}"
+        ),
+        other => panic!("unexpected: {other:?}"),
     }
 }

@@ -14,7 +14,11 @@
 //!   compliance API, then the first matching rule of the first matching policy set.
 //!   200 `{"policy_set", "rule", "profiles", "mdm": {…}}`, or 400.
 //! * `PUT /devices/{guid}` — body `{"compliant": bool}` and/or `{"registered": bool}`:
-//!   changes a device in Intune. 200 with the device, 404 for an unknown GUID, or 400.
+//!   changes a device in Intune. With `"at_check_in": true` a compliance change waits for
+//!   the device's next check-in (every 8 hours, each device at its own time) and, when
+//!   compliance is lost, for the grace period after it. 200 with the device (and
+//!   `next_check_in_secs`, since the simulator started, when a change waits), 404 for
+//!   an unknown GUID, or 400.
 //! * `POST /clock` — body `{"advance_secs": N}` or `{"at": "2027-03-01T00:00:00Z"}`:
 //!   moves the simulated clock forward (never back); tokens, replication, Intune's
 //!   throttle windows and device check-ins follow it. 200 `{"now", "offset_secs"}`, or
@@ -154,7 +158,11 @@ async fn set_faults(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
 }
 
 async fn snapshot(State(s): State<Arc<Shared>>) -> Response {
-    axum::Json(s.with_world(|w| w.snapshot())).into_response()
+    axum::Json(s.with_world(|w| {
+        w.settle_devices();
+        w.snapshot()
+    }))
+    .into_response()
 }
 
 async fn authorize(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
@@ -196,7 +204,11 @@ async fn update_device(
         Ok(change) => change,
         Err(e) => return refuse(e),
     };
-    match s.with_world(|w| w.set_device(&guid, compliant, registered)) {
+    let at_check_in = body.get("at_check_in").and_then(Value::as_bool) == Some(true);
+    match s.with_world(|w| {
+        w.settle_devices();
+        w.set_device(&guid, compliant, registered, at_check_in)
+    }) {
         Some(device) => axum::Json(device).into_response(),
         None => (
             StatusCode::NOT_FOUND,

@@ -175,6 +175,7 @@ async fn dispatch(
     };
     let mac = value.to_ascii_uppercase().replace([':', '-', '.'], "");
     let selected: Vec<Device> = s.with_world(|w| {
+        w.settle_devices();
         w.devices
             .iter()
             .filter(|d| match criteria {

@@ -149,6 +149,7 @@ pub struct SimulatorBuilder {
     automation_roles: Vec<String>,
     ise_role: IseRole,
     throttle_per_tenant: bool,
+    compliance_grace: Duration,
     cloud: String,
 }
 
@@ -198,6 +199,7 @@ impl Default for SimulatorBuilder {
             automation_roles: DEFAULT_AUTOMATION_ROLES.map(str::to_owned).to_vec(),
             ise_role: IseRole::SuperAdmin,
             throttle_per_tenant: false,
+            compliance_grace: Duration::ZERO,
             cloud: "global".into(),
         }
     }
@@ -346,6 +348,13 @@ impl SimulatorBuilder {
     /// cost ISE's window too, which tests use to show the tool makes none.
     pub fn intune_throttle_per_tenant(mut self, per_tenant: bool) -> Self {
         self.throttle_per_tenant = per_tenant;
+        self
+    }
+
+    /// Intune's grace period: how long after the check-in at which a device fails its
+    /// policies it is still reported compliant (default 0: non-compliant at once).
+    pub fn compliance_grace(mut self, grace: Duration) -> Self {
+        self.compliance_grace = grace;
         self
     }
 
@@ -1227,6 +1236,8 @@ impl World {
             mdm_servers: BTreeMap::new(),
             csrf_enabled: b.csrf,
             clock_offset: Duration::ZERO,
+            started: Instant::now(),
+            compliance_grace: b.compliance_grace,
             throttle_windows: HashMap::new(),
             throttle_per_tenant: b.throttle_per_tenant,
             unfiltered_queries: std::collections::BTreeMap::new(),
@@ -1599,7 +1610,10 @@ impl Simulator {
 
     /// A JSON snapshot of all state (no secrets or private keys).
     pub fn snapshot(&self) -> serde_json::Value {
-        self.shared.with_world(|w| w.snapshot())
+        self.shared.with_world(|w| {
+            w.settle_devices();
+            w.snapshot()
+        })
     }
 
     /// Moves the simulated clock forward by `by` (it never goes back): tokens expire,
@@ -1679,13 +1693,14 @@ impl Simulator {
         registered: Option<bool>,
     ) -> Result<serde_json::Value, SimError> {
         self.shared
-            .with_world(|w| w.set_device(guid, compliant, registered))
+            .with_world(|w| w.set_device(guid, compliant, registered, false))
             .ok_or_else(|| SimError::Config(format!("no device {guid} in Intune")))
     }
 
     /// The devices Intune knows: (GUID, MAC as uppercase hex, registered, compliant).
     pub fn devices(&self) -> Vec<(String, String, bool, bool)> {
         self.shared.with_world(|w| {
+            w.settle_devices();
             w.devices
                 .iter()
                 .map(|d| (d.guid.clone(), d.mac.clone(), d.registered, d.compliant))

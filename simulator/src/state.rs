@@ -259,6 +259,11 @@ pub(crate) struct World {
     pub(crate) csrf_enabled: bool,
     /// How far the simulated clock is ahead of this machine's (`POST /clock`).
     pub(crate) clock_offset: Duration,
+    /// When the simulator started (devices' check-in cycles count from it).
+    pub(crate) started: Instant,
+    /// How long after a check-in that fails compliance a device is still reported
+    /// compliant (Intune's grace period; 0: marked non-compliant at once).
+    pub(crate) compliance_grace: Duration,
     /// Intune's throttle windows of unfiltered compliance queries, by tenant and
     /// calling application (by tenant alone with `throttle_per_tenant`): when each
     /// opened.
@@ -368,8 +373,47 @@ pub(crate) struct Device {
     pub(crate) mac: String,
     /// Enrolled in Intune.
     pub(crate) registered: bool,
-    /// Compliant with its policies.
+    /// Compliant with its policies, as Intune reports it.
     pub(crate) compliant: bool,
+    /// When in each check-in cycle it checks in (since the simulator started).
+    pub(crate) check_in_phase: Duration,
+    /// A compliance state the device takes at its next check-in after the instant
+    /// given (`PUT /devices/{guid}` with `at_check_in`).
+    pub(crate) pending: Option<(bool, Instant)>,
+}
+
+/// How often a device checks in with Intune: about every 8 hours (Microsoft Learn,
+/// "Intune device check-in": devices check in roughly every 8 hours once past their
+/// first hours after enrollment).
+pub(crate) const CHECK_IN_EVERY: Duration = Duration::from_secs(8 * 3600);
+
+impl Device {
+    /// Its first check-in at or after `after`, for a simulator started at `started`.
+    pub(crate) fn next_check_in(&self, started: Instant, after: Instant) -> Instant {
+        let first = started + self.check_in_phase;
+        if after <= first {
+            return first;
+        }
+        let cycles = (after - first).as_secs().div_ceil(CHECK_IN_EVERY.as_secs());
+        let cycles = u32::try_from(cycles).unwrap_or(u32::MAX);
+        first + CHECK_IN_EVERY.saturating_mul(cycles)
+    }
+
+    /// Applies a pending change whose check-in has come by `now`: compliance gained at
+    /// once; compliance lost once the grace period after that check-in has passed
+    /// (Intune's "Mark device noncompliant" action, scheduled some days after a
+    /// failure; until then it reports the device compliant, "in grace period").
+    pub(crate) fn settle(&mut self, started: Instant, now: Instant, grace: Duration) {
+        let Some((want, since)) = self.pending else {
+            return;
+        };
+        let check_in = self.next_check_in(started, since);
+        let effective = if want { check_in } else { check_in + grace };
+        if now >= effective {
+            self.compliant = want && self.registered;
+            self.pending = None;
+        }
+    }
 }
 
 /// `count` devices derived from the seed: about a quarter non-compliant, one in
@@ -383,11 +427,14 @@ pub(crate) fn seed_devices(seed: u64, count: usize) -> Vec<Device> {
             let mac_bits = r.next_u64() & 0x00FF_FFFF;
             let registered = !r.next_u64().is_multiple_of(25);
             let compliant = registered && !r.next_u64().is_multiple_of(4);
+            let phase = Duration::from_secs(r.next_u64() % CHECK_IN_EVERY.as_secs());
             Device {
                 guid,
                 mac: format!("005056{mac_bits:06X}"),
                 registered,
                 compliant,
+                check_in_phase: phase,
+                pending: None,
             }
         })
         .collect()
@@ -551,7 +598,9 @@ impl World {
         guid: &str,
         compliant: Option<bool>,
         registered: Option<bool>,
+        at_check_in: bool,
     ) -> Option<Value> {
+        let now = self.now();
         let d = self
             .devices
             .iter_mut()
@@ -559,13 +608,24 @@ impl World {
         if let Some(r) = registered {
             d.registered = r;
         }
-        if let Some(c) = compliant {
-            d.compliant = c;
+        match (compliant, at_check_in) {
+            (Some(c), true) => d.pending = Some((c, now)),
+            (Some(c), false) => {
+                d.compliant = c;
+                d.pending = None;
+            }
+            (None, _) => {}
         }
         d.compliant &= d.registered;
-        Some(
-            json!({"guid": d.guid, "mac": d.mac, "registered": d.registered, "compliant": d.compliant}),
-        )
+        Some(device_json(d, self.started))
+    }
+
+    /// Every device's pending change whose check-in (and grace period) has come.
+    pub(crate) fn settle_devices(&mut self) {
+        let (started, now, grace) = (self.started, self.now(), self.compliance_grace);
+        for d in &mut self.devices {
+            d.settle(started, now, grace);
+        }
     }
 
     pub(crate) fn snapshot(&self) -> Value {
@@ -612,6 +672,7 @@ impl World {
                 "devices": self.devices.iter().map(|d| json!({
                     "guid": d.guid, "mac": d.mac, "registered": d.registered,
                     "compliant": d.compliant,
+                    "pending_compliant": d.pending.map(|(c, _)| c),
                 })).collect::<Vec<_>>(),
                 "unfiltered_queries": self.unfiltered_queries,
                 "throttled": self.throttled,
@@ -619,6 +680,15 @@ impl World {
             "clock": {"now": self.now_iso(), "offset_secs": self.clock_offset.as_secs()},
         })
     }
+}
+
+/// A device as the control API shows it, with its next check-in when a change waits.
+pub(crate) fn device_json(d: &Device, started: Instant) -> Value {
+    json!({"guid": d.guid, "mac": d.mac, "registered": d.registered, "compliant": d.compliant,
+    "pending_compliant": d.pending.map(|(c, _)| c),
+    "next_check_in_secs": d.pending.map(|(_, since)| {
+        d.next_check_in(started, since).saturating_duration_since(started).as_secs()
+    })})
 }
 
 /// ISO 8601 with seconds, UTC.

@@ -1392,3 +1392,63 @@ async fn unfiltered_compliance_queries_are_throttled_by_a_four_hour_window() {
         "{v}"
     );
 }
+
+/// Devices take a compliance change at their next check-in (every 8 hours, each at its
+/// own time), and a lost compliance only after the grace period: the simulated clock
+/// moves them.
+#[tokio::test]
+async fn devices_change_compliance_at_check_in_after_the_grace_period() {
+    let sim = Simulator::builder()
+        .compliance_grace(Duration::from_secs(3600))
+        .start()
+        .await
+        .expect("sim");
+    let info = sim.info();
+    let c = http(info);
+    let (guid, _, _, compliant) = sim
+        .devices()
+        .into_iter()
+        .find(|d| d.2 && d.3)
+        .expect("a compliant device");
+    assert!(compliant);
+    let r = c
+        .put(format!("{}/devices/{guid}", info.control_url))
+        .json(&json!({"compliant": false, "at_check_in": true}))
+        .send()
+        .await
+        .expect("change");
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["compliant"], true, "{v}");
+    assert_eq!(v["pending_compliant"], false, "{v}");
+    let next = v["next_check_in_secs"].as_u64().expect("next check-in");
+    assert!(next <= 8 * 3600, "{next}");
+    let state = |sim: &Simulator| {
+        sim.devices()
+            .into_iter()
+            .find(|d| d.0 == guid)
+            .map(|d| d.3)
+            .expect("device")
+    };
+    // Just before its check-in (counted from the simulator's start, moments ago):
+    // unchanged.
+    sim.advance_clock(Duration::from_secs(next.saturating_sub(5)));
+    assert!(state(&sim));
+    // Checked in, within the grace hour: still reported compliant.
+    sim.advance_clock(Duration::from_secs(30 * 60));
+    assert!(state(&sim));
+    // The grace hour over: non-compliant.
+    sim.advance_clock(Duration::from_secs(31 * 60));
+    assert!(!state(&sim));
+    // Compliance regained at the next check-in, without grace.
+    let r = c
+        .put(format!("{}/devices/{guid}", info.control_url))
+        .json(&json!({"compliant": true, "at_check_in": true}))
+        .send()
+        .await
+        .expect("change");
+    assert_eq!(r.status(), 200);
+    assert!(!state(&sim));
+    sim.advance_clock(Duration::from_secs(8 * 3600));
+    assert!(state(&sim));
+}
