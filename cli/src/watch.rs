@@ -339,10 +339,12 @@ fn check_failed(error: &str) -> Finding {
     )
 }
 
+/// Trust sync imports the roots of the chains Microsoft's endpoints present: it can
+/// repair a chain that no longer ends at a root ISE trusts, and nothing else (an anchor
+/// of the set that no endpoint presents is onboard's to import), so only that runs it —
+/// a repair that cannot help is not retried on every check.
 fn needs_trust_sync(f: &Finding) -> bool {
-    f.id == ids::TRUST_ANCHOR_MISSING
-        || f.id == ids::TRUST_ANCHOR_NOT_TRUSTED
-        || (f.id.starts_with("connection.tls:") && f.severity == Severity::Error)
+    f.id.starts_with("connection.tls:") && f.severity == Severity::Error
 }
 
 fn needs_rotation(f: &Finding) -> bool {

@@ -1431,3 +1431,201 @@ async fn two_hours_of_watch_cost_no_unfiltered_query_and_renew_tokens() {
     let alerts: Vec<&String> = all.iter().filter(|l| l.contains("\"alert\"")).collect();
     assert!(alerts.is_empty(), "{alerts:#?}");
 }
+
+/// The value of an unlabelled-or-`pair="default"` sample in a metrics exposition.
+fn last_check(text: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with("ise_intune_last_check_timestamp_seconds{"))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse().ok())
+}
+
+/// Ninety simulated days of `watch --as-node --auto rotate --auto trust-sync` on one
+/// pair, a day at a time: the nodes' Admin certificates expire on day 60, renewed ones
+/// are staged in ISE on day 40 and bound on day 55, Microsoft's chains move on day 30.
+/// Each expiry threshold alerts exactly once per certificate and key; the chains and
+/// the renewal are repaired unattended; nothing is left firing; tokens are renewed as
+/// the clock expires them; not one Intune answer is throttled.
+#[tokio::test(flavor = "multi_thread")]
+async fn ninety_days_of_watch_alert_once_per_threshold_and_stay_healthy() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = Simulator::builder()
+        .replication_lag(Duration::from_millis(20))
+        .intune_throttle_per_tenant(true)
+        .start()
+        .await
+        .expect("simulator");
+    let hosts: Vec<String> = sim.info().ise.nodes.iter().map(|n| n.hostname.clone()).collect();
+    for host in &hosts {
+        sim.renew_admin_certificate(host, 60).expect("60-day certificate");
+    }
+    let mut o = Options::default();
+    o.propagation_wait = Duration::from_secs(2);
+    let ctx = testkit::integration(sim.info(), Configurator::Gui, true, o).expect("integration");
+    assert!(onboard::apply(&ctx).await.expect("onboard").complete);
+    enforce::apply(&ctx).await.expect("enforce");
+    let info = temp("ninety-days.json");
+    sim.write_info_file(&info).expect("info");
+    let info_arg = info.display().to_string();
+    // The root Microsoft moves to on day 30, which a newer anchor set ships.
+    let next = temp("ninety-days-next-root.pem");
+    std::fs::write(&next, &sim.info().next_ca_pem).expect("next root");
+    let next_arg = next.display().to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ise-intune"))
+        .args(["--sim-info", &info_arg, "--json", "--as-node", "--anchor", &next_arg])
+        .arg("watch")
+        .args(["--interval", "100ms", "--listen", "127.0.0.1:0"])
+        .args(["--auto", "rotate", "--auto", "trust-sync"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("watch starts");
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let reader = {
+        let (lines, stdout) = (lines.clone(), child.stdout.take().expect("stdout"));
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                lines.lock().expect("lines").push(line);
+            }
+        })
+    };
+    let listening = || {
+        lines
+            .lock()
+            .expect("lines")
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|v| v["event"] == "listening")
+            .and_then(|v| v["url"].as_str().map(str::to_owned))
+    };
+    assert!(until(Duration::from_secs(10), || async { listening().is_some() }).await);
+    let metrics = format!("{}metrics", listening().expect("url"));
+    // Waits for two checks to end after this moment: the second began after it.
+    let two_checks = || async {
+        let mut seen = Vec::new();
+        let t = Instant::now();
+        while seen.len() < 2 && t.elapsed() < Duration::from_secs(30) {
+            if let Some(v) = last_check(&get(&metrics).await.1)
+                && seen.last() != Some(&v)
+            {
+                seen.push(v);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(seen.len(), 2, "the watch stopped checking");
+    };
+    two_checks().await;
+    let started = Instant::now();
+    for day in 1..=90 {
+        sim.advance_clock(Duration::from_secs(24 * 3600));
+        match day {
+            30 => sim.move_microsoft_chains().expect("chains move"),
+            40 => {
+                for host in &hosts {
+                    sim.stage_admin_certificate(host, 365).expect("staged");
+                }
+            }
+            55 => {
+                for host in &hosts {
+                    sim.activate_staged_certificate(host).expect("bound");
+                }
+            }
+            _ => {}
+        }
+        two_checks().await;
+    }
+    let elapsed = started.elapsed();
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    assert!(child.wait().expect("wait").success());
+    reader.join().expect("reader");
+    let events: Vec<Value> = lines
+        .lock()
+        .expect("lines")
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .collect();
+    let repairs: Vec<&Value> = events.iter().filter(|v| v["event"] == "repair").collect();
+    let alerts: Vec<Value> = events
+        .iter()
+        .filter(|v| v["event"] == "alert")
+        .cloned()
+        .collect();
+    // Each threshold, once per node certificate and once per application key.
+    let mut thresholds: std::collections::BTreeMap<(String, String), Vec<u64>> =
+        std::collections::BTreeMap::new();
+    for a in alerts.iter().filter(|a| a["state"] == "firing") {
+        if let Some(t) = a["threshold_days"].as_u64() {
+            let subject = a["node"]
+                .as_str()
+                .map_or_else(|| a["summary"].as_str().unwrap_or_default().to_owned(), str::to_owned);
+            let subject: String = subject.chars().filter(|c| !c.is_ascii_digit()).collect();
+            thresholds
+                .entry((a["id"].as_str().unwrap_or_default().to_owned(), subject))
+                .or_default()
+                .push(t);
+        }
+    }
+    let nodes = thresholds
+        .keys()
+        .filter(|(id, _)| id == "node.certificate_expiring")
+        .count();
+    assert_eq!(nodes, hosts.len(), "{thresholds:#?}");
+    assert!(
+        thresholds.keys().any(|(id, _)| id == "app.key_expiring"),
+        "{thresholds:#?}"
+    );
+    for (what, fired) in &thresholds {
+        assert_eq!(fired, &[30, 14, 7], "{what:?}: {alerts:#?}");
+    }
+    // The moved chains and the renewal were repaired unattended, each on the first
+    // check that saw it.
+    let repaired = |action: &str| {
+        repairs
+            .iter()
+            .filter(|r| r["action"] == action && r["result"] == "repaired")
+            .count()
+    };
+    assert_eq!(repaired("trust-sync"), 1, "{repairs:#?}");
+    assert!(repaired("rotate") >= 1, "{repairs:#?}");
+    assert!(
+        repairs.iter().all(|r| r["result"] == "repaired"),
+        "{repairs:#?}"
+    );
+    // Nothing is left firing: every firing alert was resolved or repaired (an expiry
+    // passing its next threshold fires again without resolving in between).
+    let mut open: std::collections::BTreeMap<(String, String), bool> = Default::default();
+    for a in &alerts {
+        let key = (
+            a["id"].as_str().unwrap_or_default().to_owned(),
+            a["node"].as_str().unwrap_or_default().to_owned()
+                + &a["summary"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .chars()
+                    .filter(|c| !c.is_ascii_digit())
+                    .collect::<String>(),
+        );
+        open.insert(key, a["state"] == "firing");
+    }
+    let left: Vec<_> = open.iter().filter(|(_, firing)| **firing).collect();
+    assert!(left.is_empty(), "still firing: {left:#?}\n{alerts:#?}");
+    // Intune: not one unfiltered query, not one throttled answer.
+    let snapshot = sim.snapshot();
+    assert_eq!(snapshot["intune"]["unfiltered_queries"], json!({}));
+    assert_eq!(snapshot["intune"]["throttled"], json!({}));
+    // Tokens live an hour: each simulated day needed new ones.
+    let token_requests = sim
+        .request_log()
+        .iter()
+        .filter(|r| r.service == "login" && r.method == "POST")
+        .count();
+    assert!(token_requests >= 90, "{token_requests} token requests");
+    eprintln!("ninety simulated days in {elapsed:?}");
+}

@@ -57,6 +57,9 @@ pub struct Alert {
     /// When the finding first appeared (RFC 3339).
     #[serde(serialize_with = "crate::doctor::rfc3339")]
     pub since: OffsetDateTime,
+    /// For an approaching expiry, the threshold in days it passed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold_days: Option<u32>,
 }
 
 /// A finding's identity across checks: id, node, its summary without digits, and the
@@ -147,6 +150,7 @@ fn alert(pair: &str, f: &Finding, state: AlertState, since: OffsetDateTime) -> A
         remediation: printable(&f.remediation, MAX_PRINTED_LINE),
         state,
         since,
+        threshold_days: f.threshold_days,
     }
 }
 

@@ -1739,7 +1739,8 @@ impl Simulator {
     /// certificate ahead of time; returns its PEM. [`Self::activate_staged_certificate`]
     /// binds it.
     pub fn stage_admin_certificate(&self, host: &str, valid_days: i64) -> Result<String, SimError> {
-        let now = time::OffsetDateTime::now_utc();
+        // Valid from the simulated clock's day (it may have been moved ahead).
+        let now = self.shared.with_world(|w| w.now_utc());
         let (not_before, not_after) = if valid_days > 0 {
             (
                 now - time::Duration::days(1),
