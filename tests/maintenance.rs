@@ -1082,3 +1082,53 @@ async fn expiry_findings_rise_as_each_threshold_passes() {
         (Severity::Warning, Some(10))
     );
 }
+
+/// What one check of a healthy pair costs, per service, once the automating
+/// identity's tokens are cached (as `watch` makes every interval): the request budget
+/// the README states. With `--as-node`, each policy service node's key is exported and
+/// Entra is asked for each node's tokens on every check — that is the point of checking
+/// as the node.
+const CHECK_BUDGET: [(&str, usize, usize); 4] = [
+    // (service, requests per check, with --as-node)
+    ("ise", 15, 14),
+    ("graph", 13, 14),
+    ("intune", 1, 3),
+    ("login", 0, 6),
+];
+
+#[tokio::test]
+async fn request_budget_of_one_check() {
+    let sim = onboarded(Simulator::builder()).await;
+    let per_service = |sim: &Simulator| {
+        let mut counts = std::collections::BTreeMap::<String, usize>::new();
+        for r in sim.request_log() {
+            *counts.entry(r.service.to_string()).or_default() += 1;
+        }
+        counts
+    };
+    for (as_node, admin_key) in [(false, AdminKey::None), (true, AdminKey::ExportFromIse)] {
+        let mut o = quick();
+        o.admin_key = admin_key;
+        let ctx = sim::integration(sim.info(), Configurator::Gui, true, o).expect("pipeline");
+        doctor::diagnose(&ctx).await.expect("doctor");
+        sim.clear_request_log();
+        let d = doctor::diagnose(&ctx).await.expect("doctor");
+        assert!(d.healthy(), "{:#?}", problems(&d));
+        let counts = per_service(&sim);
+        for (service, plain, node) in CHECK_BUDGET {
+            let want = if as_node { node } else { plain };
+            assert_eq!(
+                counts.get(service).copied().unwrap_or(0),
+                want,
+                "{service}, as node: {as_node}: {counts:?}"
+            );
+        }
+        // One check, one deployment read: what counts checks in a log.
+        let node_reads = sim
+            .request_log()
+            .iter()
+            .filter(|r| r.service == "ise" && r.path == "/api/v1/deployment/node")
+            .count();
+        assert_eq!(node_reads, 1);
+    }
+}

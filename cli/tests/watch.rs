@@ -1455,9 +1455,16 @@ async fn ninety_days_of_watch_alert_once_per_threshold_and_stay_healthy() {
         .start()
         .await
         .expect("simulator");
-    let hosts: Vec<String> = sim.info().ise.nodes.iter().map(|n| n.hostname.clone()).collect();
+    let hosts: Vec<String> = sim
+        .info()
+        .ise
+        .nodes
+        .iter()
+        .map(|n| n.hostname.clone())
+        .collect();
     for host in &hosts {
-        sim.renew_admin_certificate(host, 60).expect("60-day certificate");
+        sim.renew_admin_certificate(host, 60)
+            .expect("60-day certificate");
     }
     let mut o = Options::default();
     o.propagation_wait = Duration::from_secs(2);
@@ -1472,7 +1479,14 @@ async fn ninety_days_of_watch_alert_once_per_threshold_and_stay_healthy() {
     std::fs::write(&next, &sim.info().next_ca_pem).expect("next root");
     let next_arg = next.display().to_string();
     let mut child = Command::new(env!("CARGO_BIN_EXE_ise-intune"))
-        .args(["--sim-info", &info_arg, "--json", "--as-node", "--anchor", &next_arg])
+        .args([
+            "--sim-info",
+            &info_arg,
+            "--json",
+            "--as-node",
+            "--anchor",
+            &next_arg,
+        ])
         .arg("watch")
         .args(["--interval", "100ms", "--listen", "127.0.0.1:0"])
         .args(["--auto", "rotate", "--auto", "trust-sync"])
@@ -1516,7 +1530,21 @@ async fn ninety_days_of_watch_alert_once_per_threshold_and_stay_healthy() {
     };
     two_checks().await;
     let started = Instant::now();
+    let mut steady: Option<std::collections::BTreeMap<String, usize>> = None;
     for day in 1..=90 {
+        if day == 70 {
+            sim.clear_request_log();
+        }
+        if day == 80 {
+            let mut counts = std::collections::BTreeMap::<String, usize>::new();
+            for r in sim.request_log() {
+                *counts.entry(r.service.to_string()).or_default() += 1;
+                if r.service == "ise" && r.path == "/api/v1/deployment/node" {
+                    *counts.entry("checks".into()).or_default() += 1;
+                }
+            }
+            steady = Some(counts);
+        }
         sim.advance_clock(Duration::from_secs(24 * 3600));
         match day {
             30 => sim.move_microsoft_chains().expect("chains move"),
@@ -1562,9 +1590,10 @@ async fn ninety_days_of_watch_alert_once_per_threshold_and_stay_healthy() {
         std::collections::BTreeMap::new();
     for a in alerts.iter().filter(|a| a["state"] == "firing") {
         if let Some(t) = a["threshold_days"].as_u64() {
-            let subject = a["node"]
-                .as_str()
-                .map_or_else(|| a["summary"].as_str().unwrap_or_default().to_owned(), str::to_owned);
+            let subject = a["node"].as_str().map_or_else(
+                || a["summary"].as_str().unwrap_or_default().to_owned(),
+                str::to_owned,
+            );
             let subject: String = subject.chars().filter(|c| !c.is_ascii_digit()).collect();
             thresholds
                 .entry((a["id"].as_str().unwrap_or_default().to_owned(), subject))
@@ -1627,5 +1656,24 @@ async fn ninety_days_of_watch_alert_once_per_threshold_and_stay_healthy() {
         .filter(|r| r.service == "login" && r.method == "POST")
         .count();
     assert!(token_requests >= 90, "{token_requests} token requests");
-    eprintln!("ninety simulated days in {elapsed:?}");
+    // The request budget of a healthy pair checked as its nodes, per check (the
+    // README's table; measured exactly by tests/maintenance.rs's
+    // request_budget_of_one_check), held over days 70 to 80; the automating identity's
+    // two tokens (Graph, Intune) are renewed once per simulated day.
+    let steady = steady.expect("days 70 to 80");
+    let checks = steady.get("checks").copied().unwrap_or(0);
+    assert!(checks >= 8, "{steady:?}");
+    for (service, per_check, extra) in [
+        ("ise", 14, 0),
+        ("graph", 14, 0),
+        ("intune", 3, 0),
+        ("login", 6, 2 * 11),
+    ] {
+        let n = steady.get(service).copied().unwrap_or(0);
+        assert!(
+            n >= (checks - 1) * per_check && n <= (checks + 1) * per_check + extra,
+            "{service}: {n} requests in {checks} checks: {steady:?}"
+        );
+    }
+    eprintln!("ninety simulated days in {elapsed:?}; days 70-80: {steady:?}");
 }

@@ -199,14 +199,30 @@ impl Classify for FinalOn<'_> {
 }
 
 /// Graph's reading of its answers: 429 and (on the calls that declare them) the
-/// replication-lag answers were not processed; 500/502/503/504 are transient.
+/// replication-lag answers were not processed; 500/502/503/504 are transient. A token
+/// Graph finds expired (401 `InvalidAuthenticationToken`: it expired between the
+/// cache's check and Graph's, or the clock moved) was not processed either, once: the
+/// next attempt asks for a new token; a second such answer is final.
 struct GraphClassify {
     replication_lag: bool,
+    /// Set when a 401 asked for a new token; the next attempt takes it.
+    token_refused: std::sync::atomic::AtomicBool,
+    /// Whether a new token was already asked for once.
+    refreshed: std::sync::atomic::AtomicBool,
 }
 
 impl Classify for GraphClassify {
     fn status(&self, status: StatusCode, _: &HeaderMap, body: &[u8]) -> StatusClass {
-        if self.replication_lag && is_replication_lag(status, &parse_graph_error(body)) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let parsed = parse_graph_error(body);
+        if self.replication_lag && is_replication_lag(status, &parsed) {
+            return StatusClass::NotProcessed;
+        }
+        if status == StatusCode::UNAUTHORIZED
+            && parsed.code == "InvalidAuthenticationToken"
+            && !self.refreshed.swap(true, SeqCst)
+        {
+            self.token_refused.store(true, SeqCst);
             return StatusClass::NotProcessed;
         }
         ise_intune_http::retry::classify_status(status.as_u16())
@@ -489,6 +505,8 @@ impl GraphClient {
         };
         let classify = GraphClassify {
             replication_lag: call.replication_lag,
+            token_refused: std::sync::atomic::AtomicBool::new(false),
+            refreshed: std::sync::atomic::AtomicBool::new(false),
         };
         let mut client_request_id = String::new();
         let answer = self
@@ -500,8 +518,14 @@ impl GraphClient {
                     client_request_id.clone_from(id);
                 }
                 let (method, url, body, prefer) = (&call.method, &url, &call.body, call.prefer);
+                let refused = classify
+                    .token_refused
+                    .swap(false, std::sync::atomic::Ordering::SeqCst);
                 async move {
                     let id = id?;
+                    if refused {
+                        self.clear_token_cache();
+                    }
                     let token = self.access_token(&self.inner.graph_scope).await?;
                     let mut req = self
                         .inner

@@ -418,6 +418,67 @@ async fn expired_tokens_are_renewed() {
     assert_eq!(graph.request_counts().tokens, 2);
 }
 
+/// A token Graph finds expired although the cache thought it fresh (it expired in
+/// flight, or the clock moved): one new token and one more attempt; a second refusal
+/// is final. And a clock moved ahead expires a cached token without waiting.
+#[tokio::test]
+async fn a_token_graph_refuses_as_expired_is_renewed_once() {
+    let (server, graph) = setup().await;
+    let expired = ResponseTemplate::new(401).set_body_json(json!({"error": {
+        "code": "InvalidAuthenticationToken",
+        "message": "Access token is empty, expired or not valid."}}));
+    Mock::given(method("GET"))
+        .and(path("/v1.0/organization"))
+        .respond_with(expired.clone())
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/organization"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": [{"id": TENANT}]})))
+        .mount(&server)
+        .await;
+    let before = graph.request_counts().tokens;
+    let org = graph.organization().await.expect("after a new token");
+    assert_eq!(org.id, TENANT);
+    assert_eq!(
+        received(&server, "GET", "/v1.0/organization").await.len(),
+        2
+    );
+    assert_eq!(
+        graph.request_counts().tokens - before,
+        2,
+        "a new token for the retry"
+    );
+
+    // Refused twice: final, a typed error, no third attempt.
+    server.reset().await;
+    mount_token(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/organization"))
+        .respond_with(expired)
+        .mount(&server)
+        .await;
+    let err = graph.organization().await.expect_err("refused");
+    assert_eq!(err.status(), Some(401));
+    assert_eq!(
+        received(&server, "GET", "/v1.0/organization").await.len(),
+        2
+    );
+
+    // A clock moved a day ahead: the cached token is stale at once.
+    let clock = std::sync::Arc::new(ise_intune_http::clock::OffsetClock::default());
+    let moved = graph.with_clock(clock.clone());
+    let aud = TokenAudience::Scope("s/.default".into());
+    moved.access_token(&aud).await.expect("first");
+    moved.access_token(&aud).await.expect("cached");
+    assert_eq!(moved.request_counts().tokens, 1);
+    clock.advance(Duration::from_secs(24 * 3600));
+    moved.access_token(&aud).await.expect("renewed");
+    assert_eq!(moved.request_counts().tokens, 2);
+}
+
 #[tokio::test]
 async fn v1_resource_tokens_use_the_v1_endpoint() {
     let server = MockServer::start().await;

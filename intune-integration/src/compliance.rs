@@ -282,13 +282,23 @@ impl ComplianceClient {
     /// `GET`s `path_and_query`; `unfiltered` when it is a broad query Intune throttles.
     async fn get(&self, path_and_query: &str, unfiltered: bool) -> Result<String, Error> {
         let url = format!("{}/{path_and_query}", self.base);
-        let token = self.node.access_token(&self.audience).await?;
         // Intune's 503 to an unfiltered query is its throttle: final, not transient.
         let final_on: &[u16] = if unfiltered { &[503] } else { &[] };
-        let answer = self
+        let token = self.node.access_token(&self.audience).await?;
+        let mut answer = self
             .node
             .get_with_token_final_on(&url, &token, "application/xml", final_on)
             .await?;
+        if answer.status == 401 {
+            // The token may have expired between the cache's check and Intune's (or the
+            // clock moved): once, with a new one.
+            self.node.clear_token_cache();
+            let token = self.node.access_token(&self.audience).await?;
+            answer = self
+                .node
+                .get_with_token_final_on(&url, &token, "application/xml", final_on)
+                .await?;
+        }
         let (status, body) = (answer.status, answer.body);
         if status == 503 && unfiltered {
             return Err(Error::IntuneThrottled {
