@@ -1132,3 +1132,40 @@ async fn request_budget_of_one_check() {
         assert_eq!(node_reads, 1);
     }
 }
+
+/// Pairs of a fleet on one tenant share one budget of Graph requests in flight: five
+/// pairs checked at once never have more than the budget's Graph requests out together,
+/// and they do reach it; another tenant gets its own.
+#[tokio::test(flavor = "multi_thread")]
+async fn pairs_on_one_tenant_share_one_graph_budget() {
+    use ise_intune::integration::fleet::TenantBudgets;
+    let sim = Simulator::builder()
+        .latency(Duration::from_millis(20))
+        .start()
+        .await
+        .expect("simulator");
+    let other = Simulator::builder().start().await.expect("simulator");
+    let budgets = TenantBudgets::new(2);
+    let pair = |sim: &Simulator| {
+        budgets.apply(
+            sim::integration(sim.info(), Configurator::Gui, true, quick()).expect("pipeline"),
+        )
+    };
+    let pairs: Vec<_> = (0..5).map(|_| pair(&sim)).collect();
+    let shared = budgets.of(&pairs[0]);
+    let elsewhere = budgets.of(&pair(&other));
+    assert_eq!(shared.max(), 2);
+    let mut runs = tokio::task::JoinSet::new();
+    for p in pairs {
+        runs.spawn(async move { doctor::diagnose(&p).await.map(|_| ()) });
+    }
+    while let Some(done) = runs.join_next().await {
+        done.expect("task").expect("doctor");
+    }
+    assert_eq!(
+        shared.peak(),
+        2,
+        "five pairs at once, two Graph requests out at most"
+    );
+    assert_eq!(elsewhere.peak(), 0, "another tenant's budget is its own");
+}

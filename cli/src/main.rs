@@ -861,10 +861,13 @@ where
     let anchors = extra_anchors(&cli.anchors)?;
     let inv = Inventory::load(inventory)?;
     let (per_pair, as_node) = (Duration::from_secs(cli.timeout), cli.as_node);
+    // Pairs on one tenant share one budget of Graph requests in flight.
+    let budgets = fleet::TenantBudgets::default();
     let results = fleet::run_all(&inv.pairs, concurrency, |pair| {
-        let (anchors, op) = (anchors.clone(), op.clone());
+        let (anchors, op, budgets) = (anchors.clone(), op.clone(), budgets.clone());
         async move {
-            let onboarding = with_key_choice(pair_onboarding(&pair, &anchors)?, as_node);
+            let onboarding =
+                budgets.apply(with_key_choice(pair_onboarding(&pair, &anchors)?, as_node));
             match tokio::time::timeout(per_pair, op(onboarding)).await {
                 Ok(result) => result,
                 Err(_) => Err(Error::TimedOut {
@@ -906,6 +909,9 @@ async fn watch_command(
     if let Some(path) = args.inventory.clone() {
         let anchors = extra_anchors(&cli.anchors)?;
         let (shard, as_node) = (args.shard, cli.as_node);
+        // Pairs on one tenant share one budget of Graph requests in flight, across
+        // reloads too.
+        let budgets = fleet::TenantBudgets::default();
         let source: watch::PairSource = Box::new(move || {
             let inventory = Inventory::load(&path)?;
             Ok(inventory
@@ -915,7 +921,8 @@ async fn watch_command(
                     shard.is_none_or(|(i, n)| intune_integration::watch::shard_of(&p.name, n) == i)
                 })
                 .map(|p| {
-                    let ctx = pair_onboarding(p, &anchors).map(|o| with_key_choice(o, as_node));
+                    let ctx = pair_onboarding(p, &anchors)
+                        .map(|o| budgets.apply(with_key_choice(o, as_node)));
                     (p.name.clone(), ctx)
                 })
                 .collect())

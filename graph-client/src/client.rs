@@ -341,6 +341,30 @@ impl GraphClient {
         }
     }
 
+    /// The same client sending under `limit` as well (shared with every client given a
+    /// clone of it: pairs of a fleet on one tenant share one budget); its own token
+    /// cache, connections shared.
+    pub fn with_in_flight_limit(&self, limit: ise_intune_http::InFlightLimit) -> GraphClient {
+        let i = &self.inner;
+        GraphClient {
+            inner: Arc::new(Inner {
+                core: i.core.clone().with_in_flight_limit(Some(limit)),
+                login: i.login.clone(),
+                graph: i.graph.clone(),
+                graph_scope: i.graph_scope.clone(),
+                cloud: i.cloud,
+                intune_resource: i.intune_resource.clone(),
+                intune_resource_explicit: i.intune_resource_explicit,
+                tenant_id: i.tenant_id.clone(),
+                credentials: i.credentials.clone(),
+                cache: TokenCache::default(),
+                refresh_margin: i.refresh_margin,
+                clock: i.clock.clone(),
+                rng: SystemRandom::new(),
+            }),
+        }
+    }
+
     /// The clock this client reads.
     pub fn clock(&self) -> &ise_intune_http::clock::SharedClock {
         &self.inner.clock

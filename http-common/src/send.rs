@@ -603,6 +603,11 @@ request_log!(
 pub struct InFlightLimit {
     places: Arc<tokio::sync::Semaphore>,
     max: usize,
+    /// Requests in flight now, and the most there ever were.
+    busy: Arc<(
+        std::sync::atomic::AtomicUsize,
+        std::sync::atomic::AtomicUsize,
+    )>,
 }
 
 impl InFlightLimit {
@@ -612,12 +617,43 @@ impl InFlightLimit {
         Self {
             places: Arc::new(tokio::sync::Semaphore::new(max)),
             max,
+            busy: Arc::default(),
         }
     }
 
     /// The cap.
     pub fn max(&self) -> usize {
         self.max
+    }
+
+    /// The most requests that were in flight at once under this limit so far.
+    pub fn peak(&self) -> usize {
+        self.busy.1.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Takes a place (waiting for one); the place is given back when the guard drops.
+    async fn take(&self) -> Option<InFlightPlace<'_>> {
+        use std::sync::atomic::Ordering::Relaxed;
+        // The semaphore is never closed, so acquiring cannot fail.
+        let permit = self.places.acquire().await.ok()?;
+        let now = self.busy.0.fetch_add(1, Relaxed).saturating_add(1);
+        self.busy.1.fetch_max(now, Relaxed);
+        Some(InFlightPlace {
+            _permit: permit,
+            busy: &self.busy.0,
+        })
+    }
+}
+
+/// A place taken under an [`InFlightLimit`].
+struct InFlightPlace<'a> {
+    _permit: tokio::sync::SemaphorePermit<'a>,
+    busy: &'a std::sync::atomic::AtomicUsize,
+}
+
+impl Drop for InFlightPlace<'_> {
+    fn drop(&mut self) {
+        self.busy.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -793,9 +829,8 @@ impl HttpCore {
         request: reqwest::RequestBuilder,
         attempt: u32,
     ) -> Result<Answer, AttemptFailure> {
-        // The semaphore is never closed, so acquiring cannot fail.
         let place = match &self.in_flight {
-            Some(limit) => limit.places.acquire().await.ok(),
+            Some(limit) => limit.take().await,
             None => None,
         };
         let t0 = Instant::now();

@@ -353,6 +353,13 @@ impl Integration {
         self
     }
 
+    /// The same integration sending its Graph requests under `limit` too (see
+    /// [`crate::fleet::TenantBudgets`]).
+    pub fn with_graph_in_flight_limit(mut self, limit: ise_intune_http::InFlightLimit) -> Self {
+        self.graph = self.graph.with_in_flight_limit(limit);
+        self
+    }
+
     /// The same integration with one more trust anchor (see [`TrustAnchorSet::add`]).
     pub fn with_anchor(mut self, anchor: TrustAnchor) -> Self {
         self.anchors.add(anchor);

@@ -279,6 +279,58 @@ where
         .collect()
 }
 
+/// Graph requests in flight at once for all the pairs of one tenant, by default
+/// ([`TenantBudgets::new`]).
+pub const DEFAULT_TENANT_IN_FLIGHT: usize = 4;
+
+/// One budget of Graph requests in flight per tenant, shared by every pair of a fleet
+/// on that tenant: Microsoft Graph throttles an application per tenant, so twenty pairs
+/// on one tenant must not ask twenty times as hard as one.
+#[derive(Debug, Clone)]
+pub struct TenantBudgets {
+    per_tenant: usize,
+    limits:
+        Arc<std::sync::Mutex<std::collections::HashMap<String, ise_intune_http::InFlightLimit>>>,
+}
+
+impl TenantBudgets {
+    /// At most `per_tenant` Graph requests in flight at once per tenant.
+    pub fn new(per_tenant: usize) -> Self {
+        Self {
+            per_tenant,
+            limits: Arc::default(),
+        }
+    }
+
+    /// The budget of the tenant `ctx`'s Graph client signs in to (by login authority
+    /// and tenant id).
+    pub fn of(&self, ctx: &crate::Integration) -> ise_intune_http::InFlightLimit {
+        let graph = ctx.graph();
+        let key = format!(
+            "{}|{}",
+            graph.login_authority(),
+            graph.tenant_id().to_ascii_lowercase()
+        );
+        let mut limits = self.limits.lock().unwrap_or_else(|p| p.into_inner());
+        limits
+            .entry(key)
+            .or_insert_with(|| ise_intune_http::InFlightLimit::new(self.per_tenant))
+            .clone()
+    }
+
+    /// `ctx` sending its Graph requests under its tenant's budget.
+    pub fn apply(&self, ctx: crate::Integration) -> crate::Integration {
+        let limit = self.of(&ctx);
+        ctx.with_graph_in_flight_limit(limit)
+    }
+}
+
+impl Default for TenantBudgets {
+    fn default() -> Self {
+        Self::new(DEFAULT_TENANT_IN_FLIGHT)
+    }
+}
+
 /// A plain-text table of fleet diagnoses: pair, status, the most serious finding.
 pub fn doctor_table(results: &[PairResult<Diagnosis>]) -> String {
     let rows: Vec<[String; 3]> = results
