@@ -115,6 +115,35 @@ fn start_env(args: &[&str], env: &[(&str, &str)]) -> Running {
     Running { child, base, log }
 }
 
+/// The lines a watch process prints, gathered as they come, and the thread gathering them.
+type Lines = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+fn read_lines(child: &mut Child) -> (Lines, std::thread::JoinHandle<()>) {
+    let lines = Lines::default();
+    let stdout = child.stdout.take().expect("stdout");
+    let gathered = lines.clone();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            gathered.lock().expect("lines").push(line);
+        }
+    });
+    (lines, reader)
+}
+
+/// SIGTERM: the watch stops with exit 0 and its output is all read.
+fn stop(child: &mut Child, reader: std::thread::JoinHandle<()>) {
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    assert!(child.wait().expect("wait").success());
+    reader.join().expect("reader");
+}
+
 async fn get(url: &str) -> (u16, String) {
     let r = reqwest::get(url).await.expect("GET");
     let status = r.status().as_u16();
@@ -1264,15 +1293,7 @@ async fn watch_json_prints_one_object_per_event() {
         .stderr(Stdio::null())
         .spawn()
         .expect("watch starts");
-    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let reader = {
-        let (lines, stdout) = (lines.clone(), child.stdout.take().expect("stdout"));
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                lines.lock().expect("lines").push(line);
-            }
-        })
-    };
+    let (lines, reader) = read_lines(&mut child);
     let seen = |pred: &dyn Fn(&Value) -> bool| {
         lines
             .lock()
@@ -1309,16 +1330,7 @@ async fn watch_json_prints_one_object_per_event() {
         "{:#?}",
         lines.lock().expect("lines")
     );
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill")
-            .success()
-    );
-    assert!(child.wait().expect("wait").success());
-    reader.join().expect("reader");
+    stop(&mut child, reader);
     let all = lines.lock().expect("lines").clone();
     // Every line is one JSON object with its event and the schema version; the last
     // says the watch stopped.
@@ -1387,30 +1399,13 @@ async fn two_hours_of_watch_cost_no_unfiltered_query_and_renew_tokens() {
         .stderr(Stdio::null())
         .spawn()
         .expect("watch starts");
-    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let reader = {
-        let (lines, stdout) = (lines.clone(), child.stdout.take().expect("stdout"));
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                lines.lock().expect("lines").push(line);
-            }
-        })
-    };
+    let (lines, reader) = read_lines(&mut child);
     // 240 steps of 30 simulated seconds, one every 200 ms: two hours.
     for _ in 0..240 {
         tokio::time::sleep(Duration::from_millis(200)).await;
         sim.advance_clock(Duration::from_secs(30));
     }
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill")
-            .success()
-    );
-    assert!(child.wait().expect("wait").success());
-    reader.join().expect("reader");
+    stop(&mut child, reader);
     let snapshot = sim.snapshot();
     assert_eq!(snapshot["clock"]["offset_secs"], 2 * 3600);
     assert_eq!(snapshot["intune"]["unfiltered_queries"], json!({}));
@@ -1494,15 +1489,7 @@ async fn ninety_days_of_watch_alert_once_per_threshold_and_stay_healthy() {
         .stderr(Stdio::null())
         .spawn()
         .expect("watch starts");
-    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let reader = {
-        let (lines, stdout) = (lines.clone(), child.stdout.take().expect("stdout"));
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                lines.lock().expect("lines").push(line);
-            }
-        })
-    };
+    let (lines, reader) = read_lines(&mut child);
     let listening = || {
         lines
             .lock()
@@ -1563,16 +1550,7 @@ async fn ninety_days_of_watch_alert_once_per_threshold_and_stay_healthy() {
         two_checks().await;
     }
     let elapsed = started.elapsed();
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill")
-            .success()
-    );
-    assert!(child.wait().expect("wait").success());
-    reader.join().expect("reader");
+    stop(&mut child, reader);
     let events: Vec<Value> = lines
         .lock()
         .expect("lines")

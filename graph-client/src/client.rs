@@ -298,10 +298,41 @@ impl GraphClient {
     /// A client for the same tenant, endpoints, TLS roots and policies, authenticating
     /// with other credentials (its own token cache and counters; connections shared).
     pub fn with_credentials(&self, credentials: Credentials) -> GraphClient {
+        self.derived(self.inner.core.with_fresh_counters(), credentials, None)
+    }
+
+    /// The same client reading time from `clock` (its own token cache; connections
+    /// shared).
+    pub fn with_clock(&self, clock: ise_intune_http::clock::SharedClock) -> GraphClient {
+        let i = &self.inner;
+        self.derived(
+            i.core.with_fresh_counters(),
+            i.credentials.clone(),
+            Some(clock),
+        )
+    }
+
+    /// The same client sending under `limit` as well (shared with every client given a
+    /// clone of it: pairs of a fleet on one tenant share one budget); its own token
+    /// cache, connections shared.
+    pub fn with_in_flight_limit(&self, limit: ise_intune_http::InFlightLimit) -> GraphClient {
+        let i = &self.inner;
+        let core = i.core.clone().with_in_flight_limit(Some(limit));
+        self.derived(core, i.credentials.clone(), None)
+    }
+
+    /// A client like this one with `core`, `credentials` and (when given) `clock`, and
+    /// a token cache of its own.
+    fn derived(
+        &self,
+        core: HttpCore,
+        credentials: Credentials,
+        clock: Option<ise_intune_http::clock::SharedClock>,
+    ) -> GraphClient {
         let i = &self.inner;
         GraphClient {
             inner: Arc::new(Inner {
-                core: i.core.with_fresh_counters(),
+                core,
                 login: i.login.clone(),
                 graph: i.graph.clone(),
                 graph_scope: i.graph_scope.clone(),
@@ -312,54 +343,7 @@ impl GraphClient {
                 credentials,
                 cache: TokenCache::default(),
                 refresh_margin: i.refresh_margin,
-                clock: i.clock.clone(),
-                rng: SystemRandom::new(),
-            }),
-        }
-    }
-
-    /// The same client reading time from `clock` (its own token cache; connections
-    /// shared).
-    pub fn with_clock(&self, clock: ise_intune_http::clock::SharedClock) -> GraphClient {
-        let i = &self.inner;
-        GraphClient {
-            inner: Arc::new(Inner {
-                core: i.core.with_fresh_counters(),
-                login: i.login.clone(),
-                graph: i.graph.clone(),
-                graph_scope: i.graph_scope.clone(),
-                cloud: i.cloud,
-                intune_resource: i.intune_resource.clone(),
-                intune_resource_explicit: i.intune_resource_explicit,
-                tenant_id: i.tenant_id.clone(),
-                credentials: i.credentials.clone(),
-                cache: TokenCache::default(),
-                refresh_margin: i.refresh_margin,
-                clock,
-                rng: SystemRandom::new(),
-            }),
-        }
-    }
-
-    /// The same client sending under `limit` as well (shared with every client given a
-    /// clone of it: pairs of a fleet on one tenant share one budget); its own token
-    /// cache, connections shared.
-    pub fn with_in_flight_limit(&self, limit: ise_intune_http::InFlightLimit) -> GraphClient {
-        let i = &self.inner;
-        GraphClient {
-            inner: Arc::new(Inner {
-                core: i.core.clone().with_in_flight_limit(Some(limit)),
-                login: i.login.clone(),
-                graph: i.graph.clone(),
-                graph_scope: i.graph_scope.clone(),
-                cloud: i.cloud,
-                intune_resource: i.intune_resource.clone(),
-                intune_resource_explicit: i.intune_resource_explicit,
-                tenant_id: i.tenant_id.clone(),
-                credentials: i.credentials.clone(),
-                cache: TokenCache::default(),
-                refresh_margin: i.refresh_margin,
-                clock: i.clock.clone(),
+                clock: clock.unwrap_or_else(|| i.clock.clone()),
                 rng: SystemRandom::new(),
             }),
         }
