@@ -588,19 +588,15 @@ async fn ise_account_roles_limit_the_api() {
         v["ERSResponse"]["operation"],
         "POST-/ers/config/authorizationprofile"
     );
+    let set_role = |role: &'static str| {
+        c.put(format!("{}/ise-role", info.control_url))
+            .json(&json!({ "role": role }))
+            .send()
+    };
+    let list = || ise.req(reqwest::Method::GET, trusted).send();
     // Moved out of the API groups: 401, with the challenge a wrong password gets.
-    let r = c
-        .put(format!("{}/ise-role", info.control_url))
-        .json(&json!({"role": "none"}))
-        .send()
-        .await
-        .expect("control");
-    assert_eq!(r.status(), 204);
-    let r = ise
-        .req(reqwest::Method::GET, trusted)
-        .send()
-        .await
-        .expect("list");
+    assert_eq!(set_role("none").await.expect("control").status(), 204);
+    let r = list().await.expect("list");
     assert_eq!(r.status(), 401);
     assert_eq!(
         r.headers()
@@ -608,26 +604,10 @@ async fn ise_account_roles_limit_the_api() {
             .and_then(|v| v.to_str().ok()),
         Some("Basic realm=\"Cisco ISE\"")
     );
-    // Back to ERS Admin: writes pass the role check (and meet the route's own answer).
-    let r = c
-        .put(format!("{}/ise-role", info.control_url))
-        .json(&json!({"role": "ers-admin"}))
-        .send()
-        .await
-        .expect("control");
-    assert_eq!(r.status(), 204);
-    let r = ise
-        .req(reqwest::Method::GET, trusted)
-        .send()
-        .await
-        .expect("list");
-    assert_eq!(r.status(), 200);
-    let r = c
-        .put(format!("{}/ise-role", info.control_url))
-        .json(&json!({"role": "root"}))
-        .send()
-        .await
-        .expect("control");
+    // Back to ERS Admin: reads and writes pass the role check.
+    assert_eq!(set_role("ers-admin").await.expect("control").status(), 204);
+    assert_eq!(list().await.expect("list").status(), 200);
+    let r = set_role("root").await.expect("control");
     assert_eq!(r.status(), 400);
 }
 
@@ -1316,22 +1296,10 @@ async fn unfiltered_compliance_queries_are_throttled_by_a_four_hour_window() {
     let query = |q: &'static str| {
         let (c, base) = (c.clone(), base.clone());
         async move {
-            let r = c
-                .post(token_url(info))
-                .form(&[
-                    ("grant_type", "client_credentials"),
-                    ("client_id", info.automation.client_id.as_str()),
-                    ("client_secret", info.automation.client_secret.as_str()),
-                    ("scope", "https://api.manage.microsoft.com//.default"),
-                ])
-                .send()
-                .await
-                .expect("token");
-            assert_eq!(r.status(), 200);
-            let token: Value = r.json().await.expect("json");
+            let token = token_for(&c, info, "https://api.manage.microsoft.com//.default").await;
             let r = c
                 .get(format!("{base}?paging=0&{q}&filter=all"))
-                .bearer_auth(token["access_token"].as_str().expect("token"))
+                .bearer_auth(token)
                 .send()
                 .await
                 .expect("query");

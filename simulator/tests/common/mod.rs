@@ -51,13 +51,18 @@ pub fn token_url(info: &SimInfo) -> String {
 }
 
 pub async fn automation_token(c: &reqwest::Client, info: &SimInfo) -> String {
+    token_for(c, info, GRAPH_SCOPE).await
+}
+
+/// A token of the automating identity for `scope`.
+pub async fn token_for(c: &reqwest::Client, info: &SimInfo, scope: &str) -> String {
     let r = c
         .post(token_url(info))
         .form(&[
             ("grant_type", "client_credentials"),
             ("client_id", info.automation.client_id.as_str()),
             ("client_secret", info.automation.client_secret.as_str()),
-            ("scope", GRAPH_SCOPE),
+            ("scope", scope),
         ])
         .send()
         .await
