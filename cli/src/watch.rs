@@ -14,8 +14,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use intune_integration::doctor::{self, Diagnosis, Finding, Severity, ids};
-use intune_integration::watch::{Alert, Alerts, shard_of};
-use intune_integration::{Error, Integration, rotate, trust_sync};
+use intune_integration::watch::{Alert, Alerts, Repair, RepairOutcome, check_failed, shard_of};
+use intune_integration::{Error, Integration};
 use ise_intune_http::scrub::{MAX_PRINTED_LINE, printable, printable_lines};
 use time::OffsetDateTime;
 use tokio::sync::watch;
@@ -32,6 +32,16 @@ pub(crate) enum AutoAction {
     /// TLS handshake, then rotate; old keys are removed only with --as-node (after
     /// verification as each node), never a key a node still uses.
     Rotate,
+}
+
+impl AutoAction {
+    /// The library's repair it switches on.
+    fn repair(self) -> Repair {
+        match self {
+            Self::TrustSync => Repair::TrustSync,
+            Self::Rotate => Repair::Rotate,
+        }
+    }
 }
 
 /// `watch`'s options.
@@ -264,52 +274,14 @@ impl Watch {
             .unwrap_or_default();
         let mut repaired = false;
         for action in &self.args.auto {
-            let (wanted, run): (fn(&Finding) -> bool, _) = match action {
-                AutoAction::TrustSync => (needs_trust_sync as fn(&Finding) -> bool, "trust-sync"),
-                AutoAction::Rotate => (needs_rotation as fn(&Finding) -> bool, "rotate"),
-            };
-            let matched: Vec<&Finding> = findings.iter().filter(|f| wanted(f)).collect();
+            let repair = action.repair();
+            let matched = repair.matching(&findings);
             if matched.is_empty() {
                 continue;
             }
-            // What the repair did, when it changed something; the outcome otherwise.
-            let outcome: Result<Result<String, String>, Error> = match action {
-                AutoAction::TrustSync => trust_sync::apply(ctx).await.map(|s| {
-                    let imported: Vec<String> = s
-                        .hosts
-                        .iter()
-                        .filter(|h| h.outcome.is_write())
-                        .map(|h| format!("{} (root {})", h.host, h.root.as_deref().unwrap_or("-")))
-                        .collect();
-                    if s.changed {
-                        Ok(format!("trusted the roots of {}", imported.join(", ")))
-                    } else {
-                        Err("nothing to import".to_owned())
-                    }
-                }),
-                AutoAction::Rotate => rotate::apply(ctx, &[]).await.map(|r| {
-                    let mut done = Vec::new();
-                    if !r.added.is_empty() {
-                        done.push(format!("registered key(s) {}", r.added.join(", ")));
-                    }
-                    if !r.removed.is_empty() {
-                        done.push(format!("removed old key(s) {}", r.removed.join(", ")));
-                    }
-                    if !r.kept.is_empty() {
-                        done.push(format!(
-                            "kept old key(s) {} (removing needs --as-node)",
-                            r.kept.join(", ")
-                        ));
-                    }
-                    if r.outcome == intune_integration::outcome::Outcome::Updated {
-                        Ok(done.join("; "))
-                    } else {
-                        Err(format!("{}: {}", r.outcome, done.join("; ")))
-                    }
-                }),
-            };
-            match outcome {
-                Ok(Ok(what)) => {
+            let run = repair.name();
+            match repair.run(ctx).await {
+                Ok(RepairOutcome::Repaired(what)) => {
                     self.repair_event(name, run, "repaired", &what);
                     let now = ctx.now();
                     let alerts: Vec<Alert> = matched
@@ -319,36 +291,14 @@ impl Watch {
                     self.send(alerts);
                     repaired = true;
                 }
-                Ok(Err(why)) => self.repair_event(name, run, "not_repaired", &why),
+                Ok(RepairOutcome::NotRepaired(why)) => {
+                    self.repair_event(name, run, "not_repaired", &why);
+                }
                 Err(e) => self.repair_event(name, run, "failed", &e.to_string()),
             }
         }
         repaired
     }
-}
-
-/// A check that could not run, as a finding (so that it alerts and counts).
-fn check_failed(error: &str) -> Finding {
-    doctor::Finding::new(
-        "watch.check_failed",
-        Severity::Error,
-        None,
-        "the check could not run",
-        printable(error, 2000),
-        "run ise-intune doctor for this pair with -vv",
-    )
-}
-
-/// Trust sync imports the roots of the chains Microsoft's endpoints present: it can
-/// repair a chain that no longer ends at a root ISE trusts, and nothing else (an anchor
-/// of the set that no endpoint presents is onboard's to import), so only that runs it —
-/// a repair that cannot help is not retried on every check.
-fn needs_trust_sync(f: &Finding) -> bool {
-    f.id.starts_with("connection.tls:") && f.severity == Severity::Error
-}
-
-fn needs_rotation(f: &Finding) -> bool {
-    f.id == ids::NODE_KEY_NOT_REGISTERED
 }
 
 // ----- metrics -----------------------------------------------------------------------

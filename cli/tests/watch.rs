@@ -1370,12 +1370,13 @@ async fn auto_rotate_without_write_rights_says_so_at_start() {
     let _ = std::fs::remove_file(info);
 }
 
-/// Two simulated hours of `watch --as-node` at one check per 30 simulated seconds, with
+/// Two simulated hours of `watch` at one check per 30 simulated seconds, with
 /// Intune's throttle window kept per tenant (the stricter reading: whatever the tool
 /// asks costs ISE's window too): not one unfiltered query, not one throttled answer,
 /// tokens renewed as the simulated clock expires them, and not one alert.
 #[tokio::test(flavor = "multi_thread")]
 async fn two_hours_of_watch_cost_no_unfiltered_query_and_renew_tokens() {
+    let _serial = SIMULATED_TIME.lock().await;
     let _ = rustls::crypto::ring::default_provider().install_default();
     let sim = Simulator::builder()
         .replication_lag(Duration::from_millis(50))
@@ -1393,17 +1394,19 @@ async fn two_hours_of_watch_cost_no_unfiltered_query_and_renew_tokens() {
     let info_arg = info.display().to_string();
     sim.clear_request_log();
     let mut child = Command::new(env!("CARGO_BIN_EXE_ise-intune"))
-        .args(["--sim-info", &info_arg, "--json", "--as-node", "watch"])
-        .args(["--interval", "200ms", "--listen", "127.0.0.1:0"])
+        .args(["--sim-info", &info_arg, "--json", "watch"])
+        .args(["--interval", "100ms", "--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("watch starts");
     let (lines, reader) = read_lines(&mut child);
-    // 240 steps of 30 simulated seconds, one every 200 ms: two hours.
+    // 240 steps of 30 simulated seconds, a check ended after each: two hours.
+    let metrics = metrics_url(&lines).await;
+    checks_end(&metrics, 1).await;
     for _ in 0..240 {
-        tokio::time::sleep(Duration::from_millis(200)).await;
         sim.advance_clock(Duration::from_secs(30));
+        checks_end(&metrics, 1).await;
     }
     stop(&mut child, reader);
     let snapshot = sim.snapshot();
@@ -1415,7 +1418,8 @@ async fn two_hours_of_watch_cost_no_unfiltered_query_and_renew_tokens() {
         .iter()
         .filter(|r| r.service == "intune" && r.path.ends_with("/cisco/devices/"))
         .count();
-    assert!(device_queries >= 100, "{device_queries} device queries");
+    // Each check asks Intune about one device, once.
+    assert!(device_queries >= 240, "{device_queries} device queries");
     // Tokens live an hour of simulated time: over two hours each identity got new ones.
     let token_requests = log
         .iter()
@@ -1427,12 +1431,50 @@ async fn two_hours_of_watch_cost_no_unfiltered_query_and_renew_tokens() {
     assert!(alerts.is_empty(), "{alerts:#?}");
 }
 
-/// The value of an unlabelled-or-`pair="default"` sample in a metrics exposition.
+/// The long simulated-time tests run one at a time: each drives a watch process as fast
+/// as it checks, and two at once on two cores would each take twice as long.
+static SIMULATED_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// When the (one) pair's last check ended, from a metrics exposition.
 fn last_check(text: &str) -> Option<f64> {
     text.lines()
         .find(|l| l.starts_with("ise_intune_last_check_timestamp_seconds{"))
         .and_then(|l| l.split_whitespace().last())
         .and_then(|v| v.parse().ok())
+}
+
+/// The `/metrics` address a `--json` watch announced.
+async fn metrics_url(lines: &Lines) -> String {
+    let listening = || {
+        lines
+            .lock()
+            .expect("lines")
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|v| v["event"] == "listening")
+            .and_then(|v| v["url"].as_str().map(str::to_owned))
+    };
+    assert!(until(Duration::from_secs(10), || async { listening().is_some() }).await);
+    format!("{}metrics", listening().expect("url"))
+}
+
+/// Waits until `n` checks of the pair have ended after this moment.
+async fn checks_end(metrics: &str, n: usize) {
+    let mut seen = Vec::new();
+    if let Some(v) = last_check(&get(metrics).await.1) {
+        seen.push(v);
+    }
+    let start = seen.len();
+    let t = Instant::now();
+    while seen.len() < start + n && t.elapsed() < Duration::from_secs(30) {
+        if let Some(v) = last_check(&get(metrics).await.1)
+            && seen.last() != Some(&v)
+        {
+            seen.push(v);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(seen.len(), start + n, "the watch stopped checking");
 }
 
 /// Ninety simulated days of `watch --as-node --auto rotate --auto trust-sync` on one
@@ -1443,6 +1485,7 @@ fn last_check(text: &str) -> Option<f64> {
 /// the clock expires them; not one Intune answer is throttled.
 #[tokio::test(flavor = "multi_thread")]
 async fn ninety_days_of_watch_alert_once_per_threshold_and_stay_healthy() {
+    let _serial = SIMULATED_TIME.lock().await;
     let _ = rustls::crypto::ring::default_provider().install_default();
     let sim = Simulator::builder()
         .replication_lag(Duration::from_millis(20))
@@ -1490,32 +1533,11 @@ async fn ninety_days_of_watch_alert_once_per_threshold_and_stay_healthy() {
         .spawn()
         .expect("watch starts");
     let (lines, reader) = read_lines(&mut child);
-    let listening = || {
-        lines
-            .lock()
-            .expect("lines")
-            .iter()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .find(|v| v["event"] == "listening")
-            .and_then(|v| v["url"].as_str().map(str::to_owned))
-    };
-    assert!(until(Duration::from_secs(10), || async { listening().is_some() }).await);
-    let metrics = format!("{}metrics", listening().expect("url"));
-    // Waits for two checks to end after this moment: the second began after it.
-    let two_checks = || async {
-        let mut seen = Vec::new();
-        let t = Instant::now();
-        while seen.len() < 2 && t.elapsed() < Duration::from_secs(30) {
-            if let Some(v) = last_check(&get(&metrics).await.1)
-                && seen.last() != Some(&v)
-            {
-                seen.push(v);
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        assert_eq!(seen.len(), 2, "the watch stopped checking");
-    };
-    two_checks().await;
+    let metrics = metrics_url(&lines).await;
+    // Waits for a check to end after this moment (one that began before it carries the
+    // day before's findings into this one, which changes no threshold).
+    let next_check = || checks_end(&metrics, 1);
+    next_check().await;
     let started = Instant::now();
     let mut steady: Option<std::collections::BTreeMap<String, usize>> = None;
     for day in 1..=90 {
@@ -1547,7 +1569,29 @@ async fn ninety_days_of_watch_alert_once_per_threshold_and_stay_healthy() {
             }
             _ => {}
         }
-        two_checks().await;
+        // On the days that call for a repair, the clock moves on only once it is done
+        // (a day passing in the middle of one would expire its client assertions in
+        // flight, which no real clock does).
+        let action = match day {
+            30 => Some("trust-sync"),
+            55 => Some("rotate"),
+            _ => None,
+        };
+        if let Some(action) = action {
+            let done = || {
+                lines
+                    .lock()
+                    .expect("lines")
+                    .iter()
+                    .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                    .any(|v| v["event"] == "repair" && v["action"] == action)
+            };
+            assert!(
+                until(Duration::from_secs(60), || async { done() }).await,
+                "day {day}: no {action} repair"
+            );
+        }
+        next_check().await;
     }
     let elapsed = started.elapsed();
     stop(&mut child, reader);

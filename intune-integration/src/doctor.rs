@@ -110,6 +110,8 @@ pub mod ids {
     /// Every anchor ISE trusts is one Microsoft is leaving
     /// ([`crate::anchors::TrustAnchor::is_leaving`]).
     pub const TRUST_ONLY_LEAVING_ROOTS: &str = "trust.only_leaving_roots";
+    /// A watched pair's check could not run ([`crate::watch::check_failed`]).
+    pub const WATCH_CHECK_FAILED: &str = "watch.check_failed";
     /// A root is in ISE's store but disabled or not trusted for authentication.
     pub const TRUST_ANCHOR_NOT_TRUSTED: &str = "trust.anchor_not_trusted";
     /// ISE reports no active External MDM server.
@@ -167,6 +169,7 @@ pub mod ids {
         APP_CONSENT_MISSING,
         TRUST_ANCHOR_MISSING,
         TRUST_ONLY_LEAVING_ROOTS,
+        WATCH_CHECK_FAILED,
         TRUST_ANCHOR_NOT_TRUSTED,
         MDM_NOT_ACTIVE,
         MDM_ENTRY,

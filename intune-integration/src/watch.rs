@@ -1,4 +1,5 @@
-//! Watching: what a long-running check keeps per pair, and the alerts of change.
+//! Watching: what a long-running check keeps per pair, the alerts of change, and the
+//! policy of its unattended repairs ([`Repair`]: which finding calls for which).
 //!
 //! [`Alerts`] turns successive diagnoses of a pair into events: a warning or error
 //! finding that appears is `firing`, one that clears is `resolved`, a repair done
@@ -20,7 +21,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::doctor::{Finding, Severity};
+use crate::doctor::{Finding, Severity, ids};
+use crate::{Error, Integration};
 
 /// What happened to a finding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -154,6 +156,123 @@ fn alert(pair: &str, f: &Finding, state: AlertState, since: OffsetDateTime) -> A
     }
 }
 
+/// A repair a watch may make without a person, and which findings call for it.
+///
+/// ```
+/// use intune_integration::doctor::{Finding, Severity, ids};
+/// use intune_integration::watch::Repair;
+/// let moved = Finding::new("connection.tls:login", Severity::Error, None, "", "", "");
+/// let missing = Finding::new(ids::TRUST_ANCHOR_MISSING, Severity::Warning, None, "", "", "");
+/// let findings = [moved, missing];
+/// assert_eq!(Repair::TrustSync.matching(&findings).len(), 1);
+/// assert!(Repair::Rotate.matching(&findings).is_empty());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Repair {
+    /// Imports the roots of the chains Microsoft's endpoints present
+    /// ([`crate::trust_sync::apply`]).
+    TrustSync,
+    /// Registers what each node presents and removes old keys after verification
+    /// ([`crate::rotate::apply`]).
+    Rotate,
+}
+
+/// What a repair that ran did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RepairOutcome {
+    /// It changed something: what.
+    Repaired(String),
+    /// It changed nothing: why.
+    NotRepaired(String),
+}
+
+impl Repair {
+    /// Its name (`trust-sync`, `rotate`), as in logs and events.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::TrustSync => "trust-sync",
+            Self::Rotate => "rotate",
+        }
+    }
+
+    /// Whether it repairs `finding`. Trust sync can repair a chain that no longer ends
+    /// at a root ISE trusts (a `connection.tls:*` error) and nothing else — an anchor
+    /// no endpoint presents is onboard's to import, and a repair that cannot help must
+    /// not run on every check. Rotation repairs a node certificate the application
+    /// lacks.
+    pub fn fixes(self, finding: &Finding) -> bool {
+        match self {
+            Self::TrustSync => {
+                finding
+                    .id
+                    .strip_prefix(ids::CONNECTION_PREFIX)
+                    .is_some_and(|rest| rest.starts_with("tls:"))
+                    && finding.severity == Severity::Error
+            }
+            Self::Rotate => finding.id == ids::NODE_KEY_NOT_REGISTERED,
+        }
+    }
+
+    /// The findings of `findings` it repairs.
+    pub fn matching(self, findings: &[Finding]) -> Vec<&Finding> {
+        findings.iter().filter(|f| self.fixes(f)).collect()
+    }
+
+    /// Runs it on `ctx`.
+    pub async fn run(self, ctx: &Integration) -> Result<RepairOutcome, Error> {
+        match self {
+            Self::TrustSync => crate::trust_sync::apply(ctx).await.map(|s| {
+                let imported: Vec<String> = s
+                    .hosts
+                    .iter()
+                    .filter(|h| h.outcome.is_write())
+                    .map(|h| format!("{} (root {})", h.host, h.root.as_deref().unwrap_or("-")))
+                    .collect();
+                if s.changed {
+                    RepairOutcome::Repaired(format!("trusted the roots of {}", imported.join(", ")))
+                } else {
+                    RepairOutcome::NotRepaired("nothing to import".to_owned())
+                }
+            }),
+            Self::Rotate => crate::rotate::apply(ctx, &[]).await.map(|r| {
+                let mut done = Vec::new();
+                if !r.added.is_empty() {
+                    done.push(format!("registered key(s) {}", r.added.join(", ")));
+                }
+                if !r.removed.is_empty() {
+                    done.push(format!("removed old key(s) {}", r.removed.join(", ")));
+                }
+                if !r.kept.is_empty() {
+                    done.push(format!(
+                        "kept old key(s) {} (removing needs --as-node)",
+                        r.kept.join(", ")
+                    ));
+                }
+                if r.outcome == crate::outcome::Outcome::Updated {
+                    RepairOutcome::Repaired(done.join("; "))
+                } else {
+                    RepairOutcome::NotRepaired(format!("{}: {}", r.outcome, done.join("; ")))
+                }
+            }),
+        }
+    }
+}
+
+/// A check that could not run, as a finding (so that it alerts and counts like any
+/// other): [`ids::WATCH_CHECK_FAILED`], an error.
+pub fn check_failed(error: &str) -> Finding {
+    Finding::new(
+        ids::WATCH_CHECK_FAILED,
+        Severity::Error,
+        None,
+        "the check could not run",
+        ise_intune_http::scrub::printable(error, 2000),
+        "run ise-intune doctor for this pair with -vv",
+    )
+}
+
 /// Which of `n` replicas watches `pair`: a stable hash of its name (FNV-1a), so that
 /// replicas started with `--shard I/N` split an inventory without talking to each
 /// other and a pair stays with its replica as others are added or removed.
@@ -172,6 +291,38 @@ mod tests {
 
     fn finding(id: &str, severity: Severity, summary: &str) -> Finding {
         Finding::new(id, severity, Some("ise-psn"), summary, "", "do this")
+    }
+
+    #[test]
+    fn each_repair_answers_only_the_findings_it_can_fix() {
+        let f = |id: &str, severity| Finding::new(id, severity, None, "", "", "");
+        let findings = [
+            f("connection.tls:graph", Severity::Error),
+            f("connection.tls:login", Severity::Warning),
+            f("connection.token", Severity::Error),
+            f(ids::TRUST_ANCHOR_MISSING, Severity::Warning),
+            f(ids::TRUST_ANCHOR_NOT_TRUSTED, Severity::Warning),
+            f(ids::NODE_KEY_NOT_REGISTERED, Severity::Error),
+            f(ids::NODE_CERTIFICATE_EXPIRING, Severity::Error),
+        ];
+        let ids_of = |r: Repair| {
+            r.matching(&findings)
+                .into_iter()
+                .map(|f| f.id.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids_of(Repair::TrustSync), ["connection.tls:graph"]);
+        assert_eq!(ids_of(Repair::Rotate), [ids::NODE_KEY_NOT_REGISTERED]);
+        assert_eq!(
+            (Repair::TrustSync.name(), Repair::Rotate.name()),
+            ("trust-sync", "rotate")
+        );
+        let failed = check_failed("boom \u{1b}[2J");
+        assert_eq!(
+            (failed.id.as_str(), failed.severity),
+            (ids::WATCH_CHECK_FAILED, Severity::Error)
+        );
+        assert!(!failed.evidence.contains('\u{1b}'), "{:?}", failed.evidence);
     }
 
     #[test]
