@@ -1,0 +1,72 @@
+//! Checks of each node's Admin certificate.
+
+#[allow(clippy::wildcard_imports)]
+use super::*;
+
+/// Every node's Admin certificate, with expiry findings.
+pub(super) fn node_certificates(
+    d: &mut Diagnosis,
+    exported: Result<(Vec<AdminCertificate>, Vec<AdminKeyMaterial>), Error>,
+    now: OffsetDateTime,
+    thresholds: &[u32],
+) -> Result<(Vec<AdminCertificate>, Vec<AdminKeyMaterial>), Error> {
+    let (admins, material) = match exported {
+        Ok(a) => a,
+        Err(Error::NonRsaAdminCertificate { node, algorithm }) => {
+            d.push(
+                ids::NODE_CERTIFICATE_NOT_RSA,
+                Severity::Error,
+                Some(&node),
+                format!("{node}'s Admin certificate is {algorithm}, not RSA"),
+                "Entra ID refuses client assertions not signed with RSA (AADSTS5002738)",
+                "generate an RSA (2048-bit or larger) certificate for the Admin role \
+                 (Administration > System > Certificates > Certificate Signing Requests, \
+                 key type RSA), then run onboard",
+            );
+            return Ok((Vec::new(), Vec::new()));
+        }
+        Err(e) => return Err(e),
+    };
+    for a in &admins {
+        let host = a.node.hostname.as_str();
+        d.expiries.push(Expiry {
+            subject: host.to_owned(),
+            kind: ExpiryKind::AdminCertificate,
+            not_after: a.certificate.not_after(),
+        });
+        let left = a.certificate.not_after() - now;
+        let evidence = format!(
+            "`{}` (SHA-1 {}) valid until {}",
+            a.system_certificate.friendly_name,
+            a.certificate.sha1(),
+            a.certificate.not_after().date()
+        );
+        let renew = format!(
+            "renew {host}'s Admin certificate in ISE (Administration > System > \
+             Certificates > System Certificates), then run rotate"
+        );
+        if left.is_negative() {
+            d.push(
+                ids::NODE_CERTIFICATE_EXPIRED,
+                Severity::Error,
+                Some(host),
+                format!("{host}'s Admin certificate has expired"),
+                evidence,
+                renew,
+            );
+        } else if let Some((threshold, severity)) = expiry_stage(left, thresholds) {
+            d.findings.push(
+                Finding::new(
+                    ids::NODE_CERTIFICATE_EXPIRING,
+                    severity,
+                    Some(host),
+                    format!("{host}'s Admin certificate expires in {} days", days(left)),
+                    format!("{evidence}; within the {threshold}-day threshold"),
+                    renew,
+                )
+                .at_threshold(threshold),
+            );
+        }
+    }
+    Ok((admins, material))
+}
