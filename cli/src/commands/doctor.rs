@@ -1,0 +1,67 @@
+//! `ise-intune doctor`.
+
+#[allow(clippy::wildcard_imports)]
+use crate::*;
+
+/// Whether standard output takes colours: a terminal, and `NO_COLOR` unset or empty
+/// (<https://no-color.org>).
+pub(crate) fn colour() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+pub(crate) fn print_diagnosis(d: &Diagnosis) {
+    let colour = colour();
+    for f in &d.findings {
+        let (level, ansi) = match f.severity {
+            Severity::Error => ("ERROR  ", "\x1b[1;31m"),
+            Severity::Warning => ("WARNING", "\x1b[33m"),
+            _ => ("info   ", "\x1b[2m"),
+        };
+        let level = if colour {
+            format!("{ansi}{level}\x1b[0m")
+        } else {
+            level.to_owned()
+        };
+        // Findings quote server text (rule names, condition values, entry names):
+        // printed through the one sanitiser, no escape reaches the terminal.
+        let node = f
+            .node
+            .as_deref()
+            .map(|n| format!(" [{}]", printable(n, 200)))
+            .unwrap_or_default();
+        println!(
+            "{level} {}{node}: {}",
+            printable(&f.id, 200),
+            printable(&f.summary, MAX_PRINTED_LINE)
+        );
+        if f.severity != Severity::Info {
+            for line in printable_lines(&f.evidence) {
+                println!("        evidence: {line}");
+            }
+            println!(
+                "        fix: {}",
+                printable(&f.remediation, MAX_PRINTED_LINE)
+            );
+        }
+    }
+    println!(
+        "\n{}",
+        if d.healthy() {
+            "Healthy."
+        } else if d.has_errors() {
+            "The integration is broken: see the errors above."
+        } else {
+            "The integration works, with warnings."
+        }
+    );
+}
+
+pub(crate) async fn doctor(cli: &Cli, ctx: &Context) -> Result<u8, Box<dyn std::error::Error>> {
+    let d = spinning(cli, "diagnosing", doctor::diagnose(&ctx.onboarding)).await?;
+    if cli.json {
+        print_json(&d)?;
+    } else {
+        print_diagnosis(&d);
+    }
+    Ok(u8::from(d.has_errors()))
+}

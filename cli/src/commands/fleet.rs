@@ -1,0 +1,110 @@
+//! `ise-intune fleet doctor|plan --inventory FILE`, and an inventory's pairs.
+
+#[allow(clippy::wildcard_imports)]
+use crate::*;
+
+pub(crate) fn pair_onboarding(pair: &Pair, anchors: &[TrustAnchor]) -> Result<Integration, Error> {
+    match &pair.target {
+        // Only the pair's own secrets come from the environment.
+        Target::Config(p) => {
+            onboarding_for(IntegrationConfig::load_for_pair(p, &pair.secrets)?, anchors)
+        }
+        Target::SimInfo(p) => from_sim_info(p, anchors),
+        _ => Err(Error::Config {
+            what: format!("pair `{}`: unsupported target", pair.name),
+        }),
+    }
+}
+
+/// Runs `op` on every pair of `inventory`; prints JSON or `table`; returns whether any
+/// pair failed or `bad` says its result is bad.
+pub(crate) async fn over_fleet<T, Op, Fut>(
+    cli: &Cli,
+    inventory: &Path,
+    concurrency: usize,
+    op: Op,
+    table: fn(&[fleet::PairResult<T>]) -> String,
+    bad: fn(&T) -> bool,
+) -> Result<u8, Box<dyn std::error::Error>>
+where
+    T: serde::Serialize + Send + 'static,
+    Op: Fn(Integration) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Result<T, Error>> + Send + 'static,
+{
+    let anchors = extra_anchors(&cli.anchors)?;
+    let inv = Inventory::load(inventory)?;
+    let (per_pair, as_node) = (Duration::from_secs(cli.timeout), cli.as_node);
+    // Pairs on one tenant share one budget of Graph requests in flight.
+    let budgets = fleet::TenantBudgets::default();
+    let results = fleet::run_all(&inv.pairs, concurrency, |pair| {
+        let (anchors, op, budgets) = (anchors.clone(), op.clone(), budgets.clone());
+        async move {
+            let onboarding =
+                budgets.apply(with_key_choice(pair_onboarding(&pair, &anchors)?, as_node));
+            match tokio::time::timeout(per_pair, op(onboarding)).await {
+                Ok(result) => result,
+                Err(_) => Err(Error::TimedOut {
+                    what: "the pair (--timeout; run it alone with -vv to see which request \
+                           waited)"
+                        .into(),
+                    seconds: per_pair.as_secs(),
+                }),
+            }
+        }
+    })
+    .await;
+    if cli.json {
+        let value = serde_json::json!({ "pairs": results });
+        // `fleet plan` is a dry run across the pairs.
+        let plan = matches!(
+            &cli.command,
+            Command::Fleet {
+                command: FleetCommand::Plan { .. }
+            }
+        );
+        print_json(&if plan { dry_run_json(value) } else { value })?;
+    } else {
+        print!("{}", terminal(&table(&results)));
+    }
+    let any_bad = results.iter().any(|r| match &r.result {
+        PairOutcome::Ok(t) => bad(t),
+        _ => true,
+    });
+    Ok(u8::from(any_bad))
+}
+
+pub(crate) async fn fleet_command(
+    cli: &Cli,
+    command: &FleetCommand,
+) -> Result<u8, Box<dyn std::error::Error>> {
+    match command {
+        FleetCommand::Doctor {
+            inventory,
+            concurrency,
+        } => {
+            over_fleet(
+                cli,
+                inventory,
+                usize::from(*concurrency),
+                |o: Integration| async move { doctor::diagnose(&o).await },
+                fleet::doctor_table,
+                Diagnosis::has_errors,
+            )
+            .await
+        }
+        FleetCommand::Plan {
+            inventory,
+            concurrency,
+        } => {
+            over_fleet(
+                cli,
+                inventory,
+                usize::from(*concurrency),
+                |o: Integration| async move { onboard::plan(&o).await },
+                fleet::plan_table,
+                |_| false,
+            )
+            .await
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! `ise-intune init`: a commented configuration to fill in.
+
+#[allow(clippy::wildcard_imports)]
+use crate::*;
+
+/// The configuration template `init` writes: every key, commented, with placeholders
+/// in angle brackets. Secrets are never in it: they come from the environment.
+pub(crate) const CONFIG_TEMPLATE: &str = r#"# ise-intune configuration. Fill in every <placeholder>, then:
+#   export ISE_INTUNE_ISE_PASSWORD=...   # secrets come from the environment only
+#   export ISE_INTUNE_CLIENT_SECRET=...  # or AZURE_CLIENT_CERTIFICATE_PATH / AZURE_FEDERATED_TOKEN_FILE
+#   ise-intune doctor --config ise-intune.toml
+# Relative paths are taken from this file's folder.
+
+app_display_name = "Cisco ISE Intune integration"   # the Entra application ISE uses
+mdm_server_name = "Intune"                          # ISE's External MDM server entry
+# cloud = "global"                                  # or usgov, usgov-dod, china: login, Graph, Intune names
+# app_client_id = "<client id>"                     # adopt a hand-made application
+# mdm_confirmed = "<fingerprint>"                   # printed by onboard once you saved the entry
+# verify_as_node = false                            # true: export each node's key to check as ISE
+# node_key_file = "<node certificate and key, PEM or PKCS#12>"
+
+[ise]
+url = "<https://your-primary-admin-node>"
+username = "<api admin account>"
+tls_pin_sha256 = "<SHA-256 of ISE's admin certificate, 64 hex digits>"
+# tls_ca_file = "<CA that issued ISE's admin certificate, PEM>"   # instead of the pin
+# ers_url = "<https://your-primary-admin-node:9060>"
+# node_urls = { "<node host name>" = "<https://address>" }   # where a node presents its certificate, if not https://<its FQDN>/
+
+[entra]
+tenant_id = "<tenant id>"
+client_id = "<the automating application's client id>"
+# client_certificate_path = "<PEM or PKCS#12>"     # instead of ISE_INTUNE_CLIENT_SECRET
+# federated_token_file = "<token file>"            # workload identity federation
+# login_url = "https://login.microsoftonline.com"
+# graph_url = "https://graph.microsoft.com/v1.0"   # the Graph scope follows its host
+# intune_resource = "<the Intune API's resource, where the cloud's is not confirmed>"
+# extra_ca_file = "<a TLS-inspecting proxy's root, PEM>"
+
+[anchors]
+# extra_files = ["<an extra root for ISE's trusted store, PEM>"]
+
+[expiry]
+# thresholds_days = [30, 14, 7]                    # named at each; the smallest is an error
+
+[enforce]                                           # the rules `ise-intune enforce` owns
+policy_set = "Default"                              # the network-access policy set, by name
+compliant = { rule = "Intune_Compliant", profile = "PermitAccess" }
+non_compliant = { rule = "Intune_NonCompliant", profile = "<quarantine profile>" }
+unregistered = { rule = "Intune_Unregistered", profile = "<enrollment redirect profile>" }
+unreachable = { rule = "Intune_MDM_Unreachable", profile = "<profile while Intune is unreachable>" }
+"#;
+
+pub(crate) fn init(
+    cli: &Cli,
+    output: &Path,
+    force: bool,
+) -> Result<u8, Box<dyn std::error::Error>> {
+    use std::io::Write as _;
+    let cannot_write = |e: std::io::Error| {
+        let why = match e.kind() {
+            std::io::ErrorKind::AlreadyExists => {
+                "it exists already: choose another --output, or add --force to overwrite it"
+                    .to_owned()
+            }
+            std::io::ErrorKind::NotFound => "its folder does not exist: create it first".into(),
+            _ => e.to_string(),
+        };
+        Error::Config {
+            what: format!("cannot write {}: {why}", output.display()),
+        }
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(!force)
+        .create(force)
+        .truncate(force)
+        .open(output)
+        .map_err(cannot_write)?;
+    file.write_all(CONFIG_TEMPLATE.as_bytes())
+        .map_err(cannot_write)?;
+    if cli.json {
+        print_json(&serde_json::json!({ "written": output }))?;
+    } else {
+        say!(
+            "wrote {}: fill in its <placeholders>, set the secrets in the environment, then \
+             run ise-intune doctor --config {}",
+            output.display(),
+            output.display()
+        );
+    }
+    Ok(0)
+}

@@ -1,0 +1,78 @@
+//! `ise-intune onboard [--plan]`.
+
+#[allow(clippy::wildcard_imports)]
+use crate::*;
+
+pub(crate) async fn onboard(
+    cli: &Cli,
+    ctx: &Context,
+    plan: bool,
+) -> Result<u8, Box<dyn std::error::Error>> {
+    if plan {
+        let plan = onboard::plan(&ctx.onboarding).await?;
+        if cli.json {
+            print_json(&dry_run_json(serde_json::json!({ "plan": plan })))?;
+        } else {
+            for p in &plan {
+                say!(
+                    "{:<22} {:<15} {}",
+                    p.step,
+                    p.outcome.conditional(),
+                    p.detail
+                );
+            }
+        }
+        // A plan blocked for want of rights exits as apply would.
+        let blocked = plan
+            .iter()
+            .any(|p| p.step == intune_integration::outcome::StepName::CheckRights);
+        return Ok(if blocked { EXIT_RIGHTS } else { 0 });
+    }
+    let bar = progress(cli, "onboarding");
+    let onboarding = match &bar {
+        Some(bar) => {
+            let bar = bar.clone();
+            ctx.onboarding.clone().with_progress(Arc::new(move |step| {
+                bar.println(step.render());
+            }))
+        }
+        None if cli.json => ctx.onboarding.clone(),
+        None => ctx
+            .onboarding
+            .clone()
+            .with_progress(Arc::new(|step| say!("{}", step.render()))),
+    };
+    let result = onboard::apply(&onboarding).await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let report = match result {
+        Ok(r) => r,
+        Err(Error::Apply(failure)) => {
+            if cli.json {
+                print_json(&failure.report)?;
+            } else {
+                if let Some(report) = failure.onboard_report() {
+                    print!("{}", terminal(&report.render_summary()));
+                }
+                for (step, e) in &failure.errors {
+                    eprintln!("error in {step}: {}", scrubbed(&e.to_string()));
+                }
+            }
+            return Ok(1);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if cli.json {
+        print_json(&report)?;
+    } else {
+        print!("{}", terminal(&report.render_summary()));
+    }
+    Ok(if report.complete {
+        0
+    } else if report.manual_action.is_some() {
+        EXIT_MANUAL
+    } else {
+        1
+    })
+}

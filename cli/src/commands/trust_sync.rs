@@ -1,0 +1,43 @@
+//! `ise-intune trust-sync [--dry-run]`.
+
+#[allow(clippy::wildcard_imports)]
+use crate::*;
+
+pub(crate) async fn trust_sync(
+    cli: &Cli,
+    ctx: &Context,
+    dry_run: bool,
+) -> Result<u8, Box<dyn std::error::Error>> {
+    let run = async {
+        if dry_run {
+            trust_sync::plan(&ctx.onboarding).await
+        } else {
+            trust_sync::apply(&ctx.onboarding).await
+        }
+    };
+    let spun = spinning(cli, "capturing the Microsoft endpoints' chains", run).await;
+    let (s, _) = partial(spun, |p| match p {
+        PartialReport::TrustSync(s) => Some(s),
+        _ => None,
+    })?;
+    if cli.json {
+        let value = serde_json::to_value(&s)?;
+        print_json(&if dry_run { dry_run_json(value) } else { value })?;
+    } else {
+        for h in &s.hosts {
+            let outcome = if dry_run {
+                h.outcome.conditional().to_owned()
+            } else {
+                h.outcome.to_string()
+            };
+            say!(
+                "{:<28} {:<14} root {:<32} {}",
+                h.host,
+                outcome,
+                h.root.as_deref().unwrap_or("(none known)"),
+                h.detail
+            );
+        }
+    }
+    Ok(u8::from(!s.ok()))
+}

@@ -1,0 +1,42 @@
+//! `ise-intune watch`: the pairs it watches (the watch itself is `crate::watch`).
+
+#[allow(clippy::wildcard_imports)]
+use crate::*;
+
+/// `watch` over the inventory's share of this replica, or over the one pair.
+pub(crate) async fn watch_command(
+    cli: &Cli,
+    args: &watch::WatchArgs,
+) -> Result<u8, Box<dyn std::error::Error>> {
+    let timeout = Duration::from_secs(cli.timeout);
+    if let Some(path) = args.inventory.clone() {
+        let anchors = extra_anchors(&cli.anchors)?;
+        let (shard, as_node) = (args.shard, cli.as_node);
+        // Pairs on one tenant share one budget of Graph requests in flight, across
+        // reloads too.
+        let budgets = fleet::TenantBudgets::default();
+        let source: watch::PairSource = Box::new(move || {
+            let inventory = Inventory::load(&path)?;
+            Ok(inventory
+                .pairs
+                .iter()
+                .filter(|p| {
+                    shard.is_none_or(|(i, n)| intune_integration::watch::shard_of(&p.name, n) == i)
+                })
+                .map(|p| {
+                    let ctx = pair_onboarding(p, &anchors)
+                        .map(|o| budgets.apply(with_key_choice(o, as_node)));
+                    (p.name.clone(), ctx)
+                })
+                .collect())
+        });
+        return watch::run(args.clone(), timeout, cli.json, source).await;
+    }
+    let ctx = context(cli).await?;
+    let one = ctx.onboarding.clone();
+    let source: watch::PairSource =
+        Box::new(move || Ok(vec![("default".to_owned(), Ok(one.clone()))]));
+    let code = watch::run(args.clone(), timeout, cli.json, source).await;
+    drop(ctx);
+    code
+}
