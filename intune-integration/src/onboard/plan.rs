@@ -1,0 +1,246 @@
+//! [`plan`](super::plan): what onboarding would change, read and decided, written nowhere; and
+//! the rights a run lacks, which the plan and the apply's read phase both report.
+
+#[allow(clippy::wildcard_imports)]
+use super::*;
+
+/// Reads everything and says what [`apply`] would change, step by step, with the
+/// decision functions `apply` uses ([`crate::decide`]). Writes nothing.
+pub async fn plan(ctx: &Integration) -> Result<Vec<PlannedChange>, Error> {
+    let (version, audience) = ctx.checked_version().await?;
+    let mut plan = vec![PlannedChange::new(
+        StepName::CheckIseVersion,
+        Outcome::Unchanged,
+        format!(
+            "ISE {version}: token audience {audience}{}{}",
+            strong_mapping_warning(&version),
+            ctx.graph
+                .cloud_warnings()
+                .iter()
+                .map(|w| format!("; warning: {w}"))
+                .collect::<String>()
+        ),
+    )];
+    let identity = ctx.options.app_identity();
+    let trusted = ctx.ise.trusted_certificates();
+    let (seen, exported, targets, store, roles) = tokio::join!(
+        steps::observe_app(&ctx.graph, &identity),
+        steps::export_admin_certificates(&ctx.ise, KeyExport::CertificatesOnly),
+        steps::permission_targets(&ctx.graph),
+        trusted.list(&[]),
+        async { Ok::<_, Error>(ctx.graph.graph_roles().await?) },
+    );
+    let ise_missing = ise_blockers(exported.as_ref().err(), store.as_ref().err());
+    let (seen, targets, roles) = (seen?, targets?, roles?);
+    if !ise_missing.is_empty() {
+        // ISE refused a read the run starts from: what Graph would lack is still told
+        // (the application's writes, without ISE's keys, which could not be read).
+        let mut writes = Vec::new();
+        plan_microsoft(ctx, &seen, &[], &targets, &mut Vec::new(), &mut writes).await?;
+        let mut missing = ise_missing;
+        missing.extend(crate::rights::graph_blockers(roles.as_deref(), &writes));
+        plan.push(rights_blocked(&missing));
+        return Ok(plan);
+    }
+    let (exported, store) = (exported?, store?);
+    let admins: Vec<_> = exported.value.into_iter().map(|m| m.admin).collect();
+    let certs = distinct_certificates(&admins);
+    let mut writes = Vec::new();
+    let client_id = plan_microsoft(ctx, &seen, &certs, &targets, &mut plan, &mut writes).await?;
+    let missing = crate::rights::graph_blockers(roles.as_deref(), &writes);
+    if !missing.is_empty() {
+        plan.insert(1, rights_blocked(&missing));
+    }
+    plan.push(plan_anchors(ctx, &store));
+    let settings = ctx.mdm_settings(&version, &client_id, &certs)?;
+    let inspected = ctx.configurator.inspect(&settings).await?;
+    plan.push(PlannedChange::new(
+        StepName::ConfigureMdmServer,
+        inspected.outcome,
+        format!("External MDM server `{}`", settings.name),
+    ));
+    Ok(plan)
+}
+
+/// The warning for a release affected by Field Notice FN74227, or nothing.
+pub(super) fn strong_mapping_warning(version: &IseVersion) -> String {
+    version
+        .strong_mapping_fix()
+        .map(|install| {
+            format!(
+                "; warning: affected by Cisco Field Notice FN74227 (certificates with \
+                 security identifiers break certificate authentication and the Intune \
+                 integration): install {install}"
+            )
+        })
+        .unwrap_or_default()
+}
+
+/// What ISE's account lacks, from the reads every onboarding starts from: exporting the
+/// nodes' certificates (a POST in ISE's API, which an ERS Operator may not make) and
+/// listing the trusted store.
+pub(super) fn ise_blockers(
+    export: Option<&Error>,
+    store: Option<&ise_client::Error>,
+) -> Vec<crate::rights::MissingRight> {
+    let export = export.and_then(|e| match e {
+        Error::Ise(e) => Some(e),
+        _ => None,
+    });
+    [
+        export.and_then(|e| crate::rights::ise_blocker(e, "export the nodes' Admin certificates")),
+        store.and_then(|e| crate::rights::ise_blocker(e, "read and import trusted certificates")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// The plan's row for rights the run lacks: a person must grant them first.
+pub(super) fn rights_blocked(missing: &[crate::rights::MissingRight]) -> PlannedChange {
+    PlannedChange::new(
+        StepName::CheckRights,
+        Outcome::ManualActionRequired,
+        format!(
+            "blocked, nothing would be written: missing {}",
+            missing
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+    )
+}
+
+/// Steps 1, 3 and 4 of a plan; the client id steps 6 and 7 would use. `writes` gets
+/// the application writes they need (for [`crate::rights::graph_blockers`]).
+pub(super) async fn plan_microsoft(
+    ctx: &Integration,
+    seen: &AppObservation,
+    certs: &[&crate::certs::Certificate],
+    targets: &PermissionTargets,
+    plan: &mut Vec<PlannedChange>,
+    writes: &mut Vec<&'static str>,
+) -> Result<String, Error> {
+    let name = &ctx.options.app_display_name;
+    let registration = decide::decide_registration(seen, &ctx.options.app_identity())?;
+    let sha1 = certs
+        .iter()
+        .map(|c| c.sha1().to_hex())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let outcome = registration.outcome();
+    let (decide::Registration::Existing(app) | decide::Registration::Adopt(app)) = registration
+    else {
+        writes.extend([
+            "register the application",
+            "add ISE's key(s) to it",
+            "request its permissions",
+        ]);
+        plan.extend([
+            PlannedChange::new(
+                StepName::RegisterApp,
+                outcome,
+                format!("application `{name}` and its service principal"),
+            ),
+            PlannedChange::new(
+                StepName::UploadCertificate,
+                decide::keys_outcome(&[], certs),
+                format!("add key(s) {sha1}"),
+            ),
+            PlannedChange::new(
+                StepName::GrantPermissions,
+                decide::access_outcome(&[], targets),
+                "get_device_compliance and Application.Read.All with admin consent",
+            ),
+        ]);
+        return Ok("<new application>".into());
+    };
+    let handle = ctx.graph.application(app.id.clone());
+    let principals = ctx.graph.service_principals();
+    let (sp, keys, access) = tokio::try_join!(
+        principals.by_app_id(&app.app_id),
+        handle.key_credentials(),
+        handle.required_resource_access(),
+    )?;
+    let held = match &sp {
+        Some(sp) => {
+            ctx.graph
+                .service_principal(sp.id.clone())
+                .app_role_assignments()?
+                .all()
+                .await?
+        }
+        None => Vec::new(),
+    };
+    let missing = decide::missing_grants(&held, targets);
+    let consent = if missing.is_empty() {
+        Outcome::Unchanged
+    } else {
+        Outcome::Updated
+    };
+    let principal = if sp.is_some() {
+        Outcome::Unchanged
+    } else {
+        Outcome::Created
+    };
+    let requested = decide::access_outcome(&access, targets);
+    for (outcome, write) in [
+        (outcome, "adopt or update the application"),
+        (principal, "create its service principal"),
+        (decide::keys_outcome(&keys, certs), "add ISE's key(s) to it"),
+        (requested, "request its permissions"),
+    ] {
+        if outcome.is_write() {
+            writes.push(write);
+        }
+    }
+    plan.extend([
+        PlannedChange::new(
+            StepName::RegisterApp,
+            outcome.and(principal),
+            format!("application {} exists", app.app_id),
+        ),
+        PlannedChange::new(
+            StepName::UploadCertificate,
+            decide::keys_outcome(&keys, certs),
+            format!("key(s) {sha1} (keeping {} existing key(s))", keys.len()),
+        ),
+        PlannedChange::new(
+            StepName::GrantPermissions,
+            requested.and(consent),
+            format!("{} of 2 admin consent grant(s) missing", missing.len()),
+        ),
+    ]);
+    Ok(app.app_id)
+}
+
+/// Step 5 of a plan.
+pub(super) fn plan_anchors(ctx: &Integration, store: &[TrustedCertificate]) -> PlannedChange {
+    let actions = decide::anchor_actions(store, &ctx.anchors);
+    let names = |wanted: fn(&AnchorAction) -> bool| {
+        actions
+            .iter()
+            .filter(|(_, a)| wanted(a))
+            .map(|(anchor, _)| anchor.name().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let imports = names(|a| matches!(a, AnchorAction::Import));
+    let fixes = names(|a| matches!(a, AnchorAction::Fix { .. }));
+    let mut detail = Vec::new();
+    if !imports.is_empty() {
+        detail.push(format!("import {}", imports.join(", ")));
+    }
+    if !fixes.is_empty() {
+        detail.push(format!("enable and trust {}", fixes.join(", ")));
+    }
+    PlannedChange::new(
+        StepName::ImportTrustAnchors,
+        decide::anchors_outcome(&actions),
+        if detail.is_empty() {
+            "every anchor is trusted in ISE's store".into()
+        } else {
+            detail.join("; ")
+        },
+    )
+}
