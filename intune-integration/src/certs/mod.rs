@@ -27,6 +27,13 @@ use x509_cert::ext::pkix::{AuthorityKeyIdentifier, BasicConstraints, SubjectKeyI
 
 use crate::CertificateError;
 
+mod chains;
+mod device;
+
+pub use chains::order_chains;
+pub use device::{DeviceIdentity, SID_URI_PREFIX};
+use device::{is_guid, strip_prefix_ignore_case};
+
 /// A digest as a fixed-size array. `N` must be the algorithm's output length (20 for
 /// SHA-1, 32 for SHA-256): the two call sites pair them, so the copy cannot fail.
 fn digest_array<const N: usize>(alg: &'static ring::digest::Algorithm, data: &[u8]) -> [u8; N] {
@@ -723,86 +730,4 @@ impl Certificate {
                 source,
             })
     }
-}
-
-/// Orders certificates into chains, each from a leaf up to its root (or as far as the
-/// set reaches).
-///
-/// A leaf is a certificate that issued no other certificate of the set. Parents are
-/// matched by issuer/subject name and, where present, by authority/subject key
-/// identifier; a certificate may appear in several chains when it issued several
-/// leaves. Certificates that are only issuers all appear somewhere; a set where every
-/// certificate issues another (a cross-signing loop) yields one chain per certificate.
-/// Chains come out in the order of their leaves in the input; exact duplicates are
-/// considered once.
-pub fn order_chains(certs: &[Certificate]) -> Vec<Vec<Certificate>> {
-    let mut unique: Vec<&Certificate> = Vec::with_capacity(certs.len());
-    for cert in certs {
-        if !unique.iter().any(|c| c.sha256 == cert.sha256) {
-            unique.push(cert);
-        }
-    }
-    let issues_another = |parent: &Certificate| {
-        unique
-            .iter()
-            .any(|child| child.sha256 != parent.sha256 && child.issued_by(parent))
-    };
-    let mut leaves: Vec<&Certificate> = unique
-        .iter()
-        .copied()
-        .filter(|c| !issues_another(c))
-        .collect();
-    if leaves.is_empty() {
-        leaves = unique.clone();
-    }
-    leaves
-        .into_iter()
-        .map(|leaf| {
-            let mut chain = vec![leaf.clone()];
-            let mut current = leaf;
-            while !current.is_self_issued() {
-                let parent = unique
-                    .iter()
-                    .copied()
-                    .find(|p| current.issued_by(p) && !chain.iter().any(|c| c.sha256 == p.sha256));
-                match parent {
-                    Some(p) => {
-                        chain.push(p.clone());
-                        current = p;
-                    }
-                    None => break,
-                }
-            }
-            chain
-        })
-        .collect()
-}
-
-/// The SAN URI prefix of the security identifier Intune adds for strong mapping.
-pub const SID_URI_PREFIX: &str = "tag:microsoft.com,2022-09-14:sid:";
-
-/// A device's identity in a certificate Intune issued ([`Certificate::intune_device_identity`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-#[non_exhaustive]
-pub struct DeviceIdentity {
-    /// The Intune device GUID, lowercase, without braces.
-    pub guid: Option<String>,
-    /// The security identifier for Windows strong mapping (`S-1-5-…`).
-    pub sid: Option<String>,
-}
-
-fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
-    let head = text.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| &text[prefix.len()..])
-}
-
-/// `8-4-4-4-12` hex digits.
-fn is_guid(text: &str) -> bool {
-    let groups: Vec<&str> = text.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
 }
