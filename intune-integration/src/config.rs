@@ -165,8 +165,12 @@ impl Default for ExpiryConfig {
     }
 }
 
+/// The default days before an expiry at which doctor names it: 30 and 14 as warnings,
+/// 7 as an error ([`crate::doctor::expiry_stage`]).
+pub const DEFAULT_EXPIRY_THRESHOLDS_DAYS: [u32; 3] = [30, 14, 7];
+
 fn default_thresholds() -> Vec<u32> {
-    crate::doctor::DEFAULT_EXPIRY_THRESHOLDS_DAYS.to_vec()
+    DEFAULT_EXPIRY_THRESHOLDS_DAYS.to_vec()
 }
 
 /// The environment variables a configuration's secrets are read from (names, never

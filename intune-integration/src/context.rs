@@ -53,7 +53,7 @@ pub struct Options {
     pub node_urls: std::collections::BTreeMap<String, url::Url>,
     /// Days before an expiry at which doctor names it, rising in severity as each
     /// passes (configuration `[expiry] thresholds_days`; default
-    /// [`crate::doctor::DEFAULT_EXPIRY_THRESHOLDS_DAYS`]).
+    /// [`crate::config::DEFAULT_EXPIRY_THRESHOLDS_DAYS`]).
     pub expiry_thresholds_days: Vec<u32>,
 }
 
@@ -79,7 +79,7 @@ impl Default for Options {
             propagation_wait: DEFAULT_PROPAGATION_WAIT,
             enforcement: crate::config::EnforcementPolicy::default(),
             node_urls: std::collections::BTreeMap::new(),
-            expiry_thresholds_days: crate::doctor::DEFAULT_EXPIRY_THRESHOLDS_DAYS.to_vec(),
+            expiry_thresholds_days: crate::config::DEFAULT_EXPIRY_THRESHOLDS_DAYS.to_vec(),
         }
     }
 }

@@ -51,9 +51,7 @@ use nodes::*;
 use release::*;
 use trust::*;
 
-/// The default days before an expiry at which doctor names it: 30 and 14 as warnings,
-/// 7 as an error ([`expiry_stage`]).
-pub const DEFAULT_EXPIRY_THRESHOLDS_DAYS: [u32; 3] = [30, 14, 7];
+pub use crate::config::DEFAULT_EXPIRY_THRESHOLDS_DAYS;
 
 /// The threshold an expiry `left` away has passed, and the severity that gives, for
 /// `thresholds` in days (any order): the smallest passed threshold, an error when it is
