@@ -497,6 +497,32 @@ pub fn normalize_mac(mac: &str) -> Result<String, Error> {
     }
 }
 
+/// The node a query is made as: the one named, or the first policy service node (the
+/// first node when none runs the policy service).
+fn node_to_ask_as<'m>(
+    material: &'m [crate::keys::AdminKeyMaterial],
+    node: Option<&str>,
+) -> Result<&'m crate::keys::AdminKeyMaterial, Error> {
+    match node {
+        Some(n) => material
+            .iter()
+            .find(|m| m.admin.node.hostname == n)
+            .ok_or_else(|| Error::UnknownNode {
+                node: n.to_owned(),
+                known: crate::keys::node_names(
+                    &material.iter().map(|m| m.admin.clone()).collect::<Vec<_>>(),
+                ),
+            }),
+        None => material
+            .iter()
+            .find(|m| crate::keys::is_policy_service(&m.admin.node))
+            .or_else(|| material.first())
+            .ok_or_else(|| Error::RemoteState {
+                what: "ISE lists no node".into(),
+            }),
+    }
+}
+
 /// Intune's compliance API: as ISE node `node` calls it (the first policy service
 /// node when `None`), with that node's own key, when the options name a key source
 /// ([`crate::keys::AdminKey::acts_as_node`]); otherwise as the automating identity, which then
@@ -565,23 +591,7 @@ pub async fn client(ctx: &Integration, node: Option<&str>) -> Result<ComplianceC
                 .await?
         }
         Some(material) => {
-            let admins: Vec<_> = material.iter().map(|m| m.admin.clone()).collect();
-            let chosen = match node {
-                Some(n) => material
-                    .iter()
-                    .find(|m| m.admin.node.hostname == n)
-                    .ok_or_else(|| Error::UnknownNode {
-                        node: n.to_owned(),
-                        known: crate::keys::node_names(&admins),
-                    })?,
-                None => material
-                    .iter()
-                    .find(|m| crate::keys::is_policy_service(&m.admin.node))
-                    .or_else(|| material.first())
-                    .ok_or_else(|| Error::RemoteState {
-                        what: "ISE lists no node".into(),
-                    })?,
-            };
+            let chosen = node_to_ask_as(&material, node)?;
             match chosen.client_certificate(&client_id) {
                 // The key came with the export.
                 Some(cert) => cert?,

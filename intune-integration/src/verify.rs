@@ -436,6 +436,23 @@ pub async fn discovered_endpoint(graph: &GraphClient, version: &IseVersion) -> O
 /// The checks one node makes with its own key: Graph token then discovery, and — at
 /// the same time, when the endpoint is already known — the Intune token then
 /// `mdminfo`; the Intune host's chain once (`tls_intune` for the first node).
+/// The Intune token audience of the release, and a Graph client signing in with the
+/// node's key; what is missing otherwise.
+fn as_the_node(
+    input: &VerifyInput<'_>,
+    cert: Result<ClientCertificate, Error>,
+) -> Result<(graph_client::TokenAudience, GraphClient), String> {
+    let audience = input
+        .version
+        .token_audience_for(input.graph.intune_resource())
+        .map_err(|e| e.to_string())?;
+    let cert = cert.map_err(|e| format!("ISE's admin key: {e}"))?;
+    Ok((
+        audience,
+        input.graph.with_credentials(Credentials::Certificate(cert)),
+    ))
+}
+
 async fn check_node(
     input: &VerifyInput<'_>,
     trusted: &[TrustedCertificate],
@@ -445,29 +462,13 @@ async fn check_node(
     tls_intune: Option<Option<(bool, String)>>,
 ) -> Vec<Check> {
     let mut out = VerificationReport::default();
-    let audience = match input
-        .version
-        .token_audience_for(input.graph.intune_resource())
-    {
-        Ok(a) => a,
-        Err(e) => {
-            out.push_for(node, CheckName::Token, false, e.to_string());
+    let (audience, as_ise) = match as_the_node(input, cert) {
+        Ok(both) => both,
+        Err(detail) => {
+            out.push_for(node, CheckName::Token, false, detail);
             return out.checks;
         }
     };
-    let cert = match cert {
-        Ok(c) => c,
-        Err(e) => {
-            out.push_for(
-                node,
-                CheckName::Token,
-                false,
-                format!("ISE's admin key: {e}"),
-            );
-            return out.checks;
-        }
-    };
-    let as_ise = input.graph.with_credentials(Credentials::Certificate(cert));
     let provider = input.version.compliance_provider();
     let graph_side = node_graph_checks(input, &as_ise);
     let intune_side = |endpoint: String| node_intune_checks(input, &as_ise, &audience, endpoint);

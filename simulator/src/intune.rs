@@ -187,7 +187,12 @@ async fn dispatch(
             .cloned()
             .collect()
     });
-    // `paging` names the page; `paging_info` the next one, 0 after the last.
+    page_answer(&selected, page)
+}
+
+/// Page `page` of `selected`: `paging` names the page; `paging_info` the next one, 0
+/// after the last.
+fn page_answer(selected: &[Device], page: usize) -> Response {
     let start = page.saturating_mul(PAGE);
     let devices: String = selected
         .iter()

@@ -50,13 +50,11 @@ struct DroppedLabels {
     reason: String,
 }
 
-/// The exposition (OpenMetrics text, which Prometheus scrapes) of `pairs`, and of
-/// the alerts each webhook receiver dropped.
-pub(super) fn render<'a>(
-    pairs: impl Iterator<Item = (&'a String, &'a PairStatus)>,
+/// The alerts each webhook receiver dropped, by reason.
+fn register_dropped(
+    registry: &mut Registry,
     receivers: &[std::sync::Arc<super::webhooks::Receiver>],
-) -> Result<String, std::fmt::Error> {
-    let mut registry = Registry::default();
+) {
     let dropped = Family::<DroppedLabels, Counter>::default();
     registry.register(
         "ise_intune_webhook_dropped",
@@ -76,6 +74,16 @@ pub(super) fn render<'a>(
                 .inc_by(n);
         }
     }
+}
+
+/// The exposition (OpenMetrics text, which Prometheus scrapes) of `pairs`, and of
+/// the alerts each webhook receiver dropped.
+pub(super) fn render<'a>(
+    pairs: impl Iterator<Item = (&'a String, &'a PairStatus)>,
+    receivers: &[std::sync::Arc<super::webhooks::Receiver>],
+) -> Result<String, std::fmt::Error> {
+    let mut registry = Registry::default();
+    register_dropped(&mut registry, receivers);
     let up = Family::<PairLabel, Gauge>::default();
     let findings = Family::<SeverityLabels, Gauge>::default();
     let finding = Family::<FindingLabels, Gauge>::default();

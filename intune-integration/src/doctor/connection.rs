@@ -5,6 +5,37 @@ use super::*;
 
 /// The External MDM entry, ISE's Test Connection reproduced, and a compliance
 /// sample.
+/// The External MDM entry as the configurator sees it, against the expected settings.
+fn entry_finding(
+    d: &mut Diagnosis,
+    inspected: &crate::outcome::Step<()>,
+    settings: &crate::mdm::MdmServerSettings,
+) {
+    let (severity, summary) = match inspected.outcome {
+        Outcome::Unchanged => return,
+        Outcome::ManualActionRequired => (
+            Severity::Warning,
+            "the External MDM entry's settings are not confirmed as expected",
+        ),
+        Outcome::Created => (Severity::Error, "no External MDM entry"),
+        _ => (
+            Severity::Error,
+            "the External MDM entry differs from the expected settings",
+        ),
+    };
+    d.push(
+        ids::MDM_ENTRY,
+        severity,
+        None,
+        summary,
+        inspected
+            .instructions
+            .clone()
+            .unwrap_or_else(|| settings.checklist()),
+        "run onboard (step 6), or edit the entry in ISE as the evidence says",
+    );
+}
+
 pub(super) async fn connection_findings(
     ctx: &Integration,
     d: &mut Diagnosis,
@@ -45,33 +76,7 @@ pub(super) async fn connection_findings(
                 }
             },
         );
-        let inspected = inspected?;
-        let (severity, summary) = match inspected.outcome {
-            Outcome::Unchanged => (None, ""),
-            Outcome::ManualActionRequired => (
-                Some(Severity::Warning),
-                "the External MDM entry's settings are not confirmed as expected",
-            ),
-            Outcome::Created => (Some(Severity::Error), "no External MDM entry"),
-            _ => (
-                Some(Severity::Error),
-                "the External MDM entry differs from the expected settings",
-            ),
-        };
-        if let Some(severity) = severity {
-            d.push(
-                ids::MDM_ENTRY,
-                severity,
-                None,
-                summary,
-                inspected
-                    .instructions
-                    .clone()
-                    .unwrap_or_else(|| settings.checklist()),
-                "run onboard (step 6), or edit the entry in ISE as the evidence says",
-            );
-        }
-
+        entry_finding(d, &inspected?, &settings);
         let report = report?;
         for c in report.skipped() {
             d.push(

@@ -413,18 +413,7 @@ pub async fn diagnose(ctx: &Integration) -> Result<Diagnosis, Error> {
     cloud_findings(ctx, &mut d);
     let (version, exported) = match ise_read {
         Ok(read) => read,
-        Err(e) => {
-            unavailable(&mut d, &e);
-            // Entra's side still runs, without the nodes' certificates.
-            let (app, side) = app_side(ctx, seen, targets, &[], now).await;
-            d.merge(side);
-            if let Err(e) = app {
-                unavailable(&mut d, &e);
-            }
-            d.findings.retain(|f| f.id != ids::APP_KEY_UNUSED);
-            d.findings.sort_by_key(|f| f.severity);
-            return Ok(d);
-        }
+        Err(e) => return Ok(entra_only(ctx, d, &e, seen, targets).await),
     };
     let supported = release_findings(&mut d, &version)?;
     let (admins, material) = match node_certificates(
@@ -442,16 +431,7 @@ pub async fn diagnose(ctx: &Integration) -> Result<Diagnosis, Error> {
     let certs: Vec<&crate::certs::Certificate> = crate::keys::distinct_certificates(&admins)
         .into_iter()
         .collect();
-    let trusted = match store {
-        Ok(store) => {
-            trust_findings(ctx, &mut d, &store);
-            Some(store)
-        }
-        Err(e) => {
-            unavailable(&mut d, &Error::Ise(e));
-            None
-        }
-    };
+    let trusted = store_findings(ctx, &mut d, store);
     mdm_findings(ctx, &mut d, mdm);
     d.merge(enforcement);
     let intune_endpoint = endpoints.ok().and_then(|list| {
@@ -462,15 +442,7 @@ pub async fn diagnose(ctx: &Integration) -> Result<Diagnosis, Error> {
 
     // The application's details and the reproduced Test Connection both need only the
     // application's client id: they run at once.
-    let client_id = match &seen {
-        Ok(seen) => match decide::decide_registration(seen, &identity) {
-            Ok(decide::Registration::Existing(app) | decide::Registration::Adopt(app)) => {
-                Some(app.app_id.clone())
-            }
-            _ => None,
-        },
-        Err(_) => None,
-    };
+    let client_id = registered_client_id(&seen, &identity);
     let prefetched = crate::verify::Prefetched {
         trusted,
         node_keys: Some(material),
@@ -501,6 +473,58 @@ pub async fn diagnose(ctx: &Integration) -> Result<Diagnosis, Error> {
     }
     d.findings.sort_by_key(|f| f.severity);
     Ok(d)
+}
+
+/// When ISE could not be read (`e`): Entra's side still runs, without the nodes'
+/// certificates (so no key is called unused).
+async fn entra_only(
+    ctx: &Integration,
+    mut d: Diagnosis,
+    e: &Error,
+    seen: Result<decide::AppObservation, Error>,
+    targets: Result<PermissionTargets, Error>,
+) -> Diagnosis {
+    unavailable(&mut d, e);
+    let (app, side) = app_side(ctx, seen, targets, &[], ctx.now()).await;
+    d.merge(side);
+    if let Err(e) = app {
+        unavailable(&mut d, &e);
+    }
+    d.findings.retain(|f| f.id != ids::APP_KEY_UNUSED);
+    d.findings.sort_by_key(|f| f.severity);
+    d
+}
+
+/// The trusted store's findings, and the store for verification (`None` when it could
+/// not be read, which is a finding too).
+fn store_findings(
+    ctx: &Integration,
+    d: &mut Diagnosis,
+    store: Result<Vec<TrustedCertificate>, ise_client::Error>,
+) -> Option<Vec<TrustedCertificate>> {
+    match store {
+        Ok(store) => {
+            trust_findings(ctx, d, &store);
+            Some(store)
+        }
+        Err(e) => {
+            unavailable(d, &Error::Ise(e));
+            None
+        }
+    }
+}
+
+/// The integration's application's client id, when it exists as the options describe it.
+fn registered_client_id(
+    seen: &Result<decide::AppObservation, Error>,
+    identity: &decide::AppIdentity,
+) -> Option<String> {
+    match decide::decide_registration(seen.as_ref().ok()?, identity) {
+        Ok(decide::Registration::Existing(app) | decide::Registration::Adopt(app)) => {
+            Some(app.app_id.clone())
+        }
+        _ => None,
+    }
 }
 
 /// Records that a side could not be read (once per side): which service, what it

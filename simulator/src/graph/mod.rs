@@ -292,6 +292,24 @@ fn page(ctx: &Ctx<'_>, uri: &Uri, q: &HashMap<String, String>, items: Vec<Value>
     ctx.answer(StatusCode::OK, Some(body))
 }
 
+/// `GET /organization`: the tenant.
+fn organization(ctx: &Ctx<'_>, uri: &Uri, q: &HashMap<String, String>) -> Response {
+    if let Err(r) = authorize(ctx, Need::Read) {
+        return r;
+    }
+    let (id, name) = ctx
+        .s
+        .with_world(|w| (w.tenant_id.clone(), w.tenant_name.clone()));
+    page(
+        ctx,
+        uri,
+        q,
+        vec![json!({"id": id, "displayName": name,
+        "verifiedDomains": [{"name": "contoso-sim.onmicrosoft.com", "isDefault": true,
+            "isInitial": true, "type": "Managed", "capabilities": "Email, OfficeCommunicationsOnline"}]})],
+    )
+}
+
 async fn dispatch(
     State(s): State<Arc<Shared>>,
     method: Method,
@@ -323,20 +341,7 @@ async fn dispatch(
     };
     let segs: Vec<&str> = path.split('/').collect();
     match (method.as_str(), segs.as_slice()) {
-        ("GET", ["organization"]) => {
-            if let Err(r) = authorize(&ctx, Need::Read) {
-                return r;
-            }
-            let (id, name) = s.with_world(|w| (w.tenant_id.clone(), w.tenant_name.clone()));
-            page(
-                &ctx,
-                &uri,
-                &q,
-                vec![json!({"id": id, "displayName": name,
-                "verifiedDomains": [{"name": "contoso-sim.onmicrosoft.com", "isDefault": true,
-                    "isInitial": true, "type": "Managed", "capabilities": "Email, OfficeCommunicationsOnline"}]})],
-            )
-        }
+        ("GET", ["organization"]) => organization(&ctx, &uri, &q),
         ("GET", ["applications"]) => list_apps(&ctx, &uri, &q),
         ("POST", ["applications"]) => create_app(&ctx, &body),
         ("GET", [key]) if key.starts_with("applications(uniqueName=") => {
