@@ -262,14 +262,14 @@ pub struct Simulator {
 }
 
 /// A federated token from the simulated workload issuer, valid for `valid_secs` from
-/// now (negative: already expired).
+/// `now` (Unix seconds, the simulated clock's; negative: already expired).
 fn federated_token(
     issuer_key: &[u8],
     subject: &str,
     audience: &str,
     valid_secs: i64,
+    now: i64,
 ) -> Result<String, SimError> {
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let exp = now.saturating_add(valid_secs);
     let claims = serde_json::json!({
         "iss": WORKLOAD_ISSUER, "sub": subject, "aud": audience,
@@ -279,7 +279,6 @@ fn federated_token(
         .ok_or_else(|| SimError::Config("signing a federated token failed".into()))
 }
 
-/// Writes `text` to a new file at `path` readable by its owner only (0600 on Unix).
 /// Replaces the clock file with `offset` in whole seconds, atomically (a reader sees
 /// the old or the new number, never half of one).
 fn publish_clock(path: &std::path::Path, offset: Duration) -> std::io::Result<()> {
@@ -290,6 +289,7 @@ fn publish_clock(path: &std::path::Path, offset: Duration) -> std::io::Result<()
     std::fs::rename(&tmp, path)
 }
 
+/// Writes `text` to a new file at `path` readable by its owner only (0600 on Unix).
 fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     use std::io::Write as _;
     match std::fs::remove_file(path) {

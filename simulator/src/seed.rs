@@ -454,6 +454,8 @@ pub(crate) fn write_files(
         WORKLOAD_SUBJECT,
         WORKLOAD_AUDIENCE,
         24 * 3600,
+        // At start the simulated clock is the machine's.
+        time::OffsetDateTime::now_utc().unix_timestamp(),
     )?;
     write_private(
         &automation_cert_path,

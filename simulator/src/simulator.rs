@@ -228,7 +228,14 @@ impl Simulator {
         audience: &str,
         valid_secs: i64,
     ) -> Result<String, SimError> {
-        federated_token(&self.workload_issuer_key, subject, audience, valid_secs)
+        let now = self.shared.with_world(|w| w.now_utc().unix_timestamp());
+        federated_token(
+            &self.workload_issuer_key,
+            subject,
+            audience,
+            valid_secs,
+            now,
+        )
     }
 
     /// A JSON snapshot of all state (no secrets or private keys).

@@ -355,6 +355,28 @@ pub(super) async fn export_trusted(
     }
 }
 
+/// ISE's rules between the trust flags: client authentication needs authentication
+/// within ISE, certificate-based admin authentication needs both.
+fn trust_flags_consistent(
+    ise_auth: bool,
+    client_auth: bool,
+    admin_auth: bool,
+) -> Result<(), Response> {
+    if client_auth && !ise_auth {
+        return Err(fail(
+            StatusCode::BAD_REQUEST,
+            "Trust for client authentication and Syslog requires Trust for authentication within ISE",
+        ));
+    }
+    if admin_auth && !(ise_auth && client_auth) {
+        return Err(fail(
+            StatusCode::BAD_REQUEST,
+            "Trust for certificate based admin authentication requires Trust for authentication within ISE and Trust for client authentication and Syslog",
+        ));
+    }
+    Ok(())
+}
+
 pub(super) async fn import_trusted(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -419,19 +441,11 @@ pub(super) async fn import_trusted(
     let ise_auth = flag("trustForIseAuth").unwrap_or(false);
     let client_auth = flag("trustForClientAuth").unwrap_or(false);
     let admin_auth = flag("trustForCertificateBasedAdminAuth").unwrap_or(false);
-    if client_auth && !ise_auth {
-        return fail(
-            StatusCode::BAD_REQUEST,
-            "Trust for client authentication and Syslog requires Trust for authentication within ISE",
-        );
+    if let Err(refused) = trust_flags_consistent(ise_auth, client_auth, admin_auth) {
+        return refused;
     }
-    if admin_auth && !(ise_auth && client_auth) {
-        return fail(
-            StatusCode::BAD_REQUEST,
-            "Trust for certificate based admin authentication requires Trust for authentication within ISE and Trust for client authentication and Syslog",
-        );
-    }
-    let now = time::OffsetDateTime::now_utc();
+    // ISE judges validity by its own clock: the simulated one.
+    let now = s.with_world(|w| w.now_utc());
     if !flag("allowOutOfDateCert").unwrap_or(false)
         && (summary.not_after.is_some_and(|t| t < now)
             || summary.not_before.is_some_and(|t| t > now))
