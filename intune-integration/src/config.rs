@@ -458,15 +458,16 @@ impl IntegrationConfig {
             return Err(missing("mdm_server_name"));
         }
         self.enforce.validate()?;
-        if let Some(pin) = &self.ise.tls_pin_sha256 {
-            let hex: String = pin.chars().filter(|c| *c != ':').collect();
-            if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-                return Err(Error::Config {
-                    what: "ise.tls_pin_sha256 must be a SHA-256 fingerprint: 64 hex digits, \
-                           optionally separated by ':'"
-                        .into(),
-                });
-            }
+        // The one rule the ISE client pins by (ise_client::Sha256Pin), read here once.
+        if let Some(pin) = &self.ise.tls_pin_sha256
+            && pin.parse::<ise_client::Sha256Pin>().is_err()
+        {
+            return Err(Error::Config {
+                what: "ise.tls_pin_sha256 must be a SHA-256 fingerprint: 64 hex digits, \
+                       optionally separated by ':', spaces or '-' (openssl's `SHA256 \
+                       Fingerprint=…` is accepted as printed)"
+                    .into(),
+            });
         }
         // A setting, and the override variable only where overrides are read.
         let or_env = |key: &str, var: &str| {

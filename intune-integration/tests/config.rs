@@ -234,6 +234,22 @@ fn validate_rejects_bad_pins_and_empty_names() {
         "47:18:FF:21:B9:20:65:68:A1:A9:BE:51:54:80:E1:BF:2E:E1:4B:27:0E:EC:8C:E3:4C:EA:69:2E:0F:34:C9:0D",
     );
     complete(&colons).expect("colon-separated pin");
+    // The ISE client's own rule, read once: as openssl prints it, or spaced.
+    for written in [
+        "SHA256 Fingerprint=47:18:FF:21:B9:20:65:68:A1:A9:BE:51:54:80:E1:BF:2E:E1:4B:27:0E:EC:8C:E3:4C:EA:69:2E:0F:34:C9:0D",
+        "47 18 FF 21 B9 20 65 68 A1 A9 BE 51 54 80 E1 BF 2E E1 4B 27 0E EC 8C E3 4C EA 69 2E 0F 34 C9 0D",
+    ] {
+        let text = FILE.replace(
+            "4718FF21B9206568A1A9BE515480E1BF2EE14B270EEC8CE34CEA692E0F34C90D",
+            written,
+        );
+        complete(&text).expect(written);
+        let pin: ise_client::Sha256Pin = written.parse().expect("the client reads it too");
+        assert_eq!(
+            pin.to_string(),
+            "4718FF21B9206568A1A9BE515480E1BF2EE14B270EEC8CE34CEA692E0F34C90D"
+        );
+    }
     for (text, needle) in [
         (
             FILE.replace(

@@ -74,7 +74,7 @@ pub use resources::{
     TrustedCertificateImport, TrustedCertificateUpdate, TrustedCertificates,
 };
 pub use secrecy::SecretString;
-pub use tls::TlsPolicy;
+pub use tls::{Sha256Pin, TlsPolicy};
 
 /// The README's example, compiled as a doctest.
 #[cfg(doctest)]

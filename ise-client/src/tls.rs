@@ -42,6 +42,43 @@ fn sha256(der: &[u8]) -> [u8; 32] {
 }
 
 /// Reads a SHA-256 fingerprint in hex, with or without `:` separators.
+/// A SHA-256 certificate fingerprint to pin, read once by the one rule both the
+/// configuration and the client use: 64 hex digits, separated or not by `:`, spaces or
+/// `-`, after an optional `…=` label (as `openssl x509 -fingerprint` prints it).
+///
+/// ```
+/// use ise_client::Sha256Pin;
+/// let pin: Sha256Pin = "SHA256 Fingerprint=47:18:FF:21:B9:20:65:68:A1:A9:BE:51:54:80:E1:BF:2E:E1:4B:27:0E:EC:8C:E3:4C:EA:69:2E:0F:34:C9:0D".parse()?;
+/// assert_eq!(pin.to_string(), "4718FF21B9206568A1A9BE515480E1BF2EE14B270EEC8CE34CEA692E0F34C90D");
+/// assert!("4718FF".parse::<Sha256Pin>().is_err());
+/// # Ok::<(), ise_client::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sha256Pin([u8; 32]);
+
+impl Sha256Pin {
+    /// The fingerprint's bytes.
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for Sha256Pin {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        parse_sha256(s).map(Self)
+    }
+}
+
+impl std::fmt::Display for Sha256Pin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02X}")?;
+        }
+        Ok(())
+    }
+}
+
 pub(crate) fn parse_sha256(input: &str) -> Result<[u8; 32]> {
     let value = input.rsplit('=').next().unwrap_or(input);
     let digits: String = value
