@@ -263,6 +263,37 @@ pub(super) fn lifetime_days(k: &KeyCred) -> Option<i64> {
     Some((end - start).whole_days())
 }
 
+/// A key's start and end: as given, else its certificate's. Graph refuses an end past
+/// the certificate's expiry with 400 KeyCredentialsInvalidEndDate "Key credential end
+/// date is invalid." (the code and text Graph answers; see e.g. Azure/azure-cli#11146
+/// and microsoft/b2c-to-meeid-migration-tool#18).
+fn key_dates(
+    ctx: &Ctx<'_>,
+    item: &Value,
+    der: &[u8],
+) -> Result<(Option<String>, Option<String>), Response> {
+    let validity = crate::der::summary(der);
+    let not_before = validity.as_ref().and_then(|c| c.not_before);
+    let not_after = validity.as_ref().and_then(|c| c.not_after);
+    let date = |name: &str| item.get(name).and_then(Value::as_str).map(str::to_owned);
+    let (start, end) = (date("startDateTime"), date("endDateTime"));
+    if let (Some(end), Some(expiry)) = (&end, not_after) {
+        let parsed =
+            time::OffsetDateTime::parse(end, &time::format_description::well_known::Rfc3339);
+        if parsed.map_or(true, |e| e > expiry) {
+            return Err(ctx.error(
+                StatusCode::BAD_REQUEST,
+                "KeyCredentialsInvalidEndDate",
+                "Key credential end date is invalid.",
+            ));
+        }
+    }
+    Ok((
+        start.or_else(|| not_before.map(crate::state::iso)),
+        end.or_else(|| not_after.map(crate::state::iso)),
+    ))
+}
+
 pub(super) fn parse_keys(
     ctx: &Ctx<'_>,
     existing: &[KeyCred],
@@ -315,28 +346,8 @@ pub(super) fn parse_keys(
                 .map_err(|_| bad("customKeyIdentifier is not valid base64."))?,
             None => thumb,
         };
-        // Graph fills a key's missing dates from its certificate, and refuses an end
-        // past the certificate's expiry with 400 KeyCredentialsInvalidEndDate "Key
-        // credential end date is invalid." (the code and text Graph answers; see e.g.
-        // Azure/azure-cli#11146 and microsoft/b2c-to-meeid-migration-tool#18).
-        let validity = crate::der::summary(&der);
-        let not_before = validity.as_ref().and_then(|c| c.not_before);
-        let not_after = validity.as_ref().and_then(|c| c.not_after);
-        let date = |name: &str| item.get(name).and_then(Value::as_str).map(str::to_owned);
-        let (start, end) = (date("startDateTime"), date("endDateTime"));
-        if let (Some(end), Some(expiry)) = (&end, not_after) {
-            let parsed =
-                time::OffsetDateTime::parse(end, &time::format_description::well_known::Rfc3339);
-            if parsed.map_or(true, |e| e > expiry) {
-                return Err(ctx.error(
-                    StatusCode::BAD_REQUEST,
-                    "KeyCredentialsInvalidEndDate",
-                    "Key credential end date is invalid.",
-                ));
-            }
-        }
-        let start = start.or_else(|| not_before.map(crate::state::iso));
-        let end = end.or_else(|| not_after.map(crate::state::iso));
+        // Graph fills a key's missing dates from its certificate.
+        let (start, end) = key_dates(ctx, item, &der)?;
         // A key already registered keeps its time; a new one is usable at the token
         // service only after the propagation delay (the replication lag).
         let usable_at = existing
@@ -385,6 +396,41 @@ pub(super) fn patch_app(ctx: &Ctx<'_>, id: &str, body: &Value) -> Response {
     apply_app_patch(ctx, id, body)
 }
 
+/// Graph's rules for a `uniqueName` in a PATCH: a non-empty string, set once, unique.
+fn check_unique_name(ctx: &Ctx<'_>, existing: &App, unique: &Value) -> Result<(), Response> {
+    let Some(unique) = unique.as_str().filter(|u| !u.is_empty()) else {
+        return Err(ctx.error(
+            StatusCode::BAD_REQUEST,
+            "Request_BadRequest",
+            "Invalid value specified for property 'uniqueName' of resource 'Application'.",
+        ));
+    };
+    match &existing.unique_name {
+        Some(current) if current != unique => Err(ctx.error(
+            StatusCode::BAD_REQUEST,
+            "Request_BadRequest",
+            "Property 'uniqueName' is read-only and cannot be changed once set.",
+        )),
+        Some(_) => Ok(()),
+        None => {
+            let taken = ctx.s.with_world(|w| {
+                w.apps
+                    .iter()
+                    .any(|a| a.id != existing.id && a.unique_name.as_deref() == Some(unique))
+            });
+            if taken {
+                Err(ctx.error(
+                    StatusCode::BAD_REQUEST,
+                    "Request_MultipleObjectsWithSameKeyValue",
+                    "Another object with the same value for property uniqueName already exists.",
+                ))
+            } else {
+                Ok(())
+            }
+        }
+    }
+}
+
 /// Applies a PATCH body to the application with object id `id` (which exists).
 pub(super) fn apply_app_patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Response {
     let Some(existing) = ctx.s.with_world(|w| {
@@ -395,38 +441,10 @@ pub(super) fn apply_app_patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Response
     }) else {
         return ctx.not_found(id);
     };
-    if let Some(unique) = body.get("uniqueName") {
-        let Some(unique) = unique.as_str().filter(|u| !u.is_empty()) else {
-            return ctx.error(
-                StatusCode::BAD_REQUEST,
-                "Request_BadRequest",
-                "Invalid value specified for property 'uniqueName' of resource 'Application'.",
-            );
-        };
-        match &existing.unique_name {
-            Some(current) if current != unique => {
-                return ctx.error(
-                    StatusCode::BAD_REQUEST,
-                    "Request_BadRequest",
-                    "Property 'uniqueName' is read-only and cannot be changed once set.",
-                );
-            }
-            Some(_) => {}
-            None => {
-                let taken = ctx.s.with_world(|w| {
-                    w.apps
-                        .iter()
-                        .any(|a| a.id != existing.id && a.unique_name.as_deref() == Some(unique))
-                });
-                if taken {
-                    return ctx.error(
-                        StatusCode::BAD_REQUEST,
-                        "Request_MultipleObjectsWithSameKeyValue",
-                        "Another object with the same value for property uniqueName already exists.",
-                    );
-                }
-            }
-        }
+    if let Some(unique) = body.get("uniqueName")
+        && let Err(refused) = check_unique_name(ctx, &existing, unique)
+    {
+        return refused;
     }
     let keys = match body.get("keyCredentials") {
         Some(v) => match parse_keys(ctx, &existing.key_credentials, v) {

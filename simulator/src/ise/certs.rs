@@ -377,6 +377,37 @@ fn trust_flags_consistent(
     Ok(())
 }
 
+/// An import's certificate, parsed, past ISE's "Security Check" (a quote in the name,
+/// the subject or the description, or a comma in the description, is refused).
+fn checked_certificate(
+    name: &str,
+    description: &str,
+    data: &str,
+) -> Result<(Vec<u8>, crate::der::CertSummary), Response> {
+    let security = || {
+        (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"message": "Security Check Failed", "status": "400"})),
+        )
+            .into_response()
+    };
+    if name.contains('\'') || description.contains('\'') || description.contains(',') {
+        return Err(security());
+    }
+    let unparsable = || {
+        fail(
+            StatusCode::BAD_REQUEST,
+            "Invalid certificate data: unable to parse the certificate",
+        )
+    };
+    let der = pem_to_der(data).ok_or_else(unparsable)?;
+    let summary = crate::der::summary(&der).ok_or_else(unparsable)?;
+    if summary.subject.contains('\'') {
+        return Err(security());
+    }
+    Ok((der, summary))
+}
+
 pub(super) async fn import_trusted(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -412,32 +443,10 @@ pub(super) async fn import_trusted(
     if data.is_empty() {
         return fail(StatusCode::BAD_REQUEST, "data is mandatory");
     }
-    if name.contains('\'') || description.contains('\'') || description.contains(',') {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"message": "Security Check Failed", "status": "400"})),
-        )
-            .into_response();
-    }
-    let Some(der) = pem_to_der(&data) else {
-        return fail(
-            StatusCode::BAD_REQUEST,
-            "Invalid certificate data: unable to parse the certificate",
-        );
+    let (der, summary) = match checked_certificate(&name, &description, &data) {
+        Ok(both) => both,
+        Err(refused) => return refused,
     };
-    let Some(summary) = crate::der::summary(&der) else {
-        return fail(
-            StatusCode::BAD_REQUEST,
-            "Invalid certificate data: unable to parse the certificate",
-        );
-    };
-    if summary.subject.contains('\'') {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"message": "Security Check Failed", "status": "400"})),
-        )
-            .into_response();
-    }
     let ise_auth = flag("trustForIseAuth").unwrap_or(false);
     let client_auth = flag("trustForClientAuth").unwrap_or(false);
     let admin_auth = flag("trustForCertificateBasedAdminAuth").unwrap_or(false);
