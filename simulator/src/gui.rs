@@ -214,6 +214,29 @@ pub(crate) struct Session {
     pub(crate) v3: bool,
 }
 
+/// An Intune token with the configured audience, asked for the way release `rel` asks:
+/// a v1 `resource`, OpenID Connect scopes around the audience (3.3 and later), or the
+/// audience as the scope.
+async fn intune_token(
+    s: &Shared,
+    server: &crate::state::MdmServer,
+    rel: (u32, u32, u32),
+    http: &reqwest::Client,
+    host: &str,
+    token_url: &str,
+) -> Result<String, String> {
+    let v1 = token_url.replace("/oauth2/v2.0/token", "/oauth2/token");
+    let oidc = format!("openid {} profile offline_access", server.token_audience);
+    let (url, field) = if uses_v1_resource(rel) {
+        (v1.as_str(), ("resource", server.token_audience.as_str()))
+    } else if rel.0 > 3 || (rel.0 == 3 && rel.1 >= 3) {
+        (token_url, ("scope", oidc.as_str()))
+    } else {
+        (token_url, ("scope", server.token_audience.as_str()))
+    };
+    token(s, host, http, url, &server.client_id, field).await
+}
+
 /// What ISE does before it can ask Intune anything, from one policy service node with
 /// that node's key: a Graph token, auto discovery, an Intune token.
 pub(crate) async fn connect(
@@ -283,41 +306,7 @@ pub(crate) async fn connect(
         ));
     };
 
-    // Intune token with the configured audience, the way this release asks for it.
-    let intune_token = if uses_v1_resource(rel) {
-        let v1 = token_url.replace("/oauth2/v2.0/token", "/oauth2/token");
-        token(
-            s,
-            host,
-            &http,
-            &v1,
-            &server.client_id,
-            ("resource", &server.token_audience),
-        )
-        .await?
-    } else if rel.0 > 3 || (rel.0 == 3 && rel.1 >= 3) {
-        // ISE 3.3 asks with OpenID Connect scopes around the audience.
-        let scope = format!("openid {} profile offline_access", server.token_audience);
-        token(
-            s,
-            host,
-            &http,
-            &token_url,
-            &server.client_id,
-            ("scope", &scope),
-        )
-        .await?
-    } else {
-        token(
-            s,
-            host,
-            &http,
-            &token_url,
-            &server.client_id,
-            ("scope", &server.token_audience),
-        )
-        .await?
-    };
+    let intune_token = intune_token(s, server, rel, &http, host, &token_url).await?;
     Ok(Session {
         base,
         token: intune_token,

@@ -162,6 +162,22 @@ pub fn clock_file_of(info_file: &std::path::Path) -> std::path::PathBuf {
 }
 
 impl Shared {
+    /// The state shared by the services of a simulator `b` describes, starting at
+    /// `world`.
+    pub(crate) fn new(b: &SimulatorBuilder, world: World, urls: Urls) -> Self {
+        Self {
+            world: Mutex::new(world),
+            faults: Mutex::new(b.initial_faults()),
+            fault_seed: b.fault_seed.unwrap_or(b.seed),
+            fault_counts: Mutex::new(HashMap::new()),
+            urls,
+            ise_username: b.ise_username.clone(),
+            ise_password: b.ise_password.clone(),
+            cloud: cloud::named(&b.cloud).unwrap_or(&cloud::CLOUDS[0]),
+            clock_file: Mutex::new(None),
+        }
+    }
+
     /// Moves the simulated clock forward by `secs` and publishes it; the new time,
     /// ISO 8601, and the offset.
     pub(crate) fn advance_clock(&self, by: Duration) -> (String, Duration) {

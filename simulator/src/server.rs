@@ -195,6 +195,91 @@ fn token_lane(body: &[u8]) -> String {
 /// Marks the simulated ISE's own calls to the Microsoft services.
 pub(crate) const ISE_ORIGIN_HEADER: &str = "x-ise-intune-sim-origin";
 
+/// One request to `service`: its latency, then the fault the roll decides — a dropped
+/// connection, an error answer, or a lost response (handled, then dropped) — else the
+/// router's answer; each logged.
+async fn handle(
+    router: Router,
+    shared: Arc<Shared>,
+    service: Service,
+    req: Request<hyper::body::Incoming>,
+) -> Result<axum::response::Response, std::io::Error> {
+    let method = req.method().to_string();
+    let path = req.uri().path().to_owned();
+    let faults = shared.faults(service);
+    if !faults.latency.is_zero() {
+        tokio::time::sleep(faults.latency).await;
+    }
+    // ISE's own Test Connection (the GUI surface's calls to Microsoft)
+    // travels ISE's network, not the client's: the faults configured
+    // model what the library meets, so those calls are not faulted and
+    // do not advance the per-path counts a seed replays.
+    let from_ise = req.headers().contains_key(ISE_ORIGIN_HEADER);
+    // Token requests of several clients (or of one client for two
+    // audiences) go to one path at once; each is counted in its own
+    // lane, so which of them meets a fault does not depend on timing.
+    let (req, lane) = if service == Service::Login && method == "POST" {
+        let (parts, body) = req.into_parts();
+        let bytes = axum::body::to_bytes(Body::new(body), 256 * 1024)
+            .await
+            .unwrap_or_default();
+        let lane = token_lane(&bytes);
+        (Request::from_parts(parts, Body::from(bytes)), lane)
+    } else {
+        (req.map(Body::new), String::new())
+    };
+    let roll = if from_ise {
+        1.0
+    } else {
+        shared.fault_roll(service, &method, &format!("{path}{lane}"))
+    };
+    let log = |status: u16, fault: Option<&'static str>| {
+        tracing::info!(
+            service = service.name(),
+            %method,
+            %path,
+            status,
+            fault = fault.unwrap_or("none"),
+            "served"
+        );
+        shared.with_world(|w| {
+            w.log.push(LoggedRequest {
+                service: service.name(),
+                method: method.clone(),
+                path: path.clone(),
+                status,
+                fault,
+            })
+        })
+    };
+    let mut edge = faults.drop_rate;
+    if roll < edge {
+        log(0, Some("dropped"));
+        return Err(std::io::Error::other(
+            "connection dropped by fault injection",
+        ));
+    }
+    edge += faults.error_rate;
+    if roll < edge {
+        let resp = fault_response(service, faults.error_status, faults.retry_after_secs);
+        log(resp.status().as_u16(), Some("error"));
+        return Ok(resp);
+    }
+    edge += faults.lost_response_rate;
+    let lose = roll < edge;
+    let resp = match router.oneshot(req).await {
+        Ok(r) => r,
+        Err(e) => match e {},
+    };
+    if lose {
+        // Handled and committed; the client never hears of it.
+        log(resp.status().as_u16(), Some("lost_response"));
+        return Err(std::io::Error::other("response lost by fault injection"));
+    }
+    log(resp.status().as_u16(), None);
+    Ok::<_, std::io::Error>(resp)
+}
+
 /// Accepts TLS connections until `shutdown` turns true. `service` is `None` for the
 /// control API, which has no faults and is not logged.
 pub(crate) async fn serve(
@@ -229,81 +314,7 @@ pub(crate) async fn serve(
                             Err(e) => match e {},
                         };
                     };
-                    let method = req.method().to_string();
-                    let path = req.uri().path().to_owned();
-                    let faults = shared.faults(service);
-                    if !faults.latency.is_zero() {
-                        tokio::time::sleep(faults.latency).await;
-                    }
-                    // ISE's own Test Connection (the GUI surface's calls to Microsoft)
-                    // travels ISE's network, not the client's: the faults configured
-                    // model what the library meets, so those calls are not faulted and
-                    // do not advance the per-path counts a seed replays.
-                    let from_ise = req.headers().contains_key(ISE_ORIGIN_HEADER);
-                    // Token requests of several clients (or of one client for two
-                    // audiences) go to one path at once; each is counted in its own
-                    // lane, so which of them meets a fault does not depend on timing.
-                    let (req, lane) = if service == Service::Login && method == "POST" {
-                        let (parts, body) = req.into_parts();
-                        let bytes = axum::body::to_bytes(Body::new(body), 256 * 1024)
-                            .await
-                            .unwrap_or_default();
-                        let lane = token_lane(&bytes);
-                        (Request::from_parts(parts, Body::from(bytes)), lane)
-                    } else {
-                        (req.map(Body::new), String::new())
-                    };
-                    let roll = if from_ise {
-                        1.0
-                    } else {
-                        shared.fault_roll(service, &method, &format!("{path}{lane}"))
-                    };
-                    let log = |status: u16, fault: Option<&'static str>| {
-                        tracing::info!(
-                            service = service.name(),
-                            %method,
-                            %path,
-                            status,
-                            fault = fault.unwrap_or("none"),
-                            "served"
-                        );
-                        shared.with_world(|w| {
-                            w.log.push(LoggedRequest {
-                                service: service.name(),
-                                method: method.clone(),
-                                path: path.clone(),
-                                status,
-                                fault,
-                            })
-                        })
-                    };
-                    let mut edge = faults.drop_rate;
-                    if roll < edge {
-                        log(0, Some("dropped"));
-                        return Err(std::io::Error::other(
-                            "connection dropped by fault injection",
-                        ));
-                    }
-                    edge += faults.error_rate;
-                    if roll < edge {
-                        let resp =
-                            fault_response(service, faults.error_status, faults.retry_after_secs);
-                        log(resp.status().as_u16(), Some("error"));
-                        return Ok(resp);
-                    }
-                    edge += faults.lost_response_rate;
-                    let lose = roll < edge;
-                    let resp = match router.oneshot(req).await {
-                        Ok(r) => r,
-                        Err(e) => match e {},
-                    };
-                    if lose {
-                        // Handled and committed; the client never hears of it.
-                        log(resp.status().as_u16(), Some("lost_response"));
-                        return Err(std::io::Error::other("response lost by fault injection"));
-                    }
-                    log(resp.status().as_u16(), None);
-                    Ok::<_, std::io::Error>(resp)
+                    handle(router, shared, service, req).await
                 }
             });
             let _ = hyper::server::conn::http1::Builder::new()

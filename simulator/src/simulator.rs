@@ -59,18 +59,7 @@ impl Simulator {
             workload_issuer_der: workload_issuer.cert_der.to_vec(),
             ..World::empty(rng, &b, tenant_id.clone())
         };
-        let faults = b.initial_faults();
-        let shared = Arc::new(Shared {
-            world: Mutex::new(world),
-            faults: Mutex::new(faults),
-            fault_seed: b.fault_seed.unwrap_or(b.seed),
-            fault_counts: Mutex::new(HashMap::new()),
-            urls: urls.clone(),
-            ise_username: b.ise_username.clone(),
-            ise_password: b.ise_password.clone(),
-            cloud: cloud::named(&b.cloud).unwrap_or(&cloud::CLOUDS[0]),
-            clock_file: Mutex::new(None),
-        });
+        let shared = Arc::new(Shared::new(&b, world, urls.clone()));
 
         let files = write_files(&pki, &admin, &automation_cert, &workload_issuer)?;
 
