@@ -27,6 +27,11 @@ async fn integrated() -> (Simulator, intune_integration::Integration) {
         .start()
         .await
         .expect("simulator");
+    integrated_from(sim).await
+}
+
+/// `sim` onboarded and enforced.
+async fn integrated_from(sim: Simulator) -> (Simulator, intune_integration::Integration) {
     let mut o = Options::default();
     o.propagation_wait = Duration::from_secs(2);
     let ctx = testkit::integration(sim.info(), Configurator::Gui, true, o).expect("integration");
@@ -1384,11 +1389,7 @@ async fn two_hours_of_watch_cost_no_unfiltered_query_and_renew_tokens() {
         .start()
         .await
         .expect("simulator");
-    let mut o = Options::default();
-    o.propagation_wait = Duration::from_secs(2);
-    let ctx = testkit::integration(sim.info(), Configurator::Gui, true, o).expect("integration");
-    assert!(onboard::apply(&ctx).await.expect("onboard").complete);
-    enforce::apply(&ctx).await.expect("enforce");
+    let (sim, _ctx) = integrated_from(sim).await;
     let info = temp("two-hours.json");
     sim.write_info_file(&info).expect("info");
     let info_arg = info.display().to_string();
@@ -1504,11 +1505,7 @@ async fn ninety_days_of_watch_alert_once_per_threshold_and_stay_healthy() {
         sim.renew_admin_certificate(host, 60)
             .expect("60-day certificate");
     }
-    let mut o = Options::default();
-    o.propagation_wait = Duration::from_secs(2);
-    let ctx = testkit::integration(sim.info(), Configurator::Gui, true, o).expect("integration");
-    assert!(onboard::apply(&ctx).await.expect("onboard").complete);
-    enforce::apply(&ctx).await.expect("enforce");
+    let (sim, _ctx) = integrated_from(sim).await;
     let info = temp("ninety-days.json");
     sim.write_info_file(&info).expect("info");
     let info_arg = info.display().to_string();
