@@ -254,13 +254,6 @@ impl ComplianceClient {
         })
     }
 
-    /// Page `page` of ISE's non-compliant poll and the next page's number (0 after the
-    /// last). Unfiltered, like [`Self::noncompliant`]: throttled the same way.
-    pub async fn noncompliant_page(&self, page: u32) -> Result<(Vec<Device>, u32), Error> {
-        let p = self.page("compliance", "false", page).await?;
-        Ok((p.devices, p.next))
-    }
-
     async fn page(&self, criteria: &str, value: &str, page: u32) -> Result<Page, Error> {
         parse_devices(&self.page_text(criteria, value, page).await?)
     }
