@@ -23,7 +23,7 @@ use ise_intune::graph_client::TokenAudience;
 use ise_intune::integration::certs::Certificate;
 use ise_intune::integration::keys::{AdminKey, KeyExport, distinct_certificates};
 use ise_intune::integration::steps;
-use ise_intune::integration::verify::{VerifyInput, verify_connection};
+use ise_intune::integration::verify::{Seen, VerificationReport, VerifyInput, verify_connection};
 use ise_intune::integration::{Integration, context::Options};
 use ise_intune_http::InFlightLimit;
 use ise_intune_simulator::Simulator;
@@ -73,10 +73,7 @@ async fn sequential(s: &Simulator) {
     let (ise, graph) = sim::clients(s.info()).unwrap_or_else(|e| panic!("clients: {e}"));
     let anchors = sim::anchors(s.info(), true);
     let version = ise.version().await.unwrap_or_else(|e| panic!("{e}"));
-    let app = steps::register_app(&graph, &"Cisco ISE Intune integration".into(), None)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .value;
+    let app = register(&graph).await;
     let admins: Vec<_> = steps::export_admin_certificates(&ise, KeyExport::CertificatesOnly)
         .await
         .unwrap_or_else(|e| panic!("{e}"))
@@ -84,16 +81,19 @@ async fn sequential(s: &Simulator) {
         .into_iter()
         .map(|m| m.admin)
         .collect();
-    steps::upload_certificates(&graph, &app, &distinct_certificates(&admins), None)
+    steps::upload_certificates(&graph, &app, &distinct_certificates(&admins))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let targets = steps::permission_targets(&graph)
+    let targets = ise_intune::integration::observe::permission_targets(&graph)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    steps::grant_permissions(&graph, &app, Some(targets), None)
+    steps::grant_permissions(&graph, &app, &targets)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    steps::import_trust_anchors(&ise, &anchors, None)
+    let store = ise_intune::integration::observe::trusted_store(&ise)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    steps::import_trust_anchors(&ise, &anchors, &store)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let details = steps::app_details(&graph, &app);
@@ -110,7 +110,7 @@ async fn sequential(s: &Simulator) {
         .apply(&settings)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let report = verify_connection(VerifyInput {
+    let report = read_and_verify(VerifyInput {
         ise: &ise,
         graph: &graph,
         client_id: &details.client_id,
@@ -175,13 +175,10 @@ async fn round_trips(latency: Duration) -> RoundTrips {
     sequential(&base).await;
     let seq_t = t.elapsed();
     let (ise, graph) = sim::clients(base.info()).unwrap_or_else(|e| panic!("{e}"));
-    let app = steps::register_app(&graph, &"Cisco ISE Intune integration".into(), None)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .value;
+    let app = register(&graph).await;
     let anchors = sim::anchors(base.info(), true);
     let t = Instant::now();
-    let report = verify_connection(VerifyInput {
+    let report = read_and_verify(VerifyInput {
         ise: &ise,
         graph: &graph,
         client_id: &app.client_id,
@@ -382,3 +379,23 @@ criterion_group!(
     client_overhead
 );
 criterion_main!(benches);
+
+/// Verification of `input` on what [`Seen::read`] reads for it.
+async fn read_and_verify(
+    input: VerifyInput<'_>,
+) -> Result<VerificationReport, ise_intune::integration::Error> {
+    let seen = Seen::read(&input).await?;
+    verify_connection(input, &seen).await
+}
+
+/// Step 1 for the bench's application, from what `observe::app` reads.
+async fn register(graph: &ise_intune::graph_client::GraphClient) -> steps::RegisteredApp {
+    let identity = "Cisco ISE Intune integration".into();
+    let seen = ise_intune::integration::observe::app(graph, &identity)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    steps::register_app(graph, &identity, &seen)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .value
+}

@@ -16,8 +16,9 @@ use std::time::Duration;
 use clap::Parser;
 use ise_intune::integration::decide::AppIdentity;
 use ise_intune::integration::keys::{AdminKey, KeyExport, distinct_certificates};
+use ise_intune::integration::observe;
 use ise_intune::integration::steps;
-use ise_intune::integration::verify::{VerifyInput, verify_connection};
+use ise_intune::integration::verify::{Seen, VerifyInput, verify_connection};
 
 /// Runs steps 1–5 one by one, then verification.
 #[derive(Parser, Debug)]
@@ -34,9 +35,11 @@ async fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
     let (ise, graph) = (connected.onboarding.ise(), connected.onboarding.graph());
     let anchors = connected.onboarding.anchors();
 
-    // Step 1: the application and its service principal (found by uniqueName).
+    // Step 1: the application and its service principal (found by uniqueName), from
+    // what `observe::app` read (the application, its service principal and grants).
     let identity = AppIdentity::new(args.app_name.as_str());
-    let app = steps::register_app(graph, &identity, None).await?;
+    let seen = observe::app(graph, &identity).await?;
+    let app = steps::register_app(graph, &identity, &seen).await?;
     println!(
         "register_app      {:<10} {}",
         app.outcome, app.value.client_id
@@ -54,22 +57,24 @@ async fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
     }
     // Step 3: each distinct certificate as a key of the application (keeping others).
     let certs = distinct_certificates(&admins);
-    let uploaded = steps::upload_certificates(graph, &app.value, &certs, None).await?;
+    let uploaded = steps::upload_certificates(graph, &app.value, &certs).await?;
     println!(
         "upload            {:<10} {}",
         uploaded.outcome.to_string(),
         uploaded.value.join(", ")
     );
     // Step 4: Intune get_device_compliance and Graph Application.Read.All, consented.
-    let granted = steps::grant_permissions(graph, &app.value, None, None).await?;
+    let targets = observe::permission_targets(graph).await?;
+    let granted = steps::grant_permissions(graph, &app.value, &targets).await?;
     println!("grant_permissions {:<10}", granted.outcome.to_string());
     // Step 5: Intune's roots into ISE's trusted store.
-    let imported = steps::import_trust_anchors(ise, anchors, None).await?;
+    let store = observe::trusted_store(ise).await?;
+    let imported = steps::import_trust_anchors(ise, anchors, &store).await?;
     println!("import_anchors    {:<10}", imported.outcome.to_string());
 
     // Verification as ISE does it: each node's exported key gets tokens and Intune
     // answers. New keys and grants take a moment to propagate; it waits for that.
-    let report = verify_connection(VerifyInput {
+    let input = VerifyInput {
         ise,
         graph,
         client_id: &app.value.client_id,
@@ -77,8 +82,10 @@ async fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
         admin_key: AdminKey::ExportFromIse,
         anchors,
         propagation_wait: Duration::from_secs(120),
-    })
-    .await?;
+    };
+    // What verification judges, read after the steps' writes.
+    let seen = Seen::read(&input).await?;
+    let report = verify_connection(input, &seen).await?;
     for check in &report.checks {
         println!(
             "  [{}] {}",

@@ -9,7 +9,7 @@ use ise_intune::integration::keys::AdminKey;
 use ise_intune::integration::mdm::{ManualChecklist, MdmServerConfigurator, MdmServerSettings};
 use ise_intune::integration::outcome::{CheckName, Outcome, StepName};
 use ise_intune::integration::steps::app_details;
-use ise_intune::integration::verify::{VerifyInput, verify_connection};
+use ise_intune::integration::verify::{Seen, VerificationReport, VerifyInput, verify_connection};
 use ise_intune::integration::{context::Options, onboard::Report};
 use ise_intune_simulator::{SeedApp, Simulator};
 use ise_intune_testkit::{self as sim, Configurator, SimGuiConfigurator};
@@ -466,12 +466,11 @@ async fn without_the_root_import_ise_and_verification_name_the_problem() {
     );
 
     let (ise, graph) = sim::clients(sim.info()).expect("clients");
-    let app = ise_intune::integration::steps::register_app(&graph, &APP.into(), None)
+    let app = ise_intune::integration::steps::find_app(&graph, &APP.into())
         .await
-        .expect("app")
-        .value;
+        .expect("app");
     let anchors = sim::anchors(sim.info(), false);
-    let report = verify_connection(VerifyInput {
+    let report = read_and_verify(VerifyInput {
         ise: &ise,
         graph: &graph,
         client_id: &app_details(&graph, &app).client_id,
@@ -506,7 +505,7 @@ async fn without_the_root_import_ise_and_verification_name_the_problem() {
         .await
         .expect("simulator");
     let (ise, graph) = sim::clients(bare.info()).expect("clients");
-    let report = verify_connection(VerifyInput {
+    let report = read_and_verify(VerifyInput {
         ise: &ise,
         graph: &graph,
         client_id: "00000000-0000-0000-0000-000000000001",
@@ -554,10 +553,9 @@ async fn after_manual_action_a_second_run_completes() {
 
     // The operator follows the checklist in ISE's GUI.
     let (ise, graph) = sim::clients(sim.info()).expect("clients");
-    let app = ise_intune::integration::steps::register_app(&graph, &APP.into(), None)
+    let app = ise_intune::integration::steps::find_app(&graph, &APP.into())
         .await
-        .expect("app")
-        .value;
+        .expect("app");
     let details = app_details(&graph, &app);
     let node_keys: Vec<String> = ise_intune::integration::keys::admin_certificates(&ise)
         .await
@@ -710,7 +708,15 @@ async fn two_applications_with_the_name_are_ambiguous() {
         .await
         .expect("sim");
     let (_, graph) = sim::clients(sim.info()).expect("clients");
-    match ise_intune::integration::steps::register_app(&graph, &APP.into(), None).await {
+    match ise_intune::integration::steps::register_app(
+        &graph,
+        &APP.into(),
+        &ise_intune::integration::observe::app(&graph, &APP.into())
+            .await
+            .expect("observe"),
+    )
+    .await
+    {
         Err(Error::AmbiguousApplication {
             name,
             count,
@@ -761,7 +767,10 @@ async fn a_registered_key_with_another_name_is_reported() {
     use ise_intune::integration::steps::upload_certificates;
     let sim = simulator("3.3.0.430", 2).await;
     let (ise, graph) = sim::clients(sim.info()).expect("clients");
-    let app = ise_intune::integration::steps::register_app(&graph, &APP.into(), None)
+    let seen = ise_intune::integration::observe::app(&graph, &APP.into())
+        .await
+        .expect("observe");
+    let app = ise_intune::integration::steps::register_app(&graph, &APP.into(), &seen)
         .await
         .expect("app")
         .value;
@@ -778,7 +787,11 @@ async fn a_registered_key_with_another_name_is_reported() {
         })
         .await
         .expect("key added by hand");
-    match upload_certificates(&graph, &app, &[&cert], None).await {
+    // Step 3 decides from what was read: read the application again.
+    let app = ise_intune::integration::steps::find_app(&graph, &APP.into())
+        .await
+        .expect("app");
+    match upload_certificates(&graph, &app, &[&cert]).await {
         Err(Error::KeyNameMismatch { expected, found }) => {
             assert_eq!(expected, format!("CN={}", cert.common_name().expect("cn")));
             assert_eq!(found, "CN=someone else");
@@ -1201,4 +1214,12 @@ async fn a_key_lifetime_policy_stops_the_upload_before_any_write() {
             assert!(f.summary.contains("P90D"), "{f:#?}");
         }
     }
+}
+
+/// Verification of `input` on what [`Seen::read`] reads for it.
+async fn read_and_verify(
+    input: VerifyInput<'_>,
+) -> Result<VerificationReport, ise_intune::integration::Error> {
+    let seen = Seen::read(&input).await?;
+    verify_connection(input, &seen).await
 }

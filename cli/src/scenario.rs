@@ -52,7 +52,7 @@ async fn seed_defects(sim: &Simulator, onboarding: &Integration) -> Result<(), E
             what: format!("simulator: {e}"),
         })?;
     let ise = onboarding.ise();
-    let store = ise.trusted_certificates().list(&[]).await?;
+    let store = intune_integration::observe::trusted_store(ise).await?;
     if let Some(g2) = store
         .iter()
         .find(|t| t.friendly_name == "DigiCert Global Root G2")

@@ -1684,9 +1684,9 @@ async fn ninety_days_of_watch_alert_once_per_threshold_and_stay_healthy() {
     assert!(checks >= 8, "{steady:?}");
     for (service, per_check, extra) in [
         ("ise", 14, 0),
-        ("graph", 14, 0),
+        ("graph", 10, 0),
         ("intune", 3, 0),
-        ("login", 6, 2 * 11),
+        ("login", 5, 2 * 11),
     ] {
         let n = steady.get(service).copied().unwrap_or(0);
         assert!(

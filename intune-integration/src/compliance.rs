@@ -106,13 +106,22 @@ pub struct ComplianceClient {
 
 impl ComplianceClient {
     /// Discovers the Compliance Retrieval endpoint through Graph (as ISE does, with the
-    /// node's credentials in `node`) and uses `audience` for Intune tokens.
+    /// node's credentials in `node`; [`crate::observe::discovery`]) and uses `audience`
+    /// for Intune tokens.
     pub async fn discover(node: GraphClient, audience: TokenAudience) -> Result<Self, Error> {
-        let endpoints = node.intune_endpoints().await?;
-        let endpoint = endpoints
-            .iter()
-            .find(|e| e.provider_name == COMPLIANCE_RETRIEVAL_SERVICE)
-            .ok_or_else(|| Error::Compliance {
+        let endpoints = crate::observe::discovery(&node).await?;
+        Self::from_discovery(node, audience, &endpoints)
+    }
+
+    /// A client for the Compliance Retrieval endpoint a discovery already read names;
+    /// an error saying what it named instead when it names none.
+    pub fn from_discovery(
+        node: GraphClient,
+        audience: TokenAudience,
+        endpoints: &[graph_client::ServiceEndpoint],
+    ) -> Result<Self, Error> {
+        let uri = crate::observe::endpoint_of(endpoints, COMPLIANCE_RETRIEVAL_SERVICE).ok_or_else(
+            || Error::Compliance {
                 what: format!(
                     "Graph publishes no {COMPLIANCE_RETRIEVAL_SERVICE} endpoint for Microsoft \
                      Intune (found: {}); check the tenant's Intune licence",
@@ -122,8 +131,9 @@ impl ComplianceClient {
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
-            })?;
-        Ok(Self::at(node, audience, endpoint.uri.clone()))
+            },
+        )?;
+        Ok(Self::at(node, audience, uri))
     }
 
     /// A client for a known endpoint (`…/ComplianceRetrievalService`).
@@ -533,12 +543,25 @@ pub async fn client(ctx: &Integration, node: Option<&str>) -> Result<ComplianceC
     let supplied = matches!(ctx.options.admin_key, AdminKey::Supplied { .. });
     let needs_nodes = ctx.options.admin_key.acts_as_node() && (!supplied || node.is_some());
     let as_node = ctx.options.admin_key.acts_as_node();
-    let (version, endpoints, app, material) = tokio::join!(
-        ctx.ise.version(),
-        ctx.graph.intune_endpoints(),
+    // As the automating identity, the Intune token is fetched as soon as the release
+    // names its audience, beside the discovery (the token is cached for the query).
+    let (audience, endpoints, app, material) = tokio::join!(
+        async {
+            let audience = ctx
+                .ise
+                .version()
+                .await?
+                .check_release_for(ctx.graph.intune_resource())?;
+            if !as_node {
+                // A failure here is the query's to report.
+                let _ = ctx.graph.access_token(&audience).await;
+            }
+            Ok::<_, Error>(audience)
+        },
+        crate::observe::discovery(&ctx.graph),
         async {
             if as_node {
-                crate::steps::find_application(&ctx.graph, &ctx.options.app_identity())
+                crate::observe::application(&ctx.graph, &ctx.options.app_identity())
                     .await
                     .map(|app| Some(app.app_id))
             } else {
@@ -559,20 +582,17 @@ pub async fn client(ctx: &Integration, node: Option<&str>) -> Result<ComplianceC
             }
         },
     );
-    let audience = version?.check_release_for(ctx.graph.intune_resource())?;
+    let audience = audience?;
     let endpoint =
         |graph: GraphClient,
          found: Result<Vec<graph_client::ServiceEndpoint>, graph_client::Error>| async move {
-            match found {
-                Ok(list) => match list
-                    .into_iter()
-                    .find(|e| e.provider_name == COMPLIANCE_RETRIEVAL_SERVICE)
-                {
-                    Some(e) => Ok(ComplianceClient::at(graph, audience, e.uri)),
-                    // Not published to the identity: ask as the node, which ISE does.
-                    None => ComplianceClient::discover(graph, audience).await,
-                },
-                Err(_) => ComplianceClient::discover(graph, audience).await,
+            match found.map(|list| {
+                ComplianceClient::from_discovery(graph.clone(), audience.clone(), &list)
+            }) {
+                Ok(Ok(client)) => Ok(client),
+                // Not published to (or not readable by) the identity: ask as the node,
+                // which ISE does.
+                _ => ComplianceClient::discover(graph, audience).await,
             }
         };
     let Some(client_id) = app? else {

@@ -20,7 +20,7 @@ use crate::decide::AppIdentity;
 use crate::keys::AdminKey;
 use crate::mdm::{ManualChecklist, MdmServerConfigurator, MdmServerSettings};
 use crate::report::{Requests, StepReport};
-use crate::version::{IntuneGates as _, IseVersion, TokenAudience};
+use crate::version::IseVersion;
 
 /// How long verification waits, at most, for keys and roles to propagate.
 pub const DEFAULT_PROPAGATION_WAIT: Duration = Duration::from_secs(120);
@@ -409,13 +409,6 @@ impl Integration {
             reads: i.reads + g.reads,
             writes: i.writes + g.writes,
         }
-    }
-
-    /// Reads ISE's version and refuses releases without Microsoft Graph support.
-    pub(crate) async fn checked_version(&self) -> Result<(IseVersion, TokenAudience), Error> {
-        let version = self.ise.version().await?;
-        let audience = version.check_release_for(self.graph.intune_resource())?;
-        Ok((version, audience))
     }
 
     /// The External MDM settings for this release and application

@@ -14,12 +14,16 @@
 //! Modules:
 //!
 //! * [`context`] — [`Integration`], its builder, [`context::Options`];
+//! * [`observe`] — one read of both systems into one typed picture, which plan,
+//!   apply, doctor and verification start from; each remote collection is fetched by
+//!   one function of it;
 //! * [`steps`] — Cisco's seven steps, one async function each, the ones
-//!   [`onboard::apply`] runs;
+//!   [`onboard::apply`] runs, each taking what it decides from out of the picture;
 //! * [`decide`] — the pure decisions of the steps, shared by plan, apply and doctor;
 //! * [`onboard`] — the seven steps as one re-runnable workflow, in three phases;
 //! * [`verify`] — ISE's Test Connection reproduced, per policy service node;
-//! * [`doctor`] — findings with severity, evidence and remediation;
+//! * [`doctor`] — findings with severity, evidence and remediation: the picture, a few
+//!   live probes, then plain functions that judge them;
 //! * [`rotate`] — registering a node's renewed Admin certificate, then retiring the old;
 //! * [`trust_sync`] — importing the roots Microsoft's endpoints moved to;
 //! * [`enforce`] — the authorization rules that act on Intune's answer;
@@ -52,6 +56,7 @@ pub mod files;
 pub mod fleet;
 pub mod keys;
 pub mod mdm;
+pub mod observe;
 pub mod onboard;
 pub mod outcome;
 pub mod pkcs12;

@@ -283,6 +283,19 @@ pub trait MdmServerConfigurator: Send + Sync {
     /// Makes the entry match `settings` and enabled.
     async fn apply(&self, settings: &MdmServerSettings) -> Result<Step<()>, Error>;
 
+    /// [`Self::apply`] after [`Self::inspect`] said, in the same run, what it would do
+    /// (`inspected`): a configurator may act on it instead of reading the entry again
+    /// (onboarding inspects while its other steps write, then applies). The default
+    /// reads again.
+    async fn apply_inspected(
+        &self,
+        settings: &MdmServerSettings,
+        inspected: &Step<()>,
+    ) -> Result<Step<()>, Error> {
+        let _ = inspected;
+        self.apply(settings).await
+    }
+
     /// Disables, tests and re-enables the entry, as ISE needs after a certificate
     /// change.
     async fn cycle(&self, name: &str) -> Result<Step<()>, Error>;
@@ -371,6 +384,15 @@ impl MdmServerConfigurator for ManualChecklist {
     async fn apply(&self, settings: &MdmServerSettings) -> Result<Step<()>, Error> {
         // A person writes; this configurator only observes.
         self.inspect(settings).await
+    }
+
+    async fn apply_inspected(
+        &self,
+        _settings: &MdmServerSettings,
+        inspected: &Step<()>,
+    ) -> Result<Step<()>, Error> {
+        // What it observed in this run is what applying says.
+        Ok(inspected.clone())
     }
 
     async fn cycle(&self, name: &str) -> Result<Step<()>, Error> {

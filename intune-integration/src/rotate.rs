@@ -251,15 +251,16 @@ async fn check_on_the_wire(
 /// (without keys), the application's keys; refuses unusable renewed certificates
 /// before anything is written.
 async fn read_state(ctx: &Integration, renewed: &[RenewedCertificate]) -> Result<State, Error> {
-    let version = ctx.ise.version().await?;
+    // The release, the nodes' certificates and the application (with its keys) at once.
+    let identity = ctx.options.app_identity();
+    let (version, exported, app) = tokio::join!(
+        ctx.ise.version(),
+        steps::export_admin_certificates(&ctx.ise, KeyExport::CertificatesOnly),
+        steps::find_app(&ctx.graph, &identity),
+    );
+    let version = version?;
     version.check_release()?;
-    let admins: Vec<AdminCertificate> =
-        steps::export_admin_certificates(&ctx.ise, KeyExport::CertificatesOnly)
-            .await?
-            .value
-            .into_iter()
-            .map(|m| m.admin)
-            .collect();
+    let admins: Vec<AdminCertificate> = exported?.value.into_iter().map(|m| m.admin).collect();
     let fqdns: Vec<String> = admins.iter().map(|a| a.node.fqdn.clone()).collect();
     let mut wanted: Vec<&Certificate> = distinct_certificates(&admins);
     let now = ctx.now();
@@ -269,12 +270,8 @@ async fn read_state(ctx: &Integration, renewed: &[RenewedCertificate]) -> Result
             wanted.push(&c.certificate);
         }
     }
-    let app = steps::find_app(&ctx.graph, &ctx.options.app_identity()).await?;
-    let keys = ctx
-        .graph
-        .application(app.object_id.clone())
-        .key_credentials()
-        .await?;
+    let app = app?;
+    let keys = app.keys.clone();
     let in_use: Vec<String> = admins
         .iter()
         .map(|a| a.certificate.sha1().to_hex())
@@ -468,7 +465,7 @@ pub async fn apply(ctx: &Integration, renewed: &[RenewedCertificate]) -> Result<
     }
     if !state.missing.is_empty() {
         let certs: Vec<&Certificate> = state.missing.iter().collect();
-        steps::upload_certificates(&ctx.graph, &state.app, &certs, None).await?;
+        steps::upload_certificates(&ctx.graph, &state.app, &certs).await?;
     }
     if r.outcome == Outcome::ManualActionRequired {
         return Ok(r);
@@ -482,7 +479,7 @@ pub async fn apply(ctx: &Integration, renewed: &[RenewedCertificate]) -> Result<
         r.instructions = cycled.instructions;
         return Ok(r);
     }
-    let report = crate::verify::verify_connection(VerifyInput {
+    let input = VerifyInput {
         ise: &ctx.ise,
         graph: &ctx.graph,
         client_id: &state.app.client_id,
@@ -490,8 +487,10 @@ pub async fn apply(ctx: &Integration, renewed: &[RenewedCertificate]) -> Result<
         admin_key: ctx.options.admin_key.clone(),
         anchors: &ctx.anchors,
         propagation_wait: ctx.options.propagation_wait,
-    })
-    .await?;
+    };
+    // After the keys and the cycle: read what verification judges again.
+    let seen = crate::verify::Seen::read(&input).await?;
+    let report = crate::verify::verify_connection(input, &seen).await?;
     let failed_checks = report.failures();
     r.verification = Some(report);
     if !failed_checks.is_empty() {

@@ -12,14 +12,14 @@
 //! | 7 | Disable, test and re-enable it after a certificate change | [`cycle_mdm_server`] |
 //!
 //! Each returns a [`Step`]: what happened ([`Outcome`]) and what it produced. Each
-//! takes the clients it needs and, optionally, what was already read (the pipeline
-//! reads everything first, at once), and decides what to write with the pure functions
-//! of [`crate::decide`] that plans and diagnoses use too.
+//! takes the clients it needs and what [`crate::observe`] read (step 1 the
+//! [`AppObservation`], steps 3 and 4 the [`RegisteredApp`] step 1 returned, step 5
+//! ISE's trusted store), decides what to write with the pure functions of
+//! [`crate::decide`] that plans and diagnoses use too, and reads again only what a
+//! write needs and was not read (step 3 the existing keys' material, which Graph
+//! returns only when asked for them alone).
 
-use graph_client::well_known::{
-    APPLICATION_READ_ALL, APPLICATION_READ_ALL_ROLE_ID, GET_DEVICE_COMPLIANCE,
-    GET_DEVICE_COMPLIANCE_ROLE_ID, INTUNE_API_APP_ID, MICROSOFT_GRAPH_APP_ID,
-};
+use graph_client::well_known::{INTUNE_API_APP_ID, MICROSOFT_GRAPH_APP_ID};
 use graph_client::{
     AppRoleAssignment, Application, ApplicationUpdate, CertificateKey, GraphClient, KeyCredential,
     NewApplication, RequiredResourceAccess,
@@ -29,7 +29,7 @@ use serde::Serialize;
 
 use crate::Error;
 use crate::anchors::{TrustAnchor, TrustAnchorSet};
-use crate::certs::{Certificate, Sha256Fingerprint};
+use crate::certs::Certificate;
 use crate::decide::{
     AnchorAction, AppIdentity, AppObservation, GrantedPermissions, KeyPolicyRefusal,
     PermissionTargets, Registration, anchor_actions, anchor_import_request, certificate_key,
@@ -52,94 +52,82 @@ pub struct RegisteredApp {
     pub service_principal_id: String,
     /// Display name.
     pub display_name: String,
-    /// Whether this call of step 1 created the application: it had then no key,
-    /// requested no permission and held no grant. A caller that goes on at once may
-    /// tell steps 3 and 4 so (their `known` arguments) to spare their reads; the steps
-    /// never assume it themselves.
+    /// Whether this call of step 1 created the application (it then had no key,
+    /// requested no permission and held no grant).
     #[serde(skip)]
     pub created_now: bool,
+    /// The application's keys as read (without their material), for step 3.
+    #[serde(skip)]
+    pub keys: Vec<KeyCredential>,
+    /// What the application requests (`requiredResourceAccess`) as read, for step 4.
+    #[serde(skip)]
+    pub requested: Vec<RequiredResourceAccess>,
+    /// The app role assignments its service principal holds as read, for step 4.
+    #[serde(skip)]
+    pub held: Vec<AppRoleAssignment>,
     /// When the application was created (Graph's `createdDateTime`), when known: an
     /// app-management restriction may apply only to applications created after a date.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created_date_time: Option<String>,
 }
 
-/// Reads what step 1 decides from: by uniqueName first; then the configured client
-/// id; then the display name.
-pub async fn observe_app(
-    graph: &GraphClient,
-    identity: &AppIdentity,
-) -> Result<AppObservation, Error> {
-    let apps = graph.applications();
-    // All three lookups at once: the later ones are needed only when the first finds
-    // nothing, and each costs a round trip when awaited in turn.
-    let (by_unique_name, by_client_id, by_display_name) = tokio::join!(
-        apps.get_by_unique_name(&identity.unique_name, false),
-        async {
-            match &identity.adopt_client_id {
-                Some(client_id) => apps.find_by_app_id(client_id).await.map(Some),
-                None => Ok(None),
-            }
-        },
-        async {
-            match &identity.adopt_client_id {
-                Some(_) => Ok(None),
-                None => apps
-                    .find_by_display_name(&identity.display_name)
-                    .await
-                    .map(Some),
-            }
-        },
-    );
-    let mut seen = AppObservation {
-        by_unique_name: by_unique_name?,
-        ..AppObservation::default()
-    };
-    if seen.by_unique_name.is_some() {
-        return Ok(seen);
-    }
-    if let Some(client_id) = &identity.adopt_client_id {
-        seen.by_client_id = Some(by_client_id?.flatten().ok_or_else(|| Error::Config {
-            what: format!(
-                "no application with client id {client_id} (app_client_id) exists in the tenant"
-            ),
-        })?);
-        return Ok(seen);
-    }
-    seen.by_display_name = by_display_name?
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|a| a.unique_name.is_none())
-        .collect();
-    Ok(seen)
-}
-
 /// Step 1: finds the integration's application by its uniqueName (or adopts a
-/// hand-made one, or creates it by upsert), then ensures its service principal.
-/// `seen` is what [`observe_app`] read, when the caller read it already; `None` reads
-/// it. The decision is [`decide_registration`]'s.
+/// hand-made one, or creates it by upsert), then ensures its service principal, from
+/// what [`crate::observe::app`] read (`seen`). The decision is
+/// [`decide_registration`]'s; a service principal `seen` holds is not read again.
 pub async fn register_app(
     graph: &GraphClient,
     identity: &AppIdentity,
-    seen: Option<AppObservation>,
+    seen: &AppObservation,
 ) -> Result<Step<RegisteredApp>, Error> {
-    let seen = match seen {
-        Some(seen) => seen,
-        None => observe_app(graph, identity).await?,
-    };
-    let app = write_application(graph, identity, &seen).await?;
+    let app = register_application(graph, identity, seen).await?;
+    let principal = service_principal(graph, &app, seen).await?;
+    Ok(registered(app, principal))
+}
+
+/// Step 1's service principal and the grants it holds: the one `seen` holds for the
+/// application, else an upsert (which reads back one a concurrent run made; an
+/// application created just now holds no grant).
+pub(crate) async fn service_principal(
+    graph: &GraphClient,
+    app: &Step<Application>,
+    seen: &AppObservation,
+) -> Result<
+    (
+        graph_client::Change<graph_client::ServicePrincipal>,
+        Vec<AppRoleAssignment>,
+    ),
+    Error,
+> {
     let created_now = app.outcome == Outcome::Created;
-    // An application created just now cannot have a service principal (unless a
-    // concurrent run made one, which the upsert reads back): no look first.
-    let principals = graph.service_principals();
-    let sp = if created_now {
-        principals.upsert(&app.value.app_id).await?
-    } else {
-        principals.ensure(&app.value.app_id).await?
-    };
+    let observed = seen
+        .principal
+        .as_ref()
+        .filter(|p| !created_now && p.service_principal.app_id == app.value.app_id);
+    Ok(match observed {
+        Some(p) => (
+            graph_client::Change::Unchanged(p.service_principal.clone()),
+            p.held.clone(),
+        ),
+        None => (
+            graph.service_principals().upsert(&app.value.app_id).await?,
+            Vec::new(),
+        ),
+    })
+}
+
+/// Step 1's result from its two halves.
+pub(crate) fn registered(
+    app: Step<Application>,
+    (sp, held): (
+        graph_client::Change<graph_client::ServicePrincipal>,
+        Vec<AppRoleAssignment>,
+    ),
+) -> Step<RegisteredApp> {
+    let created_now = app.outcome == Outcome::Created;
     let outcome = app.outcome.and(Outcome::from(&sp));
     let app = app.value;
-    Ok(Step::new(
+    Step::new(
         outcome,
         RegisteredApp {
             object_id: app.id,
@@ -148,13 +136,16 @@ pub async fn register_app(
             display_name: app.display_name,
             created_now,
             created_date_time: app.created_date_time,
+            keys: app.key_credentials,
+            requested: app.required_resource_access,
+            held,
         },
-    ))
+    )
 }
 
 /// The application object step 1 decides: found, adopted (its uniqueName set) or
 /// created by upsert.
-async fn write_application(
+pub(crate) async fn register_application(
     graph: &GraphClient,
     identity: &AppIdentity,
     seen: &AppObservation,
@@ -197,43 +188,25 @@ async fn write_application(
     }
 }
 
-/// The integration's existing application and service principal, read only; an
-/// error telling to run onboarding when there is none.
+/// The integration's existing application and service principal, read only
+/// ([`crate::observe::existing_app`]); an error telling to run onboarding when there is
+/// none.
 pub async fn find_app(graph: &GraphClient, identity: &AppIdentity) -> Result<RegisteredApp, Error> {
-    let app = find_application(graph, identity).await?;
-    let sp = graph
-        .service_principals()
-        .by_app_id(&app.app_id)
-        .await?
-        .ok_or_else(|| Error::NotOnboarded {
-            what: format!("application {} has no service principal", app.app_id),
-        })?;
+    let (app, principal) = crate::observe::existing_app(graph, identity).await?;
+    let principal = principal.ok_or_else(|| Error::NotOnboarded {
+        what: format!("application {} has no service principal", app.app_id),
+    })?;
     Ok(RegisteredApp {
         object_id: app.id,
         client_id: app.app_id,
-        service_principal_id: sp.id,
+        service_principal_id: principal.service_principal.id,
         display_name: app.display_name,
         created_now: false,
         created_date_time: app.created_date_time,
+        keys: app.key_credentials,
+        requested: app.required_resource_access,
+        held: principal.held,
     })
-}
-
-/// The integration's application alone (no service principal read): what acting as
-/// a node needs (its client id), one request after the token.
-pub async fn find_application(
-    graph: &GraphClient,
-    identity: &AppIdentity,
-) -> Result<Application, Error> {
-    let seen = observe_app(graph, identity).await?;
-    match decide_registration(&seen, identity)? {
-        Registration::Existing(app) | Registration::Adopt(app) => Ok(app),
-        Registration::Create => Err(Error::NotOnboarded {
-            what: format!(
-                "no application `{}` (uniqueName {})",
-                identity.display_name, identity.unique_name
-            ),
-        }),
-    }
 }
 
 /// Step 2: exports the Admin certificate of every node of the deployment, primary
@@ -247,44 +220,93 @@ pub async fn export_admin_certificates(
     crate::keys::export(ise, keys).await.map(Step::unchanged)
 }
 
-/// Step 3: adds the nodes' certificates the application lacks, in one write keeping
-/// every other key (graph-client's one key merge), then checks that Entra ID holds
-/// each with ISE's SHA-1 thumbprint and the certificate's name. Returns the
-/// thumbprints, in order. `known` is the application's keys, with their material,
-/// when the caller holds them (an application step 1 created just now has none);
-/// `None` reads them.
+/// Step 3: adds the nodes' certificates the application lacks (decided from the keys
+/// step 1 read, [`RegisteredApp::keys`]), in one write keeping every other key
+/// (graph-client's one key merge), then checks that Entra ID holds each with ISE's
+/// SHA-1 thumbprint and the certificate's name. Returns the thumbprints, in order.
+/// Only a write reads the keys again, with their material (Graph returns it only when
+/// asked for them alone, and a write must send every key it keeps).
 pub async fn upload_certificates(
     graph: &GraphClient,
     app: &RegisteredApp,
     certs: &[&Certificate],
-    known: Option<Vec<KeyCredential>>,
 ) -> Result<Step<Vec<String>>, Error> {
-    let handle = graph.application(app.object_id.clone());
-    let wanted: Vec<CertificateKey> = certs.iter().map(|c| certificate_key(c)).collect();
-    let keys = match known {
-        Some(keys) => keys,
-        None => handle.key_credentials().await?,
+    let target = KeyTarget {
+        object_id: &app.object_id,
+        created_date_time: app.created_date_time.as_deref(),
+        keys: &app.keys,
     };
+    let (policies, kept) = if keys_outcome(&app.keys, certs).is_write() {
+        key_write_reads(graph, &app.object_id, &app.keys).await?
+    } else {
+        Default::default()
+    };
+    upload_to(graph, &target, certs, &policies, kept).await
+}
+
+/// What adding a key to the existing application `object_id` reads first, at once:
+/// the app-management policies that may refuse it, and the material of the `keys` it
+/// keeps (Graph returns it only when the keys are asked for alone, and a write sends
+/// every key it keeps).
+pub(crate) async fn key_write_reads(
+    graph: &GraphClient,
+    object_id: &str,
+    keys: &[KeyCredential],
+) -> Result<(crate::observe::KeyPolicies, Vec<KeyCredential>), Error> {
+    let handle = graph.application(object_id.to_owned());
+    let (policies, kept) = tokio::join!(crate::observe::key_policies(graph, object_id), async {
+        if keys.is_empty() {
+            Ok(Vec::new())
+        } else {
+            handle.key_credentials().await
+        }
+    });
+    Ok((policies?, kept?))
+}
+
+/// The application step 3 writes to: its object id, creation date and keys as read.
+pub(crate) struct KeyTarget<'a> {
+    pub(crate) object_id: &'a str,
+    pub(crate) created_date_time: Option<&'a str>,
+    pub(crate) keys: &'a [KeyCredential],
+}
+
+/// Step 3 with what a key write needs read already ([`key_write_reads`]; both unused
+/// when no key is added): the app-management `policies` that may refuse a key, and
+/// the keys it keeps with their material (`kept`).
+pub(crate) async fn upload_to(
+    graph: &GraphClient,
+    app: &KeyTarget<'_>,
+    certs: &[&Certificate],
+    policies: &crate::observe::KeyPolicies,
+    kept: Vec<KeyCredential>,
+) -> Result<Step<Vec<String>>, Error> {
+    let handle = graph.application(app.object_id.to_owned());
+    let wanted: Vec<CertificateKey> = certs.iter().map(|c| certificate_key(c)).collect();
+    if !keys_outcome(app.keys, certs).is_write() {
+        let thumbprints = certs
+            .iter()
+            .map(|cert| check_registered(app.keys, cert))
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok(Step::unchanged(thumbprints));
+    }
     // Before a key is added, the tenant's app-management policies: a restriction that
     // would refuse it stops here, with what to change, rather than at Graph's 400.
     let adding: Vec<&Certificate> = certs
         .iter()
         .copied()
-        .filter(|c| keys_outcome(&keys, &[c]).is_write())
+        .filter(|c| keys_outcome(app.keys, &[c]).is_write())
         .collect();
-    if !adding.is_empty()
-        && let Some(refusal) = key_policy_check(
-            graph,
-            &app.object_id,
-            app.created_date_time.as_deref(),
-            &adding,
-        )
-        .await?
-    {
+    if let Some(refusal) = key_policy_refusal(
+        policies.tenant.as_ref(),
+        &policies.assigned,
+        app.created_date_time,
+        &adding,
+    ) {
         return Err(refusal_error(refusal));
     }
     let change = handle
-        .add_certificates_to(keys, &wanted)
+        .add_certificates_to(kept, &wanted)
         .await
         .map_err(|e| match &e {
             // Graph's own refusal (the policy could not be read first).
@@ -317,82 +339,6 @@ pub async fn upload_certificates(
     Ok(Step::new(outcome, thumbprints))
 }
 
-/// Resolves the Intune API and Graph service principals and their role ids (the ids
-/// the tenant publishes, else the documented ones).
-pub async fn permission_targets(graph: &GraphClient) -> Result<PermissionTargets, Error> {
-    let sps = graph.service_principals();
-    let (intune, graph_sp) = tokio::try_join!(
-        sps.by_app_id(INTUNE_API_APP_ID),
-        sps.by_app_id(MICROSOFT_GRAPH_APP_ID)
-    )?;
-    let missing = |name: &str| Error::RemoteState {
-        what: format!(
-            "the tenant has no service principal for {name}: it needs an Intune licence \
-             (Microsoft Intune API) and Microsoft Graph"
-        ),
-    };
-    let intune = intune.ok_or_else(|| missing("Microsoft Intune API"))?;
-    let graph_sp = graph_sp.ok_or_else(|| missing("Microsoft Graph"))?;
-    let compliance = intune
-        .app_role_by_value(GET_DEVICE_COMPLIANCE)
-        .map(|r| r.id.clone())
-        .unwrap_or_else(|| GET_DEVICE_COMPLIANCE_ROLE_ID.into());
-    let read_all = graph_sp
-        .app_role_by_value(APPLICATION_READ_ALL)
-        .map(|r| r.id.clone())
-        .unwrap_or_else(|| APPLICATION_READ_ALL_ROLE_ID.into());
-    Ok(PermissionTargets {
-        intune_resource_id: intune.id,
-        graph_resource_id: graph_sp.id,
-        roles: GrantedPermissions {
-            get_device_compliance: compliance,
-            application_read_all: read_all,
-        },
-    })
-}
-
-/// The refusal the tenant's app-management policies (the application's own, else the
-/// tenant's default) would make of `certs`, decided by [`key_policy_refusal`].
-/// Reading them needs `Policy.Read.All`: without it (403) nothing is decided here and
-/// Graph's own refusal, if any, is reported instead.
-pub async fn key_policy_check(
-    graph: &GraphClient,
-    object_id: &str,
-    app_created: Option<&str>,
-    certs: &[&Certificate],
-) -> Result<Option<KeyPolicyRefusal>, Error> {
-    let handle = graph.application(object_id.to_owned());
-    let (tenant, assigned) = tokio::join!(
-        graph.default_app_management_policy(),
-        handle.app_management_policies(),
-    );
-    let unreadable = |e: &graph_client::Error| {
-        matches!(
-            e,
-            graph_client::Error::Api {
-                status: 403 | 404,
-                ..
-            }
-        )
-    };
-    let tenant = match tenant {
-        Ok(t) => Some(t),
-        Err(e) if unreadable(&e) => None,
-        Err(e) => return Err(e.into()),
-    };
-    let assigned = match assigned {
-        Ok(a) => a,
-        Err(e) if unreadable(&e) => Vec::new(),
-        Err(e) => return Err(e.into()),
-    };
-    Ok(key_policy_refusal(
-        tenant.as_ref(),
-        &assigned,
-        app_created,
-        certs,
-    ))
-}
-
 fn refusal_error(r: KeyPolicyRefusal) -> Error {
     Error::KeyRefusedByPolicy {
         policy: r.policy,
@@ -403,82 +349,49 @@ fn refusal_error(r: KeyPolicyRefusal) -> Error {
 }
 
 /// Step 4: requests Intune `get_device_compliance` and Graph `Application.Read.All`
-/// (keeping any other permission) and grants admin consent (app role assignments).
-/// `targets` is what [`permission_targets`] resolved, when the caller read it already;
-/// `None` resolves it; `known` is what the application requests and its service
-/// principal holds, when the caller holds it ([`GrantsRead::default`] for an
-/// application step 1 created just now); `None` reads them. Both halves run at once
-/// and to their end. When the automating identity may not grant consent (403), the
-/// outcome is [`Outcome::ManualActionRequired`] and [`admin_consent_instructions`]
-/// says what an administrator does.
+/// (keeping any other permission) and grants admin consent (app role assignments), for
+/// the `targets` [`crate::observe::permission_targets`] resolved, decided from what
+/// step 1 read ([`RegisteredApp::requested`], [`RegisteredApp::held`]). Both halves
+/// run at once and to their end. When the automating identity may not grant consent
+/// (403), the outcome is [`Outcome::ManualActionRequired`] and
+/// [`admin_consent_instructions`] says what an administrator does.
 pub async fn grant_permissions(
     graph: &GraphClient,
     app: &RegisteredApp,
-    targets: Option<PermissionTargets>,
-    known: Option<GrantsRead>,
+    targets: &PermissionTargets,
 ) -> Result<Step<GrantedPermissions>, Error> {
-    let targets = match targets {
-        Some(t) => t,
-        None => permission_targets(graph).await?,
-    };
-    let (requested, held) = match known {
-        Some(k) => (Some(k.requested), Some(k.held)),
-        None => (None, None),
-    };
     let (requested, consented) = tokio::join!(
-        request_permissions(graph, app, &targets, requested),
-        consent_permissions(graph, app, &targets, held),
+        request_permissions(graph, app, targets),
+        consent_permissions(graph, app, targets),
     );
     let (requested, consented) = (requested?, consented?);
-    Ok(Step::new(requested.and(consented), targets.roles))
+    Ok(Step::new(requested.and(consented), targets.roles.clone()))
 }
 
-/// What step 4 would otherwise read.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct GrantsRead {
-    /// The application's `requiredResourceAccess`.
-    pub requested: Vec<RequiredResourceAccess>,
-    /// The service principal's app role assignments.
-    pub held: Vec<AppRoleAssignment>,
-}
-
-/// Step 4's first half: the two permissions merged into `requiredResourceAccess`
-/// (`known` when the caller holds it, else read).
+/// Step 4's first half: the two permissions merged into `requiredResourceAccess`.
 async fn request_permissions(
     graph: &GraphClient,
     app: &RegisteredApp,
     targets: &PermissionTargets,
-    known: Option<Vec<RequiredResourceAccess>>,
 ) -> Result<Outcome, Error> {
-    let handle = graph.application(app.object_id.clone());
-    let wanted = targets.required_access();
-    let change = match known {
-        Some(current) => {
-            handle
-                .merge_required_resource_access_into(current, &wanted)
-                .await?
-        }
-        None => handle.merge_required_resource_access(&wanted).await?,
-    };
+    let change = graph
+        .application(app.object_id.clone())
+        .merge_required_resource_access_into(app.requested.clone(), &targets.required_access())
+        .await?;
     Ok(Outcome::from(&change))
 }
 
-/// Step 4's second half: the grants [`missing_grants`] finds among those held
-/// (`known` when the caller holds them, else read). A grant that exists after all is
-/// refused by Graph as a duplicate and read as `Unchanged`.
+/// Step 4's second half: the grants [`missing_grants`] finds among those held. A
+/// grant that exists after all is refused by Graph as a duplicate and read as
+/// `Unchanged`.
 async fn consent_permissions(
     graph: &GraphClient,
     app: &RegisteredApp,
     targets: &PermissionTargets,
-    known: Option<Vec<AppRoleAssignment>>,
 ) -> Result<Outcome, Error> {
     let principal = graph.service_principal(app.service_principal_id.clone());
-    let held = match known {
-        Some(h) => h,
-        None => principal.app_role_assignments()?.all().await?,
-    };
-    let missing = missing_grants(&held, targets);
+    let held = &app.held;
+    let missing = missing_grants(held, targets);
     let results = futures_util::future::join_all(
         missing
             .iter()
@@ -563,18 +476,6 @@ pub struct AnchorImport {
     pub message: Option<String>,
 }
 
-/// The SHA-256 fingerprints of every certificate in ISE's trusted store.
-pub async fn trusted_fingerprints(ise: &IseClient) -> Result<Vec<Sha256Fingerprint>, Error> {
-    Ok(ise
-        .trusted_certificates()
-        .list(&[])
-        .await?
-        .iter()
-        .filter_map(|t| t.sha256_hex())
-        .filter_map(|h| h.parse().ok())
-        .collect())
-}
-
 /// How many other names an import tries when another certificate holds the anchor's.
 const NAME_ATTEMPTS: usize = 4;
 
@@ -623,25 +524,16 @@ async fn import_anchor(ise: IseClient, anchor: TrustAnchor) -> Result<AnchorImpo
     })
 }
 
-/// Step 5: makes every anchor trusted in ISE's store: imports what is missing (by
-/// SHA-256; a friendly-name clash imports under another name), enables and sets the
-/// trust flags of present roots that lack them (keeping their other settings), and
-/// never removes anything. Imports and fixes run in parallel. `store` is ISE's trusted
-/// store when the caller read it already; `None` reads it. The decision is
-/// [`anchor_actions`]'.
+/// Step 5: makes every anchor trusted in ISE's `store` (as
+/// [`crate::observe::trusted_store`] read it): imports what is missing (by SHA-256; a
+/// friendly-name clash imports under another name), enables and sets the trust flags
+/// of present roots that lack them (keeping their other settings), and never removes
+/// anything. Imports and fixes run in parallel. The decision is [`anchor_actions`]'.
 pub async fn import_trust_anchors(
     ise: &IseClient,
     anchors: &TrustAnchorSet,
-    store: Option<&[TrustedCertificate]>,
+    store: &[TrustedCertificate],
 ) -> Result<Step<Vec<AnchorImport>>, Error> {
-    let read;
-    let store = match store {
-        Some(s) => s,
-        None => {
-            read = ise.trusted_certificates().list(&[]).await?;
-            &read
-        }
-    };
     let actions = anchor_actions(store, anchors);
     let mut results = Vec::new();
     let mut tasks = tokio::task::JoinSet::new();
@@ -697,12 +589,14 @@ pub async fn import_trust_anchors(
     Ok(Step::new(outcome, results))
 }
 
-/// Step 6: creates or updates the External MDM server through a configurator.
+/// Step 6: creates or updates the External MDM server through a configurator, from
+/// what its [`MdmServerConfigurator::inspect`] said in this run (`inspected`).
 pub async fn configure_mdm_server(
     configurator: &dyn MdmServerConfigurator,
     settings: &MdmServerSettings,
+    inspected: &Step<()>,
 ) -> Result<Step<()>, Error> {
-    configurator.apply(settings).await
+    configurator.apply_inspected(settings, inspected).await
 }
 
 /// Step 7: disables, tests and re-enables the External MDM server after a certificate

@@ -51,7 +51,7 @@ async fn hosts_to_probe(ctx: &Integration, hosts: &mut Vec<HostChain>) -> Vec<ur
         ctx.graph.graph_base().clone(),
     ];
     let discovery = "Intune (discovery)";
-    let endpoints = match ctx.graph.intune_endpoints().await {
+    let endpoints = match crate::observe::discovery(&ctx.graph).await {
         Ok(e) => e,
         Err(e) => {
             hosts.push(failed_host(
@@ -136,13 +136,22 @@ fn classify(
 }
 
 /// Probes every host at once (a silent host costs one probe timeout, not one per host)
-/// and says what ISE's store needs; the anchors to import or fix.
-async fn survey(ctx: &Integration) -> Result<(TrustSync, TrustAnchorSet), Error> {
+/// and says what ISE's store needs; the anchors to import or fix, and the store as
+/// read.
+async fn survey(
+    ctx: &Integration,
+) -> Result<
+    (
+        TrustSync,
+        TrustAnchorSet,
+        Vec<ise_client::TrustedCertificate>,
+    ),
+    Error,
+> {
     let mut hosts = Vec::new();
     let urls = hosts_to_probe(ctx, &mut hosts).await;
-    let trusted = ctx.ise.trusted_certificates();
     let (store, chains) = tokio::join!(
-        trusted.list(&[]),
+        crate::observe::trusted_store(&ctx.ise),
         futures_util::future::join_all(urls.iter().map(presented_chain)),
     );
     let store = store?;
@@ -163,13 +172,13 @@ async fn survey(ctx: &Integration) -> Result<(TrustSync, TrustAnchorSet), Error>
         hosts.push(h);
     }
     let changed = planned.values().any(|o| o.is_write());
-    Ok((TrustSync { hosts, changed }, needed))
+    Ok((TrustSync { hosts, changed }, needed, store))
 }
 
 /// What [`apply`] would do for each host. Reads only (the handshakes are refused
 /// before any request is sent).
 pub async fn plan(ctx: &Integration) -> Result<TrustSync, Error> {
-    survey(ctx).await.map(|(s, _)| s)
+    survey(ctx).await.map(|(s, _, _)| s)
 }
 
 /// Imports (or enables and trusts in place) the roots the hosts' chains end at that
@@ -178,10 +187,10 @@ pub async fn plan(ctx: &Integration) -> Result<TrustSync, Error> {
 /// chain ends at no known anchor, the error is [`Error::Apply`] with the sync so far
 /// (what could be imported was).
 pub async fn apply(ctx: &Integration) -> Result<TrustSync, Error> {
-    let (mut sync, needed) = survey(ctx).await?;
+    let (mut sync, needed, store) = survey(ctx).await?;
     let mut written = Vec::new();
     if sync.changed {
-        let done = steps::import_trust_anchors(&ctx.ise, &needed, None).await?;
+        let done = steps::import_trust_anchors(&ctx.ise, &needed, &store).await?;
         let mut reported = Vec::new();
         for h in sync.hosts.iter_mut() {
             let Some(root) = h.root.clone() else { continue };

@@ -24,58 +24,61 @@ use crate::version::{IntuneGates as _, IseVersion};
 
 /// Verification alone, for the integration's existing application: ISE's Test
 /// Connection reproduced — from public material only, or per policy service node as
-/// that node when [`crate::context::Options::admin_key`] names a key source.
-/// Everything it reads first — ISE's version, the application, the nodes' keys, the
-/// trusted store, Intune's discovery — is read at once. No application is
-/// [`Error::NotOnboarded`].
+/// that node when [`crate::context::Options::admin_key`] names a key source. It starts
+/// from one [`crate::observe::observe`] of both systems (ISE's version, the nodes'
+/// certificates with the keys it needs, the trusted store, the application, Intune's
+/// discovery, all at once). No application is [`Error::NotOnboarded`].
 pub async fn verify(ctx: &Integration) -> Result<VerificationReport, Error> {
     let identity = ctx.options.app_identity();
-    let export_keys = ctx.options.admin_key.exports_from_ise();
-    let (version, app, keys, trusted, endpoints) = tokio::join!(
-        ctx.ise.version(),
-        async {
-            let seen = crate::steps::observe_app(&ctx.graph, &identity).await?;
-            match crate::decide::decide_registration(&seen, &identity)? {
-                Registration::Existing(app) | Registration::Adopt(app) => Ok(app.app_id),
-                Registration::Create => Err(Error::NotOnboarded {
-                    what: format!("no application `{}`", identity.display_name),
-                }),
-            }
-        },
-        async {
-            if export_keys {
-                crate::keys::export(&ctx.ise, KeyExport::PolicyServiceKeys)
-                    .await
-                    .map(Some)
-            } else {
-                Ok(None)
-            }
-        },
-        async { ctx.ise.trusted_certificates().list(&[]).await },
-        ctx.graph.intune_endpoints(),
-    );
-    let (version, client_id, keys, trusted) = (version?, app?, keys?, trusted?);
-    let provider = version.compliance_provider();
-    verify_connection_with(
+    let reading = crate::observe::Reading {
+        keys: KeyExport::for_admin_key(&ctx.options.admin_key),
+        ..crate::observe::Reading::default()
+    };
+    let observed = crate::observe::observe(ctx, &reading).await;
+    let intune_endpoint = observed.intune_endpoint();
+    let crate::observe::Observed {
+        version,
+        nodes,
+        store,
+        microsoft,
+        ..
+    } = observed;
+    let microsoft = microsoft.ok_or_else(|| Error::RemoteState {
+        what: "Microsoft's side was not read".into(),
+    })?;
+    let seen = microsoft.app?;
+    let app = match crate::decide::decide_registration(&seen, &identity)? {
+        Registration::Existing(app) | Registration::Adopt(app) => app,
+        Registration::Create => {
+            return Err(Error::NotOnboarded {
+                what: format!("no application `{}`", identity.display_name),
+            });
+        }
+    };
+    let seen = Seen {
+        trusted: store?,
+        nodes: nodes?,
+        registered: thumbprints(&app.key_credentials),
+        intune_endpoint,
+    };
+    verify_connection(
         VerifyInput {
             ise: &ctx.ise,
             graph: &ctx.graph,
-            client_id: &client_id,
-            version,
+            client_id: &app.app_id,
+            version: version?,
             admin_key: ctx.options.admin_key.clone(),
             anchors: &ctx.anchors,
             propagation_wait: ctx.options.propagation_wait,
         },
-        Prefetched {
-            trusted: Some(trusted),
-            node_keys: keys,
-            intune_endpoint: endpoints
-                .ok()
-                .and_then(|e| e.into_iter().find(|e| e.provider_name == provider))
-                .map(|e| e.uri),
-        },
+        &seen,
     )
     .await
+}
+
+/// The SHA-1 thumbprints (hex) of an application's keys.
+pub(crate) fn thumbprints(keys: &[graph_client::KeyCredential]) -> Vec<String> {
+    keys.iter().filter_map(|k| k.thumbprint_hex()).collect()
 }
 
 /// What a report says of the checks that need a node's key when none was asked for.
@@ -107,37 +110,76 @@ pub struct VerifyInput<'a> {
 
 pub use crate::context::DEFAULT_PROPAGATION_WAIT;
 
-/// What verification can reuse from a caller that already read it (the pipeline reads
-/// all of it before its writes), so that it is not read twice.
+/// What verification judges, as read: from one [`crate::observe::observe`] (the
+/// workflows), with the writes a run made applied, or by [`Seen::read`].
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
-pub struct Prefetched {
+pub struct Seen {
     /// ISE's trusted store.
-    pub trusted: Option<Vec<TrustedCertificate>>,
-    /// The nodes' Admin certificates with the policy service nodes' keys
-    /// ([`crate::keys::export`] with [`KeyExport::PolicyServiceKeys`]).
-    pub node_keys: Option<Vec<AdminKeyMaterial>>,
-    /// The Compliance Retrieval endpoint as discovered by the automating identity.
+    pub trusted: Vec<TrustedCertificate>,
+    /// The nodes' Admin certificates, with the policy service nodes' keys when
+    /// verification acts as them with exported keys ([`KeyExport::PolicyServiceKeys`]).
+    pub nodes: Vec<AdminKeyMaterial>,
+    /// The SHA-1 thumbprints (hex) of the application's keys.
+    pub registered: Vec<String>,
+    /// The Compliance Retrieval endpoint Intune's discovery names for the automating
+    /// identity, if any.
     pub intune_endpoint: Option<String>,
 }
 
-/// The keys to check: each policy service node's Admin key (a shared one once), or
-/// the supplied one. Nodes are named for the report. Keys are exported with the
-/// certificates in one pass (or taken from `prefetched`).
+impl Seen {
+    /// What verification judges, from its parts.
+    pub fn new(
+        trusted: Vec<TrustedCertificate>,
+        nodes: Vec<AdminKeyMaterial>,
+        registered: Vec<String>,
+        intune_endpoint: Option<String>,
+    ) -> Self {
+        Self {
+            trusted,
+            nodes,
+            registered,
+            intune_endpoint,
+        }
+    }
+
+    /// Reads what verification of `input` judges, all at once, through
+    /// [`crate::observe`]'s functions: ISE's trusted store, the nodes' certificates
+    /// (with the keys `input.admin_key` exports), the application's keys and Intune's
+    /// discovery — for a caller that holds no picture of both systems.
+    pub async fn read(input: &VerifyInput<'_>) -> Result<Self, Error> {
+        let keys = KeyExport::for_admin_key(&input.admin_key);
+        let (trusted, nodes, app, discovery) = tokio::join!(
+            crate::observe::trusted_store(input.ise),
+            crate::keys::export(input.ise, keys),
+            crate::observe::application_by_client_id(input.graph, input.client_id),
+            crate::observe::discovery(input.graph),
+        );
+        Ok(Self {
+            trusted: trusted?,
+            nodes: nodes?,
+            registered: app?
+                .map(|a| thumbprints(&a.key_credentials))
+                .unwrap_or_default(),
+            intune_endpoint: discovery
+                .ok()
+                .and_then(|d| crate::observe::endpoint_for(&d, &input.version)),
+        })
+    }
+}
+
+/// The keys to check: each policy service node's Admin key (a shared one once), from
+/// the export `seen` holds, or the supplied one. Nodes are named for the report.
 async fn node_keys(
     input: &VerifyInput<'_>,
-    prefetched: Option<Vec<AdminKeyMaterial>>,
-) -> Result<Vec<(Option<String>, Result<ClientCertificate, Error>)>, Error> {
+    material: &[AdminKeyMaterial],
+) -> Vec<(Option<String>, Result<ClientCertificate, Error>)> {
     if let AdminKey::Supplied { .. } = &input.admin_key {
-        return Ok(vec![(
+        return vec![(
             None,
             node_client_certificate(input.ise, input.client_id, &input.admin_key, None).await,
-        )]);
+        )];
     }
-    let material = match prefetched {
-        Some(m) => m,
-        None => crate::keys::export(input.ise, KeyExport::PolicyServiceKeys).await?,
-    };
     let mut out = Vec::new();
     let mut seen = Vec::new();
     for m in material.iter().filter(|m| m.key_pkcs8().is_some()) {
@@ -156,7 +198,7 @@ async fn node_keys(
         .map_err(Error::Graph);
         out.push((Some(m.admin.node.hostname.clone()), cert));
     }
-    Ok(out)
+    out
 }
 
 /// A bounded wait for a key or role to propagate.
@@ -204,54 +246,29 @@ fn is_key_not_yet_usable(e: &graph_client::Error) -> bool {
     matches!(e, graph_client::Error::Token { body, .. } if body.error_codes.contains(&700027))
 }
 
-/// Runs every check ISE's Test Connection runs, and reports each one. Never fails
-/// as a whole for a failed check: the report says which failed and why.
-pub async fn verify_connection(input: VerifyInput<'_>) -> Result<VerificationReport, Error> {
-    verify_connection_with(input, Prefetched::default()).await
-}
-
-/// [`verify_connection`] reusing what the caller already read. Independent requests
-/// run concurrently: the store, the keys and Intune's discovery together; the TLS
-/// probes together; every policy service node at once.
-pub async fn verify_connection_with(
+/// Runs every check ISE's Test Connection runs on what `seen` holds, and reports each
+/// one. Never fails as a whole for a failed check: the report says which failed and
+/// why. Independent requests run concurrently: the TLS probes together; every policy
+/// service node at once.
+pub async fn verify_connection(
     input: VerifyInput<'_>,
-    prefetched: Prefetched,
+    seen: &Seen,
 ) -> Result<VerificationReport, Error> {
     let mut report = VerificationReport {
         ok: true,
         checks: Vec::new(),
     };
-    let Prefetched {
-        trusted,
-        node_keys: material,
-        intune_endpoint,
-    } = prefetched;
     if !input.admin_key.acts_as_node() {
-        return public_verification(&input, trusted, material, intune_endpoint).await;
+        return Ok(public_verification(&input, seen).await);
     }
-    let (trusted, keys, endpoint) = tokio::join!(
-        async {
-            match trusted {
-                Some(t) => Ok(t),
-                None => input.ise.trusted_certificates().list(&[]).await,
-            }
-        },
-        node_keys(&input, material),
-        async {
-            match intune_endpoint {
-                Some(e) => Some(e),
-                None => discovered_endpoint(input.graph, &input.version).await,
-            }
-        },
-    );
-    let trusted = trusted?;
-    let keys = keys?;
-    let tls_intune = tls_checks(&input, &trusted, endpoint.as_deref(), &mut report).await;
+    let keys = node_keys(&input, &seen.nodes).await;
+    let trusted = &seen.trusted;
+    let endpoint = seen.intune_endpoint.clone();
+    let tls_intune = tls_checks(&input, trusted, endpoint.as_deref(), &mut report).await;
 
     let nodes =
         futures_util::future::join_all(keys.into_iter().enumerate().map(|(i, (node, cert))| {
-            let (input, trusted, endpoint, tls) =
-                (&input, &trusted, endpoint.as_deref(), tls_intune.clone());
+            let (input, endpoint, tls) = (&input, endpoint.as_deref(), tls_intune.clone());
             async move {
                 check_node(
                     input,
@@ -306,42 +323,16 @@ async fn tls_checks(
 /// as the automating identity sees it, and each node's Admin certificate (exported
 /// without its key) registered on the application. The checks that act as a node are
 /// reported as not checked ([`NOT_CHECKED_AS_NODE`]).
-async fn public_verification(
-    input: &VerifyInput<'_>,
-    trusted: Option<Vec<TrustedCertificate>>,
-    material: Option<Vec<AdminKeyMaterial>>,
-    intune_endpoint: Option<String>,
-) -> Result<VerificationReport, Error> {
+async fn public_verification(input: &VerifyInput<'_>, seen: &Seen) -> VerificationReport {
     let mut report = VerificationReport {
         ok: true,
         checks: Vec::new(),
     };
-    let applications = input.graph.applications();
-    let (trusted, admins, endpoint, app) = tokio::join!(
-        async {
-            match trusted {
-                Some(t) => Ok(t),
-                None => input.ise.trusted_certificates().list(&[]).await,
-            }
-        },
-        async {
-            match material {
-                Some(m) => Ok(m.into_iter().map(|m| m.admin).collect::<Vec<_>>()),
-                None => crate::keys::export(input.ise, KeyExport::CertificatesOnly)
-                    .await
-                    .map(|m| m.into_iter().map(|m| m.admin).collect()),
-            }
-        },
-        async {
-            match intune_endpoint {
-                Some(e) => Some(e),
-                None => discovered_endpoint(input.graph, &input.version).await,
-            }
-        },
-        applications.find_by_app_id(input.client_id),
-    );
-    let (trusted, admins) = (trusted?, admins?);
-    let tls_intune = tls_checks(input, &trusted, endpoint.as_deref(), &mut report).await;
+    let trusted = &seen.trusted;
+    let admins: Vec<crate::keys::AdminCertificate> =
+        seen.nodes.iter().map(|m| m.admin.clone()).collect();
+    let endpoint = &seen.intune_endpoint;
+    let tls_intune = tls_checks(input, trusted, endpoint.as_deref(), &mut report).await;
     let provider = input.version.compliance_provider();
     match (&endpoint, tls_intune) {
         (Some(e), Some(tls)) => {
@@ -369,68 +360,36 @@ async fn public_verification(
             ),
         ),
     }
-    registered_checks(&mut report, app, &admins, input.client_id);
+    registered_checks(&mut report, &seen.registered, &admins);
     report.skip(CheckName::AsNode, NOT_CHECKED_AS_NODE);
-    Ok(report)
+    report
 }
 
-/// Each node's Admin certificate (public part) against the application's keys.
+/// Each node's Admin certificate (public part) against the application's keys'
+/// thumbprints.
 fn registered_checks(
     report: &mut VerificationReport,
-    app: Result<Option<graph_client::Application>, graph_client::Error>,
+    registered: &[String],
     admins: &[crate::keys::AdminCertificate],
-    client_id: &str,
 ) {
-    match app {
-        Ok(Some(app)) => {
-            let registered: Vec<String> = app
-                .key_credentials
-                .iter()
-                .filter_map(|k| k.thumbprint_hex())
-                .collect();
-            for a in admins {
-                let sha1 = a.certificate.sha1().to_hex();
-                let ok = registered.contains(&sha1);
-                report.push_for(
-                    Some(&a.node.hostname),
-                    CheckName::Registered,
-                    ok,
-                    if ok {
-                        format!("Admin certificate SHA-1 {sha1} is a key of the application")
-                    } else {
-                        format!(
-                            "Admin certificate SHA-1 {sha1} is not a key of the application \
-                             (its thumbprints: [{}]): run rotate or onboard (step 3)",
-                            registered.join(", ")
-                        )
-                    },
-                );
-            }
-        }
-        Ok(None) => report.push(
+    for a in admins {
+        let sha1 = a.certificate.sha1().to_hex();
+        let ok = registered.contains(&sha1);
+        report.push_for(
+            Some(&a.node.hostname),
             CheckName::Registered,
-            false,
-            format!("no application with client id {client_id}: run onboard"),
-        ),
-        Err(e) => report.push(
-            CheckName::Registered,
-            false,
-            format!("the application could not be read: {e}"),
-        ),
+            ok,
+            if ok {
+                format!("Admin certificate SHA-1 {sha1} is a key of the application")
+            } else {
+                format!(
+                    "Admin certificate SHA-1 {sha1} is not a key of the application (its \
+                     thumbprints: [{}]): run rotate or onboard (step 3)",
+                    registered.join(", ")
+                )
+            },
+        );
     }
-}
-
-/// The Compliance Retrieval (or, before it, NAC) endpoint discovered with the
-/// caller's own Graph identity, if it may read it.
-pub async fn discovered_endpoint(graph: &GraphClient, version: &IseVersion) -> Option<String> {
-    let provider = version.compliance_provider();
-    graph
-        .intune_endpoints()
-        .await
-        .ok()?
-        .into_iter()
-        .find(|e| e.provider_name == provider)
-        .map(|e| e.uri)
 }
 
 /// The checks one node makes with its own key: Graph token then discovery, and — at
@@ -560,7 +519,7 @@ async fn node_graph_checks(
         }
     }
     loop {
-        match as_ise.intune_endpoints().await {
+        match crate::observe::discovery(as_ise).await {
             Ok(endpoints) => return Ok((window.waited(), endpoints)),
             Err(graph_client::Error::Api { status: 403, .. }) if window.open() => {
                 window.pause().await;

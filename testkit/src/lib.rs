@@ -463,6 +463,26 @@ impl MdmServerConfigurator for SimGuiConfigurator {
         Ok(Step::new(first, ()))
     }
 
+    /// Acts on what the GUI showed moments ago in this run: nothing when the entry
+    /// matched, adding it when there was none (a conflict reads again); an edit reads
+    /// the entry first.
+    async fn apply_inspected(
+        &self,
+        settings: &MdmServerSettings,
+        inspected: &Step<()>,
+    ) -> Result<Step<()>, Error> {
+        match inspected.outcome {
+            Outcome::Unchanged => Ok(Step::unchanged(())),
+            Outcome::Created => {
+                let mut known = Some(None);
+                self.patiently(|| self.apply_once(settings, known.take()))
+                    .await?;
+                Ok(Step::new(Outcome::Created, ()))
+            }
+            _ => self.apply(settings).await,
+        }
+    }
+
     async fn cycle(&self, name: &str) -> Result<Step<()>, Error> {
         self.action(name, "/disable").await?;
         self.action(name, "/test").await?;

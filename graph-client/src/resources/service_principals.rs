@@ -7,6 +7,12 @@ use crate::client::{Call, GraphClient};
 use crate::error::{Error, Result};
 use crate::model::{AppRoleAssignment, Change, NewAppRoleAssignment, ServicePrincipal};
 
+/// The most items Graph returns for an expanded directory relationship (it gives no
+/// next link): "`$expand` returns a maximum of 20 items for the expanded relationship"
+/// for resources deriving from directoryObject (Microsoft Graph, "Use query
+/// parameters to customize responses").
+pub const EXPAND_MAX: usize = 20;
+
 /// `/servicePrincipals`.
 #[derive(Debug, Clone)]
 pub struct ServicePrincipals {
@@ -53,6 +59,46 @@ impl ServicePrincipals {
             Err(e) if e.status() == Some(404) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// The service principal of an appId with the app role assignments it holds, in one
+    /// request (`$expand=appRoleAssignments`); `None` when there is none. Graph expands
+    /// at most [`EXPAND_MAX`] items of a directory relationship without a next link: a
+    /// principal holding that many is read again through its paged list, so the
+    /// assignments returned are always all of them.
+    pub async fn by_app_id_with_assignments(
+        &self,
+        app_id: &str,
+    ) -> Result<Option<(ServicePrincipal, Vec<AppRoleAssignment>)>> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Expanded {
+            #[serde(flatten)]
+            principal: ServicePrincipal,
+            #[serde(default)]
+            app_role_assignments: Vec<AppRoleAssignment>,
+        }
+        let path = format!(
+            "/servicePrincipals(appId={})",
+            odata_quote(&segment(app_id)?)
+        );
+        let call = Call::new(Method::GET, path).query("$expand", "appRoleAssignments");
+        let found: Expanded = match self.client.send_json(call).await {
+            Ok(found) => found,
+            Err(e) if e.status() == Some(404) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let mut held = found.app_role_assignments;
+        if held.len() >= EXPAND_MAX {
+            held = ServicePrincipalHandle {
+                client: self.client.clone(),
+                id: found.principal.id.clone(),
+            }
+            .app_role_assignments()?
+            .all()
+            .await?;
+        }
+        Ok(Some((found.principal, held)))
     }
 
     /// The service principal of an appId, created when missing: read first (no write

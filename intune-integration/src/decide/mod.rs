@@ -100,6 +100,20 @@ pub struct AppObservation {
     pub by_client_id: Option<Application>,
     /// Applications with the display name and no uniqueName (hand-made ones).
     pub by_display_name: Vec<Application>,
+    /// The service principal of the application the registration decides on (found
+    /// or adopted) with the grants it holds; `None` when it has none, or when there is
+    /// no such application.
+    pub principal: Option<PrincipalObservation>,
+}
+
+/// An application's service principal and the app role assignments it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PrincipalObservation {
+    /// The service principal.
+    pub service_principal: graph_client::ServicePrincipal,
+    /// The app role assignments it holds (admin consent given).
+    pub held: Vec<graph_client::AppRoleAssignment>,
 }
 
 /// Step 1's decision.

@@ -4,31 +4,36 @@
 #[allow(clippy::wildcard_imports)]
 use super::*;
 
-/// The application: registration of every node's key, key expiry, the service
-/// principal, permissions and consent. Returns the client id when the app exists.
-pub(super) async fn app_side(
+/// The application's checks, judged from Microsoft's side of the picture:
+/// registration of every node's key (`admins`: none when ISE could not be read), key
+/// expiry, the app-management policy, permissions, the service principal and consent,
+/// and the automating identity's profile.
+pub(super) fn app_checks(
     ctx: &Integration,
-    seen: Result<decide::AppObservation, Error>,
-    targets: Result<PermissionTargets, Error>,
+    microsoft: &Microsoft,
     admins: &[AdminCertificate],
-    now: OffsetDateTime,
-) -> (Result<Option<String>, Error>, Diagnosis) {
+    at: OffsetDateTime,
+) -> Diagnosis {
     let mut d = Diagnosis::default();
-    let result = app_side_into(ctx, &mut d, seen, targets, admins, now).await;
-    (result, d)
+    if let Ok(Some(roles)) = &microsoft.roles {
+        profile_finding(&mut d, roles);
+    }
+    if let Err(e) = app_findings(ctx, &mut d, microsoft, admins, at) {
+        unavailable(&mut d, e);
+    }
+    d
 }
 
-pub(super) async fn app_side_into(
+fn app_findings<'o>(
     ctx: &Integration,
     d: &mut Diagnosis,
-    seen: Result<decide::AppObservation, Error>,
-    targets: Result<PermissionTargets, Error>,
+    microsoft: &'o Microsoft,
     admins: &[AdminCertificate],
-    now: OffsetDateTime,
-) -> Result<Option<String>, Error> {
+    at: OffsetDateTime,
+) -> Result<(), &'o Error> {
     let identity = ctx.options.app_identity();
-    let seen = seen?;
-    let app = match decide::decide_registration(&seen, &identity) {
+    let seen = microsoft.app.as_ref()?;
+    let app = match decide::decide_registration(seen, &identity) {
         Ok(decide::Registration::Existing(app) | decide::Registration::Adopt(app)) => app,
         Ok(_) => {
             d.push(
@@ -39,9 +44,9 @@ pub(super) async fn app_side_into(
                 format!("no application with uniqueName {}", identity.unique_name),
                 "run onboard (step 1 registers it)",
             );
-            return Ok(None);
+            return Ok(());
         }
-        Err(e @ Error::AmbiguousApplication { .. }) => {
+        Err(e) => {
             d.push(
                 ids::APP_MISSING,
                 Severity::Error,
@@ -50,59 +55,62 @@ pub(super) async fn app_side_into(
                 e.to_string(),
                 "set app_client_id to the application ISE uses, or delete the others",
             );
-            return Ok(None);
+            return Ok(());
         }
-        Err(e) => return Err(e),
     };
-    let handle = ctx.graph.application(app.id.clone());
-    let principals = ctx.graph.service_principals();
-    let certs = crate::keys::distinct_certificates(admins);
-    let (keys, access, sp, refusal) = tokio::try_join!(
-        async { Ok::<_, Error>(handle.key_credentials().await?) },
-        async { Ok(handle.required_resource_access().await?) },
-        async { Ok(principals.by_app_id(&app.app_id).await?) },
-        steps::key_policy_check(
-            &ctx.graph,
-            &app.id,
+    let targets = microsoft.targets.as_ref()?;
+    key_findings(
+        d,
+        &app.key_credentials,
+        admins,
+        at,
+        &ctx.options.expiry_thresholds_days,
+    );
+    if let Some(policies) = &microsoft.key_policies {
+        let policies = policies.as_ref()?;
+        let certs = crate::keys::distinct_certificates(admins);
+        if let Some(refusal) = decide::key_policy_refusal(
+            policies.tenant.as_ref(),
+            &policies.assigned,
             app.created_date_time.as_deref(),
             &certs,
-        ),
-    )?;
-    let targets = targets?;
-    key_findings(d, &keys, admins, now, &ctx.options.expiry_thresholds_days);
-    if let Some(refusal) = refusal {
-        d.push(
-            ids::APP_KEY_POLICY,
-            Severity::Warning,
-            None,
-            format!(
-                "Entra's app-management policy refuses ISE's certificate as a key: at most {}",
-                refusal.max_lifetime
-            ),
-            format!(
-                "policy {}; {} is valid for {} days",
-                refusal.policy, refusal.certificate, refusal.lifetime_days
-            ),
-            "give the nodes Admin certificates within the limit (ISE: Administration > \
-             System > Certificates), or have an administrator assign the application an \
-             app-management policy without this restriction",
-        );
+        ) {
+            d.push(
+                ids::APP_KEY_POLICY,
+                Severity::Warning,
+                None,
+                format!(
+                    "Entra's app-management policy refuses ISE's certificate as a key: at most {}",
+                    refusal.max_lifetime
+                ),
+                format!(
+                    "policy {}; {} is valid for {} days",
+                    refusal.policy, refusal.certificate, refusal.lifetime_days
+                ),
+                "give the nodes Admin certificates within the limit (ISE: Administration > \
+                 System > Certificates), or have an administrator assign the application an \
+                 app-management policy without this restriction",
+            );
+        }
     }
-    if decide::access_outcome(&access, &targets) != Outcome::Unchanged {
+    if decide::access_outcome(&app.required_resource_access, targets) != Outcome::Unchanged {
         d.push(
             ids::APP_PERMISSION_MISSING,
             Severity::Error,
             None,
             "the application does not request get_device_compliance and \
              Application.Read.All",
-            format!("requiredResourceAccess holds {} resource(s)", access.len()),
+            format!(
+                "requiredResourceAccess holds {} resource(s)",
+                app.required_resource_access.len()
+            ),
             "run onboard (step 4), or in Entra ID: App registrations > API permissions > \
              Add: Intune get_device_compliance and Microsoft Graph Application.Read.All \
              (Application)",
         );
     }
-    principal_findings(ctx, d, sp, &targets, &app.app_id).await?;
-    Ok(Some(app.app_id))
+    principal_findings(d, seen.principal.as_ref(), targets, &app.app_id);
+    Ok(())
 }
 
 /// The application's keys against the nodes' Admin certificates: a node's key missing
@@ -199,57 +207,49 @@ pub(super) fn key_findings(
 
 /// The service principal and its admin consent (through [`decide::missing_grants`],
 /// the decision step 4 makes).
-pub(super) async fn principal_findings(
-    ctx: &Integration,
+pub(super) fn principal_findings(
     d: &mut Diagnosis,
-    sp: Option<graph_client::ServicePrincipal>,
+    principal: Option<&decide::PrincipalObservation>,
     targets: &PermissionTargets,
     app_id: &str,
-) -> Result<(), Error> {
-    match sp {
-        None => d.push(
+) {
+    let Some(principal) = principal else {
+        d.push(
             ids::APP_SERVICE_PRINCIPAL_MISSING,
             Severity::Error,
             None,
             "the application has no service principal (enterprise application)",
             format!("no service principal with appId {app_id}"),
             "run onboard (step 1 creates it)",
-        ),
-        Some(sp) => {
-            let held = ctx
-                .graph
-                .service_principal(sp.id.clone())
-                .app_role_assignments()?
-                .all()
-                .await?;
-            let missing = decide::missing_grants(&held, targets);
-            if !missing.is_empty() {
-                let names: Vec<&str> = missing
-                    .iter()
-                    .map(|(resource, _)| {
-                        if *resource == targets.intune_resource_id {
-                            "get_device_compliance (Microsoft Intune API)"
-                        } else {
-                            "Application.Read.All (Microsoft Graph)"
-                        }
-                    })
-                    .collect();
-                d.push(
-                    ids::APP_CONSENT_MISSING,
-                    Severity::Error,
-                    None,
-                    format!("no admin consent for {}", names.join(" and ")),
-                    format!(
-                        "the service principal holds {} of 2 role assignments",
-                        2usize.saturating_sub(missing.len())
-                    ),
-                    "run onboard (step 4 grants it), or in Entra ID: App registrations > API \
-                     permissions > Grant admin consent",
-                );
-            }
-        }
+        );
+        return;
+    };
+    let missing = decide::missing_grants(&principal.held, targets);
+    if missing.is_empty() {
+        return;
     }
-    Ok(())
+    let names: Vec<&str> = missing
+        .iter()
+        .map(|(resource, _)| {
+            if *resource == targets.intune_resource_id {
+                "get_device_compliance (Microsoft Intune API)"
+            } else {
+                "Application.Read.All (Microsoft Graph)"
+            }
+        })
+        .collect();
+    d.push(
+        ids::APP_CONSENT_MISSING,
+        Severity::Error,
+        None,
+        format!("no admin consent for {}", names.join(" and ")),
+        format!(
+            "the service principal holds {} of 2 role assignments",
+            2usize.saturating_sub(missing.len())
+        ),
+        "run onboard (step 4 grants it), or in Entra ID: App registrations > API \
+         permissions > Grant admin consent",
+    );
 }
 
 /// What the automating identity may do, from its Graph token's application roles.

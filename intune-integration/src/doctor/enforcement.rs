@@ -3,10 +3,11 @@
 #[allow(clippy::wildcard_imports)]
 use super::*;
 
-/// Enforcement's findings, or the info finding that it could not be checked.
-pub(super) async fn enforcement_diagnosis(ctx: &Integration) -> Diagnosis {
+/// Enforcement's findings from ISE's policy as read, or the info finding that it
+/// could not be checked.
+pub(super) fn enforcement_checks(ctx: &Integration, policy: &IsePolicy) -> Diagnosis {
     let mut d = Diagnosis::default();
-    if let Err(e) = enforcement_findings(ctx, &mut d).await {
+    if let Err(e) = enforcement_findings(ctx, &mut d, policy) {
         d.push(
             ids::ENFORCE_NOT_CHECKED,
             Severity::Info,
@@ -22,27 +23,23 @@ pub(super) async fn enforcement_diagnosis(ctx: &Integration) -> Diagnosis {
 /// What ISE's network-access policy does with Intune's answer: whether any enabled
 /// rule uses the MDM dictionary, rules on attributes Intune no longer supplies, rules
 /// naming an MDM server that is not the integration's active entry.
-pub(super) async fn enforcement_findings(
+fn enforcement_findings<'o>(
     ctx: &Integration,
     d: &mut Diagnosis,
-) -> Result<(), Error> {
+    policy: &'o IsePolicy,
+) -> Result<(), &'o Error> {
     use crate::enforce::{SUPPLIED_ATTRIBUTES, mdm_conditions};
     use ise_client::RuleState;
-    let policy = ctx.ise.network_access_policy();
-    let (sets, library) = tokio::join!(policy.policy_sets(), policy.library_conditions());
-    let (sets, library) = (sets?, library?);
+    let network = policy.network.as_ref()?;
+    let library = &network.library;
     let mut enforcing = Vec::new();
     let mut server_rules = Vec::new();
-    for set in sets
-        .iter()
-        .filter(|s| s.state == RuleState::Enabled)
-        .take(MAX_POLICY_SETS)
-    {
-        for r in policy.authorization_rules(&set.id).await? {
+    for (set, rules) in &network.sets {
+        for r in rules {
             let Some(condition) = &r.rule.condition else {
                 continue;
             };
-            let mdm = mdm_conditions(condition, &library);
+            let mdm = mdm_conditions(condition, library);
             if mdm.is_empty() || r.rule.state == RuleState::Disabled {
                 continue;
             }
@@ -76,11 +73,7 @@ pub(super) async fn enforcement_findings(
         }
     }
     if !server_rules.is_empty() {
-        let active = ctx
-            .ise
-            .mdm_info()
-            .await
-            .map(|m| m.active_mdm_servers_count)?;
+        let active = policy.mdm.as_ref()?.active_mdm_servers_count;
         let ours = &ctx.options.mdm_server_name;
         for (name, server) in server_rules {
             if &server != ours || active == 0 {
@@ -110,9 +103,7 @@ pub(super) async fn enforcement_findings(
             format!(
                 "no enabled authorization rule of the {} enabled policy set(s) conditions \
                  on the MDM dictionary: every device gets the same access whatever Intune says",
-                sets.iter()
-                    .filter(|s| s.state == RuleState::Enabled)
-                    .count()
+                network.sets.len()
             ),
             "run ise-intune enforce (its [enforce] table names the policy set and profiles), \
              or add rules on MDM:DeviceCompliantStatus in ISE",

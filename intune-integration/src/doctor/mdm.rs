@@ -7,12 +7,12 @@ use super::*;
 pub(super) fn mdm_findings(
     ctx: &Integration,
     d: &mut Diagnosis,
-    mdm: Result<ise_client::MdmInfo, ise_client::Error>,
+    mdm: &Result<ise_client::MdmInfo, Error>,
 ) {
     let mdm = match mdm {
         Ok(m) => Some(m),
         Err(e) => {
-            unavailable(d, &Error::Ise(e));
+            unavailable(d, e);
             None
         }
     };

@@ -27,9 +27,9 @@ use crate::compliance::ComplianceClient;
 use crate::context::Integration;
 use crate::decide::{self, AnchorAction, PermissionTargets};
 use crate::keys::{AdminCertificate, AdminKeyMaterial, KeyExport, node_client_certificate};
+use crate::observe::{IsePolicy, Microsoft, Observed, Reading, observe};
 use crate::outcome::{CheckName, Outcome};
-use crate::steps;
-use crate::verify::{VerifyInput, verify_connection_with};
+use crate::verify::{Seen, VerifyInput, verify_connection};
 use crate::version::IntuneGates as _;
 
 mod app;
@@ -373,163 +373,93 @@ fn days(d: time::Duration) -> i64 {
 
 /// Diagnoses the integration: version gates, every node's Admin certificate and
 /// its registration, the application's keys, permissions, consent and service
-/// principal, ISE's trusted store, the External MDM entry, ISE's Test Connection
-/// reproduced per policy service node (TLS chains included), and a compliance
-/// query. Reads only.
+/// principal, ISE's trusted store, the External MDM entry, enforcement, ISE's Test
+/// Connection reproduced per policy service node (TLS chains included), and a
+/// compliance query. Reads only.
 ///
-/// One side failing does not stop the other: an ISE or Entra ID that cannot be
-/// reached or refuses the credentials is an error finding (`ise.unavailable`,
-/// `entra.unavailable`) and the other side's checks still run. Both sides are read
-/// at once, so two silent services cost one timeout.
+/// It reads both systems once ([`crate::observe::observe`], everything independent at
+/// once, so two silent services cost one timeout), runs the few live probes
+/// ([`probe`]: the entry as the configurator sees it, Test Connection reproduced, a
+/// device-specific compliance query), then judges: each family of checks is a plain
+/// function of the picture and the probes. One side failing does not stop the other:
+/// an ISE or Entra ID that cannot be reached or refuses the credentials is an error
+/// finding (`ise.unavailable`, `entra.unavailable`) and the other side's checks still
+/// run.
 pub async fn diagnose(ctx: &Integration) -> Result<Diagnosis, Error> {
-    let mut d = Diagnosis::default();
-    let now = ctx.now();
-    let identity = ctx.options.app_identity();
-    // Everything that depends on nothing is read at once: ISE's release and the nodes'
-    // certificates (with the keys verification needs, when asked for: one export),
-    // the application, the identity's roles, ISE's store, mdmInfo and policy, the
-    // permission targets and Intune's discovery.
-    let key_export = KeyExport::for_admin_key(&ctx.options.admin_key);
-    let store = ctx.ise.trusted_certificates();
-    let (ise_read, seen, roles, store, mdm, targets, endpoints, enforcement) = tokio::join!(
-        async {
-            let version = ctx.ise.version().await?;
-            let exported = steps::export_admin_certificates(&ctx.ise, key_export)
-                .await
-                .map(|s| s.value);
-            Ok::<_, Error>((version, exported))
-        },
-        steps::observe_app(&ctx.graph, &identity),
-        ctx.graph.graph_roles(),
-        store.list(&[]),
-        ctx.ise.mdm_info(),
-        steps::permission_targets(&ctx.graph),
-        ctx.graph.intune_endpoints(),
-        enforcement_diagnosis(ctx),
-    );
-    if let Ok(Some(roles)) = roles {
-        profile_finding(&mut d, &roles);
-    }
-    cloud_findings(ctx, &mut d);
-    let (version, exported) = match ise_read {
-        Ok(read) => read,
-        Err(e) => return Ok(entra_only(ctx, d, &e, seen, targets).await),
-    };
-    let supported = release_findings(&mut d, &version)?;
-    let (admins, material) = match node_certificates(
-        &mut d,
-        exported.map(|m| (m.iter().map(|m| m.admin.clone()).collect(), m)),
-        now,
-        &ctx.options.expiry_thresholds_days,
-    ) {
-        Ok(read) => read,
-        Err(e) => {
-            unavailable(&mut d, &e);
-            (Vec::new(), Vec::new())
-        }
-    };
-    let certs: Vec<&crate::certs::Certificate> = crate::keys::distinct_certificates(&admins)
-        .into_iter()
-        .collect();
-    let trusted = store_findings(ctx, &mut d, store);
-    mdm_findings(ctx, &mut d, mdm);
-    d.merge(enforcement);
-    let intune_endpoint = endpoints.ok().and_then(|list| {
-        list.into_iter()
-            .find(|e| e.provider_name == version.compliance_provider())
-            .map(|e| e.uri)
-    });
-
-    // The application's details and the reproduced Test Connection both need only the
-    // application's client id: they run at once.
-    let client_id = registered_client_id(&seen, &identity);
-    let prefetched = crate::verify::Prefetched {
-        trusted,
-        node_keys: Some(material),
-        intune_endpoint,
-    };
-    let connection = async {
-        let mut c = Diagnosis::default();
-        let result = match (supported, client_id.as_deref()) {
-            (true, Some(client_id)) => {
-                connection_findings(
-                    ctx, &mut c, &version, client_id, &certs, &admins, prefetched,
-                )
-                .await
-            }
-            _ => Ok(()),
-        };
-        (result, c)
-    };
-    let ((app, side), (connected, c)) =
-        tokio::join!(app_side(ctx, seen, targets, &admins, now), connection);
-    d.merge(side);
-    if let Err(e) = app {
-        unavailable(&mut d, &e);
-    }
-    d.merge(c);
-    if let Err(e) = connected {
-        unavailable(&mut d, &e);
-    }
-    d.findings.sort_by_key(|f| f.severity);
-    Ok(d)
+    let reading = Reading::diagnosis(KeyExport::for_admin_key(&ctx.options.admin_key));
+    let observed = observe(ctx, &reading).await;
+    let probes = probe(ctx, &observed).await;
+    judge(ctx, &observed, probes)
 }
 
-/// When ISE could not be read (`e`): Entra's side still runs, without the nodes'
-/// certificates (so no key is called unused).
-async fn entra_only(
+/// Every family of checks over the picture and the probes, most serious first.
+fn judge(
     ctx: &Integration,
-    mut d: Diagnosis,
-    e: &Error,
-    seen: Result<decide::AppObservation, Error>,
-    targets: Result<PermissionTargets, Error>,
-) -> Diagnosis {
-    unavailable(&mut d, e);
-    let (app, side) = app_side(ctx, seen, targets, &[], ctx.now()).await;
-    d.merge(side);
-    if let Err(e) = app {
-        unavailable(&mut d, &e);
+    o: &Observed,
+    probes: Option<Result<Probes, Error>>,
+) -> Result<Diagnosis, Error> {
+    let mut d = Diagnosis::default();
+    cloud_findings(ctx, &mut d);
+    let Ok(version) = &o.version else {
+        // ISE could not be read: Entra's side still runs, without the nodes'
+        // certificates (so no key is called unused).
+        if let Err(e) = &o.version {
+            unavailable(&mut d, e);
+        }
+        if let Some(microsoft) = &o.microsoft {
+            d.merge(app_checks(ctx, microsoft, &[], o.at));
+        }
+        d.findings.retain(|f| f.id != ids::APP_KEY_UNUSED);
+        return Ok(sorted(d));
+    };
+    release_findings(&mut d, version)?;
+    let admins =
+        match node_certificates(&mut d, &o.nodes, o.at, &ctx.options.expiry_thresholds_days) {
+            Ok(admins) => admins,
+            Err(e) => {
+                unavailable(&mut d, e);
+                Vec::new()
+            }
+        };
+    match &o.store {
+        Ok(store) => trust_findings(ctx, &mut d, store),
+        Err(e) => unavailable(&mut d, e),
     }
-    d.findings.retain(|f| f.id != ids::APP_KEY_UNUSED);
+    if let Some(policy) = &o.ise_policy {
+        mdm_findings(ctx, &mut d, &policy.mdm);
+        d.merge(enforcement_checks(ctx, policy));
+    }
+    if let Some(microsoft) = &o.microsoft {
+        d.merge(app_checks(ctx, microsoft, &admins, o.at));
+    }
+    match probes {
+        Some(Ok(probes)) => d.merge(connection_checks(probes)),
+        Some(Err(e)) => unavailable(&mut d, &e),
+        None => {}
+    }
+    Ok(sorted(d))
+}
+
+/// The diagnosis with one finding per unavailable side, most serious first.
+fn sorted(mut d: Diagnosis) -> Diagnosis {
+    let mut unavailable_seen = Vec::new();
+    d.findings.retain(|f| {
+        if f.id != ids::ISE_UNAVAILABLE && f.id != ids::ENTRA_UNAVAILABLE {
+            return true;
+        }
+        if unavailable_seen.contains(&f.id) {
+            return false;
+        }
+        unavailable_seen.push(f.id.clone());
+        true
+    });
     d.findings.sort_by_key(|f| f.severity);
     d
 }
 
-/// The trusted store's findings, and the store for verification (`None` when it could
-/// not be read, which is a finding too).
-fn store_findings(
-    ctx: &Integration,
-    d: &mut Diagnosis,
-    store: Result<Vec<TrustedCertificate>, ise_client::Error>,
-) -> Option<Vec<TrustedCertificate>> {
-    match store {
-        Ok(store) => {
-            trust_findings(ctx, d, &store);
-            Some(store)
-        }
-        Err(e) => {
-            unavailable(d, &Error::Ise(e));
-            None
-        }
-    }
-}
-
-/// The integration's application's client id, when it exists as the options describe it.
-fn registered_client_id(
-    seen: &Result<decide::AppObservation, Error>,
-    identity: &decide::AppIdentity,
-) -> Option<String> {
-    match decide::decide_registration(seen.as_ref().ok()?, identity) {
-        Ok(decide::Registration::Existing(app) | decide::Registration::Adopt(app)) => {
-            Some(app.app_id.clone())
-        }
-        _ => None,
-    }
-}
-
 /// Records that a side could not be read (once per side): which service, what it
 /// answered or why it did not, and what to check.
-fn unavailable(d: &mut Diagnosis, e: &Error) {
+pub(super) fn unavailable(d: &mut Diagnosis, e: &Error) {
     let (id, service, status) = match e {
         Error::Graph(g) => (ids::ENTRA_UNAVAILABLE, "Entra ID / Graph", g.status()),
         Error::Ise(i) => (ids::ISE_UNAVAILABLE, "ISE", i.status()),

@@ -4,26 +4,26 @@
 use super::*;
 
 /// Every node's Admin certificate, with expiry findings.
-pub(super) fn node_certificates(
+pub(super) fn node_certificates<'o>(
     d: &mut Diagnosis,
-    exported: Result<(Vec<AdminCertificate>, Vec<AdminKeyMaterial>), Error>,
+    exported: &'o Result<Vec<AdminKeyMaterial>, Error>,
     now: OffsetDateTime,
     thresholds: &[u32],
-) -> Result<(Vec<AdminCertificate>, Vec<AdminKeyMaterial>), Error> {
-    let (admins, material) = match exported {
-        Ok(a) => a,
+) -> Result<Vec<AdminCertificate>, &'o Error> {
+    let admins: Vec<AdminCertificate> = match exported {
+        Ok(m) => m.iter().map(|m| m.admin.clone()).collect(),
         Err(Error::NonRsaAdminCertificate { node, algorithm }) => {
             d.push(
                 ids::NODE_CERTIFICATE_NOT_RSA,
                 Severity::Error,
-                Some(&node),
+                Some(node),
                 format!("{node}'s Admin certificate is {algorithm}, not RSA"),
                 "Entra ID refuses client assertions not signed with RSA (AADSTS5002738)",
                 "generate an RSA (2048-bit or larger) certificate for the Admin role \
                  (Administration > System > Certificates > Certificate Signing Requests, \
                  key type RSA), then run onboard",
             );
-            return Ok((Vec::new(), Vec::new()));
+            return Ok(Vec::new());
         }
         Err(e) => return Err(e),
     };
@@ -68,5 +68,5 @@ pub(super) fn node_certificates(
             );
         }
     }
-    Ok((admins, material))
+    Ok(admins)
 }

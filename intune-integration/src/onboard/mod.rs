@@ -3,13 +3,15 @@
 //! steps — the functions of [`crate::steps`], in three phases — and writes nothing when
 //! everything is in place already.
 //!
-//! 1. **Reads**, all at once: ISE's release (checked before anything is sent to
-//!    Microsoft), step 2's export, ISE's trusted store, and what steps 1 and 4 decide
-//!    from on the Microsoft side.
+//! 1. **Reads**: one [`crate::observe::observe`] — ISE's release (checked before
+//!    anything is sent to Microsoft), step 2's export, ISE's trusted store, and what
+//!    steps 1, 3 and 4 decide from on the Microsoft side (the application with its
+//!    keys and requested permissions, its service principal with the grants it holds).
 //! 2. **Writes**, both sides at once: steps 1, then 3 and 4 together, on the Microsoft
 //!    side; step 5 on ISE's.
-//! 3. **Finish**: steps 6 and 7, verification (ISE's Test Connection reproduced) and
-//!    the wait for just-granted consent to replicate, at once.
+//! 3. **Finish**: steps 6 and 7, verification (ISE's Test Connection reproduced, on
+//!    the picture with phase 2's writes applied: only a store step 5 changed is read
+//!    again) and the wait for just-granted consent to replicate, at once.
 //!
 //! A failure after anything ran is [`Error::Apply`], carrying the report so far.
 
@@ -23,10 +25,11 @@ use crate::decide::GrantedPermissions;
 use crate::decide::{self, AnchorAction, AppObservation, PermissionTargets};
 pub use crate::error::{ApplyFailure, PartialReport};
 use crate::keys::{AdminKeyMaterial, KeyExport, distinct_certificates};
+use crate::observe::{Observed, Reading, observe};
 use crate::outcome::{Outcome, Step, StepName};
 pub use crate::report::{PlannedChange, Report, Requests, StepError, StepReport};
 use crate::steps::{self, AnchorImport, RegisteredApp};
-use crate::verify::{Prefetched, VerificationReport, VerifyInput, verify_connection_with};
+use crate::verify::{Seen, VerificationReport, VerifyInput, verify_connection};
 use crate::version::{IntuneGates as _, IseVersion};
 
 mod plan;
@@ -140,52 +143,37 @@ struct MicrosoftReads {
     targets: Result<PermissionTargets, Error>,
 }
 
-/// Phase 1: every read at once — ISE's export (step 2) and trusted store from the
-/// start; Microsoft's only once the release is known to be supported, so that nothing
-/// is sent to Microsoft for a release that is refused. Every node's Admin certificate
-/// is there before any write: a node without one, or with a key Entra ID would refuse,
-/// stops the run here.
+/// Phase 1: one [`crate::observe::observe`] of both systems, Microsoft's side only
+/// once the release is known to be supported, so that nothing is sent to Microsoft
+/// for a release that is refused. Every node's Admin certificate is there before any
+/// write: a node without one, or with a key Entra ID would refuse, stops the run here.
 async fn read_phase(run: &mut Run<'_>) -> Result<(Reads, MicrosoftReads), Stopped> {
     let ctx = run.ctx;
-    let identity = ctx.options.app_identity();
-    let keys = KeyExport::for_admin_key(&ctx.options.admin_key);
-    let trusted = ctx.ise.trusted_certificates();
-    let ise_reads = async {
-        tokio::join!(
-            timed(
-                StepName::ExportAdminCertificate,
-                steps::export_admin_certificates(&ctx.ise, keys),
-            ),
-            trusted.list(&[]),
-        )
-    };
-    let microsoft_reads = async {
-        let (version, t) = timed(StepName::CheckIseVersion, ctx.checked_version()).await;
-        if version.is_err() {
-            return ((version, t), None);
-        }
-        let reads = tokio::join!(
-            steps::observe_app(&ctx.graph, &identity),
-            steps::permission_targets(&ctx.graph),
-            ctx.graph.intune_endpoints(),
-            ctx.graph.graph_roles(),
-        );
-        ((version, t), Some(reads))
-    };
-    let (((export, export_elapsed), store), ((version, version_t), microsoft)) =
-        tokio::join!(ise_reads, microsoft_reads);
-    let (version, audience) = run.check(StepName::CheckIseVersion, version)?;
+    let reading = Reading::onboarding(KeyExport::for_admin_key(&ctx.options.admin_key));
+    let (observed, elapsed) = timed(StepName::CheckIseVersion, observe(ctx, &reading)).await;
+    let Observed {
+        version,
+        nodes,
+        store,
+        microsoft,
+        ..
+    } = observed;
+    let checked = version.and_then(|v| {
+        let audience = v.check_release_for(ctx.graph.intune_resource())?;
+        Ok((v, audience))
+    });
+    let (version, audience) = run.check(StepName::CheckIseVersion, checked)?;
     run.ise_version = version.to_string();
     run.record(
         StepName::CheckIseVersion,
         Outcome::Unchanged,
-        version_t,
+        elapsed,
         format!(
             "ISE {version}; token audience {audience}{}",
             strong_mapping_warning(&version)
         ),
     );
-    let ise_missing = ise_blockers(export.as_ref().err(), store.as_ref().err());
+    let ise_missing = ise_blockers(nodes.as_ref().err(), store.as_ref().err());
     if !ise_missing.is_empty() {
         run.errors.push((
             StepName::CheckRights,
@@ -195,38 +183,42 @@ async fn read_phase(run: &mut Run<'_>) -> Result<(Reads, MicrosoftReads), Stoppe
         ));
         return Err(Stopped);
     }
-    let exported = run.check(StepName::ExportAdminCertificate, export)?.value;
-    let (seen, targets, endpoints, roles) = microsoft.ok_or(Stopped)?;
-    if let (Ok(Some(roles)), Ok(seen), Ok(targets)) = (&roles, &seen, &targets) {
-        let missing = graph_rights(ctx, roles, seen, targets, &exported).await;
+    let exported = run.check(StepName::ExportAdminCertificate, nodes)?;
+    let microsoft = microsoft.ok_or(Stopped)?;
+    if let (Ok(Some(roles)), Ok(seen), Ok(targets)) =
+        (&microsoft.roles, &microsoft.app, &microsoft.targets)
+    {
+        let missing = graph_rights(ctx, roles, seen, targets, &exported);
         if !missing.is_empty() {
             run.errors
                 .push((StepName::CheckRights, Error::MissingRights { missing }));
             return Err(Stopped);
         }
     }
-    let store = run.check(StepName::ImportTrustAnchors, store.map_err(Error::from))?;
-    let provider = version.compliance_provider();
-    let intune_endpoint = endpoints
+    let store = run.check(StepName::ImportTrustAnchors, store)?;
+    let intune_endpoint = microsoft
+        .discovery
         .ok()
-        .and_then(|e| e.into_iter().find(|e| e.provider_name == provider))
-        .map(|e| e.uri);
+        .and_then(|d| crate::observe::endpoint_for(&d, &version));
     Ok((
         Reads {
             version,
             exported,
-            export_elapsed,
+            export_elapsed: elapsed,
             store,
             intune_endpoint,
         },
-        MicrosoftReads { seen, targets },
+        MicrosoftReads {
+            seen: microsoft.app,
+            targets: microsoft.targets,
+        },
     ))
 }
 
 /// What the automating identity lacks for the application writes this run would make
 /// (from the plan's own decisions), before the first write. An identity that may write
 /// applications is not asked anything more.
-async fn graph_rights(
+fn graph_rights(
     ctx: &Integration,
     roles: &[String],
     seen: &AppObservation,
@@ -239,7 +231,7 @@ async fn graph_rights(
     let admins: Vec<_> = exported.iter().map(|m| m.admin.clone()).collect();
     let certs = distinct_certificates(&admins);
     let (mut rows, mut writes) = (Vec::new(), Vec::new());
-    match plan_microsoft(ctx, seen, &certs, targets, &mut rows, &mut writes).await {
+    match plan_microsoft(ctx, seen, &certs, targets, &mut rows, &mut writes) {
         Ok(_) => crate::rights::graph_blockers(Some(roles), &writes),
         // The steps themselves will meet and report what failed here.
         Err(_) => Vec::new(),
@@ -255,51 +247,141 @@ struct Writes {
     upload: Option<Timed<Step<Vec<String>>>>,
     permissions: Option<Timed<(Step<GrantedPermissions>, PermissionTargets)>>,
     anchors: (Result<Step<Vec<AnchorImport>>, Error>, Duration),
+    /// Step 6's configurator's inspection, made while steps 1 (its service principal),
+    /// 3 and 4 wrote; `None` when there was no client id yet.
+    inspected: Option<Result<Step<()>, Error>>,
 }
 
-/// Phase 2: the Microsoft side (step 1, then steps 3 and 4 together) and ISE's trusted
-/// store (step 5), at once. Every future runs to its end, so that what is sent does
-/// not depend on which side finishes first.
+/// Phase 2: the Microsoft side and ISE's trusted store (step 5), at once. On the
+/// Microsoft side, step 1's application with what adding ISE's keys needs read (when
+/// step 3 will add one); then step 1's service principal beside step 3, which needs
+/// only the application; then step 4. Every future runs to its end, so that what is
+/// sent does not depend on which side finishes first.
 async fn write_phase(ctx: &Integration, reads: &Reads, microsoft: MicrosoftReads) -> Writes {
     let admins = reads.admins();
     let certs = distinct_certificates(&admins);
-    let identity = ctx.options.app_identity();
-    let microsoft_side = async {
-        let (app, app_t) = timed(StepName::RegisterApp, async {
-            steps::register_app(&ctx.graph, &identity, Some(microsoft.seen?)).await
-        })
-        .await;
-        let app = match app {
-            Ok(app) => app,
-            Err(e) => return (Err(e), None, None),
-        };
-        // An application this run created just now has no key, requests nothing and
-        // holds no grant: steps 3 and 4 are told so and write without reading first.
-        let fresh = app.value.created_now;
-        let upload = timed(
-            StepName::UploadCertificate,
-            steps::upload_certificates(&ctx.graph, &app.value, &certs, fresh.then(Vec::new)),
-        );
-        let permissions = timed(StepName::GrantPermissions, async {
-            let targets = microsoft.targets?;
-            let known = fresh.then(steps::GrantsRead::default);
-            let step =
-                steps::grant_permissions(&ctx.graph, &app.value, Some(targets.clone()), known);
-            Ok((step.await?, targets))
-        });
-        let (upload, permissions) = tokio::join!(upload, permissions);
-        (Ok((app, app_t)), Some(upload), Some(permissions))
-    };
     let ise_side = timed(
         StepName::ImportTrustAnchors,
-        steps::import_trust_anchors(&ctx.ise, &ctx.anchors, Some(&reads.store)),
+        steps::import_trust_anchors(&ctx.ise, &ctx.anchors, &reads.store),
     );
-    let ((app, upload, permissions), anchors) = tokio::join!(microsoft_side, ise_side);
+    let (microsoft_side, anchors) = tokio::join!(
+        Box::pin(microsoft_writes(ctx, reads.version, &certs, microsoft)),
+        ise_side
+    );
+    let MicrosoftWrites {
+        app,
+        upload,
+        permissions,
+        inspected,
+    } = microsoft_side;
     Writes {
         app,
         upload,
         permissions,
         anchors,
+        inspected,
+    }
+}
+
+/// Phase 2's Microsoft side's results, and step 6's inspection.
+struct MicrosoftWrites {
+    app: Result<(Step<RegisteredApp>, Duration), Error>,
+    upload: Option<Timed<Step<Vec<String>>>>,
+    permissions: Option<Timed<(Step<GrantedPermissions>, PermissionTargets)>>,
+    inspected: Option<Result<Step<()>, Error>>,
+}
+
+impl MicrosoftWrites {
+    fn failed(e: Error) -> Self {
+        Self {
+            app: Err(e),
+            upload: None,
+            permissions: None,
+            inspected: None,
+        }
+    }
+}
+
+/// Phase 2's Microsoft side (see [`write_phase`]); step 6's configurator inspects the
+/// entry as soon as the application's client id is known, beside the writes.
+async fn microsoft_writes(
+    ctx: &Integration,
+    version: IseVersion,
+    certs: &[&crate::certs::Certificate],
+    microsoft: MicrosoftReads,
+) -> MicrosoftWrites {
+    let identity = ctx.options.app_identity();
+    let seen = match microsoft.seen {
+        Ok(seen) => seen,
+        Err(e) => return MicrosoftWrites::failed(e),
+    };
+    let key_reads = async {
+        match decide::decide_registration(&seen, &identity) {
+            Ok(decide::Registration::Existing(app) | decide::Registration::Adopt(app))
+                if decide::keys_outcome(&app.key_credentials, certs).is_write() =>
+            {
+                steps::key_write_reads(&ctx.graph, &app.id, &app.key_credentials).await
+            }
+            // An application created now has no key to keep and no policy assigned.
+            Ok(decide::Registration::Create) => crate::observe::tenant_key_policies(&ctx.graph)
+                .await
+                .map(|p| (p, Vec::new())),
+            _ => Ok(Default::default()),
+        }
+    };
+    let ((application, app_t), key_reads) = tokio::join!(
+        timed(
+            StepName::RegisterApp,
+            steps::register_application(&ctx.graph, &identity, &seen),
+        ),
+        key_reads,
+    );
+    let application = match application {
+        Ok(app) => app,
+        Err(e) => return MicrosoftWrites::failed(e),
+    };
+    let inspect = async {
+        let settings = ctx
+            .mdm_settings(&version, &application.value.app_id, certs)
+            .ok()?;
+        Some(ctx.configurator.inspect(&settings).await)
+    };
+    let target = steps::KeyTarget {
+        object_id: &application.value.id,
+        created_date_time: application.value.created_date_time.as_deref(),
+        keys: &application.value.key_credentials,
+    };
+    let writes = async {
+        let upload = timed(StepName::UploadCertificate, async {
+            let (policies, kept) = key_reads?;
+            steps::upload_to(&ctx.graph, &target, certs, &policies, kept).await
+        });
+        let ((principal, sp_t), upload) = tokio::join!(
+            timed(
+                StepName::RegisterApp,
+                steps::service_principal(&ctx.graph, &application, &seen),
+            ),
+            upload,
+        );
+        let principal = match principal {
+            Ok(p) => p,
+            Err(e) => return (Err(e), Some(upload), None),
+        };
+        let app = steps::registered(application.clone(), principal);
+        let permissions = timed(StepName::GrantPermissions, async {
+            let targets = microsoft.targets?;
+            let step = steps::grant_permissions(&ctx.graph, &app.value, &targets).await?;
+            Ok((step, targets))
+        })
+        .await;
+        (Ok((app, app_t + sp_t)), Some(upload), Some(permissions))
+    };
+    let (inspected, (app, upload, permissions)) = tokio::join!(inspect, writes);
+    MicrosoftWrites {
+        app,
+        upload,
+        permissions,
+        inspected,
     }
 }
 
@@ -308,6 +390,8 @@ struct Written {
     app: RegisteredApp,
     /// Whether step 3 changed the application's keys (step 7 then cycles the entry).
     keys_changed: bool,
+    /// The SHA-1 thumbprints of the application's keys after step 3.
+    registered: Vec<String>,
     /// Whether step 5 changed ISE's store (verification then reads it again).
     store_changed: bool,
     /// The grants to wait for, when step 4 granted some just now.
@@ -316,6 +400,8 @@ struct Written {
     consent_needed: Option<String>,
     /// The grants admin consent gives.
     targets: PermissionTargets,
+    /// Step 6's configurator's inspection in phase 2.
+    inspected: Option<Result<Step<()>, Error>>,
 }
 
 /// Records phase 2 in the established order (register, export, upload, permissions,
@@ -395,12 +481,17 @@ fn record_writes(run: &mut Run<'_>, reads: &Reads, writes: Writes) -> Result<Wri
         return Err(Stopped);
     };
     Ok(Written {
+        registered: crate::verify::thumbprints(&app.value.keys)
+            .into_iter()
+            .chain(upload.value.iter().cloned())
+            .collect(),
         app: app.value,
         keys_changed: upload.outcome.is_write(),
         store_changed: anchors.outcome.is_write(),
         consent_to_wait: perms.outcome.is_write().then(|| targets.clone()),
         consent_needed,
         targets,
+        inspected: writes.inspected,
     })
 }
 
@@ -472,10 +563,22 @@ async fn finish_phase(
         StepName::ConfigureMdmServer,
         ctx.mdm_settings(&reads.version, &details.client_id, &certs),
     )?;
-    let mdm = configure_and_cycle(ctx, &settings, written.keys_changed);
-    let verify = timed(
-        StepName::VerifyConnection,
-        verify_connection_with(
+    let mdm = configure_and_cycle(ctx, &settings, written.keys_changed, written.inspected);
+    let verify = timed(StepName::VerifyConnection, async {
+        // The picture with phase 2's writes applied: only a store step 5 changed is
+        // read again.
+        let trusted = if written.store_changed {
+            crate::observe::trusted_store(&ctx.ise).await?
+        } else {
+            reads.store.clone()
+        };
+        let seen = Seen::new(
+            trusted,
+            reads.exported.clone(),
+            written.registered.clone(),
+            reads.intune_endpoint.clone(),
+        );
+        verify_connection(
             VerifyInput {
                 ise: &ctx.ise,
                 graph: &ctx.graph,
@@ -485,18 +588,10 @@ async fn finish_phase(
                 anchors: &ctx.anchors,
                 propagation_wait: ctx.options.propagation_wait,
             },
-            Prefetched {
-                // The store as read before step 5, when step 5 changed nothing.
-                trusted: (!written.store_changed).then(|| reads.store.clone()),
-                node_keys: ctx
-                    .options
-                    .admin_key
-                    .exports_from_ise()
-                    .then(|| reads.exported.clone()),
-                intune_endpoint: reads.intune_endpoint.clone(),
-            },
-        ),
-    );
+            &seen,
+        )
+        .await
+    });
     let consent = async {
         match &written.consent_to_wait {
             Some(targets) => {
@@ -558,11 +653,17 @@ async fn configure_and_cycle(
     ctx: &Integration,
     settings: &crate::mdm::MdmServerSettings,
     keys_changed: bool,
+    inspected: Option<Result<Step<()>, Error>>,
 ) -> MdmResults {
-    let (configured, t) = timed(
-        StepName::ConfigureMdmServer,
-        steps::configure_mdm_server(ctx.configurator.as_ref(), settings),
-    )
+    let configurator = ctx.configurator.as_ref();
+    let (configured, t) = timed(StepName::ConfigureMdmServer, async {
+        // What phase 2's inspection said, or (it could not run, or failed) a fresh one.
+        let inspected = match inspected {
+            Some(Ok(inspected)) => inspected,
+            _ => configurator.inspect(settings).await?,
+        };
+        steps::configure_mdm_server(configurator, settings, &inspected).await
+    })
     .await;
     let Ok(configured) = configured else {
         return ((configured, t), None);

@@ -4,10 +4,20 @@
 #[allow(clippy::wildcard_imports)]
 use super::*;
 
-/// Reads everything and says what [`apply`] would change, step by step, with the
-/// decision functions `apply` uses ([`crate::decide`]). Writes nothing.
+/// Reads both systems once ([`crate::observe::observe`], as [`apply`] does) and says
+/// what [`apply`] would change, step by step, with the decision functions `apply` uses
+/// ([`crate::decide`]). Writes nothing.
 pub async fn plan(ctx: &Integration) -> Result<Vec<PlannedChange>, Error> {
-    let (version, audience) = ctx.checked_version().await?;
+    let observed = observe(ctx, &Reading::onboarding(KeyExport::CertificatesOnly)).await;
+    let Observed {
+        version,
+        nodes,
+        store,
+        microsoft,
+        ..
+    } = observed;
+    let version = version?;
+    let audience = version.check_release_for(ctx.graph.intune_resource())?;
     let mut plan = vec![PlannedChange::new(
         StepName::CheckIseVersion,
         Outcome::Unchanged,
@@ -21,32 +31,26 @@ pub async fn plan(ctx: &Integration) -> Result<Vec<PlannedChange>, Error> {
                 .collect::<String>()
         ),
     )];
-    let identity = ctx.options.app_identity();
-    let trusted = ctx.ise.trusted_certificates();
-    let (seen, exported, targets, store, roles) = tokio::join!(
-        steps::observe_app(&ctx.graph, &identity),
-        steps::export_admin_certificates(&ctx.ise, KeyExport::CertificatesOnly),
-        steps::permission_targets(&ctx.graph),
-        trusted.list(&[]),
-        async { Ok::<_, Error>(ctx.graph.graph_roles().await?) },
-    );
-    let ise_missing = ise_blockers(exported.as_ref().err(), store.as_ref().err());
-    let (seen, targets, roles) = (seen?, targets?, roles?);
+    let microsoft = microsoft.ok_or_else(|| Error::RemoteState {
+        what: "Microsoft's side was not read".into(),
+    })?;
+    let ise_missing = ise_blockers(nodes.as_ref().err(), store.as_ref().err());
+    let (seen, targets, roles) = (microsoft.app?, microsoft.targets?, microsoft.roles?);
     if !ise_missing.is_empty() {
         // ISE refused a read the run starts from: what Graph would lack is still told
         // (the application's writes, without ISE's keys, which could not be read).
         let mut writes = Vec::new();
-        plan_microsoft(ctx, &seen, &[], &targets, &mut Vec::new(), &mut writes).await?;
+        plan_microsoft(ctx, &seen, &[], &targets, &mut Vec::new(), &mut writes)?;
         let mut missing = ise_missing;
         missing.extend(crate::rights::graph_blockers(roles.as_deref(), &writes));
         plan.push(rights_blocked(&missing));
         return Ok(plan);
     }
-    let (exported, store) = (exported?, store?);
-    let admins: Vec<_> = exported.value.into_iter().map(|m| m.admin).collect();
+    let (exported, store) = (nodes?, store?);
+    let admins: Vec<_> = exported.into_iter().map(|m| m.admin).collect();
     let certs = distinct_certificates(&admins);
     let mut writes = Vec::new();
-    let client_id = plan_microsoft(ctx, &seen, &certs, &targets, &mut plan, &mut writes).await?;
+    let client_id = plan_microsoft(ctx, &seen, &certs, &targets, &mut plan, &mut writes)?;
     let missing = crate::rights::graph_blockers(roles.as_deref(), &writes);
     if !missing.is_empty() {
         plan.insert(1, rights_blocked(&missing));
@@ -81,12 +85,15 @@ pub(super) fn strong_mapping_warning(version: &IseVersion) -> String {
 /// listing the trusted store.
 pub(super) fn ise_blockers(
     export: Option<&Error>,
-    store: Option<&ise_client::Error>,
+    store: Option<&Error>,
 ) -> Vec<crate::rights::MissingRight> {
-    let export = export.and_then(|e| match e {
-        Error::Ise(e) => Some(e),
-        _ => None,
-    });
+    fn ise(e: &Error) -> Option<&ise_client::Error> {
+        match e {
+            Error::Ise(e) => Some(e),
+            _ => None,
+        }
+    }
+    let (export, store) = (export.and_then(ise), store.and_then(ise));
     [
         export.and_then(|e| crate::rights::ise_blocker(e, "export the nodes' Admin certificates")),
         store.and_then(|e| crate::rights::ise_blocker(e, "read and import trusted certificates")),
@@ -112,9 +119,10 @@ pub(super) fn rights_blocked(missing: &[crate::rights::MissingRight]) -> Planned
     )
 }
 
-/// Steps 1, 3 and 4 of a plan; the client id steps 6 and 7 would use. `writes` gets
-/// the application writes they need (for [`crate::rights::graph_blockers`]).
-pub(super) async fn plan_microsoft(
+/// Steps 1, 3 and 4 of a plan, decided from what [`crate::observe::app`] read; the
+/// client id steps 6 and 7 would use. `writes` gets the application writes they need
+/// (for [`crate::rights::graph_blockers`]).
+pub(super) fn plan_microsoft(
     ctx: &Integration,
     seen: &AppObservation,
     certs: &[&crate::certs::Certificate],
@@ -156,23 +164,9 @@ pub(super) async fn plan_microsoft(
         ]);
         return Ok("<new application>".into());
     };
-    let handle = ctx.graph.application(app.id.clone());
-    let principals = ctx.graph.service_principals();
-    let (sp, keys, access) = tokio::try_join!(
-        principals.by_app_id(&app.app_id),
-        handle.key_credentials(),
-        handle.required_resource_access(),
-    )?;
-    let held = match &sp {
-        Some(sp) => {
-            ctx.graph
-                .service_principal(sp.id.clone())
-                .app_role_assignments()?
-                .all()
-                .await?
-        }
-        None => Vec::new(),
-    };
+    let (keys, access) = (&app.key_credentials, &app.required_resource_access);
+    let sp = seen.principal.as_ref();
+    let held = sp.map(|p| p.held.clone()).unwrap_or_default();
     let missing = decide::missing_grants(&held, targets);
     let consent = if missing.is_empty() {
         Outcome::Unchanged
@@ -184,11 +178,11 @@ pub(super) async fn plan_microsoft(
     } else {
         Outcome::Created
     };
-    let requested = decide::access_outcome(&access, targets);
+    let requested = decide::access_outcome(access, targets);
     for (outcome, write) in [
         (outcome, "adopt or update the application"),
         (principal, "create its service principal"),
-        (decide::keys_outcome(&keys, certs), "add ISE's key(s) to it"),
+        (decide::keys_outcome(keys, certs), "add ISE's key(s) to it"),
         (requested, "request its permissions"),
     ] {
         if outcome.is_write() {
@@ -203,7 +197,7 @@ pub(super) async fn plan_microsoft(
         ),
         PlannedChange::new(
             StepName::UploadCertificate,
-            decide::keys_outcome(&keys, certs),
+            decide::keys_outcome(keys, certs),
             format!("key(s) {sha1} (keeping {} existing key(s))", keys.len()),
         ),
         PlannedChange::new(

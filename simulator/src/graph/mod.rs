@@ -374,11 +374,11 @@ async fn dispatch(
         }
         ("GET", [sp]) if sp.starts_with("servicePrincipals(appId=") => {
             match alternate_key(sp, "servicePrincipals(appId=") {
-                Some(app_id) => get_sp(&ctx, &app_id, true),
+                Some(app_id) => get_sp(&ctx, &app_id, true, &q),
                 None => ctx.not_found(sp),
             }
         }
-        ("GET", ["servicePrincipals", id]) => get_sp(&ctx, id, false),
+        ("GET", ["servicePrincipals", id]) => get_sp(&ctx, id, false, &q),
         ("GET", ["servicePrincipals", id, "appRoleAssignedTo"]) => {
             list_assignments(&ctx, &uri, &q, id, true)
         }

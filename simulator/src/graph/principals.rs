@@ -112,16 +112,57 @@ pub(super) fn create_sp(ctx: &Ctx<'_>, body: &Value) -> Response {
     }
 }
 
-pub(super) fn get_sp(ctx: &Ctx<'_>, key: &str, by_app_id: bool) -> Response {
+/// Graph's cap on an expanded directory relationship: "for Microsoft Entra ID resources
+/// that derive from directoryObject, `$expand` returns a maximum of 20 items for the
+/// expanded relationship and has no @odata.nextLink" (Microsoft Graph documentation,
+/// "Use query parameters to customize responses", `$expand`).
+pub(super) const EXPAND_MAX: usize = 20;
+
+/// `GET /servicePrincipals/{id}` or `(appId='…')`, with `$expand=appRoleAssignments`
+/// (at most [`EXPAND_MAX`] of them, as Graph); any other relationship is refused as
+/// Graph refuses an unknown property.
+pub(super) fn get_sp(
+    ctx: &Ctx<'_>,
+    key: &str,
+    by_app_id: bool,
+    q: &HashMap<String, String>,
+) -> Response {
     if let Err(r) = authorize(ctx, Need::Read) {
         return r;
     }
-    let found = ctx.s.with_world(|w| {
-        if by_app_id {
-            w.visible_sp_by_app_id(key).map(sp_json)
-        } else {
-            w.visible_sp(key).map(sp_json)
+    let expand = match q.get("$expand").map(String::as_str) {
+        None => false,
+        Some("appRoleAssignments") => true,
+        Some(other) => {
+            return ctx.error(
+                StatusCode::BAD_REQUEST,
+                "Request_BadRequest",
+                &format!(
+                    "Could not find a property named '{other}' on type \
+                     'microsoft.graph.servicePrincipal'."
+                ),
+            );
         }
+    };
+    let now = ctx.s.with_world(|w| w.now());
+    let found = ctx.s.with_world(|w| {
+        let sp = if by_app_id {
+            w.visible_sp_by_app_id(key)
+        } else {
+            w.visible_sp(key)
+        }?;
+        let mut v = sp_json(sp);
+        if expand {
+            let held: Vec<Value> = w
+                .assignments
+                .iter()
+                .filter(|a| a.visible_at <= now && a.principal_id == sp.id)
+                .take(EXPAND_MAX)
+                .map(|a| assignment_json(w, a))
+                .collect();
+            v["appRoleAssignments"] = Value::Array(held);
+        }
+        Some(v)
     });
     match found {
         Some(v) => ctx.answer(StatusCode::OK, Some(v)),
