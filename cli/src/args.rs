@@ -130,6 +130,7 @@ pub(crate) enum Command {
         shell: clap_complete::Shell,
     },
     /// Run the simulator and write its info file; runs until interrupted.
+    #[cfg(feature = "simulator")]
     Sim {
         #[command(flatten)]
         launch: ise_intune_simulator::launcher::LaunchArgs,
@@ -185,6 +186,7 @@ pub(crate) fn options_apply(cli: &Cli) -> Result<(), Error> {
     let name = match cli.command {
         Command::Init { .. } => "init",
         Command::Completions { .. } => "completions",
+        #[cfg(feature = "simulator")]
         Command::Sim { .. } => "sim",
         _ => return Ok(()),
     };

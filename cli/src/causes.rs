@@ -58,17 +58,15 @@ pub(crate) enum Cause {
 
 impl Cause {
     /// The cause of `e` (the first error of a failed run).
-    pub(crate) fn of(e: &(dyn std::error::Error + 'static)) -> Self {
-        let Some(e) = e.downcast_ref::<Error>() else {
-            return if e.to_string().starts_with("not finished within --timeout") {
-                Self::Silent
-            } else if e.is::<std::io::Error>() {
-                Self::Internal
-            } else {
-                Self::Unreachable
-            };
-        };
-        Self::of_error(e)
+    pub(crate) fn of(e: &crate::CliError) -> Self {
+        use crate::CliError;
+        match e {
+            CliError::Library(e) => Self::of_error(e),
+            CliError::Timeout { .. } => Self::Silent,
+            #[cfg(feature = "simulator")]
+            CliError::Simulator { .. } => Self::Internal,
+            CliError::Output(_) | CliError::Json(_) => Self::Internal,
+        }
     }
 
     fn of_error(e: &Error) -> Self {

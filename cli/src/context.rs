@@ -7,42 +7,26 @@ use crate::*;
 /// What the command runs against; keeps an embedded simulator alive.
 pub(crate) struct Context {
     pub(crate) onboarding: Integration,
+    #[cfg(feature = "simulator")]
     pub(crate) _sim: Option<Simulator>,
 }
 
-pub(crate) fn extra_anchors(paths: &[PathBuf]) -> Result<Vec<TrustAnchor>, Error> {
-    paths
-        .iter()
-        .map(|p| {
-            let text = intune_integration::files::read_text(p)?;
-            let cert = Certificate::from_pem(&text)?;
-            let name = cert
-                .common_name()
-                .unwrap_or_else(|| p.display().to_string());
-            Ok(TrustAnchor::new(
-                name,
-                format!("added with --anchor {}", p.display()),
-                cert,
-            )?)
-        })
-        .collect()
-}
-
 /// The pipeline for a configuration file (manual checklist for step 6).
-pub(crate) fn from_config(path: &Path, anchors: &[TrustAnchor]) -> Result<Integration, Error> {
+pub(crate) fn from_config(path: &Path, anchors: &[PathBuf]) -> Result<Integration, Error> {
     onboarding_for(IntegrationConfig::load(path)?, anchors)
 }
 
 /// The pipeline for a configuration already read.
 pub(crate) fn onboarding_for(
     config: IntegrationConfig,
-    anchors: &[TrustAnchor],
+    anchors: &[PathBuf],
 ) -> Result<Integration, Error> {
-    Ok(with_anchors(Integration::from_config(&config)?, anchors))
+    Integration::from_config(&config)?.with_anchor_files(anchors)
 }
 
 /// The pipeline for a running simulator (its GUI surface for step 6).
-pub(crate) fn from_sim_info(path: &Path, anchors: &[TrustAnchor]) -> Result<Integration, Error> {
+#[cfg(feature = "simulator")]
+pub(crate) fn from_sim_info(path: &Path, anchors: &[PathBuf]) -> Result<Integration, Error> {
     let text = intune_integration::files::read_text(path)?;
     let info: SimInfo = serde_json::from_str(&text).map_err(|e| Error::Config {
         what: format!(
@@ -54,26 +38,26 @@ pub(crate) fn from_sim_info(path: &Path, anchors: &[TrustAnchor]) -> Result<Inte
     })?;
     // A simulator's clock may be moved ahead: the command follows it.
     let clock = Arc::new(ise_intune_testkit::SimulatorClock::of_info_file(path));
-    Ok(with_anchors(
-        ise_intune_testkit::integration(&info, Configurator::Gui, true, Options::default())?
-            .with_clock(clock),
-        anchors,
-    ))
+    ise_intune_testkit::integration(&info, Configurator::Gui, true, Options::default())?
+        .with_clock(clock)
+        .with_anchor_files(anchors)
 }
 
-pub(crate) fn with_anchors(onboarding: Integration, extra: &[TrustAnchor]) -> Integration {
-    if extra.is_empty() {
-        return onboarding;
+/// Without the `simulator` feature: what to use instead.
+#[cfg(not(feature = "simulator"))]
+pub(crate) fn from_sim_info(path: &Path, _anchors: &[PathBuf]) -> Result<Integration, Error> {
+    Err(no_simulator(&format!("--sim-info {}", path.display())))
+}
+
+/// The error for what needs the simulator in a build without it.
+#[cfg(not(feature = "simulator"))]
+pub(crate) fn no_simulator(what: &str) -> Error {
+    Error::Config {
+        what: format!(
+            "{what}: this ise-intune was built without the simulator (cargo feature \
+             `simulator`): run it with --config FILE against your ISE and tenant"
+        ),
     }
-    let mut set = onboarding.anchors().clone();
-    for a in extra {
-        set.add(a.clone());
-    }
-    Integration::builder(onboarding.ise().clone(), onboarding.graph().clone())
-        .anchors(set)
-        .configurator(onboarding.configurator())
-        .options(onboarding.options().clone())
-        .build()
 }
 
 /// `--as-node` asks for the nodes' keys from ISE, unless a key file is configured.
@@ -85,27 +69,41 @@ pub(crate) fn with_key_choice(onboarding: Integration, as_node: bool) -> Integra
     }
 }
 
-pub(crate) async fn context(cli: &Cli) -> Result<Context, Box<dyn std::error::Error>> {
-    let anchors = extra_anchors(&cli.anchors)?;
+pub(crate) async fn context(cli: &Cli) -> Result<Context, CliError> {
+    let anchors = &cli.anchors;
     if let Some(path) = &cli.config {
         return Ok(Context {
-            onboarding: with_key_choice(from_config(path, &anchors)?, cli.as_node),
+            onboarding: with_key_choice(from_config(path, anchors)?, cli.as_node),
+            #[cfg(feature = "simulator")]
             _sim: None,
         });
     }
     if let Some(path) = &cli.sim_info {
         return Ok(Context {
-            onboarding: with_key_choice(from_sim_info(path, &anchors)?, cli.as_node),
+            onboarding: with_key_choice(from_sim_info(path, anchors)?, cli.as_node),
+            #[cfg(feature = "simulator")]
             _sim: None,
         });
     }
+    embedded(cli).await
+}
+
+/// The embedded simulator's scenario for the command.
+#[cfg(feature = "simulator")]
+async fn embedded(cli: &Cli) -> Result<Context, CliError> {
     let spinner = progress(cli, "starting the embedded simulator scenario");
     let (sim, onboarding) = scenario::for_command(&cli.command).await?;
     if let Some(s) = spinner {
         s.finish_and_clear();
     }
     Ok(Context {
-        onboarding: with_anchors(onboarding, &anchors),
+        onboarding: onboarding.with_anchor_files(&cli.anchors)?,
         _sim: Some(sim),
     })
+}
+
+/// Without the `simulator` feature there is no embedded scenario.
+#[cfg(not(feature = "simulator"))]
+async fn embedded(_cli: &Cli) -> Result<Context, CliError> {
+    Err(no_simulator("no --config given").into())
 }

@@ -19,21 +19,25 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use intune_integration::anchors::TrustAnchor;
+use intune_integration::Integration;
 use intune_integration::certs::Certificate;
 use intune_integration::config::IntegrationConfig;
+#[cfg(feature = "simulator")]
+use intune_integration::context::Options;
 use intune_integration::doctor::{Diagnosis, Severity};
 use intune_integration::fleet::{self, Inventory, Pair, PairOutcome, Target};
 use intune_integration::keys::AdminKey;
 use intune_integration::outcome::Outcome;
 use intune_integration::rotate::RenewedCertificate;
 use intune_integration::{CertificateError, Error, ErrorKind};
-use intune_integration::{Integration, context::Options};
 use ise_intune_http::scrub::{MAX_PRINTED_LINE, printable, printable_lines};
+#[cfg(feature = "simulator")]
 use ise_intune_simulator::{SimInfo, Simulator};
+#[cfg(feature = "simulator")]
 use ise_intune_testkit::Configurator;
 mod causes;
 
+#[cfg(feature = "simulator")]
 mod scenario;
 
 mod watch;
@@ -57,11 +61,13 @@ fn terminal(text: &str) -> String {
 mod args;
 mod commands;
 mod context;
+mod error;
 mod output;
 
 use args::*;
 use commands::*;
 use context::*;
+use error::{CliError, CliResult};
 use output::*;
 
 /// Exit status when a person must act.
@@ -70,9 +76,10 @@ const EXIT_MANUAL: u8 = 3;
 /// Exit status when the run lacks rights it needs: nothing was written.
 const EXIT_RIGHTS: u8 = 4;
 
-async fn run(cli: Cli) -> Result<u8, Box<dyn std::error::Error>> {
+async fn run(cli: Cli) -> CliResult {
     options_apply(&cli)?;
     match &cli.command {
+        #[cfg(feature = "simulator")]
         Command::Sim { launch } => {
             ise_intune_simulator::launcher::run(launch).await?;
             return Ok(0);
@@ -106,9 +113,10 @@ async fn run(cli: Cli) -> Result<u8, Box<dyn std::error::Error>> {
             node,
             spend_ise_window,
         } => noncompliant(&cli, &ctx, node.as_deref(), *spend_ise_window).await,
+        #[cfg(feature = "simulator")]
+        Command::Sim { .. } => Ok(0),
         Command::Fleet { .. }
         | Command::Watch(_)
-        | Command::Sim { .. }
         | Command::Init { .. }
         | Command::Completions { .. } => Ok(0),
     }
@@ -120,7 +128,7 @@ async fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => usage_error(e),
     };
-    ise_intune_testkit::logging::init(cli.verbose, cli.quiet);
+    intune_integration::logging::init(cli.verbose, cli.quiet);
     let (json, limit) = (cli.json, Duration::from_secs(cli.timeout));
     let started = std::time::Instant::now();
     let settings = if cli.config.is_some() {
@@ -133,25 +141,19 @@ async fn main() -> ExitCode {
     // The simulator and watch run until interrupted; a fleet applies the limit to each
     // pair, watch to each check.
     let limit = match cli.command {
-        Command::Sim { .. } | Command::Fleet { .. } | Command::Watch(_) => Duration::MAX,
+        #[cfg(feature = "simulator")]
+        Command::Sim { .. } => Duration::MAX,
+        Command::Fleet { .. } | Command::Watch(_) => Duration::MAX,
         _ => limit,
     };
     let result = match tokio::time::timeout(limit, run(cli)).await {
         Ok(result) => result,
-        Err(_) => Err(format!(
-            "not finished within --timeout {} s: a service did not answer in time (run \
-             with -vv to see each request and which one was waiting)",
-            limit.as_secs()
-        )
-        .into()),
+        Err(_) => Err(CliError::Timeout {
+            secs: limit.as_secs(),
+        }),
     };
     match result {
         Ok(code) => ExitCode::from(code),
-        Err(e) => ExitCode::from(report_failure(
-            e.as_ref(),
-            settings,
-            json,
-            started.elapsed(),
-        )),
+        Err(e) => ExitCode::from(report_failure(&e, settings, json, started.elapsed())),
     }
 }

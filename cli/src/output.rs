@@ -67,7 +67,7 @@ pub(crate) fn dry_run_json(mut value: serde_json::Value) -> serde_json::Value {
 
 /// Prints one JSON object: `value` (an object, or wrapped as `{"result": …}`) with
 /// `schema_version`.
-pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<(), Box<dyn std::error::Error>> {
+pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> {
     let mut value = serde_json::to_value(value)?;
     if !value.is_object() {
         value = serde_json::json!({ "result": value });
@@ -150,12 +150,8 @@ pub(crate) fn usage_error(e: clap::Error) -> ! {
 /// Reports a failed run — one JSON object under `--json`, and the message, its causes,
 /// the whole time waited and what to do on standard error — and returns its exit
 /// status: 4 for missing rights, 2 for the command line or configuration, 1 otherwise.
-pub(crate) fn report_failure(
-    e: &(dyn std::error::Error + 'static),
-    settings: Source,
-    json: bool,
-    took: Duration,
-) -> u8 {
+pub(crate) fn report_failure(e: &CliError, settings: Source, json: bool, took: Duration) -> u8 {
+    use std::error::Error as _;
     let mut causes = Vec::new();
     let mut source = e.source();
     while let Some(s) = source {
@@ -163,11 +159,7 @@ pub(crate) fn report_failure(
         source = s.source();
     }
     let message = scrubbed(&e.to_string());
-    let kind = match e.downcast_ref::<Error>() {
-        Some(e) => e.kind(),
-        None if e.is::<serde_json::Error>() => ErrorKind::Internal,
-        None => ErrorKind::Transport,
-    };
+    let kind = e.kind();
     let cause = Cause::of(e);
     let remediation = cause.remediation(settings);
     // The whole time waited, when a message's own count is of one request.
@@ -195,7 +187,7 @@ pub(crate) fn report_failure(
     }
     eprintln!("  what to do: {remediation}");
     // Anything wrong on the command line or in the configuration is a usage error.
-    if matches!(e.downcast_ref::<Error>(), Some(Error::MissingRights { .. })) {
+    if matches!(e.library(), Some(Error::MissingRights { .. })) {
         EXIT_RIGHTS
     } else if kind == ErrorKind::Configuration {
         2

@@ -11,7 +11,7 @@ use ise_client::TrustedCertificateUpdate;
 use ise_intune_simulator::Simulator;
 use ise_intune_testkit::{self as testkit, Configurator};
 
-use crate::Command;
+use crate::{CliError, Command};
 
 /// The embedded scenarios' options: their keys are throwaway, so they opt in to the
 /// checks that act as a node and show the full reproduction.
@@ -26,7 +26,7 @@ fn pipeline(sim: &Simulator) -> Result<Integration, Error> {
     testkit::integration(sim.info(), Configurator::Gui, true, options())
 }
 
-async fn onboarded() -> Result<(Simulator, Integration), Box<dyn std::error::Error>> {
+async fn onboarded() -> Result<(Simulator, Integration), CliError> {
     let sim = Simulator::builder()
         .replication_lag(Duration::from_millis(100))
         .start()
@@ -34,7 +34,9 @@ async fn onboarded() -> Result<(Simulator, Integration), Box<dyn std::error::Err
     let onboarding = pipeline(&sim)?;
     let report = onboard::apply(&onboarding).await?;
     if !report.complete {
-        return Err("the embedded scenario's onboarding did not complete".into());
+        return Err(CliError::Simulator {
+            what: "the embedded scenario's onboarding did not complete".into(),
+        });
     }
     Ok((sim, onboarding))
 }
@@ -65,9 +67,7 @@ async fn seed_defects(sim: &Simulator, onboarding: &Integration) -> Result<(), E
 }
 
 /// The simulator and pipeline for `command`.
-pub(crate) async fn for_command(
-    command: &Command,
-) -> Result<(Simulator, Integration), Box<dyn std::error::Error>> {
+pub(crate) async fn for_command(command: &Command) -> Result<(Simulator, Integration), CliError> {
     match command {
         Command::Onboard { .. } => {
             let sim = Simulator::builder().start().await?;

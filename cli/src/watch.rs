@@ -3,6 +3,8 @@
 //! repairs switched on one by one.
 
 use std::collections::BTreeMap;
+
+use crate::CliResult;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -486,7 +488,7 @@ pub(crate) async fn run(
     timeout: Duration,
     json: bool,
     pairs: PairSource,
-) -> Result<u8, Box<dyn std::error::Error>> {
+) -> CliResult {
     let client = webhooks::client()?;
     let receivers = args
         .webhooks

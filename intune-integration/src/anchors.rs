@@ -193,6 +193,23 @@ impl TrustAnchorSet {
         &self.anchors
     }
 
+    /// Adds every certificate of a PEM file (one or a bundle) as an anchor named by its
+    /// common name (else its subject), described as added from the file; certificates
+    /// already in the set are left as they are. The one way extra anchors are read:
+    /// the configuration's `[anchors] extra_files` and the command's `--anchor`.
+    pub fn add_file(&mut self, path: &std::path::Path) -> Result<(), crate::Error> {
+        let text = crate::files::read_text(path)?;
+        for cert in Certificate::parse_pem_bundle(&text)? {
+            let name = cert.common_name().unwrap_or_else(|| cert.subject());
+            self.add(TrustAnchor::new(
+                name,
+                format!("added from {}", path.display()),
+                cert,
+            )?);
+        }
+        Ok(())
+    }
+
     /// Adds an anchor. Returns `false` (and changes nothing) if an anchor with the same
     /// SHA-256 fingerprint is already in the set.
     pub fn add(&mut self, anchor: TrustAnchor) -> bool {

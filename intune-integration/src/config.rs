@@ -545,7 +545,7 @@ impl IntegrationConfig {
 /// the environment only, and a URL is echoed in messages), and `https` unless it is a
 /// loopback address (a simulator on this machine). Errors name the setting, never the
 /// value.
-pub fn check_configured_url(name: &str, value: &str) -> Result<(), Error> {
+pub(crate) fn check_configured_url(name: &str, value: &str) -> Result<(), Error> {
     let url = url::Url::parse(value).map_err(|e| Error::Config {
         what: format!("`{name}` is not a URL ({e})"),
     })?;
@@ -763,7 +763,7 @@ impl EnforcementPolicy {
 
 /// ISE's rule names: alphanumerics, underscore, hyphen, space, period, parentheses
 /// (Cisco's `RuleCommon.name`).
-pub fn valid_rule_name(name: &str) -> bool {
+pub(crate) fn valid_rule_name(name: &str) -> bool {
     !name.trim().is_empty()
         && name.len() <= 255
         && name

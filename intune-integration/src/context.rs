@@ -317,14 +317,7 @@ impl Integration {
         let graph = graph.build()?;
         let mut anchors = TrustAnchorSet::builtin();
         for file in &config.anchors.extra_files {
-            for cert in Certificate::parse_pem_bundle(&read(file)?)? {
-                let name = cert.common_name().unwrap_or_else(|| cert.subject());
-                anchors.add(TrustAnchor::new(
-                    name,
-                    format!("added from {}", file.display()),
-                    cert,
-                )?);
-            }
+            anchors.add_file(file)?;
         }
         let options = Options {
             app_display_name: config.app_display_name.clone(),
@@ -339,6 +332,15 @@ impl Integration {
         let mut builder = Self::builder(ise, graph).anchors(anchors).options(options);
         builder.mdm_confirmed = config.mdm_confirmed.clone();
         Ok(builder)
+    }
+
+    /// The same integration with every certificate of these PEM files added to its
+    /// anchors ([`TrustAnchorSet::add_file`]).
+    pub fn with_anchor_files(mut self, paths: &[std::path::PathBuf]) -> Result<Self, Error> {
+        for p in paths {
+            self.anchors.add_file(p)?;
+        }
+        Ok(self)
     }
 
     /// The same integration with another source for the nodes' keys (see [`AdminKey`]).

@@ -31,7 +31,7 @@
 
 use ise_client::{AuthorizationRule, Condition, PolicySet, RuleState};
 
-pub use crate::config::{EnforcedRule, EnforcementPolicy, valid_rule_name};
+pub use crate::config::{EnforcedRule, EnforcementPolicy};
 pub use crate::report::{DeviceState, Enforcement, MDM_DICTIONARY, RuleChange};
 
 use crate::Error;
@@ -74,7 +74,7 @@ pub enum RuleAction {
 
 /// Decides, for each state, what to do with the set's `existing` rules (pure).
 /// Refuses a desired name that is the set's default rule's.
-pub fn rule_actions(
+pub(crate) fn rule_actions(
     desired: &EnforcementPolicy,
     existing: &[AuthorizationRule],
 ) -> Result<Vec<(DeviceState, RuleAction)>, Error> {
@@ -301,7 +301,7 @@ pub async fn apply(ctx: &Integration) -> Result<Enforcement, Error> {
 
 /// Whether `condition`, with the library conditions it references resolved, uses
 /// the MDM dictionary; and the MDM attribute conditions it holds.
-pub fn mdm_conditions<'a>(
+pub(crate) fn mdm_conditions<'a>(
     condition: &'a Condition,
     library: &'a [Condition],
 ) -> Vec<&'a Condition> {

@@ -25,7 +25,7 @@ pub struct AdminCertificate {
 
 /// Picks the certificate ISE uses for Admin: the one whose `usedBy` lists Admin, else
 /// the default self-signed one.
-pub fn pick_admin_certificate(certs: &[SystemCertificate]) -> Option<&SystemCertificate> {
+pub(crate) fn pick_admin_certificate(certs: &[SystemCertificate]) -> Option<&SystemCertificate> {
     certs.iter().find(|c| c.is_admin()).or_else(|| {
         certs
             .iter()
@@ -70,7 +70,7 @@ pub fn distinct_certificates(admins: &[AdminCertificate]) -> Vec<&Certificate> {
 }
 
 /// The nodes' host names, comma-separated (for messages naming the known nodes).
-pub fn node_names(admins: &[AdminCertificate]) -> String {
+pub(crate) fn node_names(admins: &[AdminCertificate]) -> String {
     admins
         .iter()
         .map(|a| a.node.hostname.as_str())
@@ -136,7 +136,10 @@ impl std::fmt::Debug for AdminKeyMaterial {
 impl AdminKeyMaterial {
     /// The node's credentials for `client_id` from the key that came with the export,
     /// if it did: signing as the node without exporting its key again.
-    pub fn client_certificate(&self, client_id: &str) -> Option<Result<ClientCertificate, Error>> {
+    pub(crate) fn client_certificate(
+        &self,
+        client_id: &str,
+    ) -> Option<Result<ClientCertificate, Error>> {
         let key = self.key_pkcs8()?;
         Some(
             ClientCertificate::from_der(
@@ -147,14 +150,6 @@ impl AdminKeyMaterial {
             )
             .map_err(Error::Graph),
         )
-    }
-
-    /// A certificate without its key.
-    pub fn without_key(admin: AdminCertificate) -> Self {
-        Self {
-            admin,
-            key_pkcs8: None,
-        }
     }
 
     /// The private key (PKCS#8 DER), when it was exported. Never log it.
@@ -355,7 +350,7 @@ impl AdminKey {
 /// the key possibly encrypted (`ENCRYPTED PRIVATE KEY`, decrypted with `password`), or
 /// from a PKCS#12 file (`.pfx`, `.p12`) decrypted with `password`.
 /// The file is read with [`crate::files::read_bounded`].
-pub fn certificate_and_key_file(
+pub(crate) fn certificate_and_key_file(
     path: &std::path::Path,
     password: Option<&SecretString>,
 ) -> Result<(Vec<u8>, secrecy::SecretSlice<u8>), Error> {

@@ -39,7 +39,9 @@
 //! * [`config`] — the configuration file and environment;
 //! * [`files`] — bounded file reads;
 //! * [`pkcs12`] — PKCS#12 key files;
-//! * [`outcome`] — outcomes, step and check names (stable JSON names).
+//! * [`outcome`] — outcomes, step and check names (stable JSON names);
+//! * `logging` (feature `logging`) — the `tracing` subscriber of programs built on
+//!   the library (the command, the examples).
 //!
 //! Every fallible function returns the crate's single [`Error`] type; [`Error::kind`]
 //! is the coarse class a caller switches on.
@@ -55,6 +57,8 @@ pub mod enforce;
 pub mod files;
 pub mod fleet;
 pub mod keys;
+#[cfg(feature = "logging")]
+pub mod logging;
 pub mod mdm;
 pub mod observe;
 pub mod onboard;

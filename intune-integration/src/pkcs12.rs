@@ -51,7 +51,7 @@ fn bad(what: impl Into<String>) -> Error {
 }
 
 /// Whether `bytes` look like a PKCS#12 file (a DER SEQUENCE, not PEM text).
-pub fn looks_like_pkcs12(bytes: &[u8]) -> bool {
+pub(crate) fn looks_like_pkcs12(bytes: &[u8]) -> bool {
     bytes.first() == Some(&0x30)
 }
 

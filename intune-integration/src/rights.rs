@@ -72,7 +72,7 @@ pub fn graph_blockers(roles: Option<&[String]>, writes: &[&str]) -> Vec<MissingR
 /// (an ERS Operator reads but may not write, and exporting a node's certificate is a
 /// write in ISE's API), so `needed_for` is blocked. Anything else is not a missing
 /// right (a 401 is a wrong password as much as a missing group: it stays that error).
-pub fn ise_blocker(error: &ise_client::Error, needed_for: &str) -> Option<MissingRight> {
+pub(crate) fn ise_blocker(error: &ise_client::Error, needed_for: &str) -> Option<MissingRight> {
     (error.status() == Some(403)).then(|| MissingRight {
         side: "ise",
         needed_for: needed_for.to_owned(),

@@ -42,7 +42,7 @@ impl RenewedCertificate {
 /// `node`'s Admin certificate: an unknown node, a CA, one not valid now, one that
 /// does not name the node's FQDN, or a key that is not RSA. Its key would otherwise be
 /// registered on the application for nothing, or for the wrong host.
-pub fn check_renewed(
+pub(crate) fn check_renewed(
     renewed: &RenewedCertificate,
     admins: &[AdminCertificate],
     now: time::OffsetDateTime,
@@ -145,7 +145,7 @@ pub fn node_address(
 /// certificate ISE's API names for it, and chains as the node's registered
 /// certificate `old` did (self-signed as it was, or from the same issuer). Pure; the
 /// error says what differs.
-pub fn check_presented(
+pub(crate) fn check_presented(
     named: &Certificate,
     presented: &Certificate,
     old: Option<&Certificate>,

@@ -202,7 +202,7 @@ impl Repair {
     /// no endpoint presents is onboard's to import, and a repair that cannot help must
     /// not run on every check. Rotation repairs a node certificate the application
     /// lacks.
-    pub fn fixes(self, finding: &Finding) -> bool {
+    pub(crate) fn fixes(self, finding: &Finding) -> bool {
         match self {
             Self::TrustSync => {
                 finding

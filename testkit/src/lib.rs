@@ -27,7 +27,7 @@
 use std::sync::Arc;
 
 pub mod chaos;
-pub mod logging;
+pub use intune_integration::logging;
 
 use graph_client::{Credentials, GraphClient, TlsRoots};
 use intune_integration::Error;

@@ -9,7 +9,7 @@ pub(crate) async fn device(
     id: Option<&str>,
     cert: Option<&Path>,
     node: Option<&str>,
-) -> Result<u8, Box<dyn std::error::Error>> {
+) -> CliResult {
     // The certificate is read (and its device identity checked) before anything is sent.
     let cert = match cert {
         Some(path) => {
@@ -69,7 +69,7 @@ pub(crate) async fn noncompliant(
     ctx: &Context,
     node: Option<&str>,
     spend_ise_window: bool,
-) -> Result<u8, Box<dyn std::error::Error>> {
+) -> CliResult {
     if ctx.onboarding.options().admin_key.acts_as_node() && !spend_ise_window {
         return Err(Error::Config {
             what: "with --as-node, noncompliant would ask Intune as ISE's own application, \

@@ -56,7 +56,7 @@ pub(crate) fn print_diagnosis(d: &Diagnosis) {
     );
 }
 
-pub(crate) async fn doctor(cli: &Cli, ctx: &Context) -> Result<u8, Box<dyn std::error::Error>> {
+pub(crate) async fn doctor(cli: &Cli, ctx: &Context) -> CliResult {
     let d = spinning(cli, "diagnosing", doctor::diagnose(&ctx.onboarding)).await?;
     if cli.json {
         print_json(&d)?;

@@ -3,11 +3,7 @@
 #[allow(clippy::wildcard_imports)]
 use crate::*;
 
-pub(crate) async fn enforce(
-    cli: &Cli,
-    ctx: &Context,
-    plan: bool,
-) -> Result<u8, Box<dyn std::error::Error>> {
+pub(crate) async fn enforce(cli: &Cli, ctx: &Context, plan: bool) -> CliResult {
     let run = async {
         if plan {
             enforce::plan(&ctx.onboarding).await

@@ -3,7 +3,7 @@
 #[allow(clippy::wildcard_imports)]
 use crate::*;
 
-pub(crate) fn pair_onboarding(pair: &Pair, anchors: &[TrustAnchor]) -> Result<Integration, Error> {
+pub(crate) fn pair_onboarding(pair: &Pair, anchors: &[PathBuf]) -> Result<Integration, Error> {
     match &pair.target {
         // Only the pair's own secrets come from the environment.
         Target::Config(p) => {
@@ -25,13 +25,13 @@ pub(crate) async fn over_fleet<T, Op, Fut>(
     op: Op,
     table: fn(&[fleet::PairResult<T>]) -> String,
     bad: fn(&T) -> bool,
-) -> Result<u8, Box<dyn std::error::Error>>
+) -> CliResult
 where
     T: serde::Serialize + Send + 'static,
     Op: Fn(Integration) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = Result<T, Error>> + Send + 'static,
 {
-    let anchors = extra_anchors(&cli.anchors)?;
+    let anchors = cli.anchors.clone();
     let inv = Inventory::load(inventory)?;
     let (per_pair, as_node) = (Duration::from_secs(cli.timeout), cli.as_node);
     // Pairs on one tenant share one budget of Graph requests in flight.
@@ -73,10 +73,7 @@ where
     Ok(u8::from(any_bad))
 }
 
-pub(crate) async fn fleet_command(
-    cli: &Cli,
-    command: &FleetCommand,
-) -> Result<u8, Box<dyn std::error::Error>> {
+pub(crate) async fn fleet_command(cli: &Cli, command: &FleetCommand) -> CliResult {
     match command {
         FleetCommand::Doctor {
             inventory,

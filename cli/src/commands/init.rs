@@ -51,11 +51,7 @@ unregistered = { rule = "Intune_Unregistered", profile = "<enrollment redirect p
 unreachable = { rule = "Intune_MDM_Unreachable", profile = "<profile while Intune is unreachable>" }
 "#;
 
-pub(crate) fn init(
-    cli: &Cli,
-    output: &Path,
-    force: bool,
-) -> Result<u8, Box<dyn std::error::Error>> {
+pub(crate) fn init(cli: &Cli, output: &Path, force: bool) -> CliResult {
     use std::io::Write as _;
     let cannot_write = |e: std::io::Error| {
         let why = match e.kind() {

@@ -3,11 +3,7 @@
 #[allow(clippy::wildcard_imports)]
 use crate::*;
 
-pub(crate) async fn onboard(
-    cli: &Cli,
-    ctx: &Context,
-    plan: bool,
-) -> Result<u8, Box<dyn std::error::Error>> {
+pub(crate) async fn onboard(cli: &Cli, ctx: &Context, plan: bool) -> CliResult {
     if plan {
         let plan = onboard::plan(&ctx.onboarding).await?;
         if cli.json {

@@ -22,7 +22,7 @@ pub(crate) async fn rotate(
     ctx: &Context,
     renewed: &[String],
     dry_run: bool,
-) -> Result<u8, Box<dyn std::error::Error>> {
+) -> CliResult {
     let renewed = parse_renewed(renewed)?;
     let run = async {
         if dry_run {

@@ -3,11 +3,7 @@
 #[allow(clippy::wildcard_imports)]
 use crate::*;
 
-pub(crate) async fn trust_sync(
-    cli: &Cli,
-    ctx: &Context,
-    dry_run: bool,
-) -> Result<u8, Box<dyn std::error::Error>> {
+pub(crate) async fn trust_sync(cli: &Cli, ctx: &Context, dry_run: bool) -> CliResult {
     let run = async {
         if dry_run {
             trust_sync::plan(&ctx.onboarding).await

@@ -4,13 +4,10 @@
 use crate::*;
 
 /// `watch` over the inventory's share of this replica, or over the one pair.
-pub(crate) async fn watch_command(
-    cli: &Cli,
-    args: &watch::WatchArgs,
-) -> Result<u8, Box<dyn std::error::Error>> {
+pub(crate) async fn watch_command(cli: &Cli, args: &watch::WatchArgs) -> CliResult {
     let timeout = Duration::from_secs(cli.timeout);
     if let Some(path) = args.inventory.clone() {
-        let anchors = extra_anchors(&cli.anchors)?;
+        let anchors = cli.anchors.clone();
         let (shard, as_node) = (args.shard, cli.as_node);
         // Pairs on one tenant share one budget of Graph requests in flight, across
         // reloads too.

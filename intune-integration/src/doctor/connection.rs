@@ -58,7 +58,7 @@ type Sample = (
 /// the reproduction and (as the automating identity) a compliance sample at once,
 /// from the picture; as a node, the sample once the reproduction passed for it.
 /// `None` when there is nothing to probe.
-pub async fn probe(ctx: &Integration, o: &Observed) -> Option<Result<Probes, Error>> {
+pub(super) async fn probe(ctx: &Integration, o: &Observed) -> Option<Result<Probes, Error>> {
     let version = o.version.as_ref().ok()?;
     version.check_release().ok()?;
     let microsoft = o.microsoft.as_ref()?;

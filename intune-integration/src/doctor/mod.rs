@@ -265,7 +265,7 @@ impl Finding {
     }
 
     /// The same finding, for an expiry that has passed the threshold of `days`.
-    pub fn at_threshold(mut self, days: u32) -> Self {
+    pub(crate) fn at_threshold(mut self, days: u32) -> Self {
         self.threshold_days = Some(days);
         self
     }
@@ -379,7 +379,7 @@ fn days(d: time::Duration) -> i64 {
 ///
 /// It reads both systems once ([`crate::observe::observe`], everything independent at
 /// once, so two silent services cost one timeout), runs the few live probes
-/// ([`probe`]: the entry as the configurator sees it, Test Connection reproduced, a
+/// (the entry as the configurator sees it, Test Connection reproduced, a
 /// device-specific compliance query), then judges: each family of checks is a plain
 /// function of the picture and the probes. One side failing does not stop the other:
 /// an ISE or Entra ID that cannot be reached or refuses the credentials is an error
