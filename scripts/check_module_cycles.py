@@ -12,7 +12,7 @@ import re
 import sys
 
 CRATES = ["intune-integration/src", "ise-client/src", "ise-client/src/resources",
-          "graph-client/src", "graph-client/src/resources", "http-common/src",
+          "graph-client/src", "graph-client/src/resources", "intune-client/src", "http-common/src",
           "simulator/src", "testkit/src", "cli/src"]
 
 

@@ -46,9 +46,12 @@
 //!   system and trusted certificates, ERS);
 //! * [`graph_client`] — typed async client for Entra ID tokens and Microsoft Graph
 //!   (applications, key credentials, permissions and admin consent);
+//! * [`intune_client`] — typed async client for Intune's Compliance Retrieval API, as
+//!   an ISE node calls it (bounded answers, the throttle reported, never retried);
 //! * [`integration`] — the domain: certificates, ISE versions and their Intune gates,
 //!   trust anchors, the seven steps, and the workflows over an `Integration`.
 
 pub use graph_client;
+pub use intune_client;
 pub use intune_integration as integration;
 pub use ise_client;

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use ise_intune::graph_client::{self, Credentials, GraphClient, TokenAudience};
 use ise_intune::integration::Error;
 use ise_intune::integration::anchors::TrustAnchorSet;
+use ise_intune::integration::compliance::ClientError;
 use ise_intune::integration::compliance::{ComplianceClient, MAX_LISTING_BYTES};
 use ise_intune::integration::config::IntegrationConfig;
 use ise_intune::integration::fleet::Inventory;
@@ -275,7 +276,7 @@ async fn graph_answering(answer: Arc<Vec<u8>>) -> Server {
 }
 
 async fn compliance(intune: &Server, graph: &Server) -> ComplianceClient {
-    ComplianceClient::discover(
+    ise_intune::integration::compliance::discover(
         graph_at(graph, intune.ca_pem.as_deref()),
         TokenAudience::Scope("https://api.manage.microsoft.com//.default".into()),
     )
@@ -297,7 +298,7 @@ async fn probe_01_deep_xml_nesting_is_refused() {
         .await
         .expect_err("refused");
     assert!(
-        matches!(&err, Error::Compliance { what } if what.contains("nested deeper than 64")),
+        matches!(&err, ClientError::Compliance { what } if what.contains("nested deeper than 64")),
         "{err:?}"
     );
     assert_printable(&err.to_string());
@@ -312,7 +313,7 @@ async fn probe_02_an_attribute_flood_is_refused() {
         .await
         .expect_err("refused");
     assert!(
-        matches!(&err, Error::Compliance { what } if what.contains("more than 64 attributes")),
+        matches!(&err, ClientError::Compliance { what } if what.contains("more than 64 attributes")),
         "{err:?}"
     );
 }
@@ -340,7 +341,7 @@ async fn probe_03_advancing_pages_stop_at_the_byte_budget() {
         .await
         .expect_err("budget");
     assert!(
-        matches!(&err, Error::Compliance { what } if what.contains(&MAX_LISTING_BYTES.to_string())),
+        matches!(&err, ClientError::Compliance { what } if what.contains(&MAX_LISTING_BYTES.to_string())),
         "{err:?}"
     );
     let pages = intune.requests.load(Ordering::Relaxed);
@@ -611,7 +612,7 @@ async fn probe_15_an_http_discovery_url_is_not_followed() {
         intune.url
     );
     let graph = graph_answering(body(discovery)).await;
-    let client = ComplianceClient::discover(
+    let client = ise_intune::integration::compliance::discover(
         graph_at(&graph, None),
         TokenAudience::Scope("https://api.manage.microsoft.com//.default".into()),
     )

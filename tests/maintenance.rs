@@ -55,7 +55,7 @@ async fn as_node(sim: &Simulator, host: &str) -> ComplianceClient {
         .await
         .expect("node key");
     let node = graph.with_credentials(graph_client::Credentials::Certificate(cert));
-    ComplianceClient::discover(
+    ise_intune::integration::compliance::discover(
         node,
         graph_client::TokenAudience::Scope("https://api.manage.microsoft.com//.default".into()),
     )
@@ -141,7 +141,7 @@ async fn devices_by_guid_and_mac_and_the_noncompliant_list_through_every_page() 
         None
     );
     assert!(matches!(
-        intune.device_by_mac("not-a-mac").await,
+        intune.device_by_mac("not-a-mac").await.map_err(Error::from),
         Err(Error::Compliance { .. })
     ));
 }

@@ -48,6 +48,12 @@ impl From<ise_client::Error> for CliError {
     }
 }
 
+impl From<intune_integration::compliance::ClientError> for CliError {
+    fn from(e: intune_integration::compliance::ClientError) -> Self {
+        Self::Library(e.into())
+    }
+}
+
 impl From<graph_client::Error> for CliError {
     fn from(e: graph_client::Error) -> Self {
         Self::Library(e.into())

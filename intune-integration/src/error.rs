@@ -657,6 +657,26 @@ fn status_kind(status: Option<u16>) -> ErrorKind {
     }
 }
 
+/// Intune's compliance client's errors, as the integration's: the same variants the
+/// command's causes and remediations know.
+impl From<intune_client::Error> for Error {
+    fn from(e: intune_client::Error) -> Self {
+        match e {
+            intune_client::Error::Compliance { what } => Self::Compliance { what },
+            intune_client::Error::Throttled { retry_after_secs } => {
+                Self::IntuneThrottled { retry_after_secs }
+            }
+            intune_client::Error::Answer { status, message } => {
+                Self::IntuneAnswer { status, message }
+            }
+            intune_client::Error::Graph(g) => Self::Graph(g),
+            other => Self::Compliance {
+                what: other.to_string(),
+            },
+        }
+    }
+}
+
 impl Error {
     /// What kind of failure this is.
     pub fn kind(&self) -> ErrorKind {

@@ -31,7 +31,7 @@ pub(crate) async fn device(
     let intune = compliance::client(&ctx.onboarding, node).await?;
     let id = id.unwrap_or_default();
     let found = match &cert {
-        Some(c) => intune.device_by_certificate(c).await?,
+        Some(c) => compliance::device_by_certificate(&intune, c).await?,
         None if id.len() == 36 && id.split('-').count() == 5 => intune.device_by_guid(id).await?,
         None => intune.device_by_mac(id).await?,
     };

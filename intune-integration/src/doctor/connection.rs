@@ -215,9 +215,11 @@ async fn identity_sample(
     discovery: &[graph_client::ServiceEndpoint],
 ) -> Result<Vec<crate::compliance::Device>, Error> {
     let audience = version.check_release_for(ctx.graph.intune_resource())?;
-    ComplianceClient::from_discovery(ctx.graph.clone(), audience, discovery)?
-        .probe()
-        .await
+    Ok(
+        ComplianceClient::from_discovery(ctx.graph.clone(), audience, discovery)?
+            .probe()
+            .await?,
+    )
 }
 
 /// A device-specific compliance query ([`ComplianceClient::probe`]), made with
@@ -243,9 +245,9 @@ async fn compliance_sample(
     let node = ctx.graph.with_credentials(Credentials::Certificate(cert));
     let intune = match ComplianceClient::from_discovery(node.clone(), audience.clone(), discovery) {
         Ok(intune) => intune,
-        Err(_) => ComplianceClient::discover(node, audience).await?,
+        Err(_) => crate::compliance::discover(node, audience).await?,
     };
-    intune.probe().await
+    Ok(intune.probe().await?)
 }
 
 /// The finding of a compliance sample made by `who`.
