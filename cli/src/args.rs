@@ -22,6 +22,11 @@ pub(crate) struct Cli {
     /// Microsoft root.
     #[arg(long = "anchor", global = true, value_name = "PEM")]
     pub(crate) anchors: Vec<PathBuf>,
+    /// Record every write this run makes (to ISE and to Entra ID / Graph), one JSON line
+    /// each, appended to FILE and rotated by size; `[audit] file` in the configuration
+    /// does the same. For `fleet` and `watch`, one file for every pair.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) audit_log: Option<PathBuf>,
     /// Print one JSON object instead of text (no progress output).
     #[arg(long, global = true)]
     pub(crate) json: bool,
@@ -196,6 +201,7 @@ pub(crate) fn options_apply(cli: &Cli) -> Result<(), Error> {
         ("--anchor", !cli.anchors.is_empty()),
         ("--as-node", cli.as_node),
         ("--timeout", cli.timeout != 90),
+        ("--audit-log", cli.audit_log.is_some()),
     ]
     .into_iter()
     .filter_map(|(flag, set)| set.then_some(flag))
@@ -210,4 +216,23 @@ pub(crate) fn options_apply(cli: &Cli) -> Result<(), Error> {
             if given.len() == 1 { "it" } else { "them" }
         ),
     })
+}
+
+/// The subcommand's name, as audit lines name the command.
+pub(crate) fn command_name(command: &Command) -> &'static str {
+    match command {
+        Command::Onboard { .. } => "onboard",
+        Command::Doctor => "doctor",
+        Command::Rotate { .. } => "rotate",
+        Command::TrustSync { .. } => "trust-sync",
+        Command::Enforce { .. } => "enforce",
+        Command::Device { .. } => "device",
+        Command::Noncompliant { .. } => "noncompliant",
+        Command::Fleet { .. } => "fleet",
+        Command::Watch(_) => "watch",
+        Command::Init { .. } => "init",
+        Command::Completions { .. } => "completions",
+        #[cfg(feature = "simulator")]
+        Command::Sim { .. } => "sim",
+    }
 }

@@ -11,11 +11,6 @@ pub(crate) struct Context {
     pub(crate) _sim: Option<Simulator>,
 }
 
-/// The pipeline for a configuration file (manual checklist for step 6).
-pub(crate) fn from_config(path: &Path, anchors: &[PathBuf]) -> Result<Integration, Error> {
-    onboarding_for(IntegrationConfig::load(path)?, anchors)
-}
-
 /// The pipeline for a configuration already read.
 pub(crate) fn onboarding_for(
     config: IntegrationConfig,
@@ -69,18 +64,53 @@ pub(crate) fn with_key_choice(onboarding: Integration, as_node: bool) -> Integra
     }
 }
 
+/// The audit trail of this run: `--audit-log`, else the configuration's `[audit]`
+/// file (rotation from the configuration either way); none when neither names one.
+pub(crate) fn audit_trail(
+    cli: &Cli,
+    configured: Option<&AuditSettings>,
+) -> Result<Option<Arc<AuditTrail>>, Error> {
+    let settings = match (&cli.audit_log, configured) {
+        (Some(file), c) => {
+            let mut s = c.cloned().unwrap_or_default();
+            s.file = Some(file.clone());
+            s
+        }
+        (None, Some(c)) if c.file.is_some() => c.clone(),
+        _ => return Ok(None),
+    };
+    AuditTrail::open(&settings, AuditContext::new(command_name(&cli.command))).map(Some)
+}
+
+/// `onboarding` recording its writes in `trail`, when there is one.
+pub(crate) fn audited(
+    onboarding: Integration,
+    trail: Option<&Arc<AuditTrail>>,
+    pair: Option<&str>,
+) -> Integration {
+    match trail {
+        Some(t) => onboarding.with_audit(t.clone(), pair),
+        None => onboarding,
+    }
+}
+
 pub(crate) async fn context(cli: &Cli) -> Result<Context, CliError> {
     let anchors = &cli.anchors;
     if let Some(path) = &cli.config {
+        let config = IntegrationConfig::load(path)?;
+        let trail = audit_trail(cli, Some(&config.audit))?;
+        let onboarding = audited(onboarding_for(config, anchors)?, trail.as_ref(), None);
         return Ok(Context {
-            onboarding: with_key_choice(from_config(path, anchors)?, cli.as_node),
+            onboarding: with_key_choice(onboarding, cli.as_node),
             #[cfg(feature = "simulator")]
             _sim: None,
         });
     }
     if let Some(path) = &cli.sim_info {
+        let trail = audit_trail(cli, None)?;
+        let onboarding = audited(from_sim_info(path, anchors)?, trail.as_ref(), None);
         return Ok(Context {
-            onboarding: with_key_choice(from_sim_info(path, anchors)?, cli.as_node),
+            onboarding: with_key_choice(onboarding, cli.as_node),
             #[cfg(feature = "simulator")]
             _sim: None,
         });
@@ -96,8 +126,13 @@ async fn embedded(cli: &Cli) -> Result<Context, CliError> {
     if let Some(s) = spinner {
         s.finish_and_clear();
     }
+    let trail = audit_trail(cli, None)?;
     Ok(Context {
-        onboarding: onboarding.with_anchor_files(&cli.anchors)?,
+        onboarding: audited(
+            onboarding.with_anchor_files(&cli.anchors)?,
+            trail.as_ref(),
+            None,
+        ),
         _sim: Some(sim),
     })
 }

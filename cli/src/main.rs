@@ -20,6 +20,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use intune_integration::Integration;
+use intune_integration::audit::{AuditContext, AuditSettings, AuditTrail};
 use intune_integration::certs::Certificate;
 use intune_integration::config::IntegrationConfig;
 #[cfg(feature = "simulator")]

@@ -1421,3 +1421,70 @@ async fn noncompliant_says_what_it_costs_and_is_not_retried_when_throttled() {
     // window's hour, one in the next window.
     assert_eq!(snapshot["intune"]["unfiltered_queries"][automation], 3);
 }
+
+/// `--audit-log`: every write of `onboard` and `enforce` is one JSON line in the file,
+/// naming its command and identity, and the methods and paths are those the simulator
+/// served (its GUI, a person's work in ISE, aside); a second run appends.
+#[tokio::test]
+async fn the_audit_log_holds_one_line_per_write_of_each_command() {
+    let (sim, info) = sim_with_info("audit-sim.json").await;
+    let info_arg = info.display().to_string();
+    let trail = temp("audit.jsonl");
+    let _ = std::fs::remove_file(&trail);
+    let trail_arg = trail.display().to_string();
+    for command in ["onboard", "enforce"] {
+        let (code, out, err) = run(args(&[
+            command,
+            "--sim-info",
+            &info_arg,
+            "--audit-log",
+            &trail_arg,
+            "--json",
+        ]))
+        .await;
+        assert_eq!(code, 0, "{command}: {out}{err}");
+    }
+    let text = std::fs::read_to_string(&trail).expect("the trail");
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object a line"))
+        .collect();
+    let mut audited: Vec<(String, String)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["method"].as_str().unwrap_or_default().to_owned(),
+                l["path"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    audited.sort();
+    let mut served: Vec<(String, String)> = sim
+        .request_log()
+        .into_iter()
+        .filter(|r| (r.service == "ise" || r.service == "graph") && r.method != "GET")
+        .filter(|r| r.path != "/api/v1/certs/system-certificate/export")
+        .filter(|r| !r.path.starts_with(ise_intune_simulator::GUI_BASE_PATH))
+        .map(|r| (r.method, r.path))
+        .collect();
+    served.sort();
+    assert_eq!(audited, served);
+    let commands: std::collections::BTreeSet<&str> =
+        lines.iter().filter_map(|l| l["command"].as_str()).collect();
+    assert_eq!(
+        commands,
+        ["enforce", "onboard"].into_iter().collect(),
+        "{text}"
+    );
+    assert!(
+        lines
+            .iter()
+            .filter(|l| l["command"] == "enforce")
+            .all(|l| l["system"] == "ISE"
+                && l["identity"] == format!("ise:{}", sim.info().ise.username)),
+        "{text}"
+    );
+    assert!(!text.contains(&sim.info().automation.client_secret));
+    let _ = std::fs::remove_file(trail);
+    let _ = std::fs::remove_file(info);
+}

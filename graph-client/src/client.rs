@@ -321,6 +321,26 @@ impl GraphClient {
         self.derived(core, i.credentials.clone(), None)
     }
 
+    /// The same client handing every attempt of a write request to `audit` (an audit
+    /// trail; see [`ise_intune_http::AuditSink`]); its own token cache, connections
+    /// shared. Clients derived from it later (other credentials, a clock) keep it.
+    pub fn with_audit(&self, audit: ise_intune_http::SharedAuditSink) -> GraphClient {
+        let i = &self.inner;
+        let core = i.core.clone().with_audit(Some(audit));
+        self.derived(core, i.credentials.clone(), None)
+    }
+
+    /// The application (client) id this client signs in as, when its credentials name
+    /// one (a static token or a token provider does not).
+    pub fn identity(&self) -> Option<&str> {
+        match &self.inner.credentials {
+            Credentials::ClientSecret { client_id, .. }
+            | Credentials::FederatedTokenFile { client_id, .. } => Some(client_id),
+            Credentials::Certificate(c) => Some(c.client_id()),
+            _ => None,
+        }
+    }
+
     /// A client like this one with `core`, `credentials` and (when given) `clock`, and
     /// a token cache of its own.
     fn derived(

@@ -8,11 +8,13 @@
 //! [`scrub`] (making a server's text safe to print), [`clock`] (the time of day, as a
 //! dependency).
 
+pub mod audit;
 pub mod clock;
 pub mod retry;
 pub mod scrub;
 pub mod send;
 
+pub use audit::{AuditRecord, AuditSink, SharedAuditSink};
 pub use retry::{Attempt, Decision, RetryPolicy, StatusClass};
 pub use send::{
     Answer, BodyKind, BodyLimits, Classify, DefaultClassify, HttpCore, HttpSettings, InFlightLimit,

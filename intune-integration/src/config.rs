@@ -241,6 +241,9 @@ pub struct IntegrationConfig {
     /// When expiries are announced.
     #[serde(default)]
     pub expiry: ExpiryConfig,
+    /// Where every write is recorded (`[audit]`).
+    #[serde(default)]
+    pub audit: crate::audit::AuditSettings,
     /// Whether the checks that act as an ISE node run, with each policy service node's
     /// key exported from ISE (kept in memory only). Off by default: no private key
     /// leaves ISE unless asked.
@@ -358,6 +361,7 @@ impl IntegrationConfig {
             self.entra.client_certificate_path.as_mut(),
             self.entra.federated_token_file.as_mut(),
             self.node_key_file.as_mut(),
+            self.audit.file.as_mut(),
         ]
         .into_iter()
         .flatten()

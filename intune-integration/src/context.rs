@@ -349,6 +349,27 @@ impl Integration {
         self
     }
 
+    /// The same integration recording every write its clients send in `trail` (see
+    /// [`crate::audit`]): ISE's as its API account (`ise:<username>`), Microsoft's as
+    /// the automating identity (`entra:<client id>`). What the External MDM
+    /// configurator does is a person's work in ISE's GUI, not recorded here. `pair`
+    /// names a fleet's pair in each line.
+    pub fn with_audit(mut self, trail: Arc<crate::audit::AuditTrail>, pair: Option<&str>) -> Self {
+        let ise = crate::audit::IdentifiedSink {
+            trail: trail.clone(),
+            identity: format!("ise:{}", self.ise.username()),
+            pair: pair.map(str::to_owned),
+        };
+        let graph = crate::audit::IdentifiedSink {
+            trail,
+            identity: format!("entra:{}", self.graph.identity().unwrap_or("(token)")),
+            pair: pair.map(str::to_owned),
+        };
+        self.ise = self.ise.with_audit(Arc::new(ise));
+        self.graph = self.graph.with_audit(Arc::new(graph));
+        self
+    }
+
     /// The same integration reading time from `clock` (see [`IntegrationBuilder::clock`]).
     pub fn with_clock(mut self, clock: ise_intune_http::clock::SharedClock) -> Self {
         self.graph = self.graph.with_clock(clock);

@@ -14,6 +14,7 @@
 //! Modules:
 //!
 //! * [`context`] — [`Integration`], its builder, [`context::Options`];
+//! * [`audit`] — the audit trail: every write, one JSON line, to a rotated file;
 //! * [`observe`] — one read of both systems into one typed picture, which plan,
 //!   apply, doctor and verification start from; each remote collection is fetched by
 //!   one function of it;
@@ -47,6 +48,7 @@
 //! is the coarse class a caller switches on.
 
 pub mod anchors;
+pub mod audit;
 pub mod certs;
 pub mod compliance;
 pub mod config;

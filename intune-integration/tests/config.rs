@@ -211,7 +211,7 @@ fn parse_and_type_errors_name_the_place_not_the_text() {
             what,
             "`bogus` at line 1, column 1 unknown field `bogus`, expected one of \
              `app_display_name`, `mdm_server_name`, `cloud`, `app_client_id`, \
-             `mdm_confirmed`, `ise`, `entra`, `anchors`, `enforce`, `expiry`, \
+             `mdm_confirmed`, `ise`, `entra`, `anchors`, `enforce`, `expiry`, `audit`, \
              `verify_as_node`, `node_key_file`"
         ),
         other => panic!("unexpected: {other:?}"),
@@ -286,7 +286,8 @@ fn relative_paths_are_taken_from_the_configuration_files_folder() {
         &file,
         "[ise]\nurl = \"https://ise.example\"\nusername = \"u\"\ntls_ca_file = \"certs/ise-ca.pem\"\n\
          [entra]\ntenant_id = \"t\"\nclient_id = \"c\"\nextra_ca_file = \"/etc/ssl/proxy.pem\"\n\
-         [anchors]\nextra_files = [\"certs/root.pem\"]\n",
+         [anchors]\nextra_files = [\"certs/root.pem\"]\n\
+         [audit]\nfile = \"log/audit.jsonl\"\nkeep = 2\n",
     )
     .expect("write");
     // `load` resolves from the file's folder; the environment of a test process holds
@@ -295,6 +296,11 @@ fn relative_paths_are_taken_from_the_configuration_files_folder() {
         .expect("parses");
     parsed.resolve_paths(&dir);
     assert_eq!(parsed.ise.tls_ca_file, Some(dir.join("certs/ise-ca.pem")));
+    assert_eq!(parsed.audit.file, Some(dir.join("log/audit.jsonl")));
+    assert_eq!(
+        (parsed.audit.keep, parsed.audit.rotate_bytes),
+        (2, 10 * 1024 * 1024)
+    );
     assert_eq!(
         parsed.entra.extra_ca_file,
         Some(std::path::PathBuf::from("/etc/ssl/proxy.pem"))

@@ -283,6 +283,28 @@ impl IseClient {
         &self.inner.base
     }
 
+    /// The API account's username.
+    pub fn username(&self) -> &str {
+        &self.inner.username
+    }
+
+    /// The same client (same connections and credentials) handing every attempt of a
+    /// write request to `audit` (an audit trail; see [`ise_intune_http::AuditSink`]).
+    pub fn with_audit(&self, audit: ise_intune_http::SharedAuditSink) -> IseClient {
+        let i = &self.inner;
+        IseClient {
+            inner: Arc::new(Inner {
+                core: i.core.clone().with_audit(Some(audit)),
+                base: i.base.clone(),
+                ers: i.ers.clone(),
+                username: i.username.clone(),
+                password: i.password.clone(),
+                csrf: i.csrf.as_ref().map(|_| Mutex::new(None)),
+                rejections: i.rejections.clone(),
+            }),
+        }
+    }
+
     /// Requests sent so far by this client and its clones.
     pub fn request_counts(&self) -> RequestCounts {
         self.inner.core.counts()

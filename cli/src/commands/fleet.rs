@@ -33,14 +33,20 @@ where
 {
     let anchors = cli.anchors.clone();
     let inv = Inventory::load(inventory)?;
+    let trail = audit_trail(cli, None)?;
     let (per_pair, as_node) = (Duration::from_secs(cli.timeout), cli.as_node);
     // Pairs on one tenant share one budget of Graph requests in flight.
     let budgets = fleet::TenantBudgets::default();
     let results = fleet::run_all(&inv.pairs, concurrency, |pair| {
         let (anchors, op, budgets) = (anchors.clone(), op.clone(), budgets.clone());
+        let trail = trail.clone();
         async move {
-            let onboarding =
-                budgets.apply(with_key_choice(pair_onboarding(&pair, &anchors)?, as_node));
+            let onboarding = audited(
+                pair_onboarding(&pair, &anchors)?,
+                trail.as_ref(),
+                Some(&pair.name),
+            );
+            let onboarding = budgets.apply(with_key_choice(onboarding, as_node));
             match tokio::time::timeout(per_pair, op(onboarding)).await {
                 Ok(result) => result,
                 Err(_) => Err(Error::TimedOut {

@@ -8,6 +8,7 @@ pub(crate) async fn watch_command(cli: &Cli, args: &watch::WatchArgs) -> CliResu
     let timeout = Duration::from_secs(cli.timeout);
     if let Some(path) = args.inventory.clone() {
         let anchors = cli.anchors.clone();
+        let trail = audit_trail(cli, None)?;
         let (shard, as_node) = (args.shard, cli.as_node);
         // Pairs on one tenant share one budget of Graph requests in flight, across
         // reloads too.
@@ -21,8 +22,10 @@ pub(crate) async fn watch_command(cli: &Cli, args: &watch::WatchArgs) -> CliResu
                     shard.is_none_or(|(i, n)| intune_integration::watch::shard_of(&p.name, n) == i)
                 })
                 .map(|p| {
-                    let ctx = pair_onboarding(p, &anchors)
-                        .map(|o| budgets.apply(with_key_choice(o, as_node)));
+                    let ctx = pair_onboarding(p, &anchors).map(|o| {
+                        let o = audited(o, trail.as_ref(), Some(&p.name));
+                        budgets.apply(with_key_choice(o, as_node))
+                    });
                     (p.name.clone(), ctx)
                 })
                 .collect())

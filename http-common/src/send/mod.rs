@@ -228,6 +228,7 @@ pub struct HttpCore {
     rng: Arc<SystemRandom>,
     log: RequestLog,
     in_flight: Option<InFlightLimit>,
+    audit: Option<crate::SharedAuditSink>,
 }
 
 impl fmt::Debug for HttpCore {
@@ -255,12 +256,20 @@ impl HttpCore {
             rng: Arc::new(SystemRandom::new()),
             log: default_request_log,
             in_flight: None,
+            audit: None,
         })
     }
 
     /// The same core, sending no more than `limit` allows at once (`None`: no cap).
     pub fn with_in_flight_limit(mut self, limit: Option<InFlightLimit>) -> Self {
         self.in_flight = limit;
+        self
+    }
+
+    /// The same core, handing every attempt of a write request to `audit` (`None`:
+    /// to no one).
+    pub fn with_audit(mut self, audit: Option<crate::SharedAuditSink>) -> Self {
+        self.audit = audit;
         self
     }
 
@@ -409,6 +418,17 @@ impl HttpCore {
             elapsed_ms: u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX),
         };
         (self.log)(&record);
+        if let (RequestClass::Write, Some(audit)) = (meta.class, &self.audit) {
+            let answer = outcome.as_ref().ok();
+            audit.record(&crate::AuditRecord {
+                attempt: record,
+                request_id: answer.and_then(|a| {
+                    crate::audit::REQUEST_ID_HEADERS
+                        .iter()
+                        .find_map(|h| a.header(h))
+                }),
+            });
+        }
         outcome
     }
 

@@ -1,0 +1,397 @@
+//! The audit trail: every write any workflow makes, one JSON line each — time,
+//! command, pair, identity, system, method, path, the object's id, a summary of the
+//! change, the server's request id and the result — appended to a file, flushed to
+//! disk line by line and rotated by size. Records come from the clients' HTTP core
+//! ([`ise_intune_http::AuditSink`]): one per attempt of a write request, as it went
+//! on the wire, whichever workflow sent it. Nothing of a body, a header or a query
+//! reaches a record, so no secret, private key or token can.
+//!
+//! ```no_run
+//! # fn run(integration: intune_integration::Integration) -> Result<(), intune_integration::Error> {
+//! use intune_integration::audit::{AuditContext, AuditSettings, AuditTrail};
+//!
+//! let settings = AuditSettings::to_file("/var/log/ise-intune/audit.jsonl");
+//! let trail = AuditTrail::open(&settings, AuditContext::new("onboard"))?;
+//! let integration = integration.with_audit(trail, None);
+//! # Ok(()) }
+//! ```
+
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use ise_intune_http::clock::{SharedClock, SystemClock};
+use ise_intune_http::{AuditRecord, AuditSink};
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// Where the trail goes and how it is rotated (`[audit]` in the configuration).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct AuditSettings {
+    /// The file the lines are appended to (none: no trail).
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+    /// Past this size the file is renamed `FILE.1` (the older ones `FILE.2` …) and a
+    /// new one begins (default 10 MiB).
+    #[serde(default = "default_rotate_bytes")]
+    pub rotate_bytes: u64,
+    /// How many rotated files are kept (default 5).
+    #[serde(default = "default_keep")]
+    pub keep: u32,
+}
+
+fn default_rotate_bytes() -> u64 {
+    10 * 1024 * 1024
+}
+
+fn default_keep() -> u32 {
+    5
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self {
+            file: None,
+            rotate_bytes: default_rotate_bytes(),
+            keep: default_keep(),
+        }
+    }
+}
+
+impl AuditSettings {
+    /// A trail appended to `file`, rotated at the defaults.
+    pub fn to_file(file: impl Into<PathBuf>) -> Self {
+        Self {
+            file: Some(file.into()),
+            ..Self::default()
+        }
+    }
+}
+
+/// What a run is, for each of its lines: the command. (A fleet's pair is the
+/// integration's: [`crate::Integration::with_audit`].)
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AuditContext {
+    /// The command or workflow (`onboard`, `rotate`, `watch`, …).
+    pub command: String,
+}
+
+impl AuditContext {
+    /// A run of `command`.
+    pub fn new(command: impl Into<String>) -> Self {
+        Self {
+            command: command.into(),
+        }
+    }
+}
+
+/// One line of the trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct AuditLine {
+    /// When the attempt ended (RFC 3339, UTC).
+    pub time: String,
+    /// The command or workflow.
+    pub command: String,
+    /// The fleet's pair, if any.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pair: Option<String>,
+    /// Who wrote: the ISE API account (`ise:<username>`) or the automating identity
+    /// (`entra:<client id>`).
+    pub identity: String,
+    /// The system written to (`ISE`, `Graph`, …).
+    pub system: String,
+    /// HTTP method.
+    pub method: String,
+    /// The URL path (no query).
+    pub path: String,
+    /// The object's id or key, as the path names it, if it does.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub object_id: Option<String>,
+    /// What changed: the kind of change and the kind of object.
+    pub summary: String,
+    /// The server's request id, when it sent one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub request_id: Option<String>,
+    /// `ok` (2xx), `refused` (another status), or `no answer`.
+    pub result: String,
+    /// The answer's status, when there was one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub status: Option<u16>,
+    /// Which attempt of the request (from 1): a retried write has a line per attempt.
+    pub attempt: u32,
+}
+
+/// The trail of one run: lines appended to a file, each flushed to disk, the file
+/// rotated by size. Shared by the clients of one or many integrations (a fleet's
+/// pairs: [`crate::Integration::with_audit`]), so that one file has one writer.
+#[derive(Debug)]
+pub struct AuditTrail {
+    context: AuditContext,
+    clock: SharedClock,
+    file: Mutex<Appender>,
+}
+
+#[derive(Debug)]
+struct Appender {
+    path: PathBuf,
+    file: File,
+    size: u64,
+    rotate_bytes: u64,
+    keep: u32,
+}
+
+impl AuditTrail {
+    /// Opens (creating, or appending to) the trail `settings` names for runs of
+    /// `context`. A trail without a file is a configuration error.
+    pub fn open(settings: &AuditSettings, context: AuditContext) -> Result<Arc<Self>, Error> {
+        let path = settings.file.clone().ok_or_else(|| Error::Config {
+            what: "[audit] names no file".into(),
+        })?;
+        let (file, size) = open_append(&path)?;
+        Ok(Arc::new(Self {
+            context,
+            clock: Arc::new(SystemClock),
+            file: Mutex::new(Appender {
+                path,
+                file,
+                size,
+                rotate_bytes: settings.rotate_bytes.max(1024),
+                keep: settings.keep,
+            }),
+        }))
+    }
+
+    /// What the run is.
+    pub fn context(&self) -> &AuditContext {
+        &self.context
+    }
+
+    /// The line for `record`, written by `identity` for `pair`.
+    pub fn line(&self, identity: &str, pair: Option<&str>, record: &AuditRecord<'_>) -> AuditLine {
+        let time = time::OffsetDateTime::from(self.clock.now())
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        let attempt = &record.attempt;
+        let (result, status) = match (attempt.status, attempt.error) {
+            (Some(s), _) if (200..300).contains(&s) => ("ok".to_owned(), Some(s)),
+            (Some(s), _) => ("refused".to_owned(), Some(s)),
+            (None, Some(e)) => (format!("no answer: {e}"), None),
+            (None, None) => ("no answer".to_owned(), None),
+        };
+        AuditLine {
+            time,
+            command: self.context.command.clone(),
+            pair: pair.map(str::to_owned),
+            identity: identity.to_owned(),
+            system: attempt.service.to_owned(),
+            method: attempt.method.as_str().to_owned(),
+            path: attempt.path.to_owned(),
+            object_id: object_id(attempt.path),
+            summary: summary(attempt.method.as_str(), attempt.path),
+            request_id: record
+                .request_id
+                .map(|r| ise_intune_http::scrub::printable(r, 128)),
+            result,
+            status,
+            attempt: attempt.attempt,
+        }
+    }
+
+    fn append(&self, line: &AuditLine) -> std::io::Result<()> {
+        let mut text = serde_json::to_string(line).map_err(std::io::Error::other)?;
+        text.push('\n');
+        let mut file = self
+            .file
+            .lock()
+            .map_err(|_| std::io::Error::other("the audit trail's lock is poisoned"))?;
+        let len = u64::try_from(text.len()).unwrap_or(u64::MAX);
+        if file.size > 0 && file.size.saturating_add(len) > file.rotate_bytes {
+            file.rotate()?;
+        }
+        file.file.write_all(text.as_bytes())?;
+        file.file.sync_data()?;
+        file.size = file.size.saturating_add(len);
+        Ok(())
+    }
+}
+
+impl Appender {
+    /// `FILE` → `FILE.1`, `FILE.1` → `FILE.2` …, the oldest beyond `keep` removed; a
+    /// new `FILE` begun.
+    fn rotate(&mut self) -> std::io::Result<()> {
+        let numbered = |n: u32| {
+            let mut name = self.path.as_os_str().to_owned();
+            name.push(format!(".{n}"));
+            PathBuf::from(name)
+        };
+        if self.keep == 0 {
+            std::fs::remove_file(&self.path)?;
+        } else {
+            let _ = std::fs::remove_file(numbered(self.keep));
+            for n in (1..self.keep).rev() {
+                let from = numbered(n);
+                if from.exists() {
+                    std::fs::rename(&from, numbered(n + 1))?;
+                }
+            }
+            std::fs::rename(&self.path, numbered(1))?;
+        }
+        let (file, size) = open_append(&self.path).map_err(std::io::Error::other)?;
+        self.file = file;
+        self.size = size;
+        Ok(())
+    }
+}
+
+/// Opens `path` to append, creating it (owner-only where the system has modes); its
+/// current size.
+fn open_append(path: &Path) -> Result<(File, u64), Error> {
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let refused = |e: std::io::Error| Error::Config {
+        what: format!("the audit trail {} cannot be opened: {e}", path.display()),
+    };
+    let file = options.open(path).map_err(refused)?;
+    let size = file.metadata().map_err(refused)?.len();
+    Ok((file, size))
+}
+
+/// The object a path names: its last segment that is not a collection's name — an
+/// id, an alternate key (`(uniqueName='…')`), or a name — if any.
+fn object_id(path: &str) -> Option<String> {
+    let last = path.trim_end_matches('/').rsplit('/').next()?;
+    let key = last
+        .split_once('(')
+        .map_or(last, |(_, k)| k.trim_end_matches(')'));
+    let is_id = key.chars().any(|c| c.is_ascii_digit()) || key.contains('=');
+    is_id.then(|| ise_intune_http::scrub::printable(key, 200))
+}
+
+/// The kind of change (`create`, `update`, `delete`, `action`) and the kind of object:
+/// the path's last collection name.
+fn summary(method: &str, path: &str) -> String {
+    let verb = match method {
+        "POST" => "create or act on",
+        "PUT" | "PATCH" => "update",
+        "DELETE" => "delete",
+        _ => "change",
+    };
+    let collection = path
+        .trim_end_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| s.split_once('(').map_or(s, |(name, _)| name))
+        .rfind(|s| !s.chars().any(|c| c.is_ascii_digit()) && !s.contains('='))
+        .unwrap_or("object");
+    format!("{verb} {collection}")
+}
+
+/// A trail's sink for one identity's client.
+#[derive(Debug)]
+pub(crate) struct IdentifiedSink {
+    pub(crate) trail: Arc<AuditTrail>,
+    pub(crate) identity: String,
+    pub(crate) pair: Option<String>,
+}
+
+impl AuditSink for IdentifiedSink {
+    fn record(&self, record: &AuditRecord<'_>) {
+        let line = self
+            .trail
+            .line(&self.identity, self.pair.as_deref(), record);
+        if let Err(e) = self.trail.append(&line) {
+            tracing::error!(
+                error = %e,
+                "the audit trail could not be written: a write went unrecorded"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn objects_and_summaries_from_paths() {
+        assert_eq!(
+            object_id("/applications(uniqueName='ise-intune-abc')"),
+            Some("uniqueName='ise-intune-abc'".into())
+        );
+        assert_eq!(object_id("/servicePrincipals/1b2c/appRoleAssignedTo"), None);
+        assert_eq!(
+            summary("POST", "/servicePrincipals/1b2c/appRoleAssignedTo"),
+            "create or act on appRoleAssignedTo"
+        );
+        assert_eq!(
+            summary("PATCH", "/applications/0a1b2c"),
+            "update applications"
+        );
+        assert_eq!(
+            summary("DELETE", "/ers/config/trustedcertificate/5a6b"),
+            "delete trustedcertificate"
+        );
+    }
+
+    #[test]
+    fn the_file_rotates_by_size_and_keeps_what_it_is_told() {
+        let dir = std::env::temp_dir().join(format!("audit-rotate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("audit.jsonl");
+        let settings = AuditSettings {
+            file: Some(path.clone()),
+            rotate_bytes: 1024,
+            keep: 2,
+        };
+        let trail = AuditTrail::open(&settings, AuditContext::new("test")).expect("open");
+        let sink = IdentifiedSink {
+            trail,
+            identity: "ise:admin".into(),
+            pair: None,
+        };
+        let method = reqwest::Method::POST;
+        for attempt in 1..=40 {
+            sink.record(&AuditRecord::answered(
+                "ISE",
+                &method,
+                "ise.example",
+                "/ers/config/trustedcertificate",
+                201,
+                attempt,
+            ));
+        }
+        let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+        let rotated = |n: u32| PathBuf::from(format!("{}.{n}", path.display()));
+        // Two rotated files kept, none older; every file under the limit.
+        assert!(rotated(1).exists() && rotated(2).exists());
+        assert!(!rotated(3).exists());
+        for p in [path.clone(), rotated(1), rotated(2)] {
+            let text = read(&p);
+            assert!(text.len() <= 1024, "{}: {} bytes", p.display(), text.len());
+            for line in text.lines() {
+                let parsed: AuditLine = serde_json::from_str(line).expect("one JSON object a line");
+                assert_eq!(
+                    (
+                        parsed.identity.as_str(),
+                        parsed.result.as_str(),
+                        parsed.status
+                    ),
+                    ("ise:admin", "ok", Some(201))
+                );
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,100 @@
+//! The audit trail end to end: every write onboarding and enforcement send is one JSON
+//! line — the same methods and paths the simulator served, by the identity that sent
+//! them — and no line holds a secret of the simulator's info file.
+
+use std::time::Duration;
+
+use ise_intune::integration::audit::{AuditContext, AuditLine, AuditSettings, AuditTrail};
+use ise_intune::integration::{context::Options, enforce, onboard};
+use ise_intune_simulator::{GUI_BASE_PATH, Simulator};
+use ise_intune_testkit::{self as sim, Configurator};
+
+/// The writes the simulator served for ISE and Graph, as (method, path), sorted:
+/// everything but reads, the certificate export (a POST that reads) and the simulated
+/// GUI (a person's work in ISE, not the tool's).
+fn served_writes(sim: &Simulator) -> Vec<(String, String)> {
+    let mut writes: Vec<(String, String)> = sim
+        .request_log()
+        .into_iter()
+        .filter(|r| r.service == "ise" || r.service == "graph")
+        .filter(|r| r.method != "GET")
+        .filter(|r| r.path != "/api/v1/certs/system-certificate/export")
+        .filter(|r| !r.path.starts_with(GUI_BASE_PATH))
+        .map(|r| (r.method, r.path))
+        .collect();
+    writes.sort();
+    writes
+}
+
+#[tokio::test]
+async fn every_write_of_onboard_and_enforce_is_one_line_without_a_secret() {
+    let sim = Simulator::builder()
+        .replication_lag(Duration::from_millis(100))
+        .start()
+        .await
+        .expect("simulator");
+    let dir = std::env::temp_dir().join(format!("audit-e2e-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("audit.jsonl");
+    let trail = AuditTrail::open(&AuditSettings::to_file(&path), AuditContext::new("onboard"))
+        .expect("trail");
+    let mut o = Options::default();
+    o.propagation_wait = Duration::from_secs(2);
+    let ctx = sim::integration(sim.info(), Configurator::Gui, true, o)
+        .expect("integration")
+        .with_audit(trail, None);
+    sim.clear_request_log();
+    assert!(onboard::apply(&ctx).await.expect("onboard").complete);
+    enforce::apply(&ctx).await.expect("enforce");
+
+    let text = std::fs::read_to_string(&path).expect("trail");
+    let lines: Vec<AuditLine> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object a line"))
+        .collect();
+    let mut audited: Vec<(String, String)> = lines
+        .iter()
+        .map(|l| (l.method.clone(), l.path.clone()))
+        .collect();
+    audited.sort();
+    let served = served_writes(&sim);
+    assert!(
+        served.len() >= 10,
+        "onboarding and enforcement write: {served:?}"
+    );
+    assert_eq!(audited, served);
+
+    let info = sim.info();
+    for line in &lines {
+        let expected = match line.system.as_str() {
+            "ISE" => format!("ise:{}", info.ise.username),
+            "Graph" => format!("entra:{}", info.automation.client_id),
+            other => panic!("a write to {other}: {line:?}"),
+        };
+        assert_eq!(line.identity, expected);
+        assert_eq!(line.command, "onboard");
+    }
+    // A refused attempt (Graph's replication lag answers 404 to a write on what was
+    // just created) is a line of its own, and the retry that succeeded another.
+    for (i, line) in lines.iter().enumerate().filter(|(_, l)| l.result != "ok") {
+        assert!(
+            lines[i + 1..]
+                .iter()
+                .any(|later| later.method == line.method
+                    && later.path == line.path
+                    && later.result == "ok"
+                    && later.attempt > line.attempt),
+            "a refused write never retried: {line:?}"
+        );
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.result == "ok" && l.request_id.is_some())
+    );
+    for secret in [&info.ise.password, &info.automation.client_secret] {
+        assert!(!text.contains(secret.as_str()), "a secret in the trail");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
