@@ -1,6 +1,7 @@
 //! The audit trail end to end: every write onboarding and enforcement send is one JSON
 //! line — the same methods and paths the simulator served, by the identity that sent
-//! them — and no line holds a secret of the simulator's info file.
+//! them — and no line holds a secret of the simulator's info file; a local syslog
+//! receiver gets the same lines.
 
 use std::time::Duration;
 
@@ -37,8 +38,14 @@ async fn every_write_of_onboard_and_enforce_is_one_line_without_a_secret() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
     let path = dir.join("audit.jsonl");
-    let trail = AuditTrail::open(&AuditSettings::to_file(&path), AuditContext::new("onboard"))
-        .expect("trail");
+    // A local syslog receiver gets a copy of each line.
+    let receiver = std::net::UdpSocket::bind("127.0.0.1:0").expect("receiver");
+    receiver
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    let settings = AuditSettings::to_file(&path)
+        .with_syslog(format!("udp://{}", receiver.local_addr().expect("addr")));
+    let trail = AuditTrail::open(&settings, AuditContext::new("onboard")).expect("trail");
     let mut o = Options::default();
     o.propagation_wait = Duration::from_secs(2);
     let ctx = sim::integration(sim.info(), Configurator::Gui, true, o)
@@ -95,6 +102,17 @@ async fn every_write_of_onboard_and_enforce_is_one_line_without_a_secret() {
     );
     for secret in [&info.ise.password, &info.automation.client_secret] {
         assert!(!text.contains(secret.as_str()), "a secret in the trail");
+    }
+    // The same lines reached syslog, in order, as RFC 5424 messages.
+    let mut received = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    while let Ok(n) = receiver.recv(&mut buf) {
+        received.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    assert_eq!(received.len(), lines.len());
+    for (message, line) in received.iter().zip(text.lines()) {
+        assert!(message.starts_with("<85>1 "), "{message}");
+        assert!(message.ends_with(&format!(" - {line}")), "{message}");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -27,6 +27,11 @@ pub(crate) struct Cli {
     /// does the same. For `fleet` and `watch`, one file for every pair.
     #[arg(long, global = true, value_name = "FILE")]
     pub(crate) audit_log: Option<PathBuf>,
+    /// Also send each audit line to a syslog server as an RFC 5424 message:
+    /// udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT (`[audit] syslog` in the
+    /// configuration does the same; its `syslog_ca_file` verifies a TLS server).
+    #[arg(long, global = true, value_name = "URL")]
+    pub(crate) audit_syslog: Option<String>,
     /// Print one JSON object instead of text (no progress output).
     #[arg(long, global = true)]
     pub(crate) json: bool,
@@ -202,6 +207,7 @@ pub(crate) fn options_apply(cli: &Cli) -> Result<(), Error> {
         ("--as-node", cli.as_node),
         ("--timeout", cli.timeout != 90),
         ("--audit-log", cli.audit_log.is_some()),
+        ("--audit-syslog", cli.audit_syslog.is_some()),
     ]
     .into_iter()
     .filter_map(|(flag, set)| set.then_some(flag))

@@ -64,21 +64,23 @@ pub(crate) fn with_key_choice(onboarding: Integration, as_node: bool) -> Integra
     }
 }
 
-/// The audit trail of this run: `--audit-log`, else the configuration's `[audit]`
-/// file (rotation from the configuration either way); none when neither names one.
+/// The audit trail of this run: the configuration's `[audit]`, with `--audit-log` and
+/// `--audit-syslog` in place of its file and syslog server; none when nothing names
+/// where to write.
 pub(crate) fn audit_trail(
     cli: &Cli,
     configured: Option<&AuditSettings>,
 ) -> Result<Option<Arc<AuditTrail>>, Error> {
-    let settings = match (&cli.audit_log, configured) {
-        (Some(file), c) => {
-            let mut s = c.cloned().unwrap_or_default();
-            s.file = Some(file.clone());
-            s
-        }
-        (None, Some(c)) if c.file.is_some() => c.clone(),
-        _ => return Ok(None),
-    };
+    let mut settings = configured.cloned().unwrap_or_default();
+    if let Some(file) = &cli.audit_log {
+        settings.file = Some(file.clone());
+    }
+    if let Some(target) = &cli.audit_syslog {
+        settings.syslog = Some(target.clone());
+    }
+    if !settings.is_enabled() {
+        return Ok(None);
+    }
     AuditTrail::open(&settings, AuditContext::new(command_name(&cli.command))).map(Some)
 }
 

@@ -27,6 +27,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 
+mod syslog;
+
 /// Where the trail goes and how it is rotated (`[audit]` in the configuration).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -42,6 +44,14 @@ pub struct AuditSettings {
     /// How many rotated files are kept (default 5).
     #[serde(default = "default_keep")]
     pub keep: u32,
+    /// A copy of each line to a syslog server, as RFC 5424 messages:
+    /// `udp://HOST:PORT`, `tcp://HOST:PORT` or `tls://HOST:PORT` (none: no copy).
+    #[serde(default)]
+    pub syslog: Option<String>,
+    /// The CA (PEM) a `tls://` syslog server's certificate is verified against
+    /// (default: the system's roots).
+    #[serde(default)]
+    pub syslog_ca_file: Option<PathBuf>,
 }
 
 fn default_rotate_bytes() -> u64 {
@@ -58,6 +68,8 @@ impl Default for AuditSettings {
             file: None,
             rotate_bytes: default_rotate_bytes(),
             keep: default_keep(),
+            syslog: None,
+            syslog_ca_file: None,
         }
     }
 }
@@ -69,6 +81,18 @@ impl AuditSettings {
             file: Some(file.into()),
             ..Self::default()
         }
+    }
+
+    /// The same settings, copying each line to the syslog server `target`
+    /// (`udp://`, `tcp://` or `tls://` `HOST:PORT`).
+    pub fn with_syslog(mut self, target: impl Into<String>) -> Self {
+        self.syslog = Some(target.into());
+        self
+    }
+
+    /// Whether the settings name anywhere to write.
+    pub fn is_enabled(&self) -> bool {
+        self.file.is_some() || self.syslog.is_some()
     }
 }
 
@@ -134,7 +158,8 @@ pub struct AuditLine {
 pub struct AuditTrail {
     context: AuditContext,
     clock: SharedClock,
-    file: Mutex<Appender>,
+    file: Option<Mutex<Appender>>,
+    syslog: Option<Mutex<syslog::SyslogSender>>,
 }
 
 #[derive(Debug)]
@@ -147,23 +172,41 @@ struct Appender {
 }
 
 impl AuditTrail {
-    /// Opens (creating, or appending to) the trail `settings` names for runs of
-    /// `context`. A trail without a file is a configuration error.
+    /// Opens (creating, or appending to) the file `settings` names, and prepares the
+    /// syslog copy it names, for runs of `context`. Settings that name neither are a
+    /// configuration error; so is a syslog target that is not `udp://`, `tcp://` or
+    /// `tls://` `HOST:PORT`.
     pub fn open(settings: &AuditSettings, context: AuditContext) -> Result<Arc<Self>, Error> {
-        let path = settings.file.clone().ok_or_else(|| Error::Config {
-            what: "[audit] names no file".into(),
-        })?;
-        let (file, size) = open_append(&path)?;
+        if !settings.is_enabled() {
+            return Err(Error::Config {
+                what: "[audit] names neither a file nor a syslog server".into(),
+            });
+        }
+        let file = match &settings.file {
+            Some(path) => {
+                let (file, size) = open_append(path)?;
+                Some(Mutex::new(Appender {
+                    path: path.clone(),
+                    file,
+                    size,
+                    rotate_bytes: settings.rotate_bytes.max(1024),
+                    keep: settings.keep,
+                }))
+            }
+            None => None,
+        };
+        let syslog = match &settings.syslog {
+            Some(target) => Some(Mutex::new(syslog::SyslogSender::new(
+                syslog::Target::parse(target)?,
+                settings.syslog_ca_file.as_ref(),
+            )?)),
+            None => None,
+        };
         Ok(Arc::new(Self {
             context,
             clock: Arc::new(SystemClock),
-            file: Mutex::new(Appender {
-                path,
-                file,
-                size,
-                rotate_bytes: settings.rotate_bytes.max(1024),
-                keep: settings.keep,
-            }),
+            file,
+            syslog,
         }))
     }
 
@@ -203,25 +246,51 @@ impl AuditTrail {
         }
     }
 
+    /// Records one attempt sent as `identity` (for a fleet's `pair`): the line written
+    /// to the file and to syslog, each that is configured (what the clients' sinks
+    /// call; a program with its own clients may call it too).
+    pub fn record(
+        &self,
+        identity: &str,
+        pair: Option<&str>,
+        record: &AuditRecord<'_>,
+    ) -> std::io::Result<()> {
+        self.append(&self.line(identity, pair, record))
+    }
+
+    /// Writes `line` to the file and to syslog, each that is configured; the first
+    /// failure, after both were tried.
     fn append(&self, line: &AuditLine) -> std::io::Result<()> {
-        let mut text = serde_json::to_string(line).map_err(std::io::Error::other)?;
-        text.push('\n');
-        let mut file = self
-            .file
-            .lock()
-            .map_err(|_| std::io::Error::other("the audit trail's lock is poisoned"))?;
-        let len = u64::try_from(text.len()).unwrap_or(u64::MAX);
-        if file.size > 0 && file.size.saturating_add(len) > file.rotate_bytes {
-            file.rotate()?;
-        }
-        file.file.write_all(text.as_bytes())?;
-        file.file.sync_data()?;
-        file.size = file.size.saturating_add(len);
-        Ok(())
+        let text = serde_json::to_string(line).map_err(std::io::Error::other)?;
+        let poisoned = || std::io::Error::other("the audit trail's lock is poisoned");
+        let file = match &self.file {
+            Some(file) => file.lock().map_err(|_| poisoned())?.append(&text),
+            None => Ok(()),
+        };
+        let syslog = match &self.syslog {
+            Some(sender) => sender.lock().map_err(|_| poisoned())?.send(&text),
+            None => Ok(()),
+        };
+        file.and(syslog)
     }
 }
 
 impl Appender {
+    /// Appends one line, flushed to disk; rotates first when it would pass the size.
+    fn append(&mut self, text: &str) -> std::io::Result<()> {
+        let len = u64::try_from(text.len())
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
+        if self.size > 0 && self.size.saturating_add(len) > self.rotate_bytes {
+            self.rotate()?;
+        }
+        self.file.write_all(text.as_bytes())?;
+        self.file.write_all(b"\n")?;
+        self.file.sync_data()?;
+        self.size = self.size.saturating_add(len);
+        Ok(())
+    }
+
     /// `FILE` → `FILE.1`, `FILE.1` → `FILE.2` …, the oldest beyond `keep` removed; a
     /// new `FILE` begun.
     fn rotate(&mut self) -> std::io::Result<()> {
@@ -350,11 +419,9 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("dir");
         let path = dir.join("audit.jsonl");
-        let settings = AuditSettings {
-            file: Some(path.clone()),
-            rotate_bytes: 1024,
-            keep: 2,
-        };
+        let mut settings = AuditSettings::to_file(&path);
+        settings.rotate_bytes = 1024;
+        settings.keep = 2;
         let trail = AuditTrail::open(&settings, AuditContext::new("test")).expect("open");
         let sink = IdentifiedSink {
             trail,
