@@ -91,6 +91,25 @@ pub(crate) enum Command {
         #[arg(long)]
         plan: bool,
     },
+    /// Take the integration out again: the External MDM entry (you delete it in ISE's
+    /// GUI, then confirm with --mdm-removed), the authorization rules enforce made, the
+    /// Microsoft roots it imported that nothing else uses, and the Entra application
+    /// with its consent. Only what carries ise-intune's marker is removed.
+    Offboard {
+        /// Print what would be removed and kept, and what ISE would then authorize;
+        /// change nothing.
+        #[arg(long)]
+        plan: bool,
+        /// Also remove this object that does not carry the marker (an application's
+        /// display name or client id, a rule's name, a trusted certificate's friendly
+        /// name). Repeat for several.
+        #[arg(long, value_name = "NAME")]
+        adopt: Vec<String>,
+        /// Confirm that the External MDM entry was deleted in ISE's GUI (ISE has no API
+        /// for it); until then nothing else is removed.
+        #[arg(long)]
+        mdm_removed: bool,
+    },
     /// One device as ISE sees it, by MAC address or Intune GUID.
     Device {
         /// A MAC address (any notation) or a device GUID.
@@ -232,6 +251,7 @@ pub(crate) fn command_name(command: &Command) -> &'static str {
         Command::Rotate { .. } => "rotate",
         Command::TrustSync { .. } => "trust-sync",
         Command::Enforce { .. } => "enforce",
+        Command::Offboard { .. } => "offboard",
         Command::Device { .. } => "device",
         Command::Noncompliant { .. } => "noncompliant",
         Command::Fleet { .. } => "fleet",

@@ -33,8 +33,10 @@ pub(crate) fn from_sim_info(path: &Path, anchors: &[PathBuf]) -> Result<Integrat
     })?;
     // A simulator's clock may be moved ahead: the command follows it.
     let clock = Arc::new(ise_intune_testkit::SimulatorClock::of_info_file(path));
+    let preview = Arc::new(ise_intune_testkit::SimAuthorizationPreview::new(&info)?);
     ise_intune_testkit::integration(&info, Configurator::Gui, true, Options::default())?
         .with_clock(clock)
+        .with_authorization_preview(preview)
         .with_anchor_files(anchors)
 }
 
@@ -99,7 +101,13 @@ pub(crate) fn audited(
 pub(crate) async fn context(cli: &Cli) -> Result<Context, CliError> {
     let anchors = &cli.anchors;
     if let Some(path) = &cli.config {
-        let config = IntegrationConfig::load(path)?;
+        let mut config = IntegrationConfig::load(path)?;
+        if let Command::Offboard {
+            mdm_removed: true, ..
+        } = cli.command
+        {
+            config.mdm_removed = true;
+        }
         let trail = audit_trail(cli, Some(&config.audit))?;
         let onboarding = audited(onboarding_for(config, anchors)?, trail.as_ref(), None);
         return Ok(Context {
@@ -129,9 +137,14 @@ async fn embedded(cli: &Cli) -> Result<Context, CliError> {
         s.finish_and_clear();
     }
     let trail = audit_trail(cli, None)?;
+    let preview = Arc::new(ise_intune_testkit::SimAuthorizationPreview::new(
+        sim.info(),
+    )?);
     Ok(Context {
         onboarding: audited(
-            onboarding.with_anchor_files(&cli.anchors)?,
+            onboarding
+                .with_authorization_preview(preview)
+                .with_anchor_files(&cli.anchors)?,
             trail.as_ref(),
             None,
         ),

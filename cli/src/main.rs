@@ -107,6 +107,7 @@ async fn run(cli: Cli) -> CliResult {
         Command::Rotate { renewed, dry_run } => rotate(&cli, &ctx, renewed, *dry_run).await,
         Command::TrustSync { dry_run } => trust_sync(&cli, &ctx, *dry_run).await,
         Command::Enforce { plan } => enforce(&cli, &ctx, *plan).await,
+        Command::Offboard { plan, adopt, .. } => offboard(&cli, &ctx, *plan, adopt).await,
         Command::Device { id, cert, node } => {
             device(&cli, &ctx, id.as_deref(), cert.as_deref(), node.as_deref()).await
         }

@@ -47,6 +47,7 @@ pub(crate) fn dry_run_json(mut value: serde_json::Value) -> serde_json::Value {
                         match v.as_str() {
                             Some("created") => *v = "would_create".into(),
                             Some("updated") => *v = "would_update".into(),
+                            Some("removed") => *v = "would_remove".into(),
                             _ => {}
                         }
                     } else {

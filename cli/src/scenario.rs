@@ -95,8 +95,9 @@ pub(crate) async fn for_command(command: &Command) -> Result<(Simulator, Integra
             let onboarding = onboarding.with_anchor(testkit::next_root_anchor(sim.info())?);
             Ok((sim, onboarding))
         }
-        Command::Watch(_) => {
-            // An integrated pair: onboarded and enforcing, so watch starts healthy.
+        Command::Watch(_) | Command::Offboard { .. } => {
+            // An integrated pair: onboarded and enforcing, so watch starts healthy and
+            // offboarding has everything to remove.
             let (sim, onboarding) = onboarded().await?;
             intune_integration::enforce::apply(&onboarding).await?;
             Ok((sim, onboarding))

@@ -64,6 +64,11 @@ pub struct Application {
     pub required_resource_access: Vec<RequiredResourceAccess>,
     /// Creation time.
     pub created_date_time: Option<String>,
+    /// Custom strings that categorise the application (Graph copies them to its
+    /// service principal); ise-intune marks its own with one.
+    pub tags: Vec<String>,
+    /// Notes for the people who manage the application.
+    pub notes: Option<String>,
 }
 
 /// Body of `POST /applications`.
@@ -74,6 +79,12 @@ pub struct NewApplication {
     pub display_name: String,
     /// Sign-in audience.
     pub sign_in_audience: String,
+    /// Tags (none: not sent).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// Notes (none: not sent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
 }
 
 impl NewApplication {
@@ -82,7 +93,16 @@ impl NewApplication {
         Self {
             display_name: display_name.into(),
             sign_in_audience: "AzureADMyOrg".into(),
+            tags: Vec::new(),
+            notes: None,
         }
+    }
+
+    /// The same, with these tags and notes.
+    pub fn marked(mut self, tags: Vec<String>, notes: Option<String>) -> Self {
+        self.tags = tags;
+        self.notes = notes;
+        self
     }
 }
 
@@ -99,6 +119,10 @@ pub struct ApplicationUpdate {
     /// The client-chosen alternate key; can be set once, never changed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unique_name: Option<String>,
+    /// The whole new list of tags (a PATCH replaces the collection: send the tags to
+    /// keep with the one added).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
 }
 
 /// A key credential (certificate) on an application.

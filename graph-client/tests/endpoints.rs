@@ -210,7 +210,9 @@ async fn update_and_delete_application() {
     let (server, graph) = setup().await;
     Mock::given(method("PATCH"))
         .and(path("/v1.0/applications/obj-1"))
-        .and(body_is(json!({"displayName": "Cisco ISE (prod)"})))
+        .and(body_is(
+            json!({"displayName": "Cisco ISE (prod)", "tags": ["team-a", "ise-intune-managed"]}),
+        ))
         .respond_with(ResponseTemplate::new(204))
         .expect(1)
         .mount(&server)
@@ -229,11 +231,23 @@ async fn update_and_delete_application() {
                 display_name: Some("Cisco ISE (prod)".into()),
                 notes: None,
                 unique_name: None,
+                tags: Some(vec!["team-a".into(), "ise-intune-managed".into()]),
             },
         )
         .await
         .expect("update");
     graph.applications().delete("obj-1").await.expect("delete");
+    Mock::given(method("DELETE"))
+        .and(path("/v1.0/servicePrincipals/sp-1"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&server)
+        .await;
+    graph
+        .service_principals()
+        .delete("sp-1")
+        .await
+        .expect("delete the service principal");
 }
 
 const KEY_A: &str = "MIIBAAAAAQ=="; // arbitrary bytes standing for a DER certificate

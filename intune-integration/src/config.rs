@@ -225,6 +225,10 @@ pub struct IntegrationConfig {
     /// confirms (printed by the checklist; ISE has no API to read the entry).
     #[serde(default)]
     pub mdm_confirmed: Option<String>,
+    /// Offboarding: the operator confirms that the External MDM entry was deleted in
+    /// ISE's GUI (ISE has no API to read or delete it).
+    #[serde(default)]
+    pub mdm_removed: bool,
     /// ISE.
     #[serde(default)]
     pub ise: IseConfig,

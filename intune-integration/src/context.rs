@@ -152,6 +152,7 @@ pub struct Integration {
     pub(crate) configurator: Arc<dyn MdmServerConfigurator>,
     pub(crate) options: Options,
     pub(crate) progress: Option<Progress>,
+    pub(crate) preview: Option<crate::offboard::SharedPreview>,
 }
 
 impl std::fmt::Debug for Integration {
@@ -176,6 +177,7 @@ pub struct IntegrationBuilder {
     anchors: TrustAnchorSet,
     configurator: Option<Arc<dyn MdmServerConfigurator>>,
     mdm_confirmed: Option<String>,
+    mdm_removed: bool,
     options: Options,
     progress: Option<Progress>,
 }
@@ -239,10 +241,21 @@ impl IntegrationBuilder {
         self
     }
 
+    /// Whether the operator confirmed that the External MDM entry was deleted in ISE
+    /// (offboarding; for the default [`ManualChecklist`] configurator).
+    pub fn mdm_removed(mut self, removed: bool) -> Self {
+        self.mdm_removed = removed;
+        self
+    }
+
     /// The integration.
     pub fn build(self) -> Integration {
         let configurator = self.configurator.unwrap_or_else(|| {
-            Arc::new(ManualChecklist::new(self.ise.clone()).confirmed(self.mdm_confirmed))
+            Arc::new(
+                ManualChecklist::new(self.ise.clone())
+                    .confirmed(self.mdm_confirmed)
+                    .removal_confirmed(self.mdm_removed),
+            )
         });
         Integration {
             ise: self.ise,
@@ -251,6 +264,7 @@ impl IntegrationBuilder {
             configurator,
             options: self.options,
             progress: self.progress,
+            preview: None,
         }
     }
 }
@@ -264,6 +278,7 @@ impl Integration {
             anchors: TrustAnchorSet::builtin(),
             configurator: None,
             mdm_confirmed: None,
+            mdm_removed: false,
             options: Options::default(),
             progress: None,
         }
@@ -331,6 +346,7 @@ impl Integration {
         };
         let mut builder = Self::builder(ise, graph).anchors(anchors).options(options);
         builder.mdm_confirmed = config.mdm_confirmed.clone();
+        builder.mdm_removed = config.mdm_removed;
         Ok(builder)
     }
 
@@ -392,6 +408,14 @@ impl Integration {
     /// The same integration, calling `progress` after every step of an apply.
     pub fn with_progress(mut self, progress: Progress) -> Self {
         self.progress = Some(progress);
+        self
+    }
+
+    /// The same integration with an [`AuthorizationPreview`](crate::offboard::AuthorizationPreview):
+    /// offboarding's plan then shows what ISE authorizes for sample devices now and
+    /// once offboarded.
+    pub fn with_authorization_preview(mut self, preview: crate::offboard::SharedPreview) -> Self {
+        self.preview = Some(preview);
         self
     }
 

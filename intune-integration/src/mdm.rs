@@ -299,6 +299,33 @@ pub trait MdmServerConfigurator: Send + Sync {
     /// Disables, tests and re-enables the entry, as ISE needs after a certificate
     /// change.
     async fn cycle(&self, name: &str) -> Result<Step<()>, Error>;
+
+    /// What [`Self::remove`] would do to the entry `name`, reading only:
+    /// [`Outcome::Removed`](crate::outcome::Outcome::Removed) when it is there,
+    /// `Unchanged` when it is gone, or a manual step. The default cannot see the entry:
+    /// it asks a person ([`removal_checklist`]).
+    async fn inspect_removal(&self, name: &str) -> Result<Step<()>, Error> {
+        Ok(Step::manual((), removal_checklist(name)))
+    }
+
+    /// Disables and deletes the entry `name` (offboarding's first step, so that ISE
+    /// stops asking Intune before anything the entry uses is removed). The default is
+    /// [`Self::inspect_removal`]'s: a person does it.
+    async fn remove(&self, name: &str) -> Result<Step<()>, Error> {
+        self.inspect_removal(name).await
+    }
+}
+
+/// The GUI steps that disable and delete the External MDM entry `name`, and how to
+/// tell the command they are done.
+pub fn removal_checklist(name: &str) -> String {
+    format!(
+        "ISE has no API for External MDM servers: remove the entry by hand. In ISE: \
+         Administration > Network Resources > External MDM > {name}: set Status to \
+         Disabled and Save; then select {name} and click Delete. When it is gone, run \
+         offboarding again confirming it (`--mdm-removed`, or `mdm_removed = true` in the \
+         configuration)."
+    )
 }
 
 /// Renders the exact GUI steps and waits for a person. ISE has no API to read the
@@ -311,6 +338,7 @@ pub trait MdmServerConfigurator: Send + Sync {
 pub struct ManualChecklist {
     ise: IseClient,
     confirmed: Option<String>,
+    removed: bool,
 }
 
 impl ManualChecklist {
@@ -319,7 +347,15 @@ impl ManualChecklist {
         Self {
             ise,
             confirmed: None,
+            removed: false,
         }
+    }
+
+    /// Whether the operator confirmed that the entry was deleted in ISE's GUI
+    /// (offboarding's `--mdm-removed`): until then removal stays a manual step.
+    pub fn removal_confirmed(mut self, removed: bool) -> Self {
+        self.removed = removed;
+        self
     }
 
     /// The fingerprint the operator confirmed (config `mdm_confirmed`).
@@ -393,6 +429,15 @@ impl MdmServerConfigurator for ManualChecklist {
     ) -> Result<Step<()>, Error> {
         // What it observed in this run is what applying says.
         Ok(inspected.clone())
+    }
+
+    async fn inspect_removal(&self, name: &str) -> Result<Step<()>, Error> {
+        if self.removed {
+            // A person deleted it and said so; ISE offers nothing to read it back.
+            Ok(Step::unchanged(()))
+        } else {
+            Ok(Step::manual((), removal_checklist(name)))
+        }
     }
 
     async fn cycle(&self, name: &str) -> Result<Step<()>, Error> {

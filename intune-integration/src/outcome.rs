@@ -22,6 +22,8 @@ pub enum Outcome {
     /// The step ran but did not succeed (only in reports; a step function returns an
     /// error instead).
     Failed,
+    /// Something the integration had made was removed (offboarding).
+    Removed,
 }
 
 impl Outcome {
@@ -40,16 +42,17 @@ impl Outcome {
             (ManualActionRequired, _) | (_, ManualActionRequired) => ManualActionRequired,
             (Created, _) | (_, Created) => Created,
             (Updated, _) | (_, Updated) => Updated,
+            (Removed, _) | (_, Removed) => Removed,
             _ => Unchanged,
         }
     }
 
     /// Whether the outcome wrote something.
     pub fn is_write(self) -> bool {
-        matches!(self, Self::Created | Self::Updated)
+        matches!(self, Self::Created | Self::Updated | Self::Removed)
     }
 
-    /// `"created"`, `"updated"`, `"unchanged"`, `"manual_action_required"`, `"failed"`.
+    /// `"created"`, `"updated"`, `"unchanged"`, `"manual_action_required"`, `"failed"`, `"removed"`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Created => "created",
@@ -57,11 +60,12 @@ impl Outcome {
             Self::Unchanged => "unchanged",
             Self::ManualActionRequired => "manual_action_required",
             Self::Failed => "failed",
+            Self::Removed => "removed",
         }
     }
 
     /// In a dry run, as a person reads it: `"would create"`, `"would update"`,
-    /// `"nothing to do"`, `"needs a person"`, `"would fail"`.
+    /// `"nothing to do"`, `"needs a person"`, `"would fail"`, `"would remove"`.
     pub fn conditional(self) -> &'static str {
         match self {
             Self::Created => "would create",
@@ -69,11 +73,12 @@ impl Outcome {
             Self::Unchanged => "nothing to do",
             Self::ManualActionRequired => "needs a person",
             Self::Failed => "would fail",
+            Self::Removed => "would remove",
         }
     }
 
     /// The word a plan's JSON uses for it (its `change` key): `"create"`, `"update"`,
-    /// `"none"`, `"manual action"`, `"fail"`.
+    /// `"none"`, `"manual action"`, `"fail"`, `"remove"`.
     pub fn planned(self) -> &'static str {
         match self {
             Self::Created => "create",
@@ -81,6 +86,7 @@ impl Outcome {
             Self::Unchanged => "none",
             Self::ManualActionRequired => "manual action",
             Self::Failed => "fail",
+            Self::Removed => "remove",
         }
     }
 }

@@ -38,6 +38,7 @@ use crate::decide::{
 };
 use crate::keys::{AdminKeyMaterial, KeyExport};
 use crate::mdm::{MdmServerConfigurator, MdmServerSettings};
+use crate::ownership;
 
 pub use crate::outcome::{Outcome, Step};
 
@@ -143,8 +144,27 @@ pub(crate) fn registered(
     )
 }
 
+/// The update that marks `app` as the integration's: the tag added to its tags, and
+/// the notes when it has none (a person's notes are kept).
+fn marking(app: &Application) -> ApplicationUpdate {
+    ApplicationUpdate {
+        tags: Some(ownership::tags_with_marker(app)),
+        notes: app.notes.is_none().then(|| ownership::APP_NOTES.to_owned()),
+        ..ApplicationUpdate::default()
+    }
+}
+
+/// `app` as it is once [`marking`] was written.
+fn marked(mut app: Application) -> Application {
+    app.tags = ownership::tags_with_marker(&app);
+    if app.notes.is_none() {
+        app.notes = Some(ownership::APP_NOTES.to_owned());
+    }
+    app
+}
+
 /// The application object step 1 decides: found, adopted (its uniqueName set) or
-/// created by upsert.
+/// created by upsert; marked as the integration's ([`crate::ownership`]).
 pub(crate) async fn register_application(
     graph: &GraphClient,
     identity: &AppIdentity,
@@ -154,20 +174,24 @@ pub(crate) async fn register_application(
     let apps = graph.applications();
     let outcome = decision.outcome();
     match decision {
+        Registration::Existing(app) if !ownership::app_is_marked(&app) => {
+            apps.update(&app.id, &marking(&app)).await?;
+            Ok(Step::new(outcome, marked(app)))
+        }
         Registration::Existing(app) => Ok(Step::new(outcome, app)),
         Registration::Adopt(app) => {
-            apps.update(
-                &app.id,
-                &ApplicationUpdate {
-                    unique_name: Some(identity.unique_name.clone()),
-                    ..ApplicationUpdate::default()
-                },
-            )
-            .await?;
-            Ok(Step::new(outcome, app))
+            let update = ApplicationUpdate {
+                unique_name: Some(identity.unique_name.clone()),
+                ..marking(&app)
+            };
+            apps.update(&app.id, &update).await?;
+            Ok(Step::new(outcome, marked(app)))
         }
         Registration::Create => {
-            let new = NewApplication::single_tenant(identity.display_name.clone());
+            let new = NewApplication::single_tenant(identity.display_name.clone()).marked(
+                vec![ownership::APP_TAG.to_owned()],
+                Some(ownership::APP_NOTES.to_owned()),
+            );
             match apps.upsert(&identity.unique_name, &new).await? {
                 graph_client::Change::Created(Some(app)) => Ok(Step::new(outcome, app)),
                 _ => {

@@ -163,11 +163,11 @@ fn element<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
 /// Asks Intune about `mac` the way ISE does at authorization: through the first
 /// enabled External MDM entry, from the first policy service node with its key (Graph
 /// token, discovery, Intune token), then `cisco/devices` by MAC address.
-pub(crate) async fn mdm_view(s: &Shared, mac: &str) -> MdmView {
+pub(crate) async fn mdm_view(s: &Shared, mac: &str, without: Option<&str>) -> MdmView {
     let server = s.with_world(|w| {
         w.mdm_servers
             .values()
-            .find(|m| m.status == "Enabled")
+            .find(|m| m.status == "Enabled" && Some(m.name.as_str()) != without)
             .cloned()
     });
     let Some(server) = server else {
@@ -295,7 +295,50 @@ pub(crate) fn attributes(mac: &str, mdm: &MdmView) -> Attributes {
 /// ISE's authorization of the endpoint `mac` (any notation): Intune's answer through
 /// the enabled External MDM entry, then the first matching rule. The answer is
 /// `{"policy_set", "rule", "profiles", "mdm": {…}}`.
+/// What a hypothetical authorization leaves out (`"without"` in `POST /authorize`):
+/// authorization rules by id, and an External MDM entry by name.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Without {
+    pub(crate) rules: Vec<String>,
+    pub(crate) mdm_server: Option<String>,
+}
+
+impl Without {
+    /// Reads `{"rules": ["id", …], "mdm_server": "name"}` (either may be absent).
+    pub(crate) fn from_json(v: &Value) -> Result<Self, String> {
+        let rules = match v.get("rules") {
+            None => Vec::new(),
+            Some(Value::Array(ids)) => ids
+                .iter()
+                .map(|i| i.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .ok_or("`without.rules` must be a list of rule ids")?,
+            Some(_) => return Err("`without.rules` must be a list of rule ids".into()),
+        };
+        let mdm_server = match v.get("mdm_server") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(n)) => Some(n.clone()),
+            Some(_) => return Err("`without.mdm_server` must be an entry's name".into()),
+        };
+        Ok(Self { rules, mdm_server })
+    }
+
+    fn is_empty(&self) -> bool {
+        self.rules.is_empty() && self.mdm_server.is_none()
+    }
+}
+
 pub(crate) async fn authorize(s: &Shared, mac: &str) -> Result<Value, String> {
+    authorize_without(s, mac, &Without::default()).await
+}
+
+/// [`authorize`] as ISE would decide with `without`'s rules and entry gone: evaluated
+/// on a copy of the policy, counting no hits. Nothing changes.
+pub(crate) async fn authorize_without(
+    s: &Shared,
+    mac: &str,
+    without: &Without,
+) -> Result<Value, String> {
     let mac: String = mac
         .chars()
         .filter(|c| !matches!(c, ':' | '-' | '.'))
@@ -304,9 +347,19 @@ pub(crate) async fn authorize(s: &Shared, mac: &str) -> Result<Value, String> {
     if mac.len() != 12 || !mac.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err("mac must be a MAC address (12 hexadecimal digits, any notation)".into());
     }
-    let view = mdm_view(s, &mac).await;
+    let view = mdm_view(s, &mac, without.mdm_server.as_deref()).await;
     let attrs = attributes(&mac, &view);
-    let d = s.with_world(|w| decide(&mut w.policy, &attrs));
+    let d = s.with_world(|w| {
+        if without.is_empty() {
+            decide(&mut w.policy, &attrs)
+        } else {
+            let mut policy = w.policy.clone();
+            for set in &mut policy.sets {
+                set.rules.retain(|r| !without.rules.contains(&r.id));
+            }
+            decide(&mut policy, &attrs)
+        }
+    });
     Ok(
         json!({"policy_set": d.policy_set, "rule": d.rule, "profiles": d.profiles,
         "mdm": view.to_json()}),

@@ -12,7 +12,10 @@
 //! * `POST /authorize` — body `{"mac": "…"}`: ISE's authorization of that endpoint —
 //!   Intune's answer for the device through the enabled External MDM entry and the
 //!   compliance API, then the first matching rule of the first matching policy set.
-//!   200 `{"policy_set", "rule", "profiles", "mdm": {…}}`, or 400.
+//!   200 `{"policy_set", "rule", "profiles", "mdm": {…}}`, or 400. With
+//!   `"without": {"rules": ["<rule id>", …], "mdm_server": "<entry name>"}` it answers
+//!   as ISE would decide with those rules and that entry gone (a preview: nothing
+//!   changes, no hit is counted).
 //! * `PUT /devices/{guid}` — body `{"compliant": bool}` and/or `{"registered": bool}`:
 //!   changes a device in Intune. With `"at_check_in": true` a compliance change waits for
 //!   the device's next check-in (every 8 hours, each device at its own time) and, when
@@ -166,13 +169,19 @@ async fn snapshot(State(s): State<Arc<Shared>>) -> Response {
 }
 
 async fn authorize(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
-    let Some(mac) = serde_json::from_slice::<Value>(&body)
-        .ok()
-        .and_then(|v| v["mac"].as_str().map(str::to_owned))
-    else {
+    let body = serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null);
+    let Some(mac) = body["mac"].as_str().map(str::to_owned) else {
         return refuse("the body must be {\"mac\": \"…\"}".into());
     };
-    match crate::authorize::authorize(&s, &mac).await {
+    let without = match body
+        .get("without")
+        .map(crate::authorize::Without::from_json)
+    {
+        None => crate::authorize::Without::default(),
+        Some(Ok(w)) => w,
+        Some(Err(e)) => return refuse(e),
+    };
+    match crate::authorize::authorize_without(&s, &mac, &without).await {
         Ok(answer) => axum::Json(answer).into_response(),
         Err(e) => refuse(e),
     }

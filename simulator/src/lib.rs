@@ -41,6 +41,7 @@ mod authorize;
 mod builder;
 mod cloud;
 mod control;
+mod control_client;
 mod der;
 mod graph;
 mod gui;
@@ -69,6 +70,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use builder::*;
+pub use control_client::ControlClient;
 pub use info::*;
 pub use ise::IseRole;
 pub use policy::PolicyWrite;

@@ -100,6 +100,8 @@ pub(crate) fn automation_app(
         visible_at: now,
         unique_name: None,
         owners: Vec::new(),
+        tags: Vec::new(),
+        notes: None,
         federated: vec![state::FederatedCredential {
             issuer: WORKLOAD_ISSUER.into(),
             subject: WORKLOAD_SUBJECT.into(),
@@ -222,6 +224,8 @@ pub(crate) fn seed_directory(
             unique_name: None,
             owners: Vec::new(),
             federated: Vec::new(),
+            tags: Vec::new(),
+            notes: None,
         });
     }
     sps.extend([graph_sp, intune_api_sp, discovery_sp, automation_sp]);
@@ -485,6 +489,7 @@ impl World {
             apps: Vec::new(),
             sps: Vec::new(),
             assignments: Vec::new(),
+            deleted: Vec::new(),
             tokens: HashMap::new(),
             jtis: HashSet::new(),
             ise_version: b.ise_version.clone(),

@@ -66,6 +66,24 @@ pub(crate) struct App {
     /// is owned by the maker's service principal, which `Application.ReadWrite.OwnedBy`
     /// then lets it manage.
     pub(crate) owners: Vec<String>,
+    /// Custom strings (`tags`), kept in the order written.
+    pub(crate) tags: Vec<String>,
+    /// `notes`.
+    pub(crate) notes: Option<String>,
+}
+
+/// An object in the directory's deleted items: Entra keeps a deleted application or
+/// service principal for 30 days, restorable (Microsoft Graph, "directory resource
+/// type": "Deleted items remain available to restore for up to 30 days").
+#[derive(Debug, Clone)]
+pub(crate) struct DeletedItem {
+    /// `application` or `servicePrincipal`.
+    pub(crate) kind: &'static str,
+    pub(crate) id: String,
+    pub(crate) app_id: String,
+    pub(crate) display_name: String,
+    /// `deletedDateTime`.
+    pub(crate) deleted: String,
 }
 
 /// A federated identity credential: Entra accepts, as the application's client
@@ -246,6 +264,8 @@ pub(crate) struct World {
     pub(crate) apps: Vec<App>,
     pub(crate) sps: Vec<Sp>,
     pub(crate) assignments: Vec<Assignment>,
+    /// The directory's deleted items (applications and service principals).
+    pub(crate) deleted: Vec<DeletedItem>,
     pub(crate) tokens: HashMap<String, Token>,
     pub(crate) jtis: HashSet<String>,
     pub(crate) ise_version: String,
@@ -441,6 +461,21 @@ pub(crate) fn seed_devices(seed: u64, count: usize) -> Vec<Device> {
 }
 
 impl World {
+    /// Moves service principal `sp` to the deleted items at `deleted`, with every app
+    /// role assignment it holds or is the resource of.
+    pub(crate) fn remove_sp(&mut self, sp: &Sp, deleted: &str) {
+        self.sps.retain(|s| s.id != sp.id);
+        self.assignments
+            .retain(|a| a.principal_id != sp.id && a.resource_id != sp.id);
+        self.deleted.push(DeletedItem {
+            kind: "servicePrincipal",
+            id: sp.id.clone(),
+            app_id: sp.app_id.clone(),
+            display_name: sp.display_name.clone(),
+            deleted: deleted.to_owned(),
+        });
+    }
+
     /// A generator for an object's id, keyed by what the object is (its kind and
     /// identifying content) rather than by when it was made, so concurrent requests
     /// give every object the same id whatever their order.
@@ -633,7 +668,7 @@ impl World {
             "tenant_id": self.tenant_id,
             "applications": self.apps.iter().map(|a| json!({
                 "id": a.id, "appId": a.app_id, "displayName": a.display_name,
-                "uniqueName": a.unique_name,
+                "uniqueName": a.unique_name, "tags": a.tags, "notes": a.notes,
                 "keyCredentials": a.key_credentials.iter().map(|k| json!({
                     "keyId": k.key_id, "displayName": k.display_name,
                     "thumbprint": crate::pki::hex(&crate::pki::sha1(&k.key_der)),
@@ -646,6 +681,10 @@ impl World {
             "appRoleAssignments": self.assignments.iter().map(|a| json!({
                 "id": a.id, "principalId": a.principal_id, "resourceId": a.resource_id,
                 "appRoleId": a.app_role_id,
+            })).collect::<Vec<_>>(),
+            "deletedItems": self.deleted.iter().map(|d| json!({
+                "kind": d.kind, "id": d.id, "appId": d.app_id, "displayName": d.display_name,
+                "deletedDateTime": d.deleted,
             })).collect::<Vec<_>>(),
             "ise": {
                 "version": self.ise_version, "patch": self.ise_patch,
@@ -663,8 +702,9 @@ impl World {
                     "sha256": crate::pki::hex(&crate::pki::sha256(&t.der)),
                     "trustForIseAuth": t.trust_ise_auth,
                     "trustForCiscoServicesAuth": t.trust_cisco_services,
-                    "enabled": t.enabled,
+                    "enabled": t.enabled, "description": t.description,
                 })).collect::<Vec<_>>(),
+                "policySets": self.policy.snapshot(),
                 "mdmServers": self.mdm_servers.values().collect::<Vec<_>>(),
                 "private_key_exports": self.private_key_exports,
             },

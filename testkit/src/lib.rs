@@ -34,6 +34,7 @@ use intune_integration::Error;
 use intune_integration::anchors::{TrustAnchor, TrustAnchorSet};
 use intune_integration::certs::Certificate;
 use intune_integration::mdm::{ManualChecklist, MdmServerConfigurator, MdmServerSettings};
+use intune_integration::offboard::{AuthorizationPreview, Authorized, Hypothesis, SampleDevice};
 use intune_integration::outcome::{Outcome, Step};
 use intune_integration::{Integration, context::Options};
 use ise_client::{IseClient, Method, TlsPolicy};
@@ -489,6 +490,30 @@ impl MdmServerConfigurator for SimGuiConfigurator {
         self.action(name, "/enable").await?;
         Ok(Step::new(Outcome::Updated, ()))
     }
+
+    async fn inspect_removal(&self, name: &str) -> Result<Step<()>, Error> {
+        Ok(match self.current(name).await? {
+            Some(_) => Step::new(Outcome::Removed, ()),
+            None => Step::unchanged(()),
+        })
+    }
+
+    /// As an operator does: Status to Disabled and Save, then Delete.
+    async fn remove(&self, name: &str) -> Result<Step<()>, Error> {
+        let Some(entry) = self.current(name).await? else {
+            return Ok(Step::unchanged(()));
+        };
+        if entry.status == "Enabled" {
+            self.action(name, "/disable").await?;
+        }
+        let path = Self::path(name, "")?;
+        match self.ise.request(Method::DELETE, &path, None).await {
+            Ok(_) => Ok(Step::new(Outcome::Removed, ())),
+            // Gone since it was read (a retry after a lost answer): done.
+            Err(e) if e.status() == Some(404) => Ok(Step::unchanged(())),
+            Err(e) => Err(gui_error(e)),
+        }
+    }
 }
 
 /// The README's example, compiled as a doctest.
@@ -524,4 +549,88 @@ pub async fn revoke_intune_consent(
         revoked += 1;
     }
     Ok(revoked)
+}
+
+/// Offboarding's [`AuthorizationPreview`] on the simulator: its control API's
+/// `POST /authorize` for a compliant and a non-compliant device of its Intune (the
+/// first of each in its snapshot) and a MAC address Intune does not know.
+#[derive(Debug)]
+pub struct SimAuthorizationPreview {
+    control: ise_intune_simulator::ControlClient,
+    macs: tokio::sync::OnceCell<[String; 3]>,
+}
+
+impl SimAuthorizationPreview {
+    /// A preview on the simulator `info` describes.
+    pub fn new(info: &SimInfo) -> Result<Self, Error> {
+        Ok(Self {
+            control: ise_intune_simulator::ControlClient::new(info).map_err(sim_error)?,
+            macs: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    /// The sample devices' MAC addresses, from the snapshot read once.
+    async fn macs(&self) -> Result<&[String; 3], Error> {
+        self.macs
+            .get_or_try_init(|| async {
+                let snapshot = self.control.snapshot().await.map_err(sim_error)?;
+                let devices = snapshot["intune"]["devices"].as_array().cloned();
+                let devices = devices.unwrap_or_default();
+                let first = |compliant: bool| {
+                    devices
+                        .iter()
+                        .find(|d| d["registered"] == true && d["compliant"] == compliant)
+                        .and_then(|d| d["mac"].as_str().map(str::to_owned))
+                        .ok_or_else(|| Error::Config {
+                            what: format!(
+                                "the simulator's Intune has no {} device to preview",
+                                if compliant {
+                                    "compliant"
+                                } else {
+                                    "non-compliant"
+                                }
+                            ),
+                        })
+                };
+                let known = |mac: &str| devices.iter().any(|d| d["mac"] == mac);
+                let unknown = (0u8..=255)
+                    .map(|i| format!("02005E0053{i:02X}"))
+                    .find(|m| !known(m))
+                    .unwrap_or_else(|| "02005E005300".to_owned());
+                Ok([first(true)?, first(false)?, unknown])
+            })
+            .await
+    }
+}
+
+fn sim_error(e: ise_intune_simulator::SimError) -> Error {
+    Error::Config {
+        what: format!("simulator: {e}"),
+    }
+}
+
+#[async_trait::async_trait]
+impl AuthorizationPreview for SimAuthorizationPreview {
+    async fn authorize(
+        &self,
+        device: SampleDevice,
+        without: &Hypothesis,
+    ) -> Result<Authorized, Error> {
+        let [compliant, non_compliant, unknown] = self.macs().await?;
+        let mac = match device {
+            SampleDevice::Compliant => compliant,
+            SampleDevice::NonCompliant => non_compliant,
+            _ => unknown,
+        };
+        let without = (without != &Hypothesis::default())
+            .then(|| json!({"rules": without.rule_ids, "mdm_server": without.mdm_server}));
+        let answer = self
+            .control
+            .authorize(mac, without)
+            .await
+            .map_err(sim_error)?;
+        serde_json::from_value(answer).map_err(|e| Error::Config {
+            what: format!("the simulator's authorization: {e}"),
+        })
+    }
 }

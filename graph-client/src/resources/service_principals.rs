@@ -37,6 +37,18 @@ impl ServicePrincipals {
             .await
     }
 
+    /// Deletes a service principal (`DELETE /servicePrincipals/{id}`): Entra keeps it
+    /// among the deleted items for 30 days; its app role assignments go with it.
+    pub async fn delete(&self, id: &str) -> Result<()> {
+        self.client
+            .send(Call::new(
+                Method::DELETE,
+                format!("/servicePrincipals/{}", segment(id)?),
+            ))
+            .await
+            .map(drop)
+    }
+
     /// Reads a service principal by object id.
     pub async fn get(&self, id: &str) -> Result<ServicePrincipal> {
         self.client

@@ -120,9 +120,10 @@ pub struct PrincipalObservation {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Registration {
-    /// The application carries the uniqueName: use it as it is.
+    /// The application carries the uniqueName: use it as it is (marked as the
+    /// integration's first, when it is not, [`crate::ownership`]).
     Existing(Application),
-    /// Adopt a hand-made application: give it the uniqueName.
+    /// Adopt a hand-made application: give it the uniqueName and the marker.
     Adopt(Application),
     /// None exists: create it by upsert.
     Create,
@@ -132,6 +133,8 @@ impl Registration {
     /// The outcome the decision leads to.
     pub fn outcome(&self) -> Outcome {
         match self {
+            // An application from before markers existed is marked (adopted).
+            Self::Existing(app) if !crate::ownership::app_is_marked(app) => Outcome::Updated,
             Self::Existing(_) => Outcome::Unchanged,
             Self::Adopt(_) => Outcome::Updated,
             Self::Create => Outcome::Created,
@@ -365,7 +368,7 @@ pub fn anchor_import_request(anchor: &TrustAnchor) -> TrustedCertificateImport {
         .map(|c| if matches!(c, '\'' | ',') { ' ' } else { c })
         .collect();
     let mut req = TrustedCertificateImport::new(name, anchor.certificate().to_pem());
-    req.description = Some("Microsoft Intune trust anchor imported by ise-intune".into());
+    req.description = Some(crate::ownership::TRUST_DESCRIPTION.into());
     req.trust_for_ise_auth = true;
     req.trust_for_cisco_services_auth = true;
     req
@@ -394,6 +397,31 @@ fn serves_integration(update: &TrustedCertificateUpdate) -> bool {
     update.enabled && update.trust_for_ise_auth && update.trust_for_cisco_services_auth
 }
 
+/// The description that records what fixing `t` (as `current` reads it) turns on, so
+/// that offboarding can turn it off again ([`crate::ownership::enabled_description`]);
+/// `None` for a certificate the integration imported itself (it is removed whole).
+fn enabled_record(t: &TrustedCertificate, current: &TrustedCertificateUpdate) -> Option<String> {
+    use crate::ownership::{self, EnabledFlag};
+    if ownership::trusted_is_marked(t) {
+        return None;
+    }
+    let (original, mut flags) = ownership::enabled_by_onboarding(t.description.as_deref())
+        .unwrap_or_else(|| (t.description.clone().unwrap_or_default(), Vec::new()));
+    for (off, flag) in [
+        (!current.enabled, EnabledFlag::Status),
+        (!current.trust_for_ise_auth, EnabledFlag::IseAuth),
+        (
+            !current.trust_for_cisco_services_auth,
+            EnabledFlag::CiscoServices,
+        ),
+    ] {
+        if off && !flags.contains(&flag) {
+            flags.push(flag);
+        }
+    }
+    Some(ownership::enabled_description(Some(&original), &flags))
+}
+
 /// Step 5's decision for each anchor from the store as read: a root counts as present
 /// only when a certificate with its SHA-256 is there, whatever its friendly name.
 pub fn anchor_actions<'a>(
@@ -415,6 +443,7 @@ pub fn anchor_actions<'a>(
                     if serves_integration(&update) {
                         AnchorAction::Keep
                     } else {
+                        update.description = enabled_record(t, &update);
                         update.enabled = true;
                         update.trust_for_ise_auth = true;
                         update.trust_for_cisco_services_auth = true;

@@ -397,6 +397,17 @@ impl NetworkAccessPolicy {
         self.write(Method::PUT, path, rule).await
     }
 
+    /// Deletes authorization rule `rule_id` of policy set `policy_id`.
+    pub async fn delete_authorization_rule(&self, policy_id: &str, rule_id: &str) -> Result<()> {
+        let id = segment("policy set id", policy_id)?;
+        let rule_id = segment("rule id", rule_id)?;
+        let path = format!("{NETWORK_ACCESS}/policy-set/{id}/authorization/{rule_id}");
+        self.client
+            .send(Call::new(Method::DELETE, Api::OpenApi, path))
+            .await
+            .map(drop)
+    }
+
     async fn write(
         &self,
         method: Method,

@@ -185,6 +185,8 @@ pub struct TrustedCertificateUpdate {
     pub trust_for_certificate_based_admin_auth: bool,
     /// Trust for authentication of Cisco services.
     pub trust_for_cisco_services_auth: bool,
+    /// A new description (`None`: not sent, kept).
+    pub description: Option<String>,
 }
 
 impl TrustedCertificateUpdate {
@@ -207,19 +209,24 @@ impl TrustedCertificateUpdate {
             trust_for_client_auth: has("Endpoints"),
             trust_for_certificate_based_admin_auth: has("AdminAuth"),
             trust_for_cisco_services_auth: has("Cisco Services"),
+            description: None,
         }
     }
 
     /// The exact body to send.
     pub fn to_body(&self) -> Value {
-        json!({
+        let mut body = json!({
             "name": self.name,
             "status": if self.enabled { "Enabled" } else { "Disabled" },
             "trustForIseAuth": self.trust_for_ise_auth,
             "trustForClientAuth": self.trust_for_client_auth,
             "trustForCertificateBasedAdminAuth": self.trust_for_certificate_based_admin_auth,
             "trustForCiscoServicesAuth": self.trust_for_cisco_services_auth,
-        })
+        });
+        if let Some(d) = &self.description {
+            body["description"] = json!(d);
+        }
+        body
     }
 }
 

@@ -16,7 +16,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
 
 use crate::Shared;
-use crate::state::{App, Assignment, Audience, KeyCred, Sp, World};
+use crate::state::{App, Assignment, Audience, DeletedItem, KeyCred, Sp, World};
 
 mod apps;
 mod principals;
@@ -195,8 +195,8 @@ fn app_json(a: &App, with_key: bool) -> Value {
         "id": a.id, "appId": a.app_id, "displayName": a.display_name,
         "uniqueName": a.unique_name,
         "signInAudience": a.sign_in_audience, "createdDateTime": a.created,
-        "deletedDateTime": null, "description": null, "notes": null,
-        "identifierUris": [], "tags": [],
+        "deletedDateTime": null, "description": null, "notes": a.notes,
+        "identifierUris": [], "tags": a.tags,
         "keyCredentials": a.key_credentials.iter().map(|k| key_json(k, with_key)).collect::<Vec<_>>(),
         "passwordCredentials": [],
         "requiredResourceAccess": a.required_resource_access,
@@ -379,6 +379,7 @@ async fn dispatch(
             }
         }
         ("GET", ["servicePrincipals", id]) => get_sp(&ctx, id, false, &q),
+        ("DELETE", ["servicePrincipals", id]) => delete_sp(&ctx, id),
         ("GET", ["servicePrincipals", id, "appRoleAssignedTo"]) => {
             list_assignments(&ctx, &uri, &q, id, true)
         }

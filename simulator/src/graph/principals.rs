@@ -236,6 +236,28 @@ pub(super) fn list_assignments(
 
 /// `DELETE /servicePrincipals/{resource}/appRoleAssignedTo/{id}`: revokes a grant
 /// (204). Tokens issued before keep their roles until they expire, as Entra's do.
+/// `DELETE /servicePrincipals/{id}`: to the deleted items, with the grants it holds.
+/// An application with `Application.ReadWrite.OwnedBy` may delete only the principals
+/// of applications it owns (Microsoft Graph, "Delete servicePrincipal": least
+/// privileged permission `Application.ReadWrite.OwnedBy`).
+pub(super) fn delete_sp(ctx: &Ctx<'_>, id: &str) -> Response {
+    let token = match authorize(ctx, Need::WriteApps) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let Some(sp) = ctx.s.with_world(|w| w.visible_sp(id).cloned()) else {
+        return ctx.not_found(id);
+    };
+    if let Err(r) = owned_or_denied(ctx, &token, Some(&sp.app_id)) {
+        return r;
+    }
+    ctx.s.with_world(|w| {
+        let now = w.now_iso();
+        w.remove_sp(&sp, &now);
+    });
+    ctx.answer(StatusCode::NO_CONTENT, None)
+}
+
 pub(super) fn unassign(ctx: &Ctx<'_>, resource: &str, assignment: &str) -> Response {
     if let Err(r) = authorize(ctx, Need::Assign) {
         return r;

@@ -194,6 +194,26 @@ fn link(href: String) -> Value {
     json!({"rel": "self", "href": href, "type": "application/json"})
 }
 
+impl PolicyModel {
+    /// The network-access policy as the state snapshot shows it: each set with its
+    /// rules in rank order (hit counts, which every evaluation changes, left out).
+    pub(crate) fn snapshot(&self) -> Value {
+        json!(
+            self.sets
+                .iter()
+                .map(|s| json!({
+                    "id": s.id, "name": s.name, "state": s.state,
+                    "rules": s.rules.iter().map(|r| json!({
+                        "id": r.id, "name": r.name, "state": r.state, "default": r.default,
+                        "condition": r.condition, "profiles": r.profiles,
+                        "securityGroup": r.security_group,
+                    })).collect::<Vec<_>>(),
+                }))
+                .collect::<Vec<_>>()
+        )
+    }
+}
+
 fn set_json(s: &PolicySet, rank: usize) -> Value {
     json!({"default": s.default, "id": s.id, "name": s.name, "description": s.description,
         "hitCounts": s.hit_counts, "rank": rank, "state": s.state, "condition": s.condition,

@@ -1,0 +1,77 @@
+//! `ise-intune offboard [--plan] [--adopt NAME]… [--mdm-removed]`.
+
+#[allow(clippy::wildcard_imports)]
+use crate::*;
+
+use intune_integration::offboard::{self, Authorized, Offboarding};
+
+pub(crate) async fn offboard(cli: &Cli, ctx: &Context, plan: bool, adopt: &[String]) -> CliResult {
+    let work = async {
+        if plan {
+            offboard::plan(&ctx.onboarding, adopt).await
+        } else {
+            offboard::apply(&ctx.onboarding, adopt).await
+        }
+    };
+    let done = spinning(cli, "reading ISE and Entra ID", work).await?;
+    if cli.json {
+        let value = serde_json::to_value(&done)?;
+        print_json(&if plan { dry_run_json(value) } else { value })?;
+    } else {
+        print_text(&done, plan);
+    }
+    Ok(if done.complete { 0 } else { EXIT_MANUAL })
+}
+
+fn authorized(a: &Authorized) -> String {
+    format!(
+        "{} -> {}",
+        a.rule.as_deref().unwrap_or("no rule"),
+        if a.profiles.is_empty() {
+            "nothing".to_owned()
+        } else {
+            a.profiles.join(", ")
+        }
+    )
+}
+
+fn print_text(done: &Offboarding, plan: bool) {
+    if done.writes() == 0 && done.remaining.is_empty() && done.removals.len() <= 1 {
+        say!("nothing of the integration is left to remove");
+    }
+    for r in &done.removals {
+        let outcome = if plan {
+            r.outcome.conditional().to_owned()
+        } else {
+            r.outcome.to_string()
+        };
+        say!("{outcome:<15} {:<20} {}", r.kind, r.name);
+        if let Some(todo) = &r.instructions {
+            say!("    {todo}");
+        }
+    }
+    for r in &done.remaining {
+        say!("{:<15} {:<20} {}", "waits", r.kind, r.name);
+    }
+    for k in &done.kept {
+        say!("{:<15} {:<20} {}: {}", "kept", k.kind, k.name, k.reason);
+    }
+    if !done.preview.is_empty() {
+        say!("what ISE authorizes (now => once offboarded):");
+        for p in &done.preview {
+            say!(
+                "  {:<21} {} => {}",
+                p.device,
+                authorized(&p.now),
+                authorized(&p.after)
+            );
+        }
+    }
+    if let Some(r) = &done.restorable {
+        if plan {
+            say!("the application stays restorable for 30 days after it is deleted");
+        } else {
+            say!("{}", r.message);
+        }
+    }
+}

@@ -1,0 +1,610 @@
+//! Offboarding: the reverse of onboarding and enforcement, for what the integration
+//! made ([`crate::ownership`]'s markers) and what the operator names (`adopt`).
+//!
+//! [`plan`] reads both systems once and says what [`apply`] would remove, in the order
+//! that never leaves ISE authorizing on stale data:
+//!
+//! 1. the External MDM entry, disabled and deleted (by the configurator; ISE has no
+//!    API for it, so by default a person does it and confirms — until then nothing
+//!    else is removed, so no entry ever refers to a removed application);
+//! 2. enforcement's authorization rules (authorization profiles are never removed:
+//!    enforcement never made any, and no rule is left referring to a removed one);
+//! 3. the trusted certificates the integration imported that nothing else needs
+//!    (another purpose, another certificate's chain, another active External MDM
+//!    server);
+//! 4. the application's admin consent (its app role assignments), its service
+//!    principal and the application itself. Entra keeps a deleted application
+//!    restorable for 30 days ([`Restorable`]); its keys and requested permissions are
+//!    left on it so that a restore brings back a working registration (a deleted
+//!    application cannot sign in, so they are out of use at once).
+//!
+//! Every removal is idempotent (an object already gone counts as done): a run cut
+//! short is resumed by running again, and a second run writes nothing. With an
+//! [`AuthorizationPreview`], the plan also shows what ISE authorizes for a compliant,
+//! a non-compliant and an unknown device now and once offboarded.
+//!
+//! ```no_run
+//! # async fn run(integration: intune_integration::Integration) -> Result<(), intune_integration::Error> {
+//! use intune_integration::offboard;
+//! let planned = offboard::plan(&integration, &[]).await?;
+//! for r in &planned.removals {
+//!     println!("{} {} {}", r.outcome.conditional(), r.kind, r.name);
+//! }
+//! let done = offboard::apply(&integration, &[]).await?;
+//! if let Some(restore) = &done.restorable {
+//!     println!("{}", restore.message);
+//! }
+//! # Ok(()) }
+//! ```
+
+mod decide;
+
+use std::fmt;
+use std::sync::Arc;
+
+use graph_client::GraphClient;
+use ise_client::{AuthorizationRule, IseClient, TrustedCertificate};
+use serde::Serialize;
+
+use crate::Error;
+use crate::context::Integration;
+use crate::outcome::{Outcome, Step};
+use decide::AppTarget;
+
+/// The kind of an object offboarding removes or keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ObjectKind {
+    /// ISE's External MDM server entry.
+    MdmServer,
+    /// An authorization rule of the enforced policy set.
+    AuthorizationRule,
+    /// A certificate in ISE's trusted store.
+    TrustedCertificate,
+    /// An app role assignment the application holds (admin consent).
+    Consent,
+    /// The application's service principal.
+    ServicePrincipal,
+    /// The application registration.
+    Application,
+}
+
+impl ObjectKind {
+    /// The system the object lives in: `ise` or `entra`.
+    pub fn system(self) -> &'static str {
+        match self {
+            Self::MdmServer | Self::AuthorizationRule | Self::TrustedCertificate => "ise",
+            Self::Consent | Self::ServicePrincipal | Self::Application => "entra",
+        }
+    }
+}
+
+impl fmt::Display for ObjectKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            Self::MdmServer => "External MDM server",
+            Self::AuthorizationRule => "authorization rule",
+            Self::TrustedCertificate => "trusted certificate",
+            Self::Consent => "admin consent",
+            Self::ServicePrincipal => "service principal",
+            Self::Application => "application",
+        })
+    }
+}
+
+/// One object offboarding removes (or, in a plan, would remove).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Removal {
+    /// What it is.
+    pub kind: ObjectKind,
+    /// Its name.
+    pub name: String,
+    /// Its id, where it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// `removed` (or, in a plan, would be), `unchanged` (already gone) or
+    /// `manual_action_required`.
+    pub outcome: Outcome,
+    /// With a manual action: what a person does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<String>,
+}
+
+impl Removal {
+    fn new(kind: ObjectKind, name: impl Into<String>, id: Option<String>) -> Self {
+        Self {
+            kind,
+            name: name.into(),
+            id,
+            outcome: Outcome::Removed,
+            instructions: None,
+        }
+    }
+}
+
+/// An object that looks like the integration's but stays, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Kept {
+    /// What it is.
+    pub kind: ObjectKind,
+    /// Its name.
+    pub name: String,
+    /// Its id, where known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Why it is not removed (and how to remove it when it should be).
+    pub reason: String,
+}
+
+/// The deleted application, which Entra keeps restorable for 30 days.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Restorable {
+    /// The application's object id (the deleted item's id).
+    pub object_id: String,
+    /// Its client id.
+    pub client_id: String,
+    /// Its display name.
+    pub display_name: String,
+    /// What to tell a person.
+    pub message: String,
+}
+
+/// A device offboarding's preview authorizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SampleDevice {
+    /// Enrolled in Intune and compliant.
+    Compliant,
+    /// Enrolled in Intune and not compliant.
+    NonCompliant,
+    /// Not known to Intune.
+    Unknown,
+}
+
+impl SampleDevice {
+    /// The three, in the order a plan shows them.
+    pub const ALL: [SampleDevice; 3] = [Self::Compliant, Self::NonCompliant, Self::Unknown];
+}
+
+impl fmt::Display for SampleDevice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            Self::Compliant => "compliant device",
+            Self::NonCompliant => "non-compliant device",
+            Self::Unknown => "unknown device",
+        })
+    }
+}
+
+/// What offboarding would take away, for a preview to leave out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Hypothesis {
+    /// The ids of the authorization rules removed.
+    pub rule_ids: Vec<String>,
+    /// The External MDM entry removed.
+    pub mdm_server: Option<String>,
+}
+
+/// ISE's authorization of one device.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct Authorized {
+    /// The policy set that matched.
+    pub policy_set: Option<String>,
+    /// The rule that matched.
+    pub rule: Option<String>,
+    /// The authorization profiles granted.
+    pub profiles: Vec<String>,
+}
+
+/// What ISE authorizes for one device now and once offboarded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct DevicePreview {
+    /// The device.
+    pub device: SampleDevice,
+    /// Today.
+    pub now: Authorized,
+    /// Once the plan's removals are done.
+    pub after: Authorized,
+}
+
+/// Evaluates ISE's authorization of sample devices, as is or without what offboarding
+/// removes. ISE offers no API for this; the simulator's control API does
+/// (`POST /authorize`), and a lab with a test supplicant could.
+#[async_trait::async_trait]
+pub trait AuthorizationPreview: Send + Sync {
+    /// ISE's authorization of `device` with what `without` names taken away (nothing:
+    /// as it is now).
+    async fn authorize(
+        &self,
+        device: SampleDevice,
+        without: &Hypothesis,
+    ) -> Result<Authorized, Error>;
+}
+
+/// What offboarding did (or, from [`plan`], would do).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Offboarding {
+    /// The objects removed (or to remove), in order; the External MDM entry first.
+    pub removals: Vec<Removal>,
+    /// Removals not reached because a person must act first (the entry).
+    pub remaining: Vec<Removal>,
+    /// Objects that look like the integration's and stay, with why.
+    pub kept: Vec<Kept>,
+    /// The deleted application, restorable for 30 days.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restorable: Option<Restorable>,
+    /// What ISE authorizes for sample devices now and after (a plan with an
+    /// [`AuthorizationPreview`] only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub preview: Vec<DevicePreview>,
+    /// Whether everything was removed (in a plan: whether nothing waits for a
+    /// person).
+    pub complete: bool,
+}
+
+impl Offboarding {
+    /// How many objects were (or would be) removed.
+    pub fn writes(&self) -> usize {
+        self.removals
+            .iter()
+            .filter(|r| r.outcome.is_write())
+            .count()
+    }
+}
+
+/// What offboarding read, and what it decided from it.
+struct Decided {
+    entry: Step<()>,
+    set_id: Option<String>,
+    rules: Vec<AuthorizationRule>,
+    store: decide::StoreChanges,
+    app: Option<AppTarget>,
+    kept: Vec<Kept>,
+    /// ISE's active External MDM servers when read.
+    active_mdm_servers: u32,
+}
+
+/// Reads both systems at once and decides (the roots on the assumption that the
+/// entry, when present, is one of ISE's active servers; [`apply`] decides them again
+/// once the entry is gone).
+async fn read(ctx: &Integration, adopt: &[String]) -> Result<Decided, Error> {
+    let name = &ctx.options.mdm_server_name;
+    let identity = ctx.options.app_identity();
+    let (entry, policy, store, mdm, seen) = tokio::join!(
+        ctx.configurator.inspect_removal(name),
+        enforced_rules(&ctx.ise, &ctx.options.enforcement.policy_set),
+        crate::observe::trusted_store(&ctx.ise),
+        ctx.ise.mdm_info(),
+        crate::observe::app(&ctx.graph, &identity),
+    );
+    let (entry, (set_id, existing), store, mdm, seen) = (entry?, policy?, store?, mdm?, seen?);
+    let (rules, mut kept) = decide::rules(&ctx.options.enforcement, &existing, adopt);
+    let present = u32::from(entry.outcome != Outcome::Unchanged);
+    let others = mdm.active_mdm_servers_count.saturating_sub(present);
+    let mut store = decide::store_changes(&store, adopt, others);
+    kept.append(&mut store.kept);
+    let app = match decide::application(&seen, &identity, adopt) {
+        Ok(app) => app,
+        Err(k) => {
+            kept.push(k);
+            None
+        }
+    };
+    Ok(Decided {
+        entry,
+        set_id,
+        rules,
+        store,
+        app,
+        kept,
+        active_mdm_servers: mdm.active_mdm_servers_count,
+    })
+}
+
+/// The enforced policy set's id and rules; none when the set is not there.
+async fn enforced_rules(
+    ise: &IseClient,
+    set_name: &str,
+) -> Result<(Option<String>, Vec<AuthorizationRule>), Error> {
+    let policy = ise.network_access_policy();
+    let sets = policy.policy_sets().await?;
+    let Some(set) = sets.into_iter().find(|s| s.name == set_name) else {
+        return Ok((None, Vec::new()));
+    };
+    let rules = policy.authorization_rules(&set.id).await?;
+    Ok((Some(set.id), rules))
+}
+
+fn rule_row(r: &AuthorizationRule) -> Removal {
+    Removal::new(
+        ObjectKind::AuthorizationRule,
+        &r.rule.name,
+        r.rule.id.clone(),
+    )
+}
+
+fn root_row(t: &TrustedCertificate) -> Removal {
+    Removal::new(
+        ObjectKind::TrustedCertificate,
+        &t.friendly_name,
+        Some(t.id.clone()),
+    )
+}
+
+/// A certificate that stays, its trust restored to what it was before onboarding
+/// (`updated`).
+fn restore_row(t: &TrustedCertificate) -> Removal {
+    Removal {
+        outcome: Outcome::Updated,
+        ..root_row(t)
+    }
+}
+
+/// The store's rows: removals, then restorations.
+fn store_rows(changes: &decide::StoreChanges) -> Vec<Removal> {
+    let mut rows: Vec<Removal> = changes.remove.iter().map(root_row).collect();
+    rows.extend(changes.restore.iter().map(|(t, _)| restore_row(t)));
+    rows
+}
+
+/// The rows of the application's removal: each grant, the service principal, the
+/// application.
+fn app_rows(target: &AppTarget) -> Vec<Removal> {
+    let mut rows = Vec::new();
+    if let Some(p) = &target.principal {
+        for a in &p.held {
+            use graph_client::well_known as known;
+            let role = match a.app_role_id.as_str() {
+                known::GET_DEVICE_COMPLIANCE_ROLE_ID => known::GET_DEVICE_COMPLIANCE,
+                known::APPLICATION_READ_ALL_ROLE_ID => known::APPLICATION_READ_ALL,
+                other => other,
+            };
+            let name = format!(
+                "{} {role}",
+                a.resource_display_name.as_deref().unwrap_or(&a.resource_id)
+            );
+            rows.push(Removal::new(ObjectKind::Consent, name, Some(a.id.clone())));
+        }
+        rows.push(Removal::new(
+            ObjectKind::ServicePrincipal,
+            &p.service_principal.display_name,
+            Some(p.service_principal.id.clone()),
+        ));
+    }
+    rows.push(Removal::new(
+        ObjectKind::Application,
+        &target.app.display_name,
+        Some(target.app.app_id.clone()),
+    ));
+    rows
+}
+
+fn entry_row(name: &str, entry: &Step<()>) -> Removal {
+    Removal {
+        kind: ObjectKind::MdmServer,
+        name: name.to_owned(),
+        id: None,
+        outcome: entry.outcome,
+        instructions: entry.instructions.clone(),
+    }
+}
+
+fn restorable(app: &graph_client::Application) -> Restorable {
+    Restorable {
+        object_id: app.id.clone(),
+        client_id: app.app_id.clone(),
+        display_name: app.display_name.clone(),
+        message: format!(
+            "Entra ID keeps the deleted application `{}` (client id {}) for 30 days: restore \
+             it in the Entra admin center (App registrations > Deleted applications) or with \
+             POST /directory/deletedItems/{}/restore, then run onboarding again.",
+            app.display_name, app.app_id, app.id
+        ),
+    }
+}
+
+/// What [`apply`] would remove and keep, read once and written nowhere; with the
+/// integration's [`AuthorizationPreview`], what ISE authorizes for sample devices now
+/// and after.
+pub async fn plan(ctx: &Integration, adopt: &[String]) -> Result<Offboarding, Error> {
+    let d = read(ctx, adopt).await?;
+    let name = &ctx.options.mdm_server_name;
+    let mut removals = vec![entry_row(name, &d.entry)];
+    removals.extend(d.rules.iter().map(rule_row));
+    removals.extend(store_rows(&d.store));
+    if let Some(target) = &d.app {
+        removals.extend(app_rows(target));
+    }
+    let hypothesis = Hypothesis {
+        rule_ids: d.rules.iter().filter_map(|r| r.rule.id.clone()).collect(),
+        mdm_server: Some(name.clone()),
+    };
+    let preview = match &ctx.preview {
+        Some(p) => preview(p.as_ref(), &hypothesis).await?,
+        None => Vec::new(),
+    };
+    Ok(Offboarding {
+        complete: d.entry.outcome != Outcome::ManualActionRequired,
+        restorable: d.app.as_ref().map(|t| restorable(&t.app)),
+        removals,
+        remaining: Vec::new(),
+        kept: d.kept,
+        preview,
+    })
+}
+
+/// Each sample device now and after, all at once.
+async fn preview(
+    p: &dyn AuthorizationPreview,
+    hypothesis: &Hypothesis,
+) -> Result<Vec<DevicePreview>, Error> {
+    let now = Hypothesis::default();
+    let answers = futures_util::future::join_all(SampleDevice::ALL.iter().map(|&device| {
+        let now = &now;
+        async move {
+            let (before, after) =
+                tokio::join!(p.authorize(device, now), p.authorize(device, hypothesis));
+            Ok::<_, Error>(DevicePreview {
+                device,
+                now: before?,
+                after: after?,
+            })
+        }
+    }))
+    .await;
+    answers.into_iter().collect()
+}
+
+/// Removes what [`plan`] lists, in its order; stops after the External MDM entry when
+/// a person must remove it (nothing else is touched then). Safe to run again: what is
+/// gone counts as done, and a second run writes nothing.
+pub async fn apply(ctx: &Integration, adopt: &[String]) -> Result<Offboarding, Error> {
+    let d = read(ctx, adopt).await?;
+    let name = &ctx.options.mdm_server_name;
+    let entry = match d.entry.outcome {
+        Outcome::Unchanged => d.entry.clone(),
+        _ => ctx.configurator.remove(name).await?,
+    };
+    let mut done = Offboarding {
+        removals: vec![entry_row(name, &entry)],
+        remaining: Vec::new(),
+        kept: d.kept.clone(),
+        restorable: None,
+        preview: Vec::new(),
+        complete: false,
+    };
+    if entry.outcome == Outcome::ManualActionRequired {
+        done.remaining.extend(d.rules.iter().map(rule_row));
+        done.remaining.extend(store_rows(&d.store));
+        if let Some(target) = &d.app {
+            done.remaining.extend(app_rows(target));
+        }
+        return Ok(done);
+    }
+    if let Some(set_id) = &d.set_id {
+        for rule in &d.rules {
+            done.removals
+                .push(remove_rule(&ctx.ise, set_id, rule).await?);
+        }
+    }
+    // The entry is gone now: ISE's count of active servers is the others'.
+    let store = if entry.outcome.is_write() || d.active_mdm_servers > 0 {
+        let (store, mdm) =
+            tokio::join!(crate::observe::trusted_store(&ctx.ise), ctx.ise.mdm_info());
+        let others = mdm?.active_mdm_servers_count;
+        let mut changes = decide::store_changes(&store?, adopt, others);
+        done.kept
+            .retain(|k| k.kind != ObjectKind::TrustedCertificate);
+        done.kept.append(&mut changes.kept);
+        changes
+    } else {
+        d.store.clone()
+    };
+    for root in &store.remove {
+        done.removals.push(remove_root(&ctx.ise, root).await?);
+    }
+    for (cert, update) in &store.restore {
+        ctx.ise
+            .trusted_certificates()
+            .update(&cert.id, update)
+            .await?;
+        done.removals.push(restore_row(cert));
+    }
+    if let Some(target) = &d.app {
+        remove_app(&ctx.graph, target, &mut done.removals).await?;
+        done.restorable = Some(restorable(&target.app));
+    }
+    done.complete = true;
+    Ok(done)
+}
+
+/// `Removed`, or `Unchanged` when the object was already gone (404): a retry after a
+/// lost answer, or a concurrent run, converges.
+fn gone_is_done<E>(
+    result: Result<(), E>,
+    status: impl Fn(&E) -> Option<u16>,
+) -> Result<Outcome, E> {
+    match result {
+        Ok(()) => Ok(Outcome::Removed),
+        Err(e) if status(&e) == Some(404) => Ok(Outcome::Unchanged),
+        Err(e) => Err(e),
+    }
+}
+
+async fn remove_rule(
+    ise: &IseClient,
+    set_id: &str,
+    rule: &AuthorizationRule,
+) -> Result<Removal, Error> {
+    let mut row = rule_row(rule);
+    let id = rule.rule.id.as_deref().unwrap_or_default();
+    row.outcome = gone_is_done(
+        ise.network_access_policy()
+            .delete_authorization_rule(set_id, id)
+            .await,
+        ise_client::Error::status,
+    )?;
+    Ok(row)
+}
+
+async fn remove_root(ise: &IseClient, root: &TrustedCertificate) -> Result<Removal, Error> {
+    let mut row = root_row(root);
+    row.outcome = gone_is_done(
+        ise.trusted_certificates().delete(&root.id).await,
+        ise_client::Error::status,
+    )?;
+    Ok(row)
+}
+
+/// Revokes the grants, then deletes the service principal, then the application;
+/// `rows` gets [`app_rows`] with what each removal did.
+async fn remove_app(
+    graph: &GraphClient,
+    target: &AppTarget,
+    rows: &mut Vec<Removal>,
+) -> Result<(), Error> {
+    let mut planned = app_rows(target);
+    let mut outcomes = Vec::with_capacity(planned.len());
+    if let Some(p) = &target.principal {
+        for a in &p.held {
+            let revoked = graph
+                .service_principal(a.resource_id.clone())
+                .revoke_app_role_assignment(&a.id)
+                .await?;
+            outcomes.push(if Outcome::from(&revoked).is_write() {
+                Outcome::Removed
+            } else {
+                Outcome::Unchanged
+            });
+        }
+        outcomes.push(gone_is_done(
+            graph
+                .service_principals()
+                .delete(&p.service_principal.id)
+                .await,
+            graph_client::Error::status,
+        )?);
+    }
+    outcomes.push(gone_is_done(
+        graph.applications().delete(&target.app.id).await,
+        graph_client::Error::status,
+    )?);
+    // `app_rows` made one row per removal above, in the same order.
+    for (row, outcome) in planned.iter_mut().zip(outcomes) {
+        row.outcome = outcome;
+    }
+    rows.extend(planned);
+    Ok(())
+}
+
+/// An [`AuthorizationPreview`] shared by clones of an integration.
+pub type SharedPreview = Arc<dyn AuthorizationPreview>;

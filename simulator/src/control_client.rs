@@ -1,0 +1,88 @@
+//! A client of the control API ([`crate::control`]) for a simulator running anywhere:
+//! what the info file names, over its CA.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject as _;
+use serde_json::{Value, json};
+
+use crate::{SimError, SimInfo};
+
+/// Calls a running simulator's control API (`control_url` of its [`SimInfo`]), trusting
+/// its CA only. Every call has a 20-second timeout.
+#[derive(Debug, Clone)]
+pub struct ControlClient {
+    http: reqwest::Client,
+    url: String,
+}
+
+impl ControlClient {
+    /// A client of the simulator `info` describes.
+    pub fn new(info: &SimInfo) -> Result<Self, SimError> {
+        let mut roots = rustls::RootCertStore::empty();
+        for der in CertificateDer::pem_slice_iter(info.ca_pem.as_bytes()) {
+            let der = der.map_err(|e| SimError::Config(format!("the simulator's CA: {e}")))?;
+            roots
+                .add(der)
+                .map_err(|e| SimError::Config(format!("the simulator's CA: {e}")))?;
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| SimError::Config(format!("TLS: {e}")))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .timeout(Duration::from_secs(20))
+            .build()
+            .map_err(|e| SimError::Config(format!("HTTP client: {e}")))?;
+        Ok(Self {
+            http,
+            url: info.control_url.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    async fn call(&self, request: reqwest::RequestBuilder) -> Result<Value, SimError> {
+        let answer = request
+            .send()
+            .await
+            .map_err(|e| SimError::Config(format!("the control API: {e}")))?;
+        let status = answer.status();
+        let body: Value = answer
+            .json()
+            .await
+            .map_err(|e| SimError::Config(format!("the control API's answer: {e}")))?;
+        if status.is_success() {
+            Ok(body)
+        } else {
+            Err(SimError::Config(format!(
+                "the control API answered {status}: {}",
+                body["error"].as_str().unwrap_or("")
+            )))
+        }
+    }
+
+    /// `GET /snapshot`: the state.
+    pub async fn snapshot(&self) -> Result<Value, SimError> {
+        self.call(self.http.get(format!("{}/snapshot", self.url)))
+            .await
+    }
+
+    /// `POST /authorize`: ISE's authorization of the endpoint `mac`, with `without`
+    /// (`{"rules": [ids], "mdm_server": name}`) taken away when given.
+    pub async fn authorize(&self, mac: &str, without: Option<Value>) -> Result<Value, SimError> {
+        let mut body = json!({ "mac": mac });
+        if let Some(w) = without {
+            body["without"] = w;
+        }
+        self.call(
+            self.http
+                .post(format!("{}/authorize", self.url))
+                .json(&body),
+        )
+        .await
+    }
+}
