@@ -1,12 +1,12 @@
-//! The audit trail end to end: every write onboarding and enforcement send is one JSON
-//! line — the same methods and paths the simulator served, by the identity that sent
-//! them — and no line holds a secret of the simulator's info file; a local syslog
-//! receiver gets the same lines.
+//! The audit trail end to end: every write onboarding, enforcement, rotation and
+//! offboarding send is one JSON line — the same methods and paths the simulator served,
+//! by the identity that sent them, under the command that sent them — and no line holds
+//! a secret of the simulator's info file; a local syslog receiver gets the same lines.
 
 use std::time::Duration;
 
 use ise_intune::integration::audit::{AuditContext, AuditLine, AuditSettings, AuditTrail};
-use ise_intune::integration::{context::Options, enforce, onboard};
+use ise_intune::integration::{Integration, context::Options, enforce, offboard, onboard, rotate};
 use ise_intune_simulator::{GUI_BASE_PATH, Simulator};
 use ise_intune_testkit::{self as sim, Configurator};
 
@@ -28,7 +28,7 @@ fn served_writes(sim: &Simulator) -> Vec<(String, String)> {
 }
 
 #[tokio::test]
-async fn every_write_of_onboard_and_enforce_is_one_line_without_a_secret() {
+async fn every_write_of_onboard_enforce_rotate_and_offboard_is_one_line_without_a_secret() {
     let sim = Simulator::builder()
         .replication_lag(Duration::from_millis(100))
         .start()
@@ -45,15 +45,37 @@ async fn every_write_of_onboard_and_enforce_is_one_line_without_a_secret() {
         .expect("timeout");
     let settings = AuditSettings::to_file(&path)
         .with_syslog(format!("udp://{}", receiver.local_addr().expect("addr")));
-    let trail = AuditTrail::open(&settings, AuditContext::new("onboard")).expect("trail");
     let mut o = Options::default();
     o.propagation_wait = Duration::from_secs(2);
-    let ctx = sim::integration(sim.info(), Configurator::Gui, true, o)
-        .expect("integration")
-        .with_audit(trail, None);
+    let base = sim::integration(sim.info(), Configurator::Gui, true, o).expect("integration");
+    // Each command is a run of its own, as from the command line: one trail each, on
+    // the same file and receiver.
+    let audited = |command: &str| -> Integration {
+        let trail = AuditTrail::open(&settings, AuditContext::new(command)).expect("trail");
+        base.clone().with_audit(trail, None)
+    };
     sim.clear_request_log();
-    assert!(onboard::apply(&ctx).await.expect("onboard").complete);
-    enforce::apply(&ctx).await.expect("enforce");
+    assert!(
+        onboard::apply(&audited("onboard"))
+            .await
+            .expect("onboard")
+            .complete
+    );
+    enforce::apply(&audited("enforce")).await.expect("enforce");
+    // ise-psn's certificate was renewed in ISE: rotation registers it.
+    sim.renew_admin_certificate("ise-psn", 730).expect("renew");
+    let rotated = rotate::apply(&audited("rotate"), &[])
+        .await
+        .expect("rotate");
+    assert_eq!(
+        rotated.outcome,
+        ise_intune::integration::outcome::Outcome::Updated,
+        "{rotated:#?}"
+    );
+    let offboarded = offboard::apply(&audited("offboard"), &[])
+        .await
+        .expect("offboard");
+    assert!(offboarded.complete, "{offboarded:#?}");
 
     let text = std::fs::read_to_string(&path).expect("trail");
     let lines: Vec<AuditLine> = text
@@ -80,8 +102,17 @@ async fn every_write_of_onboard_and_enforce_is_one_line_without_a_secret() {
             other => panic!("a write to {other}: {line:?}"),
         };
         assert_eq!(line.identity, expected);
-        assert_eq!(line.command, "onboard");
     }
+    // The commands in the order they ran, each with its writes.
+    let mut commands: Vec<&str> = lines.iter().map(|l| l.command.as_str()).collect();
+    commands.dedup();
+    assert_eq!(commands, ["onboard", "enforce", "rotate", "offboard"]);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.command == "offboard" && l.method == "DELETE"),
+        "offboarding deletes"
+    );
     // A refused attempt (Graph's replication lag answers 404 to a write on what was
     // just created) is a line of its own, and the retry that succeeded another.
     for (i, line) in lines.iter().enumerate().filter(|(_, l)| l.result != "ok") {

@@ -2,7 +2,7 @@
 //! re-run, the next run writes nothing, and every invariant holds. `CHAOS_SEEDS`
 //! sets how many seeds (default 30); the `chaos` example runs hundreds.
 
-use ise_intune_testkit::chaos::{ChaosSettings, run_seed, table};
+use ise_intune_testkit::chaos::{ChaosSettings, run_offboard_seed, run_seed, table};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_seed_converges_with_every_invariant_held() {
@@ -37,6 +37,30 @@ async fn every_seed_converges_with_every_invariant_held() {
     // The campaign exercised what it claims: concurrency and name clashes.
     assert!(results.iter().any(|r| r.concurrent >= 2));
     assert!(seeds < 5 || results.iter().any(|r| r.name_clash));
+}
+
+/// Offboarding under faults ends done or resumable on every seed: what a faulted run
+/// leaves never has an External MDM entry referring to a removed application or a rule
+/// granting a removed profile; one clean run then completes and the next writes
+/// nothing. `CHAOS_SEEDS` sets how many seeds (default 20).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offboarding_under_faults_ends_done_or_resumable() {
+    let seeds: u64 = std::env::var("CHAOS_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    let mut stopped = 0;
+    for seed in 0..seeds {
+        let r = run_offboard_seed(seed, ChaosSettings::default())
+            .await
+            .expect("the seed runs");
+        assert!(r.violations.is_empty(), "{r:?}");
+        assert_eq!(r.reruns, 1, "{r:?}");
+        assert_eq!(r.writes_after, 0, "{r:?}");
+        stopped += u32::from(!r.faulted_complete);
+    }
+    // The faults did cut runs short: resumption was exercised.
+    assert!(seeds < 5 || stopped > 0, "no faulted run stopped");
 }
 
 /// Every request the simulator served, as (service, method, path, status, fault),

@@ -705,6 +705,8 @@ impl World {
                     "enabled": t.enabled, "description": t.description,
                 })).collect::<Vec<_>>(),
                 "policySets": self.policy.snapshot(),
+                "authorizationProfiles": self.policy.profiles.iter()
+                    .map(|(_, name)| name.clone()).collect::<Vec<_>>(),
                 "mdmServers": self.mdm_servers.values().collect::<Vec<_>>(),
                 "private_key_exports": self.private_key_exports,
             },

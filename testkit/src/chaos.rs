@@ -349,3 +349,180 @@ pub fn table(results: &[SeedResult]) -> String {
     ));
     s
 }
+
+/// One seed of offboarding under faults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OffboardSeedResult {
+    /// The seed.
+    pub seed: u64,
+    /// Error rate, drop rate, lost-response rate.
+    pub rates: (f64, f64, f64),
+    /// Whether a faulted run completed (otherwise each stopped with an error, to be
+    /// resumed).
+    pub faulted_complete: bool,
+    /// Runs needed after the faults cleared until one completed (1 is the promise).
+    pub reruns: u32,
+    /// Writes of the run after that (0 is the promise).
+    pub writes_after: u64,
+    /// Invariants that did not hold, right after the faulted run and at the end.
+    pub violations: Vec<String>,
+}
+
+/// Offboarding under faults: a clean onboard and enforce, then one or two offboarding
+/// runs at once with faults on every service (each may stop anywhere), the invariants checked on what
+/// it left, then clean runs until one completes, and one more that must write nothing.
+pub async fn run_offboard_seed(
+    seed: u64,
+    settings: ChaosSettings,
+) -> Result<OffboardSeedResult, Error> {
+    let mut pick = Pick(seed ^ 0x0FFB_0A4D);
+    let error_rate = 0.05 + pick.unit() * (settings.max_error_rate - 0.05).max(0.0);
+    let drop_rate = pick.unit() * settings.max_drop_rate;
+    let lost_rate = pick.unit() * settings.max_lost_response_rate;
+    let status = [429u16, 500, 502, 503, 504][(pick.next() % 5) as usize];
+    let sim = Simulator::builder()
+        .seed(seed)
+        .replication_lag(Duration::ZERO)
+        .start()
+        .await
+        .map_err(|e| Error::Config {
+            what: format!("simulator: {e}"),
+        })?;
+    let info = sim.info().clone();
+    let pipeline =
+        || crate::integration_with(&info, Configurator::Gui, true, options(), fast_settings());
+    let ctx = pipeline()?;
+    onboard::apply(&ctx).await?;
+    intune_integration::enforce::apply(&ctx).await?;
+    let faults = Faults {
+        error_rate,
+        error_status: status,
+        retry_after_secs: Some(0),
+        drop_rate,
+        lost_response_rate: lost_rate,
+        ..Faults::default()
+    };
+    sim.replace_faults(
+        [Service::Ise, Service::Login, Service::Graph]
+            .into_iter()
+            .map(|s| (s, faults.clone()))
+            .collect(),
+    );
+    // One or two runs at once (an operator's and a scheduled one).
+    let runs = [pipeline()?, pipeline()?];
+    let concurrent = 1 + (pick.next() % 2) as usize;
+    let faulted = futures_util::future::join_all(
+        runs[..concurrent]
+            .iter()
+            .map(|ctx| intune_integration::offboard::apply(ctx, &[])),
+    )
+    .await;
+    let faulted_complete = faulted.iter().any(|r| matches!(r, Ok(o) if o.complete));
+    sim.clear_faults();
+    let mut violations = offboard_invariants(&sim.snapshot(), false);
+    let mut reruns = 0;
+    loop {
+        reruns += 1;
+        if matches!(intune_integration::offboard::apply(&pipeline()?, &[]).await, Ok(o) if o.complete)
+            || reruns >= 3
+        {
+            break;
+        }
+    }
+    let writes = |sim: &Simulator| -> u64 {
+        [Service::Ise, Service::Graph]
+            .into_iter()
+            .map(|s| sim.request_counts(s).writes)
+            .sum()
+    };
+    let before = writes(&sim);
+    let writes_after = match intune_integration::offboard::apply(&pipeline()?, &[]).await {
+        Ok(o) if o.complete => writes(&sim).saturating_sub(before),
+        _ => u64::MAX,
+    };
+    violations.extend(offboard_invariants(&sim.snapshot(), true));
+    Ok(OffboardSeedResult {
+        seed,
+        rates: (error_rate, drop_rate, lost_rate),
+        faulted_complete,
+        reruns,
+        writes_after,
+        violations,
+    })
+}
+
+/// Offboarding's invariants on the simulator's state: no External MDM entry refers to
+/// an application that is gone, no rule grants a profile that is gone; `done`: the
+/// integration's application, entry, rules and imported roots are all gone.
+pub fn offboard_invariants(snapshot: &Value, done: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    let apps: HashSet<&str> = snapshot["applications"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["appId"].as_str())
+        .collect();
+    let ise = &snapshot["ise"];
+    for entry in ise["mdmServers"].as_array().into_iter().flatten() {
+        let client = entry["clientId"].as_str().unwrap_or_default();
+        if !apps.contains(client) {
+            out.push(format!(
+                "the External MDM entry {} refers to the removed application {client}",
+                entry["name"]
+            ));
+        }
+        if done {
+            out.push(format!("the External MDM entry {} is left", entry["name"]));
+        }
+    }
+    let profiles: HashSet<&str> = ise["authorizationProfiles"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    for set in ise["policySets"].as_array().into_iter().flatten() {
+        for rule in set["rules"].as_array().into_iter().flatten() {
+            let name = rule["name"].as_str().unwrap_or_default();
+            for p in rule["profiles"].as_array().into_iter().flatten() {
+                let p = p.as_str().unwrap_or_default();
+                if !profiles.contains(p) {
+                    out.push(format!("rule {name} grants the removed profile {p}"));
+                }
+            }
+            if done && name.starts_with("Intune_") {
+                out.push(format!("rule {name} is left"));
+            }
+        }
+    }
+    if done {
+        let integration = snapshot["applications"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|a| {
+                a["tags"]
+                    .as_array()
+                    .is_some_and(|t| t.iter().any(|t| t == "ise-intune-managed"))
+            });
+        if integration {
+            out.push("the integration's application is left".into());
+        }
+        let marked = ise["trustedCertificates"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|t| {
+                t["description"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("ise-intune"))
+            })
+            .count();
+        if marked > 0 {
+            out.push(format!(
+                "{marked} trusted certificate(s) still carry the marker"
+            ));
+        }
+    }
+    out
+}

@@ -91,7 +91,14 @@ fn registration_prefers_the_unique_name_then_the_client_id_then_one_display_name
     );
     assert_eq!(Registration::Create.outcome(), Outcome::Created);
     assert_eq!(Registration::Adopt(hand_made).outcome(), Outcome::Updated);
-    assert_eq!(Registration::Existing(owned).outcome(), Outcome::Unchanged);
+    // An application from before markers existed is marked by the run (adopted).
+    assert_eq!(
+        Registration::Existing(owned.clone()).outcome(),
+        Outcome::Updated
+    );
+    let mut marked = owned;
+    marked.tags.push(crate::ownership::APP_TAG.into());
+    assert_eq!(Registration::Existing(marked).outcome(), Outcome::Unchanged);
 }
 
 #[test]

@@ -215,3 +215,231 @@ pub(crate) fn application(
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ise_client::Condition;
+    use serde_json::json;
+
+    fn cert(
+        id: &str,
+        name: &str,
+        to: &str,
+        by: &str,
+        trusted_for: &str,
+        desc: &str,
+    ) -> TrustedCertificate {
+        serde_json::from_value(json!({
+            "id": id, "friendlyName": name, "issuedTo": to, "issuedBy": by,
+            "status": "Enabled", "trustedFor": trusted_for, "description": desc,
+        }))
+        .expect("a store entry")
+    }
+
+    fn ids(certs: &[TrustedCertificate]) -> Vec<&str> {
+        certs.iter().map(|c| c.id.as_str()).collect()
+    }
+
+    #[test]
+    fn only_marked_roots_go_and_only_when_nothing_needs_them() {
+        let ours = ownership::TRUST_DESCRIPTION;
+        let store = vec![
+            cert(
+                "a",
+                "Root A",
+                "Root A",
+                "Root A",
+                "Infrastructure,Cisco Services",
+                ours,
+            ),
+            cert(
+                "b",
+                "Root B",
+                "Root B",
+                "Root B",
+                "Infrastructure,Cisco Services",
+                ours,
+            ),
+            // Root B issued a CA someone else trusts: B stays.
+            cert(
+                "c",
+                "Issuing CA",
+                "Issuing CA",
+                "Root B",
+                "Infrastructure",
+                "PKI team",
+            ),
+            // Also trusted for endpoints: another purpose.
+            cert(
+                "d",
+                "Root D",
+                "Root D",
+                "Root D",
+                "Infrastructure,Endpoints,Cisco Services",
+                ours,
+            ),
+            // Not marked: never touched.
+            cert(
+                "e",
+                "Root E",
+                "Root E",
+                "Root E",
+                "Infrastructure,Cisco Services",
+                "PKI team",
+            ),
+        ];
+        let changes = store_changes(&store, &[], 0);
+        assert_eq!(ids(&changes.remove), ["a"]);
+        assert!(changes.restore.is_empty());
+        let kept: Vec<(&str, &str)> = changes
+            .kept
+            .iter()
+            .map(|k| (k.name.as_str(), k.reason.as_str()))
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                (
+                    "Root B",
+                    "the trusted certificate `Issuing CA` chains to it"
+                ),
+                (
+                    "Root D",
+                    "it is also trusted for client or administrator certificate authentication: \
+                     another purpose uses it"
+                ),
+            ]
+        );
+        // Another active External MDM server keeps every root.
+        let changes = store_changes(&store, &[], 1);
+        assert!(changes.remove.is_empty());
+        assert_eq!(changes.kept.len(), 3);
+        // Named by the operator: the unmarked root goes too.
+        let changes = store_changes(&store, &["Root E".to_owned()], 0);
+        assert_eq!(ids(&changes.remove), ["a", "e"]);
+    }
+
+    #[test]
+    fn a_root_onboarding_fixed_gets_exactly_its_old_trust_back() {
+        let desc = ownership::enabled_description(
+            Some("Default trusted certificate"),
+            &[EnabledFlag::IseAuth],
+        );
+        assert_eq!(
+            desc,
+            "Default trusted certificate -- ise-intune enabled: ise-auth"
+        );
+        let store = vec![cert(
+            "g2",
+            "DigiCert Global Root G2",
+            "DigiCert Global Root G2",
+            "DigiCert Global Root G2",
+            "Infrastructure,Cisco Services",
+            &desc,
+        )];
+        let changes = store_changes(&store, &[], 0);
+        assert!(changes.remove.is_empty());
+        let [(c, update)] = changes.restore.as_slice() else {
+            panic!("one restoration: {changes:?}");
+        };
+        assert_eq!(c.id, "g2");
+        assert_eq!(
+            update.to_body(),
+            json!({"name": "DigiCert Global Root G2", "status": "Enabled",
+                "trustForIseAuth": false, "trustForClientAuth": false,
+                "trustForCertificateBasedAdminAuth": false, "trustForCiscoServicesAuth": true,
+                "description": "Default trusted certificate"})
+        );
+    }
+
+    #[test]
+    fn the_enabled_record_reads_back_and_refuses_what_it_did_not_write() {
+        let d = ownership::enabled_description(
+            None,
+            &[EnabledFlag::Status, EnabledFlag::CiscoServices],
+        );
+        assert_eq!(d, "ise-intune enabled: status cisco-services");
+        assert_eq!(
+            ownership::enabled_by_onboarding(Some(&d)),
+            Some((
+                String::new(),
+                vec![EnabledFlag::Status, EnabledFlag::CiscoServices]
+            ))
+        );
+        assert_eq!(ownership::enabled_by_onboarding(Some("PKI team")), None);
+        assert_eq!(
+            ownership::enabled_by_onboarding(Some("ise-intune enabled: everything")),
+            None
+        );
+    }
+
+    fn rule(id: &str, name: &str, condition: Condition) -> AuthorizationRule {
+        let mut r = AuthorizationRule::new(name, condition, vec!["PermitAccess".into()]);
+        r.rule.id = Some(id.into());
+        r
+    }
+
+    #[test]
+    fn rules_go_by_name_and_exact_condition_or_when_named() {
+        let policy = EnforcementPolicy::default();
+        let other = Condition::attribute("Radius", "NAS-Port-Type", "equals", "Ethernet");
+        let existing = vec![
+            rule(
+                "1",
+                &policy.compliant.rule,
+                DeviceState::Compliant.condition(),
+            ),
+            rule("2", &policy.non_compliant.rule, other.clone()),
+            rule(
+                "3",
+                "Someone_Elses_Rule",
+                DeviceState::Unreachable.condition(),
+            ),
+        ];
+        let (remove, kept) = rules(&policy, &existing, &[]);
+        let removed: Vec<_> = remove.iter().map(|r| r.rule.id.as_deref()).collect();
+        assert_eq!(removed, [Some("1")]);
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].name, policy.non_compliant.rule);
+        assert_eq!(kept[0].kind, ObjectKind::AuthorizationRule);
+        let (remove, kept) = rules(&policy, &existing, &[policy.non_compliant.rule.clone()]);
+        assert_eq!(remove.len(), 2);
+        assert!(kept.is_empty());
+    }
+
+    #[test]
+    fn an_unmarked_application_stays_unless_named() {
+        let identity = AppIdentity::new("Cisco ISE Intune integration");
+        let app: Application = serde_json::from_value(json!({
+            "id": "obj", "appId": "client", "displayName": "Cisco ISE Intune integration",
+            "uniqueName": identity.unique_name, "tags": ["team-a"],
+        }))
+        .expect("an application");
+        let seen = AppObservation {
+            by_unique_name: Some(app.clone()),
+            by_client_id: None,
+            by_display_name: Vec::new(),
+            principal: None,
+        };
+        let kept = application(&seen, &identity, &[]).expect_err("unmarked");
+        assert_eq!(kept.kind, ObjectKind::Application);
+        assert_eq!(kept.id.as_deref(), Some("client"));
+        let target = application(&seen, &identity, &["client".to_owned()])
+            .expect("named")
+            .expect("a target");
+        assert_eq!(target.app.id, "obj");
+        let mut marked = app;
+        marked.tags.push(ownership::APP_TAG.into());
+        let seen = AppObservation {
+            by_unique_name: Some(marked),
+            ..seen
+        };
+        assert!(matches!(application(&seen, &identity, &[]), Ok(Some(_))));
+        let none = AppObservation {
+            by_unique_name: None,
+            ..seen
+        };
+        assert!(matches!(application(&none, &identity, &[]), Ok(None)));
+    }
+}

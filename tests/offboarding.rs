@@ -1,0 +1,355 @@
+//! Offboarding end to end: after onboard and enforce, offboarding leaves the simulator
+//! as a fresh one except for what was there before (a foreign application, a foreign
+//! rule, a root someone else imported — each byte for byte as it was); the plan shows
+//! what ISE would then authorize; a second run writes nothing; onboarding afterwards
+//! integrates again. The External MDM entry waits for a person with the manual
+//! checklist, and nothing else is removed until then.
+
+use std::time::Duration;
+
+use ise_intune::integration::offboard::{self, ObjectKind, SampleDevice};
+use ise_intune::integration::outcome::Outcome;
+use ise_intune::integration::{Integration, context::Options, enforce, onboard};
+use ise_intune::ise_client::Method;
+use ise_intune_simulator::{SeedApp, Service, Simulator, SimulatorBuilder};
+use ise_intune_testkit::{self as sim, Configurator, SimAuthorizationPreview};
+use serde_json::{Value, json};
+
+const BASE: &str = "/api/v1/policy/network-access";
+const FOREIGN_APP: &str = "Payroll (not the integration's)";
+const FOREIGN_RULE: &str = "Lab_Printers";
+const FOREIGN_ROOT: &str = "PKI team copy of Microsoft RSA 2017";
+
+fn builder() -> SimulatorBuilder {
+    let builtin = ise_intune::integration::anchors::TrustAnchorSet::builtin();
+    let anchor = |n: &str| {
+        builtin
+            .get(n)
+            .expect("a builtin anchor")
+            .certificate()
+            .clone()
+    };
+    Simulator::builder()
+        .seed(31)
+        .replication_lag(Duration::from_millis(50))
+        .seed_app(SeedApp {
+            display_name: FOREIGN_APP.into(),
+            key_certificates_der: vec![anchor("DigiCert Global Root G3").der().to_vec()],
+        })
+        // A root another team imported before the integration: one of the anchors.
+        .seed_trusted_certificate(
+            FOREIGN_ROOT,
+            anchor("Microsoft RSA Root Certificate Authority 2017").to_pem(),
+        )
+}
+
+fn options() -> Options {
+    let mut o = Options::default();
+    o.propagation_wait = Duration::from_secs(2);
+    o
+}
+
+fn pipeline(s: &Simulator, configurator: Configurator) -> Integration {
+    sim::integration(s.info(), configurator, true, options()).expect("integration")
+}
+
+/// A rule someone made by hand in the default policy set.
+async fn seed_foreign_rule(ctx: &Integration) {
+    let sets = ctx
+        .ise()
+        .request(Method::GET, &format!("{BASE}/policy-set"), None)
+        .await
+        .expect("sets");
+    let set = sets["response"][0]["id"]
+        .as_str()
+        .expect("a set")
+        .to_owned();
+    let body = json!({"rule": {"name": FOREIGN_RULE, "default": false, "state": "enabled",
+        "condition": {"conditionType": "ConditionAttributes", "isNegate": false,
+            "dictionaryName": "Radius", "attributeName": "NAS-Port-Type",
+            "operator": "equals", "attributeValue": "Ethernet"}},
+        "profile": ["PermitAccess"]});
+    ctx.ise()
+        .request(
+            Method::POST,
+            &format!("{BASE}/policy-set/{set}/authorization"),
+            Some(body),
+        )
+        .await
+        .expect("a foreign rule");
+}
+
+/// Where two JSON values differ, as JSON pointers with both sides (short enough to
+/// read in a failure).
+fn differences(a: &Value, b: &Value, at: &str, out: &mut Vec<String>) {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            for k in keys {
+                let (l, r) = (
+                    x.get(k).unwrap_or(&Value::Null),
+                    y.get(k).unwrap_or(&Value::Null),
+                );
+                differences(l, r, &format!("{at}/{k}"), out);
+            }
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (l, r)) in x.iter().zip(y).enumerate() {
+                differences(l, r, &format!("{at}/{i}"), out);
+            }
+        }
+        _ if a != b => out.push(format!("{at}: {a} != {b}")),
+        _ => {}
+    }
+}
+
+fn assert_same(a: &Value, b: &Value, what: &str) {
+    let mut out = Vec::new();
+    differences(a, b, "", &mut out);
+    assert!(out.is_empty(), "{what}:\n{}", out.join("\n"));
+}
+
+/// The snapshot without what time alone changes (the clock) and the directory's
+/// deleted items (checked on their own).
+fn comparable(mut snapshot: Value) -> Value {
+    if let Some(o) = snapshot.as_object_mut() {
+        o.remove("clock");
+        o.remove("deletedItems");
+    }
+    snapshot
+}
+
+/// Writes to ISE and Graph (a token request changes nothing).
+/// `snapshot` without the fingerprints of the roots each simulator generates anew when
+/// it starts (the simulated Cisco and public roots): two simulators differ only there.
+fn without_generated_keys(mut snapshot: Value) -> Value {
+    if let Some(certs) = snapshot["ise"]["trustedCertificates"].as_array_mut() {
+        for c in certs {
+            let generated = c["subject"]
+                .as_str()
+                .is_some_and(|s| s.to_ascii_lowercase().contains("simulat"));
+            if generated && let Some(o) = c.as_object_mut() {
+                o.remove("sha256");
+            }
+        }
+    }
+    snapshot
+}
+
+fn writes(s: &Simulator) -> u64 {
+    [Service::Ise, Service::Graph]
+        .into_iter()
+        .map(|service| s.request_counts(service).writes)
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offboarding_leaves_a_fresh_simulator_and_what_was_there_before() {
+    let fresh = builder().start().await.expect("fresh simulator");
+    seed_foreign_rule(&pipeline(&fresh, Configurator::Gui)).await;
+    let s = builder().start().await.expect("simulator");
+    let ctx = pipeline(&s, Configurator::Gui);
+    seed_foreign_rule(&ctx).await;
+    let before = comparable(s.snapshot());
+    assert_same(
+        &without_generated_keys(before.clone()),
+        &without_generated_keys(comparable(fresh.snapshot())),
+        "the two start alike",
+    );
+
+    assert!(onboard::apply(&ctx).await.expect("onboard").complete);
+    assert_eq!(enforce::apply(&ctx).await.expect("enforce").writes(), 4);
+    let app = &s.snapshot()["applications"]
+        .as_array()
+        .expect("applications")
+        .iter()
+        .find(|a| a["displayName"] == "Cisco ISE Intune integration")
+        .cloned()
+        .expect("the integration's application");
+    assert_eq!(app["tags"], json!(["ise-intune-managed"]));
+
+    // The plan writes nothing and shows the effect on the network.
+    let previewing = ctx.clone().with_authorization_preview(std::sync::Arc::new(
+        SimAuthorizationPreview::new(s.info()).expect("preview"),
+    ));
+    let written = writes(&s);
+    let plan = offboard::plan(&previewing, &[]).await.expect("plan");
+    assert_eq!(writes(&s), written, "a plan writes nothing");
+    let kinds: Vec<(ObjectKind, Outcome)> =
+        plan.removals.iter().map(|r| (r.kind, r.outcome)).collect();
+    assert_eq!(kinds[0], (ObjectKind::MdmServer, Outcome::Removed));
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|(k, _)| *k == ObjectKind::AuthorizationRule)
+            .count(),
+        4
+    );
+    assert_eq!(
+        kinds.last(),
+        Some(&(ObjectKind::Application, Outcome::Removed))
+    );
+    let preview: Vec<(SampleDevice, Option<&str>, Vec<&str>, Option<&str>)> = plan
+        .preview
+        .iter()
+        .map(|p| {
+            (
+                p.device,
+                p.now.rule.as_deref(),
+                p.now.profiles.iter().map(String::as_str).collect(),
+                p.after.rule.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        preview,
+        [
+            (
+                SampleDevice::Compliant,
+                Some("Intune_Compliant"),
+                vec!["PermitAccess"],
+                Some("Default")
+            ),
+            (
+                SampleDevice::NonCompliant,
+                Some("Intune_NonCompliant"),
+                vec!["MDM_Quarantine"],
+                Some("Default")
+            ),
+            (
+                SampleDevice::Unknown,
+                Some("Intune_Unregistered"),
+                vec!["MDM_Redirect"],
+                Some("Default")
+            ),
+        ]
+    );
+    assert!(
+        plan.preview
+            .iter()
+            .all(|p| p.after.profiles == ["DenyAccess"])
+    );
+
+    let done = offboard::apply(&ctx, &[]).await.expect("offboard");
+    assert!(done.complete, "{done:#?}");
+    assert_eq!(done.removals, plan.removals, "apply did what the plan said");
+    let restorable = done.restorable.expect("the application is restorable");
+    let deleted = s.snapshot()["deletedItems"].clone();
+    let kinds: Vec<&str> = deleted
+        .as_array()
+        .expect("deleted items")
+        .iter()
+        .filter_map(|d| d["kind"].as_str())
+        .collect();
+    assert_eq!(kinds, ["servicePrincipal", "application"]);
+    assert_eq!(deleted[1]["id"], restorable.object_id.as_str());
+    assert!(restorable.message.contains("30 days"));
+    assert!(restorable.message.contains(&restorable.object_id));
+    assert_same(
+        &comparable(s.snapshot()),
+        &before,
+        "offboarded, the simulator is as it was before onboarding",
+    );
+    assert_same(
+        &without_generated_keys(comparable(s.snapshot())),
+        &without_generated_keys(comparable(fresh.snapshot())),
+        "offboarded, the simulator is a fresh one with the foreign objects",
+    );
+
+    // A second run writes nothing.
+    let written = writes(&s);
+    let again = offboard::apply(&ctx, &[]).await.expect("offboard again");
+    assert_eq!(again.writes(), 0, "{again:#?}");
+    assert_eq!(writes(&s), written);
+
+    // Onboarding afterwards integrates again.
+    assert!(onboard::apply(&ctx).await.expect("onboard again").complete);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_manual_checklist_nothing_goes_before_the_entry() {
+    let s = builder().start().await.expect("simulator");
+    let gui = pipeline(&s, Configurator::Gui);
+    assert!(onboard::apply(&gui).await.expect("onboard").complete);
+    let manual = pipeline(&s, Configurator::Manual);
+    let written = writes(&s);
+    let waiting = offboard::apply(&manual, &[]).await.expect("offboard");
+    assert!(!waiting.complete);
+    assert_eq!(writes(&s), written, "nothing removed before the entry");
+    assert_eq!(waiting.removals.len(), 1);
+    assert_eq!(waiting.removals[0].outcome, Outcome::ManualActionRequired);
+    let todo = waiting.removals[0]
+        .instructions
+        .as_deref()
+        .expect("instructions");
+    assert!(todo.contains("External MDM > Intune"), "{todo}");
+    assert!(
+        waiting
+            .remaining
+            .iter()
+            .any(|r| r.kind == ObjectKind::Application)
+    );
+    // The person deletes the entry in the GUI and confirms.
+    gui.configurator()
+        .remove("Intune")
+        .await
+        .expect("the person removes the entry");
+    let (ise, graph) = sim::clients(s.info()).expect("clients");
+    let confirmed = Integration::builder(ise, graph)
+        .anchors(sim::anchors(s.info(), true))
+        .options(options())
+        .mdm_removed(true)
+        .build();
+    let done = offboard::apply(&confirmed, &[]).await.expect("offboard");
+    assert!(done.complete, "{done:#?}");
+    assert_eq!(done.removals[0].outcome, Outcome::Unchanged);
+    assert!(
+        s.snapshot()["applications"]
+            .as_array()
+            .expect("applications")
+            .iter()
+            .all(|a| a["displayName"] != "Cisco ISE Intune integration")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unmarked_application_stays_unless_named() {
+    let s = builder().start().await.expect("simulator");
+    let ctx = pipeline(&s, Configurator::Gui);
+    assert!(onboard::apply(&ctx).await.expect("onboard").complete);
+    // Someone removed the marker by hand.
+    let graph = ctx.graph();
+    let app = ise_intune::integration::steps::find_app(graph, &ctx.options().app_identity())
+        .await
+        .expect("the application");
+    graph
+        .applications()
+        .update(
+            &app.object_id,
+            &ise_intune::graph_client::ApplicationUpdate {
+                tags: Some(Vec::new()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("untag");
+    let done = offboard::apply(&ctx, &[]).await.expect("offboard");
+    assert!(
+        done.removals
+            .iter()
+            .all(|r| r.kind != ObjectKind::Application)
+    );
+    let kept = done
+        .kept
+        .iter()
+        .find(|k| k.kind == ObjectKind::Application)
+        .expect("the application is kept");
+    assert!(kept.reason.contains("--adopt"), "{}", kept.reason);
+    let named = offboard::apply(&ctx, std::slice::from_ref(&app.client_id))
+        .await
+        .expect("offboard, named");
+    assert_eq!(
+        named.removals.last().map(|r| (r.kind, r.outcome)),
+        Some((ObjectKind::Application, Outcome::Removed))
+    );
+}
