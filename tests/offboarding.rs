@@ -189,7 +189,8 @@ async fn offboarding_leaves_a_fresh_simulator_and_what_was_there_before() {
         kinds.last(),
         Some(&(ObjectKind::Application, Outcome::Removed))
     );
-    let preview: Vec<(SampleDevice, Option<&str>, Vec<&str>, Option<&str>)> = plan
+    type Seen<'a> = (SampleDevice, Option<&'a str>, Vec<&'a str>, Option<&'a str>);
+    let preview: Vec<Seen> = plan
         .preview
         .iter()
         .map(|p| {
