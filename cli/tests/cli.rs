@@ -213,6 +213,46 @@ async fn a_running_simulator_through_every_subcommand() {
     let (code, out, _) = run(with(&["rotate", "--as-node"])).await;
     assert_eq!(code, 0, "{out}");
     assert_eq!(json(&out)["removed"].as_array().expect("removed").len(), 1);
+
+    // Offboarding: the plan shows the effect on the network and changes nothing; the
+    // run removes what the plan listed and names the restorable application; a second
+    // run removes nothing.
+    let (code, out, err) = run(with(&["offboard", "--plan"])).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let plan = json(&out);
+    assert_dry_run(&plan);
+    assert_eq!(plan["removals"][0]["kind"], "mdm_server");
+    assert_eq!(plan["removals"][0]["outcome"], "would_remove");
+    assert_eq!(plan["preview"][0]["device"], "compliant");
+    assert_eq!(plan["preview"][0]["now"]["rule"], "Intune_Compliant");
+    assert_eq!(
+        plan["preview"][0]["after"]["profiles"],
+        serde_json::json!(["DenyAccess"])
+    );
+    assert!(
+        sim.snapshot()["ise"]["mdmServers"]
+            .as_array()
+            .is_some_and(|m| m.len() == 1)
+    );
+    let (code, out, err) = run(with(&["offboard"])).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let done = json(&out);
+    assert_eq!(done["complete"], true);
+    assert_eq!(
+        done["removals"].as_array().map(Vec::len),
+        plan["removals"].as_array().map(Vec::len)
+    );
+    assert!(done["restorable"]["object_id"].is_string(), "{out}");
+    let (code, out, _) = run(with(&["offboard"])).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        json(&out)["removals"]
+            .as_array()
+            .expect("removals")
+            .iter()
+            .all(|r| r["outcome"] == "unchanged"),
+        "{out}"
+    );
     let _ = std::fs::remove_file(pem_path);
     let _ = std::fs::remove_file(info);
 }

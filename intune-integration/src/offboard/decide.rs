@@ -403,7 +403,11 @@ mod tests {
         assert_eq!(kept.len(), 1);
         assert_eq!(kept[0].name, policy.non_compliant.rule);
         assert_eq!(kept[0].kind, ObjectKind::AuthorizationRule);
-        let (remove, kept) = rules(&policy, &existing, &[policy.non_compliant.rule.clone()]);
+        let (remove, kept) = rules(
+            &policy,
+            &existing,
+            std::slice::from_ref(&policy.non_compliant.rule),
+        );
         assert_eq!(remove.len(), 2);
         assert!(kept.is_empty());
     }
