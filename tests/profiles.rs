@@ -287,3 +287,73 @@ async fn an_ise_account_that_may_only_read_is_stopped_before_any_write() {
     let report = onboard::apply(&pipeline(&sim)).await.expect("onboard");
     assert!(report.complete, "{report:#?}");
 }
+
+#[tokio::test]
+async fn offboarding_needs_application_rights_and_not_the_consent_role() {
+    let sim = simulator(&[
+        "Application.ReadWrite.OwnedBy",
+        "AppRoleAssignment.ReadWrite.All",
+    ])
+    .await;
+    assert!(
+        onboard::apply(&pipeline(&sim))
+            .await
+            .expect("onboard")
+            .complete
+    );
+    // Monitor: stopped before any write, naming the role.
+    sim.set_automation_roles(&["Application.Read.All"])
+        .expect("roles");
+    let before = sim
+        .request_log()
+        .iter()
+        .filter(|r| r.method != "GET" && r.service != "login")
+        .count();
+    match ise_intune::integration::offboard::apply(&pipeline(&sim), &[]).await {
+        Err(ise_intune::integration::Error::MissingRights { missing }) => {
+            assert!(
+                missing[0]
+                    .grant
+                    .starts_with("Application.ReadWrite.OwnedBy")
+            );
+        }
+        other => panic!("expected MissingRights, got {other:?}"),
+    }
+    let after = sim
+        .request_log()
+        .iter()
+        .filter(|r| r.method != "GET" && r.service != "login")
+        .count();
+    assert_eq!(after, before, "nothing written");
+    // Operator: it may not revoke consent, but deleting the service principal takes
+    // the grants with it.
+    sim.set_automation_roles(&["Application.ReadWrite.OwnedBy"])
+        .expect("roles");
+    let done = ise_intune::integration::offboard::apply(&pipeline(&sim), &[])
+        .await
+        .expect("offboard");
+    assert!(done.complete, "{done:#?}");
+    let consent: Vec<Outcome> = done
+        .removals
+        .iter()
+        .filter(|r| r.kind == ise_intune::integration::offboard::ObjectKind::Consent)
+        .map(|r| r.outcome)
+        .collect();
+    assert_eq!(consent, [Outcome::Removed, Outcome::Removed]);
+    let snapshot = sim.snapshot();
+    assert!(
+        snapshot["appRoleAssignments"]
+            .as_array()
+            .expect("assignments")
+            .iter()
+            .all(|a| a["principalId"]
+                != done
+                    .removals
+                    .iter()
+                    .find(|r| r.kind
+                        == ise_intune::integration::offboard::ObjectKind::ServicePrincipal)
+                    .and_then(|r| r.id.clone())
+                    .unwrap_or_default()
+                    .as_str())
+    );
+}

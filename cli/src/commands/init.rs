@@ -16,6 +16,7 @@ mdm_server_name = "Intune"                          # ISE's External MDM server 
 # cloud = "global"                                  # or usgov, usgov-dod, china: login, Graph, Intune names
 # app_client_id = "<client id>"                     # adopt a hand-made application
 # mdm_confirmed = "<fingerprint>"                   # printed by onboard once you saved the entry
+# mdm_removed = true                                # offboarding: you deleted the entry in ISE's GUI
 # verify_as_node = false                            # true: export each node's key to check as ISE
 # node_key_file = "<node certificate and key, PEM or PKCS#12>"
 

@@ -279,12 +279,13 @@ struct Decided {
 async fn read(ctx: &Integration, adopt: &[String]) -> Result<Decided, Error> {
     let name = &ctx.options.mdm_server_name;
     let identity = ctx.options.app_identity();
-    let (entry, policy, store, mdm, seen) = tokio::join!(
+    let (entry, policy, store, mdm, seen, roles) = tokio::join!(
         ctx.configurator.inspect_removal(name),
         enforced_rules(&ctx.ise, &ctx.options.enforcement.policy_set),
         crate::observe::trusted_store(&ctx.ise),
         ctx.ise.mdm_info(),
         crate::observe::app(&ctx.graph, &identity),
+        ctx.graph.graph_roles(),
     );
     let (entry, (set_id, existing), store, mdm, seen) = (entry?, policy?, store?, mdm?, seen?);
     let (rules, mut kept) = decide::rules(&ctx.options.enforcement, &existing, adopt);
@@ -299,6 +300,17 @@ async fn read(ctx: &Integration, adopt: &[String]) -> Result<Decided, Error> {
             None
         }
     };
+    // Rights before anything: a run that could not delete the application would
+    // otherwise remove ISE's side and stop half way.
+    if app.is_some() {
+        let missing = crate::rights::graph_blockers(
+            roles?.as_deref(),
+            &["delete the integration's application and service principal"],
+        );
+        if !missing.is_empty() {
+            return Err(Error::MissingRights { missing });
+        }
+    }
     Ok(Decided {
         entry,
         set_id,
@@ -575,17 +587,27 @@ async fn remove_app(
     let mut planned = app_rows(target);
     let mut outcomes = Vec::with_capacity(planned.len());
     if let Some(p) = &target.principal {
+        let mut with_principal = 0;
         for a in &p.held {
+            if with_principal > 0 {
+                with_principal += 1;
+                continue;
+            }
             let revoked = graph
                 .service_principal(a.resource_id.clone())
                 .revoke_app_role_assignment(&a.id)
-                .await?;
-            outcomes.push(if Outcome::from(&revoked).is_write() {
-                Outcome::Removed
-            } else {
-                Outcome::Unchanged
-            });
+                .await;
+            match revoked {
+                Ok(r) if Outcome::from(&r).is_write() => outcomes.push(Outcome::Removed),
+                Ok(_) => outcomes.push(Outcome::Unchanged),
+                // An identity without AppRoleAssignment.ReadWrite.All (the operator
+                // profile) cannot revoke; deleting the service principal takes its
+                // grants with it.
+                Err(e) if e.status() == Some(403) => with_principal = 1,
+                Err(e) => return Err(e.into()),
+            }
         }
+        outcomes.extend(std::iter::repeat_n(Outcome::Removed, with_principal));
         outcomes.push(gone_is_done(
             graph
                 .service_principals()
