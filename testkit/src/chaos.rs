@@ -119,10 +119,7 @@ fn options() -> Options {
 pub async fn run_seed(seed: u64, settings: ChaosSettings) -> Result<SeedResult, Error> {
     let mut pick = Pick(seed ^ 0xC4A0_5EED);
     let lag_ms = (pick.unit() * settings.max_lag_ms as f64) as u64;
-    let error_rate = 0.05 + pick.unit() * (settings.max_error_rate - 0.05).max(0.0);
-    let drop_rate = pick.unit() * settings.max_drop_rate;
-    let lost_rate = pick.unit() * settings.max_lost_response_rate;
-    let status = [429u16, 500, 502, 503, 504][(pick.next() % 5) as usize];
+    let faults = picked_faults(&mut pick, &settings);
     let concurrent = [1usize, 2, 2, 5][(pick.next() % 4) as usize];
     let name_clash = seed.is_multiple_of(5);
 
@@ -138,14 +135,6 @@ pub async fn run_seed(seed: u64, settings: ChaosSettings) -> Result<SeedResult, 
             .get(name)
             .map(|a| a.certificate().der().to_vec())
             .unwrap_or_default()
-    };
-    let faults = Faults {
-        error_rate,
-        error_status: status,
-        retry_after_secs: Some(0),
-        drop_rate,
-        lost_response_rate: lost_rate,
-        ..Faults::default()
     };
     let mut builder = Simulator::builder()
         .seed(seed)
@@ -165,12 +154,7 @@ pub async fn run_seed(seed: u64, settings: ChaosSettings) -> Result<SeedResult, 
             pem_of("Microsoft RSA Root Certificate Authority 2017"),
         );
     }
-    let sim = with_faults_everywhere(builder, &faults)
-        .start()
-        .await
-        .map_err(|e| Error::Config {
-            what: format!("simulator: {e}"),
-        })?;
+    let sim = start(with_faults_everywhere(builder, &faults)).await?;
     let info = sim.info().clone();
     let pipeline =
         || crate::integration_with(&info, Configurator::Gui, true, options(), fast_settings());
@@ -218,7 +202,11 @@ pub async fn run_seed(seed: u64, settings: ChaosSettings) -> Result<SeedResult, 
     Ok(SeedResult {
         seed,
         lag_ms,
-        rates: (error_rate, drop_rate, lost_rate),
+        rates: (
+            faults.error_rate,
+            faults.drop_rate,
+            faults.lost_response_rate,
+        ),
         concurrent,
         name_clash,
         faulted_complete,
@@ -226,6 +214,29 @@ pub async fn run_seed(seed: u64, settings: ChaosSettings) -> Result<SeedResult, 
         writes_after,
         violations,
         rerun_failure,
+    })
+}
+
+/// A seed's faults: an error rate of 5 % up to the most, drops and lost responses up
+/// to theirs, one retryable status, `Retry-After: 0`.
+fn picked_faults(pick: &mut Pick, settings: &ChaosSettings) -> Faults {
+    let error_rate = 0.05 + pick.unit() * (settings.max_error_rate - 0.05).max(0.0);
+    let drop_rate = pick.unit() * settings.max_drop_rate;
+    let lost_response_rate = pick.unit() * settings.max_lost_response_rate;
+    let error_status = [429u16, 500, 502, 503, 504][(pick.next() % 5) as usize];
+    Faults {
+        error_rate,
+        error_status,
+        retry_after_secs: Some(0),
+        drop_rate,
+        lost_response_rate,
+        ..Faults::default()
+    }
+}
+
+async fn start(builder: ise_intune_simulator::SimulatorBuilder) -> Result<Simulator, Error> {
+    builder.start().await.map_err(|e| Error::Config {
+        what: format!("simulator: {e}"),
     })
 }
 
@@ -376,32 +387,19 @@ pub async fn run_offboard_seed(
     settings: ChaosSettings,
 ) -> Result<OffboardSeedResult, Error> {
     let mut pick = Pick(seed ^ 0x0FFB_0A4D);
-    let error_rate = 0.05 + pick.unit() * (settings.max_error_rate - 0.05).max(0.0);
-    let drop_rate = pick.unit() * settings.max_drop_rate;
-    let lost_rate = pick.unit() * settings.max_lost_response_rate;
-    let status = [429u16, 500, 502, 503, 504][(pick.next() % 5) as usize];
-    let sim = Simulator::builder()
-        .seed(seed)
-        .replication_lag(Duration::ZERO)
-        .start()
-        .await
-        .map_err(|e| Error::Config {
-            what: format!("simulator: {e}"),
-        })?;
+    let faults = picked_faults(&mut pick, &settings);
+    let sim = start(
+        Simulator::builder()
+            .seed(seed)
+            .replication_lag(Duration::ZERO),
+    )
+    .await?;
     let info = sim.info().clone();
     let pipeline =
         || crate::integration_with(&info, Configurator::Gui, true, options(), fast_settings());
     let ctx = pipeline()?;
     onboard::apply(&ctx).await?;
     intune_integration::enforce::apply(&ctx).await?;
-    let faults = Faults {
-        error_rate,
-        error_status: status,
-        retry_after_secs: Some(0),
-        drop_rate,
-        lost_response_rate: lost_rate,
-        ..Faults::default()
-    };
     sim.replace_faults(
         [Service::Ise, Service::Login, Service::Graph]
             .into_iter()
@@ -443,7 +441,11 @@ pub async fn run_offboard_seed(
     violations.extend(offboard_invariants(&sim.snapshot(), true));
     Ok(OffboardSeedResult {
         seed,
-        rates: (error_rate, drop_rate, lost_rate),
+        rates: (
+            faults.error_rate,
+            faults.drop_rate,
+            faults.lost_response_rate,
+        ),
         faulted_complete,
         reruns,
         writes_after,
