@@ -407,6 +407,12 @@ fn enabled_record(t: &TrustedCertificate, current: &TrustedCertificateUpdate) ->
     }
     let (original, mut flags) = ownership::enabled_by_onboarding(t.description.as_deref())
         .unwrap_or_else(|| (t.description.clone().unwrap_or_default(), Vec::new()));
+    // ISE's API refuses a description with an apostrophe or a comma ("Security Check
+    // Failed"), though its GUI may have stored one: such a description is left as it
+    // is, unrecorded (offboarding then leaves this root's trust as it finds it).
+    if original.contains(['\'', ',']) {
+        return None;
+    }
     for (off, flag) in [
         (!current.enabled, EnabledFlag::Status),
         (!current.trust_for_ise_auth, EnabledFlag::IseAuth),

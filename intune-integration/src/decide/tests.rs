@@ -209,10 +209,29 @@ fn anchors_are_imported_fixed_in_place_or_kept() {
             assert_eq!(update.name, "entry 2", "the entry's name is kept");
             assert!(update.enabled && update.trust_for_ise_auth);
             assert!(update.trust_for_cisco_services_auth);
+            // What was turned on is recorded, for offboarding to turn it off again.
+            assert_eq!(
+                update.description.as_deref(),
+                Some("ise-intune enabled: status ise-auth")
+            );
         }
         other => panic!("expected a fix, got {other:?}"),
     }
     assert_eq!(anchors_outcome(&actions), Outcome::Updated);
+    // A description ISE's API would refuse (a comma) is left alone, unrecorded.
+    let mut commented = stored("2", &root2, "Disabled", "Cisco Services");
+    commented.description = Some("Shipped, do not touch".into());
+    let mut own = stored("2", &root2, "Disabled", "Cisco Services");
+    own.description = Some("PKI team".into());
+    let fix_of = |t: TrustedCertificate| match anchor_actions(&[t], &set).pop() {
+        Some((_, AnchorAction::Fix { update, .. })) => update.description,
+        other => panic!("expected a fix, got {other:?}"),
+    };
+    assert_eq!(fix_of(commented), None);
+    assert_eq!(
+        fix_of(own).as_deref(),
+        Some("PKI team -- ise-intune enabled: status ise-auth")
+    );
     let all_kept = vec![
         stored("1", &root, "Enabled", "Infrastructure,Cisco Services"),
         stored(

@@ -58,6 +58,24 @@ fn app_findings<'o>(
             return Ok(());
         }
     };
+    if !crate::ownership::app_is_marked(&app) {
+        d.push(
+            ids::APP_UNMARKED,
+            Severity::Info,
+            None,
+            format!(
+                "the application `{}` does not carry ise-intune's marker",
+                app.display_name
+            ),
+            format!(
+                "client id {}: no tag `{}`",
+                app.app_id,
+                crate::ownership::APP_TAG
+            ),
+            "run onboard once to mark it (offboarding removes only marked objects, or \
+             those named with --adopt)",
+        );
+    }
     let targets = microsoft.targets.as_ref()?;
     key_findings(
         d,

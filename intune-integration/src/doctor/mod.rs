@@ -122,6 +122,9 @@ pub mod ids {
     pub const APP_PERMISSION_MISSING: &str = "app.permission_missing";
     /// A needed permission has no admin consent.
     pub const APP_CONSENT_MISSING: &str = "app.consent_missing";
+    /// The application lacks the integration's ownership marker (info: offboarding
+    /// would keep it; the next onboard marks it).
+    pub const APP_UNMARKED: &str = "app.unmarked";
     /// A root ISE should trust is not in its store.
     pub const TRUST_ANCHOR_MISSING: &str = "trust.anchor_missing";
     /// Every anchor ISE trusts is one Microsoft is leaving
@@ -170,6 +173,7 @@ pub mod ids {
     /// [`crate::outcome::CheckName`], or `compliance`, after [`CONNECTION_PREFIX`]).
     pub const ALL: &[&str] = &[
         ISE_RELEASE,
+        APP_UNMARKED,
         APP_KEY_POLICY,
         ISE_RELEASE_UNSUPPORTED,
         ISE_RELEASE_STRONG_MAPPING,
