@@ -113,6 +113,33 @@ async fn every_write_of_onboard_enforce_rotate_and_offboard_is_one_line_without_
             .any(|l| l.command == "offboard" && l.method == "DELETE"),
         "offboarding deletes"
     );
+    // Every write names its object: the application, a rule, a certificate.
+    let unnamed: Vec<&AuditLine> = lines.iter().filter(|l| l.object_name.is_none()).collect();
+    assert!(unnamed.is_empty(), "writes without a name: {unnamed:#?}");
+    let named = |command: &str, method: &str| -> Vec<&str> {
+        let mut n: Vec<&str> = lines
+            .iter()
+            .filter(|l| l.command == command && l.method == method && l.result == "ok")
+            .filter_map(|l| l.object_name.as_deref())
+            .collect();
+        n.sort_unstable();
+        n.dedup();
+        n
+    };
+    assert_eq!(
+        named("enforce", "POST"),
+        [
+            "Intune_Compliant",
+            "Intune_MDM_Unreachable",
+            "Intune_NonCompliant",
+            "Intune_Unregistered"
+        ]
+    );
+    assert!(
+        named("offboard", "DELETE").contains(&"Cisco ISE Intune integration"),
+        "{:?}",
+        named("offboard", "DELETE")
+    );
     // A refused attempt (Graph's replication lag answers 404 to a write on what was
     // just created) is a line of its own, and the retry that succeeded another.
     for (i, line) in lines.iter().enumerate().filter(|(_, l)| l.result != "ok") {

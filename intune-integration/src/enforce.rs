@@ -250,7 +250,11 @@ pub async fn apply(ctx: &Integration) -> Result<Enforcement, Error> {
             }
             RuleAction::Create(mut rule) => {
                 rule.rule.rank = default_rank;
-                let r = policy.create_authorization_rule(&set.id, &rule).await;
+                let r = crate::audit::naming(
+                    rule.rule.name.clone(),
+                    policy.create_authorization_rule(&set.id, &rule),
+                )
+                .await;
                 if r.is_ok() {
                     default_rank = default_rank.and_then(|d| d.checked_add(1));
                 }
@@ -260,10 +264,12 @@ pub async fn apply(ctx: &Integration) -> Result<Enforcement, Error> {
             RuleAction::Update { id, rule, changed } => {
                 c.outcome = Outcome::Updated;
                 c.changed = changed;
-                policy
-                    .update_authorization_rule(&set.id, &id, &rule)
-                    .await
-                    .map(Some)
+                crate::audit::naming(
+                    rule.rule.name.clone(),
+                    policy.update_authorization_rule(&set.id, &id, &rule),
+                )
+                .await
+                .map(Some)
             }
         };
         match result {

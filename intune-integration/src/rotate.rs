@@ -509,7 +509,11 @@ pub async fn apply(ctx: &Integration, renewed: &[RenewedCertificate]) -> Result<
             && bytes.len() == 20
         {
             raw.copy_from_slice(&bytes);
-            handle.remove_key(&KeySelector::Thumbprint(raw)).await?;
+            crate::audit::naming(
+                state.app.display_name.clone(),
+                handle.remove_key(&KeySelector::Thumbprint(raw)),
+            )
+            .await?;
             r.removed.push(t.clone());
         }
     }

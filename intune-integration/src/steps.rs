@@ -29,6 +29,7 @@ use serde::Serialize;
 
 use crate::Error;
 use crate::anchors::{TrustAnchor, TrustAnchorSet};
+use crate::audit::naming;
 use crate::certs::Certificate;
 use crate::decide::{
     AnchorAction, AppIdentity, AppObservation, GrantedPermissions, KeyPolicyRefusal,
@@ -81,8 +82,16 @@ pub async fn register_app(
     identity: &AppIdentity,
     seen: &AppObservation,
 ) -> Result<Step<RegisteredApp>, Error> {
-    let app = register_application(graph, identity, seen).await?;
-    let principal = service_principal(graph, &app, seen).await?;
+    let app = naming(
+        identity.display_name.clone(),
+        register_application(graph, identity, seen),
+    )
+    .await?;
+    let principal = naming(
+        identity.display_name.clone(),
+        service_principal(graph, &app, seen),
+    )
+    .await?;
     Ok(registered(app, principal))
 }
 
@@ -257,6 +266,7 @@ pub async fn upload_certificates(
 ) -> Result<Step<Vec<String>>, Error> {
     let target = KeyTarget {
         object_id: &app.object_id,
+        name: &app.display_name,
         created_date_time: app.created_date_time.as_deref(),
         keys: &app.keys,
     };
@@ -291,6 +301,8 @@ pub(crate) async fn key_write_reads(
 /// The application step 3 writes to: its object id, creation date and keys as read.
 pub(crate) struct KeyTarget<'a> {
     pub(crate) object_id: &'a str,
+    /// The application's display name (for the audit trail).
+    pub(crate) name: &'a str,
     pub(crate) created_date_time: Option<&'a str>,
     pub(crate) keys: &'a [KeyCredential],
 }
@@ -299,6 +311,16 @@ pub(crate) struct KeyTarget<'a> {
 /// when no key is added): the app-management `policies` that may refuse a key, and
 /// the keys it keeps with their material (`kept`).
 pub(crate) async fn upload_to(
+    graph: &GraphClient,
+    app: &KeyTarget<'_>,
+    certs: &[&Certificate],
+    policies: &crate::observe::KeyPolicies,
+    kept: Vec<KeyCredential>,
+) -> Result<Step<Vec<String>>, Error> {
+    naming(app.name, upload_keys(graph, app, certs, policies, kept)).await
+}
+
+async fn upload_keys(
     graph: &GraphClient,
     app: &KeyTarget<'_>,
     certs: &[&Certificate],
@@ -384,10 +406,13 @@ pub async fn grant_permissions(
     app: &RegisteredApp,
     targets: &PermissionTargets,
 ) -> Result<Step<GrantedPermissions>, Error> {
-    let (requested, consented) = tokio::join!(
-        request_permissions(graph, app, targets),
-        consent_permissions(graph, app, targets),
-    );
+    let (requested, consented) = naming(app.display_name.clone(), async {
+        tokio::join!(
+            request_permissions(graph, app, targets),
+            consent_permissions(graph, app, targets),
+        )
+    })
+    .await;
     let (requested, consented) = (requested?, consented?);
     Ok(Step::new(requested.and(consented), targets.roles.clone()))
 }
@@ -516,7 +541,7 @@ async fn import_anchor(ise: IseClient, anchor: TrustAnchor) -> Result<AnchorImpo
                 n => format!("{} (ise-intune {n})", base.name),
             };
         }
-        let outcome = ise.trusted_certificates().import(&req).await?;
+        let outcome = naming(req.name.clone(), ise.trusted_certificates().import(&req)).await?;
         let (outcome, message) = match outcome {
             ImportOutcome::Imported { message, .. } => (Outcome::Created, message),
             ImportOutcome::AlreadyPresent { message } => (Outcome::Unchanged, message),
@@ -574,7 +599,11 @@ pub async fn import_trust_anchors(
                 let ise = ise.clone();
                 let name = anchor.name().to_owned();
                 tasks.spawn(async move {
-                    ise.trusted_certificates().update(&id, &update).await?;
+                    naming(
+                        update.name.clone(),
+                        ise.trusted_certificates().update(&id, &update),
+                    )
+                    .await?;
                     Ok(AnchorImport {
                         name,
                         sha256,

@@ -137,6 +137,10 @@ pub struct AuditLine {
     /// The object's id or key, as the path names it, if it does.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub object_id: Option<String>,
+    /// The object's name (a rule's, a certificate's friendly name, the application's
+    /// display name), when the workflow that wrote knew it ([`naming`]).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub object_name: Option<String>,
     /// What changed: the kind of change and the kind of object.
     pub summary: String,
     /// The server's request id, when it sent one.
@@ -149,6 +153,18 @@ pub struct AuditLine {
     pub status: Option<u16>,
     /// Which attempt of the request (from 1): a retried write has a line per attempt.
     pub attempt: u32,
+}
+
+tokio::task_local! {
+    /// The name of the object the writes in scope are about.
+    static OBJECT_NAME: String;
+}
+
+/// Runs `work` with its writes' audit lines naming `object` (`object_name`): a request
+/// carries no name the trail may read (a body is never read), so the workflow that
+/// knows it says it. Writes sent outside any `naming` have no name.
+pub async fn naming<F: std::future::Future>(object: impl Into<String>, work: F) -> F::Output {
+    OBJECT_NAME.scope(object.into(), work).await
 }
 
 /// The trail of one run: lines appended to a file, each flushed to disk, the file
@@ -236,6 +252,9 @@ impl AuditTrail {
             method: attempt.method.as_str().to_owned(),
             path: attempt.path.to_owned(),
             object_id: object_id(attempt.path),
+            object_name: OBJECT_NAME
+                .try_with(|n| ise_intune_http::scrub::printable(n, 256))
+                .ok(),
             summary: summary(attempt.method.as_str(), attempt.path),
             request_id: record
                 .request_id

@@ -47,6 +47,7 @@ use ise_client::{AuthorizationRule, IseClient, TrustedCertificate};
 use serde::Serialize;
 
 use crate::Error;
+use crate::audit::naming;
 use crate::context::Integration;
 use crate::outcome::{Outcome, Step};
 use decide::AppTarget;
@@ -525,10 +526,11 @@ pub async fn apply(ctx: &Integration, adopt: &[String]) -> Result<Offboarding, E
         done.removals.push(remove_root(&ctx.ise, root).await?);
     }
     for (cert, update) in &store.restore {
-        ctx.ise
-            .trusted_certificates()
-            .update(&cert.id, update)
-            .await?;
+        naming(
+            cert.friendly_name.clone(),
+            ctx.ise.trusted_certificates().update(&cert.id, update),
+        )
+        .await?;
         done.removals.push(restore_row(cert));
     }
     if let Some(target) = &d.app {
@@ -560,9 +562,12 @@ async fn remove_rule(
     let mut row = rule_row(rule);
     let id = rule.rule.id.as_deref().unwrap_or_default();
     row.outcome = gone_is_done(
-        ise.network_access_policy()
-            .delete_authorization_rule(set_id, id)
-            .await,
+        naming(
+            rule.rule.name.clone(),
+            ise.network_access_policy()
+                .delete_authorization_rule(set_id, id),
+        )
+        .await,
         ise_client::Error::status,
     )?;
     Ok(row)
@@ -571,7 +576,11 @@ async fn remove_rule(
 async fn remove_root(ise: &IseClient, root: &TrustedCertificate) -> Result<Removal, Error> {
     let mut row = root_row(root);
     row.outcome = gone_is_done(
-        ise.trusted_certificates().delete(&root.id).await,
+        naming(
+            root.friendly_name.clone(),
+            ise.trusted_certificates().delete(&root.id),
+        )
+        .await,
         ise_client::Error::status,
     )?;
     Ok(row)
@@ -584,8 +593,27 @@ async fn remove_app(
     target: &AppTarget,
     rows: &mut Vec<Removal>,
 ) -> Result<(), Error> {
-    let mut planned = app_rows(target);
-    let mut outcomes = Vec::with_capacity(planned.len());
+    naming(target.app.display_name.clone(), async {
+        let mut planned = app_rows(target);
+        let outcomes = remove_app_objects(graph, target, planned.len()).await?;
+        // `app_rows` made one row per removal, in the same order.
+        for (row, outcome) in planned.iter_mut().zip(outcomes) {
+            row.outcome = outcome;
+        }
+        rows.extend(planned);
+        Ok(())
+    })
+    .await
+}
+
+/// The grants' revocations, the service principal's and the application's deletions:
+/// what each did, in [`app_rows`]' order.
+async fn remove_app_objects(
+    graph: &GraphClient,
+    target: &AppTarget,
+    rows: usize,
+) -> Result<Vec<Outcome>, Error> {
+    let mut outcomes = Vec::with_capacity(rows);
     if let Some(p) = &target.principal {
         let mut with_principal = 0;
         for a in &p.held {
@@ -620,12 +648,7 @@ async fn remove_app(
         graph.applications().delete(&target.app.id).await,
         graph_client::Error::status,
     )?);
-    // `app_rows` made one row per removal above, in the same order.
-    for (row, outcome) in planned.iter_mut().zip(outcomes) {
-        row.outcome = outcome;
-    }
-    rows.extend(planned);
-    Ok(())
+    Ok(outcomes)
 }
 
 /// An [`AuthorizationPreview`] shared by clones of an integration.

@@ -334,7 +334,10 @@ async fn microsoft_writes(
     let ((application, app_t), key_reads) = tokio::join!(
         timed(
             StepName::RegisterApp,
-            steps::register_application(&ctx.graph, &identity, &seen),
+            crate::audit::naming(
+                identity.display_name.clone(),
+                steps::register_application(&ctx.graph, &identity, &seen),
+            ),
         ),
         key_reads,
     );
@@ -350,6 +353,7 @@ async fn microsoft_writes(
     };
     let target = steps::KeyTarget {
         object_id: &application.value.id,
+        name: &application.value.display_name,
         created_date_time: application.value.created_date_time.as_deref(),
         keys: &application.value.key_credentials,
     };
@@ -361,7 +365,10 @@ async fn microsoft_writes(
         let ((principal, sp_t), upload) = tokio::join!(
             timed(
                 StepName::RegisterApp,
-                steps::service_principal(&ctx.graph, &application, &seen),
+                crate::audit::naming(
+                    application.value.display_name.clone(),
+                    steps::service_principal(&ctx.graph, &application, &seen),
+                ),
             ),
             upload,
         );
