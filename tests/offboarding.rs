@@ -257,11 +257,41 @@ async fn offboarding_leaves_a_fresh_simulator_and_what_was_there_before() {
         "offboarded, the simulator is a fresh one with the foreign objects",
     );
 
-    // A second run writes nothing.
+    // A second run writes nothing, and reads each thing once.
+    s.clear_request_log();
     let written = writes(&s);
     let again = offboard::apply(&ctx, &[]).await.expect("offboard again");
     assert_eq!(again.writes(), 0, "{again:#?}");
     assert_eq!(writes(&s), written);
+    let mut read: Vec<String> = s
+        .request_log()
+        .into_iter()
+        .filter(|r| r.service != "login")
+        .map(|r| {
+            let path = match r.path.split_once("/policy-set/") {
+                Some((base, _)) => format!("{base}/policy-set/{{set}}/authorization"),
+                None => r.path,
+            };
+            let path = match path.split_once("(uniqueName=") {
+                Some((base, _)) => format!("{base}(uniqueName=…)"),
+                None => path,
+            };
+            format!("{} {path}", r.method)
+        })
+        .collect();
+    read.sort();
+    assert_eq!(
+        read,
+        [
+            "GET /api/v1/certs/trusted-certificate",
+            "GET /api/v1/policy/network-access/policy-set",
+            "GET /api/v1/policy/network-access/policy-set/{set}/authorization",
+            "GET /ers/config/deploymentinfo/getAllInfo",
+            "GET /sim-gui/external-mdm/Intune",
+            "GET /v1.0/applications",
+            "GET /v1.0/applications(uniqueName=…)",
+        ]
+    );
 
     // Onboarding afterwards integrates again.
     assert!(onboard::apply(&ctx).await.expect("onboard again").complete);
