@@ -317,72 +317,65 @@ pub(crate) async fn upload_to(
     policies: &crate::observe::KeyPolicies,
     kept: Vec<KeyCredential>,
 ) -> Result<Step<Vec<String>>, Error> {
-    naming(app.name, upload_keys(graph, app, certs, policies, kept)).await
-}
-
-async fn upload_keys(
-    graph: &GraphClient,
-    app: &KeyTarget<'_>,
-    certs: &[&Certificate],
-    policies: &crate::observe::KeyPolicies,
-    kept: Vec<KeyCredential>,
-) -> Result<Step<Vec<String>>, Error> {
-    let handle = graph.application(app.object_id.to_owned());
-    let wanted: Vec<CertificateKey> = certs.iter().map(|c| certificate_key(c)).collect();
-    if !keys_outcome(app.keys, certs).is_write() {
+    naming(app.name, async {
+        let handle = graph.application(app.object_id.to_owned());
+        let wanted: Vec<CertificateKey> = certs.iter().map(|c| certificate_key(c)).collect();
+        if !keys_outcome(app.keys, certs).is_write() {
+            let thumbprints = certs
+                .iter()
+                .map(|cert| check_registered(app.keys, cert))
+                .collect::<Result<Vec<_>, _>>()?;
+            return Ok(Step::unchanged(thumbprints));
+        }
+        // Before a key is added, the tenant's app-management policies: a restriction that
+        // would refuse it stops here, with what to change, rather than at Graph's 400.
+        let adding: Vec<&Certificate> = certs
+            .iter()
+            .copied()
+            .filter(|c| keys_outcome(app.keys, &[c]).is_write())
+            .collect();
+        if let Some(refusal) = key_policy_refusal(
+            policies.tenant.as_ref(),
+            &policies.assigned,
+            app.created_date_time,
+            &adding,
+        ) {
+            return Err(refusal_error(refusal));
+        }
+        let change = handle
+            .add_certificates_to(kept, &wanted)
+            .await
+            .map_err(|e| match &e {
+                // Graph's own refusal (the policy could not be read first).
+                graph_client::Error::Api { body, .. }
+                    if body.code == "CredentialInvalidLifetimeAsPerAppPolicy" =>
+                {
+                    Error::KeyRefusedByPolicy {
+                        policy: body.message.clone(),
+                        max_lifetime: "the policy's limit".into(),
+                        certificate: adding
+                            .iter()
+                            .map(|c| format!("{} (SHA-1 {})", key_display_name(c), c.sha1()))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        lifetime_days: adding
+                            .iter()
+                            .map(|c| (c.not_after() - c.not_before()).whole_days())
+                            .max()
+                            .unwrap_or(0),
+                    }
+                }
+                _ => Error::Graph(e),
+            })?;
+        let outcome = Outcome::from(&change);
+        let keys = change.into_inner();
         let thumbprints = certs
             .iter()
-            .map(|cert| check_registered(app.keys, cert))
+            .map(|cert| check_registered(&keys, cert))
             .collect::<Result<Vec<_>, _>>()?;
-        return Ok(Step::unchanged(thumbprints));
-    }
-    // Before a key is added, the tenant's app-management policies: a restriction that
-    // would refuse it stops here, with what to change, rather than at Graph's 400.
-    let adding: Vec<&Certificate> = certs
-        .iter()
-        .copied()
-        .filter(|c| keys_outcome(app.keys, &[c]).is_write())
-        .collect();
-    if let Some(refusal) = key_policy_refusal(
-        policies.tenant.as_ref(),
-        &policies.assigned,
-        app.created_date_time,
-        &adding,
-    ) {
-        return Err(refusal_error(refusal));
-    }
-    let change = handle
-        .add_certificates_to(kept, &wanted)
-        .await
-        .map_err(|e| match &e {
-            // Graph's own refusal (the policy could not be read first).
-            graph_client::Error::Api { body, .. }
-                if body.code == "CredentialInvalidLifetimeAsPerAppPolicy" =>
-            {
-                Error::KeyRefusedByPolicy {
-                    policy: body.message.clone(),
-                    max_lifetime: "the policy's limit".into(),
-                    certificate: adding
-                        .iter()
-                        .map(|c| format!("{} (SHA-1 {})", key_display_name(c), c.sha1()))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    lifetime_days: adding
-                        .iter()
-                        .map(|c| (c.not_after() - c.not_before()).whole_days())
-                        .max()
-                        .unwrap_or(0),
-                }
-            }
-            _ => Error::Graph(e),
-        })?;
-    let outcome = Outcome::from(&change);
-    let keys = change.into_inner();
-    let thumbprints = certs
-        .iter()
-        .map(|cert| check_registered(&keys, cert))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Step::new(outcome, thumbprints))
+        Ok(Step::new(outcome, thumbprints))
+    })
+    .await
 }
 
 fn refusal_error(r: KeyPolicyRefusal) -> Error {

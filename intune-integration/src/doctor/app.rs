@@ -24,6 +24,29 @@ pub(super) fn app_checks(
     d
 }
 
+/// `app.unmarked` (information) for an application without the ownership marker.
+fn marker_finding(d: &mut Diagnosis, app: &graph_client::Application) {
+    if crate::ownership::app_is_marked(app) {
+        return;
+    }
+    d.push(
+        ids::APP_UNMARKED,
+        Severity::Info,
+        None,
+        format!(
+            "the application `{}` does not carry ise-intune's marker",
+            app.display_name
+        ),
+        format!(
+            "client id {}: no tag `{}`",
+            app.app_id,
+            crate::ownership::APP_TAG
+        ),
+        "run onboard once to mark it (offboarding removes only marked objects, or those \
+         named with --adopt)",
+    );
+}
+
 fn app_findings<'o>(
     ctx: &Integration,
     d: &mut Diagnosis,
@@ -58,24 +81,7 @@ fn app_findings<'o>(
             return Ok(());
         }
     };
-    if !crate::ownership::app_is_marked(&app) {
-        d.push(
-            ids::APP_UNMARKED,
-            Severity::Info,
-            None,
-            format!(
-                "the application `{}` does not carry ise-intune's marker",
-                app.display_name
-            ),
-            format!(
-                "client id {}: no tag `{}`",
-                app.app_id,
-                crate::ownership::APP_TAG
-            ),
-            "run onboard once to mark it (offboarding removes only marked objects, or \
-             those named with --adopt)",
-        );
-    }
+    marker_finding(d, &app);
     let targets = microsoft.targets.as_ref()?;
     key_findings(
         d,
