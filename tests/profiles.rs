@@ -34,6 +34,20 @@ fn pipeline(sim: &Simulator) -> Integration {
     sim::integration(sim.info(), Configurator::Gui, true, o).expect("pipeline")
 }
 
+/// A simulator whose identity onboarded with the roles `onboarding`, then holds only
+/// `then` (an administrator changed its grants).
+async fn onboarded_then(onboarding: &[&str], then: &[&str]) -> Simulator {
+    let sim = simulator(onboarding).await;
+    assert!(
+        onboard::apply(&pipeline(&sim))
+            .await
+            .expect("onboard")
+            .complete
+    );
+    sim.set_automation_roles(then).expect("roles");
+    sim
+}
+
 fn graph_writes(sim: &Simulator) -> usize {
     sim.request_log()
         .iter()
@@ -147,20 +161,15 @@ async fn operator_profile_asks_an_administrator_for_consent_then_completes() {
 
 #[tokio::test]
 async fn monitor_profile_reads_everything_and_names_what_it_cannot() {
-    let sim = simulator(&[
-        "Application.ReadWrite.All",
-        "AppRoleAssignment.ReadWrite.All",
-        "Application.Read.All",
-    ])
+    let sim = onboarded_then(
+        &[
+            "Application.ReadWrite.All",
+            "AppRoleAssignment.ReadWrite.All",
+            "Application.Read.All",
+        ],
+        &["Application.Read.All"],
+    )
     .await;
-    assert!(
-        onboard::apply(&pipeline(&sim))
-            .await
-            .expect("onboard")
-            .complete
-    );
-    sim.set_automation_roles(&["Application.Read.All"])
-        .expect("roles");
     let before = graph_writes(&sim);
     let d = doctor::diagnose(&pipeline(&sim))
         .await
@@ -290,20 +299,15 @@ async fn an_ise_account_that_may_only_read_is_stopped_before_any_write() {
 
 #[tokio::test]
 async fn offboarding_needs_application_rights_and_not_the_consent_role() {
-    let sim = simulator(&[
-        "Application.ReadWrite.OwnedBy",
-        "AppRoleAssignment.ReadWrite.All",
-    ])
-    .await;
-    assert!(
-        onboard::apply(&pipeline(&sim))
-            .await
-            .expect("onboard")
-            .complete
-    );
     // Monitor: stopped before any write, naming the role.
-    sim.set_automation_roles(&["Application.Read.All"])
-        .expect("roles");
+    let sim = onboarded_then(
+        &[
+            "Application.ReadWrite.OwnedBy",
+            "AppRoleAssignment.ReadWrite.All",
+        ],
+        &["Application.Read.All"],
+    )
+    .await;
     let before = sim
         .request_log()
         .iter()
