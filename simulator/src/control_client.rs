@@ -10,8 +10,12 @@ use serde_json::{Value, json};
 
 use crate::{SimError, SimInfo};
 
+/// The most a control API answer may hold (a snapshot of thousands of devices is well
+/// under it).
+const MAX_ANSWER_BYTES: usize = 32 * 1024 * 1024;
+
 /// Calls a running simulator's control API (`control_url` of its [`SimInfo`]), trusting
-/// its CA only. Every call has a 20-second timeout.
+/// its CA only. Every call has a 20-second timeout and an answer of at most 32 MiB.
 #[derive(Debug, Clone)]
 pub struct ControlClient {
     http: reqwest::Client,
@@ -46,14 +50,26 @@ impl ControlClient {
     }
 
     async fn call(&self, request: reqwest::RequestBuilder) -> Result<Value, SimError> {
-        let answer = request
+        let mut answer = request
             .send()
             .await
             .map_err(|e| SimError::Config(format!("the control API: {e}")))?;
         let status = answer.status();
-        let body: Value = answer
-            .json()
+        // Read under a cap: whatever answers at that address is not trusted to end.
+        let mut bytes = Vec::new();
+        while let Some(chunk) = answer
+            .chunk()
             .await
+            .map_err(|e| SimError::Config(format!("the control API's answer: {e}")))?
+        {
+            if bytes.len().saturating_add(chunk.len()) > MAX_ANSWER_BYTES {
+                return Err(SimError::Config(format!(
+                    "the control API's answer is larger than {MAX_ANSWER_BYTES} bytes"
+                )));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        let body: Value = serde_json::from_slice(&bytes)
             .map_err(|e| SimError::Config(format!("the control API's answer: {e}")))?;
         if status.is_success() {
             Ok(body)

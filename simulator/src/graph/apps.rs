@@ -558,7 +558,10 @@ fn tags_and_notes(
 
 /// `DELETE /applications/{id}`: the application moves to the deleted items (restorable
 /// for 30 days, so it no longer answers by id, appId or uniqueName); its service
-/// principal and the grants that principal holds go with it.
+/// principal and the grants that principal holds go with it. Not verified against a
+/// tenant: whether Entra releases a deleted application's uniqueName at once (modelled
+/// so here) or keeps it reserved while the application can be restored — Microsoft
+/// Graph's "Upsert application" and "directory resource type" pages do not say.
 pub(super) fn delete_app(ctx: &Ctx<'_>, id: &str) -> Response {
     let token = match authorize(ctx, Need::WriteApps) {
         Ok(t) => t,
