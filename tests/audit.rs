@@ -82,8 +82,16 @@ async fn every_write_of_onboard_enforce_rotate_and_offboard_is_one_line_without_
         .lines()
         .map(|l| serde_json::from_str(l).expect("one JSON object a line"))
         .collect();
-    let mut audited: Vec<(String, String)> = lines
+    // Each attempt is two lines: its intent before it was sent, its result after.
+    let results: Vec<&AuditLine> = lines.iter().filter(|l| l.result != "intent").collect();
+    assert_eq!(
+        lines.len(),
+        2 * results.len(),
+        "an intent line for each result"
+    );
+    let mut audited: Vec<(String, String)> = results
         .iter()
+        .filter(|l| l.summary != "export a private key")
         .map(|l| (l.method.clone(), l.path.clone()))
         .collect();
     audited.sort();
@@ -140,9 +148,27 @@ async fn every_write_of_onboard_enforce_rotate_and_offboard_is_one_line_without_
         "{:?}",
         named("offboard", "DELETE")
     );
+    // Every result follows its intent: the same request and attempt, earlier.
+    for (i, line) in lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.result != "intent")
+    {
+        assert!(
+            lines[..i].iter().any(|earlier| earlier.result == "intent"
+                && earlier.method == line.method
+                && earlier.path == line.path
+                && earlier.attempt == line.attempt),
+            "a result without its intent before it: {line:?}"
+        );
+    }
     // A refused attempt (Graph's replication lag answers 404 to a write on what was
     // just created) is a line of its own, and the retry that succeeded another.
-    for (i, line) in lines.iter().enumerate().filter(|(_, l)| l.result != "ok") {
+    for (i, line) in lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.result != "ok" && l.result != "intent")
+    {
         assert!(
             lines[i + 1..]
                 .iter()

@@ -312,3 +312,140 @@ async fn doctor_names_rules_on_attributes_intune_no_longer_supplies_and_on_other
     // The rules use the MDM dictionary: the integration enforces something.
     assert_eq!(d.with_id(ids::ENFORCE_NOTHING).count(), 0);
 }
+
+/// A simulator not onboarded, and an integration over it.
+async fn unconnected() -> (Simulator, Integration) {
+    let sim = Simulator::builder()
+        .replication_lag(Duration::from_millis(100))
+        .start()
+        .await
+        .expect("simulator");
+    let mut o = Options::default();
+    o.propagation_wait = Duration::from_secs(2);
+    let ctx = sim::integration(sim.info(), Configurator::Gui, true, o).expect("integration");
+    (sim, ctx)
+}
+
+#[tokio::test]
+async fn enforce_on_an_unconnected_pair_writes_nothing_and_names_its_guard() {
+    let (sim, ctx) = unconnected().await;
+    let (_, mac, _, _) = sim
+        .devices()
+        .into_iter()
+        .find(|d| d.2 && d.3)
+        .expect("a compliant device");
+    let authorized = authorize(&sim, &mac).await;
+    let before = sim.snapshot();
+
+    // The plan shows the guard failing, with the evidence.
+    let plan = enforce::plan(&ctx).await.expect("plan");
+    assert_eq!(plan.writes(), 4);
+    let guard = &plan.guards[0];
+    assert_eq!(
+        (guard.id, guard.holds, guard.evidence.as_str()),
+        (
+            enforce::CONNECTION_GUARD,
+            false,
+            "ISE reports no active External MDM server (deploymentinfo mdmInfo)"
+        )
+    );
+
+    // Apply stops before its first write.
+    match enforce::apply(&ctx).await {
+        Err(Error::GuardFailed { workflow, failed }) => {
+            assert_eq!(workflow, "enforce");
+            assert_eq!(failed, plan.guards);
+        }
+        other => panic!("a guard failure, got {other:?}"),
+    }
+    assert!(sim.policy_writes().is_empty());
+    assert_eq!(sim.snapshot(), before);
+    // No device is authorized otherwise than before.
+    assert_eq!(authorize(&sim, &mac).await, authorized);
+}
+
+#[tokio::test]
+async fn rules_roll_out_in_monitor_state_then_are_promoted_after_their_hits() {
+    let (sim, ctx) = unconnected().await;
+    let (_, mac, _, _) = sim
+        .devices()
+        .into_iter()
+        .find(|d| d.2 && d.3)
+        .expect("a compliant device");
+    let before = authorize(&sim, &mac).await;
+
+    // Monitor needs no connection: the rules change no device's access.
+    let monitored = ctx.clone().with_rollout(enforce::Rollout::Monitor);
+    let applied = enforce::apply(&monitored).await.expect("monitor");
+    assert_eq!(applied.writes(), 4);
+    assert!(applied.guards[0].holds);
+    assert!(applied.guards[0].evidence.starts_with("not needed"));
+    let writes = sim.policy_writes();
+    assert_eq!(writes.len(), 4);
+    assert!(writes.iter().all(|w| w.body["rule"]["state"] == "monitor"));
+    // ISE evaluates them (the unreachable rule matches: nothing is connected) and
+    // counts the hit, but authorizes as before.
+    assert_eq!(authorize(&sim, &mac).await, before);
+    // Enforcing again without promoting leaves monitored rules monitored.
+    let plain = enforce::plan(&ctx).await.expect("plan");
+    assert_eq!(plain.writes(), 0, "{plain:#?}");
+
+    // Promotion is guarded like enforcement: not connected, nothing is written.
+    let promoted = ctx.clone().with_rollout(enforce::Rollout::Promote);
+    assert!(matches!(
+        enforce::apply(&promoted).await,
+        Err(Error::GuardFailed { .. })
+    ));
+    assert_eq!(sim.policy_writes().len(), 4);
+
+    // Once onboarded, the plan shows each rule's hits; promotion turns them on.
+    assert!(onboard::apply(&ctx).await.expect("onboard").complete);
+    let plan = enforce::plan(&promoted).await.expect("promote plan");
+    let unreachable = plan
+        .rules
+        .iter()
+        .find(|r| r.state == DeviceState::Unreachable)
+        .expect("the unreachable rule");
+    assert_eq!(unreachable.hit_counts, Some(1));
+    assert_eq!(unreachable.outcome, Outcome::Updated);
+    assert_eq!(unreachable.changed, ["state"]);
+    assert!(plan.guards[0].holds, "{plan:#?}");
+    let done = enforce::apply(&promoted).await.expect("promote");
+    assert_eq!(done.writes(), 4);
+    assert!(
+        done.rules
+            .iter()
+            .all(|r| r.rule_state == Some(ise_intune::ise_client::RuleState::Enabled))
+    );
+    assert_eq!(
+        authorize(&sim, &mac).await,
+        (
+            "Intune_Compliant".to_owned(),
+            vec!["PermitAccess".to_owned()]
+        )
+    );
+}
+
+#[tokio::test]
+async fn enforce_as_an_ers_operator_writes_nothing_and_says_what_right_is_missing() {
+    let (sim, ctx) = onboarded().await;
+    sim.set_ise_role(ise_intune_simulator::IseRole::ErsOperator);
+    let before = sim.snapshot();
+    match enforce::apply(&ctx).await {
+        Err(e @ Error::MissingRights { .. }) => {
+            let Error::MissingRights { missing } = &e else {
+                unreachable!()
+            };
+            assert_eq!(missing.len(), 1);
+            assert_eq!(missing[0].side, "ise");
+            assert_eq!(
+                missing[0].needed_for,
+                "check the connection and write the enforcement rules"
+            );
+            assert_eq!(e.kind(), ise_intune::integration::ErrorKind::Permission);
+        }
+        other => panic!("missing rights, got {other:?}"),
+    }
+    assert!(sim.policy_writes().is_empty());
+    assert_eq!(sim.snapshot(), before);
+}

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use ise_intune::integration::offboard::{self, ObjectKind, SampleDevice};
 use ise_intune::integration::outcome::Outcome;
-use ise_intune::integration::{Integration, context::Options, enforce, onboard};
+use ise_intune::integration::{
+    Error, ErrorKind, Integration, PartialReport, context::Options, enforce, onboard,
+};
 use ise_intune::ise_client::Method;
 use ise_intune_simulator::{SeedApp, Service, Simulator, SimulatorBuilder};
 use ise_intune_testkit::{self as sim, Configurator, SimAuthorizationPreview};
@@ -134,6 +136,17 @@ fn without_generated_keys(mut snapshot: Value) -> Value {
         }
     }
     snapshot
+}
+
+/// The integration's application as the simulator holds it.
+fn last_app(s: &Simulator) -> Value {
+    s.snapshot()["applications"]
+        .as_array()
+        .expect("applications")
+        .iter()
+        .find(|a| a["displayName"] == "Cisco ISE Intune integration")
+        .cloned()
+        .expect("the application")
 }
 
 fn writes(s: &Simulator) -> u64 {
@@ -306,7 +319,23 @@ async fn with_the_manual_checklist_nothing_goes_before_the_entry() {
     let written = writes(&s);
     let waiting = offboard::apply(&manual, &[]).await.expect("offboard");
     assert!(!waiting.complete);
-    assert_eq!(writes(&s), written, "nothing removed before the entry");
+    // Nothing removed before the entry: the one write records on the application how
+    // many External MDM servers ISE reported active (1: the entry).
+    assert_eq!(writes(&s), written + 1, "nothing removed before the entry");
+    let recorded = last_app(&s);
+    assert!(
+        recorded["tags"]
+            .as_array()
+            .expect("tags")
+            .contains(&json!("ise-intune-offboarding:active-mdm-servers=1")),
+        "{recorded}"
+    );
+    assert!(
+        recorded["tags"]
+            .as_array()
+            .expect("tags")
+            .contains(&json!("ise-intune-managed"))
+    );
     assert_eq!(waiting.removals.len(), 1);
     assert_eq!(waiting.removals[0].outcome, Outcome::ManualActionRequired);
     let todo = waiting.removals[0]
@@ -382,5 +411,78 @@ async fn an_unmarked_application_stays_unless_named() {
     assert_eq!(
         named.removals.last().map(|r| (r.kind, r.outcome)),
         Some((ObjectKind::Application, Outcome::Removed))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mdm_removed_is_a_confirmation_not_a_proof_the_application_stays_while_the_entry_lives() {
+    let s = builder().start().await.expect("simulator");
+    let gui = pipeline(&s, Configurator::Gui);
+    assert!(onboard::apply(&gui).await.expect("onboard").complete);
+    assert_eq!(enforce::apply(&gui).await.expect("enforce").writes(), 4);
+    let (ise, graph) = sim::clients(s.info()).expect("clients");
+    // The administrator says the entry is gone; it is still enabled in ISE.
+    let believed = Integration::builder(ise, graph)
+        .anchors(sim::anchors(s.info(), true))
+        .options(options())
+        .mdm_removed(true)
+        .build();
+    let plan = offboard::plan(&believed, &[]).await.expect("plan");
+    let guard = &plan.guards[0];
+    assert_eq!((guard.id, guard.holds), (offboard::ENTRY_GONE_GUARD, false));
+    let failure = match offboard::apply(&believed, &[]).await {
+        Err(Error::Apply(failure)) => failure,
+        other => panic!("a failure after the rules' removal, got {other:?}"),
+    };
+    assert_eq!(failure.errors[0].1.kind(), ErrorKind::Guard);
+    let Error::GuardFailed { failed, .. } = &failure.errors[0].1 else {
+        panic!("the guard");
+    };
+    assert_eq!(
+        failed[0].evidence,
+        "ISE reports 1 active External MDM server(s) and offboarding recorded no count \
+         before the entry's removal: whether one of them is `Intune` cannot be told"
+    );
+    // What it removed is listed: the rules, first, and nothing of Entra's.
+    let PartialReport::Offboard(done) = &failure.report else {
+        panic!("offboarding's report");
+    };
+    assert_eq!(
+        done.removals
+            .iter()
+            .map(|r| (r.kind, r.outcome))
+            .collect::<Vec<_>>(),
+        [
+            (ObjectKind::MdmServer, Outcome::Unchanged),
+            (ObjectKind::AuthorizationRule, Outcome::Removed),
+            (ObjectKind::AuthorizationRule, Outcome::Removed),
+            (ObjectKind::AuthorizationRule, Outcome::Removed),
+            (ObjectKind::AuthorizationRule, Outcome::Removed),
+        ]
+    );
+    // The application, its principal and ISE's entry are all still there.
+    assert_eq!(last_app(&s)["displayName"], "Cisco ISE Intune integration");
+    assert_eq!(s.mdm_servers().len(), 1);
+    assert!(s.test_connection("Intune").await.is_ok());
+
+    // A run without the flag records ISE's count; once the entry is really gone, the
+    // confirmed run finishes.
+    let manual = pipeline(&s, Configurator::Manual);
+    assert!(
+        !offboard::apply(&manual, &[])
+            .await
+            .expect("offboard")
+            .complete
+    );
+    gui.configurator()
+        .remove("Intune")
+        .await
+        .expect("the person removes the entry");
+    let done = offboard::apply(&believed, &[]).await.expect("offboard");
+    assert!(done.complete, "{done:#?}");
+    assert!(done.guards[0].holds);
+    assert_eq!(
+        done.guards[0].evidence,
+        "ISE reports no active External MDM server"
     );
 }

@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use ise_intune::integration::{Integration, context::Options, enforce};
+use ise_intune::integration::{Integration, context::Options, enforce, onboard};
 use ise_intune::ise_client::Method;
 use ise_intune_simulator::Simulator;
 use ise_intune_testkit::{self as sim, Configurator};
@@ -230,6 +230,8 @@ async fn requests_and_answers_of_the_policy_api_follow_ciscos_document() {
     let ctx: Integration =
         sim::integration(sim.info(), Configurator::Gui, true, o).expect("integration");
 
+    // Enforcement needs a connected pair (its guard).
+    assert!(onboard::apply(&ctx).await.expect("onboard").complete);
     // Creates, then one drifted rule fixed in place: POSTs and a PUT.
     enforce::apply(&ctx).await.expect("enforce");
     let ise = ctx.ise();

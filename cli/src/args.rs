@@ -7,7 +7,9 @@ use crate::*;
 ///
 /// With neither --config nor --sim-info, each subcommand runs against an embedded
 /// simulator scenario. Exit status: 0 healthy/complete, 1 failed or an error finding,
-/// 2 usage, 3 manual action required, 4 rights missing (nothing was written).
+/// 2 usage, 3 manual action required, 4 rights missing (nothing was written), 5 a
+/// safety check (guard) does not hold (nothing was written), 6 the audit trail could
+/// not be written (the run stopped).
 #[derive(Parser, Debug)]
 #[command(name = "ise-intune", version)]
 pub(crate) struct Cli {
@@ -85,11 +87,22 @@ pub(crate) enum Command {
         dry_run: bool,
     },
     /// Create or fix the authorization rules that act on Intune's answer (the
-    /// configuration's [enforce] table); no other rule is touched.
+    /// configuration's [enforce] table); no other rule is touched. Rules that ISE
+    /// applies are written only when ISE can reach Intune (else exit 5); roll out in
+    /// monitor state first with --monitor, then --promote.
     Enforce {
-        /// Print what would change; change nothing.
+        /// Print what would change, with each safety check and whether it holds;
+        /// change nothing.
         #[arg(long)]
         plan: bool,
+        /// Create the rules in ISE's monitor state: ISE evaluates them and counts their
+        /// hits but does not apply them, so no device's access changes.
+        #[arg(long, conflicts_with = "promote")]
+        monitor: bool,
+        /// Turn rules in monitor state on (after a look at their hit counts with
+        /// --plan --promote).
+        #[arg(long)]
+        promote: bool,
     },
     /// Take the integration out again: the External MDM entry (you delete it in ISE's
     /// GUI, then confirm with --mdm-removed), the authorization rules enforce made, the

@@ -6,7 +6,8 @@
 //! neither, against an embedded simulator scenario that has something to show.
 //!
 //! Exit status: 0 healthy or complete; 1 failed, or an error finding; 2 usage; 3 a
-//! person must act (manual step); 4 the run lacks rights (nothing was written).
+//! person must act (manual step); 4 the run lacks rights (nothing was written); 5 a
+//! guard does not hold (nothing was written); 6 the audit trail could not be written.
 
 use intune_integration::{
     ApplyFailure, PartialReport, compliance, doctor, enforce, onboard, rotate, trust_sync,
@@ -77,6 +78,12 @@ const EXIT_MANUAL: u8 = 3;
 /// Exit status when the run lacks rights it needs: nothing was written.
 const EXIT_RIGHTS: u8 = 4;
 
+/// Exit status when a guard does not hold: nothing was written.
+const EXIT_GUARD: u8 = 5;
+
+/// Exit status when the audit trail could not be written: the run stopped.
+const EXIT_AUDIT: u8 = 6;
+
 async fn run(cli: Cli) -> CliResult {
     options_apply(&cli)?;
     match &cli.command {
@@ -106,7 +113,20 @@ async fn run(cli: Cli) -> CliResult {
         Command::Doctor => doctor(&cli, &ctx).await,
         Command::Rotate { renewed, dry_run } => rotate(&cli, &ctx, renewed, *dry_run).await,
         Command::TrustSync { dry_run } => trust_sync(&cli, &ctx, *dry_run).await,
-        Command::Enforce { plan } => enforce(&cli, &ctx, *plan).await,
+        Command::Enforce {
+            plan,
+            monitor,
+            promote,
+        } => {
+            let rollout = if *monitor {
+                enforce::Rollout::Monitor
+            } else if *promote {
+                enforce::Rollout::Promote
+            } else {
+                ctx.onboarding.options().enforcement.rollout
+            };
+            enforce(&cli, &ctx, *plan, rollout).await
+        }
         Command::Offboard { plan, adopt, .. } => offboard(&cli, &ctx, *plan, adopt).await,
         Command::Device { id, cert, node } => {
             device(&cli, &ctx, id.as_deref(), cert.as_deref(), node.as_deref()).await

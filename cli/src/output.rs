@@ -150,7 +150,8 @@ pub(crate) fn usage_error(e: clap::Error) -> ! {
 
 /// Reports a failed run — one JSON object under `--json`, and the message, its causes,
 /// the whole time waited and what to do on standard error — and returns its exit
-/// status: 4 for missing rights, 2 for the command line or configuration, 1 otherwise.
+/// status: 4 for missing rights, 5 for a guard that does not hold, 6 for an audit
+/// trail that could not be written, 2 for the command line or configuration, 1 otherwise.
 pub(crate) fn report_failure(e: &CliError, settings: Source, json: bool, took: Duration) -> u8 {
     use std::error::Error as _;
     let mut causes = Vec::new();
@@ -190,6 +191,10 @@ pub(crate) fn report_failure(e: &CliError, settings: Source, json: bool, took: D
     // Anything wrong on the command line or in the configuration is a usage error.
     if matches!(e.library(), Some(Error::MissingRights { .. })) {
         EXIT_RIGHTS
+    } else if kind == ErrorKind::Guard {
+        EXIT_GUARD
+    } else if kind == ErrorKind::Audit {
+        EXIT_AUDIT
     } else if kind == ErrorKind::Configuration {
         2
     } else {

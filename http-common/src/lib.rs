@@ -14,7 +14,7 @@ pub mod retry;
 pub mod scrub;
 pub mod send;
 
-pub use audit::{AuditRecord, AuditSink, SharedAuditSink};
+pub use audit::{AuditPhase, AuditRecord, AuditRefused, AuditSink, SharedAuditSink};
 pub use retry::{Attempt, Decision, RetryPolicy, StatusClass};
 pub use send::{
     Answer, BodyKind, BodyLimits, Classify, DefaultClassify, HttpCore, HttpSettings, InFlightLimit,

@@ -405,6 +405,13 @@ impl Integration {
         self
     }
 
+    /// The same integration, rolling enforcement's rules out as `rollout` says (the
+    /// command's `--monitor` and `--promote`).
+    pub fn with_rollout(mut self, rollout: crate::config::Rollout) -> Self {
+        self.options.enforcement.rollout = rollout;
+        self
+    }
+
     /// The same integration, calling `progress` after every step of an apply.
     pub fn with_progress(mut self, progress: Progress) -> Self {
         self.progress = Some(progress);

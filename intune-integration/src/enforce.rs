@@ -31,12 +31,13 @@
 
 use ise_client::{AuthorizationRule, Condition, PolicySet, RuleState};
 
-pub use crate::config::{EnforcedRule, EnforcementPolicy};
+pub use crate::config::{EnforcedRule, EnforcementPolicy, Rollout};
 pub use crate::report::{DeviceState, Enforcement, MDM_DICTIONARY, RuleChange};
 
 use crate::Error;
 use crate::context::Integration;
 use crate::error::{ApplyFailure, PartialReport};
+use crate::guard::Guard;
 use crate::outcome::{Outcome, StepName};
 
 /// The MDM attributes ISE still fills for Intune since the Compliance Retrieval API
@@ -72,7 +73,8 @@ pub enum RuleAction {
     Unchanged(Option<i64>),
 }
 
-/// Decides, for each state, what to do with the set's `existing` rules (pure).
+/// Decides, for each state, what to do with the set's `existing` rules (pure): the
+/// state each rule should have follows [`EnforcementPolicy::rollout`].
 /// Refuses a desired name that is the set's default rule's.
 pub(crate) fn rule_actions(
     desired: &EnforcementPolicy,
@@ -84,11 +86,15 @@ pub(crate) fn rule_actions(
         let condition = state.condition();
         let found = existing.iter().find(|r| r.rule.name == want.rule);
         let action = match found {
-            None => RuleAction::Create(AuthorizationRule::new(
-                want.rule.clone(),
-                condition,
-                vec![want.profile.clone()],
-            )),
+            None => {
+                let mut rule = AuthorizationRule::new(
+                    want.rule.clone(),
+                    condition,
+                    vec![want.profile.clone()],
+                );
+                rule.rule.state = desired.rollout.wanted_state(None);
+                RuleAction::Create(rule)
+            }
             Some(r) if r.rule.default => {
                 return Err(Error::Config {
                     what: format!(
@@ -99,6 +105,7 @@ pub(crate) fn rule_actions(
                 });
             }
             Some(r) => {
+                let wanted_state = desired.rollout.wanted_state(Some(r.rule.state));
                 let mut changed = Vec::new();
                 if !r
                     .rule
@@ -111,7 +118,7 @@ pub(crate) fn rule_actions(
                 if r.profile != [want.profile.clone()] {
                     changed.push("profile".to_owned());
                 }
-                if r.rule.state != RuleState::Enabled {
+                if r.rule.state != wanted_state {
                     changed.push("state".to_owned());
                 }
                 match (changed.is_empty(), r.rule.id.clone()) {
@@ -121,7 +128,7 @@ pub(crate) fn rule_actions(
                         // The id is read-only in Cisco's document: it goes in the path.
                         rule.rule.id = None;
                         rule.rule.condition = Some(condition);
-                        rule.rule.state = RuleState::Enabled;
+                        rule.rule.state = wanted_state;
                         rule.profile = vec![want.profile.clone()];
                         RuleAction::Update { id, rule, changed }
                     }
@@ -140,6 +147,17 @@ pub(crate) fn rule_actions(
         out.push((state, action));
     }
     Ok(out)
+}
+
+/// Whether an action writes a rule whose result ISE applies: only such a write needs
+/// the connection to work ([`connection_guard`]).
+fn applies(action: &RuleAction) -> bool {
+    match action {
+        RuleAction::Create(rule) | RuleAction::Update { rule, .. } => {
+            rule.rule.state == RuleState::Enabled
+        }
+        RuleAction::Unchanged(_) => false,
+    }
 }
 
 /// What was read before deciding.
@@ -178,6 +196,102 @@ async fn read(ctx: &Integration, desired: &EnforcementPolicy) -> Result<Read, Er
     Ok(Read { set, rules })
 }
 
+/// The guard id of a working connection.
+pub const CONNECTION_GUARD: &str = "enforce.connection";
+
+/// Guard [`CONNECTION_GUARD`]: a rule ISE applies is written only when ISE can ask
+/// Intune about a device — ISE reports an active External MDM server (ERS
+/// `deploymentinfo`), the integration's application exists, and ISE's Test Connection
+/// as reproduced ([`crate::verify::verify`]: certificates, registration, consent,
+/// anchors and chains, discovery; as each policy service node — token, Intune's
+/// `mdminfo` — when a key source is configured) passes. Otherwise every device would
+/// match the unreachable rule. Judged only when `needed` (a write that ISE applies).
+pub async fn connection_guard(ctx: &Integration, needed: bool) -> Result<Guard, Error> {
+    let guard = Guard::new(
+        CONNECTION_GUARD,
+        "ISE can ask Intune about a device before a rule ISE applies is written",
+    );
+    if !needed {
+        return Ok(guard.judged(
+            true,
+            "not needed: no rule ISE applies is written (rules in monitor state are \
+             evaluated and counted, their result not applied)",
+        ));
+    }
+    let remedy = "run `ise-intune onboard` until it completes and `ise-intune doctor` \
+                  shows no error; or roll the rules out in monitor state first \
+                  (`ise-intune enforce --monitor`), which changes no device's access";
+    let (mdm, verified) = tokio::join!(ctx.ise.mdm_info(), crate::verify::verify(ctx));
+    let active = mdm?.active_mdm_servers_count;
+    if active == 0 {
+        return Ok(guard
+            .judged(
+                false,
+                "ISE reports no active External MDM server (deploymentinfo mdmInfo)",
+            )
+            .remedy(remedy));
+    }
+    let report = match verified {
+        Ok(report) => report,
+        Err(Error::NotOnboarded { what }) => {
+            return Ok(guard
+                .judged(false, format!("the integration is not onboarded: {what}"))
+                .remedy(remedy));
+        }
+        // Reading the nodes' certificates is an export, a write in ISE's API: an
+        // account that may only read (an ERS Operator) is refused before anything.
+        Err(Error::Ise(e)) => {
+            return Err(
+                match crate::rights::ise_blocker(
+                    &e,
+                    "check the connection and \
+                write the enforcement rules",
+                ) {
+                    Some(missing) => Error::MissingRights {
+                        missing: vec![missing],
+                    },
+                    None => Error::Ise(e),
+                },
+            );
+        }
+        Err(e) => return Err(e),
+    };
+    let failed: Vec<String> = report
+        .checks
+        .iter()
+        .filter(|c| !c.ok)
+        .map(|c| match &c.node {
+            Some(node) => format!("{} as {node}: {}", c.name, c.detail),
+            None => format!("{}: {}", c.name, c.detail),
+        })
+        .collect();
+    if !failed.is_empty() {
+        return Ok(guard
+            .judged(
+                false,
+                format!(
+                    "ISE's Test Connection, reproduced, fails: {}",
+                    failed.join("; ")
+                ),
+            )
+            .remedy(remedy));
+    }
+    let as_node = report.checks.iter().any(|c| c.node.is_some() && !c.skipped);
+    Ok(guard.judged(
+        true,
+        format!(
+            "ISE reports {active} active External MDM server(s); Test Connection, \
+             reproduced, passes ({} checks{})",
+            report.checks.len(),
+            if as_node {
+                ", as each policy service node"
+            } else {
+                "; as-node checks need --as-node"
+            }
+        ),
+    ))
+}
+
 fn change(desired: &EnforcementPolicy, state: DeviceState, outcome: Outcome) -> RuleChange {
     let want = desired.rule(state);
     RuleChange {
@@ -188,42 +302,103 @@ fn change(desired: &EnforcementPolicy, state: DeviceState, outcome: Outcome) -> 
         outcome,
         changed: Vec::new(),
         rank: None,
+        rule_state: None,
+        hit_counts: None,
     }
 }
 
-/// What [`apply`] would do; writes nothing.
-pub async fn plan(ctx: &Integration) -> Result<Enforcement, Error> {
+/// The decision of one run: what was read, what to do, and the guards.
+struct Decided {
+    set: PolicySet,
+    rules: Vec<AuthorizationRule>,
+    actions: Vec<(DeviceState, RuleAction)>,
+    guards: Vec<Guard>,
+}
+
+/// Reads, decides, and judges the guards.
+async fn decide(ctx: &Integration) -> Result<Decided, Error> {
     let desired = &ctx.options.enforcement;
     let Read { set, rules } = read(ctx, desired).await?;
     let actions = rule_actions(desired, &rules)?;
+    let needed = actions.iter().any(|(_, a)| applies(a));
+    let guards = vec![connection_guard(ctx, needed).await?];
+    Ok(Decided {
+        set,
+        rules,
+        actions,
+        guards,
+    })
+}
+
+/// The row of `state`'s rule before any write: the outcome planned, the state it
+/// will have, and the hit counts ISE has for it (what a promotion is judged by).
+fn planned_row(
+    desired: &EnforcementPolicy,
+    state: DeviceState,
+    action: &RuleAction,
+    existing: &[AuthorizationRule],
+) -> RuleChange {
+    let mut c = change(desired, state, Outcome::Unchanged);
+    let current = existing
+        .iter()
+        .find(|r| r.rule.name == desired.rule(state).rule);
+    c.hit_counts = current.map(|r| r.rule.hit_counts);
+    c.rule_state = current.map(|r| r.rule.state);
+    match action {
+        RuleAction::Create(rule) => {
+            c.outcome = Outcome::Created;
+            c.rule_state = Some(rule.rule.state);
+        }
+        RuleAction::Update { rule, changed, .. } => {
+            c.outcome = Outcome::Updated;
+            c.changed.clone_from(changed);
+            c.rank = rule.rule.rank;
+            c.rule_state = Some(rule.rule.state);
+        }
+        RuleAction::Unchanged(rank) => c.rank = *rank,
+    }
+    c
+}
+
+/// What [`apply`] would do, with each guard and whether it holds; writes nothing.
+pub async fn plan(ctx: &Integration) -> Result<Enforcement, Error> {
+    let desired = &ctx.options.enforcement;
+    let d = decide(ctx).await?;
     let mut report = Enforcement {
-        policy_set: set.name,
+        policy_set: d.set.name,
+        rollout: desired.rollout,
+        guards: d.guards,
         ..Enforcement::default()
     };
-    for (state, action) in actions {
-        let mut c = change(desired, state, Outcome::Unchanged);
-        match action {
-            RuleAction::Create(_) => c.outcome = Outcome::Created,
-            RuleAction::Update { rule, changed, .. } => {
-                c.outcome = Outcome::Updated;
-                c.changed = changed;
-                c.rank = rule.rule.rank;
-            }
-            RuleAction::Unchanged(rank) => c.rank = rank,
-        }
-        report.rules.push(c);
+    for (state, action) in &d.actions {
+        report
+            .rules
+            .push(planned_row(desired, *state, action, &d.rules));
     }
     report.changed = report.writes() > 0;
     Ok(report)
 }
 
 /// Creates or fixes the owned rules (see the module's description); writes nothing
-/// when they are as wanted. A failure after a write is [`Error::Apply`] with the
+/// when they are as wanted. Before the first write, every guard must hold
+/// ([`Error::GuardFailed`] otherwise); an ISE account that may not write (an ERS
+/// Operator) is refused at the first write, harmlessly, and the run ends with
+/// [`Error::MissingRights`]. A failure after a write is [`Error::Apply`] with the
 /// enforcement so far.
 pub async fn apply(ctx: &Integration) -> Result<Enforcement, Error> {
     let desired = &ctx.options.enforcement;
-    let Read { set, rules } = read(ctx, desired).await?;
-    let actions = rule_actions(desired, &rules)?;
+    let Decided {
+        set,
+        rules,
+        actions,
+        guards,
+    } = decide(ctx).await?;
+    if actions
+        .iter()
+        .any(|(_, a)| !matches!(a, RuleAction::Unchanged(_)))
+    {
+        crate::guard::check("enforce", &guards)?;
+    }
     let policy = ctx.ise.network_access_policy();
     // New rules go directly above the default rule, which moves down one each time.
     let mut default_rank = rules
@@ -232,22 +407,26 @@ pub async fn apply(ctx: &Integration) -> Result<Enforcement, Error> {
         .and_then(|r| r.rule.rank);
     let mut report = Enforcement {
         policy_set: set.name.clone(),
+        rollout: desired.rollout,
+        guards,
         ..Enforcement::default()
     };
     let mut written = Vec::new();
     let mut failure = None;
     for (state, action) in actions {
-        let mut c = change(desired, state, Outcome::Unchanged);
+        let mut c = planned_row(desired, state, &action, &rules);
         if failure.is_some() {
             // Not attempted after a failure: reported as it stands.
+            c.outcome = Outcome::Unchanged;
+            c.rule_state = rules
+                .iter()
+                .find(|r| r.rule.name == c.rule)
+                .map(|r| r.rule.state);
             report.rules.push(c);
             continue;
         }
         let result = match action {
-            RuleAction::Unchanged(rank) => {
-                c.rank = rank;
-                Ok(None)
-            }
+            RuleAction::Unchanged(_) => Ok(None),
             RuleAction::Create(mut rule) => {
                 rule.rule.rank = default_rank;
                 let r = crate::audit::naming(
@@ -258,19 +437,14 @@ pub async fn apply(ctx: &Integration) -> Result<Enforcement, Error> {
                 if r.is_ok() {
                     default_rank = default_rank.and_then(|d| d.checked_add(1));
                 }
-                c.outcome = Outcome::Created;
                 r.map(Some)
             }
-            RuleAction::Update { id, rule, changed } => {
-                c.outcome = Outcome::Updated;
-                c.changed = changed;
-                crate::audit::naming(
-                    rule.rule.name.clone(),
-                    policy.update_authorization_rule(&set.id, &id, &rule),
-                )
-                .await
-                .map(Some)
-            }
+            RuleAction::Update { id, rule, .. } => crate::audit::naming(
+                rule.rule.name.clone(),
+                policy.update_authorization_rule(&set.id, &id, &rule),
+            )
+            .await
+            .map(Some),
         };
         match result {
             Ok(Some(answer)) => {
@@ -288,6 +462,16 @@ pub async fn apply(ctx: &Integration) -> Result<Enforcement, Error> {
             }
             Ok(None) => {}
             Err(e) => {
+                // The first write refused for want of rights wrote nothing: the
+                // account's rights are what is missing, not a failure half-way.
+                if written.is_empty()
+                    && let Some(missing) =
+                        crate::rights::ise_blocker(&e, "write the enforcement rules")
+                {
+                    return Err(Error::MissingRights {
+                        missing: vec![missing],
+                    });
+                }
                 c.outcome = Outcome::Failed;
                 failure = Some(Error::Ise(e));
             }

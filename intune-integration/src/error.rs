@@ -277,6 +277,35 @@ pub enum Error {
         missing: Vec<crate::rights::MissingRight>,
     },
 
+    /// A condition the workflow's writes need does not hold on the wire
+    /// ([`crate::guard`]): the run stopped before its first write.
+    #[error(
+        "{workflow} stopped before writing anything: a condition its writes need does not hold: {}",
+        failed.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    )]
+    GuardFailed {
+        /// The workflow (`enforce`, `offboard`, …).
+        workflow: &'static str,
+        /// Each guard that does not hold, with its evidence and remedy.
+        failed: Vec<crate::guard::Guard>,
+    },
+
+    /// The audit trail could not record a write, so the write was not made (or, when
+    /// only its result could not be recorded, nothing after it was).
+    #[error(
+        "the audit trail could not be written, so the run stopped{}: {reason}. Fix the \
+         trail ([audit] file: a regular file on a disk with room; syslog: a reachable \
+         server) and run again",
+        if *written { " after the write it was recording" } else { " before the write it was recording" }
+    )]
+    AuditFailed {
+        /// Why the line could not be written.
+        reason: String,
+        /// Whether the write was made (its intent line was written, its result line
+        /// was not).
+        written: bool,
+    },
+
     /// An operation did not finish within the time it was given.
     #[error("{what}: not finished within {seconds} s")]
     TimedOut {
@@ -535,6 +564,8 @@ pub enum PartialReport {
     TrustSync(TrustSync),
     /// The enforcement so far ([`crate::enforce::apply`]).
     Enforce(crate::report::Enforcement),
+    /// The offboarding so far ([`crate::offboard::apply`]): what was removed.
+    Offboard(crate::offboard::Offboarding),
 }
 
 impl PartialReport {
@@ -545,6 +576,7 @@ impl PartialReport {
             Self::Rotate(_) => "rotation",
             Self::TrustSync(_) => "trust sync",
             Self::Enforce(_) => "enforcement",
+            Self::Offboard(_) => "offboarding",
         }
     }
 }
@@ -622,6 +654,11 @@ pub enum ErrorKind {
     Certificate,
     /// A fault of this library (a task that panicked).
     Internal,
+    /// A guard of the workflow does not hold: writing would be unsafe, so nothing
+    /// was written ([`crate::guard`]).
+    Guard,
+    /// The audit trail could not record a write, so the run stopped.
+    Audit,
 }
 
 impl ErrorKind {
@@ -635,6 +672,8 @@ impl ErrorKind {
             Self::Transport => "transport",
             Self::Certificate => "certificate",
             Self::Internal => "internal",
+            Self::Guard => "guard",
+            Self::Audit => "audit",
         }
     }
 }
@@ -644,6 +683,11 @@ impl ErrorKind {
 fn transport_kind(t: &ise_intune_http::TransportError) -> ErrorKind {
     if t.kind == ise_intune_http::TransportErrorKind::UntrustedCertificate {
         ErrorKind::Certificate
+    } else if matches!(
+        t.kind,
+        ise_intune_http::TransportErrorKind::AuditRefused { .. }
+    ) {
+        ErrorKind::Audit
     } else {
         ErrorKind::Transport
     }
@@ -705,6 +749,8 @@ impl Error {
             | Self::AmbiguousApplication { .. } => K::Configuration,
             Self::Compliance { .. } => K::Remote,
             Self::MissingRights { .. } => K::Permission,
+            Self::GuardFailed { .. } => K::Guard,
+            Self::AuditFailed { .. } => K::Audit,
             Self::IntuneAnswer { status, .. } => status_kind(Some(*status)),
             Self::IntuneThrottled { .. } => K::Remote,
             Self::Unreachable { .. } | Self::TimedOut { .. } => K::Transport,

@@ -20,6 +20,8 @@
 //!   one function of it;
 //! * [`steps`] — Cisco's seven steps, one async function each, the ones
 //!   [`onboard::apply`] runs, each taking what it decides from out of the picture;
+//! * [`guard`] — the conditions under which a workflow's writes are safe, judged
+//!   before its first write;
 //! * [`decide`] — the pure decisions of the steps, shared by plan, apply and doctor;
 //! * [`onboard`] — the seven steps as one re-runnable workflow, in three phases;
 //! * [`verify`] — ISE's Test Connection reproduced, per policy service node;
@@ -58,6 +60,7 @@ pub mod doctor;
 pub mod enforce;
 pub mod files;
 pub mod fleet;
+pub mod guard;
 pub mod keys;
 #[cfg(feature = "logging")]
 pub mod logging;

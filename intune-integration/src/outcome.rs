@@ -213,6 +213,8 @@ names! {
         VerifyConnection => "verify_connection",
         /// The authorization rules of [`crate::enforce`].
         Enforce => "enforce",
+        /// The removals of [`crate::offboard`].
+        Offboard => "offboard",
     }
 }
 

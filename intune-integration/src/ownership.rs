@@ -43,6 +43,34 @@ pub fn tags_with_marker(app: &Application) -> Vec<String> {
     tags
 }
 
+/// The prefix of the tag offboarding records on the application before ISE's External
+/// MDM entry is removed: how many External MDM servers ISE reported active then
+/// (`ise-intune-offboarding:active-mdm-servers=N`). A later run deletes the
+/// application only once ISE reports fewer ([`crate::offboard`]'s guard
+/// `offboard.entry_gone`): a person's `--mdm-removed` confirms, ISE's count proves.
+pub const OFFBOARDING_TAG_PREFIX: &str = "ise-intune-offboarding:active-mdm-servers=";
+
+/// The count of active External MDM servers offboarding recorded on `app`, if any.
+pub fn recorded_active_servers(app: &Application) -> Option<u32> {
+    app.tags
+        .iter()
+        .find_map(|t| t.strip_prefix(OFFBOARDING_TAG_PREFIX))
+        .and_then(|n| n.parse().ok())
+}
+
+/// The application's tags with offboarding's record set to `active` (a previous
+/// record replaced, every other tag kept in order).
+pub fn tags_recording(app: &Application, active: u32) -> Vec<String> {
+    let mut tags: Vec<String> = app
+        .tags
+        .iter()
+        .filter(|t| !t.starts_with(OFFBOARDING_TAG_PREFIX))
+        .cloned()
+        .collect();
+    tags.push(format!("{OFFBOARDING_TAG_PREFIX}{active}"));
+    tags
+}
+
 /// Whether ISE's trusted certificate carries the integration's description.
 pub fn trusted_is_marked(cert: &TrustedCertificate) -> bool {
     cert.description.as_deref() == Some(TRUST_DESCRIPTION)

@@ -387,6 +387,14 @@ pub struct RuleChange {
     /// Its rank in the set, once known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rank: Option<i64>,
+    /// Its state in ISE once written (`enabled`, `monitor`, `disabled`); as it is
+    /// when left unchanged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule_state: Option<ise_client::RuleState>,
+    /// How many times ISE matched it so far (an existing rule's `hitCounts`): what a
+    /// promotion from monitor state is judged by.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hit_counts: Option<u64>,
 }
 
 /// The result of [`crate::enforce::plan`] and [`crate::enforce::apply`].
@@ -399,6 +407,11 @@ pub struct Enforcement {
     pub rules: Vec<RuleChange>,
     /// Whether ISE's policy was (or, in a plan, would be) changed.
     pub changed: bool,
+    /// How the rules are rolled out.
+    pub rollout: crate::config::Rollout,
+    /// The conditions the writes need, each with whether it holds
+    /// ([`crate::guard`]).
+    pub guards: Vec<crate::guard::Guard>,
 }
 
 impl Enforcement {

@@ -234,6 +234,9 @@ pub(crate) struct Call {
     pub(crate) read_only: bool,
     /// What kind of body a success carries.
     pub(crate) body_kind: BodyKind,
+    /// The audit trail's summary of a read it records all the same (a private key's
+    /// export).
+    pub(crate) audited_as: Option<&'static str>,
 }
 
 impl Call {
@@ -247,6 +250,7 @@ impl Call {
             body: None,
             accept: "application/json",
             body_kind: BodyKind::Json,
+            audited_as: None,
         }
     }
 
@@ -396,7 +400,8 @@ impl IseClient {
             },
             call.body_kind,
         )
-        .with_idempotent(call.read_only || call.method != Method::POST);
+        .with_idempotent(call.read_only || call.method != Method::POST)
+        .with_audit_summary(call.audited_as);
         let classify = IseClassify {
             rejections: &self.inner.rejections,
         };

@@ -91,12 +91,30 @@ pub(crate) fn decide(model: &mut PolicyModel, attrs: &Attributes) -> Decision {
         };
     };
     set.hit_counts = set.hit_counts.saturating_add(1);
-    let rule = set.rules.iter_mut().find(|r| {
-        r.state == "enabled"
+    // A rule in monitor state is evaluated and its hit counted, but its result is not
+    // applied: evaluation goes on to the next rule. Evidence: ISE's policy model is
+    // ACS 5's, whose user guide (5.4, "Service Selection Policy") says of a monitored
+    // rule that the match is logged, the result not applied, "and the processing
+    // continues to the following rules"; ISE's OpenAPI lists the states disabled,
+    // enabled and monitor, and shows hits per rule.
+    let mut rule = None;
+    for r in &mut set.rules {
+        let hit = r.state != "disabled"
             && r.condition
                 .as_ref()
-                .is_none_or(|c| matches(&snapshot, attrs, c, 0))
-    });
+                .is_none_or(|c| matches(&snapshot, attrs, c, 0));
+        if !hit {
+            continue;
+        }
+        if r.state == "monitor" {
+            r.hit_counts = r.hit_counts.saturating_add(1);
+            continue;
+        }
+        if r.state == "enabled" {
+            rule = Some(r);
+            break;
+        }
+    }
     match rule {
         Some(r) => {
             r.hit_counts = r.hit_counts.saturating_add(1);
@@ -416,5 +434,10 @@ mod tests {
         assert_eq!(m.sets[0].rules[0].hit_counts, 1);
         m.sets[0].rules[0].state = "monitor".into();
         assert_eq!(decide(&mut m, &attrs).rule.as_deref(), Some("Default"));
+        // Monitored: counted, not applied.
+        assert_eq!(m.sets[0].rules[0].hit_counts, 2);
+        m.sets[0].rules[0].state = "disabled".into();
+        assert_eq!(decide(&mut m, &attrs).rule.as_deref(), Some("Default"));
+        assert_eq!(m.sets[0].rules[0].hit_counts, 2);
     }
 }

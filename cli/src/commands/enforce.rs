@@ -1,14 +1,20 @@
-//! `ise-intune enforce [--plan]`.
+//! `ise-intune enforce [--plan] [--monitor | --promote]`.
 
 #[allow(clippy::wildcard_imports)]
 use crate::*;
 
-pub(crate) async fn enforce(cli: &Cli, ctx: &Context, plan: bool) -> CliResult {
+pub(crate) async fn enforce(
+    cli: &Cli,
+    ctx: &Context,
+    plan: bool,
+    rollout: enforce::Rollout,
+) -> CliResult {
+    let integration = ctx.onboarding.clone().with_rollout(rollout);
     let run = async {
         if plan {
-            enforce::plan(&ctx.onboarding).await
+            enforce::plan(&integration).await
         } else {
-            enforce::apply(&ctx.onboarding).await
+            enforce::apply(&integration).await
         }
     };
     let (e, failed) = partial(
@@ -18,6 +24,7 @@ pub(crate) async fn enforce(cli: &Cli, ctx: &Context, plan: bool) -> CliResult {
             _ => None,
         },
     )?;
+    let blocked = plan && e.writes() > 0 && e.guards.iter().any(|g| !g.holds);
     if cli.json {
         let value = serde_json::to_value(&e)?;
         print_json(&if plan { dry_run_json(value) } else { value })?;
@@ -34,8 +41,16 @@ pub(crate) async fn enforce(cli: &Cli, ctx: &Context, plan: bool) -> CliResult {
             } else {
                 format!(" ({} differ)", r.changed.join(", "))
             };
+            let state = r
+                .rule_state
+                .map(|s| format!(", {}", rule_state(s)))
+                .unwrap_or_default();
+            let hits = r
+                .hit_counts
+                .map(|h| format!(", {h} hit(s) so far"))
+                .unwrap_or_default();
             say!(
-                "  {:<14} {:<26} {:<14} -> {}{changed}\n      when {}",
+                "  {:<14} {:<26} {:<14} -> {}{changed}{state}{hits}\n      when {}",
                 outcome,
                 r.rule,
                 r.state.to_string(),
@@ -43,6 +58,36 @@ pub(crate) async fn enforce(cli: &Cli, ctx: &Context, plan: bool) -> CliResult {
                 r.condition
             );
         }
+        print_guards(&e.guards);
     }
-    Ok(u8::from(failed))
+    // A plan a guard would stop exits as its apply would.
+    Ok(if blocked {
+        EXIT_GUARD
+    } else {
+        u8::from(failed)
+    })
+}
+
+/// A rule state as ISE's policy pages show it.
+fn rule_state(state: ise_client::RuleState) -> &'static str {
+    match state {
+        ise_client::RuleState::Enabled => "enabled",
+        ise_client::RuleState::Disabled => "disabled",
+        ise_client::RuleState::Monitor => "monitor (evaluated, not applied)",
+        _ => "a state this tool does not know",
+    }
+}
+
+/// Each guard, whether it holds, and the evidence (for `--plan` and reports).
+pub(crate) fn print_guards(guards: &[intune_integration::guard::Guard]) {
+    if guards.is_empty() {
+        return;
+    }
+    say!("safety checks (guards):");
+    for g in guards {
+        say!("  {:<6} {:<24} {}", g.verdict(), g.id, g.evidence);
+        if let (false, Some(r)) = (g.holds, &g.remedy) {
+            say!("         what to do: {r}");
+        }
+    }
 }

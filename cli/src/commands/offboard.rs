@@ -13,14 +13,32 @@ pub(crate) async fn offboard(cli: &Cli, ctx: &Context, plan: bool, adopt: &[Stri
             offboard::apply(&ctx.onboarding, adopt).await
         }
     };
-    let done = spinning(cli, "reading ISE and Entra ID", work).await?;
+    let result = spinning(cli, "reading ISE and Entra ID", work).await;
+    let guarded = result.as_ref().is_err_and(|e| e.kind() == ErrorKind::Guard);
+    let (done, failed) = partial(result, |p| match p {
+        PartialReport::Offboard(o) => Some(o),
+        _ => None,
+    })?;
     if cli.json {
         let value = serde_json::to_value(&done)?;
         print_json(&if plan { dry_run_json(value) } else { value })?;
     } else {
         print_text(&done, plan);
     }
-    Ok(if done.complete { 0 } else { EXIT_MANUAL })
+    // A failure after removals: what was removed is printed above, and the run can
+    // be resumed by running it again.
+    Ok(if failed {
+        if guarded { EXIT_GUARD } else { 1 }
+    } else if done.complete {
+        // A plan whose entry is gone but whose guard fails stops as its apply would.
+        if plan && done.guards.iter().any(|g| !g.holds) {
+            EXIT_GUARD
+        } else {
+            0
+        }
+    } else {
+        EXIT_MANUAL
+    })
 }
 
 fn authorized(a: &Authorized) -> String {
@@ -67,6 +85,7 @@ fn print_text(done: &Offboarding, plan: bool) {
             );
         }
     }
+    super::enforce::print_guards(&done.guards);
     if let Some(r) = &done.restorable {
         if plan {
             say!("the application stays restorable for 30 days after it is deleted");

@@ -82,6 +82,12 @@ pub enum TransportErrorKind {
         /// The cap in bytes.
         limit: u64,
     },
+    /// The audit trail could not record the request: before the write (nothing was
+    /// sent) or after it (the write was made and its intent recorded). Never retried.
+    AuditRefused {
+        /// Whether the request was sent.
+        after_write: bool,
+    },
 }
 
 impl fmt::Display for TransportErrorKind {
@@ -99,6 +105,14 @@ impl fmt::Display for TransportErrorKind {
             Self::OverallTimeout { after } => {
                 write!(f, "not finished within the overall timeout of {after:?}")
             }
+            Self::AuditRefused { after_write: false } => f.write_str(
+                "not sent: the audit trail could not record it (the trail's own error is \
+                 logged before this one)",
+            ),
+            Self::AuditRefused { after_write: true } => f.write_str(
+                "sent, its intent recorded, but the audit trail could not record its \
+                 result: the run stopped (the trail's own error is logged before this one)",
+            ),
             Self::BodyTooLarge { kind, limit } => write!(
                 f,
                 "the {kind} answer is larger than the cap of {limit} bytes (raise it on the \

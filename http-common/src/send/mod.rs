@@ -44,7 +44,20 @@ impl<'a> RequestMeta<'a> {
             path: url.path(),
             class,
             body,
+            audited_as: None,
         }
+    }
+
+    /// The same request, audited as `summary` although it is not a write (a private
+    /// key's export): the trail must say that a key left the system.
+    pub fn with_audit_summary(mut self, summary: Option<&'static str>) -> Self {
+        self.audited_as = summary;
+        self
+    }
+
+    /// Whether the audit trail records this request.
+    fn audited(&self) -> bool {
+        self.class == RequestClass::Write || self.audited_as.is_some()
     }
 
     /// The same request, declared idempotent or not.
@@ -404,30 +417,62 @@ impl HttpCore {
             Some(limit) => limit.take().await,
             None => None,
         };
-        let t0 = Instant::now();
-        let outcome = self.attempt(meta, request).await;
-        drop(place);
-        let record = RequestRecord {
+        let audit = self.audit.as_ref().filter(|_| meta.audited());
+        let record = |status, error, elapsed_ms| RequestRecord {
             service: meta.service,
             method: &meta.method,
             host: meta.host,
             path: meta.path,
-            status: outcome.as_ref().ok().map(|a| a.status.as_u16()),
-            error: outcome.as_ref().err().map(|(_, kind, _)| kind),
+            status,
+            error,
             attempt,
-            elapsed_ms: u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX),
+            elapsed_ms,
         };
-        (self.log)(&record);
-        if let (RequestClass::Write, Some(audit)) = (meta.class, &self.audit) {
+        // The trail first: a write whose intent cannot be recorded is not sent.
+        if let Some(audit) = audit {
+            let intent = crate::AuditRecord {
+                attempt: record(None, None, 0),
+                request_id: None,
+                phase: crate::audit::AuditPhase::Intent,
+                summary: meta.audited_as,
+            };
+            if audit.record(&intent).is_err() {
+                return Err((
+                    None,
+                    TransportErrorKind::AuditRefused { after_write: false },
+                    None,
+                ));
+            }
+        }
+        let t0 = Instant::now();
+        let outcome = self.attempt(meta, request).await;
+        drop(place);
+        let done = record(
+            outcome.as_ref().ok().map(|a| a.status.as_u16()),
+            outcome.as_ref().err().map(|(_, kind, _)| kind),
+            u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX),
+        );
+        (self.log)(&done);
+        if let Some(audit) = audit {
             let answer = outcome.as_ref().ok();
-            audit.record(&crate::AuditRecord {
-                attempt: record,
+            let recorded = audit.record(&crate::AuditRecord {
+                attempt: done,
                 request_id: answer.and_then(|a| {
                     crate::audit::REQUEST_ID_HEADERS
                         .iter()
                         .find_map(|h| a.header(h))
                 }),
+                phase: crate::audit::AuditPhase::Result,
+                summary: meta.audited_as,
             });
+            if recorded.is_err() {
+                // Sent, and its intent recorded; its result could not be: the run stops.
+                return Err((
+                    None,
+                    TransportErrorKind::AuditRefused { after_write: true },
+                    None,
+                ));
+            }
         }
         outcome
     }

@@ -195,6 +195,9 @@ pub struct RequestMeta<'a> {
     pub idempotent: bool,
     /// What kind of body a success carries.
     pub body: BodyKind,
+    /// The audit trail's summary of a request that is not a write but is audited all
+    /// the same (a private key's export); `None`: audited only when it is a write.
+    pub audited_as: Option<&'static str>,
 }
 
 /// The answer the loop stopped on: a success, or the error answer it gave up on.

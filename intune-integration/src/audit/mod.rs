@@ -146,7 +146,9 @@ pub struct AuditLine {
     /// The server's request id, when it sent one.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub request_id: Option<String>,
-    /// `ok` (2xx), `refused` (another status), or `no answer`.
+    /// `intent` (written before the attempt is sent: a write whose intent cannot be
+    /// recorded is not made), then `ok` (2xx), `refused` (another status), or
+    /// `no answer`.
     pub result: String,
     /// The answer's status, when there was one.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -237,11 +239,9 @@ impl AuditTrail {
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
         let attempt = &record.attempt;
-        let (result, status) = match (attempt.status, attempt.error) {
-            (Some(s), _) if (200..300).contains(&s) => ("ok".to_owned(), Some(s)),
-            (Some(s), _) => ("refused".to_owned(), Some(s)),
-            (None, Some(e)) => (format!("no answer: {e}"), None),
-            (None, None) => ("no answer".to_owned(), None),
+        let (result, status) = match (record.phase, attempt.status, attempt.error) {
+            (ise_intune_http::AuditPhase::Intent, _, _) => ("intent".to_owned(), None),
+            (_, status, error) => result_of(status, error),
         };
         AuditLine {
             time,
@@ -255,7 +255,10 @@ impl AuditTrail {
             object_name: OBJECT_NAME
                 .try_with(|n| ise_intune_http::scrub::printable(n, 256))
                 .ok(),
-            summary: summary(attempt.method.as_str(), attempt.path),
+            summary: record.summary.map_or_else(
+                || summary(attempt.method.as_str(), attempt.path),
+                str::to_owned,
+            ),
             request_id: record
                 .request_id
                 .map(|r| ise_intune_http::scrub::printable(r, 128)),
@@ -295,17 +298,37 @@ impl AuditTrail {
 }
 
 impl Appender {
-    /// Appends one line, flushed to disk; rotates first when it would pass the size.
+    /// Appends one line — one `write` of the whole line, to a file opened to append —
+    /// flushed to disk; rotates first when it would pass the size. A line that could
+    /// not be written whole (a full disk) is cut off again, so that no torn line is
+    /// left for the next to be glued to.
     fn append(&mut self, text: &str) -> std::io::Result<()> {
-        let len = u64::try_from(text.len())
-            .unwrap_or(u64::MAX)
-            .saturating_add(1);
+        let mut line = Vec::with_capacity(text.len().saturating_add(1));
+        line.extend_from_slice(text.as_bytes());
+        line.push(b'\n');
+        let len = u64::try_from(line.len()).unwrap_or(u64::MAX);
         if self.size > 0 && self.size.saturating_add(len) > self.rotate_bytes {
             self.rotate()?;
         }
-        self.file.write_all(text.as_bytes())?;
-        self.file.write_all(b"\n")?;
-        self.file.sync_data()?;
+        let written = self
+            .file
+            .write(&line)
+            .and_then(|n| {
+                if n == line.len() {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::WriteZero,
+                        format!("only {n} of the line's {} bytes were written", line.len()),
+                    ))
+                }
+            })
+            .and_then(|()| self.file.sync_data());
+        if let Err(e) = written {
+            // Best effort: the error stands whatever this does.
+            let _ = self.file.set_len(self.size);
+            return Err(e);
+        }
         self.size = self.size.saturating_add(len);
         Ok(())
     }
@@ -337,22 +360,55 @@ impl Appender {
     }
 }
 
-/// Opens `path` to append, creating it (owner-only where the system has modes); its
-/// current size.
+/// Opens `path` to append, creating it owner-only: never through a symbolic link,
+/// never blocking (a FIFO without a reader is refused at once, one with a reader
+/// after the open), and only a regular file; an existing file's mode is narrowed to
+/// the owner's. Its current size.
 fn open_append(path: &Path) -> Result<(File, u64), Error> {
     let mut options = OpenOptions::new();
     options.create(true).append(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
+        options
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC);
     }
     let refused = |e: std::io::Error| Error::Config {
-        what: format!("the audit trail {} cannot be opened: {e}", path.display()),
+        what: format!(
+            "the audit trail {} cannot be opened: {e} (it must be a regular file, not a \
+             symbolic link, a FIFO or a device)",
+            path.display()
+        ),
     };
     let file = options.open(path).map_err(refused)?;
-    let size = file.metadata().map_err(refused)?.len();
-    Ok((file, size))
+    let metadata = file.metadata().map_err(refused)?;
+    if !metadata.is_file() {
+        return Err(refused(std::io::Error::other("not a regular file")));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        if metadata.permissions().mode() & 0o077 != 0 {
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))
+                .map_err(refused)?;
+        }
+    }
+    Ok((file, metadata.len()))
+}
+
+/// An attempt's `result` and `status`: `ok` (2xx), `refused` (another status), or
+/// `no answer` with what went wrong.
+fn result_of(
+    status: Option<u16>,
+    error: Option<&ise_intune_http::TransportErrorKind>,
+) -> (String, Option<u16>) {
+    match (status, error) {
+        (Some(s), _) if (200..300).contains(&s) => ("ok".to_owned(), Some(s)),
+        (Some(s), _) => ("refused".to_owned(), Some(s)),
+        (None, Some(e)) => (format!("no answer: {e}"), None),
+        (None, None) => ("no answer".to_owned(), None),
+    }
 }
 
 /// The object a path names: its last segment that is not a collection's name — an
@@ -394,16 +450,18 @@ pub(crate) struct IdentifiedSink {
 }
 
 impl AuditSink for IdentifiedSink {
-    fn record(&self, record: &AuditRecord<'_>) {
+    fn record(&self, record: &AuditRecord<'_>) -> Result<(), ise_intune_http::AuditRefused> {
         let line = self
             .trail
             .line(&self.identity, self.pair.as_deref(), record);
-        if let Err(e) = self.trail.append(&line) {
-            tracing::error!(
-                error = %e,
-                "the audit trail could not be written: a write went unrecorded"
-            );
-        }
+        self.trail.append(&line).map_err(|e| {
+            let when = match record.phase {
+                ise_intune_http::AuditPhase::Intent => "the write was not made",
+                _ => "the write was made; the run stops",
+            };
+            tracing::error!(error = %e, "the audit trail could not be written: {when}");
+            ise_intune_http::AuditRefused(e.to_string())
+        })
     }
 }
 
@@ -456,7 +514,8 @@ mod tests {
                 "/ers/config/trustedcertificate",
                 201,
                 attempt,
-            ));
+            ))
+            .expect("recorded");
         }
         let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
         let rotated = |n: u32| PathBuf::from(format!("{}.{n}", path.display()));

@@ -73,6 +73,8 @@ pub(crate) struct StoreChanges {
     pub(crate) restore: Vec<(TrustedCertificate, TrustedCertificateUpdate)>,
     /// What stays, and why.
     pub(crate) kept: Vec<Kept>,
+    /// The store as read, which the changes were decided from.
+    pub(crate) all: Vec<TrustedCertificate>,
 }
 
 /// Why `cert` is still needed once offboarded, if it is: trusted for another purpose
@@ -130,7 +132,10 @@ pub(crate) fn store_changes(
         .filter(|t| ownership::trusted_is_marked(t) || adopted(adopt, &t.friendly_name, &[&t.id]))
         .collect();
     let leaving: Vec<&str> = candidates.iter().map(|t| t.id.as_str()).collect();
-    let mut out = StoreChanges::default();
+    let mut out = StoreChanges {
+        all: store.to_vec(),
+        ..StoreChanges::default()
+    };
     let keep = |cert: &TrustedCertificate, reason: String| Kept {
         kind: ObjectKind::TrustedCertificate,
         name: cert.friendly_name.clone(),

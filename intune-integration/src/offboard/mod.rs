@@ -2,17 +2,26 @@
 //! made ([`crate::ownership`]'s markers) and what the operator names (`adopt`).
 //!
 //! [`plan`] reads both systems once and says what [`apply`] would remove, in the order
-//! that never leaves ISE authorizing on stale data:
+//! in which no state along the way denies a device that was allowed before
+//! onboarding:
 //!
-//! 1. the External MDM entry, disabled and deleted (by the configurator; ISE has no
+//! 1. enforcement's authorization rules, first: with them gone ISE authorizes as it
+//!    did before enforcement, whatever happens to the entry next (authorization
+//!    profiles are never removed: enforcement never made any). The first deletion is
+//!    also the proof of ISE's write rights: an account that may only read is refused
+//!    there, harmlessly, and the run stops with [`Error::MissingRights`];
+//! 2. the External MDM entry, disabled and deleted (by the configurator; ISE has no
 //!    API for it, so by default a person does it and confirms — until then nothing
-//!    else is removed, so no entry ever refers to a removed application);
-//! 2. enforcement's authorization rules (authorization profiles are never removed:
-//!    enforcement never made any, and no rule is left referring to a removed one);
-//! 3. the trusted certificates the integration imported that nothing else needs
+//!    else is removed, so no entry ever refers to a removed application). Before it,
+//!    the run records on the application how many External MDM servers ISE reports
+//!    active ([`crate::ownership::OFFBOARDING_TAG_PREFIX`]);
+//! 3. guard `offboard.entry_gone`: nothing more is removed until ISE itself reports
+//!    fewer active External MDM servers than were recorded (or none) — a person's
+//!    `--mdm-removed` confirms, ISE's count proves ([`crate::guard`]);
+//! 4. the trusted certificates the integration imported that nothing else needs
 //!    (another purpose, another certificate's chain, another active External MDM
 //!    server);
-//! 4. the application's admin consent (its app role assignments), its service
+//! 5. the application's admin consent (its app role assignments), its service
 //!    principal and the application itself. Entra keeps a deleted application
 //!    restorable for 30 days ([`Restorable`]); its keys and requested permissions are
 //!    left on it so that a restore brings back a working registration (a deleted
@@ -49,7 +58,10 @@ use serde::Serialize;
 use crate::Error;
 use crate::audit::naming;
 use crate::context::Integration;
-use crate::outcome::{Outcome, Step};
+use crate::error::{ApplyFailure, PartialReport};
+use crate::guard::Guard;
+use crate::outcome::{Outcome, Step, StepName};
+use crate::ownership;
 use decide::AppTarget;
 
 /// The kind of an object offboarding removes or keeps.
@@ -250,6 +262,9 @@ pub struct Offboarding {
     /// Whether everything was removed (in a plan: whether nothing waits for a
     /// person).
     pub complete: bool,
+    /// The conditions the removals need, each with whether it holds (in a plan, as
+    /// read now: the entry's guard fails until the entry is deleted).
+    pub guards: Vec<Guard>,
 }
 
 impl Offboarding {
@@ -445,6 +460,27 @@ pub async fn plan(ctx: &Integration, adopt: &[String]) -> Result<Offboarding, Er
         Some(p) => preview(p.as_ref(), &hypothesis).await?,
         None => Vec::new(),
     };
+    let guards = vec![if d.entry.outcome == Outcome::Removed {
+        // The configurator removes the entry in the run: ISE's count is judged then.
+        Guard::new(ENTRY_GONE_GUARD, "ISE no longer uses the application").judged(
+            true,
+            format!(
+                "judged once the configurator has removed the entry: ISE reports {} active \
+                 External MDM server(s) now, and the run goes on only once that falls",
+                d.active_mdm_servers
+            ),
+        )
+    } else {
+        entry_gone_guard(
+            name,
+            d.entry.outcome,
+            d.active_mdm_servers,
+            d.active_mdm_servers,
+            d.app
+                .as_ref()
+                .and_then(|t| ownership::recorded_active_servers(&t.app)),
+        )
+    }];
     Ok(Offboarding {
         complete: d.entry.outcome != Outcome::ManualActionRequired,
         restorable: d.app.as_ref().map(|t| restorable(&t.app)),
@@ -452,6 +488,7 @@ pub async fn plan(ctx: &Integration, adopt: &[String]) -> Result<Offboarding, Er
         remaining: Vec::new(),
         kept: d.kept,
         preview,
+        guards,
     })
 }
 
@@ -477,68 +514,244 @@ async fn preview(
     answers.into_iter().collect()
 }
 
+/// The guard id of the External MDM entry's removal.
+pub const ENTRY_GONE_GUARD: &str = "offboard.entry_gone";
+
+/// Guard [`ENTRY_GONE_GUARD`]: ISE no longer uses the application, by ISE's own count
+/// of active External MDM servers — none, fewer than this run saw before the
+/// configurator removed the entry (`before` → `now`), or fewer than the count
+/// offboarding recorded on the application before the entry was to be removed
+/// (`recorded`). The configurator's word alone (for the manual checklist, a person's
+/// `--mdm-removed`) is a confirmation, not a proof.
+fn entry_gone_guard(
+    name: &str,
+    entry: Outcome,
+    before: u32,
+    now: u32,
+    recorded: Option<u32>,
+) -> Guard {
+    let guard = Guard::new(
+        ENTRY_GONE_GUARD,
+        format!(
+            "ISE no longer uses the application: the External MDM entry `{name}` is gone \
+             by ISE's own count of active External MDM servers"
+        ),
+    );
+    let remedy = format!(
+        "delete the entry `{name}` in ISE (Administration > Network Resources > External \
+         MDM), then run offboarding again; if ISE has other External MDM servers, run \
+         `ise-intune offboard` once before deleting it (it records how many are active), \
+         then delete it and run again with --mdm-removed"
+    );
+    if entry == Outcome::ManualActionRequired {
+        return guard
+            .judged(
+                false,
+                format!(
+                    "the entry is not confirmed removed; ISE reports {now} active External \
+                     MDM server(s)"
+                ),
+            )
+            .remedy(remedy);
+    }
+    if now == 0 {
+        return guard.judged(true, "ISE reports no active External MDM server");
+    }
+    if entry == Outcome::Removed && now < before {
+        return guard.judged(
+            true,
+            format!(
+                "ISE's count of active External MDM servers fell from {before} to {now} as \
+                 the entry was removed"
+            ),
+        );
+    }
+    match recorded {
+        Some(r) if now < r => guard.judged(
+            true,
+            format!("ISE reports {now} active External MDM server(s), {r} when offboarding began"),
+        ),
+        Some(r) => guard
+            .judged(
+                false,
+                format!(
+                    "ISE still reports {now} active External MDM server(s), as many as the \
+                     {r} when offboarding began: the entry is still enabled"
+                ),
+            )
+            .remedy(remedy),
+        None => guard
+            .judged(
+                false,
+                format!(
+                    "ISE reports {now} active External MDM server(s) and offboarding recorded \
+                     no count before the entry's removal: whether one of them is `{name}` \
+                     cannot be told"
+                ),
+            )
+            .remedy(remedy),
+    }
+}
+
+/// The partial failure of an apply that had written `done` (or the error itself when
+/// nothing was written).
+fn failed_after(done: &Offboarding, error: Error) -> Error {
+    let written: Vec<String> = done
+        .removals
+        .iter()
+        .filter(|r| r.outcome.is_write())
+        .map(|r| format!("{} `{}` {}", r.kind, r.name, r.outcome))
+        .collect();
+    if written.is_empty() {
+        return error;
+    }
+    Error::Apply(Box::new(ApplyFailure::new(
+        PartialReport::Offboard(done.clone()),
+        written,
+        vec![(StepName::Offboard, error)],
+    )))
+}
+
 /// Removes what [`plan`] lists, in its order; stops after the External MDM entry when
-/// a person must remove it (nothing else is touched then). Safe to run again: what is
-/// gone counts as done, and a second run writes nothing.
+/// a person must remove it (the rules are gone then, nothing else). Safe to run
+/// again: what is gone counts as done, and a second run writes nothing. A failure
+/// after a removal is [`Error::Apply`] with the removals so far.
 pub async fn apply(ctx: &Integration, adopt: &[String]) -> Result<Offboarding, Error> {
     let d = read(ctx, adopt).await?;
     let name = &ctx.options.mdm_server_name;
-    let entry = match d.entry.outcome {
-        Outcome::Unchanged => d.entry.clone(),
-        _ => ctx.configurator.remove(name).await?,
-    };
     let mut done = Offboarding {
-        removals: vec![entry_row(name, &entry)],
+        removals: Vec::new(),
         remaining: Vec::new(),
         kept: d.kept.clone(),
         restorable: None,
         preview: Vec::new(),
         complete: false,
+        guards: Vec::new(),
     };
+    // 1. The rules: the first deletion proves ISE's write rights, harmlessly.
+    if let Some(set_id) = &d.set_id {
+        for rule in &d.rules {
+            match remove_rule(&ctx.ise, set_id, rule).await {
+                Ok(row) => done.removals.push(row),
+                Err(Error::Ise(e)) if done.writes() == 0 => {
+                    return Err(
+                        match crate::rights::ise_blocker(&e, "remove the integration from ISE") {
+                            Some(missing) => Error::MissingRights {
+                                missing: vec![missing],
+                            },
+                            None => Error::Ise(e),
+                        },
+                    );
+                }
+                Err(e) => return Err(failed_after(&done, e)),
+            }
+        }
+    }
+    // 2. The entry, with ISE's count recorded on the application first.
+    if d.entry.outcome != Outcome::Unchanged
+        && let Some(target) = &d.app
+    {
+        record_active_servers(&ctx.graph, &target.app, d.active_mdm_servers)
+            .await
+            .map_err(|e| failed_after(&done, e))?;
+    }
+    let entry = match d.entry.outcome {
+        Outcome::Unchanged => d.entry.clone(),
+        _ => ctx
+            .configurator
+            .remove(name)
+            .await
+            .map_err(|e| failed_after(&done, e))?,
+    };
+    done.removals.insert(0, entry_row(name, &entry));
     if entry.outcome == Outcome::ManualActionRequired {
-        done.remaining.extend(d.rules.iter().map(rule_row));
         done.remaining.extend(store_rows(&d.store));
         if let Some(target) = &d.app {
             done.remaining.extend(app_rows(target));
         }
         return Ok(done);
     }
-    if let Some(set_id) = &d.set_id {
-        for rule in &d.rules {
-            done.removals
-                .push(remove_rule(&ctx.ise, set_id, rule).await?);
-        }
-    }
-    // The entry is gone now: ISE's count of active servers is the others'.
-    let store = if entry.outcome.is_write() || d.active_mdm_servers > 0 {
-        let (store, mdm) =
-            tokio::join!(crate::observe::trusted_store(&ctx.ise), ctx.ise.mdm_info());
-        let others = mdm?.active_mdm_servers_count;
-        let mut changes = decide::store_changes(&store?, adopt, others);
-        done.kept
-            .retain(|k| k.kind != ObjectKind::TrustedCertificate);
-        done.kept.append(&mut changes.kept);
-        changes
-    } else {
-        d.store.clone()
-    };
+    // 3. ISE's own count says the entry is gone; the roots are decided again on it.
+    // (When the entry was already gone at the read, that read is ISE's count now.)
+    let (store, others) =
+        if entry.outcome == Outcome::Unchanged && d.entry.outcome == Outcome::Unchanged {
+            (Ok(d.store.all.clone()), d.active_mdm_servers)
+        } else {
+            let (store, mdm) =
+                tokio::join!(crate::observe::trusted_store(&ctx.ise), ctx.ise.mdm_info());
+            let others = mdm
+                .map_err(|e| failed_after(&done, e.into()))?
+                .active_mdm_servers_count;
+            (store, others)
+        };
+    let guard = entry_gone_guard(
+        name,
+        entry.outcome,
+        d.active_mdm_servers,
+        others,
+        d.app
+            .as_ref()
+            .and_then(|t| ownership::recorded_active_servers(&t.app)),
+    );
+    done.guards.push(guard);
+    crate::guard::check("offboard", &done.guards).map_err(|e| failed_after(&done, e))?;
+    let mut store = decide::store_changes(
+        &store.map_err(|e| failed_after(&done, e.into()))?,
+        adopt,
+        others,
+    );
+    done.kept
+        .retain(|k| k.kind != ObjectKind::TrustedCertificate);
+    done.kept.append(&mut store.kept);
+    // 4. The roots nothing else needs.
     for root in &store.remove {
-        done.removals.push(remove_root(&ctx.ise, root).await?);
+        let row = remove_root(&ctx.ise, root)
+            .await
+            .map_err(|e| failed_after(&done, e))?;
+        done.removals.push(row);
     }
     for (cert, update) in &store.restore {
         naming(
             cert.friendly_name.clone(),
             ctx.ise.trusted_certificates().update(&cert.id, update),
         )
-        .await?;
+        .await
+        .map_err(|e| failed_after(&done, e.into()))?;
         done.removals.push(restore_row(cert));
     }
+    // 5. Entra's objects.
     if let Some(target) = &d.app {
-        remove_app(&ctx.graph, target, &mut done.removals).await?;
+        let mut rows = Vec::new();
+        let removed = remove_app(&ctx.graph, target, &mut rows).await;
+        done.removals.extend(rows);
+        removed.map_err(|e| failed_after(&done, e))?;
         done.restorable = Some(restorable(&target.app));
     }
     done.complete = true;
     Ok(done)
+}
+
+/// Records on the application how many External MDM servers ISE reports active before
+/// the entry's removal (once: a record already there stays, being the count from
+/// before).
+async fn record_active_servers(
+    graph: &GraphClient,
+    app: &graph_client::Application,
+    active: u32,
+) -> Result<(), Error> {
+    if ownership::recorded_active_servers(app).is_some() {
+        return Ok(());
+    }
+    let update = graph_client::ApplicationUpdate {
+        tags: Some(ownership::tags_recording(app, active)),
+        ..graph_client::ApplicationUpdate::default()
+    };
+    naming(
+        app.display_name.clone(),
+        graph.applications().update(&app.id, &update),
+    )
+    .await?;
+    Ok(())
 }
 
 /// `Removed`, or `Unchanged` when the object was already gone (404): a retry after a

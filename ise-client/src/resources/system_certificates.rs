@@ -89,6 +89,10 @@ impl SystemCertificates {
         call.accept = "application/octet-stream, application/json";
         call.read_only = true;
         call.body_kind = BodyKind::Archive;
+        if matches!(kind, ExportKind::WithPrivateKey(_)) {
+            // A private key leaving ISE is in the audit trail, though nothing changes.
+            call.audited_as = Some("export a private key");
+        }
         let answer = self.client.send(call).await?;
         unpack_export(&answer.body)
     }

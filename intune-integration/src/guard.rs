@@ -1,0 +1,131 @@
+//! Guards: the conditions under which a workflow's writes are safe, judged from what
+//! the run read on the wire before its first write.
+//!
+//! Every writing workflow declares its guards the same way — a [`Guard`] each, with
+//! whether it holds and the evidence read — lists them in its plan, and calls
+//! [`check`] before its first write: one guard that does not hold stops the run with
+//! [`Error::GuardFailed`] (the command's exit status 5), naming each guard that failed
+//! and what to do. Nothing was written then. Rights are the other preflight
+//! ([`crate::rights`], exit status 4); a guard is about the state of the systems, not
+//! about the identity.
+//!
+//! ```
+//! use intune_integration::guard::{self, Guard};
+//!
+//! let guards = vec![
+//!     Guard::new("enforce.connection", "ISE can ask Intune about a device")
+//!         .judged(false, "ISE reports no active External MDM server")
+//!         .remedy("run `ise-intune onboard` until it completes"),
+//! ];
+//! let stopped = guard::check("enforce", &guards).unwrap_err();
+//! assert!(stopped.to_string().contains("enforce.connection"));
+//! // A guard that holds lets the writes go ahead.
+//! let fine = vec![Guard::new("x", "y").judged(true, "seen")];
+//! assert!(guard::check("enforce", &fine).is_ok());
+//! ```
+
+use serde::Serialize;
+
+use crate::Error;
+
+/// One condition a workflow's writes need, as judged from what the run read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Guard {
+    /// Stable id (`enforce.connection`, `offboard.entry_gone`, …): the section of the
+    /// troubleshooting guide that explains it.
+    pub id: &'static str,
+    /// What must hold, in plain words.
+    pub condition: String,
+    /// Whether it holds.
+    pub holds: bool,
+    /// What was read on the wire that decided it.
+    pub evidence: String,
+    /// What to do when it does not hold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remedy: Option<String>,
+}
+
+impl Guard {
+    /// A guard `id` requiring `condition`, not judged yet (it does not hold until
+    /// [`Guard::judged`] says so).
+    pub fn new(id: &'static str, condition: impl Into<String>) -> Self {
+        Self {
+            id,
+            condition: condition.into(),
+            holds: false,
+            evidence: "not judged".into(),
+            remedy: None,
+        }
+    }
+
+    /// The same guard, judged: whether it `holds`, from `evidence`.
+    #[must_use]
+    pub fn judged(mut self, holds: bool, evidence: impl Into<String>) -> Self {
+        self.holds = holds;
+        self.evidence = evidence.into();
+        self
+    }
+
+    /// The same guard, with what to do when it does not hold.
+    #[must_use]
+    pub fn remedy(mut self, remedy: impl Into<String>) -> Self {
+        self.remedy = Some(remedy.into());
+        self
+    }
+
+    /// `holds` or `fails`, as a plan prints it.
+    pub fn verdict(&self) -> &'static str {
+        if self.holds { "holds" } else { "fails" }
+    }
+}
+
+impl std::fmt::Display for Guard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}): {}", self.id, self.condition, self.evidence)?;
+        if let Some(r) = &self.remedy {
+            write!(f, "; {r}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `Ok` when every guard holds; otherwise [`Error::GuardFailed`] for `workflow`,
+/// naming each guard that does not. Called before a workflow's first write.
+pub fn check(workflow: &'static str, guards: &[Guard]) -> Result<(), Error> {
+    let failed: Vec<Guard> = guards.iter().filter(|g| !g.holds).cloned().collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::GuardFailed { workflow, failed })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_failed_guards_are_named_and_the_kind_is_guard() {
+        let guards = vec![
+            Guard::new("a.holds", "A").judged(true, "seen A"),
+            Guard::new("b.fails", "B")
+                .judged(false, "no B")
+                .remedy("make B"),
+        ];
+        let Err(Error::GuardFailed { workflow, failed }) = check("offboard", &guards) else {
+            panic!("a guard failure");
+        };
+        assert_eq!(workflow, "offboard");
+        assert_eq!(failed, [guards[1].clone()]);
+        let e = Error::GuardFailed { workflow, failed };
+        assert_eq!(e.kind(), crate::ErrorKind::Guard);
+        assert_eq!(
+            e.to_string(),
+            "offboard stopped before writing anything: a condition its writes need does not \
+             hold: b.fails (B): no B; make B"
+        );
+        // Not judged is not holding.
+        assert!(!Guard::new("c", "C").holds);
+    }
+}
