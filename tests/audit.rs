@@ -200,3 +200,57 @@ async fn every_write_of_onboard_enforce_rotate_and_offboard_is_one_line_without_
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A sink that can record nothing, as a trail on a full disk.
+#[derive(Debug)]
+struct Refusing;
+
+impl ise_intune_http::AuditSink for Refusing {
+    fn record(
+        &self,
+        _: &ise_intune_http::AuditRecord<'_>,
+    ) -> Result<(), ise_intune_http::AuditRefused> {
+        Err(ise_intune_http::AuditRefused(
+            "no space left on device".into(),
+        ))
+    }
+}
+
+#[tokio::test]
+async fn a_write_whose_intent_cannot_be_recorded_is_not_sent() {
+    let sim = Simulator::builder().start().await.expect("simulator");
+    let o = Options::default();
+    let base = sim::integration(sim.info(), Configurator::Gui, false, o).expect("integration");
+    let ise = base.ise().with_audit(std::sync::Arc::new(Refusing));
+    let store = ise
+        .trusted_certificates()
+        .list(&[])
+        .await
+        .expect("reads go");
+    sim.clear_request_log();
+    let refused = ise
+        .trusted_certificates()
+        .delete(&store[0].id)
+        .await
+        .expect_err("refused");
+    let ise_intune::ise_client::Error::Transport(t) = &refused else {
+        panic!("a transport refusal, got {refused:?}");
+    };
+    assert_eq!(
+        t.kind,
+        ise_intune_http::TransportErrorKind::AuditRefused { after_write: false }
+    );
+    assert_eq!(t.attempts, 1);
+    let e = ise_intune::integration::Error::from(refused);
+    assert_eq!(e.kind(), ise_intune::integration::ErrorKind::Audit);
+    // Nothing reached ISE, and the certificate is still there.
+    assert!(sim.request_log().iter().all(|r| r.method == "GET"));
+    assert_eq!(
+        ise.trusted_certificates()
+            .list(&[])
+            .await
+            .expect("list")
+            .len(),
+        store.len()
+    );
+}

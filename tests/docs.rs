@@ -117,7 +117,7 @@ async fn the_embedding_example_onboards_to_completion() {
 }
 
 /// `docs/troubleshooting.md` explains every finding id the library and the command can
-/// report, and every error cause; and names none that does not exist.
+/// report, every guard, and every error cause; and names none that does not exist.
 #[test]
 fn every_finding_id_has_a_troubleshooting_entry() {
     use ise_intune::integration::doctor::ids;
@@ -136,6 +136,9 @@ fn every_finding_id_has_a_troubleshooting_entry() {
     );
     ids_known.push(format!("{}compliance", ids::CONNECTION_PREFIX));
     ids_known.push("watch.check_failed".into());
+    // The guards' ids: each stop of a writing workflow is explained too.
+    ids_known.push(ise_intune::integration::enforce::CONNECTION_GUARD.into());
+    ids_known.push(ise_intune::integration::offboard::ENTRY_GONE_GUARD.into());
     for id in &ids_known {
         assert!(headings.contains(&id.as_str()), "no entry for `{id}`");
     }

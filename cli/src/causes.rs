@@ -44,6 +44,10 @@ pub(crate) enum Cause {
     GraphRights,
     /// The run lacks rights and wrote nothing.
     MissingRights,
+    /// A safety check (guard) of the workflow does not hold: nothing was written.
+    Guard,
+    /// The audit trail could not be written: the run stopped.
+    AuditTrail,
     /// Intune throttled an unfiltered compliance query.
     IntuneThrottled,
     /// Nothing is onboarded yet.
@@ -76,6 +80,8 @@ impl Cause {
                 .first()
                 .map_or(Self::Remote, |(_, e)| Self::of_error(e)),
             Error::MissingRights { .. } => Self::MissingRights,
+            Error::GuardFailed { .. } => Self::Guard,
+            other if other.kind() == ErrorKind::Audit => Self::AuditTrail,
             Error::IntuneThrottled { .. } => Self::IntuneThrottled,
             Error::TimedOut { .. } => Self::Silent,
             Error::Unreachable { .. } => Self::Unreachable,
@@ -131,6 +137,8 @@ impl Cause {
             Self::EntraSignIn => "entra_sign_in",
             Self::GraphRights => "graph_rights",
             Self::MissingRights => "missing_rights",
+            Self::Guard => "guard",
+            Self::AuditTrail => "audit_trail",
             Self::IntuneThrottled => "intune_throttled",
             Self::NotOnboarded => "not_onboarded",
             Self::Configuration => "configuration",
@@ -219,6 +227,20 @@ impl Cause {
                  automating identity (Entra admin center > App registrations > it > API \
                  permissions > Grant admin consent); in ISE, the account's admin group — \
                  then run again"
+            }
+            (Self::Guard, _) => {
+                "the message names each safety check that does not hold, what was seen and \
+                 what to do; --plan lists them all. Put that right, then run again"
+            }
+            (Self::AuditTrail, Config) => {
+                "make the audit trail writable — [audit] file (or --audit-log) a regular \
+                 file on a disk with room, [audit] syslog a reachable server — then run \
+                 again; a write whose line could not be recorded was not made"
+            }
+            (Self::AuditTrail, SimInfo | Embedded) => {
+                "make --audit-log a regular file on a disk with room (and --audit-syslog a \
+                 reachable server), then run again; a write whose line could not be recorded \
+                 was not made"
             }
             (Self::IntuneThrottled, _) => {
                 "wait until Intune's window reopens (the message says when), or ask about one \

@@ -1532,3 +1532,60 @@ async fn the_audit_log_holds_one_line_per_write_of_each_command() {
     let _ = std::fs::remove_file(trail);
     let _ = std::fs::remove_file(info);
 }
+
+#[tokio::test]
+async fn an_audit_trail_that_cannot_be_written_stops_the_run_before_any_write() {
+    let (sim, info) = sim_with_info("audit-refused").await;
+    let info_arg = info.display().to_string();
+    let fifo = temp("audit-fifo");
+    let _ = std::fs::remove_file(&fifo);
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo")
+            .success()
+    );
+    let link = temp("audit-link");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink("/tmp", &link).expect("symlink");
+    for path in [
+        "/dev/full".to_owned(),
+        fifo.display().to_string(),
+        link.display().to_string(),
+    ] {
+        let started = std::time::Instant::now();
+        let (code, out, err) = run(args(&[
+            "--sim-info",
+            &info_arg,
+            "--audit-log",
+            &path,
+            "--timeout",
+            "20",
+            "--json",
+            "onboard",
+        ]))
+        .await;
+        assert_eq!(code, 2, "{path}: {out}{err}");
+        assert!(started.elapsed() < Duration::from_secs(20), "{path}");
+        let answer: Value = serde_json::from_str(&out).expect("one JSON object");
+        assert_eq!(answer["error"]["kind"], "configuration", "{out}");
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("audit trail")),
+            "{out}"
+        );
+    }
+    // Nothing was written to ISE or Entra.
+    assert!(
+        sim.request_log()
+            .iter()
+            .all(|r| r.method == "GET" || r.service == "login"),
+        "{:?}",
+        sim.request_log()
+    );
+    let _ = std::fs::remove_file(&fifo);
+    let _ = std::fs::remove_file(&link);
+    let _ = std::fs::remove_file(&info);
+}

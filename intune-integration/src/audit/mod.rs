@@ -539,4 +539,92 @@ mod tests {
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    /// A fresh directory under the system's temporary one, for one test.
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("audit-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        dir
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn only_a_regular_file_is_opened_never_through_a_link_and_never_blocking() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = scratch("open");
+        let open = |p: &Path| AuditTrail::open(&AuditSettings::to_file(p), AuditContext::new("t"));
+        // A device (the full disk every write fails on) is refused before any write.
+        assert!(matches!(
+            open(Path::new("/dev/full")),
+            Err(Error::Config { what }) if what.contains("not a regular file")
+        ));
+        // A symbolic link is not followed, even to a regular file.
+        let target = dir.join("target.jsonl");
+        std::fs::write(&target, b"").expect("target");
+        let link = dir.join("link.jsonl");
+        std::os::unix::fs::symlink(&target, &link).expect("symlink");
+        assert!(matches!(open(&link), Err(Error::Config { .. })));
+        // A FIFO without a reader is refused at once instead of hanging the run.
+        let fifo = dir.join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo");
+        assert!(made.success());
+        assert!(matches!(open(&fifo), Err(Error::Config { .. })));
+        // An existing file readable by others is narrowed to its owner.
+        let wide = dir.join("wide.jsonl");
+        std::fs::write(&wide, b"").expect("wide");
+        std::fs::set_permissions(&wide, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        open(&wide).expect("a regular file opens");
+        let mode = std::fs::metadata(&wide).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn each_attempt_is_an_intent_line_then_a_result_line() {
+        let dir = scratch("phases");
+        let path = dir.join("audit.jsonl");
+        let trail =
+            AuditTrail::open(&AuditSettings::to_file(&path), AuditContext::new("t")).expect("open");
+        let sink = IdentifiedSink {
+            trail,
+            identity: "ise:admin".into(),
+            pair: None,
+        };
+        let method = reqwest::Method::POST;
+        let mut intent =
+            AuditRecord::answered("ISE", &method, "ise.example", "/api/v1/certs/x", 201, 1);
+        intent.phase = ise_intune_http::AuditPhase::Intent;
+        intent.attempt.status = None;
+        sink.record(&intent).expect("intent");
+        let mut export = AuditRecord::answered(
+            "ISE",
+            &method,
+            "ise.example",
+            "/api/v1/certs/system-certificate/export",
+            200,
+            1,
+        );
+        export.summary = Some("export a private key");
+        sink.record(&export).expect("result");
+        let lines: Vec<AuditLine> = std::fs::read_to_string(&path)
+            .expect("trail")
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a line"))
+            .collect();
+        assert_eq!(
+            lines
+                .iter()
+                .map(|l| (l.result.as_str(), l.status, l.summary.as_str()))
+                .collect::<Vec<_>>(),
+            [
+                ("intent", None, "create or act on x"),
+                ("ok", Some(200), "export a private key")
+            ]
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
