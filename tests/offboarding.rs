@@ -13,7 +13,7 @@ use ise_intune::integration::{
     Error, ErrorKind, Integration, PartialReport, context::Options, enforce, onboard,
 };
 use ise_intune::ise_client::Method;
-use ise_intune_simulator::{SeedApp, Service, Simulator, SimulatorBuilder};
+use ise_intune_simulator::{SeedApp, Simulator, SimulatorBuilder};
 use ise_intune_testkit::{self as sim, Configurator, SimAuthorizationPreview};
 use serde_json::{Value, json};
 
@@ -149,11 +149,16 @@ fn last_app(s: &Simulator) -> Value {
         .expect("the application")
 }
 
+/// The writes ISE and Graph served: every request but a read (a GET, or the
+/// certificate export, a POST that reads the nodes' public certificates).
 fn writes(s: &Simulator) -> u64 {
-    [Service::Ise, Service::Graph]
+    let served = s
+        .request_log()
         .into_iter()
-        .map(|service| s.request_counts(service).writes)
-        .sum()
+        .filter(|r| r.service == "ise" || r.service == "graph")
+        .filter(|r| r.method != "GET" && r.path != "/api/v1/certs/system-certificate/export")
+        .count();
+    u64::try_from(served).unwrap_or(u64::MAX)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -405,9 +410,15 @@ async fn an_unmarked_application_stays_unless_named() {
         .find(|k| k.kind == ObjectKind::Application)
         .expect("the application is kept");
     assert!(kept.reason.contains("--adopt"), "{}", kept.reason);
-    let named = offboard::apply(&ctx, std::slice::from_ref(&app.client_id))
-        .await
-        .expect("offboard, named");
+    let named = offboard::apply(
+        &ctx,
+        &[offboard::Adopt::new(
+            ObjectKind::Application,
+            app.client_id.clone(),
+        )],
+    )
+    .await
+    .expect("offboard, named");
     assert_eq!(
         named.removals.last().map(|r| (r.kind, r.outcome)),
         Some((ObjectKind::Application, Outcome::Removed))
@@ -484,5 +495,202 @@ async fn mdm_removed_is_a_confirmation_not_a_proof_the_application_stays_while_t
     assert_eq!(
         done.guards[0].evidence,
         "ISE reports no active External MDM server"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tagged_look_alike_and_a_shared_application_survive_two_offboards() {
+    let s = builder().start().await.expect("simulator");
+    let ctx = pipeline(&s, Configurator::Gui);
+    assert!(onboard::apply(&ctx).await.expect("onboard").complete);
+    let graph = ctx.graph();
+    // Someone's own application: the same display name in another case, no
+    // uniqueName, and the integration's tag copied onto it.
+    let mut new =
+        ise_intune::graph_client::NewApplication::single_tenant("cisco ise intune integration");
+    new.tags = vec!["ise-intune-managed".into()];
+    let look_alike = graph
+        .applications()
+        .create(&new)
+        .await
+        .expect("a look-alike");
+    // The integration's application also holds another deployment's key.
+    let app = ise_intune::integration::steps::find_app(graph, &ctx.options().app_identity())
+        .await
+        .expect("the application");
+    let other = ise_intune::integration::anchors::TrustAnchorSet::builtin()
+        .get("DigiCert Global Root G3")
+        .expect("an anchor")
+        .certificate()
+        .der()
+        .to_vec();
+    graph
+        .application(app.object_id.clone())
+        .add_certificate(&ise_intune::graph_client::CertificateKey {
+            der: other,
+            display_name: "other-deployment-ise".into(),
+            start_date_time: None,
+            end_date_time: None,
+        })
+        .await
+        .expect("a second deployment's key");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    for run in 1..=2 {
+        let done = offboard::apply(&ctx, &[]).await.expect("offboard");
+        assert!(done.complete, "run {run}: {done:#?}");
+        assert!(
+            done.removals
+                .iter()
+                .all(|r| r.kind != ObjectKind::Application),
+            "run {run}: {done:#?}"
+        );
+        let kept = done
+            .kept
+            .iter()
+            .find(|k| k.kind == ObjectKind::Application)
+            .expect("the application is kept and named");
+        assert!(
+            kept.reason.contains("another ISE deployment may use it"),
+            "run {run}: {}",
+            kept.reason
+        );
+    }
+    let apps = s.snapshot()["applications"].clone();
+    let names: Vec<&str> = apps
+        .as_array()
+        .expect("applications")
+        .iter()
+        .filter_map(|a| a["displayName"].as_str())
+        .collect();
+    assert!(names.contains(&"cisco ise intune integration"), "{names:?}");
+    assert!(names.contains(&"Cisco ISE Intune integration"), "{names:?}");
+
+    // With the shared application gone by hand, a third run finds only the look-alike,
+    // by display name, and keeps it.
+    graph
+        .applications()
+        .delete(&app.object_id)
+        .await
+        .expect("deleted by hand");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let third = offboard::apply(&ctx, &[]).await.expect("offboard");
+    let kept = third
+        .kept
+        .iter()
+        .find(|k| k.kind == ObjectKind::Application)
+        .expect("the look-alike is kept and named");
+    assert!(
+        kept.reason.contains("found only by its display name"),
+        "{}",
+        kept.reason
+    );
+    assert_eq!(kept.id.as_deref(), Some(look_alike.app_id.as_str()));
+    // An adoption that matches nothing stops before any write.
+    let written = writes(&s);
+    let nothing = offboard::apply(
+        &ctx,
+        &[offboard::Adopt::new(
+            ObjectKind::AuthorizationRule,
+            "No_Such_Rule",
+        )],
+    )
+    .await;
+    assert!(matches!(nothing, Err(Error::Config { .. })), "{nothing:?}");
+    assert_eq!(writes(&s), written);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offboarding_as_an_ers_operator_writes_nothing_anywhere() {
+    let s = builder().start().await.expect("simulator");
+    let ctx = pipeline(&s, Configurator::Gui);
+    assert!(onboard::apply(&ctx).await.expect("onboard").complete);
+    assert_eq!(enforce::apply(&ctx).await.expect("enforce").writes(), 4);
+    s.set_ise_role(ise_intune_simulator::IseRole::ErsOperator);
+    let before = s.snapshot();
+    let written = writes(&s);
+    match offboard::apply(&ctx, &[]).await {
+        Err(Error::MissingRights { missing }) => {
+            assert_eq!(missing[0].side, "ise");
+            assert_eq!(missing[0].needed_for, "remove the integration from ISE");
+        }
+        other => panic!("missing rights, got {other:?}"),
+    }
+    assert_eq!(writes(&s), written);
+    assert_eq!(s.snapshot(), before);
+    assert_eq!(s.mdm_servers().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poller_through_a_whole_offboard_never_sees_a_compliant_device_treated_worse() {
+    let s = std::sync::Arc::new(builder().start().await.expect("simulator"));
+    let (_, mac, _, _) = s
+        .devices()
+        .into_iter()
+        .find(|d| d.2 && d.3)
+        .expect("a compliant device");
+    let profiles = |answer: Value| -> Vec<String> {
+        answer["profiles"]
+            .as_array()
+            .map(|p| {
+                p.iter()
+                    .filter_map(|x| x.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let before_onboarding = profiles(s.authorize(&mac).await.expect("authorize"));
+    let ctx = pipeline(&s, Configurator::Gui);
+    assert!(onboard::apply(&ctx).await.expect("onboard").complete);
+    assert_eq!(enforce::apply(&ctx).await.expect("enforce").writes(), 4);
+    let enforced = profiles(s.authorize(&mac).await.expect("authorize"));
+    assert_eq!(enforced, ["PermitAccess"]);
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let poller = {
+        let (s, mac, stop) = (s.clone(), mac.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            // Bounded: at most 2,000 polls, every 5 ms, until told to stop.
+            for _ in 0..2000 {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                if let Ok(answer) = s.authorize(&mac).await {
+                    seen.push(answer["profiles"].clone());
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            seen
+        })
+    };
+    // Each of offboarding's requests to ISE and Graph takes 30 ms, so that the poller
+    // sees every state along the way.
+    let slow = ise_intune_simulator::Faults {
+        latency: Duration::from_millis(30),
+        ..Default::default()
+    };
+    s.set_faults(ise_intune_simulator::Service::Ise, slow.clone());
+    s.set_faults(ise_intune_simulator::Service::Graph, slow);
+    let done = offboard::apply(&ctx, &[]).await.expect("offboard");
+    assert!(done.complete, "{done:#?}");
+    s.clear_faults();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let seen = poller.await.expect("poller");
+    assert!(
+        seen.len() > 3,
+        "the poller ran through the offboarding: {seen:?}"
+    );
+    for answer in &seen {
+        let p = profiles(json!({ "profiles": answer }));
+        assert!(
+            p == before_onboarding || p == enforced,
+            "a compliant device got {p:?} (before onboarding {before_onboarding:?}, \
+             enforced {enforced:?})"
+        );
+    }
+    assert_eq!(
+        profiles(s.authorize(&mac).await.expect("authorize")),
+        before_onboarding
     );
 }

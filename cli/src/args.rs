@@ -3,6 +3,12 @@
 #[allow(clippy::wildcard_imports)]
 use crate::*;
 
+/// `--adopt KIND=NAME`, as clap parses it.
+fn adoption(s: &str) -> Result<intune_integration::offboard::Adopt, String> {
+    s.parse()
+        .map_err(|e: intune_integration::Error| e.to_string())
+}
+
 /// Onboard, diagnose and maintain Cisco ISE's integration with Microsoft Intune.
 ///
 /// With neither --config nor --sim-info, each subcommand runs against an embedded
@@ -104,20 +110,21 @@ pub(crate) enum Command {
         #[arg(long)]
         promote: bool,
     },
-    /// Take the integration out again: the External MDM entry (you delete it in ISE's
-    /// GUI, then confirm with --mdm-removed), the authorization rules enforce made, the
-    /// Microsoft roots it imported that nothing else uses, and the Entra application
-    /// with its consent. Only what carries ise-intune's marker is removed.
+    /// Take the integration out again: the authorization rules enforce made, then the
+    /// External MDM entry (you delete it in ISE's GUI, then confirm with
+    /// --mdm-removed), then — once ISE itself reports the entry gone — the Microsoft
+    /// roots it imported that nothing else uses, and the Entra application with its
+    /// consent. Only what carries ise-intune's marker is removed.
     Offboard {
         /// Print what would be removed and kept, and what ISE would then authorize;
         /// change nothing.
         #[arg(long)]
         plan: bool,
-        /// Also remove this object that does not carry the marker (an application's
-        /// display name or client id, a rule's name, a trusted certificate's friendly
-        /// name). Repeat for several.
-        #[arg(long, value_name = "NAME")]
-        adopt: Vec<String>,
+        /// Also remove this object that does not carry the marker, named exactly with
+        /// its kind: application=CLIENT_ID, rule=NAME or certificate=FRIENDLY_NAME.
+        /// Repeat for several; one that matches nothing stops the run.
+        #[arg(long, value_name = "KIND=NAME", value_parser = adoption)]
+        adopt: Vec<intune_integration::offboard::Adopt>,
         /// Confirm that the External MDM entry was deleted in ISE's GUI (ISE has no API
         /// for it); until then nothing else is removed.
         #[arg(long)]

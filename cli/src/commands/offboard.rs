@@ -1,11 +1,16 @@
-//! `ise-intune offboard [--plan] [--adopt NAME]… [--mdm-removed]`.
+//! `ise-intune offboard [--plan] [--adopt KIND=NAME]… [--mdm-removed]`.
 
 #[allow(clippy::wildcard_imports)]
 use crate::*;
 
 use intune_integration::offboard::{self, Authorized, Offboarding};
 
-pub(crate) async fn offboard(cli: &Cli, ctx: &Context, plan: bool, adopt: &[String]) -> CliResult {
+pub(crate) async fn offboard(
+    cli: &Cli,
+    ctx: &Context,
+    plan: bool,
+    adopt: &[offboard::Adopt],
+) -> CliResult {
     let work = async {
         if plan {
             offboard::plan(&ctx.onboarding, adopt).await

@@ -4,17 +4,19 @@
 use graph_client::Application;
 use ise_client::{AuthorizationRule, TrustedCertificate, TrustedCertificateUpdate};
 
-use super::{Kept, ObjectKind};
+use super::{Adopt, Kept, ObjectKind};
+use crate::anchors::TrustAnchorSet;
 use crate::config::EnforcementPolicy;
 use crate::decide::{AppIdentity, AppObservation, PrincipalObservation, Registration};
 use crate::ownership::{self, EnabledFlag};
 use crate::report::DeviceState;
 
-/// Whether the operator named this object for removal (`--adopt`): by name, or by id.
-fn adopted(adopt: &[String], name: &str, ids: &[&str]) -> bool {
-    adopt
-        .iter()
-        .any(|a| a == name || ids.iter().any(|id| id.eq_ignore_ascii_case(a)))
+/// Whether the operator named this object, of this kind, for removal (`--adopt
+/// KIND=NAME`): by its exact name, or by an id.
+pub(crate) fn adopted(adopt: &[Adopt], kind: ObjectKind, name: &str, ids: &[&str]) -> bool {
+    adopt.iter().any(|a| {
+        a.kind == kind && (a.name == name || ids.iter().any(|id| id.eq_ignore_ascii_case(&a.name)))
+    })
 }
 
 /// The rules enforcement owns in the set as read: the configured name with exactly
@@ -24,7 +26,7 @@ fn adopted(adopt: &[String], name: &str, ids: &[&str]) -> bool {
 pub(crate) fn rules(
     policy: &EnforcementPolicy,
     existing: &[AuthorizationRule],
-    adopt: &[String],
+    adopt: &[Adopt],
 ) -> (Vec<AuthorizationRule>, Vec<Kept>) {
     let (mut remove, mut kept) = (Vec::new(), Vec::new());
     for state in DeviceState::ALL {
@@ -42,12 +44,20 @@ pub(crate) fn rules(
             Some("it is the policy set's default rule".to_owned())
         } else if id.is_none() {
             Some("ISE listed it without an id".to_owned())
-        } else if ours || adopted(adopt, name, &[id.as_deref().unwrap_or_default()]) {
+        } else if ours
+            || adopted(
+                adopt,
+                ObjectKind::AuthorizationRule,
+                name,
+                &[id.as_deref().unwrap_or_default()],
+            )
+        {
             None
         } else {
             Some(format!(
                 "its condition is not the one enforcement writes for {state} devices (someone \
-                 changed it, or it is not the integration's): name it with --adopt to remove it"
+                 changed it, or it is not the integration's): name it with --adopt rule={name} to \
+                 remove it"
             ))
         };
         match reason {
@@ -118,20 +128,34 @@ fn still_needed(
     }
 }
 
-/// The store's changes: the certificates the integration imported (its description)
-/// or the operator named are removed, and those whose trust onboarding turned on
-/// ([`ownership::enabled_by_onboarding`]) are restored — each only when
-/// [`still_needed`] finds nothing that needs it.
+/// The store's changes: the certificates the integration imported (its description
+/// on a root of the anchor set, matched by SHA-256) or the operator named are removed,
+/// and anchors whose trust onboarding turned on ([`ownership::enabled_by_onboarding`])
+/// are restored — each only when [`still_needed`] finds nothing that needs it. A
+/// certificate that carries the integration's description or enabled-record but is no
+/// anchor is someone else's: kept, and said.
 pub(crate) fn store_changes(
     store: &[TrustedCertificate],
-    adopt: &[String],
+    anchors: &TrustAnchorSet,
+    adopt: &[Adopt],
     other_mdm_servers: u32,
 ) -> StoreChanges {
-    let candidates: Vec<&TrustedCertificate> = store
-        .iter()
-        .filter(|t| ownership::trusted_is_marked(t) || adopted(adopt, &t.friendly_name, &[&t.id]))
-        .collect();
-    let leaving: Vec<&str> = candidates.iter().map(|t| t.id.as_str()).collect();
+    let is_anchor = |t: &TrustedCertificate| {
+        t.sha256_hex().is_some_and(|sha| {
+            anchors
+                .anchors()
+                .iter()
+                .any(|a| a.certificate().sha256().to_hex() == sha)
+        })
+    };
+    let named = |t: &TrustedCertificate| {
+        adopted(
+            adopt,
+            ObjectKind::TrustedCertificate,
+            &t.friendly_name,
+            &[&t.id],
+        )
+    };
     let mut out = StoreChanges {
         all: store.to_vec(),
         ..StoreChanges::default()
@@ -142,6 +166,23 @@ pub(crate) fn store_changes(
         id: Some(cert.id.clone()),
         reason,
     };
+    let not_ours = "it carries ise-intune's description but is none of the Microsoft roots \
+                    ise-intune imports (matched by SHA-256): someone else's certificate";
+    let mut candidates = Vec::new();
+    for t in store {
+        if named(t) || (ownership::trusted_is_marked(t) && is_anchor(t)) {
+            candidates.push(t);
+        } else if ownership::trusted_is_marked(t) {
+            out.kept.push(keep(
+                t,
+                format!(
+                    "{not_ours}; name it with --adopt certificate={} to remove it",
+                    t.friendly_name
+                ),
+            ));
+        }
+    }
+    let leaving: Vec<&str> = candidates.iter().map(|t| t.id.as_str()).collect();
     for cert in candidates {
         match still_needed(cert, store, &leaving, other_mdm_servers) {
             None => out.remove.push(cert.clone()),
@@ -153,6 +194,15 @@ pub(crate) fn store_changes(
         else {
             continue;
         };
+        if !is_anchor(cert) {
+            out.kept.push(keep(
+                cert,
+                "its description ends as ise-intune records what it switched on, but it is \
+                 none of the Microsoft roots ise-intune trusts: its trust is left as it is"
+                    .to_owned(),
+            ));
+            continue;
+        }
         if let Some(reason) = still_needed(cert, store, &leaving, other_mdm_servers) {
             out.kept.push(keep(
                 cert,
@@ -182,11 +232,17 @@ pub(crate) struct AppTarget {
 }
 
 /// The integration's application as step 1 would find it, when it carries the marker
-/// or the operator named it; otherwise why it stays.
+/// and is this deployment's — found by its uniqueName or the configured client id,
+/// holding no key but this ISE's nodes' — or the operator named it; otherwise why it
+/// stays. An application found only by its display name (no uniqueName) may be a
+/// look-alike (Graph compares display names without regard to case): it is removed
+/// only when named by client id. `node_thumbprints` are the SHA-1s (hex) of this
+/// ISE's nodes' Admin certificates.
 pub(crate) fn application(
     seen: &AppObservation,
     identity: &AppIdentity,
-    adopt: &[String],
+    adopt: &[Adopt],
+    node_thumbprints: &[String],
 ) -> Result<Option<AppTarget>, Kept> {
     let app = match crate::decide::decide_registration(seen, identity) {
         Ok(Registration::Existing(app) | Registration::Adopt(app)) => app,
@@ -196,29 +252,56 @@ pub(crate) fn application(
                 kind: ObjectKind::Application,
                 name: identity.display_name.clone(),
                 id: None,
-                reason: format!("{e}: name the one to remove with --adopt <client id>"),
+                reason: format!("{e}: name the one to remove with --adopt application=<client id>"),
             });
         }
     };
-    if ownership::app_is_marked(&app) || adopted(adopt, &app.display_name, &[&app.app_id, &app.id])
-    {
-        let principal = seen
-            .principal
-            .clone()
-            .filter(|p| p.service_principal.app_id == app.app_id);
-        Ok(Some(AppTarget { app, principal }))
-    } else {
-        Err(Kept {
-            kind: ObjectKind::Application,
-            name: app.display_name.clone(),
-            id: Some(app.app_id.clone()),
-            reason: format!(
-                "it does not carry the tag `{}`: run onboarding once to mark it as the \
-                 integration's, or name it with --adopt to remove it",
-                ownership::APP_TAG
-            ),
-        })
+    let by_id = adopted(adopt, ObjectKind::Application, "", &[&app.app_id, &app.id]);
+    let named = by_id || adopted(adopt, ObjectKind::Application, &app.display_name, &[]);
+    let keep = |reason: String| Kept {
+        kind: ObjectKind::Application,
+        name: app.display_name.clone(),
+        id: Some(app.app_id.clone()),
+        reason,
+    };
+    let found_by_key = seen.by_unique_name.is_some() || seen.by_client_id.is_some();
+    if !found_by_key && !by_id {
+        return Err(keep(format!(
+            "found only by its display name, without the integration's uniqueName `{}`: it \
+             may be someone else's look-alike; if it is the integration's, name it with \
+             --adopt application={}",
+            identity.unique_name, app.app_id
+        )));
     }
+    if !ownership::app_is_marked(&app) && !named {
+        return Err(keep(format!(
+            "it does not carry the tag `{}`: run onboarding once to mark it as the \
+             integration's, or name it with --adopt application={} to remove it",
+            ownership::APP_TAG,
+            app.app_id
+        )));
+    }
+    let foreign: Vec<String> = app
+        .key_credentials
+        .iter()
+        .filter_map(|k| k.thumbprint_hex())
+        .filter(|t| !node_thumbprints.iter().any(|n| n.eq_ignore_ascii_case(t)))
+        .collect();
+    if !foreign.is_empty() && !by_id {
+        return Err(keep(format!(
+            "it holds key(s) that are no Admin certificate of this ISE's nodes (SHA-1 {}): \
+             another ISE deployment may use it. If they are old certificates of this one, \
+             remove them with `ise-intune rotate --as-node` and offboard again; to delete it \
+             all the same, name it with --adopt application={}",
+            foreign.join(", "),
+            app.app_id
+        )));
+    }
+    let principal = seen
+        .principal
+        .clone()
+        .filter(|p| p.service_principal.app_id == app.app_id);
+    Ok(Some(AppTarget { app, principal }))
 }
 
 #[cfg(test)]
@@ -238,8 +321,28 @@ mod tests {
         serde_json::from_value(json!({
             "id": id, "friendlyName": name, "issuedTo": to, "issuedBy": by,
             "status": "Enabled", "trustedFor": trusted_for, "description": desc,
+            "sha256Fingerprint": anchor_sha(name),
         }))
         .expect("a store entry")
+    }
+
+    /// The test roots stand for the anchor set's roots (by SHA-256); any other name is
+    /// no anchor.
+    fn anchor_sha(name: &str) -> Option<String> {
+        let i = [
+            "Root A",
+            "Root B",
+            "Root D",
+            "Root E",
+            "DigiCert Global Root G2",
+        ]
+        .iter()
+        .position(|n| *n == name)?;
+        Some(anchors().anchors()[i].certificate().sha256().to_hex())
+    }
+
+    fn anchors() -> TrustAnchorSet {
+        TrustAnchorSet::builtin()
     }
 
     fn ids(certs: &[TrustedCertificate]) -> Vec<&str> {
@@ -294,7 +397,7 @@ mod tests {
                 "PKI team",
             ),
         ];
-        let changes = store_changes(&store, &[], 0);
+        let changes = store_changes(&store, &anchors(), &[], 0);
         assert_eq!(ids(&changes.remove), ["a"]);
         assert!(changes.restore.is_empty());
         let kept: Vec<(&str, &str)> = changes
@@ -317,12 +420,48 @@ mod tests {
             ]
         );
         // Another active External MDM server keeps every root.
-        let changes = store_changes(&store, &[], 1);
+        let changes = store_changes(&store, &anchors(), &[], 1);
         assert!(changes.remove.is_empty());
         assert_eq!(changes.kept.len(), 3);
         // Named by the operator: the unmarked root goes too.
-        let changes = store_changes(&store, &["Root E".to_owned()], 0);
+        let adopt = [Adopt::new(ObjectKind::TrustedCertificate, "Root E")];
+        let changes = store_changes(&store, &anchors(), &adopt, 0);
         assert_eq!(ids(&changes.remove), ["a", "e"]);
+        // Named as another kind, it is not adopted.
+        let adopt = [Adopt::new(ObjectKind::Application, "Root E")];
+        let changes = store_changes(&store, &anchors(), &adopt, 0);
+        assert_eq!(ids(&changes.remove), ["a"]);
+    }
+
+    #[test]
+    fn the_integrations_description_on_a_root_that_is_no_anchor_is_not_ownership() {
+        let copied = cert(
+            "corp",
+            "Corporate Root",
+            "Corporate Root",
+            "Corporate Root",
+            "Infrastructure,Cisco Services",
+            ownership::TRUST_DESCRIPTION,
+        );
+        let suffixed = cert(
+            "corp2",
+            "Corporate Root 2",
+            "Corporate Root 2",
+            "Corporate Root 2",
+            "Infrastructure,Cisco Services",
+            "PKI -- ise-intune enabled: ise-auth",
+        );
+        let changes = store_changes(&[copied, suffixed], &anchors(), &[], 0);
+        assert!(changes.remove.is_empty());
+        assert!(changes.restore.is_empty());
+        assert_eq!(
+            changes
+                .kept
+                .iter()
+                .map(|k| k.id.as_deref())
+                .collect::<Vec<_>>(),
+            [Some("corp"), Some("corp2")]
+        );
     }
 
     #[test]
@@ -343,7 +482,7 @@ mod tests {
             "Infrastructure,Cisco Services",
             &desc,
         )];
-        let changes = store_changes(&store, &[], 0);
+        let changes = store_changes(&store, &anchors(), &[], 0);
         assert!(changes.remove.is_empty());
         let [(c, update)] = changes.restore.as_slice() else {
             panic!("one restoration: {changes:?}");
@@ -411,7 +550,10 @@ mod tests {
         let (remove, kept) = rules(
             &policy,
             &existing,
-            std::slice::from_ref(&policy.non_compliant.rule),
+            &[Adopt::new(
+                ObjectKind::AuthorizationRule,
+                policy.non_compliant.rule.clone(),
+            )],
         );
         assert_eq!(remove.len(), 2);
         assert!(kept.is_empty());
@@ -431,24 +573,70 @@ mod tests {
             by_display_name: Vec::new(),
             principal: None,
         };
-        let kept = application(&seen, &identity, &[]).expect_err("unmarked");
+        let nodes = ["AB12".to_owned()];
+        let kept = application(&seen, &identity, &[], &nodes).expect_err("unmarked");
         assert_eq!(kept.kind, ObjectKind::Application);
         assert_eq!(kept.id.as_deref(), Some("client"));
-        let target = application(&seen, &identity, &["client".to_owned()])
+        let by_id = [Adopt::new(ObjectKind::Application, "client")];
+        let target = application(&seen, &identity, &by_id, &nodes)
             .expect("named")
             .expect("a target");
         assert_eq!(target.app.id, "obj");
         let mut marked = app;
         marked.tags.push(ownership::APP_TAG.into());
         let seen = AppObservation {
-            by_unique_name: Some(marked),
+            by_unique_name: Some(marked.clone()),
             ..seen
         };
-        assert!(matches!(application(&seen, &identity, &[]), Ok(Some(_))));
+        assert!(matches!(
+            application(&seen, &identity, &[], &nodes),
+            Ok(Some(_))
+        ));
+        // A tagged look-alike found only by its display name stays, unless named by id.
+        let look_alike = AppObservation {
+            by_unique_name: None,
+            by_display_name: vec![marked.clone()],
+            ..seen.clone()
+        };
+        let kept = application(&look_alike, &identity, &[], &nodes).expect_err("a look-alike");
+        assert!(
+            kept.reason.contains("found only by its display name"),
+            "{}",
+            kept.reason
+        );
+        let by_name = [Adopt::new(
+            ObjectKind::Application,
+            "Cisco ISE Intune integration",
+        )];
+        assert!(application(&look_alike, &identity, &by_name, &nodes).is_err());
+        assert!(matches!(
+            application(&look_alike, &identity, &by_id, &nodes),
+            Ok(Some(_))
+        ));
+        // A key no node of this ISE holds: another deployment may share it.
+        let mut shared = marked;
+        shared.key_credentials = vec![
+            serde_json::from_value(json!({"type": "AsymmetricX509Cert", "usage": "Verify",
+                "customKeyIdentifier": "AQIDBAUGBwgJCgsMDQ4PEBESExQ="}))
+            .expect("a key"),
+        ];
+        let seen_shared = AppObservation {
+            by_unique_name: Some(shared),
+            ..seen.clone()
+        };
+        let kept = application(&seen_shared, &identity, &[], &nodes).expect_err("shared");
+        assert!(
+            kept.reason.contains("another ISE deployment"),
+            "{}",
+            kept.reason
+        );
         let none = AppObservation {
             by_unique_name: None,
             ..seen
         };
-        assert!(matches!(application(&none, &identity, &[]), Ok(None)));
+        assert!(matches!(
+            application(&none, &identity, &[], &nodes),
+            Ok(None)
+        ));
     }
 }

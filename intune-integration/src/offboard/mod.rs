@@ -106,6 +106,73 @@ impl fmt::Display for ObjectKind {
     }
 }
 
+/// An object the operator names for removal although it does not carry the
+/// integration's marker: `KIND=NAME` (`application=<client id or display name>`,
+/// `rule=<name or id>`, `certificate=<friendly name or id>`), matched exactly. An
+/// adoption that matches nothing stops the run before any write.
+///
+/// ```
+/// use intune_integration::offboard::{Adopt, ObjectKind};
+/// let a: Adopt = "rule=Intune_Compliant".parse().unwrap();
+/// assert_eq!((a.kind, a.name.as_str()), (ObjectKind::AuthorizationRule, "Intune_Compliant"));
+/// assert!("Intune_Compliant".parse::<Adopt>().is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Adopt {
+    /// The kind of object: [`ObjectKind::Application`],
+    /// [`ObjectKind::AuthorizationRule`] or [`ObjectKind::TrustedCertificate`].
+    pub kind: ObjectKind,
+    /// Its exact name, or its id.
+    pub name: String,
+}
+
+impl Adopt {
+    /// An adoption of the object of `kind` named (or identified by) `name`.
+    pub fn new(kind: ObjectKind, name: impl Into<String>) -> Self {
+        Self {
+            kind,
+            name: name.into(),
+        }
+    }
+}
+
+impl std::str::FromStr for Adopt {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        let refused = || Error::Config {
+            what: format!(
+                "--adopt `{}` names no kind: write application=<client id>, rule=<name> or \
+                 certificate=<friendly name>",
+                ise_intune_http::scrub::printable(s, 200)
+            ),
+        };
+        let (kind, name) = s.split_once('=').ok_or_else(refused)?;
+        let kind = match kind.trim() {
+            "application" | "app" => ObjectKind::Application,
+            "rule" => ObjectKind::AuthorizationRule,
+            "certificate" | "cert" => ObjectKind::TrustedCertificate,
+            _ => return Err(refused()),
+        };
+        if name.trim().is_empty() {
+            return Err(refused());
+        }
+        Ok(Self::new(kind, name))
+    }
+}
+
+impl fmt::Display for Adopt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.kind {
+            ObjectKind::Application => "application",
+            ObjectKind::AuthorizationRule => "rule",
+            _ => "certificate",
+        };
+        write!(f, "{kind}={}", self.name)
+    }
+}
+
 /// One object offboarding removes (or, in a plan, would remove).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
@@ -292,7 +359,7 @@ struct Decided {
 /// Reads both systems at once and decides (the roots on the assumption that the
 /// entry, when present, is one of ISE's active servers; [`apply`] decides them again
 /// once the entry is gone).
-async fn read(ctx: &Integration, adopt: &[String]) -> Result<Decided, Error> {
+async fn read(ctx: &Integration, adopt: &[Adopt]) -> Result<Decided, Error> {
     let name = &ctx.options.mdm_server_name;
     let identity = ctx.options.app_identity();
     let (entry, policy, store, mdm, seen, roles) = tokio::join!(
@@ -304,12 +371,23 @@ async fn read(ctx: &Integration, adopt: &[String]) -> Result<Decided, Error> {
         ctx.graph.graph_roles(),
     );
     let (entry, (set_id, existing), store, mdm, seen) = (entry?, policy?, store?, mdm?, seen?);
+    check_adoptions(adopt, &existing, &store, &seen)?;
+    // Whose keys the application holds decides whether it is this deployment's alone:
+    // the nodes' certificates are read only when there is an application to judge.
+    let node_thumbprints = if matches!(
+        crate::decide::decide_registration(&seen, &identity),
+        Ok(crate::decide::Registration::Existing(_) | crate::decide::Registration::Adopt(_))
+    ) {
+        node_thumbprints(&ctx.ise).await?
+    } else {
+        Vec::new()
+    };
     let (rules, mut kept) = decide::rules(&ctx.options.enforcement, &existing, adopt);
     let present = u32::from(entry.outcome != Outcome::Unchanged);
     let others = mdm.active_mdm_servers_count.saturating_sub(present);
-    let mut store = decide::store_changes(&store, adopt, others);
+    let mut store = decide::store_changes(&store, &ctx.anchors, adopt, others);
     kept.append(&mut store.kept);
-    let app = match decide::application(&seen, &identity, adopt) {
+    let app = match decide::application(&seen, &identity, adopt, &node_thumbprints) {
         Ok(app) => app,
         Err(k) => {
             kept.push(k);
@@ -336,6 +414,79 @@ async fn read(ctx: &Integration, adopt: &[String]) -> Result<Decided, Error> {
         kept,
         active_mdm_servers: mdm.active_mdm_servers_count,
     })
+}
+
+/// The SHA-1s (hex) of the nodes' Admin certificates. Reading them is an export, a
+/// write in ISE's API: an account that may only read is refused here, before anything
+/// is written ([`Error::MissingRights`]).
+async fn node_thumbprints(ise: &IseClient) -> Result<Vec<String>, Error> {
+    let admins = crate::keys::admin_certificates(ise)
+        .await
+        .map_err(|e| match e {
+            Error::Ise(i) => {
+                match crate::rights::ise_blocker(&i, "remove the integration from ISE") {
+                    Some(missing) => Error::MissingRights {
+                        missing: vec![missing],
+                    },
+                    None => Error::Ise(i),
+                }
+            }
+            other => other,
+        })?;
+    Ok(admins
+        .iter()
+        .map(|a| a.certificate.sha1().to_hex())
+        .collect())
+}
+
+/// Every adoption must match an object of its kind as read, exactly: one that matches
+/// nothing is a mistake the run refuses before any write.
+fn check_adoptions(
+    adopt: &[Adopt],
+    rules: &[AuthorizationRule],
+    store: &[TrustedCertificate],
+    seen: &crate::decide::AppObservation,
+) -> Result<(), Error> {
+    let apps: Vec<&graph_client::Application> = seen
+        .by_unique_name
+        .iter()
+        .chain(&seen.by_client_id)
+        .chain(&seen.by_display_name)
+        .collect();
+    for a in adopt {
+        let matched = match a.kind {
+            ObjectKind::AuthorizationRule => rules.iter().any(|r| {
+                decide::adopted(
+                    std::slice::from_ref(a),
+                    a.kind,
+                    &r.rule.name,
+                    &[r.rule.id.as_deref().unwrap_or_default()],
+                )
+            }),
+            ObjectKind::TrustedCertificate => store.iter().any(|t| {
+                decide::adopted(std::slice::from_ref(a), a.kind, &t.friendly_name, &[&t.id])
+            }),
+            _ => apps.iter().any(|app| {
+                decide::adopted(
+                    std::slice::from_ref(a),
+                    a.kind,
+                    &app.display_name,
+                    &[&app.app_id, &app.id],
+                )
+            }),
+        };
+        if !matched {
+            return Err(Error::Config {
+                what: format!(
+                    "--adopt {a} matches nothing offboarding could remove (names are exact; \
+                     an application by client id, display name or object id; a rule of the \
+                     enforced policy set; a trusted certificate by friendly name or id): \
+                     check it, or leave it out"
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The enforced policy set's id and rules; none when the set is not there.
@@ -443,7 +594,7 @@ fn restorable(app: &graph_client::Application) -> Restorable {
 /// What [`apply`] would remove and keep, read once and written nowhere; with the
 /// integration's [`AuthorizationPreview`], what ISE authorizes for sample devices now
 /// and after.
-pub async fn plan(ctx: &Integration, adopt: &[String]) -> Result<Offboarding, Error> {
+pub async fn plan(ctx: &Integration, adopt: &[Adopt]) -> Result<Offboarding, Error> {
     let d = read(ctx, adopt).await?;
     let name = &ctx.options.mdm_server_name;
     let mut removals = vec![entry_row(name, &d.entry)];
@@ -616,7 +767,7 @@ fn failed_after(done: &Offboarding, error: Error) -> Error {
 /// a person must remove it (the rules are gone then, nothing else). Safe to run
 /// again: what is gone counts as done, and a second run writes nothing. A failure
 /// after a removal is [`Error::Apply`] with the removals so far.
-pub async fn apply(ctx: &Integration, adopt: &[String]) -> Result<Offboarding, Error> {
+pub async fn apply(ctx: &Integration, adopt: &[Adopt]) -> Result<Offboarding, Error> {
     let d = read(ctx, adopt).await?;
     let name = &ctx.options.mdm_server_name;
     let mut done = Offboarding {
@@ -697,6 +848,7 @@ pub async fn apply(ctx: &Integration, adopt: &[String]) -> Result<Offboarding, E
     crate::guard::check("offboard", &done.guards).map_err(|e| failed_after(&done, e))?;
     let mut store = decide::store_changes(
         &store.map_err(|e| failed_after(&done, e.into()))?,
+        &ctx.anchors,
         adopt,
         others,
     );

@@ -158,7 +158,10 @@ pub(super) fn list_apps(ctx: &Ctx<'_>, uri: &Uri, q: &HashMap<String, String>) -
             .iter()
             .filter(|a| a.visible_at <= now)
             .filter(|a| match &filter {
-                Some(("displayName", v)) => &a.display_name == v,
+                // Entra compares directory strings without regard to case: `eq` on
+                // displayName finds "Cisco ISE" for 'cisco ise' (seen in a tenant, and
+                // reported in the offboarding probes that found a look-alike adopted).
+                Some(("displayName", v)) => a.display_name.to_lowercase() == v.to_lowercase(),
                 Some((_, v)) => a.app_id.eq_ignore_ascii_case(v),
                 None => true,
             })
