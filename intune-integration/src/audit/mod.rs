@@ -177,7 +177,7 @@ pub struct AuditTrail {
     context: AuditContext,
     clock: SharedClock,
     file: Option<Mutex<Appender>>,
-    syslog: Option<Mutex<syslog::SyslogSender>>,
+    syslog: Option<syslog::SyslogQueue>,
 }
 
 #[derive(Debug)]
@@ -214,10 +214,10 @@ impl AuditTrail {
             None => None,
         };
         let syslog = match &settings.syslog {
-            Some(target) => Some(Mutex::new(syslog::SyslogSender::new(
+            Some(target) => Some(syslog::SyslogQueue::start(syslog::SyslogSender::new(
                 syslog::Target::parse(target)?,
                 settings.syslog_ca_file.as_ref(),
-            )?)),
+            )?)?),
             None => None,
         };
         Ok(Arc::new(Self {
@@ -280,20 +280,26 @@ impl AuditTrail {
         self.append(&self.line(identity, pair, record))
     }
 
-    /// Writes `line` to the file and to syslog, each that is configured; the first
-    /// failure, after both were tried.
+    /// Writes `line` to the file (its failure is the trail's: the write it records is
+    /// not made) and queues its copy for syslog (never waited for: what does not reach
+    /// the server is counted, [`AuditTrail::syslog_dropped`]).
     fn append(&self, line: &AuditLine) -> std::io::Result<()> {
         let text = serde_json::to_string(line).map_err(std::io::Error::other)?;
-        let poisoned = || std::io::Error::other("the audit trail's lock is poisoned");
-        let file = match &self.file {
-            Some(file) => file.lock().map_err(|_| poisoned())?.append(&text),
-            None => Ok(()),
-        };
-        let syslog = match &self.syslog {
-            Some(sender) => sender.lock().map_err(|_| poisoned())?.send(&text),
-            None => Ok(()),
-        };
-        file.and(syslog)
+        if let Some(file) = &self.file {
+            file.lock()
+                .map_err(|_| std::io::Error::other("the audit trail's lock is poisoned"))?
+                .append(&text)?;
+        }
+        if let Some(queue) = &self.syslog {
+            queue.push(text);
+        }
+        Ok(())
+    }
+
+    /// How many lines have not reached the syslog server so far (its queue was full,
+    /// or the server did not take them); 0 without syslog.
+    pub fn syslog_dropped(&self) -> u64 {
+        self.syslog.as_ref().map_or(0, syslog::SyslogQueue::dropped)
     }
 }
 

@@ -3,13 +3,18 @@
 //! `ise-intune`, MSGID 1), sent over UDP (RFC 5426: one datagram a message), TCP
 //! (RFC 6587, octet counting) or TLS (RFC 5425, octet counting, verified against the
 //! system's roots or a CA file; this workspace's one crypto provider). Every socket
-//! operation has a timeout; a message that cannot be sent is said on the log, and the
-//! connection is made again for the next one.
+//! operation has a timeout; a message that cannot be sent is said on the log, and the connection is made again for the next one.
+//!
+//! The run never waits for syslog: lines go into a bounded queue ([`SyslogQueue`])
+//! that a thread of its own drains (its blocking sockets never sit in the async run);
+//! a line the queue has no room for, or the server does not take, is counted and said
+//! when the trail closes.
 
 use std::net::{TcpStream, ToSocketAddrs, UdpSocket};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use syslog::{Facility, Formatter5424, LogFormat as _, Severity};
 
@@ -20,6 +25,12 @@ const AUDIT_MSGID: u32 = 1;
 
 /// How long connecting or sending to the syslog server may take.
 const SYSLOG_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How many lines wait for the syslog server at most; more are dropped and counted.
+const QUEUE_LINES: usize = 1024;
+
+/// How long a closing trail waits for its queue to drain.
+const DRAIN: Duration = Duration::from_secs(2);
 
 /// The largest message sent (RFC 5425 receivers must take 2048 octets; a line of the
 /// trail is well under it).
@@ -100,7 +111,7 @@ impl SyslogSender {
             tls,
             formatter: Formatter5424 {
                 facility: Facility::LOG_AUTHPRIV,
-                hostname: None,
+                hostname: Some(machine_name()),
                 process: "ise-intune".into(),
                 pid: std::process::id(),
             },
@@ -132,7 +143,9 @@ impl SyslogSender {
     }
 
     fn write(&mut self, message: &[u8]) -> std::io::Result<()> {
-        // RFC 6587 / RFC 5425 octet counting: "MSG-LEN SP SYSLOG-MSG".
+        // RFC 6587 / RFC 5425 octet counting: "MSG-LEN SP SYSLOG-MSG". Each socket
+        // operation has its timeout; a server that takes a byte at a time holds only
+        // the sender's own thread, never the run ([`SyslogQueue`]).
         let framed = |w: &mut dyn std::io::Write| -> std::io::Result<()> {
             write!(w, "{} ", message.len())?;
             w.write_all(message)?;
@@ -189,6 +202,111 @@ impl SyslogSender {
                 }
                 Ok(Connection::Tls(Box::new(stream)))
             }
+        }
+    }
+}
+
+/// This machine's name for the HOSTNAME field (RFC 5424: printable US-ASCII, at most
+/// 255 characters), or the NILVALUE `-` when it cannot be read.
+fn machine_name() -> String {
+    let read = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_default();
+    let name: String = read
+        .trim()
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(255)
+        .collect();
+    if name.is_empty() {
+        "-".to_owned()
+    } else {
+        name
+    }
+}
+
+/// The syslog copy as the run sees it: a bounded queue that a thread of its own
+/// drains into a [`SyslogSender`]. [`SyslogQueue::push`] never waits.
+pub(crate) struct SyslogQueue {
+    queue: Option<std::sync::mpsc::SyncSender<String>>,
+    dropped: Arc<AtomicU64>,
+    worker: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for SyslogQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyslogQueue")
+            .field("dropped", &self.dropped())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SyslogQueue {
+    /// Starts the thread that sends through `sender`.
+    pub(crate) fn start(mut sender: SyslogSender) -> Result<Self, Error> {
+        let (queue, lines) = std::sync::mpsc::sync_channel::<String>(QUEUE_LINES);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let counted = dropped.clone();
+        let worker = std::thread::Builder::new()
+            .name("ise-intune-syslog".into())
+            .spawn(move || {
+                for line in lines {
+                    if let Err(e) = sender.send(&line) {
+                        counted.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(error = %e, "an audit line was not copied to syslog");
+                    }
+                }
+            })
+            .map_err(|e| Error::Config {
+                what: format!("the syslog copy of the audit trail could not start: {e}"),
+            })?;
+        Ok(Self {
+            queue: Some(queue),
+            dropped,
+            worker: Some(worker),
+        })
+    }
+
+    /// Queues `line` for the server; counts it as dropped when the queue is full.
+    pub(crate) fn push(&self, line: String) {
+        let queued = self
+            .queue
+            .as_ref()
+            .is_some_and(|q| q.try_send(line).is_ok());
+        if !queued {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Lines that did not reach the server: the queue was full, or it refused them.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for SyslogQueue {
+    /// Closes the queue and gives the thread [`DRAIN`] to send what waits; then says
+    /// what did not reach the server. A thread still stuck on a server is left behind.
+    fn drop(&mut self) {
+        drop(self.queue.take());
+        let deadline = Instant::now() + DRAIN;
+        if let Some(worker) = self.worker.take() {
+            while !worker.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if worker.is_finished() {
+                let _ = worker.join();
+            }
+        }
+        let dropped = self.dropped();
+        if dropped > 0 {
+            tracing::warn!(
+                dropped,
+                "audit lines not copied to syslog (queue full or server not taking them); \
+                 the file has them when [audit] file is set"
+            );
         }
     }
 }
@@ -253,7 +371,11 @@ mod tests {
         for (m, l) in messages.iter().zip(lines) {
             // authpriv (10) * 8 + notice (5); version 1; APP-NAME; MSGID; no SD.
             assert!(m.starts_with("<85>1 "), "{m}");
-            assert!(m.contains(" ise-intune "), "{m}");
+            // HOSTNAME is this machine's name, then APP-NAME.
+            assert!(
+                m.contains(&format!(" {} ise-intune ", machine_name())),
+                "{m}"
+            );
             assert!(m.ends_with(&format!(" 1 - {l}")), "{m}");
         }
     }
@@ -337,10 +459,15 @@ mod tests {
         for l in LINES {
             sender.send(l).expect("sent");
         }
-        // A clean close, so the server reads to the end.
+        // A clean close, so the server reads to the end: close_notify, our side shut,
+        // then what the server sent (session tickets) read to its end — closing with
+        // unread data would reset the connection and lose frames the server had not
+        // read yet.
         if let Some(Connection::Tls(stream)) = sender.connection.as_mut() {
             stream.conn.send_close_notify();
             let _ = stream.flush();
+            let _ = stream.sock.shutdown(std::net::Shutdown::Write);
+            let _ = std::io::Read::read_to_end(&mut stream.sock, &mut Vec::new());
         }
         drop(sender);
         check(&server.join().expect("server"), &LINES);
@@ -375,5 +502,36 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn a_server_that_takes_nothing_never_holds_the_run() {
+        // Accepts, then never reads: the sender's writes stall once the buffers fill.
+        let listener = TcpListener::bind("127.0.0.1:0").expect("listener");
+        let address = listener.local_addr().expect("address");
+        let _held = std::thread::spawn(move || {
+            let held: Vec<_> = listener.incoming().take(4).collect();
+            std::thread::sleep(Duration::from_secs(10));
+            drop(held);
+        });
+        let sender = SyslogSender::new(Target::Tcp(address.to_string()), None).expect("sender");
+        let queue = SyslogQueue::start(sender).expect("queue");
+        // More than the queue and the loopback's socket buffers together hold.
+        let line = "x".repeat(8000);
+        let started = Instant::now();
+        for _ in 0..20_000 {
+            queue.push(line.clone());
+        }
+        // Pushing never waits for the server; what found no room is counted.
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(queue.dropped() >= 10_000, "{}", queue.dropped());
+        // Closing waits at most DRAIN for what is queued, then leaves the stuck thread.
+        let closing = Instant::now();
+        drop(queue);
+        assert!(closing.elapsed() < DRAIN + Duration::from_secs(1));
     }
 }

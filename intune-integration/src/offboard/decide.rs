@@ -224,6 +224,35 @@ pub(crate) fn store_changes(
     out
 }
 
+/// What identifies this ISE's nodes' keys on an application.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct NodeKeys {
+    /// The SHA-1s (hex) of the nodes' Admin certificates.
+    pub(crate) thumbprints: Vec<String>,
+    /// Their common names (a key's display name, as step 3 writes it).
+    pub(crate) names: Vec<String>,
+}
+
+impl NodeKeys {
+    /// Whether `key` is one of this ISE's nodes' (now, or an older certificate of a
+    /// node, by the name step 3 gave it).
+    fn holds(&self, key: &graph_client::KeyCredential) -> bool {
+        let by_thumbprint = key
+            .thumbprint_hex()
+            .is_some_and(|t| self.thumbprints.iter().any(|n| n.eq_ignore_ascii_case(&t)));
+        // Graph names a certificate key after its subject (`CN=host`).
+        let by_name = key.display_name.as_deref().is_some_and(|d| {
+            let d = d.trim();
+            let cn = d
+                .get(..3)
+                .filter(|p| p.eq_ignore_ascii_case("CN="))
+                .map_or(d, |_| &d[3..]);
+            self.names.iter().any(|n| n.eq_ignore_ascii_case(cn))
+        });
+        by_thumbprint || by_name
+    }
+}
+
 /// The application offboarding removes, with its service principal and grants.
 #[derive(Debug, Clone)]
 pub(crate) struct AppTarget {
@@ -236,13 +265,12 @@ pub(crate) struct AppTarget {
 /// holding no key but this ISE's nodes' — or the operator named it; otherwise why it
 /// stays. An application found only by its display name (no uniqueName) may be a
 /// look-alike (Graph compares display names without regard to case): it is removed
-/// only when named by client id. `node_thumbprints` are the SHA-1s (hex) of this
-/// ISE's nodes' Admin certificates.
+/// only when named by client id. `nodes` identifies this ISE's nodes' keys.
 pub(crate) fn application(
     seen: &AppObservation,
     identity: &AppIdentity,
     adopt: &[Adopt],
-    node_thumbprints: &[String],
+    nodes: &NodeKeys,
 ) -> Result<Option<AppTarget>, Kept> {
     let app = match crate::decide::decide_registration(seen, identity) {
         Ok(Registration::Existing(app) | Registration::Adopt(app)) => app,
@@ -284,8 +312,8 @@ pub(crate) fn application(
     let foreign: Vec<String> = app
         .key_credentials
         .iter()
+        .filter(|k| !nodes.holds(k))
         .filter_map(|k| k.thumbprint_hex())
-        .filter(|t| !node_thumbprints.iter().any(|n| n.eq_ignore_ascii_case(t)))
         .collect();
     if !foreign.is_empty() && !by_id {
         return Err(keep(format!(
@@ -573,7 +601,10 @@ mod tests {
             by_display_name: Vec::new(),
             principal: None,
         };
-        let nodes = ["AB12".to_owned()];
+        let nodes = NodeKeys {
+            thumbprints: vec!["AB12".to_owned()],
+            names: vec!["ise-psn.example.com".to_owned()],
+        };
         let kept = application(&seen, &identity, &[], &nodes).expect_err("unmarked");
         assert_eq!(kept.kind, ObjectKind::Application);
         assert_eq!(kept.id.as_deref(), Some("client"));

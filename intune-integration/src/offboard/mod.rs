@@ -374,20 +374,20 @@ async fn read(ctx: &Integration, adopt: &[Adopt]) -> Result<Decided, Error> {
     check_adoptions(adopt, &existing, &store, &seen)?;
     // Whose keys the application holds decides whether it is this deployment's alone:
     // the nodes' certificates are read only when there is an application to judge.
-    let node_thumbprints = if matches!(
+    let node_keys = if matches!(
         crate::decide::decide_registration(&seen, &identity),
         Ok(crate::decide::Registration::Existing(_) | crate::decide::Registration::Adopt(_))
     ) {
         node_thumbprints(&ctx.ise).await?
     } else {
-        Vec::new()
+        decide::NodeKeys::default()
     };
     let (rules, mut kept) = decide::rules(&ctx.options.enforcement, &existing, adopt);
     let present = u32::from(entry.outcome != Outcome::Unchanged);
     let others = mdm.active_mdm_servers_count.saturating_sub(present);
     let mut store = decide::store_changes(&store, &ctx.anchors, adopt, others);
     kept.append(&mut store.kept);
-    let app = match decide::application(&seen, &identity, adopt, &node_thumbprints) {
+    let app = match decide::application(&seen, &identity, adopt, &node_keys) {
         Ok(app) => app,
         Err(k) => {
             kept.push(k);
@@ -416,10 +416,13 @@ async fn read(ctx: &Integration, adopt: &[Adopt]) -> Result<Decided, Error> {
     })
 }
 
-/// The SHA-1s (hex) of the nodes' Admin certificates. Reading them is an export, a
-/// write in ISE's API: an account that may only read is refused here, before anything
-/// is written ([`Error::MissingRights`]).
-async fn node_thumbprints(ise: &IseClient) -> Result<Vec<String>, Error> {
+/// What identifies this ISE's nodes' keys on the application: each Admin
+/// certificate's SHA-1 (hex) and common name (step 3 names a key after its
+/// certificate's CN, so an older certificate of a node, not yet removed after a
+/// rotation, carries it too). Reading them is an export, a write in ISE's API: an
+/// account that may only read is refused here, before anything is written
+/// ([`Error::MissingRights`]).
+async fn node_thumbprints(ise: &IseClient) -> Result<decide::NodeKeys, Error> {
     let admins = crate::keys::admin_certificates(ise)
         .await
         .map_err(|e| match e {
@@ -433,10 +436,16 @@ async fn node_thumbprints(ise: &IseClient) -> Result<Vec<String>, Error> {
             }
             other => other,
         })?;
-    Ok(admins
-        .iter()
-        .map(|a| a.certificate.sha1().to_hex())
-        .collect())
+    Ok(decide::NodeKeys {
+        thumbprints: admins
+            .iter()
+            .map(|a| a.certificate.sha1().to_hex())
+            .collect(),
+        names: admins
+            .iter()
+            .filter_map(|a| a.certificate.common_name())
+            .collect(),
+    })
 }
 
 /// Every adoption must match an object of its kind as read, exactly: one that matches
