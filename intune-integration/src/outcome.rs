@@ -268,7 +268,8 @@ mod tests {
                 "\"configure_mdm_server\"",
                 "\"cycle_mdm_server\"",
                 "\"verify_connection\"",
-                "\"enforce\""
+                "\"enforce\"",
+                "\"offboard\""
             ]
         );
         assert_eq!(
