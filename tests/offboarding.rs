@@ -694,3 +694,20 @@ async fn a_poller_through_a_whole_offboard_never_sees_a_compliant_device_treated
         before_onboarding
     );
 }
+
+/// A clock past the last date a certificate can carry.
+#[derive(Debug)]
+struct EndOfTime;
+
+impl ise_intune_http::clock::Clock for EndOfTime {
+    fn now(&self) -> std::time::SystemTime {
+        std::time::UNIX_EPOCH + Duration::from_secs(400_000_000_000)
+    }
+}
+
+#[tokio::test]
+async fn a_clock_beyond_year_9999_reads_as_the_last_date_not_a_panic() {
+    let s = builder().start().await.expect("simulator");
+    let ctx = pipeline(&s, Configurator::Gui).with_clock(std::sync::Arc::new(EndOfTime));
+    assert_eq!(ctx.now().year(), 9999);
+}

@@ -433,7 +433,21 @@ impl Integration {
 
     /// The current time by the context's clock ([`IntegrationBuilder::clock`]).
     pub fn now(&self) -> time::OffsetDateTime {
-        time::OffsetDateTime::from(self.graph.clock().now())
+        // A clock set beyond what a date can hold (year 9999) reads as the last date
+        // there is, rather than ending the run.
+        let now = self.graph.clock().now();
+        let since = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .and_then(|d| time::Duration::try_from(d).ok())
+            .and_then(|d| time::OffsetDateTime::UNIX_EPOCH.checked_add(d));
+        since.unwrap_or_else(|| {
+            if now < std::time::UNIX_EPOCH {
+                time::OffsetDateTime::UNIX_EPOCH
+            } else {
+                time::PrimitiveDateTime::MAX.assume_utc()
+            }
+        })
     }
 
     /// The configurator of steps 6 and 7.

@@ -118,11 +118,27 @@ pub(crate) fn clock_step(body: &Value, now: u64) -> Result<u64, String> {
         .ok_or_else(|| "the simulated clock only moves forward: `at` is before its time".into())
 }
 
+/// How far ahead of the real clock the simulated one may go: a century (every date
+/// then stays within what certificates, tokens and ISO 8601 can say; a clock in year
+/// 9999 would overflow the first date computed from it).
+const MAX_AHEAD: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// `step` seconds, when the clock `ahead` of the real one stays within [`MAX_AHEAD`].
+fn within_reach(ahead: std::time::Duration, step: u64) -> Result<u64, String> {
+    let total = ahead.as_secs().checked_add(step);
+    if total.is_some_and(|t| t <= MAX_AHEAD.as_secs()) {
+        Ok(step)
+    } else {
+        Err("the simulated clock moves at most 100 years ahead of the real one".into())
+    }
+}
+
 async fn set_clock(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return refuse("the body is not JSON".into());
     };
-    match clock_step(&body, s.with_world(|w| w.now_unix())) {
+    let (now, ahead) = s.with_world(|w| (w.now_unix(), w.clock_offset));
+    match clock_step(&body, now).and_then(|step| within_reach(ahead, step)) {
         Ok(step) => {
             let (now, offset) = s.advance_clock(std::time::Duration::from_secs(step));
             axum::Json(json!({"now": now, "offset_secs": offset.as_secs()})).into_response()

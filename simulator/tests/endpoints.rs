@@ -1359,6 +1359,28 @@ async fn unfiltered_compliance_queries_are_throttled_by_a_four_hour_window() {
             .is_some_and(|e| e.contains("only moves forward")),
         "{v}"
     );
+    // Nor beyond a century ahead: a clock in year 9999 would overflow the first date
+    // computed from it. Refused, and the simulator goes on answering.
+    for body in [
+        json!({ "at": "9999-12-31T23:59:59Z" }),
+        json!({ "advance_secs": u64::MAX }),
+    ] {
+        let r = c
+            .post(format!("{}/clock", info.control_url))
+            .json(&body)
+            .send()
+            .await
+            .expect("clock");
+        assert_eq!(r.status(), 400, "{body}");
+        let v: Value = r.json().await.expect("json");
+        assert!(
+            v["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("at most 100 years")),
+            "{v}"
+        );
+    }
+    assert_eq!(query(one).await.0, 200);
 }
 
 /// Devices take a compliance change at their next check-in (every 8 hours, each at its

@@ -85,9 +85,14 @@ pub(crate) fn print_guards(guards: &[intune_integration::guard::Guard]) {
     }
     say!("safety checks (guards):");
     for g in guards {
-        say!("  {:<6} {:<24} {}", g.verdict(), g.id, g.evidence);
+        say!(
+            "  {:<6} {:<24} {}",
+            g.verdict(),
+            g.id,
+            printable(&g.evidence, MAX_PRINTED_LINE)
+        );
         if let (false, Some(r)) = (g.holds, &g.remedy) {
-            say!("         what to do: {r}");
+            say!("         what to do: {}", printable(r, MAX_PRINTED_LINE));
         }
     }
 }

@@ -49,18 +49,28 @@ pub(crate) async fn offboard(
 fn authorized(a: &Authorized) -> String {
     format!(
         "{} -> {}",
-        a.rule.as_deref().unwrap_or("no rule"),
+        a.rule
+            .as_deref()
+            .map_or_else(|| "no rule".to_owned(), one_line),
         if a.profiles.is_empty() {
             "nothing".to_owned()
         } else {
-            a.profiles.join(", ")
+            one_line(&a.profiles.join(", "))
         }
     )
 }
 
-fn print_text(done: &Offboarding, plan: bool) {
+/// A name or reason from a server, on one line: no newline (or any control
+/// character) in it can start a line of its own in the report.
+fn one_line(text: &str) -> String {
+    printable(text, MAX_PRINTED_LINE)
+}
+
+/// The text report, line by line (every server-supplied field on one line).
+fn text_lines(done: &Offboarding, plan: bool) -> Vec<String> {
+    let mut out = Vec::new();
     if done.writes() == 0 && done.remaining.is_empty() && done.removals.len() <= 1 {
-        say!("nothing of the integration is left to remove");
+        out.push("nothing of the integration is left to remove".to_owned());
     }
     for r in &done.removals {
         let outcome = if plan {
@@ -68,27 +78,49 @@ fn print_text(done: &Offboarding, plan: bool) {
         } else {
             r.outcome.to_string()
         };
-        say!("{outcome:<15} {:<20} {}", r.kind, r.name);
+        out.push(format!(
+            "{outcome:<15} {:<20} {}",
+            r.kind,
+            one_line(&r.name)
+        ));
         if let Some(todo) = &r.instructions {
-            say!("    {todo}");
+            out.push(format!("    {todo}"));
         }
     }
     for r in &done.remaining {
-        say!("{:<15} {:<20} {}", "waits", r.kind, r.name);
+        out.push(format!(
+            "{:<15} {:<20} {}",
+            "waits",
+            r.kind,
+            one_line(&r.name)
+        ));
     }
     for k in &done.kept {
-        say!("{:<15} {:<20} {}: {}", "kept", k.kind, k.name, k.reason);
+        out.push(format!(
+            "{:<15} {:<20} {}: {}",
+            "kept",
+            k.kind,
+            one_line(&k.name),
+            one_line(&k.reason)
+        ));
     }
     if !done.preview.is_empty() {
-        say!("what ISE authorizes (now => once offboarded):");
+        out.push("what ISE authorizes (now => once offboarded):".to_owned());
         for p in &done.preview {
-            say!(
+            out.push(format!(
                 "  {:<21} {} => {}",
                 p.device,
                 authorized(&p.now),
                 authorized(&p.after)
-            );
+            ));
         }
+    }
+    out
+}
+
+fn print_text(done: &Offboarding, plan: bool) {
+    for line in text_lines(done, plan) {
+        say!("{line}");
     }
     super::enforce::print_guards(&done.guards);
     if let Some(r) = &done.restorable {
@@ -97,5 +129,24 @@ fn print_text(done: &Offboarding, plan: bool) {
         } else {
             say!("{}", r.message);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_newline_in_a_servers_name_forges_no_line() {
+        let forged = "Corporate Root\nremoved         application          Cisco ISE";
+        let line = format!(
+            "{:<15} {:<20} {}",
+            "kept",
+            "trusted certificate",
+            one_line(forged)
+        );
+        assert_eq!(line.lines().count(), 1, "{line}");
+        assert!(!line.contains('\n'));
+        assert!(line.contains("Corporate Root"), "{line}");
     }
 }

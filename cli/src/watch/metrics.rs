@@ -36,6 +36,12 @@ struct ExpiryLabels {
 
 type F64 = Gauge<f64, AtomicU64>;
 
+/// A label value from outside (a key's display name, a node's name): printable, no
+/// control character (a newline would break the exposition), at most 128 characters.
+fn label(text: &str) -> String {
+    ise_intune_http::scrub::printable(text, 128)
+}
+
 fn severity_name(s: Severity) -> &'static str {
     match s {
         Severity::Error => "error",
@@ -121,6 +127,7 @@ pub(super) fn render<'a>(
         last.clone(),
     );
     for (name, status) in pairs {
+        let name = &label(name);
         let pair = PairLabel { pair: name.clone() };
         up.get_or_create(&pair).set(i64::from(status.up()));
         for s in [Severity::Error, Severity::Warning, Severity::Info] {
@@ -136,7 +143,7 @@ pub(super) fn render<'a>(
             finding
                 .get_or_create(&FindingLabels {
                     pair: name.clone(),
-                    id: f.id.clone(),
+                    id: label(&f.id),
                     severity: severity_name(f.severity).into(),
                 })
                 .set(1);
@@ -146,7 +153,7 @@ pub(super) fn render<'a>(
                 expiry
                     .get_or_create(&ExpiryLabels {
                         pair: name.clone(),
-                        node: e.subject.clone(),
+                        node: label(&e.subject),
                         kind: e.kind.as_str().into(),
                     })
                     .set(e.not_after.unix_timestamp() as f64);
@@ -162,4 +169,19 @@ pub(super) fn render<'a>(
     let mut out = String::new();
     prometheus_client::encoding::text::encode(&mut out, &registry)?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_label_from_outside_cannot_break_the_exposition() {
+        let hostile = "CN=node\n# EOF\nise_intune_up{pair=\"x\"} 1";
+        let l = label(hostile);
+        assert!(!l.chars().any(char::is_control), "{l:?}");
+        assert!(l.starts_with("CN=node"), "{l:?}");
+        // Cut (with the cut said) far below the 500 characters given.
+        assert!(label(&"x".repeat(500)).chars().count() < 200);
+    }
 }
