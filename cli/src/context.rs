@@ -8,7 +8,7 @@ use crate::*;
 pub(crate) struct Context {
     pub(crate) onboarding: Integration,
     #[cfg(feature = "simulator")]
-    pub(crate) _sim: Option<Simulator>,
+    pub(crate) sim: Option<Simulator>,
 }
 
 /// The pipeline for a configuration already read.
@@ -113,7 +113,7 @@ pub(crate) async fn context(cli: &Cli) -> Result<Context, CliError> {
         return Ok(Context {
             onboarding: with_key_choice(onboarding, cli.as_node),
             #[cfg(feature = "simulator")]
-            _sim: None,
+            sim: None,
         });
     }
     if let Some(path) = &cli.sim_info {
@@ -122,7 +122,7 @@ pub(crate) async fn context(cli: &Cli) -> Result<Context, CliError> {
         return Ok(Context {
             onboarding: with_key_choice(onboarding, cli.as_node),
             #[cfg(feature = "simulator")]
-            _sim: None,
+            sim: None,
         });
     }
     embedded(cli).await
@@ -148,7 +148,7 @@ async fn embedded(cli: &Cli) -> Result<Context, CliError> {
             trail.as_ref(),
             None,
         ),
-        _sim: Some(sim),
+        sim: Some(sim),
     })
 }
 

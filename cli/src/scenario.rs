@@ -102,6 +102,12 @@ pub(crate) async fn for_command(command: &Command) -> Result<(Simulator, Integra
             intune_integration::enforce::apply(&onboarding).await?;
             Ok((sim, onboarding))
         }
+        Command::Noncompliant { .. } => {
+            // The list is asked as the automating identity: an unfiltered query as
+            // ISE's own application would spend the throttle window ISE polls in.
+            let (sim, onboarding) = onboarded().await?;
+            Ok((sim, onboarding.with_admin_key(AdminKey::None)))
+        }
         _ => onboarded().await,
     }
 }

@@ -1589,3 +1589,75 @@ async fn an_audit_trail_that_cannot_be_written_stops_the_run_before_any_write() 
     let _ = std::fs::remove_file(&link);
     let _ = std::fs::remove_file(&info);
 }
+
+/// A wrong client secret or tenant id is the configuration's fault (exit 2), said
+/// before anything is written — not a transient failure to run again.
+#[tokio::test]
+async fn a_wrong_secret_or_tenant_is_a_configuration_error_before_any_write() {
+    let (sim, info) = sim_with_info("wrong-secret").await;
+    let good: Value =
+        serde_json::from_str(&std::fs::read_to_string(&info).expect("info")).expect("json");
+    for (field, value, code) in [
+        ("secret", "not-the-secret", "AADSTS7000215"),
+        (
+            "tenant",
+            "00000000-0000-0000-0000-00000000abcd",
+            "AADSTS90002",
+        ),
+    ] {
+        let mut bad = good.clone();
+        if field == "secret" {
+            bad["automation"]["client_secret"] = Value::from(value);
+        } else {
+            bad["tenant_id"] = Value::from(value);
+        }
+        let path = temp(&format!("wrong-{field}.json"));
+        std::fs::write(&path, bad.to_string()).expect("write");
+        let before = sim.snapshot();
+        let (status, out, err) = run(args(&[
+            "--sim-info",
+            &path.display().to_string(),
+            "--json",
+            "onboard",
+        ]))
+        .await;
+        assert_eq!(status, 2, "{field}: {out}{err}");
+        let e = &json(&out)["error"];
+        assert_eq!(e["kind"], "configuration", "{out}");
+        assert!(
+            e["message"].as_str().is_some_and(|m| m.contains(code)),
+            "{out}"
+        );
+        assert_eq!(sim.snapshot(), before, "{field}: nothing written");
+        let _ = std::fs::remove_file(path);
+    }
+    let _ = std::fs::remove_file(info);
+}
+
+/// The README's `noncompliant` example works on the embedded simulator: it asks as the
+/// automating identity, and says it is an unfiltered query.
+#[tokio::test]
+async fn noncompliant_on_the_embedded_scenario_lists_devices() {
+    let (code, out, err) = run(args(&["--json", "noncompliant"])).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let v = json(&out);
+    assert_eq!(v["unfiltered_query"], true);
+    assert!(
+        v["devices"].as_array().is_some_and(|d| !d.is_empty()),
+        "{out}"
+    );
+}
+
+/// The main job says that it ran against the embedded simulator.
+#[tokio::test]
+async fn the_main_job_says_it_runs_against_the_embedded_simulator() {
+    let (code, out, err) = run(args(&["onboard"])).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.lines()
+            .next()
+            .is_some_and(|l| l.starts_with("against the embedded simulator")),
+        "{out}"
+    );
+    assert!(out.contains("Onboarding complete"), "{out}");
+}

@@ -64,6 +64,16 @@ pub struct TokenErrorBody {
 }
 
 impl TokenErrorBody {
+    /// Whether Entra refused the sign-in for what the caller configured — no such
+    /// tenant (AADSTS90002, 900023), no such application (700016), a wrong or expired
+    /// client secret (7000215, 7000222) — rather than for something that may pass
+    /// on its own: running again changes nothing until the configuration does.
+    pub fn is_configuration(&self) -> bool {
+        self.error_codes
+            .iter()
+            .any(|c| [90002, 900023, 700016, 7000215, 7000222].contains(c))
+    }
+
     /// A hint naming the usual fix for well-known AADSTS codes.
     pub fn hint(&self) -> &'static str {
         match self.error_codes.first() {

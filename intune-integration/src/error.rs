@@ -738,6 +738,9 @@ impl Error {
                 graph_client::Error::Transport(t) => transport_kind(t),
                 graph_client::Error::InvalidConfig { .. }
                 | graph_client::Error::Credentials { .. } => K::Configuration,
+                graph_client::Error::Token { body, .. } if body.is_configuration() => {
+                    K::Configuration
+                }
                 graph_client::Error::Token { .. } => K::Permission,
                 other => status_kind(other.status()),
             },

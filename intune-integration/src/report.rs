@@ -161,7 +161,11 @@ impl Report {
         let _ = writeln!(
             s,
             "\n{}",
-            if self.complete {
+            if self.complete && self.verification.checks.iter().any(|c| c.skipped) {
+                "Onboarding complete: ISE reaches Intune through Microsoft Graph, as far as \
+                 can be checked without a node's key (run again with --as-node to check as \
+                 each policy service node)."
+            } else if self.complete {
                 "Onboarding complete: ISE reaches Intune through Microsoft Graph."
             } else if self.manual_action.is_some() {
                 "Onboarding paused: do the steps above, then run again."
@@ -418,5 +422,34 @@ impl Enforcement {
     /// How many rules were (or would be) written.
     pub fn writes(&self) -> usize {
         self.rules.iter().filter(|r| r.outcome.is_write()).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn complete_without_the_as_node_checks_says_so() {
+        let mut report = Report {
+            complete: true,
+            ..Report::default()
+        };
+        report
+            .verification
+            .push(CheckName::TlsLogin, true, "chain ends at a trusted root");
+        assert!(
+            report
+                .render_summary()
+                .ends_with("Onboarding complete: ISE reaches Intune through Microsoft Graph.\n")
+        );
+        report
+            .verification
+            .skip(CheckName::AsNode, crate::verify::NOT_CHECKED_AS_NODE);
+        let summary = report.render_summary();
+        assert!(
+            summary.contains("as far as can be checked without a node's key"),
+            "{summary}"
+        );
     }
 }

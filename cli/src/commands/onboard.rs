@@ -24,6 +24,13 @@ pub(crate) async fn onboard(cli: &Cli, ctx: &Context, plan: bool) -> CliResult {
             .any(|p| p.step == intune_integration::outcome::StepName::CheckRights);
         return Ok(if blocked { EXIT_RIGHTS } else { 0 });
     }
+    #[cfg(feature = "simulator")]
+    if ctx.sim.is_some() && !cli.json {
+        say!(
+            "against the embedded simulator of ISE, Entra ID, Graph and Intune: nothing real \
+             is touched (--config FILE connects your ISE and tenant)"
+        );
+    }
     let bar = progress(cli, "onboarding");
     let onboarding = match &bar {
         Some(bar) => {

@@ -186,7 +186,14 @@ async fn read_phase(run: &mut Run<'_>) -> Result<(Reads, MicrosoftReads), Stoppe
         return Err(Stopped);
     }
     let exported = run.check(StepName::ExportAdminCertificate, nodes)?;
-    let microsoft = microsoft.ok_or(Stopped)?;
+    let mut microsoft = microsoft.ok_or(Stopped)?;
+    // The automating identity could not sign in: no Microsoft step can run, so the run
+    // stops before it writes anything anywhere — with Entra's own refusal, which one of
+    // the concurrent reads got (the others share it).
+    if let Some(refusal) = sign_in_refusal(&mut microsoft) {
+        run.errors.push((StepName::CheckRights, refusal));
+        return Err(Stopped);
+    }
     if let (Ok(Some(roles)), Ok(seen), Ok(targets)) =
         (&microsoft.roles, &microsoft.app, &microsoft.targets)
     {
@@ -215,6 +222,48 @@ async fn read_phase(run: &mut Run<'_>) -> Result<(Reads, MicrosoftReads), Stoppe
             targets: microsoft.targets,
         },
     ))
+}
+
+/// Entra's refusal of the automating identity's sign-in, taken out of the reads that
+/// met it: the token error itself where one read got it (the reads that waited on the
+/// same token request share it as a credentials error).
+fn sign_in_refusal(m: &mut crate::observe::Microsoft) -> Option<Error> {
+    use graph_client::Error as G;
+    let refused = |r: &Result<(), &Error>| {
+        matches!(
+            r,
+            Err(Error::Graph(G::Token { .. } | G::Credentials { .. }))
+        )
+    };
+    let results = [
+        m.roles.as_ref().map(drop),
+        m.app.as_ref().map(drop),
+        m.targets.as_ref().map(drop),
+        m.discovery.as_ref().map(drop),
+    ];
+    if !results.iter().any(refused) {
+        return None;
+    }
+    let token = |r: &Result<(), &Error>| matches!(r, Err(Error::Graph(G::Token { .. })));
+    let which = results
+        .iter()
+        .position(token)
+        .or_else(|| results.iter().position(refused));
+    // The run stops on the refusal: the placeholders left behind are never read.
+    match which {
+        Some(1) => {
+            std::mem::replace(&mut m.app, Ok(crate::decide::AppObservation::default())).err()
+        }
+        Some(2) => std::mem::replace(
+            &mut m.targets,
+            Err(Error::Config {
+                what: String::new(),
+            }),
+        )
+        .err(),
+        Some(3) => std::mem::replace(&mut m.discovery, Ok(Vec::new())).err(),
+        _ => std::mem::replace(&mut m.roles, Ok(None)).err(),
+    }
 }
 
 /// What the automating identity lacks for the application writes this run would make

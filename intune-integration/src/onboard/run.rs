@@ -110,10 +110,11 @@ impl<'a> Run<'a> {
             Err(Stopped) if self.log.is_empty() && self.errors.len() == 1 => {
                 return Err(self.errors.remove(0).1);
             }
-            // Stopped for want of rights before any write: the error itself.
+            // Stopped before any write for want of rights, or because the automating
+            // identity could not sign in: the error itself.
             Err(Stopped)
                 if !self.log.iter().any(|s| s.outcome.is_write())
-                    && matches!(self.errors.as_slice(), [(_, Error::MissingRights { .. })]) =>
+                    && matches!(self.errors.as_slice(), [(StepName::CheckRights, _)]) =>
             {
                 return Err(self.errors.remove(0).1);
             }
