@@ -680,6 +680,20 @@ async fn a_moved_microsoft_chain_is_found_and_trust_sync_fixes_it() {
             .collect::<Vec<_>>()
     );
 
+    // As an ERS Operator: refused at the first import, nothing written, exit 4's error.
+    sim.set_ise_role(ise_intune_simulator::IseRole::ErsOperator);
+    let store_before = sim.snapshot()["ise"]["trustedCertificates"].clone();
+    match trust_sync::apply(&next).await {
+        Err(Error::MissingRights { missing }) => {
+            assert_eq!(missing[0].side, "ise");
+            assert_eq!(missing[0].needed_for, "import the roots Microsoft moved to");
+        }
+        other => panic!("missing rights, got {other:?}"),
+    }
+    assert_eq!(sim.snapshot()["ise"]["trustedCertificates"], store_before);
+    sim.set_ise_role(ise_intune_simulator::IseRole::ErsAdmin);
+    let writes_before = writes();
+
     let done = trust_sync::apply(&next).await.expect("sync");
     assert!(done.ok() && done.changed, "{done:#?}");
     assert_eq!(writes(), writes_before + 1, "one import");

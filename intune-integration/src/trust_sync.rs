@@ -190,7 +190,21 @@ pub async fn apply(ctx: &Integration) -> Result<TrustSync, Error> {
     let (mut sync, needed, store) = survey(ctx).await?;
     let mut written = Vec::new();
     if sync.changed {
-        let done = steps::import_trust_anchors(&ctx.ise, &needed, &store).await?;
+        // The first import proves ISE's write rights: an account that may only read is
+        // refused there (every import is, the same way), and nothing was written.
+        let done = steps::import_trust_anchors(&ctx.ise, &needed, &store)
+            .await
+            .map_err(|e| match e {
+                Error::Ise(i) => {
+                    match crate::rights::ise_blocker(&i, "import the roots Microsoft moved to") {
+                        Some(missing) => Error::MissingRights {
+                            missing: vec![missing],
+                        },
+                        None => Error::Ise(i),
+                    }
+                }
+                other => other,
+            })?;
         let mut reported = Vec::new();
         for h in sync.hosts.iter_mut() {
             let Some(root) = h.root.clone() else { continue };
