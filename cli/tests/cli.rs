@@ -1661,3 +1661,53 @@ async fn the_main_job_says_it_runs_against_the_embedded_simulator() {
     );
     assert!(out.contains("Onboarding complete"), "{out}");
 }
+
+/// A syslog server that takes the connection and then answers nothing (a TLS
+/// handshake that never ends) holds only the trail's own sender: the run finishes well
+/// within --timeout, and the file has every line.
+#[tokio::test]
+async fn a_silent_tls_syslog_server_does_not_hold_the_run() {
+    let (sim, info) = sim_with_info("silent-syslog").await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+    let port = listener.local_addr().expect("address").port();
+    let _silent = std::thread::spawn(move || {
+        // Accepts and holds every connection, reading and sending nothing.
+        let held: Vec<_> = listener.incoming().take(8).collect();
+        std::thread::sleep(Duration::from_secs(60));
+        drop(held);
+    });
+    let trail = temp("silent-syslog.jsonl");
+    let _ = std::fs::remove_file(&trail);
+    let started = std::time::Instant::now();
+    let (code, out, err) = run(args(&[
+        "--sim-info",
+        &info.display().to_string(),
+        "--audit-log",
+        &trail.display().to_string(),
+        "--audit-syslog",
+        &format!("tls://127.0.0.1:{port}"),
+        "--timeout",
+        "60",
+        "--json",
+        "onboard",
+    ]))
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    let lines = std::fs::read_to_string(&trail)
+        .expect("trail")
+        .lines()
+        .count();
+    let writes = sim
+        .request_log()
+        .iter()
+        .filter(|r| (r.service == "ise" || r.service == "graph") && r.method != "GET")
+        .count();
+    assert!(lines >= writes, "{lines} lines for {writes} writes");
+    let _ = std::fs::remove_file(trail);
+    let _ = std::fs::remove_file(info);
+}
