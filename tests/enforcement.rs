@@ -19,14 +19,7 @@ use serde_json::{Value, json};
 const BASE: &str = "/api/v1/policy/network-access";
 
 async fn onboarded() -> (Simulator, Integration) {
-    let sim = Simulator::builder()
-        .replication_lag(Duration::from_millis(100))
-        .start()
-        .await
-        .expect("simulator");
-    let mut o = Options::default();
-    o.propagation_wait = Duration::from_secs(2);
-    let ctx = sim::integration(sim.info(), Configurator::Gui, true, o).expect("integration");
+    let (sim, ctx) = unconnected().await;
     let report = onboard::apply(&ctx).await.expect("onboard");
     assert!(report.complete, "{report:#?}");
     (sim, ctx)

@@ -240,19 +240,11 @@ pub async fn connection_guard(ctx: &Integration, needed: bool) -> Result<Guard, 
         }
         // Reading the nodes' certificates is an export, a write in ISE's API: an
         // account that may only read (an ERS Operator) is refused before anything.
-        Err(Error::Ise(e)) => {
-            return Err(
-                match crate::rights::ise_blocker(
-                    &e,
-                    "check the connection and \
-                write the enforcement rules",
-                ) {
-                    Some(missing) => Error::MissingRights {
-                        missing: vec![missing],
-                    },
-                    None => Error::Ise(e),
-                },
-            );
+        Err(e @ Error::Ise(_)) => {
+            return Err(crate::rights::refused_first_write(
+                e,
+                "check the connection and write the enforcement rules",
+            ));
         }
         Err(e) => return Err(e),
     };

@@ -80,6 +80,22 @@ pub(crate) fn ise_blocker(error: &ise_client::Error, needed_for: &str) -> Option
     })
 }
 
+/// `error` as the run's end: a refusal of ISE's account (403) before anything was
+/// written becomes [`crate::Error::MissingRights`] for `needed_for`; any other error
+/// stays as it is. For a workflow's first write, made to prove the rights (ISE has no
+/// read that proves them).
+pub(crate) fn refused_first_write(error: crate::Error, needed_for: &str) -> crate::Error {
+    match error {
+        crate::Error::Ise(e) => match ise_blocker(&e, needed_for) {
+            Some(missing) => crate::Error::MissingRights {
+                missing: vec![missing],
+            },
+            None => crate::Error::Ise(e),
+        },
+        other => other,
+    }
+}
+
 /// What supplies every ISE right the tool needs.
 pub const ISE_WRITE_GROUP: &str = "the ERS Admin (or Super Admin) admin group for ISE's \
     account, given by an ISE Super Admin (Administration > System > Admin Access > \

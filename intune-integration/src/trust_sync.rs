@@ -194,16 +194,8 @@ pub async fn apply(ctx: &Integration) -> Result<TrustSync, Error> {
         // refused there (every import is, the same way), and nothing was written.
         let done = steps::import_trust_anchors(&ctx.ise, &needed, &store)
             .await
-            .map_err(|e| match e {
-                Error::Ise(i) => {
-                    match crate::rights::ise_blocker(&i, "import the roots Microsoft moved to") {
-                        Some(missing) => Error::MissingRights {
-                            missing: vec![missing],
-                        },
-                        None => Error::Ise(i),
-                    }
-                }
-                other => other,
+            .map_err(|e| {
+                crate::rights::refused_first_write(e, "import the roots Microsoft moved to")
             })?;
         let mut reported = Vec::new();
         for h in sync.hosts.iter_mut() {

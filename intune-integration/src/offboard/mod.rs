@@ -425,17 +425,7 @@ async fn read(ctx: &Integration, adopt: &[Adopt]) -> Result<Decided, Error> {
 async fn node_thumbprints(ise: &IseClient) -> Result<decide::NodeKeys, Error> {
     let admins = crate::keys::admin_certificates(ise)
         .await
-        .map_err(|e| match e {
-            Error::Ise(i) => {
-                match crate::rights::ise_blocker(&i, "remove the integration from ISE") {
-                    Some(missing) => Error::MissingRights {
-                        missing: vec![missing],
-                    },
-                    None => Error::Ise(i),
-                }
-            }
-            other => other,
-        })?;
+        .map_err(|e| crate::rights::refused_first_write(e, "remove the integration from ISE"))?;
     Ok(decide::NodeKeys {
         thumbprints: admins
             .iter()
@@ -793,15 +783,11 @@ pub async fn apply(ctx: &Integration, adopt: &[Adopt]) -> Result<Offboarding, Er
         for rule in &d.rules {
             match remove_rule(&ctx.ise, set_id, rule).await {
                 Ok(row) => done.removals.push(row),
-                Err(Error::Ise(e)) if done.writes() == 0 => {
-                    return Err(
-                        match crate::rights::ise_blocker(&e, "remove the integration from ISE") {
-                            Some(missing) => Error::MissingRights {
-                                missing: vec![missing],
-                            },
-                            None => Error::Ise(e),
-                        },
-                    );
+                Err(e) if done.writes() == 0 => {
+                    return Err(crate::rights::refused_first_write(
+                        e,
+                        "remove the integration from ISE",
+                    ));
                 }
                 Err(e) => return Err(failed_after(&done, e)),
             }
