@@ -373,11 +373,22 @@ async fn read(ctx: &Integration, adopt: &[Adopt]) -> Result<Decided, Error> {
     let (entry, (set_id, existing), store, mdm, seen) = (entry?, policy?, store?, mdm?, seen?);
     check_adoptions(adopt, &existing, &store, &seen)?;
     // Whose keys the application holds decides whether it is this deployment's alone:
-    // the nodes' certificates are read only when there is an application to judge.
-    let node_keys = if matches!(
+    // the nodes' certificates are read only when there is an application to judge —
+    // and, since that reading is an export, after the Graph rights are known to be
+    // there (a run that could not delete the application would otherwise remove ISE's
+    // side and stop half way).
+    let found = matches!(
         crate::decide::decide_registration(&seen, &identity),
         Ok(crate::decide::Registration::Existing(_) | crate::decide::Registration::Adopt(_))
-    ) {
+    );
+    let node_keys = if found {
+        let missing = crate::rights::graph_blockers(
+            roles?.as_deref(),
+            &["delete the integration's application and service principal"],
+        );
+        if !missing.is_empty() {
+            return Err(Error::MissingRights { missing });
+        }
         node_thumbprints(&ctx.ise).await?
     } else {
         decide::NodeKeys::default()
@@ -394,17 +405,6 @@ async fn read(ctx: &Integration, adopt: &[Adopt]) -> Result<Decided, Error> {
             None
         }
     };
-    // Rights before anything: a run that could not delete the application would
-    // otherwise remove ISE's side and stop half way.
-    if app.is_some() {
-        let missing = crate::rights::graph_blockers(
-            roles?.as_deref(),
-            &["delete the integration's application and service principal"],
-        );
-        if !missing.is_empty() {
-            return Err(Error::MissingRights { missing });
-        }
-    }
     Ok(Decided {
         entry,
         set_id,
