@@ -417,27 +417,7 @@ pub async fn apply(ctx: &Integration) -> Result<Enforcement, Error> {
             report.rules.push(c);
             continue;
         }
-        let result = match action {
-            RuleAction::Unchanged(_) => Ok(None),
-            RuleAction::Create(mut rule) => {
-                rule.rule.rank = default_rank;
-                let r = crate::audit::naming(
-                    rule.rule.name.clone(),
-                    policy.create_authorization_rule(&set.id, &rule),
-                )
-                .await;
-                if r.is_ok() {
-                    default_rank = default_rank.and_then(|d| d.checked_add(1));
-                }
-                r.map(Some)
-            }
-            RuleAction::Update { id, rule, .. } => crate::audit::naming(
-                rule.rule.name.clone(),
-                policy.update_authorization_rule(&set.id, &id, &rule),
-            )
-            .await
-            .map(Some),
-        };
+        let result = write_action(&policy, &set.id, action, &mut default_rank).await;
         match result {
             Ok(Some(answer)) => {
                 c.rank = answer.rule.rank;
@@ -478,6 +458,37 @@ pub async fn apply(ctx: &Integration) -> Result<Enforcement, Error> {
             written,
             vec![(StepName::Enforce, e)],
         )))),
+    }
+}
+
+/// Writes one rule as `action` says (nothing when unchanged): ISE's answer. A created
+/// rule goes at `default_rank`, which then moves down one.
+async fn write_action(
+    policy: &ise_client::NetworkAccessPolicy,
+    set_id: &str,
+    action: RuleAction,
+    default_rank: &mut Option<i64>,
+) -> Result<Option<AuthorizationRule>, ise_client::Error> {
+    match action {
+        RuleAction::Unchanged(_) => Ok(None),
+        RuleAction::Create(mut rule) => {
+            rule.rule.rank = *default_rank;
+            let r = crate::audit::naming(
+                rule.rule.name.clone(),
+                policy.create_authorization_rule(set_id, &rule),
+            )
+            .await;
+            if r.is_ok() {
+                *default_rank = default_rank.and_then(|d| d.checked_add(1));
+            }
+            r.map(Some)
+        }
+        RuleAction::Update { id, rule, .. } => crate::audit::naming(
+            rule.rule.name.clone(),
+            policy.update_authorization_rule(set_id, &id, &rule),
+        )
+        .await
+        .map(Some),
     }
 }
 

@@ -779,20 +779,7 @@ pub async fn apply(ctx: &Integration, adopt: &[Adopt]) -> Result<Offboarding, Er
         guards: Vec::new(),
     };
     // 1. The rules: the first deletion proves ISE's write rights, harmlessly.
-    if let Some(set_id) = &d.set_id {
-        for rule in &d.rules {
-            match remove_rule(&ctx.ise, set_id, rule).await {
-                Ok(row) => done.removals.push(row),
-                Err(e) if done.writes() == 0 => {
-                    return Err(crate::rights::refused_first_write(
-                        e,
-                        "remove the integration from ISE",
-                    ));
-                }
-                Err(e) => return Err(failed_after(&done, e)),
-            }
-        }
-    }
+    remove_rules(&ctx.ise, &d, &mut done).await?;
     // 2. The entry, with ISE's count recorded on the application first.
     if d.entry.outcome != Outcome::Unchanged
         && let Some(target) = &d.app
@@ -851,21 +838,7 @@ pub async fn apply(ctx: &Integration, adopt: &[Adopt]) -> Result<Offboarding, Er
         .retain(|k| k.kind != ObjectKind::TrustedCertificate);
     done.kept.append(&mut store.kept);
     // 4. The roots nothing else needs.
-    for root in &store.remove {
-        let row = remove_root(&ctx.ise, root)
-            .await
-            .map_err(|e| failed_after(&done, e))?;
-        done.removals.push(row);
-    }
-    for (cert, update) in &store.restore {
-        naming(
-            cert.friendly_name.clone(),
-            ctx.ise.trusted_certificates().update(&cert.id, update),
-        )
-        .await
-        .map_err(|e| failed_after(&done, e.into()))?;
-        done.removals.push(restore_row(cert));
-    }
+    remove_roots(&ctx.ise, &store, &mut done).await?;
     // 5. Entra's objects.
     if let Some(target) = &d.app {
         let mut rows = Vec::new();
@@ -876,6 +849,52 @@ pub async fn apply(ctx: &Integration, adopt: &[Adopt]) -> Result<Offboarding, Er
     }
     done.complete = true;
     Ok(done)
+}
+
+/// Offboarding's first removals, enforcement's rules, into `done`: a refusal of the
+/// first is the account's missing right (nothing was written), of a later one a
+/// failure after writes.
+async fn remove_rules(ise: &IseClient, d: &Decided, done: &mut Offboarding) -> Result<(), Error> {
+    let Some(set_id) = &d.set_id else {
+        return Ok(());
+    };
+    for rule in &d.rules {
+        match remove_rule(ise, set_id, rule).await {
+            Ok(row) => done.removals.push(row),
+            Err(e) if done.writes() == 0 => {
+                return Err(crate::rights::refused_first_write(
+                    e,
+                    "remove the integration from ISE",
+                ));
+            }
+            Err(e) => return Err(failed_after(done, e)),
+        }
+    }
+    Ok(())
+}
+
+/// The roots `store` removes, and those it restores, into `done`.
+async fn remove_roots(
+    ise: &IseClient,
+    store: &decide::StoreChanges,
+    done: &mut Offboarding,
+) -> Result<(), Error> {
+    for root in &store.remove {
+        let row = remove_root(ise, root)
+            .await
+            .map_err(|e| failed_after(done, e))?;
+        done.removals.push(row);
+    }
+    for (cert, update) in &store.restore {
+        naming(
+            cert.friendly_name.clone(),
+            ise.trusted_certificates().update(&cert.id, update),
+        )
+        .await
+        .map_err(|e| failed_after(done, e.into()))?;
+        done.removals.push(restore_row(cert));
+    }
+    Ok(())
 }
 
 /// Records on the application how many External MDM servers ISE reports active before
