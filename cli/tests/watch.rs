@@ -1220,19 +1220,54 @@ async fn the_listener_sheds_slow_and_excess_connections_and_guards_beyond_loopba
             "a slow connection was held"
         );
     }
-    // Past the cap of open connections, a new one is closed at once.
+    // One peer holds at most 16 connections: its 17th is closed at once, and another
+    // peer (the scraper) still gets answers. Past 128 in all, any new one is closed.
+    let from = |peer: u8| async move {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .bind(std::net::SocketAddr::from(([127, 0, 0, peer], 0)))
+            .expect("bind");
+        socket
+            .connect(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+            .await
+            .expect("connect")
+    };
+    // (The slow connections' tasks end within a second of their close: wait for them,
+    // so that they count no more.)
+    drop(slow);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     let mut idle = Vec::new();
-    for _ in 0..128 {
-        idle.push(
-            tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .expect("connect"),
-        );
+    for _ in 0..16 {
+        idle.push(from(1).await);
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let mut extra = tokio::net::TcpStream::connect(("127.0.0.1", port))
+    let mut greedy = from(1).await;
+    assert!(
+        closed_within(&mut greedy, Duration::from_secs(1)).await,
+        "a peer's 17th connection was kept"
+    );
+    let mut scraper = from(2).await;
+    scraper
+        .write_all(ask("/healthz", &here, None).as_bytes())
         .await
-        .expect("connect");
+        .expect("write");
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::io::AsyncReadExt::read_to_end(&mut scraper, &mut answer),
+    )
+    .await;
+    assert!(
+        String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"),
+        "another peer was starved"
+    );
+    for peer in 2..=8 {
+        for _ in 0..16 {
+            idle.push(from(peer).await);
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut extra = from(9).await;
     assert!(
         closed_within(&mut extra, Duration::from_secs(1)).await,
         "the 129th connection was kept"

@@ -1,5 +1,7 @@
 //! `watch`'s HTTP listener, which sheds what it cannot serve: at most
-//! [`MAX_CONNECTIONS`] connections (more are closed at once), headers within
+//! [`MAX_CONNECTIONS`] connections (more are closed at once), of which one peer address
+//! holds at most [`MAX_PER_PEER`] (one client's keep-alives cannot starve the
+//! scraper), headers within
 //! [`HEADER_TIMEOUT`], no connection kept beyond [`CONNECTION_LIFETIME`]; beyond
 //! loopback, `Host:` checked against the bind (against DNS rebinding); a bearer token
 //! for `/metrics` and the page when [`TOKEN_VAR`] is set; security headers on every
@@ -21,6 +23,9 @@ use tokio::sync::watch;
 
 /// Connections served at once; more are closed as they arrive.
 pub(crate) const MAX_CONNECTIONS: usize = 128;
+/// Connections one peer address may hold at once; more from it are closed as they
+/// arrive.
+pub(crate) const MAX_PER_PEER: usize = 16;
 /// A request's headers arrive within this time, or the connection is closed
 /// (slowloris).
 pub(crate) const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -170,6 +175,44 @@ pub(crate) async fn guard(State(g): State<Arc<Guard>>, request: Request, next: N
     response
 }
 
+/// The connections open from each peer address.
+type Peers = Arc<std::sync::Mutex<std::collections::HashMap<IpAddr, usize>>>;
+
+/// One connection of a peer, counted while it lives.
+struct PeerSlot {
+    peers: Peers,
+    peer: IpAddr,
+}
+
+impl PeerSlot {
+    /// A slot for `peer`, unless it holds [`MAX_PER_PEER`] already.
+    fn take(peers: &Peers, peer: IpAddr) -> Option<Self> {
+        let mut open = peers.lock().ok()?;
+        let n = open.entry(peer).or_insert(0);
+        if *n >= MAX_PER_PEER {
+            return None;
+        }
+        *n += 1;
+        Some(Self {
+            peers: peers.clone(),
+            peer,
+        })
+    }
+}
+
+impl Drop for PeerSlot {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.peers.lock()
+            && let Some(n) = open.get_mut(&self.peer)
+        {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.peer);
+            }
+        }
+    }
+}
+
 /// Serves `app` on `listener` until `stop`, shedding what it cannot serve.
 pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
@@ -177,20 +220,26 @@ pub(crate) async fn serve(
     mut stop: watch::Receiver<bool>,
 ) {
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let peers: Peers = Arc::default();
     let service = hyper_util::service::TowerToHyperService::new(app);
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
             _ = stop.changed() => return,
         };
-        let tcp = match accepted {
-            Ok((tcp, _)) => tcp,
+        let (tcp, peer) = match accepted {
+            Ok((tcp, peer)) => (tcp, peer.ip()),
             Err(e) => {
                 // Out of file descriptors, say: pause rather than spin.
                 tracing::warn!("cannot accept a connection: {e}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
+        };
+        let Some(peer_slot) = PeerSlot::take(&peers, peer) else {
+            tracing::debug!("a connection was closed: {MAX_PER_PEER} are open from its peer");
+            drop(tcp);
+            continue;
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             tracing::debug!("a connection was closed: {MAX_CONNECTIONS} are open already");
@@ -199,7 +248,7 @@ pub(crate) async fn serve(
         };
         let (service, mut stop) = (service.clone(), stop.clone());
         tokio::spawn(async move {
-            let _slot = slot;
+            let _slot = (slot, peer_slot);
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT)
@@ -221,6 +270,22 @@ pub(crate) async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_peer_holds_at_most_its_share_and_gets_it_back() {
+        let peers: Peers = Arc::default();
+        let greedy: IpAddr = "192.0.2.1".parse().expect("ip");
+        let scraper: IpAddr = "192.0.2.2".parse().expect("ip");
+        let held: Vec<PeerSlot> = (0..MAX_PER_PEER)
+            .map(|_| PeerSlot::take(&peers, greedy).expect("a slot"))
+            .collect();
+        assert!(PeerSlot::take(&peers, greedy).is_none());
+        // Another peer (the scraper) still gets in.
+        assert!(PeerSlot::take(&peers, scraper).is_some());
+        drop(held);
+        assert!(PeerSlot::take(&peers, greedy).is_some());
+        assert!(peers.lock().expect("lock").is_empty());
+    }
 
     #[test]
     fn hosts_are_checked_beyond_loopback_only() {
