@@ -372,3 +372,18 @@ fn expiry_thresholds_come_from_the_configuration() {
         other => panic!("unexpected: {other:?}"),
     }
 }
+
+#[test]
+fn the_rollout_is_read_from_enforce_and_refused_when_unknown() {
+    use intune_integration::enforce::Rollout;
+    let monitored = format!("{FILE}\n[enforce]\nrollout = \"monitor\"\n");
+    let c = IntegrationConfig::from_toml(&monitored).expect("parses");
+    assert_eq!(c.enforce.rollout, Rollout::Monitor);
+    let plain = IntegrationConfig::from_toml(FILE).expect("parses");
+    assert_eq!(plain.enforce.rollout, Rollout::Enforce);
+    let wrong = format!("{FILE}\n[enforce]\nrollout = \"yolo\"\n");
+    assert!(matches!(
+        IntegrationConfig::from_toml(&wrong),
+        Err(Error::Config { .. })
+    ));
+}

@@ -50,6 +50,7 @@ compliant = { rule = "Intune_Compliant", profile = "PermitAccess" }
 non_compliant = { rule = "Intune_NonCompliant", profile = "<quarantine profile>" }
 unregistered = { rule = "Intune_Unregistered", profile = "<enrollment redirect profile>" }
 unreachable = { rule = "Intune_MDM_Unreachable", profile = "<profile while Intune is unreachable>" }
+# rollout = "monitor"                               # create the rules in monitor state (counted, not applied); then `enforce --promote`
 "#;
 
 pub(crate) fn init(cli: &Cli, output: &Path, force: bool) -> CliResult {
