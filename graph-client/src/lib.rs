@@ -73,12 +73,13 @@ pub use ise_intune_http::{
 pub use model::{
     AppManagementPolicy, AppRestrictions, AppRole, AppRoleAssignment, Application,
     ApplicationUpdate, CertificateKey, Change, KeyCredential, KeyCredentialRestriction,
-    KeySelector, NewApplication, Organization, RequiredResourceAccess, ResourceAccess,
-    ServiceEndpoint, ServicePrincipal, TenantAppManagementPolicy, VerifiedDomain,
+    KeySelector, ManagedDevice, NewApplication, Organization, RequiredResourceAccess,
+    ResourceAccess, ServiceEndpoint, ServicePrincipal, TenantAppManagementPolicy, VerifiedDomain,
 };
 pub use resources::{
-    ApplicationHandle, Applications, ListOptions, MAX_ITEMS, MAX_PAGES, Pager,
-    ServicePrincipalHandle, ServicePrincipals, merge_access, merge_keys, odata_quote,
+    ApplicationHandle, Applications, ListOptions, MANAGED_DEVICE_PROPERTIES, MANAGED_DEVICES_PAGE,
+    MAX_ITEMS, MAX_PAGES, ManagedDeviceQuery, Pager, ServicePrincipalHandle, ServicePrincipals,
+    merge_access, merge_keys, odata_quote,
 };
 
 /// The README's example, compiled as a doctest.

@@ -436,3 +436,46 @@ pub struct AppManagementPolicy {
     /// Its restrictions.
     pub restrictions: Option<AppRestrictions>,
 }
+
+/// One of Intune's managed devices, as `GET /deviceManagement/managedDevices` gives it
+/// (the properties of [`crate::resources::MANAGED_DEVICE_PROPERTIES`]; any of them may
+/// be missing or null, and is then `None`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+#[non_exhaustive]
+pub struct ManagedDevice {
+    /// Intune's device id (the GUID ISE's Compliance Retrieval API knows it by).
+    pub id: String,
+    /// The device's name.
+    pub device_name: Option<String>,
+    /// `company`, `personal` or `unknown`.
+    pub managed_device_owner_type: Option<String>,
+    /// `Windows`, `iOS`, `Android`, `macOS`, …
+    pub operating_system: Option<String>,
+    /// The operating system's version.
+    pub os_version: Option<String>,
+    /// Its last check-in with Intune (RFC 3339).
+    pub last_sync_date_time: Option<String>,
+    /// `compliant`, `noncompliant`, `inGracePeriod`, `unknown`, …
+    pub compliance_state: Option<String>,
+    /// When its grace period ends (RFC 3339; `9999-12-31…` when none).
+    pub compliance_grace_period_expiration_date_time: Option<String>,
+    /// `True`, `False` or `Unknown` (Graph gives a string).
+    pub jail_broken: Option<String>,
+    /// Whether its storage is encrypted.
+    pub is_encrypted: Option<bool>,
+    /// Its Entra device id.
+    #[serde(rename = "azureADDeviceId")]
+    pub azure_ad_device_id: Option<String>,
+    /// Its model.
+    pub model: Option<String>,
+    /// Its manufacturer.
+    pub manufacturer: Option<String>,
+    /// Its serial number.
+    pub serial_number: Option<String>,
+    /// Its Wi-Fi MAC address.
+    #[serde(rename = "wiFiMacAddress")]
+    pub wifi_mac_address: Option<String>,
+    /// Its Ethernet MAC address.
+    pub ethernet_mac_address: Option<String>,
+}

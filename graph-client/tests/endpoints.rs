@@ -803,3 +803,81 @@ async fn merge_into_known_access_sends_no_read() {
         json!({"requiredResourceAccess": serde_json::to_value(intune_and_graph_access()).expect("json")})
     );
 }
+
+#[tokio::test]
+async fn managed_devices_are_read_a_page_at_a_time_selecting_only_what_is_needed() {
+    let (server, graph) = setup().await;
+    let next = format!(
+        "{}/v1.0/deviceManagement/managedDevices?$skiptoken=page-2",
+        server.uri()
+    );
+    Mock::given(method("GET"))
+        .and(path("/v1.0/deviceManagement/managedDevices"))
+        .and(query_param("$skiptoken", "page-2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "value": [{"id": "d2", "wiFiMacAddress": null, "ethernetMacAddress": "00155D000002",
+                "jailBroken": "Unknown", "isEncrypted": true, "unknownFutureField": 1}]})))
+        .expect(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/deviceManagement/managedDevices"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#deviceManagement/managedDevices",
+            "@odata.nextLink": next,
+            "value": [{"id": "d1", "deviceName": "WIN-1", "managedDeviceOwnerType": "personal",
+                "operatingSystem": "Windows", "osVersion": "10.0.26100.2314",
+                "lastSyncDateTime": "2026-12-06T08:00:00Z", "complianceState": "noncompliant",
+                "jailBroken": "Unknown", "isEncrypted": false,
+                "azureADDeviceId": "5f1b1c2e-0000-4000-8000-000000000001",
+                "wiFiMacAddress": "0050561D3C64", "ethernetMacAddress": null}]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let since = time::macros::datetime!(2026-12-05 23:30:15.250 UTC);
+    let mut pages = graph.managed_devices(&graph_client::ManagedDeviceQuery::changed_since(since));
+    let first = pages.next_page().await.expect("page 1").expect("a page");
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].id, "d1");
+    assert_eq!(
+        first[0].managed_device_owner_type.as_deref(),
+        Some("personal")
+    );
+    assert_eq!(first[0].wifi_mac_address.as_deref(), Some("0050561D3C64"));
+    assert_eq!(
+        first[0].azure_ad_device_id.as_deref(),
+        Some("5f1b1c2e-0000-4000-8000-000000000001")
+    );
+    assert_eq!(first[0].is_encrypted, Some(false));
+    let second = pages.next_page().await.expect("page 2").expect("a page");
+    assert_eq!(
+        second[0].ethernet_mac_address.as_deref(),
+        Some("00155D000002")
+    );
+    assert_eq!(second[0].wifi_mac_address, None);
+    assert!(pages.next_page().await.expect("end").is_none());
+
+    // The exact first request: the properties used, Intune's page size, the filter.
+    let gets = received(&server, "GET", "/v1.0/deviceManagement/managedDevices").await;
+    assert_eq!(gets.len(), 2);
+    assert_graph_headers(&gets[0]);
+    let query: Vec<(String, String)> = gets[0].url.query_pairs().into_owned().collect();
+    assert_eq!(
+        query,
+        vec![
+            (
+                "$filter".to_owned(),
+                "lastSyncDateTime ge 2026-12-05T23:30:15Z".to_owned()
+            ),
+            (
+                "$select".to_owned(),
+                graph_client::MANAGED_DEVICE_PROPERTIES.join(",")
+            ),
+            ("$top".to_owned(), "1000".to_owned()),
+        ]
+    );
+    // A full pass has no filter.
+    let all = graph_client::ManagedDeviceQuery::all();
+    assert_eq!(all.changed_since, None);
+}

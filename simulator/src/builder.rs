@@ -53,9 +53,10 @@ pub const DEFAULT_AUTOMATION_ROLES: [&str; 4] = [
 
 /// Every role the automating identity can be given: Microsoft Graph's application
 /// roles the library uses, and the Intune API's `get_device_compliance`.
-pub const AUTOMATION_ROLE_NAMES: [&str; 6] = [
+pub const AUTOMATION_ROLE_NAMES: [&str; 7] = [
     "Application.Read.All",
     "Policy.Read.All",
+    "DeviceManagementManagedDevices.Read.All",
     "Application.ReadWrite.OwnedBy",
     "Application.ReadWrite.All",
     "AppRoleAssignment.ReadWrite.All",

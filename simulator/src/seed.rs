@@ -380,6 +380,11 @@ pub(crate) fn graph_roles() -> Vec<Role> {
             value: "Policy.Read.All",
             display_name: "Read your organization's policies",
         },
+        Role {
+            id: ROLE_MANAGED_DEVICES_READ_ALL,
+            value: "DeviceManagementManagedDevices.Read.All",
+            display_name: "Read Microsoft Intune devices",
+        },
     ]
 }
 

@@ -25,6 +25,8 @@ pub const ROLE_APPLICATION_READWRITE_OWNEDBY: &str = "18a4783c-866b-4cc7-a460-3d
 pub const ROLE_APP_ROLE_ASSIGNMENT_READWRITE_ALL: &str = "06b708a9-e830-4db3-a914-8e69da51d44f";
 /// Microsoft Graph `Policy.Read.All` (application permission).
 pub const ROLE_POLICY_READ_ALL: &str = "246dd0d5-5bd0-4def-940b-0421030a5b68";
+/// Microsoft Graph `DeviceManagementManagedDevices.Read.All` (application permission).
+pub const ROLE_MANAGED_DEVICES_READ_ALL: &str = "2f51be20-0bb4-4fed-bf7b-db946066c75e";
 /// Intune API `get_device_compliance`.
 pub const ROLE_GET_DEVICE_COMPLIANCE: &str = "7ec88bad-30c7-4928-a005-4455362cfd98";
 

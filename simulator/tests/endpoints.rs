@@ -1442,3 +1442,127 @@ async fn devices_change_compliance_at_check_in_after_the_grace_period() {
     sim.advance_clock(Duration::from_secs(8 * 3600));
     assert!(state(&sim));
 }
+
+/// Intune's managed devices through Graph: refused without
+/// DeviceManagementManagedDevices.Read.All (Intune's wording), pages of at most 1,000
+/// with a nextLink, only the properties selected, and `lastSyncDateTime ge` filtering
+/// by each device's last check-in on the simulated clock.
+#[tokio::test]
+async fn managed_devices_page_filter_and_need_their_role() {
+    let sim = Simulator::builder()
+        .devices(1500)
+        .automation_roles(["Application.Read.All"])
+        .start()
+        .await
+        .expect("sim");
+    let info = sim.info();
+    let c = http(info);
+    let without = Graph {
+        c: &c,
+        info,
+        token: automation_token(&c, info).await,
+    };
+    let (s, v) = without
+        .call(
+            reqwest::Method::GET,
+            "/deviceManagement/managedDevices",
+            None,
+        )
+        .await;
+    assert_eq!(s, 403, "{v}");
+    assert_eq!(v["error"]["code"], "Forbidden");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("DeviceManagementManagedDevices.Read.All")),
+        "{v}"
+    );
+
+    sim.set_automation_roles(&["DeviceManagementManagedDevices.Read.All"])
+        .expect("roles");
+    let graph = Graph {
+        c: &c,
+        info,
+        token: automation_token(&c, info).await,
+    };
+    let (s, first) = graph
+        .call(
+            reqwest::Method::GET,
+            "/deviceManagement/managedDevices?$top=5000&$select=id,wiFiMacAddress,lastSyncDateTime",
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{first}");
+    let page = first["value"].as_array().expect("value");
+    assert_eq!(page.len(), 1000, "at most 1,000 a page");
+    let keys: Vec<&String> = page[0].as_object().expect("object").keys().collect();
+    assert_eq!(keys, ["id", "lastSyncDateTime", "wiFiMacAddress"]);
+    // The same GUID and MAC as Intune's compliance service knows.
+    let known = sim.devices();
+    assert!(
+        known
+            .iter()
+            .any(|d| d.0 == page[0]["id"] && d.1 == page[0]["wiFiMacAddress"]),
+        "{}",
+        page[0]
+    );
+    let next = first["@odata.nextLink"].as_str().expect("a nextLink");
+    let r = c
+        .get(next)
+        .bearer_auth(&graph.token)
+        .send()
+        .await
+        .expect("next");
+    let second: Value = r.json().await.expect("json");
+    assert_eq!(second["value"].as_array().map(Vec::len), Some(500));
+    assert!(second.get("@odata.nextLink").is_none());
+
+    // Every device checked in within the last 8 hours; none after now.
+    let now = sim.now_unix();
+    let ago = |h: u64| {
+        time::OffsetDateTime::from_unix_timestamp(i64::try_from(now - h * 3600).expect("time"))
+            .expect("date")
+            .format(&time::format_description::well_known::Rfc3339)
+            .expect("format")
+    };
+    let count = |token: String, filter: String| {
+        let c = &c;
+        async move {
+            let graph = Graph { c, info, token };
+            let path = format!(
+                "/deviceManagement/managedDevices?$top=1000&$select=id&$filter={}",
+                filter.replace(' ', "%20").replace(':', "%3A")
+            );
+            let (s, v) = graph.call(reqwest::Method::GET, &path, None).await;
+            assert_eq!(s, 200, "{v}");
+            v["value"].as_array().map_or(0, Vec::len)
+        }
+    };
+    let token = graph.token.clone();
+    assert_eq!(
+        count(token.clone(), format!("lastSyncDateTime ge {}", ago(9))).await,
+        1000
+    );
+    let recent = count(token, format!("lastSyncDateTime ge {}", ago(4))).await;
+    assert!((200..800).contains(&recent), "{recent} in the last 4 hours");
+    // Half a cycle later (a fresh token: the old one has expired), the devices that
+    // checked in since are the ones found.
+    sim.advance_clock(Duration::from_secs(4 * 3600));
+    let fresh = automation_token(&c, info).await;
+    let since_before = count(fresh.clone(), format!("lastSyncDateTime ge {}", ago(0))).await;
+    assert!((200..800).contains(&since_before), "{since_before}");
+    let graph = Graph {
+        c: &c,
+        info,
+        token: fresh,
+    };
+    // Another filter is refused.
+    let (s, _) = graph
+        .call(
+            reqwest::Method::GET,
+            "/deviceManagement/managedDevices?$filter=operatingSystem%20eq%20'iOS'",
+            None,
+        )
+        .await;
+    assert_eq!(s, 400);
+}

@@ -19,6 +19,7 @@ use crate::Shared;
 use crate::state::{App, Assignment, Audience, DeletedItem, KeyCred, Sp, World};
 
 mod apps;
+mod devices;
 mod principals;
 
 use apps::*;
@@ -253,12 +254,26 @@ fn parse_filter(filter: &str) -> Option<(&str, String)> {
     matches!(field, "displayName" | "appId").then(|| (field, value.replace("''", "'")))
 }
 
+/// A page of a directory collection: 100 by default, at most 999 (`$top`).
 fn page(ctx: &Ctx<'_>, uri: &Uri, q: &HashMap<String, String>, items: Vec<Value>) -> Response {
+    page_of(ctx, uri, q, items, 999, 100)
+}
+
+/// A page of `items`: `$top` of them (`default_top` when not asked, at most `max_top`)
+/// after `$skiptoken`, with a nextLink while more remain.
+fn page_of(
+    ctx: &Ctx<'_>,
+    uri: &Uri,
+    q: &HashMap<String, String>,
+    items: Vec<Value>,
+    max_top: usize,
+    default_top: usize,
+) -> Response {
     let top: usize = q
         .get("$top")
         .and_then(|t| t.parse().ok())
-        .unwrap_or(100)
-        .clamp(1, 999);
+        .unwrap_or(default_top)
+        .clamp(1, max_top);
     let skip: usize = q
         .get("$skiptoken")
         .and_then(|t| t.parse().ok())
@@ -342,6 +357,7 @@ async fn dispatch(
     let segs: Vec<&str> = path.split('/').collect();
     match (method.as_str(), segs.as_slice()) {
         ("GET", ["organization"]) => organization(&ctx, &uri, &q),
+        ("GET", ["deviceManagement", "managedDevices"]) => devices::list(&ctx, &uri, &q),
         ("GET", ["applications"]) => list_apps(&ctx, &uri, &q),
         ("POST", ["applications"]) => create_app(&ctx, &body),
         ("GET", [key]) if key.starts_with("applications(uniqueName=") => {

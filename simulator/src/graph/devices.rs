@@ -1,0 +1,180 @@
+//! Intune's managed devices as Microsoft Graph lists them:
+//! `GET /v1.0/deviceManagement/managedDevices`, with `$select`, `$top` (at most 1,000
+//! a page, Intune's page size), `$skiptoken` paging and `$filter` on
+//! `lastSyncDateTime ge <DateTimeOffset>` (the incremental read a sync makes; there is
+//! no delta query for managed devices). Each device is the simulator's Intune device
+//! (the same GUID, MAC, enrolment and compliance as the Compliance Retrieval API
+//! answers), with the other properties derived from the seed, and its last check-in
+//! from its check-in cycle on the simulated clock.
+//!
+//! Evidence: Microsoft Graph v1.0 `managedDevice` resource (property names, and that
+//! `jailBroken` is a string: "True", "False" or "Unknown"; `complianceState` values
+//! `compliant`, `noncompliant`, `inGracePeriod`…; `managedDeviceOwnerType` `company` or
+//! `personal`), "List managedDevices" (permission `DeviceManagementManagedDevices.Read.All`
+//! for applications) and Intune's answer to a caller without it, a 403 whose message
+//! names the scopes.
+
+use std::collections::HashMap;
+
+use axum::http::{StatusCode, Uri};
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use super::{Ctx, page_of};
+use crate::rng::Rng;
+use crate::state::{CHECK_IN_EVERY, Device, World};
+
+/// Intune's page of managed devices, and the most `$top` may ask.
+const MAX_TOP: usize = 1000;
+
+/// The roles that let an application list managed devices.
+const READ_ROLES: [&str; 2] = [
+    "DeviceManagementManagedDevices.Read.All",
+    "DeviceManagementManagedDevices.ReadWrite.All",
+];
+
+/// `GET /deviceManagement/managedDevices`.
+pub(super) fn list(ctx: &Ctx<'_>, uri: &Uri, q: &HashMap<String, String>) -> Response {
+    let Some(token) = crate::login::bearer(ctx.s, ctx.headers) else {
+        return ctx.error(
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthenticationToken",
+            "Access token is empty, expired or not valid.",
+        );
+    };
+    if token.audience != crate::state::Audience::Graph {
+        return ctx.error(
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthenticationToken",
+            "Access token validation failure. Invalid audience.",
+        );
+    }
+    if !token.roles.iter().any(|r| READ_ROLES.contains(&r.as_str())) {
+        // Intune's own wording, as Graph relays it.
+        return ctx.error(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "Application is not authorized to perform this operation. Application must have \
+             one of the following scopes: DeviceManagementManagedDevices.Read.All, \
+             DeviceManagementManagedDevices.ReadWrite.All",
+        );
+    }
+    let since = match q.get("$filter").map(|f| since_filter(f)) {
+        None => None,
+        Some(Some(t)) => Some(t),
+        Some(None) => {
+            return ctx.error(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                "Invalid filter clause: only `lastSyncDateTime ge <DateTimeOffset>` is \
+                 supported here",
+            );
+        }
+    };
+    let items = ctx.s.with_world(|w| {
+        w.settle_devices();
+        let seed = w.seed;
+        let now = w.now();
+        let now_utc = w.now_utc();
+        w.devices
+            .iter()
+            .map(|d| (d, last_sync(w, d, now, now_utc)))
+            .filter(|(_, synced)| since.is_none_or(|s| *synced >= s))
+            .map(|(d, synced)| managed_device(seed, d, synced))
+            .collect::<Vec<Value>>()
+    });
+    page_of(ctx, uri, q, items, MAX_TOP, MAX_TOP)
+}
+
+/// `lastSyncDateTime ge 2026-12-01T00:00:00Z` → the time; anything else → `None`.
+fn since_filter(filter: &str) -> Option<time::OffsetDateTime> {
+    let (field, rest) = filter.trim().split_once(" ge ")?;
+    if field.trim() != "lastSyncDateTime" {
+        return None;
+    }
+    time::OffsetDateTime::parse(rest.trim(), &time::format_description::well_known::Rfc3339).ok()
+}
+
+/// The device's last check-in at or before now, as a date: its check-in cycle on the
+/// simulated clock (a device whose first check-in is still ahead last checked in one
+/// cycle before it).
+fn last_sync(
+    w: &World,
+    d: &Device,
+    now: std::time::Instant,
+    now_utc: time::OffsetDateTime,
+) -> time::OffsetDateTime {
+    let next = d.next_check_in(w.started, now);
+    let last = if next == now {
+        now
+    } else {
+        next.checked_sub(CHECK_IN_EVERY).unwrap_or(now)
+    };
+    let ago = now.saturating_duration_since(last);
+    now_utc - ago
+}
+
+/// The device as Graph's `managedDevice` (the properties a sync reads).
+fn managed_device(seed: u64, d: &Device, synced: time::OffsetDateTime) -> Value {
+    let mut r = Rng::keyed(seed, &["managed-device", &d.guid]);
+    let (os, versions, makers): (&str, &[&str], &[(&str, &str)]) = match r.next_u64() % 4 {
+        0 => (
+            "iOS",
+            &["17.6.1", "18.1"],
+            &[("Apple", "iPhone 15"), ("Apple", "iPad Air")],
+        ),
+        1 => (
+            "Android",
+            &["14", "15"],
+            &[("samsung", "SM-S921B"), ("Google", "Pixel 8")],
+        ),
+        2 => (
+            "macOS",
+            &["14.6.1", "15.1"],
+            &[("Apple", "MacBookPro18,1"), ("Apple", "MacBookAir10,1")],
+        ),
+        _ => (
+            "Windows",
+            &["10.0.22631.4460", "10.0.26100.2314"],
+            &[("Dell Inc.", "Latitude 7440"), ("LENOVO", "21HD")],
+        ),
+    };
+    let pick = |r: &mut Rng, n: usize| usize::try_from(r.next_u64() % (n as u64)).unwrap_or(0);
+    let version = versions[pick(&mut r, versions.len())];
+    let (manufacturer, model) = makers[pick(&mut r, makers.len())];
+    let personal = r.next_u64().is_multiple_of(5);
+    let encrypted = !r.next_u64().is_multiple_of(10);
+    let jailbroken = match (os, r.next_u64() % 50) {
+        ("iOS" | "Android", 0) => "True",
+        ("iOS" | "Android", _) => "False",
+        _ => "Unknown",
+    };
+    let compliance = match (d.registered, d.compliant) {
+        (false, _) => "unknown",
+        (true, true) => "compliant",
+        (true, false) => "noncompliant",
+    };
+    // Ethernet on laptops and desktops only, with a MAC of its own.
+    let ethernet = matches!(os, "Windows" | "macOS")
+        .then(|| format!("00155D{:06X}", r.next_u64() & 0x00FF_FFFF));
+    let serial = format!("SIM{:09}", r.next_u64() % 1_000_000_000);
+    json!({
+        "id": d.guid,
+        "deviceName": format!("{}-{}", os.to_ascii_uppercase(), &serial[3..9]),
+        "managedDeviceOwnerType": if personal { "personal" } else { "company" },
+        "operatingSystem": os,
+        "osVersion": version,
+        "lastSyncDateTime": crate::state::iso(synced),
+        "complianceState": compliance,
+        "complianceGracePeriodExpirationDateTime": "9999-12-31T23:59:59Z",
+        "jailBroken": jailbroken,
+        "isEncrypted": encrypted,
+        "azureADDeviceId": r.uuid(),
+        "model": model,
+        "manufacturer": manufacturer,
+        "serialNumber": serial,
+        "wiFiMacAddress": d.mac,
+        "ethernetMacAddress": ethernet,
+        "managementAgent": "mdm",
+    })
+}
