@@ -33,7 +33,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-use crate::report::DeviceState;
+use crate::report::{DeviceState, Rollout};
 
 /// ISE connection settings.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -707,38 +707,6 @@ pub struct EnforcementPolicy {
     /// created in ISE's monitor state (`monitor`), or monitored rules turned on
     /// (`promote`). The command's `--monitor` and `--promote` set it for one run.
     pub rollout: Rollout,
-}
-
-/// How enforcement rolls its rules out, as network teams roll out access policy: in
-/// ISE's monitor state first (each rule evaluated and its hits counted, its result not
-/// applied), then promoted after a look at the hits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Rollout {
-    /// Rules created enabled, disabled ones enabled; rules in monitor state stay so
-    /// until promoted. Needs a working connection (guard `enforce.connection`).
-    #[default]
-    Enforce,
-    /// Rules created in monitor state, disabled ones monitored; enabled rules stay
-    /// enabled. Changes no device's access, so it needs no working connection.
-    Monitor,
-    /// Every owned rule enabled, monitored ones included (after their hit counts were
-    /// shown). Needs a working connection.
-    Promote,
-}
-
-impl Rollout {
-    /// The state a rule in `current` state should have (`None`: a new rule).
-    pub fn wanted_state(self, current: Option<ise_client::RuleState>) -> ise_client::RuleState {
-        use ise_client::RuleState as S;
-        match (self, current) {
-            (Self::Enforce, Some(S::Monitor)) => S::Monitor,
-            (Self::Monitor, Some(S::Enabled)) => S::Enabled,
-            (Self::Monitor, _) => S::Monitor,
-            (Self::Enforce | Self::Promote, _) => S::Enabled,
-        }
-    }
 }
 
 impl Default for EnforcementPolicy {

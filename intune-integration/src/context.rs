@@ -407,7 +407,7 @@ impl Integration {
 
     /// The same integration, rolling enforcement's rules out as `rollout` says (the
     /// command's `--monitor` and `--promote`).
-    pub fn with_rollout(mut self, rollout: crate::config::Rollout) -> Self {
+    pub fn with_rollout(mut self, rollout: crate::report::Rollout) -> Self {
         self.options.enforcement.rollout = rollout;
         self
     }

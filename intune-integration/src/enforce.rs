@@ -31,8 +31,8 @@
 
 use ise_client::{AuthorizationRule, Condition, PolicySet, RuleState};
 
-pub use crate::config::{EnforcedRule, EnforcementPolicy, Rollout};
-pub use crate::report::{DeviceState, Enforcement, MDM_DICTIONARY, RuleChange};
+pub use crate::config::{EnforcedRule, EnforcementPolicy};
+pub use crate::report::{DeviceState, Enforcement, MDM_DICTIONARY, Rollout, RuleChange};
 
 use crate::Error;
 use crate::context::Integration;

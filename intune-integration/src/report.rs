@@ -3,7 +3,7 @@
 //! reports depend on it and not on each other. Each type is re-exported by its
 //! workflow. Every field is part of the `--json` output: add, never rename.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::outcome::{CheckName, Outcome, StepName};
 
@@ -371,6 +371,38 @@ impl std::fmt::Display for DeviceState {
     }
 }
 
+/// How enforcement rolls its rules out, as network teams roll out access policy: in
+/// ISE's monitor state first (each rule evaluated and its hits counted, its result not
+/// applied), then promoted after a look at the hits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Rollout {
+    /// Rules created enabled, disabled ones enabled; rules in monitor state stay so
+    /// until promoted. Needs a working connection (guard `enforce.connection`).
+    #[default]
+    Enforce,
+    /// Rules created in monitor state, disabled ones monitored; enabled rules stay
+    /// enabled. Changes no device's access, so it needs no working connection.
+    Monitor,
+    /// Every owned rule enabled, monitored ones included (after their hit counts were
+    /// shown). Needs a working connection.
+    Promote,
+}
+
+impl Rollout {
+    /// The state a rule in `current` state should have (`None`: a new rule).
+    pub fn wanted_state(self, current: Option<ise_client::RuleState>) -> ise_client::RuleState {
+        use ise_client::RuleState as S;
+        match (self, current) {
+            (Self::Enforce, Some(S::Monitor)) => S::Monitor,
+            (Self::Monitor, Some(S::Enabled)) => S::Enabled,
+            (Self::Monitor, _) => S::Monitor,
+            (Self::Enforce | Self::Promote, _) => S::Enabled,
+        }
+    }
+}
+
 /// One owned rule in a plan or an apply.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
@@ -412,7 +444,7 @@ pub struct Enforcement {
     /// Whether ISE's policy was (or, in a plan, would be) changed.
     pub changed: bool,
     /// How the rules are rolled out.
-    pub rollout: crate::config::Rollout,
+    pub rollout: Rollout,
     /// The conditions the writes need, each with whether it holds
     /// ([`crate::guard`]).
     pub guards: Vec<crate::guard::Guard>,
