@@ -18,7 +18,7 @@
 //!     "managedDeviceOwnerType": "personal", "operatingSystem": "iOS",
 //!     "lastSyncDateTime": "2026-11-20T08:30:00Z", "jailBroken": "False",
 //!     "wiFiMacAddress": "0050561d3c64"
-//! })).unwrap();
+//! })).expect("a managed device");
 //! assert_eq!(endpoint_macs(&device), ["00:50:56:1D:3C:64"]);
 //! let today = time::macros::date!(2026 - 12 - 06);
 //! let values = bridged_values(&device, today, 14);

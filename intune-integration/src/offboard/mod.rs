@@ -113,7 +113,7 @@ impl fmt::Display for ObjectKind {
 ///
 /// ```
 /// use intune_integration::offboard::{Adopt, ObjectKind};
-/// let a: Adopt = "rule=Intune_Compliant".parse().unwrap();
+/// let a: Adopt = "rule=Intune_Compliant".parse().expect("an adoption");
 /// assert_eq!((a.kind, a.name.as_str()), (ObjectKind::AuthorizationRule, "Intune_Compliant"));
 /// assert!("Intune_Compliant".parse::<Adopt>().is_err());
 /// ```
