@@ -240,12 +240,15 @@ pub(crate) fn ise_admin_certificate(
         let pem = ISE_KEYS[key_index % ISE_KEYS.len()];
         KeyPair::from_pem_and_sign_algo(pem, &rcgen::PKCS_RSA_SHA256).map_err(e("ISE admin key"))?
     };
+    // Valid from yesterday's midnight (UTC): two simulators of one seed started the
+    // same day issue byte-identical certificates, as a replayed seed should.
+    let today = OffsetDateTime::now_utc().replace_time(time::Time::MIDNIGHT);
     admin_certificate_with(
         &key,
         host_fqdn,
         serial,
-        OffsetDateTime::now_utc() - Duration::days(1),
-        OffsetDateTime::now_utc() + Duration::days(730),
+        today - Duration::days(1),
+        today + Duration::days(730),
     )
 }
 

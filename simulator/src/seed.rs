@@ -260,8 +260,10 @@ pub(crate) fn seed_ise(
     node_certs: &[(String, pki::Issued)],
     nodes: &[state::IseNode],
 ) -> Result<(Vec<SystemCert>, Vec<TrustedCert>), SimError> {
-    let not_before = time::OffsetDateTime::now_utc() - time::Duration::days(1);
-    let not_after = time::OffsetDateTime::now_utc() + time::Duration::days(730);
+    // As the Admin certificates' own dates (`pki::ise_admin_certificate`).
+    let today = time::OffsetDateTime::now_utc().replace_time(time::Time::MIDNIGHT);
+    let not_before = today - time::Duration::days(1);
+    let not_after = today + time::Duration::days(730);
     let system_certs: Vec<SystemCert> = node_certs
         .iter()
         .map(|(host, issued)| SystemCert {
