@@ -315,6 +315,15 @@ async fn doctor_names_rules_on_attributes_intune_no_longer_supplies_and_on_other
     assert_eq!(d.with_id(ids::ENFORCE_NOTHING).count(), 0);
 }
 
+/// The MAC of a device Intune knows as enrolled and compliant.
+fn compliant_mac(sim: &Simulator) -> String {
+    sim.devices()
+        .into_iter()
+        .find(|d| d.2 && d.3)
+        .map(|d| d.1)
+        .expect("a compliant device")
+}
+
 /// A simulator not onboarded, and an integration over it.
 async fn unconnected() -> (Simulator, Integration) {
     let sim = Simulator::builder()
@@ -331,11 +340,7 @@ async fn unconnected() -> (Simulator, Integration) {
 #[tokio::test]
 async fn enforce_on_an_unconnected_pair_writes_nothing_and_names_its_guard() {
     let (sim, ctx) = unconnected().await;
-    let (_, mac, _, _) = sim
-        .devices()
-        .into_iter()
-        .find(|d| d.2 && d.3)
-        .expect("a compliant device");
+    let mac = compliant_mac(&sim);
     let authorized = authorize(&sim, &mac).await;
     let before = state(&sim);
 
@@ -369,11 +374,7 @@ async fn enforce_on_an_unconnected_pair_writes_nothing_and_names_its_guard() {
 #[tokio::test]
 async fn rules_roll_out_in_monitor_state_then_are_promoted_after_their_hits() {
     let (sim, ctx) = unconnected().await;
-    let (_, mac, _, _) = sim
-        .devices()
-        .into_iter()
-        .find(|d| d.2 && d.3)
-        .expect("a compliant device");
+    let mac = compliant_mac(&sim);
     let before = authorize(&sim, &mac).await;
 
     // Monitor needs no connection: the rules change no device's access.
