@@ -237,12 +237,16 @@ pub(crate) struct Call {
     /// The audit trail's summary of a read it records all the same (a private key's
     /// export).
     pub(crate) audited_as: Option<&'static str>,
+    /// Whether sending it twice has the effect of sending it once (reads, PUT and
+    /// DELETE; a POST only where the resource is keyed so that it is).
+    pub(crate) idempotent: bool,
 }
 
 impl Call {
     pub(crate) fn new(method: Method, api: Api, path: impl Into<String>) -> Self {
         Self {
             read_only: method_is_read(&method),
+            idempotent: method_is_read(&method) || method != Method::POST,
             method,
             api,
             path: path.into(),
@@ -400,7 +404,7 @@ impl IseClient {
             },
             call.body_kind,
         )
-        .with_idempotent(call.read_only || call.method != Method::POST)
+        .with_idempotent(call.read_only || call.idempotent)
         .with_audit_summary(call.audited_as);
         let classify = IseClassify {
             rejections: &self.inner.rejections,

@@ -22,6 +22,10 @@
 //!   compliance is lost, for the grace period after it. 200 with the device (and
 //!   `next_check_in_secs`, since the simulator started, when a change waits), 404 for
 //!   an unknown GUID, or 400.
+//! * `POST /devices/mutate` — body `{"count": N, "seed": S}`: N distinct devices, chosen
+//!   from S, change in Intune at once (each flips its encryption and moves its
+//!   operating system's version) and check in now, as a fleet's patch day would.
+//!   200 `{"changed": ["<guid>", …]}`, or 400.
 //! * `POST /clock` — body `{"advance_secs": N}` or `{"at": "2027-03-01T00:00:00Z"}`:
 //!   moves the simulated clock forward (never back); tokens, replication, Intune's
 //!   throttle windows and device check-ins follow it. 200 `{"now", "offset_secs"}`, or
@@ -50,6 +54,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/snapshot", get(snapshot))
         .route("/admin-consent", post(admin_consent))
         .route("/authorize", post(authorize))
+        .route("/devices/mutate", post(mutate_devices))
         .route("/devices/{guid}", put(update_device))
         .route("/ise-role", put(set_ise_role))
         .route("/clock", post(set_clock))
@@ -215,6 +220,34 @@ pub(crate) fn device_change(body: &Value) -> Result<(Option<bool>, Option<bool>)
         return Err("the body must be {\"compliant\": bool} and/or {\"registered\": bool}".into());
     }
     Ok((compliant, registered))
+}
+
+async fn mutate_devices(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let body = serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null);
+    let (Some(count), Some(seed)) = (body["count"].as_u64(), body["seed"].as_u64()) else {
+        return refuse("the body must be {\"count\": N, \"seed\": S}".into());
+    };
+    let changed = s.with_world(|w| {
+        w.settle_devices();
+        let now = w.now();
+        let n = w.devices.len();
+        let count = usize::try_from(count).unwrap_or(usize::MAX).min(n);
+        // A seeded partial shuffle: `count` distinct devices.
+        let mut order: Vec<usize> = (0..n).collect();
+        let mut r = crate::rng::Rng::keyed(seed, &["mutate"]);
+        let mut changed = Vec::with_capacity(count);
+        for i in 0..count {
+            let left = u64::try_from(n - i).unwrap_or(1);
+            let j = i + usize::try_from(r.next_u64() % left).unwrap_or(0);
+            order.swap(i, j);
+            let d = &mut w.devices[order[i]];
+            d.revision = d.revision.saturating_add(1);
+            d.changed_at = Some(now);
+            changed.push(d.guid.clone());
+        }
+        changed
+    });
+    axum::Json(json!({ "changed": changed })).into_response()
 }
 
 async fn update_device(

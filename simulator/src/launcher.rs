@@ -72,6 +72,10 @@ pub struct LaunchArgs {
     /// resources of another cloud are refused).
     #[arg(long, value_name = "CLOUD", default_value = "global")]
     pub cloud: String,
+    /// How many managed devices Intune knows (default 250), generated from the seed;
+    /// about nine in ten are already ISE endpoints by their Wi-Fi MAC.
+    #[arg(long, value_name = "N")]
+    pub managed_devices: Option<usize>,
 }
 
 impl LaunchArgs {
@@ -94,6 +98,9 @@ impl LaunchArgs {
         }
         if let Some(seed) = self.seed {
             builder = builder.seed(seed);
+        }
+        if let Some(n) = self.managed_devices {
+            builder = builder.devices(n);
         }
         if let Some(seed) = self.fault_seed {
             builder = builder.fault_seed(seed);

@@ -151,6 +151,8 @@ pub(crate) struct Shared {
     /// Where the simulated clock's offset is published for clients in other
     /// processes (beside the info file, once one is written).
     pub(crate) clock_file: Mutex<Option<std::path::PathBuf>>,
+    /// An endpoint bulk job is running (ISE runs one at a time).
+    pub(crate) bulk_running: std::sync::atomic::AtomicBool,
 }
 
 /// The name of the file, beside an info file `FILE`, that holds how many seconds the
@@ -177,6 +179,7 @@ impl Shared {
             ise_password: b.ise_password.clone(),
             cloud: cloud::named(&b.cloud).unwrap_or(&cloud::CLOUDS[0]),
             clock_file: Mutex::new(None),
+            bulk_running: std::sync::atomic::AtomicBool::new(false),
         }
     }
 

@@ -488,6 +488,8 @@ impl World {
     /// A world with the builder's settings and nothing in it yet.
     pub(crate) fn empty(mut rng: rng::Rng, b: &SimulatorBuilder, tenant_id: String) -> Self {
         let policy = policy::PolicyModel::seeded(&mut rng);
+        let devices = state::seed_devices(b.seed, b.devices);
+        let (endpoints, endpoint_attributes) = state::seed_endpoints(b.seed, &devices);
         World {
             rng,
             replication_lag: b.replication_lag,
@@ -519,7 +521,9 @@ impl World {
             log: Vec::new(),
             seed: b.seed,
             id_counts: HashMap::new(),
-            devices: state::seed_devices(b.seed, b.devices),
+            devices,
+            endpoints,
+            endpoint_attributes,
             staged_certs: HashMap::new(),
             private_key_exports: 0,
             workload_issuer_der: Vec::new(),

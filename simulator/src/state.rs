@@ -306,6 +306,10 @@ pub(crate) struct World {
     pub(crate) id_counts: HashMap<String, u64>,
     /// The devices Intune knows.
     pub(crate) devices: Vec<Device>,
+    /// ISE's endpoints, by MAC (`AA:BB:CC:DD:EE:FF`).
+    pub(crate) endpoints: BTreeMap<String, IseEndpoint>,
+    /// ISE's endpoint custom attribute definitions: name → type.
+    pub(crate) endpoint_attributes: BTreeMap<String, String>,
     /// Renewed Admin certificates imported but not yet bound, by host.
     pub(crate) staged_certs: HashMap<String, StagedCert>,
     /// The workload identity issuer's certificate (it signs federated tokens).
@@ -402,6 +406,20 @@ pub(crate) struct Device {
     /// A compliance state the device takes at its next check-in after the instant
     /// given (`PUT /devices/{guid}` with `at_check_in`).
     pub(crate) pending: Option<(bool, Instant)>,
+    /// How many times `POST /devices/mutate` changed it (its Graph properties are
+    /// derived from the seed and this), and when it last did (a check-in).
+    pub(crate) revision: u32,
+    /// The check-in that carried its last mutation.
+    pub(crate) changed_at: Option<Instant>,
+}
+
+/// An endpoint as ISE knows it (`/api/v1/endpoint`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct IseEndpoint {
+    /// ISE's id.
+    pub(crate) id: String,
+    /// Its custom attributes, by name.
+    pub(crate) attributes: BTreeMap<String, String>,
 }
 
 /// How often a device checks in with Intune: about every 8 hours (Microsoft Learn,
@@ -441,12 +459,20 @@ impl Device {
 /// `count` devices derived from the seed: about a quarter non-compliant, one in
 /// twenty-five not registered (and so not compliant).
 pub(crate) fn seed_devices(seed: u64, count: usize) -> Vec<Device> {
+    let mut macs = HashSet::with_capacity(count);
     (0..count)
         .map(|i| {
             let n = i.to_string();
             let mut r = Rng::keyed(seed, &["device", &n]);
             let guid = r.uuid();
-            let mac_bits = r.next_u64() & 0x00FF_FFFF;
+            let mut mac_bits = r.next_u64() & 0x00FF_FFFF;
+            // Distinct Wi-Fi MACs however many devices (24 bits collide by the
+            // thousands at 100,000); the first draw is kept when it is free.
+            while !macs.insert(mac_bits) {
+                mac_bits = Rng::keyed(seed, &["device-mac", &n, &mac_bits.to_string()])
+                    .next_u64()
+                    & 0x00FF_FFFF;
+            }
             let registered = !r.next_u64().is_multiple_of(25);
             let compliant = registered && !r.next_u64().is_multiple_of(4);
             let phase = Duration::from_secs(r.next_u64() % CHECK_IN_EVERY.as_secs());
@@ -457,9 +483,54 @@ pub(crate) fn seed_devices(seed: u64, count: usize) -> Vec<Device> {
                 compliant,
                 check_in_phase: phase,
                 pending: None,
+                revision: 0,
+                changed_at: None,
             }
         })
         .collect()
+}
+
+/// The endpoints ISE has seen, as on a network the devices joined: about nine in ten
+/// managed devices by their Wi-Fi MAC (deterministic from the seed), and three
+/// printers carrying a custom attribute of the site's own (`AssetTag`).
+pub(crate) fn seed_endpoints(
+    seed: u64,
+    devices: &[Device],
+) -> (BTreeMap<String, IseEndpoint>, BTreeMap<String, String>) {
+    let mut endpoints = BTreeMap::new();
+    for d in devices {
+        let mut r = Rng::keyed(seed, &["endpoint-seen", &d.guid]);
+        if r.next_u64() % 10 != 0 {
+            endpoints.insert(
+                colon_mac(&d.mac),
+                IseEndpoint {
+                    id: r.uuid(),
+                    attributes: BTreeMap::new(),
+                },
+            );
+        }
+    }
+    for i in 1..=3u8 {
+        let mut r = Rng::keyed(seed, &["printer", &i.to_string()]);
+        endpoints.insert(
+            format!("00:00:AA:00:00:0{i}"),
+            IseEndpoint {
+                id: r.uuid(),
+                attributes: BTreeMap::from([("AssetTag".to_owned(), format!("PRN-{i:04}"))]),
+            },
+        );
+    }
+    let definitions = BTreeMap::from([("AssetTag".to_owned(), "String".to_owned())]);
+    (endpoints, definitions)
+}
+
+/// `005056ABCDEF` → `00:50:56:AB:CD:EF`.
+pub(crate) fn colon_mac(bare: &str) -> String {
+    bare.as_bytes()
+        .chunks(2)
+        .map(|p| String::from_utf8_lossy(p).to_ascii_uppercase())
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 impl World {
@@ -699,6 +770,10 @@ impl World {
                     "sha1": crate::pki::hex(&crate::pki::sha1(&c.issued.cert_der)),
                     "sha256": crate::pki::hex(&crate::pki::sha256(&c.issued.cert_der)),
                 })).collect::<Vec<_>>(),
+                "endpoints": self.endpoints.iter().map(|(mac, e)| json!({
+                    "mac": mac, "id": e.id, "customAttributes": e.attributes,
+                })).collect::<Vec<_>>(),
+                "endpointCustomAttributes": self.endpoint_attributes,
                 "trustedCertificates": self.trusted.iter().map(|t| json!({
                     "id": t.id, "friendlyName": t.friendly_name, "subject": t.subject,
                     "sha256": crate::pki::hex(&crate::pki::sha256(&t.der)),

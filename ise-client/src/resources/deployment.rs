@@ -136,6 +136,13 @@ impl IseClient {
         }
     }
 
+    /// Endpoints and their custom attributes.
+    pub fn endpoints(&self) -> super::Endpoints {
+        super::Endpoints {
+            client: self.clone(),
+        }
+    }
+
     /// The trusted certificate store.
     pub fn trusted_certificates(&self) -> TrustedCertificates {
         TrustedCertificates {

@@ -56,7 +56,7 @@ impl Filter {
         }
     }
 
-    fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         format!("{}.{}.{}", self.field, self.operator, self.value)
     }
 }

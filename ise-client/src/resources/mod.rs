@@ -8,15 +8,18 @@
 //!   rules first), update, delete, export;
 //! * [`policy`] — network-access policy: policy sets, authorization rules, profiles,
 //!   library conditions;
+//! * [`endpoints`] — endpoints and their custom attributes, bulk updates;
 //! * [`ers`] — raw ERS requests.
 
 pub mod deployment;
+pub mod endpoints;
 pub mod ers;
 pub mod listing;
 pub mod policy;
 pub mod system_certificates;
 pub mod trusted_certificates;
 
+pub use endpoints::{CustomAttributeDefinition, Endpoint, EndpointAttributes, Endpoints};
 pub use ers::Ers;
 pub use listing::Filter;
 pub use policy::{

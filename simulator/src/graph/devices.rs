@@ -20,7 +20,7 @@ use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::{Ctx, page_of};
+use super::Ctx;
 use crate::rng::Rng;
 use crate::state::{CHECK_IN_EVERY, Device, World};
 
@@ -71,19 +71,29 @@ pub(super) fn list(ctx: &Ctx<'_>, uri: &Uri, q: &HashMap<String, String>) -> Res
             );
         }
     };
-    let items = ctx.s.with_world(|w| {
+    let (skip, top) = super::window(q, MAX_TOP, MAX_TOP);
+    // Filtered first, then only the page's devices made JSON: a page of a 100,000-device
+    // tenant costs its 1,000 devices, not the tenant.
+    let (total, items) = ctx.s.with_world(|w| {
         w.settle_devices();
         let seed = w.seed;
         let now = w.now();
         let now_utc = w.now_utc();
-        w.devices
-            .iter()
-            .map(|d| (d, last_sync(w, d, now, now_utc)))
-            .filter(|(_, synced)| since.is_none_or(|s| *synced >= s))
-            .map(|(d, synced)| managed_device(seed, d, synced))
-            .collect::<Vec<Value>>()
+        let mut total = 0usize;
+        let mut page = Vec::new();
+        for d in &w.devices {
+            let synced = last_sync(w, d, now, now_utc);
+            if since.is_some_and(|s| synced < s) {
+                continue;
+            }
+            if total >= skip && page.len() < top {
+                page.push(managed_device(seed, d, synced));
+            }
+            total += 1;
+        }
+        (total, page)
     });
-    page_of(ctx, uri, q, items, MAX_TOP, MAX_TOP)
+    super::page_window(ctx, uri, q, (total, skip, top), items)
 }
 
 /// `lastSyncDateTime ge 2026-12-01T00:00:00Z` → the time; anything else → `None`.
@@ -105,11 +115,13 @@ fn last_sync(
     now_utc: time::OffsetDateTime,
 ) -> time::OffsetDateTime {
     let next = d.next_check_in(w.started, now);
-    let last = if next == now {
+    let cycle = if next == now {
         now
     } else {
         next.checked_sub(CHECK_IN_EVERY).unwrap_or(now)
     };
+    // A mutation is a check-in of its own.
+    let last = d.changed_at.map_or(cycle, |c| c.max(cycle).min(now));
     let ago = now.saturating_duration_since(last);
     now_utc - ago
 }
@@ -117,6 +129,9 @@ fn last_sync(
 /// The device as Graph's `managedDevice` (the properties a sync reads).
 fn managed_device(seed: u64, d: &Device, synced: time::OffsetDateTime) -> Value {
     let mut r = Rng::keyed(seed, &["managed-device", &d.guid]);
+    // What `POST /devices/mutate` changes: each revision flips encryption and moves the
+    // operating system's version.
+    let revision = d.revision;
     let (os, versions, makers): (&str, &[&str], &[(&str, &str)]) = match r.next_u64() % 4 {
         0 => (
             "iOS",
@@ -140,10 +155,10 @@ fn managed_device(seed: u64, d: &Device, synced: time::OffsetDateTime) -> Value 
         ),
     };
     let pick = |r: &mut Rng, n: usize| usize::try_from(r.next_u64() % (n as u64)).unwrap_or(0);
-    let version = versions[pick(&mut r, versions.len())];
+    let version = versions[(pick(&mut r, versions.len()) + revision as usize) % versions.len()];
     let (manufacturer, model) = makers[pick(&mut r, makers.len())];
     let personal = r.next_u64().is_multiple_of(5);
-    let encrypted = !r.next_u64().is_multiple_of(10);
+    let encrypted = !r.next_u64().is_multiple_of(10) ^ (revision % 2 == 1);
     let jailbroken = match (os, r.next_u64() % 50) {
         ("iOS" | "Android", 0) => "True",
         ("iOS" | "Android", _) => "False",

@@ -269,6 +269,14 @@ fn page_of(
     max_top: usize,
     default_top: usize,
 ) -> Response {
+    let (skip, top) = window(q, max_top, default_top);
+    let total = items.len();
+    let value: Vec<Value> = items.into_iter().skip(skip).take(top).collect();
+    page_window(ctx, uri, q, (total, skip, top), value)
+}
+
+/// The `$skiptoken` offset and the page size (`$top`, clamped) a listing asks for.
+fn window(q: &HashMap<String, String>, max_top: usize, default_top: usize) -> (usize, usize) {
     let top: usize = q
         .get("$top")
         .and_then(|t| t.parse().ok())
@@ -278,11 +286,20 @@ fn page_of(
         .get("$skiptoken")
         .and_then(|t| t.parse().ok())
         .unwrap_or(0);
-    let total = items.len();
-    let value: Vec<Value> = items
+    (skip, top)
+}
+
+/// One page (`value`: `top` items from `skip` of `total`) with its `@odata.nextLink`
+/// when more follow; `$select` applied.
+fn page_window(
+    ctx: &Ctx<'_>,
+    uri: &Uri,
+    q: &HashMap<String, String>,
+    (total, skip, top): (usize, usize, usize),
+    value: Vec<Value>,
+) -> Response {
+    let value: Vec<Value> = value
         .into_iter()
-        .skip(skip)
-        .take(top)
         .map(|v| select(v, q.get("$select")))
         .collect();
     let mut body = json!({"@odata.context": format!("{}/v1.0/$metadata", ctx.s.urls.graph_origin), "value": value});

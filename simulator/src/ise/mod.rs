@@ -21,6 +21,7 @@ use crate::Shared;
 use crate::state::{MdmServer, TrustedCert, ise_date};
 
 mod certs;
+mod endpoints;
 mod gui;
 
 use certs::*;
@@ -74,6 +75,19 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route(
             "/api/v1/certs/trusted-certificate/export/{id}",
             get(export_trusted),
+        )
+        .route(
+            "/api/v1/endpoint-custom-attribute",
+            get(endpoints::list_definitions).post(endpoints::define),
+        )
+        .route(
+            "/api/v1/endpoint-custom-attribute/{name}",
+            axum::routing::delete(endpoints::undefine),
+        )
+        .route("/api/v1/endpoint", get(endpoints::list))
+        .route(
+            "/api/v1/endpoint/bulk",
+            axum::routing::put(endpoints::bulk).post(endpoints::bulk),
         )
         .route(crate::GUI_BASE_PATH, get(gui_list).post(gui_create))
         .route(
