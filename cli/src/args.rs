@@ -130,6 +130,13 @@ pub(crate) enum Command {
         #[arg(long)]
         mdm_removed: bool,
     },
+    /// Intune's device properties (ownership, operating system, last check-in,
+    /// staleness, encryption, …) onto ISE's endpoints as custom attributes that
+    /// authorization rules can use (the configuration's [attributes] table).
+    Attributes {
+        #[command(subcommand)]
+        command: AttributesCommand,
+    },
     /// One device as ISE sees it, by MAC address or Intune GUID.
     Device {
         /// A MAC address (any notation) or a device GUID.
@@ -183,6 +190,25 @@ pub(crate) enum Command {
     Sim {
         #[command(flatten)]
         launch: ise_intune_simulator::launcher::LaunchArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum AttributesCommand {
+    /// Write what changed in Intune since the last sync onto ISE's endpoints (all of it
+    /// the first time, and once a day in a full pass). Only endpoints ISE already knows
+    /// are written, unless --create-endpoints; only the attributes the tool defined
+    /// are touched.
+    Sync {
+        /// Print what would be written; write nothing.
+        #[arg(long)]
+        plan: bool,
+        /// Read every device and every endpoint now, not only what changed.
+        #[arg(long)]
+        full: bool,
+        /// Also create the endpoints ISE has never seen, for devices Intune knows.
+        #[arg(long)]
+        create_endpoints: bool,
     },
 }
 
@@ -272,6 +298,7 @@ pub(crate) fn command_name(command: &Command) -> &'static str {
         Command::TrustSync { .. } => "trust-sync",
         Command::Enforce { .. } => "enforce",
         Command::Offboard { .. } => "offboard",
+        Command::Attributes { .. } => "attributes sync",
         Command::Device { .. } => "device",
         Command::Noncompliant { .. } => "noncompliant",
         Command::Fleet { .. } => "fleet",

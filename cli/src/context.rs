@@ -7,6 +7,8 @@ use crate::*;
 /// What the command runs against; keeps an embedded simulator alive.
 pub(crate) struct Context {
     pub(crate) onboarding: Integration,
+    /// The attribute bridge's settings, its store chosen.
+    pub(crate) attributes: AttributeSettings,
     #[cfg(feature = "simulator")]
     pub(crate) sim: Option<Simulator>,
 }
@@ -109,9 +111,11 @@ pub(crate) async fn context(cli: &Cli) -> Result<Context, CliError> {
             config.mdm_removed = true;
         }
         let trail = audit_trail(cli, Some(&config.audit))?;
+        let attributes = attribute_settings(&config);
         let onboarding = audited(onboarding_for(config, anchors)?, trail.as_ref(), None);
         return Ok(Context {
             onboarding: with_key_choice(onboarding, cli.as_node),
+            attributes,
             #[cfg(feature = "simulator")]
             sim: None,
         });
@@ -119,8 +123,11 @@ pub(crate) async fn context(cli: &Cli) -> Result<Context, CliError> {
     if let Some(path) = &cli.sim_info {
         let trail = audit_trail(cli, None)?;
         let onboarding = audited(from_sim_info(path, anchors)?, trail.as_ref(), None);
+        let mut attributes = AttributeSettings::default();
+        attributes.store = Some(beside(path, ".attributes.redb"));
         return Ok(Context {
             onboarding: with_key_choice(onboarding, cli.as_node),
+            attributes,
             #[cfg(feature = "simulator")]
             sim: None,
         });
@@ -133,6 +140,12 @@ pub(crate) async fn context(cli: &Cli) -> Result<Context, CliError> {
 async fn embedded(cli: &Cli) -> Result<Context, CliError> {
     let spinner = progress(cli, "starting the embedded simulator scenario");
     let (sim, onboarding) = scenario::for_command(&cli.command).await?;
+    // The embedded simulator lives for one run: so does its store.
+    let mut attributes = AttributeSettings::default();
+    // (beside its files, in the folder it removes when it stops).
+    attributes.store = Path::new(&sim.info().ise.admin_cert_pem_path)
+        .parent()
+        .map(|d| d.join("attributes.redb"));
     if let Some(s) = spinner {
         s.finish_and_clear();
     }
@@ -148,8 +161,45 @@ async fn embedded(cli: &Cli) -> Result<Context, CliError> {
             trail.as_ref(),
             None,
         ),
+        attributes,
         sim: Some(sim),
     })
+}
+
+/// The configuration's `[attributes]`, with the store under the state directory when
+/// none is named: `$STATE_DIRECTORY`, `$XDG_STATE_HOME/ise-intune` or
+/// `~/.local/state/ise-intune`, one file per ISE and tenant.
+fn attribute_settings(config: &IntegrationConfig) -> AttributeSettings {
+    let mut s = config.attributes.clone();
+    if s.store.is_none() {
+        let dir = std::env::var_os("STATE_DIRECTORY")
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("XDG_STATE_HOME").map(|d| PathBuf::from(d).join("ise-intune"))
+            })
+            .or_else(|| {
+                std::env::var_os("HOME")
+                    .map(|h| PathBuf::from(h).join(".local/state/ise-intune"))
+            })
+            .unwrap_or_else(|| PathBuf::from("."));
+        let host = url::Url::parse(&config.ise.url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_else(|| "ise".into());
+        let pair: String = format!("{host}-{}", config.entra.tenant_id)
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+            .collect();
+        s.store = Some(dir.join(format!("attributes-{pair}.redb")));
+    }
+    s
+}
+
+/// `path` with `suffix` added to its file name.
+fn beside(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 /// Without the `simulator` feature there is no embedded scenario.

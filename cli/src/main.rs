@@ -21,6 +21,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use intune_integration::Integration;
+use intune_integration::attributes::AttributeSettings;
 use intune_integration::audit::{AuditContext, AuditSettings, AuditTrail};
 use intune_integration::certs::Certificate;
 use intune_integration::config::IntegrationConfig;
@@ -128,6 +129,14 @@ async fn run(cli: Cli) -> CliResult {
             enforce(&cli, &ctx, *plan, rollout).await
         }
         Command::Offboard { plan, adopt, .. } => offboard(&cli, &ctx, *plan, adopt).await,
+        Command::Attributes {
+            command:
+                AttributesCommand::Sync {
+                    plan,
+                    full,
+                    create_endpoints,
+                },
+        } => attributes_sync(&cli, &ctx, *plan, *full, *create_endpoints).await,
         Command::Device { id, cert, node } => {
             device(&cli, &ctx, id.as_deref(), cert.as_deref(), node.as_deref()).await
         }

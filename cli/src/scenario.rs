@@ -27,7 +27,13 @@ fn pipeline(sim: &Simulator) -> Result<Integration, Error> {
 }
 
 async fn onboarded() -> Result<(Simulator, Integration), CliError> {
-    let sim = Simulator::builder()
+    onboarded_on(Simulator::builder()).await
+}
+
+async fn onboarded_on(
+    builder: ise_intune_simulator::SimulatorBuilder,
+) -> Result<(Simulator, Integration), CliError> {
+    let sim = builder
         .replication_lag(Duration::from_millis(100))
         .start()
         .await?;
@@ -101,6 +107,13 @@ pub(crate) async fn for_command(command: &Command) -> Result<(Simulator, Integra
             let (sim, onboarding) = onboarded().await?;
             intune_integration::enforce::apply(&onboarding).await?;
             Ok((sim, onboarding))
+        }
+        Command::Attributes { .. } => {
+            // An onboarded pair whose automating identity may read Intune's managed
+            // devices (the bridge's one extra Graph permission).
+            let mut roles = ise_intune_simulator::DEFAULT_AUTOMATION_ROLES.to_vec();
+            roles.push("DeviceManagementManagedDevices.Read.All");
+            onboarded_on(Simulator::builder().automation_roles(roles)).await
         }
         Command::Noncompliant { .. } => {
             // The list is asked as the automating identity: an unfiltered query as

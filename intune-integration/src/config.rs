@@ -248,6 +248,10 @@ pub struct IntegrationConfig {
     /// Where every write is recorded (`[audit]`).
     #[serde(default)]
     pub audit: crate::audit::AuditSettings,
+    /// The attribute bridge (`[attributes]`): which of Intune's device properties are
+    /// written onto ISE's endpoints, and how.
+    #[serde(default)]
+    pub attributes: crate::attributes::AttributeSettings,
     /// Whether the checks that act as an ISE node run, with each policy service node's
     /// key exported from ISE (kept in memory only). Off by default: no private key
     /// leaves ISE unless asked.

@@ -226,6 +226,41 @@ pub enum Error {
         what: String,
     },
 
+    /// The attribute bridge's store could not be used (it is not written then).
+    #[error("the attribute store {path}: {what}")]
+    AttributeStore {
+        /// The store's file.
+        path: String,
+        /// What went wrong and what to do.
+        what: String,
+    },
+
+    /// Another attribute sync of this pair holds the store: this one wrote nothing.
+    #[error(
+        "another attribute sync of this pair is running (it holds {path}); nothing was \
+         written: let it finish, or stop it, and run again"
+    )]
+    SyncBusy {
+        /// The store's file.
+        path: String,
+    },
+
+    /// ISE already defines an endpoint custom attribute of a bridged name with another
+    /// type; the bridge never changes a definition it did not make.
+    #[error(
+        "ISE defines the custom attribute `{name}` as {existing}, the bridge writes it as \
+         {wanted}; nothing was written: name the bridge's attribute otherwise \
+         (`[attributes] prefix` or `names`)"
+    )]
+    AttributeTypeConflict {
+        /// The attribute's name.
+        name: String,
+        /// ISE's type.
+        existing: String,
+        /// The bridge's type.
+        wanted: String,
+    },
+
     /// The External MDM server could not be configured.
     #[error("configuring the External MDM server failed: {message}")]
     MdmConfiguration {
@@ -749,7 +784,10 @@ impl Error {
             | Self::NodeKeyNotRequested { .. }
             | Self::RenewedCertificateRefused { .. }
             | Self::AnchorNameTaken { .. }
-            | Self::AmbiguousApplication { .. } => K::Configuration,
+            | Self::AmbiguousApplication { .. }
+            | Self::AttributeStore { .. }
+            | Self::AttributeTypeConflict { .. } => K::Configuration,
+            Self::SyncBusy { .. } => K::Guard,
             Self::Compliance { .. } => K::Remote,
             Self::MissingRights { .. } => K::Permission,
             Self::GuardFailed { .. } => K::Guard,

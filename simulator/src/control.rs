@@ -227,26 +227,7 @@ async fn mutate_devices(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
     let (Some(count), Some(seed)) = (body["count"].as_u64(), body["seed"].as_u64()) else {
         return refuse("the body must be {\"count\": N, \"seed\": S}".into());
     };
-    let changed = s.with_world(|w| {
-        w.settle_devices();
-        let now = w.now();
-        let n = w.devices.len();
-        let count = usize::try_from(count).unwrap_or(usize::MAX).min(n);
-        // A seeded partial shuffle: `count` distinct devices.
-        let mut order: Vec<usize> = (0..n).collect();
-        let mut r = crate::rng::Rng::keyed(seed, &["mutate"]);
-        let mut changed = Vec::with_capacity(count);
-        for i in 0..count {
-            let left = u64::try_from(n - i).unwrap_or(1);
-            let j = i + usize::try_from(r.next_u64() % left).unwrap_or(0);
-            order.swap(i, j);
-            let d = &mut w.devices[order[i]];
-            d.revision = d.revision.saturating_add(1);
-            d.changed_at = Some(now);
-            changed.push(d.guid.clone());
-        }
-        changed
-    });
+    let changed = s.with_world(|w| w.mutate_devices(count, seed));
     axum::Json(json!({ "changed": changed })).into_response()
 }
 

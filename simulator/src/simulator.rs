@@ -133,6 +133,32 @@ impl Simulator {
         self.shared.with_world(|w| w.ise_role = role);
     }
 
+    /// `count` distinct devices, chosen from `seed`, change in Intune at once and check
+    /// in now (the control API's `POST /devices/mutate`); their GUIDs.
+    pub fn mutate_devices(&self, count: u64, seed: u64) -> Vec<String> {
+        self.shared.with_world(|w| w.mutate_devices(count, seed))
+    }
+
+    /// Sets custom attributes of an endpoint as an administrator editing it in ISE's
+    /// GUI would (the attribute must be defined; an empty value removes it). Whether
+    /// ISE has the endpoint.
+    pub fn edit_endpoint(&self, mac: &str, name: &str, value: &str) -> bool {
+        self.shared.with_world(|w| {
+            let known = w.endpoint_attributes.contains_key(name);
+            match w.endpoints.get_mut(&mac.to_ascii_uppercase()) {
+                Some(e) if known => {
+                    if value.is_empty() {
+                        e.attributes.remove(name);
+                    } else {
+                        e.attributes.insert(name.to_owned(), value.to_owned());
+                    }
+                    true
+                }
+                _ => false,
+            }
+        })
+    }
+
     /// Replaces the automating identity's application roles (by value, see
     /// [`AUTOMATION_ROLE_NAMES`]), as an administrator editing its API permissions
     /// would. Tokens issued before keep their roles until they expire, as Entra's do.

@@ -729,6 +729,30 @@ impl World {
     }
 
     /// Every device's pending change whose check-in (and grace period) has come.
+    /// `count` distinct devices, chosen from `seed`, change in Intune and check in now
+    /// (`POST /devices/mutate`): each flips its encryption and moves its operating
+    /// system's version. Their GUIDs.
+    pub(crate) fn mutate_devices(&mut self, count: u64, seed: u64) -> Vec<String> {
+        self.settle_devices();
+        let now = self.now();
+        let n = self.devices.len();
+        let count = usize::try_from(count).unwrap_or(usize::MAX).min(n);
+        // A seeded partial shuffle: `count` distinct devices.
+        let mut order: Vec<usize> = (0..n).collect();
+        let mut r = Rng::keyed(seed, &["mutate"]);
+        let mut changed = Vec::with_capacity(count);
+        for i in 0..count {
+            let left = u64::try_from(n - i).unwrap_or(1);
+            let j = i + usize::try_from(r.next_u64() % left).unwrap_or(0);
+            order.swap(i, j);
+            let d = &mut self.devices[order[i]];
+            d.revision = d.revision.saturating_add(1);
+            d.changed_at = Some(now);
+            changed.push(d.guid.clone());
+        }
+        changed
+    }
+
     pub(crate) fn settle_devices(&mut self) {
         let (started, now, grace) = (self.started, self.now(), self.compliance_grace);
         for d in &mut self.devices {

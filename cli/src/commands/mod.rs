@@ -1,5 +1,6 @@
 //! One file per subcommand, each with its one entry point, as cargo lays out its own.
 
+mod attributes;
 mod device;
 mod doctor;
 mod enforce;
@@ -11,6 +12,7 @@ mod rotate;
 mod trust_sync;
 mod watching;
 
+pub(crate) use attributes::*;
 pub(crate) use device::*;
 pub(crate) use doctor::*;
 pub(crate) use enforce::*;

@@ -31,6 +31,12 @@ use std::collections::BTreeMap;
 
 use graph_client::ManagedDevice;
 
+mod settings;
+pub mod store;
+pub mod sync;
+
+pub use settings::{AttributeSettings, Bridged, Selection, ise_text};
+
 /// The prefix of every attribute the bridge defines in ISE.
 pub const PREFIX: &str = "Intune";
 

@@ -1,0 +1,105 @@
+//! `ise-intune attributes sync [--plan] [--full] [--create-endpoints]`.
+
+#[allow(clippy::wildcard_imports)]
+use crate::*;
+
+use intune_integration::attributes::sync::{self, ChangeReason, SyncMode, SyncOptions};
+
+/// Changes printed as text (the JSON lists more).
+const LISTED: usize = 5;
+
+pub(crate) async fn attributes_sync(
+    cli: &Cli,
+    ctx: &Context,
+    plan: bool,
+    full: bool,
+    create_endpoints: bool,
+) -> CliResult {
+    let mut settings = ctx.attributes.clone();
+    settings.create_endpoints |= create_endpoints;
+    let options = SyncOptions::full(full);
+    let run = async {
+        if plan {
+            sync::plan(&ctx.onboarding, &settings, &options).await
+        } else {
+            sync::apply(&ctx.onboarding, &settings, &options).await
+        }
+    };
+    let report = spinning(cli, "reading Intune's devices and ISE's endpoints", run).await?;
+    if cli.json {
+        print_json(&serde_json::to_value(&report)?)?;
+        return Ok(0);
+    }
+    let mode = match report.mode {
+        SyncMode::Full => "full pass (every device, every endpoint)".to_owned(),
+        SyncMode::Incremental => format!(
+            "devices checked in since {}",
+            report.since.as_deref().unwrap_or("the last sync")
+        ),
+    };
+    let verb = if plan { "would write" } else { "wrote" };
+    say!("{mode}: {} device(s) read in {} request(s)", report.devices_read, report.graph_requests);
+    if !report.definitions_created.is_empty() {
+        say!(
+            "custom attributes {}: {}",
+            if plan { "to define" } else { "defined" },
+            report.definitions_created.join(", ")
+        );
+    }
+    say!(
+        "endpoints: {verb} {} changed, {} aged a day, {} set back after a hand edit, {} \
+         cleared (device left Intune), {} created; {} already right",
+        report.endpoints_written,
+        report.endpoints_aged,
+        report.drift_repaired,
+        report.endpoints_cleared,
+        report.endpoints_created,
+        report.unchanged
+    );
+    if report.not_in_ise > 0 {
+        say!(
+            "{} device MAC(s) have no endpoint in ISE yet (written once ISE sees them; \
+             --create-endpoints creates them now)",
+            report.not_in_ise
+        );
+    }
+    if report.ambiguous_macs > 0 {
+        say!(
+            "{} MAC(s) are claimed by more than one Intune device: written for the first",
+            report.ambiguous_macs
+        );
+    }
+    for c in report.changes.iter().take(LISTED) {
+        let reason = match c.reason {
+            ChangeReason::Changed => "changed",
+            ChangeReason::Aged => "aged",
+            ChangeReason::Drift => "drift",
+            ChangeReason::Departed => "cleared",
+            ChangeReason::Created => "created",
+        };
+        let values: Vec<String> = c
+            .values
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| format!("{k}={}", printable(v, 48)))
+            .collect();
+        say!("  {reason:<8} {}  {}", c.mac, printable(&values.join(" "), MAX_PRINTED_LINE));
+    }
+    let listed = report.changes.len().min(LISTED) as u64;
+    let total = report.endpoints_written
+        + report.endpoints_aged
+        + report.drift_repaired
+        + report.endpoints_cleared
+        + report.endpoints_created;
+    if total > listed {
+        say!("  … and {} more", total - listed);
+    }
+    if !plan && report.changed {
+        say!(
+            "ISE applies new values at each endpoint's next authorization (a session \
+             already up keeps its result until it re-authenticates)"
+        );
+    }
+    say!("store: {}", report.store);
+    Ok(0)
+}

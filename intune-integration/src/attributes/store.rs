@@ -1,0 +1,298 @@
+//! What the bridge wrote, on disk: an embedded `redb` database, one file per pair.
+//!
+//! `redb` rather than SQLite: the store is three key-value tables (ISE's endpoint
+//! MACs, the values written to each, a few markers), which needs no SQL; `redb` is pure
+//! Rust (no C library to build or to keep patched), crash-safe (copy-on-write B-trees,
+//! a commit is atomic and durable), and holds an exclusive lock on its file for as long
+//! as it is open, which is what keeps two syncs of one pair from both writing.
+//!
+//! Tables:
+//! * `known` — the MACs of ISE's endpoints, as last read from ISE;
+//! * `written` — per MAC, the Intune device and the values last written to it (JSON);
+//! * `meta` — the last sync's start (the next incremental read starts there, less an
+//!   overlap), the last full pass, the day the ages were computed for, the attribute
+//!   definitions the bridge made, the drift sample's cursor.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use redb::{Database, ReadableDatabase, ReadableTableMetadata, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+
+const KNOWN: TableDefinition<&str, ()> = TableDefinition::new("known");
+const WRITTEN: TableDefinition<&str, &str> = TableDefinition::new("written");
+const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
+
+/// What the bridge last wrote to one endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Written {
+    /// The Intune device id whose values they are.
+    #[serde(rename = "d")]
+    pub device: String,
+    /// The values, by ISE name.
+    #[serde(rename = "v")]
+    pub values: BTreeMap<String, String>,
+}
+
+/// The store of one pair. Open, it holds the file's lock.
+#[derive(Debug)]
+pub struct Store {
+    db: Database,
+    path: PathBuf,
+}
+
+/// The most entries a sync trusts a store to hold (a bound on what it reads back).
+pub const MAX_ENTRIES: u64 = 5_000_000;
+
+impl Store {
+    /// Opens (or creates) the store at `path`; [`Error::SyncBusy`] when another sync
+    /// holds it.
+    pub fn open(path: &Path) -> Result<Self, Error> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| Error::AttributeStore {
+                path: path.display().to_string(),
+                what: format!("cannot create its folder: {e}"),
+            })?;
+        }
+        let db = Database::create(path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => Error::SyncBusy {
+                path: path.display().to_string(),
+            },
+            other => Error::AttributeStore {
+                path: path.display().to_string(),
+                what: format!(
+                    "cannot open it ({other}); move it aside to start over (the next sync \
+                     then reads ISE and Intune in full)"
+                ),
+            },
+        })?;
+        let store = Self {
+            db,
+            path: path.to_owned(),
+        };
+        // The tables exist from the first open on, so that reads never miss one.
+        store.write(|txn| {
+            txn.open_table(KNOWN)?;
+            txn.open_table(WRITTEN)?;
+            txn.open_table(META)?;
+            Ok(())
+        })?;
+        Ok(store)
+    }
+
+    /// Its file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn fail(&self, e: impl std::fmt::Display) -> Error {
+        Error::AttributeStore {
+            path: self.path.display().to_string(),
+            what: e.to_string(),
+        }
+    }
+
+    fn write(
+        &self,
+        f: impl FnOnce(&redb::WriteTransaction) -> Result<(), redb::Error>,
+    ) -> Result<(), Error> {
+        let txn = self.db.begin_write().map_err(|e| self.fail(e))?;
+        f(&txn).map_err(|e| self.fail(e))?;
+        txn.commit().map_err(|e| self.fail(e))
+    }
+
+    /// A marker of `meta`.
+    pub fn meta(&self, key: &str) -> Result<Option<String>, Error> {
+        let read = || -> Result<Option<String>, redb::Error> {
+            let txn = self.db.begin_read()?;
+            let table = txn.open_table(META)?;
+            Ok(table.get(key)?.map(|v| v.value().to_owned()))
+        };
+        read().map_err(|e| self.fail(e))
+    }
+
+    /// Sets markers of `meta`, all in one commit.
+    pub fn set_meta(&self, entries: &[(&str, String)]) -> Result<(), Error> {
+        self.write(|txn| {
+            let mut table = txn.open_table(META)?;
+            for (k, v) in entries {
+                table.insert(*k, v.as_str())?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Whether ISE had an endpoint of `mac` when last read.
+    pub fn is_known(&self, mac: &str) -> Result<bool, Error> {
+        let read = || -> Result<bool, redb::Error> {
+            let txn = self.db.begin_read()?;
+            Ok(txn.open_table(KNOWN)?.get(mac)?.is_some())
+        };
+        read().map_err(|e| self.fail(e))
+    }
+
+    /// How many endpoints are known.
+    pub fn known_count(&self) -> Result<u64, Error> {
+        let read = || -> Result<u64, redb::Error> {
+            let txn = self.db.begin_read()?;
+            Ok(txn.open_table(KNOWN)?.len()?)
+        };
+        read().map_err(|e| self.fail(e))
+    }
+
+    /// Records endpoints ISE has (`add`) and has no more (`remove`), in one commit;
+    /// with `replace`, the known set becomes `add` exactly (a full inventory).
+    pub fn update_known(&self, add: &[String], remove: &[String], replace: bool) -> Result<(), Error> {
+        self.write(|txn| {
+            if replace {
+                txn.delete_table(KNOWN)?;
+            }
+            let mut table = txn.open_table(KNOWN)?;
+            for mac in add {
+                table.insert(mac.as_str(), ())?;
+            }
+            for mac in remove {
+                table.remove(mac.as_str())?;
+            }
+            Ok(())
+        })
+    }
+
+    /// What was last written to `mac`.
+    pub fn written(&self, mac: &str) -> Result<Option<Written>, Error> {
+        let read = || -> Result<Option<String>, redb::Error> {
+            let txn = self.db.begin_read()?;
+            let table = txn.open_table(WRITTEN)?;
+            Ok(table.get(mac)?.map(|v| v.value().to_owned()))
+        };
+        match read().map_err(|e| self.fail(e))? {
+            None => Ok(None),
+            Some(json) => serde_json::from_str(&json)
+                .map(Some)
+                .map_err(|e| self.fail(format!("entry {mac} is unreadable: {e}"))),
+        }
+    }
+
+    /// Records what a bulk request wrote (`Some`) or cleared (`None`), in one commit.
+    pub fn record(&self, entries: &[(String, Option<Written>)]) -> Result<(), Error> {
+        let mut rows: Vec<(&str, Option<String>)> = Vec::with_capacity(entries.len());
+        for (mac, w) in entries {
+            let json = match w {
+                Some(w) => Some(serde_json::to_string(w).map_err(|e| self.fail(e))?),
+                None => None,
+            };
+            rows.push((mac.as_str(), json));
+        }
+        self.write(|txn| {
+            let mut table = txn.open_table(WRITTEN)?;
+            for (mac, json) in &rows {
+                match json {
+                    Some(j) => {
+                        table.insert(*mac, j.as_str())?;
+                    }
+                    None => {
+                        table.remove(*mac)?;
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// How many endpoints carry values the bridge wrote.
+    pub fn written_count(&self) -> Result<u64, Error> {
+        let read = || -> Result<u64, redb::Error> {
+            let txn = self.db.begin_read()?;
+            Ok(txn.open_table(WRITTEN)?.len()?)
+        };
+        read().map_err(|e| self.fail(e))
+    }
+
+    /// Up to `limit` entries of `written` after `after` (from the start when `None`),
+    /// in MAC order: the store read a bounded batch at a time.
+    pub fn written_after(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Written)>, Error> {
+        let read = || -> Result<Vec<(String, String)>, redb::Error> {
+            let txn = self.db.begin_read()?;
+            let table = txn.open_table(WRITTEN)?;
+            let range = match after {
+                Some(a) => table.range::<&str>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))?,
+                None => table.range::<&str>(..)?,
+            };
+            let mut out = Vec::new();
+            for row in range.take(limit) {
+                let (k, v) = row?;
+                out.push((k.value().to_owned(), v.value().to_owned()));
+            }
+            Ok(out)
+        };
+        read()
+            .map_err(|e| self.fail(e))?
+            .into_iter()
+            .map(|(mac, json)| {
+                serde_json::from_str(&json)
+                    .map(|w| (mac.clone(), w))
+                    .map_err(|e| self.fail(format!("entry {mac} is unreadable: {e}")))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str) -> PathBuf {
+        std::env::temp_dir().join(format!(
+            "ise-intune-store-{}-{name}.redb",
+            std::process::id()
+        ))
+    }
+
+    #[test]
+    fn a_second_open_of_one_store_is_refused_as_busy_and_entries_survive_a_reopen() {
+        let path = temp("busy");
+        let _ = std::fs::remove_file(&path);
+        {
+            let store = Store::open(&path).expect("open");
+            assert!(matches!(Store::open(&path), Err(Error::SyncBusy { .. })));
+            let w = Written {
+                device: "d1".into(),
+                values: BTreeMap::from([("IntuneStale".into(), "false".into())]),
+            };
+            store
+                .record(&[("00:50:56:00:00:01".into(), Some(w.clone()))])
+                .expect("record");
+            store
+                .update_known(&["00:50:56:00:00:01".into()], &[], true)
+                .expect("known");
+        }
+        let store = Store::open(&path).expect("reopen");
+        assert!(store.is_known("00:50:56:00:00:01").expect("read"));
+        assert_eq!(
+            store
+                .written("00:50:56:00:00:01")
+                .expect("read")
+                .map(|w| w.device),
+            Some("d1".to_owned())
+        );
+        let page = store.written_after(None, 10).expect("range");
+        assert_eq!(page.len(), 1);
+        assert!(store.written_after(Some("00:50:56:00:00:01"), 10).expect("range").is_empty());
+        drop(store);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_store_is_an_attribute_store_error() {
+        let path = temp("garbage");
+        std::fs::write(&path, b"not a database at all").expect("write");
+        assert!(matches!(Store::open(&path), Err(Error::AttributeStore { .. })));
+        let _ = std::fs::remove_file(&path);
+    }
+}

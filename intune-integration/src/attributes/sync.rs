@@ -1,0 +1,912 @@
+//! The attribute sync: Intune's managed devices onto ISE's endpoints.
+//!
+//! One run, [`plan`] or [`apply`]:
+//! 1. **Definitions** — ISE's custom attribute definitions are read; each bridged
+//!    attribute ISE lacks is defined (with ISE's type); one ISE defines with another
+//!    type stops the run before any write ([`Error::AttributeTypeConflict`]).
+//! 2. **Inventory** (full pass only) — ISE's endpoints are read, a bounded number of
+//!    pages at a time, with the values of the bridged attributes they carry.
+//! 3. **Devices** — Graph's managed devices are read page by page (all of them in a
+//!    full pass, those checked in since the last sync less an overlap otherwise) by a
+//!    task of their own, while the pages already read are written: reading and writing
+//!    overlap, and memory is bounded by a few pages. Each device's values are compared
+//!    with what ISE holds (full pass) or with what the bridge last wrote (the store);
+//!    only a difference is written, in bulk requests of at most 500 endpoints, one at a
+//!    time. An endpoint ISE has never seen is created only with
+//!    [`AttributeSettings::create_endpoints`]; a MAC two devices claim is written for
+//!    the first only.
+//! 4. **Ages** — on a new day, the days since the last check-in and the staleness of
+//!    every device the read did not list are recomputed from the store (a device that
+//!    stops checking in is not listed, yet goes stale).
+//! 5. **Departures and drift** — in a full pass, an endpoint whose device left Intune
+//!    has its bridged values cleared (the endpoint stays); in an incremental one, a
+//!    bounded sample of endpoints is compared with ISE and values changed by hand are
+//!    written back.
+//! 6. **Marks** — only a run that ends well moves the store's watermark: a run
+//!    interrupted anywhere is re-read from the same point and converges, and what it
+//!    wrote before stopping is not written again.
+//!
+//! The store ([`super::store`]) is held for the whole run: a second sync of the same
+//! pair stops with [`Error::SyncBusy`] before writing.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use graph_client::{ManagedDevice, ManagedDeviceQuery};
+use ise_client::resources::endpoints::{ENDPOINT_PAGE, MAX_BULK, MAX_MAC_FILTERS};
+use ise_client::{CustomAttributeDefinition, EndpointAttributes, IseClient};
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use super::store::{Store, Written};
+use super::{AttributeSettings, AttributeType, Selection, endpoint_macs};
+use crate::context::Integration;
+use crate::error::Error;
+use crate::rights::{MissingRight, refused_first_write};
+
+/// Endpoint pages read at once during a full pass's inventory of ISE.
+pub const INVENTORY_CONCURRENCY: u32 = 16;
+/// Most inventory pages read (10 million endpoints): a bound on a listing that does
+/// not end.
+const MAX_INVENTORY_PAGES: u32 = 100_000;
+/// Graph pages read ahead of the writing.
+const PAGES_AHEAD: usize = 2;
+/// Changes listed in a report (the counts are whole).
+pub const MAX_LISTED: usize = 20;
+
+/// How a run was asked for, beyond the settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SyncOptions {
+    /// A full pass whatever the store says.
+    pub full: bool,
+}
+
+impl SyncOptions {
+    /// A full pass (`true`) or what the store calls for (`false`).
+    pub fn full(full: bool) -> Self {
+        Self { full }
+    }
+}
+
+/// Whether a run read everything or what changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncMode {
+    /// Every device and every endpoint.
+    Full,
+    /// The devices checked in since the last sync.
+    Incremental,
+}
+
+/// Why an endpoint is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeReason {
+    /// Intune's values differ from ISE's.
+    Changed,
+    /// A new day changed the days since the last check-in or the staleness.
+    Aged,
+    /// ISE's values were changed by hand; the bridge's are written back.
+    Drift,
+    /// The device left Intune: the bridged values are cleared.
+    Departed,
+    /// ISE had no endpoint of the MAC; it is created.
+    Created,
+}
+
+/// One endpoint written (or to be written).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct EndpointChange {
+    /// The endpoint's MAC.
+    pub mac: String,
+    /// The Intune device id.
+    pub device: String,
+    /// Why.
+    pub reason: ChangeReason,
+    /// The values sent, by ISE name (empty: cleared).
+    pub values: BTreeMap<String, String>,
+}
+
+/// What a sync did (or, planned, would do).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct SyncReport {
+    /// Whether anything was written (false for a plan).
+    pub applied: bool,
+    /// Full or incremental.
+    pub mode: SyncMode,
+    /// The incremental read's start (RFC 3339), when incremental.
+    pub since: Option<String>,
+    /// The store's file.
+    pub store: String,
+    /// Custom attributes defined in ISE.
+    pub definitions_created: Vec<String>,
+    /// Managed devices read from Graph.
+    pub devices_read: u64,
+    /// Requests to Graph for them.
+    pub graph_requests: u64,
+    /// Endpoints ISE knows, as far as this run read (the whole inventory in a full
+    /// pass).
+    pub endpoints_known: u64,
+    /// Endpoints whose values were written because Intune's changed.
+    pub endpoints_written: u64,
+    /// Endpoints created.
+    pub endpoints_created: u64,
+    /// Endpoints whose values were written because a day passed.
+    pub endpoints_aged: u64,
+    /// Endpoints whose hand-changed values were written back.
+    pub drift_repaired: u64,
+    /// Endpoints whose device left Intune, cleared.
+    pub endpoints_cleared: u64,
+    /// Endpoints already right.
+    pub unchanged: u64,
+    /// Device MACs ISE has no endpoint for (not created).
+    pub not_in_ise: u64,
+    /// MACs claimed by more than one device (written for the first).
+    pub ambiguous_macs: u64,
+    /// Bulk requests sent to ISE.
+    pub bulk_requests: u64,
+    /// The first changes, at most [`MAX_LISTED`].
+    pub changes: Vec<EndpointChange>,
+    /// Whether anything changed (or, planned, would).
+    pub changed: bool,
+    /// How long the run took, in milliseconds.
+    pub duration_ms: u64,
+}
+
+/// The ISE type of a bridged attribute.
+fn ise_type(kind: AttributeType) -> &'static str {
+    match kind {
+        AttributeType::String => "String",
+        AttributeType::Boolean => "Boolean",
+        AttributeType::Date => "Date",
+        AttributeType::Int => "Int",
+    }
+}
+
+/// Reads and reports what a sync would write; writes nothing, not even the store.
+pub async fn plan(
+    integration: &Integration,
+    settings: &AttributeSettings,
+    options: &SyncOptions,
+) -> Result<SyncReport, Error> {
+    Run::start(integration, settings, options, false)
+        .await?
+        .go()
+        .await
+}
+
+/// Syncs: defines what is missing, writes what changed, records it in the store.
+pub async fn apply(
+    integration: &Integration,
+    settings: &AttributeSettings,
+    options: &SyncOptions,
+) -> Result<SyncReport, Error> {
+    Run::start(integration, settings, options, true)
+        .await?
+        .go()
+        .await
+}
+
+/// A bulk request's worth of endpoints.
+#[derive(Debug, Default)]
+struct Batch {
+    create: bool,
+    items: Vec<Pending>,
+}
+
+#[derive(Debug, Clone)]
+struct Pending {
+    mac: String,
+    device: String,
+    values: BTreeMap<String, String>,
+    reason: ChangeReason,
+}
+
+/// A digest of the bridged values an endpoint carries: the full pass compares ISE's
+/// with Intune's without keeping ISE's values.
+fn digest(values: &BTreeMap<String, String>) -> u64 {
+    // FNV-1a over `name=value\n`.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for (k, v) in values {
+        for b in k.bytes().chain([b'=']).chain(v.bytes()).chain([b'\n']) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn parse_time(s: &str) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+}
+
+/// A MAC as the store and the comparisons key it: ISE's notation, uppercase.
+fn key(mac: &str) -> String {
+    mac.trim().to_ascii_uppercase()
+}
+
+struct Run<'a> {
+    integration: &'a Integration,
+    settings: &'a AttributeSettings,
+    sel: Selection,
+    apply: bool,
+    store: Option<Arc<Store>>,
+    full: bool,
+    since: Option<time::OffsetDateTime>,
+    now: time::OffsetDateTime,
+    started: std::time::Instant,
+    report: SyncReport,
+    /// ISE's endpoints and a digest of their bridged values (full pass).
+    inventory: Option<HashMap<String, u64>>,
+    /// Endpoints found by lookup this run (incremental).
+    found: HashSet<String>,
+    /// Every MAC a device of this run claimed.
+    seen: HashSet<String>,
+    /// Changed devices' MACs whose endpoint is still to be looked up.
+    lookups: Vec<Pending>,
+    update: Batch,
+    create: Batch,
+    writer: Option<mpsc::Sender<Batch>>,
+}
+
+impl<'a> Run<'a> {
+    async fn start(
+        integration: &'a Integration,
+        settings: &'a AttributeSettings,
+        options: &SyncOptions,
+        apply: bool,
+    ) -> Result<Run<'a>, Error> {
+        let sel = settings.selection()?;
+        let store_path = settings.store.clone().ok_or_else(|| Error::Config {
+            what: "`attributes.store` is not set: name the file where the bridge keeps \
+                   what it wrote"
+                .into(),
+        })?;
+        // A plan opens an existing store to read it and creates none.
+        let store = if apply || store_path.exists() {
+            Some(Arc::new(Store::open(&store_path)?))
+        } else {
+            None
+        };
+        let now = integration.now();
+        let meta = |k: &str| -> Result<Option<String>, Error> {
+            match &store {
+                Some(s) => s.meta(k),
+                None => Ok(None),
+            }
+        };
+        let watermark = meta("watermark")?.as_deref().and_then(parse_time);
+        let last_full = meta("last_full")?.as_deref().and_then(parse_time);
+        let every = time::Duration::hours(i64::from(settings.full_every_hours.max(1)));
+        let full = options.full
+            || watermark.is_none()
+            || last_full.is_none_or(|t| now - t >= every || t > now);
+        let since = if full {
+            None
+        } else {
+            watermark.map(|w| w - time::Duration::minutes(i64::from(settings.overlap_minutes)))
+        };
+        Ok(Run {
+            integration,
+            settings,
+            sel,
+            apply,
+            report: SyncReport {
+                applied: apply,
+                mode: if full {
+                    SyncMode::Full
+                } else {
+                    SyncMode::Incremental
+                },
+                since: since.map(rfc3339),
+                store: store_path.display().to_string(),
+                definitions_created: Vec::new(),
+                devices_read: 0,
+                graph_requests: 0,
+                endpoints_known: 0,
+                endpoints_written: 0,
+                endpoints_created: 0,
+                endpoints_aged: 0,
+                drift_repaired: 0,
+                endpoints_cleared: 0,
+                unchanged: 0,
+                not_in_ise: 0,
+                ambiguous_macs: 0,
+                bulk_requests: 0,
+                changes: Vec::new(),
+                changed: false,
+                duration_ms: 0,
+            },
+            store,
+            full,
+            since,
+            now,
+            started: std::time::Instant::now(),
+            inventory: None,
+            found: HashSet::new(),
+            seen: HashSet::new(),
+            lookups: Vec::new(),
+            update: Batch::default(),
+            create: Batch {
+                create: true,
+                items: Vec::new(),
+            },
+            writer: None,
+        })
+    }
+
+    fn ise(&self) -> &IseClient {
+        &self.integration.ise
+    }
+
+    async fn go(mut self) -> Result<SyncReport, Error> {
+        self.definitions().await?;
+        if self.full {
+            self.read_inventory().await?;
+        }
+        let writer = self.apply.then(|| self.spawn_writer());
+        let read = self.devices().await;
+        let rest = match read {
+            Ok(()) => self.after_devices().await,
+            Err(e) => Err(e),
+        };
+        // What was queued is written whatever happened to the reading: it is right.
+        let flushed = self.flush_all().await;
+        self.writer = None;
+        let written = match writer {
+            Some(w) => w.await.map_err(Error::Task)?,
+            None => Ok(WriterStats::default()),
+        };
+        rest?;
+        flushed?;
+        let stats = written?;
+        self.report.bulk_requests = stats.bulk_requests;
+        if self.apply
+            && let Some(store) = &self.store
+        {
+            let mut marks = vec![
+                ("watermark", rfc3339(self.now)),
+                ("day", self.today().to_string()),
+            ];
+            if self.full {
+                marks.push(("last_full", rfc3339(self.now)));
+            }
+            store.set_meta(&marks)?;
+        }
+        self.report.changed = !self.report.definitions_created.is_empty()
+            || self.report.endpoints_written
+                + self.report.endpoints_created
+                + self.report.endpoints_aged
+                + self.report.drift_repaired
+                + self.report.endpoints_cleared
+                > 0;
+        self.report.duration_ms =
+            u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        Ok(self.report)
+    }
+
+    fn today(&self) -> time::Date {
+        self.now.date()
+    }
+
+    /// Step 1: the definitions.
+    async fn definitions(&mut self) -> Result<(), Error> {
+        let existing = self.ise().endpoints().custom_attributes().await?;
+        let mut missing: Vec<CustomAttributeDefinition> = Vec::new();
+        for b in &self.sel.attributes {
+            let wanted = ise_type(b.def.kind);
+            match existing
+                .iter()
+                .find(|d| d.name.eq_ignore_ascii_case(&b.name))
+            {
+                Some(d) if d.name == b.name && d.kind == wanted => {}
+                Some(d) => {
+                    return Err(Error::AttributeTypeConflict {
+                        name: d.name.clone(),
+                        existing: d.kind.clone(),
+                        wanted: format!("{wanted} `{}`", b.name),
+                    });
+                }
+                None => missing.push(CustomAttributeDefinition {
+                    name: b.name.clone(),
+                    kind: wanted.to_owned(),
+                }),
+            }
+        }
+        self.report.definitions_created = missing.iter().map(|d| d.name.clone()).collect();
+        if !self.apply || missing.is_empty() {
+            return Ok(());
+        }
+        let endpoints = self.ise().endpoints();
+        for def in &missing {
+            endpoints
+                .define_custom_attribute(def)
+                .await
+                .map_err(|e| refused_first_write(e.into(), "define endpoint custom attributes"))?;
+        }
+        if let Some(store) = &self.store {
+            let mut defined: Vec<String> = store
+                .meta("defined")?
+                .map(|d| d.split(',').map(str::to_owned).collect())
+                .unwrap_or_default();
+            defined.extend(missing.into_iter().map(|d| d.name));
+            defined.sort();
+            defined.dedup();
+            store.set_meta(&[("defined", defined.join(","))])?;
+        }
+        Ok(())
+    }
+
+    /// Step 2: ISE's endpoints, [`INVENTORY_CONCURRENCY`] pages at a time.
+    async fn read_inventory(&mut self) -> Result<(), Error> {
+        let mut inventory: HashMap<String, u64> = HashMap::new();
+        let mut first = 1u32;
+        loop {
+            let endpoints = self.ise().endpoints();
+            let wave = (first..first.saturating_add(INVENTORY_CONCURRENCY)).map(|p| {
+                let endpoints = endpoints.clone();
+                async move { endpoints.page(p).await }
+            });
+            let pages = futures_util::future::try_join_all(wave).await?;
+            let mut last = false;
+            for page in pages {
+                if page.len() < ENDPOINT_PAGE as usize {
+                    last = true;
+                }
+                for e in page {
+                    inventory.insert(key(&e.mac), digest(&self.sel.ours(&e.custom_attributes)));
+                }
+            }
+            if last {
+                break;
+            }
+            first = first.saturating_add(INVENTORY_CONCURRENCY);
+            if first > MAX_INVENTORY_PAGES {
+                return Err(Error::RemoteState {
+                    what: format!(
+                        "ISE's endpoint listing does not end after {MAX_INVENTORY_PAGES} pages"
+                    ),
+                });
+            }
+        }
+        self.report.endpoints_known = inventory.len() as u64;
+        if self.apply
+            && let Some(store) = &self.store
+        {
+            let macs: Vec<String> = inventory.keys().cloned().collect();
+            store.update_known(&macs, &[], true)?;
+        }
+        self.inventory = Some(inventory);
+        Ok(())
+    }
+
+    /// Step 3: the devices, read by a task of their own a few pages ahead.
+    async fn devices(&mut self) -> Result<(), Error> {
+        let query = match self.since {
+            Some(since) => ManagedDeviceQuery::changed_since(since),
+            None => ManagedDeviceQuery::all(),
+        };
+        let mut pager = self.integration.graph.managed_devices(&query);
+        let (tx, mut rx) = mpsc::channel::<Result<Vec<ManagedDevice>, graph_client::Error>>(PAGES_AHEAD);
+        let reader = tokio::spawn(async move {
+            loop {
+                match pager.next_page().await {
+                    Ok(Some(page)) => {
+                        if tx.send(Ok(page)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => return,
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
+                }
+            }
+        });
+        let mut outcome = Ok(());
+        while let Some(page) = rx.recv().await {
+            self.report.graph_requests += 1;
+            let page = match page {
+                Ok(p) => p,
+                Err(e) => {
+                    outcome = Err(graph_refusal(e));
+                    break;
+                }
+            };
+            for device in page {
+                if let Err(e) = self.device(&device).await {
+                    outcome = Err(e);
+                    break;
+                }
+            }
+            if outcome.is_err() {
+                break;
+            }
+        }
+        drop(rx);
+        reader.await.map_err(Error::Task)?;
+        outcome?;
+        self.resolve_lookups().await
+    }
+
+    /// One device: each of its MACs compared and queued.
+    async fn device(&mut self, device: &ManagedDevice) -> Result<(), Error> {
+        self.report.devices_read += 1;
+        let values = self.sel.values(device, self.today());
+        for mac in endpoint_macs(device) {
+            let mac = key(&mac);
+            if !self.seen.insert(mac.clone()) {
+                self.report.ambiguous_macs += 1;
+                continue;
+            }
+            let pending = Pending {
+                mac: mac.clone(),
+                device: device.id.clone(),
+                values: values.clone(),
+                reason: ChangeReason::Changed,
+            };
+            let known = match &self.inventory {
+                Some(inv) => inv.contains_key(&mac),
+                None => match &self.store {
+                    Some(s) => s.is_known(&mac)?,
+                    None => false,
+                },
+            };
+            if known {
+                self.compare(pending).await?;
+            } else if self.inventory.is_some() {
+                self.not_in_ise(pending).await?;
+            } else {
+                self.lookups.push(pending);
+                if self.lookups.len() >= MAX_MAC_FILTERS {
+                    self.resolve_lookups().await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Changed devices whose MAC the store does not know: asked of ISE, 100 at a time.
+    async fn resolve_lookups(&mut self) -> Result<(), Error> {
+        if self.lookups.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.lookups);
+        let macs: Vec<String> = pending.iter().map(|p| p.mac.clone()).collect();
+        let found: HashSet<String> = self
+            .ise()
+            .endpoints()
+            .with_macs(&macs)
+            .await?
+            .into_iter()
+            .map(|e| key(&e.mac))
+            .collect();
+        if self.apply
+            && let Some(store) = &self.store
+        {
+            let add: Vec<String> = found.iter().cloned().collect();
+            store.update_known(&add, &[], false)?;
+        }
+        for p in pending {
+            if found.contains(&p.mac) {
+                self.found.insert(p.mac.clone());
+                self.compare(p).await?;
+            } else {
+                self.not_in_ise(p).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn not_in_ise(&mut self, mut p: Pending) -> Result<(), Error> {
+        if self.settings.create_endpoints {
+            p.reason = ChangeReason::Created;
+            self.queue(p).await
+        } else {
+            self.report.not_in_ise += 1;
+            Ok(())
+        }
+    }
+
+    /// Queues `p` when ISE's values (full pass) or the store's differ from it.
+    async fn compare(&mut self, mut p: Pending) -> Result<(), Error> {
+        let stored = match &self.store {
+            Some(s) => s.written(&p.mac)?,
+            None => None,
+        };
+        let same_as_stored = stored
+            .as_ref()
+            .is_some_and(|w| w.values == p.values && w.device == p.device);
+        let same = match &self.inventory {
+            Some(inv) => inv.get(&p.mac) == Some(&digest(&p.values)),
+            None => same_as_stored,
+        };
+        if same {
+            self.report.unchanged += 1;
+            // ISE holds the values already (a store lost or never kept): recorded,
+            // not written again.
+            if self.apply
+                && !same_as_stored
+                && let Some(store) = &self.store
+            {
+                store.record(&[(
+                    p.mac,
+                    Some(Written {
+                        device: p.device,
+                        values: p.values,
+                    }),
+                )])?;
+            }
+            return Ok(());
+        }
+        if same_as_stored {
+            p.reason = ChangeReason::Drift;
+        }
+        self.queue(p).await
+    }
+
+    /// Adds `p` to its batch; a full batch goes to the writer.
+    async fn queue(&mut self, p: Pending) -> Result<(), Error> {
+        match p.reason {
+            ChangeReason::Changed => self.report.endpoints_written += 1,
+            ChangeReason::Aged => self.report.endpoints_aged += 1,
+            ChangeReason::Drift => self.report.drift_repaired += 1,
+            ChangeReason::Departed => self.report.endpoints_cleared += 1,
+            ChangeReason::Created => self.report.endpoints_created += 1,
+        }
+        if self.report.changes.len() < MAX_LISTED {
+            self.report.changes.push(EndpointChange {
+                mac: p.mac.clone(),
+                device: p.device.clone(),
+                reason: p.reason,
+                values: self.sel.request(&p.values),
+            });
+        }
+        let create = p.reason == ChangeReason::Created;
+        let batch = if create {
+            &mut self.create
+        } else {
+            &mut self.update
+        };
+        batch.items.push(p);
+        if batch.items.len() >= MAX_BULK {
+            self.flush(create).await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self, create: bool) -> Result<(), Error> {
+        let batch = std::mem::replace(
+            if create {
+                &mut self.create
+            } else {
+                &mut self.update
+            },
+            Batch {
+                create,
+                items: Vec::new(),
+            },
+        );
+        if batch.items.is_empty() {
+            return Ok(());
+        }
+        match &self.writer {
+            Some(w) => w.send(batch).await.map_err(|_| Error::RemoteState {
+                what: "the attribute writer stopped (its error follows)".into(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    async fn flush_all(&mut self) -> Result<(), Error> {
+        self.flush(false).await?;
+        self.flush(true).await
+    }
+
+    /// Steps 4 and 5: ages, departures, drift — all from the store, a batch at a time.
+    async fn after_devices(&mut self) -> Result<(), Error> {
+        let Some(store) = self.store.clone() else {
+            return Ok(());
+        };
+        let new_day = store.meta("day")?.is_none_or(|d| d != self.today().to_string());
+        if self.full || new_day {
+            self.sweep(&store).await?;
+        }
+        if !self.full && self.settings.drift_sample > 0 {
+            self.drift(&store).await?;
+        }
+        Ok(())
+    }
+
+    /// Every stored endpoint the device read did not reach: cleared when its device
+    /// left Intune (full pass), forgotten when ISE no longer has it, aged on a new day.
+    async fn sweep(&mut self, store: &Store) -> Result<(), Error> {
+        let mut after: Option<String> = None;
+        let mut forget: Vec<(String, Option<Written>)> = Vec::new();
+        loop {
+            let rows = store.written_after(after.as_deref(), 1000)?;
+            let Some((last, _)) = rows.last() else {
+                break;
+            };
+            after = Some(last.clone());
+            for (mac, w) in rows {
+                if self.seen.contains(&mac) {
+                    continue;
+                }
+                let in_ise = self.inventory.as_ref().is_none_or(|inv| inv.contains_key(&mac));
+                if !in_ise {
+                    forget.push((mac, None));
+                } else if self.full {
+                    self.queue(Pending {
+                        mac,
+                        device: w.device,
+                        values: BTreeMap::new(),
+                        reason: ChangeReason::Departed,
+                    })
+                    .await?;
+                } else {
+                    let aged = self.sel.age(&w.values, self.today());
+                    if aged != w.values {
+                        self.queue(Pending {
+                            mac,
+                            device: w.device,
+                            values: aged,
+                            reason: ChangeReason::Aged,
+                        })
+                        .await?;
+                    }
+                }
+            }
+        }
+        if self.apply && !forget.is_empty() {
+            store.record(&forget)?;
+        }
+        Ok(())
+    }
+
+    /// A bounded sample of stored endpoints compared with ISE (from a cursor that goes
+    /// round the store across syncs).
+    async fn drift(&mut self, store: &Store) -> Result<(), Error> {
+        let cursor = store.meta("drift_cursor")?;
+        let want = self.settings.drift_sample as usize;
+        let mut rows = store.written_after(cursor.as_deref(), want)?;
+        if rows.len() < want && cursor.is_some() {
+            rows.extend(store.written_after(None, want - rows.len())?);
+        }
+        rows.retain(|(mac, _)| !self.seen.contains(mac));
+        rows.dedup_by(|a, b| a.0 == b.0);
+        let next = rows.last().map(|(m, _)| m.clone()).unwrap_or_default();
+        let mut gone: Vec<(String, Option<Written>)> = Vec::new();
+        for chunk in rows.chunks(MAX_MAC_FILTERS) {
+            let macs: Vec<String> = chunk.iter().map(|(m, _)| m.clone()).collect();
+            let on_ise: HashMap<String, BTreeMap<String, String>> = self
+                .ise()
+                .endpoints()
+                .with_macs(&macs)
+                .await?
+                .into_iter()
+                .map(|e| (key(&e.mac), self.sel.ours(&e.custom_attributes)))
+                .collect();
+            for (mac, w) in chunk {
+                match on_ise.get(mac) {
+                    None => gone.push((mac.clone(), None)),
+                    Some(values) if *values == w.values => {}
+                    Some(_) => {
+                        self.queue(Pending {
+                            mac: mac.clone(),
+                            device: w.device.clone(),
+                            values: w.values.clone(),
+                            reason: ChangeReason::Drift,
+                        })
+                        .await?;
+                    }
+                }
+            }
+        }
+        if self.apply {
+            if !gone.is_empty() {
+                let macs: Vec<String> = gone.iter().map(|(m, _)| m.clone()).collect();
+                store.record(&gone)?;
+                store.update_known(&[], &macs, false)?;
+            }
+            store.set_meta(&[("drift_cursor", next)])?;
+        }
+        Ok(())
+    }
+
+    /// The task that sends the batches, one bulk request at a time, and records each
+    /// in the store once ISE accepted it.
+    fn spawn_writer(&mut self) -> tokio::task::JoinHandle<Result<WriterStats, Error>> {
+        let (tx, rx) = mpsc::channel::<Batch>(1);
+        self.writer = Some(tx);
+        let ise = self.ise().clone();
+        let sel = self.sel.clone();
+        let store = self.store.clone();
+        tokio::spawn(write_batches(ise, sel, store, rx))
+    }
+}
+
+#[derive(Debug, Default)]
+struct WriterStats {
+    bulk_requests: u64,
+}
+
+async fn write_batches(
+    ise: IseClient,
+    sel: Selection,
+    store: Option<Arc<Store>>,
+    mut rx: mpsc::Receiver<Batch>,
+) -> Result<WriterStats, Error> {
+    let mut stats = WriterStats::default();
+    while let Some(batch) = rx.recv().await {
+        let items: Vec<EndpointAttributes> = batch
+            .items
+            .iter()
+            .map(|p| EndpointAttributes {
+                mac: p.mac.clone(),
+                custom_attributes: sel.request(&p.values),
+            })
+            .collect();
+        let endpoints = ise.endpoints();
+        let sent = if batch.create {
+            endpoints.bulk_create(&items).await
+        } else {
+            endpoints.bulk_update(&items).await
+        };
+        let first = stats.bulk_requests == 0;
+        sent.map_err(|e| {
+            let e = Error::from(e);
+            if first {
+                refused_first_write(e, "write endpoint custom attributes")
+            } else {
+                e
+            }
+        })?;
+        stats.bulk_requests += 1;
+        if let Some(store) = &store {
+            let rows: Vec<(String, Option<Written>)> = batch
+                .items
+                .iter()
+                .map(|p| {
+                    let w = (p.reason != ChangeReason::Departed).then(|| Written {
+                        device: p.device.clone(),
+                        values: p.values.clone(),
+                    });
+                    (p.mac.clone(), w)
+                })
+                .collect();
+            store.record(&rows)?;
+            if batch.create {
+                let macs: Vec<String> = batch.items.iter().map(|p| p.mac.clone()).collect();
+                store.update_known(&macs, &[], false)?;
+            }
+        }
+    }
+    Ok(stats)
+}
+
+/// Graph's refusal to list managed devices, as the right that is missing.
+fn graph_refusal(e: graph_client::Error) -> Error {
+    if e.status() == Some(403) {
+        return Error::MissingRights {
+            missing: vec![MissingRight {
+                side: "entra",
+                needed_for: "read Intune's managed devices".into(),
+                grant: "Microsoft Graph's application permission \
+                        DeviceManagementManagedDevices.Read.All for the automating \
+                        identity, with admin consent"
+                    .into(),
+            }],
+        };
+    }
+    Error::Graph(e)
+}
