@@ -190,6 +190,9 @@ pub async fn apply(
         .await
 }
 
+/// One page of Graph's managed devices, or why it could not be read.
+type GraphPage = Result<Vec<ManagedDevice>, graph_client::Error>;
+
 /// A bulk request's worth of endpoints.
 #[derive(Debug, Default)]
 struct Batch {
@@ -348,12 +351,20 @@ impl<'a> Run<'a> {
     }
 
     async fn go(mut self) -> Result<SyncReport, Error> {
+        // Graph's first page is read while ISE's definitions are: a refusal (the
+        // permission missing) ends the run before anything is written.
+        let (mut pages, reader) = self.spawn_reader();
+        let first = pages.recv().await;
+        if let Some(Err(e)) = first {
+            let _ = reader.await;
+            return Err(graph_refusal(e));
+        }
         self.definitions().await?;
         if self.full {
             self.read_inventory().await?;
         }
         let writer = self.apply.then(|| self.spawn_writer());
-        let read = self.devices().await;
+        let read = self.devices(first, pages, reader).await;
         let rest = match read {
             Ok(()) => self.after_devices().await,
             Err(e) => Err(e),
@@ -488,14 +499,14 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    /// Step 3: the devices, read by a task of their own a few pages ahead.
-    async fn devices(&mut self) -> Result<(), Error> {
+    /// The task that reads Graph's pages, [`PAGES_AHEAD`] ahead of the writing.
+    fn spawn_reader(&self) -> (mpsc::Receiver<GraphPage>, tokio::task::JoinHandle<()>) {
         let query = match self.since {
             Some(since) => ManagedDeviceQuery::changed_since(since),
             None => ManagedDeviceQuery::all(),
         };
         let mut pager = self.integration.graph.managed_devices(&query);
-        let (tx, mut rx) = mpsc::channel::<Result<Vec<ManagedDevice>, graph_client::Error>>(PAGES_AHEAD);
+        let (tx, rx) = mpsc::channel::<GraphPage>(PAGES_AHEAD);
         let reader = tokio::spawn(async move {
             loop {
                 match pager.next_page().await {
@@ -512,8 +523,19 @@ impl<'a> Run<'a> {
                 }
             }
         });
+        (rx, reader)
+    }
+
+    /// Step 3: the devices, page by page as the reader delivers them.
+    async fn devices(
+        &mut self,
+        first: Option<GraphPage>,
+        mut rx: mpsc::Receiver<GraphPage>,
+        reader: tokio::task::JoinHandle<()>,
+    ) -> Result<(), Error> {
+        let mut next = first;
         let mut outcome = Ok(());
-        while let Some(page) = rx.recv().await {
+        while let Some(page) = next {
             self.report.graph_requests += 1;
             let page = match page {
                 Ok(p) => p,
@@ -531,6 +553,7 @@ impl<'a> Run<'a> {
             if outcome.is_err() {
                 break;
             }
+            next = rx.recv().await;
         }
         drop(rx);
         reader.await.map_err(Error::Task)?;

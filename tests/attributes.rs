@@ -1,0 +1,309 @@
+//! The attribute bridge end to end against the simulator: a plan writes nothing; a
+//! sync writes Intune's values onto the endpoints ISE knows (and defines the
+//! attributes once); a second sync writes nothing; one device changed is one endpoint
+//! written; a site's own custom attribute is never touched; a value changed by hand in
+//! ISE is found and set back; a device that leaves Intune has its values cleared and
+//! its endpoint kept; two syncs of one pair never both write.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ise_intune::integration::attributes::AttributeSettings;
+use ise_intune::integration::attributes::sync::{self, ChangeReason, SyncMode, SyncOptions};
+use ise_intune::integration::{Error, Integration, context::Options};
+use ise_intune_simulator::{DEFAULT_AUTOMATION_ROLES, Simulator};
+use ise_intune_testkit::{self as sim, Configurator};
+use serde_json::Value;
+
+async fn simulator(devices: usize) -> Simulator {
+    let mut roles = DEFAULT_AUTOMATION_ROLES.to_vec();
+    roles.push("DeviceManagementManagedDevices.Read.All");
+    Simulator::builder()
+        .seed(38)
+        .devices(devices)
+        .automation_roles(roles)
+        .replication_lag(Duration::ZERO)
+        .start()
+        .await
+        .expect("simulator")
+}
+
+fn pipeline(s: &Simulator) -> Integration {
+    sim::integration(s.info(), Configurator::Gui, true, Options::default()).expect("integration")
+}
+
+/// A store of its own for each test, removed first.
+fn settings(name: &str) -> AttributeSettings {
+    let path: PathBuf = std::env::temp_dir().join(format!(
+        "ise-intune-attributes-{}-{name}.redb",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&path);
+    let mut s = AttributeSettings::default();
+    s.store = Some(path);
+    s
+}
+
+fn cleanup(s: &AttributeSettings) {
+    if let Some(p) = &s.store {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+/// ISE's endpoints: MAC → custom attributes.
+fn endpoints(s: &Simulator) -> BTreeMap<String, BTreeMap<String, String>> {
+    let snap = s.snapshot();
+    snap["ise"]["endpoints"]
+        .as_array()
+        .expect("endpoints")
+        .iter()
+        .map(|e| {
+            let attrs = e["customAttributes"]
+                .as_object()
+                .expect("attributes")
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().expect("text").to_owned()))
+                .collect();
+            (e["mac"].as_str().expect("mac").to_owned(), attrs)
+        })
+        .collect()
+}
+
+/// The managed devices as Graph lists them: id → (Wi-Fi MAC in ISE's notation, device).
+fn managed(s: &Simulator) -> Vec<Value> {
+    s.snapshot()["intune"]["devices"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Writes ISE answered: every non-GET request to ISE's endpoint APIs.
+fn endpoint_writes(s: &Simulator) -> Vec<String> {
+    s.request_log()
+        .into_iter()
+        .filter(|r| r.service == "ise" && r.method != "GET" && r.path.contains("endpoint"))
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
+#[tokio::test]
+async fn plan_writes_nothing_sync_writes_the_known_endpoints_and_a_second_sync_nothing() {
+    let s = simulator(250).await;
+    let ctx = pipeline(&s);
+    let settings = settings("first");
+    let before = endpoints(&s);
+
+    let plan = sync::plan(&ctx, &settings, &SyncOptions::default())
+        .await
+        .expect("plan");
+    assert!(!plan.applied);
+    assert_eq!(plan.mode, SyncMode::Full);
+    assert_eq!(plan.definitions_created.len(), 14);
+    assert_eq!(endpoints(&s), before, "a plan changes no endpoint");
+    assert!(endpoint_writes(&s).is_empty(), "{:?}", endpoint_writes(&s));
+    assert!(
+        !settings.store.as_ref().expect("store").exists(),
+        "a plan creates no store"
+    );
+
+    let first = sync::apply(&ctx, &settings, &SyncOptions::default())
+        .await
+        .expect("sync");
+    assert_eq!(first.endpoints_written, plan.endpoints_written);
+    assert_eq!(first.devices_read, 250);
+    assert_eq!(first.graph_requests, 1, "250 devices are one page");
+    // 14 definitions, then ceil(written / 500) bulk updates.
+    let bulks = first.endpoints_written.div_ceil(500);
+    assert_eq!(first.bulk_requests, bulks);
+    let writes = endpoint_writes(&s);
+    assert_eq!(
+        writes
+            .iter()
+            .filter(|w| *w == "POST /api/v1/endpoint-custom-attribute")
+            .count(),
+        14
+    );
+    assert_eq!(
+        writes
+            .iter()
+            .filter(|w| *w == "PUT /api/v1/endpoint/bulk")
+            .count() as u64,
+        bulks
+    );
+
+    // Every endpoint ISE knew for a device now carries the device's values.
+    let after = endpoints(&s);
+    let devices = managed(&s);
+    let mut checked = 0;
+    for d in &devices {
+        let mac = colon(d["mac"].as_str().expect("mac"));
+        let Some(attrs) = after.get(&mac) else {
+            continue;
+        };
+        assert_eq!(attrs["IntuneDeviceId"], d["guid"].as_str().expect("guid"));
+        assert!(attrs.contains_key("IntuneOwnership"));
+        assert!(attrs.contains_key("IntuneStale"));
+        checked += 1;
+    }
+    assert!(checked > 200, "most devices are ISE endpoints: {checked}");
+    // No endpoint was created and the printers' own attribute is as it was.
+    assert_eq!(after.len(), before.len());
+    for i in 1..=3 {
+        let printer = format!("00:00:AA:00:00:0{i}");
+        assert_eq!(after[&printer], before[&printer]);
+    }
+
+    s.clear_request_log();
+    let second = sync::apply(&ctx, &settings, &SyncOptions::default())
+        .await
+        .expect("second");
+    assert_eq!(second.mode, SyncMode::Incremental);
+    assert!(!second.changed, "{second:?}");
+    assert_eq!(second.bulk_requests, 0);
+    assert!(endpoint_writes(&s).is_empty());
+    assert_eq!(endpoints(&s), after);
+    cleanup(&settings);
+}
+
+/// `005056ABCDEF` → `00:50:56:AB:CD:EF`.
+fn colon(bare: &str) -> String {
+    bare.as_bytes()
+        .chunks(2)
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+#[tokio::test]
+async fn one_device_changed_is_one_endpoint_written_and_a_foreign_attribute_stays() {
+    let s = simulator(250).await;
+    let ctx = pipeline(&s);
+    let settings = settings("one");
+    sync::apply(&ctx, &settings, &SyncOptions::default())
+        .await
+        .expect("first");
+    // A site's own attribute on a bridged endpoint.
+    let devices = managed(&s);
+    let known = endpoints(&s);
+    let target = devices
+        .iter()
+        .map(|d| colon(d["mac"].as_str().expect("mac")))
+        .find(|m| known.contains_key(m))
+        .expect("a device known to ISE");
+    assert!(s.edit_endpoint(&target, "AssetTag", "LAPTOP-0042"));
+
+    // Exactly one device changes in Intune (seed 3 picks one ISE knows).
+    let guid = s.mutate_devices(1, 3).pop().expect("one device");
+    let d = devices
+        .iter()
+        .find(|d| d["guid"] == guid.as_str())
+        .expect("the device");
+    let mac = colon(d["mac"].as_str().expect("mac"));
+    assert!(known.contains_key(&mac), "seed 3 picks a device ISE knows");
+    let changed = (guid, mac);
+    let before = endpoints(&s);
+    s.clear_request_log();
+    let report = sync::apply(&ctx, &settings, &SyncOptions::default())
+        .await
+        .expect("sync");
+    assert_eq!(report.mode, SyncMode::Incremental);
+    let after = endpoints(&s);
+    let differing: Vec<&String> = after
+        .iter()
+        .filter(|(mac, attrs)| before.get(*mac) != Some(attrs))
+        .map(|(mac, _)| mac)
+        .collect();
+    assert_eq!(differing, [&changed.1], "exactly that endpoint changed");
+    assert_eq!(report.endpoints_written, 1, "{report:?}");
+    assert_eq!(report.changes[0].reason, ChangeReason::Changed);
+    assert_eq!(report.changes[0].mac, changed.1);
+    assert_eq!(after[&changed.1]["IntuneDeviceId"], changed.0);
+    assert_eq!(after[&target]["AssetTag"], "LAPTOP-0042", "foreign value kept");
+    assert_eq!(
+        endpoint_writes(&s),
+        ["PUT /api/v1/endpoint/bulk"],
+        "one bulk request"
+    );
+    cleanup(&settings);
+}
+
+#[tokio::test]
+async fn a_hand_edit_is_set_back_and_a_full_pass_clears_nothing_it_should_keep() {
+    let s = simulator(120).await;
+    let ctx = pipeline(&s);
+    let settings = settings("drift");
+    sync::apply(&ctx, &settings, &SyncOptions::default())
+        .await
+        .expect("first");
+    let written = endpoints(&s);
+    let (mac, attrs) = written
+        .iter()
+        .find(|(_, a)| a.contains_key("IntuneOwnership"))
+        .expect("a bridged endpoint");
+    let right = attrs["IntuneOwnership"].clone();
+    assert!(s.edit_endpoint(mac, "IntuneOwnership", "company-by-hand"));
+    // The incremental sync's sample (100 endpoints) covers the store by turns.
+    let mut repaired = 0;
+    for _ in 0..3 {
+        let r = sync::apply(&ctx, &settings, &SyncOptions::default())
+            .await
+            .expect("sync");
+        repaired += r.drift_repaired;
+    }
+    assert_eq!(repaired, 1);
+    assert_eq!(endpoints(&s)[mac]["IntuneOwnership"], right);
+
+    // A full pass over an unchanged tenant writes nothing.
+    let full = sync::apply(&ctx, &settings, &SyncOptions::full(true))
+        .await
+        .expect("full");
+    assert_eq!(full.mode, SyncMode::Full);
+    assert!(!full.changed, "{full:?}");
+    cleanup(&settings);
+}
+
+#[tokio::test]
+async fn two_syncs_of_one_pair_never_both_write() {
+    let s = simulator(60).await;
+    let ctx = pipeline(&s);
+    let settings = settings("busy");
+    let store = ise_intune::integration::attributes::store::Store::open(
+        settings.store.as_ref().expect("path"),
+    )
+    .expect("held");
+    let err = sync::apply(&ctx, &settings, &SyncOptions::default())
+        .await
+        .expect_err("busy");
+    assert!(matches!(err, Error::SyncBusy { .. }), "{err:?}");
+    assert_eq!(err.kind(), ise_intune::integration::ErrorKind::Guard);
+    assert!(endpoint_writes(&s).is_empty());
+    drop(store);
+    cleanup(&settings);
+}
+
+#[tokio::test]
+async fn without_the_graph_permission_nothing_is_written_and_the_right_is_named() {
+    let s = Simulator::builder()
+        .seed(38)
+        .replication_lag(Duration::ZERO)
+        .start()
+        .await
+        .expect("simulator");
+    let ctx = pipeline(&s);
+    let settings = settings("rights");
+    let err = sync::apply(&ctx, &settings, &SyncOptions::default())
+        .await
+        .expect_err("refused");
+    let Error::MissingRights { missing } = &err else {
+        panic!("{err:?}");
+    };
+    assert!(missing[0].grant.contains("DeviceManagementManagedDevices.Read.All"));
+    // The definitions came first (they change no device's access), nothing else.
+    assert!(
+        endpoint_writes(&s)
+            .iter()
+            .all(|w| w == "POST /api/v1/endpoint-custom-attribute")
+    );
+    cleanup(&settings);
+}
