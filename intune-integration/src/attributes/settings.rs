@@ -40,8 +40,9 @@ pub struct AttributeSettings {
     /// The store of what the bridge wrote (default: chosen by the program; the
     /// command puts it under the state directory, one file per pair).
     pub store: Option<PathBuf>,
-    /// How far before the last sync an incremental read starts (default 60 minutes):
-    /// Graph's `lastSyncDateTime` is set by the device's clock and recorded late.
+    /// How far before the latest check-in the last sync read an incremental read
+    /// starts (default 5 minutes): a check-in recorded in Graph after the last read
+    /// but stamped before its latest (the full pass catches anything later still).
     pub overlap_minutes: u32,
     /// Hours between full passes, which read every device and every endpoint and find
     /// what an incremental read misses (default 24).
@@ -63,7 +64,7 @@ impl Default for AttributeSettings {
             stale_after_days: 14,
             create_endpoints: false,
             store: None,
-            overlap_minutes: 60,
+            overlap_minutes: 5,
             full_every_hours: 24,
             drift_sample: 100,
             reauthenticate_per_minute: 60,

@@ -9,7 +9,9 @@
 //! Tables:
 //! * `known` — the MACs of ISE's endpoints, as last read from ISE;
 //! * `written` — per MAC, the Intune device and the values last written to it (JSON);
-//! * `meta` — the last sync's start (the next incremental read starts there, less an
+//! * `absent` — device MACs ISE had no endpoint for at the last look, with the
+//!   device's values then (looked up again when they change, and in a full pass);
+//! * `meta` — the last sync's latest check-in (the next incremental read starts there, less an
 //!   overlap), the last full pass, the day the ages were computed for, the attribute
 //!   definitions the bridge made, the drift sample's cursor.
 
@@ -24,6 +26,7 @@ use crate::error::Error;
 const KNOWN: TableDefinition<&str, ()> = TableDefinition::new("known");
 const WRITTEN: TableDefinition<&str, &str> = TableDefinition::new("written");
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
+const ABSENT: TableDefinition<&str, &str> = TableDefinition::new("absent");
 
 /// What the bridge last wrote to one endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,8 +46,8 @@ pub struct Store {
     path: PathBuf,
 }
 
-/// The most entries a sync trusts a store to hold (a bound on what it reads back).
-pub const MAX_ENTRIES: u64 = 5_000_000;
+/// The store's page cache.
+const CACHE_BYTES: usize = 16 * 1024 * 1024;
 
 impl Store {
     /// Opens (or creates) the store at `path`; [`Error::SyncBusy`] when another sync
@@ -56,7 +59,12 @@ impl Store {
                 what: format!("cannot create its folder: {e}"),
             })?;
         }
-        let db = Database::create(path).map_err(|e| match e {
+        // A bounded page cache (redb's default is a gigabyte): the store is read a
+        // key at a time and written a bulk request at a time.
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(|e| match e {
             redb::DatabaseError::DatabaseAlreadyOpen => Error::SyncBusy {
                 path: path.display().to_string(),
             },
@@ -77,6 +85,7 @@ impl Store {
             txn.open_table(KNOWN)?;
             txn.open_table(WRITTEN)?;
             txn.open_table(META)?;
+            txn.open_table(ABSENT)?;
             Ok(())
         })?;
         Ok(store)
@@ -94,13 +103,29 @@ impl Store {
         }
     }
 
+    /// One commit, durable (synced to disk before it returns) or not: a commit that
+    /// is not durable is lost in a crash together with every later one until the next
+    /// durable commit, which leaves an older store — one that has the sync write again
+    /// what it already wrote, never one that claims a write that did not happen.
+    fn commit(
+        &self,
+        durable: bool,
+        f: impl FnOnce(&redb::WriteTransaction) -> Result<(), redb::Error>,
+    ) -> Result<(), Error> {
+        let mut txn = self.db.begin_write().map_err(|e| self.fail(e))?;
+        if !durable {
+            txn.set_durability(redb::Durability::None)
+                .map_err(|e| self.fail(e))?;
+        }
+        f(&txn).map_err(|e| self.fail(e))?;
+        txn.commit().map_err(|e| self.fail(e))
+    }
+
     fn write(
         &self,
         f: impl FnOnce(&redb::WriteTransaction) -> Result<(), redb::Error>,
     ) -> Result<(), Error> {
-        let txn = self.db.begin_write().map_err(|e| self.fail(e))?;
-        f(&txn).map_err(|e| self.fail(e))?;
-        txn.commit().map_err(|e| self.fail(e))
+        self.commit(true, f)
     }
 
     /// A marker of `meta`.
@@ -113,7 +138,8 @@ impl Store {
         read().map_err(|e| self.fail(e))
     }
 
-    /// Sets markers of `meta`, all in one commit.
+    /// Sets markers of `meta`, all in one durable commit (which makes every commit
+    /// before it durable too).
     pub fn set_meta(&self, entries: &[(&str, String)]) -> Result<(), Error> {
         self.write(|txn| {
             let mut table = txn.open_table(META)?;
@@ -145,7 +171,7 @@ impl Store {
     /// Records endpoints ISE has (`add`) and has no more (`remove`), in one commit;
     /// with `replace`, the known set becomes `add` exactly (a full inventory).
     pub fn update_known(&self, add: &[String], remove: &[String], replace: bool) -> Result<(), Error> {
-        self.write(|txn| {
+        self.commit(false, |txn| {
             if replace {
                 txn.delete_table(KNOWN)?;
             }
@@ -175,7 +201,8 @@ impl Store {
         }
     }
 
-    /// Records what a bulk request wrote (`Some`) or cleared (`None`), in one commit.
+    /// Records what a bulk request wrote (`Some`) or cleared (`None`), in one commit
+    /// (durable with the next [`Store::set_meta`]).
     pub fn record(&self, entries: &[(String, Option<Written>)]) -> Result<(), Error> {
         let mut rows: Vec<(&str, Option<String>)> = Vec::with_capacity(entries.len());
         for (mac, w) in entries {
@@ -185,7 +212,7 @@ impl Store {
             };
             rows.push((mac.as_str(), json));
         }
-        self.write(|txn| {
+        self.commit(false, |txn| {
             let mut table = txn.open_table(WRITTEN)?;
             for (mac, json) in &rows {
                 match json {
@@ -196,6 +223,52 @@ impl Store {
                         table.remove(*mac)?;
                     }
                 }
+            }
+            Ok(())
+        })
+    }
+
+    /// The device's values when ISE last had no endpoint of `mac`.
+    pub fn absent(&self, mac: &str) -> Result<Option<BTreeMap<String, String>>, Error> {
+        let read = || -> Result<Option<String>, redb::Error> {
+            let txn = self.db.begin_read()?;
+            let table = txn.open_table(ABSENT)?;
+            Ok(table.get(mac)?.map(|v| v.value().to_owned()))
+        };
+        match read().map_err(|e| self.fail(e))? {
+            None => Ok(None),
+            Some(json) => serde_json::from_str(&json)
+                .map(Some)
+                .map_err(|e| self.fail(format!("entry {mac} is unreadable: {e}"))),
+        }
+    }
+
+    /// Records what a lookup found, in one commit (durable with the next
+    /// [`Store::set_meta`]): the MACs ISE has an endpoint for (`found`: known, no
+    /// longer absent) and those it has none for (`absent`, with the device's values
+    /// then: not known).
+    pub fn note_lookups(
+        &self,
+        found: &[String],
+        absent: &[(String, BTreeMap<String, String>)],
+    ) -> Result<(), Error> {
+        if found.is_empty() && absent.is_empty() {
+            return Ok(());
+        }
+        let mut rows: Vec<(&str, String)> = Vec::with_capacity(absent.len());
+        for (mac, v) in absent {
+            rows.push((mac.as_str(), serde_json::to_string(v).map_err(|e| self.fail(e))?));
+        }
+        self.commit(false, |txn| {
+            let mut known = txn.open_table(KNOWN)?;
+            let mut table = txn.open_table(ABSENT)?;
+            for mac in found {
+                known.insert(mac.as_str(), ())?;
+                table.remove(mac.as_str())?;
+            }
+            for (mac, json) in &rows {
+                known.remove(*mac)?;
+                table.insert(*mac, json.as_str())?;
             }
             Ok(())
         })

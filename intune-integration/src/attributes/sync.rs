@@ -4,14 +4,15 @@
 //! 1. **Definitions** — ISE's custom attribute definitions are read; each bridged
 //!    attribute ISE lacks is defined (with ISE's type); one ISE defines with another
 //!    type stops the run before any write ([`Error::AttributeTypeConflict`]).
-//! 2. **Inventory** (full pass only) — ISE's endpoints are read, a bounded number of
-//!    pages at a time, with the values of the bridged attributes they carry.
-//! 3. **Devices** — Graph's managed devices are read page by page (all of them in a
+//! 2. **Devices** — Graph's managed devices are read page by page (all of them in a
 //!    full pass, those checked in since the last sync less an overlap otherwise) by a
 //!    task of their own, while the pages already read are written: reading and writing
-//!    overlap, and memory is bounded by a few pages. Each device's values are compared
-//!    with what ISE holds (full pass) or with what the bridge last wrote (the store);
-//!    only a difference is written, in bulk requests of at most 500 endpoints, one at a
+//!    overlap, and memory is bounded by a few pages.
+//! 3. **Endpoints** — each page's MACs are looked up in ISE, 100 to a request
+//!    (`filter=mac.EQ.…` joined with `or`: only the endpoints the devices name, never
+//!    ISE's whole inventory), all of them in a full pass and those the store does not
+//!    know otherwise. Each device's values are compared with what ISE holds (looked
+//!    up) or with what the bridge last wrote (the store); only a difference is written, in bulk requests of at most 500 endpoints, one at a
 //!    time. An endpoint ISE has never seen is created only with
 //!    [`AttributeSettings::create_endpoints`]; a MAC two devices claim is written for
 //!    the first only.
@@ -33,7 +34,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use graph_client::{ManagedDevice, ManagedDeviceQuery};
-use ise_client::resources::endpoints::{ENDPOINT_PAGE, MAX_BULK, MAX_MAC_FILTERS};
+use ise_client::resources::endpoints::{MAX_BULK, MAX_MAC_FILTERS};
 use ise_client::{CustomAttributeDefinition, EndpointAttributes, IseClient};
 use serde::Serialize;
 use tokio::sync::mpsc;
@@ -44,11 +45,8 @@ use crate::context::Integration;
 use crate::error::Error;
 use crate::rights::{MissingRight, refused_first_write};
 
-/// Endpoint pages read at once during a full pass's inventory of ISE.
-pub const INVENTORY_CONCURRENCY: u32 = 16;
-/// Most inventory pages read (10 million endpoints): a bound on a listing that does
-/// not end.
-const MAX_INVENTORY_PAGES: u32 = 100_000;
+/// Endpoint lookups (of at most 100 MACs each) sent to ISE at once.
+pub const LOOKUP_CONCURRENCY: usize = 16;
 /// Graph pages read ahead of the writing.
 const PAGES_AHEAD: usize = 2;
 /// Changes listed in a report (the counts are whole).
@@ -127,8 +125,7 @@ pub struct SyncReport {
     pub devices_read: u64,
     /// Requests to Graph for them.
     pub graph_requests: u64,
-    /// Endpoints ISE knows, as far as this run read (the whole inventory in a full
-    /// pass).
+    /// Device MACs ISE has an endpoint for, as this run looked up.
     pub endpoints_known: u64,
     /// Endpoints whose values were written because Intune's changed.
     pub endpoints_written: u64,
@@ -208,20 +205,6 @@ struct Pending {
     reason: ChangeReason,
 }
 
-/// A digest of the bridged values an endpoint carries: the full pass compares ISE's
-/// with Intune's without keeping ISE's values.
-fn digest(values: &BTreeMap<String, String>) -> u64 {
-    // FNV-1a over `name=value\n`.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for (k, v) in values {
-        for b in k.bytes().chain([b'=']).chain(v.bytes()).chain([b'\n']) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    h
-}
-
 fn rfc3339(t: time::OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
@@ -247,14 +230,15 @@ struct Run<'a> {
     now: time::OffsetDateTime,
     started: std::time::Instant,
     report: SyncReport,
-    /// ISE's endpoints and a digest of their bridged values (full pass).
-    inventory: Option<HashMap<String, u64>>,
-    /// Endpoints found by lookup this run (incremental).
-    found: HashSet<String>,
     /// Every MAC a device of this run claimed.
     seen: HashSet<String>,
-    /// Changed devices' MACs whose endpoint is still to be looked up.
+    /// The store held nothing when the run began (a first sync reads nothing back).
+    store_empty: bool,
+    /// The current page's MACs whose endpoint is still to be looked up.
     lookups: Vec<Pending>,
+    /// The latest `lastSyncDateTime` Graph listed: the next incremental read starts
+    /// there (less the overlap), by Graph's clock, not this machine's.
+    latest_check_in: Option<time::OffsetDateTime>,
     update: Batch,
     create: Batch,
     writer: Option<mpsc::Sender<Batch>>,
@@ -298,6 +282,7 @@ impl<'a> Run<'a> {
             watermark.map(|w| w - time::Duration::minutes(i64::from(settings.overlap_minutes)))
         };
         Ok(Run {
+            store: store.clone(),
             integration,
             settings,
             sel,
@@ -328,15 +313,17 @@ impl<'a> Run<'a> {
                 changed: false,
                 duration_ms: 0,
             },
-            store,
             full,
             since,
             now,
             started: std::time::Instant::now(),
-            inventory: None,
-            found: HashSet::new(),
+            store_empty: match &store {
+                Some(s) => s.written_count()? == 0,
+                None => true,
+            },
             seen: HashSet::new(),
             lookups: Vec::new(),
+            latest_check_in: watermark,
             update: Batch::default(),
             create: Batch {
                 create: true,
@@ -354,20 +341,28 @@ impl<'a> Run<'a> {
         // Graph's first page is read while ISE's definitions are: a refusal (the
         // permission missing) ends the run before anything is written.
         let (mut pages, reader) = self.spawn_reader();
-        let first = pages.recv().await;
+        // The drift sample is read with them (incremental syncs).
+        let sample = self.drift_rows()?;
+        let sample_macs: Vec<String> = sample.iter().map(|(m, _)| m.clone()).collect();
+        let endpoints = self.ise().endpoints();
+        let (first, existing, sampled) = tokio::join!(
+            pages.recv(),
+            endpoints.custom_attributes(),
+            self.look_up(sample_macs.into_iter())
+        );
         if let Some(Err(e)) = first {
             let _ = reader.await;
             return Err(graph_refusal(e));
         }
-        self.definitions().await?;
-        if self.full {
-            self.read_inventory().await?;
-        }
+        self.definitions(existing?).await?;
         let writer = self.apply.then(|| self.spawn_writer());
         let read = self.devices(first, pages, reader).await;
-        let rest = match read {
-            Ok(()) => self.after_devices().await,
-            Err(e) => Err(e),
+        let rest = match (read, sampled) {
+            (Ok(()), Ok(sampled)) => match self.after_devices().await {
+                Ok(()) => self.drift(sample, &sampled).await,
+                Err(e) => Err(e),
+            },
+            (Err(e), _) | (_, Err(e)) => Err(e),
         };
         // What was queued is written whatever happened to the reading: it is right.
         let flushed = self.flush_all().await;
@@ -384,7 +379,7 @@ impl<'a> Run<'a> {
             && let Some(store) = &self.store
         {
             let mut marks = vec![
-                ("watermark", rfc3339(self.now)),
+                ("watermark", rfc3339(self.latest_check_in.unwrap_or(self.now))),
                 ("day", self.today().to_string()),
             ];
             if self.full {
@@ -409,8 +404,7 @@ impl<'a> Run<'a> {
     }
 
     /// Step 1: the definitions.
-    async fn definitions(&mut self) -> Result<(), Error> {
-        let existing = self.ise().endpoints().custom_attributes().await?;
+    async fn definitions(&mut self, existing: Vec<CustomAttributeDefinition>) -> Result<(), Error> {
         let mut missing: Vec<CustomAttributeDefinition> = Vec::new();
         for b in &self.sel.attributes {
             let wanted = ise_type(b.def.kind);
@@ -436,13 +430,20 @@ impl<'a> Run<'a> {
         if !self.apply || missing.is_empty() {
             return Ok(());
         }
+        // The first alone (a refusal of ISE's account then writes nothing), the rest at
+        // once.
         let endpoints = self.ise().endpoints();
-        for def in &missing {
-            endpoints
-                .define_custom_attribute(def)
+        let define = |def: &CustomAttributeDefinition| {
+            let endpoints = endpoints.clone();
+            let def = def.clone();
+            async move { endpoints.define_custom_attribute(&def).await }
+        };
+        if let Some(first) = missing.first() {
+            define(first)
                 .await
                 .map_err(|e| refused_first_write(e.into(), "define endpoint custom attributes"))?;
         }
+        futures_util::future::try_join_all(missing.iter().skip(1).map(define)).await?;
         if let Some(store) = &self.store {
             let mut defined: Vec<String> = store
                 .meta("defined")?
@@ -453,49 +454,6 @@ impl<'a> Run<'a> {
             defined.dedup();
             store.set_meta(&[("defined", defined.join(","))])?;
         }
-        Ok(())
-    }
-
-    /// Step 2: ISE's endpoints, [`INVENTORY_CONCURRENCY`] pages at a time.
-    async fn read_inventory(&mut self) -> Result<(), Error> {
-        let mut inventory: HashMap<String, u64> = HashMap::new();
-        let mut first = 1u32;
-        loop {
-            let endpoints = self.ise().endpoints();
-            let wave = (first..first.saturating_add(INVENTORY_CONCURRENCY)).map(|p| {
-                let endpoints = endpoints.clone();
-                async move { endpoints.page(p).await }
-            });
-            let pages = futures_util::future::try_join_all(wave).await?;
-            let mut last = false;
-            for page in pages {
-                if page.len() < ENDPOINT_PAGE as usize {
-                    last = true;
-                }
-                for e in page {
-                    inventory.insert(key(&e.mac), digest(&self.sel.ours(&e.custom_attributes)));
-                }
-            }
-            if last {
-                break;
-            }
-            first = first.saturating_add(INVENTORY_CONCURRENCY);
-            if first > MAX_INVENTORY_PAGES {
-                return Err(Error::RemoteState {
-                    what: format!(
-                        "ISE's endpoint listing does not end after {MAX_INVENTORY_PAGES} pages"
-                    ),
-                });
-            }
-        }
-        self.report.endpoints_known = inventory.len() as u64;
-        if self.apply
-            && let Some(store) = &self.store
-        {
-            let macs: Vec<String> = inventory.keys().cloned().collect();
-            store.update_known(&macs, &[], true)?;
-        }
-        self.inventory = Some(inventory);
         Ok(())
     }
 
@@ -545,10 +503,13 @@ impl<'a> Run<'a> {
                 }
             };
             for device in page {
-                if let Err(e) = self.device(&device).await {
+                if let Err(e) = self.device(&device) {
                     outcome = Err(e);
                     break;
                 }
+            }
+            if outcome.is_ok() {
+                outcome = self.resolve_lookups().await;
             }
             if outcome.is_err() {
                 break;
@@ -557,13 +518,20 @@ impl<'a> Run<'a> {
         }
         drop(rx);
         reader.await.map_err(Error::Task)?;
-        outcome?;
-        self.resolve_lookups().await
+        outcome
     }
 
-    /// One device: each of its MACs compared and queued.
-    async fn device(&mut self, device: &ManagedDevice) -> Result<(), Error> {
+    /// One device: each of its MACs queued for a lookup, or (incremental, the store
+    /// knowing the endpoint) compared with what the bridge last wrote.
+    fn device(&mut self, device: &ManagedDevice) -> Result<(), Error> {
         self.report.devices_read += 1;
+        // A time ahead of this machine's clock by more than a day is not believed.
+        if let Some(t) = device.last_sync_date_time.as_deref().and_then(parse_time)
+            && t <= self.now + time::Duration::days(1)
+            && self.latest_check_in.is_none_or(|l| t > l)
+        {
+            self.latest_check_in = Some(t);
+        }
         let values = self.sel.values(device, self.today());
         for mac in endpoint_macs(device) {
             let mac = key(&mac);
@@ -572,62 +540,87 @@ impl<'a> Run<'a> {
                 continue;
             }
             let pending = Pending {
-                mac: mac.clone(),
+                mac,
                 device: device.id.clone(),
                 values: values.clone(),
                 reason: ChangeReason::Changed,
             };
-            let known = match &self.inventory {
-                Some(inv) => inv.contains_key(&mac),
-                None => match &self.store {
-                    Some(s) => s.is_known(&mac)?,
-                    None => false,
-                },
+            let incremental = !(self.full || self.store_empty);
+            let stored = match (&self.store, incremental) {
+                (Some(s), true) if s.is_known(&pending.mac)? => s.written(&pending.mac)?,
+                _ => None,
             };
-            if known {
-                self.compare(pending).await?;
-            } else if self.inventory.is_some() {
-                self.not_in_ise(pending).await?;
-            } else {
-                self.lookups.push(pending);
-                if self.lookups.len() >= MAX_MAC_FILTERS {
-                    self.resolve_lookups().await?;
+            let absent_as_before = match (&self.store, incremental) {
+                (Some(s), true) if stored.is_none() && !self.settings.create_endpoints => {
+                    s.absent(&pending.mac)?.is_some_and(|v| v == pending.values)
                 }
+                _ => false,
+            };
+            match stored {
+                // Incremental, and the store knows what ISE holds: no lookup.
+                Some(w) if w.values == pending.values && w.device == pending.device => {
+                    self.report.unchanged += 1;
+                    self.report.endpoints_known += 1;
+                }
+                // Not in ISE at the last look, and the device unchanged since: not
+                // looked up again until it changes or the next full pass.
+                None if absent_as_before => self.report.not_in_ise += 1,
+                _ => self.lookups.push(pending),
             }
         }
         Ok(())
     }
 
-    /// Changed devices whose MAC the store does not know: asked of ISE, 100 at a time.
+    /// Looks up the endpoints of [`Self::lookups`] in ISE, 100 MACs a request and
+    /// [`LOOKUP_CONCURRENCY`] requests at once; each found is compared with what ISE
+    /// holds, each missing is created or counted.
     async fn resolve_lookups(&mut self) -> Result<(), Error> {
-        if self.lookups.is_empty() {
-            return Ok(());
-        }
-        let pending = std::mem::take(&mut self.lookups);
-        let macs: Vec<String> = pending.iter().map(|p| p.mac.clone()).collect();
-        let found: HashSet<String> = self
-            .ise()
-            .endpoints()
-            .with_macs(&macs)
-            .await?
-            .into_iter()
-            .map(|e| key(&e.mac))
-            .collect();
-        if self.apply
-            && let Some(store) = &self.store
-        {
-            let add: Vec<String> = found.iter().cloned().collect();
-            store.update_known(&add, &[], false)?;
-        }
-        for p in pending {
-            if found.contains(&p.mac) {
-                self.found.insert(p.mac.clone());
-                self.compare(p).await?;
-            } else {
-                self.not_in_ise(p).await?;
+        while !self.lookups.is_empty() {
+            let take = self.lookups.len().min(MAX_MAC_FILTERS * LOOKUP_CONCURRENCY);
+            let pending: Vec<Pending> = self.lookups.drain(..take).collect();
+            let on_ise = self.look_up(pending.iter().map(|p| p.mac.clone())).await?;
+            let mut add = Vec::new();
+            let mut absent = Vec::new();
+            for p in pending {
+                match on_ise.get(&p.mac) {
+                    Some(current) => {
+                        add.push(p.mac.clone());
+                        self.report.endpoints_known += 1;
+                        let current = current.clone();
+                        self.compare(p, &current).await?;
+                    }
+                    None => {
+                        absent.push((p.mac.clone(), p.values.clone()));
+                        self.not_in_ise(p).await?;
+                    }
+                }
+            }
+            if self.apply
+                && let Some(store) = &self.store
+            {
+                store.note_lookups(&add, &absent)?;
             }
         }
         Ok(())
+    }
+
+    /// The bridged values of the endpoints ISE has among `macs`, by MAC.
+    async fn look_up(
+        &self,
+        macs: impl Iterator<Item = String>,
+    ) -> Result<HashMap<String, BTreeMap<String, String>>, Error> {
+        let macs: Vec<String> = macs.collect();
+        let endpoints = self.ise().endpoints();
+        let requests = macs.chunks(MAX_MAC_FILTERS).map(|chunk| {
+            let endpoints = endpoints.clone();
+            async move { endpoints.with_macs(chunk).await }
+        });
+        let found = futures_util::future::try_join_all(requests).await?;
+        Ok(found
+            .into_iter()
+            .flatten()
+            .map(|e| (key(&e.mac), self.sel.ours(&e.custom_attributes)))
+            .collect())
     }
 
     async fn not_in_ise(&mut self, mut p: Pending) -> Result<(), Error> {
@@ -640,20 +633,16 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Queues `p` when ISE's values (full pass) or the store's differ from it.
-    async fn compare(&mut self, mut p: Pending) -> Result<(), Error> {
-        let stored = match &self.store {
-            Some(s) => s.written(&p.mac)?,
-            None => None,
+    /// Queues `p` when ISE's values (`current`) differ from it.
+    async fn compare(&mut self, mut p: Pending, current: &BTreeMap<String, String>) -> Result<(), Error> {
+        let stored = match (&self.store, self.store_empty) {
+            (Some(s), false) => s.written(&p.mac)?,
+            _ => None,
         };
         let same_as_stored = stored
             .as_ref()
             .is_some_and(|w| w.values == p.values && w.device == p.device);
-        let same = match &self.inventory {
-            Some(inv) => inv.get(&p.mac) == Some(&digest(&p.values)),
-            None => same_as_stored,
-        };
-        if same {
+        if *current == p.values {
             self.report.unchanged += 1;
             // ISE holds the values already (a store lost or never kept): recorded,
             // not written again.
@@ -744,94 +733,127 @@ impl<'a> Run<'a> {
         if self.full || new_day {
             self.sweep(&store).await?;
         }
-        if !self.full && self.settings.drift_sample > 0 {
-            self.drift(&store).await?;
-        }
         Ok(())
     }
 
     /// Every stored endpoint the device read did not reach: cleared when its device
-    /// left Intune (full pass), forgotten when ISE no longer has it, aged on a new day.
+    /// left Intune (full pass), aged on a new day; forgotten when ISE no longer has it
+    /// (looked up before anything is written to it).
     async fn sweep(&mut self, store: &Store) -> Result<(), Error> {
         let mut after: Option<String> = None;
-        let mut forget: Vec<(String, Option<Written>)> = Vec::new();
         loop {
-            let rows = store.written_after(after.as_deref(), 1000)?;
+            let rows = store.written_after(after.as_deref(), MAX_MAC_FILTERS * LOOKUP_CONCURRENCY)?;
             let Some((last, _)) = rows.last() else {
                 break;
             };
             after = Some(last.clone());
+            let mut due: Vec<Pending> = Vec::new();
             for (mac, w) in rows {
                 if self.seen.contains(&mac) {
                     continue;
                 }
-                let in_ise = self.inventory.as_ref().is_none_or(|inv| inv.contains_key(&mac));
-                if !in_ise {
-                    forget.push((mac, None));
-                } else if self.full {
-                    self.queue(Pending {
+                if self.full {
+                    due.push(Pending {
                         mac,
                         device: w.device,
                         values: BTreeMap::new(),
                         reason: ChangeReason::Departed,
-                    })
-                    .await?;
+                    });
                 } else {
                     let aged = self.sel.age(&w.values, self.today());
                     if aged != w.values {
-                        self.queue(Pending {
+                        due.push(Pending {
                             mac,
                             device: w.device,
                             values: aged,
                             reason: ChangeReason::Aged,
-                        })
-                        .await?;
+                        });
                     }
                 }
             }
-        }
-        if self.apply && !forget.is_empty() {
-            store.record(&forget)?;
+            if due.is_empty() {
+                continue;
+            }
+            let on_ise = self.look_up(due.iter().map(|p| p.mac.clone())).await?;
+            // Recorded without a write: endpoints gone from ISE (forgotten), and those
+            // already as they should be.
+            let mut records: Vec<(String, Option<Written>)> = Vec::new();
+            let mut gone: Vec<String> = Vec::new();
+            for p in due {
+                match on_ise.get(&p.mac) {
+                    None => {
+                        gone.push(p.mac.clone());
+                        records.push((p.mac, None));
+                    }
+                    Some(current) if *current == p.values => {
+                        let w = (p.reason == ChangeReason::Aged).then(|| Written {
+                            device: p.device,
+                            values: p.values,
+                        });
+                        records.push((p.mac, w));
+                    }
+                    Some(_) => self.queue(p).await?,
+                }
+            }
+            if self.apply && !records.is_empty() {
+                store.record(&records)?;
+                store.update_known(&[], &gone, false)?;
+            }
         }
         Ok(())
     }
 
-    /// A bounded sample of stored endpoints compared with ISE (from a cursor that goes
-    /// round the store across syncs).
-    async fn drift(&mut self, store: &Store) -> Result<(), Error> {
-        let cursor = store.meta("drift_cursor")?;
+    /// The drift sample of an incremental sync: up to
+    /// [`AttributeSettings::drift_sample`] stored endpoints from a cursor that goes
+    /// round the store across syncs.
+    fn drift_rows(&self) -> Result<Vec<(String, Written)>, Error> {
+        let Some(store) = &self.store else {
+            return Ok(Vec::new());
+        };
+        if self.full || self.settings.drift_sample == 0 {
+            return Ok(Vec::new());
+        }
+        let cursor = store.meta("drift_cursor")?.filter(|c| !c.is_empty());
         let want = self.settings.drift_sample as usize;
         let mut rows = store.written_after(cursor.as_deref(), want)?;
         if rows.len() < want && cursor.is_some() {
-            rows.extend(store.written_after(None, want - rows.len())?);
+            let wrap = store.written_after(None, want - rows.len())?;
+            rows.extend(wrap.into_iter().filter(|(m, _)| Some(m) <= cursor.as_ref()));
         }
-        rows.retain(|(mac, _)| !self.seen.contains(mac));
-        rows.dedup_by(|a, b| a.0 == b.0);
+        Ok(rows)
+    }
+
+    /// The drift sample compared with what ISE answered for it (`on_ise`): a value
+    /// changed by hand is written back, an endpoint gone is forgotten. Endpoints this
+    /// run's devices reached were compared already.
+    async fn drift(
+        &mut self,
+        rows: Vec<(String, Written)>,
+        on_ise: &HashMap<String, BTreeMap<String, String>>,
+    ) -> Result<(), Error> {
+        let Some(store) = self.store.clone() else {
+            return Ok(());
+        };
+        if rows.is_empty() {
+            return Ok(());
+        }
         let next = rows.last().map(|(m, _)| m.clone()).unwrap_or_default();
         let mut gone: Vec<(String, Option<Written>)> = Vec::new();
-        for chunk in rows.chunks(MAX_MAC_FILTERS) {
-            let macs: Vec<String> = chunk.iter().map(|(m, _)| m.clone()).collect();
-            let on_ise: HashMap<String, BTreeMap<String, String>> = self
-                .ise()
-                .endpoints()
-                .with_macs(&macs)
-                .await?
-                .into_iter()
-                .map(|e| (key(&e.mac), self.sel.ours(&e.custom_attributes)))
-                .collect();
-            for (mac, w) in chunk {
-                match on_ise.get(mac) {
-                    None => gone.push((mac.clone(), None)),
-                    Some(values) if *values == w.values => {}
-                    Some(_) => {
-                        self.queue(Pending {
-                            mac: mac.clone(),
-                            device: w.device.clone(),
-                            values: w.values.clone(),
-                            reason: ChangeReason::Drift,
-                        })
-                        .await?;
-                    }
+        for (mac, w) in rows {
+            if self.seen.contains(&mac) {
+                continue;
+            }
+            match on_ise.get(&mac) {
+                None => gone.push((mac, None)),
+                Some(values) if *values == w.values => {}
+                Some(_) => {
+                    self.queue(Pending {
+                        mac,
+                        device: w.device,
+                        values: w.values,
+                        reason: ChangeReason::Drift,
+                    })
+                    .await?;
                 }
             }
         }
