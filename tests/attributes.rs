@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use ise_intune::integration::attributes::AttributeSettings;
 use ise_intune::integration::attributes::sync::{self, ChangeReason, SyncMode, SyncOptions};
-use ise_intune::integration::{Error, Integration, context::Options};
+use ise_intune::integration::config::EnforcedRule;
+use ise_intune::integration::{Error, Integration, context::Options, enforce, onboard};
 use ise_intune_simulator::{DEFAULT_AUTOMATION_ROLES, Simulator};
 use ise_intune_testkit::{self as sim, Configurator};
 use serde_json::Value;
@@ -305,5 +306,103 @@ async fn without_the_graph_permission_nothing_is_written_and_the_right_is_named(
             .iter()
             .all(|w| w == "POST /api/v1/endpoint-custom-attribute")
     );
+    cleanup(&settings);
+}
+
+async fn rule_of(s: &Simulator, mac: &str) -> (String, Vec<String>) {
+    let answer = s.authorize(mac).await.expect("authorize");
+    let rule = answer["rule"].as_str().unwrap_or_default().to_owned();
+    let profiles = answer["profiles"]
+        .as_array()
+        .map(|p| {
+            p.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    (rule, profiles)
+}
+
+#[tokio::test]
+async fn a_rule_on_intune_stale_changes_the_authorization_of_a_stale_device_and_of_no_other() {
+    let s = simulator(40).await;
+    let mut options = Options::default();
+    options.propagation_wait = Duration::from_secs(2);
+    options.enforcement.stale = Some(EnforcedRule::new("Intune_Stale", "MDM_Quarantine"));
+    // The library's clock follows the simulator's as the test moves it.
+    let clock = std::sync::Arc::new(ise_intune_http::clock::OffsetClock::default());
+    let ctx = sim::integration(s.info(), Configurator::Gui, true, options)
+        .expect("integration")
+        .with_clock(clock.clone());
+    assert!(onboard::apply(&ctx).await.expect("onboard").complete);
+
+    // The rule needs the attribute: enforce says so until a sync defined it.
+    let early = enforce::apply(&ctx).await.expect_err("undefined attribute");
+    assert!(matches!(&early, Error::Config { what } if what.contains("attributes sync")));
+
+    let settings = settings("stale");
+    sync::apply(&ctx, &settings, &SyncOptions::default())
+        .await
+        .expect("sync");
+    let enforced = enforce::apply(&ctx).await.expect("enforce");
+    let order: Vec<&str> = enforced.rules.iter().map(|r| r.rule.as_str()).collect();
+    assert_eq!(
+        order,
+        [
+            "Intune_MDM_Unreachable",
+            "Intune_Unregistered",
+            "Intune_NonCompliant",
+            "Intune_Stale",
+            "Intune_Compliant"
+        ]
+    );
+
+    // Two compliant devices ISE knows.
+    let known = endpoints(&s);
+    let compliant: Vec<(String, String)> = managed(&s)
+        .iter()
+        .filter(|d| d["compliant"] == true)
+        .map(|d| {
+            (
+                d["guid"].as_str().expect("guid").to_owned(),
+                colon(d["mac"].as_str().expect("mac")),
+            )
+        })
+        .filter(|(_, mac)| known.contains_key(mac))
+        .take(2)
+        .collect();
+    let [(silent, silent_mac), (other, other_mac)] = <[_; 2]>::try_from(compliant).expect("two");
+    assert_eq!(rule_of(&s, &silent_mac).await.0, "Intune_Compliant");
+    assert_eq!(rule_of(&s, &other_mac).await.0, "Intune_Compliant");
+    let everyone_before: Vec<(String, String)> = {
+        let mut v = Vec::new();
+        for mac in known.keys().take(12) {
+            v.push((mac.clone(), rule_of(&s, mac).await.0));
+        }
+        v
+    };
+
+    // One device stops checking in; fifteen days pass; the bridge syncs.
+    assert!(s.silence_device(&silent));
+    s.advance_clock(Duration::from_secs(15 * 86_400));
+    clock.advance(Duration::from_secs(15 * 86_400));
+    let report = sync::apply(&ctx, &settings, &SyncOptions::default())
+        .await
+        .expect("sync after");
+    assert!(report.changed);
+    assert_eq!(endpoints(&s)[&silent_mac]["IntuneStale"], "true");
+    assert_eq!(endpoints(&s)[&other_mac]["IntuneStale"], "false");
+
+    assert_eq!(
+        rule_of(&s, &silent_mac).await,
+        ("Intune_Stale".to_owned(), vec!["MDM_Quarantine".to_owned()])
+    );
+    assert_eq!(rule_of(&s, &other_mac).await.0, "Intune_Compliant");
+    let _ = other;
+    for (mac, rule) in everyone_before {
+        if mac != silent_mac {
+            assert_eq!(rule_of(&s, &mac).await.0, rule, "{mac}");
+        }
+    }
     cleanup(&settings);
 }

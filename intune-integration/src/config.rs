@@ -671,6 +671,10 @@ pub struct EnforcedRule {
     pub rule: String,
     /// The authorization profile it grants (must exist in ISE).
     pub profile: String,
+    /// For a rule on a bridged attribute (`stale`, `personal`): the attribute's ISE
+    /// name when `[attributes]` renames it (default `IntuneStale`, `IntuneOwnership`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribute: Option<String>,
 }
 
 impl EnforcedRule {
@@ -679,6 +683,7 @@ impl EnforcedRule {
         Self {
             rule: rule.into(),
             profile: profile.into(),
+            attribute: None,
         }
     }
 }
@@ -692,6 +697,9 @@ impl EnforcedRule {
 /// non_compliant = { rule = "Intune_NonCompliant", profile = "MDM_Quarantine" }
 /// unregistered = { rule = "Intune_Unregistered", profile = "MDM_Redirect" }
 /// unreachable = { rule = "Intune_MDM_Unreachable", profile = "MDM_Unreachable" }
+/// # optional, on attributes the attribute sync writes (`attributes sync`):
+/// stale = { rule = "Intune_Stale", profile = "MDM_Quarantine" }
+/// personal = { rule = "Intune_Personal", profile = "MDM_Redirect" }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -707,6 +715,12 @@ pub struct EnforcementPolicy {
     pub unregistered: EnforcedRule,
     /// The MDM server could not be reached.
     pub unreachable: EnforcedRule,
+    /// Optional: enrolled devices with no check-in for `[attributes]
+    /// stale_after_days` (the bridged `IntuneStale`), placed above the compliant rule.
+    pub stale: Option<EnforcedRule>,
+    /// Optional: compliant, personally owned devices (the bridged `IntuneOwnership`),
+    /// placed above the compliant rule.
+    pub personal: Option<EnforcedRule>,
     /// How the rules are rolled out: enabled at once (`enforce`, the default),
     /// created in ISE's monitor state (`monitor`), or monitored rules turned on
     /// (`promote`). The command's `--monitor` and `--promote` set it for one run.
@@ -723,27 +737,59 @@ impl Default for EnforcementPolicy {
             non_compliant: EnforcedRule::new("Intune_NonCompliant", "MDM_Quarantine"),
             unregistered: EnforcedRule::new("Intune_Unregistered", "MDM_Redirect"),
             unreachable: EnforcedRule::new("Intune_MDM_Unreachable", "MDM_Unreachable"),
+            stale: None,
+            personal: None,
             rollout: Rollout::default(),
         }
     }
 }
 
 impl EnforcementPolicy {
-    /// The rule for `state`.
-    pub fn rule(&self, state: DeviceState) -> &EnforcedRule {
+    /// The rule for `state`: `None` for a bridged state (`stale`, `personal`) not
+    /// configured.
+    pub fn rule(&self, state: DeviceState) -> Option<&EnforcedRule> {
         match state {
-            DeviceState::Unreachable => &self.unreachable,
-            DeviceState::Unregistered => &self.unregistered,
-            DeviceState::NonCompliant => &self.non_compliant,
-            DeviceState::Compliant => &self.compliant,
+            DeviceState::Unreachable => Some(&self.unreachable),
+            DeviceState::Unregistered => Some(&self.unregistered),
+            DeviceState::NonCompliant => Some(&self.non_compliant),
+            DeviceState::Compliant => Some(&self.compliant),
+            DeviceState::Stale => self.stale.as_ref(),
+            DeviceState::Personal => self.personal.as_ref(),
         }
+    }
+
+    /// The configured rules, in the order they stand in the policy set: the bridged
+    /// ones above the compliant rule (first match wins).
+    pub fn rules(&self) -> Vec<(DeviceState, &EnforcedRule)> {
+        [
+            DeviceState::Unreachable,
+            DeviceState::Unregistered,
+            DeviceState::NonCompliant,
+            DeviceState::Stale,
+            DeviceState::Personal,
+            DeviceState::Compliant,
+        ]
+        .into_iter()
+        .filter_map(|s| self.rule(s).map(|r| (s, r)))
+        .collect()
+    }
+
+    /// The condition of `state`'s rule (a bridged one on its configured attribute).
+    pub fn condition(&self, state: DeviceState) -> ise_client::Condition {
+        let attribute = self
+            .rule(state)
+            .and_then(|r| r.attribute.as_deref())
+            .unwrap_or(match state {
+                DeviceState::Personal => "IntuneOwnership",
+                _ => "IntuneStale",
+            });
+        state.bridged_condition(attribute)
     }
 
     /// Checks the names: valid for ISE, and four distinct rules.
     pub fn validate(&self) -> Result<(), Error> {
         let mut seen: Vec<&str> = Vec::new();
-        for state in DeviceState::ALL {
-            let r = self.rule(state);
+        for (state, r) in self.rules() {
             if !valid_rule_name(&r.rule) {
                 return Err(Error::Config {
                     what: format!(

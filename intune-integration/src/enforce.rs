@@ -81,9 +81,13 @@ pub(crate) fn rule_actions(
     existing: &[AuthorizationRule],
 ) -> Result<Vec<(DeviceState, RuleAction)>, Error> {
     let mut out = Vec::new();
-    for state in DeviceState::ALL {
-        let want = desired.rule(state);
-        let condition = state.condition();
+    // A bridged rule created after the compliant rule goes directly above it.
+    let compliant_rank = existing
+        .iter()
+        .find(|r| r.rule.name == desired.compliant.rule)
+        .and_then(|r| r.rule.rank);
+    for (state, want) in desired.rules() {
+        let condition = desired.condition(state);
         let found = existing.iter().find(|r| r.rule.name == want.rule);
         let action = match found {
             None => {
@@ -93,6 +97,9 @@ pub(crate) fn rule_actions(
                     vec![want.profile.clone()],
                 );
                 rule.rule.state = desired.rollout.wanted_state(None);
+                if matches!(state, DeviceState::Stale | DeviceState::Personal) {
+                    rule.rule.rank = compliant_rank;
+                }
                 RuleAction::Create(rule)
             }
             Some(r) if r.rule.default => {
@@ -182,8 +189,8 @@ async fn read(ctx: &Integration, desired: &EnforcementPolicy) -> Result<Read, Er
             available: sets.iter().map(|s| s.name.clone()).collect(),
         })?;
     let profiles = profiles?;
-    for state in DeviceState::ALL {
-        let want = &desired.rule(state).profile;
+    for (_, rule) in desired.rules() {
+        let want = &rule.profile;
         if !profiles.iter().any(|p| &p.name == want) {
             return Err(Error::PolicyTargetMissing {
                 kind: "authorization profile",
@@ -192,8 +199,40 @@ async fn read(ctx: &Integration, desired: &EnforcementPolicy) -> Result<Read, Er
             });
         }
     }
+    // A rule on a bridged attribute needs the attribute defined (the sync defines it).
+    let bridged: Vec<(DeviceState, String)> = desired
+        .rules()
+        .into_iter()
+        .filter(|(s, _)| matches!(s, DeviceState::Stale | DeviceState::Personal))
+        .filter_map(|(s, _)| {
+            bridged_attribute(&desired.condition(s)).map(|a| (s, a))
+        })
+        .collect();
+    if !bridged.is_empty() {
+        let defined = ctx.ise.endpoints().custom_attributes().await?;
+        if let Some((state, name)) = bridged
+            .iter()
+            .find(|(_, name)| !defined.iter().any(|d| &d.name == name))
+        {
+            return Err(Error::Config {
+                what: format!(
+                    "`enforce.{state}` writes a rule on the endpoint attribute `{name}`, which \
+                     ISE does not define yet: run `ise-intune attributes sync` first (it \
+                     defines and fills it)"
+                ),
+            });
+        }
+    }
     let rules = policy.authorization_rules(&set.id).await?;
     Ok(Read { set, rules })
+}
+
+/// The endpoint attribute a condition names (`EndPoints:<name>`), if any: the
+/// attribute a bridged rule depends on.
+pub fn bridged_attribute(c: &Condition) -> Option<String> {
+    c.attributes()
+        .find(|a| a.dictionary_name.as_deref() == Some(crate::report::ENDPOINTS_DICTIONARY))
+        .and_then(|a| a.attribute_name.clone())
 }
 
 /// The guard id of a working connection.
@@ -285,12 +324,15 @@ pub async fn connection_guard(ctx: &Integration, needed: bool) -> Result<Guard, 
 }
 
 fn change(desired: &EnforcementPolicy, state: DeviceState, outcome: Outcome) -> RuleChange {
-    let want = desired.rule(state);
+    let (rule, profile) = desired
+        .rule(state)
+        .map(|r| (r.rule.clone(), r.profile.clone()))
+        .unwrap_or_default();
     RuleChange {
         state,
-        rule: want.rule.clone(),
-        profile: want.profile.clone(),
-        condition: state.condition().to_string(),
+        rule,
+        profile,
+        condition: desired.condition(state).to_string(),
         outcome,
         changed: Vec::new(),
         rank: None,
@@ -333,7 +375,7 @@ fn planned_row(
     let mut c = change(desired, state, Outcome::Unchanged);
     let current = existing
         .iter()
-        .find(|r| r.rule.name == desired.rule(state).rule);
+        .find(|r| desired.rule(state).is_some_and(|d| r.rule.name == d.rule));
     c.hit_counts = current.map(|r| r.rule.hit_counts);
     c.rule_state = current.map(|r| r.rule.state);
     match action {
@@ -472,7 +514,11 @@ async fn write_action(
     match action {
         RuleAction::Unchanged(_) => Ok(None),
         RuleAction::Create(mut rule) => {
-            rule.rule.rank = *default_rank;
+            // Above the compliant rule when decided so (it moves down one), else
+            // directly above the default rule.
+            if rule.rule.rank.is_none() {
+                rule.rule.rank = *default_rank;
+            }
             let r = crate::audit::naming(
                 rule.rule.name.clone(),
                 policy.create_authorization_rule(set_id, &rule),

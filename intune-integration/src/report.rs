@@ -326,7 +326,16 @@ pub enum DeviceState {
     NonCompliant,
     /// Enrolled and compliant.
     Compliant,
+    /// Enrolled, with no check-in for the configured number of days (the bridged
+    /// endpoint attribute `IntuneStale`, written by the attribute sync).
+    Stale,
+    /// Enrolled, compliant and personally owned (the bridged endpoint attribute
+    /// `IntuneOwnership`, written by the attribute sync).
+    Personal,
 }
+
+/// ISE's dictionary of endpoint attributes, custom ones included.
+pub const ENDPOINTS_DICTIONARY: &str = "EndPoints";
 
 impl DeviceState {
     /// Every state, in the order the rules are created.
@@ -356,6 +365,32 @@ impl DeviceState {
                 mdm("DeviceRegisterStatus", "Registered"),
                 mdm("DeviceCompliantStatus", "Compliant"),
             ]),
+            Self::Stale => self.bridged_condition("IntuneStale"),
+            Self::Personal => self.bridged_condition("IntuneOwnership"),
+        }
+    }
+
+    /// The condition of a bridged state ([`DeviceState::Stale`],
+    /// [`DeviceState::Personal`]) on the endpoint attribute named `attribute`; for the
+    /// other states, their [`DeviceState::condition`].
+    pub fn bridged_condition(self, attribute: &str) -> ise_client::Condition {
+        let mdm = |attribute: &str, value: &str| {
+            ise_client::Condition::attribute(MDM_DICTIONARY, attribute, "equals", value)
+        };
+        let endpoint = |value: &str| {
+            ise_client::Condition::attribute(ENDPOINTS_DICTIONARY, attribute, "equals", value)
+        };
+        match self {
+            Self::Stale => ise_client::Condition::and(vec![
+                mdm("DeviceRegisterStatus", "Registered"),
+                endpoint("true"),
+            ]),
+            Self::Personal => ise_client::Condition::and(vec![
+                mdm("DeviceRegisterStatus", "Registered"),
+                mdm("DeviceCompliantStatus", "Compliant"),
+                endpoint("personal"),
+            ]),
+            other => other.condition(),
         }
     }
 }
@@ -367,6 +402,8 @@ impl std::fmt::Display for DeviceState {
             Self::Unregistered => "unregistered",
             Self::NonCompliant => "non_compliant",
             Self::Compliant => "compliant",
+            Self::Stale => "stale",
+            Self::Personal => "personal",
         })
     }
 }

@@ -366,7 +366,20 @@ pub(crate) async fn authorize_without(
         return Err("mac must be a MAC address (12 hexadecimal digits, any notation)".into());
     }
     let view = mdm_view(s, &mac, without.mdm_server.as_deref()).await;
-    let attrs = attributes(&mac, &view);
+    let mut attrs = attributes(&mac, &view);
+    // The endpoint's custom attributes, as ISE reads them from its endpoint database.
+    let custom = s.with_world(|w| {
+        w.endpoints
+            .get(&crate::state::colon_mac(&mac))
+            .map(|e| e.attributes.clone())
+            .unwrap_or_default()
+    });
+    attrs.extend(custom.into_iter().map(|(name, value)| {
+        (
+            (crate::policy::ENDPOINTS_DICTIONARY.to_owned(), name),
+            value,
+        )
+    }));
     let d = s.with_world(|w| {
         if without.is_empty() {
             decide(&mut w.policy, &attrs)

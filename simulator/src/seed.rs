@@ -487,9 +487,10 @@ pub(crate) fn write_files(
 impl World {
     /// A world with the builder's settings and nothing in it yet.
     pub(crate) fn empty(mut rng: rng::Rng, b: &SimulatorBuilder, tenant_id: String) -> Self {
-        let policy = policy::PolicyModel::seeded(&mut rng);
+        let mut policy = policy::PolicyModel::seeded(&mut rng);
         let devices = state::seed_devices(b.seed, b.devices);
         let (endpoints, endpoint_attributes) = state::seed_endpoints(b.seed, &devices);
+        policy.endpoint_attributes = endpoint_attributes;
         World {
             rng,
             replication_lag: b.replication_lag,
@@ -523,7 +524,6 @@ impl World {
             id_counts: HashMap::new(),
             devices,
             endpoints,
-            endpoint_attributes,
             staged_certs: HashMap::new(),
             private_key_exports: 0,
             workload_issuer_der: Vec::new(),

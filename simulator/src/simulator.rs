@@ -139,12 +139,27 @@ impl Simulator {
         self.shared.with_world(|w| w.mutate_devices(count, seed))
     }
 
+    /// The device stops checking in with Intune from now on (its `lastSyncDateTime`
+    /// stays at its last check-in while the clock moves on). Whether Intune knows it.
+    pub fn silence_device(&self, guid: &str) -> bool {
+        self.shared.with_world(|w| {
+            let now = w.now();
+            match w.devices.iter_mut().find(|d| d.guid == guid) {
+                Some(d) => {
+                    d.silent_from = Some(now);
+                    true
+                }
+                None => false,
+            }
+        })
+    }
+
     /// Sets custom attributes of an endpoint as an administrator editing it in ISE's
     /// GUI would (the attribute must be defined; an empty value removes it). Whether
     /// ISE has the endpoint.
     pub fn edit_endpoint(&self, mac: &str, name: &str, value: &str) -> bool {
         self.shared.with_world(|w| {
-            let known = w.endpoint_attributes.contains_key(name);
+            let known = w.policy.endpoint_attributes.contains_key(name);
             match w.endpoints.get_mut(&mac.to_ascii_uppercase()) {
                 Some(e) if known => {
                     if value.is_empty() {

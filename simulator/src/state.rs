@@ -308,8 +308,6 @@ pub(crate) struct World {
     pub(crate) devices: Vec<Device>,
     /// ISE's endpoints, by MAC (`AA:BB:CC:DD:EE:FF`).
     pub(crate) endpoints: BTreeMap<String, IseEndpoint>,
-    /// ISE's endpoint custom attribute definitions: name → type.
-    pub(crate) endpoint_attributes: BTreeMap<String, String>,
     /// Renewed Admin certificates imported but not yet bound, by host.
     pub(crate) staged_certs: HashMap<String, StagedCert>,
     /// The workload identity issuer's certificate (it signs federated tokens).
@@ -411,6 +409,8 @@ pub(crate) struct Device {
     pub(crate) revision: u32,
     /// The check-in that carried its last mutation.
     pub(crate) changed_at: Option<Instant>,
+    /// It stopped checking in at this instant (a laptop in a drawer).
+    pub(crate) silent_from: Option<Instant>,
 }
 
 /// An endpoint as ISE knows it (`/api/v1/endpoint`).
@@ -485,6 +485,7 @@ pub(crate) fn seed_devices(seed: u64, count: usize) -> Vec<Device> {
                 pending: None,
                 revision: 0,
                 changed_at: None,
+                silent_from: None,
             }
         })
         .collect()
@@ -797,7 +798,7 @@ impl World {
                 "endpoints": self.endpoints.iter().map(|(mac, e)| json!({
                     "mac": mac, "id": e.id, "customAttributes": e.attributes,
                 })).collect::<Vec<_>>(),
-                "endpointCustomAttributes": self.endpoint_attributes,
+                "endpointCustomAttributes": self.policy.endpoint_attributes,
                 "trustedCertificates": self.trusted.iter().map(|t| json!({
                     "id": t.id, "friendlyName": t.friendly_name, "subject": t.subject,
                     "sha256": crate::pki::hex(&crate::pki::sha256(&t.der)),

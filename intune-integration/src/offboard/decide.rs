@@ -9,7 +9,6 @@ use crate::anchors::TrustAnchorSet;
 use crate::config::EnforcementPolicy;
 use crate::decide::{AppIdentity, AppObservation, PrincipalObservation, Registration};
 use crate::ownership::{self, EnabledFlag};
-use crate::report::DeviceState;
 
 /// Whether the operator named this object, of this kind, for removal (`--adopt
 /// KIND=NAME`): by its exact name, or by an id.
@@ -29,8 +28,8 @@ pub(crate) fn rules(
     adopt: &[Adopt],
 ) -> (Vec<AuthorizationRule>, Vec<Kept>) {
     let (mut remove, mut kept) = (Vec::new(), Vec::new());
-    for state in DeviceState::ALL {
-        let name = &policy.rule(state).rule;
+    for (state, want) in policy.rules() {
+        let name = &want.rule;
         let Some(rule) = existing.iter().find(|r| &r.rule.name == name) else {
             continue;
         };
@@ -39,7 +38,7 @@ pub(crate) fn rules(
             .rule
             .condition
             .as_ref()
-            .is_some_and(|c| c.same_as(&state.condition()));
+            .is_some_and(|c| c.same_as(&policy.condition(state)));
         let reason = if rule.rule.default {
             Some("it is the policy set's default rule".to_owned())
         } else if id.is_none() {
@@ -335,6 +334,7 @@ pub(crate) fn application(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::DeviceState;
     use ise_client::Condition;
     use serde_json::json;
 

@@ -120,8 +120,17 @@ fn last_sync(
     } else {
         next.checked_sub(CHECK_IN_EVERY).unwrap_or(now)
     };
-    // A mutation is a check-in of its own.
-    let last = d.changed_at.map_or(cycle, |c| c.max(cycle).min(now));
+    // A mutation is a check-in of its own; a silent device's last is before it fell
+    // silent.
+    let mut last = d.changed_at.map_or(cycle, |c| c.max(cycle).min(now));
+    if let Some(silent) = d.silent_from {
+        while last > silent {
+            match last.checked_sub(CHECK_IN_EVERY) {
+                Some(earlier) => last = earlier,
+                None => break,
+            }
+        }
+    }
     let ago = now.saturating_duration_since(last);
     now_utc - ago
 }

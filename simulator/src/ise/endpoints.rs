@@ -44,7 +44,7 @@ const TYPES: [&str; 7] = ["Boolean", "Date", "Float", "IP", "Int", "Long", "Stri
 
 /// `GET /api/v1/endpoint-custom-attribute`.
 pub(super) async fn list_definitions(State(s): State<Arc<Shared>>) -> Response {
-    let defs = s.with_world(|w| w.endpoint_attributes.clone());
+    let defs = s.with_world(|w| w.policy.endpoint_attributes.clone());
     Json(
         defs.iter()
             .map(|(n, t)| json!({"attributeName": n, "attributeType": t}))
@@ -76,13 +76,13 @@ pub(super) async fn define(State(s): State<Arc<Shared>>, body: Bytes) -> Respons
         );
     }
     let added = s.with_world(|w| {
-        if w.endpoint_attributes
+        if w.policy.endpoint_attributes
             .keys()
             .any(|n| n.eq_ignore_ascii_case(name))
         {
             return false;
         }
-        w.endpoint_attributes.insert(name.to_owned(), kind.to_owned());
+        w.policy.endpoint_attributes.insert(name.to_owned(), kind.to_owned());
         true
     });
     if !added {
@@ -99,22 +99,47 @@ pub(super) async fn define(State(s): State<Arc<Shared>>, body: Bytes) -> Respons
 /// value from every endpoint.
 pub(super) async fn undefine(State(s): State<Arc<Shared>>, Path(name): Path<String>) -> Response {
     let removed = s.with_world(|w| {
-        if w.endpoint_attributes.remove(&name).is_none() {
-            return false;
+        if !w.policy.endpoint_attributes.contains_key(&name) {
+            return Err(StatusCode::NOT_FOUND);
         }
+        // ISE keeps a dictionary attribute a policy uses.
+        let used = w.policy.sets.iter().flat_map(|set| &set.rules).any(|r| {
+            r.condition
+                .as_ref()
+                .is_some_and(|c| uses_attribute(c, &name, 0))
+        });
+        if used {
+            return Err(StatusCode::BAD_REQUEST);
+        }
+        w.policy.endpoint_attributes.remove(&name);
         for e in w.endpoints.values_mut() {
             e.attributes.remove(&name);
         }
-        true
+        Ok(())
     });
-    if removed {
-        StatusCode::NO_CONTENT.into_response()
-    } else {
-        fail(
+    match removed {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(StatusCode::NOT_FOUND) => fail(
             StatusCode::NOT_FOUND,
             &format!("Custom attribute {name} not found"),
-        )
+        ),
+        Err(status) => fail(
+            status,
+            &format!("Custom attribute {name} is used in an authorization policy and cannot be deleted"),
+        ),
     }
+}
+
+/// Whether condition `c` names `EndPoints:<name>` anywhere.
+fn uses_attribute(c: &Value, name: &str, depth: usize) -> bool {
+    if depth > 16 {
+        return false;
+    }
+    let leaf = c["dictionaryName"] == crate::policy::ENDPOINTS_DICTIONARY
+        && c["attributeName"] == name;
+    leaf || c["children"]
+        .as_array()
+        .is_some_and(|ch| ch.iter().any(|x| uses_attribute(x, name, depth + 1)))
 }
 
 fn endpoint_json(mac: &str, e: &IseEndpoint) -> Value {
@@ -238,7 +263,7 @@ pub(super) async fn bulk(State(s): State<Arc<Shared>>, method: Method, body: Byt
                 })
                 .unwrap_or_default();
             let valid = attrs.iter().all(|(k, v)| {
-                w.endpoint_attributes
+                w.policy.endpoint_attributes
                     .get(k)
                     .is_some_and(|kind| v.is_empty() || of_type(kind, v))
             });

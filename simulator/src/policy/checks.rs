@@ -43,6 +43,9 @@ pub(super) fn check_condition(
             ) else {
                 return Err("ConditionAttributes requires dictionaryName, attributeName, operator and attributeValue".into());
             };
+            if dictionary == ENDPOINTS_DICTIONARY {
+                return custom_attribute_condition(model, negate, name, operator, value);
+            }
             let Some(a) = attribute(dictionary, name) else {
                 return Err(format!(
                     "Attribute {name} does not exist in dictionary {dictionary}"
@@ -205,4 +208,34 @@ pub(super) fn not_json() -> Answer {
         StatusCode::BAD_REQUEST,
         "The request body is not valid JSON",
     )
+}
+
+/// The dictionary in which conditions name endpoint custom attributes.
+pub(crate) const ENDPOINTS_DICTIONARY: &str = "EndPoints";
+
+/// A condition on an endpoint custom attribute (`EndPoints:<name>`): the attribute
+/// must be defined, and a Boolean one compares with `true` or `false`.
+fn custom_attribute_condition(
+    model: &PolicyModel,
+    negate: bool,
+    name: &str,
+    operator: &str,
+    value: &str,
+) -> Result<Value, String> {
+    let Some(kind) = model.endpoint_attributes.get(name) else {
+        return Err(format!(
+            "Attribute {name} does not exist in dictionary {ENDPOINTS_DICTIONARY}"
+        ));
+    };
+    if !OPERATORS.contains(&operator) {
+        return Err(format!("Operator {operator} is not valid"));
+    }
+    if kind == "Boolean" && !matches!(value, "true" | "false") {
+        return Err(format!(
+            "Value {value} is not allowed for attribute {ENDPOINTS_DICTIONARY}:{name}; allowed values are true, false"
+        ));
+    }
+    Ok(json!({"conditionType": "ConditionAttributes", "isNegate": negate,
+        "dictionaryName": ENDPOINTS_DICTIONARY, "attributeName": name,
+        "operator": operator, "attributeValue": value}))
 }

@@ -25,6 +25,7 @@ use crate::Shared;
 use crate::rng::Rng;
 
 mod checks;
+pub(crate) use checks::ENDPOINTS_DICTIONARY;
 mod vocabulary;
 
 use checks::*;
@@ -86,6 +87,9 @@ pub(crate) struct PolicyModel {
     pub(crate) library: Vec<Value>,
     /// Writes received.
     pub(crate) writes: Vec<PolicyWrite>,
+    /// The endpoint custom attribute definitions (`/api/v1/endpoint-custom-attribute`):
+    /// name → type. Conditions name them in the `EndPoints` dictionary.
+    pub(crate) endpoint_attributes: std::collections::BTreeMap<String, String>,
 }
 
 const fn attr(
@@ -182,6 +186,7 @@ impl PolicyModel {
             profiles,
             library,
             writes: Vec::new(),
+            endpoint_attributes: std::collections::BTreeMap::new(),
         }
     }
 
