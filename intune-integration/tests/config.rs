@@ -212,6 +212,7 @@ fn parse_and_type_errors_name_the_place_not_the_text() {
             "`bogus` at line 1, column 1 unknown field `bogus`, expected one of \
              `app_display_name`, `mdm_server_name`, `cloud`, `app_client_id`, \
              `mdm_confirmed`, `mdm_removed`, `ise`, `entra`, `anchors`, `enforce`, `expiry`, `audit`, \
+             `attributes`, \
              `verify_as_node`, `node_key_file`"
         ),
         other => panic!("unexpected: {other:?}"),

@@ -8,9 +8,11 @@
 //!
 //! Tables:
 //! * `known` — the MACs of ISE's endpoints, as last read from ISE;
-//! * `written` — per MAC, the Intune device and the values last written to it (JSON);
-//! * `absent` — device MACs ISE had no endpoint for at the last look, with the
-//!   device's values then (looked up again when they change, and in a full pass);
+//! * `written` — per MAC, the Intune device and the values last written to it (one
+//!   text row, the values in the order of the `columns` marker);
+//! * `absent` — device MACs ISE had no endpoint for at the last look, with a digest
+//!   of the device's values then (looked up again when they change, and in a full
+//!   pass);
 //! * `meta` — the last sync's latest check-in (the next incremental read starts there, less an
 //!   overlap), the last full pass, the day the ages were computed for, the attribute
 //!   definitions the bridge made, the drift sample's cursor.
@@ -19,7 +21,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableDatabase, ReadableTableMetadata, TableDefinition};
-use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 
@@ -29,13 +30,11 @@ const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
 const ABSENT: TableDefinition<&str, &str> = TableDefinition::new("absent");
 
 /// What the bridge last wrote to one endpoint.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Written {
     /// The Intune device id whose values they are.
-    #[serde(rename = "d")]
     pub device: String,
     /// The values, by ISE name.
-    #[serde(rename = "v")]
     pub values: BTreeMap<String, String>,
 }
 
@@ -44,10 +43,15 @@ pub struct Written {
 pub struct Store {
     db: Database,
     path: PathBuf,
+    /// The attributes, in the order rows hold their values ([`Store::use_columns`]).
+    columns: Vec<String>,
 }
 
+/// Separates the fields of a row: values are printable text, which never holds it.
+const SEP: char = '\u{1f}';
+
 /// The store's page cache.
-const CACHE_BYTES: usize = 16 * 1024 * 1024;
+const CACHE_BYTES: usize = 32 * 1024 * 1024;
 
 impl Store {
     /// Opens (or creates) the store at `path`; [`Error::SyncBusy`] when another sync
@@ -76,9 +80,10 @@ impl Store {
                 ),
             },
         })?;
-        let store = Self {
+        let mut store = Self {
             db,
             path: path.to_owned(),
+            columns: Vec::new(),
         };
         // The tables exist from the first open on, so that reads never miss one.
         store.write(|txn| {
@@ -88,7 +93,69 @@ impl Store {
             txn.open_table(ABSENT)?;
             Ok(())
         })?;
+        store.columns = store
+            .meta("columns")?
+            .map(|c| c.split(',').map(str::to_owned).collect())
+            .unwrap_or_default();
         Ok(store)
+    }
+
+    /// Holds rows for the attributes `columns` (ISE names, in order). A store kept for
+    /// other attributes (the configuration changed) is emptied of its rows and
+    /// markers, so that the next sync is a full one; returns whether it was.
+    pub fn use_columns(&mut self, columns: &[String]) -> Result<bool, Error> {
+        if self.columns == columns {
+            return Ok(false);
+        }
+        let joined = columns.join(",");
+        self.write(|txn| {
+            for table in [WRITTEN, ABSENT, META] {
+                txn.delete_table(table)?;
+                txn.open_table(table)?;
+            }
+            txn.open_table(META)?.insert("columns", joined.as_str())?;
+            Ok(())
+        })?;
+        let emptied = !self.columns.is_empty();
+        self.columns = columns.to_vec();
+        Ok(emptied)
+    }
+
+    /// A row: the device, then each column's value (empty: none).
+    fn encode(&self, w: &Written) -> String {
+        let mut row = w.device.clone();
+        for c in &self.columns {
+            row.push(SEP);
+            if let Some(v) = w.values.get(c) {
+                row.push_str(v);
+            }
+        }
+        row
+    }
+
+    fn decode(&self, mac: &str, row: &str) -> Result<Written, Error> {
+        let mut fields = row.split(SEP);
+        let device = fields.next().unwrap_or_default().to_owned();
+        let mut values = BTreeMap::new();
+        let mut count = 0usize;
+        for (c, v) in self.columns.iter().zip(fields.by_ref()) {
+            count += 1;
+            if !v.is_empty() {
+                values.insert(c.clone(), v.to_owned());
+            }
+        }
+        if count != self.columns.len() || fields.next().is_some() {
+            return Err(self.fail(format!(
+                "entry {mac} does not hold the {} attributes the store is kept for",
+                self.columns.len()
+            )));
+        }
+        Ok(Written { device, values })
+    }
+
+    /// The attributes its rows hold, in order.
+    pub fn columns(&self) -> &[String] {
+        &self.columns
     }
 
     /// Its file.
@@ -195,9 +262,7 @@ impl Store {
         };
         match read().map_err(|e| self.fail(e))? {
             None => Ok(None),
-            Some(json) => serde_json::from_str(&json)
-                .map(Some)
-                .map_err(|e| self.fail(format!("entry {mac} is unreadable: {e}"))),
+            Some(row) => self.decode(mac, &row).map(Some),
         }
     }
 
@@ -206,12 +271,10 @@ impl Store {
     pub fn record(&self, entries: &[(String, Option<Written>)]) -> Result<(), Error> {
         let mut rows: Vec<(&str, Option<String>)> = Vec::with_capacity(entries.len());
         for (mac, w) in entries {
-            let json = match w {
-                Some(w) => Some(serde_json::to_string(w).map_err(|e| self.fail(e))?),
-                None => None,
-            };
-            rows.push((mac.as_str(), json));
+            rows.push((mac.as_str(), w.as_ref().map(|w| self.encode(w))));
         }
+        // In key order: neighbouring keys share their B-tree pages.
+        rows.sort_by(|a, b| a.0.cmp(b.0));
         self.commit(false, |txn| {
             let mut table = txn.open_table(WRITTEN)?;
             for (mac, json) in &rows {
@@ -228,19 +291,14 @@ impl Store {
         })
     }
 
-    /// The device's values when ISE last had no endpoint of `mac`.
-    pub fn absent(&self, mac: &str) -> Result<Option<BTreeMap<String, String>>, Error> {
+    /// A digest of the device's values when ISE last had no endpoint of `mac`.
+    pub fn absent(&self, mac: &str) -> Result<Option<String>, Error> {
         let read = || -> Result<Option<String>, redb::Error> {
             let txn = self.db.begin_read()?;
             let table = txn.open_table(ABSENT)?;
             Ok(table.get(mac)?.map(|v| v.value().to_owned()))
         };
-        match read().map_err(|e| self.fail(e))? {
-            None => Ok(None),
-            Some(json) => serde_json::from_str(&json)
-                .map(Some)
-                .map_err(|e| self.fail(format!("entry {mac} is unreadable: {e}"))),
-        }
+        read().map_err(|e| self.fail(e))
     }
 
     /// Records what a lookup found, in one commit (durable with the next
@@ -250,25 +308,28 @@ impl Store {
     pub fn note_lookups(
         &self,
         found: &[String],
-        absent: &[(String, BTreeMap<String, String>)],
+        absent: &[(String, String)],
     ) -> Result<(), Error> {
         if found.is_empty() && absent.is_empty() {
             return Ok(());
         }
-        let mut rows: Vec<(&str, String)> = Vec::with_capacity(absent.len());
-        for (mac, v) in absent {
-            rows.push((mac.as_str(), serde_json::to_string(v).map_err(|e| self.fail(e))?));
-        }
+        let mut rows: Vec<(&str, &str)> = absent
+            .iter()
+            .map(|(m, d)| (m.as_str(), d.as_str()))
+            .collect();
+        rows.sort_by(|a, b| a.0.cmp(b.0));
+        let mut found: Vec<&str> = found.iter().map(String::as_str).collect();
+        found.sort_unstable();
         self.commit(false, |txn| {
             let mut known = txn.open_table(KNOWN)?;
             let mut table = txn.open_table(ABSENT)?;
-            for mac in found {
-                known.insert(mac.as_str(), ())?;
-                table.remove(mac.as_str())?;
+            for mac in &found {
+                known.insert(*mac, ())?;
+                table.remove(*mac)?;
             }
-            for (mac, json) in &rows {
+            for (mac, digest) in &rows {
                 known.remove(*mac)?;
-                table.insert(*mac, json.as_str())?;
+                table.insert(*mac, *digest)?;
             }
             Ok(())
         })
@@ -307,11 +368,7 @@ impl Store {
         read()
             .map_err(|e| self.fail(e))?
             .into_iter()
-            .map(|(mac, json)| {
-                serde_json::from_str(&json)
-                    .map(|w| (mac.clone(), w))
-                    .map_err(|e| self.fail(format!("entry {mac} is unreadable: {e}")))
-            })
+            .map(|(mac, row)| self.decode(&mac, &row).map(|w| (mac, w)))
             .collect()
     }
 }
@@ -332,8 +389,9 @@ mod tests {
         let path = temp("busy");
         let _ = std::fs::remove_file(&path);
         {
-            let store = Store::open(&path).expect("open");
+            let mut store = Store::open(&path).expect("open");
             assert!(matches!(Store::open(&path), Err(Error::SyncBusy { .. })));
+            assert!(!store.use_columns(&["IntuneStale".to_owned()]).expect("columns"));
             let w = Written {
                 device: "d1".into(),
                 values: BTreeMap::from([("IntuneStale".into(), "false".into())]),

@@ -47,6 +47,8 @@ use crate::rights::{MissingRight, refused_first_write};
 
 /// Endpoint lookups (of at most 100 MACs each) sent to ISE at once.
 pub const LOOKUP_CONCURRENCY: usize = 16;
+/// Bulk requests' worth of changes queued ahead of the writer.
+const WRITES_AHEAD: usize = 4;
 /// Graph pages read ahead of the writing.
 const PAGES_AHEAD: usize = 2;
 /// Changes listed in a report (the counts are whole).
@@ -187,6 +189,36 @@ pub async fn apply(
         .await
 }
 
+/// The bridged values of the endpoints ISE has, by MAC.
+type Found = HashMap<String, BTreeMap<String, String>>;
+
+/// A page's MACs and the task looking them up.
+type InFlight = (Vec<Pending>, tokio::task::JoinHandle<Result<Found, Error>>);
+
+/// The endpoints ISE has among `macs`: 100 MACs a request, [`LOOKUP_CONCURRENCY`]
+/// requests at once.
+async fn look_up(
+    endpoints: &ise_client::Endpoints,
+    sel: &Selection,
+    macs: &[String],
+) -> Result<Found, Error> {
+    let mut out = Found::new();
+    for wave in macs.chunks(MAX_MAC_FILTERS * LOOKUP_CONCURRENCY) {
+        let requests = wave.chunks(MAX_MAC_FILTERS).map(|chunk| {
+            let endpoints = endpoints.clone();
+            async move { endpoints.with_macs(chunk).await }
+        });
+        for e in futures_util::future::try_join_all(requests)
+            .await?
+            .into_iter()
+            .flatten()
+        {
+            out.insert(key(&e.mac), sel.ours(&e.custom_attributes));
+        }
+    }
+    Ok(out)
+}
+
 /// One page of Graph's managed devices, or why it could not be read.
 type GraphPage = Result<Vec<ManagedDevice>, graph_client::Error>;
 
@@ -203,6 +235,21 @@ struct Pending {
     device: String,
     values: BTreeMap<String, String>,
     reason: ChangeReason,
+}
+
+/// A digest of a device's values (FNV-1a, hex): what the store keeps of a device whose
+/// MAC ISE has no endpoint for, to see whether it changed.
+fn digest(device: &str, values: &BTreeMap<String, String>) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let fields = std::iter::once(device.as_bytes())
+        .chain(values.iter().flat_map(|(k, v)| [k.as_bytes(), v.as_bytes()]));
+    for field in fields {
+        for b in field.iter().copied().chain([0x1f]) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
 }
 
 fn rfc3339(t: time::OffsetDateTime) -> String {
@@ -236,6 +283,8 @@ struct Run<'a> {
     store_empty: bool,
     /// The current page's MACs whose endpoint is still to be looked up.
     lookups: Vec<Pending>,
+    /// What lookups and comparisons found, for the store.
+    held: StoreBuffer,
     /// The latest `lastSyncDateTime` Graph listed: the next incremental read starts
     /// there (less the overlap), by Graph's clock, not this machine's.
     latest_check_in: Option<time::OffsetDateTime>,
@@ -258,8 +307,15 @@ impl<'a> Run<'a> {
                 .into(),
         })?;
         // A plan opens an existing store to read it and creates none.
-        let store = if apply || store_path.exists() {
-            Some(Arc::new(Store::open(&store_path)?))
+        let columns: Vec<String> = sel.attributes.iter().map(|b| b.name.clone()).collect();
+        // Rows kept for other attributes are dropped (a plan reads them as none).
+        let store = if apply {
+            let mut store = Store::open(&store_path)?;
+            store.use_columns(&columns)?;
+            Some(Arc::new(store))
+        } else if store_path.exists() {
+            let store = Store::open(&store_path)?;
+            (store.columns() == columns.as_slice()).then(|| Arc::new(store))
         } else {
             None
         };
@@ -323,6 +379,7 @@ impl<'a> Run<'a> {
             },
             seen: HashSet::new(),
             lookups: Vec::new(),
+            held: StoreBuffer::default(),
             latest_check_in: watermark,
             update: Batch::default(),
             create: Batch {
@@ -371,6 +428,10 @@ impl<'a> Run<'a> {
             Some(w) => w.await.map_err(Error::Task)?,
             None => Ok(WriterStats::default()),
         };
+        // What the run found is recorded even when it stopped early.
+        if self.apply {
+            self.held.flush(self.store.as_deref(), true)?;
+        }
         rest?;
         flushed?;
         let stats = written?;
@@ -493,6 +554,9 @@ impl<'a> Run<'a> {
     ) -> Result<(), Error> {
         let mut next = first;
         let mut outcome = Ok(());
+        // A page's lookups run while the page before it is compared and queued, so
+        // that the writer is never kept waiting on them.
+        let mut in_flight: Option<InFlight> = None;
         while let Some(page) = next {
             self.report.graph_requests += 1;
             let page = match page {
@@ -508,17 +572,64 @@ impl<'a> Run<'a> {
                     break;
                 }
             }
-            if outcome.is_ok() {
-                outcome = self.resolve_lookups().await;
-            }
             if outcome.is_err() {
                 break;
             }
+            let pending = std::mem::take(&mut self.lookups);
+            let task = self.spawn_lookup(&pending);
+            if let Some(previous) = in_flight.replace((pending, task)) {
+                outcome = self.settle(previous).await;
+                if outcome.is_err() {
+                    break;
+                }
+            }
             next = rx.recv().await;
+        }
+        if let Some(last) = in_flight.take() {
+            if outcome.is_ok() {
+                outcome = self.settle(last).await;
+            } else {
+                last.1.abort();
+            }
         }
         drop(rx);
         reader.await.map_err(Error::Task)?;
         outcome
+    }
+
+    /// Looks up `pending`'s MACs in a task of its own.
+    fn spawn_lookup(&self, pending: &[Pending]) -> tokio::task::JoinHandle<Result<Found, Error>> {
+        let macs: Vec<String> = pending.iter().map(|p| p.mac.clone()).collect();
+        let endpoints = self.ise().endpoints();
+        let sel = self.sel.clone();
+        tokio::spawn(async move { look_up(&endpoints, &sel, &macs).await })
+    }
+
+    /// A page's lookups answered: each endpoint found is compared with what ISE
+    /// holds, each missing is created or counted.
+    async fn settle(&mut self, (pending, task): InFlight) -> Result<(), Error> {
+        let on_ise = task.await.map_err(Error::Task)??;
+        let mut add = Vec::new();
+        let mut absent = Vec::new();
+        for p in pending {
+            match on_ise.get(&p.mac) {
+                Some(current) => {
+                    add.push(p.mac.clone());
+                    self.report.endpoints_known += 1;
+                    self.compare(p, current).await?;
+                }
+                None => {
+                    absent.push((p.mac.clone(), digest(&p.device, &p.values)));
+                    self.not_in_ise(p).await?;
+                }
+            }
+        }
+        if self.apply {
+            self.held.found.extend(add);
+            self.held.absent.extend(absent);
+            self.held.flush(self.store.as_deref(), false)?;
+        }
+        Ok(())
     }
 
     /// One device: each of its MACs queued for a lookup, or (incremental, the store
@@ -551,9 +662,9 @@ impl<'a> Run<'a> {
                 _ => None,
             };
             let absent_as_before = match (&self.store, incremental) {
-                (Some(s), true) if stored.is_none() && !self.settings.create_endpoints => {
-                    s.absent(&pending.mac)?.is_some_and(|v| v == pending.values)
-                }
+                (Some(s), true) if stored.is_none() && !self.settings.create_endpoints => s
+                    .absent(&pending.mac)?
+                    .is_some_and(|d| d == digest(&pending.device, &pending.values)),
                 _ => false,
             };
             match stored {
@@ -571,56 +682,10 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    /// Looks up the endpoints of [`Self::lookups`] in ISE, 100 MACs a request and
-    /// [`LOOKUP_CONCURRENCY`] requests at once; each found is compared with what ISE
-    /// holds, each missing is created or counted.
-    async fn resolve_lookups(&mut self) -> Result<(), Error> {
-        while !self.lookups.is_empty() {
-            let take = self.lookups.len().min(MAX_MAC_FILTERS * LOOKUP_CONCURRENCY);
-            let pending: Vec<Pending> = self.lookups.drain(..take).collect();
-            let on_ise = self.look_up(pending.iter().map(|p| p.mac.clone())).await?;
-            let mut add = Vec::new();
-            let mut absent = Vec::new();
-            for p in pending {
-                match on_ise.get(&p.mac) {
-                    Some(current) => {
-                        add.push(p.mac.clone());
-                        self.report.endpoints_known += 1;
-                        let current = current.clone();
-                        self.compare(p, &current).await?;
-                    }
-                    None => {
-                        absent.push((p.mac.clone(), p.values.clone()));
-                        self.not_in_ise(p).await?;
-                    }
-                }
-            }
-            if self.apply
-                && let Some(store) = &self.store
-            {
-                store.note_lookups(&add, &absent)?;
-            }
-        }
-        Ok(())
-    }
-
     /// The bridged values of the endpoints ISE has among `macs`, by MAC.
-    async fn look_up(
-        &self,
-        macs: impl Iterator<Item = String>,
-    ) -> Result<HashMap<String, BTreeMap<String, String>>, Error> {
+    async fn look_up(&self, macs: impl Iterator<Item = String>) -> Result<Found, Error> {
         let macs: Vec<String> = macs.collect();
-        let endpoints = self.ise().endpoints();
-        let requests = macs.chunks(MAX_MAC_FILTERS).map(|chunk| {
-            let endpoints = endpoints.clone();
-            async move { endpoints.with_macs(chunk).await }
-        });
-        let found = futures_util::future::try_join_all(requests).await?;
-        Ok(found
-            .into_iter()
-            .flatten()
-            .map(|e| (key(&e.mac), self.sel.ours(&e.custom_attributes)))
-            .collect())
+        look_up(&self.ise().endpoints(), &self.sel, &macs).await
     }
 
     async fn not_in_ise(&mut self, mut p: Pending) -> Result<(), Error> {
@@ -646,17 +711,14 @@ impl<'a> Run<'a> {
             self.report.unchanged += 1;
             // ISE holds the values already (a store lost or never kept): recorded,
             // not written again.
-            if self.apply
-                && !same_as_stored
-                && let Some(store) = &self.store
-            {
-                store.record(&[(
+            if self.apply && !same_as_stored {
+                self.held.records.push((
                     p.mac,
                     Some(Written {
                         device: p.device,
                         values: p.values,
                     }),
-                )])?;
+                ));
             }
             return Ok(());
         }
@@ -729,6 +791,10 @@ impl<'a> Run<'a> {
         let Some(store) = self.store.clone() else {
             return Ok(());
         };
+        // A store empty when the run began holds only what this run wrote.
+        if self.store_empty {
+            return Ok(());
+        }
         let new_day = store.meta("day")?.is_none_or(|d| d != self.today().to_string());
         if self.full || new_day {
             self.sweep(&store).await?;
@@ -871,7 +937,7 @@ impl<'a> Run<'a> {
     /// The task that sends the batches, one bulk request at a time, and records each
     /// in the store once ISE accepted it.
     fn spawn_writer(&mut self) -> tokio::task::JoinHandle<Result<WriterStats, Error>> {
-        let (tx, rx) = mpsc::channel::<Batch>(1);
+        let (tx, rx) = mpsc::channel::<Batch>(WRITES_AHEAD);
         self.writer = Some(tx);
         let ise = self.ise().clone();
         let sel = self.sel.clone();
@@ -892,51 +958,107 @@ async fn write_batches(
     mut rx: mpsc::Receiver<Batch>,
 ) -> Result<WriterStats, Error> {
     let mut stats = WriterStats::default();
-    while let Some(batch) = rx.recv().await {
-        let items: Vec<EndpointAttributes> = batch
-            .items
-            .iter()
-            .map(|p| EndpointAttributes {
-                mac: p.mac.clone(),
-                custom_attributes: sel.request(&p.values),
-            })
-            .collect();
-        let endpoints = ise.endpoints();
-        let sent = if batch.create {
-            endpoints.bulk_create(&items).await
-        } else {
-            endpoints.bulk_update(&items).await
-        };
-        let first = stats.bulk_requests == 0;
-        sent.map_err(|e| {
-            let e = Error::from(e);
-            if first {
-                refused_first_write(e, "write endpoint custom attributes")
-            } else {
-                e
-            }
-        })?;
-        stats.bulk_requests += 1;
-        if let Some(store) = &store {
-            let rows: Vec<(String, Option<Written>)> = batch
+    let mut buffer = StoreBuffer::default();
+    // The store's commits run on a blocking thread while the next request is in
+    // flight, one at a time.
+    let mut committing: Option<tokio::task::JoinHandle<Result<(), Error>>> = None;
+    let outcome = async {
+        while let Some(batch) = rx.recv().await {
+            let items: Vec<EndpointAttributes> = batch
                 .items
                 .iter()
-                .map(|p| {
-                    let w = (p.reason != ChangeReason::Departed).then(|| Written {
-                        device: p.device.clone(),
-                        values: p.values.clone(),
-                    });
-                    (p.mac.clone(), w)
+                .map(|p| EndpointAttributes {
+                    mac: p.mac.clone(),
+                    custom_attributes: sel.request(&p.values),
                 })
                 .collect();
-            store.record(&rows)?;
-            if batch.create {
-                let macs: Vec<String> = batch.items.iter().map(|p| p.mac.clone()).collect();
-                store.update_known(&macs, &[], false)?;
+            let endpoints = ise.endpoints();
+            let sent = if batch.create {
+                endpoints.bulk_create(&items).await
+            } else {
+                endpoints.bulk_update(&items).await
+            };
+            let first = stats.bulk_requests == 0;
+            sent.map_err(|e| {
+                let e = Error::from(e);
+                if first {
+                    refused_first_write(e, "write endpoint custom attributes")
+                } else {
+                    e
+                }
+            })?;
+            stats.bulk_requests += 1;
+            for p in batch.items {
+                if batch.create {
+                    buffer.found.push(p.mac.clone());
+                }
+                let w = (p.reason != ChangeReason::Departed).then(|| Written {
+                    device: p.device,
+                    values: p.values,
+                });
+                buffer.records.push((p.mac, w));
+            }
+            if buffer.len() >= STORE_BATCH
+                && let Some(store) = store.clone()
+            {
+                if let Some(previous) = committing.take() {
+                    previous.await.map_err(Error::Task)??;
+                }
+                let held = std::mem::take(&mut buffer);
+                committing = Some(tokio::task::spawn_blocking(move || held.commit(&store)));
             }
         }
+        Ok::<(), Error>(())
     }
-    Ok(stats)
+    .await;
+    // What ISE accepted is recorded even when a later request failed.
+    if let Some(previous) = committing.take() {
+        previous.await.map_err(Error::Task)??;
+    }
+    buffer.flush(store.as_deref(), true)?;
+    outcome.map(|()| stats)
+}
+
+/// Store updates held back and committed [`STORE_BATCH`] at a time: a commit rewrites
+/// every B-tree page it touches, so a few large commits cost far less than one per
+/// request. What a crash loses of them is written again by the next sync.
+#[derive(Debug, Default)]
+struct StoreBuffer {
+    found: Vec<String>,
+    absent: Vec<(String, String)>,
+    records: Vec<(String, Option<Written>)>,
+}
+
+/// Store updates held back before a commit.
+const STORE_BATCH: usize = 8192;
+
+impl StoreBuffer {
+    fn len(&self) -> usize {
+        self.found.len() + self.absent.len() + self.records.len()
+    }
+
+    /// Commits what is held when there is enough of it, or anything at all when
+    /// `force`.
+    fn flush(&mut self, store: Option<&Store>, force: bool) -> Result<(), Error> {
+        let due = if force {
+            self.len() > 0
+        } else {
+            self.len() >= STORE_BATCH
+        };
+        let Some(store) = store.filter(|_| due) else {
+            return Ok(());
+        };
+        std::mem::take(self).commit(store)
+    }
+
+    /// Commits everything held.
+    fn commit(self, store: &Store) -> Result<(), Error> {
+        store.note_lookups(&self.found, &self.absent)?;
+        if !self.records.is_empty() {
+            store.record(&self.records)?;
+        }
+        Ok(())
+    }
 }
 
 /// Graph's refusal to list managed devices, as the right that is missing.
