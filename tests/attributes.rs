@@ -9,10 +9,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ise_intune::integration::attributes::AttributeSettings;
+use ise_intune::integration::attributes::{AttributeSettings, remove};
 use ise_intune::integration::attributes::sync::{self, ChangeReason, SyncMode, SyncOptions};
 use ise_intune::integration::config::EnforcedRule;
-use ise_intune::integration::{Error, Integration, context::Options, enforce, onboard};
+use ise_intune::integration::{
+    Error, Integration, context::Options, enforce, offboard, onboard,
+};
 use ise_intune_simulator::{DEFAULT_AUTOMATION_ROLES, Simulator};
 use ise_intune_testkit::{self as sim, Configurator};
 use serde_json::Value;
@@ -404,5 +406,42 @@ async fn a_rule_on_intune_stale_changes_the_authorization_of_a_stale_device_and_
             assert_eq!(rule_of(&s, &mac).await.0, rule, "{mac}");
         }
     }
+
+    // Offboarding: the rules go first (a definition in use cannot be deleted), then
+    // the bridge's values and the definitions it made; endpoints and the site's own
+    // attribute stay.
+    let before_removal = endpoints(&s);
+    let planned = remove::plan(&ctx, &settings).await.expect("plan");
+    assert_eq!(planned.definitions_removed.len(), 14);
+    assert!(planned.endpoints_cleared > 20);
+    assert_eq!(endpoints(&s), before_removal, "a plan clears nothing");
+    let refused = remove::apply(&ctx, &settings).await.expect_err("in use");
+    assert!(
+        matches!(&refused, Error::Config { what } if what.contains("Intune_Stale")),
+        "{refused:?}"
+    );
+    assert_eq!(endpoints(&s), before_removal, "nothing cleared while a rule uses it");
+    offboard::apply(&ctx, &[]).await.expect("offboard");
+    let removed = remove::apply(&ctx, &settings).await.expect("remove");
+    assert!(removed.changed);
+    let after = endpoints(&s);
+    assert_eq!(after.len(), before_removal.len(), "no endpoint deleted");
+    for (mac, attrs) in &after {
+        assert!(
+            attrs.keys().all(|k| !k.starts_with("Intune")),
+            "{mac}: {attrs:?}"
+        );
+    }
+    assert_eq!(after["00:00:AA:00:00:01"]["AssetTag"], "PRN-0001");
+    let defined: Vec<String> = s.snapshot()["ise"]["endpointCustomAttributes"]
+        .as_object()
+        .expect("definitions")
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(defined, ["AssetTag"]);
+    assert!(!settings.store.as_ref().expect("path").exists());
+    let again = remove::apply(&ctx, &settings).await.expect("again");
+    assert!(!again.changed);
     cleanup(&settings);
 }

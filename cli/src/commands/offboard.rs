@@ -24,11 +24,37 @@ pub(crate) async fn offboard(
         PartialReport::Offboard(o) => Some(o),
         _ => None,
     })?;
+    // The attribute bridge goes after the rules that used its attributes (offboarding's
+    // first step): its values, then the definitions it made, then its store.
+    let bridge = if failed {
+        None
+    } else if plan {
+        Some(intune_integration::attributes::remove::plan(&ctx.onboarding, &ctx.attributes).await?)
+    } else {
+        Some(intune_integration::attributes::remove::apply(&ctx.onboarding, &ctx.attributes).await?)
+    };
     if cli.json {
-        let value = serde_json::to_value(&done)?;
+        let mut value = serde_json::to_value(&done)?;
+        if let (Some(b), Some(o)) = (&bridge, value.as_object_mut()) {
+            o.insert("attributes".into(), serde_json::to_value(b)?);
+        }
         print_json(&if plan { dry_run_json(value) } else { value })?;
     } else {
         print_text(&done, plan);
+        if let Some(b) = bridge.as_ref().filter(|b| b.changed) {
+            let verb = if plan { "would clear" } else { "cleared" };
+            say!(
+                "attribute bridge: {verb} the bridged values of {} endpoint(s) (the endpoints \
+                 stay); definitions {}: {}",
+                b.endpoints_cleared,
+                if plan { "to delete" } else { "deleted" },
+                if b.definitions_removed.is_empty() {
+                    "none".to_owned()
+                } else {
+                    b.definitions_removed.join(", ")
+                }
+            );
+        }
     }
     // A failure after removals: what was removed is printed above, and the run can
     // be resumed by running it again.

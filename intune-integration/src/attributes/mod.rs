@@ -33,6 +33,7 @@ use graph_client::ManagedDevice;
 
 mod settings;
 pub mod store;
+pub mod remove;
 pub mod sync;
 
 pub use settings::{AttributeSettings, Bridged, Selection, ise_text};
