@@ -189,11 +189,44 @@ pub async fn apply(
         .await
 }
 
+/// A task of the run, aborted when dropped: a sync whose future is dropped (its
+/// caller gave up, or a timeout) stops reading and writing at once, as a stopped
+/// process would; what it wrote is in ISE, what it recorded in the store, and the
+/// next sync converges from there.
+struct Task<T>(tokio::task::JoinHandle<T>);
+
+impl<T: Send + 'static> Task<T> {
+    fn spawn(work: impl std::future::Future<Output = T> + Send + 'static) -> Self {
+        Self(tokio::spawn(work))
+    }
+
+    fn abort(&self) {
+        self.0.abort();
+    }
+}
+
+impl<T> std::future::Future for Task<T> {
+    type Output = Result<T, tokio::task::JoinError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+impl<T> Drop for Task<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// The bridged values of the endpoints ISE has, by MAC.
 type Found = HashMap<String, BTreeMap<String, String>>;
 
 /// A page's MACs and the task looking them up.
-type InFlight = (Vec<Pending>, tokio::task::JoinHandle<Result<Found, Error>>);
+type InFlight = (Vec<Pending>, Task<Result<Found, Error>>);
 
 /// The endpoints ISE has among `macs`: 100 MACs a request, [`LOOKUP_CONCURRENCY`]
 /// requests at once.
@@ -310,11 +343,11 @@ impl<'a> Run<'a> {
         let columns: Vec<String> = sel.attributes.iter().map(|b| b.name.clone()).collect();
         // Rows kept for other attributes are dropped (a plan reads them as none).
         let store = if apply {
-            let mut store = Store::open(&store_path)?;
+            let mut store = open_store(&store_path).await?;
             store.use_columns(&columns)?;
             Some(Arc::new(store))
         } else if store_path.exists() {
-            let store = Store::open(&store_path)?;
+            let store = open_store(&store_path).await?;
             (store.columns() == columns.as_slice()).then(|| Arc::new(store))
         } else {
             None
@@ -519,14 +552,14 @@ impl<'a> Run<'a> {
     }
 
     /// The task that reads Graph's pages, [`PAGES_AHEAD`] ahead of the writing.
-    fn spawn_reader(&self) -> (mpsc::Receiver<GraphPage>, tokio::task::JoinHandle<()>) {
+    fn spawn_reader(&self) -> (mpsc::Receiver<GraphPage>, Task<()>) {
         let query = match self.since {
             Some(since) => ManagedDeviceQuery::changed_since(since),
             None => ManagedDeviceQuery::all(),
         };
         let mut pager = self.integration.graph.managed_devices(&query);
         let (tx, rx) = mpsc::channel::<GraphPage>(PAGES_AHEAD);
-        let reader = tokio::spawn(async move {
+        let reader = Task::spawn(async move {
             loop {
                 match pager.next_page().await {
                     Ok(Some(page)) => {
@@ -550,7 +583,7 @@ impl<'a> Run<'a> {
         &mut self,
         first: Option<GraphPage>,
         mut rx: mpsc::Receiver<GraphPage>,
-        reader: tokio::task::JoinHandle<()>,
+        reader: Task<()>,
     ) -> Result<(), Error> {
         let mut next = first;
         let mut outcome = Ok(());
@@ -598,11 +631,11 @@ impl<'a> Run<'a> {
     }
 
     /// Looks up `pending`'s MACs in a task of its own.
-    fn spawn_lookup(&self, pending: &[Pending]) -> tokio::task::JoinHandle<Result<Found, Error>> {
+    fn spawn_lookup(&self, pending: &[Pending]) -> Task<Result<Found, Error>> {
         let macs: Vec<String> = pending.iter().map(|p| p.mac.clone()).collect();
         let endpoints = self.ise().endpoints();
         let sel = self.sel.clone();
-        tokio::spawn(async move { look_up(&endpoints, &sel, &macs).await })
+        Task::spawn(async move { look_up(&endpoints, &sel, &macs).await })
     }
 
     /// A page's lookups answered: each endpoint found is compared with what ISE
@@ -936,13 +969,13 @@ impl<'a> Run<'a> {
 
     /// The task that sends the batches, one bulk request at a time, and records each
     /// in the store once ISE accepted it.
-    fn spawn_writer(&mut self) -> tokio::task::JoinHandle<Result<WriterStats, Error>> {
+    fn spawn_writer(&mut self) -> Task<Result<WriterStats, Error>> {
         let (tx, rx) = mpsc::channel::<Batch>(WRITES_AHEAD);
         self.writer = Some(tx);
         let ise = self.ise().clone();
         let sel = self.sel.clone();
         let store = self.store.clone();
-        tokio::spawn(write_batches(ise, sel, store, rx))
+        Task::spawn(write_batches(ise, sel, store, rx))
     }
 }
 
@@ -1060,6 +1093,25 @@ impl StoreBuffer {
         Ok(())
     }
 }
+
+/// Opens the store, giving a sync that was just stopped a moment to let go of it (its
+/// tasks end at their next step); [`Error::SyncBusy`] if it is still held then.
+async fn open_store(path: &std::path::Path) -> Result<Store, Error> {
+    let mut tries = 0;
+    loop {
+        match Store::open(path) {
+            Err(Error::SyncBusy { .. }) if tries < BUSY_TRIES => {
+                tries += 1;
+                tokio::time::sleep(BUSY_WAIT).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// How long a stopped sync is given to let go of the store: `BUSY_TRIES` × `BUSY_WAIT`.
+const BUSY_TRIES: u32 = 20;
+const BUSY_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Graph's refusal to list managed devices, as the right that is missing.
 fn graph_refusal(e: graph_client::Error) -> Error {

@@ -134,17 +134,28 @@ impl Endpoints {
         let body = serde_json::to_value(def).map_err(|e| Error::InvalidInput {
             what: format!("custom attribute `{}`: {e}", def.name),
         })?;
-        self.client
-            .send(
-                Call::new(
-                    Method::POST,
-                    Api::OpenApi,
-                    "/api/v1/endpoint-custom-attribute",
-                )
-                .json(body),
-            )
-            .await
-            .map(drop)
+        // Sent again after a lost answer or a refusal before processing (503): a
+        // second create of a definition the first made is answered "already exists",
+        // which is success when ISE lists the definition as asked.
+        let mut call = Call::new(
+            Method::POST,
+            Api::OpenApi,
+            "/api/v1/endpoint-custom-attribute",
+        )
+        .json(body);
+        call.idempotent = true;
+        match self.client.send(call).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.status() == Some(400) => {
+                let listed = self.custom_attributes().await?;
+                if listed.iter().any(|d| d == def) {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Removes a custom attribute definition.
