@@ -228,6 +228,8 @@ pub(crate) struct Call {
     pub(crate) path: String,
     pub(crate) query: Vec<(String, String)>,
     pub(crate) body: Option<serde_json::Value>,
+    /// A body serialised ahead of time (sent as is, instead of `body`).
+    pub(crate) raw_body: Option<std::sync::Arc<str>>,
     pub(crate) accept: &'static str,
     /// Whether the request changes nothing on ISE (counted as a read and retried like
     /// one even if it is a POST, like a certificate export).
@@ -252,6 +254,7 @@ impl Call {
             path: path.into(),
             query: Vec::new(),
             body: None,
+            raw_body: None,
             accept: "application/json",
             body_kind: BodyKind::Json,
             audited_as: None,
@@ -427,7 +430,9 @@ impl IseClient {
                 if let Some(token) = csrf {
                     req = req.header(CSRF_HEADER, token);
                 }
-                if let Some(body) = &call.body {
+                if let Some(raw) = &call.raw_body {
+                    req = req.body(raw.to_string());
+                } else if let Some(body) = &call.body {
                     req = req.body(body.to_string());
                 }
                 std::future::ready(Ok::<_, std::convert::Infallible>(req))

@@ -69,7 +69,7 @@ pub use model::{
 };
 pub use reqwest::Method;
 pub use resources::{
-    AuthorizationProfile, AuthorizationRule, Condition, CustomAttributeDefinition, Endpoint,
+    AuthorizationProfile, AuthorizationRule, BulkBody, Condition, CustomAttributeDefinition, Endpoint,
     EndpointAttributes, Endpoints, Ers, ExportKind, Filter, ImportOutcome,
     NetworkAccessPolicy, PolicySet, RuleCommon, RuleState, SystemCertificates,
     TrustedCertificateImport, TrustedCertificateUpdate, TrustedCertificates,

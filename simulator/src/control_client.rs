@@ -81,6 +81,22 @@ impl ControlClient {
         }
     }
 
+    /// `POST /devices/mutate`: `count` devices chosen from `seed` change in Intune at
+    /// once; their GUIDs.
+    pub async fn mutate_devices(&self, count: u64, seed: u64) -> Result<Vec<String>, SimError> {
+        let answer = self
+            .call(
+                self.http
+                    .post(format!("{}/devices/mutate", self.url))
+                    .json(&json!({ "count": count, "seed": seed })),
+            )
+            .await?;
+        Ok(answer["changed"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|g| g.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default())
+    }
+
     /// `GET /snapshot`: the state.
     pub async fn snapshot(&self) -> Result<Value, SimError> {
         self.call(self.http.get(format!("{}/snapshot", self.url)))

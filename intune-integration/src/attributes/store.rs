@@ -208,7 +208,13 @@ impl Store {
     /// Sets markers of `meta`, all in one durable commit (which makes every commit
     /// before it durable too).
     pub fn set_meta(&self, entries: &[(&str, String)]) -> Result<(), Error> {
-        self.write(|txn| {
+        self.set_meta_with(entries, true)
+    }
+
+    /// Sets markers of `meta` in one commit, durable or not (see [`Store::set_meta`];
+    /// a marker lost in a crash only has the next sync read more).
+    pub fn set_meta_with(&self, entries: &[(&str, String)], durable: bool) -> Result<(), Error> {
+        self.commit(durable, |txn| {
             let mut table = txn.open_table(META)?;
             for (k, v) in entries {
                 table.insert(*k, v.as_str())?;

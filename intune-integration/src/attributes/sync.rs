@@ -260,6 +260,9 @@ type GraphPage = Result<Vec<ManagedDevice>, graph_client::Error>;
 struct Batch {
     create: bool,
     items: Vec<Pending>,
+    /// The request's body, serialised before the batch reaches the writer (while the
+    /// writer's request before it is in flight).
+    body: Option<ise_client::BulkBody>,
 }
 
 #[derive(Debug, Clone)]
@@ -418,6 +421,7 @@ impl<'a> Run<'a> {
             create: Batch {
                 create: true,
                 items: Vec::new(),
+                body: None,
             },
             writer: None,
         })
@@ -479,7 +483,11 @@ impl<'a> Run<'a> {
             if self.full {
                 marks.push(("last_full", rfc3339(self.now)));
             }
-            store.set_meta(&marks)?;
+            // Synced to disk when the run wrote to ISE or read everything: a run that
+            // found nothing to do leaves its markers to the next durable commit (lost
+            // in a crash, they only have the next sync read a little more).
+            let durable = self.full || stats.bulk_requests > 0;
+            store.set_meta_with(&marks, durable)?;
         }
         self.report.changed = !self.report.definitions_created.is_empty()
             || self.report.endpoints_written
@@ -801,10 +809,23 @@ impl<'a> Run<'a> {
             Batch {
                 create,
                 items: Vec::new(),
+                body: None,
             },
         );
         if batch.items.is_empty() {
             return Ok(());
+        }
+        let mut batch = batch;
+        if self.writer.is_some() {
+            let items: Vec<EndpointAttributes> = batch
+                .items
+                .iter()
+                .map(|p| EndpointAttributes {
+                    mac: p.mac.clone(),
+                    custom_attributes: self.sel.request(&p.values),
+                })
+                .collect();
+            batch.body = Some(ise_client::BulkBody::new(&items)?);
         }
         match &self.writer {
             Some(w) => w.send(batch).await.map_err(|_| Error::RemoteState {
@@ -962,7 +983,7 @@ impl<'a> Run<'a> {
                 store.record(&gone)?;
                 store.update_known(&[], &macs, false)?;
             }
-            store.set_meta(&[("drift_cursor", next)])?;
+            store.set_meta_with(&[("drift_cursor", next)], false)?;
         }
         Ok(())
     }
@@ -973,9 +994,8 @@ impl<'a> Run<'a> {
         let (tx, rx) = mpsc::channel::<Batch>(WRITES_AHEAD);
         self.writer = Some(tx);
         let ise = self.ise().clone();
-        let sel = self.sel.clone();
         let store = self.store.clone();
-        Task::spawn(write_batches(ise, sel, store, rx))
+        Task::spawn(write_batches(ise, store, rx))
     }
 }
 
@@ -986,7 +1006,6 @@ struct WriterStats {
 
 async fn write_batches(
     ise: IseClient,
-    sel: Selection,
     store: Option<Arc<Store>>,
     mut rx: mpsc::Receiver<Batch>,
 ) -> Result<WriterStats, Error> {
@@ -997,20 +1016,10 @@ async fn write_batches(
     let mut committing: Option<tokio::task::JoinHandle<Result<(), Error>>> = None;
     let outcome = async {
         while let Some(batch) = rx.recv().await {
-            let items: Vec<EndpointAttributes> = batch
-                .items
-                .iter()
-                .map(|p| EndpointAttributes {
-                    mac: p.mac.clone(),
-                    custom_attributes: sel.request(&p.values),
-                })
-                .collect();
-            let endpoints = ise.endpoints();
-            let sent = if batch.create {
-                endpoints.bulk_create(&items).await
-            } else {
-                endpoints.bulk_update(&items).await
+            let Some(body) = &batch.body else {
+                continue;
             };
+            let sent = ise.endpoints().send_prepared(body, batch.create).await;
             let first = stats.bulk_requests == 0;
             sent.map_err(|e| {
                 let e = Error::from(e);

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::listing::{Filter, segment};
 use crate::client::{Api, Call, IseClient};
@@ -90,9 +90,39 @@ pub struct EndpointAttributes {
     pub custom_attributes: BTreeMap<String, String>,
 }
 
-impl EndpointAttributes {
-    fn to_json(&self) -> Value {
-        json!({"mac": self.mac, "customAttributes": self.custom_attributes})
+/// A bulk request's body, checked and serialised once (1 to [`MAX_BULK`] endpoints).
+#[derive(Debug, Clone)]
+pub struct BulkBody(std::sync::Arc<str>);
+
+#[derive(Serialize)]
+struct BulkItem<'a> {
+    mac: &'a str,
+    #[serde(rename = "customAttributes")]
+    custom_attributes: &'a BTreeMap<String, String>,
+}
+
+impl BulkBody {
+    /// The body for `items`.
+    pub fn new(items: &[EndpointAttributes]) -> Result<Self> {
+        if items.is_empty() || items.len() > MAX_BULK {
+            return Err(Error::InvalidInput {
+                what: format!(
+                    "a bulk request carries 1 to {MAX_BULK} endpoints, not {}",
+                    items.len()
+                ),
+            });
+        }
+        let list: Vec<BulkItem<'_>> = items
+            .iter()
+            .map(|i| BulkItem {
+                mac: &i.mac,
+                custom_attributes: &i.custom_attributes,
+            })
+            .collect();
+        let text = serde_json::to_string(&list).map_err(|e| Error::InvalidInput {
+            what: format!("a bulk request: {e}"),
+        })?;
+        Ok(Self(text.into()))
     }
 }
 
@@ -206,27 +236,26 @@ impl Endpoints {
     /// Sets custom attributes of existing endpoints, at most [`MAX_BULK`] a call: one
     /// bulk job; returns ISE's task id.
     pub async fn bulk_update(&self, items: &[EndpointAttributes]) -> Result<String> {
-        self.bulk(Method::PUT, items).await
+        self.send_bulk(Method::PUT, &BulkBody::new(items)?).await
     }
 
     /// Creates endpoints with custom attributes, at most [`MAX_BULK`] a call. ISE keys
     /// endpoints by MAC, so a request sent again after a lost answer creates nothing
     /// twice.
     pub async fn bulk_create(&self, items: &[EndpointAttributes]) -> Result<String> {
-        self.bulk(Method::POST, items).await
+        self.send_bulk(Method::POST, &BulkBody::new(items)?).await
     }
 
-    async fn bulk(&self, method: Method, items: &[EndpointAttributes]) -> Result<String> {
-        if items.is_empty() || items.len() > MAX_BULK {
-            return Err(Error::InvalidInput {
-                what: format!(
-                    "a bulk request carries 1 to {MAX_BULK} endpoints, not {}",
-                    items.len()
-                ),
-            });
-        }
-        let body = Value::Array(items.iter().map(EndpointAttributes::to_json).collect());
-        let mut call = Call::new(method, Api::OpenApi, "/api/v1/endpoint/bulk").json(body);
+    /// Sends a bulk request prepared with [`BulkBody::new`] (while the one before it
+    /// was in flight): `create` for `POST` (new endpoints), else `PUT` (updates).
+    pub async fn send_prepared(&self, body: &BulkBody, create: bool) -> Result<String> {
+        let method = if create { Method::POST } else { Method::PUT };
+        self.send_bulk(method, body).await
+    }
+
+    async fn send_bulk(&self, method: Method, body: &BulkBody) -> Result<String> {
+        let mut call = Call::new(method, Api::OpenApi, "/api/v1/endpoint/bulk");
+        call.raw_body = Some(body.0.clone());
         call.idempotent = true;
         let task: Task = self.client.send_json(call).await?;
         Ok(task.id)

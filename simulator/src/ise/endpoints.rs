@@ -206,6 +206,14 @@ pub(super) async fn list(
     Json(Value::Array(items)).into_response()
 }
 
+/// One endpoint of a bulk request, as far as the simulator reads it.
+#[derive(serde::Deserialize)]
+struct BulkItem {
+    mac: Option<String>,
+    #[serde(rename = "customAttributes")]
+    custom_attributes: Option<BTreeMap<String, Value>>,
+}
+
 /// Whether `value` is of ISE type `kind`.
 fn of_type(kind: &str, value: &str) -> bool {
     match kind {
@@ -225,7 +233,7 @@ fn of_type(kind: &str, value: &str) -> bool {
 
 /// `PUT` (update) and `POST` (create) `/api/v1/endpoint/bulk`.
 pub(super) async fn bulk(State(s): State<Arc<Shared>>, method: Method, body: Bytes) -> Response {
-    let Ok(Value::Array(items)) = serde_json::from_slice::<Value>(&body) else {
+    let Ok(items) = serde_json::from_slice::<Vec<BulkItem>>(&body) else {
         return fail(
             StatusCode::BAD_REQUEST,
             "The request body must be a JSON array of endpoints",
@@ -250,18 +258,19 @@ pub(super) async fn bulk(State(s): State<Arc<Shared>>, method: Method, body: Byt
     let create = method == Method::POST;
     let task = s.with_world(|w| {
         let task = w.rng.uuid();
-        for item in &items {
-            let Some(mac) = item["mac"].as_str().map(str::to_ascii_uppercase) else {
+        for item in items {
+            let Some(mac) = item.mac.as_deref().map(str::to_ascii_uppercase) else {
                 continue;
             };
-            let attrs: BTreeMap<String, String> = item["customAttributes"]
-                .as_object()
-                .map(|o| {
-                    o.iter()
-                        .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
-                        .collect()
+            let attrs: BTreeMap<String, String> = item
+                .custom_attributes
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| match v {
+                    Value::String(t) => (k, t),
+                    other => (k, other.to_string()),
                 })
-                .unwrap_or_default();
+                .collect();
             let valid = attrs.iter().all(|(k, v)| {
                 w.policy.endpoint_attributes
                     .get(k)
