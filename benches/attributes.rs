@@ -95,8 +95,10 @@ impl Drop for SimProcess {
 }
 
 fn start_sim(bin: &Path, name: &str, devices: u64, latency_ms: u64) -> SimProcess {
-    let info_file =
-        std::env::temp_dir().join(format!("ise-intune-bench-{}-{name}.json", std::process::id()));
+    let info_file = std::env::temp_dir().join(format!(
+        "ise-intune-bench-{}-{name}.json",
+        std::process::id()
+    ));
     let _ = std::fs::remove_file(&info_file);
     let child = Command::new(bin)
         .arg("--info-file")
@@ -110,7 +112,10 @@ fn start_sim(bin: &Path, name: &str, devices: u64, latency_ms: u64) -> SimProces
         .unwrap_or_else(|e| panic!("simulator: {e}"));
     let started = Instant::now();
     while !info_file.exists() {
-        assert!(started.elapsed() < Duration::from_secs(60), "simulator did not start");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "simulator did not start"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(200));
@@ -128,8 +133,10 @@ fn pipeline(info: &SimInfo) -> Integration {
 }
 
 fn store(name: &str) -> AttributeSettings {
-    let path =
-        std::env::temp_dir().join(format!("ise-intune-bench-{}-{name}.redb", std::process::id()));
+    let path = std::env::temp_dir().join(format!(
+        "ise-intune-bench-{}-{name}.redb",
+        std::process::id()
+    ));
     let _ = std::fs::remove_file(&path);
     let mut s = AttributeSettings::default();
     s.store = Some(path);

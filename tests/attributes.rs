@@ -9,12 +9,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ise_intune::integration::attributes::{AttributeSettings, remove};
 use ise_intune::integration::attributes::sync::{self, ChangeReason, SyncMode, SyncOptions};
+use ise_intune::integration::attributes::{AttributeSettings, remove};
 use ise_intune::integration::config::EnforcedRule;
-use ise_intune::integration::{
-    Error, Integration, context::Options, enforce, offboard, onboard,
-};
+use ise_intune::integration::{Error, Integration, context::Options, enforce, offboard, onboard};
 use ise_intune_simulator::{DEFAULT_AUTOMATION_ROLES, Simulator};
 use ise_intune_testkit::{self as sim, Configurator};
 use serde_json::Value;
@@ -222,7 +220,10 @@ async fn one_device_changed_is_one_endpoint_written_and_a_foreign_attribute_stay
     assert_eq!(report.changes[0].reason, ChangeReason::Changed);
     assert_eq!(report.changes[0].mac, changed.1);
     assert_eq!(after[&changed.1]["IntuneDeviceId"], changed.0);
-    assert_eq!(after[&target]["AssetTag"], "LAPTOP-0042", "foreign value kept");
+    assert_eq!(
+        after[&target]["AssetTag"], "LAPTOP-0042",
+        "foreign value kept"
+    );
     assert_eq!(
         endpoint_writes(&s),
         ["PUT /api/v1/endpoint/bulk"],
@@ -301,7 +302,11 @@ async fn without_the_graph_permission_nothing_is_written_and_the_right_is_named(
     let Error::MissingRights { missing } = &err else {
         panic!("{err:?}");
     };
-    assert!(missing[0].grant.contains("DeviceManagementManagedDevices.Read.All"));
+    assert!(
+        missing[0]
+            .grant
+            .contains("DeviceManagementManagedDevices.Read.All")
+    );
     // The definitions came first (they change no device's access), nothing else.
     assert!(
         endpoint_writes(&s)
@@ -420,7 +425,11 @@ async fn a_rule_on_intune_stale_changes_the_authorization_of_a_stale_device_and_
         matches!(&refused, Error::Config { what } if what.contains("Intune_Stale")),
         "{refused:?}"
     );
-    assert_eq!(endpoints(&s), before_removal, "nothing cleared while a rule uses it");
+    assert_eq!(
+        endpoints(&s),
+        before_removal,
+        "nothing cleared while a rule uses it"
+    );
     offboard::apply(&ctx, &[]).await.expect("offboard");
     let removed = remove::apply(&ctx, &settings).await.expect("remove");
     assert!(removed.changed);

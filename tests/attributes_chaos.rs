@@ -115,11 +115,8 @@ async fn run_seed(seed: u64) -> Result<(), String> {
     for _ in 0..stops {
         let after = Duration::from_millis(20 + pick.next() % 400);
         // Stopped wherever it is (or finished before).
-        let _ = tokio::time::timeout(
-            after,
-            sync::apply(&ctx, &store, &SyncOptions::default()),
-        )
-        .await;
+        let _ =
+            tokio::time::timeout(after, sync::apply(&ctx, &store, &SyncOptions::default())).await;
     }
     // Then to its end: under the same faults a run may still give up (its retries
     // spent); the next one resumes.
@@ -134,7 +131,9 @@ async fn run_seed(seed: u64) -> Result<(), String> {
         }
     }
     if let Some(e) = last_error {
-        return Err(format!("seed {seed}: no run finished under the faults: {e}"));
+        return Err(format!(
+            "seed {seed}: no run finished under the faults: {e}"
+        ));
     }
     s.set_faults(Service::Ise, Faults::default());
     s.set_faults(Service::Graph, Faults::default());
@@ -169,7 +168,9 @@ async fn run_seed(seed: u64) -> Result<(), String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_stopped_anywhere_under_faults_converges_to_the_uninterrupted_result() {
     let mut failures = Vec::new();
-    let only: Option<u64> = std::env::var("CHAOS_SEED").ok().and_then(|s| s.parse().ok());
+    let only: Option<u64> = std::env::var("CHAOS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok());
     for seed in (1..=SEEDS).filter(|s| only.is_none_or(|o| o == *s)) {
         if let Err(e) = run_seed(seed).await {
             failures.push(e);

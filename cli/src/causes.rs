@@ -80,7 +80,7 @@ impl Cause {
                 .first()
                 .map_or(Self::Remote, |(_, e)| Self::of_error(e)),
             Error::MissingRights { .. } => Self::MissingRights,
-            Error::GuardFailed { .. } => Self::Guard,
+            Error::GuardFailed { .. } | Error::SyncBusy { .. } => Self::Guard,
             other if other.kind() == ErrorKind::Audit => Self::AuditTrail,
             Error::IntuneThrottled { .. } => Self::IntuneThrottled,
             Error::TimedOut { .. } => Self::Silent,

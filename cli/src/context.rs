@@ -178,8 +178,7 @@ fn attribute_settings(config: &IntegrationConfig) -> AttributeSettings {
                 std::env::var_os("XDG_STATE_HOME").map(|d| PathBuf::from(d).join("ise-intune"))
             })
             .or_else(|| {
-                std::env::var_os("HOME")
-                    .map(|h| PathBuf::from(h).join(".local/state/ise-intune"))
+                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state/ise-intune"))
             })
             .unwrap_or_else(|| PathBuf::from("."));
         let host = url::Url::parse(&config.ise.url)
@@ -188,7 +187,13 @@ fn attribute_settings(config: &IntegrationConfig) -> AttributeSettings {
             .unwrap_or_else(|| "ise".into());
         let pair: String = format!("{host}-{}", config.entra.tenant_id)
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         s.store = Some(dir.join(format!("attributes-{pair}.redb")));
     }

@@ -1723,3 +1723,55 @@ async fn a_silent_tls_syslog_server_does_not_hold_the_run() {
     let _ = std::fs::remove_file(trail);
     let _ = std::fs::remove_file(info);
 }
+
+#[tokio::test]
+async fn attributes_sync_on_a_simulator_writes_once_then_nothing_and_its_plan_writes_nothing() {
+    let mut roles = ise_intune_simulator::DEFAULT_AUTOMATION_ROLES.to_vec();
+    roles.push("DeviceManagementManagedDevices.Read.All");
+    let sim = Simulator::builder()
+        .devices(60)
+        .automation_roles(roles)
+        .replication_lag(Duration::ZERO)
+        .start()
+        .await
+        .expect("simulator");
+    let info = temp("attributes-sim.json");
+    std::fs::write(&info, serde_json::to_string(sim.info()).expect("json")).expect("write");
+    let store = PathBuf::from(format!("{}.attributes.redb", info.display()));
+    let _ = std::fs::remove_file(&store);
+    let info_arg = info.display().to_string();
+    let sync = |extra: &[&str]| {
+        let mut a = args(&["--sim-info", &info_arg, "--json", "attributes", "sync"]);
+        a.extend(extra.iter().map(|s| (*s).to_owned()));
+        a
+    };
+
+    let before = state(&sim);
+    let (code, out, err) = run(sync(&["--plan"])).await;
+    assert_eq!(code, 0, "{err}");
+    let plan = json(&out);
+    assert_eq!(plan["applied"], false);
+    assert_eq!(plan["mode"], "full");
+    assert_eq!(
+        plan["definitions_created"].as_array().map(Vec::len),
+        Some(14)
+    );
+    assert_eq!(state(&sim)["ise"], before["ise"], "a plan writes nothing");
+
+    let (code, out, err) = run(sync(&[])).await;
+    assert_eq!(code, 0, "{err}");
+    let first = json(&out);
+    assert_eq!(first["endpoints_written"], plan["endpoints_written"]);
+    assert!(
+        first["endpoints_written"].as_u64().is_some_and(|n| n > 40),
+        "{out}"
+    );
+
+    let (code, out, err) = run(sync(&[])).await;
+    assert_eq!(code, 0, "{err}");
+    let second = json(&out);
+    assert_eq!(second["mode"], "incremental");
+    assert_eq!(second["changed"], false, "{out}");
+    let _ = std::fs::remove_file(&store);
+    let _ = std::fs::remove_file(&info);
+}

@@ -204,9 +204,7 @@ async fn read(ctx: &Integration, desired: &EnforcementPolicy) -> Result<Read, Er
         .rules()
         .into_iter()
         .filter(|(s, _)| matches!(s, DeviceState::Stale | DeviceState::Personal))
-        .filter_map(|(s, _)| {
-            bridged_attribute(&desired.condition(s)).map(|a| (s, a))
-        })
+        .filter_map(|(s, _)| bridged_attribute(&desired.condition(s)).map(|a| (s, a)))
         .collect();
     if !bridged.is_empty() {
         let defined = ctx.ise.endpoints().custom_attributes().await?;

@@ -14,8 +14,8 @@
 //! Modules:
 //!
 //! * [`context`] — [`Integration`], its builder, [`context::Options`];
-//! * [`attributes`] — the attribute bridge's pure part: Intune's managed devices as
-//!   ISE endpoint custom attributes, and the MACs that name their endpoints;
+//! * [`attributes`] — the attribute bridge: Intune's managed devices as ISE endpoint
+//!   custom attributes (the mapping, the sync, its store, its removal);
 //! * [`audit`] — the audit trail: every write, one JSON line, to a rotated file;
 //! * [`observe`] — one read of both systems into one typed picture, which plan,
 //!   apply, doctor and verification start from; each remote collection is fetched by

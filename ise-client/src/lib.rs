@@ -69,8 +69,8 @@ pub use model::{
 };
 pub use reqwest::Method;
 pub use resources::{
-    AuthorizationProfile, AuthorizationRule, BulkBody, Condition, CustomAttributeDefinition, Endpoint,
-    EndpointAttributes, Endpoints, Ers, ExportKind, Filter, ImportOutcome,
+    AuthorizationProfile, AuthorizationRule, BulkBody, Condition, CustomAttributeDefinition,
+    Endpoint, EndpointAttributes, Endpoints, Ers, ExportKind, Filter, ImportOutcome,
     NetworkAccessPolicy, PolicySet, RuleCommon, RuleState, SystemCertificates,
     TrustedCertificateImport, TrustedCertificateUpdate, TrustedCertificates,
 };

@@ -93,7 +93,11 @@ impl ControlClient {
             .await?;
         Ok(answer["changed"]
             .as_array()
-            .map(|a| a.iter().filter_map(|g| g.as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|g| g.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default())
     }
 

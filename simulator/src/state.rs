@@ -469,8 +469,7 @@ pub(crate) fn seed_devices(seed: u64, count: usize) -> Vec<Device> {
             // Distinct Wi-Fi MACs however many devices (24 bits collide by the
             // thousands at 100,000); the first draw is kept when it is free.
             while !macs.insert(mac_bits) {
-                mac_bits = Rng::keyed(seed, &["device-mac", &n, &mac_bits.to_string()])
-                    .next_u64()
+                mac_bits = Rng::keyed(seed, &["device-mac", &n, &mac_bits.to_string()]).next_u64()
                     & 0x00FF_FFFF;
             }
             let registered = !r.next_u64().is_multiple_of(25);
@@ -501,7 +500,7 @@ pub(crate) fn seed_endpoints(
     let mut endpoints = BTreeMap::new();
     for d in devices {
         let mut r = Rng::keyed(seed, &["endpoint-seen", &d.guid]);
-        if r.next_u64() % 10 != 0 {
+        if !r.next_u64().is_multiple_of(10) {
             endpoints.insert(
                 colon_mac(&d.mac),
                 IseEndpoint {

@@ -38,7 +38,11 @@ pub(crate) async fn attributes_sync(
         ),
     };
     let verb = if plan { "would write" } else { "wrote" };
-    say!("{mode}: {} device(s) read in {} request(s)", report.devices_read, report.graph_requests);
+    say!(
+        "{mode}: {} device(s) read in {} request(s)",
+        report.devices_read,
+        report.graph_requests
+    );
     if !report.definitions_created.is_empty() {
         say!(
             "custom attributes {}: {}",
@@ -83,7 +87,11 @@ pub(crate) async fn attributes_sync(
             .filter(|(_, v)| !v.is_empty())
             .map(|(k, v)| format!("{k}={}", printable(v, 48)))
             .collect();
-        say!("  {reason:<8} {}  {}", c.mac, printable(&values.join(" "), MAX_PRINTED_LINE));
+        say!(
+            "  {reason:<8} {}  {}",
+            c.mac,
+            printable(&values.join(" "), MAX_PRINTED_LINE)
+        );
     }
     let listed = report.changes.len().min(LISTED) as u64;
     let total = report.endpoints_written

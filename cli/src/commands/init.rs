@@ -51,6 +51,14 @@ non_compliant = { rule = "Intune_NonCompliant", profile = "<quarantine profile>"
 unregistered = { rule = "Intune_Unregistered", profile = "<enrollment redirect profile>" }
 unreachable = { rule = "Intune_MDM_Unreachable", profile = "<profile while Intune is unreachable>" }
 # rollout = "monitor"                               # create the rules in monitor state (counted, not applied); then `enforce --promote`
+# stale = { rule = "Intune_Stale", profile = "<profile for devices that stopped checking in>" }   # needs `attributes sync`
+# personal = { rule = "Intune_Personal", profile = "<profile for personal devices>" }             # needs `attributes sync`
+
+[attributes]                                        # `ise-intune attributes sync`: Intune's device facts on ISE's endpoints
+# only = ["IntuneOwnership", "IntuneStale", "IntuneOperatingSystem"]   # default: all fourteen
+# stale_after_days = 14
+# create_endpoints = false                          # also create endpoints ISE has never seen
+# store = "/var/lib/ise-intune/attributes.redb"     # default: under the state directory
 "#;
 
 pub(crate) fn init(cli: &Cli, output: &Path, force: bool) -> CliResult {

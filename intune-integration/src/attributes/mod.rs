@@ -31,9 +31,9 @@ use std::collections::BTreeMap;
 
 use graph_client::ManagedDevice;
 
+pub mod remove;
 mod settings;
 pub mod store;
-pub mod remove;
 pub mod sync;
 
 pub use settings::{AttributeSettings, Bridged, Selection, ise_text};

@@ -169,12 +169,9 @@ pub fn ise_text(value: &AttributeValue) -> String {
     match value {
         AttributeValue::Text(t) => t.clone(),
         AttributeValue::Bool(b) => b.to_string(),
-        AttributeValue::Date(d) => format!(
-            "{:04}-{:02}-{:02}",
-            d.year(),
-            u8::from(d.month()),
-            d.day()
-        ),
+        AttributeValue::Date(d) => {
+            format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+        }
         AttributeValue::Int(i) => i.to_string(),
     }
 }
@@ -205,14 +202,21 @@ impl Selection {
     /// The values that follow from the day alone (days since the last check-in,
     /// staleness), recomputed for `today` from what `values` holds: a device that
     /// stops checking in goes stale without Graph listing it again.
-    pub fn age(&self, values: &BTreeMap<String, String>, today: time::Date) -> BTreeMap<String, String> {
+    pub fn age(
+        &self,
+        values: &BTreeMap<String, String>,
+        today: time::Date,
+    ) -> BTreeMap<String, String> {
         let mut out = values.clone();
         let day = self
             .name_of("IntuneLastCheckIn")
             .and_then(|n| values.get(n))
             .and_then(|d| {
-                time::Date::parse(d, &time::macros::format_description!("[year]-[month]-[day]"))
-                    .ok()
+                time::Date::parse(
+                    d,
+                    &time::macros::format_description!("[year]-[month]-[day]"),
+                )
+                .ok()
             });
         let Some(day) = day else {
             return out;
@@ -282,7 +286,9 @@ mod tests {
             only: vec!["IntuneStal".into()],
             ..AttributeSettings::default()
         };
-        assert!(matches!(unknown.selection(), Err(Error::Config { what }) if what.contains("IntuneStal")));
+        assert!(
+            matches!(unknown.selection(), Err(Error::Config { what }) if what.contains("IntuneStal"))
+        );
         let twice = AttributeSettings {
             names: BTreeMap::from([("IntuneModel".into(), "IntuneStale".into())]),
             ..AttributeSettings::default()

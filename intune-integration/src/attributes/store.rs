@@ -69,17 +69,17 @@ impl Store {
             .set_cache_size(CACHE_BYTES)
             .create(path)
             .map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => Error::SyncBusy {
-                path: path.display().to_string(),
-            },
-            other => Error::AttributeStore {
-                path: path.display().to_string(),
-                what: format!(
-                    "cannot open it ({other}); move it aside to start over (the next sync \
+                redb::DatabaseError::DatabaseAlreadyOpen => Error::SyncBusy {
+                    path: path.display().to_string(),
+                },
+                other => Error::AttributeStore {
+                    path: path.display().to_string(),
+                    what: format!(
+                        "cannot open it ({other}); move it aside to start over (the next sync \
                      then reads ISE and Intune in full)"
-                ),
-            },
-        })?;
+                    ),
+                },
+            })?;
         let mut store = Self {
             db,
             path: path.to_owned(),
@@ -243,7 +243,12 @@ impl Store {
 
     /// Records endpoints ISE has (`add`) and has no more (`remove`), in one commit;
     /// with `replace`, the known set becomes `add` exactly (a full inventory).
-    pub fn update_known(&self, add: &[String], remove: &[String], replace: bool) -> Result<(), Error> {
+    pub fn update_known(
+        &self,
+        add: &[String],
+        remove: &[String],
+        replace: bool,
+    ) -> Result<(), Error> {
         self.commit(false, |txn| {
             if replace {
                 txn.delete_table(KNOWN)?;
@@ -311,11 +316,7 @@ impl Store {
     /// [`Store::set_meta`]): the MACs ISE has an endpoint for (`found`: known, no
     /// longer absent) and those it has none for (`absent`, with the device's values
     /// then: not known).
-    pub fn note_lookups(
-        &self,
-        found: &[String],
-        absent: &[(String, String)],
-    ) -> Result<(), Error> {
+    pub fn note_lookups(&self, found: &[String], absent: &[(String, String)]) -> Result<(), Error> {
         if found.is_empty() && absent.is_empty() {
             return Ok(());
         }
@@ -361,7 +362,8 @@ impl Store {
             let txn = self.db.begin_read()?;
             let table = txn.open_table(WRITTEN)?;
             let range = match after {
-                Some(a) => table.range::<&str>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))?,
+                Some(a) => table
+                    .range::<&str>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))?,
                 None => table.range::<&str>(..)?,
             };
             let mut out = Vec::new();
@@ -397,7 +399,11 @@ mod tests {
         {
             let mut store = Store::open(&path).expect("open");
             assert!(matches!(Store::open(&path), Err(Error::SyncBusy { .. })));
-            assert!(!store.use_columns(&["IntuneStale".to_owned()]).expect("columns"));
+            assert!(
+                !store
+                    .use_columns(&["IntuneStale".to_owned()])
+                    .expect("columns")
+            );
             let w = Written {
                 device: "d1".into(),
                 values: BTreeMap::from([("IntuneStale".into(), "false".into())]),
@@ -420,7 +426,12 @@ mod tests {
         );
         let page = store.written_after(None, 10).expect("range");
         assert_eq!(page.len(), 1);
-        assert!(store.written_after(Some("00:50:56:00:00:01"), 10).expect("range").is_empty());
+        assert!(
+            store
+                .written_after(Some("00:50:56:00:00:01"), 10)
+                .expect("range")
+                .is_empty()
+        );
         drop(store);
         let _ = std::fs::remove_file(&path);
     }
@@ -429,7 +440,10 @@ mod tests {
     fn a_file_that_is_not_a_store_is_an_attribute_store_error() {
         let path = temp("garbage");
         std::fs::write(&path, b"not a database at all").expect("write");
-        assert!(matches!(Store::open(&path), Err(Error::AttributeStore { .. })));
+        assert!(matches!(
+            Store::open(&path),
+            Err(Error::AttributeStore { .. })
+        ));
         let _ = std::fs::remove_file(&path);
     }
 }

@@ -277,8 +277,11 @@ struct Pending {
 /// MAC ISE has no endpoint for, to see whether it changed.
 fn digest(device: &str, values: &BTreeMap<String, String>) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let fields = std::iter::once(device.as_bytes())
-        .chain(values.iter().flat_map(|(k, v)| [k.as_bytes(), v.as_bytes()]));
+    let fields = std::iter::once(device.as_bytes()).chain(
+        values
+            .iter()
+            .flat_map(|(k, v)| [k.as_bytes(), v.as_bytes()]),
+    );
     for field in fields {
         for b in field.iter().copied().chain([0x1f]) {
             h ^= u64::from(b);
@@ -477,7 +480,10 @@ impl<'a> Run<'a> {
             && let Some(store) = &self.store
         {
             let mut marks = vec![
-                ("watermark", rfc3339(self.latest_check_in.unwrap_or(self.now))),
+                (
+                    "watermark",
+                    rfc3339(self.latest_check_in.unwrap_or(self.now)),
+                ),
                 ("day", self.today().to_string()),
             ];
             if self.full {
@@ -740,7 +746,11 @@ impl<'a> Run<'a> {
     }
 
     /// Queues `p` when ISE's values (`current`) differ from it.
-    async fn compare(&mut self, mut p: Pending, current: &BTreeMap<String, String>) -> Result<(), Error> {
+    async fn compare(
+        &mut self,
+        mut p: Pending,
+        current: &BTreeMap<String, String>,
+    ) -> Result<(), Error> {
         let stored = match (&self.store, self.store_empty) {
             (Some(s), false) => s.written(&p.mac)?,
             _ => None,
@@ -849,7 +859,9 @@ impl<'a> Run<'a> {
         if self.store_empty {
             return Ok(());
         }
-        let new_day = store.meta("day")?.is_none_or(|d| d != self.today().to_string());
+        let new_day = store
+            .meta("day")?
+            .is_none_or(|d| d != self.today().to_string());
         if self.full || new_day {
             self.sweep(&store).await?;
         }
@@ -862,7 +874,8 @@ impl<'a> Run<'a> {
     async fn sweep(&mut self, store: &Store) -> Result<(), Error> {
         let mut after: Option<String> = None;
         loop {
-            let rows = store.written_after(after.as_deref(), MAX_MAC_FILTERS * LOOKUP_CONCURRENCY)?;
+            let rows =
+                store.written_after(after.as_deref(), MAX_MAC_FILTERS * LOOKUP_CONCURRENCY)?;
             let Some((last, _)) = rows.last() else {
                 break;
             };
@@ -906,7 +919,7 @@ impl<'a> Run<'a> {
                         records.push((p.mac, None));
                     }
                     Some(current) if *current == p.values => {
-                        let w = (p.reason == ChangeReason::Aged).then(|| Written {
+                        let w = (p.reason == ChangeReason::Aged).then_some(Written {
                             device: p.device,
                             values: p.values,
                         });
@@ -1034,7 +1047,7 @@ async fn write_batches(
                 if batch.create {
                     buffer.found.push(p.mac.clone());
                 }
-                let w = (p.reason != ChangeReason::Departed).then(|| Written {
+                let w = (p.reason != ChangeReason::Departed).then_some(Written {
                     device: p.device,
                     values: p.values,
                 });

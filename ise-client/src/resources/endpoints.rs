@@ -152,7 +152,11 @@ impl Endpoints {
 
     /// Defines a custom attribute.
     pub async fn define_custom_attribute(&self, def: &CustomAttributeDefinition) -> Result<()> {
-        if def.name.is_empty() || !def.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        if def.name.is_empty()
+            || !def
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
         {
             return Err(Error::InvalidInput {
                 what: format!(

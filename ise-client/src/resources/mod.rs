@@ -19,9 +19,7 @@ pub mod policy;
 pub mod system_certificates;
 pub mod trusted_certificates;
 
-pub use endpoints::{
-    BulkBody, CustomAttributeDefinition, Endpoint, EndpointAttributes, Endpoints,
-};
+pub use endpoints::{BulkBody, CustomAttributeDefinition, Endpoint, EndpointAttributes, Endpoints};
 pub use ers::Ers;
 pub use listing::Filter;
 pub use policy::{

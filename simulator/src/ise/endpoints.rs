@@ -76,13 +76,16 @@ pub(super) async fn define(State(s): State<Arc<Shared>>, body: Bytes) -> Respons
         );
     }
     let added = s.with_world(|w| {
-        if w.policy.endpoint_attributes
+        if w.policy
+            .endpoint_attributes
             .keys()
             .any(|n| n.eq_ignore_ascii_case(name))
         {
             return false;
         }
-        w.policy.endpoint_attributes.insert(name.to_owned(), kind.to_owned());
+        w.policy
+            .endpoint_attributes
+            .insert(name.to_owned(), kind.to_owned());
         true
     });
     if !added {
@@ -91,7 +94,10 @@ pub(super) async fn define(State(s): State<Arc<Shared>>, body: Bytes) -> Respons
             &format!("Custom attribute {name} already exists"),
         );
     }
-    (StatusCode::CREATED, Json(json!({"attributeName": name, "attributeType": kind})))
+    (
+        StatusCode::CREATED,
+        Json(json!({"attributeName": name, "attributeType": kind})),
+    )
         .into_response()
 }
 
@@ -125,7 +131,9 @@ pub(super) async fn undefine(State(s): State<Arc<Shared>>, Path(name): Path<Stri
         ),
         Err(status) => fail(
             status,
-            &format!("Custom attribute {name} is used in an authorization policy and cannot be deleted"),
+            &format!(
+                "Custom attribute {name} is used in an authorization policy and cannot be deleted"
+            ),
         ),
     }
 }
@@ -135,8 +143,8 @@ fn uses_attribute(c: &Value, name: &str, depth: usize) -> bool {
     if depth > 16 {
         return false;
     }
-    let leaf = c["dictionaryName"] == crate::policy::ENDPOINTS_DICTIONARY
-        && c["attributeName"] == name;
+    let leaf =
+        c["dictionaryName"] == crate::policy::ENDPOINTS_DICTIONARY && c["attributeName"] == name;
     leaf || c["children"]
         .as_array()
         .is_some_and(|ch| ch.iter().any(|x| uses_attribute(x, name, depth + 1)))
@@ -166,16 +174,15 @@ pub(super) async fn list(
         );
     }
     let filters = filters_of(uri.query());
-    let any = q.get("filterType").is_some_and(|t| t.eq_ignore_ascii_case("or"));
+    let any = q
+        .get("filterType")
+        .is_some_and(|t| t.eq_ignore_ascii_case("or"));
     let mut macs = Vec::new();
     for f in &filters {
         match f.split_once(".EQ.").or_else(|| f.split_once(".eq.")) {
             Some(("mac", mac)) => macs.push(mac.to_ascii_uppercase()),
             _ => {
-                return fail(
-                    StatusCode::BAD_REQUEST,
-                    &format!("Unsupported filter {f}"),
-                );
+                return fail(StatusCode::BAD_REQUEST, &format!("Unsupported filter {f}"));
             }
         }
     }
@@ -272,7 +279,8 @@ pub(super) async fn bulk(State(s): State<Arc<Shared>>, method: Method, body: Byt
                 })
                 .collect();
             let valid = attrs.iter().all(|(k, v)| {
-                w.policy.endpoint_attributes
+                w.policy
+                    .endpoint_attributes
                     .get(k)
                     .is_some_and(|kind| v.is_empty() || of_type(kind, v))
             });

@@ -235,7 +235,9 @@ fn custom_attribute_condition(
             "Value {value} is not allowed for attribute {ENDPOINTS_DICTIONARY}:{name}; allowed values are true, false"
         ));
     }
-    Ok(json!({"conditionType": "ConditionAttributes", "isNegate": negate,
+    Ok(
+        json!({"conditionType": "ConditionAttributes", "isNegate": negate,
         "dictionaryName": ENDPOINTS_DICTIONARY, "attributeName": name,
-        "operator": operator, "attributeValue": value}))
+        "operator": operator, "attributeValue": value}),
+    )
 }
