@@ -316,18 +316,8 @@ async fn without_the_graph_permission_nothing_is_written_and_the_right_is_named(
     cleanup(&settings);
 }
 
-async fn rule_of(s: &Simulator, mac: &str) -> (String, Vec<String>) {
-    let answer = s.authorize(mac).await.expect("authorize");
-    let rule = answer["rule"].as_str().unwrap_or_default().to_owned();
-    let profiles = answer["profiles"]
-        .as_array()
-        .map(|p| {
-            p.iter()
-                .filter_map(|x| x.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    (rule, profiles)
+async fn rule_of(sim: &Simulator, mac: &str) -> (String, Vec<String>) {
+    sim::authorized(sim, mac).await
 }
 
 #[tokio::test]

@@ -58,17 +58,7 @@ fn names(rules: &[Value]) -> Vec<&str> {
 }
 
 async fn authorize(sim: &Simulator, mac: &str) -> (String, Vec<String>) {
-    let answer = sim.authorize(mac).await.expect("authorize");
-    let rule = answer["rule"].as_str().unwrap_or_default().to_owned();
-    let profiles = answer["profiles"]
-        .as_array()
-        .map(|p| {
-            p.iter()
-                .filter_map(|x| x.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    (rule, profiles)
+    sim::authorized(sim, mac).await
 }
 
 /// The simulator's state without its clock (which moves on while a test runs).

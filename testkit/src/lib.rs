@@ -634,3 +634,25 @@ impl AuthorizationPreview for SimAuthorizationPreview {
         })
     }
 }
+
+/// ISE's authorization of the endpoint `mac` on the simulator (its control API's
+/// `POST /authorize`): the rule that matched (empty when none) and its profiles.
+///
+/// # Panics
+/// When the simulator refuses the request (a test-only helper).
+pub async fn authorized(sim: &ise_intune_simulator::Simulator, mac: &str) -> (String, Vec<String>) {
+    let answer = sim
+        .authorize(mac)
+        .await
+        .unwrap_or_else(|e| panic!("authorize {mac}: {e}"));
+    let rule = answer["rule"].as_str().unwrap_or_default().to_owned();
+    let profiles = answer["profiles"]
+        .as_array()
+        .map(|p| {
+            p.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    (rule, profiles)
+}

@@ -28,8 +28,15 @@ pub(crate) async fn attributes_sync(
     let report = spinning(cli, "reading Intune's devices and ISE's endpoints", run).await?;
     if cli.json {
         print_json(&serde_json::to_value(&report)?)?;
-        return Ok(0);
+    } else {
+        print_text(&report, plan);
     }
+    Ok(0)
+}
+
+/// The report for people: what was read, what was (or would be) written, a few of the
+/// changes, and when new values take effect.
+fn print_text(report: &sync::SyncReport, plan: bool) {
     let mode = match report.mode {
         SyncMode::Full => "full pass (every device, every endpoint)".to_owned(),
         SyncMode::Incremental => format!(
@@ -109,5 +116,4 @@ pub(crate) async fn attributes_sync(
         );
     }
     say!("store: {}", report.store);
-    Ok(0)
 }

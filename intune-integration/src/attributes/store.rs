@@ -197,12 +197,7 @@ impl Store {
 
     /// A marker of `meta`.
     pub fn meta(&self, key: &str) -> Result<Option<String>, Error> {
-        let read = || -> Result<Option<String>, redb::Error> {
-            let txn = self.db.begin_read()?;
-            let table = txn.open_table(META)?;
-            Ok(table.get(key)?.map(|v| v.value().to_owned()))
-        };
-        read().map_err(|e| self.fail(e))
+        self.text(META, key)
     }
 
     /// Sets markers of `meta`, all in one durable commit (which makes every commit
@@ -232,46 +227,31 @@ impl Store {
         read().map_err(|e| self.fail(e))
     }
 
-    /// How many endpoints are known.
-    pub fn known_count(&self) -> Result<u64, Error> {
-        let read = || -> Result<u64, redb::Error> {
-            let txn = self.db.begin_read()?;
-            Ok(txn.open_table(KNOWN)?.len()?)
-        };
-        read().map_err(|e| self.fail(e))
-    }
-
-    /// Records endpoints ISE has (`add`) and has no more (`remove`), in one commit;
-    /// with `replace`, the known set becomes `add` exactly (a full inventory).
-    pub fn update_known(
-        &self,
-        add: &[String],
-        remove: &[String],
-        replace: bool,
-    ) -> Result<(), Error> {
+    /// Records endpoints ISE no longer has, in one commit (durable with the next
+    /// [`Store::set_meta`]).
+    pub fn forget_known(&self, gone: &[String]) -> Result<(), Error> {
         self.commit(false, |txn| {
-            if replace {
-                txn.delete_table(KNOWN)?;
-            }
             let mut table = txn.open_table(KNOWN)?;
-            for mac in add {
-                table.insert(mac.as_str(), ())?;
-            }
-            for mac in remove {
+            for mac in gone {
                 table.remove(mac.as_str())?;
             }
             Ok(())
         })
     }
 
-    /// What was last written to `mac`.
-    pub fn written(&self, mac: &str) -> Result<Option<Written>, Error> {
+    /// The text under `key` in `table`.
+    fn text(&self, table: TableDefinition<&str, &str>, key: &str) -> Result<Option<String>, Error> {
         let read = || -> Result<Option<String>, redb::Error> {
             let txn = self.db.begin_read()?;
-            let table = txn.open_table(WRITTEN)?;
-            Ok(table.get(mac)?.map(|v| v.value().to_owned()))
+            let table = txn.open_table(table)?;
+            Ok(table.get(key)?.map(|v| v.value().to_owned()))
         };
-        match read().map_err(|e| self.fail(e))? {
+        read().map_err(|e| self.fail(e))
+    }
+
+    /// What was last written to `mac`.
+    pub fn written(&self, mac: &str) -> Result<Option<Written>, Error> {
+        match self.text(WRITTEN, mac)? {
             None => Ok(None),
             Some(row) => self.decode(mac, &row).map(Some),
         }
@@ -304,12 +284,7 @@ impl Store {
 
     /// A digest of the device's values when ISE last had no endpoint of `mac`.
     pub fn absent(&self, mac: &str) -> Result<Option<String>, Error> {
-        let read = || -> Result<Option<String>, redb::Error> {
-            let txn = self.db.begin_read()?;
-            let table = txn.open_table(ABSENT)?;
-            Ok(table.get(mac)?.map(|v| v.value().to_owned()))
-        };
-        read().map_err(|e| self.fail(e))
+        self.text(ABSENT, mac)
     }
 
     /// Records what a lookup found, in one commit (durable with the next
@@ -412,7 +387,7 @@ mod tests {
                 .record(&[("00:50:56:00:00:01".into(), Some(w.clone()))])
                 .expect("record");
             store
-                .update_known(&["00:50:56:00:00:01".into()], &[], true)
+                .note_lookups(&["00:50:56:00:00:01".into()], &[])
                 .expect("known");
         }
         let store = Store::open(&path).expect("reopen");

@@ -930,7 +930,7 @@ impl<'a> Run<'a> {
             }
             if self.apply && !records.is_empty() {
                 store.record(&records)?;
-                store.update_known(&[], &gone, false)?;
+                store.forget_known(&gone)?;
             }
         }
         Ok(())
@@ -994,7 +994,7 @@ impl<'a> Run<'a> {
             if !gone.is_empty() {
                 let macs: Vec<String> = gone.iter().map(|(m, _)| m.clone()).collect();
                 store.record(&gone)?;
-                store.update_known(&[], &macs, false)?;
+                store.forget_known(&macs)?;
             }
             store.set_meta_with(&[("drift_cursor", next)], false)?;
         }

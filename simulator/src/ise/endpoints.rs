@@ -31,14 +31,12 @@ use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{fail, filters_of};
+use super::{fail, filters_of, page_and_size};
 use crate::Shared;
 use crate::state::IseEndpoint;
 
 /// Most endpoints one bulk request may carry.
 const MAX_BULK: usize = 500;
-/// Largest page of the listing.
-const MAX_PAGE: usize = 100;
 /// ISE's custom attribute types.
 const TYPES: [&str; 7] = ["Boolean", "Date", "Float", "IP", "Int", "Long", "String"];
 
@@ -161,18 +159,10 @@ pub(super) async fn list(
     uri: Uri,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let page: usize = q
-        .get("page")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(1)
-        .max(1);
-    let size: usize = q.get("size").and_then(|p| p.parse().ok()).unwrap_or(20);
-    if !(1..=MAX_PAGE).contains(&size) {
-        return fail(
-            StatusCode::BAD_REQUEST,
-            "Page size should be between 1 and 100",
-        );
-    }
+    let (page, size) = match page_and_size(&q) {
+        Ok(ps) => ps,
+        Err(refused) => return refused,
+    };
     let filters = filters_of(uri.query());
     let any = q
         .get("filterType")

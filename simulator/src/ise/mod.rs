@@ -348,8 +348,8 @@ async fn deployment_info(State(s): State<Arc<Shared>>) -> Response {
     .into_response()
 }
 
-/// `page`/`size` paging with ISE's envelope.
-fn paged(items: Vec<Value>, q: &HashMap<String, String>, base: &str) -> Response {
+/// A listing's `page` (from 1) and `size` (1 to 100, default 20), or ISE's refusal.
+fn page_and_size(q: &HashMap<String, String>) -> Result<(usize, usize), Response> {
     let page: usize = q
         .get("page")
         .and_then(|p| p.parse().ok())
@@ -357,11 +357,20 @@ fn paged(items: Vec<Value>, q: &HashMap<String, String>, base: &str) -> Response
         .max(1);
     let size: usize = q.get("size").and_then(|p| p.parse().ok()).unwrap_or(20);
     if !(1..=100).contains(&size) {
-        return fail(
+        return Err(fail(
             StatusCode::BAD_REQUEST,
             "Page size should be between 1 and 100",
-        );
+        ));
     }
+    Ok((page, size))
+}
+
+/// `page`/`size` paging with ISE's envelope.
+fn paged(items: Vec<Value>, q: &HashMap<String, String>, base: &str) -> Response {
+    let (page, size) = match page_and_size(q) {
+        Ok(ps) => ps,
+        Err(refused) => return refused,
+    };
     let total = items.len();
     let value: Vec<Value> = items
         .into_iter()
