@@ -172,32 +172,40 @@ async fn embedded(cli: &Cli) -> Result<Context, CliError> {
 fn attribute_settings(config: &IntegrationConfig) -> AttributeSettings {
     let mut s = config.attributes.clone();
     if s.store.is_none() {
-        let dir = std::env::var_os("STATE_DIRECTORY")
-            .map(PathBuf::from)
-            .or_else(|| {
-                std::env::var_os("XDG_STATE_HOME").map(|d| PathBuf::from(d).join("ise-intune"))
-            })
-            .or_else(|| {
-                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state/ise-intune"))
-            })
-            .unwrap_or_else(|| PathBuf::from("."));
         let host = url::Url::parse(&config.ise.url)
             .ok()
             .and_then(|u| u.host_str().map(str::to_owned))
             .unwrap_or_else(|| "ise".into());
-        let pair: String = format!("{host}-{}", config.entra.tenant_id)
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        s.store = Some(dir.join(format!("attributes-{pair}.redb")));
+        let pair = file_safe(&format!("{host}-{}", config.entra.tenant_id));
+        s.store = Some(state_dir().join(format!("attributes-{pair}.redb")));
     }
     s
+}
+
+/// Where the command keeps state: `$STATE_DIRECTORY` (systemd's), else
+/// `$XDG_STATE_HOME/ise-intune`, else `~/.local/state/ise-intune`, else the current
+/// folder.
+pub(crate) fn state_dir() -> PathBuf {
+    std::env::var_os("STATE_DIRECTORY")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_STATE_HOME").map(|d| PathBuf::from(d).join("ise-intune")))
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state/ise-intune"))
+        })
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// `name` as a file name's part: letters, digits, `.` and `-` kept, the rest `_`.
+pub(crate) fn file_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// `path` with `suffix` added to its file name.

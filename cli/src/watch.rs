@@ -38,16 +38,41 @@ pub(crate) enum AutoAction {
     /// TLS handshake, then rotate; old keys are removed only with --as-node (after
     /// verification as each node), never a key a node still uses.
     Rotate,
+    /// Sync Intune's device attributes onto ISE's endpoints after each check
+    /// (`attributes sync`, the configuration's [attributes]): what changed since the
+    /// last sync, and a full pass once a day.
+    Attributes,
 }
 
 impl AutoAction {
-    /// The library's repair it switches on.
-    fn repair(self) -> Repair {
+    /// The library's repair of findings it switches on (none for the attribute sync,
+    /// which runs every cycle).
+    fn repair(self) -> Option<Repair> {
         match self {
-            Self::TrustSync => Repair::TrustSync,
-            Self::Rotate => Repair::Rotate,
+            Self::TrustSync => Some(Repair::TrustSync),
+            Self::Rotate => Some(Repair::Rotate),
+            Self::Attributes => None,
         }
     }
+}
+
+/// The attribute bridge's settings of a pair, by name (its store above all).
+pub(crate) type AttributeSource =
+    Box<dyn Fn(&str) -> intune_integration::attributes::AttributeSettings + Send + Sync>;
+
+/// The attribute syncs `--auto attributes` ran for one pair.
+#[derive(Debug, Clone, Default)]
+struct AttributeStatus {
+    /// When the last sync ended, and how long it took.
+    synced_at: Option<OffsetDateTime>,
+    duration: Option<Duration>,
+    /// When a sync last ended well.
+    succeeded_at: Option<OffsetDateTime>,
+    /// Devices read and endpoints written, over every sync since start.
+    devices_read: u64,
+    endpoints_written: u64,
+    /// Syncs that failed since start.
+    failures: u64,
 }
 
 /// `watch`'s options.
@@ -132,6 +157,8 @@ struct PairStatus {
     duration: Option<Duration>,
     /// Its diagnosis, or why there is none.
     result: Option<Result<Diagnosis, String>>,
+    /// The attribute syncs (with `--auto attributes`).
+    attributes: AttributeStatus,
 }
 
 impl PairStatus {
@@ -163,6 +190,8 @@ struct Watch {
     timeout: Duration,
     /// `--json`: each event is also one JSON object on standard output (JSON Lines).
     json: bool,
+    /// Each pair's attribute settings (`--auto attributes`).
+    attributes: AttributeSource,
 }
 
 impl Watch {
@@ -243,6 +272,44 @@ impl Watch {
         }));
     }
 
+    /// One attribute sync of `name` (`--auto attributes`): counted for /metrics, and an
+    /// event either way.
+    async fn sync_attributes(&self, name: &str, ctx: &Integration) {
+        use intune_integration::attributes::sync;
+        let settings = (self.attributes)(name);
+        let started = Instant::now();
+        let result = sync::apply(ctx, &settings, &sync::SyncOptions::default()).await;
+        let now = OffsetDateTime::now_utc();
+        let detail = match &result {
+            Ok(r) => format!(
+                "{} device(s) read, {} endpoint(s) written",
+                r.devices_read,
+                written_by(r)
+            ),
+            Err(e) => e.to_string(),
+        };
+        {
+            let mut pairs = self.pairs();
+            let a = &mut pairs.entry(name.to_owned()).or_default().attributes;
+            a.synced_at = Some(now);
+            a.duration = Some(started.elapsed());
+            match &result {
+                Ok(r) => {
+                    a.succeeded_at = Some(now);
+                    a.devices_read = a.devices_read.saturating_add(r.devices_read);
+                    a.endpoints_written = a.endpoints_written.saturating_add(written_by(r));
+                }
+                Err(_) => a.failures = a.failures.saturating_add(1),
+            }
+        }
+        let outcome = match &result {
+            Ok(r) if r.changed => "repaired",
+            Ok(_) => "not_repaired",
+            Err(_) => "failed",
+        };
+        self.repair_event(name, "attributes", outcome, &detail);
+    }
+
     /// One check of `name`: doctor, bounded by the timeout; the alerts of change.
     async fn check(&self, name: &str, ctx: &Integration) {
         let started = Instant::now();
@@ -261,12 +328,18 @@ impl Watch {
         };
         let alerts = self.alerts().update(name, &findings, now);
         self.send(alerts);
-        self.pairs().insert(
+        let mut pairs = self.pairs();
+        let previous_attributes = pairs
+            .get(name)
+            .map(|p| p.attributes.clone())
+            .unwrap_or_default();
+        pairs.insert(
             name.to_owned(),
             PairStatus {
                 checked_at: Some(now),
                 duration: Some(started.elapsed()),
                 result: Some(result),
+                attributes: previous_attributes,
             },
         );
     }
@@ -279,8 +352,7 @@ impl Watch {
             .map(PairStatus::findings)
             .unwrap_or_default();
         let mut repaired = false;
-        for action in &self.args.auto {
-            let repair = action.repair();
+        for repair in self.args.auto.iter().filter_map(|a| a.repair()) {
             let matched = repair.matching(&findings);
             if matched.is_empty() {
                 continue;
@@ -362,6 +434,15 @@ async fn status_page(State(w): State<Arc<Watch>>) -> Html<String> {
 
 // ----- scheduling --------------------------------------------------------------------
 
+/// The endpoints a sync wrote, whatever the reason.
+fn written_by(r: &intune_integration::attributes::sync::SyncReport) -> u64 {
+    r.endpoints_written
+        + r.endpoints_aged
+        + r.drift_repaired
+        + r.endpoints_cleared
+        + r.endpoints_created
+}
+
 /// A jitter of up to a tenth of `interval`, different per pair and cycle.
 fn jittered(interval: Duration, name: &str, cycle: u64) -> Duration {
     let tenth = interval / 10;
@@ -394,13 +475,19 @@ async fn watch_pair(
                 () = w.check(&name, &ctx) => {}
                 _ = stop.changed() => return,
             }
-            if !w.args.auto.is_empty() {
+            if w.args.auto.iter().any(|a| a.repair().is_some()) {
                 let repaired = tokio::select! {
                     r = w.repair(&name, &ctx) => r,
                     _ = stop.changed() => return,
                 };
                 if repaired {
                     w.check(&name, &ctx).await;
+                }
+            }
+            if w.args.auto.contains(&AutoAction::Attributes) {
+                tokio::select! {
+                    () = w.sync_attributes(&name, &ctx) => {}
+                    _ = stop.changed() => return,
                 }
             }
         }
@@ -468,6 +555,7 @@ impl Tasks {
                             checked_at: Some(now),
                             duration: None,
                             result: Some(Err(e.to_string())),
+                            attributes: AttributeStatus::default(),
                         },
                     );
                 }
@@ -488,6 +576,7 @@ pub(crate) async fn run(
     timeout: Duration,
     json: bool,
     pairs: PairSource,
+    attributes: AttributeSource,
 ) -> CliResult {
     let client = webhooks::client()?;
     let receivers = args
@@ -520,6 +609,7 @@ pub(crate) async fn run(
         args: args.clone(),
         timeout,
         json,
+        attributes,
     });
     if json {
         emit(

@@ -1731,3 +1731,84 @@ async fn ninety_days_of_watch_alert_once_per_threshold_and_stay_healthy() {
     }
     eprintln!("ninety simulated days in {elapsed:?}; days 70-80: {steady:?}");
 }
+
+/// A counter's value in an exposition (`family_total{labels}`), read off its line.
+fn counter(text: &str, family: &str, pair: &str) -> Option<f64> {
+    let prefix = format!("{family}_total{{pair=\"{pair}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn auto_attributes_syncs_each_cycle_and_exports_its_counters() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut roles = ise_intune_simulator::DEFAULT_AUTOMATION_ROLES.to_vec();
+    roles.push("DeviceManagementManagedDevices.Read.All");
+    let sim = Simulator::builder()
+        .devices(80)
+        .automation_roles(roles)
+        .replication_lag(Duration::ZERO)
+        .start()
+        .await
+        .expect("simulator");
+    let info = temp("attributes-watch-info.json");
+    sim.write_info_file(&info).expect("info");
+    let store = std::path::PathBuf::from(format!("{}.attributes.redb", info.display()));
+    let _ = std::fs::remove_file(&store);
+    let running = start(&info, &["--auto", "attributes"]);
+    let metrics = format!("{}/metrics", running.base);
+    let synced = until(Duration::from_secs(30), || async {
+        let (_, text) = get(&metrics).await;
+        counter(
+            &text,
+            "ise_intune_attribute_sync_endpoints_written",
+            "default",
+        )
+        .is_some_and(|n| n > 0.0)
+            && sample(
+                &text,
+                "ise_intune_attribute_sync_last_success_timestamp_seconds",
+                &[("pair", "default")],
+            )
+            .is_some()
+    })
+    .await;
+    assert!(synced, "{}\n{}", get(&metrics).await.1, running.stderr());
+    // The endpoints carry the device ids; the next cycles write nothing more.
+    let snapshot = sim.snapshot();
+    let bridged = snapshot["ise"]["endpoints"]
+        .as_array()
+        .expect("endpoints")
+        .iter()
+        .filter(|e| e["customAttributes"]["IntuneDeviceId"].is_string())
+        .count();
+    assert!(bridged > 50, "{bridged}");
+    let (_, text) = get(&metrics).await;
+    let written = counter(
+        &text,
+        "ise_intune_attribute_sync_endpoints_written",
+        "default",
+    );
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let (_, later) = get(&metrics).await;
+    assert_eq!(
+        counter(
+            &later,
+            "ise_intune_attribute_sync_endpoints_written",
+            "default"
+        ),
+        written,
+        "a cycle with nothing changed writes nothing"
+    );
+    assert_eq!(
+        counter(&later, "ise_intune_attribute_sync_failures", "default"),
+        Some(0.0)
+    );
+    assert!(
+        counter(&later, "ise_intune_attribute_sync_devices_read", "default")
+            .is_some_and(|n| n >= 80.0)
+    );
+    drop(running);
+    let _ = std::fs::remove_file(&store);
+}

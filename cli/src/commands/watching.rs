@@ -30,13 +30,21 @@ pub(crate) async fn watch_command(cli: &Cli, args: &watch::WatchArgs) -> CliResu
                 })
                 .collect())
         });
-        return watch::run(args.clone(), timeout, cli.json, source).await;
+        // Each pair's attribute store under the state directory, by its name.
+        let attributes: watch::AttributeSource = Box::new(|name| {
+            let mut s = AttributeSettings::default();
+            s.store = Some(state_dir().join(format!("attributes-{}.redb", file_safe(name))));
+            s
+        });
+        return watch::run(args.clone(), timeout, cli.json, source, attributes).await;
     }
     let ctx = context(cli).await?;
     let one = ctx.onboarding.clone();
     let source: watch::PairSource =
         Box::new(move || Ok(vec![("default".to_owned(), Ok(one.clone()))]));
-    let code = watch::run(args.clone(), timeout, cli.json, source).await;
+    let settings = ctx.attributes.clone();
+    let attributes: watch::AttributeSource = Box::new(move |_| settings.clone());
+    let code = watch::run(args.clone(), timeout, cli.json, source, attributes).await;
     drop(ctx);
     code
 }

@@ -82,14 +82,72 @@ fn register_dropped(
     }
 }
 
+/// The attribute syncs of each pair (`--auto attributes`).
+fn register_attribute_syncs<'a>(
+    registry: &mut Registry,
+    pairs: impl Iterator<Item = (&'a String, &'a PairStatus)>,
+) {
+    let synced_devices = Family::<PairLabel, Counter>::default();
+    let synced_endpoints = Family::<PairLabel, Counter>::default();
+    let sync_failures = Family::<PairLabel, Counter>::default();
+    let sync_duration = Family::<PairLabel, F64>::default();
+    let sync_last = Family::<PairLabel, F64>::default();
+    registry.register(
+        "ise_intune_attribute_sync_devices_read",
+        "Managed devices the attribute syncs read from Graph (with --auto attributes)",
+        synced_devices.clone(),
+    );
+    registry.register(
+        "ise_intune_attribute_sync_endpoints_written",
+        "Endpoints the attribute syncs wrote in ISE",
+        synced_endpoints.clone(),
+    );
+    registry.register(
+        "ise_intune_attribute_sync_failures",
+        "Attribute syncs that failed",
+        sync_failures.clone(),
+    );
+    registry.register(
+        "ise_intune_attribute_sync_duration_seconds",
+        "How long the pair's last attribute sync took",
+        sync_duration.clone(),
+    );
+    registry.register(
+        "ise_intune_attribute_sync_last_success_timestamp_seconds",
+        "When the pair's last attribute sync ended well (Unix time): its age is the sync's",
+        sync_last.clone(),
+    );
+    for (name, status) in pairs {
+        let name = &label(name);
+        let a = &status.attributes;
+        if a.synced_at.is_some() {
+            let pair = PairLabel { pair: name.clone() };
+            synced_devices.get_or_create(&pair).inc_by(a.devices_read);
+            synced_endpoints
+                .get_or_create(&pair)
+                .inc_by(a.endpoints_written);
+            sync_failures.get_or_create(&pair).inc_by(a.failures);
+            if let Some(d) = a.duration {
+                sync_duration.get_or_create(&pair).set(d.as_secs_f64());
+            }
+            if let Some(t) = a.succeeded_at {
+                sync_last
+                    .get_or_create(&pair)
+                    .set(t.unix_timestamp() as f64);
+            }
+        }
+    }
+}
+
 /// The exposition (OpenMetrics text, which Prometheus scrapes) of `pairs`, and of
 /// the alerts each webhook receiver dropped.
 pub(super) fn render<'a>(
-    pairs: impl Iterator<Item = (&'a String, &'a PairStatus)>,
+    pairs: impl Iterator<Item = (&'a String, &'a PairStatus)> + Clone,
     receivers: &[std::sync::Arc<super::webhooks::Receiver>],
 ) -> Result<String, std::fmt::Error> {
     let mut registry = Registry::default();
     register_dropped(&mut registry, receivers);
+    register_attribute_syncs(&mut registry, pairs.clone());
     let up = Family::<PairLabel, Gauge>::default();
     let findings = Family::<SeverityLabels, Gauge>::default();
     let finding = Family::<FindingLabels, Gauge>::default();
