@@ -103,6 +103,10 @@ pub struct NetworkPolicy {
     pub sets: Vec<(ise_client::PolicySet, Vec<ise_client::AuthorizationRule>)>,
     /// The library conditions.
     pub library: Vec<ise_client::Condition>,
+    /// ISE's endpoint custom attribute definitions, by name — read only when a rule
+    /// names an endpoint attribute (`EndPoints:…`, as a rule on a bridged attribute
+    /// does); `None` otherwise or when they could not be read.
+    pub endpoint_attributes: Option<Vec<String>>,
 }
 
 /// Microsoft's side of the picture.
@@ -516,5 +520,25 @@ pub async fn network_policy(ise: &IseClient) -> Result<NetworkPolicy, Error> {
     for (set, rules) in enabled.into_iter().zip(rules) {
         out.push((set, rules?));
     }
-    Ok(NetworkPolicy { sets: out, library })
+    let names_endpoint_attribute = out.iter().flat_map(|(_, rules)| rules).any(|r| {
+        r.rule
+            .condition
+            .as_ref()
+            .and_then(crate::enforce::bridged_attribute)
+            .is_some()
+    });
+    let endpoint_attributes = if names_endpoint_attribute {
+        ise.endpoints()
+            .custom_attributes()
+            .await
+            .ok()
+            .map(|defs| defs.into_iter().map(|d| d.name).collect())
+    } else {
+        None
+    };
+    Ok(NetworkPolicy {
+        sets: out,
+        library,
+        endpoint_attributes,
+    })
 }

@@ -20,6 +20,42 @@ pub(super) fn enforcement_checks(ctx: &Integration, policy: &IsePolicy) -> Diagn
     d
 }
 
+/// A rule (not disabled) on an endpoint attribute ISE does not define: a bridged
+/// attribute no sync has filled.
+fn unfilled_attribute(
+    d: &mut Diagnosis,
+    network: &crate::observe::NetworkPolicy,
+    set: &ise_client::PolicySet,
+    r: &ise_client::AuthorizationRule,
+    condition: &ise_client::Condition,
+) {
+    let (Some(defined), Some(attribute)) = (
+        &network.endpoint_attributes,
+        crate::enforce::bridged_attribute(condition),
+    ) else {
+        return;
+    };
+    if r.rule.state == ise_client::RuleState::Disabled || defined.contains(&attribute) {
+        return;
+    }
+    d.push(
+        ids::ENFORCE_UNFILLED_ATTRIBUTE,
+        Severity::Warning,
+        None,
+        format!(
+            "rule `{}` in policy set `{}` conditions on EndPoints:{attribute}, which no \
+             attribute sync has filled",
+            r.rule.name, set.name
+        ),
+        format!(
+            "ISE defines no endpoint attribute `{attribute}`: the rule's condition {condition} \
+             never matches"
+        ),
+        "run ise-intune attributes sync (it defines and fills the bridged attributes), \
+         or watch --auto attributes to keep them filled",
+    );
+}
+
 /// What ISE's network-access policy does with Intune's answer: whether any enabled
 /// rule uses the MDM dictionary, rules on attributes Intune no longer supplies, rules
 /// naming an MDM server that is not the integration's active entry.
@@ -39,6 +75,7 @@ fn enforcement_findings<'o>(
             let Some(condition) = &r.rule.condition else {
                 continue;
             };
+            unfilled_attribute(d, network, set, r, condition);
             let mdm = mdm_conditions(condition, library);
             if mdm.is_empty() || r.rule.state == RuleState::Disabled {
                 continue;
@@ -110,4 +147,35 @@ fn enforcement_findings<'o>(
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::DeviceState;
+
+    #[test]
+    fn a_rule_on_an_endpoint_attribute_ise_does_not_define_is_named_and_a_defined_one_is_not() {
+        let set: ise_client::PolicySet =
+            serde_json::from_value(serde_json::json!({"id": "s", "name": "Default"}))
+                .expect("a set");
+        let rule = ise_client::AuthorizationRule::new(
+            "Intune_Stale",
+            DeviceState::Stale.condition(),
+            vec!["MDM_Quarantine".into()],
+        );
+        let condition = DeviceState::Stale.condition();
+        let mut network = crate::observe::NetworkPolicy::default();
+        network.endpoint_attributes = Some(vec!["AssetTag".into()]);
+        let mut d = Diagnosis::default();
+        unfilled_attribute(&mut d, &network, &set, &rule, &condition);
+        let found: Vec<&str> = d.findings.iter().map(|f| f.id.as_str()).collect();
+        assert_eq!(found, [ids::ENFORCE_UNFILLED_ATTRIBUTE]);
+        assert!(d.findings[0].summary.contains("EndPoints:IntuneStale"));
+
+        network.endpoint_attributes = Some(vec!["IntuneStale".into()]);
+        let mut d = Diagnosis::default();
+        unfilled_attribute(&mut d, &network, &set, &rule, &condition);
+        assert!(d.findings.is_empty());
+    }
 }

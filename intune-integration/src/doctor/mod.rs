@@ -160,6 +160,9 @@ pub mod ids {
     /// A rule conditions on an MDM attribute Intune no longer supplies (it never
     /// matches).
     pub const ENFORCE_UNSUPPLIED_ATTRIBUTE: &str = "enforce.unsupplied_attribute";
+    /// A rule conditions on an endpoint custom attribute ISE does not define (a
+    /// bridged attribute no attribute sync has defined and filled): it never matches.
+    pub const ENFORCE_UNFILLED_ATTRIBUTE: &str = "enforce.unfilled_attribute";
     /// A rule names an MDM server that is not the integration's active entry.
     pub const ENFORCE_INACTIVE_MDM_SERVER: &str = "enforce.inactive_mdm_server";
     /// The network-access policy could not be read; enforcement was not checked
@@ -201,6 +204,7 @@ pub mod ids {
         NOT_CHECKED,
         ENFORCE_NOTHING,
         ENFORCE_UNSUPPLIED_ATTRIBUTE,
+        ENFORCE_UNFILLED_ATTRIBUTE,
         ENFORCE_INACTIVE_MDM_SERVER,
         ENFORCE_NOT_CHECKED,
         CLOUD_UNCONFIRMED,
