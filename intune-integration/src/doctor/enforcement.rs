@@ -165,8 +165,10 @@ mod tests {
             vec!["MDM_Quarantine".into()],
         );
         let condition = DeviceState::Stale.condition();
-        let mut network = crate::observe::NetworkPolicy::default();
-        network.endpoint_attributes = Some(vec!["AssetTag".into()]);
+        let mut network = crate::observe::NetworkPolicy {
+            endpoint_attributes: Some(vec!["AssetTag".into()]),
+            ..Default::default()
+        };
         let mut d = Diagnosis::default();
         unfilled_attribute(&mut d, &network, &set, &rule, &condition);
         let found: Vec<&str> = d.findings.iter().map(|f| f.id.as_str()).collect();
