@@ -444,3 +444,43 @@ async fn a_rule_on_intune_stale_changes_the_authorization_of_a_stale_device_and_
     assert!(!again.changed);
     cleanup(&settings);
 }
+
+#[tokio::test]
+async fn reauthenticate_sends_a_coa_for_each_changed_endpoint_with_a_session_and_no_other() {
+    let s = simulator(40).await;
+    let ctx = pipeline(&s);
+    let mut settings = settings("coa");
+    settings.reauthenticate_per_minute = 6_000;
+    sync::apply(&ctx, &settings, &SyncOptions::default())
+        .await
+        .expect("first");
+    let known: Vec<String> = endpoints(&s)
+        .into_iter()
+        .filter(|(_, a)| a.contains_key("IntuneOwnership"))
+        .map(|(mac, _)| mac)
+        .take(3)
+        .collect();
+    let [connected, offline, untouched] = <[String; 3]>::try_from(known).expect("three");
+    // Two endpoints changed by hand (set back by the sync, so changed again); one of
+    // them, and a third, have a session.
+    for mac in [&connected, &offline] {
+        assert!(s.edit_endpoint(mac, "IntuneOwnership", "by-hand"));
+    }
+    for mac in [&connected, &untouched] {
+        s.authorize(mac).await.expect("authorize");
+    }
+    let report = sync::apply(&ctx, &settings, &SyncOptions::default().reauthenticating())
+        .await
+        .expect("sync");
+    assert_eq!(report.drift_repaired, 2, "{report:?}");
+    assert_eq!(report.reauthenticated, 1);
+    assert_eq!(report.reauthenticate_no_session, 1);
+    assert_eq!(report.reauthenticate_deferred, 0);
+    let coa = s.snapshot()["ise"]["coa"].clone();
+    assert_eq!(
+        coa,
+        serde_json::json!([{"node": "ise-san", "mac": connected}]),
+        "one CoA, for the changed endpoint with a session"
+    );
+    cleanup(&settings);
+}

@@ -209,6 +209,13 @@ pub(crate) enum AttributesCommand {
         /// Also create the endpoints ISE has never seen, for devices Intune knows.
         #[arg(long)]
         create_endpoints: bool,
+        /// Ask ISE to re-authenticate the active sessions of endpoints whose values
+        /// changed (a CoA from the node that holds each session), at most
+        /// [attributes] reauthenticate_per_minute a minute (default 60) and one
+        /// minute's worth a run; without it, new values apply at each endpoint's next
+        /// authentication.
+        #[arg(long)]
+        reauthenticate: bool,
     },
 }
 

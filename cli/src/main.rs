@@ -22,6 +22,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use intune_integration::Integration;
 use intune_integration::attributes::AttributeSettings;
+use intune_integration::attributes::sync::SyncOptions;
 use intune_integration::audit::{AuditContext, AuditSettings, AuditTrail};
 use intune_integration::certs::Certificate;
 use intune_integration::config::IntegrationConfig;
@@ -135,8 +136,15 @@ async fn run(cli: Cli) -> CliResult {
                     plan,
                     full,
                     create_endpoints,
+                    reauthenticate,
                 },
-        } => attributes_sync(&cli, &ctx, *plan, *full, *create_endpoints).await,
+        } => {
+            let mut options = SyncOptions::full(*full);
+            if *reauthenticate {
+                options = options.reauthenticating();
+            }
+            attributes_sync(&cli, &ctx, *plan, options, *create_endpoints).await
+        }
         Command::Device { id, cert, node } => {
             device(&cli, &ctx, id.as_deref(), cert.as_deref(), node.as_deref()).await
         }

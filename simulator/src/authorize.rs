@@ -382,6 +382,12 @@ pub(crate) async fn authorize_without(
     }));
     let d = s.with_world(|w| {
         if without.is_empty() {
+            // The endpoint now has a session on the first policy service node (MnT's
+            // session directory), as one that authenticated does.
+            if let Some(psn) = w.nodes.iter().find(|n| n.is_policy_service()) {
+                let psn = psn.hostname.clone();
+                w.sessions.insert(crate::state::colon_mac(&mac), psn);
+            }
             decide(&mut w.policy, &attrs)
         } else {
             let mut policy = w.policy.clone();

@@ -524,6 +524,8 @@ impl World {
             id_counts: HashMap::new(),
             devices,
             endpoints,
+            sessions: BTreeMap::new(),
+            coa: Vec::new(),
             staged_certs: HashMap::new(),
             private_key_exports: 0,
             workload_issuer_der: Vec::new(),

@@ -308,6 +308,10 @@ pub(crate) struct World {
     pub(crate) devices: Vec<Device>,
     /// ISE's endpoints, by MAC (`AA:BB:CC:DD:EE:FF`).
     pub(crate) endpoints: BTreeMap<String, IseEndpoint>,
+    /// Active sessions (MnT): endpoint MAC → the policy service node that holds it.
+    pub(crate) sessions: BTreeMap<String, String>,
+    /// Changes of Authorization sent (re-authenticate): (node, MAC), in order.
+    pub(crate) coa: Vec<(String, String)>,
     /// Renewed Admin certificates imported but not yet bound, by host.
     pub(crate) staged_certs: HashMap<String, StagedCert>,
     /// The workload identity issuer's certificate (it signs federated tokens).
@@ -798,6 +802,7 @@ impl World {
                     "mac": mac, "id": e.id, "customAttributes": e.attributes,
                 })).collect::<Vec<_>>(),
                 "endpointCustomAttributes": self.policy.endpoint_attributes,
+                "coa": self.coa.iter().map(|(node, mac)| json!({"node": node, "mac": mac})).collect::<Vec<_>>(),
                 "trustedCertificates": self.trusted.iter().map(|t| json!({
                     "id": t.id, "friendlyName": t.friendly_name, "subject": t.subject,
                     "sha256": crate::pki::hex(&crate::pki::sha256(&t.der)),

@@ -3,7 +3,7 @@
 #[allow(clippy::wildcard_imports)]
 use crate::*;
 
-use intune_integration::attributes::sync::{self, ChangeReason, SyncMode, SyncOptions};
+use intune_integration::attributes::sync::{self, ChangeReason, SyncMode};
 
 /// Changes printed as text (the JSON lists more).
 const LISTED: usize = 5;
@@ -12,12 +12,11 @@ pub(crate) async fn attributes_sync(
     cli: &Cli,
     ctx: &Context,
     plan: bool,
-    full: bool,
+    options: SyncOptions,
     create_endpoints: bool,
 ) -> CliResult {
     let mut settings = ctx.attributes.clone();
     settings.create_endpoints |= create_endpoints;
-    let options = SyncOptions::full(full);
     let run = async {
         if plan {
             sync::plan(&ctx.onboarding, &settings, &options).await
@@ -109,7 +108,18 @@ fn print_text(report: &sync::SyncReport, plan: bool) {
     if total > listed {
         say!("  … and {} more", total - listed);
     }
-    if !plan && report.changed {
+    if report.reauthenticated + report.reauthenticate_no_session + report.reauthenticate_deferred
+        > 0
+    {
+        say!(
+            "re-authentication: {} session(s) asked to re-authenticate, {} endpoint(s) with no \
+             active session, {} past this run's budget (they take the new values at their \
+             next authentication)",
+            report.reauthenticated,
+            report.reauthenticate_no_session,
+            report.reauthenticate_deferred
+        );
+    } else if !plan && report.changed {
         say!(
             "ISE applies new values at each endpoint's next authorization (a session \
              already up keeps its result until it re-authenticates)"

@@ -50,8 +50,8 @@ pub struct AttributeSettings {
     /// Endpoints compared with ISE at each incremental sync to find values changed by
     /// hand (default 100; 0 turns the sample off).
     pub drift_sample: u32,
-    /// Most re-authentications asked of ISE a minute with `--reauthenticate`
-    /// (default 60).
+    /// Most re-authentications asked of ISE a minute with `--reauthenticate`, and a
+    /// run's most (default 60; 0 counts as 1).
     pub reauthenticate_per_minute: u32,
 }
 

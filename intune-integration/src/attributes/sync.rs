@@ -60,12 +60,26 @@ pub const MAX_LISTED: usize = 20;
 pub struct SyncOptions {
     /// A full pass whatever the store says.
     pub full: bool,
+    /// Ask ISE to re-authenticate the active sessions of endpoints whose values
+    /// changed (MnT's CoA), at most [`AttributeSettings::reauthenticate_per_minute`]
+    /// a minute, and no more than one minute's worth a run: the others take the new
+    /// values at their next authentication.
+    pub reauthenticate: bool,
 }
 
 impl SyncOptions {
     /// A full pass (`true`) or what the store calls for (`false`).
     pub fn full(full: bool) -> Self {
-        Self { full }
+        Self {
+            full,
+            reauthenticate: false,
+        }
+    }
+
+    /// The same, re-authenticating the sessions of changed endpoints.
+    pub fn reauthenticating(mut self) -> Self {
+        self.reauthenticate = true;
+        self
     }
 }
 
@@ -147,6 +161,14 @@ pub struct SyncReport {
     pub ambiguous_macs: u64,
     /// Bulk requests sent to ISE.
     pub bulk_requests: u64,
+    /// Changed endpoints whose active session ISE was asked to re-authenticate
+    /// (`--reauthenticate`).
+    pub reauthenticated: u64,
+    /// Changed endpoints with no active session (nothing to re-authenticate).
+    pub reauthenticate_no_session: u64,
+    /// Changed endpoints past the run's re-authentication budget: they take the new
+    /// values at their next authentication.
+    pub reauthenticate_deferred: u64,
     /// The first changes, at most [`MAX_LISTED`].
     pub changes: Vec<EndpointChange>,
     /// Whether anything changed (or, planned, would).
@@ -324,6 +346,8 @@ struct Run<'a> {
     lookups: Vec<Pending>,
     /// What lookups and comparisons found, for the store.
     held: StoreBuffer,
+    /// Changed endpoints to re-authenticate (with `reauthenticate`; a minute's worth).
+    to_reauthenticate: Option<Vec<String>>,
     /// The latest `lastSyncDateTime` Graph listed: the next incremental read starts
     /// there (less the overlap), by Graph's clock, not this machine's.
     latest_check_in: Option<time::OffsetDateTime>,
@@ -404,6 +428,9 @@ impl<'a> Run<'a> {
                 not_in_ise: 0,
                 ambiguous_macs: 0,
                 bulk_requests: 0,
+                reauthenticated: 0,
+                reauthenticate_no_session: 0,
+                reauthenticate_deferred: 0,
                 changes: Vec::new(),
                 changed: false,
                 duration_ms: 0,
@@ -419,6 +446,7 @@ impl<'a> Run<'a> {
             seen: HashSet::new(),
             lookups: Vec::new(),
             held: StoreBuffer::default(),
+            to_reauthenticate: options.reauthenticate.then(Vec::new),
             latest_check_in: watermark,
             update: Batch::default(),
             create: Batch {
@@ -476,6 +504,9 @@ impl<'a> Run<'a> {
         flushed?;
         let stats = written?;
         self.report.bulk_requests = stats.bulk_requests;
+        if self.apply {
+            self.reauthenticate().await?;
+        }
         if self.apply
             && let Some(store) = &self.store
         {
@@ -505,6 +536,32 @@ impl<'a> Run<'a> {
         self.report.duration_ms =
             u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         Ok(self.report)
+    }
+
+    /// The changed endpoints' sessions re-authenticated (MnT CoA), spaced so that no
+    /// more than [`AttributeSettings::reauthenticate_per_minute`] go out in a minute.
+    async fn reauthenticate(&mut self) -> Result<(), Error> {
+        let Some(macs) = self.to_reauthenticate.take() else {
+            return Ok(());
+        };
+        let per_minute = self.settings.reauthenticate_per_minute.max(1);
+        let spacing = std::time::Duration::from_secs(60) / per_minute;
+        let mnt = self.ise().mnt();
+        let mut next = tokio::time::Instant::now();
+        for mac in macs {
+            let Some(server) = mnt.session_server(&mac).await? else {
+                self.report.reauthenticate_no_session += 1;
+                continue;
+            };
+            tokio::time::sleep_until(next).await;
+            next = tokio::time::Instant::now() + spacing;
+            if mnt.reauthenticate(&server, &mac).await? {
+                self.report.reauthenticated += 1;
+            } else {
+                self.report.reauthenticate_no_session += 1;
+            }
+        }
+        Ok(())
     }
 
     fn today(&self) -> time::Date {
@@ -795,6 +852,15 @@ impl<'a> Run<'a> {
                 reason: p.reason,
                 values: self.sel.request(&p.values),
             });
+        }
+        if let Some(list) = &mut self.to_reauthenticate
+            && p.reason != ChangeReason::Created
+        {
+            if list.len() < self.settings.reauthenticate_per_minute as usize {
+                list.push(p.mac.clone());
+            } else {
+                self.report.reauthenticate_deferred += 1;
+            }
         }
         let create = p.reason == ChangeReason::Created;
         let batch = if create {

@@ -136,6 +136,13 @@ impl IseClient {
         }
     }
 
+    /// Monitoring (MnT): endpoints' sessions, re-authentication.
+    pub fn mnt(&self) -> super::Mnt {
+        super::Mnt {
+            client: self.clone(),
+        }
+    }
+
     /// Endpoints and their custom attributes.
     pub fn endpoints(&self) -> super::Endpoints {
         super::Endpoints {

@@ -9,12 +9,14 @@
 //! * [`policy`] — network-access policy: policy sets, authorization rules, profiles,
 //!   library conditions;
 //! * [`endpoints`] — endpoints and their custom attributes, bulk updates;
+//! * [`mnt`] — monitoring: an endpoint's session, re-authentication (CoA);
 //! * [`ers`] — raw ERS requests.
 
 pub mod deployment;
 pub mod endpoints;
 pub mod ers;
 pub mod listing;
+pub mod mnt;
 pub mod policy;
 pub mod system_certificates;
 pub mod trusted_certificates;
@@ -22,6 +24,7 @@ pub mod trusted_certificates;
 pub use endpoints::{BulkBody, CustomAttributeDefinition, Endpoint, EndpointAttributes, Endpoints};
 pub use ers::Ers;
 pub use listing::Filter;
+pub use mnt::Mnt;
 pub use policy::{
     AuthorizationProfile, AuthorizationRule, Condition, NetworkAccessPolicy, PolicySet, RuleCommon,
     RuleState,

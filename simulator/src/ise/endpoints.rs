@@ -296,3 +296,59 @@ pub(super) async fn bulk(State(s): State<Arc<Shared>>, method: Method, body: Byt
     s.bulk_running.store(false, Ordering::SeqCst);
     Json(json!({"id": task})).into_response()
 }
+
+/// MnT's session directory: `GET /admin/API/mnt/Session/MACAddress/{mac}` — the
+/// endpoint's active session (XML `sessionParameters` with `acs_server`, the node that
+/// holds it), or 404 when it has none.
+pub(super) async fn session(State(s): State<Arc<Shared>>, Path(mac): Path<String>) -> Response {
+    let mac = mac.to_ascii_uppercase();
+    match s.with_world(|w| w.sessions.get(&mac).cloned()) {
+        Some(node) => (
+            StatusCode::OK,
+            [("Content-Type", "application/xml")],
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><sessionParameters>\
+                 <passed xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" \
+                 xsi:type=\"xs:boolean\">true</passed><calling_station_id>{mac}\
+                 </calling_station_id><acs_server>{node}</acs_server></sessionParameters>"
+            ),
+        )
+            .into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            [("Content-Type", "application/xml")],
+            "",
+        )
+            .into_response(),
+    }
+}
+
+/// MnT's CoA: `GET /admin/API/mnt/CoA/Reauth/{server}/{mac}/{type}` — sent (and
+/// recorded) when `server` holds the endpoint's session; XML `remoteCoA` with
+/// `results` `true` or `false`.
+pub(super) async fn reauth(
+    State(s): State<Arc<Shared>>,
+    Path((server, mac, kind)): Path<(String, String, String)>,
+) -> Response {
+    let mac = mac.to_ascii_uppercase();
+    let sent = matches!(kind.as_str(), "0" | "1" | "2")
+        && s.with_world(|w| {
+            let holds = w
+                .sessions
+                .get(&mac)
+                .is_some_and(|n| n.eq_ignore_ascii_case(&server));
+            if holds {
+                w.coa.push((server.clone(), mac.clone()));
+            }
+            holds
+        });
+    (
+        StatusCode::OK,
+        [("Content-Type", "application/xml")],
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><remoteCoA requestType=\"reauth\">\
+             <results>{sent}</results></remoteCoA>"
+        ),
+    )
+        .into_response()
+}

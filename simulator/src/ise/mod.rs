@@ -86,6 +86,14 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/api/v1/endpoint", get(endpoints::list))
         .route(
+            "/admin/API/mnt/Session/MACAddress/{mac}",
+            get(endpoints::session),
+        )
+        .route(
+            "/admin/API/mnt/CoA/Reauth/{server}/{mac}/{kind}",
+            get(endpoints::reauth),
+        )
+        .route(
             "/api/v1/endpoint/bulk",
             axum::routing::put(endpoints::bulk).post(endpoints::bulk),
         )
