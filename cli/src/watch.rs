@@ -73,6 +73,8 @@ struct AttributeStatus {
     endpoints_written: u64,
     /// Syncs that failed since start.
     failures: u64,
+    /// Answers that asked the syncs to slow down (Graph's 429, ISE's 503).
+    throttled: u64,
 }
 
 /// `watch`'s options.
@@ -298,6 +300,7 @@ impl Watch {
                     a.succeeded_at = Some(now);
                     a.devices_read = a.devices_read.saturating_add(r.devices_read);
                     a.endpoints_written = a.endpoints_written.saturating_add(written_by(r));
+                    a.throttled = a.throttled.saturating_add(r.throttled_answers);
                 }
                 Err(_) => a.failures = a.failures.saturating_add(1),
             }

@@ -90,6 +90,7 @@ fn register_attribute_syncs<'a>(
     let synced_devices = Family::<PairLabel, Counter>::default();
     let synced_endpoints = Family::<PairLabel, Counter>::default();
     let sync_failures = Family::<PairLabel, Counter>::default();
+    let sync_throttled = Family::<PairLabel, Counter>::default();
     let sync_duration = Family::<PairLabel, F64>::default();
     let sync_last = Family::<PairLabel, F64>::default();
     registry.register(
@@ -106,6 +107,11 @@ fn register_attribute_syncs<'a>(
         "ise_intune_attribute_sync_failures",
         "Attribute syncs that failed",
         sync_failures.clone(),
+    );
+    registry.register(
+        "ise_intune_attribute_sync_throttled",
+        "Answers that asked the attribute syncs to slow down (Graph's 429, ISE's 503)",
+        sync_throttled.clone(),
     );
     registry.register(
         "ise_intune_attribute_sync_duration_seconds",
@@ -127,6 +133,7 @@ fn register_attribute_syncs<'a>(
                 .get_or_create(&pair)
                 .inc_by(a.endpoints_written);
             sync_failures.get_or_create(&pair).inc_by(a.failures);
+            sync_throttled.get_or_create(&pair).inc_by(a.throttled);
             if let Some(d) = a.duration {
                 sync_duration.get_or_create(&pair).set(d.as_secs_f64());
             }

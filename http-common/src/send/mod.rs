@@ -317,6 +317,7 @@ impl HttpCore {
             reads: self.counters.reads.load(Ordering::Relaxed),
             writes: self.counters.writes.load(Ordering::Relaxed),
             tokens: self.counters.tokens.load(Ordering::Relaxed),
+            throttled: self.counters.throttled.load(Ordering::Relaxed),
         }
     }
 
@@ -357,6 +358,9 @@ impl HttpCore {
                         answer.attempts = attempt;
                         if answer.status.is_success() {
                             return Ok(answer);
+                        }
+                        if matches!(answer.status.as_u16(), 429 | 503) {
+                            self.counters.throttled.fetch_add(1, Ordering::Relaxed);
                         }
                         let class = classify.status(answer.status, &answer.headers, &answer.body);
                         let failure = Attempt::Status {

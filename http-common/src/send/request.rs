@@ -158,6 +158,9 @@ pub struct RequestCounts {
     pub writes: u64,
     /// Token requests.
     pub tokens: u64,
+    /// Answers that asked to slow down: 429 (throttled), or 503 (busy: ISE's bulk
+    /// API while another job runs).
+    pub throttled: u64,
 }
 
 impl RequestCounts {
@@ -167,6 +170,7 @@ impl RequestCounts {
             reads,
             writes,
             tokens,
+            throttled: 0,
         }
     }
 }
@@ -176,6 +180,7 @@ pub(crate) struct Counters {
     pub(crate) reads: AtomicU64,
     pub(crate) writes: AtomicU64,
     pub(crate) tokens: AtomicU64,
+    pub(crate) throttled: AtomicU64,
 }
 
 /// One request as the loop sees it.

@@ -161,6 +161,9 @@ pub struct SyncReport {
     pub ambiguous_macs: u64,
     /// Bulk requests sent to ISE.
     pub bulk_requests: u64,
+    /// Answers that asked this run to slow down (Graph's 429, ISE's 503), each waited
+    /// for and retried.
+    pub throttled_answers: u64,
     /// Changed endpoints whose active session ISE was asked to re-authenticate
     /// (`--reauthenticate`).
     pub reauthenticated: u64,
@@ -428,6 +431,7 @@ impl<'a> Run<'a> {
                 not_in_ise: 0,
                 ambiguous_macs: 0,
                 bulk_requests: 0,
+                throttled_answers: 0,
                 reauthenticated: 0,
                 reauthenticate_no_session: 0,
                 reauthenticate_deferred: 0,
@@ -462,7 +466,14 @@ impl<'a> Run<'a> {
         &self.integration.ise
     }
 
+    /// Throttled answers so far, Graph's and ISE's.
+    fn throttled(&self) -> u64 {
+        self.integration.graph.request_counts().throttled
+            + self.integration.ise.request_counts().throttled
+    }
+
     async fn go(mut self) -> Result<SyncReport, Error> {
+        let throttled_before = self.throttled();
         // Graph's first page is read while ISE's definitions are: a refusal (the
         // permission missing) ends the run before anything is written.
         let (mut pages, reader) = self.spawn_reader();
@@ -533,6 +544,7 @@ impl<'a> Run<'a> {
                 + self.report.drift_repaired
                 + self.report.endpoints_cleared
                 > 0;
+        self.report.throttled_answers = self.throttled().saturating_sub(throttled_before);
         self.report.duration_ms =
             u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         Ok(self.report)
