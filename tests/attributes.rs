@@ -484,3 +484,25 @@ async fn reauthenticate_sends_a_coa_for_each_changed_endpoint_with_a_session_and
     );
     cleanup(&settings);
 }
+
+#[tokio::test]
+async fn intunes_throttle_with_or_without_retry_after_is_waited_for_and_counted() {
+    let s = simulator(2_500).await;
+    let ctx = pipeline(&s);
+    let settings = settings("throttle");
+    // One device read per 300 ms: the second and third pages are answered 429 first.
+    s.set_device_read_limit(1, Duration::from_millis(300));
+    let report = sync::apply(&ctx, &settings, &SyncOptions::default())
+        .await
+        .expect("sync");
+    let answered_429 = s.set_device_read_limit(2_000, Duration::from_secs(20));
+    assert!(answered_429 >= 2, "{answered_429}");
+    assert_eq!(report.devices_read, 2_500);
+    assert_eq!(report.graph_requests, 3);
+    assert!(report.throttled_answers >= answered_429, "{report:?}");
+    let again = sync::apply(&ctx, &settings, &SyncOptions::full(true))
+        .await
+        .expect("full");
+    assert!(!again.changed, "nothing lost to the throttle: {again:?}");
+    cleanup(&settings);
+}

@@ -139,6 +139,16 @@ impl Simulator {
         self.shared.with_world(|w| w.mutate_devices(count, seed))
     }
 
+    /// Intune's throttle of managed-device reads: at most `limit` requests per
+    /// `window` (default 2,000 per 20 s, Intune's per-application limit); beyond, 429,
+    /// every other one without `Retry-After`. How many 429s it answered so far.
+    pub fn set_device_read_limit(&self, limit: usize, window: Duration) -> u64 {
+        self.shared.with_world(|w| {
+            w.device_read_limit = (limit, window);
+            w.device_reads_throttled
+        })
+    }
+
     /// The device stops checking in with Intune from now on (its `lastSyncDateTime`
     /// stays at its last check-in while the clock moves on). Whether Intune knows it.
     pub fn silence_device(&self, guid: &str) -> bool {

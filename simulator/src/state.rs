@@ -308,6 +308,12 @@ pub(crate) struct World {
     pub(crate) devices: Vec<Device>,
     /// ISE's endpoints, by MAC (`AA:BB:CC:DD:EE:FF`).
     pub(crate) endpoints: BTreeMap<String, IseEndpoint>,
+    /// Intune's throttle of managed-device reads (`GET /deviceManagement/managedDevices`,
+    /// per application): the requests in the window, and (limit, window).
+    pub(crate) device_reads: std::collections::VecDeque<Instant>,
+    pub(crate) device_read_limit: (usize, Duration),
+    /// 429s answered to device reads (every other one carries `Retry-After`).
+    pub(crate) device_reads_throttled: u64,
     /// Active sessions (MnT): endpoint MAC → the policy service node that holds it.
     pub(crate) sessions: BTreeMap<String, String>,
     /// Changes of Authorization sent (re-authenticate): (node, MAC), in order.
