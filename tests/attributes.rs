@@ -506,3 +506,26 @@ async fn intunes_throttle_with_or_without_retry_after_is_waited_for_and_counted(
     assert!(!again.changed, "nothing lost to the throttle: {again:?}");
     cleanup(&settings);
 }
+
+#[tokio::test]
+async fn an_ers_operator_writes_nothing_and_is_told_the_admin_group_it_needs() {
+    let s = simulator(60).await;
+    let ctx = pipeline(&s);
+    let settings = settings("operator");
+    s.set_ise_role(ise_intune_simulator::IseRole::ErsOperator);
+    let before = endpoints(&s);
+    let err = sync::apply(&ctx, &settings, &SyncOptions::default())
+        .await
+        .expect_err("refused");
+    let Error::MissingRights { missing } = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(missing[0].side, "ise");
+    assert_eq!(endpoints(&s), before);
+    assert_eq!(
+        s.snapshot()["ise"]["endpointCustomAttributes"],
+        serde_json::json!({"AssetTag": "String"}),
+        "no definition made"
+    );
+    cleanup(&settings);
+}

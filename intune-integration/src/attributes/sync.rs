@@ -180,6 +180,38 @@ pub struct SyncReport {
     pub duration_ms: u64,
 }
 
+impl SyncReport {
+    /// A report of nothing done yet (a full pass, planned).
+    fn empty() -> Self {
+        Self {
+            applied: false,
+            mode: SyncMode::Full,
+            since: None,
+            store: String::new(),
+            definitions_created: Vec::new(),
+            devices_read: 0,
+            graph_requests: 0,
+            endpoints_known: 0,
+            endpoints_written: 0,
+            endpoints_created: 0,
+            endpoints_aged: 0,
+            drift_repaired: 0,
+            endpoints_cleared: 0,
+            unchanged: 0,
+            not_in_ise: 0,
+            ambiguous_macs: 0,
+            bulk_requests: 0,
+            throttled_answers: 0,
+            reauthenticated: 0,
+            reauthenticate_no_session: 0,
+            reauthenticate_deferred: 0,
+            changes: Vec::new(),
+            changed: false,
+            duration_ms: 0,
+        }
+    }
+}
+
 /// The ISE type of a bridged attribute.
 fn ise_type(kind: AttributeType) -> &'static str {
     match kind {
@@ -418,26 +450,7 @@ impl<'a> Run<'a> {
                 },
                 since: since.map(rfc3339),
                 store: store_path.display().to_string(),
-                definitions_created: Vec::new(),
-                devices_read: 0,
-                graph_requests: 0,
-                endpoints_known: 0,
-                endpoints_written: 0,
-                endpoints_created: 0,
-                endpoints_aged: 0,
-                drift_repaired: 0,
-                endpoints_cleared: 0,
-                unchanged: 0,
-                not_in_ise: 0,
-                ambiguous_macs: 0,
-                bulk_requests: 0,
-                throttled_answers: 0,
-                reauthenticated: 0,
-                reauthenticate_no_session: 0,
-                reauthenticate_deferred: 0,
-                changes: Vec::new(),
-                changed: false,
-                duration_ms: 0,
+                ..SyncReport::empty()
             },
             full,
             since,
