@@ -32,7 +32,9 @@
 use ise_client::{AuthorizationRule, Condition, PolicySet, RuleState};
 
 pub use crate::config::{EnforcedRule, EnforcementPolicy};
-pub use crate::report::{DeviceState, Enforcement, MDM_DICTIONARY, Rollout, RuleChange};
+pub use crate::report::{
+    DeviceState, Enforcement, MDM_DICTIONARY, Rollout, RuleChange, bridged_attribute,
+};
 
 use crate::Error;
 use crate::context::Integration;
@@ -223,14 +225,6 @@ async fn read(ctx: &Integration, desired: &EnforcementPolicy) -> Result<Read, Er
     }
     let rules = policy.authorization_rules(&set.id).await?;
     Ok(Read { set, rules })
-}
-
-/// The endpoint attribute a condition names (`EndPoints:<name>`), if any: the
-/// attribute a bridged rule depends on.
-pub fn bridged_attribute(c: &Condition) -> Option<String> {
-    c.attributes()
-        .find(|a| a.dictionary_name.as_deref() == Some(crate::report::ENDPOINTS_DICTIONARY))
-        .and_then(|a| a.attribute_name.clone())
 }
 
 /// The guard id of a working connection.

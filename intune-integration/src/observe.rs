@@ -524,7 +524,7 @@ pub async fn network_policy(ise: &IseClient) -> Result<NetworkPolicy, Error> {
         r.rule
             .condition
             .as_ref()
-            .and_then(crate::enforce::bridged_attribute)
+            .and_then(crate::report::bridged_attribute)
             .is_some()
     });
     let endpoint_attributes = if names_endpoint_attribute {

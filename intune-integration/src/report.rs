@@ -337,6 +337,14 @@ pub enum DeviceState {
 /// ISE's dictionary of endpoint attributes, custom ones included.
 pub const ENDPOINTS_DICTIONARY: &str = "EndPoints";
 
+/// The endpoint attribute a condition names (`EndPoints:<name>`), if any: the
+/// attribute a bridged rule depends on.
+pub fn bridged_attribute(c: &ise_client::Condition) -> Option<String> {
+    c.attributes()
+        .find(|a| a.dictionary_name.as_deref() == Some(ENDPOINTS_DICTIONARY))
+        .and_then(|a| a.attribute_name.clone())
+}
+
 impl DeviceState {
     /// Every state, in the order the rules are created.
     pub const ALL: [DeviceState; 4] = [

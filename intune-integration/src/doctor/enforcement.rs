@@ -31,7 +31,7 @@ fn unfilled_attribute(
 ) {
     let (Some(defined), Some(attribute)) = (
         &network.endpoint_attributes,
-        crate::enforce::bridged_attribute(condition),
+        crate::report::bridged_attribute(condition),
     ) else {
         return;
     };
