@@ -3,8 +3,9 @@
 #
 # Installs what the tests call when it is missing (Debian packages: openssl and
 # ca-certificates for the certificate cross-checks, chromium for the status page's
-# test, python3 and python3-venv for Microsoft's MSAL), then runs every test binary to
-# its end (--no-fail-fast) and the cross-checks against OpenSSL and MSAL for Python.
+# test, python3 and python3-venv for Microsoft's MSAL and Graph SDK for Python), then
+# runs every test binary to its end (--no-fail-fast) and the cross-checks against
+# OpenSSL, MSAL for Python and the Graph SDK for Python.
 # Exits non-zero on any failure. Extra arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,19 +33,26 @@ status=0
 echo "== cargo test --workspace --no-fail-fast"
 cargo test --workspace --no-fail-fast "$@" || status=1
 
+# Where cargo builds (CARGO_TARGET_DIR when set).
+target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+
 echo "== cert_inspect against openssl"
 cargo build -q --example cert_inspect
-python3 scripts/crosscheck_cert_inspect.py target/debug/examples/cert_inspect || status=1
+python3 scripts/crosscheck_cert_inspect.py "$target/debug/examples/cert_inspect" || status=1
 
 echo "== onboard against a running simulator, twice; then MSAL for Python with a node's key"
 cargo build -q -p ise-intune-cli --bin ise-intune
 cargo build -q -p ise-intune-simulator --bin ise-intune-sim
-# Microsoft's MSAL for Python, pinned, in a virtual environment under target/.
-msal_env=target/msal-venv
-if ! "$msal_env/bin/python" -c "import msal; assert msal.__version__ == '1.39.0'" 2>/dev/null; then
-  python3 -m venv "$msal_env"
-  "$msal_env/bin/pip" install -q --disable-pip-version-check "msal==1.39.0"
+# Microsoft's MSAL and Graph SDK for Python, pinned, in a virtual environment under
+# the target directory.
+py_env="$target/python-venv"
+if ! "$py_env/bin/python" -c "import msal, importlib.metadata as m; assert msal.__version__ == '1.39.0'; assert m.version('msgraph-sdk') == '1.65.0'" 2>/dev/null; then
+  python3 -m venv "$py_env"
+  "$py_env/bin/pip" install -q --disable-pip-version-check "msal==1.39.0" "msgraph-sdk==1.65.0"
 fi
-python3 scripts/check_onboard.py target --msal "$msal_env/bin/python" || status=1
+python3 scripts/check_onboard.py "$target" --msal "$py_env/bin/python" || status=1
+
+echo "== Microsoft's Graph SDK for Python reads the simulated managed devices"
+"$py_env/bin/python" scripts/graph_sdk_managed_devices.py "$target/debug/ise-intune-sim" || status=1
 
 exit "$status"

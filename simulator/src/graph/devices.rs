@@ -12,7 +12,9 @@
 //! `compliant`, `noncompliant`, `inGracePeriod`…; `managedDeviceOwnerType` `company` or
 //! `personal`), "List managedDevices" (permission `DeviceManagementManagedDevices.Read.All`
 //! for applications) and Intune's answer to a caller without it, a 403 whose message
-//! names the scopes.
+//! names the scopes. Cross-checked: Microsoft's Graph SDK for Python reads these pages
+//! with its own paging and generated `ManagedDevice` model
+//! (`scripts/graph_sdk_managed_devices.py`, run by `scripts/test.sh`).
 
 use std::collections::HashMap;
 
