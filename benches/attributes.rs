@@ -25,13 +25,17 @@ use ise_intune::integration::attributes::sync::{self, SyncOptions};
 use ise_intune::integration::{Integration, context::Options};
 use ise_intune::ise_client::EndpointAttributes;
 use ise_intune_simulator::ControlClient;
-use ise_intune_simulator::{DEFAULT_AUTOMATION_ROLES, SimInfo, Simulator};
+use ise_intune_simulator::{DEFAULT_AUTOMATION_ROLES, SimInfo};
 use ise_intune_testkit::{self as sim, Configurator};
 use tokio::runtime::Runtime;
 
-const ROLES: &str = "Application.ReadWrite.All,AppRoleAssignment.ReadWrite.All,\
-                     Application.Read.All,get_device_compliance,\
-                     DeviceManagementManagedDevices.Read.All";
+/// The automating identity's roles, with the managed-device read, as the simulator's
+/// command line takes them.
+fn roles() -> String {
+    let mut roles = DEFAULT_AUTOMATION_ROLES.to_vec();
+    roles.push(sim::attributes::MANAGED_DEVICES_READ);
+    roles.join(",")
+}
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -105,7 +109,8 @@ fn start_sim(bin: &Path, name: &str, devices: u64, latency_ms: u64) -> SimProces
         .arg(&info_file)
         .args(["--managed-devices", &devices.to_string()])
         .args(["--latency-ms", &latency_ms.to_string()])
-        .args(["--automation-roles", ROLES])
+        .arg("--automation-roles")
+        .arg(roles())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -133,14 +138,7 @@ fn pipeline(info: &SimInfo) -> Integration {
 }
 
 fn store(name: &str) -> AttributeSettings {
-    let path = std::env::temp_dir().join(format!(
-        "ise-intune-bench-{}-{name}.redb",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_file(&path);
-    let mut s = AttributeSettings::default();
-    s.store = Some(path);
-    s
+    sim::attributes::settings(&format!("bench-{name}"))
 }
 
 /// The command's peak resident memory (VmHWM, kB) over a run: read from /proc while
@@ -266,8 +264,6 @@ fn table() {
 fn bench(c: &mut Criterion) {
     table();
     let rt = runtime();
-    let mut roles = DEFAULT_AUTOMATION_ROLES.to_vec();
-    roles.push("DeviceManagementManagedDevices.Read.All");
     let mut group = c.benchmark_group("attributes");
     group.sample_size(10);
     group.bench_function("first sync, 2,000 devices, 0 ms", |b| {
@@ -275,13 +271,7 @@ fn bench(c: &mut Criterion) {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
                 let s = rt
-                    .block_on(
-                        Simulator::builder()
-                            .devices(2_000)
-                            .automation_roles(roles.clone())
-                            .replication_lag(Duration::ZERO)
-                            .start(),
-                    )
+                    .block_on(sim::attributes::simulator(0, 2_000).start())
                     .unwrap_or_else(|e| panic!("simulator: {e}"));
                 let ctx = pipeline(s.info());
                 let settings = store("criterion");

@@ -6,25 +6,18 @@
 //! its endpoint kept; two syncs of one pair never both write.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
+use ise_intune::integration::attributes::remove;
 use ise_intune::integration::attributes::sync::{self, ChangeReason, SyncMode, SyncOptions};
-use ise_intune::integration::attributes::{AttributeSettings, remove};
 use ise_intune::integration::config::EnforcedRule;
 use ise_intune::integration::{Error, Integration, context::Options, enforce, offboard, onboard};
-use ise_intune_simulator::{DEFAULT_AUTOMATION_ROLES, Simulator};
-use ise_intune_testkit::{self as sim, Configurator};
+use ise_intune_simulator::Simulator;
+use ise_intune_testkit::{self as sim, Configurator, attributes as bridge};
 use serde_json::Value;
 
 async fn simulator(devices: usize) -> Simulator {
-    let mut roles = DEFAULT_AUTOMATION_ROLES.to_vec();
-    roles.push("DeviceManagementManagedDevices.Read.All");
-    Simulator::builder()
-        .seed(38)
-        .devices(devices)
-        .automation_roles(roles)
-        .replication_lag(Duration::ZERO)
+    bridge::simulator(38, devices)
         .start()
         .await
         .expect("simulator")
@@ -34,41 +27,11 @@ fn pipeline(s: &Simulator) -> Integration {
     sim::integration(s.info(), Configurator::Gui, true, Options::default()).expect("integration")
 }
 
-/// A store of its own for each test, removed first.
-fn settings(name: &str) -> AttributeSettings {
-    let path: PathBuf = std::env::temp_dir().join(format!(
-        "ise-intune-attributes-{}-{name}.redb",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_file(&path);
-    let mut s = AttributeSettings::default();
-    s.store = Some(path);
-    s
-}
-
-fn cleanup(s: &AttributeSettings) {
-    if let Some(p) = &s.store {
-        let _ = std::fs::remove_file(p);
-    }
-}
+use bridge::{remove_store as cleanup, settings};
 
 /// ISE's endpoints: MAC → custom attributes.
 fn endpoints(s: &Simulator) -> BTreeMap<String, BTreeMap<String, String>> {
-    let snap = s.snapshot();
-    snap["ise"]["endpoints"]
-        .as_array()
-        .expect("endpoints")
-        .iter()
-        .map(|e| {
-            let attrs = e["customAttributes"]
-                .as_object()
-                .expect("attributes")
-                .iter()
-                .map(|(k, v)| (k.clone(), v.as_str().expect("text").to_owned()))
-                .collect();
-            (e["mac"].as_str().expect("mac").to_owned(), attrs)
-        })
-        .collect()
+    bridge::endpoints(&s.snapshot())
 }
 
 /// The managed devices as Graph lists them: id → (Wi-Fi MAC in ISE's notation, device).

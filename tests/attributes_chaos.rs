@@ -12,21 +12,15 @@ use std::time::Duration;
 use ise_intune::integration::attributes::AttributeSettings;
 use ise_intune::integration::attributes::sync::{self, SyncOptions};
 use ise_intune::integration::{Integration, context::Options};
-use ise_intune_simulator::{DEFAULT_AUTOMATION_ROLES, Faults, Service, Simulator};
-use ise_intune_testkit::{self as sim, Configurator, chaos};
+use ise_intune_simulator::{Faults, Service, Simulator};
+use ise_intune_testkit::{self as sim, Configurator, attributes as bridge, chaos};
 
 const DEVICES: usize = 1_500;
 const SEEDS: u64 = 20;
 
 async fn simulator(seed: u64) -> Simulator {
-    let mut roles = DEFAULT_AUTOMATION_ROLES.to_vec();
-    roles.push("DeviceManagementManagedDevices.Read.All");
-    Simulator::builder()
-        .seed(seed)
+    bridge::simulator(seed, DEVICES)
         .fault_seed(seed ^ 0x5EED)
-        .devices(DEVICES)
-        .automation_roles(roles)
-        .replication_lag(Duration::ZERO)
         .start()
         .await
         .expect("simulator")
@@ -44,29 +38,12 @@ fn pipeline(s: &Simulator) -> Integration {
 }
 
 fn settings(seed: u64, name: &str) -> AttributeSettings {
-    let mut s = AttributeSettings::default();
-    let path = std::env::temp_dir().join(format!(
-        "ise-intune-chaos-{}-{seed}-{name}.redb",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_file(&path);
-    s.store = Some(path);
-    s
+    bridge::settings(&format!("chaos-{seed}-{name}"))
 }
 
 /// ISE's endpoints: MAC → custom attributes.
-fn endpoints(s: &Simulator) -> BTreeMap<String, serde_json::Value> {
-    s.snapshot()["ise"]["endpoints"]
-        .as_array()
-        .expect("endpoints")
-        .iter()
-        .map(|e| {
-            (
-                e["mac"].as_str().expect("mac").to_owned(),
-                e["customAttributes"].clone(),
-            )
-        })
-        .collect()
+fn endpoints(s: &Simulator) -> BTreeMap<String, BTreeMap<String, String>> {
+    bridge::endpoints(&s.snapshot())
 }
 
 /// A small deterministic generator for the stop points.

@@ -21,11 +21,13 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Modules: [`chaos`] (onboarding under seeded faults, checked against the simulator's
+//! Modules: [`attributes`] (the attribute bridge's simulator, settings and endpoints),
+//! [`chaos`] (onboarding under seeded faults, checked against the simulator's
 //! state) and [`logging`] (the `tracing` subscriber of the examples and the command).
 
 use std::sync::Arc;
 
+pub mod attributes;
 pub mod chaos;
 pub use intune_integration::logging;
 

@@ -1,6 +1,6 @@
 //! Intune's managed devices as Microsoft Graph lists them:
 //! `GET /v1.0/deviceManagement/managedDevices`, with `$select`, `$top` (at most 1,000
-//! a page, Intune's page size), `$skiptoken` paging and `$filter` on
+//! a page, Intune's page size), paging by `@odata.nextLink` and `$filter` on
 //! `lastSyncDateTime ge <DateTimeOffset>` (the incremental read a sync makes; there is
 //! no delta query for managed devices). Each device is the simulator's Intune device
 //! (the same GUID, MAC, enrolment and compliance as the Compliance Retrieval API
@@ -109,29 +109,31 @@ pub(super) fn list(ctx: &Ctx<'_>, uri: &Uri, q: &HashMap<String, String>) -> Res
             );
         }
     };
-    let (skip, top) = super::window(q, MAX_TOP, MAX_TOP);
-    // Filtered first, then only the page's devices made JSON: a page of a 100,000-device
-    // tenant costs its 1,000 devices, not the tenant.
-    let (total, items) = ctx.s.with_world(|w| {
+    // `$skiptoken` is where the page's scan of the tenant starts (Graph's token is
+    // opaque; clients follow `@odata.nextLink`): a page costs the devices from there to
+    // its last, not the tenant, and only the page's devices are made JSON.
+    let (start, top) = super::window(q, MAX_TOP, MAX_TOP);
+    let (items, next) = ctx.s.with_world(|w| {
         w.settle_devices();
         let seed = w.seed;
         let now = w.now();
         let now_utc = w.now_utc();
-        let mut total = 0usize;
         let mut page = Vec::new();
-        for d in &w.devices {
+        let mut next = None;
+        for (i, d) in w.devices.iter().enumerate().skip(start) {
             let synced = last_sync(w, d, now, now_utc);
             if since.is_some_and(|s| synced < s) {
                 continue;
             }
-            if total >= skip && page.len() < top {
-                page.push(managed_device(seed, d, synced));
+            if page.len() == top {
+                next = Some(i);
+                break;
             }
-            total += 1;
+            page.push(managed_device(seed, d, synced));
         }
-        (total, page)
+        (page, next)
     });
-    super::page_window(ctx, uri, q, (total, skip, top), items)
+    super::page_with_next(ctx, uri, q, next, items)
 }
 
 /// `lastSyncDateTime ge 2026-12-01T00:00:00Z` → the time; anything else → `None`.

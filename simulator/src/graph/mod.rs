@@ -298,12 +298,30 @@ fn page_window(
     (total, skip, top): (usize, usize, usize),
     value: Vec<Value>,
 ) -> Response {
+    page_with_next(
+        ctx,
+        uri,
+        q,
+        (skip + top < total).then_some(skip + top),
+        value,
+    )
+}
+
+/// One page with an `@odata.nextLink` carrying `$skiptoken=next` when `next` is given
+/// (the token is opaque to clients: they follow the link); `$select` applied.
+fn page_with_next(
+    ctx: &Ctx<'_>,
+    uri: &Uri,
+    q: &HashMap<String, String>,
+    next: Option<usize>,
+    value: Vec<Value>,
+) -> Response {
     let value: Vec<Value> = value
         .into_iter()
         .map(|v| select(v, q.get("$select")))
         .collect();
     let mut body = json!({"@odata.context": format!("{}/v1.0/$metadata", ctx.s.urls.graph_origin), "value": value});
-    if skip + top < total {
+    if let Some(token) = next {
         let Ok(mut next) = url::Url::parse(&format!("{}{}", ctx.s.urls.graph_origin, uri.path()))
         else {
             return ctx.error(
@@ -317,7 +335,7 @@ fn page_window(
             for (k, v) in q.iter().filter(|(k, _)| *k != "$skiptoken") {
                 pairs.append_pair(k, v);
             }
-            pairs.append_pair("$skiptoken", &(skip + top).to_string());
+            pairs.append_pair("$skiptoken", &token.to_string());
         }
         body["@odata.nextLink"] = Value::String(next.to_string());
     }
