@@ -3,7 +3,8 @@
 //!
 //! `cargo bench --bench doctor` prints, in one run, at 100 ms per request
 //! (`DOCTOR_BENCH_LATENCY_MS` to change it), release build:
-//! - round trips (wall time ÷ latency) of `doctor` on an integrated pair, of the
+//! - round trips (wall time ÷ latency) of `doctor` on an integrated pair (its
+//!   automating identity granted the optional evidence reads), of the
 //!   device and non-compliant queries as the automating identity, as a node with its
 //!   key exported, and as a node with its key supplied;
 //! - `fleet doctor` of `DOCTOR_BENCH_PAIRS` pairs (100) with the default concurrency,
@@ -51,7 +52,12 @@ fn pipeline(s: &Simulator, key: AdminKey) -> Integration {
 
 /// An integrated pair (onboarded and enforcing), then the latency switched on.
 async fn integrated(latency: Duration) -> Simulator {
+    // With the optional evidence grants: doctor also reads Intune's profiles and
+    // settings and the application's sign-ins.
+    let mut roles = ise_intune_simulator::DEFAULT_AUTOMATION_ROLES.to_vec();
+    roles.extend(["DeviceManagementConfiguration.Read.All", "AuditLog.Read.All"]);
     let s = Simulator::builder()
+        .automation_roles(roles)
         .replication_lag(Duration::ZERO)
         .start()
         .await

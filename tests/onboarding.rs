@@ -1139,9 +1139,10 @@ async fn ecdsa_admin_certificates_are_refused_before_any_write() {
 }
 
 /// Entra's app-management policies can cap key lifetimes below ISE's long-lived
-/// certificates. With `Policy.Read.All` the library reads them and stops before any
-/// key is written, naming the policy and the limit; without it, Graph's own refusal is
-/// reported as the same error. Either way the application holds no key afterwards.
+/// certificates. With `Policy.Read.All` the library reads them before step 1 and stops
+/// before anything is written, naming the policy and the limit; without it, Graph's own
+/// refusal is reported as the same error. Either way the application holds no key
+/// afterwards.
 #[tokio::test]
 async fn a_key_lifetime_policy_stops_the_upload_before_any_write() {
     use ise_intune_simulator::DEFAULT_AUTOMATION_ROLES;
@@ -1197,13 +1198,28 @@ async fn a_key_lifetime_policy_stops_the_upload_before_any_write() {
             .as_array()
             .expect("applications")
             .iter()
-            .find(|a| a["displayName"] == APP)
-            .expect("the application was registered");
-        assert_eq!(
-            ours["keyCredentials"].as_array().map(Vec::len),
-            Some(0),
-            "no key was written: {ours}"
-        );
+            .find(|a| a["displayName"] == APP);
+        if may_read_policies {
+            // Read before step 1: nothing at all was written.
+            assert!(ours.is_none(), "no application was registered: {ours:?}");
+            let writes: Vec<String> = sim
+                .request_log()
+                .iter()
+                .filter(|r| {
+                    r.method != "GET"
+                        && (r.service == "graph" || r.path.contains("trustedcertificate"))
+                })
+                .map(|r| format!("{} {} {}", r.service, r.method, r.path))
+                .collect();
+            assert!(writes.is_empty(), "{writes:?}");
+        } else {
+            let ours = ours.expect("the application was registered");
+            assert_eq!(
+                ours["keyCredentials"].as_array().map(Vec::len),
+                Some(0),
+                "no key was written: {ours}"
+            );
+        }
         // Doctor names the policy when it may read it.
         let d = ise_intune::integration::doctor::diagnose(&gui_pipeline(&sim))
             .await

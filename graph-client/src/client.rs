@@ -113,6 +113,9 @@ pub(crate) struct Call<'a> {
 
 pub(crate) enum Target {
     Path(String),
+    /// A path below Graph's beta base (the v1.0 base with `beta` for `v1.0`), for
+    /// resources v1.0 does not have.
+    Beta(String),
     Absolute(Url),
 }
 
@@ -477,11 +480,27 @@ impl GraphClient {
         self.inner.core.counts()
     }
 
+    /// Graph's beta base: the v1.0 base with its last segment `v1.0` replaced by `beta`.
+    fn beta_base(&self) -> Result<String> {
+        let base = self.inner.graph.as_str().trim_end_matches('/');
+        base.strip_suffix("/v1.0")
+            .map(|root| format!("{root}/beta"))
+            .ok_or_else(|| Error::InvalidInput {
+                what: format!(
+                    "Graph's base URL `{base}` does not end in `/v1.0`, so its beta \
+                     endpoint cannot be derived"
+                ),
+            })
+    }
+
     fn url_for(&self, target: &Target, query: &[(&str, String)]) -> Result<Url> {
         match target {
             Target::Absolute(url) => {
                 let base = self.inner.graph.as_str().trim_end_matches('/');
-                if url.origin() != self.inner.graph.origin() || !url.as_str().starts_with(base) {
+                let beta = self.beta_base().unwrap_or_else(|_| base.to_owned());
+                if url.origin() != self.inner.graph.origin()
+                    || !(url.as_str().starts_with(base) || url.as_str().starts_with(&beta))
+                {
                     let mut shown = url.clone();
                     shown.set_query(None);
                     return Err(Error::ForeignNextLink {
@@ -490,15 +509,15 @@ impl GraphClient {
                 }
                 Ok(url.clone())
             }
-            Target::Path(path) => {
-                let mut url = Url::parse(&format!(
-                    "{}{}",
-                    self.inner.graph.as_str().trim_end_matches('/'),
-                    path
-                ))
-                .map_err(|e| Error::InvalidInput {
-                    what: format!("path `{path}`: {e}"),
-                })?;
+            Target::Path(path) | Target::Beta(path) => {
+                let base = match target {
+                    Target::Beta(_) => self.beta_base()?,
+                    _ => self.inner.graph.as_str().trim_end_matches('/').to_owned(),
+                };
+                let mut url =
+                    Url::parse(&format!("{base}{path}")).map_err(|e| Error::InvalidInput {
+                        what: format!("path `{path}`: {e}"),
+                    })?;
                 if !query.is_empty() {
                     let q: Vec<String> = query
                         .iter()
@@ -607,6 +626,7 @@ impl GraphClient {
 fn target_label(t: &Target) -> String {
     match t {
         Target::Path(p) => p.clone(),
+        Target::Beta(p) => format!("(beta) {p}"),
         Target::Absolute(u) => u.path().to_owned(),
     }
 }

@@ -72,9 +72,11 @@ pub use ise_intune_http::{
 };
 pub use model::{
     AppManagementPolicy, AppRestrictions, AppRole, AppRoleAssignment, Application,
-    ApplicationUpdate, CertificateKey, Change, KeyCredential, KeyCredentialRestriction,
+    ApplicationUpdate, CertificateKey, Change, CustomSubjectAlternativeName, DeviceConfiguration,
+    DeviceManagementSettings, ExtendedKeyUsage, KeyCredential, KeyCredentialRestriction,
     KeySelector, ManagedDevice, NewApplication, Organization, RequiredResourceAccess,
-    ResourceAccess, ServiceEndpoint, ServicePrincipal, TenantAppManagementPolicy, VerifiedDomain,
+    ResourceAccess, ServiceEndpoint, ServicePrincipal, SignIn, SignInStatus,
+    TenantAppManagementPolicy, VerifiedDomain,
 };
 pub use resources::{
     ApplicationHandle, Applications, ListOptions, MANAGED_DEVICE_PROPERTIES, MANAGED_DEVICES_PAGE,

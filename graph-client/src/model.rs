@@ -479,3 +479,110 @@ pub struct ManagedDevice {
     /// Its Ethernet MAC address.
     pub ethernet_mac_address: Option<String>,
 }
+
+/// Intune's tenant-wide compliance settings (`deviceManagementSettings`, read from
+/// `GET /deviceManagement?$select=settings`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+#[non_exhaustive]
+pub struct DeviceManagementSettings {
+    /// "Mark devices with no compliance policy assigned as": `true` is *Not compliant*,
+    /// `false` is *Compliant* (every device without a policy then passes a compliant
+    /// rule).
+    pub secure_by_default: Option<bool>,
+    /// The compliance status validity period: days a device may go without checking
+    /// in and stay compliant.
+    pub device_compliance_checkin_threshold_days: Option<i64>,
+    /// Whether scheduled actions for rules are enabled.
+    pub is_scheduled_action_enabled: Option<bool>,
+}
+
+/// One custom subject alternative name of a certificate profile (`sanType`,
+/// `name` — e.g. `universalResourceIdentifier`,
+/// `ID:Microsoft Endpoint Manager:GUID:{{DeviceId}}`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+#[non_exhaustive]
+pub struct CustomSubjectAlternativeName {
+    /// `emailAddress`, `userPrincipalName`, `customAzureADAttribute`,
+    /// `domainNameService`, `universalResourceIdentifier`.
+    pub san_type: Option<String>,
+    /// The value, with Intune's `{{…}}` variables.
+    pub name: Option<String>,
+}
+
+/// One extended key usage of a certificate profile.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+#[non_exhaustive]
+pub struct ExtendedKeyUsage {
+    /// Its name (`Client Authentication`).
+    pub name: Option<String>,
+    /// Its OID (`1.3.6.1.5.5.7.3.2`).
+    pub object_identifier: Option<String>,
+}
+
+/// A device configuration as Graph's beta `GET /deviceManagement/deviceConfigurations`
+/// lists it, with the properties of its SCEP and PKCS certificate profiles (v1.0 has
+/// no SCEP or PKCS profile types; the beta SDK's models carry these fields on every
+/// SCEP and PKCS type but the legacy Android ones, which have no custom SANs).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+#[non_exhaustive]
+pub struct DeviceConfiguration {
+    /// Its type (`#microsoft.graph.windows81SCEPCertificateProfile`, …).
+    #[serde(rename = "@odata.type")]
+    pub odata_type: String,
+    /// Its id.
+    pub id: String,
+    /// Its name in Intune's admin center.
+    pub display_name: Option<String>,
+    /// The built-in SAN attributes (a flags enum: `emailAddress,userPrincipalName`).
+    pub subject_alternative_name_type: Option<String>,
+    /// The SAN format string (the older profiles' single custom SAN).
+    pub subject_alternative_name_format_string: Option<String>,
+    /// The custom SAN entries.
+    pub custom_subject_alternative_names: Option<Vec<CustomSubjectAlternativeName>>,
+    /// Its extended key usages (on the profile types that carry them).
+    pub extended_key_usages: Option<Vec<ExtendedKeyUsage>>,
+}
+
+/// The outcome of a sign-in (`signInStatus`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+#[non_exhaustive]
+pub struct SignInStatus {
+    /// `0` for a success, else the AADSTS number (`700027`, …).
+    pub error_code: Option<i64>,
+    /// Entra's reason, for a failure.
+    pub failure_reason: Option<String>,
+}
+
+/// One sign-in of Entra's sign-in log, as Graph's beta `GET /auditLogs/signIns` lists
+/// it (service-principal sign-ins are on beta only: v1.0's `signIn` has no
+/// `signInEventTypes`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+#[non_exhaustive]
+pub struct SignIn {
+    /// Its id.
+    pub id: String,
+    /// When (RFC 3339).
+    pub created_date_time: Option<String>,
+    /// The application (client id) that signed in.
+    pub app_id: Option<String>,
+    /// The resource it asked a token for.
+    pub resource_display_name: Option<String>,
+    /// The resource's application id.
+    pub resource_id: Option<String>,
+    /// Success (`errorCode` 0) or the failure.
+    pub status: SignInStatus,
+    /// The key credential used (its `keyId`), when Entra matched one.
+    pub service_principal_credential_key_id: Option<String>,
+    /// The thumbprint of the certificate presented (hex SHA-1).
+    pub service_principal_credential_thumbprint: Option<String>,
+    /// `certificate`, `clientSecret`, `clientAssertion`, …
+    pub client_credential_type: Option<String>,
+    /// The address the request came from.
+    pub ip_address: Option<String>,
+}

@@ -18,3 +18,10 @@ pub const INTUNE_DISCOVERY_APP_ID: &str = "0000000a-0000-0000-c000-000000000000"
 pub const COMPLIANCE_RETRIEVAL_SERVICE: &str = "ComplianceRetrievalService";
 /// Provider name of the legacy (v2) NAC endpoint.
 pub const NAC_API_SERVICE: &str = "NACAPIService";
+/// Microsoft Graph's application permission `DeviceManagementConfiguration.Read.All`
+/// (Intune's configuration: compliance settings, certificate profiles): its app role id.
+pub const DEVICE_MANAGEMENT_CONFIGURATION_READ_ALL_ROLE_ID: &str =
+    "dc377aa6-52d8-4e23-b271-2a7ae04cedf3";
+/// Microsoft Graph's application permission `AuditLog.Read.All` (the sign-in log): its
+/// app role id.
+pub const AUDIT_LOG_READ_ALL_ROLE_ID: &str = "b0afded3-3588-46d8-8b3d-9842eff778da";

@@ -40,6 +40,9 @@ pub fn server_text(text: &str, known: &[&str]) -> String {
 
 /// [`server_text`] with another length cap (in characters).
 pub fn text_within(text: &str, known: &[&str], max_chars: usize) -> String {
+    if is_plain(text, known, max_chars) {
+        return text.to_owned();
+    }
     // Work on a bounded prefix: a hostile answer may be megabytes long.
     let budget = max_chars.saturating_mul(4).max(4096);
     let mut s: String = text.chars().take(budget).collect();
@@ -68,6 +71,32 @@ pub fn text_within(text: &str, known: &[&str], max_chars: usize) -> String {
         out.push('…');
     }
     out
+}
+
+/// Whether [`text_within`] would give `text` back unchanged: short enough, no control
+/// or bidirectional character, and nothing any redaction looks for (a known secret, an
+/// authorization scheme, a JWT's `eyJ`, a secret's name — which needs a `=` or `:` to
+/// match). Most server text is (device models, names): it is then copied once instead
+/// of passing through every rewrite.
+fn is_plain(text: &str, known: &[&str], max_chars: usize) -> bool {
+    if text.len() > max_chars.saturating_mul(4) {
+        return false;
+    }
+    let mut count = 0usize;
+    for c in text.chars() {
+        count += 1;
+        if count > max_chars || c.is_control() || is_bidi_control(c) {
+            return false;
+        }
+    }
+    if known.iter().any(|k| k.len() >= 4 && text.contains(*k)) || text.contains("eyJ") {
+        return false;
+    }
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("basic ") || lower.contains("bearer ") {
+        return false;
+    }
+    !((text.contains('=') || text.contains(':')) && SECRET_NAMES.iter().any(|n| lower.contains(n)))
 }
 
 fn is_bidi_control(c: char) -> bool {
@@ -244,6 +273,59 @@ pub fn url_for_display(url: &url::Url) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_text_is_given_back_as_the_full_rewrite_would() {
+        let samples = [
+            "iPhone 15",
+            "10.0.22631.4460",
+            "Latitude 7440",
+            "model: SM-S921B",
+            "token: abc",
+            "see eyJhbGciOi.x",
+            "Bearer xyz",
+            "a\u{7}b",
+            "rtl\u{202e}x",
+            "password=hunter2",
+            "C1sco12345 inside",
+            "x".repeat(40).as_str(),
+            "é".repeat(39).as_str(),
+        ]
+        .map(str::to_owned);
+        for text in &samples {
+            for max in [3usize, 39, 40, 300] {
+                let known = ["C1sco12345"];
+                // The slow path alone: what every rewrite gives.
+                let mut slow = text
+                    .chars()
+                    .take(max.saturating_mul(4).max(4096))
+                    .collect::<String>();
+                for k in known {
+                    slow = slow.replace(k, REDACTED);
+                }
+                slow = redact_jwts(&redact_named(&redact_schemes(&slow)));
+                let mut expected: String = slow
+                    .chars()
+                    .take(max)
+                    .map(|c| {
+                        if c.is_control() || is_bidi_control(c) {
+                            ' '
+                        } else {
+                            c
+                        }
+                    })
+                    .collect();
+                if slow.chars().count() > max {
+                    expected.push('…');
+                }
+                assert_eq!(
+                    text_within(text, &known, max),
+                    expected,
+                    "{text:?} at {max}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn hostile_text_is_printable_and_bounded() {

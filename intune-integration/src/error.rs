@@ -179,6 +179,24 @@ pub enum Error {
         lifetime_days: i64,
     },
 
+    /// An Entra app-management policy accepts only certificates issued by a CA the
+    /// tenant trusts for applications (`trustedCertificateAuthority`), and ISE's
+    /// certificate is self-signed: Entra would refuse the upload. Nothing was written.
+    #[error(
+        "Entra's app-management policy {policy} accepts only application certificates \
+         issued by a certificate authority the tenant trusts, and ISE's certificate \
+         {certificate} is self-signed: Entra would refuse it, so nothing was written. Give \
+         the nodes Admin certificates issued by a trusted CA (ISE: Administration > System > \
+         Certificates), or have an administrator exempt the application (assign it an \
+         app-management policy without this restriction)"
+    )]
+    KeyRefusedByTrustedCaPolicy {
+        /// The policy.
+        policy: String,
+        /// The certificate refused.
+        certificate: String,
+    },
+
     /// A device certificate names no Intune device.
     #[error(
         "the certificate `{subject}` names no Intune device: its SAN has no URI \
@@ -814,6 +832,7 @@ impl Error {
             | Self::CertificateNotPresented { .. }
             | Self::AdminKey { .. }
             | Self::KeyRefusedByPolicy { .. }
+            | Self::KeyRefusedByTrustedCaPolicy { .. }
             | Self::NoDeviceIdentity { .. } => K::Certificate,
         }
     }

@@ -61,6 +61,7 @@ pub mod context;
 pub mod decide;
 pub mod doctor;
 pub mod enforce;
+pub mod evidence;
 pub mod files;
 pub mod fleet;
 pub mod guard;

@@ -23,6 +23,7 @@ use crate::decide::{
     AppIdentity, AppObservation, GrantedPermissions, PermissionTargets, PrincipalObservation,
     Registration, decide_registration,
 };
+use crate::evidence::Gathered;
 use crate::keys::{AdminCertificate, AdminKeyMaterial, KeyExport};
 use crate::version::{IntuneGates as _, IseVersion};
 
@@ -125,6 +126,22 @@ pub struct Microsoft {
     /// The app-management policies that may restrict the application's keys, when
     /// [`Reading::diagnostic`] and the application exists.
     pub key_policies: Option<Result<KeyPolicies, Error>>,
+    /// The evidence ISE cannot see (Intune's compliance settings and certificate
+    /// profiles, the application's sign-ins), when [`Reading::diagnostic`].
+    pub evidence: Option<TenantEvidence>,
+}
+
+/// The evidence a diagnosis reads beyond the integration ([`crate::evidence`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct TenantEvidence {
+    /// Intune's compliance settings.
+    pub settings: Gathered<graph_client::DeviceManagementSettings>,
+    /// Intune's SCEP and PKCS certificate profiles.
+    pub profiles: Gathered<Vec<graph_client::DeviceConfiguration>>,
+    /// The application's service-principal sign-ins of the last day; `None` when there
+    /// is no application to read them of.
+    pub sign_ins: Option<Gathered<Vec<graph_client::SignIn>>>,
 }
 
 /// The app-management policies that may restrict a key of the application.
@@ -172,7 +189,7 @@ async fn observe_inner(ctx: &Integration, reading: &Reading) -> Observed {
             .as_ref()
             .is_ok_and(|v| v.check_release_for(ctx.graph.intune_resource()).is_ok());
         let microsoft = if reading.gated && supported {
-            Some(Box::pin(microsoft(&ctx.graph, &identity, reading.diagnostic)).await)
+            Some(Box::pin(microsoft(ctx, &identity, reading.diagnostic)).await)
         } else {
             None
         };
@@ -182,7 +199,7 @@ async fn observe_inner(ctx: &Integration, reading: &Reading) -> Observed {
         if reading.gated {
             None
         } else {
-            Some(Box::pin(microsoft(&ctx.graph, &identity, reading.diagnostic)).await)
+            Some(Box::pin(microsoft(ctx, &identity, reading.diagnostic)).await)
         }
     };
     let policy = async {
@@ -214,17 +231,35 @@ async fn observe_inner(ctx: &Integration, reading: &Reading) -> Observed {
 }
 
 /// Microsoft's side, every read at once (the application's dependents as soon as it
-/// is known).
-async fn microsoft(graph: &GraphClient, identity: &AppIdentity, diagnostic: bool) -> Microsoft {
-    let (app, targets, discovery, roles) = tokio::join!(
-        app_and_policies(graph, identity, diagnostic),
+/// is known); with `diagnostic`, the evidence too.
+async fn microsoft(ctx: &Integration, identity: &AppIdentity, diagnostic: bool) -> Microsoft {
+    let graph = &ctx.graph;
+    let dependents = diagnostic.then(|| ctx.now());
+    let tenant = async {
+        if !diagnostic {
+            return None;
+        }
+        // The token's roles say which reads may be sent (no request of its own).
+        let roles = graph.graph_roles().await.ok().flatten();
+        let roles = roles.as_deref();
+        Some(tokio::join!(
+            crate::evidence::compliance_settings(graph, roles),
+            crate::evidence::certificate_profiles(graph, roles),
+        ))
+    };
+    let (app, targets, discovery, roles, tenant) = tokio::join!(
+        app_and_policies(graph, identity, dependents),
         permission_targets(graph),
         discovery(graph),
         graph.graph_roles(),
+        tenant,
     );
-    let (app, key_policies) = match app {
-        Ok((app, policies)) => (Ok(app), policies),
-        Err(e) => (Err(e), None),
+    let (app, key_policies, sign_ins) = match app {
+        Ok((app, dependents)) => match dependents {
+            Some((policies, sign_ins)) => (Ok(app), Some(policies), sign_ins),
+            None => (Ok(app), None, None),
+        },
+        Err(e) => (Err(e), None, None),
     };
     Microsoft {
         app,
@@ -232,6 +267,11 @@ async fn microsoft(graph: &GraphClient, identity: &AppIdentity, diagnostic: bool
         discovery: discovery.map_err(Error::from),
         roles: roles.map_err(Error::from),
         key_policies,
+        evidence: tenant.map(|(settings, profiles)| TenantEvidence {
+            settings,
+            profiles,
+            sign_ins,
+        }),
     }
 }
 
@@ -265,24 +305,34 @@ pub fn endpoint_of(discovery: &[ServiceEndpoint], provider: &str) -> Option<Stri
 /// adopted), its service principal with the grants it holds, in one more request.
 /// With a configured client id that request runs beside the lookups.
 pub async fn app(graph: &GraphClient, identity: &AppIdentity) -> Result<AppObservation, Error> {
-    Ok(app_and_policies(graph, identity, false).await?.0)
+    Ok(app_and_policies(graph, identity, None).await?.0)
 }
 
-/// [`app`], and with `policies` the application's [`key_policies`] beside its service
-/// principal.
+/// What a diagnosis reads of an existing application beside its service principal:
+/// its [`key_policies`] and its sign-ins.
+type AppDependents = (
+    Result<KeyPolicies, Error>,
+    Option<Gathered<Vec<graph_client::SignIn>>>,
+);
+
+/// [`app`], and with `dependents` (the time of a diagnosis) the application's
+/// [`key_policies`] and sign-ins beside its service principal.
 async fn app_and_policies(
     graph: &GraphClient,
     identity: &AppIdentity,
-    policies: bool,
-) -> Result<(AppObservation, Option<Result<KeyPolicies, Error>>), Error> {
+    dependents: Option<OffsetDateTime>,
+) -> Result<(AppObservation, Option<AppDependents>), Error> {
     let (mut seen, adopted_principal) = lookups(graph, identity).await?;
     let (object_id, app_id) = match decide_registration(&seen, identity) {
         Ok(Registration::Existing(app) | Registration::Adopt(app)) => (app.id, app.app_id),
-        // Nothing to read for an application to be created; an ambiguity is the
-        // decision's to report.
+        // For an application to be created, a diagnosis reads the tenant's policy that
+        // onboarding would meet; an ambiguity is the decision's to report.
+        Ok(Registration::Create) if dependents.is_some() => {
+            return Ok((seen, Some((tenant_key_policies(graph).await, None))));
+        }
         _ => return Ok((seen, None)),
     };
-    let (principal_read, policies) = tokio::join!(
+    let (principal_read, dependents) = tokio::join!(
         async {
             match adopted_principal {
                 Some(p) if identity.adopt_client_id.as_deref() == Some(app_id.as_str()) => Ok(p),
@@ -290,15 +340,17 @@ async fn app_and_policies(
             }
         },
         async {
-            if policies {
-                Some(key_policies(graph, &object_id).await)
-            } else {
-                None
-            }
+            let now = dependents?;
+            let roles = graph.graph_roles().await.ok().flatten();
+            let (policies, sign_ins) = tokio::join!(
+                key_policies(graph, &object_id),
+                crate::evidence::sign_ins(graph, roles.as_deref(), &app_id, now),
+            );
+            Some((policies, Some(sign_ins)))
         },
     );
     seen.principal = principal_read?;
-    Ok((seen, policies))
+    Ok((seen, dependents))
 }
 
 /// The three lookups of step 1 at once (the later ones are needed only when the first

@@ -378,7 +378,48 @@ pub(crate) async fn upload_to(
     .await
 }
 
+/// Whether an app-management policy in `policies` would refuse one of `certs` that
+/// step 3 adds to the application step 1 decides on, as the error that says so.
+pub(crate) fn key_refusal(
+    seen: &AppObservation,
+    identity: &AppIdentity,
+    policies: &crate::observe::KeyPolicies,
+    certs: &[&Certificate],
+) -> Option<Error> {
+    let (created, keys): (Option<&str>, &[KeyCredential]) =
+        match decide_registration(seen, identity) {
+            Ok(Registration::Existing(app) | Registration::Adopt(app)) => {
+                let app = seen
+                    .by_unique_name
+                    .iter()
+                    .chain(&seen.by_client_id)
+                    .chain(&seen.by_display_name)
+                    .find(|a| a.id == app.id)?;
+                (app.created_date_time.as_deref(), &app.key_credentials)
+            }
+            _ => (None, &[]),
+        };
+    let adding: Vec<&Certificate> = certs
+        .iter()
+        .copied()
+        .filter(|c| keys_outcome(keys, &[c]).is_write())
+        .collect();
+    key_policy_refusal(
+        policies.tenant.as_ref(),
+        &policies.assigned,
+        created,
+        &adding,
+    )
+    .map(refusal_error)
+}
+
 fn refusal_error(r: KeyPolicyRefusal) -> Error {
+    if r.trusted_ca_only {
+        return Error::KeyRefusedByTrustedCaPolicy {
+            policy: r.policy,
+            certificate: r.certificate,
+        };
+    }
     Error::KeyRefusedByPolicy {
         policy: r.policy,
         max_lifetime: r.max_lifetime,

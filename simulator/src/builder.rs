@@ -53,10 +53,12 @@ pub const DEFAULT_AUTOMATION_ROLES: [&str; 4] = [
 
 /// Every role the automating identity can be given: Microsoft Graph's application
 /// roles the library uses, and the Intune API's `get_device_compliance`.
-pub const AUTOMATION_ROLE_NAMES: [&str; 7] = [
+pub const AUTOMATION_ROLE_NAMES: [&str; 9] = [
     "Application.Read.All",
     "Policy.Read.All",
     "DeviceManagementManagedDevices.Read.All",
+    "DeviceManagementConfiguration.Read.All",
+    "AuditLog.Read.All",
     "Application.ReadWrite.OwnedBy",
     "Application.ReadWrite.All",
     "AppRoleAssignment.ReadWrite.All",

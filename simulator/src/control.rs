@@ -30,6 +30,14 @@
 //!   moves the simulated clock forward (never back); tokens, replication, Intune's
 //!   throttle windows and device check-ins follow it. 200 `{"now", "offset_secs"}`, or
 //!   400.
+//! * `PUT /intune/settings` — body `{"secureByDefault": bool,
+//!   "deviceComplianceCheckinThresholdDays": N}`: Intune's tenant-wide compliance
+//!   settings ("Mark devices with no compliance policy assigned as", the validity
+//!   period). 204, or 400.
+//! * `PUT /intune/certificate-profiles` — body a [`crate::CertificateProfile`]
+//!   (`{"id"?, "kind", "display_name", "sans": [{"san_type", "name"}],
+//!   "key_usages": [oid]}`): adds it, or replaces the profile with its id.
+//!   200 `{"id"}`, or 400.
 //! * `PUT /ise-role` — body `{"role": "super-admin" | "ers-admin" | "ers-operator" |
 //!   "none"}`: moves ISE's API account to that admin group ([`crate::IseRole`]), as an
 //!   ISE administrator would. 204, or 400.
@@ -57,6 +65,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/devices/mutate", post(mutate_devices))
         .route("/devices/{guid}", put(update_device))
         .route("/ise-role", put(set_ise_role))
+        .route("/intune/settings", put(set_intune_settings))
+        .route("/intune/certificate-profiles", put(put_certificate_profile))
         .route("/clock", post(set_clock))
         .with_state(shared)
 }
@@ -164,6 +174,39 @@ async fn set_ise_role(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
             s.with_world(|w| w.ise_role = role);
             StatusCode::NO_CONTENT.into_response()
         }
+        Err(e) => refuse(e),
+    }
+}
+
+async fn set_intune_settings(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let v = serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null);
+    let (Some(secure), Some(days)) = (
+        v["secureByDefault"].as_bool(),
+        v["deviceComplianceCheckinThresholdDays"]
+            .as_u64()
+            .and_then(|d| u32::try_from(d).ok()),
+    ) else {
+        return refuse(
+            "the body must be {\"secureByDefault\": bool, \"deviceComplianceCheckinThresholdDays\": N}"
+                .into(),
+        );
+    };
+    if !(1..=120).contains(&days) {
+        return refuse(format!("{days} days: Intune accepts 1 to 120"));
+    }
+    s.with_world(|w| {
+        w.evidence.secure_by_default = secure;
+        w.evidence.checkin_threshold_days = days;
+    });
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn put_certificate_profile(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let Ok(profile) = serde_json::from_slice::<crate::CertificateProfile>(&body) else {
+        return refuse("the body must be a certificate profile".into());
+    };
+    match s.with_world(|w| w.evidence.put_profile(&mut w.rng, profile)) {
+        Ok(id) => (StatusCode::OK, axum::Json(json!({ "id": id }))).into_response(),
         Err(e) => refuse(e),
     }
 }

@@ -69,8 +69,13 @@ impl ControlClient {
             }
             bytes.extend_from_slice(&chunk);
         }
-        let body: Value = serde_json::from_slice(&bytes)
-            .map_err(|e| SimError::Config(format!("the control API's answer: {e}")))?;
+        // 204 answers carry no body.
+        let body: Value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .map_err(|e| SimError::Config(format!("the control API's answer: {e}")))?
+        };
         if status.is_success() {
             Ok(body)
         } else {
@@ -99,6 +104,39 @@ impl ControlClient {
                     .collect()
             })
             .unwrap_or_default())
+    }
+
+    /// `PUT /intune/settings`: Intune's "Mark devices with no compliance policy
+    /// assigned as" (`true`: Not compliant) and compliance status validity period.
+    pub async fn set_compliance_settings(
+        &self,
+        secure_by_default: bool,
+        validity_days: u32,
+    ) -> Result<(), SimError> {
+        self.call(
+            self.http
+                .put(format!("{}/intune/settings", self.url))
+                .json(&json!({ "secureByDefault": secure_by_default,
+                    "deviceComplianceCheckinThresholdDays": validity_days })),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// `PUT /intune/certificate-profiles`: adds a SCEP or PKCS profile, or replaces the
+    /// one with its id; its id.
+    pub async fn put_certificate_profile(
+        &self,
+        profile: &crate::CertificateProfile,
+    ) -> Result<String, SimError> {
+        let answer = self
+            .call(
+                self.http
+                    .put(format!("{}/intune/certificate-profiles", self.url))
+                    .json(profile),
+            )
+            .await?;
+        Ok(answer["id"].as_str().unwrap_or_default().to_owned())
     }
 
     /// `GET /snapshot`: the state.

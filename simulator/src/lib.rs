@@ -43,6 +43,7 @@ mod cloud;
 mod control;
 mod control_client;
 mod der;
+mod evidence;
 mod graph;
 mod gui;
 mod info;
@@ -71,6 +72,9 @@ use tokio::sync::watch;
 
 pub use builder::*;
 pub use control_client::ControlClient;
+pub use evidence::{
+    CLIENT_AUTHENTICATION_OID, CertificateProfile, GUID_SAN_URI, SID_SAN_URI, SanEntry,
+};
 pub use info::*;
 pub use ise::IseRole;
 pub use policy::PolicyWrite;
@@ -81,8 +85,9 @@ use startup::*;
 pub use state::{
     Counts, GRAPH_APP_ID, INTUNE_API_APP_ID, INTUNE_DISCOVERY_APP_ID, LoggedRequest, MdmServer,
     ROLE_APP_ROLE_ASSIGNMENT_READWRITE_ALL, ROLE_APPLICATION_READ_ALL,
-    ROLE_APPLICATION_READWRITE_ALL, ROLE_APPLICATION_READWRITE_OWNEDBY, ROLE_GET_DEVICE_COMPLIANCE,
-    ROLE_MANAGED_DEVICES_READ_ALL, ROLE_POLICY_READ_ALL,
+    ROLE_APPLICATION_READWRITE_ALL, ROLE_APPLICATION_READWRITE_OWNEDBY, ROLE_AUDIT_LOG_READ_ALL,
+    ROLE_DEVICE_CONFIGURATION_READ_ALL, ROLE_GET_DEVICE_COMPLIANCE, ROLE_MANAGED_DEVICES_READ_ALL,
+    ROLE_POLICY_READ_ALL,
 };
 
 use state::{App, Assignment, Role, Sp, SystemCert, TrustedCert, World};

@@ -210,11 +210,19 @@ fn issue(
     };
     let audience = match requested_audience(s.cloud, &tenant_id, &requested) {
         Ok(a) => a,
-        Err((status, error, code, text)) => return aadsts(s, status, error, code, &text),
+        Err(refusal) => {
+            s.with_world(|w| record_sign_in(w, &client_id, None, form, Some(&refusal)));
+            let (status, error, code, text) = refusal;
+            return aadsts(s, status, error, code, &text);
+        }
     };
     let login = s.urls.login.clone();
     let hosts = [login.as_str(), s.cloud.login];
-    let checked = s.with_world(|w| check_client(w, &hosts, &tenant_id, &client_id, form));
+    let checked = s.with_world(|w| {
+        let checked = check_client(w, &hosts, &tenant_id, &client_id, form);
+        record_sign_in(w, &client_id, Some(&audience), form, checked.as_ref().err());
+        checked
+    });
     if let Err((status, error, code, text)) = checked {
         return aadsts(s, status, error, code, &text);
     }
@@ -232,6 +240,64 @@ fn issue(
         }))
         .into_response(),
     }
+}
+
+/// Records a client-credentials request in the tenant's sign-in log, as Entra's
+/// service-principal sign-ins show it: the credential presented (a client secret, a
+/// certificate's assertion with the thumbprint its `x5t` names, or an external token),
+/// the key that matched on a success, and the AADSTS code of a refusal. Entra logs a
+/// failed certificate sign-in with the thumbprint presented (the AADSTS700027 text
+/// names it too); modelled so, not verified against a real log.
+fn record_sign_in(
+    w: &mut World,
+    client_id: &str,
+    audience: Option<&Audience>,
+    form: &HashMap<String, String>,
+    refusal: Option<&Refusal>,
+) {
+    let assertion = form
+        .get("client_assertion")
+        .and_then(|a| crate::jwt::decode(a));
+    let thumbprint = assertion.as_ref().and_then(|jwt| {
+        jwt.header
+            .get("x5t")
+            .and_then(|v| v.as_str())
+            .and_then(decode_thumbprint)
+            .map(|t| crate::pki::hex(&t).to_ascii_uppercase())
+    });
+    let credential_type = match (&assertion, form.contains_key("client_secret")) {
+        (_, true) => "clientSecret",
+        (Some(jwt), _) if jwt.claim_str("iss").is_some_and(|i| i != client_id) => {
+            "federatedIdentityCredential"
+        }
+        (Some(_), _) => "certificate",
+        (None, false) => "none",
+    };
+    let key_id = match (refusal, &thumbprint) {
+        (None, Some(t)) => w.apps.iter().find(|a| a.app_id == client_id).and_then(|a| {
+            a.key_credentials
+                .iter()
+                .find(|k| crate::pki::hex(&crate::pki::sha1(&k.key_der)).eq_ignore_ascii_case(t))
+                .map(|k| k.key_id.clone())
+        }),
+        _ => None,
+    };
+    let resource = audience.map(|a| match a {
+        Audience::Graph => (GRAPH_APP_ID, "Microsoft Graph"),
+        Audience::Intune => (INTUNE_API_APP_ID, "Microsoft Intune API"),
+    });
+    let record = crate::evidence::SignInRecord {
+        id: w.rng.uuid(),
+        at: w.now_utc(),
+        app_id: client_id.to_owned(),
+        resource,
+        error_code: refusal.map_or(0, |r| r.2),
+        failure_reason: refusal.map(|r| r.3.clone()),
+        thumbprint,
+        key_id,
+        credential_type,
+    };
+    w.evidence.record(record);
 }
 
 /// The audience a token request asks for: a v2 `scope` ending in `/.default`, or a v1

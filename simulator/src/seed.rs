@@ -387,6 +387,16 @@ pub(crate) fn graph_roles() -> Vec<Role> {
             value: "DeviceManagementManagedDevices.Read.All",
             display_name: "Read Microsoft Intune devices",
         },
+        Role {
+            id: state::ROLE_DEVICE_CONFIGURATION_READ_ALL,
+            value: "DeviceManagementConfiguration.Read.All",
+            display_name: "Read Microsoft Intune device configuration and policies",
+        },
+        Role {
+            id: state::ROLE_AUDIT_LOG_READ_ALL,
+            value: "AuditLog.Read.All",
+            display_name: "Read all audit log data",
+        },
     ]
 }
 
@@ -488,6 +498,7 @@ impl World {
     /// A world with the builder's settings and nothing in it yet.
     pub(crate) fn empty(mut rng: rng::Rng, b: &SimulatorBuilder, tenant_id: String) -> Self {
         let mut policy = policy::PolicyModel::seeded(&mut rng);
+        let evidence = crate::evidence::Evidence::seeded(&mut rng);
         let devices = state::seed_devices(b.seed, b.devices);
         let (endpoints, endpoint_attributes) = state::seed_endpoints(b.seed, &devices);
         policy.endpoint_attributes = endpoint_attributes;
@@ -535,6 +546,7 @@ impl World {
             default_key_policy: None,
             app_key_policies: Vec::new(),
             policy,
+            evidence,
         }
     }
 }

@@ -115,7 +115,69 @@ impl Simulator {
     pub fn set_key_lifetime_policy(&self, max_days: u32, app_object_id: Option<&str>) {
         self.shared.with_world(|w| {
             let id = w.rng.uuid();
-            let policy = state::KeyLifetimePolicy { id, max_days };
+            let policy = state::KeyLifetimePolicy {
+                id,
+                max_days,
+                trusted_ca: false,
+            };
+            match app_object_id {
+                None => w.default_key_policy = Some(policy),
+                Some(app) => {
+                    w.app_key_policies.retain(|(a, _)| a != app);
+                    w.app_key_policies.push((app.to_owned(), policy));
+                }
+            }
+        });
+    }
+
+    /// Intune's "Mark devices with no compliance policy assigned as" (`true`: Not
+    /// compliant, `false`: Compliant) and its compliance status validity period, in
+    /// days (Intune accepts 1 to 120).
+    pub fn set_compliance_settings(
+        &self,
+        secure_by_default: bool,
+        validity_days: u32,
+    ) -> Result<(), SimError> {
+        if !(1..=120).contains(&validity_days) {
+            return Err(SimError::Config(format!(
+                "a compliance status validity period of {validity_days} days: Intune accepts 1 to 120"
+            )));
+        }
+        self.shared.with_world(|w| {
+            w.evidence.secure_by_default = secure_by_default;
+            w.evidence.checkin_threshold_days = validity_days;
+        });
+        Ok(())
+    }
+
+    /// Adds an Intune SCEP or PKCS certificate profile, or replaces the one with its id
+    /// (an administrator's edit in Intune's admin center); its id.
+    pub fn put_certificate_profile(
+        &self,
+        profile: crate::CertificateProfile,
+    ) -> Result<String, SimError> {
+        self.shared
+            .with_world(|w| w.evidence.put_profile(&mut w.rng, profile))
+            .map_err(SimError::Config)
+    }
+
+    /// Intune's SCEP and PKCS certificate profiles.
+    pub fn certificate_profiles(&self) -> Vec<crate::CertificateProfile> {
+        self.shared.with_world(|w| w.evidence.profiles.clone())
+    }
+
+    /// Sets an app-management policy that accepts only certificates issued by a CA the
+    /// tenant trusts for applications (`trustedCertificateAuthority`): the tenant's
+    /// default with `app_object_id` `None`, else one assigned to that application. Graph
+    /// then refuses a new self-signed key.
+    pub fn set_trusted_ca_key_policy(&self, app_object_id: Option<&str>) {
+        self.shared.with_world(|w| {
+            let id = w.rng.uuid();
+            let policy = state::KeyLifetimePolicy {
+                id,
+                max_days: 0,
+                trusted_ca: true,
+            };
             match app_object_id {
                 None => w.default_key_policy = Some(policy),
                 Some(app) => {

@@ -27,6 +27,10 @@ pub const ROLE_APP_ROLE_ASSIGNMENT_READWRITE_ALL: &str = "06b708a9-e830-4db3-a91
 pub const ROLE_POLICY_READ_ALL: &str = "246dd0d5-5bd0-4def-940b-0421030a5b68";
 /// Microsoft Graph `DeviceManagementManagedDevices.Read.All` (application permission).
 pub const ROLE_MANAGED_DEVICES_READ_ALL: &str = "2f51be20-0bb4-4fed-bf7b-db946066c75e";
+/// Microsoft Graph `DeviceManagementConfiguration.Read.All` (application permission).
+pub const ROLE_DEVICE_CONFIGURATION_READ_ALL: &str = "dc377aa6-52d8-4e23-b271-2a7ae04cedf3";
+/// Microsoft Graph `AuditLog.Read.All` (application permission).
+pub const ROLE_AUDIT_LOG_READ_ALL: &str = "b0afded3-3588-46d8-8b3d-9842eff778da";
 /// Intune API `get_device_compliance`.
 pub const ROLE_GET_DEVICE_COMPLIANCE: &str = "7ec88bad-30c7-4928-a005-4455362cfd98";
 
@@ -331,15 +335,21 @@ pub(crate) struct World {
     pub(crate) app_key_policies: Vec<(String, KeyLifetimePolicy)>,
     /// ISE's network-access policy.
     pub(crate) policy: crate::policy::PolicyModel,
+    /// Intune's compliance settings and certificate profiles, Entra's sign-in log.
+    pub(crate) evidence: crate::evidence::Evidence,
 }
 
-/// An app-management policy's `asymmetricKeyLifetime` restriction.
+/// An app-management policy's restrictions on keys: `asymmetricKeyLifetime` (when
+/// `max_days` is not 0) and `trustedCertificateAuthority` (when `trusted_ca`).
 #[derive(Debug, Clone)]
 pub(crate) struct KeyLifetimePolicy {
     /// The policy's id.
     pub(crate) id: String,
-    /// The longest lifetime allowed, in days (`P{days}D`).
+    /// The longest lifetime allowed, in days (`P{days}D`); 0 for no lifetime cap.
     pub(crate) max_days: u32,
+    /// Only certificates issued by a CA the tenant trusts for applications (a
+    /// `certificateBasedApplicationConfiguration`) are accepted.
+    pub(crate) trusted_ca: bool,
 }
 
 /// A node of the ISE deployment.
@@ -830,7 +840,14 @@ impl World {
                 })).collect::<Vec<_>>(),
                 "unfiltered_queries": self.unfiltered_queries,
                 "throttled": self.throttled,
+                "settings": {
+                    "secureByDefault": self.evidence.secure_by_default,
+                    "deviceComplianceCheckinThresholdDays": self.evidence.checkin_threshold_days,
+                },
+                "certificateProfiles": self.evidence.profiles,
             },
+            "signIns": self.evidence.sign_ins.iter()
+                .map(crate::evidence::SignInRecord::to_graph).collect::<Vec<_>>(),
             "clock": {"now": self.now_iso(), "offset_secs": self.clock_offset.as_secs()},
         })
     }

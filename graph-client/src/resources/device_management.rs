@@ -18,8 +18,9 @@
 //! ```
 
 use super::paging::{ListOptions, Pager};
-use crate::client::GraphClient;
-use crate::model::ManagedDevice;
+use crate::client::{Call, GraphClient};
+use crate::error::Result;
+use crate::model::{DeviceConfiguration, DeviceManagementSettings, ManagedDevice};
 
 /// The properties a read of managed devices selects: what the attribute bridge uses,
 /// and nothing more (`$select`).
@@ -94,5 +95,34 @@ impl GraphClient {
             "/deviceManagement/managedDevices".into(),
             &query.options(),
         )
+    }
+
+    /// Intune's tenant-wide compliance settings: `GET /deviceManagement?$select=settings`
+    /// (v1.0; application permission `DeviceManagementConfiguration.Read.All`).
+    pub async fn device_management_settings(&self) -> Result<DeviceManagementSettings> {
+        #[derive(serde::Deserialize)]
+        struct Body {
+            #[serde(default)]
+            settings: DeviceManagementSettings,
+        }
+        let call =
+            Call::new(reqwest::Method::GET, "/deviceManagement").query("$select", "settings");
+        let body: Body = self.send_json(call).await?;
+        Ok(body.settings)
+    }
+
+    /// Intune's device configurations, SCEP and PKCS certificate profiles among them,
+    /// from Graph's **beta** endpoint (`GET /beta/deviceManagement/deviceConfigurations`;
+    /// v1.0 has no SCEP or PKCS profile types), a page at a time (application permission
+    /// `DeviceManagementConfiguration.Read.All`). Not filtered by type: Intune's
+    /// `$filter` on derived types is not documented, and a tenant has tens to
+    /// hundreds of configurations.
+    pub fn device_configurations_beta(&self) -> Pager<DeviceConfiguration> {
+        Pager::new(
+            self.clone(),
+            "/deviceManagement/deviceConfigurations".into(),
+            &ListOptions::default(),
+        )
+        .on_beta()
     }
 }

@@ -65,6 +65,8 @@ pub struct Pager<T> {
     /// Every nextLink followed, to refuse one that comes back.
     seen: std::collections::HashSet<String>,
     replication_lag: bool,
+    /// The first page is read from Graph's beta endpoint.
+    beta: bool,
     _item: PhantomData<fn() -> T>,
 }
 
@@ -103,8 +105,16 @@ impl<T: DeserializeOwned> Pager<T> {
             pages: 0,
             seen: std::collections::HashSet::new(),
             replication_lag: false,
+            beta: false,
             _item: PhantomData,
         }
+    }
+
+    /// Reads the listing from Graph's beta endpoint (for resources v1.0 lacks); its
+    /// nextLinks stay on beta.
+    pub(crate) fn on_beta(mut self) -> Self {
+        self.beta = true;
+        self
     }
 
     /// Retries Graph's replication-lag 404 on the first page (collections of an object
@@ -119,7 +129,12 @@ impl<T: DeserializeOwned> Pager<T> {
         let call = match std::mem::replace(&mut self.state, PagerState::Done) {
             PagerState::Done => return Ok(None),
             PagerState::First { path, query } => {
-                let mut call = Call::new(Method::GET, path);
+                let mut call = Call::new(Method::GET, String::new());
+                call.target = if self.beta {
+                    Target::Beta(path)
+                } else {
+                    Target::Path(path)
+                };
                 call.query = query;
                 if self.replication_lag {
                     call = call.replication_lag();

@@ -381,6 +381,8 @@ struct Run<'a> {
     lookups: Vec<Pending>,
     /// What lookups and comparisons found, for the store.
     held: StoreBuffer,
+    /// The commit of what lookups found, running on a blocking thread (one at a time).
+    held_commit: Option<tokio::task::JoinHandle<Result<(), Error>>>,
     /// Changed endpoints to re-authenticate (with `reauthenticate`; a minute's worth).
     to_reauthenticate: Option<Vec<String>>,
     /// The latest `lastSyncDateTime` Graph listed: the next incremental read starts
@@ -463,6 +465,7 @@ impl<'a> Run<'a> {
             seen: HashSet::new(),
             lookups: Vec::new(),
             held: StoreBuffer::default(),
+            held_commit: None,
             to_reauthenticate: options.reauthenticate.then(Vec::new),
             latest_check_in: watermark,
             update: Batch::default(),
@@ -522,7 +525,7 @@ impl<'a> Run<'a> {
         };
         // What the run found is recorded even when it stopped early.
         if self.apply {
-            self.held.flush(self.store.as_deref(), true)?;
+            self.commit_held(true).await?;
         }
         rest?;
         flushed?;
@@ -756,7 +759,36 @@ impl<'a> Run<'a> {
         if self.apply {
             self.held.found.extend(add);
             self.held.absent.extend(absent);
-            self.held.flush(self.store.as_deref(), false)?;
+            self.commit_held(false).await?;
+        }
+        Ok(())
+    }
+
+    /// Commits what lookups found once [`STORE_BATCH`] of it is held (anything, with
+    /// `all`, and then waits for it): on a blocking thread while the run goes on, one
+    /// commit at a time, so that the writer's task is never held behind a commit.
+    async fn commit_held(&mut self, all: bool) -> Result<(), Error> {
+        let Some(store) = self.store.clone() else {
+            return Ok(());
+        };
+        let due = if all {
+            self.held.len() > 0
+        } else {
+            self.held.len() >= STORE_BATCH
+        };
+        if (due || all)
+            && let Some(previous) = self.held_commit.take()
+        {
+            previous.await.map_err(Error::Task)??;
+        }
+        if due {
+            let held = std::mem::take(&mut self.held);
+            let commit = tokio::task::spawn_blocking(move || held.commit(&store));
+            if all {
+                commit.await.map_err(Error::Task)??;
+            } else {
+                self.held_commit = Some(commit);
+            }
         }
         Ok(())
     }

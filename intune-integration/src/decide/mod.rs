@@ -488,6 +488,10 @@ pub struct KeyPolicyRefusal {
     pub certificate: String,
     /// Its lifetime in days.
     pub lifetime_days: i64,
+    /// The restriction is `trustedCertificateAuthority` (keys must chain to a CA the
+    /// tenant trusts for applications) and the certificate is self-signed; otherwise
+    /// it is `asymmetricKeyLifetime`, refusing the certificate's lifetime.
+    pub trusted_ca_only: bool,
 }
 
 /// Step 3's check before writing: whether an app-management policy restricts key
@@ -523,10 +527,13 @@ pub fn key_policy_refusal(
     };
     let created = app_created.and_then(rfc3339);
     for r in &restrictions.key_credentials {
-        if !r
+        let caps_lifetime = r
             .restriction_type
-            .eq_ignore_ascii_case("asymmetricKeyLifetime")
-        {
+            .eq_ignore_ascii_case("asymmetricKeyLifetime");
+        let trusted_ca = r
+            .restriction_type
+            .eq_ignore_ascii_case("trustedCertificateAuthority");
+        if !caps_lifetime && !trusted_ca {
             continue;
         }
         let applies = match (
@@ -538,12 +545,26 @@ pub fn key_policy_refusal(
             (Some(after), Some(created)) => created > after,
             _ => true,
         };
-        let Some(max) = r.max_lifetime.as_deref().and_then(iso8601_duration) else {
-            continue;
-        };
         if !applies {
             continue;
         }
+        if trusted_ca {
+            // A self-signed certificate chains to no CA the tenant could trust (a
+            // CA-issued one is Entra's to judge against its configuration).
+            if let Some(cert) = certs.iter().find(|c| c.subject() == c.issuer()) {
+                return Some(KeyPolicyRefusal {
+                    policy,
+                    max_lifetime: String::new(),
+                    certificate: format!("{} (SHA-1 {})", key_display_name(cert), cert.sha1()),
+                    lifetime_days: (cert.not_after() - cert.not_before()).whole_days(),
+                    trusted_ca_only: true,
+                });
+            }
+            continue;
+        }
+        let Some(max) = r.max_lifetime.as_deref().and_then(iso8601_duration) else {
+            continue;
+        };
         for cert in certs {
             let lifetime = cert.not_after() - cert.not_before();
             if lifetime > max {
@@ -552,6 +573,7 @@ pub fn key_policy_refusal(
                     max_lifetime: r.max_lifetime.clone().unwrap_or_default(),
                     certificate: format!("{} (SHA-1 {})", key_display_name(cert), cert.sha1()),
                     lifetime_days: lifetime.whole_days(),
+                    trusted_ca_only: false,
                 });
             }
         }

@@ -345,3 +345,41 @@ fn a_key_lifetime_policy_refuses_a_longer_certificate() {
         key_policy_refusal(Some(&dated), &[], Some("2025-06-01T00:00:00Z"), &[&leaf]).is_some()
     );
 }
+
+#[test]
+fn a_trusted_ca_policy_refuses_a_self_signed_certificate_and_leaves_a_ca_issued_one_to_entra() {
+    let policy = |after: Option<&str>| {
+        let mut t: TenantAppManagementPolicy =
+            serde_json::from_value(json!({"id": "tenant-default", "isEnabled": true}))
+                .expect("policy");
+        t.application_restrictions = Some(
+            serde_json::from_value(json!({
+                "keyCredentials": [{"restrictionType": "trustedCertificateAuthority",
+                    "certificateBasedApplicationConfigurationIds": ["c1"],
+                    "restrictForAppsCreatedAfterDateTime": after}]
+            }))
+            .expect("restrictions"),
+        );
+        t
+    };
+    let ise = cert(ISE);
+    let refusal = key_policy_refusal(Some(&policy(None)), &[], None, &[&ise]).expect("refused");
+    assert!(refusal.trusted_ca_only);
+    assert!(refusal.policy.contains("tenant-default"));
+    assert!(refusal.certificate.contains(&ise.sha1().to_hex()));
+    // A CA-issued certificate is Entra's to judge against its configuration.
+    assert_eq!(
+        key_policy_refusal(Some(&policy(None)), &[], None, &[&cert(LEAF)]),
+        None
+    );
+    // An application older than the restriction is spared.
+    assert_eq!(
+        key_policy_refusal(
+            Some(&policy(Some("2025-01-01T00:00:00Z"))),
+            &[],
+            Some("2024-06-01T00:00:00Z"),
+            &[&ise]
+        ),
+        None
+    );
+}

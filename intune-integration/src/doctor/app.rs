@@ -67,6 +67,10 @@ fn app_findings<'o>(
                 format!("no application with uniqueName {}", identity.unique_name),
                 "run onboard (step 1 registers it)",
             );
+            // The policy onboarding would meet (the tenant's default).
+            if let Some(Ok(policies)) = &microsoft.key_policies {
+                key_policy_finding(d, policies, None, admins);
+            }
             return Ok(());
         }
         Err(e) => {
@@ -91,31 +95,12 @@ fn app_findings<'o>(
         &ctx.options.expiry_thresholds_days,
     );
     if let Some(policies) = &microsoft.key_policies {
-        let policies = policies.as_ref()?;
-        let certs = crate::keys::distinct_certificates(admins);
-        if let Some(refusal) = decide::key_policy_refusal(
-            policies.tenant.as_ref(),
-            &policies.assigned,
+        key_policy_finding(
+            d,
+            policies.as_ref()?,
             app.created_date_time.as_deref(),
-            &certs,
-        ) {
-            d.push(
-                ids::APP_KEY_POLICY,
-                Severity::Warning,
-                None,
-                format!(
-                    "Entra's app-management policy refuses ISE's certificate as a key: at most {}",
-                    refusal.max_lifetime
-                ),
-                format!(
-                    "policy {}; {} is valid for {} days",
-                    refusal.policy, refusal.certificate, refusal.lifetime_days
-                ),
-                "give the nodes Admin certificates within the limit (ISE: Administration > \
-                 System > Certificates), or have an administrator assign the application an \
-                 app-management policy without this restriction",
-            );
-        }
+            admins,
+        );
     }
     if decide::access_outcome(&app.required_resource_access, targets) != Outcome::Unchanged {
         d.push(
@@ -353,4 +338,50 @@ pub(super) fn profile_finding(d: &mut Diagnosis, roles: &[String]) {
         format!("its Graph token's roles: [{}]", shown.join(", ")),
         cannot,
     );
+}
+
+/// `app.key_policy`: an app-management policy that would refuse one of the nodes'
+/// certificates as a key of the application (created at `created`; `None` for one
+/// onboarding would create).
+fn key_policy_finding(
+    d: &mut Diagnosis,
+    policies: &crate::observe::KeyPolicies,
+    created: Option<&str>,
+    admins: &[AdminCertificate],
+) {
+    let certs = crate::keys::distinct_certificates(admins);
+    if let Some(refusal) = decide::key_policy_refusal(
+        policies.tenant.as_ref(),
+        &policies.assigned,
+        created,
+        &certs,
+    ) {
+        let (limit, evidence) = if refusal.trusted_ca_only {
+            (
+                "only certificates of a CA the tenant trusts".to_owned(),
+                format!(
+                    "policy {}; {} is self-signed",
+                    refusal.policy, refusal.certificate
+                ),
+            )
+        } else {
+            (
+                format!("at most {}", refusal.max_lifetime),
+                format!(
+                    "policy {}; {} is valid for {} days",
+                    refusal.policy, refusal.certificate, refusal.lifetime_days
+                ),
+            )
+        };
+        d.push(
+            ids::APP_KEY_POLICY,
+            Severity::Warning,
+            None,
+            format!("Entra's app-management policy refuses ISE's certificate as a key: {limit}"),
+            evidence,
+            "give the nodes Admin certificates within the limit (ISE: Administration > \
+                 System > Certificates), or have an administrator assign the application an \
+                 app-management policy without this restriction",
+        );
+    }
 }

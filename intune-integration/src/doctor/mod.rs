@@ -35,6 +35,7 @@ use crate::version::IntuneGates as _;
 mod app;
 mod connection;
 mod enforcement;
+mod evidence;
 mod mdm;
 mod nodes;
 mod release;
@@ -46,6 +47,7 @@ pub use release::STRONG_MAPPING_EVIDENCE;
 use app::*;
 use connection::*;
 use enforcement::*;
+use evidence::evidence_checks;
 use mdm::*;
 use nodes::*;
 use release::*;
@@ -171,6 +173,26 @@ pub mod ids {
     /// A value of the tenant's cloud that no public document confirms is in use (see
     /// `graph_client::cloud`).
     pub const CLOUD_UNCONFIRMED: &str = "cloud.unconfirmed";
+    /// A SCEP or PKCS profile issues network certificates without the Intune device id
+    /// in its SAN URI ([`crate::evidence::GUID_SAN_URI`]).
+    pub const INTUNE_PROFILE_WITHOUT_GUID: &str = "intune.profile_without_guid";
+    /// A profile carries Windows' strong-mapping SID in its SAN on a release that
+    /// cannot parse it (FN74227).
+    pub const INTUNE_SID_SAN_UNSUPPORTED_RELEASE: &str = "intune.sid_san_unsupported_release";
+    /// Intune marks devices with no compliance policy assigned as Compliant.
+    pub const INTUNE_NO_POLICY_COUNTS_COMPLIANT: &str = "intune.no_policy_counts_compliant";
+    /// Intune's compliance settings: how a device without a policy counts, and the
+    /// validity period (info).
+    pub const INTUNE_COMPLIANCE_SETTINGS: &str = "intune.compliance_settings";
+    /// A node's last sign-in to Entra ID with its key failed (the AADSTS code says why).
+    pub const ENTRA_NODE_SIGN_IN_FAILED: &str = "entra.node_sign_in_failed";
+    /// Each node's last successful and failed sign-in (info).
+    pub const ENTRA_NODE_SIGN_INS: &str = "entra.node_sign_ins";
+    /// Evidence not read because the automating identity lacks an optional permission
+    /// (info: what it would show, how to grant it).
+    pub const EVIDENCE_NOT_GRANTED: &str = "evidence.not_granted";
+    /// Evidence that could not be read (info).
+    pub const EVIDENCE_UNREADABLE: &str = "evidence.unreadable";
 
     /// Every fixed id above (findings named `connection.<check>` carry a
     /// [`crate::outcome::CheckName`], or `compliance`, after [`CONNECTION_PREFIX`]).
@@ -208,6 +230,14 @@ pub mod ids {
         ENFORCE_INACTIVE_MDM_SERVER,
         ENFORCE_NOT_CHECKED,
         CLOUD_UNCONFIRMED,
+        INTUNE_PROFILE_WITHOUT_GUID,
+        INTUNE_SID_SAN_UNSUPPORTED_RELEASE,
+        INTUNE_NO_POLICY_COUNTS_COMPLIANT,
+        INTUNE_COMPLIANCE_SETTINGS,
+        ENTRA_NODE_SIGN_IN_FAILED,
+        ENTRA_NODE_SIGN_INS,
+        EVIDENCE_NOT_GRANTED,
+        EVIDENCE_UNREADABLE,
     ];
 }
 
@@ -416,6 +446,9 @@ fn judge(
         }
         if let Some(microsoft) = &o.microsoft {
             d.merge(app_checks(ctx, microsoft, &[], o.at));
+            if let Some(e) = &microsoft.evidence {
+                d.merge(evidence_checks(e, None, &[]));
+            }
         }
         d.findings.retain(|f| f.id != ids::APP_KEY_UNUSED);
         return Ok(sorted(d));
@@ -439,6 +472,9 @@ fn judge(
     }
     if let Some(microsoft) = &o.microsoft {
         d.merge(app_checks(ctx, microsoft, &admins, o.at));
+        if let Some(e) = &microsoft.evidence {
+            d.merge(evidence_checks(e, Some(version), &admins));
+        }
     }
     match probes {
         Some(Ok(probes)) => d.merge(connection_checks(probes)),

@@ -143,6 +143,43 @@ impl Reads {
 struct MicrosoftReads {
     seen: Result<AppObservation, Error>,
     targets: Result<PermissionTargets, Error>,
+    /// What adding keys reads first (the app-management policies, the keys kept), read
+    /// before any write; empty when no key is added.
+    key_reads: Result<
+        (
+            crate::observe::KeyPolicies,
+            Vec<graph_client::KeyCredential>,
+        ),
+        Error,
+    >,
+}
+
+/// What step 3 reads before adding keys — the app-management policies that may refuse
+/// them, the keys it keeps — read in phase 1 so that a policy that would refuse ISE's
+/// certificate (a lifetime cap, or trusted CAs only) stops the run before step 1 writes.
+async fn key_reads(
+    ctx: &Integration,
+    seen: &AppObservation,
+    certs: &[&crate::certs::Certificate],
+) -> Result<
+    (
+        crate::observe::KeyPolicies,
+        Vec<graph_client::KeyCredential>,
+    ),
+    Error,
+> {
+    match decide::decide_registration(seen, &ctx.options.app_identity()) {
+        Ok(decide::Registration::Existing(app) | decide::Registration::Adopt(app))
+            if decide::keys_outcome(&app.key_credentials, certs).is_write() =>
+        {
+            steps::key_write_reads(&ctx.graph, &app.id, &app.key_credentials).await
+        }
+        // An application created now has no key to keep and no policy assigned.
+        Ok(decide::Registration::Create) => crate::observe::tenant_key_policies(&ctx.graph)
+            .await
+            .map(|p| (p, Vec::new())),
+        _ => Ok(Default::default()),
+    }
 }
 
 /// Phase 1: one [`crate::observe::observe`] of both systems, Microsoft's side only
@@ -204,6 +241,24 @@ async fn read_phase(run: &mut Run<'_>) -> Result<(Reads, MicrosoftReads), Stoppe
             return Err(Stopped);
         }
     }
+    // An app-management policy that would refuse ISE's certificate stops the run
+    // before anything is written (a read it may not make is Graph's to refuse later).
+    let key_reads = match &microsoft.app {
+        Ok(seen) => {
+            let admins: Vec<_> = exported.iter().map(|m| m.admin.clone()).collect();
+            let certs = distinct_certificates(&admins);
+            let reads = key_reads(ctx, seen, &certs).await;
+            if let Ok((policies, _)) = &reads
+                && let Some(refusal) =
+                    steps::key_refusal(seen, &ctx.options.app_identity(), policies, &certs)
+            {
+                run.errors.push((StepName::UploadCertificate, refusal));
+                return Err(Stopped);
+            }
+            reads
+        }
+        Err(_) => Ok(Default::default()),
+    };
     let store = run.check(StepName::ImportTrustAnchors, store)?;
     let intune_endpoint = microsoft
         .discovery
@@ -220,6 +275,7 @@ async fn read_phase(run: &mut Run<'_>) -> Result<(Reads, MicrosoftReads), Stoppe
         MicrosoftReads {
             seen: microsoft.app,
             targets: microsoft.targets,
+            key_reads,
         },
     ))
 }
@@ -366,30 +422,15 @@ async fn microsoft_writes(
         Ok(seen) => seen,
         Err(e) => return MicrosoftWrites::failed(e),
     };
-    let key_reads = async {
-        match decide::decide_registration(&seen, &identity) {
-            Ok(decide::Registration::Existing(app) | decide::Registration::Adopt(app))
-                if decide::keys_outcome(&app.key_credentials, certs).is_write() =>
-            {
-                steps::key_write_reads(&ctx.graph, &app.id, &app.key_credentials).await
-            }
-            // An application created now has no key to keep and no policy assigned.
-            Ok(decide::Registration::Create) => crate::observe::tenant_key_policies(&ctx.graph)
-                .await
-                .map(|p| (p, Vec::new())),
-            _ => Ok(Default::default()),
-        }
-    };
-    let ((application, app_t), key_reads) = tokio::join!(
-        timed(
-            StepName::RegisterApp,
-            crate::audit::naming(
-                identity.display_name.clone(),
-                steps::register_application(&ctx.graph, &identity, &seen),
-            ),
+    let key_reads = microsoft.key_reads;
+    let (application, app_t) = timed(
+        StepName::RegisterApp,
+        crate::audit::naming(
+            identity.display_name.clone(),
+            steps::register_application(&ctx.graph, &identity, &seen),
         ),
-        key_reads,
-    );
+    )
+    .await;
     let application = match application {
         Ok(app) => app,
         Err(e) => return MicrosoftWrites::failed(e),

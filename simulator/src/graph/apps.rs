@@ -7,15 +7,23 @@ use super::*;
 /// An app-management policy's restrictions with one `asymmetricKeyLifetime` on keys
 /// (Graph v1.0 `appManagementConfiguration`), or none.
 pub(super) fn key_restrictions(policy: Option<&crate::state::KeyLifetimePolicy>) -> Value {
-    let keys: Vec<Value> = policy
-        .map(|p| {
-            json!({"restrictionType": "asymmetricKeyLifetime",
+    let mut keys: Vec<Value> = Vec::new();
+    if let Some(p) = policy {
+        if p.max_days > 0 {
+            keys.push(json!({"restrictionType": "asymmetricKeyLifetime",
                 "maxLifetime": format!("P{}D", p.max_days),
                 "restrictForAppsCreatedAfterDateTime": "2000-01-01T00:00:00Z",
-                "state": "enabled"})
-        })
-        .into_iter()
-        .collect();
+                "state": "enabled"}));
+        }
+        // Graph beta's `keyCredentialConfiguration` with the trusted CA restriction
+        // (Microsoft365DSC's AADAppManagementPolicy and Graph's reference show the shape).
+        if p.trusted_ca {
+            keys.push(json!({"restrictionType": "trustedCertificateAuthority",
+                "certificateBasedApplicationConfigurationIds": [p.id],
+                "restrictForAppsCreatedAfterDateTime": "2000-01-01T00:00:00Z",
+                "state": "enabled"}));
+        }
+    }
     json!({"passwordCredentials": [], "keyCredentials": keys})
 }
 
@@ -472,8 +480,30 @@ pub(super) fn apply_app_patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Response
                 .key_credentials
                 .iter()
                 .any(|e| crate::pki::sha1(&e.key_der) == crate::pki::sha1(&k.key_der));
-            new && lifetime_days(k).is_none_or(|d| d > i64::from(policy.max_days))
+            new && policy.max_days > 0
+                && lifetime_days(k).is_none_or(|d| d > i64::from(policy.max_days))
         });
+        // A self-signed certificate chains to no trusted CA. The code and wording of
+        // Graph's refusal are not documented; this one is the simulator's.
+        let untrusted = policy.trusted_ca
+            && keys.iter().any(|k| {
+                let new = !existing
+                    .key_credentials
+                    .iter()
+                    .any(|e| crate::pki::sha1(&e.key_der) == crate::pki::sha1(&k.key_der));
+                new && crate::der::summary(&k.key_der).is_none_or(|c| c.issuer == c.subject)
+            });
+        if untrusted {
+            return ctx.error(
+                StatusCode::BAD_REQUEST,
+                "CredentialNotFromTrustedCertificateAuthority",
+                &format!(
+                    "The certificate is not issued by a certificate authority trusted as per \
+                     assigned policy '{}'.",
+                    policy.id
+                ),
+            );
+        }
         if too_long {
             return ctx.error(
                 StatusCode::BAD_REQUEST,

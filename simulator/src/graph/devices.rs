@@ -113,9 +113,10 @@ pub(super) fn list(ctx: &Ctx<'_>, uri: &Uri, q: &HashMap<String, String>) -> Res
     // opaque; clients follow `@odata.nextLink`): a page costs the devices from there to
     // its last, not the tenant, and only the page's devices are made JSON.
     let (start, top) = super::window(q, MAX_TOP, MAX_TOP);
-    let (items, next) = ctx.s.with_world(|w| {
+    // The page's devices are copied under the world's lock and made JSON after it, so
+    // that ISE's requests are not held behind the page.
+    let (seed, devices, next) = ctx.s.with_world(|w| {
         w.settle_devices();
-        let seed = w.seed;
         let now = w.now();
         let now_utc = w.now_utc();
         let mut page = Vec::new();
@@ -129,10 +130,14 @@ pub(super) fn list(ctx: &Ctx<'_>, uri: &Uri, q: &HashMap<String, String>) -> Res
                 next = Some(i);
                 break;
             }
-            page.push(managed_device(seed, d, synced));
+            page.push((d.clone(), synced));
         }
-        (page, next)
+        (w.seed, page, next)
     });
+    let items = devices
+        .iter()
+        .map(|(d, synced)| managed_device(seed, d, *synced))
+        .collect();
     super::page_with_next(ctx, uri, q, next, items)
 }
 

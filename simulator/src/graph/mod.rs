@@ -20,6 +20,7 @@ use crate::state::{App, Assignment, Audience, DeletedItem, KeyCred, Sp, World};
 
 mod apps;
 mod devices;
+mod evidence;
 mod principals;
 
 use apps::*;
@@ -372,8 +373,17 @@ async fn dispatch(
         s: &s,
         headers: &headers,
     };
-    let Some(path) = uri.path().strip_prefix("/v1.0/") else {
-        return ctx.error(StatusCode::BAD_REQUEST, "BadRequest", "Invalid version.");
+    // Beta serves the resources v1.0 lacks; the simulator answers on beta only those
+    // the library reads there.
+    let (beta, path) = match (
+        uri.path().strip_prefix("/v1.0/"),
+        uri.path().strip_prefix("/beta/"),
+    ) {
+        (Some(p), _) => (false, p),
+        (None, Some(p)) => (true, p),
+        (None, None) => {
+            return ctx.error(StatusCode::BAD_REQUEST, "BadRequest", "Invalid version.");
+        }
     };
     let body: Value = if body.is_empty() {
         Value::Null
@@ -391,6 +401,16 @@ async fn dispatch(
     };
     let segs: Vec<&str> = path.split('/').collect();
     match (method.as_str(), segs.as_slice()) {
+        ("GET", ["deviceManagement", "deviceConfigurations"]) => {
+            evidence::device_configurations(&ctx, &uri, &q, beta)
+        }
+        ("GET", ["auditLogs", "signIns"]) => evidence::sign_ins(&ctx, &uri, &q, beta),
+        _ if beta => ctx.error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            &format!("The simulator serves /beta/{path} on v1.0 only."),
+        ),
+        ("GET", ["deviceManagement"]) => evidence::device_management(&ctx, &q),
         ("GET", ["organization"]) => organization(&ctx, &uri, &q),
         ("GET", ["deviceManagement", "managedDevices"]) => devices::list(&ctx, &uri, &q),
         ("GET", ["applications"]) => list_apps(&ctx, &uri, &q),
