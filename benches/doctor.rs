@@ -55,7 +55,10 @@ async fn integrated(latency: Duration) -> Simulator {
     // With the optional evidence grants: doctor also reads Intune's profiles and
     // settings and the application's sign-ins.
     let mut roles = ise_intune_simulator::DEFAULT_AUTOMATION_ROLES.to_vec();
-    roles.extend(["DeviceManagementConfiguration.Read.All", "AuditLog.Read.All"]);
+    roles.extend([
+        "DeviceManagementConfiguration.Read.All",
+        "AuditLog.Read.All",
+    ]);
     let s = Simulator::builder()
         .automation_roles(roles)
         .replication_lag(Duration::ZERO)

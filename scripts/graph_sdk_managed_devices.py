@@ -3,7 +3,8 @@
 independent client, reads the simulator's managed devices the way the attribute bridge
 does: `GET /deviceManagement/managedDevices` with `$select` and `$top=1000`, every page
 through `@odata.nextLink` with the SDK's own PageIterator, then the incremental read
-(`$filter=lastSyncDateTime ge …`). The SDK deserialises each page into its generated
+(`$filter=lastSyncDateTime ge …`); and Intune's compliance settings the way doctor
+does (`GET /deviceManagement?$select=settings`). The SDK deserialises each page into its generated
 `ManagedDevice` model: a property the simulator names or types differently from Graph
 arrives as None (or fails to parse), and the script says which.
 
@@ -158,6 +159,18 @@ async def check(info, expected):
         fail(f"the filtered read listed a device checked in before {stamp}")
     if len(recent) >= expected:
         fail("the filtered read listed the whole tenant")
+    # Intune's compliance settings (v1.0 deviceManagement, $select=settings), parsed
+    # into the SDK's DeviceManagementSettings.
+    from msgraph.generated.device_management.device_management_request_builder import \
+        DeviceManagementRequestBuilder
+    dm_query = DeviceManagementRequestBuilder.DeviceManagementRequestBuilderGetQueryParameters(
+        select=["settings"])
+    dm = await client.device_management.get(
+        request_configuration=RequestConfiguration(query_parameters=dm_query))
+    settings = dm.settings if dm else None
+    if settings is None or settings.secure_by_default is not True \
+            or settings.device_compliance_checkin_threshold_days != 30:
+        fail(f"deviceManagement settings as the SDK read them: {settings}")
     print(f"msgraph-sdk: read {len(devices)} managed devices through every page, each "
           f"with the bridge's properties of Graph's types, and the {len(recent)} checked "
           f"in since {stamp} by $filter")
@@ -169,7 +182,8 @@ def main():
     expected = int(sys.argv[2]) if len(sys.argv) > 2 else 2500
     roles = ",".join(["Application.ReadWrite.All", "AppRoleAssignment.ReadWrite.All",
                       "Application.Read.All", "get_device_compliance",
-                      "DeviceManagementManagedDevices.Read.All"])
+                      "DeviceManagementManagedDevices.Read.All",
+                      "DeviceManagementConfiguration.Read.All"])
     with tempfile.TemporaryDirectory() as tmp:
         info_file = os.path.join(tmp, "sim.json")
         sim = subprocess.Popen([sys.argv[1], "--info-file", info_file, "--managed-devices",

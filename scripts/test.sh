@@ -43,16 +43,19 @@ python3 scripts/crosscheck_cert_inspect.py "$target/debug/examples/cert_inspect"
 echo "== onboard against a running simulator, twice; then MSAL for Python with a node's key"
 cargo build -q -p ise-intune-cli --bin ise-intune
 cargo build -q -p ise-intune-simulator --bin ise-intune-sim
-# Microsoft's MSAL and Graph SDK for Python, pinned, in a virtual environment under
-# the target directory.
+# Microsoft's MSAL and Graph SDKs (v1.0 and beta) for Python, pinned, in a virtual
+# environment under the target directory.
 py_env="$target/python-venv"
-if ! "$py_env/bin/python" -c "import msal, importlib.metadata as m; assert msal.__version__ == '1.39.0'; assert m.version('msgraph-sdk') == '1.65.0'" 2>/dev/null; then
+# The SDKs are large (about 600 MB): installed without precompiled bytecode.
+if ! "$py_env/bin/python" -c "import msal, importlib.metadata as m; assert msal.__version__ == '1.39.0'; assert m.version('msgraph-sdk') == '1.65.0'; assert m.version('msgraph-beta-sdk') == '1.66.0'" 2>/dev/null; then
   python3 -m venv "$py_env"
-  "$py_env/bin/pip" install -q --disable-pip-version-check "msal==1.39.0" "msgraph-sdk==1.65.0"
+  "$py_env/bin/pip" install -q --no-compile --disable-pip-version-check \
+    "msal==1.39.0" "msgraph-sdk==1.65.0" "msgraph-beta-sdk==1.66.0"
 fi
 python3 scripts/check_onboard.py "$target" --msal "$py_env/bin/python" || status=1
 
-echo "== Microsoft's Graph SDK for Python reads the simulated managed devices"
+echo "== Microsoft's Graph SDKs for Python read the simulated managed devices and evidence"
 "$py_env/bin/python" scripts/graph_sdk_managed_devices.py "$target/debug/ise-intune-sim" || status=1
+"$py_env/bin/python" scripts/graph_beta_sdk_evidence.py "$target/debug/ise-intune-sim" || status=1
 
 exit "$status"

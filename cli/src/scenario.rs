@@ -72,6 +72,22 @@ async fn seed_defects(sim: &Simulator, onboarding: &Integration) -> Result<(), E
     Ok(())
 }
 
+/// What Intune's configuration gets wrong in many tenants: an Android Enterprise SCEP
+/// profile for Wi-Fi without the device GUID in its SAN, and devices without a
+/// compliance policy counted as compliant.
+fn seed_evidence_defects(sim: &Simulator) -> Result<(), CliError> {
+    use ise_intune_simulator::{CLIENT_AUTHENTICATION_OID, CertificateProfile, SanEntry};
+    sim.put_certificate_profile(CertificateProfile {
+        id: String::new(),
+        kind: "androidWorkProfileScepCertificateProfile".into(),
+        display_name: "Wi-Fi 802.1X - Android BYOD (SCEP)".into(),
+        sans: vec![SanEntry::upn()],
+        key_usages: vec![CLIENT_AUTHENTICATION_OID.into()],
+    })?;
+    sim.set_compliance_settings(false, 30)?;
+    Ok(())
+}
+
 /// The simulator and pipeline for `command`.
 pub(crate) async fn for_command(command: &Command) -> Result<(Simulator, Integration), CliError> {
     match command {
@@ -83,8 +99,17 @@ pub(crate) async fn for_command(command: &Command) -> Result<(Simulator, Integra
             Ok((sim, onboarding))
         }
         Command::Doctor => {
-            let (sim, onboarding) = onboarded().await?;
+            // The automating identity may read the evidence too (Intune's profiles and
+            // settings, the sign-in log), which holds two defects of its own.
+            let mut roles = ise_intune_simulator::DEFAULT_AUTOMATION_ROLES.to_vec();
+            roles.extend([
+                "DeviceManagementConfiguration.Read.All",
+                "AuditLog.Read.All",
+            ]);
+            let (sim, onboarding) =
+                onboarded_on(Simulator::builder().automation_roles(roles)).await?;
             seed_defects(&sim, &onboarding).await?;
+            seed_evidence_defects(&sim)?;
             Ok((sim, onboarding))
         }
         Command::Rotate { .. } => {

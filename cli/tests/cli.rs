@@ -555,6 +555,16 @@ async fn a_monitor_identity_is_stopped_before_any_write_with_exit_4() {
         row.contains("needs a person") && row.contains("missing Application.ReadWrite.OwnedBy"),
         "{row}"
     );
+    // Which optional reads the identity holds (a monitor: none of them).
+    let optional = out
+        .lines()
+        .find(|l| l.starts_with("optional_reads"))
+        .expect("the optional reads row");
+    assert!(
+        optional.contains("none granted; could add Policy.Read.All")
+            && optional.contains("AuditLog.Read.All (each node's sign-ins, for doctor)"),
+        "{optional}"
+    );
     let before = sim.snapshot();
     let (code, out, err) = run(args(&["onboard", "--sim-info", &info_arg, "--json"])).await;
     assert_eq!(code, 4, "{out}{err}");

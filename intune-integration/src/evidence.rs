@@ -68,6 +68,43 @@ fn granted(roles: Option<&[String]>, permission: &str) -> bool {
     roles.is_none_or(|r| r.iter().any(|x| x == permission || *x == write))
 }
 
+/// The optional reads (each a read-only Graph application permission) and what each
+/// shows, as the plan lists them.
+pub const OPTIONAL_READS: [(&str, &str); 3] = [
+    (
+        "Policy.Read.All",
+        "app-management policies that would refuse ISE's certificate, read before any write",
+    ),
+    (
+        CONFIGURATION_READ,
+        "Intune's certificate profiles and compliance settings, for doctor",
+    ),
+    (SIGN_IN_LOG_READ, "each node's sign-ins, for doctor"),
+];
+
+/// One line saying which optional reads the automating identity holds (`roles`: its
+/// token's; `None` when the token names none).
+pub fn optional_reads(roles: Option<&[String]>) -> String {
+    let Some(roles) = roles else {
+        return "not known (the automating identity's token names no roles)".into();
+    };
+    let (held, missing): (Vec<_>, Vec<_>) = OPTIONAL_READS
+        .iter()
+        .partition(|(permission, _)| granted(Some(roles), permission));
+    let list = |reads: &[&(&str, &str)]| {
+        reads
+            .iter()
+            .map(|(p, what)| format!("{p} ({what})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match (held.is_empty(), missing.is_empty()) {
+        (_, true) => format!("all granted: {}", list(&held)),
+        (true, false) => format!("none granted; could add {}", list(&missing)),
+        (false, false) => format!("granted {}; could add {}", list(&held), list(&missing)),
+    }
+}
+
 /// A refusal of the read (403) as not granted; anything else as a failure.
 fn gathered<T>(r: Result<T, graph_client::Error>, permission: &'static str) -> Gathered<T> {
     match r {
@@ -468,5 +505,14 @@ mod tests {
         assert!(granted(None, SIGN_IN_LOG_READ));
         assert!(aadsts_meaning(700027).0.contains("not registered"));
         assert!(aadsts_meaning(1).0.contains("refused"));
+        let roles = vec!["AuditLog.Read.All".to_owned()];
+        assert_eq!(
+            optional_reads(Some(&roles)),
+            "granted AuditLog.Read.All (each node's sign-ins, for doctor); \
+             could add Policy.Read.All (app-management policies that would refuse ISE's \
+             certificate, read before any write), DeviceManagementConfiguration.Read.All \
+             (Intune's certificate profiles and compliance settings, for doctor)"
+        );
+        assert!(optional_reads(None).contains("not known"));
     }
 }

@@ -846,8 +846,7 @@ impl World {
                 },
                 "certificateProfiles": self.evidence.profiles,
             },
-            "signIns": self.evidence.sign_ins.iter()
-                .map(crate::evidence::SignInRecord::to_graph).collect::<Vec<_>>(),
+
             "clock": {"now": self.now_iso(), "offset_secs": self.clock_offset.as_secs()},
         })
     }

@@ -6,8 +6,14 @@ use crate::*;
 pub(crate) async fn onboard(cli: &Cli, ctx: &Context, plan: bool) -> CliResult {
     if plan {
         let plan = onboard::plan(&ctx.onboarding).await?;
+        // Which optional reads the automating identity holds, from its token's roles
+        // (the token the plan used: no request of its own).
+        let roles = ctx.onboarding.graph().graph_roles().await.ok().flatten();
+        let optional = intune_integration::evidence::optional_reads(roles.as_deref());
         if cli.json {
-            print_json(&dry_run_json(serde_json::json!({ "plan": plan })))?;
+            print_json(&dry_run_json(
+                serde_json::json!({ "plan": plan, "optional_reads": optional }),
+            ))?;
         } else {
             for p in &plan {
                 say!(
@@ -17,6 +23,11 @@ pub(crate) async fn onboard(cli: &Cli, ctx: &Context, plan: bool) -> CliResult {
                     p.detail
                 );
             }
+            say!(
+                "{:<22} {:<15} {optional}",
+                "optional_reads",
+                "nothing to do"
+            );
         }
         // A plan blocked for want of rights exits as apply would.
         let blocked = plan

@@ -251,6 +251,12 @@ fn not_read<T>(d: &mut Diagnosis, g: &Gathered<T>, what: &str) {
                 ),
             );
         }
+        // Entra or Graph out of reach, or refusing the identity: `entra.unavailable`
+        // already says so.
+        Gathered::Failed(crate::Error::Graph(
+            graph_client::Error::Token { .. } | graph_client::Error::Credentials { .. },
+        )) => {}
+        Gathered::Failed(crate::Error::Graph(g)) if g.status().is_none_or(|s| s == 401) => {}
         Gathered::Failed(e) => d.push(
             ids::EVIDENCE_UNREADABLE,
             Severity::Info,
