@@ -18,27 +18,19 @@ Usage: scripts/graph_sdk_managed_devices.py SIMULATOR_BINARY [DEVICES]
 
 import asyncio
 import datetime
-import json
-import os
-import subprocess
 import sys
-import tempfile
-import time
 from urllib.parse import urlparse
 
 import httpx
-import msal
-import requests
-from kiota_abstractions.authentication import (AccessTokenProvider, AllowedHostsValidator,
-                                               BaseBearerTokenAuthenticationProvider)
+from kiota_abstractions.authentication import BaseBearerTokenAuthenticationProvider
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph import GraphRequestAdapter, GraphServiceClient
 from msgraph.generated.device_management.managed_devices.managed_devices_request_builder import \
     ManagedDevicesRequestBuilder
 from msgraph_core import GraphClientFactory
 from msgraph_core.tasks.page_iterator import PageIterator
+from sim_graph import MsalTokens, with_simulator
 
-GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 # What the bridge selects (intune-client's ManagedDeviceQuery).
 SELECT = ["id", "deviceName", "managedDeviceOwnerType", "operatingSystem", "osVersion",
           "lastSyncDateTime", "complianceState", "jailBroken", "isEncrypted",
@@ -48,32 +40,6 @@ SELECT = ["id", "deviceName", "managedDeviceOwnerType", "operatingSystem", "osVe
 
 def fail(message):
     sys.exit(f"graph sdk check: {message}")
-
-
-class MsalTokens(AccessTokenProvider):
-    """Kiota's token provider over MSAL's client-credentials flow."""
-
-    def __init__(self, info, hosts):
-        http = requests.Session()
-        http.trust_env = False
-        http.verify = info["ca_pem_path"]
-        self.app = msal.ConfidentialClientApplication(
-            info["automation"]["client_id"],
-            client_credential=info["automation"]["client_secret"],
-            authority=f"{info['login_url']}/{info['tenant_id']}",
-            http_client=http,
-            instance_discovery=False,
-        )
-        self.validator = AllowedHostsValidator(hosts)
-
-    async def get_authorization_token(self, uri, additional_authentication_context=None):
-        token = self.app.acquire_token_for_client(scopes=[GRAPH_SCOPE])
-        if "access_token" not in token:
-            fail(f"no Graph token: {token.get('error_description')}")
-        return token["access_token"]
-
-    def get_allowed_hosts_validator(self):
-        return self.validator
 
 
 def check_device(d):
@@ -184,23 +150,8 @@ def main():
                       "Application.Read.All", "get_device_compliance",
                       "DeviceManagementManagedDevices.Read.All",
                       "DeviceManagementConfiguration.Read.All"])
-    with tempfile.TemporaryDirectory() as tmp:
-        info_file = os.path.join(tmp, "sim.json")
-        sim = subprocess.Popen([sys.argv[1], "--info-file", info_file, "--managed-devices",
-                                str(expected), "--automation-roles", roles],
-                               stdout=subprocess.DEVNULL)
-        try:
-            deadline = time.time() + 60
-            while not (os.path.exists(info_file) and os.path.getsize(info_file) > 0):
-                if time.time() > deadline:
-                    fail("the simulator wrote no info file")
-                time.sleep(0.1)
-            with open(info_file) as f:
-                info = json.load(f)
-            asyncio.run(check(info, expected))
-        finally:
-            sim.terminate()
-            sim.wait(timeout=30)
+    with_simulator(sys.argv[1], ["--managed-devices", str(expected), "--automation-roles", roles],
+                   lambda info: asyncio.run(check(info, expected)))
 
 
 if __name__ == "__main__":

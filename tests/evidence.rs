@@ -8,9 +8,7 @@ use std::time::Duration;
 use ise_intune::graph_client;
 use ise_intune::integration::context::Options;
 use ise_intune::integration::doctor::{self, Diagnosis, Finding, Severity, ids};
-use ise_intune::integration::keys::{AdminKey, node_client_certificate};
 use ise_intune::integration::onboard;
-use ise_intune::integration::steps::app_details;
 use ise_intune_simulator::{
     CLIENT_AUTHENTICATION_OID, CertificateProfile, DEFAULT_AUTOMATION_ROLES, GUID_SAN_URI,
     SID_SAN_URI, SanEntry, Simulator, SimulatorBuilder,
@@ -174,23 +172,9 @@ async fn no_policy_counting_as_compliant_is_warned_and_the_validity_period_shown
 
 /// A token requested as `host` does (its own exported key): whether Entra issued it.
 async fn node_signs_in(sim: &Simulator, host: &str) -> bool {
-    let (ise, graph) = sim::clients(sim.info()).expect("clients");
-    let app = ise_intune::integration::steps::find_app(&graph, &APP.into())
+    sim::as_node_graph(sim.info(), APP, host)
         .await
-        .expect("app");
-    let client_id = app_details(&graph, &app).client_id;
-    let admins = ise_intune::integration::keys::admin_certificates(&ise)
-        .await
-        .expect("export");
-    let admin = admins
-        .iter()
-        .find(|a| a.node.hostname == host)
-        .expect("node");
-    let cert = node_client_certificate(&ise, &client_id, &AdminKey::ExportFromIse, Some(admin))
-        .await
-        .expect("node key");
-    graph
-        .with_credentials(graph_client::Credentials::Certificate(cert))
+        .expect("the node's Graph")
         .access_token(&graph_client::TokenAudience::Scope(
             "https://api.manage.microsoft.com//.default".into(),
         ))

@@ -8,10 +8,9 @@ use ise_intune::graph_client;
 use ise_intune::integration::compliance::{ComplianceClient, Device};
 use ise_intune::integration::context::Options;
 use ise_intune::integration::doctor::{Diagnosis, Finding, Severity, ids};
-use ise_intune::integration::keys::{AdminKey, node_client_certificate};
+use ise_intune::integration::keys::AdminKey;
 use ise_intune::integration::outcome::{Outcome, StepName};
 use ise_intune::integration::rotate::RenewedCertificate;
-use ise_intune::integration::steps::app_details;
 use ise_intune::integration::{Error, PartialReport};
 use ise_intune::ise_client::TrustedCertificateUpdate;
 use ise_intune_simulator::Simulator;
@@ -39,22 +38,9 @@ async fn onboarded(builder: ise_intune_simulator::SimulatorBuilder) -> Simulator
 
 /// The compliance client as `host` uses it: its own exported key.
 async fn as_node(sim: &Simulator, host: &str) -> ComplianceClient {
-    let (ise, graph) = sim::clients(sim.info()).expect("clients");
-    let app = ise_intune::integration::steps::find_app(&graph, &APP.into())
+    let node = sim::as_node_graph(sim.info(), APP, host)
         .await
-        .expect("app");
-    let client_id = app_details(&graph, &app).client_id;
-    let admins = ise_intune::integration::keys::admin_certificates(&ise)
-        .await
-        .expect("export");
-    let admin = admins
-        .iter()
-        .find(|a| a.node.hostname == host)
-        .expect("node");
-    let cert = node_client_certificate(&ise, &client_id, &AdminKey::ExportFromIse, Some(admin))
-        .await
-        .expect("node key");
-    let node = graph.with_credentials(graph_client::Credentials::Certificate(cert));
+        .expect("the node's Graph");
     ise_intune::integration::compliance::discover(
         node,
         graph_client::TokenAudience::Scope("https://api.manage.microsoft.com//.default".into()),

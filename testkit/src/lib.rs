@@ -45,6 +45,26 @@ use ise_intune_simulator::{GUI_BASE_PATH, SimInfo};
 use serde::Deserialize;
 use serde_json::json;
 
+/// Graph as policy service node `host` signs in to it: with its Admin certificate's
+/// key exported from ISE, for the onboarded application named `app` — what ISE does
+/// for every compliance query.
+pub async fn as_node_graph(info: &SimInfo, app: &str, host: &str) -> Result<GraphClient, Error> {
+    use intune_integration::keys::{AdminKey, admin_certificates, node_client_certificate};
+    let (ise, graph) = clients(info)?;
+    let found = intune_integration::steps::find_app(&graph, &app.into()).await?;
+    let client_id = intune_integration::steps::app_details(&graph, &found).client_id;
+    let admins = admin_certificates(&ise).await?;
+    let admin = admins
+        .iter()
+        .find(|a| a.node.hostname == host)
+        .ok_or_else(|| Error::Config {
+            what: format!("no node {host} in the simulator"),
+        })?;
+    let cert =
+        node_client_certificate(&ise, &client_id, &AdminKey::ExportFromIse, Some(admin)).await?;
+    Ok(graph.with_credentials(Credentials::Certificate(cert)))
+}
+
 /// Which configurator plays ISE's GUI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Configurator {
