@@ -77,6 +77,28 @@ async fn plan_writes_nothing_sync_writes_the_known_endpoints_and_a_second_sync_n
     assert_eq!(first.endpoints_written, plan.endpoints_written);
     assert_eq!(first.devices_read, 250);
     assert_eq!(first.graph_requests, 1, "250 devices are one page");
+    // Devices by the MACs Graph gives them: none without one here, laptops with two.
+    let listed = ctx
+        .graph()
+        .managed_devices(&ise_intune::graph_client::ManagedDeviceQuery::all())
+        .all()
+        .await
+        .expect("devices");
+    let macs = |d: &ise_intune::graph_client::ManagedDevice| {
+        [&d.wifi_mac_address, &d.ethernet_mac_address]
+            .into_iter()
+            .filter(|m| m.as_deref().is_some_and(|m| !m.trim().is_empty()))
+            .count()
+    };
+    assert_eq!(
+        first.devices_without_mac,
+        listed.iter().filter(|d| macs(d) == 0).count() as u64
+    );
+    assert_eq!(
+        first.devices_with_several_macs,
+        listed.iter().filter(|d| macs(d) > 1).count() as u64
+    );
+    assert!(first.devices_with_several_macs > 50, "{first:?}");
     // 14 definitions, then ceil(written / 500) bulk updates.
     let bulks = first.endpoints_written.div_ceil(500);
     assert_eq!(first.bulk_requests, bulks);

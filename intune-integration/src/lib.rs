@@ -29,6 +29,8 @@
 //! * [`verify`] — ISE's Test Connection reproduced, per policy service node;
 //! * [`doctor`] — findings with severity, evidence and remediation: the picture, a few
 //!   live probes, then plain functions that judge them;
+//! * [`evidence`] — what ISE cannot see, read for doctor with optional grants: Intune's
+//!   certificate profiles and compliance settings, each node's sign-ins in Entra's log;
 //! * [`rotate`] — registering a node's renewed Admin certificate, then retiring the old;
 //! * [`trust_sync`] — importing the roots Microsoft's endpoints moved to;
 //! * [`enforce`] — the authorization rules that act on Intune's answer;

@@ -186,7 +186,7 @@ impl SignInRecord {
         let (resource_id, resource_name) = self.resource.unwrap_or_default();
         json!({
             "id": self.id,
-            "createdDateTime": crate::state::iso(self.at),
+            "createdDateTime": whole_seconds(self.at),
             "appId": self.app_id,
             "resourceId": resource_id,
             "resourceDisplayName": resource_name,
@@ -203,6 +203,16 @@ impl SignInRecord {
             "ipAddress": "127.0.0.1",
         })
     }
+}
+
+/// `at` as Graph writes a sign-in's time (RFC 3339, whole seconds, UTC).
+fn whole_seconds(at: time::OffsetDateTime) -> String {
+    let at = at
+        .to_offset(time::UtcOffset::UTC)
+        .replace_nanosecond(0)
+        .unwrap_or(at);
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 /// The tenant's evidence.

@@ -73,6 +73,14 @@ fn print_text(report: &sync::SyncReport, plan: bool) {
             report.not_in_ise
         );
     }
+    if report.devices_without_mac > 0 {
+        say!(
+            "{} managed device(s) report no MAC address: ISE finds them only by the Intune \
+             device id in their certificate (doctor: intune.profile_without_guid), and none \
+             of their attributes can be bridged",
+            report.devices_without_mac
+        );
+    }
     if report.ambiguous_macs > 0 {
         say!(
             "{} MAC(s) are claimed by more than one Intune device: written for the first",

@@ -159,6 +159,11 @@ pub struct SyncReport {
     pub not_in_ise: u64,
     /// MACs claimed by more than one device (written for the first).
     pub ambiguous_macs: u64,
+    /// Devices read that Intune reports with no MAC (no Wi-Fi or Ethernet address: ISE
+    /// can find them only by the device id in their certificate).
+    pub devices_without_mac: u64,
+    /// Devices read with more than one MAC (Wi-Fi and Ethernet: each endpoint written).
+    pub devices_with_several_macs: u64,
     /// Bulk requests sent to ISE.
     pub bulk_requests: u64,
     /// Answers that asked this run to slow down (Graph's 429, ISE's 503), each waited
@@ -200,6 +205,8 @@ impl SyncReport {
             unchanged: 0,
             not_in_ise: 0,
             ambiguous_macs: 0,
+            devices_without_mac: 0,
+            devices_with_several_macs: 0,
             bulk_requests: 0,
             throttled_answers: 0,
             reauthenticated: 0,
@@ -805,7 +812,13 @@ impl<'a> Run<'a> {
             self.latest_check_in = Some(t);
         }
         let values = self.sel.values(device, self.today());
-        for mac in endpoint_macs(device) {
+        let macs = endpoint_macs(device);
+        match macs.len() {
+            0 => self.report.devices_without_mac += 1,
+            1 => {}
+            _ => self.report.devices_with_several_macs += 1,
+        }
+        for mac in macs {
             let mac = key(&mac);
             if !self.seen.insert(mac.clone()) {
                 self.report.ambiguous_macs += 1;
