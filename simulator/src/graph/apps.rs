@@ -448,6 +448,53 @@ fn check_unique_name(ctx: &Ctx<'_>, existing: &App, unique: &Value) -> Result<()
     }
 }
 
+/// Graph's refusal of `keys` (the application's keys after a PATCH) when a new one is
+/// one the app-management policy that applies to `existing` does not allow.
+///
+/// A new key living longer than the policy allows is refused: 400
+/// CredentialInvalidLifetimeAsPerAppPolicy "Credential lifetime exceeds the max value
+/// allowed as per assigned policy '<id>'." (the code and text Graph answers, e.g.
+/// microsoft/PubSec-Info-Assistant#681). A self-signed certificate chains to no trusted
+/// CA; the code and wording of Graph's refusal of it are not documented, this one is
+/// the simulator's.
+fn refused_by_key_policy(ctx: &Ctx<'_>, existing: &App, keys: &[KeyCred]) -> Option<Response> {
+    let policy = key_policy_for(ctx, &existing.id)?;
+    let new = |k: &&KeyCred| {
+        !existing
+            .key_credentials
+            .iter()
+            .any(|e| crate::pki::sha1(&e.key_der) == crate::pki::sha1(&k.key_der))
+    };
+    let mut added = keys.iter().filter(new);
+    if policy.trusted_ca
+        && added
+            .clone()
+            .any(|k| crate::der::summary(&k.key_der).is_none_or(|c| c.issuer == c.subject))
+    {
+        return Some(ctx.error(
+            StatusCode::BAD_REQUEST,
+            "CredentialNotFromTrustedCertificateAuthority",
+            &format!(
+                "The certificate is not issued by a certificate authority trusted as per \
+                 assigned policy '{}'.",
+                policy.id
+            ),
+        ));
+    }
+    let too_long = policy.max_days > 0
+        && added.any(|k| lifetime_days(k).is_none_or(|d| d > i64::from(policy.max_days)));
+    too_long.then(|| {
+        ctx.error(
+            StatusCode::BAD_REQUEST,
+            "CredentialInvalidLifetimeAsPerAppPolicy",
+            &format!(
+                "Credential lifetime exceeds the max value allowed as per assigned policy '{}'.",
+                policy.id
+            ),
+        )
+    })
+}
+
 /// Applies a PATCH body to the application with object id `id` (which exists).
 pub(super) fn apply_app_patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Response {
     let Some(existing) = ctx.s.with_world(|w| {
@@ -470,50 +517,10 @@ pub(super) fn apply_app_patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Response
         },
         None => None,
     };
-    // A new key living longer than the app-management policy allows is refused: 400
-    // CredentialInvalidLifetimeAsPerAppPolicy "Credential lifetime exceeds the max value
-    // allowed as per assigned policy '<id>'." (the code and text Graph answers, e.g.
-    // microsoft/PubSec-Info-Assistant#681).
-    if let (Some(keys), Some(policy)) = (&keys, key_policy_for(ctx, &existing.id)) {
-        let too_long = keys.iter().any(|k| {
-            let new = !existing
-                .key_credentials
-                .iter()
-                .any(|e| crate::pki::sha1(&e.key_der) == crate::pki::sha1(&k.key_der));
-            new && policy.max_days > 0
-                && lifetime_days(k).is_none_or(|d| d > i64::from(policy.max_days))
-        });
-        // A self-signed certificate chains to no trusted CA. The code and wording of
-        // Graph's refusal are not documented; this one is the simulator's.
-        let untrusted = policy.trusted_ca
-            && keys.iter().any(|k| {
-                let new = !existing
-                    .key_credentials
-                    .iter()
-                    .any(|e| crate::pki::sha1(&e.key_der) == crate::pki::sha1(&k.key_der));
-                new && crate::der::summary(&k.key_der).is_none_or(|c| c.issuer == c.subject)
-            });
-        if untrusted {
-            return ctx.error(
-                StatusCode::BAD_REQUEST,
-                "CredentialNotFromTrustedCertificateAuthority",
-                &format!(
-                    "The certificate is not issued by a certificate authority trusted as per \
-                     assigned policy '{}'.",
-                    policy.id
-                ),
-            );
-        }
-        if too_long {
-            return ctx.error(
-                StatusCode::BAD_REQUEST,
-                "CredentialInvalidLifetimeAsPerAppPolicy",
-                &format!(
-                    "Credential lifetime exceeds the max value allowed as per assigned policy '{}'.",
-                    policy.id
-                ),
-            );
-        }
+    if let Some(keys) = &keys
+        && let Some(refused) = refused_by_key_policy(ctx, &existing, keys)
+    {
+        return refused;
     }
     let (tags, notes) = match tags_and_notes(ctx, body) {
         Ok(t) => t,

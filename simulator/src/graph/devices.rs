@@ -61,41 +61,8 @@ pub(super) fn list(ctx: &Ctx<'_>, uri: &Uri, q: &HashMap<String, String>) -> Res
              DeviceManagementManagedDevices.ReadWrite.All",
         );
     }
-    // Intune's throttle: 2,000 requests per 20 seconds per application per tenant
-    // (Microsoft Graph's Intune service limits); the 429 comes sometimes without
-    // `Retry-After` (every other one here), which the client must back off from on
-    // its own.
-    let throttled = ctx.s.with_world(|w| {
-        let now = w.now();
-        let (limit, window) = w.device_read_limit;
-        while w
-            .device_reads
-            .front()
-            .is_some_and(|t| now.saturating_duration_since(*t) >= window)
-        {
-            w.device_reads.pop_front();
-        }
-        if w.device_reads.len() >= limit {
-            w.device_reads_throttled += 1;
-            Some(w.device_reads_throttled % 2 == 1)
-        } else {
-            w.device_reads.push_back(now);
-            None
-        }
-    });
-    if let Some(with_retry_after) = throttled {
-        let mut r = ctx.error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "TooManyRequests",
-            "Too many requests. Please try again later.",
-        );
-        if with_retry_after {
-            r.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static("1"),
-            );
-        }
-        return r;
+    if let Some(throttled) = throttle(ctx) {
+        return throttled;
     }
     let since = match q.get("$filter").map(|f| since_filter(f)) {
         None => None,
@@ -139,6 +106,47 @@ pub(super) fn list(ctx: &Ctx<'_>, uri: &Uri, q: &HashMap<String, String>) -> Res
         .map(|(d, synced)| managed_device(seed, d, *synced))
         .collect();
     super::page_with_next(ctx, uri, q, next, items)
+}
+
+/// Intune's throttle of managed-device reads, as the answer it gives when it applies.
+fn throttle(ctx: &Ctx<'_>) -> Option<Response> {
+    // Intune's throttle: 2,000 requests per 20 seconds per application per tenant
+    // (Microsoft Graph's Intune service limits); the 429 comes sometimes without
+    // `Retry-After` (every other one here), which the client must back off from on
+    // its own.
+    let throttled = ctx.s.with_world(|w| {
+        let now = w.now();
+        let (limit, window) = w.device_read_limit;
+        while w
+            .device_reads
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) >= window)
+        {
+            w.device_reads.pop_front();
+        }
+        if w.device_reads.len() >= limit {
+            w.device_reads_throttled += 1;
+            Some(w.device_reads_throttled % 2 == 1)
+        } else {
+            w.device_reads.push_back(now);
+            None
+        }
+    });
+    if let Some(with_retry_after) = throttled {
+        let mut r = ctx.error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyRequests",
+            "Too many requests. Please try again later.",
+        );
+        if with_retry_after {
+            r.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
+        return Some(r);
+    }
+    None
 }
 
 /// `lastSyncDateTime ge 2026-12-01T00:00:00Z` → the time; anything else → `None`.

@@ -361,6 +361,37 @@ fn organization(ctx: &Ctx<'_>, uri: &Uri, q: &HashMap<String, String>) -> Respon
     )
 }
 
+/// A request's version (beta or v1.0: beta serves the resources v1.0 lacks, and the
+/// simulator answers on beta only those the library reads there), its path below it,
+/// and its JSON body; or Graph's refusal.
+fn version_path_and_body<'u>(
+    ctx: &Ctx<'_>,
+    uri: &'u Uri,
+    body: &Bytes,
+) -> Result<(bool, &'u str, Value), Response> {
+    let (beta, path) = match (
+        uri.path().strip_prefix("/v1.0/"),
+        uri.path().strip_prefix("/beta/"),
+    ) {
+        (Some(p), _) => (false, p),
+        (None, Some(p)) => (true, p),
+        (None, None) => {
+            return Err(ctx.error(StatusCode::BAD_REQUEST, "BadRequest", "Invalid version."));
+        }
+    };
+    if body.is_empty() {
+        return Ok((beta, path, Value::Null));
+    }
+    match serde_json::from_slice(body) {
+        Ok(v) => Ok((beta, path, v)),
+        Err(_) => Err(ctx.error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.",
+        )),
+    }
+}
+
 async fn dispatch(
     State(s): State<Arc<Shared>>,
     method: Method,
@@ -373,31 +404,9 @@ async fn dispatch(
         s: &s,
         headers: &headers,
     };
-    // Beta serves the resources v1.0 lacks; the simulator answers on beta only those
-    // the library reads there.
-    let (beta, path) = match (
-        uri.path().strip_prefix("/v1.0/"),
-        uri.path().strip_prefix("/beta/"),
-    ) {
-        (Some(p), _) => (false, p),
-        (None, Some(p)) => (true, p),
-        (None, None) => {
-            return ctx.error(StatusCode::BAD_REQUEST, "BadRequest", "Invalid version.");
-        }
-    };
-    let body: Value = if body.is_empty() {
-        Value::Null
-    } else {
-        match serde_json::from_slice(&body) {
-            Ok(v) => v,
-            Err(_) => {
-                return ctx.error(
-                    StatusCode::BAD_REQUEST,
-                    "BadRequest",
-                    "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.",
-                );
-            }
-        }
+    let (beta, path, body) = match version_path_and_body(&ctx, &uri, &body) {
+        Ok(parts) => parts,
+        Err(refused) => return refused,
     };
     let segs: Vec<&str> = path.split('/').collect();
     match (method.as_str(), segs.as_slice()) {
