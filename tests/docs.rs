@@ -139,6 +139,7 @@ fn every_finding_id_has_a_troubleshooting_entry() {
     // The guards' ids: each stop of a writing workflow is explained too.
     ids_known.push(ise_intune::integration::enforce::CONNECTION_GUARD.into());
     ids_known.push(ise_intune::integration::offboard::ENTRY_GONE_GUARD.into());
+    ids_known.push(ise_intune::integration::offboard::NO_RECENT_SIGN_IN_GUARD.into());
     for id in &ids_known {
         assert!(headings.contains(&id.as_str()), "no entry for `{id}`");
     }

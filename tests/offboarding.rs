@@ -720,3 +720,106 @@ async fn a_clock_beyond_year_9999_reads_as_the_last_date_not_a_panic() {
     let ctx = pipeline(&s, Configurator::Gui).with_clock(std::sync::Arc::new(EndOfTime));
     assert_eq!(ctx.now().year(), 9999);
 }
+
+/// With `AuditLog.Read.All`, an entry a person says is gone is also checked against
+/// Entra's sign-in log: a successful sign-in of the application in the last 15 minutes
+/// keeps it (nothing of Entra's is removed), and once the log has been quiet that
+/// long, the confirmed run finishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recent_sign_in_keeps_the_application_until_the_log_is_quiet() {
+    let mut roles = ise_intune_simulator::DEFAULT_AUTOMATION_ROLES.to_vec();
+    roles.push("AuditLog.Read.All");
+    let s = builder()
+        .automation_roles(roles)
+        .start()
+        .await
+        .expect("simulator");
+    let gui = pipeline(&s, Configurator::Gui);
+    assert!(onboard::apply(&gui).await.expect("onboard").complete);
+    // The first run records ISE's count; ISE then tests its connection (each policy
+    // service node signs in with its key) just before the person deletes the entry.
+    let manual = pipeline(&s, Configurator::Manual);
+    assert!(
+        !offboard::apply(&manual, &[])
+            .await
+            .expect("offboard")
+            .complete
+    );
+    assert!(s.test_connection("Intune").await.is_ok());
+    gui.configurator()
+        .remove("Intune")
+        .await
+        .expect("the person removes the entry");
+    // The clients follow the simulated clock (moved below).
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("offboard-sign-in");
+    std::fs::create_dir_all(&dir).expect("a folder");
+    let info_file = dir.join("sim.json");
+    s.write_info_file(&info_file).expect("info file");
+    let clock = std::sync::Arc::new(sim::SimulatorClock::of_info_file(&info_file));
+    let confirmed = || {
+        let (ise, graph) = sim::clients(s.info()).expect("clients");
+        Integration::builder(ise, graph)
+            .anchors(sim::anchors(s.info(), true))
+            .options(options())
+            .mdm_removed(true)
+            .build()
+            .with_clock(clock.clone())
+    };
+
+    let plan = offboard::plan(&confirmed(), &[]).await.expect("plan");
+    let signed = plan
+        .guards
+        .iter()
+        .find(|g| g.id == offboard::NO_RECENT_SIGN_IN_GUARD)
+        .expect("the sign-in guard");
+    assert!(!signed.holds, "{signed:#?}");
+    let err = offboard::apply(&confirmed(), &[]).await.expect_err("kept");
+    let Error::GuardFailed { failed, .. } = &err else {
+        panic!("the guard, before any write: {err:?}");
+    };
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert_eq!(failed[0].id, offboard::NO_RECENT_SIGN_IN_GUARD);
+    assert!(
+        failed[0]
+            .evidence
+            .contains("the application signed in successfully at 20"),
+        "{}",
+        failed[0].evidence
+    );
+    assert!(
+        failed[0]
+            .remedy
+            .as_deref()
+            .unwrap_or("")
+            .contains("run offboarding again after"),
+        "{:?}",
+        failed[0].remedy
+    );
+    assert_eq!(last_app(&s)["displayName"], "Cisco ISE Intune integration");
+
+    // Fifteen quiet minutes later the same confirmation finishes.
+    s.advance_clock(Duration::from_secs(16 * 60));
+    let done = offboard::apply(&confirmed(), &[]).await.expect("offboard");
+    assert!(done.complete, "{done:#?}");
+    let signed = done
+        .guards
+        .iter()
+        .find(|g| g.id == offboard::NO_RECENT_SIGN_IN_GUARD)
+        .expect("the sign-in guard");
+    assert!(signed.holds);
+    assert!(
+        signed
+            .evidence
+            .starts_with("no successful sign-in of the application in the last 15 minutes"),
+        "{}",
+        signed.evidence
+    );
+    assert!(
+        s.snapshot()["applications"]
+            .as_array()
+            .expect("applications")
+            .iter()
+            .all(|a| a["displayName"] != "Cisco ISE Intune integration")
+    );
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}

@@ -562,7 +562,9 @@ async fn a_monitor_identity_is_stopped_before_any_write_with_exit_4() {
         .expect("the optional reads row");
     assert!(
         optional.contains("none granted; could add Policy.Read.All")
-            && optional.contains("AuditLog.Read.All (each node's sign-ins, for doctor)"),
+            && optional.contains(
+                "AuditLog.Read.All (each node's sign-ins, for doctor and offboarding's check)"
+            ),
         "{optional}"
     );
     let before = sim.snapshot();

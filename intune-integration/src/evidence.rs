@@ -79,7 +79,10 @@ pub const OPTIONAL_READS: [(&str, &str); 3] = [
         CONFIGURATION_READ,
         "Intune's certificate profiles and compliance settings, for doctor",
     ),
-    (SIGN_IN_LOG_READ, "each node's sign-ins, for doctor"),
+    (
+        SIGN_IN_LOG_READ,
+        "each node's sign-ins, for doctor and offboarding's check",
+    ),
 ];
 
 /// One line saying which optional reads the automating identity holds (`roles`: its
@@ -508,7 +511,7 @@ mod tests {
         let roles = vec!["AuditLog.Read.All".to_owned()];
         assert_eq!(
             optional_reads(Some(&roles)),
-            "granted AuditLog.Read.All (each node's sign-ins, for doctor); \
+            "granted AuditLog.Read.All (each node's sign-ins, for doctor and offboarding's check); \
              could add Policy.Read.All (app-management policies that would refuse ISE's \
              certificate, read before any write), DeviceManagementConfiguration.Read.All \
              (Intune's certificate profiles and compliance settings, for doctor)"

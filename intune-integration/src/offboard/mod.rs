@@ -18,6 +18,11 @@
 //! 3. guard `offboard.entry_gone`: nothing more is removed until ISE itself reports
 //!    fewer active External MDM servers than were recorded (or none) — a person's
 //!    `--mdm-removed` confirms, ISE's count proves ([`crate::guard`]);
+//!    With `AuditLog.Read.All`, guard `offboard.no_recent_sign_in` also reads
+//!    Entra's sign-in log: when the entry was gone before the run (a person's
+//!    `--mdm-removed`), a successful sign-in of the application in the last
+//!    [`RECENT_SIGN_IN_MINUTES`] means something still uses it, and the application
+//!    stays until the log has been quiet that long;
 //! 4. the trusted certificates the integration imported that nothing else needs
 //!    (another purpose, another certificate's chain, another active External MDM
 //!    server);
@@ -51,7 +56,7 @@ mod decide;
 use std::fmt;
 use std::sync::Arc;
 
-use graph_client::GraphClient;
+use graph_client::{GraphClient, SignIn};
 use ise_client::{AuthorizationRule, IseClient, TrustedCertificate};
 use serde::Serialize;
 
@@ -59,6 +64,7 @@ use crate::Error;
 use crate::audit::naming;
 use crate::context::Integration;
 use crate::error::{ApplyFailure, PartialReport};
+use crate::evidence::{self, Gathered};
 use crate::guard::Guard;
 use crate::outcome::{Outcome, Step, StepName};
 use crate::ownership;
@@ -354,6 +360,8 @@ struct Decided {
     kept: Vec<Kept>,
     /// ISE's active External MDM servers when read.
     active_mdm_servers: u32,
+    /// The application's sign-ins, read when there is an application to delete.
+    sign_ins: Option<Gathered<Vec<SignIn>>>,
 }
 
 /// Reads both systems at once and decides (the roots on the assumption that the
@@ -377,21 +385,29 @@ async fn read(ctx: &Integration, adopt: &[Adopt]) -> Result<Decided, Error> {
     // and, since that reading is an export, after the Graph rights are known to be
     // there (a run that could not delete the application would otherwise remove ISE's
     // side and stop half way).
-    let found = matches!(
-        crate::decide::decide_registration(&seen, &identity),
-        Ok(crate::decide::Registration::Existing(_) | crate::decide::Registration::Adopt(_))
-    );
-    let node_keys = if found {
-        let missing = crate::rights::graph_blockers(
-            roles?.as_deref(),
-            &["delete the integration's application and service principal"],
-        );
-        if !missing.is_empty() {
-            return Err(Error::MissingRights { missing });
+    let found = match crate::decide::decide_registration(&seen, &identity) {
+        Ok(
+            crate::decide::Registration::Existing(app) | crate::decide::Registration::Adopt(app),
+        ) => Some(app.app_id),
+        _ => None,
+    };
+    let (node_keys, sign_ins) = match found {
+        Some(app_id) => {
+            let roles = roles?;
+            let missing = crate::rights::graph_blockers(
+                roles.as_deref(),
+                &["delete the integration's application and service principal"],
+            );
+            if !missing.is_empty() {
+                return Err(Error::MissingRights { missing });
+            }
+            let (keys, sign_ins) = tokio::join!(
+                node_thumbprints(&ctx.ise),
+                evidence::sign_ins(&ctx.graph, roles.as_deref(), &app_id, ctx.now()),
+            );
+            (keys?, Some(sign_ins))
         }
-        node_thumbprints(&ctx.ise).await?
-    } else {
-        decide::NodeKeys::default()
+        None => (decide::NodeKeys::default(), None),
     };
     let (rules, mut kept) = decide::rules(&ctx.options.enforcement, &existing, adopt);
     let present = u32::from(entry.outcome != Outcome::Unchanged);
@@ -413,6 +429,7 @@ async fn read(ctx: &Integration, adopt: &[Adopt]) -> Result<Decided, Error> {
         app,
         kept,
         active_mdm_servers: mdm.active_mdm_servers_count,
+        sign_ins,
     })
 }
 
@@ -610,7 +627,7 @@ pub async fn plan(ctx: &Integration, adopt: &[Adopt]) -> Result<Offboarding, Err
         Some(p) => preview(p.as_ref(), &hypothesis).await?,
         None => Vec::new(),
     };
-    let guards = vec![if d.entry.outcome == Outcome::Removed {
+    let mut guards = vec![if d.entry.outcome == Outcome::Removed {
         // The configurator removes the entry in the run: ISE's count is judged then.
         Guard::new(ENTRY_GONE_GUARD, "ISE no longer uses the application").judged(
             true,
@@ -631,6 +648,13 @@ pub async fn plan(ctx: &Integration, adopt: &[Adopt]) -> Result<Offboarding, Err
                 .and_then(|t| ownership::recorded_active_servers(&t.app)),
         )
     }];
+    if d.app.is_some() {
+        guards.extend(no_recent_sign_in_guard(
+            d.sign_ins.as_ref(),
+            d.entry.outcome == Outcome::Removed,
+            ctx.now(),
+        ));
+    }
     Ok(Offboarding {
         complete: d.entry.outcome != Outcome::ManualActionRequired,
         restorable: d.app.as_ref().map(|t| restorable(&t.app)),
@@ -743,6 +767,121 @@ fn entry_gone_guard(
     }
 }
 
+/// The guard id of the sign-in log's check before the application is deleted.
+pub const NO_RECENT_SIGN_IN_GUARD: &str = "offboard.no_recent_sign_in";
+
+/// How long the application's sign-in log must have been quiet before an entry that
+/// was gone before the run lets offboarding delete the application. Entra's
+/// quickstart on the sign-in log waits 5 minutes for an event to appear ("Wait for 5
+/// minutes to ensure that you can find the event in the sign-in log"); 15 leaves
+/// room for the log's latency and for a node's token request in flight.
+pub const RECENT_SIGN_IN_MINUTES: i64 = 15;
+
+/// Guard [`NO_RECENT_SIGN_IN_GUARD`], when there is an application to delete: no
+/// successful sign-in of it in the last [`RECENT_SIGN_IN_MINUTES`] before `now`, by
+/// Entra's sign-in log. Judged only when the entry was gone before the run
+/// (`removed_in_run` false): the sign-ins of an entry the configurator removes in the
+/// run are the entry's own. Without `AuditLog.Read.All` (or the tenant's licence for
+/// the log: Graph refuses both with 403) it holds and says ISE's count decides alone;
+/// a failed read of a log the identity may read does not hold — nothing unverified
+/// deletes the application.
+fn no_recent_sign_in_guard(
+    sign_ins: Option<&Gathered<Vec<SignIn>>>,
+    removed_in_run: bool,
+    now: time::OffsetDateTime,
+) -> Option<Guard> {
+    let sign_ins = sign_ins?;
+    let guard = Guard::new(
+        NO_RECENT_SIGN_IN_GUARD,
+        format!(
+            "nothing signed in as the application in the last {RECENT_SIGN_IN_MINUTES} \
+             minutes, by Entra's sign-in log"
+        ),
+    );
+    if removed_in_run {
+        return Some(guard.judged(
+            true,
+            "the entry is removed in this run: the sign-ins before were its own, and ISE's \
+             count decides",
+        ));
+    }
+    let log = match sign_ins {
+        Gathered::Read(log) => log,
+        Gathered::NotGranted { permission } => {
+            return Some(guard.judged(
+                true,
+                format!(
+                    "not read: the automating identity does not hold {permission} (or the \
+                     tenant has no licence for the sign-in log); ISE's count decides alone"
+                ),
+            ));
+        }
+        Gathered::Failed(e) => {
+            return Some(
+                guard
+                    .judged(false, format!("Entra's sign-in log could not be read: {e}"))
+                    .remedy("run offboarding again; the application stays until the log is read"),
+            );
+        }
+    };
+    let rfc3339 = &time::format_description::well_known::Rfc3339;
+    let window = time::Duration::minutes(RECENT_SIGN_IN_MINUTES);
+    let since = now.checked_sub(window).unwrap_or(now);
+    let recent = log
+        .iter()
+        .filter(|s| s.status.error_code.unwrap_or(0) == 0)
+        .filter_map(|s| {
+            let at = time::OffsetDateTime::parse(s.created_date_time.as_deref()?, rfc3339).ok()?;
+            (at >= since).then_some((at, s))
+        })
+        .max_by_key(|(at, _)| *at);
+    let Some((at, s)) = recent else {
+        return Some(guard.judged(
+            true,
+            format!(
+                "no successful sign-in of the application in the last \
+                 {RECENT_SIGN_IN_MINUTES} minutes ({} sign-in(s) of the last {} hours read)",
+                log.len(),
+                evidence::SIGN_IN_WINDOW_HOURS
+            ),
+        ));
+    };
+    let when = at.format(rfc3339).unwrap_or_else(|_| "recently".into());
+    // A time from the log near the end of the calendar has no "later" to name.
+    let quiet = at
+        .checked_add(window)
+        .and_then(|t| t.format(rfc3339).ok())
+        .unwrap_or_else(|| format!("{RECENT_SIGN_IN_MINUTES} minutes from now"));
+    let key = s
+        .service_principal_credential_thumbprint
+        .as_deref()
+        .map_or_else(
+            || "a credential the log does not name".to_owned(),
+            |t| {
+                format!(
+                    "the key with thumbprint {}",
+                    ise_intune_http::scrub::printable(t, 64)
+                )
+            },
+        );
+    Some(
+        guard
+            .judged(
+                false,
+                format!(
+                    "the application signed in successfully at {when} with {key}: something \
+                     still uses it"
+                ),
+            )
+            .remedy(format!(
+                "if the External MDM entry was deleted after {when}, run offboarding again \
+                 after {quiet}; otherwise find what signs in with that key (an ISE \
+                 deployment whose node's Admin certificate has that thumbprint) and remove \
+                 its entry first"
+            )),
+    )
+}
+
 /// The partial failure of an apply that had written `done` (or the error itself when
 /// nothing was written).
 fn failed_after(done: &Offboarding, error: Error) -> Error {
@@ -827,6 +966,13 @@ pub async fn apply(ctx: &Integration, adopt: &[Adopt]) -> Result<Offboarding, Er
             .and_then(|t| ownership::recorded_active_servers(&t.app)),
     );
     done.guards.push(guard);
+    if d.app.is_some() {
+        done.guards.extend(no_recent_sign_in_guard(
+            d.sign_ins.as_ref(),
+            entry.outcome == Outcome::Removed,
+            ctx.now(),
+        ));
+    }
     crate::guard::check("offboard", &done.guards).map_err(|e| failed_after(&done, e))?;
     let mut store = decide::store_changes(
         &store.map_err(|e| failed_after(&done, e.into()))?,
@@ -1032,3 +1178,120 @@ async fn remove_app_objects(
 
 /// An [`AuthorizationPreview`] shared by clones of an integration.
 pub type SharedPreview = Arc<dyn AuthorizationPreview>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> time::OffsetDateTime {
+        time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+            .expect("a time")
+    }
+
+    fn sign_in(when: &str, error_code: i64) -> SignIn {
+        serde_json::from_value(serde_json::json!({
+            "id": when,
+            "createdDateTime": when,
+            "status": {"errorCode": error_code},
+            "servicePrincipalCredentialThumbprint": "AB12",
+        }))
+        .expect("a sign-in")
+    }
+
+    fn judged(log: Gathered<Vec<SignIn>>, removed_in_run: bool) -> Guard {
+        no_recent_sign_in_guard(Some(&log), removed_in_run, at("2026-12-06T12:00:00Z"))
+            .expect("an application to delete has the guard")
+    }
+
+    #[test]
+    fn only_a_successful_sign_in_inside_the_window_keeps_the_application() {
+        // Old successes and a recent failure say nothing is using the application.
+        let quiet = judged(
+            Gathered::Read(vec![
+                sign_in("2026-12-06T11:44:59Z", 0),
+                sign_in("2026-12-06T11:59:00Z", 700027),
+            ]),
+            false,
+        );
+        assert!(quiet.holds);
+        assert_eq!(
+            quiet.evidence,
+            "no successful sign-in of the application in the last 15 minutes (2 sign-in(s) \
+             of the last 24 hours read)"
+        );
+        // The newest success inside the window is named, with when to try again.
+        let used = judged(
+            Gathered::Read(vec![
+                sign_in("2026-12-06T11:46:00Z", 0),
+                sign_in("2026-12-06T11:50:00Z", 0),
+            ]),
+            false,
+        );
+        assert!(!used.holds);
+        assert_eq!(
+            used.evidence,
+            "the application signed in successfully at 2026-12-06T11:50:00Z with the key \
+             with thumbprint AB12: something still uses it"
+        );
+        assert!(
+            used.remedy
+                .as_deref()
+                .is_some_and(|r| r.contains("run offboarding again after 2026-12-06T12:05:00Z")),
+            "{used:?}"
+        );
+        // A time at the end of the calendar is named without a later time.
+        let late = judged(
+            Gathered::Read(vec![sign_in("9999-12-31T23:59:00Z", 0)]),
+            false,
+        );
+        assert!(
+            late.remedy
+                .as_deref()
+                .is_some_and(|r| r.contains("again after 15 minutes from now")),
+            "{late:?}"
+        );
+    }
+
+    #[test]
+    fn removed_in_the_run_or_not_granted_holds_and_a_failed_read_does_not() {
+        let recent = || Gathered::Read(vec![sign_in("2026-12-06T11:59:00Z", 0)]);
+        let removed = judged(recent(), true);
+        assert!(removed.holds);
+        assert!(
+            removed
+                .evidence
+                .starts_with("the entry is removed in this run")
+        );
+        let ungranted = judged(
+            Gathered::NotGranted {
+                permission: evidence::SIGN_IN_LOG_READ,
+            },
+            false,
+        );
+        assert!(ungranted.holds);
+        assert!(
+            ungranted
+                .evidence
+                .starts_with("not read: the automating identity does not hold AuditLog.Read.All")
+        );
+        let failed = judged(
+            Gathered::Failed(Error::RemoteState {
+                what: "Graph answered 500".into(),
+            }),
+            false,
+        );
+        assert!(!failed.holds);
+        assert!(
+            failed
+                .evidence
+                .starts_with("Entra's sign-in log could not be read"),
+            "{}",
+            failed.evidence
+        );
+        // No application to delete: no guard.
+        assert_eq!(
+            no_recent_sign_in_guard(None, false, at("2026-12-06T12:00:00Z")),
+            None
+        );
+    }
+}
