@@ -137,9 +137,18 @@ async def check(info, expected):
     if settings is None or settings.secure_by_default is not True \
             or settings.device_compliance_checkin_threshold_days != 30:
         fail(f"deviceManagement settings as the SDK read them: {settings}")
+    # The profiles Intune applied to one Windows device (v1.0
+    # deviceConfigurationStates), parsed into the SDK's DeviceConfigurationState.
+    windows = next(d for d in devices if d.operating_system == "Windows")
+    states = await client.device_management.managed_devices.by_managed_device_id(
+        windows.id).device_configuration_states.get()
+    names = sorted(s.display_name for s in (states.value if states else []))
+    if names != ["S/MIME signing - Windows (PKCS)", "Wi-Fi 802.1X - Windows (SCEP)"] \
+            or any(s.state is None or s.platform_type is None for s in states.value):
+        fail(f"the Windows device's configuration states as the SDK read them: {states}")
     print(f"msgraph-sdk: read {len(devices)} managed devices through every page, each "
-          f"with the bridge's properties of Graph's types, and the {len(recent)} checked "
-          f"in since {stamp} by $filter")
+          f"with the bridge's properties of Graph's types, the {len(recent)} checked "
+          f"in since {stamp} by $filter, and one device's {len(names)} profile states")
 
 
 def main():

@@ -334,3 +334,76 @@ async fn a_trusted_ca_only_key_policy_stops_onboarding_before_any_write() {
     assert!(f.summary.contains("only certificates of a CA"), "{f:#?}");
     assert!(f.evidence.contains("is self-signed"), "{f:#?}");
 }
+
+/// `device --cert`'s issuing profile: the certificate's SAN URIs against the profiles
+/// Intune applied to the device (Graph v1.0 `deviceConfigurationStates`, read beside
+/// the beta profiles).
+#[tokio::test]
+async fn the_profile_that_issued_a_device_certificate_is_named() {
+    use ise_intune::integration::evidence::{self, Gathered, IssuingProfile};
+    let mut roles = DEFAULT_AUTOMATION_ROLES.to_vec();
+    roles.extend([
+        "DeviceManagementConfiguration.Read.All",
+        "DeviceManagementManagedDevices.Read.All",
+    ]);
+    let sim = Simulator::builder()
+        .automation_roles(roles)
+        .start()
+        .await
+        .expect("simulator");
+    let (_, graph) = sim::clients(sim.info()).expect("clients");
+    let page = graph
+        .managed_devices(&graph_client::ManagedDeviceQuery::all())
+        .next_page()
+        .await
+        .expect("devices")
+        .expect("a page");
+    let of = |os: &str| {
+        page.iter()
+            .find(|d| d.operating_system.as_deref() == Some(os))
+            .map(|d| d.id.clone())
+            .expect("a device of the platform")
+    };
+    let roles = graph.graph_roles().await.expect("roles");
+    let uri = |id: &str| vec![format!("ID:Microsoft Endpoint Manager:GUID:{id}")];
+
+    let windows = of("Windows");
+    let Gathered::Read(IssuingProfile::One(p)) =
+        evidence::issuing_profile(&graph, roles.as_deref(), &windows, &uri(&windows)).await
+    else {
+        panic!("one profile");
+    };
+    assert_eq!(
+        (p.name.as_str(), p.kind, p.platform),
+        ("Wi-Fi 802.1X - Windows (SCEP)", "SCEP", "Windows")
+    );
+    assert!(
+        graph_paths(&sim).contains(&format!(
+            "GET /v1.0/deviceManagement/managedDevices/{windows}/deviceConfigurationStates"
+        )),
+        "{:?}",
+        graph_paths(&sim)
+    );
+    // Intune applies no certificate profile to the macOS devices.
+    let mac = of("macOS");
+    assert!(matches!(
+        evidence::issuing_profile(&graph, roles.as_deref(), &mac, &uri(&mac)).await,
+        Gathered::Read(IssuingProfile::NoneOf { applied: 0 })
+    ));
+    // Another device's certificate on a Windows device: not from its two (network and
+    // S/MIME) profiles.
+    assert!(matches!(
+        evidence::issuing_profile(&graph, roles.as_deref(), &windows, &uri(&mac)).await,
+        Gathered::Read(IssuingProfile::NoneOf { applied: 2 })
+    ));
+    // Without the managed devices' permission nothing is sent.
+    let before = graph_paths(&sim).len();
+    let only_config = vec!["DeviceManagementConfiguration.Read.All".to_owned()];
+    assert!(matches!(
+        evidence::issuing_profile(&graph, Some(&only_config), &windows, &uri(&windows)).await,
+        Gathered::NotGranted {
+            permission: evidence::MANAGED_DEVICES_READ
+        }
+    ));
+    assert_eq!(graph_paths(&sim).len(), before);
+}

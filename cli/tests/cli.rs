@@ -1082,7 +1082,20 @@ async fn every_subcommand_under_json_prints_one_object_in_success_and_failure() 
     for (argv, expected, kind) in cases {
         let (code, out, err) = run(argv.clone()).await;
         if argv.contains(&device_cert) && expected == 0 {
-            assert_eq!(json(&out)["device"]["guid"], guid, "{out}");
+            let v = json(&out);
+            assert_eq!(v["device"]["guid"], guid, "{out}");
+            // The certificate's SAN URIs, and why the issuing profile was not read: the
+            // simulator's identity holds no managed-device read.
+            let uris = v["certificate"]["san_uris"].as_array().expect("uris");
+            assert_eq!(uris.len(), 2, "{out}");
+            assert_eq!(
+                v["certificate"]["issuing_profile"],
+                serde_json::json!({
+                    "found": "not_read",
+                    "missing_permission": "DeviceManagementManagedDevices.Read.All",
+                }),
+                "{out}"
+            );
         }
         // Exactly one object: serde refuses anything after the first value.
         let v = json(&out);

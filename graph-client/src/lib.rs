@@ -73,10 +73,10 @@ pub use ise_intune_http::{
 pub use model::{
     AppManagementPolicy, AppRestrictions, AppRole, AppRoleAssignment, Application,
     ApplicationUpdate, CertificateKey, Change, CustomSubjectAlternativeName, DeviceConfiguration,
-    DeviceManagementSettings, ExtendedKeyUsage, KeyCredential, KeyCredentialRestriction,
-    KeySelector, ManagedDevice, NewApplication, Organization, RequiredResourceAccess,
-    ResourceAccess, ServiceEndpoint, ServicePrincipal, SignIn, SignInStatus,
-    TenantAppManagementPolicy, VerifiedDomain,
+    DeviceConfigurationState, DeviceManagementSettings, ExtendedKeyUsage, KeyCredential,
+    KeyCredentialRestriction, KeySelector, ManagedDevice, NewApplication, Organization,
+    RequiredResourceAccess, ResourceAccess, ServiceEndpoint, ServicePrincipal, SignIn,
+    SignInStatus, TenantAppManagementPolicy, VerifiedDomain,
 };
 pub use resources::{
     ApplicationHandle, Applications, ListOptions, MANAGED_DEVICE_PROPERTIES, MANAGED_DEVICES_PAGE,

@@ -547,6 +547,22 @@ pub struct DeviceConfiguration {
     pub extended_key_usages: Option<Vec<ExtendedKeyUsage>>,
 }
 
+/// A configuration profile's state on one managed device, as Graph v1.0's
+/// `GET /deviceManagement/managedDevices/{id}/deviceConfigurationStates` lists it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+#[non_exhaustive]
+pub struct DeviceConfigurationState {
+    /// Its id (not documented as the profile's: match profiles by name).
+    pub id: String,
+    /// The profile's name.
+    pub display_name: Option<String>,
+    /// The platform it applies to (`windows10AndLater`, `iOS`, `androidWorkProfile`, …).
+    pub platform_type: Option<String>,
+    /// Its state on the device (`compliant`, `error`, `conflict`, `notApplicable`, …).
+    pub state: Option<String>,
+}
+
 /// The outcome of a sign-in (`signInStatus`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]

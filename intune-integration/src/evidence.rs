@@ -253,10 +253,10 @@ pub struct ProfileCheck {
     pub carries_sid: bool,
 }
 
-/// Checks one SCEP or PKCS profile.
-pub fn check_profile(c: &DeviceConfiguration) -> ProfileCheck {
-    let uris: Vec<&str> = c
-        .custom_subject_alternative_names
+/// A profile's SAN URI templates (its custom SANs of type URI, and the older
+/// profiles' format string), with Intune's variables (`{{DeviceId}}`, …) in them.
+fn uri_templates(c: &DeviceConfiguration) -> Vec<&str> {
+    c.custom_subject_alternative_names
         .iter()
         .flatten()
         .filter(|s| {
@@ -266,7 +266,12 @@ pub fn check_profile(c: &DeviceConfiguration) -> ProfileCheck {
         })
         .filter_map(|s| s.name.as_deref())
         .chain(c.subject_alternative_name_format_string.as_deref())
-        .collect();
+        .collect()
+}
+
+/// Checks one SCEP or PKCS profile.
+pub fn check_profile(c: &DeviceConfiguration) -> ProfileCheck {
+    let uris = uri_templates(c);
     let carries_guid = uris.iter().any(|u| {
         let u = u.trim().to_ascii_lowercase();
         (u.starts_with("id:microsoft endpoint manager:guid:") || u.starts_with("id:intune:guid:"))
@@ -292,6 +297,175 @@ pub fn check_profile(c: &DeviceConfiguration) -> ProfileCheck {
         cannot_carry: c.custom_subject_alternative_names.is_none()
             && c.subject_alternative_name_format_string.is_none(),
         carries_sid,
+    }
+}
+
+/// The permission that reads a managed device and the profiles applied to it.
+pub const MANAGED_DEVICES_READ: &str = "DeviceManagementManagedDevices.Read.All";
+
+/// Which certificate profile issued a device's certificate, as far as Graph can tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IssuingProfile {
+    /// One profile Intune applied to the device puts exactly the certificate's SAN URIs
+    /// in the certificates it issues.
+    One(ProfileCheck),
+    /// Several could have (same SAN URIs).
+    Several(Vec<ProfileCheck>),
+    /// None of the `applied` SCEP or PKCS profiles Intune lists for the device issues
+    /// these SAN URIs: another CA's certificate, a profile changed since, or Intune
+    /// lists no profile state for the device.
+    NoneOf {
+        /// How many SCEP or PKCS profiles Intune lists as applied to the device.
+        applied: usize,
+    },
+}
+
+/// Most Intune variables (other than `{{DeviceId}}`) a SAN URI template is matched with.
+const MAX_TEMPLATE_VARIABLES: usize = 4;
+
+/// Whether one SAN URI `template` of a profile gives `uri` for the device `device_id`:
+/// `{{DeviceId}}` stands for the device id, any other Intune variable for any
+/// non-empty text; letters compare without regard to case (ISE's and Intune's GUIDs
+/// differ in case).
+pub fn template_gives(template: &str, uri: &str, device_id: &str) -> bool {
+    enum Part<'a> {
+        Text(&'a str),
+        /// The device id, bare or in braces (both are seen in certificates).
+        Device,
+        Any,
+    }
+    let mut parts = Vec::new();
+    let mut rest = template.trim();
+    while let Some(open) = rest.find("{{") {
+        let Some(close) = rest[open..].find("}}").map(|c| open + c) else {
+            break;
+        };
+        parts.push(Part::Text(&rest[..open]));
+        let variable = &rest[open + 2..close];
+        if variable.trim().eq_ignore_ascii_case("DeviceId") {
+            parts.push(Part::Device);
+        } else {
+            parts.push(Part::Any);
+        }
+        rest = &rest[close + 2..];
+    }
+    parts.push(Part::Text(rest));
+    // A SAN entry has a variable or two; one from a server with many is not matched
+    // (the backtracking below grows with the text's length to their number).
+    if parts.iter().filter(|p| matches!(p, Part::Any)).count() > MAX_TEMPLATE_VARIABLES {
+        return false;
+    }
+    // Matching with backtracking over the (few) variables of a SAN entry.
+    fn starts(text: &str, t: &str) -> bool {
+        text.get(..t.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(t))
+    }
+    fn matches(parts: &[Part<'_>], text: &str, device_id: &str) -> bool {
+        match parts.split_first() {
+            None => text.is_empty(),
+            Some((Part::Text(t), tail)) => {
+                starts(text, t) && matches(tail, &text[t.len()..], device_id)
+            }
+            Some((Part::Device, tail)) => {
+                let braced = format!("{{{device_id}}}");
+                (starts(text, device_id) && matches(tail, &text[device_id.len()..], device_id))
+                    || (starts(text, &braced) && matches(tail, &text[braced.len()..], device_id))
+            }
+            Some((Part::Any, tail)) => (1..=text.len())
+                .filter(|&i| text.is_char_boundary(i))
+                .any(|i| matches(tail, &text[i..], device_id)),
+        }
+    }
+    matches(&parts, uri.trim(), device_id)
+}
+
+/// Which of `profiles` (SCEP and PKCS, as [`certificate_profiles`] reads them) issued
+/// a certificate with `san_uris` to the device `device_id`, given the profiles Intune
+/// lists as applied to it (`states`, matched by name: Graph does not document a
+/// state's id as the profile's). A profile qualifies when each of its URI templates
+/// gives one of the certificate's URIs and each URI comes from one of its templates.
+pub fn issuing_profile_of(
+    profiles: &[DeviceConfiguration],
+    states: &[graph_client::DeviceConfigurationState],
+    device_id: &str,
+    san_uris: &[String],
+) -> IssuingProfile {
+    let applied: Vec<&DeviceConfiguration> = profiles
+        .iter()
+        .filter(|p| profile_kind(p).is_some())
+        .filter(|p| {
+            states.iter().any(|s| {
+                s.display_name.is_some()
+                    && s.display_name == p.display_name
+                    && !matches!(s.state.as_deref(), Some("notApplicable" | "notAssigned"))
+            })
+        })
+        .collect();
+    let mut issuing: Vec<ProfileCheck> = applied
+        .iter()
+        .filter(|p| {
+            let templates = uri_templates(p);
+            !templates.is_empty()
+                && templates
+                    .iter()
+                    .all(|t| san_uris.iter().any(|u| template_gives(t, u, device_id)))
+                && san_uris
+                    .iter()
+                    .all(|u| templates.iter().any(|t| template_gives(t, u, device_id)))
+        })
+        .map(|p| check_profile(p))
+        .collect();
+    match issuing.len() {
+        0 => IssuingProfile::NoneOf {
+            applied: applied.len(),
+        },
+        1 => IssuingProfile::One(issuing.remove(0)),
+        _ => IssuingProfile::Several(issuing),
+    }
+}
+
+/// Most profile states read for one device (a device has tens).
+const MAX_DEVICE_STATES: usize = 5_000;
+
+/// Which certificate profile issued the device `device_id`'s certificate carrying
+/// `san_uris`, when `roles` allow both reads ([`CONFIGURATION_READ`] for the profiles,
+/// [`MANAGED_DEVICES_READ`] for the device's profile states); both are read at once.
+pub async fn issuing_profile(
+    graph: &GraphClient,
+    roles: Option<&[String]>,
+    device_id: &str,
+    san_uris: &[String],
+) -> Gathered<IssuingProfile> {
+    if !granted(roles, MANAGED_DEVICES_READ) {
+        return Gathered::NotGranted {
+            permission: MANAGED_DEVICES_READ,
+        };
+    }
+    let states = async {
+        let mut pages = graph.device_configuration_states(device_id)?;
+        let mut states = Vec::new();
+        while let Some(page) = pages.next_page().await? {
+            states.extend(page);
+            if states.len() > MAX_DEVICE_STATES {
+                return Err(graph_client::Error::InvalidInput {
+                    what: format!(
+                        "Intune lists more than {MAX_DEVICE_STATES} profile states for one device"
+                    ),
+                });
+            }
+        }
+        Ok(states)
+    };
+    let (profiles, states) = tokio::join!(certificate_profiles(graph, roles), states);
+    let profiles = match profiles {
+        Gathered::Read(p) => p,
+        Gathered::NotGranted { permission } => return Gathered::NotGranted { permission },
+        Gathered::Failed(e) => return Gathered::Failed(e),
+    };
+    match states {
+        Ok(states) => Gathered::Read(issuing_profile_of(&profiles, &states, device_id, san_uris)),
+        Err(e) => gathered(Err(e), MANAGED_DEVICES_READ),
     }
 }
 
@@ -517,5 +691,138 @@ mod tests {
              (Intune's certificate profiles and compliance settings, for doctor)"
         );
         assert!(optional_reads(None).contains("not known"));
+    }
+
+    fn named(name: &str, kind: &str, uris: &[&str]) -> DeviceConfiguration {
+        let mut c = profile(kind, uris, None);
+        c.display_name = Some(name.into());
+        c
+    }
+
+    fn state(name: &str, state: &str) -> graph_client::DeviceConfigurationState {
+        serde_json::from_value(serde_json::json!({"displayName": name, "state": state}))
+            .expect("a state")
+    }
+
+    const DEVICE: &str = "5f1c2b7e-0c1d-4e8a-9f00-1234567890ab";
+
+    #[test]
+    fn a_template_gives_the_device_id_in_any_case_and_variables_stand_for_text() {
+        let uri = "ID:Microsoft Endpoint Manager:GUID:5F1C2B7E-0C1D-4E8A-9F00-1234567890AB";
+        assert!(template_gives(GUID_SAN_URI, uri, DEVICE));
+        let braced = "ID:Microsoft Endpoint Manager:GUID:{5F1C2B7E-0C1D-4E8A-9F00-1234567890AB}";
+        assert!(template_gives(GUID_SAN_URI, braced, DEVICE));
+        assert!(!template_gives(
+            GUID_SAN_URI,
+            uri,
+            "00000000-0000-0000-0000-000000000000"
+        ));
+        assert!(!template_gives("ID:Intune:GUID:{{DeviceId}}", uri, DEVICE));
+        let sid = "tag:microsoft.com,2022-09-14:sid:S-1-5-21-1-2-3-1001";
+        assert!(template_gives(
+            "tag:microsoft.com,2022-09-14:sid:{{OnPremisesSecurityIdentifier}}",
+            sid,
+            DEVICE
+        ));
+        // A variable stands for some text, not none.
+        assert!(!template_gives(
+            "tag:microsoft.com,2022-09-14:sid:{{OnPremisesSecurityIdentifier}}",
+            "tag:microsoft.com,2022-09-14:sid:",
+            DEVICE
+        ));
+        // Too many variables from a server: not matched rather than searched.
+        assert!(!template_gives(
+            "{{a}}{{b}}{{c}}{{d}}{{e}}",
+            "abcde",
+            DEVICE
+        ));
+        assert!(template_gives("{{a}}-{{b}}", "x-y", DEVICE));
+    }
+
+    #[test]
+    fn the_issuing_profile_is_the_applied_one_whose_uris_are_the_certificates() {
+        let guid_uri = format!("ID:Microsoft Endpoint Manager:GUID:{DEVICE}");
+        let profiles = vec![
+            named(
+                "Wi-Fi Windows (SCEP)",
+                "windows81SCEPCertificateProfile",
+                &[GUID_SAN_URI],
+            ),
+            named(
+                "Wi-Fi Windows strong mapping (SCEP)",
+                "windows81SCEPCertificateProfile",
+                &[
+                    GUID_SAN_URI,
+                    "tag:microsoft.com,2022-09-14:sid:{{OnPremisesSecurityIdentifier}}",
+                ],
+            ),
+            named(
+                "VPN Windows (PKCS)",
+                "windows10PkcsCertificateProfile",
+                &[GUID_SAN_URI],
+            ),
+            named(
+                "Wi-Fi iOS (SCEP)",
+                "iosScepCertificateProfile",
+                &[GUID_SAN_URI],
+            ),
+        ];
+        let states = vec![
+            state("Wi-Fi Windows (SCEP)", "compliant"),
+            state("Wi-Fi Windows strong mapping (SCEP)", "compliant"),
+            state("VPN Windows (PKCS)", "notApplicable"),
+            state("Wi-Fi iOS (SCEP)", "notAssigned"),
+        ];
+        // Only the GUID: the first (the one with the SID too would have added it).
+        let IssuingProfile::One(one) =
+            issuing_profile_of(&profiles, &states, DEVICE, std::slice::from_ref(&guid_uri))
+        else {
+            panic!("one profile");
+        };
+        assert_eq!(
+            (one.name.as_str(), one.kind),
+            ("Wi-Fi Windows (SCEP)", "SCEP")
+        );
+        // The GUID and a SID: the strong-mapping profile.
+        let with_sid = [
+            guid_uri.clone(),
+            "tag:microsoft.com,2022-09-14:sid:S-1-5-21-1-2-3-1001".to_owned(),
+        ];
+        let IssuingProfile::One(one) = issuing_profile_of(&profiles, &states, DEVICE, &with_sid)
+        else {
+            panic!("one profile");
+        };
+        assert!(one.carries_sid);
+        // Another device's GUID: none of the two applied profiles.
+        assert_eq!(
+            issuing_profile_of(
+                &profiles,
+                &states,
+                DEVICE,
+                &[
+                    "ID:Microsoft Endpoint Manager:GUID:00000000-0000-0000-0000-000000000000"
+                        .into()
+                ]
+            ),
+            IssuingProfile::NoneOf { applied: 2 }
+        );
+        // Two applied profiles alike: both named.
+        let twin = vec![
+            profiles[0].clone(),
+            named(
+                "Wi-Fi Windows copy (SCEP)",
+                "windows81SCEPCertificateProfile",
+                &[GUID_SAN_URI],
+            ),
+        ];
+        let states = vec![
+            state("Wi-Fi Windows (SCEP)", "compliant"),
+            state("Wi-Fi Windows copy (SCEP)", "error"),
+        ];
+        let IssuingProfile::Several(both) = issuing_profile_of(&twin, &states, DEVICE, &[guid_uri])
+        else {
+            panic!("several");
+        };
+        assert_eq!(both.len(), 2);
     }
 }

@@ -2,6 +2,7 @@
 
 #[allow(clippy::wildcard_imports)]
 use crate::*;
+use intune_integration::evidence::{self, Gathered, IssuingProfile, ProfileCheck};
 
 pub(crate) async fn device(
     cli: &Cli,
@@ -30,15 +31,29 @@ pub(crate) async fn device(
     };
     let intune = compliance::client(&ctx.onboarding, node).await?;
     let id = id.unwrap_or_default();
-    let found = match &cert {
-        Some(c) => compliance::device_by_certificate(&intune, c).await?,
-        None if id.len() == 36 && id.split('-').count() == 5 => intune.device_by_guid(id).await?,
-        None => intune.device_by_mac(id).await?,
+    let lookup = async {
+        match &cert {
+            Some(c) => compliance::device_by_certificate(&intune, c).await,
+            None if id.len() == 36 && id.split('-').count() == 5 => {
+                Ok(intune.device_by_guid(id).await?)
+            }
+            None => Ok(intune.device_by_mac(id).await?),
+        }
     };
+    // Which profile issued the certificate, read from Graph beside Intune's answer.
+    let (found, issued) = tokio::join!(lookup, issuing(ctx, cert.as_ref()));
+    let found = found?;
+    let certificate = issued.map(|(uris, profile)| {
+        serde_json::json!({"san_uris": uris, "issuing_profile": profile_json(&profile)})
+    });
     match found {
         Some(d) => {
             if cli.json {
-                print_json(&serde_json::json!({ "device": d }))?;
+                let mut out = serde_json::json!({ "device": d });
+                if let Some(c) = &certificate {
+                    out["certificate"] = c.clone();
+                }
+                print_json(&out)?;
             } else {
                 say!("guid        {}", d.guid);
                 say!("mac         {}", d.mac.as_deref().unwrap_or("-"));
@@ -47,12 +62,19 @@ pub(crate) async fn device(
                 for (k, v) in &d.attributes {
                     say!("  {k} = {v}");
                 }
+                if let Some(c) = &certificate {
+                    say_certificate(c);
+                }
             }
             Ok(0)
         }
         None => {
             if cli.json {
-                print_json(&serde_json::json!({"device": null}))?;
+                let mut out = serde_json::json!({"device": null});
+                if let Some(c) = &certificate {
+                    out["certificate"] = c.clone();
+                }
+                print_json(&out)?;
             } else {
                 match &cert {
                     Some(c) => say!("Intune does not know the device `{}` names", c.subject()),
@@ -61,6 +83,91 @@ pub(crate) async fn device(
             }
             Ok(1)
         }
+    }
+}
+
+/// The certificate's SAN URIs and the profile Graph says issued it (`None` without
+/// `--cert`).
+async fn issuing(
+    ctx: &Context,
+    cert: Option<&Certificate>,
+) -> Option<(Vec<String>, Gathered<IssuingProfile>)> {
+    let cert = cert?;
+    let guid = cert.intune_device_identity().guid?;
+    let uris = cert.san_uris();
+    let graph = ctx.onboarding.graph();
+    let roles = graph.graph_roles().await.ok().flatten();
+    let profile = evidence::issuing_profile(graph, roles.as_deref(), &guid, &uris).await;
+    Some((uris, profile))
+}
+
+/// A profile as `device --json` shows it.
+fn check_json(p: &ProfileCheck) -> serde_json::Value {
+    serde_json::json!({"name": p.name, "kind": p.kind, "platform": p.platform})
+}
+
+/// What Graph told of the issuing profile, as `device --json` shows it.
+fn profile_json(profile: &Gathered<IssuingProfile>) -> serde_json::Value {
+    match profile {
+        Gathered::Read(IssuingProfile::One(p)) => {
+            serde_json::json!({"found": "one", "profile": check_json(p)})
+        }
+        Gathered::Read(IssuingProfile::Several(ps)) => serde_json::json!({
+            "found": "several",
+            "profiles": ps.iter().map(check_json).collect::<Vec<_>>(),
+        }),
+        Gathered::Read(IssuingProfile::NoneOf { applied }) => {
+            serde_json::json!({"found": "none", "applied_profiles": applied})
+        }
+        Gathered::NotGranted { permission } => {
+            serde_json::json!({"found": "not_read", "missing_permission": permission})
+        }
+        Gathered::Failed(e) => {
+            serde_json::json!({"found": "not_read", "error": printable(&e.to_string(), MAX_PRINTED_LINE)})
+        }
+        _ => serde_json::json!({"found": "not_read"}),
+    }
+}
+
+/// The certificate's lines of `device`'s text.
+fn say_certificate(c: &serde_json::Value) {
+    for uri in c["san_uris"].as_array().into_iter().flatten() {
+        say!(
+            "san uri     {}",
+            printable(uri.as_str().unwrap_or_default(), MAX_PRINTED_LINE)
+        );
+    }
+    let p = &c["issuing_profile"];
+    let name = |p: &serde_json::Value| {
+        format!(
+            "{} ({}, {})",
+            printable(p["name"].as_str().unwrap_or_default(), 120),
+            p["kind"].as_str().unwrap_or_default(),
+            p["platform"].as_str().unwrap_or_default()
+        )
+    };
+    match p["found"].as_str() {
+        Some("one") => say!("profile     {}", name(&p["profile"])),
+        Some("several") => {
+            for each in p["profiles"].as_array().into_iter().flatten() {
+                say!("profile     one of: {}", name(each));
+            }
+        }
+        Some("none") => say!(
+            "profile     none of the {} SCEP/PKCS profile(s) Intune applied to the device \
+             issues these SAN URIs (another CA's certificate, or a profile changed since)",
+            p["applied_profiles"]
+        ),
+        _ => match p["missing_permission"].as_str() {
+            Some(perm) => say!(
+                "profile     not read: grant {perm} to the automating identity to see which \
+                 profile issued the certificate"
+            ),
+            None => say!(
+                "profile     not read: {}",
+                p["error"].as_str().unwrap_or("Graph did not answer")
+            ),
+        },
     }
 }
 

@@ -17,10 +17,12 @@
 //! # Ok(()) }
 //! ```
 
-use super::paging::{ListOptions, Pager};
+use super::paging::{ListOptions, Pager, segment};
 use crate::client::{Call, GraphClient};
 use crate::error::Result;
-use crate::model::{DeviceConfiguration, DeviceManagementSettings, ManagedDevice};
+use crate::model::{
+    DeviceConfiguration, DeviceConfigurationState, DeviceManagementSettings, ManagedDevice,
+};
 
 /// The properties a read of managed devices selects: what the attribute bridge uses,
 /// and nothing more (`$select`).
@@ -109,6 +111,24 @@ impl GraphClient {
             Call::new(reqwest::Method::GET, "/deviceManagement").query("$select", "settings");
         let body: Body = self.send_json(call).await?;
         Ok(body.settings)
+    }
+
+    /// The configuration profiles Intune applied to the managed device `device_id` (an
+    /// Intune device id, a GUID), a page at a time:
+    /// `GET /deviceManagement/managedDevices/{id}/deviceConfigurationStates` (v1.0;
+    /// application permission `DeviceManagementManagedDevices.Read.All`). An id that
+    /// cannot be one path segment is [`crate::Error::InvalidInput`], before anything
+    /// is sent.
+    pub fn device_configuration_states(
+        &self,
+        device_id: &str,
+    ) -> Result<Pager<DeviceConfigurationState>> {
+        let id = segment(device_id)?;
+        Ok(Pager::new(
+            self.clone(),
+            format!("/deviceManagement/managedDevices/{id}/deviceConfigurationStates"),
+            &ListOptions::default(),
+        ))
     }
 
     /// Intune's device configurations, SCEP and PKCS certificate profiles among them,

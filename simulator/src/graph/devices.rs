@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 
 use axum::http::{StatusCode, Uri};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::Ctx;
@@ -35,34 +35,39 @@ const READ_ROLES: [&str; 2] = [
     "DeviceManagementManagedDevices.ReadWrite.All",
 ];
 
-/// `GET /deviceManagement/managedDevices`.
-pub(super) fn list(ctx: &Ctx<'_>, uri: &Uri, q: &HashMap<String, String>) -> Response {
+/// Graph's refusal of a managed-device read, when the caller may not make it.
+fn refused(ctx: &Ctx<'_>) -> Option<Response> {
     let Some(token) = crate::login::bearer(ctx.s, ctx.headers) else {
-        return ctx.error(
+        return Some(ctx.error(
             StatusCode::UNAUTHORIZED,
             "InvalidAuthenticationToken",
             "Access token is empty, expired or not valid.",
-        );
+        ));
     };
     if token.audience != crate::state::Audience::Graph {
-        return ctx.error(
+        return Some(ctx.error(
             StatusCode::UNAUTHORIZED,
             "InvalidAuthenticationToken",
             "Access token validation failure. Invalid audience.",
-        );
+        ));
     }
     if !token.roles.iter().any(|r| READ_ROLES.contains(&r.as_str())) {
         // Intune's own wording, as Graph relays it.
-        return ctx.error(
+        return Some(ctx.error(
             StatusCode::FORBIDDEN,
             "Forbidden",
             "Application is not authorized to perform this operation. Application must have \
              one of the following scopes: DeviceManagementManagedDevices.Read.All, \
              DeviceManagementManagedDevices.ReadWrite.All",
-        );
+        ));
     }
-    if let Some(throttled) = throttle(ctx) {
-        return throttled;
+    throttle(ctx)
+}
+
+/// `GET /deviceManagement/managedDevices`.
+pub(super) fn list(ctx: &Ctx<'_>, uri: &Uri, q: &HashMap<String, String>) -> Response {
+    if let Some(refusal) = refused(ctx) {
+        return refusal;
     }
     let since = match q.get("$filter").map(|f| since_filter(f)) {
         None => None,
@@ -106,6 +111,75 @@ pub(super) fn list(ctx: &Ctx<'_>, uri: &Uri, q: &HashMap<String, String>) -> Res
         .map(|(d, synced)| managed_device(seed, d, *synced))
         .collect();
     super::page_with_next(ctx, uri, q, next, items)
+}
+
+/// `GET /deviceManagement/managedDevices/{id}/deviceConfigurationStates`: the
+/// configuration profiles Intune applied to the device, each as a
+/// `deviceConfigurationState` (`displayName`, `platformType`, `state`, …), one page.
+/// The simulator applies each certificate profile to every device of its platform:
+/// Windows, iOS and macOS by the type's prefix, Android by enrolment (a personally
+/// owned device's work profile, a corporate device's fully managed profile).
+///
+/// Evidence: Graph v1.0 `managedDevice` (relationship `deviceConfigurationStates`,
+/// "Device configuration states for this device") and the `deviceConfigurationState`
+/// resource (properties `id`, `displayName`, `version`, `platformType`, `state` of
+/// type `complianceStatus`, `settingCount`, `settingStates`). The permission is the
+/// managed device's (`DeviceManagementManagedDevices.Read.All`), as for the device
+/// itself; an unknown device is Graph's 404. The `id` of a state is not documented:
+/// the simulator's is the profile's id and the device's joined by `_`, which clients
+/// must not parse.
+pub(super) fn configuration_states(ctx: &Ctx<'_>, device_id: &str) -> Response {
+    if let Some(refusal) = refused(ctx) {
+        return refusal;
+    }
+    let found = ctx.s.with_world(|w| {
+        let now = w.now();
+        let now_utc = w.now_utc();
+        let device = w
+            .devices
+            .iter()
+            .find(|d| d.guid.eq_ignore_ascii_case(device_id))?;
+        let graph = managed_device(w.seed, device, last_sync(w, device, now, now_utc));
+        Some((graph, w.evidence.profiles.clone()))
+    });
+    let Some((device, profiles)) = found else {
+        return ctx.not_found(device_id);
+    };
+    let os = device["operatingSystem"].as_str().unwrap_or_default();
+    let personal = device["managedDeviceOwnerType"] == "personal";
+    let states: Vec<Value> = profiles
+        .iter()
+        .filter_map(|p| {
+            let platform = match os {
+                "Windows" if p.kind.starts_with("windows") => "windows10AndLater",
+                "iOS" if p.kind.starts_with("ios") => "iOS",
+                "macOS" if p.kind.starts_with("macOS") => "macOS",
+                "Android" if personal && p.kind.starts_with("androidWorkProfile") => {
+                    "androidWorkProfile"
+                }
+                "Android" if !personal && p.kind.starts_with("androidDeviceOwner") => "android",
+                _ => return None,
+            };
+            Some(json!({
+                "@odata.type": "#microsoft.graph.deviceConfigurationState",
+                "id": format!("{}_{}", p.id, device["id"].as_str().unwrap_or_default()),
+                "displayName": p.display_name,
+                "version": 1,
+                "platformType": platform,
+                "state": "compliant",
+                "settingCount": 1,
+                "settingStates": [],
+            }))
+        })
+        .collect();
+    let origin = &ctx.s.urls.graph_origin;
+    axum::Json(json!({
+        "@odata.context": format!(
+            "{origin}/v1.0/$metadata#deviceManagement/managedDevices('{device_id}')/deviceConfigurationStates"
+        ),
+        "value": states,
+    }))
+    .into_response()
 }
 
 /// Intune's throttle of managed-device reads, as the answer it gives when it applies.

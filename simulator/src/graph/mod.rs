@@ -422,6 +422,15 @@ async fn dispatch(
         ("GET", ["deviceManagement"]) => evidence::device_management(&ctx, &q),
         ("GET", ["organization"]) => organization(&ctx, &uri, &q),
         ("GET", ["deviceManagement", "managedDevices"]) => devices::list(&ctx, &uri, &q),
+        (
+            "GET",
+            [
+                "deviceManagement",
+                "managedDevices",
+                id,
+                "deviceConfigurationStates",
+            ],
+        ) => devices::configuration_states(&ctx, id),
         ("GET", ["applications"]) => list_apps(&ctx, &uri, &q),
         ("POST", ["applications"]) => create_app(&ctx, &body),
         ("GET", [key]) if key.starts_with("applications(uniqueName=") => {
