@@ -99,6 +99,23 @@ async fn plan_writes_nothing_sync_writes_the_known_endpoints_and_a_second_sync_n
         listed.iter().filter(|d| macs(d) > 1).count() as u64
     );
     assert!(first.devices_with_several_macs > 50, "{first:?}");
+    // Said as doctor says it: information only, since every device has a MAC here.
+    let findings = first.findings();
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert_eq!(
+        (findings[0].id.as_str(), findings[0].severity),
+        (
+            ise_intune::integration::doctor::ids::INTUNE_DEVICES_WITHOUT_MAC,
+            ise_intune::integration::doctor::Severity::Info
+        )
+    );
+    assert_eq!(
+        findings[0].summary,
+        format!(
+            "{} managed device(s) report more than one MAC address: each endpoint is written",
+            first.devices_with_several_macs
+        )
+    );
     // 14 definitions, then ceil(written / 500) bulk updates.
     let bulks = first.endpoints_written.div_ceil(500);
     assert_eq!(first.bulk_requests, bulks);

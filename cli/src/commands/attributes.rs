@@ -26,7 +26,9 @@ pub(crate) async fn attributes_sync(
     };
     let report = spinning(cli, "reading Intune's devices and ISE's endpoints", run).await?;
     if cli.json {
-        print_json(&serde_json::to_value(&report)?)?;
+        let mut out = serde_json::to_value(&report)?;
+        out["findings"] = serde_json::to_value(report.findings())?;
+        print_json(&out)?;
     } else {
         print_text(&report, plan);
     }
@@ -73,14 +75,7 @@ fn print_text(report: &sync::SyncReport, plan: bool) {
             report.not_in_ise
         );
     }
-    if report.devices_without_mac > 0 {
-        say!(
-            "{} managed device(s) report no MAC address: ISE finds them only by the Intune \
-             device id in their certificate (doctor: intune.profile_without_guid), and none \
-             of their attributes can be bridged",
-            report.devices_without_mac
-        );
-    }
+    print_findings(&report.findings());
     if report.ambiguous_macs > 0 {
         say!(
             "{} MAC(s) are claimed by more than one Intune device: written for the first",

@@ -10,8 +10,24 @@ pub(crate) fn colour() -> bool {
 }
 
 pub(crate) fn print_diagnosis(d: &Diagnosis) {
+    print_findings(&d.findings);
+    println!(
+        "\n{}",
+        if d.healthy() {
+            "Healthy."
+        } else if d.has_errors() {
+            "The integration is broken: see the errors above."
+        } else {
+            "The integration works, with warnings."
+        }
+    );
+}
+
+/// Findings as doctor prints them: level, id, summary; evidence and fix unless
+/// informational.
+pub(crate) fn print_findings(findings: &[intune_integration::doctor::Finding]) {
     let colour = colour();
-    for f in &d.findings {
+    for f in findings {
         let (level, ansi) = match f.severity {
             Severity::Error => ("ERROR  ", "\x1b[1;31m"),
             Severity::Warning => ("WARNING", "\x1b[33m"),
@@ -44,16 +60,6 @@ pub(crate) fn print_diagnosis(d: &Diagnosis) {
             );
         }
     }
-    println!(
-        "\n{}",
-        if d.healthy() {
-            "Healthy."
-        } else if d.has_errors() {
-            "The integration is broken: see the errors above."
-        } else {
-            "The integration works, with warnings."
-        }
-    );
 }
 
 pub(crate) async fn doctor(cli: &Cli, ctx: &Context) -> CliResult {

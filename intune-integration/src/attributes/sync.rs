@@ -42,6 +42,7 @@ use tokio::sync::mpsc;
 use super::store::{Store, Written};
 use super::{AttributeSettings, AttributeType, Selection, endpoint_macs};
 use crate::context::Integration;
+use crate::doctor::{Finding, Severity, ids};
 use crate::error::Error;
 use crate::rights::{MissingRight, refused_first_write};
 
@@ -186,6 +187,57 @@ pub struct SyncReport {
 }
 
 impl SyncReport {
+    /// What the run's reading of Intune's devices says about ISE's view of them, as
+    /// doctor's findings: [`ids::INTUNE_DEVICES_WITHOUT_MAC`] — a warning when some
+    /// devices report no MAC (ISE finds them only by the device id in their
+    /// certificate), information when some report several. Empty when every device
+    /// read has exactly one.
+    pub fn findings(&self) -> Vec<Finding> {
+        let (none, several, read) = (
+            self.devices_without_mac,
+            self.devices_with_several_macs,
+            self.devices_read,
+        );
+        let evidence = format!(
+            "of {read} managed device(s) this sync read: {none} with no MAC address, {several} \
+             with more than one (Wi-Fi and Ethernet)"
+        );
+        if none > 0 {
+            return vec![Finding::new(
+                ids::INTUNE_DEVICES_WITHOUT_MAC,
+                Severity::Warning,
+                None,
+                format!(
+                    "{none} managed device(s) report no MAC address to Intune: ISE can find \
+                     them only by the Intune device id in their certificate"
+                ),
+                evidence,
+                format!(
+                    "make sure the SCEP or PKCS profile that issues these devices' network \
+                     certificates puts the URI {} in the subject alternative name (doctor \
+                     names each profile without it: {}); Android personally owned work \
+                     profiles never report a Wi-Fi MAC",
+                    crate::evidence::GUID_SAN_URI,
+                    ids::INTUNE_PROFILE_WITHOUT_GUID
+                ),
+            )];
+        }
+        if several > 0 {
+            return vec![Finding::new(
+                ids::INTUNE_DEVICES_WITHOUT_MAC,
+                Severity::Info,
+                None,
+                format!(
+                    "{several} managed device(s) report more than one MAC address: each \
+                     endpoint is written"
+                ),
+                evidence,
+                "nothing to do",
+            )];
+        }
+        Vec::new()
+    }
+
     /// A report of nothing done yet (a full pass, planned).
     fn empty() -> Self {
         Self {
@@ -1286,4 +1338,36 @@ fn graph_refusal(e: graph_client::Error) -> Error {
         };
     }
     Error::Graph(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devices_without_a_mac_warn_several_inform_and_one_each_says_nothing() {
+        let mut r = SyncReport::empty();
+        r.devices_read = 10;
+        assert!(r.findings().is_empty());
+        r.devices_with_several_macs = 3;
+        let several = r.findings();
+        assert_eq!(several[0].severity, Severity::Info);
+        r.devices_without_mac = 2;
+        let none = r.findings();
+        assert_eq!(none.len(), 1);
+        assert_eq!(
+            (none[0].id.as_str(), none[0].severity),
+            (ids::INTUNE_DEVICES_WITHOUT_MAC, Severity::Warning)
+        );
+        assert_eq!(
+            none[0].evidence,
+            "of 10 managed device(s) this sync read: 2 with no MAC address, 3 with more than \
+             one (Wi-Fi and Ethernet)"
+        );
+        assert!(
+            none[0]
+                .remediation
+                .contains("ID:Microsoft Endpoint Manager:GUID:{{DeviceId}}")
+        );
+    }
 }

@@ -193,6 +193,10 @@ pub mod ids {
     pub const EVIDENCE_NOT_GRANTED: &str = "evidence.not_granted";
     /// Evidence that could not be read (info).
     pub const EVIDENCE_UNREADABLE: &str = "evidence.unreadable";
+    /// Managed devices Intune reports with no MAC address, or with several, counted by
+    /// the attribute bridge's sync (warning when some have none: ISE finds them only
+    /// by the device id in their certificate).
+    pub const INTUNE_DEVICES_WITHOUT_MAC: &str = "intune.devices_without_mac";
 
     /// Every fixed id above (findings named `connection.<check>` carry a
     /// [`crate::outcome::CheckName`], or `compliance`, after [`CONNECTION_PREFIX`]).
@@ -238,6 +242,7 @@ pub mod ids {
         ENTRA_NODE_SIGN_INS,
         EVIDENCE_NOT_GRANTED,
         EVIDENCE_UNREADABLE,
+        INTUNE_DEVICES_WITHOUT_MAC,
     ];
 }
 
