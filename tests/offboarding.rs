@@ -55,6 +55,16 @@ fn pipeline(s: &Simulator, configurator: Configurator) -> Integration {
     sim::integration(s.info(), configurator, true, options()).expect("integration")
 }
 
+/// A pipeline whose operator confirms the External MDM entry is gone (`--mdm-removed`).
+fn mdm_removed(s: &Simulator) -> Integration {
+    let (ise, graph) = sim::clients(s.info()).expect("clients");
+    Integration::builder(ise, graph)
+        .anchors(sim::anchors(s.info(), true))
+        .options(options())
+        .mdm_removed(true)
+        .build()
+}
+
 /// A rule someone made by hand in the default policy set.
 async fn seed_foreign_rule(ctx: &Integration) {
     let sets = ctx
@@ -368,12 +378,7 @@ async fn with_the_manual_checklist_nothing_goes_before_the_entry() {
         .remove("Intune")
         .await
         .expect("the person removes the entry");
-    let (ise, graph) = sim::clients(s.info()).expect("clients");
-    let confirmed = Integration::builder(ise, graph)
-        .anchors(sim::anchors(s.info(), true))
-        .options(options())
-        .mdm_removed(true)
-        .build();
+    let confirmed = mdm_removed(&s);
     let done = offboard::apply(&confirmed, &[]).await.expect("offboard");
     assert!(done.complete, "{done:#?}");
     assert_eq!(done.removals[0].outcome, Outcome::Unchanged);
@@ -440,13 +445,8 @@ async fn mdm_removed_is_a_confirmation_not_a_proof_the_application_stays_while_t
     let gui = pipeline(&s, Configurator::Gui);
     assert!(onboard::apply(&gui).await.expect("onboard").complete);
     assert_eq!(enforce::apply(&gui).await.expect("enforce").writes(), 4);
-    let (ise, graph) = sim::clients(s.info()).expect("clients");
     // The administrator says the entry is gone; it is still enabled in ISE.
-    let believed = Integration::builder(ise, graph)
-        .anchors(sim::anchors(s.info(), true))
-        .options(options())
-        .mdm_removed(true)
-        .build();
+    let believed = mdm_removed(&s);
     let plan = offboard::plan(&believed, &[]).await.expect("plan");
     let guard = &plan.guards[0];
     assert_eq!((guard.id, guard.holds), (offboard::ENTRY_GONE_GUARD, false));
@@ -756,15 +756,7 @@ async fn a_recent_sign_in_keeps_the_application_until_the_log_is_quiet() {
     let info_file = dir.join("sim.json");
     s.write_info_file(&info_file).expect("info file");
     let clock = std::sync::Arc::new(sim::SimulatorClock::of_info_file(&info_file));
-    let confirmed = || {
-        let (ise, graph) = sim::clients(s.info()).expect("clients");
-        Integration::builder(ise, graph)
-            .anchors(sim::anchors(s.info(), true))
-            .options(options())
-            .mdm_removed(true)
-            .build()
-            .with_clock(clock.clone())
-    };
+    let confirmed = || mdm_removed(&s).with_clock(clock.clone());
 
     let plan = offboard::plan(&confirmed(), &[]).await.expect("plan");
     let signed = plan
