@@ -16,4 +16,6 @@
 //! assert_eq!(policy.decide(1, Duration::ZERO, &Attempt::Timeout, false, 0.5), Decision::GiveUp);
 //! ```
 
-pub use ise_intune_http::retry::*;
+pub use ise_intune_http::retry::{
+    Attempt, Decision, RetryPolicy, StatusClass, classify_status, parse_retry_after,
+};

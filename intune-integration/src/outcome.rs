@@ -36,7 +36,7 @@ impl Outcome {
     /// assert_eq!(Outcome::Updated.and(Outcome::ManualActionRequired), Outcome::ManualActionRequired);
     /// ```
     pub fn and(self, other: Outcome) -> Outcome {
-        use Outcome::*;
+        use Outcome::{Created, Failed, ManualActionRequired, Removed, Unchanged, Updated};
         match (self, other) {
             (Failed, _) | (_, Failed) => Failed,
             (ManualActionRequired, _) | (_, ManualActionRequired) => ManualActionRequired,

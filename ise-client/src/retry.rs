@@ -15,4 +15,6 @@
 //! assert_eq!(p.decide(1, Duration::ZERO, &bad_gateway, false, 0.5), Decision::GiveUp);
 //! ```
 
-pub use ise_intune_http::retry::*;
+pub use ise_intune_http::retry::{
+    Attempt, Decision, RetryPolicy, StatusClass, classify_status, parse_retry_after,
+};

@@ -1,7 +1,12 @@
 //! Why no answer was had: transport failures, typed, with what to check.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use super::millis;
+use super::request::BodyKind;
+use super::request::RequestMeta;
+use crate::retry::Attempt;
+use std::fmt;
+use std::time::Duration;
+use std::time::Instant;
 
 /// What kind of connection failure `e` is: a name that does not resolve, a refused
 /// connection, or any other (read from the error's chain of sources).

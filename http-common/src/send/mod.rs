@@ -10,7 +10,7 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderMap;
@@ -18,13 +18,17 @@ use reqwest::{Method, StatusCode};
 use ring::rand::SystemRandom;
 use tracing::Instrument as _;
 
-use crate::retry::{Attempt, Decision, RetryPolicy, StatusClass, parse_retry_after};
+use crate::retry::{Attempt, Decision, StatusClass, parse_retry_after};
 
 mod failure;
 mod request;
 
-pub use failure::*;
-pub use request::*;
+use failure::{AttemptFailure, connect_failure, transport_error};
+pub use failure::{SendError, TransportError, TransportErrorKind};
+use request::Counters;
+pub use request::{
+    Answer, BodyKind, BodyLimits, Classify, HttpSettings, RequestClass, RequestCounts, RequestMeta,
+};
 
 impl<'a> RequestMeta<'a> {
     /// A request to `url`: idempotent unless it is a POST (see

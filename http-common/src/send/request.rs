@@ -1,8 +1,14 @@
 //! What the send loop is told about a request, and what it answers: bodies and their
 //! caps, settings, counts, the request's description and the answer.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use crate::retry::RetryPolicy;
+use crate::retry::StatusClass;
+use reqwest::Method;
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use std::fmt;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
 
 /// What kind of answer a body is, each with its own size cap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,8 +1,24 @@
 //! Checks of the integration's application: registration, keys, service principal,
 //! permissions, consent, and the automating identity's profile.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use super::Diagnosis;
+use super::Expiry;
+use super::ExpiryKind;
+use super::Finding;
+use super::Severity;
+use super::days;
+use super::expiry_stage;
+use super::ids;
+use super::unavailable;
+use crate::Error;
+use crate::context::Integration;
+use crate::decide;
+use crate::decide::PermissionTargets;
+use crate::keys::AdminCertificate;
+use crate::observe::Microsoft;
+use crate::outcome::Outcome;
+use serde::Serialize;
+use time::OffsetDateTime;
 
 /// The application's checks, judged from Microsoft's side of the picture:
 /// registration of every node's key (`admins`: none when ISE could not be read), key

@@ -1,7 +1,24 @@
 //! Live probes: ISE's Test Connection reproduced, and Intune's answer to a device query.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use super::DOCTOR_PROPAGATION_WAIT;
+use super::Diagnosis;
+use super::Severity;
+use super::ids;
+use crate::Error;
+use crate::compliance::ComplianceClient;
+use crate::context::Integration;
+use crate::decide;
+use crate::keys::AdminCertificate;
+use crate::keys::AdminKeyMaterial;
+use crate::keys::node_client_certificate;
+use crate::observe::Observed;
+use crate::outcome::CheckName;
+use crate::outcome::Outcome;
+use crate::verify::Seen;
+use crate::verify::VerifyInput;
+use crate::verify::verify_connection;
+use crate::version::IntuneGates;
+use graph_client::Credentials;
 
 /// The External MDM entry, ISE's Test Connection reproduced, and a compliance
 /// sample.

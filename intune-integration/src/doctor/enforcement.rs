@@ -1,7 +1,11 @@
 //! Checks of enforcement: whether ISE authorizes on what Intune says.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use super::Diagnosis;
+use super::Severity;
+use super::ids;
+use crate::Error;
+use crate::context::Integration;
+use crate::observe::IsePolicy;
 
 /// Enforcement's findings from ISE's policy as read, or the info finding that it
 /// could not be checked.

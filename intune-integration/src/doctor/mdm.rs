@@ -1,7 +1,11 @@
 //! Checks of ISE's External MDM entry and what ISE reports of it.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use super::Diagnosis;
+use super::Severity;
+use super::ids;
+use super::unavailable;
+use crate::Error;
+use crate::context::Integration;
 
 /// Whether ISE reports an active External MDM server.
 pub(super) fn mdm_findings(

@@ -17,20 +17,13 @@
 
 use std::time::Duration;
 
-use graph_client::Credentials;
-use ise_client::TrustedCertificate;
 use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::Error;
-use crate::compliance::ComplianceClient;
 use crate::context::Integration;
-use crate::decide::{self, AnchorAction, PermissionTargets};
-use crate::keys::{AdminCertificate, AdminKeyMaterial, KeyExport, node_client_certificate};
-use crate::observe::{IsePolicy, Microsoft, Observed, Reading, observe};
-use crate::outcome::{CheckName, Outcome};
-use crate::verify::{Seen, VerifyInput, verify_connection};
-use crate::version::IntuneGates as _;
+use crate::keys::KeyExport;
+use crate::observe::{Observed, Reading, observe};
 
 mod app;
 mod connection;
@@ -44,14 +37,17 @@ mod trust;
 pub use app::Profile;
 pub use release::STRONG_MAPPING_EVIDENCE;
 
-use app::*;
-use connection::*;
-use enforcement::*;
+use app::app_checks;
+use connection::Probes;
+use connection::connection_checks;
+use connection::probe;
+use enforcement::enforcement_checks;
 use evidence::evidence_checks;
-use mdm::*;
-use nodes::*;
-use release::*;
-use trust::*;
+use mdm::mdm_findings;
+use nodes::node_certificates;
+use release::cloud_findings;
+use release::release_findings;
+use trust::trust_findings;
 
 pub use crate::config::DEFAULT_EXPIRY_THRESHOLDS_DAYS;
 
@@ -571,7 +567,9 @@ pub(super) fn unavailable(d: &mut Diagnosis, e: &Error) {
 
 #[cfg(test)]
 mod tests {
+    use super::trust::anchor_lacks;
     use super::*;
+    use ise_client::TrustedCertificate;
 
     fn entry(status: &str, trusted_for: &str) -> ise_client::TrustedCertificateUpdate {
         let mut t = TrustedCertificate::default();

@@ -1,7 +1,17 @@
 //! Checks of each node's Admin certificate.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use super::Diagnosis;
+use super::Expiry;
+use super::ExpiryKind;
+use super::Finding;
+use super::Severity;
+use super::days;
+use super::expiry_stage;
+use super::ids;
+use crate::Error;
+use crate::keys::AdminCertificate;
+use crate::keys::AdminKeyMaterial;
+use time::OffsetDateTime;
 
 /// Every node's Admin certificate, with expiry findings.
 pub(super) fn node_certificates<'o>(

@@ -1,7 +1,11 @@
 //! Checks of the ISE release and the cloud: version gates, Field Notice FN74227.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use super::Diagnosis;
+use super::Severity;
+use super::ids;
+use crate::Error;
+use crate::context::Integration;
+use crate::version::IntuneGates;
 
 /// What cannot be confirmed about the tenant's cloud.
 pub(super) fn cloud_findings(ctx: &Integration, d: &mut Diagnosis) {

@@ -1,7 +1,12 @@
 //! Checks of ISE's trusted store against the anchors Microsoft's endpoints need.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use super::Diagnosis;
+use super::Severity;
+use super::ids;
+use crate::context::Integration;
+use crate::decide;
+use crate::decide::AnchorAction;
+use ise_client::TrustedCertificate;
 
 /// Each anchor: present, enabled and trusted for authentication within ISE.
 pub(super) fn trust_findings(ctx: &Integration, d: &mut Diagnosis, store: &[TrustedCertificate]) {

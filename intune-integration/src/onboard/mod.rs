@@ -20,24 +20,28 @@ use std::time::{Duration, Instant};
 use ise_client::TrustedCertificate;
 
 use crate::Error;
-use crate::context::{Integration, ms};
+use crate::context::Integration;
 use crate::decide::GrantedPermissions;
-use crate::decide::{self, AnchorAction, AppObservation, PermissionTargets};
+use crate::decide::{self, AppObservation, PermissionTargets};
 pub use crate::error::{ApplyFailure, PartialReport};
 use crate::keys::{AdminKeyMaterial, KeyExport, distinct_certificates};
 use crate::observe::{Observed, Reading, observe};
 use crate::outcome::{Outcome, Step, StepName};
 pub use crate::report::{PlannedChange, Report, Requests, StepError, StepReport};
 use crate::steps::{self, AnchorImport, RegisteredApp};
-use crate::verify::{Seen, VerificationReport, VerifyInput, verify_connection};
+use crate::verify::{Seen, VerifyInput, verify_connection};
 use crate::version::{IntuneGates as _, IseVersion};
 
 mod plan;
 mod run;
 
+use plan::ise_blockers;
 pub use plan::plan;
-use plan::*;
-use run::*;
+use plan::plan_microsoft;
+use plan::strong_mapping_warning;
+use run::Run;
+use run::Stopped;
+use run::timed;
 
 /// Runs the seven steps in three phases (see the module's docs): refuses unsupported
 /// ISE releases before any write; a second run on an integrated pair writes nothing;

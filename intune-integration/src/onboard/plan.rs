@@ -1,8 +1,23 @@
 //! [`plan`](super::plan): what onboarding would change, read and decided, written nowhere; and
 //! the rights a run lacks, which the plan and the apply's read phase both report.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use crate::Error;
+use crate::context::Integration;
+use crate::decide;
+use crate::decide::AnchorAction;
+use crate::decide::AppObservation;
+use crate::decide::PermissionTargets;
+use crate::keys::KeyExport;
+use crate::keys::distinct_certificates;
+use crate::observe::Observed;
+use crate::observe::Reading;
+use crate::observe::observe;
+use crate::outcome::Outcome;
+use crate::outcome::StepName;
+use crate::report::PlannedChange;
+use crate::version::IntuneGates;
+use crate::version::IseVersion;
+use ise_client::TrustedCertificate;
 
 /// Reads both systems once ([`crate::observe::observe`], as [`apply`] does) and says
 /// what [`apply`] would change, step by step, with the decision functions `apply` uses

@@ -1,8 +1,21 @@
 //! What a run has done so far ([`Run`]), how it ends ([`Stopped`], [`Run::conclude`]),
 //! and the timing of each step ([`timed`]).
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use crate::Error;
+use crate::context::Integration;
+use crate::context::ms;
+use crate::error::ApplyFailure;
+use crate::error::PartialReport;
+use crate::outcome::Outcome;
+use crate::outcome::Step;
+use crate::outcome::StepName;
+use crate::report::Report;
+use crate::report::Requests;
+use crate::report::StepError;
+use crate::report::StepReport;
+use crate::verify::VerificationReport;
+use std::time::Duration;
+use std::time::Instant;
 
 /// The run ended early; its errors are in the [`Run`].
 pub(super) struct Stopped;
