@@ -3,12 +3,6 @@
 #[allow(clippy::wildcard_imports)]
 use crate::*;
 
-/// `--adopt KIND=NAME`, as clap parses it.
-fn adoption(s: &str) -> Result<intune_integration::offboard::Adopt, String> {
-    s.parse()
-        .map_err(|e: intune_integration::Error| e.to_string())
-}
-
 /// Onboard, diagnose and maintain Cisco ISE's integration with Microsoft Intune.
 ///
 /// With neither --config nor --sim-info, each subcommand runs against an embedded
@@ -70,206 +64,56 @@ pub(crate) struct Cli {
 #[derive(Subcommand, Debug)]
 pub(crate) enum Command {
     /// The seven-step onboarding, then ISE's Test Connection reproduced.
-    Onboard {
-        /// Print what would change; change nothing.
-        #[arg(long)]
-        plan: bool,
-    },
+    Onboard(commands::onboard::Args),
     /// Everything observable, with evidence and what to do.
-    Doctor,
+    Doctor(commands::doctor::Args),
     /// Rotate the application's keys to the nodes' (renewed) Admin certificates.
-    Rotate {
-        /// A renewed certificate supplied ahead of time: NODE=PEM_FILE, repeatable.
-        #[arg(long = "renewed", value_name = "NODE=PEM")]
-        renewed: Vec<String>,
-        /// Say what would happen; change nothing.
-        #[arg(long)]
-        dry_run: bool,
-    },
+    Rotate(commands::rotate::Args),
     /// Import the roots the Microsoft endpoints now chain to.
-    TrustSync {
-        /// Say what would happen; change nothing.
-        #[arg(long)]
-        dry_run: bool,
-    },
+    TrustSync(commands::trust_sync::Args),
     /// Create or fix the authorization rules that act on Intune's answer (the
     /// configuration's [enforce] table); no other rule is touched. Rules that ISE
     /// applies are written only when ISE can reach Intune (else exit 5); roll out in
     /// monitor state first with --monitor, then --promote.
-    Enforce {
-        /// Print what would change, with each safety check and whether it holds;
-        /// change nothing.
-        #[arg(long)]
-        plan: bool,
-        /// Create the rules in ISE's monitor state: ISE evaluates them and counts their
-        /// hits but does not apply them, so no device's access changes.
-        #[arg(long, conflicts_with = "promote")]
-        monitor: bool,
-        /// Turn rules in monitor state on (after a look at their hit counts with
-        /// --plan --promote).
-        #[arg(long)]
-        promote: bool,
-    },
+    Enforce(commands::enforce::Args),
     /// Take the integration out again: the authorization rules enforce made, then the
     /// External MDM entry (you delete it in ISE's GUI, then confirm with
     /// --mdm-removed), then — once ISE itself reports the entry gone — the Microsoft
     /// roots it imported that nothing else uses, and the Entra application with its
     /// consent. Only what carries ise-intune's marker is removed.
-    Offboard {
-        /// Print what would be removed and kept, and what ISE would then authorize;
-        /// change nothing.
-        #[arg(long)]
-        plan: bool,
-        /// Also remove this object that does not carry the marker, named exactly with
-        /// its kind: application=CLIENT_ID, rule=NAME or certificate=FRIENDLY_NAME.
-        /// Repeat for several; one that matches nothing stops the run.
-        #[arg(long, value_name = "KIND=NAME", value_parser = adoption)]
-        adopt: Vec<intune_integration::offboard::Adopt>,
-        /// Confirm that the External MDM entry was deleted in ISE's GUI (ISE has no API
-        /// for it); until then nothing else is removed.
-        #[arg(long)]
-        mdm_removed: bool,
-    },
+    Offboard(commands::offboard::Args),
     /// Intune's device properties (ownership, operating system, last check-in,
     /// staleness, encryption, …) onto ISE's endpoints as custom attributes that
     /// authorization rules can use (the configuration's [attributes] table).
-    Attributes {
-        #[command(subcommand)]
-        command: AttributesCommand,
-    },
+    Attributes(commands::attributes::Args),
     /// One device as ISE sees it, by MAC address or Intune GUID.
-    Device {
-        /// A MAC address (any notation) or a device GUID.
-        #[arg(value_parser = device_id, required_unless_present = "cert", conflicts_with = "cert")]
-        id: Option<String>,
-        /// A device certificate Intune issued (PEM or DER): the device its SAN URI names
-        /// (`ID:Microsoft Endpoint Manager:GUID:…` or `ID:Intune:GUID:…`).
-        #[arg(long, value_name = "FILE")]
-        cert: Option<PathBuf>,
-        /// The ISE node whose key to use (default: the first policy service node).
-        #[arg(long)]
-        node: Option<String>,
-    },
+    Device(commands::device::Args),
     /// Every non-compliant device, as ISE's poll sees them. This is an unfiltered query,
     /// which Intune throttles: it answers them only in the first hour of a four-hour
     /// window opened by the first, and 503 for the rest (reported, not retried). For one
     /// device, use `device` (never throttled).
-    Noncompliant {
-        /// The ISE node whose key to use (default: the first policy service node).
-        #[arg(long)]
-        node: Option<String>,
-        /// With --as-node: run the query as ISE's own application although it spends
-        /// that application's throttle window, which ISE needs for its own poll.
-        #[arg(long)]
-        spend_ise_window: bool,
-    },
+    Noncompliant(commands::noncompliant::Args),
     /// Doctor or plan across an inventory of (ISE, tenant) pairs.
-    Fleet {
-        #[command(subcommand)]
-        command: FleetCommand,
-    },
+    Fleet(commands::fleet::Args),
     /// Check every pair on a schedule: Prometheus metrics, a status page, webhook
     /// alerts on change, and the safe repairs switched on with --auto.
-    Watch(watch::WatchArgs),
+    Watch(commands::watch::Args),
     /// Write a commented configuration template to fill in (for --config).
-    Init {
-        /// Where to write it (refused if it exists, unless --force).
-        #[arg(long, value_name = "FILE", default_value = "ise-intune.toml")]
-        output: PathBuf,
-        /// Overwrite the file if it exists.
-        #[arg(long)]
-        force: bool,
-    },
+    Init(commands::init::Args),
     /// Print shell completions for bash, zsh, fish, elvish or powershell.
-    Completions {
-        /// The shell.
-        shell: clap_complete::Shell,
-    },
+    Completions(commands::completions::Args),
     /// Run the simulator and write its info file; runs until interrupted.
     #[cfg(feature = "simulator")]
-    Sim {
-        #[command(flatten)]
-        launch: ise_intune_simulator::launcher::LaunchArgs,
-    },
-}
-
-#[derive(Subcommand, Debug)]
-pub(crate) enum AttributesCommand {
-    /// Write what changed in Intune since the last sync onto ISE's endpoints (all of it
-    /// the first time, and once a day in a full pass). Only endpoints ISE already knows
-    /// are written, unless --create-endpoints; only the attributes the tool defined
-    /// are touched.
-    Sync {
-        /// Print what would be written; write nothing.
-        #[arg(long)]
-        plan: bool,
-        /// Read every device and every endpoint now, not only what changed.
-        #[arg(long)]
-        full: bool,
-        /// Also create the endpoints ISE has never seen, for devices Intune knows.
-        #[arg(long)]
-        create_endpoints: bool,
-        /// Ask ISE to re-authenticate the active sessions of endpoints whose values
-        /// changed (a CoA from the node that holds each session), at most
-        /// [attributes] reauthenticate_per_minute a minute (default 60) and one
-        /// minute's worth a run; without it, new values apply at each endpoint's next
-        /// authentication.
-        #[arg(long)]
-        reauthenticate: bool,
-    },
-}
-
-/// `fleet`'s default concurrency (the library's, [`fleet::DEFAULT_CONCURRENCY`]).
-pub(crate) const DEFAULT_FLEET_CONCURRENCY: u16 = 128;
-const _: () = assert!(DEFAULT_FLEET_CONCURRENCY as usize == fleet::DEFAULT_CONCURRENCY);
-
-#[derive(Subcommand, Debug)]
-pub(crate) enum FleetCommand {
-    /// Doctor every pair.
-    Doctor {
-        /// The inventory file.
-        inventory: PathBuf,
-        /// Pairs examined at once (1 to 256; default 128).
-        #[arg(long, default_value_t = DEFAULT_FLEET_CONCURRENCY, value_parser = clap::value_parser!(u16).range(1..=256))]
-        concurrency: u16,
-    },
-    /// Plan every pair.
-    Plan {
-        /// The inventory file.
-        inventory: PathBuf,
-        /// Pairs examined at once (1 to 256; default 128).
-        #[arg(long, default_value_t = DEFAULT_FLEET_CONCURRENCY, value_parser = clap::value_parser!(u16).range(1..=256))]
-        concurrency: u16,
-    },
-}
-
-/// A device GUID (8-4-4-4-12 hex digits) or a MAC address in any notation; anything
-/// else is a usage error.
-pub(crate) fn device_id(value: &str) -> Result<String, String> {
-    let groups: Vec<&str> = value.split('-').collect();
-    let guid = groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
-        && groups
-            .iter()
-            .all(|g| g.chars().all(|c| c.is_ascii_hexdigit()));
-    if guid {
-        return Ok(value.to_owned());
-    }
-    intune_integration::compliance::normalize_mac(value)
-        .map(|_| value.to_owned())
-        .map_err(|_| {
-            "expected a device GUID (8-4-4-4-12 hex digits) or a MAC address (12 hex digits, \
-             optionally separated by `:`, `-` or `.`)"
-                .to_owned()
-        })
+    Sim(commands::sim::Args),
 }
 
 /// Refuses the global options that a subcommand would silently ignore (a usage error).
 pub(crate) fn options_apply(cli: &Cli) -> Result<(), Error> {
     let name = match cli.command {
-        Command::Init { .. } => "init",
-        Command::Completions { .. } => "completions",
+        Command::Init(_) => "init",
+        Command::Completions(_) => "completions",
         #[cfg(feature = "simulator")]
-        Command::Sim { .. } => "sim",
+        Command::Sim(_) => "sim",
         _ => return Ok(()),
     };
     let given: Vec<&str> = [
@@ -299,20 +143,20 @@ pub(crate) fn options_apply(cli: &Cli) -> Result<(), Error> {
 /// The subcommand's name, as audit lines name the command.
 pub(crate) fn command_name(command: &Command) -> &'static str {
     match command {
-        Command::Onboard { .. } => "onboard",
-        Command::Doctor => "doctor",
-        Command::Rotate { .. } => "rotate",
-        Command::TrustSync { .. } => "trust-sync",
-        Command::Enforce { .. } => "enforce",
-        Command::Offboard { .. } => "offboard",
-        Command::Attributes { .. } => "attributes sync",
-        Command::Device { .. } => "device",
-        Command::Noncompliant { .. } => "noncompliant",
-        Command::Fleet { .. } => "fleet",
+        Command::Onboard(_) => "onboard",
+        Command::Doctor(_) => "doctor",
+        Command::Rotate(_) => "rotate",
+        Command::TrustSync(_) => "trust-sync",
+        Command::Enforce(_) => "enforce",
+        Command::Offboard(_) => "offboard",
+        Command::Attributes(_) => "attributes sync",
+        Command::Device(_) => "device",
+        Command::Noncompliant(_) => "noncompliant",
+        Command::Fleet(_) => "fleet",
         Command::Watch(_) => "watch",
-        Command::Init { .. } => "init",
-        Command::Completions { .. } => "completions",
+        Command::Init(_) => "init",
+        Command::Completions(_) => "completions",
         #[cfg(feature = "simulator")]
-        Command::Sim { .. } => "sim",
+        Command::Sim(_) => "sim",
     }
 }

@@ -104,9 +104,8 @@ pub(crate) async fn context(cli: &Cli) -> Result<Context, CliError> {
     let anchors = &cli.anchors;
     if let Some(path) = &cli.config {
         let mut config = IntegrationConfig::load(path)?;
-        if let Command::Offboard {
-            mdm_removed: true, ..
-        } = cli.command
+        if let Command::Offboard(args) = &cli.command
+            && args.mdm_removed
         {
             config.mdm_removed = true;
         }

@@ -69,7 +69,6 @@ mod error;
 mod output;
 
 use args::*;
-use commands::*;
 use context::*;
 use error::{CliError, CliResult};
 use output::*;
@@ -89,75 +88,21 @@ const EXIT_AUDIT: u8 = 6;
 async fn run(cli: Cli) -> CliResult {
     options_apply(&cli)?;
     match &cli.command {
+        Command::Onboard(args) => commands::onboard::exec(&cli, args).await,
+        Command::Doctor(args) => commands::doctor::exec(&cli, args).await,
+        Command::Rotate(args) => commands::rotate::exec(&cli, args).await,
+        Command::TrustSync(args) => commands::trust_sync::exec(&cli, args).await,
+        Command::Enforce(args) => commands::enforce::exec(&cli, args).await,
+        Command::Offboard(args) => commands::offboard::exec(&cli, args).await,
+        Command::Attributes(args) => commands::attributes::exec(&cli, args).await,
+        Command::Device(args) => commands::device::exec(&cli, args).await,
+        Command::Noncompliant(args) => commands::noncompliant::exec(&cli, args).await,
+        Command::Fleet(args) => commands::fleet::exec(&cli, args).await,
+        Command::Watch(args) => commands::watch::exec(&cli, args).await,
+        Command::Init(args) => commands::init::exec(&cli, args),
+        Command::Completions(args) => commands::completions::exec(args),
         #[cfg(feature = "simulator")]
-        Command::Sim { launch } => {
-            ise_intune_simulator::launcher::run(launch).await?;
-            return Ok(0);
-        }
-        Command::Fleet { command } => return fleet_command(&cli, command).await,
-        Command::Watch(args) => return watch_command(&cli, args).await,
-        Command::Init { output, force } => return init(&cli, output, *force),
-        Command::Completions { shell } => {
-            use clap::CommandFactory as _;
-            clap_complete::generate(
-                *shell,
-                &mut Cli::command(),
-                "ise-intune",
-                &mut std::io::stdout(),
-            );
-            return Ok(0);
-        }
-        _ => {}
-    }
-    let ctx = context(&cli).await?;
-    match &cli.command {
-        Command::Onboard { plan } => onboard(&cli, &ctx, *plan).await,
-        Command::Doctor => doctor(&cli, &ctx).await,
-        Command::Rotate { renewed, dry_run } => rotate(&cli, &ctx, renewed, *dry_run).await,
-        Command::TrustSync { dry_run } => trust_sync(&cli, &ctx, *dry_run).await,
-        Command::Enforce {
-            plan,
-            monitor,
-            promote,
-        } => {
-            let rollout = if *monitor {
-                enforce::Rollout::Monitor
-            } else if *promote {
-                enforce::Rollout::Promote
-            } else {
-                ctx.onboarding.options().enforcement.rollout
-            };
-            enforce(&cli, &ctx, *plan, rollout).await
-        }
-        Command::Offboard { plan, adopt, .. } => offboard(&cli, &ctx, *plan, adopt).await,
-        Command::Attributes {
-            command:
-                AttributesCommand::Sync {
-                    plan,
-                    full,
-                    create_endpoints,
-                    reauthenticate,
-                },
-        } => {
-            let mut options = SyncOptions::full(*full);
-            if *reauthenticate {
-                options = options.reauthenticating();
-            }
-            attributes_sync(&cli, &ctx, *plan, options, *create_endpoints).await
-        }
-        Command::Device { id, cert, node } => {
-            device(&cli, &ctx, id.as_deref(), cert.as_deref(), node.as_deref()).await
-        }
-        Command::Noncompliant {
-            node,
-            spend_ise_window,
-        } => noncompliant(&cli, &ctx, node.as_deref(), *spend_ise_window).await,
-        #[cfg(feature = "simulator")]
-        Command::Sim { .. } => Ok(0),
-        Command::Fleet { .. }
-        | Command::Watch(_)
-        | Command::Init { .. }
-        | Command::Completions { .. } => Ok(0),
+        Command::Sim(args) => commands::sim::exec(args).await,
     }
 }
 
@@ -181,8 +126,8 @@ async fn main() -> ExitCode {
     // pair, watch to each check.
     let limit = match cli.command {
         #[cfg(feature = "simulator")]
-        Command::Sim { .. } => Duration::MAX,
-        Command::Fleet { .. } | Command::Watch(_) => Duration::MAX,
+        Command::Sim(_) => Duration::MAX,
+        Command::Fleet(_) | Command::Watch(_) => Duration::MAX,
         _ => limit,
     };
     let result = match tokio::time::timeout(limit, run(cli)).await {

@@ -1,5 +1,6 @@
 //! `ise-intune attributes sync [--plan] [--full] [--create-endpoints]`.
 
+use crate::commands::doctor::print_findings;
 #[allow(clippy::wildcard_imports)]
 use crate::*;
 
@@ -8,7 +9,55 @@ use intune_integration::attributes::sync::{self, ChangeReason, SyncMode};
 /// Changes printed as text (the JSON lists more).
 const LISTED: usize = 5;
 
-pub(crate) async fn attributes_sync(
+/// `attributes`' arguments: its subcommand.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    #[command(subcommand)]
+    pub(crate) command: AttributesCommand,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub(crate) enum AttributesCommand {
+    /// Write what changed in Intune since the last sync onto ISE's endpoints (all of it
+    /// the first time, and once a day in a full pass). Only endpoints ISE already knows
+    /// are written, unless --create-endpoints; only the attributes the tool defined
+    /// are touched.
+    Sync {
+        /// Print what would be written; write nothing.
+        #[arg(long)]
+        plan: bool,
+        /// Read every device and every endpoint now, not only what changed.
+        #[arg(long)]
+        full: bool,
+        /// Also create the endpoints ISE has never seen, for devices Intune knows.
+        #[arg(long)]
+        create_endpoints: bool,
+        /// Ask ISE to re-authenticate the active sessions of endpoints whose values
+        /// changed (a CoA from the node that holds each session), at most
+        /// [attributes] reauthenticate_per_minute a minute (default 60) and one
+        /// minute's worth a run; without it, new values apply at each endpoint's next
+        /// authentication.
+        #[arg(long)]
+        reauthenticate: bool,
+    },
+}
+
+pub(crate) async fn exec(cli: &Cli, args: &Args) -> CliResult {
+    let AttributesCommand::Sync {
+        plan,
+        full,
+        create_endpoints,
+        reauthenticate,
+    } = &args.command;
+    let mut options = SyncOptions::full(*full);
+    if *reauthenticate {
+        options = options.reauthenticating();
+    }
+    let ctx = context(cli).await?;
+    sync_pair(cli, &ctx, *plan, options, *create_endpoints).await
+}
+
+async fn sync_pair(
     cli: &Cli,
     ctx: &Context,
     plan: bool,

@@ -1,16 +1,50 @@
-//! `ise-intune device` and `ise-intune noncompliant`: Intune's compliance API.
+//! `ise-intune device`: one device as ISE sees it, from Intune's compliance API.
 
 #[allow(clippy::wildcard_imports)]
 use crate::*;
 use intune_integration::evidence::{self, Gathered, IssuingProfile, ProfileCheck};
 
-pub(crate) async fn device(
-    cli: &Cli,
-    ctx: &Context,
-    id: Option<&str>,
-    cert: Option<&Path>,
-    node: Option<&str>,
-) -> CliResult {
+/// `device`'s arguments.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// A MAC address (any notation) or a device GUID.
+    #[arg(value_parser = device_id, required_unless_present = "cert", conflicts_with = "cert")]
+    pub(crate) id: Option<String>,
+    /// A device certificate Intune issued (PEM or DER): the device its SAN URI names
+    /// (`ID:Microsoft Endpoint Manager:GUID:…` or `ID:Intune:GUID:…`).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) cert: Option<PathBuf>,
+    /// The ISE node whose key to use (default: the first policy service node).
+    #[arg(long)]
+    pub(crate) node: Option<String>,
+}
+
+/// A device GUID (8-4-4-4-12 hex digits) or a MAC address in any notation; anything
+/// else is a usage error.
+pub(crate) fn device_id(value: &str) -> Result<String, String> {
+    let groups: Vec<&str> = value.split('-').collect();
+    let guid = groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && groups
+            .iter()
+            .all(|g| g.chars().all(|c| c.is_ascii_hexdigit()));
+    if guid {
+        return Ok(value.to_owned());
+    }
+    intune_integration::compliance::normalize_mac(value)
+        .map(|_| value.to_owned())
+        .map_err(|_| {
+            "expected a device GUID (8-4-4-4-12 hex digits) or a MAC address (12 hex digits, \
+             optionally separated by `:`, `-` or `.`)"
+                .to_owned()
+        })
+}
+
+pub(crate) async fn exec(cli: &Cli, args: &Args) -> CliResult {
+    let (id, cert, node) = (
+        args.id.as_deref(),
+        args.cert.as_deref(),
+        args.node.as_deref(),
+    );
     // The certificate is read (and its device identity checked) before anything is sent.
     let cert = match cert {
         Some(path) => {
@@ -29,6 +63,7 @@ pub(crate) async fn device(
         }
         None => None,
     };
+    let ctx = context(cli).await?;
     let intune = compliance::client(&ctx.onboarding, node).await?;
     let id = id.unwrap_or_default();
     let lookup = async {
@@ -41,7 +76,7 @@ pub(crate) async fn device(
         }
     };
     // Which profile issued the certificate, read from Graph beside Intune's answer.
-    let (found, issued) = tokio::join!(lookup, issuing(ctx, cert.as_ref()));
+    let (found, issued) = tokio::join!(lookup, issuing(&ctx, cert.as_ref()));
     let found = found?;
     let certificate = issued.map(|(uris, profile)| {
         serde_json::json!({"san_uris": uris, "issuing_profile": profile_json(&profile)})
@@ -169,49 +204,4 @@ fn say_certificate(c: &serde_json::Value) {
             ),
         },
     }
-}
-
-pub(crate) async fn noncompliant(
-    cli: &Cli,
-    ctx: &Context,
-    node: Option<&str>,
-    spend_ise_window: bool,
-) -> CliResult {
-    if ctx.onboarding.options().admin_key.acts_as_node() && !spend_ise_window {
-        return Err(Error::Config {
-            what: "with --as-node, noncompliant would ask Intune as ISE's own application, \
-                   and an unfiltered query spends that application's throttle window (one \
-                   hour of answers in four), which ISE needs for its own poll of \
-                   non-compliant devices: run it without --as-node (as the automating \
-                   identity, which needs get_device_compliance), or add --spend-ise-window"
-                .into(),
-        }
-        .into());
-    }
-    if !cli.json {
-        // On standard error: the list on standard output stays the list.
-        eprintln!(
-            "note: an unfiltered query — Intune answers these only in the first hour of a \
-             four-hour window opened by the first of them"
-        );
-    }
-    let intune = compliance::client(&ctx.onboarding, node).await?;
-    let devices = intune.noncompliant().await?;
-    if cli.json {
-        print_json(&serde_json::json!({
-            "devices": devices,
-            "unfiltered_query": true,
-        }))?;
-    } else {
-        for d in &devices {
-            say!(
-                "{}  {:<12}  registered={}",
-                d.guid,
-                d.mac.as_deref().unwrap_or("-"),
-                d.registered
-            );
-        }
-        say!("{} non-compliant device(s)", devices.len());
-    }
-    Ok(0)
 }

@@ -62,7 +62,12 @@ pub(crate) fn print_findings(findings: &[intune_integration::doctor::Finding]) {
     }
 }
 
-pub(crate) async fn doctor(cli: &Cli, ctx: &Context) -> CliResult {
+/// `doctor`'s arguments (none of its own).
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {}
+
+pub(crate) async fn exec(cli: &Cli, _args: &Args) -> CliResult {
+    let ctx = context(cli).await?;
     let d = spinning(cli, "diagnosing", doctor::diagnose(&ctx.onboarding)).await?;
     if cli.json {
         print_json(&d)?;

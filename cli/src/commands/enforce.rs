@@ -3,12 +3,33 @@
 #[allow(clippy::wildcard_imports)]
 use crate::*;
 
-pub(crate) async fn enforce(
-    cli: &Cli,
-    ctx: &Context,
-    plan: bool,
-    rollout: enforce::Rollout,
-) -> CliResult {
+/// `enforce`'s arguments.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// Print what would change, with each safety check and whether it holds;
+    /// change nothing.
+    #[arg(long)]
+    pub(crate) plan: bool,
+    /// Create the rules in ISE's monitor state: ISE evaluates them and counts their
+    /// hits but does not apply them, so no device's access changes.
+    #[arg(long, conflicts_with = "promote")]
+    pub(crate) monitor: bool,
+    /// Turn rules in monitor state on (after a look at their hit counts with
+    /// --plan --promote).
+    #[arg(long)]
+    pub(crate) promote: bool,
+}
+
+pub(crate) async fn exec(cli: &Cli, args: &Args) -> CliResult {
+    let ctx = context(cli).await?;
+    let rollout = if args.monitor {
+        enforce::Rollout::Monitor
+    } else if args.promote {
+        enforce::Rollout::Promote
+    } else {
+        ctx.onboarding.options().enforcement.rollout
+    };
+    let plan = args.plan;
     let integration = ctx.onboarding.clone().with_rollout(rollout);
     let run = async {
         if plan {

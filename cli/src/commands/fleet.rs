@@ -64,9 +64,9 @@ where
         // `fleet plan` is a dry run across the pairs.
         let plan = matches!(
             &cli.command,
-            Command::Fleet {
+            Command::Fleet(Args {
                 command: FleetCommand::Plan { .. }
-            }
+            })
         );
         print_json(&if plan { dry_run_json(value) } else { value })?;
     } else {
@@ -79,8 +79,39 @@ where
     Ok(u8::from(any_bad))
 }
 
-pub(crate) async fn fleet_command(cli: &Cli, command: &FleetCommand) -> CliResult {
-    match command {
+/// `fleet`'s arguments: its subcommand.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    #[command(subcommand)]
+    pub(crate) command: FleetCommand,
+}
+
+/// `fleet`'s default concurrency (the library's, [`fleet::DEFAULT_CONCURRENCY`]).
+pub(crate) const DEFAULT_FLEET_CONCURRENCY: u16 = 128;
+const _: () = assert!(DEFAULT_FLEET_CONCURRENCY as usize == fleet::DEFAULT_CONCURRENCY);
+
+#[derive(clap::Subcommand, Debug)]
+pub(crate) enum FleetCommand {
+    /// Doctor every pair.
+    Doctor {
+        /// The inventory file.
+        inventory: PathBuf,
+        /// Pairs examined at once (1 to 256; default 128).
+        #[arg(long, default_value_t = DEFAULT_FLEET_CONCURRENCY, value_parser = clap::value_parser!(u16).range(1..=256))]
+        concurrency: u16,
+    },
+    /// Plan every pair.
+    Plan {
+        /// The inventory file.
+        inventory: PathBuf,
+        /// Pairs examined at once (1 to 256; default 128).
+        #[arg(long, default_value_t = DEFAULT_FLEET_CONCURRENCY, value_parser = clap::value_parser!(u16).range(1..=256))]
+        concurrency: u16,
+    },
+}
+
+pub(crate) async fn exec(cli: &Cli, args: &Args) -> CliResult {
+    match &args.command {
         FleetCommand::Doctor {
             inventory,
             concurrency,

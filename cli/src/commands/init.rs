@@ -61,7 +61,19 @@ unreachable = { rule = "Intune_MDM_Unreachable", profile = "<profile while Intun
 # store = "/var/lib/ise-intune/attributes.redb"     # default: under the state directory
 "#;
 
-pub(crate) fn init(cli: &Cli, output: &Path, force: bool) -> CliResult {
+/// `init`'s arguments.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// Where to write it (refused if it exists, unless --force).
+    #[arg(long, value_name = "FILE", default_value = "ise-intune.toml")]
+    pub(crate) output: PathBuf,
+    /// Overwrite the file if it exists.
+    #[arg(long)]
+    pub(crate) force: bool,
+}
+
+pub(crate) fn exec(cli: &Cli, args: &Args) -> CliResult {
+    let (output, force) = (args.output.as_path(), args.force);
     use std::io::Write as _;
     let cannot_write = |e: std::io::Error| {
         let why = match e.kind() {

@@ -1,25 +1,18 @@
-//! One file per subcommand, each with its one entry point, as cargo lays out its own.
+//! One file per subcommand, each with its arguments (`Args`) and its one entry point
+//! (`exec`), as cargo lays out its own.
 
-mod attributes;
-mod device;
-mod doctor;
-mod enforce;
-mod fleet;
-mod init;
-mod offboard;
-mod onboard;
-mod rotate;
-mod trust_sync;
-mod watching;
-
-pub(crate) use attributes::*;
-pub(crate) use device::*;
-pub(crate) use doctor::*;
-pub(crate) use enforce::*;
-pub(crate) use fleet::*;
-pub(crate) use init::*;
-pub(crate) use offboard::*;
-pub(crate) use onboard::*;
-pub(crate) use rotate::*;
-pub(crate) use trust_sync::*;
-pub(crate) use watching::*;
+pub(crate) mod attributes;
+pub(crate) mod completions;
+pub(crate) mod device;
+pub(crate) mod doctor;
+pub(crate) mod enforce;
+pub(crate) mod fleet;
+pub(crate) mod init;
+pub(crate) mod noncompliant;
+pub(crate) mod offboard;
+pub(crate) mod onboard;
+pub(crate) mod rotate;
+#[cfg(feature = "simulator")]
+pub(crate) mod sim;
+pub(crate) mod trust_sync;
+pub(crate) mod watch;

@@ -5,12 +5,32 @@ use crate::*;
 
 use intune_integration::offboard::{self, Authorized, Offboarding};
 
-pub(crate) async fn offboard(
-    cli: &Cli,
-    ctx: &Context,
-    plan: bool,
-    adopt: &[offboard::Adopt],
-) -> CliResult {
+/// `--adopt KIND=NAME`, as clap parses it.
+fn adoption(s: &str) -> Result<offboard::Adopt, String> {
+    s.parse().map_err(|e: Error| e.to_string())
+}
+
+/// `offboard`'s arguments.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// Print what would be removed and kept, and what ISE would then authorize;
+    /// change nothing.
+    #[arg(long)]
+    pub(crate) plan: bool,
+    /// Also remove this object that does not carry the marker, named exactly with
+    /// its kind: application=CLIENT_ID, rule=NAME or certificate=FRIENDLY_NAME.
+    /// Repeat for several; one that matches nothing stops the run.
+    #[arg(long, value_name = "KIND=NAME", value_parser = adoption)]
+    pub(crate) adopt: Vec<offboard::Adopt>,
+    /// Confirm that the External MDM entry was deleted in ISE's GUI (ISE has no API
+    /// for it); until then nothing else is removed.
+    #[arg(long)]
+    pub(crate) mdm_removed: bool,
+}
+
+pub(crate) async fn exec(cli: &Cli, args: &Args) -> CliResult {
+    let ctx = context(cli).await?;
+    let (plan, adopt) = (args.plan, args.adopt.as_slice());
     let work = async {
         if plan {
             offboard::plan(&ctx.onboarding, adopt).await

@@ -3,8 +3,17 @@
 #[allow(clippy::wildcard_imports)]
 use crate::*;
 
-pub(crate) async fn onboard(cli: &Cli, ctx: &Context, plan: bool) -> CliResult {
-    if plan {
+/// `onboard`'s arguments.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// Print what would change; change nothing.
+    #[arg(long)]
+    pub(crate) plan: bool,
+}
+
+pub(crate) async fn exec(cli: &Cli, args: &Args) -> CliResult {
+    let ctx = context(cli).await?;
+    if args.plan {
         let plan = onboard::plan(&ctx.onboarding).await?;
         // Which optional reads the automating identity holds, from its token's roles
         // (the token the plan used: no request of its own).

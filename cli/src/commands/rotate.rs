@@ -1,4 +1,4 @@
-//! `ise-intune rotate [--renewed NODE=FILE] [--dry-run]`.
+//! `ise-intune rotate [--renewed NODE=FILE] [--plan]`.
 
 #[allow(clippy::wildcard_imports)]
 use crate::*;
@@ -17,13 +17,21 @@ pub(crate) fn parse_renewed(specs: &[String]) -> Result<Vec<RenewedCertificate>,
         .collect()
 }
 
-pub(crate) async fn rotate(
-    cli: &Cli,
-    ctx: &Context,
-    renewed: &[String],
-    dry_run: bool,
-) -> CliResult {
-    let renewed = parse_renewed(renewed)?;
+/// `rotate`'s arguments.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// A renewed certificate supplied ahead of time: NODE=PEM_FILE, repeatable.
+    #[arg(long = "renewed", value_name = "NODE=PEM")]
+    pub(crate) renewed: Vec<String>,
+    /// Say what would happen; change nothing (`--dry-run` is accepted too).
+    #[arg(long, alias = "dry-run")]
+    pub(crate) plan: bool,
+}
+
+pub(crate) async fn exec(cli: &Cli, args: &Args) -> CliResult {
+    let renewed = parse_renewed(&args.renewed)?;
+    let ctx = context(cli).await?;
+    let dry_run = args.plan;
     let run = async {
         if dry_run {
             rotate::plan(&ctx.onboarding, &renewed).await

@@ -1,9 +1,19 @@
-//! `ise-intune trust-sync [--dry-run]`.
+//! `ise-intune trust-sync [--plan]`.
 
 #[allow(clippy::wildcard_imports)]
 use crate::*;
 
-pub(crate) async fn trust_sync(cli: &Cli, ctx: &Context, dry_run: bool) -> CliResult {
+/// `trust-sync`'s arguments.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// Say what would happen; change nothing (`--dry-run` is accepted too).
+    #[arg(long, alias = "dry-run")]
+    pub(crate) plan: bool,
+}
+
+pub(crate) async fn exec(cli: &Cli, args: &Args) -> CliResult {
+    let ctx = context(cli).await?;
+    let dry_run = args.plan;
     let run = async {
         if dry_run {
             trust_sync::plan(&ctx.onboarding).await

@@ -1,10 +1,15 @@
 //! `ise-intune watch`: the pairs it watches (the watch itself is `crate::watch`).
 
+use crate::commands::fleet::pair_onboarding;
 #[allow(clippy::wildcard_imports)]
 use crate::*;
 
+/// `watch`'s arguments: the watch service's settings, which it keeps with it (it
+/// reloads them with the inventory).
+pub(crate) use crate::watch::WatchArgs as Args;
+
 /// `watch` over the inventory's share of this replica, or over the one pair.
-pub(crate) async fn watch_command(cli: &Cli, args: &watch::WatchArgs) -> CliResult {
+pub(crate) async fn exec(cli: &Cli, args: &Args) -> CliResult {
     let timeout = Duration::from_secs(cli.timeout);
     if let Some(path) = args.inventory.clone() {
         let anchors = cli.anchors.clone();
