@@ -1,7 +1,10 @@
 //! The command line: its options and subcommands (clap).
 
-#[allow(clippy::wildcard_imports)]
-use crate::*;
+use crate::commands;
+use clap::Parser;
+use clap::Subcommand;
+use intune_integration::Error;
+use std::path::PathBuf;
 
 /// Onboard, diagnose and maintain Cisco ISE's integration with Microsoft Intune.
 ///

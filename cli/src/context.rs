@@ -1,8 +1,33 @@
 //! Where a run's settings come from — a configuration, a simulator's info file, or
 //! the embedded simulator — and the integration they make.
 
-#[allow(clippy::wildcard_imports)]
-use crate::*;
+use crate::args::Cli;
+use crate::args::Command;
+use crate::args::command_name;
+use crate::error::CliError;
+#[cfg(feature = "simulator")]
+use crate::output::progress;
+#[cfg(feature = "simulator")]
+use crate::scenario;
+use intune_integration::Error;
+use intune_integration::Integration;
+use intune_integration::attributes::AttributeSettings;
+use intune_integration::audit::AuditContext;
+use intune_integration::audit::AuditSettings;
+use intune_integration::audit::AuditTrail;
+use intune_integration::config::IntegrationConfig;
+#[cfg(feature = "simulator")]
+use intune_integration::context::Options;
+use intune_integration::keys::AdminKey;
+#[cfg(feature = "simulator")]
+use ise_intune_simulator::SimInfo;
+#[cfg(feature = "simulator")]
+use ise_intune_simulator::Simulator;
+#[cfg(feature = "simulator")]
+use ise_intune_testkit::Configurator;
+use std::path::Path;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 /// What the command runs against; keeps an embedded simulator alive.
 pub(crate) struct Context {

@@ -9,36 +9,11 @@
 //! person must act (manual step); 4 the run lacks rights (nothing was written); 5 a
 //! guard does not hold (nothing was written); 6 the audit trail could not be written.
 
-use intune_integration::{
-    ApplyFailure, PartialReport, compliance, doctor, enforce, onboard, rotate, trust_sync,
-};
-use std::io::IsTerminal as _;
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
-use intune_integration::Integration;
-use intune_integration::attributes::AttributeSettings;
-use intune_integration::attributes::sync::SyncOptions;
-use intune_integration::audit::{AuditContext, AuditSettings, AuditTrail};
-use intune_integration::certs::Certificate;
-use intune_integration::config::IntegrationConfig;
-#[cfg(feature = "simulator")]
-use intune_integration::context::Options;
-use intune_integration::doctor::{Diagnosis, Severity};
-use intune_integration::fleet::{self, Inventory, Pair, PairOutcome, Target};
-use intune_integration::keys::AdminKey;
-use intune_integration::outcome::Outcome;
-use intune_integration::rotate::RenewedCertificate;
-use intune_integration::{CertificateError, Error, ErrorKind};
-use ise_intune_http::scrub::{MAX_PRINTED_LINE, printable, printable_lines};
-#[cfg(feature = "simulator")]
-use ise_intune_simulator::{SimInfo, Simulator};
-#[cfg(feature = "simulator")]
-use ise_intune_testkit::Configurator;
+use clap::Parser;
+use ise_intune_http::scrub::printable;
 mod causes;
 
 #[cfg(feature = "simulator")]
@@ -46,11 +21,11 @@ mod scenario;
 
 mod watch;
 
-use causes::{Cause, Source};
+use causes::Source;
 
 /// `println!` through the one sanitiser ([`terminal`]): reports quote server text.
 macro_rules! say {
-    ($($arg:tt)*) => { println!("{}", terminal(&format!($($arg)*))) };
+    ($($arg:tt)*) => { println!("{}", $crate::terminal(&format!($($arg)*))) };
 }
 
 /// Text for the terminal: each line made printable (no control character, no escape
@@ -68,10 +43,12 @@ mod context;
 mod error;
 mod output;
 
-use args::*;
-use context::*;
+use args::Cli;
+use args::Command;
+use args::options_apply;
 use error::{CliError, CliResult};
-use output::*;
+use output::report_failure;
+use output::usage_error;
 
 /// Exit status when a person must act.
 const EXIT_MANUAL: u8 = 3;

@@ -1,7 +1,20 @@
 //! What the command prints: JSON objects, progress on a terminal, scrubbed errors.
 
-#[allow(clippy::wildcard_imports)]
-use crate::*;
+use crate::EXIT_AUDIT;
+use crate::EXIT_GUARD;
+use crate::EXIT_RIGHTS;
+use crate::args::Cli;
+use crate::causes::Cause;
+use crate::causes::Source;
+use crate::error::CliError;
+use indicatif::ProgressBar;
+use indicatif::ProgressStyle;
+use intune_integration::ApplyFailure;
+use intune_integration::Error;
+use intune_integration::ErrorKind;
+use intune_integration::PartialReport;
+use std::io::IsTerminal as _;
+use std::time::Duration;
 
 /// A spinner on a terminal; nothing when piped or under --json.
 pub(crate) fn progress(cli: &Cli, message: &str) -> Option<ProgressBar> {
@@ -262,6 +275,7 @@ pub(crate) fn report_failure(e: &CliError, settings: Source, json: bool, took: D
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser as _;
 
     #[test]
     fn a_swapped_pair_of_letters_is_one_edit_and_suggests_its_subcommand() {

@@ -18,7 +18,7 @@ use axum::routing::get;
 use intune_integration::doctor::{self, Diagnosis, Finding, Severity, ids};
 use intune_integration::watch::{Alert, Alerts, Repair, RepairOutcome, check_failed, shard_of};
 use intune_integration::{Error, Integration};
-use ise_intune_http::scrub::{MAX_PRINTED_LINE, printable, printable_lines};
+use ise_intune_http::scrub::printable;
 use time::OffsetDateTime;
 use tokio::sync::watch;
 

@@ -1,8 +1,15 @@
 //! `ise-intune attributes sync [--plan] [--full] [--create-endpoints]`.
 
+use crate::args::Cli;
 use crate::commands::doctor::print_findings;
-#[allow(clippy::wildcard_imports)]
-use crate::*;
+use crate::context::Context;
+use crate::context::context;
+use crate::error::CliResult;
+use crate::output::print_json;
+use crate::output::spinning;
+use intune_integration::attributes::sync::SyncOptions;
+use ise_intune_http::scrub::MAX_PRINTED_LINE;
+use ise_intune_http::scrub::printable;
 
 use intune_integration::attributes::sync::{self, ChangeReason, SyncMode};
 

@@ -1,8 +1,18 @@
 //! `ise-intune device`: one device as ISE sees it, from Intune's compliance API.
 
-#[allow(clippy::wildcard_imports)]
-use crate::*;
+use crate::args::Cli;
+use crate::context::Context;
+use crate::context::context;
+use crate::error::CliResult;
+use crate::output::print_json;
+use intune_integration::CertificateError;
+use intune_integration::Error;
+use intune_integration::certs::Certificate;
+use intune_integration::compliance;
 use intune_integration::evidence::{self, Gathered, IssuingProfile, ProfileCheck};
+use ise_intune_http::scrub::MAX_PRINTED_LINE;
+use ise_intune_http::scrub::printable;
+use std::path::PathBuf;
 
 /// `device`'s arguments.
 #[derive(clap::Args, Debug)]

@@ -1,7 +1,17 @@
 //! `ise-intune doctor`.
 
-#[allow(clippy::wildcard_imports)]
-use crate::*;
+use crate::args::Cli;
+use crate::context::context;
+use crate::error::CliResult;
+use crate::output::print_json;
+use crate::output::spinning;
+use intune_integration::doctor;
+use intune_integration::doctor::Diagnosis;
+use intune_integration::doctor::Severity;
+use ise_intune_http::scrub::MAX_PRINTED_LINE;
+use ise_intune_http::scrub::printable;
+use ise_intune_http::scrub::printable_lines;
+use std::io::IsTerminal as _;
 
 /// Whether standard output takes colours: a terminal, and `NO_COLOR` unset or empty
 /// (<https://no-color.org>).

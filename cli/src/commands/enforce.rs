@@ -1,7 +1,17 @@
 //! `ise-intune enforce [--plan] [--monitor | --promote]`.
 
-#[allow(clippy::wildcard_imports)]
-use crate::*;
+use crate::EXIT_GUARD;
+use crate::args::Cli;
+use crate::context::context;
+use crate::error::CliResult;
+use crate::output::dry_run_json;
+use crate::output::partial;
+use crate::output::print_json;
+use crate::output::spinning;
+use intune_integration::PartialReport;
+use intune_integration::enforce;
+use ise_intune_http::scrub::MAX_PRINTED_LINE;
+use ise_intune_http::scrub::printable;
 
 /// `enforce`'s arguments.
 #[derive(clap::Args, Debug)]

@@ -1,7 +1,30 @@
 //! `ise-intune fleet doctor|plan --inventory FILE`, and an inventory's pairs.
 
-#[allow(clippy::wildcard_imports)]
-use crate::*;
+use crate::args::Cli;
+use crate::args::Command;
+use crate::context::audit_trail;
+use crate::context::audited;
+use crate::context::from_sim_info;
+use crate::context::onboarding_for;
+use crate::context::with_key_choice;
+use crate::error::CliResult;
+use crate::output::dry_run_json;
+use crate::output::print_json;
+use crate::terminal;
+use intune_integration::Error;
+use intune_integration::Integration;
+use intune_integration::config::IntegrationConfig;
+use intune_integration::doctor;
+use intune_integration::doctor::Diagnosis;
+use intune_integration::fleet;
+use intune_integration::fleet::Inventory;
+use intune_integration::fleet::Pair;
+use intune_integration::fleet::PairOutcome;
+use intune_integration::fleet::Target;
+use intune_integration::onboard;
+use std::path::Path;
+use std::path::PathBuf;
+use std::time::Duration;
 
 pub(crate) fn pair_onboarding(pair: &Pair, anchors: &[PathBuf]) -> Result<Integration, Error> {
     match &pair.target {

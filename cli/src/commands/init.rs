@@ -1,7 +1,10 @@
 //! `ise-intune init`: a commented configuration to fill in.
 
-#[allow(clippy::wildcard_imports)]
-use crate::*;
+use crate::args::Cli;
+use crate::error::CliResult;
+use crate::output::print_json;
+use intune_integration::Error;
+use std::path::PathBuf;
 
 /// The configuration template `init` writes: every key, commented, with placeholders
 /// in angle brackets. Secrets are never in it: they come from the environment.

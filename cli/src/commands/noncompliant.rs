@@ -1,7 +1,11 @@
 //! `ise-intune noncompliant`: every non-compliant device, as ISE's poll sees them.
 
-#[allow(clippy::wildcard_imports)]
-use crate::*;
+use crate::args::Cli;
+use crate::context::context;
+use crate::error::CliResult;
+use crate::output::print_json;
+use intune_integration::Error;
+use intune_integration::compliance;
 
 /// `noncompliant`'s arguments.
 #[derive(clap::Args, Debug)]

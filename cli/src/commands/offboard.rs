@@ -1,7 +1,19 @@
 //! `ise-intune offboard [--plan] [--adopt KIND=NAME]… [--mdm-removed]`.
 
-#[allow(clippy::wildcard_imports)]
-use crate::*;
+use crate::EXIT_GUARD;
+use crate::EXIT_MANUAL;
+use crate::args::Cli;
+use crate::context::context;
+use crate::error::CliResult;
+use crate::output::dry_run_json;
+use crate::output::partial;
+use crate::output::print_json;
+use crate::output::spinning;
+use intune_integration::Error;
+use intune_integration::ErrorKind;
+use intune_integration::PartialReport;
+use ise_intune_http::scrub::MAX_PRINTED_LINE;
+use ise_intune_http::scrub::printable;
 
 use intune_integration::offboard::{self, Authorized, Offboarding};
 

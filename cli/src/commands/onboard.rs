@@ -1,7 +1,18 @@
 //! `ise-intune onboard [--plan]`.
 
-#[allow(clippy::wildcard_imports)]
-use crate::*;
+use crate::EXIT_MANUAL;
+use crate::EXIT_RIGHTS;
+use crate::args::Cli;
+use crate::context::context;
+use crate::error::CliResult;
+use crate::output::dry_run_json;
+use crate::output::print_json;
+use crate::output::progress;
+use crate::output::scrubbed;
+use crate::terminal;
+use intune_integration::Error;
+use intune_integration::onboard;
+use std::sync::Arc;
 
 /// `onboard`'s arguments.
 #[derive(clap::Args, Debug)]

@@ -1,7 +1,20 @@
 //! `ise-intune rotate [--renewed NODE=FILE] [--plan]`.
 
-#[allow(clippy::wildcard_imports)]
-use crate::*;
+use crate::EXIT_MANUAL;
+use crate::args::Cli;
+use crate::context::context;
+use crate::error::CliResult;
+use crate::output::dry_run_json;
+use crate::output::partial;
+use crate::output::print_json;
+use crate::output::spinning;
+use intune_integration::Error;
+use intune_integration::PartialReport;
+use intune_integration::certs::Certificate;
+use intune_integration::outcome::Outcome;
+use intune_integration::rotate;
+use intune_integration::rotate::RenewedCertificate;
+use std::path::PathBuf;
 
 pub(crate) fn parse_renewed(specs: &[String]) -> Result<Vec<RenewedCertificate>, Error> {
     specs

@@ -1,7 +1,14 @@
 //! `ise-intune trust-sync [--plan]`.
 
-#[allow(clippy::wildcard_imports)]
-use crate::*;
+use crate::args::Cli;
+use crate::context::context;
+use crate::error::CliResult;
+use crate::output::dry_run_json;
+use crate::output::partial;
+use crate::output::print_json;
+use crate::output::spinning;
+use intune_integration::PartialReport;
+use intune_integration::trust_sync;
 
 /// `trust-sync`'s arguments.
 #[derive(clap::Args, Debug)]

@@ -1,8 +1,19 @@
 //! `ise-intune watch`: the pairs it watches (the watch itself is `crate::watch`).
 
+use crate::args::Cli;
 use crate::commands::fleet::pair_onboarding;
-#[allow(clippy::wildcard_imports)]
-use crate::*;
+use crate::context::audit_trail;
+use crate::context::audited;
+use crate::context::context;
+use crate::context::file_safe;
+use crate::context::state_dir;
+use crate::context::with_key_choice;
+use crate::error::CliResult;
+use crate::watch;
+use intune_integration::attributes::AttributeSettings;
+use intune_integration::fleet;
+use intune_integration::fleet::Inventory;
+use std::time::Duration;
 
 /// `watch`'s arguments: the watch service's settings, which it keeps with it (it
 /// reloads them with the inventory).

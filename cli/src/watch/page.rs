@@ -1,7 +1,12 @@
 //! The status page: one row per pair, its findings and what to do, and the expiries.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use super::PairStatus;
+use intune_integration::doctor::Severity;
+use ise_intune_http::scrub::MAX_PRINTED_LINE;
+use ise_intune_http::scrub::printable;
+use ise_intune_http::scrub::printable_lines;
+use std::collections::BTreeMap;
+use time::OffsetDateTime;
 
 /// HTML-escapes text (server texts are scrubbed too before they reach a finding).
 pub(super) fn esc(text: &str) -> String {
