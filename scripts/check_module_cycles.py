@@ -1,47 +1,167 @@
 #!/usr/bin/env python3
-"""Fails when modules of one crate import each other in a cycle (through `crate::`
-paths outside `#[cfg(test)]` code): a newcomer should be able to read a crate's
-modules in an order where each uses only those before it.
+"""Fails when files of one crate import each other in a cycle: a newcomer should be
+able to read a crate's files in an order where each uses only those before it.
 
-Usage: scripts/check_module_cycles.py [SRC_DIR ...] (default: every crate's src/ and
-resources/ folders). Prints the cycles found and exits 1, or prints one line and exits 0.
+Each `.rs` file is a module (`x.rs` and `x/mod.rs` are `crate::x`). A file uses
+another when its code outside `#[cfg(test)]` names a path into it: `crate::a::b::Item`,
+`super::…`, `self::…`, or a child module's `child::Item`. A path through a
+re-export (`pub use inner::Item;` in a module or at the crate root) counts as a use of
+the file that defines the item, not of the module that re-exports it, so a facade
+module does not make false cycles. A file's use of a module that contains it (a child
+naming its parent's items through `super::`) is not counted: a folder is read as one
+unit, its `mod.rs` first.
+
+Usage: scripts/check_module_cycles.py [SRC_DIR ...] (default: every crate's src/).
+Prints the cycles found and exits 1, or prints one line and exits 0.
 """
 
 import os
 import re
 import sys
 
-CRATES = ["intune-integration/src", "ise-client/src", "ise-client/src/resources",
-          "graph-client/src", "graph-client/src/resources", "intune-client/src", "http-common/src",
-          "simulator/src", "testkit/src", "cli/src"]
+CRATES = ["intune-integration/src", "ise-client/src", "graph-client/src", "intune-client/src",
+          "http-common/src", "simulator/src", "testkit/src", "cli/src"]
+IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 
 
-def modules(src):
+def strip(text):
+    """The text without comments, strings' contents and its `#[cfg(test)]` items."""
+    text = re.sub(r"//[^\n]*", "", text)
+    text = re.sub(r'"(?:\\.|[^"\\])*"', '""', text)
+    out, i = [], 0
+    for m in re.finditer(r"#\[cfg\(test\)\]", text):
+        if m.start() < i:
+            continue
+        out.append(text[i:m.start()])
+        j, depth, opened = m.end(), 0, False
+        while j < len(text):
+            c = text[j]
+            if c == "{":
+                depth, opened = depth + 1, True
+            elif c == "}":
+                depth -= 1
+                if opened and depth == 0:
+                    j += 1
+                    break
+            elif c == ";" and not opened:
+                j += 1
+                break
+            j += 1
+        i = j
+    out.append(text[i:])
+    return "".join(out)
+
+
+def files(src):
+    """{module path tuple: stripped text}, `()` for the crate root."""
+    mods = {}
+    for root, _, names in os.walk(src):
+        for name in names:
+            if not name.endswith(".rs"):
+                continue
+            rel = os.path.relpath(os.path.join(root, name), src)[:-3].split(os.sep)
+            if rel[-1] in ("mod", "lib", "main"):
+                rel = rel[:-1]
+            path = tuple(p for p in rel if p)
+            with open(os.path.join(root, name), encoding="utf-8") as f:
+                mods[path] = strip(f.read())
+    return mods
+
+
+def expand(tree):
+    """`a::{b, c::{d, e as f}}` → ['a::b', 'a::c::d', 'a::c::e']."""
+    tree = re.sub(r"\s+as\s+\w+", "", tree)
+    tree = re.sub(r"\s+", "", tree)
+    m = re.match(r"^(.*?)::\{(.*)\}$", tree)
+    if m and "{" not in m.group(1):
+        parts, depth, cur = [], 0, ""
+        for c in m.group(2):
+            depth += (c == "{") - (c == "}")
+            if c == "," and depth == 0:
+                parts.append(cur)
+                cur = ""
+            else:
+                cur += c
+        parts.append(cur)
+        return [x for p in parts if p for x in expand(m.group(1) + "::" + p)]
+    return [tree]
+
+
+def resolve(mods, here, path):
+    """The module a path names from module `here` (`None` when outside the crate)."""
+    segs = [s for s in path.split("::") if s]
+    if not segs:
+        return None
+    if segs[0] == "crate":
+        base, segs = (), segs[1:]
+    elif segs[0] == "self":
+        base, segs = here, segs[1:]
+    elif segs[0] == "super":
+        base = here
+        while segs and segs[0] == "super":
+            base, segs = base[:-1], segs[1:]
+    elif here + (segs[0],) in mods:
+        base = here
+    else:
+        return None
+    return base, segs
+
+
+def reexports(mods):
+    """{(module, name): path text} of each `pub use` / `pub(crate) use`."""
     out = {}
-    for name in os.listdir(src):
-        path = os.path.join(src, name)
-        if name.endswith(".rs") and name not in ("lib.rs", "main.rs", "mod.rs"):
-            text = open(path, encoding="utf-8").read()
-            text = re.sub(r"//[^\n]*", "", text)
-            cut = text.find("#[cfg(test)]")
-            out[name[:-3]] = text if cut < 0 else text[:cut]
+    for mod, text in mods.items():
+        for m in re.finditer(r"pub(?:\([^)]*\))?\s+use\s+([^;]+);", text):
+            for p in expand(m.group(1)):
+                name = p.split("::")[-1]
+                if name not in ("*", "self"):
+                    out[(mod, name)] = p
     return out
 
 
+def target(mods, exports, here, path, depth=0):
+    r = resolve(mods, here, path)
+    if r is None or depth > 8:
+        return None
+    mod, segs = r
+    while segs and mod + (segs[0],) in mods:
+        mod, segs = mod + (segs[0],), segs[1:]
+    if segs and (mod, segs[0]) in exports:
+        found = target(mods, exports, mod, exports[(mod, segs[0])], depth + 1)
+        if found is not None:
+            return found
+    return mod
+
+
 def graph(src):
-    mods = modules(src)
-    edges = {}
-    for name, text in mods.items():
-        used = set(re.findall(r"crate::(\w+)", text))
-        for group in re.findall(r"use crate::\{([^}]*)\}", text):
-            used |= set(re.findall(r"(\w+)", group))
-        used |= set(re.findall(r"super::(\w+)", text)) if src.endswith("resources") else set()
-        edges[name] = {m for m in used if m in mods and m != name}
+    mods = files(src)
+    exports = reexports(mods)
+    edges = {m: set() for m in mods}
+    for mod, text in mods.items():
+        paths, aliases = set(), {}
+        for m in re.finditer(r"\buse\s+([^;]+);", text):
+            for p in expand(m.group(1)):
+                paths.add(p)
+                aliases[p.split("::")[-1]] = p
+        paths.update(re.findall(rf"\b(?:crate|super|self)(?:::{IDENT})+", text))
+        # A path through a name a `use` brought in (`use crate::commands;` then
+        # `commands::onboard::Args`).
+        for p in re.findall(rf"(?<![:\w]){IDENT}(?:::{IDENT})+", text):
+            head = p.split("::")[0]
+            if head in aliases and aliases[head] != p:
+                paths.add(aliases[head] + p[len(head):])
+        for p in paths:
+            t = target(mods, exports, mod, p)
+            # A file's use of its own folder's module (a child naming `super::`) is
+            # the folder's inside: the folder is read as one unit.
+            if t is not None and t != () and mod[:len(t)] != t:
+                edges[mod].add(t)
     return edges
 
 
 def cycles(edges):
     index, low, stack, on, found, counter = {}, {}, [], set(), [], [0]
+    sys.setrecursionlimit(10000)
 
     def visit(v):
         index[v] = low[v] = counter[0]
@@ -71,6 +191,10 @@ def cycles(edges):
     return found
 
 
+def name(mod):
+    return "::".join(mod) or "crate"
+
+
 def main():
     dirs = sys.argv[1:] or CRATES
     bad = False
@@ -80,12 +204,12 @@ def main():
         edges = graph(src)
         for comp in cycles(edges):
             bad = True
-            print(f"{src}: cycle between {', '.join(comp)}")
+            print(f"{src}: cycle between {', '.join(name(m) for m in comp)}")
             for m in comp:
-                print(f"  {m} uses {', '.join(sorted(edges[m] & set(comp)))}")
+                print(f"  {name(m)} uses {', '.join(sorted(name(t) for t in edges[m] & set(comp)))}")
     if bad:
         sys.exit(1)
-    print(f"module cycles: none in {len(dirs)} folders")
+    print(f"file cycles: none in {len(dirs)} crates")
 
 
 if __name__ == "__main__":

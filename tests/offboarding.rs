@@ -206,11 +206,11 @@ async fn offboarding_leaves_a_fresh_simulator_and_what_was_there_before() {
     assert_eq!(app["tags"], json!(["ise-intune-managed"]));
 
     // The plan writes nothing and shows the effect on the network.
-    let previewing = ctx.clone().with_authorization_preview(std::sync::Arc::new(
-        SimAuthorizationPreview::new(s.info()).expect("preview"),
-    ));
+    let previewing = SimAuthorizationPreview::new(s.info()).expect("preview");
     let written = writes(&s);
-    let plan = offboard::plan(&previewing, &[]).await.expect("plan");
+    let plan = offboard::plan_previewed(&ctx, &[], &previewing)
+        .await
+        .expect("plan");
     assert_eq!(writes(&s), written, "a plan writes nothing");
     let kinds: Vec<(ObjectKind, Outcome)> =
         plan.removals.iter().map(|r| (r.kind, r.outcome)).collect();

@@ -1,10 +1,13 @@
 //! The command line: its options and subcommands (clap).
 
+use crate::causes::{Cause, Source};
 use crate::commands;
+use crate::global::Global;
+use crate::output::{print_json, scrubbed};
 use clap::Parser;
 use clap::Subcommand;
 use intune_integration::Error;
-use std::path::PathBuf;
+use intune_integration::ErrorKind;
 
 /// Onboard, diagnose and maintain Cisco ISE's integration with Microsoft Intune.
 ///
@@ -16,50 +19,9 @@ use std::path::PathBuf;
 #[derive(Parser, Debug)]
 #[command(name = "ise-intune", version)]
 pub(crate) struct Cli {
-    /// Integration configuration for a real ISE and tenant (secrets from the
-    /// environment).
-    #[arg(long, global = true, value_name = "FILE", conflicts_with = "sim_info")]
-    pub(crate) config: Option<PathBuf>,
-    /// A running simulator's info file (`ise-intune sim --info-file FILE`).
-    #[arg(long, global = true, value_name = "FILE")]
-    pub(crate) sim_info: Option<PathBuf>,
-    /// An extra trust anchor (PEM root certificate), repeatable: a proxy's CA, a new
-    /// Microsoft root.
-    #[arg(long = "anchor", global = true, value_name = "PEM")]
-    pub(crate) anchors: Vec<PathBuf>,
-    /// Record every write this run makes (to ISE and to Entra ID / Graph), one JSON line
-    /// each, appended to FILE and rotated by size; `[audit] file` in the configuration
-    /// does the same. For `fleet` and `watch`, one file for every pair.
-    #[arg(long, global = true, value_name = "FILE")]
-    pub(crate) audit_log: Option<PathBuf>,
-    /// Also send each audit line to a syslog server as an RFC 5424 message:
-    /// udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT (`[audit] syslog` in the
-    /// configuration does the same; its `syslog_ca_file` verifies a TLS server).
-    #[arg(long, global = true, value_name = "URL")]
-    pub(crate) audit_syslog: Option<String>,
-    /// Print one JSON object instead of text (no progress output).
-    #[arg(long, global = true)]
-    pub(crate) json: bool,
-    /// Log lines on standard error: -v the library's progress, -vv every request
-    /// (method, path, status, attempt, elapsed; never a secret). Without -v or -q,
-    /// `RUST_LOG` decides (e.g. `RUST_LOG=ise_client=debug`).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
-    pub(crate) verbose: u8,
-    /// Only errors on standard error.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
-    pub(crate) quiet: bool,
-    /// Also run the checks that act as an ISE node (Entra accepting the node's
-    /// assertion, Intune answering as that node): each policy service node's private
-    /// key is exported from ISE for them, kept in memory only. Without it no private
-    /// key leaves ISE and those checks are reported as not checked.
-    #[arg(long, global = true)]
-    pub(crate) as_node: bool,
-    /// Give up after this many seconds in all (every request, retry and wait
-    /// included), naming what did not finish. For `fleet`, the limit of each pair; for
-    /// `watch`, of each check; `sim` and `watch` run until interrupted.
-    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 90,
-          value_parser = clap::value_parser!(u64).range(1..=86_400))]
-    pub(crate) timeout: u64,
+    /// The options every subcommand takes.
+    #[command(flatten)]
+    pub(crate) global: Global,
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -120,13 +82,13 @@ pub(crate) fn options_apply(cli: &Cli) -> Result<(), Error> {
         _ => return Ok(()),
     };
     let given: Vec<&str> = [
-        ("--config", cli.config.is_some()),
-        ("--sim-info", cli.sim_info.is_some()),
-        ("--anchor", !cli.anchors.is_empty()),
-        ("--as-node", cli.as_node),
-        ("--timeout", cli.timeout != 90),
-        ("--audit-log", cli.audit_log.is_some()),
-        ("--audit-syslog", cli.audit_syslog.is_some()),
+        ("--config", cli.global.config.is_some()),
+        ("--sim-info", cli.global.sim_info.is_some()),
+        ("--anchor", !cli.global.anchors.is_empty()),
+        ("--as-node", cli.global.as_node),
+        ("--timeout", cli.global.timeout != 90),
+        ("--audit-log", cli.global.audit_log.is_some()),
+        ("--audit-syslog", cli.global.audit_syslog.is_some()),
     ]
     .into_iter()
     .filter_map(|(flag, set)| set.then_some(flag))
@@ -161,5 +123,104 @@ pub(crate) fn command_name(command: &Command) -> &'static str {
         Command::Completions(_) => "completions",
         #[cfg(feature = "simulator")]
         Command::Sim(_) => "sim",
+    }
+}
+
+/// The edit distance between `a` and `b` where swapping two neighbouring letters
+/// counts as one edit (optimal string alignment): `onbaord` is one from `onboard` and
+/// three from `offboard`.
+fn typo_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+/// An unknown subcommand's error with the closest subcommand (by [`typo_distance`])
+/// as its one suggestion; any other error as it is.
+fn closest_subcommand_first(e: clap::Error) -> clap::Error {
+    use clap::CommandFactory as _;
+    use clap::error::{ContextKind, ContextValue, ErrorKind as Clap};
+    if e.kind() != Clap::InvalidSubcommand {
+        return e;
+    }
+    let Some(ContextValue::String(given)) = e.get(ContextKind::InvalidSubcommand) else {
+        return e;
+    };
+    let given = given.clone();
+    let command = Cli::command();
+    let closest = command
+        .get_subcommands()
+        .map(|c| c.get_name().to_owned())
+        .map(|name| (typo_distance(&given, &name), name))
+        .min();
+    match closest {
+        Some((distance, name)) if distance <= 2 => {
+            let mut better = clap::Error::new(Clap::InvalidSubcommand).with_cmd(&command);
+            better.insert(ContextKind::InvalidSubcommand, ContextValue::String(given));
+            better.insert(ContextKind::SuggestedSubcommand, ContextValue::String(name));
+            better
+        }
+        _ => e,
+    }
+}
+
+/// A command line clap refused: under `--json` one JSON object too; then clap's own
+/// message and exit status 2.
+pub(crate) fn usage_error(e: clap::Error) -> ! {
+    use clap::error::ErrorKind as Clap;
+    let e = closest_subcommand_first(e);
+    if !matches!(e.kind(), Clap::DisplayHelp | Clap::DisplayVersion)
+        && std::env::args().any(|a| a == "--json")
+    {
+        let message = e.to_string();
+        let first = message.lines().next().unwrap_or_default();
+        let _ = print_json(&serde_json::json!({
+            "error": {
+                "kind": ErrorKind::Configuration.as_str(),
+                "cause": Cause::Configuration.as_str(),
+                "message": scrubbed(first.trim_start_matches("error: ")),
+                "remediation": Cause::Configuration.remediation(Source::Config),
+                "causes": [],
+            }
+        }));
+    }
+    e.exit();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_swapped_pair_of_letters_is_one_edit_and_suggests_its_subcommand() {
+        assert_eq!(typo_distance("onbaord", "onboard"), 1);
+        assert_eq!(typo_distance("onbaord", "offboard"), 3);
+        assert_eq!(typo_distance("", "doctor"), 6);
+        let e = Cli::try_parse_from(["ise-intune", "onbaord"]).expect_err("unknown");
+        let e = closest_subcommand_first(e);
+        assert_eq!(
+            e.get(clap::error::ContextKind::SuggestedSubcommand)
+                .map(ToString::to_string),
+            Some("onboard".to_owned())
+        );
+        assert_eq!(e.exit_code(), 2);
     }
 }

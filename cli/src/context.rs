@@ -1,10 +1,8 @@
 //! Where a run's settings come from — a configuration, a simulator's info file, or
 //! the embedded simulator — and the integration they make.
 
-use crate::args::Cli;
-use crate::args::Command;
-use crate::args::command_name;
 use crate::error::CliError;
+use crate::global::Global;
 #[cfg(feature = "simulator")]
 use crate::output::progress;
 #[cfg(feature = "simulator")]
@@ -29,11 +27,15 @@ use std::path::Path;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use intune_integration::offboard::SharedPreview;
+
 /// What the command runs against; keeps an embedded simulator alive.
 pub(crate) struct Context {
     pub(crate) onboarding: Integration,
     /// The attribute bridge's settings, its store chosen.
     pub(crate) attributes: AttributeSettings,
+    /// What ISE authorizes for sample devices, for offboarding's plan (a simulator's).
+    pub(crate) preview: Option<SharedPreview>,
     #[cfg(feature = "simulator")]
     pub(crate) sim: Option<Simulator>,
 }
@@ -60,11 +62,28 @@ pub(crate) fn from_sim_info(path: &Path, anchors: &[PathBuf]) -> Result<Integrat
     })?;
     // A simulator's clock may be moved ahead: the command follows it.
     let clock = Arc::new(ise_intune_testkit::SimulatorClock::of_info_file(path));
-    let preview = Arc::new(ise_intune_testkit::SimAuthorizationPreview::new(&info)?);
     ise_intune_testkit::integration(&info, Configurator::Gui, true, Options::default())?
         .with_clock(clock)
-        .with_authorization_preview(preview)
         .with_anchor_files(anchors)
+}
+
+/// What ISE authorizes for sample devices, as the simulator of `info_file` evaluates it.
+#[cfg(feature = "simulator")]
+fn sim_preview(info_file: &Path) -> Result<Option<SharedPreview>, Error> {
+    let text = intune_integration::files::read_text(info_file)?;
+    let Ok(info) = serde_json::from_str::<SimInfo>(&text) else {
+        // from_sim_info said what is wrong with the file.
+        return Ok(None);
+    };
+    Ok(Some(Arc::new(
+        ise_intune_testkit::SimAuthorizationPreview::new(&info)?,
+    )))
+}
+
+/// Without the `simulator` feature there is no preview.
+#[cfg(not(feature = "simulator"))]
+fn sim_preview(_info_file: &Path) -> Result<Option<SharedPreview>, Error> {
+    Ok(None)
 }
 
 /// Without the `simulator` feature: what to use instead.
@@ -97,7 +116,7 @@ pub(crate) fn with_key_choice(onboarding: Integration, as_node: bool) -> Integra
 /// `--audit-syslog` in place of its file and syslog server; none when nothing names
 /// where to write.
 pub(crate) fn audit_trail(
-    cli: &Cli,
+    cli: &Global,
     configured: Option<&AuditSettings>,
 ) -> Result<Option<Arc<AuditTrail>>, Error> {
     let mut settings = configured.cloned().unwrap_or_default();
@@ -110,7 +129,7 @@ pub(crate) fn audit_trail(
     if !settings.is_enabled() {
         return Ok(None);
     }
-    AuditTrail::open(&settings, AuditContext::new(command_name(&cli.command))).map(Some)
+    AuditTrail::open(&settings, AuditContext::new(cli.command)).map(Some)
 }
 
 /// `onboarding` recording its writes in `trail`, when there is one.
@@ -125,13 +144,11 @@ pub(crate) fn audited(
     }
 }
 
-pub(crate) async fn context(cli: &Cli) -> Result<Context, CliError> {
+pub(crate) async fn context(cli: &Global) -> Result<Context, CliError> {
     let anchors = &cli.anchors;
     if let Some(path) = &cli.config {
         let mut config = IntegrationConfig::load(path)?;
-        if let Command::Offboard(args) = &cli.command
-            && args.mdm_removed
-        {
+        if cli.mdm_removed {
             config.mdm_removed = true;
         }
         let trail = audit_trail(cli, Some(&config.audit))?;
@@ -140,6 +157,7 @@ pub(crate) async fn context(cli: &Cli) -> Result<Context, CliError> {
         return Ok(Context {
             onboarding: with_key_choice(onboarding, cli.as_node),
             attributes,
+            preview: None,
             #[cfg(feature = "simulator")]
             sim: None,
         });
@@ -152,6 +170,7 @@ pub(crate) async fn context(cli: &Cli) -> Result<Context, CliError> {
         return Ok(Context {
             onboarding: with_key_choice(onboarding, cli.as_node),
             attributes,
+            preview: sim_preview(path)?,
             #[cfg(feature = "simulator")]
             sim: None,
         });
@@ -161,9 +180,9 @@ pub(crate) async fn context(cli: &Cli) -> Result<Context, CliError> {
 
 /// The embedded simulator's scenario for the command.
 #[cfg(feature = "simulator")]
-async fn embedded(cli: &Cli) -> Result<Context, CliError> {
+async fn embedded(cli: &Global) -> Result<Context, CliError> {
     let spinner = progress(cli, "starting the embedded simulator scenario");
-    let (sim, onboarding) = scenario::for_command(&cli.command).await?;
+    let (sim, onboarding) = scenario::for_command(cli.command).await?;
     // The embedded simulator lives for one run: so does its store.
     let mut attributes = AttributeSettings::default();
     // (beside its files, in the folder it removes when it stops).
@@ -174,18 +193,17 @@ async fn embedded(cli: &Cli) -> Result<Context, CliError> {
         s.finish_and_clear();
     }
     let trail = audit_trail(cli, None)?;
-    let preview = Arc::new(ise_intune_testkit::SimAuthorizationPreview::new(
+    let preview: SharedPreview = Arc::new(ise_intune_testkit::SimAuthorizationPreview::new(
         sim.info(),
     )?);
     Ok(Context {
         onboarding: audited(
-            onboarding
-                .with_authorization_preview(preview)
-                .with_anchor_files(&cli.anchors)?,
+            onboarding.with_anchor_files(&cli.anchors)?,
             trail.as_ref(),
             None,
         ),
         attributes,
+        preview: Some(preview),
         sim: Some(sim),
     })
 }
@@ -241,6 +259,6 @@ fn beside(path: &Path, suffix: &str) -> PathBuf {
 
 /// Without the `simulator` feature there is no embedded scenario.
 #[cfg(not(feature = "simulator"))]
-async fn embedded(_cli: &Cli) -> Result<Context, CliError> {
+async fn embedded(_cli: &Global) -> Result<Context, CliError> {
     Err(no_simulator("no --config given").into())
 }

@@ -41,14 +41,15 @@ mod args;
 mod commands;
 mod context;
 mod error;
+mod global;
 mod output;
 
 use args::Cli;
 use args::Command;
 use args::options_apply;
+use args::{command_name, usage_error};
 use error::{CliError, CliResult};
 use output::report_failure;
-use output::usage_error;
 
 /// Exit status when a person must act.
 const EXIT_MANUAL: u8 = 3;
@@ -64,20 +65,24 @@ const EXIT_AUDIT: u8 = 6;
 
 async fn run(cli: Cli) -> CliResult {
     options_apply(&cli)?;
-    match &cli.command {
-        Command::Onboard(args) => commands::onboard::exec(&cli, args).await,
-        Command::Doctor(args) => commands::doctor::exec(&cli, args).await,
-        Command::Rotate(args) => commands::rotate::exec(&cli, args).await,
-        Command::TrustSync(args) => commands::trust_sync::exec(&cli, args).await,
-        Command::Enforce(args) => commands::enforce::exec(&cli, args).await,
-        Command::Offboard(args) => commands::offboard::exec(&cli, args).await,
-        Command::Attributes(args) => commands::attributes::exec(&cli, args).await,
-        Command::Device(args) => commands::device::exec(&cli, args).await,
-        Command::Noncompliant(args) => commands::noncompliant::exec(&cli, args).await,
-        Command::Fleet(args) => commands::fleet::exec(&cli, args).await,
-        Command::Watch(args) => commands::watch::exec(&cli, args).await,
-        Command::Init(args) => commands::init::exec(&cli, args),
-        Command::Completions(args) => commands::completions::exec(args),
+    let (global, command) = (&cli.global, &cli.command);
+    match command {
+        Command::Onboard(args) => commands::onboard::exec(global, args).await,
+        Command::Doctor(args) => commands::doctor::exec(global, args).await,
+        Command::Rotate(args) => commands::rotate::exec(global, args).await,
+        Command::TrustSync(args) => commands::trust_sync::exec(global, args).await,
+        Command::Enforce(args) => commands::enforce::exec(global, args).await,
+        Command::Offboard(args) => commands::offboard::exec(global, args).await,
+        Command::Attributes(args) => commands::attributes::exec(global, args).await,
+        Command::Device(args) => commands::device::exec(global, args).await,
+        Command::Noncompliant(args) => commands::noncompliant::exec(global, args).await,
+        Command::Fleet(args) => commands::fleet::exec(global, args).await,
+        Command::Watch(args) => commands::watch::exec(global, args).await,
+        Command::Init(args) => commands::init::exec(global, args),
+        Command::Completions(args) => {
+            use clap::CommandFactory as _;
+            commands::completions::exec(args, Cli::command())
+        }
         #[cfg(feature = "simulator")]
         Command::Sim(args) => commands::sim::exec(args).await,
     }
@@ -85,16 +90,21 @@ async fn run(cli: Cli) -> CliResult {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let mut cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => usage_error(e),
     };
-    intune_integration::logging::init(cli.verbose, cli.quiet);
-    let (json, limit) = (cli.json, Duration::from_secs(cli.timeout));
+    // What the run's context needs to know of the subcommand.
+    cli.global.command = command_name(&cli.command);
+    if let Command::Offboard(args) = &cli.command {
+        cli.global.mdm_removed = args.mdm_removed;
+    }
+    intune_integration::logging::init(cli.global.verbose, cli.global.quiet);
+    let (json, limit) = (cli.global.json, Duration::from_secs(cli.global.timeout));
     let started = std::time::Instant::now();
-    let settings = if cli.config.is_some() {
+    let settings = if cli.global.config.is_some() {
         Source::Config
-    } else if cli.sim_info.is_some() {
+    } else if cli.global.sim_info.is_some() {
         Source::SimInfo
     } else {
         Source::Embedded

@@ -3,10 +3,10 @@
 use crate::EXIT_AUDIT;
 use crate::EXIT_GUARD;
 use crate::EXIT_RIGHTS;
-use crate::args::Cli;
 use crate::causes::Cause;
 use crate::causes::Source;
 use crate::error::CliError;
+use crate::global::Global;
 use indicatif::ProgressBar;
 use indicatif::ProgressStyle;
 use intune_integration::ApplyFailure;
@@ -17,7 +17,7 @@ use std::io::IsTerminal as _;
 use std::time::Duration;
 
 /// A spinner on a terminal; nothing when piped or under --json.
-pub(crate) fn progress(cli: &Cli, message: &str) -> Option<ProgressBar> {
+pub(crate) fn progress(cli: &Global, message: &str) -> Option<ProgressBar> {
     if cli.json || !std::io::stderr().is_terminal() {
         return None;
     }
@@ -32,7 +32,7 @@ pub(crate) fn progress(cli: &Cli, message: &str) -> Option<ProgressBar> {
 
 /// Awaits `work` behind a spinner (on a terminal only).
 pub(crate) async fn spinning<T>(
-    cli: &Cli,
+    cli: &Global,
     message: &str,
     work: impl std::future::Future<Output = T>,
 ) -> T {
@@ -139,85 +139,6 @@ pub(crate) fn scrubbed(text: &str) -> String {
     ise_intune_http::scrub::text_within(text, &known, 2000)
 }
 
-/// The edit distance between `a` and `b` where swapping two neighbouring letters
-/// counts as one edit (optimal string alignment): `onbaord` is one from `onboard` and
-/// three from `offboard`.
-fn typo_distance(a: &str, b: &str) -> usize {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = best;
-        }
-    }
-    d[a.len()][b.len()]
-}
-
-/// An unknown subcommand's error with the closest subcommand (by [`typo_distance`])
-/// as its one suggestion; any other error as it is.
-fn closest_subcommand_first(e: clap::Error) -> clap::Error {
-    use clap::CommandFactory as _;
-    use clap::error::{ContextKind, ContextValue, ErrorKind as Clap};
-    if e.kind() != Clap::InvalidSubcommand {
-        return e;
-    }
-    let Some(ContextValue::String(given)) = e.get(ContextKind::InvalidSubcommand) else {
-        return e;
-    };
-    let given = given.clone();
-    let command = Cli::command();
-    let closest = command
-        .get_subcommands()
-        .map(|c| c.get_name().to_owned())
-        .map(|name| (typo_distance(&given, &name), name))
-        .min();
-    match closest {
-        Some((distance, name)) if distance <= 2 => {
-            let mut better = clap::Error::new(Clap::InvalidSubcommand).with_cmd(&command);
-            better.insert(ContextKind::InvalidSubcommand, ContextValue::String(given));
-            better.insert(ContextKind::SuggestedSubcommand, ContextValue::String(name));
-            better
-        }
-        _ => e,
-    }
-}
-
-/// A command line clap refused: under `--json` one JSON object too; then clap's own
-/// message and exit status 2.
-pub(crate) fn usage_error(e: clap::Error) -> ! {
-    use clap::error::ErrorKind as Clap;
-    let e = closest_subcommand_first(e);
-    if !matches!(e.kind(), Clap::DisplayHelp | Clap::DisplayVersion)
-        && std::env::args().any(|a| a == "--json")
-    {
-        let message = e.to_string();
-        let first = message.lines().next().unwrap_or_default();
-        let _ = print_json(&serde_json::json!({
-            "error": {
-                "kind": ErrorKind::Configuration.as_str(),
-                "cause": Cause::Configuration.as_str(),
-                "message": scrubbed(first.trim_start_matches("error: ")),
-                "remediation": Cause::Configuration.remediation(Source::Config),
-                "causes": [],
-            }
-        }));
-    }
-    e.exit();
-}
-
 /// Reports a failed run — one JSON object under `--json`, and the message, its causes,
 /// the whole time waited and what to do on standard error — and returns its exit
 /// status: 4 for missing rights, 5 for a guard that does not hold, 6 for an audit
@@ -269,26 +190,5 @@ pub(crate) fn report_failure(e: &CliError, settings: Source, json: bool, took: D
         2
     } else {
         1
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::Parser as _;
-
-    #[test]
-    fn a_swapped_pair_of_letters_is_one_edit_and_suggests_its_subcommand() {
-        assert_eq!(typo_distance("onbaord", "onboard"), 1);
-        assert_eq!(typo_distance("onbaord", "offboard"), 3);
-        assert_eq!(typo_distance("", "doctor"), 6);
-        let e = Cli::try_parse_from(["ise-intune", "onbaord"]).expect_err("unknown");
-        let e = closest_subcommand_first(e);
-        assert_eq!(
-            e.get(clap::error::ContextKind::SuggestedSubcommand)
-                .map(ToString::to_string),
-            Some("onboard".to_owned())
-        );
-        assert_eq!(e.exit_code(), 2);
     }
 }

@@ -11,7 +11,7 @@ use ise_client::TrustedCertificateUpdate;
 use ise_intune_simulator::Simulator;
 use ise_intune_testkit::{self as testkit, Configurator};
 
-use crate::{CliError, Command};
+use crate::error::CliError;
 
 /// The embedded scenarios' options: their keys are throwaway, so they opt in to the
 /// checks that act as a node and show the full reproduction.
@@ -89,16 +89,16 @@ fn seed_evidence_defects(sim: &Simulator) -> Result<(), CliError> {
 }
 
 /// The simulator and pipeline for `command`.
-pub(crate) async fn for_command(command: &Command) -> Result<(Simulator, Integration), CliError> {
+pub(crate) async fn for_command(command: &str) -> Result<(Simulator, Integration), CliError> {
     match command {
-        Command::Onboard(_) => {
+        "onboard" => {
             let sim = Simulator::builder().start().await?;
             let mut options = Options::default();
             options.admin_key = AdminKey::ExportFromIse;
             let onboarding = testkit::integration(sim.info(), Configurator::Gui, true, options)?;
             Ok((sim, onboarding))
         }
-        Command::Doctor(_) => {
+        "doctor" => {
             // The automating identity may read the evidence too (Intune's profiles and
             // settings, the sign-in log), which holds two defects of its own.
             let mut roles = ise_intune_simulator::DEFAULT_AUTOMATION_ROLES.to_vec();
@@ -112,13 +112,13 @@ pub(crate) async fn for_command(command: &Command) -> Result<(Simulator, Integra
             seed_evidence_defects(&sim)?;
             Ok((sim, onboarding))
         }
-        Command::Rotate(_) => {
+        "rotate" => {
             // ise-psn's certificate was renewed in ISE: its new key is not registered.
             let (sim, onboarding) = onboarded().await?;
             sim.renew_admin_certificate("ise-psn", 730)?;
             Ok((sim, onboarding))
         }
-        Command::TrustSync(_) => {
+        "trust-sync" => {
             // Microsoft moved its endpoints to a new root, which a newer anchor set
             // ships.
             let (sim, onboarding) = onboarded().await?;
@@ -126,21 +126,21 @@ pub(crate) async fn for_command(command: &Command) -> Result<(Simulator, Integra
             let onboarding = onboarding.with_anchor(testkit::next_root_anchor(sim.info())?);
             Ok((sim, onboarding))
         }
-        Command::Watch(_) | Command::Offboard(_) => {
+        "watch" | "offboard" => {
             // An integrated pair: onboarded and enforcing, so watch starts healthy and
             // offboarding has everything to remove.
             let (sim, onboarding) = onboarded().await?;
             intune_integration::enforce::apply(&onboarding).await?;
             Ok((sim, onboarding))
         }
-        Command::Attributes(_) => {
+        "attributes sync" => {
             // An onboarded pair whose automating identity may read Intune's managed
             // devices (the bridge's one extra Graph permission).
             let mut roles = ise_intune_simulator::DEFAULT_AUTOMATION_ROLES.to_vec();
             roles.push("DeviceManagementManagedDevices.Read.All");
             onboarded_on(Simulator::builder().automation_roles(roles)).await
         }
-        Command::Noncompliant(_) => {
+        "noncompliant" => {
             // The list is asked as the automating identity: an unfiltered query as
             // ISE's own application would spend the throttle window ISE polls in.
             let (sim, onboarding) = onboarded().await?;

@@ -152,7 +152,6 @@ pub struct Integration {
     pub(crate) configurator: Arc<dyn MdmServerConfigurator>,
     pub(crate) options: Options,
     pub(crate) progress: Option<Progress>,
-    pub(crate) preview: Option<crate::offboard::SharedPreview>,
 }
 
 impl std::fmt::Debug for Integration {
@@ -264,7 +263,6 @@ impl IntegrationBuilder {
             configurator,
             options: self.options,
             progress: self.progress,
-            preview: None,
         }
     }
 }
@@ -415,14 +413,6 @@ impl Integration {
     /// The same integration, calling `progress` after every step of an apply.
     pub fn with_progress(mut self, progress: Progress) -> Self {
         self.progress = Some(progress);
-        self
-    }
-
-    /// The same integration with an [`AuthorizationPreview`](crate::offboard::AuthorizationPreview):
-    /// offboarding's plan then shows what ISE authorizes for sample devices now and
-    /// once offboarded.
-    pub fn with_authorization_preview(mut self, preview: crate::offboard::SharedPreview) -> Self {
-        self.preview = Some(preview);
         self
     }
 

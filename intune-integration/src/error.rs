@@ -1,8 +1,57 @@
 //! The crate's error type, its certificate errors, and the failure every workflow's
 //! `apply` reports after writing something.
 
+use serde::Serialize;
+
 use crate::outcome::StepName;
 use crate::report::{Report, Rotation, TrustSync};
+
+/// A right a run needs and the automating identity (or ISE's account) lacks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct MissingRight {
+    /// `entra` or `ise`.
+    pub side: &'static str,
+    /// What the run would have done with it.
+    pub needed_for: String,
+    /// Exactly what supplies it, and who grants it.
+    pub grant: String,
+}
+
+impl std::fmt::Display for MissingRight {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (to {})", self.grant, self.needed_for)
+    }
+}
+
+/// An application that could be the integration's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AppCandidate {
+    /// Its client id.
+    pub client_id: String,
+    /// SHA-1 thumbprints of its keys: the one holding ISE's is the integration's.
+    pub key_thumbprints: Vec<String>,
+    /// Whether it holds ISE's Admin certificate, when that is known (the pipeline
+    /// fills it in from the export that ran beside the registration).
+    pub holds_ise_key: Option<bool>,
+}
+
+impl std::fmt::Display for AppCandidate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (keys: ", self.client_id)?;
+        if self.key_thumbprints.is_empty() {
+            f.write_str("none")?;
+        } else {
+            f.write_str(&self.key_thumbprints.join(", "))?;
+        }
+        f.write_str(")")?;
+        if self.holds_ise_key == Some(true) {
+            f.write_str(" — holds ISE's key")?;
+        }
+        Ok(())
+    }
+}
 
 /// Everything that can go wrong in this crate. Each variant says what was wrong and,
 /// where there is one, what to do about it.
@@ -47,7 +96,7 @@ pub enum Error {
         /// How many carry it.
         count: usize,
         /// Each candidate with its key thumbprints.
-        candidates: Vec<crate::decide::AppCandidate>,
+        candidates: Vec<AppCandidate>,
     },
 
     /// ISE has no certificate usable as its admin certificate.
@@ -327,7 +376,7 @@ pub enum Error {
     )]
     MissingRights {
         /// What is missing.
-        missing: Vec<crate::rights::MissingRight>,
+        missing: Vec<MissingRight>,
     },
 
     /// A condition the workflow's writes need does not hold on the wire
@@ -618,7 +667,7 @@ pub enum PartialReport {
     /// The enforcement so far ([`crate::enforce::apply`]).
     Enforce(crate::report::Enforcement),
     /// The offboarding so far ([`crate::offboard::apply`]): what was removed.
-    Offboard(crate::offboard::Offboarding),
+    Offboard(crate::report::Offboarding),
 }
 
 impl PartialReport {
@@ -646,6 +695,15 @@ pub struct ApplyFailure {
     pub written: Vec<String>,
     /// Every error, with the step it ended.
     pub errors: Vec<(StepName, Error)>,
+}
+
+impl From<crate::guard::Failed> for Error {
+    fn from(f: crate::guard::Failed) -> Self {
+        Self::GuardFailed {
+            workflow: f.workflow,
+            failed: f.failed,
+        }
+    }
 }
 
 impl ApplyFailure {

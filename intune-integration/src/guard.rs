@@ -4,8 +4,8 @@
 //! Every writing workflow declares its guards the same way — a [`Guard`] each, with
 //! whether it holds and the evidence read — lists them in its plan, and calls
 //! [`check`] before its first write: one guard that does not hold stops the run with
-//! [`Error::GuardFailed`] (the command's exit status 5), naming each guard that failed
-//! and what to do. Nothing was written then. Rights are the other preflight
+//! [`Failed`], which the crate's error carries as `Error::GuardFailed` (the command's
+//! exit status 5), naming each guard that failed and what to do. Nothing was written then. Rights are the other preflight
 //! ([`crate::rights`], exit status 4); a guard is about the state of the systems, not
 //! about the identity.
 //!
@@ -25,8 +25,6 @@
 //! ```
 
 use serde::Serialize;
-
-use crate::Error;
 
 /// One condition a workflow's writes need, as judged from what the run read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -90,14 +88,44 @@ impl std::fmt::Display for Guard {
     }
 }
 
-/// `Ok` when every guard holds; otherwise [`Error::GuardFailed`] for `workflow`,
-/// naming each guard that does not. Called before a workflow's first write.
-pub fn check(workflow: &'static str, guards: &[Guard]) -> Result<(), Error> {
+/// The guards of a workflow that do not hold: the run stops before its first write
+/// (the crate's `Error::GuardFailed`, into which it converts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Failed {
+    /// The workflow (`enforce`, `offboard`, …).
+    pub workflow: &'static str,
+    /// Each guard that does not hold, with its evidence and remedy.
+    pub failed: Vec<Guard>,
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} stopped before writing anything: a condition its writes need does not hold: ",
+            self.workflow
+        )?;
+        for (i, g) in self.failed.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{g}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Failed {}
+
+/// `Ok` when every guard holds; otherwise [`Failed`] for `workflow`, naming each guard
+/// that does not. Called before a workflow's first write.
+pub fn check(workflow: &'static str, guards: &[Guard]) -> Result<(), Failed> {
     let failed: Vec<Guard> = guards.iter().filter(|g| !g.holds).cloned().collect();
     if failed.is_empty() {
         Ok(())
     } else {
-        Err(Error::GuardFailed { workflow, failed })
+        Err(Failed { workflow, failed })
     }
 }
 
@@ -113,12 +141,14 @@ mod tests {
                 .judged(false, "no B")
                 .remedy("make B"),
         ];
-        let Err(Error::GuardFailed { workflow, failed }) = check("offboard", &guards) else {
+        let Err(stopped) = check("offboard", &guards) else {
             panic!("a guard failure");
         };
-        assert_eq!(workflow, "offboard");
-        assert_eq!(failed, [guards[1].clone()]);
-        let e = Error::GuardFailed { workflow, failed };
+        assert_eq!(stopped.workflow, "offboard");
+        assert_eq!(stopped.failed, [guards[1].clone()]);
+        let said = stopped.to_string();
+        let e = crate::Error::from(stopped);
+        assert_eq!(e.to_string(), said);
         assert_eq!(e.kind(), crate::ErrorKind::Guard);
         assert_eq!(
             e.to_string(),

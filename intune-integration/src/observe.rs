@@ -27,6 +27,9 @@ use crate::evidence::Gathered;
 use crate::keys::{AdminCertificate, AdminKeyMaterial, KeyExport};
 use crate::version::{IntuneGates as _, IseVersion};
 
+/// The most enabled policy sets a reading takes the rules of (doctor's bound too).
+pub const MAX_POLICY_SETS: usize = 50;
+
 /// What a workflow asks [`observe`] to read beyond what every workflow reads (ISE's
 /// release, the nodes' Admin certificates, ISE's trusted store, the application,
 /// the permission targets, Intune's discovery and the automating identity's roles).
@@ -99,7 +102,7 @@ pub struct IsePolicy {
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct NetworkPolicy {
-    /// Each enabled policy set (at most [`crate::doctor::MAX_POLICY_SETS`]) with its
+    /// Each enabled policy set (at most [`MAX_POLICY_SETS`]) with its
     /// authorization rules.
     pub sets: Vec<(ise_client::PolicySet, Vec<ise_client::AuthorizationRule>)>,
     /// The library conditions.
@@ -551,7 +554,7 @@ pub async fn permission_targets(graph: &GraphClient) -> Result<PermissionTargets
 
 /// ISE's network-access policy: the policy sets and library conditions at once, then
 /// the authorization rules of every enabled set (at most
-/// [`crate::doctor::MAX_POLICY_SETS`]) at once.
+/// [`MAX_POLICY_SETS`]) at once.
 pub async fn network_policy(ise: &IseClient) -> Result<NetworkPolicy, Error> {
     use ise_client::RuleState;
     let policy = ise.network_access_policy();
@@ -560,7 +563,7 @@ pub async fn network_policy(ise: &IseClient) -> Result<NetworkPolicy, Error> {
     let enabled: Vec<ise_client::PolicySet> = sets
         .into_iter()
         .filter(|s| s.state == RuleState::Enabled)
-        .take(crate::doctor::MAX_POLICY_SETS)
+        .take(MAX_POLICY_SETS)
         .collect();
     let rules = futures_util::future::join_all(
         enabled

@@ -502,6 +502,197 @@ impl Enforcement {
     }
 }
 
+// Offboarding's report (`crate::offboard`).
+
+/// The kind of an object offboarding removes or keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ObjectKind {
+    /// ISE's External MDM server entry.
+    MdmServer,
+    /// An authorization rule of the enforced policy set.
+    AuthorizationRule,
+    /// A certificate in ISE's trusted store.
+    TrustedCertificate,
+    /// An app role assignment the application holds (admin consent).
+    Consent,
+    /// The application's service principal.
+    ServicePrincipal,
+    /// The application registration.
+    Application,
+}
+
+impl ObjectKind {
+    /// The system the object lives in: `ise` or `entra`.
+    pub fn system(self) -> &'static str {
+        match self {
+            Self::MdmServer | Self::AuthorizationRule | Self::TrustedCertificate => "ise",
+            Self::Consent | Self::ServicePrincipal | Self::Application => "entra",
+        }
+    }
+}
+
+impl std::fmt::Display for ObjectKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            Self::MdmServer => "External MDM server",
+            Self::AuthorizationRule => "authorization rule",
+            Self::TrustedCertificate => "trusted certificate",
+            Self::Consent => "admin consent",
+            Self::ServicePrincipal => "service principal",
+            Self::Application => "application",
+        })
+    }
+}
+
+/// One object offboarding removes (or, in a plan, would remove).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Removal {
+    /// What it is.
+    pub kind: ObjectKind,
+    /// Its name.
+    pub name: String,
+    /// Its id, where it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// `removed` (or, in a plan, would be), `unchanged` (already gone) or
+    /// `manual_action_required`.
+    pub outcome: Outcome,
+    /// With a manual action: what a person does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<String>,
+}
+
+impl Removal {
+    pub(crate) fn new(kind: ObjectKind, name: impl Into<String>, id: Option<String>) -> Self {
+        Self {
+            kind,
+            name: name.into(),
+            id,
+            outcome: Outcome::Removed,
+            instructions: None,
+        }
+    }
+}
+
+/// An object that looks like the integration's but stays, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Kept {
+    /// What it is.
+    pub kind: ObjectKind,
+    /// Its name.
+    pub name: String,
+    /// Its id, where known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Why it is not removed (and how to remove it when it should be).
+    pub reason: String,
+}
+
+/// The deleted application, which Entra keeps restorable for 30 days.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Restorable {
+    /// The application's object id (the deleted item's id).
+    pub object_id: String,
+    /// Its client id.
+    pub client_id: String,
+    /// Its display name.
+    pub display_name: String,
+    /// What to tell a person.
+    pub message: String,
+}
+
+/// A device offboarding's preview authorizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SampleDevice {
+    /// Enrolled in Intune and compliant.
+    Compliant,
+    /// Enrolled in Intune and not compliant.
+    NonCompliant,
+    /// Not known to Intune.
+    Unknown,
+}
+
+impl SampleDevice {
+    /// The three, in the order a plan shows them.
+    pub const ALL: [SampleDevice; 3] = [Self::Compliant, Self::NonCompliant, Self::Unknown];
+}
+
+impl std::fmt::Display for SampleDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            Self::Compliant => "compliant device",
+            Self::NonCompliant => "non-compliant device",
+            Self::Unknown => "unknown device",
+        })
+    }
+}
+
+/// ISE's authorization of one device.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct Authorized {
+    /// The policy set that matched.
+    pub policy_set: Option<String>,
+    /// The rule that matched.
+    pub rule: Option<String>,
+    /// The authorization profiles granted.
+    pub profiles: Vec<String>,
+}
+
+/// What ISE authorizes for one device now and once offboarded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct DevicePreview {
+    /// The device.
+    pub device: SampleDevice,
+    /// Today.
+    pub now: Authorized,
+    /// Once the plan's removals are done.
+    pub after: Authorized,
+}
+
+/// What offboarding did (or, from [`crate::offboard::plan`], would do).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Offboarding {
+    /// The objects removed (or to remove), in order; the External MDM entry first.
+    pub removals: Vec<Removal>,
+    /// Removals not reached because a person must act first (the entry).
+    pub remaining: Vec<Removal>,
+    /// Objects that look like the integration's and stay, with why.
+    pub kept: Vec<Kept>,
+    /// The deleted application, restorable for 30 days.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restorable: Option<Restorable>,
+    /// What ISE authorizes for sample devices now and after (a plan with an
+    /// [`crate::offboard::AuthorizationPreview`] only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub preview: Vec<DevicePreview>,
+    /// Whether everything was removed (in a plan: whether nothing waits for a
+    /// person).
+    pub complete: bool,
+    /// The conditions the removals need, each with whether it holds (in a plan, as
+    /// read now: the entry's guard fails until the entry is deleted).
+    pub guards: Vec<crate::guard::Guard>,
+}
+
+impl Offboarding {
+    /// How many objects were (or would be) removed.
+    pub fn writes(&self) -> usize {
+        self.removals
+            .iter()
+            .filter(|r| r.outcome.is_write())
+            .count()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

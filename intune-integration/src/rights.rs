@@ -16,30 +16,12 @@
 //! assert!(graph_blockers(Some(&monitor), &[]).is_empty());
 //! ```
 
-use serde::Serialize;
+pub use crate::error::MissingRight;
 
 /// The Graph application roles that let the automating identity write the
 /// integration's application (its keys and requested permissions included).
 pub const APPLICATION_WRITE_ROLES: [&str; 2] =
     ["Application.ReadWrite.OwnedBy", "Application.ReadWrite.All"];
-
-/// A right a run needs and the automating identity (or ISE's account) lacks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct MissingRight {
-    /// `entra` or `ise`.
-    pub side: &'static str,
-    /// What the run would have done with it.
-    pub needed_for: String,
-    /// Exactly what supplies it, and who grants it.
-    pub grant: String,
-}
-
-impl std::fmt::Display for MissingRight {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} (to {})", self.grant, self.needed_for)
-    }
-}
 
 /// What is missing for `writes` — the Graph writes a run is about to make, described
 /// ("register the application", "add ISE's key(s)") — given the automating identity's

@@ -76,12 +76,12 @@ pub use evidence::{
     CLIENT_AUTHENTICATION_OID, CertificateProfile, GUID_SAN_URI, SID_SAN_URI, SanEntry,
 };
 pub use info::*;
-pub use ise::IseRole;
 pub use policy::PolicyWrite;
 use seed::*;
 pub use seed::{WORKLOAD_AUDIENCE, WORKLOAD_ISSUER, WORKLOAD_SUBJECT};
 pub use server::{Faults, parse_fault_spec};
 use startup::*;
+pub use state::IseRole;
 pub use state::{
     Counts, GRAPH_APP_ID, INTUNE_API_APP_ID, INTUNE_DISCOVERY_APP_ID, LoggedRequest, MdmServer,
     ROLE_APP_ROLE_ASSIGNMENT_READWRITE_ALL, ROLE_APPLICATION_READ_ALL,

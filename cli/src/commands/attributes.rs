@@ -1,10 +1,10 @@
 //! `ise-intune attributes sync [--plan] [--full] [--create-endpoints]`.
 
-use crate::args::Cli;
 use crate::commands::doctor::print_findings;
 use crate::context::Context;
 use crate::context::context;
 use crate::error::CliResult;
+use crate::global::Global;
 use crate::output::print_json;
 use crate::output::spinning;
 use intune_integration::attributes::sync::SyncOptions;
@@ -49,7 +49,7 @@ pub(crate) enum AttributesCommand {
     },
 }
 
-pub(crate) async fn exec(cli: &Cli, args: &Args) -> CliResult {
+pub(crate) async fn exec(cli: &Global, args: &Args) -> CliResult {
     let AttributesCommand::Sync {
         plan,
         full,
@@ -65,7 +65,7 @@ pub(crate) async fn exec(cli: &Cli, args: &Args) -> CliResult {
 }
 
 async fn sync_pair(
-    cli: &Cli,
+    cli: &Global,
     ctx: &Context,
     plan: bool,
     options: SyncOptions,

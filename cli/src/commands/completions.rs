@@ -1,8 +1,5 @@
 //! `ise-intune completions SHELL`: shell completions.
 
-use clap::CommandFactory as _;
-
-use crate::args::Cli;
 use crate::error::CliResult;
 
 /// `completions`' arguments.
@@ -12,12 +9,8 @@ pub(crate) struct Args {
     pub(crate) shell: clap_complete::Shell,
 }
 
-pub(crate) fn exec(args: &Args) -> CliResult {
-    clap_complete::generate(
-        args.shell,
-        &mut Cli::command(),
-        "ise-intune",
-        &mut std::io::stdout(),
-    );
+/// Completions for `cli`, the whole command line.
+pub(crate) fn exec(args: &Args, mut cli: clap::Command) -> CliResult {
+    clap_complete::generate(args.shell, &mut cli, "ise-intune", &mut std::io::stdout());
     Ok(0)
 }

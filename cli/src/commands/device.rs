@@ -1,9 +1,9 @@
 //! `ise-intune device`: one device as ISE sees it, from Intune's compliance API.
 
-use crate::args::Cli;
 use crate::context::Context;
 use crate::context::context;
 use crate::error::CliResult;
+use crate::global::Global;
 use crate::output::print_json;
 use intune_integration::CertificateError;
 use intune_integration::Error;
@@ -49,7 +49,7 @@ pub(crate) fn device_id(value: &str) -> Result<String, String> {
         })
 }
 
-pub(crate) async fn exec(cli: &Cli, args: &Args) -> CliResult {
+pub(crate) async fn exec(cli: &Global, args: &Args) -> CliResult {
     let (id, cert, node) = (
         args.id.as_deref(),
         args.cert.as_deref(),

@@ -1,8 +1,8 @@
 //! `ise-intune doctor`.
 
-use crate::args::Cli;
 use crate::context::context;
 use crate::error::CliResult;
+use crate::global::Global;
 use crate::output::print_json;
 use crate::output::spinning;
 use intune_integration::doctor;
@@ -76,7 +76,7 @@ pub(crate) fn print_findings(findings: &[intune_integration::doctor::Finding]) {
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {}
 
-pub(crate) async fn exec(cli: &Cli, _args: &Args) -> CliResult {
+pub(crate) async fn exec(cli: &Global, _args: &Args) -> CliResult {
     let ctx = context(cli).await?;
     let d = spinning(cli, "diagnosing", doctor::diagnose(&ctx.onboarding)).await?;
     if cli.json {

@@ -1,9 +1,9 @@
 //! `ise-intune enforce [--plan] [--monitor | --promote]`.
 
 use crate::EXIT_GUARD;
-use crate::args::Cli;
 use crate::context::context;
 use crate::error::CliResult;
+use crate::global::Global;
 use crate::output::dry_run_json;
 use crate::output::partial;
 use crate::output::print_json;
@@ -30,7 +30,7 @@ pub(crate) struct Args {
     pub(crate) promote: bool,
 }
 
-pub(crate) async fn exec(cli: &Cli, args: &Args) -> CliResult {
+pub(crate) async fn exec(cli: &Global, args: &Args) -> CliResult {
     let ctx = context(cli).await?;
     let rollout = if args.monitor {
         enforce::Rollout::Monitor

@@ -1,13 +1,12 @@
 //! `ise-intune fleet doctor|plan --inventory FILE`, and an inventory's pairs.
 
-use crate::args::Cli;
-use crate::args::Command;
 use crate::context::audit_trail;
 use crate::context::audited;
 use crate::context::from_sim_info;
 use crate::context::onboarding_for;
 use crate::context::with_key_choice;
 use crate::error::CliResult;
+use crate::global::Global;
 use crate::output::dry_run_json;
 use crate::output::print_json;
 use crate::terminal;
@@ -42,7 +41,8 @@ pub(crate) fn pair_onboarding(pair: &Pair, anchors: &[PathBuf]) -> Result<Integr
 /// Runs `op` on every pair of `inventory`; prints JSON or `table`; returns whether any
 /// pair failed or `bad` says its result is bad.
 pub(crate) async fn over_fleet<T, Op, Fut>(
-    cli: &Cli,
+    cli: &Global,
+    plan: bool,
     inventory: &Path,
     concurrency: usize,
     op: Op,
@@ -85,12 +85,6 @@ where
     if cli.json {
         let value = serde_json::json!({ "pairs": results });
         // `fleet plan` is a dry run across the pairs.
-        let plan = matches!(
-            &cli.command,
-            Command::Fleet(Args {
-                command: FleetCommand::Plan { .. }
-            })
-        );
         print_json(&if plan { dry_run_json(value) } else { value })?;
     } else {
         print!("{}", terminal(&table(&results)));
@@ -133,7 +127,7 @@ pub(crate) enum FleetCommand {
     },
 }
 
-pub(crate) async fn exec(cli: &Cli, args: &Args) -> CliResult {
+pub(crate) async fn exec(cli: &Global, args: &Args) -> CliResult {
     match &args.command {
         FleetCommand::Doctor {
             inventory,
@@ -141,6 +135,7 @@ pub(crate) async fn exec(cli: &Cli, args: &Args) -> CliResult {
         } => {
             over_fleet(
                 cli,
+                false,
                 inventory,
                 usize::from(*concurrency),
                 |o: Integration| async move { doctor::diagnose(&o).await },
@@ -155,6 +150,7 @@ pub(crate) async fn exec(cli: &Cli, args: &Args) -> CliResult {
         } => {
             over_fleet(
                 cli,
+                true,
                 inventory,
                 usize::from(*concurrency),
                 |o: Integration| async move { onboard::plan(&o).await },

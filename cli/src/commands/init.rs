@@ -1,7 +1,7 @@
 //! `ise-intune init`: a commented configuration to fill in.
 
-use crate::args::Cli;
 use crate::error::CliResult;
+use crate::global::Global;
 use crate::output::print_json;
 use intune_integration::Error;
 use std::path::PathBuf;
@@ -75,7 +75,7 @@ pub(crate) struct Args {
     pub(crate) force: bool,
 }
 
-pub(crate) fn exec(cli: &Cli, args: &Args) -> CliResult {
+pub(crate) fn exec(cli: &Global, args: &Args) -> CliResult {
     let (output, force) = (args.output.as_path(), args.force);
     use std::io::Write as _;
     let cannot_write = |e: std::io::Error| {

@@ -1,8 +1,8 @@
 //! `ise-intune noncompliant`: every non-compliant device, as ISE's poll sees them.
 
-use crate::args::Cli;
 use crate::context::context;
 use crate::error::CliResult;
+use crate::global::Global;
 use crate::output::print_json;
 use intune_integration::Error;
 use intune_integration::compliance;
@@ -19,7 +19,7 @@ pub(crate) struct Args {
     pub(crate) spend_ise_window: bool,
 }
 
-pub(crate) async fn exec(cli: &Cli, args: &Args) -> CliResult {
+pub(crate) async fn exec(cli: &Global, args: &Args) -> CliResult {
     let (node, spend_ise_window) = (args.node.as_deref(), args.spend_ise_window);
     let ctx = context(cli).await?;
     if ctx.onboarding.options().admin_key.acts_as_node() && !spend_ise_window {

@@ -2,9 +2,9 @@
 
 use crate::EXIT_GUARD;
 use crate::EXIT_MANUAL;
-use crate::args::Cli;
 use crate::context::context;
 use crate::error::CliResult;
+use crate::global::Global;
 use crate::output::dry_run_json;
 use crate::output::partial;
 use crate::output::print_json;
@@ -40,12 +40,15 @@ pub(crate) struct Args {
     pub(crate) mdm_removed: bool,
 }
 
-pub(crate) async fn exec(cli: &Cli, args: &Args) -> CliResult {
+pub(crate) async fn exec(cli: &Global, args: &Args) -> CliResult {
     let ctx = context(cli).await?;
     let (plan, adopt) = (args.plan, args.adopt.as_slice());
     let work = async {
         if plan {
-            offboard::plan(&ctx.onboarding, adopt).await
+            match &ctx.preview {
+                Some(p) => offboard::plan_previewed(&ctx.onboarding, adopt, p.as_ref()).await,
+                None => offboard::plan(&ctx.onboarding, adopt).await,
+            }
         } else {
             offboard::apply(&ctx.onboarding, adopt).await
         }

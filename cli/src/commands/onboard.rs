@@ -2,9 +2,9 @@
 
 use crate::EXIT_MANUAL;
 use crate::EXIT_RIGHTS;
-use crate::args::Cli;
 use crate::context::context;
 use crate::error::CliResult;
+use crate::global::Global;
 use crate::output::dry_run_json;
 use crate::output::print_json;
 use crate::output::progress;
@@ -22,7 +22,7 @@ pub(crate) struct Args {
     pub(crate) plan: bool,
 }
 
-pub(crate) async fn exec(cli: &Cli, args: &Args) -> CliResult {
+pub(crate) async fn exec(cli: &Global, args: &Args) -> CliResult {
     let ctx = context(cli).await?;
     if args.plan {
         let plan = onboard::plan(&ctx.onboarding).await?;

@@ -1,9 +1,9 @@
 //! `ise-intune rotate [--renewed NODE=FILE] [--plan]`.
 
 use crate::EXIT_MANUAL;
-use crate::args::Cli;
 use crate::context::context;
 use crate::error::CliResult;
+use crate::global::Global;
 use crate::output::dry_run_json;
 use crate::output::partial;
 use crate::output::print_json;
@@ -41,7 +41,7 @@ pub(crate) struct Args {
     pub(crate) plan: bool,
 }
 
-pub(crate) async fn exec(cli: &Cli, args: &Args) -> CliResult {
+pub(crate) async fn exec(cli: &Global, args: &Args) -> CliResult {
     let renewed = parse_renewed(&args.renewed)?;
     let ctx = context(cli).await?;
     let dry_run = args.plan;

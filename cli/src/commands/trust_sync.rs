@@ -1,8 +1,8 @@
 //! `ise-intune trust-sync [--plan]`.
 
-use crate::args::Cli;
 use crate::context::context;
 use crate::error::CliResult;
+use crate::global::Global;
 use crate::output::dry_run_json;
 use crate::output::partial;
 use crate::output::print_json;
@@ -18,7 +18,7 @@ pub(crate) struct Args {
     pub(crate) plan: bool,
 }
 
-pub(crate) async fn exec(cli: &Cli, args: &Args) -> CliResult {
+pub(crate) async fn exec(cli: &Global, args: &Args) -> CliResult {
     let ctx = context(cli).await?;
     let dry_run = args.plan;
     let run = async {

@@ -1,6 +1,5 @@
 //! `ise-intune watch`: the pairs it watches (the watch itself is `crate::watch`).
 
-use crate::args::Cli;
 use crate::commands::fleet::pair_onboarding;
 use crate::context::audit_trail;
 use crate::context::audited;
@@ -9,6 +8,7 @@ use crate::context::file_safe;
 use crate::context::state_dir;
 use crate::context::with_key_choice;
 use crate::error::CliResult;
+use crate::global::Global;
 use crate::watch;
 use intune_integration::attributes::AttributeSettings;
 use intune_integration::fleet;
@@ -20,7 +20,7 @@ use std::time::Duration;
 pub(crate) use crate::watch::WatchArgs as Args;
 
 /// `watch` over the inventory's share of this replica, or over the one pair.
-pub(crate) async fn exec(cli: &Cli, args: &Args) -> CliResult {
+pub(crate) async fn exec(cli: &Global, args: &Args) -> CliResult {
     let timeout = Duration::from_secs(cli.timeout);
     if let Some(path) = args.inventory.clone() {
         let anchors = cli.anchors.clone();

@@ -21,10 +21,12 @@ use tracing::Instrument as _;
 use crate::retry::{Attempt, Decision, StatusClass, parse_retry_after};
 
 mod failure;
+mod record;
 mod request;
 
 use failure::{AttemptFailure, connect_failure, transport_error};
 pub use failure::{SendError, TransportError, TransportErrorKind};
+pub use record::{RequestLog, RequestRecord};
 use request::Counters;
 pub use request::{
     Answer, BodyKind, BodyLimits, Classify, HttpSettings, RequestClass, RequestCounts, RequestMeta,
@@ -107,33 +109,6 @@ fn log_retry(
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
-
-/// One attempt of one request, as the core reports it to its client's log
-/// ([`HttpCore::with_request_log`]). It holds no query, header or body: no secret.
-#[derive(Debug, Clone, Copy)]
-#[non_exhaustive]
-pub struct RequestRecord<'a> {
-    /// The service.
-    pub service: &'static str,
-    /// HTTP method.
-    pub method: &'a Method,
-    /// The host.
-    pub host: &'a str,
-    /// The URL path.
-    pub path: &'a str,
-    /// The answer's status; `None` when there was no answer.
-    pub status: Option<u16>,
-    /// What went wrong when there was no answer.
-    pub error: Option<&'a TransportErrorKind>,
-    /// Which attempt (from 1).
-    pub attempt: u32,
-    /// How long the attempt took, in milliseconds.
-    pub elapsed_ms: u64,
-}
-
-/// Writes one [`RequestRecord`]; each client passes one that logs under its own
-/// `tracing` target, so that `RUST_LOG=ise_client=debug` shows ISE's requests.
-pub type RequestLog = fn(&RequestRecord<'_>);
 
 /// Defines a [`RequestLog`] function named `$name` in the calling module, so that its
 /// events carry that module's `tracing` target: one debug line per attempt with the

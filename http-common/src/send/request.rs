@@ -36,7 +36,7 @@ impl fmt::Display for BodyKind {
 }
 
 /// Caps on the bytes read from one answer. A success body over its cap is a
-/// [`TransportErrorKind::BodyTooLarge`] error; an error body is cut at `error` bytes
+/// [`TransportErrorKind::BodyTooLarge`](super::TransportErrorKind::BodyTooLarge) error; an error body is cut at `error` bytes
 /// (the status is what matters, the start of the body is kept).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

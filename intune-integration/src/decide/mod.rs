@@ -10,6 +10,7 @@
 //! | 5 | [`anchor_actions`], [`anchors_outcome`] |
 //! | 6 | [`mdm_settings`] |
 
+pub use crate::error::AppCandidate;
 use graph_client::well_known::{INTUNE_API_APP_ID, MICROSOFT_GRAPH_APP_ID};
 use graph_client::{
     AppManagementPolicy, AppRoleAssignment, Application, CertificateKey, KeyCredential,
@@ -177,35 +178,6 @@ pub fn decide_registration(
                 })
                 .collect(),
         }),
-    }
-}
-
-/// An application that could be the integration's.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct AppCandidate {
-    /// Its client id.
-    pub client_id: String,
-    /// SHA-1 thumbprints of its keys: the one holding ISE's is the integration's.
-    pub key_thumbprints: Vec<String>,
-    /// Whether it holds ISE's Admin certificate, when that is known (the pipeline
-    /// fills it in from the export that ran beside the registration).
-    pub holds_ise_key: Option<bool>,
-}
-
-impl std::fmt::Display for AppCandidate {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} (keys: ", self.client_id)?;
-        if self.key_thumbprints.is_empty() {
-            f.write_str("none")?;
-        } else {
-            f.write_str(&self.key_thumbprints.join(", "))?;
-        }
-        f.write_str(")")?;
-        if self.holds_ise_key == Some(true) {
-            f.write_str(" — holds ISE's key")?;
-        }
-        Ok(())
     }
 }
 

@@ -242,8 +242,9 @@ pub mod ids {
     ];
 }
 
-/// The most policy sets doctor reads the rules of.
-pub const MAX_POLICY_SETS: usize = 50;
+/// The most policy sets doctor reads the rules of (the reader's bound,
+/// [`crate::observe::MAX_POLICY_SETS`]).
+pub use crate::observe::MAX_POLICY_SETS;
 
 /// How serious a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

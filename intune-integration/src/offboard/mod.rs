@@ -68,49 +68,10 @@ use crate::evidence::{self, Gathered};
 use crate::guard::Guard;
 use crate::outcome::{Outcome, Step, StepName};
 use crate::ownership;
+pub use crate::report::{
+    Authorized, DevicePreview, Kept, ObjectKind, Offboarding, Removal, Restorable, SampleDevice,
+};
 use decide::AppTarget;
-
-/// The kind of an object offboarding removes or keeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum ObjectKind {
-    /// ISE's External MDM server entry.
-    MdmServer,
-    /// An authorization rule of the enforced policy set.
-    AuthorizationRule,
-    /// A certificate in ISE's trusted store.
-    TrustedCertificate,
-    /// An app role assignment the application holds (admin consent).
-    Consent,
-    /// The application's service principal.
-    ServicePrincipal,
-    /// The application registration.
-    Application,
-}
-
-impl ObjectKind {
-    /// The system the object lives in: `ise` or `entra`.
-    pub fn system(self) -> &'static str {
-        match self {
-            Self::MdmServer | Self::AuthorizationRule | Self::TrustedCertificate => "ise",
-            Self::Consent | Self::ServicePrincipal | Self::Application => "entra",
-        }
-    }
-}
-
-impl fmt::Display for ObjectKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(match self {
-            Self::MdmServer => "External MDM server",
-            Self::AuthorizationRule => "authorization rule",
-            Self::TrustedCertificate => "trusted certificate",
-            Self::Consent => "admin consent",
-            Self::ServicePrincipal => "service principal",
-            Self::Application => "application",
-        })
-    }
-}
 
 /// An object the operator names for removal although it does not carry the
 /// integration's marker: `KIND=NAME` (`application=<client id or display name>`,
@@ -179,94 +140,6 @@ impl fmt::Display for Adopt {
     }
 }
 
-/// One object offboarding removes (or, in a plan, would remove).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct Removal {
-    /// What it is.
-    pub kind: ObjectKind,
-    /// Its name.
-    pub name: String,
-    /// Its id, where it has one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    /// `removed` (or, in a plan, would be), `unchanged` (already gone) or
-    /// `manual_action_required`.
-    pub outcome: Outcome,
-    /// With a manual action: what a person does.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub instructions: Option<String>,
-}
-
-impl Removal {
-    fn new(kind: ObjectKind, name: impl Into<String>, id: Option<String>) -> Self {
-        Self {
-            kind,
-            name: name.into(),
-            id,
-            outcome: Outcome::Removed,
-            instructions: None,
-        }
-    }
-}
-
-/// An object that looks like the integration's but stays, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct Kept {
-    /// What it is.
-    pub kind: ObjectKind,
-    /// Its name.
-    pub name: String,
-    /// Its id, where known.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    /// Why it is not removed (and how to remove it when it should be).
-    pub reason: String,
-}
-
-/// The deleted application, which Entra keeps restorable for 30 days.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct Restorable {
-    /// The application's object id (the deleted item's id).
-    pub object_id: String,
-    /// Its client id.
-    pub client_id: String,
-    /// Its display name.
-    pub display_name: String,
-    /// What to tell a person.
-    pub message: String,
-}
-
-/// A device offboarding's preview authorizes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum SampleDevice {
-    /// Enrolled in Intune and compliant.
-    Compliant,
-    /// Enrolled in Intune and not compliant.
-    NonCompliant,
-    /// Not known to Intune.
-    Unknown,
-}
-
-impl SampleDevice {
-    /// The three, in the order a plan shows them.
-    pub const ALL: [SampleDevice; 3] = [Self::Compliant, Self::NonCompliant, Self::Unknown];
-}
-
-impl fmt::Display for SampleDevice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(match self {
-            Self::Compliant => "compliant device",
-            Self::NonCompliant => "non-compliant device",
-            Self::Unknown => "unknown device",
-        })
-    }
-}
-
 /// What offboarding would take away, for a preview to leave out.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
@@ -275,30 +148,6 @@ pub struct Hypothesis {
     pub rule_ids: Vec<String>,
     /// The External MDM entry removed.
     pub mdm_server: Option<String>,
-}
-
-/// ISE's authorization of one device.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[non_exhaustive]
-pub struct Authorized {
-    /// The policy set that matched.
-    pub policy_set: Option<String>,
-    /// The rule that matched.
-    pub rule: Option<String>,
-    /// The authorization profiles granted.
-    pub profiles: Vec<String>,
-}
-
-/// What ISE authorizes for one device now and once offboarded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct DevicePreview {
-    /// The device.
-    pub device: SampleDevice,
-    /// Today.
-    pub now: Authorized,
-    /// Once the plan's removals are done.
-    pub after: Authorized,
 }
 
 /// Evaluates ISE's authorization of sample devices, as is or without what offboarding
@@ -313,41 +162,6 @@ pub trait AuthorizationPreview: Send + Sync {
         device: SampleDevice,
         without: &Hypothesis,
     ) -> Result<Authorized, Error>;
-}
-
-/// What offboarding did (or, from [`plan`], would do).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct Offboarding {
-    /// The objects removed (or to remove), in order; the External MDM entry first.
-    pub removals: Vec<Removal>,
-    /// Removals not reached because a person must act first (the entry).
-    pub remaining: Vec<Removal>,
-    /// Objects that look like the integration's and stay, with why.
-    pub kept: Vec<Kept>,
-    /// The deleted application, restorable for 30 days.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub restorable: Option<Restorable>,
-    /// What ISE authorizes for sample devices now and after (a plan with an
-    /// [`AuthorizationPreview`] only).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub preview: Vec<DevicePreview>,
-    /// Whether everything was removed (in a plan: whether nothing waits for a
-    /// person).
-    pub complete: bool,
-    /// The conditions the removals need, each with whether it holds (in a plan, as
-    /// read now: the entry's guard fails until the entry is deleted).
-    pub guards: Vec<Guard>,
-}
-
-impl Offboarding {
-    /// How many objects were (or would be) removed.
-    pub fn writes(&self) -> usize {
-        self.removals
-            .iter()
-            .filter(|r| r.outcome.is_write())
-            .count()
-    }
 }
 
 /// What offboarding read, and what it decided from it.
@@ -607,10 +421,26 @@ fn restorable(app: &graph_client::Application) -> Restorable {
     }
 }
 
-/// What [`apply`] would remove and keep, read once and written nowhere; with the
-/// integration's [`AuthorizationPreview`], what ISE authorizes for sample devices now
-/// and after.
+/// What [`apply`] would remove and keep, read once and written nowhere.
 pub async fn plan(ctx: &Integration, adopt: &[Adopt]) -> Result<Offboarding, Error> {
+    plan_with(ctx, adopt, None).await
+}
+
+/// [`plan`], and what ISE authorizes for sample devices now and once offboarded, as
+/// `preview` evaluates it ([`Offboarding::preview`]).
+pub async fn plan_previewed(
+    ctx: &Integration,
+    adopt: &[Adopt],
+    preview: &dyn AuthorizationPreview,
+) -> Result<Offboarding, Error> {
+    plan_with(ctx, adopt, Some(preview)).await
+}
+
+async fn plan_with(
+    ctx: &Integration,
+    adopt: &[Adopt],
+    with_preview: Option<&dyn AuthorizationPreview>,
+) -> Result<Offboarding, Error> {
     let d = read(ctx, adopt).await?;
     let name = &ctx.options.mdm_server_name;
     let mut removals = vec![entry_row(name, &d.entry)];
@@ -623,8 +453,8 @@ pub async fn plan(ctx: &Integration, adopt: &[Adopt]) -> Result<Offboarding, Err
         rule_ids: d.rules.iter().filter_map(|r| r.rule.id.clone()).collect(),
         mdm_server: Some(name.clone()),
     };
-    let preview = match &ctx.preview {
-        Some(p) => preview(p.as_ref(), &hypothesis).await?,
+    let preview = match with_preview {
+        Some(p) => preview(p, &hypothesis).await?,
         None => Vec::new(),
     };
     let mut guards = vec![if d.entry.outcome == Outcome::Removed {
@@ -973,7 +803,7 @@ pub async fn apply(ctx: &Integration, adopt: &[Adopt]) -> Result<Offboarding, Er
             ctx.now(),
         ));
     }
-    crate::guard::check("offboard", &done.guards).map_err(|e| failed_after(&done, e))?;
+    crate::guard::check("offboard", &done.guards).map_err(|e| failed_after(&done, e.into()))?;
     let mut store = decide::store_changes(
         &store.map_err(|e| failed_after(&done, e.into()))?,
         &ctx.anchors,

@@ -19,8 +19,8 @@ use crate::version::IntuneGates;
 use crate::version::IseVersion;
 use ise_client::TrustedCertificate;
 
-/// Reads both systems once ([`crate::observe::observe`], as [`apply`] does) and says
-/// what [`apply`] would change, step by step, with the decision functions `apply` uses
+/// Reads both systems once ([`crate::observe::observe`], as [`apply`](super::apply) does) and says
+/// what [`apply`](super::apply) would change, step by step, with the decision functions `apply` uses
 /// ([`crate::decide`]). Writes nothing.
 pub async fn plan(ctx: &Integration) -> Result<Vec<PlannedChange>, Error> {
     let observed = observe(ctx, &Reading::onboarding(KeyExport::CertificatesOnly)).await;

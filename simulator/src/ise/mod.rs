@@ -2,6 +2,7 @@
 //! deployment info, Basic auth, optional ERS CSRF, and the GUI control surface for
 //! External MDM servers (which real ISE exposes in no API).
 
+use crate::state::IseRole;
 use std::collections::HashMap;
 use std::io::Write as _;
 use std::sync::Arc;
@@ -193,64 +194,6 @@ async fn guard(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Respon
         }
     }
     next.run(req).await
-}
-
-/// The admin groups an ISE account used by the API can be in, as far as the API
-/// tells them apart.
-///
-/// Evidence: Cisco's ERS "Setting up" page (developer.cisco.com, identity-services-engine
-/// 3.0 and latest): "the users must be assigned to one of the following Admin Groups …
-/// External RESTful Services Admin: Full access to all ERS APIs (GET, POST, DELETE,
-/// PUT) … External RESTful Services Operator: Read Only access (GET request only). If
-/// you do not have the required permissions … an error response is received"; Super
-/// Admin reaches every API service. An account in none of them is answered as one with
-/// a wrong password (401 and the same challenge: ISE's Basic authentication for the API
-/// only admits the API groups); an ERS Operator's write is refused with 403 in the
-/// answering family's error shape (ERS: `ERSResponse`; Open API: the `Error` schema of
-/// cisco-ise-open-api-certificates.yaml, `{message, status}`). The exact message texts
-/// were not captured from a real ISE; the statuses and shapes are what the library
-/// relies on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum IseRole {
-    /// Super Admin: every API, every method (the default, like ISE's `admin`).
-    #[default]
-    SuperAdmin,
-    /// ERS Admin: every API, every method.
-    ErsAdmin,
-    /// ERS Operator: GET only; every write answers 403.
-    ErsOperator,
-    /// An admin group the API does not admit (e.g. Network Device Admin): 401.
-    NoApiAccess,
-}
-
-impl IseRole {
-    /// Its name on the command line: `super-admin`, `ers-admin`, `ers-operator`, `none`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::SuperAdmin => "super-admin",
-            Self::ErsAdmin => "ers-admin",
-            Self::ErsOperator => "ers-operator",
-            Self::NoApiAccess => "none",
-        }
-    }
-}
-
-impl std::str::FromStr for IseRole {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [
-            Self::SuperAdmin,
-            Self::ErsAdmin,
-            Self::ErsOperator,
-            Self::NoApiAccess,
-        ]
-        .into_iter()
-        .find(|r| r.as_str() == s)
-        .ok_or_else(|| {
-            format!("unknown ISE role `{s}` (known: super-admin, ers-admin, ers-operator, none)")
-        })
-    }
 }
 
 /// What ISE answers an authenticated request its account's role does not allow, or
