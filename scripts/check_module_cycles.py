@@ -11,6 +11,9 @@ module does not make false cycles. A file's use of a module that contains it (a 
 naming its parent's items through `super::`) is not counted: a folder is read as one
 unit, its `mod.rs` first.
 
+In the library, each file must also use only files of its own layer or below
+(`LAYERS`, bottom first).
+
 Usage: scripts/check_module_cycles.py [SRC_DIR ...] (default: every crate's src/).
 Prints the cycles found and exits 1, or prints one line and exits 0.
 """
@@ -159,6 +162,40 @@ def graph(src):
     return edges
 
 
+# The library's layers, bottom first: a file may use files of its own layer or below.
+LIBRARY = "intune-integration/src"
+LAYERS = [
+    ("data", ["outcome", "report", "guard", "ownership"]),
+    ("error", ["error"]),
+    ("foundations", ["certs", "version", "anchors", "files", "pkcs12", "logging", "audit"]),
+    ("engine", ["context", "observe", "decide", "rights", "steps", "verify", "evidence", "keys",
+                "mdm", "tls_probe", "config"]),
+    ("workflows", ["onboard", "doctor", "rotate", "trust_sync", "enforce", "offboard",
+                   "attributes", "compliance"]),
+    ("runtime", ["fleet", "watch"]),
+]
+# Data that lives in a workflow's folder: the configuration reads the bridge's section
+# into the bridge's settings type.
+ALLOWED_UPWARD = {(("config",), ("attributes", "settings"))}
+
+
+def upward(edges):
+    """(file, its layer, the file above it that it uses, that layer) for each use of a
+    layer above; a top-level module missing from LAYERS is reported as such."""
+    rank = {m: i for i, (_, ms) in enumerate(LAYERS) for m in ms}
+    found = []
+    for mod, targets in edges.items():
+        if not mod:
+            continue
+        if mod[0] not in rank:
+            found.append((mod, "no layer", (), ""))
+            continue
+        for t in targets:
+            if t[0] in rank and rank[t[0]] > rank[mod[0]] and (mod, t) not in ALLOWED_UPWARD:
+                found.append((mod, LAYERS[rank[mod[0]]][0], t, LAYERS[rank[t[0]]][0]))
+    return found
+
+
 def cycles(edges):
     index, low, stack, on, found, counter = {}, {}, [], set(), [], [0]
     sys.setrecursionlimit(10000)
@@ -202,6 +239,13 @@ def main():
         if not os.path.isdir(src):
             continue
         edges = graph(src)
+        if src.rstrip("/") == LIBRARY:
+            for mod, layer, t, above in upward(edges):
+                bad = True
+                if layer == "no layer":
+                    print(f"{src}: {name(mod)} is in no layer: add it to LAYERS")
+                else:
+                    print(f"{src}: {name(mod)} ({layer}) uses {name(t)} ({above}), a layer above")
         for comp in cycles(edges):
             bad = True
             print(f"{src}: cycle between {', '.join(name(m) for m in comp)}")
@@ -209,7 +253,7 @@ def main():
                 print(f"  {name(m)} uses {', '.join(sorted(name(t) for t in edges[m] & set(comp)))}")
     if bad:
         sys.exit(1)
-    print(f"file cycles: none in {len(dirs)} crates")
+    print(f"file cycles: none in {len(dirs)} crates; the library's layers point down")
 
 
 if __name__ == "__main__":

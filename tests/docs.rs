@@ -150,3 +150,133 @@ fn every_finding_id_has_a_troubleshooting_entry() {
         );
     }
 }
+
+/// The command's subcommands, from its `Command` enum (variant names in kebab case).
+fn subcommands() -> Vec<String> {
+    let args = root("cli/src/args.rs");
+    let start = args
+        .find("pub(crate) enum Command {")
+        .expect("the Command enum");
+    let body = &args[start..];
+    let body = &body[..body.find("\n}\n").expect("its end")];
+    body.lines()
+        .filter_map(|l| l.strip_prefix("    "))
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_uppercase()))
+        .filter_map(|l| l.split(['(', ' ', ',']).next())
+        .map(|variant| {
+            let mut name = String::new();
+            for (i, c) in variant.chars().enumerate() {
+                if c.is_ascii_uppercase() && i > 0 {
+                    name.push('-');
+                }
+                name.push(c.to_ascii_lowercase());
+            }
+            name
+        })
+        .collect()
+}
+
+/// The code of a Markdown page: its fenced blocks and its inline code spans.
+fn code_of(page: &str) -> Vec<String> {
+    let mut code = Vec::new();
+    let mut fenced = false;
+    for line in page.lines() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+            continue;
+        }
+        if fenced {
+            code.push(line.to_owned());
+        } else {
+            code.extend(line.split('`').skip(1).step_by(2).map(str::to_owned));
+        }
+    }
+    code
+}
+
+/// Every `ise-intune <subcommand>` that the README, the command's README and docs/
+/// show as code is a subcommand the command has (a documented command that does not
+/// exist is how docs drift first).
+#[test]
+fn every_command_the_docs_show_exists() {
+    let known = subcommands();
+    assert!(known.contains(&"trust-sync".to_owned()), "{known:?}");
+    assert!(known.contains(&"onboard".to_owned()), "{known:?}");
+    let mut pages = vec!["README.md".to_owned(), "cli/README.md".to_owned()];
+    for entry in
+        std::fs::read_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs")).expect("docs/")
+    {
+        let name = entry.expect("an entry").file_name();
+        let name = name.to_string_lossy();
+        if name.ends_with(".md") {
+            pages.push(format!("docs/{name}"));
+        }
+    }
+    // Global options that take a value, as the command line may put them first.
+    let with_value = [
+        "--config",
+        "--sim-info",
+        "--anchor",
+        "--audit-log",
+        "--audit-syslog",
+        "--timeout",
+    ];
+    let mut checked = 0;
+    for page in &pages {
+        for code in code_of(&root(page)) {
+            let words: Vec<&str> = code.split_whitespace().collect();
+            for (i, w) in words.iter().enumerate() {
+                // The command where a command starts (not `docker build -t ise-intune`).
+                let starts = i == 0 || ["$", "&&", "||", "|", ";", "sudo"].contains(&words[i - 1]);
+                if *w != "ise-intune" || !starts {
+                    continue;
+                }
+                let mut rest = words[i + 1..].iter();
+                let sub = loop {
+                    match rest.next() {
+                        Some(o) if with_value.contains(o) => {
+                            rest.next();
+                        }
+                        Some(o) if o.starts_with('-') => {}
+                        other => break other,
+                    }
+                };
+                // `ise-intune enabled: …` is a marker's text, not a command.
+                let Some(sub) = sub.filter(|s| !s.ends_with(':')) else {
+                    continue;
+                };
+                let sub = sub.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '-');
+                if sub.is_empty() || sub.starts_with('<') {
+                    continue;
+                }
+                assert!(
+                    known.iter().any(|k| k == sub),
+                    "{page} shows `ise-intune {sub}`, which is no subcommand (known: {known:?})"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 20, "only {checked} commands found in the docs");
+}
+
+/// The library's crate docs list every public module it has.
+#[test]
+fn the_crate_docs_list_every_module() {
+    let lib = root("intune-integration/src/lib.rs");
+    let listed: String = lib
+        .lines()
+        .filter_map(|l| l.strip_prefix("//!"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for line in lib.lines() {
+        let Some(name) = line.strip_prefix("pub mod ") else {
+            continue;
+        };
+        let name = name.trim_end_matches(';');
+        assert!(
+            listed.contains(&format!("[`{name}`]")) || listed.contains(&format!("`{name}`")),
+            "intune-integration's crate docs do not list the module `{name}`"
+        );
+    }
+}

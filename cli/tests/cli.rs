@@ -988,7 +988,7 @@ async fn every_subcommand_under_json_prints_one_object_in_success_and_failure() 
         (on(&info_arg, &["onboard", "--plan"]), 0, None),
         (on(&info_arg, &["onboard"]), 0, None),
         (on(&info_arg, &["doctor"]), 0, None),
-        (on(&info_arg, &["rotate", "--dry-run"]), 0, None),
+        (on(&info_arg, &["rotate", "--plan"]), 0, None),
         (on(&info_arg, &["rotate"]), 0, None),
         (on(&info_arg, &["trust-sync", "--dry-run"]), 0, None),
         (on(&info_arg, &["trust-sync"]), 0, None),

@@ -460,6 +460,15 @@ impl Integration {
         &self.graph
     }
 
+    /// Requests sent by both clients since they had sent `before` ([`Self::counts`]).
+    pub(crate) fn requests_since(&self, before: Requests) -> Requests {
+        let after = self.counts();
+        Requests {
+            reads: after.reads.saturating_sub(before.reads),
+            writes: after.writes.saturating_sub(before.writes),
+        }
+    }
+
     /// Requests sent so far by both clients.
     pub(crate) fn counts(&self) -> Requests {
         let (i, g) = (self.ise.request_counts(), self.graph.request_counts());

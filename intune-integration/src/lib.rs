@@ -5,8 +5,8 @@
 //! then call a workflow — a module of free functions over it, each with its own result
 //! type: [`onboard::plan`] / [`onboard::apply`], [`verify::verify`],
 //! [`doctor::diagnose`], [`rotate::plan`] / [`rotate::apply`], [`trust_sync::plan`] /
-//! [`trust_sync::apply`], [`enforce::plan`] / [`enforce::apply`], [`compliance::client`],
-//! and [`fleet`] over many pairs.
+//! [`trust_sync::apply`], [`enforce::plan`] / [`enforce::apply`], [`offboard::plan`] /
+//! [`offboard::apply`], [`compliance::client`], and [`fleet`] over many pairs.
 //! Every workflow that writes has the same two entry points: `plan` says what would
 //! change and writes nothing, `apply` does it; a failure after anything was written is
 //! [`Error::Apply`], carrying the partial report.
@@ -34,6 +34,11 @@
 //! * [`rotate`] — registering a node's renewed Admin certificate, then retiring the old;
 //! * [`trust_sync`] — importing the roots Microsoft's endpoints moved to;
 //! * [`enforce`] — the authorization rules that act on Intune's answer;
+//! * [`offboard`] — the reverse of onboarding and enforcement, guarded by what ISE
+//!   and Entra report on the wire;
+//! * [`ownership`] — the markers that say what the integration made (and may remove);
+//! * [`report`] — the workflows' reports (what a plan would do, what an apply did);
+//! * [`rights`] — the rights a run's writes need, proven before the first write;
 //! * [`compliance`] — Intune's Compliance Retrieval API as an ISE node calls it;
 //! * [`fleet`] — inventories of pairs, run with bounded concurrency;
 //! * [`watch`] — the alerts of change between checks, and replicas' shares of a fleet;
@@ -47,6 +52,9 @@
 //! * [`files`] — bounded file reads;
 //! * [`pkcs12`] — PKCS#12 key files;
 //! * [`outcome`] — outcomes, step and check names (stable JSON names);
+//! * [`ownership`]'s markers, [`report`]s and [`outcome`]s are plain data, as is the
+//!   [`Error`] (below everything that returns it: it carries only reports, guards
+//!   and rights, all defined beneath it);
 //! * `logging` (feature `logging`) — the `tracing` subscriber of programs built on
 //!   the library (the command, the examples).
 //!

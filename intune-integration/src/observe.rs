@@ -21,7 +21,7 @@ use crate::Error;
 use crate::context::Integration;
 use crate::decide::{
     AppIdentity, AppObservation, GrantedPermissions, PermissionTargets, PrincipalObservation,
-    Registration, decide_registration,
+    Registration,
 };
 use crate::evidence::Gathered;
 use crate::keys::{AdminCertificate, AdminKeyMaterial, KeyExport};
@@ -326,7 +326,7 @@ async fn app_and_policies(
     dependents: Option<OffsetDateTime>,
 ) -> Result<(AppObservation, Option<AppDependents>), Error> {
     let (mut seen, adopted_principal) = lookups(graph, identity).await?;
-    let (object_id, app_id) = match decide_registration(&seen, identity) {
+    let (object_id, app_id) = match seen.registration() {
         Ok(Registration::Existing(app) | Registration::Adopt(app)) => (app.id, app.app_id),
         // For an application to be created, a diagnosis reads the tenant's policy that
         // onboarding would meet; an ambiguity is the decision's to report.
@@ -409,8 +409,8 @@ async fn lookups(
         }
     }
     // A principal read beside the lookups that failed is read again once the
-    // application is known.
-    Ok((seen, adopted_principal.ok().flatten()))
+    // application is known. Step 1's decision is made here, once, for every reader.
+    Ok((seen.decide(identity), adopted_principal.ok().flatten()))
 }
 
 /// The app-management policies that may restrict a key of the application
@@ -507,7 +507,7 @@ fn registered(
     seen: &AppObservation,
     identity: &AppIdentity,
 ) -> Result<graph_client::Application, Error> {
-    match decide_registration(seen, identity)? {
+    match seen.registration()? {
         Registration::Existing(app) | Registration::Adopt(app) => Ok(app),
         Registration::Create => Err(Error::NotOnboarded {
             what: format!(

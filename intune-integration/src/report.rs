@@ -681,6 +681,10 @@ pub struct Offboarding {
     /// The conditions the removals need, each with whether it holds (in a plan, as
     /// read now: the entry's guard fails until the entry is deleted).
     pub guards: Vec<crate::guard::Guard>,
+    /// Requests this run sent (a plan's are reads only).
+    pub requests: Requests,
+    /// Whether anything was removed (in a plan: whether anything would be).
+    pub changed: bool,
 }
 
 impl Offboarding {

@@ -34,8 +34,7 @@ use crate::certs::Certificate;
 use crate::decide::{
     AnchorAction, AppIdentity, AppObservation, GrantedPermissions, KeyPolicyRefusal,
     PermissionTargets, Registration, anchor_actions, anchor_import_request, certificate_key,
-    check_registered, decide_registration, key_display_name, key_policy_refusal, keys_outcome,
-    missing_grants,
+    check_registered, key_display_name, key_policy_refusal, keys_outcome, missing_grants,
 };
 use crate::keys::{AdminKeyMaterial, KeyExport};
 use crate::mdm::{MdmServerConfigurator, MdmServerSettings};
@@ -75,8 +74,9 @@ pub struct RegisteredApp {
 
 /// Step 1: finds the integration's application by its uniqueName (or adopts a
 /// hand-made one, or creates it by upsert), then ensures its service principal, from
-/// what [`crate::observe::app`] read (`seen`). The decision is
-/// [`decide_registration`]'s; a service principal `seen` holds is not read again.
+/// what [`crate::observe::app`] read (`seen`). The decision is the one `seen`
+/// recorded ([`AppObservation::registration`]); a service principal `seen` holds is
+/// not read again.
 pub async fn register_app(
     graph: &GraphClient,
     identity: &AppIdentity,
@@ -179,7 +179,7 @@ pub(crate) async fn register_application(
     identity: &AppIdentity,
     seen: &AppObservation,
 ) -> Result<Step<Application>, Error> {
-    let decision = decide_registration(seen, identity)?;
+    let decision = seen.registration()?;
     let apps = graph.applications();
     let outcome = decision.outcome();
     match decision {
@@ -382,23 +382,21 @@ pub(crate) async fn upload_to(
 /// step 3 adds to the application step 1 decides on, as the error that says so.
 pub(crate) fn key_refusal(
     seen: &AppObservation,
-    identity: &AppIdentity,
     policies: &crate::observe::KeyPolicies,
     certs: &[&Certificate],
 ) -> Option<Error> {
-    let (created, keys): (Option<&str>, &[KeyCredential]) =
-        match decide_registration(seen, identity) {
-            Ok(Registration::Existing(app) | Registration::Adopt(app)) => {
-                let app = seen
-                    .by_unique_name
-                    .iter()
-                    .chain(&seen.by_client_id)
-                    .chain(&seen.by_display_name)
-                    .find(|a| a.id == app.id)?;
-                (app.created_date_time.as_deref(), &app.key_credentials)
-            }
-            _ => (None, &[]),
-        };
+    let (created, keys): (Option<&str>, &[KeyCredential]) = match seen.registration() {
+        Ok(Registration::Existing(app) | Registration::Adopt(app)) => {
+            let app = seen
+                .by_unique_name
+                .iter()
+                .chain(&seen.by_client_id)
+                .chain(&seen.by_display_name)
+                .find(|a| a.id == app.id)?;
+            (app.created_date_time.as_deref(), &app.key_credentials)
+        }
+        _ => (None, &[]),
+    };
     let adding: Vec<&Certificate> = certs
         .iter()
         .copied()

@@ -47,7 +47,7 @@ pub async fn verify(ctx: &Integration) -> Result<VerificationReport, Error> {
         what: "Microsoft's side was not read".into(),
     })?;
     let seen = microsoft.app?;
-    let app = match crate::decide::decide_registration(&seen, &identity)? {
+    let app = match seen.registration()? {
         Registration::Existing(app) | Registration::Adopt(app) => app,
         Registration::Create => {
             return Err(Error::NotOnboarded {

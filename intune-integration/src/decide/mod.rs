@@ -105,6 +105,57 @@ pub struct AppObservation {
     /// or adopted) with the grants it holds; `None` when it has none, or when there is
     /// no such application.
     pub principal: Option<PrincipalObservation>,
+    /// Step 1's decision from the lookups above, recorded once by
+    /// [`AppObservation::decide`] (`observe` makes it when it reads them).
+    pub(crate) decided: Option<Decision>,
+}
+
+/// Step 1's decision as recorded: the registration, or the hand-made applications it
+/// cannot choose between (with the name they share).
+#[derive(Debug, Clone)]
+pub(crate) enum Decision {
+    Made(Registration),
+    Ambiguous {
+        name: String,
+        candidates: Vec<AppCandidate>,
+    },
+}
+
+impl AppObservation {
+    /// The observation with step 1's decision recorded ([`decide_registration`]): what
+    /// every workflow then reads through [`Self::registration`], so that one read is
+    /// decided once.
+    #[must_use]
+    pub fn decide(mut self, identity: &AppIdentity) -> Self {
+        self.decided = Some(decision_of(&self, &identity.display_name));
+        self
+    }
+
+    /// Step 1's decision: the one [`Self::decide`] recorded; an observation assembled
+    /// by hand without it is decided now, naming an ambiguity by the candidates'
+    /// display name.
+    pub fn registration(&self) -> Result<Registration, Error> {
+        match &self.decided {
+            Some(d) => d.clone(),
+            None => {
+                let name = self
+                    .by_display_name
+                    .first()
+                    .map(|a| a.display_name.as_str());
+                decision_of(self, name.unwrap_or_default())
+            }
+        }
+        .into_result()
+    }
+
+    /// The application step 1 settles on (found, or to adopt); `None` when it would
+    /// create one, or cannot choose.
+    pub fn application(&self) -> Option<Application> {
+        match self.registration() {
+            Ok(Registration::Existing(app) | Registration::Adopt(app)) => Some(app),
+            _ => None,
+        }
+    }
 }
 
 /// An application's service principal and the app role assignments it holds.
@@ -150,21 +201,38 @@ pub fn decide_registration(
     seen: &AppObservation,
     identity: &AppIdentity,
 ) -> Result<Registration, Error> {
+    decision_of(seen, &identity.display_name).into_result()
+}
+
+impl Decision {
+    fn into_result(self) -> Result<Registration, Error> {
+        match self {
+            Self::Made(r) => Ok(r),
+            Self::Ambiguous { name, candidates } => Err(Error::AmbiguousApplication {
+                name,
+                count: candidates.len(),
+                candidates,
+            }),
+        }
+    }
+}
+
+/// [`decide_registration`]'s decision; `name` names an ambiguity.
+fn decision_of(seen: &AppObservation, name: &str) -> Decision {
     if let Some(app) = &seen.by_unique_name {
-        return Ok(Registration::Existing(app.clone()));
+        return Decision::Made(Registration::Existing(app.clone()));
     }
     if let Some(app) = &seen.by_client_id {
-        return Ok(match &app.unique_name {
+        return Decision::Made(match &app.unique_name {
             Some(_) => Registration::Existing(app.clone()),
             None => Registration::Adopt(app.clone()),
         });
     }
     match seen.by_display_name.as_slice() {
-        [] => Ok(Registration::Create),
-        [one] => Ok(Registration::Adopt(one.clone())),
-        many => Err(Error::AmbiguousApplication {
-            name: identity.display_name.clone(),
-            count: many.len(),
+        [] => Decision::Made(Registration::Create),
+        [one] => Decision::Made(Registration::Adopt(one.clone())),
+        many => Decision::Ambiguous {
+            name: name.to_owned(),
             candidates: many
                 .iter()
                 .map(|a| AppCandidate {
@@ -177,7 +245,7 @@ pub fn decide_registration(
                     holds_ise_key: None,
                 })
                 .collect(),
-        }),
+        },
     }
 }
 

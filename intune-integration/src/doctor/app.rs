@@ -72,7 +72,7 @@ fn app_findings<'o>(
 ) -> Result<(), &'o Error> {
     let identity = ctx.options.app_identity();
     let seen = microsoft.app.as_ref()?;
-    let app = match decide::decide_registration(seen, &identity) {
+    let app = match seen.registration() {
         Ok(decide::Registration::Existing(app) | decide::Registration::Adopt(app)) => app,
         Ok(_) => {
             d.push(

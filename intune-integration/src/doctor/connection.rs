@@ -7,7 +7,6 @@ use super::ids;
 use crate::Error;
 use crate::compliance::ComplianceClient;
 use crate::context::Integration;
-use crate::decide;
 use crate::keys::AdminCertificate;
 use crate::keys::AdminKeyMaterial;
 use crate::keys::node_client_certificate;
@@ -79,13 +78,7 @@ pub(super) async fn probe(ctx: &Integration, o: &Observed) -> Option<Result<Prob
     let version = o.version.as_ref().ok()?;
     version.check_release().ok()?;
     let microsoft = o.microsoft.as_ref()?;
-    let app = match decide::decide_registration(
-        microsoft.app.as_ref().ok()?,
-        &ctx.options.app_identity(),
-    ) {
-        Ok(decide::Registration::Existing(app) | decide::Registration::Adopt(app)) => app,
-        _ => return None,
-    };
+    let app = microsoft.app.as_ref().ok()?.application()?;
     Some(probes(ctx, o, version, &app).await)
 }
 

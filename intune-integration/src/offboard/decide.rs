@@ -271,7 +271,7 @@ pub(crate) fn application(
     adopt: &[Adopt],
     nodes: &NodeKeys,
 ) -> Result<Option<AppTarget>, Kept> {
-    let app = match crate::decide::decide_registration(seen, identity) {
+    let app = match seen.registration() {
         Ok(Registration::Existing(app) | Registration::Adopt(app)) => app,
         Ok(_) => return Ok(None),
         Err(e) => {
@@ -599,7 +599,7 @@ mod tests {
             by_unique_name: Some(app.clone()),
             by_client_id: None,
             by_display_name: Vec::new(),
-            principal: None,
+            ..AppObservation::default()
         };
         let nodes = NodeKeys {
             thumbprints: vec!["AB12".to_owned()],

@@ -68,6 +68,7 @@ use crate::evidence::{self, Gathered};
 use crate::guard::Guard;
 use crate::outcome::{Outcome, Step, StepName};
 use crate::ownership;
+use crate::report::Requests;
 pub use crate::report::{
     Authorized, DevicePreview, Kept, ObjectKind, Offboarding, Removal, Restorable, SampleDevice,
 };
@@ -199,12 +200,7 @@ async fn read(ctx: &Integration, adopt: &[Adopt]) -> Result<Decided, Error> {
     // and, since that reading is an export, after the Graph rights are known to be
     // there (a run that could not delete the application would otherwise remove ISE's
     // side and stop half way).
-    let found = match crate::decide::decide_registration(&seen, &identity) {
-        Ok(
-            crate::decide::Registration::Existing(app) | crate::decide::Registration::Adopt(app),
-        ) => Some(app.app_id),
-        _ => None,
-    };
+    let found = seen.application().map(|app| app.app_id);
     let (node_keys, sign_ins) = match found {
         Some(app_id) => {
             let roles = roles?;
@@ -423,7 +419,20 @@ fn restorable(app: &graph_client::Application) -> Restorable {
 
 /// What [`apply`] would remove and keep, read once and written nowhere.
 pub async fn plan(ctx: &Integration, adopt: &[Adopt]) -> Result<Offboarding, Error> {
-    plan_with(ctx, adopt, None).await
+    counted(ctx, plan_with(ctx, adopt, None)).await
+}
+
+/// `run`'s report with the requests it sent and whether it (would have) changed
+/// anything.
+async fn counted(
+    ctx: &Integration,
+    run: impl std::future::Future<Output = Result<Offboarding, Error>>,
+) -> Result<Offboarding, Error> {
+    let before = ctx.counts();
+    let mut done = run.await?;
+    done.requests = ctx.requests_since(before);
+    done.changed = done.writes() > 0;
+    Ok(done)
 }
 
 /// [`plan`], and what ISE authorizes for sample devices now and once offboarded, as
@@ -433,7 +442,7 @@ pub async fn plan_previewed(
     adopt: &[Adopt],
     preview: &dyn AuthorizationPreview,
 ) -> Result<Offboarding, Error> {
-    plan_with(ctx, adopt, Some(preview)).await
+    counted(ctx, plan_with(ctx, adopt, Some(preview))).await
 }
 
 async fn plan_with(
@@ -493,6 +502,8 @@ async fn plan_with(
         kept: d.kept,
         preview,
         guards,
+        requests: Requests::default(),
+        changed: false,
     })
 }
 
@@ -736,6 +747,10 @@ fn failed_after(done: &Offboarding, error: Error) -> Error {
 /// again: what is gone counts as done, and a second run writes nothing. A failure
 /// after a removal is [`Error::Apply`] with the removals so far.
 pub async fn apply(ctx: &Integration, adopt: &[Adopt]) -> Result<Offboarding, Error> {
+    counted(ctx, apply_decided(ctx, adopt)).await
+}
+
+async fn apply_decided(ctx: &Integration, adopt: &[Adopt]) -> Result<Offboarding, Error> {
     let d = read(ctx, adopt).await?;
     let name = &ctx.options.mdm_server_name;
     let mut done = Offboarding {
@@ -746,6 +761,8 @@ pub async fn apply(ctx: &Integration, adopt: &[Adopt]) -> Result<Offboarding, Er
         preview: Vec::new(),
         complete: false,
         guards: Vec::new(),
+        requests: Requests::default(),
+        changed: false,
     };
     // 1. The rules: the first deletion proves ISE's write rights, harmlessly.
     remove_rules(&ctx.ise, &d, &mut done).await?;

@@ -56,12 +56,7 @@ pub async fn apply(ctx: &Integration) -> Result<Report, Error> {
     let before = ctx.counts();
     let mut run = Run::new(ctx);
     let finished = run_phases(&mut run).await;
-    let after = ctx.counts();
-    let requests = Requests {
-        reads: after.reads.saturating_sub(before.reads),
-        writes: after.writes.saturating_sub(before.writes),
-    };
-    run.conclude(finished, requests)
+    run.conclude(finished, ctx.requests_since(before))
 }
 
 /// The three phases, recording into `run`; [`Stopped`] when one ended the run.
@@ -172,7 +167,7 @@ async fn key_reads(
     ),
     Error,
 > {
-    match decide::decide_registration(seen, &ctx.options.app_identity()) {
+    match seen.registration() {
         Ok(decide::Registration::Existing(app) | decide::Registration::Adopt(app))
             if decide::keys_outcome(&app.key_credentials, certs).is_write() =>
         {
@@ -253,8 +248,7 @@ async fn read_phase(run: &mut Run<'_>) -> Result<(Reads, MicrosoftReads), Stoppe
             let certs = distinct_certificates(&admins);
             let reads = key_reads(ctx, seen, &certs).await;
             if let Ok((policies, _)) = &reads
-                && let Some(refusal) =
-                    steps::key_refusal(seen, &ctx.options.app_identity(), policies, &certs)
+                && let Some(refusal) = steps::key_refusal(seen, policies, &certs)
             {
                 run.errors.push((StepName::UploadCertificate, refusal));
                 return Err(Stopped);

@@ -146,7 +146,7 @@ pub(super) fn plan_microsoft(
     writes: &mut Vec<&'static str>,
 ) -> Result<String, Error> {
     let name = &ctx.options.app_display_name;
-    let registration = decide::decide_registration(seen, &ctx.options.app_identity())?;
+    let registration = seen.registration()?;
     let sha1 = certs
         .iter()
         .map(|c| c.sha1().to_hex())
