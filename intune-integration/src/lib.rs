@@ -41,7 +41,9 @@
 //! * [`rights`] — the rights a run's writes need, proven before the first write;
 //! * [`compliance`] — Intune's Compliance Retrieval API as an ISE node calls it;
 //! * [`fleet`] — inventories of pairs, run with bounded concurrency;
-//! * [`watch`] — the alerts of change between checks, and replicas' shares of a fleet;
+//! * [`watch`] — the alerts of change between checks, replicas' shares of a fleet, and
+//!   the loop that checks, repairs and syncs each pair on a schedule
+//!   ([`watch::runtime`]: the program implements its `Reporter`);
 //! * [`keys`] — the nodes' Admin certificates and keys: export, key sources, PKCS#8;
 //! * [`tls_probe`] — the chain a server presents, and whether it ends at a root;
 //! * [`mdm`] — External MDM settings per release and the configurators of steps 6–7;

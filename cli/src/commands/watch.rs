@@ -47,7 +47,7 @@ pub(crate) async fn exec(cli: &Global, args: &Args) -> CliResult {
                 .collect())
         });
         // Each pair's attribute store under the state directory, by its name.
-        let attributes: watch::AttributeSource = Box::new(|name| {
+        let attributes: intune_integration::watch::runtime::AttributeSource = Box::new(|name| {
             let mut s = AttributeSettings::default();
             s.store = Some(state_dir().join(format!("attributes-{}.redb", file_safe(name))));
             s
@@ -59,7 +59,8 @@ pub(crate) async fn exec(cli: &Global, args: &Args) -> CliResult {
     let source: watch::PairSource =
         Box::new(move || Ok(vec![("default".to_owned(), Ok(one.clone()))]));
     let settings = ctx.attributes.clone();
-    let attributes: watch::AttributeSource = Box::new(move |_| settings.clone());
+    let attributes: intune_integration::watch::runtime::AttributeSource =
+        Box::new(move |_| settings.clone());
     let code = watch::run(args.clone(), timeout, cli.json, source, attributes).await;
     drop(ctx);
     code

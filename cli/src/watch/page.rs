@@ -1,7 +1,7 @@
 //! The status page: one row per pair, its findings and what to do, and the expiries.
 
-use super::PairStatus;
 use intune_integration::doctor::Severity;
+use intune_integration::watch::runtime::PairStatus;
 use ise_intune_http::scrub::MAX_PRINTED_LINE;
 use ise_intune_http::scrub::printable;
 use ise_intune_http::scrub::printable_lines;

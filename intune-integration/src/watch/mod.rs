@@ -1,5 +1,6 @@
-//! Watching: what a long-running check keeps per pair, the alerts of change, and the
-//! policy of its unattended repairs ([`Repair`]: which finding calls for which).
+//! Watching: what a long-running check keeps per pair, the alerts of change, the
+//! policy of its unattended repairs ([`Repair`]: which finding calls for which), and
+//! the loop that runs them all ([`runtime`]).
 //!
 //! [`Alerts`] turns successive diagnoses of a pair into events: a warning or error
 //! finding that appears is `firing`, one that clears is `resolved`, a repair done
@@ -15,6 +16,8 @@
 //! let now = time::OffsetDateTime::UNIX_EPOCH;
 //! assert!(alerts.update("east", &[], now).is_empty());
 //! ```
+
+pub mod runtime;
 
 use std::collections::BTreeMap;
 
