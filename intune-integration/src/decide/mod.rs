@@ -249,6 +249,111 @@ fn decision_of(seen: &AppObservation, name: &str) -> Decision {
     }
 }
 
+/// What steps 1, 3 and 4 do to Entra ID, decided once from step 1's picture: one
+/// outcome per write, and what each needs of the automating identity. Onboarding's
+/// plan prints it; its apply checks the rights it needs before the first write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MicrosoftDecision {
+    /// Step 1: the application created, adopted (or marked), or as it is.
+    pub application: Outcome,
+    /// Step 1: its service principal created, or as it is.
+    pub principal: Outcome,
+    /// Step 3: ISE's keys added, or all there.
+    pub keys: Outcome,
+    /// Step 4: the requested permissions added, or all there.
+    pub requested: Outcome,
+    /// Step 4: admin consent granted, or all there.
+    pub consent: Outcome,
+    /// The application's client id; `None` when it is to be created.
+    pub client_id: Option<String>,
+    /// Keys the application holds that step 3 keeps.
+    pub kept_keys: usize,
+    /// Admin consent grants missing.
+    pub missing_grants: usize,
+}
+
+impl MicrosoftDecision {
+    /// Step 1's outcome (application and principal).
+    pub fn register(&self) -> Outcome {
+        self.application.and(self.principal)
+    }
+
+    /// Step 4's outcome (permissions and consent).
+    pub fn grant(&self) -> Outcome {
+        self.requested.and(self.consent)
+    }
+
+    /// The application writes the decision needs, described (for
+    /// [`crate::rights::graph_blockers`]); consent is not among them: an identity that
+    /// may not grant it gets the admin-consent URL instead.
+    pub fn writes(&self) -> Vec<&'static str> {
+        if self.client_id.is_none() {
+            // A new application: every write (its keys even before ISE's are known).
+            return vec![
+                "register the application",
+                "add ISE's key(s) to it",
+                "request its permissions",
+            ];
+        }
+        [
+            (self.application, "adopt or update the application"),
+            (self.principal, "create its service principal"),
+            (self.keys, "add ISE's key(s) to it"),
+            (self.requested, "request its permissions"),
+        ]
+        .into_iter()
+        .filter(|(outcome, _)| outcome.is_write())
+        .map(|(_, write)| write)
+        .collect()
+    }
+}
+
+/// Steps 1, 3 and 4's decision from `seen` (its recorded registration), the nodes'
+/// `certs` and the permission `targets`; an ambiguous registration is its error.
+pub fn microsoft(
+    seen: &AppObservation,
+    certs: &[&Certificate],
+    targets: &PermissionTargets,
+) -> Result<MicrosoftDecision, Error> {
+    let registration = seen.registration()?;
+    let application = registration.outcome();
+    let (Registration::Existing(app) | Registration::Adopt(app)) = registration else {
+        return Ok(MicrosoftDecision {
+            application,
+            // Created with the application (step 1's upsert).
+            principal: Outcome::Unchanged,
+            keys: keys_outcome(&[], certs),
+            requested: access_outcome(&[], targets),
+            consent: Outcome::Unchanged,
+            client_id: None,
+            kept_keys: 0,
+            missing_grants: 2,
+        });
+    };
+    let sp = seen.principal.as_ref();
+    let held = sp.map(|p| p.held.clone()).unwrap_or_default();
+    let missing = missing_grants(&held, targets).len();
+    Ok(MicrosoftDecision {
+        application,
+        principal: if sp.is_some() {
+            Outcome::Unchanged
+        } else {
+            Outcome::Created
+        },
+        keys: keys_outcome(&app.key_credentials, certs),
+        requested: access_outcome(&app.required_resource_access, targets),
+        consent: if missing == 0 {
+            Outcome::Unchanged
+        } else {
+            Outcome::Updated
+        },
+        client_id: Some(app.app_id),
+        kept_keys: app.key_credentials.len(),
+        missing_grants: missing,
+    })
+}
+
 /// The key name the Azure portal check expects: `CN=<common name>`.
 pub fn key_display_name(cert: &Certificate) -> String {
     format!(

@@ -383,3 +383,49 @@ fn a_trusted_ca_policy_refuses_a_self_signed_certificate_and_leaves_a_ca_issued_
         None
     );
 }
+
+#[test]
+fn steps_one_three_and_four_are_decided_once_with_the_writes_they_need() {
+    let identity = AppIdentity::new("Cisco ISE Intune integration");
+    let ise = cert(ISE);
+    let certs = [&ise];
+    // Nothing in the tenant: every write, the application's client id to come.
+    let nothing = AppObservation::default().decide(&identity);
+    let d = microsoft(&nothing, &certs, &targets()).expect("decision");
+    assert_eq!(
+        (d.register(), d.keys, d.client_id.as_deref()),
+        (Outcome::Created, Outcome::Updated, None)
+    );
+    assert_eq!(
+        d.writes(),
+        [
+            "register the application",
+            "add ISE's key(s) to it",
+            "request its permissions"
+        ]
+    );
+    // The integration's application, holding ISE's key, without its service principal
+    // or permissions yet: the principal and the permissions, not the key.
+    let marked = AppObservation {
+        by_unique_name: Some(app("c1", Some("u"), vec![key_of(&ise, "CN=x")])),
+        ..AppObservation::default()
+    }
+    .decide(&identity);
+    let d = microsoft(&marked, &certs, &targets()).expect("decision");
+    assert_eq!(d.client_id.as_deref(), Some("c1"));
+    assert_eq!((d.keys, d.kept_keys, d.missing_grants), (Outcome::Unchanged, 1, 2));
+    assert_eq!(d.principal, Outcome::Created);
+    assert!(d.writes().contains(&"create its service principal"));
+    assert!(d.writes().contains(&"request its permissions"));
+    assert!(!d.writes().contains(&"add ISE's key(s) to it"));
+    // Two hand-made applications: the ambiguity is the decision's error.
+    let two = AppObservation {
+        by_display_name: vec![app("a", None, Vec::new()), app("b", None, Vec::new())],
+        ..AppObservation::default()
+    }
+    .decide(&identity);
+    assert!(matches!(
+        microsoft(&two, &certs, &targets()),
+        Err(Error::AmbiguousApplication { count: 2, .. })
+    ));
+}

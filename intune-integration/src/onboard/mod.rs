@@ -37,7 +37,6 @@ mod run;
 
 use plan::ise_blockers;
 pub use plan::plan;
-use plan::plan_microsoft;
 use plan::strong_mapping_warning;
 use run::Run;
 use run::Stopped;
@@ -233,7 +232,7 @@ async fn read_phase(run: &mut Run<'_>) -> Result<(Reads, MicrosoftReads), Stoppe
     if let (Ok(Some(roles)), Ok(seen), Ok(targets)) =
         (&microsoft.roles, &microsoft.app, &microsoft.targets)
     {
-        let missing = graph_rights(ctx, roles, seen, targets, &exported);
+        let missing = graph_rights(roles, seen, targets, &exported);
         if !missing.is_empty() {
             run.errors
                 .push((StepName::CheckRights, Error::MissingRights { missing }));
@@ -321,10 +320,9 @@ fn sign_in_refusal(m: &mut crate::observe::Microsoft) -> Option<Error> {
 }
 
 /// What the automating identity lacks for the application writes this run would make
-/// (from the plan's own decisions), before the first write. An identity that may write
-/// applications is not asked anything more.
+/// ([`decide::microsoft`], the decision the plan prints), before the first write. An
+/// identity that may write applications is not asked anything more.
 fn graph_rights(
-    ctx: &Integration,
     roles: &[String],
     seen: &AppObservation,
     targets: &PermissionTargets,
@@ -335,9 +333,8 @@ fn graph_rights(
     }
     let admins: Vec<_> = exported.iter().map(|m| m.admin.clone()).collect();
     let certs = distinct_certificates(&admins);
-    let (mut rows, mut writes) = (Vec::new(), Vec::new());
-    match plan_microsoft(ctx, seen, &certs, targets, &mut rows, &mut writes) {
-        Ok(_) => crate::rights::graph_blockers(Some(roles), &writes),
+    match decide::microsoft(seen, &certs, targets) {
+        Ok(d) => crate::rights::graph_blockers(Some(roles), &d.writes()),
         // The steps themselves will meet and report what failed here.
         Err(_) => Vec::new(),
     }

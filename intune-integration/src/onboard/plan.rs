@@ -54,8 +54,7 @@ pub async fn plan(ctx: &Integration) -> Result<Vec<PlannedChange>, Error> {
     if !ise_missing.is_empty() {
         // ISE refused a read the run starts from: what Graph would lack is still told
         // (the application's writes, without ISE's keys, which could not be read).
-        let mut writes = Vec::new();
-        plan_microsoft(ctx, &seen, &[], &targets, &mut Vec::new(), &mut writes)?;
+        let writes = decide::microsoft(&seen, &[], &targets)?.writes();
         let mut missing = ise_missing;
         missing.extend(crate::rights::graph_blockers(roles.as_deref(), &writes));
         plan.push(rights_blocked(&missing));
@@ -64,8 +63,8 @@ pub async fn plan(ctx: &Integration) -> Result<Vec<PlannedChange>, Error> {
     let (exported, store) = (nodes?, store?);
     let admins: Vec<_> = exported.into_iter().map(|m| m.admin).collect();
     let certs = distinct_certificates(&admins);
-    let mut writes = Vec::new();
-    let client_id = plan_microsoft(ctx, &seen, &certs, &targets, &mut plan, &mut writes)?;
+    let writes = decide::microsoft(&seen, &certs, &targets)?.writes();
+    let client_id = plan_microsoft(ctx, &seen, &certs, &targets, &mut plan)?;
     let missing = crate::rights::graph_blockers(roles.as_deref(), &writes);
     if !missing.is_empty() {
         plan.insert(1, rights_blocked(&missing));
@@ -134,94 +133,40 @@ pub(super) fn rights_blocked(missing: &[crate::rights::MissingRight]) -> Planned
     )
 }
 
-/// Steps 1, 3 and 4 of a plan, decided from what [`crate::observe::app`] read; the
-/// client id steps 6 and 7 would use. `writes` gets the application writes they need
-/// (for [`crate::rights::graph_blockers`]).
+/// Steps 1, 3 and 4 of a plan, as [`decide::microsoft`] decides them from what
+/// [`crate::observe::app`] read; the client id steps 6 and 7 would use.
 pub(super) fn plan_microsoft(
     ctx: &Integration,
     seen: &AppObservation,
     certs: &[&crate::certs::Certificate],
     targets: &PermissionTargets,
     plan: &mut Vec<PlannedChange>,
-    writes: &mut Vec<&'static str>,
 ) -> Result<String, Error> {
     let name = &ctx.options.app_display_name;
-    let registration = seen.registration()?;
+    let d = decide::microsoft(seen, certs, targets)?;
     let sha1 = certs
         .iter()
         .map(|c| c.sha1().to_hex())
         .collect::<Vec<_>>()
         .join(", ");
-    let outcome = registration.outcome();
-    let (decide::Registration::Existing(app) | decide::Registration::Adopt(app)) = registration
-    else {
-        writes.extend([
-            "register the application",
-            "add ISE's key(s) to it",
-            "request its permissions",
-        ]);
-        plan.extend([
-            PlannedChange::new(
-                StepName::RegisterApp,
-                outcome,
-                format!("application `{name}` and its service principal"),
-            ),
-            PlannedChange::new(
-                StepName::UploadCertificate,
-                decide::keys_outcome(&[], certs),
-                format!("add key(s) {sha1}"),
-            ),
-            PlannedChange::new(
-                StepName::GrantPermissions,
-                decide::access_outcome(&[], targets),
-                "get_device_compliance and Application.Read.All with admin consent",
-            ),
-        ]);
-        return Ok("<new application>".into());
+    let (register, keys, grants) = match &d.client_id {
+        None => (
+            format!("application `{name}` and its service principal"),
+            format!("add key(s) {sha1}"),
+            "get_device_compliance and Application.Read.All with admin consent".to_owned(),
+        ),
+        Some(client_id) => (
+            format!("application {client_id} exists"),
+            format!("key(s) {sha1} (keeping {} existing key(s))", d.kept_keys),
+            format!("{} of 2 admin consent grant(s) missing", d.missing_grants),
+        ),
     };
-    let (keys, access) = (&app.key_credentials, &app.required_resource_access);
-    let sp = seen.principal.as_ref();
-    let held = sp.map(|p| p.held.clone()).unwrap_or_default();
-    let missing = decide::missing_grants(&held, targets);
-    let consent = if missing.is_empty() {
-        Outcome::Unchanged
-    } else {
-        Outcome::Updated
-    };
-    let principal = if sp.is_some() {
-        Outcome::Unchanged
-    } else {
-        Outcome::Created
-    };
-    let requested = decide::access_outcome(access, targets);
-    for (outcome, write) in [
-        (outcome, "adopt or update the application"),
-        (principal, "create its service principal"),
-        (decide::keys_outcome(keys, certs), "add ISE's key(s) to it"),
-        (requested, "request its permissions"),
-    ] {
-        if outcome.is_write() {
-            writes.push(write);
-        }
-    }
     plan.extend([
-        PlannedChange::new(
-            StepName::RegisterApp,
-            outcome.and(principal),
-            format!("application {} exists", app.app_id),
-        ),
-        PlannedChange::new(
-            StepName::UploadCertificate,
-            decide::keys_outcome(keys, certs),
-            format!("key(s) {sha1} (keeping {} existing key(s))", keys.len()),
-        ),
-        PlannedChange::new(
-            StepName::GrantPermissions,
-            requested.and(consent),
-            format!("{} of 2 admin consent grant(s) missing", missing.len()),
-        ),
+        PlannedChange::new(StepName::RegisterApp, d.register(), register),
+        PlannedChange::new(StepName::UploadCertificate, d.keys, keys),
+        PlannedChange::new(StepName::GrantPermissions, d.grant(), grants),
     ]);
-    Ok(app.app_id)
+    Ok(d.client_id.unwrap_or_else(|| "<new application>".into()))
 }
 
 /// Step 5 of a plan.
