@@ -413,7 +413,10 @@ fn steps_one_three_and_four_are_decided_once_with_the_writes_they_need() {
     .decide(&identity);
     let d = microsoft(&marked, &certs, &targets()).expect("decision");
     assert_eq!(d.client_id.as_deref(), Some("c1"));
-    assert_eq!((d.keys, d.kept_keys, d.missing_grants), (Outcome::Unchanged, 1, 2));
+    assert_eq!(
+        (d.keys, d.kept_keys, d.missing_grants),
+        (Outcome::Unchanged, 1, 2)
+    );
     assert_eq!(d.principal, Outcome::Created);
     assert!(d.writes().contains(&"create its service principal"));
     assert!(d.writes().contains(&"request its permissions"));

@@ -125,6 +125,8 @@ struct Reads {
     version: IseVersion,
     /// Step 2's export (with the nodes' keys when verification acts as them).
     exported: Vec<AdminKeyMaterial>,
+    /// The nodes' Admin certificates, taken from the export once.
+    admins: Vec<crate::keys::AdminCertificate>,
     export_elapsed: Duration,
     store: Vec<TrustedCertificate>,
     /// The Compliance Retrieval endpoint the automating identity discovered.
@@ -132,8 +134,10 @@ struct Reads {
 }
 
 impl Reads {
-    fn admins(&self) -> Vec<crate::keys::AdminCertificate> {
-        self.exported.iter().map(|m| m.admin.clone()).collect()
+    /// The distinct certificates of the nodes (a shared certificate once): what step 3
+    /// adds and step 6 names.
+    fn certificates(&self) -> Vec<&crate::certs::Certificate> {
+        distinct_certificates(&self.admins)
     }
 }
 
@@ -221,6 +225,8 @@ async fn read_phase(run: &mut Run<'_>) -> Result<(Reads, MicrosoftReads), Stoppe
         return Err(Stopped);
     }
     let exported = run.check(StepName::ExportAdminCertificate, nodes)?;
+    let admins: Vec<_> = exported.iter().map(|m| m.admin.clone()).collect();
+    let certs = distinct_certificates(&admins);
     let mut microsoft = microsoft.ok_or(Stopped)?;
     // The automating identity could not sign in: no Microsoft step can run, so the run
     // stops before it writes anything anywhere — with Entra's own refusal, which one of
@@ -232,7 +238,7 @@ async fn read_phase(run: &mut Run<'_>) -> Result<(Reads, MicrosoftReads), Stoppe
     if let (Ok(Some(roles)), Ok(seen), Ok(targets)) =
         (&microsoft.roles, &microsoft.app, &microsoft.targets)
     {
-        let missing = graph_rights(roles, seen, targets, &exported);
+        let missing = graph_rights(roles, seen, targets, &certs);
         if !missing.is_empty() {
             run.errors
                 .push((StepName::CheckRights, Error::MissingRights { missing }));
@@ -243,8 +249,6 @@ async fn read_phase(run: &mut Run<'_>) -> Result<(Reads, MicrosoftReads), Stoppe
     // before anything is written (a read it may not make is Graph's to refuse later).
     let key_reads = match &microsoft.app {
         Ok(seen) => {
-            let admins: Vec<_> = exported.iter().map(|m| m.admin.clone()).collect();
-            let certs = distinct_certificates(&admins);
             let reads = key_reads(ctx, seen, &certs).await;
             if let Ok((policies, _)) = &reads
                 && let Some(refusal) = steps::key_refusal(seen, policies, &certs)
@@ -264,6 +268,7 @@ async fn read_phase(run: &mut Run<'_>) -> Result<(Reads, MicrosoftReads), Stoppe
     Ok((
         Reads {
             version,
+            admins,
             exported,
             export_elapsed: elapsed,
             store,
@@ -326,14 +331,12 @@ fn graph_rights(
     roles: &[String],
     seen: &AppObservation,
     targets: &PermissionTargets,
-    exported: &[AdminKeyMaterial],
+    certs: &[&crate::certs::Certificate],
 ) -> Vec<crate::rights::MissingRight> {
     if crate::rights::graph_blockers(Some(roles), &["write"]).is_empty() {
         return Vec::new();
     }
-    let admins: Vec<_> = exported.iter().map(|m| m.admin.clone()).collect();
-    let certs = distinct_certificates(&admins);
-    match decide::microsoft(seen, &certs, targets) {
+    match decide::microsoft(seen, certs, targets) {
         Ok(d) => crate::rights::graph_blockers(Some(roles), &d.writes()),
         // The steps themselves will meet and report what failed here.
         Err(_) => Vec::new(),
@@ -360,8 +363,7 @@ struct Writes {
 /// only the application; then step 4. Every future runs to its end, so that what is
 /// sent does not depend on which side finishes first.
 async fn write_phase(ctx: &Integration, reads: &Reads, microsoft: MicrosoftReads) -> Writes {
-    let admins = reads.admins();
-    let certs = distinct_certificates(&admins);
+    let certs = reads.certificates();
     let ise_side = timed(
         StepName::ImportTrustAnchors,
         steps::import_trust_anchors(&ctx.ise, &ctx.anchors, &reads.store),
@@ -502,8 +504,7 @@ struct Written {
 /// details, anchors); [`Stopped`] when a step failed.
 fn record_writes(run: &mut Run<'_>, reads: &Reads, writes: Writes) -> Result<Written, Stopped> {
     let ctx = run.ctx;
-    let admins = reads.admins();
-    let certs = distinct_certificates(&admins);
+    let certs = reads.certificates();
     let app = run.check(StepName::RegisterApp, writes.app).ok();
     if let Some((app, t)) = &app {
         run.record_step(
@@ -517,7 +518,7 @@ fn record_writes(run: &mut Run<'_>, reads: &Reads, writes: Writes) -> Result<Wri
         );
     }
     run.name_ise_key_holder(&certs);
-    record_export(run, reads, &admins);
+    record_export(run, reads, &reads.admins);
     let upload = writes.upload.and_then(|(u, t)| {
         run.check(StepName::UploadCertificate, u)
             .ok()
@@ -650,8 +651,7 @@ async fn finish_phase(
     written: Written,
 ) -> Result<Report, Stopped> {
     let ctx = run.ctx;
-    let admins = reads.admins();
-    let certs = distinct_certificates(&admins);
+    let certs = reads.certificates();
     let details = steps::app_details(&ctx.graph, &written.app);
     let settings = run.check(
         StepName::ConfigureMdmServer,
