@@ -55,6 +55,18 @@ fn pipeline(s: &Simulator, configurator: Configurator) -> Integration {
     sim::integration(s.info(), configurator, true, options()).expect("integration")
 }
 
+/// A run with the manual checklist (the entry not confirmed removed): it removes what
+/// it may, records ISE's count of active External MDM servers and waits for a person.
+async fn records_the_count(s: &Simulator) {
+    let manual = pipeline(s, Configurator::Manual);
+    assert!(
+        !offboard::apply(&manual, &[])
+            .await
+            .expect("offboard")
+            .complete
+    );
+}
+
 /// A pipeline whose operator confirms the External MDM entry is gone (`--mdm-removed`).
 fn mdm_removed(s: &Simulator) -> Integration {
     let (ise, graph) = sim::clients(s.info()).expect("clients");
@@ -487,13 +499,7 @@ async fn mdm_removed_is_a_confirmation_not_a_proof_the_application_stays_while_t
 
     // A run without the flag records ISE's count; once the entry is really gone, the
     // confirmed run finishes.
-    let manual = pipeline(&s, Configurator::Manual);
-    assert!(
-        !offboard::apply(&manual, &[])
-            .await
-            .expect("offboard")
-            .complete
-    );
+    records_the_count(&s).await;
     gui.configurator()
         .remove("Intune")
         .await
@@ -738,13 +744,7 @@ async fn a_recent_sign_in_keeps_the_application_until_the_log_is_quiet() {
     assert!(onboard::apply(&gui).await.expect("onboard").complete);
     // The first run records ISE's count; ISE then tests its connection (each policy
     // service node signs in with its key) just before the person deletes the entry.
-    let manual = pipeline(&s, Configurator::Manual);
-    assert!(
-        !offboard::apply(&manual, &[])
-            .await
-            .expect("offboard")
-            .complete
-    );
+    records_the_count(&s).await;
     assert!(s.test_connection("Intune").await.is_ok());
     gui.configurator()
         .remove("Intune")
