@@ -63,41 +63,27 @@
 //! Every fallible function returns the crate's single [`Error`] type; [`Error::kind`]
 //! is the coarse class a caller switches on.
 
-pub mod anchors;
-pub mod attributes;
-pub mod audit;
-pub mod certs;
-pub mod compliance;
-pub mod config;
-pub mod context;
-pub mod decide;
-pub mod doctor;
-pub mod enforce;
-pub mod evidence;
-pub mod files;
-pub mod fleet;
-pub mod guard;
-pub mod keys;
-#[cfg(feature = "logging")]
-pub mod logging;
-pub mod mdm;
-pub mod observe;
-pub mod offboard;
-pub mod onboard;
-pub mod outcome;
-pub mod ownership;
-pub mod pkcs12;
-pub mod report;
-pub mod rights;
-pub mod rotate;
-pub mod steps;
-pub mod tls_probe;
-pub mod trust_sync;
-pub mod verify;
-pub mod version;
-pub mod watch;
-
+// The layers, bottom first (`scripts/check_module_cycles.py` keeps each file to its
+// own layer and those below); the modules keep their public paths through the
+// re-exports below.
+mod base;
+mod data;
+mod engine;
 mod error;
+mod runtime;
+mod workflows;
+
+#[cfg(feature = "logging")]
+pub use base::logging;
+pub use base::{anchors, audit, certs, files, pkcs12, version};
+pub use data::{guard, outcome, ownership, report};
+pub use engine::{
+    config, context, decide, evidence, keys, mdm, observe, rights, steps, tls_probe, verify,
+};
+pub use runtime::{fleet, watch};
+pub use workflows::{
+    attributes, compliance, doctor, enforce, offboard, onboard, rotate, trust_sync,
+};
 
 pub use context::{Integration, IntegrationBuilder};
 pub use error::{ApplyFailure, CertificateError, Error, ErrorKind, PartialReport};

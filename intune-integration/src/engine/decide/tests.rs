@@ -3,10 +3,10 @@
 use super::*;
 use serde_json::json;
 
-const LEAF: &str = include_str!("../../tests/data/leaf.pem");
-const ISE: &str = include_str!("../../tests/data/ise-selfsigned.pem");
-const ROOT: &str = include_str!("../../tests/data/root.pem");
-const ROOT2: &str = include_str!("../../tests/data/root2.pem");
+const LEAF: &str = include_str!("../../../tests/data/leaf.pem");
+const ISE: &str = include_str!("../../../tests/data/ise-selfsigned.pem");
+const ROOT: &str = include_str!("../../../tests/data/root.pem");
+const ROOT2: &str = include_str!("../../../tests/data/root2.pem");
 
 fn cert(pem: &str) -> Certificate {
     Certificate::from_pem(pem).expect("fixture")

@@ -111,7 +111,7 @@ const BUILTIN: &[BuiltinAnchor] = &[
         purpose: "Entra ID moved login.microsoftonline.com to DigiCert Global Root G2 in 2025 \
                   and its other hosts in January 2026; Microsoft Graph and Intune also chain to it. \
                   Without it ISE's token request fails the TLS check.",
-        pem: include_str!("../anchors/DigiCert_Global_Root_G2.pem"),
+        pem: include_str!("../../anchors/DigiCert_Global_Root_G2.pem"),
         leaving: false,
     },
     BuiltinAnchor {
@@ -121,27 +121,27 @@ const BUILTIN: &[BuiltinAnchor] = &[
                   Microsoft is leaving it (Entra ID moved to G2 in 2025 and January 2026), \
                   and browsers' root programs stop trusting roots of its age for TLS in \
                   2026: trusted alone, it will not last.",
-        pem: include_str!("../anchors/DigiCert_Global_Root_CA.pem"),
+        pem: include_str!("../../anchors/DigiCert_Global_Root_CA.pem"),
         leaving: true,
     },
     BuiltinAnchor {
         name: "DigiCert Global Root G3",
         purpose: "The ECC root of DigiCert's G3 hierarchy, used by Microsoft services that \
                   present ECDSA certificates.",
-        pem: include_str!("../anchors/DigiCert_Global_Root_G3.pem"),
+        pem: include_str!("../../anchors/DigiCert_Global_Root_G3.pem"),
         leaving: false,
     },
     BuiltinAnchor {
         name: "Microsoft RSA Root Certificate Authority 2017",
         purpose: "Microsoft's own RSA root, to which Azure and Microsoft 365 services are \
                   moving their TLS certificates.",
-        pem: include_str!("../anchors/Microsoft_RSA_Root_Certificate_Authority_2017.pem"),
+        pem: include_str!("../../anchors/Microsoft_RSA_Root_Certificate_Authority_2017.pem"),
         leaving: false,
     },
     BuiltinAnchor {
         name: "Microsoft ECC Root Certificate Authority 2017",
         purpose: "Microsoft's own ECC root, the ECDSA counterpart of the RSA 2017 root.",
-        pem: include_str!("../anchors/Microsoft_ECC_Root_Certificate_Authority_2017.pem"),
+        pem: include_str!("../../anchors/Microsoft_ECC_Root_Certificate_Authority_2017.pem"),
         leaving: false,
     },
 ];

@@ -545,9 +545,9 @@ mod tests {
 
     #[test]
     fn only_the_certificate_the_api_names_and_chaining_as_before_passes() {
-        let ise = cert(include_str!("../tests/data/ise-selfsigned.pem"));
-        let leaf = cert(include_str!("../tests/data/leaf.pem"));
-        let inter = cert(include_str!("../tests/data/inter.pem"));
+        let ise = cert(include_str!("../../tests/data/ise-selfsigned.pem"));
+        let leaf = cert(include_str!("../../tests/data/leaf.pem"));
+        let inter = cert(include_str!("../../tests/data/inter.pem"));
         // The node presents what the API names: no registered certificate to compare.
         assert_eq!(check_presented(&ise, &ise, None), Ok(()));
         // Another certificate on the wire: both fingerprints named.
