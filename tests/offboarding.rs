@@ -161,6 +161,15 @@ fn without_generated_keys(mut snapshot: Value) -> Value {
 }
 
 /// The integration's application as the simulator holds it.
+/// Whether the simulated tenant holds no application with the integration's name.
+fn no_integration_app(s: &Simulator) -> bool {
+    s.snapshot()["applications"]
+        .as_array()
+        .expect("applications")
+        .iter()
+        .all(|a| a["displayName"] != "Cisco ISE Intune integration")
+}
+
 fn last_app(s: &Simulator) -> Value {
     s.snapshot()["applications"]
         .as_array()
@@ -394,13 +403,7 @@ async fn with_the_manual_checklist_nothing_goes_before_the_entry() {
     let done = offboard::apply(&confirmed, &[]).await.expect("offboard");
     assert!(done.complete, "{done:#?}");
     assert_eq!(done.removals[0].outcome, Outcome::Unchanged);
-    assert!(
-        s.snapshot()["applications"]
-            .as_array()
-            .expect("applications")
-            .iter()
-            .all(|a| a["displayName"] != "Cisco ISE Intune integration")
-    );
+    assert!(no_integration_app(&s));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -806,12 +809,6 @@ async fn a_recent_sign_in_keeps_the_application_until_the_log_is_quiet() {
         "{}",
         signed.evidence
     );
-    assert!(
-        s.snapshot()["applications"]
-            .as_array()
-            .expect("applications")
-            .iter()
-            .all(|a| a["displayName"] != "Cisco ISE Intune integration")
-    );
+    assert!(no_integration_app(&s));
     std::fs::remove_dir_all(&dir).expect("clean up");
 }
