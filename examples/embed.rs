@@ -24,12 +24,12 @@ async fn onboard_pair(path: &std::path::Path) -> Result<bool, Error> {
     // Both clients, the anchors, and the manual configurator confirmed by the
     // configuration's `mdm_confirmed`.
     let integration = Integration::from_config(&config)?;
-    for change in onboard::plan(&integration).await? {
+    for step in onboard::plan(&integration).await?.steps {
         println!(
             "{:<22} {:<8} {}",
-            change.step,
-            change.outcome.planned(),
-            change.detail
+            step.name,
+            step.outcome.planned(),
+            step.detail
         );
     }
     let report = onboard::apply(&integration).await?;

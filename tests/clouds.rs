@@ -141,7 +141,7 @@ async fn an_unconfirmed_value_is_warned_about_until_it_is_set() {
     let warnings = ctx.graph().cloud_warnings();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(warnings[0].contains("intune_resource"), "{warnings:?}");
-    let plan = onboard::plan(&ctx).await.expect("plan");
+    let plan = onboard::plan(&ctx).await.expect("plan").changes();
     assert!(
         plan[0]
             .detail

@@ -291,7 +291,10 @@ async fn a_release_affected_by_strong_mapping_is_warned_about() {
     );
     assert!(warning.evidence.contains("FN74227"), "{warning:#?}");
     assert!(!d.has_errors(), "{:#?}", problems(&d));
-    let plan = onboard::plan(&pipeline(&sim)).await.expect("plan");
+    let plan = onboard::plan(&pipeline(&sim))
+        .await
+        .expect("plan")
+        .changes();
     assert!(
         plan[0].detail.contains("FN74227") && plan[0].detail.contains("ISE 3.2 patch 7"),
         "{}",

@@ -658,7 +658,13 @@ fn sha1_hex(der: &[u8]) -> String {
 async fn plan_reads_and_writes_nothing() {
     let sim = simulator("3.3.0.430", 2).await;
     let onboarding = gui_pipeline(&sim);
-    let plan = onboard::plan(&onboarding).await.expect("plan");
+    let report = onboard::plan(&onboarding).await.expect("plan");
+    // The plan is the type apply returns: planned, nothing written, only reads.
+    assert!(report.planned && !report.complete, "{report:#?}");
+    assert!(report.written.is_empty(), "{report:#?}");
+    assert_eq!(report.requests.writes, 0);
+    assert!(report.requests.reads > 0);
+    let plan = report.changes();
     let changes: Vec<(&str, &str)> = plan
         .iter()
         .map(|p| (p.step.as_str(), p.outcome.planned()))
@@ -805,7 +811,7 @@ async fn plan_predicts_what_apply_reports() {
     let sim = simulator("3.3.0.430", 2).await;
     let onboarding = gui_pipeline(&sim);
     for run in ["first", "second"] {
-        let plan = onboard::plan(&onboarding).await.expect("plan");
+        let plan = onboard::plan(&onboarding).await.expect("plan").changes();
         let report = onboard::apply(&onboarding).await.expect("apply");
         assert!(report.complete, "{run}: {report:#?}");
         for planned in &plan {

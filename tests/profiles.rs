@@ -196,7 +196,10 @@ async fn monitor_profile_reads_everything_and_names_what_it_cannot() {
 #[tokio::test]
 async fn monitor_profile_is_stopped_before_any_write_naming_the_grant() {
     let sim = simulator(&["Application.Read.All"]).await;
-    let plan = onboard::plan(&pipeline(&sim)).await.expect("plan");
+    let plan = onboard::plan(&pipeline(&sim))
+        .await
+        .expect("plan")
+        .changes();
     let blocker = plan
         .iter()
         .find(|p| p.step.as_str() == "check_rights")
@@ -258,7 +261,10 @@ async fn an_ise_account_that_may_only_read_is_stopped_before_any_write() {
         .start()
         .await
         .expect("simulator");
-    let plan = onboard::plan(&pipeline(&sim)).await.expect("plan");
+    let plan = onboard::plan(&pipeline(&sim))
+        .await
+        .expect("plan")
+        .changes();
     let steps: Vec<&str> = plan.iter().map(|p| p.step.as_str()).collect();
     assert_eq!(steps, ["check_ise_version", "check_rights"]);
     assert_eq!(plan[1].outcome, Outcome::ManualActionRequired);

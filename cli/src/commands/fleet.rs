@@ -153,7 +153,8 @@ pub(crate) async fn exec(cli: &Global, args: &Args) -> CliResult {
                 true,
                 inventory,
                 usize::from(*concurrency),
-                |o: Integration| async move { onboard::plan(&o).await },
+                // The plan's rows, as `onboard --plan --json` prints them.
+                |o: Integration| async move { onboard::plan(&o).await.map(|r| r.changes()) },
                 fleet::plan_table,
                 |_| false,
             )

@@ -32,13 +32,13 @@ pub(crate) async fn exec(cli: &Global, args: &Args) -> CliResult {
         let optional = intune_integration::evidence::optional_reads(roles.as_deref());
         if cli.json {
             print_json(&dry_run_json(
-                serde_json::json!({ "plan": plan, "optional_reads": optional }),
+                serde_json::json!({ "plan": plan.changes(), "optional_reads": optional }),
             ))?;
         } else {
-            for p in &plan {
+            for p in &plan.steps {
                 say!(
                     "{:<22} {:<15} {}",
-                    p.step,
+                    p.name,
                     p.outcome.conditional(),
                     p.detail
                 );
@@ -51,8 +51,9 @@ pub(crate) async fn exec(cli: &Global, args: &Args) -> CliResult {
         }
         // A plan blocked for want of rights exits as apply would.
         let blocked = plan
+            .steps
             .iter()
-            .any(|p| p.step == intune_integration::outcome::StepName::CheckRights);
+            .any(|p| p.name == intune_integration::outcome::StepName::CheckRights);
         return Ok(if blocked { EXIT_RIGHTS } else { 0 });
     }
     #[cfg(feature = "simulator")]

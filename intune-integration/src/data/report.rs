@@ -51,6 +51,10 @@ pub struct Report {
     pub written: Vec<String>,
     /// The errors that ended the run, with their steps (empty when it ran through).
     pub errors: Vec<StepError>,
+    /// A plan ([`crate::onboard::plan`]): each step's outcome is the one a run would
+    /// have, nothing was written. Serialised only when set.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub planned: bool,
 }
 
 /// An error that ended a step, as reported.
@@ -79,12 +83,12 @@ pub struct PlannedChange {
     pub detail: String,
 }
 
-impl PlannedChange {
-    pub(crate) fn new(step: StepName, outcome: Outcome, detail: impl Into<String>) -> Self {
+impl From<&StepReport> for PlannedChange {
+    fn from(step: &StepReport) -> Self {
         Self {
-            step,
-            outcome,
-            detail: detail.into(),
+            step: step.name,
+            outcome: step.outcome,
+            detail: step.detail.clone(),
         }
     }
 }
@@ -119,6 +123,11 @@ impl StepReport {
 }
 
 impl Report {
+    /// A plan's rows ([`Report::planned`]): each step as a [`PlannedChange`], in order.
+    pub fn changes(&self) -> Vec<PlannedChange> {
+        self.steps.iter().map(PlannedChange::from).collect()
+    }
+
     /// The report after the steps, for a person: version, requests, each check, what
     /// was written, what to do by hand, and the verdict.
     pub fn render_summary(&self) -> String {

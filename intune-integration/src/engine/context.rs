@@ -137,8 +137,8 @@ fn automation_credentials(entra: &crate::config::EntraConfig) -> Result<Credenti
 ///
 /// // The manual configurator, confirmed by the configuration's `mdm_confirmed`.
 /// let integration = Integration::from_config(&config)?;
-/// for change in onboard::plan(&integration).await? {
-///     println!("{change:?}");
+/// for step in onboard::plan(&integration).await?.steps {
+///     println!("{step:?}");
 /// }
 /// let report = onboard::apply(&integration).await?;
 /// let diagnosis = doctor::diagnose(&integration).await?;

@@ -36,8 +36,8 @@ mod plan;
 mod run;
 
 use plan::ise_blockers;
-pub use plan::plan;
 use plan::strong_mapping_warning;
+pub use plan::{Decision, decide, plan};
 use run::Run;
 use run::Stopped;
 use run::timed;
