@@ -7,7 +7,8 @@
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked -p ise-intune-cli \
+# Without the simulator (--no-default-features), as the README's production install.
+RUN cargo build --release --locked -p ise-intune-cli --no-default-features \
  && strip target/release/ise-intune
 
 FROM debian:bookworm-slim

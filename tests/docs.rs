@@ -143,9 +143,12 @@ fn every_finding_id_has_a_troubleshooting_entry() {
     for id in &ids_known {
         assert!(headings.contains(&id.as_str()), "no entry for `{id}`");
     }
+    // The sections the shipped alerts link as their runbooks are known too.
+    let rules = root("deploy/monitoring/rules.yaml");
     for h in &headings {
+        let linked = format!("troubleshooting.md#{}\"", h.replace('.', ""));
         assert!(
-            ids_known.iter().any(|i| i == h),
+            ids_known.iter().any(|i| i == h) || rules.contains(&linked),
             "an entry for an unknown id `{h}`"
         );
     }
@@ -298,4 +301,76 @@ fn the_crate_docs_list_every_module() {
             "intune-integration's crate docs do not list the module `{name}`"
         );
     }
+}
+
+/// The anchors GitHub gives `docs/troubleshooting.md`'s headings (lower case, spaces
+/// to hyphens, other punctuation but `-` and `_` dropped).
+fn troubleshooting_anchors() -> Vec<String> {
+    root("docs/troubleshooting.md")
+        .lines()
+        .filter_map(|l| {
+            l.trim_start_matches('#')
+                .strip_prefix(' ')
+                .filter(|_| l.starts_with('#'))
+        })
+        .map(|heading| {
+            heading
+                .to_lowercase()
+                .chars()
+                .filter_map(|c| match c {
+                    ' ' => Some('-'),
+                    c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The alert rules of `deploy/monitoring/`: each alert has a summary, a description and a
+/// runbook that is a section of the troubleshooting guide (an alert on any finding links
+/// the finding's own section, which `every_finding_id_has_a_troubleshooting_entry`
+/// checks), and a `promtool` unit test of its own; the Prometheus Operator's manifest
+/// holds the same groups.
+#[test]
+fn every_alert_has_its_annotations_a_runbook_section_and_a_test() {
+    let rules = root("deploy/monitoring/rules.yaml");
+    let tests = root("deploy/monitoring/rules_test.yaml");
+    let anchors = troubleshooting_anchors();
+    let alerts: Vec<&str> = rules.split("- alert: ").skip(1).collect();
+    assert!(alerts.len() >= 10, "{}", alerts.len());
+    for alert in alerts {
+        let name = alert.lines().next().unwrap_or_default().trim();
+        for key in ["summary: ", "description: ", "runbook_url: "] {
+            assert!(alert.contains(key), "{name} has no {key}");
+        }
+        let runbook = alert
+            .split("runbook_url: \"")
+            .nth(1)
+            .and_then(|u| u.split('"').next())
+            .unwrap_or_default();
+        let anchor = runbook
+            .strip_prefix("https://example.invalid/ise-intune/blob/main/docs/troubleshooting.md#")
+            .unwrap_or_else(|| panic!("{name}: runbook {runbook} is not the guide's"));
+        assert!(
+            anchor.starts_with("{{ $labels.id") || anchors.iter().any(|a| a == anchor),
+            "{name}: no section #{anchor} in docs/troubleshooting.md"
+        );
+        assert!(
+            tests.contains(&format!("alertname: {name}\n")),
+            "{name} has no promtool test in rules_test.yaml"
+        );
+    }
+    let manifest = root("deploy/monitoring/prometheus-rule.yaml");
+    let spec = manifest.split("\nspec:\n").nth(1).expect("spec");
+    let unindented: String = spec
+        .lines()
+        .map(|l| l.strip_prefix("  ").unwrap_or(l))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let groups = &rules[rules.find("groups:").expect("groups")..];
+    assert_eq!(
+        unindented, groups,
+        "prometheus-rule.yaml differs from rules.yaml"
+    );
 }

@@ -1733,6 +1733,24 @@ async fn ninety_days_of_watch_alert_once_per_threshold_and_stay_healthy() {
 }
 
 /// A counter's value in an exposition (`family_total{labels}`), read off its line.
+/// The metric names (`ise_intune_…`, as sampled: counters with `_total`) the rules and
+/// the dashboard of `deploy/monitoring/` use.
+fn monitored_metrics() -> std::collections::BTreeSet<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/monitoring");
+    let mut names = std::collections::BTreeSet::new();
+    for file in ["rules.yaml", "dashboard.json"] {
+        let text = std::fs::read_to_string(dir.join(file)).expect("monitoring file");
+        for (at, _) in text.match_indices("ise_intune_") {
+            let name: String = text[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                .collect();
+            names.insert(name);
+        }
+    }
+    names
+}
+
 fn counter(text: &str, family: &str, pair: &str) -> Option<f64> {
     let prefix = format!("{family}_total{{pair=\"{pair}\"}} ");
     text.lines()
@@ -1756,7 +1774,13 @@ async fn auto_attributes_syncs_each_cycle_and_exports_its_counters() {
     sim.write_info_file(&info).expect("info");
     let store = std::path::PathBuf::from(format!("{}.attributes.redb", info.display()));
     let _ = std::fs::remove_file(&store);
-    let running = start(&info, &["--auto", "attributes"]);
+    // A webhook, so that every family the shipped rules use is exported.
+    let hook = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&hook)
+        .await;
+    let running = start(&info, &["--auto", "attributes", "--webhook", &hook.uri()]);
     let metrics = format!("{}/metrics", running.base);
     let synced = until(Duration::from_secs(30), || async {
         let (_, text) = get(&metrics).await;
@@ -1809,6 +1833,19 @@ async fn auto_attributes_syncs_each_cycle_and_exports_its_counters() {
         counter(&later, "ise_intune_attribute_sync_devices_read", "default")
             .is_some_and(|n| n >= 80.0)
     );
+    // Every metric the shipped alert rules and dashboard use is one this watch exports.
+    let exported: std::collections::BTreeSet<&str> = later
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split(['{', ' ']).next())
+        .collect();
+    let used = monitored_metrics();
+    assert!(used.len() >= 12, "{used:?}");
+    let missing: Vec<&String> = used
+        .iter()
+        .filter(|m| !exported.contains(m.as_str()))
+        .collect();
+    assert!(missing.is_empty(), "not exported: {missing:?}\n{later}");
     drop(running);
     let _ = std::fs::remove_file(&store);
 }

@@ -219,7 +219,7 @@ pub(super) fn render<'a>(
                 expiry
                     .get_or_create(&ExpiryLabels {
                         pair: name.clone(),
-                        node: label(&e.subject),
+                        node: label(e.node_name()),
                         kind: e.kind.as_str().into(),
                     })
                     .set(e.not_after.unix_timestamp() as f64);

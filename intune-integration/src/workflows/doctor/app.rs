@@ -188,6 +188,11 @@ pub(super) fn key_findings(
                 },
                 kind: ExpiryKind::ApplicationKey,
                 not_after: end,
+                node: admins
+                    .iter()
+                    .zip(&node_sha1)
+                    .find(|(_, sha1)| k.thumbprint_hex().as_ref() == Some(*sha1))
+                    .map(|(a, _)| a.node.hostname.clone()),
             });
             let left = end - now;
             if left.is_negative() {

@@ -344,6 +344,20 @@ pub struct Expiry {
     /// When it expires (RFC 3339).
     #[serde(serialize_with = "rfc3339")]
     pub not_after: OffsetDateTime,
+    /// The host name of the node whose certificate it is: the node itself for an
+    /// Admin certificate, the node whose Admin certificate has the key's thumbprint
+    /// for an application key (`None` for a key no node holds now).
+    pub node: Option<String>,
+}
+
+impl Expiry {
+    /// The name a dashboard groups it by: the node's host name, else the subject
+    /// without a leading `CN=` (a key no node holds now).
+    pub fn node_name(&self) -> &str {
+        self.node
+            .as_deref()
+            .unwrap_or_else(|| self.subject.strip_prefix("CN=").unwrap_or(&self.subject))
+    }
 }
 
 pub(crate) fn rfc3339<S: serde::Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {

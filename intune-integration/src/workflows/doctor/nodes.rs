@@ -43,6 +43,7 @@ pub(super) fn node_certificates<'o>(
             subject: host.to_owned(),
             kind: ExpiryKind::AdminCertificate,
             not_after: a.certificate.not_after(),
+            node: Some(host.to_owned()),
         });
         let left = a.certificate.not_after() - now;
         let evidence = format!(
