@@ -14,10 +14,11 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use intune_integration::Error;
+use intune_integration::doctor::Severity;
 use intune_integration::watch::runtime::{
     AttributeSource, PairList, PairStatus, RepairResult, Reporter, Runtime, Schedule, Statuses,
 };
-use intune_integration::watch::{Alert, Repair};
+use intune_integration::watch::{Alert, AlertState, Repair};
 use ise_intune_http::scrub::printable;
 use time::OffsetDateTime;
 use tokio::sync::watch;
@@ -224,7 +225,17 @@ impl Reporter for Events {
     /// stalls the checks or another receiver). Alerts' texts are printable already.
     fn alerts(&self, alerts: Vec<Alert>) {
         for a in alerts {
-            tracing::info!(pair = %a.pair, id = %a.id, state = ?a.state, "{}", a.summary);
+            // A finding that appears is logged at its severity (an error at ERROR, a
+            // warning at WARN); one that clears or is repaired at INFO.
+            match (a.state, a.severity) {
+                (AlertState::Firing, Severity::Error) => {
+                    tracing::error!(pair = %a.pair, id = %a.id, state = ?a.state, "{}", a.summary);
+                }
+                (AlertState::Firing, Severity::Warning) => {
+                    tracing::warn!(pair = %a.pair, id = %a.id, state = ?a.state, "{}", a.summary);
+                }
+                _ => tracing::info!(pair = %a.pair, id = %a.id, state = ?a.state, "{}", a.summary),
+            }
             if let Ok(mut value) = serde_json::to_value(&a) {
                 if let Some(o) = value.as_object_mut() {
                     o.insert("event".into(), "alert".into());

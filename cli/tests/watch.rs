@@ -463,7 +463,8 @@ async fn the_status_page_shows_each_pair_its_findings_and_expiries_in_a_real_bro
     );
     let browser = chromium();
     let profile = temp("chromium-profile");
-    let shot = temp("status.png");
+    // The screenshot stays in the tests' output folder, to be looked at.
+    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("status-page.png");
     let run = |extra: &[&str]| {
         Command::new(&browser)
             .args([
@@ -495,6 +496,29 @@ async fn the_status_page_shows_each_pair_its_findings_and_expiries_in_a_real_bro
     assert!(dom.contains("<svg"), "{dom}");
     assert!(dom.contains("Expiries within 180 days"), "{dom}");
     assert!(!dom.contains("<script"), "{dom}");
+    // It reloads itself without a script, says when each pair was last checked (with
+    // the time zone) and how long ago, links each finding id to its section of the
+    // troubleshooting guide, and shows names as code, not between backticks.
+    assert!(
+        dom.contains("<meta http-equiv=\"refresh\" content=\"60\">"),
+        "{dom}"
+    );
+    let checked = dom
+        .split("<td>")
+        .find(|cell| cell.contains(" UTC<br><small>"))
+        .unwrap_or_else(|| panic!("no last-check cell: {dom}"));
+    assert!(
+        checked.contains(" s ago") || checked.contains(" min ago"),
+        "{checked}"
+    );
+    assert!(
+        dom.contains(
+            "<a href=\"https://example.invalid/ise-intune/blob/main/docs/troubleshooting.md\
+             #nodekey_not_registered\"><code>node.key_not_registered</code></a>"
+        ),
+        "{dom}"
+    );
+    assert!(!dom.contains('`'), "{dom}");
     let png = run(&[
         &format!("--screenshot={}", shot.display()),
         "--window-size=1200,900",
