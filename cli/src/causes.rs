@@ -17,6 +17,28 @@ pub(crate) enum Source {
     Embedded,
 }
 
+/// Words that mark a text as the program's rather than an administrator's: a type path,
+/// the HTTP stack's error chain, a crate's name.
+pub(crate) const RUST_WORDS: [&str; 12] = [
+    "::",
+    "caused by",
+    "client error",
+    "(Connect)",
+    "dns error",
+    "hyper",
+    "reqwest",
+    "rustls",
+    "tokio",
+    "Error {",
+    "Some(",
+    "unwrap",
+];
+
+/// Whether `text` speaks the program's language ([`RUST_WORDS`]).
+pub(crate) fn in_rust(text: &str) -> bool {
+    RUST_WORDS.iter().any(|w| text.contains(w))
+}
+
 /// A cause of failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Cause {
@@ -147,6 +169,35 @@ impl Cause {
         }
     }
 
+    /// What happened, in an administrator's words (the troubleshooting guide's table).
+    pub(crate) fn said(self) -> &'static str {
+        match self {
+            Self::PinMismatch => "ISE presented another certificate than the pinned one",
+            Self::UntrustedIseCertificate => {
+                "ISE's certificate is neither pinned nor from a trusted CA"
+            }
+            Self::UntrustedCertificate => {
+                "a Microsoft endpoint's certificate is not trusted (a TLS-inspecting proxy?)"
+            }
+            Self::NameNotResolved => "a host name does not resolve",
+            Self::Refused => "nothing listens at the address",
+            Self::Silent => "a host took the connection but did not answer in time",
+            Self::Unreachable => "no connection could be made",
+            Self::IseCredentials => "ISE refused the username or password",
+            Self::IseRights => "ISE's account may not make that request",
+            Self::EntraSignIn => "Entra ID refused the automating identity's sign-in",
+            Self::GraphRights => "Graph refused the automating identity an operation",
+            Self::MissingRights => "the run lacks rights and wrote nothing",
+            Self::Guard => "a safety check does not hold, so nothing was written",
+            Self::AuditTrail => "the audit trail could not record a write",
+            Self::IntuneThrottled => "Intune refused an unfiltered compliance query (throttled)",
+            Self::NotOnboarded => "nothing is onboarded yet",
+            Self::Configuration => "the command line or the configuration",
+            Self::Remote => "the remote side is not as expected",
+            Self::Internal => "an unexpected failure",
+        }
+    }
+
     /// What to do about it, naming only settings of `source`.
     pub(crate) fn remediation(self, source: Source) -> &'static str {
         use Source::{Config, Embedded, SimInfo};
@@ -261,7 +312,9 @@ impl Cause {
 mod tests {
     use super::*;
 
-    const ALL: [Cause; 17] = [
+    const ALL: [Cause; 19] = [
+        Cause::Guard,
+        Cause::AuditTrail,
         Cause::PinMismatch,
         Cause::UntrustedIseCertificate,
         Cause::UntrustedCertificate,
@@ -280,6 +333,22 @@ mod tests {
         Cause::Remote,
         Cause::Internal,
     ];
+
+    /// What an administrator reads carries no Rust: no type path, no error-chain word
+    /// of the HTTP stack, no crate name, no code span of a developer's.
+    #[test]
+    fn every_cause_is_said_in_an_administrators_words() {
+        for cause in ALL {
+            for source in [Source::Config, Source::SimInfo, Source::Embedded] {
+                for text in [cause.said(), cause.remediation(source)] {
+                    assert!(!in_rust(text), "{cause:?}: {text:?}");
+                    for word in RUST_WORDS {
+                        assert!(!text.contains(word), "{cause:?}: {word:?} in {text:?}");
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn every_cause_is_in_the_troubleshooting_page_and_fits_its_source() {

@@ -30,9 +30,8 @@ pub(crate) struct Global {
     /// Print one JSON object instead of text (no progress output).
     #[arg(long, global = true)]
     pub(crate) json: bool,
-    /// Log lines on standard error: -v the library's progress, -vv every request
-    /// (method, path, status, attempt, elapsed; never a secret). Without -v or -q,
-    /// `RUST_LOG` decides (e.g. `RUST_LOG=ise_client=debug`).
+    /// Log lines on standard error: -v the progress of each step, -vv every request
+    /// (method, path, status, attempt, elapsed; never a secret).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub(crate) verbose: u8,
     /// Only errors on standard error.

@@ -101,6 +101,7 @@ async fn main() -> ExitCode {
     }
     intune_integration::logging::init(cli.global.verbose, cli.global.quiet);
     let (json, limit) = (cli.global.json, Duration::from_secs(cli.global.timeout));
+    let detail = cli.global.verbose > 0;
     let started = std::time::Instant::now();
     let settings = if cli.global.config.is_some() {
         Source::Config
@@ -125,6 +126,12 @@ async fn main() -> ExitCode {
     };
     match result {
         Ok(code) => ExitCode::from(code),
-        Err(e) => ExitCode::from(report_failure(&e, settings, json, started.elapsed())),
+        Err(e) => ExitCode::from(report_failure(
+            &e,
+            settings,
+            json,
+            started.elapsed(),
+            detail,
+        )),
     }
 }

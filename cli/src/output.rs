@@ -139,11 +139,18 @@ pub(crate) fn scrubbed(text: &str) -> String {
     ise_intune_http::scrub::text_within(text, &known, 2000)
 }
 
-/// Reports a failed run — one JSON object under `--json`, and the message, its causes,
-/// the whole time waited and what to do on standard error — and returns its exit
+/// Reports a failed run — one JSON object under `--json`, and on standard error the
+/// message, its cause in an administrator's words (the underlying errors too with
+/// `detail`, i.e. `-v`), the whole time waited and what to do — and returns its exit
 /// status: 4 for missing rights, 5 for a guard that does not hold, 6 for an audit
 /// trail that could not be written, 2 for the command line or configuration, 1 otherwise.
-pub(crate) fn report_failure(e: &CliError, settings: Source, json: bool, took: Duration) -> u8 {
+pub(crate) fn report_failure(
+    e: &CliError,
+    settings: Source,
+    json: bool,
+    took: Duration,
+    detail: bool,
+) -> u8 {
     use std::error::Error as _;
     let mut causes = Vec::new();
     let mut source = e.source();
@@ -172,8 +179,16 @@ pub(crate) fn report_failure(e: &CliError, settings: Source, json: bool, took: D
         }));
     }
     eprintln!("error: {message}");
-    for c in &causes {
-        eprintln!("  caused by: {c}");
+    if cause != Cause::Internal {
+        eprintln!("  cause: {}", cause.said());
+    }
+    // The underlying errors an administrator can read; those in the program's own
+    // words (the HTTP stack's chain) only with -v.
+    for c in causes
+        .iter()
+        .filter(|c| detail || !crate::causes::in_rust(c))
+    {
+        eprintln!("  because: {c}");
     }
     if let Some(w) = &waited {
         eprintln!("  ({w})");
