@@ -500,6 +500,15 @@ async fn an_operator_without_consent_rights_is_told_what_to_approve_exit_3() {
     assert_eq!(code, 3, "{out}{err}");
     assert!(out.contains("/adminconsent?client_id="), "{out}");
     assert!(out.contains("get_device_compliance"), "{out}");
+    // The roles Entra lets consent to Graph's application permissions, as the plan's
+    // missing right names them (a Cloud Application Administrator may not).
+    assert!(
+        out.contains(&format!(
+            "A{}",
+            &intune_integration::rights::CONSENT_ROLES[1..]
+        )),
+        "{out}"
+    );
     let client_id = sim.snapshot()["applications"]
         .as_array()
         .expect("apps")
@@ -530,6 +539,10 @@ async fn a_monitor_identity_is_stopped_before_any_write_with_exit_4() {
     let info_arg = info.display().to_string();
     let (code, out, err) = run(args(&["onboard", "--plan", "--sim-info", &info_arg])).await;
     assert_eq!(code, 4, "{out}{err}");
+    assert!(
+        out.contains(intune_integration::rights::CONSENT_ROLES),
+        "{out}"
+    );
     // The plan as a table: step, then what would happen, then the detail, aligned.
     for line in out.lines() {
         let (step, rest) = line.split_at(23);

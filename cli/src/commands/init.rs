@@ -8,9 +8,11 @@ use std::path::PathBuf;
 
 /// The configuration template `init` writes: every key, commented, with placeholders
 /// in angle brackets. Secrets are never in it: they come from the environment.
+/// (A test loads it with every optional line uncommented, so that it names only keys
+/// the configuration takes.)
 pub(crate) const CONFIG_TEMPLATE: &str = r#"# ise-intune configuration. Fill in every <placeholder>, then:
-#   export ISE_INTUNE_ISE_PASSWORD=...   # secrets come from the environment only
-#   export ISE_INTUNE_CLIENT_SECRET=...  # or AZURE_CLIENT_CERTIFICATE_PATH / AZURE_FEDERATED_TOKEN_FILE
+#   export ISE_INTUNE_ISE_PASSWORD=...   # passwords and secrets come from the environment, never this file
+#   export ISE_INTUNE_CLIENT_SECRET=...  # or a certificate or token file: [entra] below
 #   ise-intune doctor --config ise-intune.toml
 # Relative paths are taken from this file's folder.
 
@@ -34,7 +36,7 @@ tls_pin_sha256 = "<SHA-256 of ISE's admin certificate, 64 hex digits>"
 [entra]
 tenant_id = "<tenant id>"
 client_id = "<the automating application's client id>"
-# client_certificate_path = "<PEM or PKCS#12>"     # instead of ISE_INTUNE_CLIENT_SECRET
+# client_certificate_path = "<PEM or PKCS#12>"     # instead of ISE_INTUNE_CLIENT_SECRET (an encrypted key's password: AZURE_CLIENT_CERTIFICATE_PASSWORD)
 # federated_token_file = "<token file>"            # workload identity federation
 # login_url = "https://login.microsoftonline.com"
 # graph_url = "https://graph.microsoft.com/v1.0"   # the Graph scope follows its host
@@ -62,6 +64,13 @@ unreachable = { rule = "Intune_MDM_Unreachable", profile = "<profile while Intun
 # stale_after_days = 14
 # create_endpoints = false                          # also create endpoints ISE has never seen
 # store = "/var/lib/ise-intune/attributes.redb"     # default: under the state directory
+
+[audit]                                             # a record of every write; a write it cannot record is not made (exit 6)
+# file = "/var/log/ise-intune/audit.jsonl"
+# rotate_bytes = 10485760                           # then FILE.1, FILE.2, …
+# keep = 5
+# syslog = "tls://siem.example.com:6514"           # or udp://, tcp://: a copy of each line (RFC 5424)
+# syslog_ca_file = "<the SIEM's CA, PEM>"           # default: the system's roots
 "#;
 
 /// `init`'s arguments.
@@ -111,4 +120,50 @@ pub(crate) fn exec(cli: &Global, args: &Args) -> CliResult {
         );
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CONFIG_TEMPLATE;
+    use intune_integration::config::IntegrationConfig;
+
+    /// "Every key": with each commented `key = value` line taken in, the template is a
+    /// configuration the library reads (it refuses unknown keys), and it has a section
+    /// for each of the configuration's tables.
+    #[test]
+    fn the_template_names_every_section_and_only_keys_the_configuration_takes() {
+        let mut uncommented = 0;
+        let all: Vec<&str> = CONFIG_TEMPLATE
+            .lines()
+            .map(|line| match line.strip_prefix("# ") {
+                Some(rest)
+                    if rest.split_once(" = ").is_some_and(|(key, _)| {
+                        key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                    }) =>
+                {
+                    uncommented += 1;
+                    rest
+                }
+                _ => line,
+            })
+            .collect();
+        assert!(uncommented >= 25, "{uncommented}");
+        if let Err(e) = IntegrationConfig::from_toml(&all.join("\n")) {
+            panic!("the template with every key: {e}");
+        }
+        for table in [
+            "[ise]",
+            "[entra]",
+            "[anchors]",
+            "[expiry]",
+            "[enforce]",
+            "[attributes]",
+            "[audit]",
+        ] {
+            assert!(
+                CONFIG_TEMPLATE.lines().any(|l| l.starts_with(table)),
+                "{table}"
+            );
+        }
+    }
 }

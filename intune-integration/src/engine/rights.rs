@@ -18,6 +18,16 @@
 
 pub use crate::error::MissingRight;
 
+/// Who may grant the admin consent the integration needs: Entra ID lets only these
+/// roles consent to Microsoft Graph's *application* permissions (Application.Read.All
+/// is one); a Cloud Application Administrator or Application Administrator may consent
+/// to other APIs' (Intune's get_device_compliance) but not to Graph's. Source:
+/// Microsoft Entra documentation, "Grant tenant-wide admin consent to an application",
+/// prerequisites.
+pub const CONSENT_ROLES: &str = "a Privileged Role Administrator or Global Administrator (a \
+     Cloud Application Administrator may not consent to Microsoft Graph's application \
+     permissions)";
+
 /// The Graph application roles that let the automating identity write the
 /// integration's application (its keys and requested permissions included).
 pub const APPLICATION_WRITE_ROLES: [&str; 2] =
@@ -42,10 +52,11 @@ pub fn graph_blockers(roles: Option<&[String]>, writes: &[&str]) -> Vec<MissingR
     vec![MissingRight {
         side: "entra",
         needed_for: writes.join(", "),
-        grant: "Application.ReadWrite.OwnedBy (or Application.ReadWrite.All): a Microsoft \
-                Graph application permission of the automating identity, with admin consent \
-                by a Privileged Role Administrator or Global Administrator"
-            .into(),
+        grant: format!(
+            "Application.ReadWrite.OwnedBy (or Application.ReadWrite.All): a Microsoft Graph \
+             application permission of the automating identity, with admin consent by \
+             {CONSENT_ROLES}"
+        ),
     }]
 }
 

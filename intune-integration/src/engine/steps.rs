@@ -500,15 +500,14 @@ async fn consent_permissions(
 pub fn admin_consent_instructions(graph: &GraphClient, app: &RegisteredApp) -> String {
     format!(
         "Admin consent is needed, and the automating identity may not grant it (it lacks \
-         AppRoleAssignment.ReadWrite.All). A privileged administrator (Privileged Role \
-         Administrator, Cloud Application Administrator or Global Administrator) approves \
-         these application permissions of `{name}` (client id {client_id}):\n\
+         AppRoleAssignment.ReadWrite.All). {roles} approves these application permissions of `{name}` (client id {client_id}):\n\
          \x20 - Microsoft Intune API ({intune}): get_device_compliance\n\
          \x20 - Microsoft Graph ({graph_app}): Application.Read.All\n\
          by opening\n\
          \x20 {login}/{tenant}/adminconsent?client_id={client_id}\n\
          (or Entra admin center > App registrations > {name} > API permissions > Grant \
          admin consent), then runs onboard again.",
+        roles = capitalised(crate::rights::CONSENT_ROLES),
         name = app.display_name,
         client_id = app.client_id,
         intune = INTUNE_API_APP_ID,
@@ -691,4 +690,13 @@ pub async fn cycle_mdm_server(
     name: &str,
 ) -> Result<Step<()>, Error> {
     configurator.cycle(name).await
+}
+
+/// `text` with its first letter in upper case (to begin a sentence).
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
