@@ -262,6 +262,15 @@ async fn a_running_simulator_through_every_subcommand() {
             .all(|r| r["outcome"] == "unchanged"),
         "{out}"
     );
+    // As text: that one line, not a row per thing saying it is unchanged.
+    let (code, out, err) = run(args(&["offboard", "--sim-info", &info_arg])).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        out.lines().next(),
+        Some("nothing of the integration is left to remove"),
+        "{out}"
+    );
+    assert!(!out.contains("unchanged"), "{out}");
     let _ = std::fs::remove_file(pem_path);
     let _ = std::fs::remove_file(info);
 }

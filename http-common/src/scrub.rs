@@ -68,6 +68,13 @@ pub fn text_within(text: &str, known: &[&str], max_chars: usize) -> String {
         out.push(c);
     }
     if cut {
+        // At the end of a word when one ends in the text's last quarter, so that no
+        // word is shown cut in two; the marker says the text goes on.
+        if let Some(space) = out.trim_end().rfind(' ')
+            && out[..space].chars().count().saturating_mul(4) >= max_chars.saturating_mul(3)
+        {
+            out.truncate(space);
+        }
         out.push('…');
     }
     out
@@ -273,6 +280,21 @@ pub fn url_for_display(url: &url::Url) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cut_text_ends_at_a_word_with_a_marker() {
+        let text = "the certificate chain does not verify at all";
+        // 33 characters end inside "verify": not shown in part.
+        assert_eq!(
+            printable(text, 33),
+            "the certificate chain does not\u{2026}"
+        );
+        // No word ends in the last quarter: cut where the cap falls.
+        assert_eq!(printable(text, 12), "the certific\u{2026}");
+        // One long word: cut where the cap falls.
+        let word = "x".repeat(60);
+        assert_eq!(printable(&word, 40), format!("{}\u{2026}", "x".repeat(40)));
+    }
 
     #[test]
     fn plain_text_is_given_back_as_the_full_rewrite_would() {

@@ -335,6 +335,8 @@ impl ComplianceClient {
                         .find(|n| n.has_tag_name("message"))
                         .and_then(|n| n.text().map(str::to_owned))
                 })
+                // Without a <message>, the answer's texts (summarise), not its markup.
+                .or_else(|| summarise(&body))
                 .unwrap_or_else(|| body.chars().take(200).collect());
             let message = ise_intune_http::scrub::server_text(&message, &[]);
             return Err(Error::Answer { status, message });
@@ -434,6 +436,45 @@ fn parse(xml: &str) -> Result<roxmltree::Document<'_>> {
     .map_err(|e| Error::Compliance {
         what: format!("Intune's answer is not XML this client reads: {e}"),
     })
+}
+
+/// An answer of Intune's as a person reads it: for XML, each element that holds text as
+/// `name: text`, joined with `; ` (at most eight, in document order), so that an error
+/// answer reads `error_code: 403; error_description: …` rather than as markup; `None`
+/// for text that is not XML this client reads. Bounded as every answer is (no DTD, a
+/// node limit).
+///
+/// ```
+/// let xml = "<?xml version=\"1.0\"?><ise_api><name>mdminfo</name>\
+///            <error_code>403</error_code></ise_api>";
+/// assert_eq!(
+///     intune_client::summarise(xml).as_deref(),
+///     Some("name: mdminfo; error_code: 403")
+/// );
+/// assert_eq!(intune_client::summarise("Forbidden"), None);
+/// ```
+pub fn summarise(text: &str) -> Option<String> {
+    if !text.trim_start().starts_with('<') {
+        return None;
+    }
+    let doc = parse(text).ok()?;
+    let parts: Vec<String> = doc
+        .descendants()
+        .filter(|n| n.is_element())
+        .filter_map(|n| {
+            let own: String = n
+                .children()
+                .filter(|c| c.is_text())
+                .filter_map(|c| c.text())
+                .collect::<String>()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            (!own.is_empty()).then(|| format!("{}: {own}", n.tag_name().name()))
+        })
+        .take(8)
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 fn child_text(node: roxmltree::Node<'_, '_>, name: &str) -> Option<String> {

@@ -115,9 +115,10 @@ pub(crate) fn print_guards(guards: &[intune_integration::guard::Guard]) {
         return;
     }
     say!("safety checks (guards):");
+    let width = guards.iter().map(|g| g.id.len()).max().unwrap_or(0);
     for g in guards {
         say!(
-            "  {:<6} {:<24} {}",
+            "  {:<6} {:<width$} {}",
             g.verdict(),
             g.id,
             printable(&g.evidence, MAX_PRINTED_LINE)

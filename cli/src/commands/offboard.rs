@@ -16,6 +16,7 @@ use ise_intune_http::scrub::MAX_PRINTED_LINE;
 use ise_intune_http::scrub::printable;
 
 use intune_integration::offboard::{self, Authorized, Offboarding};
+use intune_integration::outcome::Outcome;
 
 /// `--adopt KIND=NAME`, as clap parses it.
 fn adoption(s: &str) -> Result<offboard::Adopt, String> {
@@ -121,6 +122,19 @@ fn authorized(a: &Authorized) -> String {
     )
 }
 
+/// What became of a thing, in a word that fits the column: "needs a person", not the
+/// JSON's `manual_action_required`.
+fn done_word(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Created => "created",
+        Outcome::Updated => "updated",
+        Outcome::Unchanged => "unchanged",
+        Outcome::ManualActionRequired => "needs a person",
+        Outcome::Removed => "removed",
+        _ => "failed",
+    }
+}
+
 /// A name or reason from a server, on one line: no newline (or any control
 /// character) in it can start a line of its own in the report.
 fn one_line(text: &str) -> String {
@@ -130,14 +144,21 @@ fn one_line(text: &str) -> String {
 /// The text report, line by line (every server-supplied field on one line).
 fn text_lines(done: &Offboarding, plan: bool) -> Vec<String> {
     let mut out = Vec::new();
-    if done.writes() == 0 && done.remaining.is_empty() && done.removals.len() <= 1 {
+    let nothing_left = done.writes() == 0
+        && done.remaining.is_empty()
+        && done
+            .removals
+            .iter()
+            .all(|r| r.outcome == Outcome::Unchanged && r.instructions.is_none());
+    if nothing_left {
         out.push("nothing of the integration is left to remove".to_owned());
     }
-    for r in &done.removals {
+    // With nothing left, a row saying each thing is unchanged says nothing more.
+    for r in done.removals.iter().filter(|_| !nothing_left) {
         let outcome = if plan {
-            r.outcome.conditional().to_owned()
+            r.outcome.conditional()
         } else {
-            r.outcome.to_string()
+            done_word(r.outcome)
         };
         out.push(format!(
             "{outcome:<15} {:<20} {}",

@@ -591,7 +591,11 @@ async fn mdminfo(
             false,
             format!(
                 "Intune answered {status}: {} — check get_device_compliance and its admin consent",
-                ise_intune_http::scrub::server_text(&body, &[])
+                // Intune's XML as its elements' texts, not as markup.
+                ise_intune_http::scrub::server_text(
+                    &intune_client::summarise(&body).unwrap_or(body),
+                    &[]
+                )
             ),
         ),
         Err(e) => (false, e.to_string()),
