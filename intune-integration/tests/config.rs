@@ -388,3 +388,29 @@ fn the_rollout_is_read_from_enforce_and_refused_when_unknown() {
         Err(Error::Config { .. })
     ));
 }
+
+/// A URL written without its scheme, or with a bad port, is refused with what to write,
+/// not with the URL parser's own words.
+#[test]
+fn a_url_that_is_not_one_says_what_to_write() {
+    let validated = |url: &str| {
+        let text = FILE.replace("https://ise-pan.example.com", url);
+        let mut c = IntegrationConfig::from_toml(&text).expect("parses");
+        c.apply_env(env(&[
+            ("ISE_INTUNE_ISE_PASSWORD", "a"),
+            ("ISE_INTUNE_CLIENT_SECRET", "b"),
+        ]));
+        match c.validate() {
+            Err(Error::Config { what }) => what,
+            other => panic!("{url}: {other:?}"),
+        }
+    };
+    assert_eq!(
+        validated("ise-pan.example.com"),
+        "`ise.url` needs https:// before the host name (e.g. https://ise.example.com)"
+    );
+    assert_eq!(
+        validated("https://ise-pan.example.com:99999"),
+        "`ise.url` has a port that is not a number up to 65535"
+    );
+}

@@ -72,7 +72,7 @@ impl IseConfig {
                 let name = format!("ise.node_urls.{node}");
                 check_configured_url(&name, value)?;
                 let url = url::Url::parse(value).map_err(|e| Error::Config {
-                    what: format!("`{name}` is not a URL ({e})"),
+                    what: not_a_url(&name, e),
                 })?;
                 if url.host_str().is_none_or(str::is_empty) {
                     return Err(Error::Config {
@@ -553,13 +553,34 @@ impl IntegrationConfig {
     }
 }
 
+/// Why a configured value is not a URL, as its author would put it right (the
+/// parser's own words, e.g. "relative URL without a base", name no fix).
+fn not_a_url(name: &str, e: url::ParseError) -> String {
+    match e {
+        url::ParseError::RelativeUrlWithoutBase => {
+            format!("`{name}` needs https:// before the host name (e.g. https://ise.example.com)")
+        }
+        url::ParseError::EmptyHost => format!("`{name}` names no host after https://"),
+        url::ParseError::InvalidPort => {
+            format!("`{name}` has a port that is not a number up to 65535")
+        }
+        url::ParseError::InvalidIpv4Address | url::ParseError::InvalidIpv6Address => {
+            format!("`{name}` has an IP address that is not valid")
+        }
+        url::ParseError::InvalidDomainCharacter | url::ParseError::IdnaError => {
+            format!("`{name}` has a host name with characters a host name cannot have")
+        }
+        _ => format!("`{name}` is not a URL such as https://ise.example.com"),
+    }
+}
+
 /// A URL the operator configured: parseable, without user info (credentials come from
 /// the environment only, and a URL is echoed in messages), and `https` unless it is a
 /// loopback address (a simulator on this machine). Errors name the setting, never the
 /// value.
 pub(crate) fn check_configured_url(name: &str, value: &str) -> Result<(), Error> {
     let url = url::Url::parse(value).map_err(|e| Error::Config {
-        what: format!("`{name}` is not a URL ({e})"),
+        what: not_a_url(name, e),
     })?;
     if !url.username().is_empty() || url.password().is_some() {
         return Err(Error::Config {
