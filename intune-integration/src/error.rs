@@ -127,7 +127,8 @@ pub enum Error {
     /// After the upload, Entra ID holds no key with ISE's thumbprint.
     #[error(
         "the application's keys do not include ISE's admin certificate: ISE's SHA-1 thumbprint is \
-         {ise}, Entra ID holds {entra:?}; upload the certificate ISE exports now"
+         {ise}, Entra ID holds {}; upload the certificate ISE exports now",
+        listed(.entra)
     )]
     ThumbprintMismatch {
         /// ISE's SHA-1 fingerprint (uppercase hex).
@@ -160,9 +161,10 @@ pub enum Error {
 
     /// Every name tried for a trust anchor is held by another certificate.
     #[error(
-        "trust anchor `{anchor}` could not be imported: the names {names:?} are held by other \
+        "trust anchor `{anchor}` could not be imported: the names {} are held by other \
          certificates in ISE's trusted store; rename one (Administration > System > Certificates \
-         > Trusted Certificates) and run again"
+         > Trusted Certificates) and run again",
+        listed(.names)
     )]
     AnchorNameTaken {
         /// The anchor.
@@ -173,9 +175,11 @@ pub enum Error {
 
     /// Admin consent did not become visible in time.
     #[error(
-        "admin consent is still not visible after {waited:?}: missing {missing:?}; Entra ID \
+        "admin consent is still not visible after {} s: missing {}; Entra ID \
          replication can take minutes — run again later, or check the grants in the portal \
-         (Enterprise applications > the integration > Permissions)"
+         (Enterprise applications > the integration > Permissions)",
+        .waited.as_secs(),
+        listed(.missing)
     )]
     ConsentNotVisible {
         /// How long was waited.
@@ -893,5 +897,39 @@ impl Error {
             | Self::KeyRefusedByTrustedCaPolicy { .. }
             | Self::NoDeviceIdentity { .. } => K::Certificate,
         }
+    }
+}
+
+/// Names as a person lists them: `A, B and C`, or `none`.
+fn listed(names: &[String]) -> String {
+    match names {
+        [] => "none".to_owned(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Error;
+
+    #[test]
+    fn lists_in_messages_read_as_a_person_writes_them() {
+        let e = Error::ConsentNotVisible {
+            waited: std::time::Duration::from_secs(60),
+            missing: vec![
+                "Intune / get_device_compliance".into(),
+                "Graph / Application.Read.All".into(),
+            ],
+        };
+        let text = e.to_string();
+        assert!(
+            text.starts_with(
+                "admin consent is still not visible after 60 s: missing Intune / \
+                 get_device_compliance and Graph / Application.Read.All; "
+            ),
+            "{text}"
+        );
+        assert!(!text.contains('['), "{text}");
     }
 }
