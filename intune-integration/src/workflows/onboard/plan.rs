@@ -1,5 +1,5 @@
 //! [`plan`](super::plan): what onboarding would change — one reading of both systems, one
-//! pure [`decide`] into a [`Decision`] with an action per step, reported as the
+//! pure [`decide()`] into a [`Decision`] with an action per step, reported as the
 //! [`Report`] [`apply`](super::apply) returns — written nowhere; and the rights a run
 //! lacks, which the plan and the apply's read phase both report.
 
@@ -24,7 +24,7 @@ use crate::version::IseVersion;
 use crate::version::TokenAudience;
 
 /// Reads both systems once ([`crate::observe::observe`], as [`apply`](super::apply) does),
-/// decides every step ([`decide`], with the decision functions `apply` uses,
+/// decides every step ([`decide()`], with the decision functions `apply` uses,
 /// [`crate::decide`]) and reports what [`apply`](super::apply) would do, in the type it
 /// returns: each step's outcome and detail, [`Report::planned`] set, nothing
 /// [`Report::written`] ([`Report::changes`] gives the plan's rows). Writes nothing; the
@@ -58,7 +58,7 @@ pub async fn plan(ctx: &Integration) -> Result<Report, Error> {
     })
 }
 
-/// Onboarding's decision: the action of every step, decided by [`decide`] from one
+/// Onboarding's decision: the action of every step, decided by [`decide()`] from one
 /// reading of both systems.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
