@@ -78,6 +78,27 @@ async fn doctor_on_the_embedded_scenario_names_the_seeded_defects() {
         }
     }
     assert!(err.is_empty(), "quiet under --json: {err}");
+    // What an administrator reads, as text, carries no Rust: no type path, no Debug
+    // list or option, no error-chain word of the HTTP stack, no crate name.
+    let (_, text, err) = run(args(&["doctor"])).await;
+    assert!(text.contains("app.consent_missing"), "{text}");
+    for word in [
+        "::",
+        "Some(",
+        "None)",
+        "Error {",
+        "caused by",
+        "client error",
+        "(Connect)",
+        "dns error",
+        "reqwest",
+        "hyper",
+        "rustls",
+        "tokio",
+    ] {
+        assert!(!text.contains(word), "{word:?} in {text}");
+        assert!(!err.contains(word), "{word:?} in {err}");
+    }
 }
 
 #[tokio::test]
